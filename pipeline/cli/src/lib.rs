@@ -1,0 +1,393 @@
+//! The `lagoa` command line: parses arguments and calls the libraries.
+//! Everything it does is available to tests through those libraries; the
+//! end-to-end tests run this binary itself.
+
+mod output;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use lagoa_core::{DatasetName, SharingLevel};
+use lagoa_ingest::{CsvIngest, ingest_csv};
+use lagoa_lake::catalog::format_micros;
+use lagoa_lake::catalog::model::{CommitOutcome, WriteMode};
+use lagoa_lake::{AsOf, InitOptions, LOCAL_KEYSTORE_WARNING, Lake};
+use lagoa_schemas::Contract;
+use output::Format;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "lagoa", version, about = "Lagoa: a secure data lake for public-sector data offices")]
+struct Cli {
+    /// The lake's directory (holds lagoa.toml).
+    #[arg(long, global = true, env = "LAGOA_LAKE", default_value = ".", hide_env_values = true)]
+    lake: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a lake: lagoa.toml, catalog, object store and key store.
+    Init {
+        /// Directory of the new lake (default: --lake).
+        dir: Option<PathBuf>,
+        /// Catalog database: sqlite://catalog.db (default) or postgres://user@host/db.
+        #[arg(long)]
+        catalog: Option<String>,
+        /// Object store: file://store (default), memory:// or s3://bucket/prefix.
+        #[arg(long)]
+        storage: Option<String>,
+        /// S3 endpoint for S3-compatible servers.
+        #[arg(long)]
+        endpoint: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        /// Allow a plain http:// S3 endpoint (trusted networks only).
+        #[arg(long)]
+        allow_http: bool,
+        /// Rewrite an existing lagoa.toml (keys and data are kept).
+        #[arg(long)]
+        force: bool,
+        /// Benchmarks only: write unencrypted Parquet.
+        #[arg(long, hide = true)]
+        insecure_no_encryption: bool,
+    },
+    /// Load a CSV file into a dataset.
+    Ingest {
+        file: PathBuf,
+        #[arg(long)]
+        dataset: String,
+        /// Contract file describing the dataset (columns, types, personal data, level).
+        #[arg(long)]
+        contract: Option<PathBuf>,
+        /// Without a contract: columns holding personal data (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        personal: Vec<String>,
+        /// Without a contract: sharing level of a new dataset.
+        #[arg(long)]
+        level: Option<String>,
+        /// Without a contract: partition column.
+        #[arg(long)]
+        partition: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// append, replace-partition or full-refresh.
+        #[arg(long, default_value = "append")]
+        mode: String,
+        /// Field delimiter (sniffed from the header when absent).
+        #[arg(long)]
+        delimiter: Option<char>,
+    },
+    /// Run read-only SQL over the lake.
+    Query {
+        sql: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Write the result to a file instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Read an earlier state: a snapshot number or an RFC 3339 time.
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// List datasets.
+    Datasets {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// List the snapshots of a dataset.
+    Snapshots {
+        dataset: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// List the data files of a dataset.
+    Files {
+        dataset: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Remove files no snapshot needs: expired snapshots' files and orphans.
+    Vacuum {
+        #[arg(long)]
+        dry_run: bool,
+        /// Only remove orphans older than this (default: retention.orphan_min_age).
+        #[arg(long)]
+        min_age: Option<String>,
+    },
+    /// Master keys: rotation and crypto-shredding.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Check the catalog, the object store and the key provider for real.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Start new master-key versions (new files use them; old files stay readable).
+    Rotate {
+        #[arg(long)]
+        dataset: Option<String>,
+    },
+    /// Destroy a dataset's master keys: none of its files can be decrypted again.
+    Shred {
+        dataset: String,
+        /// Confirm: this cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// List master keys (ids and dates, never key material).
+    List,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LAGOA_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init { dir, catalog, storage, endpoint, region, allow_http, force, insecure_no_encryption } => {
+            let dir = dir.unwrap_or(cli.lake);
+            let options = InitOptions {
+                catalog_url: catalog,
+                storage_url: storage,
+                endpoint,
+                region,
+                allow_http,
+                insecure_no_encryption,
+                force,
+            };
+            let lake = Lake::init(&dir, &options).await?;
+            println!("Created a lake in {}", dir.display());
+            println!("  configuration  {}", dir.join("lagoa.toml").display());
+            println!("  catalog        {}", lake.catalog.location());
+            println!("  storage        {}", lake.store.location);
+            println!("  keys           {}", dir.join(&lake.config.keys.path).display());
+            if lake.uses_local_keystore() {
+                eprintln!("\n{}\n", loud(LOCAL_KEYSTORE_WARNING));
+            }
+            if insecure_no_encryption {
+                eprintln!("{}", loud("WARNING: encryption is OFF in this lake. It exists only to measure the cost of encryption."));
+            }
+            println!("Next: lagoa --lake {} ingest <file.csv> --dataset <name> --level <amplo|corporativo|especial>", dir.display());
+            Ok(())
+        }
+        Command::Ingest { file, dataset, contract, personal, level, partition, description, mode, delimiter } => {
+            let lake = open(&cli.lake).await?;
+            let contract = contract.map(|p| Contract::load(&p)).transpose()?;
+            if contract.is_some() && (!personal.is_empty() || level.is_some() || partition.is_some()) {
+                bail!("--personal, --level and --partition come from the contract when --contract is given");
+            }
+            let delimiter = delimiter
+                .map(|c| u8::try_from(c).map_err(|_| anyhow!("the delimiter must be a single ASCII character")))
+                .transpose()?;
+            let request = CsvIngest {
+                dataset: DatasetName::new(dataset)?,
+                contract,
+                personal,
+                level: level.map(|l| l.parse::<SharingLevel>()).transpose()?,
+                partition,
+                description,
+                mode: mode.parse::<WriteMode>().map_err(|e| anyhow!(e))?,
+                delimiter,
+                path: file.clone(),
+            };
+            let size = std::fs::metadata(&file).with_context(|| format!("reading {}", file.display()))?.len();
+            let bar = progress_bar(size);
+            let progress_bar = bar.clone();
+            let report = ingest_csv(&lake, request, Arc::new(move |read| progress_bar.set_position(read))).await;
+            bar.finish_and_clear();
+            let report = report?;
+            match report.outcome {
+                CommitOutcome::Committed { snapshot, rows, files_added, files_removed } => {
+                    let secs = report.elapsed.as_secs_f64().max(1e-9);
+                    println!(
+                        "Ingested {rows} rows into {} as snapshot {snapshot}: {files_added} file(s) added, {files_removed} replaced, {} written in {:.2}s ({:.0} rows/s, {:.1} MB/s)",
+                        report.dataset,
+                        human_bytes(report.bytes_written),
+                        secs,
+                        rows as f64 / secs,
+                        report.bytes_read as f64 / 1e6 / secs
+                    );
+                }
+                CommitOutcome::AlreadyIngested { snapshot } => {
+                    println!("Already ingested: this exact delivery was committed to {} in snapshot {snapshot}; nothing to do.", report.dataset);
+                }
+            }
+            Ok(())
+        }
+        Command::Query { sql, format, output, as_of } => {
+            let lake = open(&cli.lake).await?;
+            let as_of = as_of.as_deref().map(parse_as_of).transpose()?.unwrap_or(AsOf::Latest);
+            let session = lake.session(&as_of).await?;
+            let df = session.sql(&sql).await?;
+            output::write(df, format, output.as_deref()).await?;
+            Ok(())
+        }
+        Command::Datasets { format } => {
+            list(&cli.lake, "SELECT name, level, rows, files, bytes, schema_version, personal_columns, partition_column, shredded_at FROM system.datasets ORDER BY name", format).await
+        }
+        Command::Snapshots { dataset, format } => {
+            let dataset = DatasetName::new(dataset)?;
+            let lake = open(&cli.lake).await?;
+            ensure_dataset_known(&lake, &dataset).await?;
+            let sql = format!("SELECT snapshot_id, created_at, operation, summary FROM system.snapshots WHERE dataset = '{dataset}' ORDER BY snapshot_id DESC");
+            let session = lake.session(&AsOf::Latest).await?;
+            output::write(session.sql(&sql).await?, format, None).await?;
+            Ok(())
+        }
+        Command::Files { dataset, format } => {
+            let dataset = DatasetName::new(dataset)?;
+            let lake = open(&cli.lake).await?;
+            ensure_dataset_known(&lake, &dataset).await?;
+            let sql = format!(
+                "SELECT path, partition_value, row_count, size_bytes, begin_snapshot, master_key_id FROM system.files WHERE dataset = '{dataset}' ORDER BY begin_snapshot, path"
+            );
+            let session = lake.session(&AsOf::Latest).await?;
+            output::write(session.sql(&sql).await?, format, None).await?;
+            Ok(())
+        }
+        Command::Vacuum { dry_run, min_age } => {
+            let lake = open(&cli.lake).await?;
+            let min_age = min_age.map(|m| lagoa_lake::config::parse_duration(&m)).transpose().map_err(|e| anyhow!(e))?;
+            let report = lake.vacuum(dry_run, min_age).await?;
+            let verb = if dry_run { "Would remove" } else { "Removed" };
+            for path in &report.expired_files {
+                println!("{verb} expired  {path}");
+            }
+            for path in &report.orphan_files {
+                println!("{verb} orphan   {path}");
+            }
+            println!(
+                "{verb} {} expired and {} orphan file(s), {}",
+                report.expired_files.len(),
+                report.orphan_files.len(),
+                human_bytes(report.bytes)
+            );
+            Ok(())
+        }
+        Command::Keys { command } => {
+            let lake = open(&cli.lake).await?;
+            match command {
+                KeysCommand::Rotate { dataset } => {
+                    let dataset = dataset.map(DatasetName::new).transpose()?;
+                    let rotated = lake.rotate_keys(dataset.as_ref()).await?;
+                    if rotated.is_empty() {
+                        println!("No datasets to rotate.");
+                    }
+                    for (name, ids) in rotated {
+                        println!("{name}: new files use {} and {}; earlier versions stay to read existing files", ids.data, ids.personal);
+                    }
+                    Ok(())
+                }
+                KeysCommand::Shred { dataset, yes } => {
+                    let dataset = DatasetName::new(dataset)?;
+                    if !yes {
+                        bail!("crypto-shredding destroys every key of {dataset}: none of its data can ever be read again. Re-run with --yes to confirm");
+                    }
+                    let snapshot = lake.shred(&dataset).await?;
+                    println!("Shredded {dataset} (snapshot {snapshot}): its master keys are destroyed and its files can no longer be decrypted.");
+                    Ok(())
+                }
+                KeysCommand::List => {
+                    for key in lake.crypto.keys().list()? {
+                        println!("{}  dataset={} purpose={} version={} created={}", key.id, key.dataset, key.purpose, key.version, key.created_at);
+                    }
+                    Ok(())
+                }
+            }
+        }
+        Command::Check => {
+            let lake = open(&cli.lake).await?;
+            let report = lake.check().await?;
+            println!("catalog  ok  {} (latest snapshot {})", report.catalog, report.latest_snapshot);
+            println!("storage  ok  {}", report.store);
+            println!("keys     ok  {}", report.keys);
+            Ok(())
+        }
+    }
+}
+
+async fn open(dir: &Path) -> Result<Lake> {
+    Ok(Lake::open(dir).await?)
+}
+
+async fn ensure_dataset_known(lake: &Lake, dataset: &DatasetName) -> Result<()> {
+    let latest = lake.catalog.resolve(&AsOf::Latest).await?;
+    if lake.catalog.dataset(dataset, latest).await?.is_none() {
+        bail!(lagoa_lake::LakeError::UnknownDataset(dataset.to_string()));
+    }
+    Ok(())
+}
+
+async fn list(dir: &Path, sql: &str, format: Format) -> Result<()> {
+    let lake = open(dir).await?;
+    let session = lake.session(&AsOf::Latest).await?;
+    output::write(session.sql(sql).await?, format, None).await?;
+    Ok(())
+}
+
+fn parse_as_of(text: &str) -> Result<AsOf> {
+    if let Ok(id) = text.parse::<i64>() {
+        return Ok(AsOf::Snapshot(id));
+    }
+    let time = chrono::DateTime::parse_from_rfc3339(text)
+        .map_err(|_| anyhow!("--as-of {text:?}: give a snapshot number or an RFC 3339 time like 2026-11-22T10:00:00-03:00"))?;
+    Ok(AsOf::Time(time.timestamp_micros()))
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn loud(text: &str) -> String {
+    let line = "!".repeat(78);
+    format!("{line}\n{text}\n{line}")
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+#[doc(hidden)]
+pub fn describe_time(micros: i64) -> String {
+    format_micros(micros)
+}

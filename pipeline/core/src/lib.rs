@@ -1,0 +1,14 @@
+//! Domain types shared by every Lagoa crate: dataset names, sharing levels,
+//! personal-data tags, snapshot ids and the error class that separates
+//! transient failures (retry) from permanent ones (fix the input).
+//!
+//! This crate has no I/O. Anything that talks to storage, a database or the
+//! network lives above it (`lagoa-lake`, `lagoa-ingest`, ...).
+
+mod dataset;
+mod error_class;
+mod level;
+
+pub use dataset::{DatasetName, InvalidDatasetName, SnapshotId};
+pub use error_class::{ErrorClass, Retryable};
+pub use level::{PersonalTag, SharingLevel, UnknownLevel};

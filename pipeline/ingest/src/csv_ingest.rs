@@ -1,0 +1,407 @@
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use lagoa_core::{DatasetName, PersonalTag, SharingLevel};
+use lagoa_lake::catalog::model::{ColumnDef, CommitOutcome, CommitRequest, DatasetSpec, WriteMode};
+use lagoa_lake::writer::WriteTarget;
+use lagoa_lake::{AsOf, Lake, LakeError};
+use lagoa_schemas::{Contract, ContractError, infer_csv_schema, normalize_column_name, sniff_delimiter};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Rows sampled to infer types when there is no contract.
+const INFER_SAMPLE_ROWS: usize = 20_000;
+const BATCH_ROWS: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error(transparent)]
+    Contract(#[from] ContractError),
+    #[error("{path}: {message}")]
+    Input { path: String, message: String },
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// What to ingest and how.
+#[derive(Clone, Debug)]
+pub struct CsvIngest {
+    pub path: PathBuf,
+    pub dataset: DatasetName,
+    pub contract: Option<Contract>,
+    /// Without a contract: the columns holding personal data.
+    pub personal: Vec<String>,
+    /// Without a contract: the sharing level (needed for a new dataset).
+    pub level: Option<SharingLevel>,
+    pub partition: Option<String>,
+    pub description: Option<String>,
+    pub mode: WriteMode,
+    pub delimiter: Option<u8>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct IngestReport {
+    pub dataset: String,
+    pub outcome: CommitOutcome,
+    pub rows: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub files: usize,
+    pub elapsed: Duration,
+}
+
+/// Called with the number of input bytes read so far.
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// The columns to read from the file, in file order, with their types.
+struct Plan {
+    read_schema: SchemaRef,
+    columns: Vec<ColumnDef>,
+    level: SharingLevel,
+    partition: Option<String>,
+    description: String,
+}
+
+pub async fn ingest_csv(lake: &Lake, request: CsvIngest, progress: Progress) -> Result<IngestReport, IngestError> {
+    let started = Instant::now();
+    let shown = request.path.display().to_string();
+    let input_err = |message: String| IngestError::Input { path: shown.clone(), message };
+
+    let (header, delimiter) = {
+        let file = File::open(&request.path).map_err(|e| input_err(format!("cannot open: {e}")))?;
+        let mut line = String::new();
+        BufReader::new(file).read_line(&mut line).map_err(|e| input_err(format!("cannot read the header: {e}")))?;
+        let line = line.trim_start_matches('\u{feff}').trim_end().to_owned();
+        if line.is_empty() {
+            return Err(input_err("the file is empty: no header line".into()));
+        }
+        let delimiter = request.delimiter.unwrap_or_else(|| sniff_delimiter(&line));
+        (line, delimiter)
+    };
+
+    let path = request.path.clone();
+    let fingerprint = tokio::task::spawn_blocking(move || fingerprint(&path))
+        .await
+        .map_err(|e| IngestError::Usage(format!("fingerprinting failed: {e}")))?
+        .map_err(|e| input_err(format!("cannot read: {e}")))?;
+    if let Some(snapshot) = lake.catalog.find_delivery(&request.dataset, &fingerprint).await? {
+        return Ok(IngestReport {
+            dataset: request.dataset.to_string(),
+            outcome: CommitOutcome::AlreadyIngested { snapshot },
+            rows: 0,
+            bytes_read: 0,
+            bytes_written: 0,
+            files: 0,
+            elapsed: started.elapsed(),
+        });
+    }
+
+    let latest = lake.catalog.resolve(&AsOf::Latest).await?;
+    let existing = lake.catalog.dataset(&request.dataset, latest).await?;
+    let plan = plan(&request, &header, delimiter, existing.as_ref()).map_err(|m| input_err(m))?;
+
+    let personal_columns: Vec<String> = plan.columns.iter().filter(|c| c.personal.is_some()).map(|c| c.name.clone()).collect();
+    let target = WriteTarget {
+        dataset: request.dataset.clone(),
+        schema: Arc::clone(&plan.read_schema),
+        personal_columns,
+        partition_column: plan.partition.clone(),
+    };
+    let mut writer = lake.writer(target)?;
+    let read_schema = Arc::clone(&plan.read_schema);
+    let path = request.path.clone();
+    let shown_for_thread = shown.clone();
+    let (files, rows, bytes_read) = tokio::task::spawn_blocking(move || {
+        let result = read_and_write(&path, read_schema, delimiter, &mut writer, progress);
+        match result {
+            Ok((rows, bytes)) => writer.finish().map(|files| (files, rows, bytes)).map_err(IngestError::from),
+            Err(e) => {
+                writer.abort();
+                Err(e)
+            }
+        }
+        .map_err(|e| match e {
+            IngestError::Input { message, .. } => IngestError::Input { path: shown_for_thread.clone(), message },
+            other => other,
+        })
+    })
+    .await
+    .map_err(|e| IngestError::Usage(format!("the writer thread failed: {e}")))??;
+
+    let bytes_written = files.iter().map(|f| f.size_bytes as u64).sum();
+    let file_count = files.len();
+    let request_commit = CommitRequest {
+        spec: DatasetSpec {
+            name: request.dataset.clone(),
+            level: plan.level,
+            description: plan.description,
+            partition_column: plan.partition,
+            columns: plan.columns,
+        },
+        mode: request.mode.clone(),
+        files,
+        fingerprint: Some(fingerprint),
+        source: request.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    let outcome = lake.catalog.commit(&request_commit).await?;
+    tracing::info!(dataset = %request.dataset, ?outcome, rows, "delivery committed");
+    Ok(IngestReport {
+        dataset: request.dataset.to_string(),
+        outcome,
+        rows,
+        bytes_read,
+        bytes_written,
+        files: file_count,
+        elapsed: started.elapsed(),
+    })
+}
+
+fn fingerprint(path: &std::path::Path) -> std::io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
+/// Decides the file's columns and types, the level and the partition, from
+/// the contract or from inference and flags, checked against what the lake
+/// already holds for this dataset.
+fn plan(request: &CsvIngest, header: &str, delimiter: u8, existing: Option<&lagoa_lake::catalog::model::DatasetInfo>) -> Result<Plan, String> {
+    let header_names: Vec<String> = csv_fields(header, delimiter).iter().map(|h| normalize_column_name(h)).collect();
+
+    let (mut columns, level, partition, description) = match &request.contract {
+        Some(contract) => {
+            if contract.name() != request.dataset {
+                return Err(format!("the contract describes dataset {}, not {}", contract.dataset.name, request.dataset));
+            }
+            let by_name: std::collections::HashMap<&str, &lagoa_schemas::ColumnSpec> = contract.columns.iter().map(|c| (c.name.as_str(), c)).collect();
+            let missing: Vec<&str> = contract.columns.iter().map(|c| c.name.as_str()).filter(|n| !header_names.iter().any(|h| h == n)).collect();
+            let unexpected: Vec<&str> = header_names.iter().map(String::as_str).filter(|h| !by_name.contains_key(h)).collect();
+            if !missing.is_empty() || !unexpected.is_empty() {
+                return Err(format!(
+                    "the header does not match contract {}: missing columns [{}], unexpected columns [{}]",
+                    contract.dataset.name,
+                    missing.join(", "),
+                    unexpected.join(", ")
+                ));
+            }
+            let columns = header_names
+                .iter()
+                .map(|h| {
+                    let spec = by_name[h.as_str()];
+                    let data_type = lagoa_schemas::parse_type(&spec.data_type).expect("validated on load");
+                    ColumnDef {
+                        name: h.clone(),
+                        data_type: data_type.to_string(),
+                        nullable: spec.nullable,
+                        personal: spec.personal.as_ref().and_then(|p| p.parse::<PersonalTag>().ok()),
+                    }
+                })
+                .collect::<Vec<_>>();
+            (columns, Some(contract.level()), contract.dataset.partition.clone(), contract.dataset.description.clone())
+        }
+        None => {
+            let file = File::open(&request.path).map_err(|e| format!("cannot open: {e}"))?;
+            let inferred = infer_csv_schema(strip_bom(BufReader::new(file)), delimiter, INFER_SAMPLE_ROWS)?;
+            for wanted in &request.personal {
+                if !inferred.iter().any(|c| &c.name == wanted) {
+                    return Err(format!("--personal names column {wanted}, which the file does not have (columns: {})", header_names.join(", ")));
+                }
+            }
+            let columns = inferred
+                .into_iter()
+                .map(|c| {
+                    let personal = request.personal.contains(&c.name);
+                    // Personal values are kept as text: identifiers keep their zeros.
+                    let data_type = if personal { DataType::Utf8 } else { c.data_type };
+                    ColumnDef { name: c.name, data_type: data_type.to_string(), nullable: true, personal: personal.then_some(PersonalTag::Pessoal) }
+                })
+                .collect::<Vec<_>>();
+            (columns, request.level, request.partition.clone(), request.description.clone().unwrap_or_default())
+        }
+    };
+
+    let (level, partition, description) = match existing {
+        Some(existing) => {
+            if let Some(level) = level
+                && level != existing.level
+            {
+                return Err(format!(
+                    "dataset {} is categorised {}; this delivery says {level}. Changing a dataset's level is a governance decision, not part of an ingest",
+                    existing.name, existing.level
+                ));
+            }
+            if partition.is_some() && partition != existing.partition_column {
+                return Err(format!(
+                    "dataset {} is partitioned by {}; this delivery asks for {}",
+                    existing.name,
+                    existing.partition_column.as_deref().unwrap_or("nothing"),
+                    partition.as_deref().unwrap_or("nothing")
+                ));
+            }
+            // Columns the lake already holds as personal stay personal, and
+            // keep the type the lake has when inference guessed otherwise.
+            for column in columns.iter_mut() {
+                if let Some(known) = existing.columns.iter().find(|c| c.name == column.name) {
+                    if known.personal.is_some() && column.personal.is_none() {
+                        column.personal = known.personal;
+                        column.data_type = known.data_type.clone();
+                    }
+                    if request.contract.is_none() {
+                        column.data_type = known.data_type.clone();
+                    }
+                }
+            }
+            (existing.level, existing.partition_column.clone(), existing.description.clone())
+        }
+        None => {
+            let has_personal = columns.iter().any(|c| c.personal.is_some());
+            let level = match level {
+                Some(level) => level,
+                None if has_personal => SharingLevel::Especial,
+                None => return Err("a new dataset needs a sharing level: pass --level amplo|corporativo|especial or a contract".into()),
+            };
+            (level, partition, description)
+        }
+    };
+    if level != SharingLevel::Especial && columns.iter().any(|c| c.personal.is_some()) {
+        return Err(format!(
+            "level {level} is not allowed for a dataset with personal-data columns: make it especial, or remove or pseudonymise those columns"
+        ));
+    }
+    if let Some(p) = &partition
+        && !columns.iter().any(|c| &c.name == p)
+    {
+        return Err(format!("partition column {p} is not a column of the file (columns: {})", header_names.join(", ")));
+    }
+
+    let fields = columns
+        .iter()
+        .map(|c| {
+            let data_type: DataType = c.data_type.parse().map_err(|e| format!("column {}: {e}", c.name))?;
+            Ok(Field::new(&c.name, data_type, c.nullable))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Plan { read_schema: Arc::new(Schema::new(fields)), columns, level, partition, description })
+}
+
+fn csv_fields(line: &str, delimiter: u8) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).from_reader(line.as_bytes());
+    reader.records().next().and_then(|r| r.ok()).map(|r| r.iter().map(str::to_owned).collect()).unwrap_or_default()
+}
+
+/// Skips a UTF-8 byte-order mark at the start of the input.
+fn strip_bom<R: BufRead>(mut reader: R) -> impl Read {
+    if let Ok(buf) = reader.fill_buf()
+        && buf.starts_with(&[0xEF, 0xBB, 0xBF])
+    {
+        reader.consume(3);
+    }
+    reader
+}
+
+struct CountingReader<R> {
+    inner: R,
+    read: u64,
+    reported: u64,
+    progress: Progress,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read - self.reported >= 4 << 20 || n == 0 {
+            (self.progress)(self.read);
+            self.reported = self.read;
+        }
+        Ok(n)
+    }
+}
+
+fn read_and_write(
+    path: &std::path::Path,
+    schema: SchemaRef,
+    delimiter: u8,
+    writer: &mut lagoa_lake::writer::DatasetWriter,
+    progress: Progress,
+) -> Result<(u64, u64), IngestError> {
+    let input = |message: String| IngestError::Input { path: String::new(), message };
+    let file = File::open(path).map_err(|e| input(format!("cannot open: {e}")))?;
+    let counting = CountingReader { inner: file, read: 0, reported: 0, progress: Arc::clone(&progress) };
+    let reader = strip_bom(BufReader::with_capacity(1 << 20, counting));
+    let csv = arrow::csv::ReaderBuilder::new(Arc::clone(&schema))
+        .with_header(true)
+        .with_delimiter(delimiter)
+        .with_batch_size(BATCH_ROWS)
+        .build(reader)
+        .map_err(|e| input(sanitize_csv_error(&e.to_string(), &schema, 0)))?;
+    let mut rows = 0u64;
+    for batch in csv {
+        let batch: RecordBatch = batch.map_err(|e| input(sanitize_csv_error(&e.to_string(), &schema, rows)))?;
+        rows += batch.num_rows() as u64;
+        writer.write(&batch)?;
+    }
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    progress(bytes);
+    Ok((rows, bytes))
+}
+
+/// Arrow's CSV errors quote the offending value and the whole row; either
+/// may be personal data, so only the line, the column and the expected type
+/// are kept.
+fn sanitize_csv_error(message: &str, schema: &Schema, rows_before: u64) -> String {
+    let parse = regex::Regex::new(r"as type '([^']+)' for column (\d+) at line (\d+)").expect("valid regex");
+    if let Some(c) = parse.captures(message) {
+        let column: usize = c[2].parse().unwrap_or(0);
+        let name = schema.fields().get(column).map(|f| f.name().as_str()).unwrap_or("?");
+        let line: u64 = c[3].parse().unwrap_or(0);
+        return format!("line {line}, column {name}: value is not a valid {}", &c[1]);
+    }
+    if let Some(rest) = message.split("declared as non-nullable").next()
+        && message.contains("declared as non-nullable")
+    {
+        let column = rest.split('\'').nth(1).unwrap_or("?");
+        return format!(
+            "column {column} is required (nullable = false) but is empty in a row between lines {} and {}",
+            rows_before + 2,
+            rows_before + 1 + BATCH_ROWS as u64
+        );
+    }
+    if message.contains("incorrect number of fields") || message.contains("found record with") {
+        let line = regex::Regex::new(r"line (\d+)").expect("valid regex").captures(message).map(|c| c[1].to_owned());
+        return format!("line {}: wrong number of fields for the header", line.unwrap_or_else(|| "?".into()));
+    }
+    if message.contains("UTF-8") || message.contains("utf-8") || message.contains("utf8") {
+        return "the file is not valid UTF-8 (declare its encoding in the contract; Latin-1 support comes with the connectors)".into();
+    }
+    // Unknown shape: keep only the part before any quoted data.
+    let safe = message.split(['\'', '"']).next().unwrap_or("").trim();
+    format!("cannot read CSV after {rows_before} rows: {safe}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_errors_never_quote_values() {
+        let schema = Schema::new(vec![Field::new("cpf", DataType::Utf8, true), Field::new("idade", DataType::Int64, true)]);
+        let raw = "Parser error: Error while parsing value 'Maria da Silva' as type 'Int64' for column 1 at line 7. Row data: '[12345678901,Maria da Silva]'";
+        let clean = sanitize_csv_error(raw, &schema, 0);
+        assert_eq!(clean, "line 7, column idade: value is not a valid Int64");
+        assert!(!clean.contains("Maria") && !clean.contains("12345678901"));
+    }
+}

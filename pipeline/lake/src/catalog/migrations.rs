@@ -1,0 +1,87 @@
+//! Catalog schema, applied in order on SQLite and PostgreSQL alike: only
+//! types and syntax both accept (BIGINT, TEXT, partial unique indexes).
+//! Times are microseconds since the Unix epoch; validity of every versioned
+//! row is `[begin_snapshot, end_snapshot)`, NULL end meaning "still valid".
+
+pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
+    1,
+    "lake core: snapshots, datasets, schema versions, columns, files, statistics, tags, deliveries",
+    &[
+        "CREATE TABLE lagoa_metadata (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE lagoa_snapshot (
+            snapshot_id BIGINT PRIMARY KEY,
+            created_at BIGINT NOT NULL,
+            dataset_id BIGINT,
+            operation TEXT NOT NULL,
+            summary TEXT NOT NULL
+        )",
+        "CREATE TABLE lagoa_dataset (
+            dataset_id BIGINT PRIMARY KEY,
+            name TEXT NOT NULL,
+            level TEXT NOT NULL,
+            description TEXT NOT NULL,
+            partition_column TEXT,
+            begin_snapshot BIGINT NOT NULL,
+            end_snapshot BIGINT,
+            shredded_at BIGINT
+        )",
+        "CREATE UNIQUE INDEX lagoa_dataset_live_name ON lagoa_dataset (name) WHERE end_snapshot IS NULL",
+        "CREATE TABLE lagoa_schema_version (
+            dataset_id BIGINT NOT NULL,
+            schema_version BIGINT NOT NULL,
+            begin_snapshot BIGINT NOT NULL,
+            end_snapshot BIGINT,
+            PRIMARY KEY (dataset_id, schema_version)
+        )",
+        "CREATE TABLE lagoa_column (
+            dataset_id BIGINT NOT NULL,
+            column_id BIGINT NOT NULL,
+            position BIGINT NOT NULL,
+            name TEXT NOT NULL,
+            data_type TEXT NOT NULL,
+            nullable BIGINT NOT NULL,
+            personal TEXT,
+            begin_snapshot BIGINT NOT NULL,
+            end_snapshot BIGINT,
+            PRIMARY KEY (dataset_id, column_id, begin_snapshot)
+        )",
+        "CREATE TABLE lagoa_data_file (
+            file_id TEXT PRIMARY KEY,
+            dataset_id BIGINT NOT NULL,
+            path TEXT NOT NULL,
+            partition_value TEXT,
+            row_count BIGINT NOT NULL,
+            size_bytes BIGINT NOT NULL,
+            schema_version BIGINT NOT NULL,
+            master_key_id TEXT,
+            begin_snapshot BIGINT NOT NULL,
+            end_snapshot BIGINT
+        )",
+        "CREATE INDEX lagoa_data_file_live ON lagoa_data_file (dataset_id, end_snapshot)",
+        "CREATE TABLE lagoa_file_column_stats (
+            file_id TEXT NOT NULL,
+            column_id BIGINT NOT NULL,
+            null_count BIGINT,
+            min_value TEXT,
+            max_value TEXT,
+            PRIMARY KEY (file_id, column_id)
+        )",
+        "CREATE TABLE lagoa_tag (
+            dataset_id BIGINT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            begin_snapshot BIGINT NOT NULL,
+            end_snapshot BIGINT,
+            PRIMARY KEY (dataset_id, key, begin_snapshot)
+        )",
+        "CREATE TABLE lagoa_delivery (
+            dataset_id BIGINT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            snapshot_id BIGINT NOT NULL,
+            source TEXT NOT NULL,
+            rows_written BIGINT NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (dataset_id, fingerprint)
+        )",
+    ],
+)];

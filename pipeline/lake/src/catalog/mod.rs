@@ -1,0 +1,869 @@
+//! The catalog database: which files form which snapshot of which dataset.
+//!
+//! Table state lives here, never in listing the bucket (the DuckLake
+//! approach). Files are written first under unique names; [`Catalog::commit`]
+//! makes them visible in one transaction that creates a new lake-wide
+//! snapshot. A concurrent commit loses the race for the next snapshot id
+//! (primary-key violation on PostgreSQL, the write lock on SQLite), is rolled
+//! back whole and retried against the new state, so both writers succeed or
+//! the loser gets a retryable [`LakeError::CommitConflict`].
+//!
+//! The same SQL runs on SQLite (embedded default) and PostgreSQL
+//! (production): sqlx's `Any` driver, `$N` placeholders, portable DDL in
+//! `migrations.rs`.
+
+mod migrations;
+pub mod model;
+
+use crate::error::{LakeError, Result};
+use lagoa_core::{DatasetName, PersonalTag, SharingLevel, SnapshotId};
+use model::*;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+const COMMIT_ATTEMPTS: u32 = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    pool: AnyPool,
+    backend: Backend,
+    /// The URL without credentials, for messages.
+    location: String,
+}
+
+/// Which state of the lake to read.
+#[derive(Clone, Debug)]
+pub enum AsOf {
+    Latest,
+    Snapshot(i64),
+    /// Microseconds since the epoch: the last snapshot committed at or before.
+    Time(i64),
+}
+
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+fn is_conflict(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation)
+                || matches!(
+                    db.code().as_deref(),
+                    // PostgreSQL: serialization failure, deadlock, unique violation.
+                    Some("40001") | Some("40P01") | Some("23505")
+                    // SQLite: BUSY, LOCKED, BUSY_SNAPSHOT, BUSY_RECOVERY, constraint PK/unique.
+                    | Some("5") | Some("6") | Some("517") | Some("261") | Some("1555") | Some("2067")
+                )
+        }
+        _ => false,
+    }
+}
+
+/// Commit failures: conflicts are retried, everything else returned.
+enum Attempt {
+    Conflict,
+    Failed(LakeError),
+}
+
+impl From<LakeError> for Attempt {
+    fn from(e: LakeError) -> Self {
+        match &e {
+            LakeError::Catalog { source, .. } if is_conflict(source) => Attempt::Conflict,
+            _ => Attempt::Failed(e),
+        }
+    }
+}
+
+fn redact(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://<credentials>@{host}"),
+        _ => url.to_owned(),
+    }
+}
+
+impl Catalog {
+    /// Connects to `sqlite://<file>` (relative to `lake_dir`) or `postgres://...`.
+    pub async fn connect(url: &str, lake_dir: &Path) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let (backend, connect_url) = if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let file = if rest.starts_with('/') { Path::new(rest).to_path_buf() } else { lake_dir.join(rest) };
+            (Backend::Sqlite, format!("sqlite://{}?mode=rwc", file.display()))
+        } else {
+            (Backend::Postgres, url.to_owned())
+        };
+        let location = redact(url);
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&connect_url)
+            .await
+            .map_err(LakeError::catalog(format!("connecting to {location}")))?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers work while a writer commits; it is a property
+            // of the database file, set once.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await
+                .map_err(LakeError::catalog("enabling WAL"))?;
+        }
+        Ok(Self { pool, backend, location })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Applies pending migrations; safe to run from several processes.
+    pub async fn migrate(&self) -> Result<()> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS lagoa_migration (version BIGINT PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)")
+            .execute(&self.pool)
+            .await
+            .map_err(LakeError::catalog("creating lagoa_migration"))?;
+        for (version, description, statements) in migrations::MIGRATIONS {
+            let mut tx = self.pool.begin().await.map_err(LakeError::catalog("starting migration"))?;
+            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM lagoa_migration WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(LakeError::catalog("reading lagoa_migration"))?;
+            if done.is_some() {
+                continue;
+            }
+            for statement in *statements {
+                sqlx::query(statement)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(LakeError::catalog(format!("migration {version} ({description})")))?;
+            }
+            sqlx::query("INSERT INTO lagoa_migration (version, description, applied_at) VALUES ($1, $2, $3)")
+                .bind(*version)
+                .bind(*description)
+                .bind(now_micros())
+                .execute(&mut *tx)
+                .await
+                .map_err(LakeError::catalog("recording migration"))?;
+            tx.commit().await.map_err(LakeError::catalog(format!("committing migration {version}")))?;
+        }
+        Ok(())
+    }
+
+    /// Opens the database with a query: the healthcheck.
+    pub async fn check(&self) -> Result<i64> {
+        Ok(self.latest_snapshot().await?.unwrap_or(0))
+    }
+
+    pub async fn latest_snapshot(&self) -> Result<Option<i64>> {
+        sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(snapshot_id) FROM lagoa_snapshot")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(LakeError::catalog("reading the latest snapshot"))
+    }
+
+    /// The snapshot to read for `as_of`; 0 means the empty lake.
+    pub async fn resolve(&self, as_of: &AsOf) -> Result<i64> {
+        let expired_before = self.metadata("expired_before_snapshot").await?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+        let snapshot = match as_of {
+            AsOf::Latest => return Ok(self.latest_snapshot().await?.unwrap_or(0)),
+            AsOf::Snapshot(id) => {
+                let found: Option<i64> = sqlx::query_scalar("SELECT snapshot_id FROM lagoa_snapshot WHERE snapshot_id = $1")
+                    .bind(*id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(LakeError::catalog("reading snapshots"))?;
+                found.ok_or_else(|| LakeError::UnknownSnapshot(id.to_string()))?
+            }
+            AsOf::Time(micros) => {
+                let found: Option<i64> = sqlx::query_scalar("SELECT MAX(snapshot_id) FROM lagoa_snapshot WHERE created_at <= $1")
+                    .bind(*micros)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(LakeError::catalog("reading snapshots"))?;
+                found.ok_or_else(|| LakeError::UnknownSnapshot(format!("at or before {}", format_micros(*micros))))?
+            }
+        };
+        if snapshot < expired_before {
+            return Err(LakeError::Invalid(format!(
+                "snapshot {snapshot} has expired: vacuum removed the files it needed (snapshots before {expired_before} are gone; see retention.snapshots)"
+            )));
+        }
+        Ok(snapshot)
+    }
+
+    async fn metadata(&self, key: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM lagoa_metadata WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(LakeError::catalog("reading lagoa_metadata"))
+    }
+
+    /// Datasets valid at `snapshot`, with their columns.
+    pub async fn datasets(&self, snapshot: i64) -> Result<Vec<DatasetInfo>> {
+        let rows = sqlx::query(
+            "SELECT d.dataset_id, d.name, d.level, d.description, d.partition_column, d.begin_snapshot, d.shredded_at,
+                    (SELECT MAX(v.schema_version) FROM lagoa_schema_version v
+                      WHERE v.dataset_id = d.dataset_id AND v.begin_snapshot <= $1) AS schema_version
+               FROM lagoa_dataset d
+              WHERE d.begin_snapshot <= $1 AND (d.end_snapshot IS NULL OR d.end_snapshot > $1)
+              ORDER BY d.name",
+        )
+        .bind(snapshot)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading datasets"))?;
+        let columns = self.columns_at(snapshot).await?;
+        rows.into_iter()
+            .map(|row| {
+                let mut info = dataset_from_row(&row)?;
+                info.columns = columns.get(&info.dataset_id).cloned().unwrap_or_default();
+                Ok(info)
+            })
+            .collect()
+    }
+
+    pub async fn dataset(&self, name: &DatasetName, snapshot: i64) -> Result<Option<DatasetInfo>> {
+        Ok(self.datasets(snapshot).await?.into_iter().find(|d| &d.name == name))
+    }
+
+    async fn columns_at(&self, snapshot: i64) -> Result<HashMap<i64, Vec<ColumnDef>>> {
+        let rows = sqlx::query(
+            "SELECT dataset_id, name, data_type, nullable, personal FROM lagoa_column
+              WHERE begin_snapshot <= $1 AND (end_snapshot IS NULL OR end_snapshot > $1)
+              ORDER BY dataset_id, position",
+        )
+        .bind(snapshot)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading columns"))?;
+        let mut out: HashMap<i64, Vec<ColumnDef>> = HashMap::new();
+        for row in rows {
+            let personal: Option<String> = get(&row, "personal")?;
+            out.entry(get(&row, "dataset_id")?).or_default().push(ColumnDef {
+                name: get(&row, "name")?,
+                data_type: get(&row, "data_type")?,
+                nullable: get::<i64>(&row, "nullable")? != 0,
+                personal: personal.and_then(|p| p.parse::<PersonalTag>().ok()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Files of a dataset valid at `snapshot`, with their statistics.
+    pub async fn files(&self, dataset: &DatasetInfo, snapshot: i64) -> Result<Vec<DataFileInfo>> {
+        let rows = sqlx::query(
+            "SELECT file_id, path, partition_value, row_count, size_bytes, schema_version, master_key_id, begin_snapshot, end_snapshot
+               FROM lagoa_data_file
+              WHERE dataset_id = $1 AND begin_snapshot <= $2 AND (end_snapshot IS NULL OR end_snapshot > $2)
+              ORDER BY begin_snapshot, path",
+        )
+        .bind(dataset.dataset_id)
+        .bind(snapshot)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog(format!("reading files of {}", dataset.name)))?;
+        let stat_rows = sqlx::query(
+            "SELECT s.file_id, c.name, s.null_count, s.min_value, s.max_value
+               FROM lagoa_file_column_stats s
+               JOIN lagoa_data_file f ON f.file_id = s.file_id
+               JOIN lagoa_column c ON c.dataset_id = f.dataset_id AND c.column_id = s.column_id
+                    AND c.begin_snapshot <= $2 AND (c.end_snapshot IS NULL OR c.end_snapshot > $2)
+              WHERE f.dataset_id = $1 AND f.begin_snapshot <= $2 AND (f.end_snapshot IS NULL OR f.end_snapshot > $2)",
+        )
+        .bind(dataset.dataset_id)
+        .bind(snapshot)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog(format!("reading statistics of {}", dataset.name)))?;
+        let mut stats: HashMap<String, Vec<ColumnStats>> = HashMap::new();
+        for row in stat_rows {
+            stats.entry(get(&row, "file_id")?).or_default().push(ColumnStats {
+                column: get(&row, "name")?,
+                null_count: get(&row, "null_count")?,
+                min: get(&row, "min_value")?,
+                max: get(&row, "max_value")?,
+            });
+        }
+        rows.into_iter()
+            .map(|row| {
+                let file_id: String = get(&row, "file_id")?;
+                Ok(DataFileInfo {
+                    stats: stats.remove(&file_id).unwrap_or_default(),
+                    file_id,
+                    dataset: dataset.name.to_string(),
+                    path: get(&row, "path")?,
+                    partition_value: get(&row, "partition_value")?,
+                    row_count: get(&row, "row_count")?,
+                    size_bytes: get(&row, "size_bytes")?,
+                    schema_version: get(&row, "schema_version")?,
+                    master_key_id: get(&row, "master_key_id")?,
+                    begin_snapshot: get(&row, "begin_snapshot")?,
+                    end_snapshot: get(&row, "end_snapshot")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Snapshots, newest first; only those touching `dataset` if given.
+    pub async fn snapshots(&self, dataset: Option<&DatasetName>) -> Result<Vec<SnapshotInfo>> {
+        let rows = sqlx::query(
+            "SELECT s.snapshot_id, s.created_at, d.name AS dataset, s.operation, s.summary
+               FROM lagoa_snapshot s LEFT JOIN lagoa_dataset d ON d.dataset_id = s.dataset_id
+              WHERE $1 = '' OR d.name = $1
+              ORDER BY s.snapshot_id DESC",
+        )
+        .bind(dataset.map(|d| d.as_str()).unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading snapshots"))?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(SnapshotInfo {
+                    snapshot_id: get(&row, "snapshot_id")?,
+                    created_at: get(&row, "created_at")?,
+                    dataset: get(&row, "dataset")?,
+                    operation: get(&row, "operation")?,
+                    summary: get(&row, "summary")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The snapshot a delivery with this fingerprint was committed in, if any.
+    pub async fn find_delivery(&self, dataset: &DatasetName, fingerprint: &str) -> Result<Option<i64>> {
+        sqlx::query_scalar(
+            "SELECT v.snapshot_id FROM lagoa_delivery v JOIN lagoa_dataset d ON d.dataset_id = v.dataset_id
+              WHERE d.name = $1 AND d.end_snapshot IS NULL AND v.fingerprint = $2",
+        )
+        .bind(dataset.as_str())
+        .bind(fingerprint)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading deliveries"))
+    }
+
+    /// Makes written files visible as one new snapshot, retrying on conflict.
+    pub async fn commit(&self, request: &CommitRequest) -> Result<CommitOutcome> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_commit(request).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(Attempt::Failed(e)) => return Err(e),
+                Err(Attempt::Conflict) if attempt >= COMMIT_ATTEMPTS => {
+                    return Err(LakeError::CommitConflict { dataset: request.spec.name.to_string(), attempts: attempt });
+                }
+                Err(Attempt::Conflict) => {
+                    let jitter = rand::random_range(0..20u64);
+                    tracing::debug!(dataset = %request.spec.name, attempt, "commit conflict, retrying");
+                    tokio::time::sleep(Duration::from_millis(10 * (1 << attempt.min(6)) + jitter)).await;
+                }
+            }
+        }
+    }
+
+    async fn try_commit(&self, request: &CommitRequest) -> std::result::Result<CommitOutcome, Attempt> {
+        let spec = &request.spec;
+        let ctx = |what: &str| format!("committing to {}: {what}", spec.name);
+        let mut tx = self.pool.begin().await.map_err(LakeError::catalog(ctx("begin")))?;
+
+        // Taking the next snapshot id first is the lock point: of two
+        // concurrent writers, the second fails here and retries.
+        let snapshot: i64 = sqlx::query_scalar(
+            "INSERT INTO lagoa_snapshot (snapshot_id, created_at, dataset_id, operation, summary)
+             SELECT COALESCE(MAX(snapshot_id), 0) + 1, $1, NULL, $2, '' FROM lagoa_snapshot
+             RETURNING snapshot_id",
+        )
+        .bind(now_micros())
+        .bind(request.mode.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(LakeError::catalog(ctx("new snapshot")))?;
+
+        let existing = sqlx::query(
+            "SELECT dataset_id, name, level, description, partition_column, begin_snapshot, shredded_at,
+                    (SELECT MAX(schema_version) FROM lagoa_schema_version v WHERE v.dataset_id = d.dataset_id) AS schema_version
+               FROM lagoa_dataset d WHERE name = $1 AND end_snapshot IS NULL",
+        )
+        .bind(spec.name.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(LakeError::catalog(ctx("reading the dataset")))?;
+
+        let (dataset_id, schema_version, columns) = match existing {
+            Some(row) => {
+                let info = dataset_from_row(&row)?;
+                if let Some(at) = info.shredded_at {
+                    return Err(Attempt::Failed(LakeError::Shredded { dataset: spec.name.to_string(), at: format_micros(at) }));
+                }
+                if let Some(fingerprint) = &request.fingerprint {
+                    let seen: Option<i64> = sqlx::query_scalar("SELECT snapshot_id FROM lagoa_delivery WHERE dataset_id = $1 AND fingerprint = $2")
+                        .bind(info.dataset_id)
+                        .bind(fingerprint)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(LakeError::catalog(ctx("reading deliveries")))?;
+                    if let Some(snapshot) = seen {
+                        tx.rollback().await.map_err(LakeError::catalog(ctx("rollback")))?;
+                        return Ok(CommitOutcome::AlreadyIngested { snapshot });
+                    }
+                }
+                let current = self.live_columns(&mut tx, info.dataset_id).await?;
+                let merged = merge_columns(&spec.name, &current, &spec.columns)?;
+                if request.mode == WriteMode::ReplacePartition && info.partition_column.is_none() {
+                    return Err(Attempt::Failed(LakeError::Invalid(format!(
+                        "dataset {} has no partition column, so replace-partition cannot apply; use append or full-refresh",
+                        spec.name
+                    ))));
+                }
+                if merged == current {
+                    (info.dataset_id, info.schema_version, merged)
+                } else {
+                    let version = info.schema_version + 1;
+                    self.write_schema(&mut tx, info.dataset_id, version, snapshot, &merged, true).await?;
+                    (info.dataset_id, version, merged)
+                }
+            }
+            None => {
+                if request.mode == WriteMode::ReplacePartition && spec.partition_column.is_none() {
+                    return Err(Attempt::Failed(LakeError::Invalid(format!(
+                        "replace-partition needs a partition column for new dataset {}",
+                        spec.name
+                    ))));
+                }
+                let dataset_id: i64 = sqlx::query_scalar(
+                    "INSERT INTO lagoa_dataset (dataset_id, name, level, description, partition_column, begin_snapshot)
+                     SELECT COALESCE(MAX(dataset_id), 0) + 1, $1, $2, $3, $4, $5 FROM lagoa_dataset
+                     RETURNING dataset_id",
+                )
+                .bind(spec.name.as_str())
+                .bind(spec.level.as_str())
+                .bind(&spec.description)
+                .bind(spec.partition_column.clone())
+                .bind(snapshot)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(LakeError::catalog(ctx("creating the dataset")))?;
+                self.write_schema(&mut tx, dataset_id, 1, snapshot, &spec.columns, false).await?;
+                (dataset_id, 1, spec.columns.clone())
+            }
+        };
+
+        // What this delivery replaces.
+        let removed = match request.mode {
+            WriteMode::Append => 0,
+            WriteMode::FullRefresh => sqlx::query("UPDATE lagoa_data_file SET end_snapshot = $1 WHERE dataset_id = $2 AND end_snapshot IS NULL")
+                .bind(snapshot)
+                .bind(dataset_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(LakeError::catalog(ctx("ending replaced files")))?
+                .rows_affected(),
+            WriteMode::ReplacePartition => {
+                let values: HashSet<Option<&String>> = request.files.iter().map(|f| f.partition_value.as_ref()).collect();
+                let mut n = 0;
+                for value in values {
+                    n += match value {
+                        Some(v) => sqlx::query(
+                            "UPDATE lagoa_data_file SET end_snapshot = $1 WHERE dataset_id = $2 AND end_snapshot IS NULL AND partition_value = $3",
+                        )
+                        .bind(snapshot)
+                        .bind(dataset_id)
+                        .bind(v.as_str()),
+                        None => sqlx::query(
+                            "UPDATE lagoa_data_file SET end_snapshot = $1 WHERE dataset_id = $2 AND end_snapshot IS NULL AND partition_value IS NULL",
+                        )
+                        .bind(snapshot)
+                        .bind(dataset_id),
+                    }
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(LakeError::catalog(ctx("ending replaced partition files")))?
+                    .rows_affected();
+                }
+                n
+            }
+        };
+
+        let column_ids: HashMap<&str, (i64, bool)> =
+            columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), (i as i64, c.personal.is_some()))).collect();
+        let mut rows = 0;
+        for file in &request.files {
+            rows += file.row_count;
+            sqlx::query(
+                "INSERT INTO lagoa_data_file (file_id, dataset_id, path, partition_value, row_count, size_bytes, schema_version, master_key_id, begin_snapshot)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&file.file_id)
+            .bind(dataset_id)
+            .bind(&file.path)
+            .bind(file.partition_value.clone())
+            .bind(file.row_count)
+            .bind(file.size_bytes)
+            .bind(schema_version)
+            .bind(file.master_key_id.clone())
+            .bind(snapshot)
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog(ctx("recording a file")))?;
+            for stat in &file.stats {
+                let Some(&(column_id, personal)) = column_ids.get(stat.column.as_str()) else { continue };
+                // Never keep values of personal-data columns in clear, whatever the writer sent.
+                let (min, max) = if personal { (None, None) } else { (stat.min.clone(), stat.max.clone()) };
+                sqlx::query(
+                    "INSERT INTO lagoa_file_column_stats (file_id, column_id, null_count, min_value, max_value) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&file.file_id)
+                .bind(column_id)
+                .bind(stat.null_count)
+                .bind(min)
+                .bind(max)
+                .execute(&mut *tx)
+                .await
+                .map_err(LakeError::catalog(ctx("recording statistics")))?;
+            }
+        }
+
+        if let Some(fingerprint) = &request.fingerprint {
+            sqlx::query("INSERT INTO lagoa_delivery (dataset_id, fingerprint, snapshot_id, source, rows_written, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(dataset_id)
+                .bind(fingerprint)
+                .bind(snapshot)
+                .bind(&request.source)
+                .bind(rows)
+                .bind(now_micros())
+                .execute(&mut *tx)
+                .await
+                .map_err(LakeError::catalog(ctx("recording the delivery")))?;
+        }
+
+        let summary = serde_json::json!({
+            "rows_added": rows,
+            "files_added": request.files.len(),
+            "files_removed": removed,
+            "schema_version": schema_version,
+            "source": request.source,
+        })
+        .to_string();
+        sqlx::query("UPDATE lagoa_snapshot SET dataset_id = $1, summary = $2 WHERE snapshot_id = $3")
+            .bind(dataset_id)
+            .bind(summary)
+            .bind(snapshot)
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog(ctx("summarising the snapshot")))?;
+        tx.commit().await.map_err(LakeError::catalog(ctx("commit")))?;
+        Ok(CommitOutcome::Committed { snapshot, rows, files_added: request.files.len(), files_removed: removed as usize })
+    }
+
+    async fn live_columns(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, dataset_id: i64) -> Result<Vec<ColumnDef>> {
+        let rows = sqlx::query(
+            "SELECT name, data_type, nullable, personal FROM lagoa_column WHERE dataset_id = $1 AND end_snapshot IS NULL ORDER BY position",
+        )
+        .bind(dataset_id)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(LakeError::catalog("reading columns"))?;
+        rows.iter()
+            .map(|row| {
+                let personal: Option<String> = get(row, "personal")?;
+                Ok(ColumnDef {
+                    name: get(row, "name")?,
+                    data_type: get(row, "data_type")?,
+                    nullable: get::<i64>(row, "nullable")? != 0,
+                    personal: personal.and_then(|p| p.parse().ok()),
+                })
+            })
+            .collect()
+    }
+
+    /// Records a schema version: ends the previous version and its columns
+    /// (when `replaces`) and inserts the new column rows. Column ids are
+    /// positions, stable because columns are only ever appended.
+    async fn write_schema(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        dataset_id: i64,
+        version: i64,
+        snapshot: i64,
+        columns: &[ColumnDef],
+        replaces: bool,
+    ) -> Result<()> {
+        if replaces {
+            for table in ["lagoa_schema_version", "lagoa_column"] {
+                sqlx::query(&format!("UPDATE {table} SET end_snapshot = $1 WHERE dataset_id = $2 AND end_snapshot IS NULL"))
+                    .bind(snapshot)
+                    .bind(dataset_id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(LakeError::catalog("ending the previous schema"))?;
+            }
+        }
+        sqlx::query("INSERT INTO lagoa_schema_version (dataset_id, schema_version, begin_snapshot) VALUES ($1, $2, $3)")
+            .bind(dataset_id)
+            .bind(version)
+            .bind(snapshot)
+            .execute(&mut **tx)
+            .await
+            .map_err(LakeError::catalog("recording the schema version"))?;
+        for (position, column) in columns.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO lagoa_column (dataset_id, column_id, position, name, data_type, nullable, personal, begin_snapshot)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(dataset_id)
+            .bind(position as i64)
+            .bind(position as i64)
+            .bind(&column.name)
+            .bind(&column.data_type)
+            .bind(column.nullable as i64)
+            .bind(column.personal.map(|p| p.as_str()))
+            .bind(snapshot)
+            .execute(&mut **tx)
+            .await
+            .map_err(LakeError::catalog("recording columns"))?;
+        }
+        Ok(())
+    }
+
+    /// Marks a dataset crypto-shredded in a new snapshot and deletes the
+    /// statistics of its files: they are derived from the data.
+    pub async fn mark_shredded(&self, name: &DatasetName) -> Result<i64> {
+        let mut tx = self.pool.begin().await.map_err(LakeError::catalog("begin"))?;
+        let dataset_id: Option<i64> = sqlx::query_scalar("SELECT dataset_id FROM lagoa_dataset WHERE name = $1 AND end_snapshot IS NULL")
+            .bind(name.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(LakeError::catalog("reading the dataset"))?;
+        let dataset_id = dataset_id.ok_or_else(|| LakeError::UnknownDataset(name.to_string()))?;
+        let snapshot: i64 = sqlx::query_scalar(
+            "INSERT INTO lagoa_snapshot (snapshot_id, created_at, dataset_id, operation, summary)
+             SELECT COALESCE(MAX(snapshot_id), 0) + 1, $1, $2, 'shred', '{}' FROM lagoa_snapshot RETURNING snapshot_id",
+        )
+        .bind(now_micros())
+        .bind(dataset_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(LakeError::catalog("recording the shred"))?;
+        sqlx::query("UPDATE lagoa_dataset SET shredded_at = $1 WHERE dataset_id = $2")
+            .bind(now_micros())
+            .bind(dataset_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog("marking the dataset shredded"))?;
+        sqlx::query("DELETE FROM lagoa_file_column_stats WHERE file_id IN (SELECT file_id FROM lagoa_data_file WHERE dataset_id = $1)")
+            .bind(dataset_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog("deleting statistics"))?;
+        tx.commit().await.map_err(LakeError::catalog("committing the shred"))?;
+        Ok(snapshot)
+    }
+
+    /// Sets a tag on a dataset as a new version of that tag.
+    pub async fn set_tag(&self, name: &DatasetName, key: &str, value: &str) -> Result<i64> {
+        let mut tx = self.pool.begin().await.map_err(LakeError::catalog("begin"))?;
+        let dataset_id: Option<i64> = sqlx::query_scalar("SELECT dataset_id FROM lagoa_dataset WHERE name = $1 AND end_snapshot IS NULL")
+            .bind(name.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(LakeError::catalog("reading the dataset"))?;
+        let dataset_id = dataset_id.ok_or_else(|| LakeError::UnknownDataset(name.to_string()))?;
+        let snapshot: i64 = sqlx::query_scalar(
+            "INSERT INTO lagoa_snapshot (snapshot_id, created_at, dataset_id, operation, summary)
+             SELECT COALESCE(MAX(snapshot_id), 0) + 1, $1, $2, 'tag', $3 FROM lagoa_snapshot RETURNING snapshot_id",
+        )
+        .bind(now_micros())
+        .bind(dataset_id)
+        .bind(serde_json::json!({ "key": key }).to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(LakeError::catalog("recording the tag"))?;
+        sqlx::query("UPDATE lagoa_tag SET end_snapshot = $1 WHERE dataset_id = $2 AND key = $3 AND end_snapshot IS NULL")
+            .bind(snapshot)
+            .bind(dataset_id)
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog("ending the previous tag"))?;
+        sqlx::query("INSERT INTO lagoa_tag (dataset_id, key, value, begin_snapshot) VALUES ($1, $2, $3, $4)")
+            .bind(dataset_id)
+            .bind(key)
+            .bind(value)
+            .bind(snapshot)
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog("recording the tag"))?;
+        tx.commit().await.map_err(LakeError::catalog("committing the tag"))?;
+        Ok(snapshot)
+    }
+
+    pub async fn tags(&self, name: &DatasetName, snapshot: i64) -> Result<BTreeMap<String, String>> {
+        let rows = sqlx::query(
+            "SELECT t.key, t.value FROM lagoa_tag t JOIN lagoa_dataset d ON d.dataset_id = t.dataset_id
+              WHERE d.name = $1 AND d.end_snapshot IS NULL AND t.begin_snapshot <= $2 AND (t.end_snapshot IS NULL OR t.end_snapshot > $2)",
+        )
+        .bind(name.as_str())
+        .bind(snapshot)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading tags"))?;
+        rows.iter().map(|r| Ok((get(r, "key")?, get(r, "value")?))).collect()
+    }
+
+    /// Every path the catalog names, in any state: vacuum never touches these
+    /// as orphans.
+    pub async fn known_paths(&self) -> Result<HashSet<String>> {
+        let paths: Vec<String> = sqlx::query_scalar("SELECT path FROM lagoa_data_file")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(LakeError::catalog("reading file paths"))?;
+        Ok(paths.into_iter().collect())
+    }
+
+    /// Files no retained snapshot needs: ended at or before the last
+    /// snapshot older than `before_micros` (the state time travel must still
+    /// reach stays intact).
+    pub async fn expirable_files(&self, before_micros: i64) -> Result<(Option<i64>, Vec<(String, String, i64)>)> {
+        let boundary: Option<i64> = sqlx::query_scalar("SELECT MAX(snapshot_id) FROM lagoa_snapshot WHERE created_at <= $1")
+            .bind(before_micros)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(LakeError::catalog("reading snapshots"))?;
+        let Some(boundary) = boundary else { return Ok((None, vec![])) };
+        let rows = sqlx::query("SELECT file_id, path, size_bytes FROM lagoa_data_file WHERE end_snapshot IS NOT NULL AND end_snapshot <= $1")
+            .bind(boundary)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(LakeError::catalog("reading expired files"))?;
+        let files = rows
+            .iter()
+            .map(|r| Ok((get(r, "file_id")?, get(r, "path")?, get(r, "size_bytes")?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((Some(boundary), files))
+    }
+
+    /// Forgets expired files and records that snapshots before `boundary`
+    /// can no longer be read.
+    pub async fn forget_files(&self, file_ids: &[String], boundary: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(LakeError::catalog("begin"))?;
+        for id in file_ids {
+            for statement in ["DELETE FROM lagoa_file_column_stats WHERE file_id = $1", "DELETE FROM lagoa_data_file WHERE file_id = $1"] {
+                sqlx::query(statement)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(LakeError::catalog("forgetting expired files"))?;
+            }
+        }
+        let previous: Option<String> = sqlx::query_scalar("SELECT value FROM lagoa_metadata WHERE key = 'expired_before_snapshot'")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(LakeError::catalog("reading lagoa_metadata"))?;
+        let keep = previous.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0).max(boundary);
+        sqlx::query("DELETE FROM lagoa_metadata WHERE key = 'expired_before_snapshot'")
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog("writing lagoa_metadata"))?;
+        sqlx::query("INSERT INTO lagoa_metadata (key, value) VALUES ('expired_before_snapshot', $1)")
+            .bind(keep.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog("writing lagoa_metadata"))?;
+        tx.commit().await.map_err(LakeError::catalog("committing vacuum"))
+    }
+}
+
+fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get(column).map_err(LakeError::catalog(format!("reading column {column}")))
+}
+
+fn dataset_from_row(row: &AnyRow) -> Result<DatasetInfo> {
+    let name: String = get(row, "name")?;
+    let level: String = get(row, "level")?;
+    Ok(DatasetInfo {
+        dataset_id: get(row, "dataset_id")?,
+        name: DatasetName::new(name.clone()).map_err(|e| LakeError::Invalid(format!("catalog holds {e}")))?,
+        level: level.parse::<SharingLevel>().map_err(|e| LakeError::Invalid(format!("dataset {name}: {e}")))?,
+        description: get(row, "description")?,
+        partition_column: get(row, "partition_column")?,
+        created_snapshot: SnapshotId(get(row, "begin_snapshot")?),
+        schema_version: get::<Option<i64>>(row, "schema_version")?.unwrap_or(1),
+        columns: Vec::new(),
+        shredded_at: get(row, "shredded_at")?,
+    })
+}
+
+/// The dataset's schema after a delivery: existing columns keep their
+/// position; personal tags are only ever added; new columns are appended.
+/// Retyping a column is refused (the full drift policy is the contract's).
+pub fn merge_columns(dataset: &DatasetName, current: &[ColumnDef], delivered: &[ColumnDef]) -> Result<Vec<ColumnDef>> {
+    let mut merged = current.to_vec();
+    for column in delivered {
+        match merged.iter_mut().find(|c| c.name == column.name) {
+            Some(existing) => {
+                if existing.data_type != column.data_type {
+                    return Err(LakeError::Schema {
+                        dataset: dataset.to_string(),
+                        message: format!(
+                            "column {} is {} in the lake but {} in this delivery; retyping a column is not allowed",
+                            column.name, existing.data_type, column.data_type
+                        ),
+                    });
+                }
+                if existing.personal.is_none() && column.personal.is_some() {
+                    existing.personal = column.personal;
+                }
+            }
+            None => {
+                let mut added = column.clone();
+                added.nullable = true; // earlier files do not have it
+                merged.push(added);
+            }
+        }
+    }
+    for column in current {
+        if !column.nullable && !delivered.iter().any(|d| d.name == column.name) {
+            return Err(LakeError::Schema {
+                dataset: dataset.to_string(),
+                message: format!("column {} is required (not nullable) but missing from this delivery", column.name),
+            });
+        }
+    }
+    Ok(merged)
+}
+
+pub fn format_micros(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| micros.to_string())
+}

@@ -1,0 +1,150 @@
+//! What the catalog records, as plain Rust values.
+
+use lagoa_core::{DatasetName, PersonalTag, SharingLevel, SnapshotId};
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ColumnDef {
+    pub name: String,
+    /// Arrow data type in its `Display` form (`Int64`, `Utf8`, `Date32`, `Decimal128(12, 2)`).
+    pub data_type: String,
+    pub nullable: bool,
+    pub personal: Option<PersonalTag>,
+}
+
+/// A dataset as valid at some snapshot.
+#[derive(Clone, Debug, Serialize)]
+pub struct DatasetInfo {
+    pub dataset_id: i64,
+    pub name: DatasetName,
+    pub level: SharingLevel,
+    pub description: String,
+    pub partition_column: Option<String>,
+    pub created_snapshot: SnapshotId,
+    pub schema_version: i64,
+    pub columns: Vec<ColumnDef>,
+    /// Microseconds since the epoch, when its keys were destroyed.
+    pub shredded_at: Option<i64>,
+}
+
+impl DatasetInfo {
+    pub fn personal_columns(&self) -> Vec<String> {
+        self.columns.iter().filter(|c| c.personal.is_some()).map(|c| c.name.clone()).collect()
+    }
+}
+
+/// Per-column statistics of one file. `min`/`max` are absent for
+/// personal-data columns: nothing of their values is kept in clear.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ColumnStats {
+    pub column: String,
+    pub null_count: Option<i64>,
+    pub min: Option<String>,
+    pub max: Option<String>,
+}
+
+/// A file written but not yet committed.
+#[derive(Clone, Debug)]
+pub struct NewDataFile {
+    pub file_id: String,
+    pub path: String,
+    pub partition_value: Option<String>,
+    pub row_count: i64,
+    pub size_bytes: i64,
+    pub master_key_id: Option<String>,
+    pub stats: Vec<ColumnStats>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DataFileInfo {
+    pub file_id: String,
+    pub dataset: String,
+    pub path: String,
+    pub partition_value: Option<String>,
+    pub row_count: i64,
+    pub size_bytes: i64,
+    pub schema_version: i64,
+    pub master_key_id: Option<String>,
+    pub begin_snapshot: i64,
+    pub end_snapshot: Option<i64>,
+    pub stats: Vec<ColumnStats>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SnapshotInfo {
+    pub snapshot_id: i64,
+    pub created_at: i64,
+    pub dataset: Option<String>,
+    pub operation: String,
+    pub summary: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Add the delivery's rows to what is there.
+    Append,
+    /// Replace every partition the delivery contains (a municipality
+    /// re-delivers corrected data for one period).
+    ReplacePartition,
+    /// Replace the whole dataset.
+    FullRefresh,
+}
+
+impl WriteMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            WriteMode::Append => "append",
+            WriteMode::ReplacePartition => "replace_partition",
+            WriteMode::FullRefresh => "full_refresh",
+        }
+    }
+}
+
+impl std::str::FromStr for WriteMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "append" => Ok(WriteMode::Append),
+            "replace-partition" | "replace_partition" => Ok(WriteMode::ReplacePartition),
+            "full-refresh" | "full_refresh" => Ok(WriteMode::FullRefresh),
+            other => Err(format!("unknown write mode {other:?}: expected append, replace-partition or full-refresh")),
+        }
+    }
+}
+
+/// How a new dataset is categorised when a commit creates it.
+#[derive(Clone, Debug)]
+pub struct DatasetSpec {
+    pub name: DatasetName,
+    pub level: SharingLevel,
+    pub description: String,
+    pub partition_column: Option<String>,
+    pub columns: Vec<ColumnDef>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CommitRequest {
+    pub spec: DatasetSpec,
+    pub mode: WriteMode,
+    pub files: Vec<NewDataFile>,
+    /// Identity of the extraction (e.g. SHA-256 of the delivered bytes):
+    /// the same fingerprint is never committed twice to a dataset.
+    pub fingerprint: Option<String>,
+    /// Where the delivery came from (a file name, a source id).
+    pub source: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum CommitOutcome {
+    Committed { snapshot: i64, rows: i64, files_added: usize, files_removed: usize },
+    AlreadyIngested { snapshot: i64 },
+}
+
+/// What vacuum found and did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct VacuumReport {
+    pub expired_files: Vec<String>,
+    pub orphan_files: Vec<String>,
+    pub bytes: u64,
+    pub dry_run: bool,
+}

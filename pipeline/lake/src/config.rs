@@ -1,0 +1,350 @@
+//! `lagoa.toml`: defaults, then the file, then `LAGOA__SECTION__KEY`
+//! environment variables. Validation reports every problem at once.
+
+use crate::error::{LakeError, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+pub const CONFIG_FILE: &str = "lagoa.toml";
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LakeConfig {
+    pub catalog: CatalogConfig,
+    pub storage: StorageConfig,
+    pub keys: KeysConfig,
+    pub encryption: EncryptionConfig,
+    pub retention: RetentionConfig,
+    pub writer: WriterConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogConfig {
+    /// `sqlite://catalog.db` (relative to the lake directory) or `postgres://...`.
+    pub url: String,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self { url: "sqlite://catalog.db".into() }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `file://store` (relative to the lake directory), `file:///abs/path`,
+    /// `memory://`, or `s3://bucket/prefix`.
+    pub url: String,
+    /// S3 endpoint for S3-compatible servers (MinIO, Ceph RGW, a government cloud).
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    /// Plain HTTP to the endpoint: only for a server on a trusted network.
+    pub allow_http: bool,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { url: "file://store".into(), endpoint: None, region: None, allow_http: false }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// Only `local` for now; an external KMS is another `KeyProvider`.
+    pub provider: String,
+    /// Local key store file, relative to the lake directory.
+    pub path: String,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self { provider: "local".into(), path: "keys/keystore.json".into() }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EncryptionConfig {
+    /// Always true in a real lake. False only for benchmarks measuring the
+    /// cost of encryption (`lagoa init --insecure-no-encryption`).
+    pub enabled: bool,
+}
+
+impl Default for EncryptionConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Snapshots older than this can be expired by `lagoa vacuum`; files
+    /// only they need are deleted. Time travel reaches back this far.
+    pub snapshots: String,
+    /// Files not named by the catalog are deleted only when older than this,
+    /// so a run still writing is never disturbed.
+    pub orphan_min_age: String,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { snapshots: "30d".into(), orphan_min_age: "1h".into() }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WriterConfig {
+    /// A data file is closed after this many rows and a new one started.
+    pub target_file_rows: usize,
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        Self { target_file_rows: 4_000_000, row_group_rows: 256 * 1024 }
+    }
+}
+
+impl LakeConfig {
+    /// Reads `<lake>/lagoa.toml`, applies `LAGOA__SECTION__KEY` overrides
+    /// from the environment, and validates.
+    pub fn load(lake_dir: &Path) -> Result<Self> {
+        let path = lake_dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                LakeError::NoLake { path: lake_dir.display().to_string() }
+            } else {
+                LakeError::io(format!("reading {}", path.display()))(e)
+            }
+        })?;
+        Self::from_toml_with_env(&text, std::env::vars())
+            .map_err(|e| LakeError::Config(format!("{}: {e}", path.display())))
+    }
+
+    pub fn from_toml_with_env(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> std::result::Result<Self, String> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix("LAGOA__") else { continue };
+            let parts: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            set_path(&mut table, &parts, parse_env_value(&value))
+                .map_err(|e| format!("environment variable {key}: {e}"))?;
+        }
+        let config: LakeConfig = table.try_into().map_err(|e: toml::de::Error| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Every problem at once, one per line.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let mut problems = Vec::new();
+        let catalog = &self.catalog.url;
+        if !(catalog.starts_with("sqlite:") || catalog.starts_with("postgres://") || catalog.starts_with("postgresql://")) {
+            problems.push(format!("catalog.url {catalog:?}: expected sqlite://<file> or postgres://..."));
+        }
+        let storage = &self.storage.url;
+        match storage.split_once("://") {
+            Some(("file" | "memory", _)) => {}
+            Some(("s3", rest)) => {
+                if rest.split('/').next().unwrap_or("").is_empty() {
+                    problems.push(format!("storage.url {storage:?}: s3:// needs a bucket (s3://bucket/prefix)"));
+                }
+                if let Some(endpoint) = &self.storage.endpoint
+                    && endpoint.starts_with("http://")
+                    && !self.storage.allow_http
+                {
+                    problems.push(format!(
+                        "storage.endpoint {endpoint:?} is plain HTTP: set storage.allow_http = true only for a server on a trusted network"
+                    ));
+                }
+            }
+            _ => problems.push(format!("storage.url {storage:?}: expected file://, memory:// or s3://bucket/prefix")),
+        }
+        if self.keys.provider != "local" {
+            problems.push(format!("keys.provider {:?}: only \"local\" is available", self.keys.provider));
+        }
+        for (name, value) in [
+            ("retention.snapshots", &self.retention.snapshots),
+            ("retention.orphan_min_age", &self.retention.orphan_min_age),
+        ] {
+            if let Err(e) = parse_duration(value) {
+                problems.push(format!("{name}: {e}"));
+            }
+        }
+        if self.writer.target_file_rows == 0 {
+            problems.push("writer.target_file_rows must be positive".into());
+        }
+        if self.writer.row_group_rows == 0 {
+            problems.push("writer.row_group_rows must be positive".into());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+    }
+
+    pub fn snapshot_retention(&self) -> Duration {
+        parse_duration(&self.retention.snapshots).unwrap_or(Duration::from_secs(30 * 86400))
+    }
+
+    pub fn orphan_min_age(&self) -> Duration {
+        parse_duration(&self.retention.orphan_min_age).unwrap_or(Duration::from_secs(3600))
+    }
+}
+
+fn parse_env_value(value: &str) -> toml::Value {
+    if let Ok(b) = value.parse::<bool>() {
+        toml::Value::Boolean(b)
+    } else if let Ok(i) = value.parse::<i64>() {
+        toml::Value::Integer(i)
+    } else {
+        toml::Value::String(value.to_owned())
+    }
+}
+
+fn set_path(table: &mut toml::Table, parts: &[String], value: toml::Value) -> std::result::Result<(), String> {
+    match parts {
+        [] => Err("empty key".into()),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => set_path(t, rest, value),
+                _ => Err(format!("{first} is not a section")),
+            }
+        }
+    }
+}
+
+/// `90s`, `15m`, `1h`, `30d`.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 90s, 15m, 1h or 30d"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("{text:?} is not a duration like 90s, 15m, 1h or 30d")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+/// The documented `lagoa.toml` written by `lagoa init`.
+pub fn render_documented(config: &LakeConfig) -> String {
+    let opt = |v: &Option<String>, key: &str, example: &str| match v {
+        Some(v) => format!("{key} = {v:?}"),
+        None => format!("# {key} = {example:?}"),
+    };
+    format!(
+        r#"# Lagoa lake configuration. Every option is described in docs/configuration.md.
+# Any option can be overridden from the environment: LAGOA__SECTION__KEY,
+# for example LAGOA__CATALOG__URL=postgres://lagoa@db/lagoa.
+
+[catalog]
+# Where snapshots, datasets, files and statistics are recorded.
+# sqlite://<file> (relative to this directory) for one machine,
+# postgres://user@host:5432/db for production and several processes.
+url = {catalog:?}
+
+[storage]
+# Where the encrypted files live: file://<dir> (relative to this directory),
+# file:///absolute/dir, memory:// (tests), or s3://bucket/prefix.
+url = {storage:?}
+# For s3:// only. Credentials come from the environment
+# (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+{endpoint}
+{region}
+# Plain http:// endpoints are refused unless this is true.
+allow_http = {allow_http}
+
+[keys]
+# Master keys that wrap every file's data keys. "local" is a key file on
+# this machine (mode 0600): fine for one machine, not for production.
+provider = {provider:?}
+path = {keys_path:?}
+
+[encryption]
+# Parquet Modular Encryption on every data file. Leave it on.
+enabled = {enabled}
+
+[retention]
+# Time travel reaches back this far; `lagoa vacuum` expires older snapshots.
+snapshots = {snapshots:?}
+# Files the catalog does not name are removed only when older than this.
+orphan_min_age = {orphan:?}
+
+[writer]
+# Rows per data file and per Parquet row group.
+target_file_rows = {target_rows}
+row_group_rows = {rg_rows}
+"#,
+        catalog = config.catalog.url,
+        storage = config.storage.url,
+        endpoint = opt(&config.storage.endpoint, "endpoint", "https://s3.example.gov.br"),
+        region = opt(&config.storage.region, "region", "us-east-1"),
+        allow_http = config.storage.allow_http,
+        provider = config.keys.provider,
+        keys_path = config.keys.path,
+        enabled = config.encryption.enabled,
+        snapshots = config.retention.snapshots,
+        orphan = config.retention.orphan_min_age,
+        target_rows = config.writer.target_file_rows,
+        rg_rows = config.writer.row_group_rows,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_default_parses_back() {
+        let text = render_documented(&LakeConfig::default());
+        let config = LakeConfig::from_toml_with_env(&text, []).unwrap();
+        assert_eq!(config.catalog.url, "sqlite://catalog.db");
+        assert!(config.encryption.enabled);
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let env = [("LAGOA__CATALOG__URL".to_string(), "postgres://x@h/db".to_string())];
+        let config = LakeConfig::from_toml_with_env("", env).unwrap();
+        assert_eq!(config.catalog.url, "postgres://x@h/db");
+    }
+
+    #[test]
+    fn all_problems_reported_at_once() {
+        let text = r#"
+[catalog]
+url = "mysql://x"
+[storage]
+url = "s3://b/p"
+endpoint = "http://127.0.0.1:9000"
+[retention]
+snapshots = "soon"
+"#;
+        let err = LakeConfig::from_toml_with_env(text, []).unwrap_err();
+        assert!(err.contains("catalog.url"), "{err}");
+        assert!(err.contains("allow_http"), "{err}");
+        assert!(err.contains("retention.snapshots"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("30d").unwrap(), Duration::from_secs(30 * 86400));
+        assert!(parse_duration("1w").is_err());
+    }
+}

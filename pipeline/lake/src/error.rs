@@ -1,0 +1,119 @@
+use lagoa_core::{ErrorClass, Retryable};
+
+/// Errors of the lake: storage, keys, catalog and reading.
+///
+/// Messages name the dataset, file or setting involved and never include key
+/// material or data values.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("configuration: {0}")]
+    Config(String),
+
+    #[error("no lake at {path}: run `lagoa init {path}` first, or point --lake / LAGOA_LAKE at an existing lake")]
+    NoLake { path: String },
+
+    #[error("object store ({path}): {source}")]
+    Store {
+        path: String,
+        #[source]
+        source: object_store::Error,
+    },
+
+    #[error("catalog database: {context}: {source}")]
+    Catalog {
+        context: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    #[error(
+        "commit conflict on dataset {dataset}: another writer committed at the same time; the commit was retried {attempts} times and can be retried again"
+    )]
+    CommitConflict { dataset: String, attempts: u32 },
+
+    #[error("dataset {0} does not exist (see `lagoa datasets`)")]
+    UnknownDataset(String),
+
+    #[error("snapshot {0} does not exist (see `lagoa snapshots <dataset>`)")]
+    UnknownSnapshot(String),
+
+    #[error(
+        "dataset {dataset} was crypto-shredded at {at}: its keys were destroyed and none of its files can be decrypted"
+    )]
+    Shredded { dataset: String, at: String },
+
+    #[error("key store: {0}")]
+    Keys(String),
+
+    #[error("encryption of {path}: {message}")]
+    Encryption { path: String, message: String },
+
+    #[error("schema of dataset {dataset}: {message}")]
+    Schema { dataset: String, message: String },
+
+    #[error("writing {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+
+    #[error("{0}")]
+    Invalid(String),
+
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = LakeError> = std::result::Result<T, E>;
+
+impl LakeError {
+    pub(crate) fn catalog(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> LakeError {
+        let context = context.into();
+        move |source| LakeError::Catalog { context, source }
+    }
+
+    pub(crate) fn store(path: impl ToString) -> impl FnOnce(object_store::Error) -> LakeError {
+        let path = path.to_string();
+        move |source| LakeError::Store { path, source }
+    }
+
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> LakeError {
+        let context = context.into();
+        move |source| LakeError::Io { context, source }
+    }
+}
+
+impl Retryable for LakeError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            LakeError::CommitConflict { .. } => ErrorClass::Transient,
+            LakeError::Store { source, .. } => match source {
+                object_store::Error::NotFound { .. }
+                | object_store::Error::InvalidPath { .. }
+                | object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }
+                | object_store::Error::NotSupported { .. } => ErrorClass::Permanent,
+                _ => ErrorClass::Transient,
+            },
+            LakeError::Catalog { source, .. } => match source {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => ErrorClass::Transient,
+                _ => ErrorClass::Permanent,
+            },
+            _ => ErrorClass::Permanent,
+        }
+    }
+}

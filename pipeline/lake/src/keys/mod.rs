@@ -1,0 +1,90 @@
+//! Master keys. Every data file gets fresh data keys (see `crypto`); those
+//! are wrapped by master keys that a [`KeyProvider`] holds. The writer and
+//! the reader only see this trait, so an external KMS (Vault Transit, a cloud
+//! KMS) is one more implementation, not a change to the data path.
+//!
+//! Each dataset has two master keys, each versioned:
+//! `lagoa.<dataset>.data.vN` wraps the footer and ordinary columns,
+//! `lagoa.<dataset>.pessoal.vN` wraps the personal-data columns, so access to
+//! them can be granted, audited and destroyed on its own.
+
+pub(crate) mod local;
+
+pub use local::LocalKeyStore;
+
+use crate::error::Result;
+use lagoa_core::DatasetName;
+use zeroize::Zeroizing;
+
+/// The master keys new files of a dataset are written with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatasetKeyIds {
+    pub data: String,
+    pub personal: String,
+}
+
+/// What a key provider can tell about one master key (never its bytes).
+#[derive(Clone, Debug)]
+pub struct MasterKeyInfo {
+    pub id: String,
+    pub dataset: String,
+    pub purpose: String,
+    pub version: u32,
+    pub created_at: String,
+}
+
+pub trait KeyProvider: Send + Sync + std::fmt::Debug {
+    /// The current master keys of a dataset, created on first use.
+    fn current_keys(&self, dataset: &DatasetName) -> Result<DatasetKeyIds>;
+
+    /// Encrypts a data key under a master key; the result is stored in the
+    /// Parquet key material.
+    fn wrap(&self, key: &[u8], master_key_id: &str) -> Result<String>;
+
+    /// Synchronous on purpose: Parquet's key retriever calls it while
+    /// decoding a footer, where there is no `.await`.
+    fn unwrap(&self, wrapped: &str, master_key_id: &str) -> Result<Zeroizing<Vec<u8>>>;
+
+    /// Starts a new version of the dataset's master keys. New files use it;
+    /// old versions stay to read old files.
+    fn rotate(&self, dataset: &DatasetName) -> Result<DatasetKeyIds>;
+
+    /// Destroys every version of the dataset's master keys (crypto-shredding).
+    fn shred(&self, dataset: &DatasetName) -> Result<()>;
+
+    /// When the dataset was shredded, if it was.
+    fn shredded_at(&self, dataset: &DatasetName) -> Option<String>;
+
+    fn list(&self) -> Result<Vec<MasterKeyInfo>>;
+
+    /// Round-trips a key through wrap and unwrap.
+    fn check(&self) -> Result<()>;
+}
+
+pub(crate) fn master_key_id(dataset: &str, purpose: &str, version: u32) -> String {
+    format!("lagoa.{dataset}.{purpose}.v{version}")
+}
+
+/// Splits `lagoa.<dataset>.<purpose>.v<N>`.
+pub(crate) fn parse_master_key_id(id: &str) -> Option<(&str, &str, u32)> {
+    let rest = id.strip_prefix("lagoa.")?;
+    let (rest, version) = rest.rsplit_once(".v")?;
+    let (dataset, purpose) = rest.rsplit_once('.')?;
+    Some((dataset, purpose, version.parse().ok()?))
+}
+
+pub(crate) const PURPOSE_DATA: &str = "data";
+pub(crate) const PURPOSE_PERSONAL: &str = "pessoal";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn master_key_ids_round_trip() {
+        let id = master_key_id("obitos_pe", PURPOSE_PERSONAL, 3);
+        assert_eq!(id, "lagoa.obitos_pe.pessoal.v3");
+        assert_eq!(parse_master_key_id(&id), Some(("obitos_pe", "pessoal", 3)));
+        assert_eq!(parse_master_key_id("other"), None);
+    }
+}

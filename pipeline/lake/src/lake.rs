@@ -1,0 +1,171 @@
+use crate::catalog::model::VacuumReport;
+use crate::catalog::{Backend, Catalog};
+use crate::config::{CONFIG_FILE, LakeConfig, render_documented};
+use crate::crypto::LakeCrypto;
+use crate::error::{LakeError, Result};
+use crate::keys::{DatasetKeyIds, KeyProvider, LocalKeyStore};
+use crate::session::LakeSession;
+use crate::store::LakeStore;
+use crate::writer::{DatasetWriter, WriteTarget};
+use crate::{AsOf, vacuum};
+use lagoa_core::DatasetName;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where a new lake keeps things; `None` means the embedded default.
+#[derive(Clone, Debug, Default)]
+pub struct InitOptions {
+    pub catalog_url: Option<String>,
+    pub storage_url: Option<String>,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub allow_http: bool,
+    /// Benchmarks only: write plaintext Parquet.
+    pub insecure_no_encryption: bool,
+    /// Overwrite an existing `lagoa.toml` (never the key store).
+    pub force: bool,
+}
+
+/// An open lake: configuration, catalog, object store and keys.
+pub struct Lake {
+    pub dir: PathBuf,
+    pub config: LakeConfig,
+    pub catalog: Catalog,
+    pub store: LakeStore,
+    pub crypto: Arc<LakeCrypto>,
+}
+
+/// What `lagoa check` found.
+#[derive(Debug)]
+pub struct CheckReport {
+    pub catalog: String,
+    pub latest_snapshot: i64,
+    pub store: String,
+    pub keys: String,
+}
+
+impl Lake {
+    /// Creates a lake in `dir`: documented `lagoa.toml`, key store, catalog
+    /// tables, and a round trip through the object store.
+    pub async fn init(dir: &Path, options: &InitOptions) -> Result<Lake> {
+        std::fs::create_dir_all(dir).map_err(LakeError::io(format!("creating {}", dir.display())))?;
+        let config_path = dir.join(CONFIG_FILE);
+        if config_path.exists() && !options.force {
+            return Err(LakeError::Invalid(format!("{} already exists; use --force to rewrite it (keys and data are kept)", config_path.display())));
+        }
+        let mut config = LakeConfig::default();
+        if let Some(url) = &options.catalog_url {
+            config.catalog.url = url.clone();
+        }
+        if let Some(url) = &options.storage_url {
+            config.storage.url = url.clone();
+        }
+        config.storage.endpoint = options.endpoint.clone();
+        config.storage.region = options.region.clone();
+        config.storage.allow_http = options.allow_http;
+        config.encryption.enabled = !options.insecure_no_encryption;
+        config.validate().map_err(LakeError::Config)?;
+        std::fs::write(&config_path, render_documented(&config)).map_err(LakeError::io(format!("writing {}", config_path.display())))?;
+
+        let keystore = dir.join(&config.keys.path);
+        if !keystore.exists() {
+            LocalKeyStore::create(&keystore)?;
+        }
+        let lake = Self::open(dir).await?;
+        lake.catalog.migrate().await?;
+        lake.store.check().await?;
+        Ok(lake)
+    }
+
+    pub async fn open(dir: &Path) -> Result<Lake> {
+        let config = LakeConfig::load(dir)?;
+        Self::open_with(dir, config).await
+    }
+
+    pub async fn open_with(dir: &Path, config: LakeConfig) -> Result<Lake> {
+        let keys: Arc<dyn KeyProvider> = Arc::new(LocalKeyStore::open(&dir.join(&config.keys.path))?);
+        let crypto = Arc::new(LakeCrypto::new(keys, config.encryption.enabled));
+        let store = LakeStore::open(&config.storage, dir)?;
+        let catalog = Catalog::connect(&config.catalog.url, dir).await?;
+        if catalog.backend() == Backend::Sqlite {
+            // The embedded catalog belongs to this lake: keep it current.
+            catalog.migrate().await?;
+        }
+        Ok(Lake { dir: dir.to_owned(), config, catalog, store, crypto })
+    }
+
+    pub fn uses_local_keystore(&self) -> bool {
+        self.config.keys.provider == "local"
+    }
+
+    /// A writer for one delivery; run it on a blocking thread.
+    pub fn writer(&self, target: WriteTarget) -> Result<DatasetWriter> {
+        DatasetWriter::new(
+            target,
+            Arc::clone(&self.store.store),
+            Arc::clone(&self.crypto),
+            self.config.writer.clone(),
+            tokio::runtime::Handle::current(),
+        )
+    }
+
+    pub async fn session(&self, as_of: &AsOf) -> Result<LakeSession> {
+        LakeSession::open(self, as_of).await
+    }
+
+    pub async fn vacuum(&self, dry_run: bool, orphan_min_age: Option<std::time::Duration>) -> Result<VacuumReport> {
+        vacuum::vacuum(
+            self,
+            dry_run,
+            self.config.snapshot_retention(),
+            orphan_min_age.unwrap_or_else(|| self.config.orphan_min_age()),
+        )
+        .await
+    }
+
+    /// New master-key versions for one dataset or all; old versions stay so
+    /// existing files remain readable.
+    pub async fn rotate_keys(&self, dataset: Option<&DatasetName>) -> Result<Vec<(DatasetName, DatasetKeyIds)>> {
+        let names: Vec<DatasetName> = match dataset {
+            Some(d) => vec![d.clone()],
+            None => {
+                let snapshot = self.catalog.resolve(&AsOf::Latest).await?;
+                self.catalog.datasets(snapshot).await?.into_iter().filter(|d| d.shredded_at.is_none()).map(|d| d.name).collect()
+            }
+        };
+        let mut out = Vec::new();
+        for name in names {
+            let ids = self.crypto.keys().rotate(&name)?;
+            out.push((name, ids));
+        }
+        Ok(out)
+    }
+
+    /// Crypto-shredding: destroys every master key of the dataset, then
+    /// records it in the catalog. Keys go first, so a crash in between
+    /// still leaves nothing decryptable; running it again completes it.
+    pub async fn shred(&self, dataset: &DatasetName) -> Result<i64> {
+        let snapshot = self.catalog.resolve(&AsOf::Latest).await?;
+        let info = self.catalog.dataset(dataset, snapshot).await?.ok_or_else(|| LakeError::UnknownDataset(dataset.to_string()))?;
+        if info.shredded_at.is_some() {
+            return Err(LakeError::Invalid(format!("dataset {dataset} is already shredded")));
+        }
+        self.crypto.keys().shred(dataset)?;
+        self.crypto.forget_cached_keys();
+        self.catalog.mark_shredded(dataset).await
+    }
+
+    /// Healthchecks that do the real thing: a catalog query, an object
+    /// written and read back, a key wrapped and unwrapped.
+    pub async fn check(&self) -> Result<CheckReport> {
+        let latest_snapshot = self.catalog.check().await?;
+        self.store.check().await?;
+        self.crypto.keys().check()?;
+        Ok(CheckReport {
+            catalog: self.catalog.location().to_owned(),
+            latest_snapshot,
+            store: self.store.location.clone(),
+            keys: format!("{} ({})", self.config.keys.provider, self.config.keys.path),
+        })
+    }
+}

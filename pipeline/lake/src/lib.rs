@@ -1,0 +1,34 @@
+//! The lake: object store, keys and encryption, the catalog database,
+//! encrypted Parquet writing, snapshots, and DataFusion tables over them.
+//!
+//! Layout:
+//! - `config`: `lagoa.toml` and its validation;
+//! - `store`: one factory for `file://`, `memory://`, `s3://`;
+//! - `keys`: the [`keys::KeyProvider`] trait and the local key store;
+//! - `crypto`: Parquet Modular Encryption in the key-tools format;
+//! - `catalog`: snapshots, datasets, schemas, files, statistics (SQLite or PostgreSQL);
+//! - `writer`: encrypted Parquet files, streamed to the store;
+//! - `table`, `system`, `session`: what DataFusion sees;
+//! - `vacuum`: removing what no snapshot needs;
+//! - `lake`: [`Lake`], which ties them together.
+//!
+//! Data flows one way: batches -> `writer` -> files on the store ->
+//! `catalog::Catalog::commit` -> visible to `session`.
+
+pub mod catalog;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod keys;
+mod lake;
+pub mod session;
+pub mod store;
+pub mod system;
+pub mod table;
+pub mod vacuum;
+pub mod writer;
+
+pub use catalog::AsOf;
+pub use error::{LakeError, Result};
+pub use keys::local::LOCAL_KEYSTORE_WARNING;
+pub use lake::{CheckReport, InitOptions, Lake};

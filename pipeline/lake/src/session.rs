@@ -1,0 +1,66 @@
+//! A DataFusion session over one snapshot of the lake: every dataset valid
+//! at that snapshot as a table, and the `system` schema. Analyst SQL goes
+//! through [`LakeSession::sql`], which refuses DDL, DML and statements.
+
+use crate::catalog::format_micros;
+use crate::catalog::model::DataFileInfo;
+use crate::error::Result;
+use crate::store::LakeStore;
+use crate::table::{LakeTable, ShreddedTable, arrow_schema};
+use crate::{AsOf, Lake, system};
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use std::sync::Arc;
+
+pub struct LakeSession {
+    pub ctx: SessionContext,
+    /// The snapshot every table of this session reads.
+    pub snapshot: i64,
+}
+
+impl LakeSession {
+    pub async fn open(lake: &Lake, as_of: &AsOf) -> Result<Self> {
+        let snapshot = lake.catalog.resolve(as_of).await?;
+        let mut config = SessionConfig::new().with_information_schema(true);
+        config.options_mut().execution.parquet.pushdown_filters = true;
+        config.options_mut().execution.parquet.reorder_filters = true;
+        let runtime = RuntimeEnvBuilder::new().build_arc()?;
+        runtime.register_object_store(LakeStore::datafusion_url().as_ref(), Arc::clone(&lake.store.store));
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+
+        let datasets = lake.catalog.datasets(snapshot).await?;
+        let mut all_files: Vec<DataFileInfo> = Vec::new();
+        for dataset in &datasets {
+            let files = lake.catalog.files(dataset, snapshot).await?;
+            all_files.extend(files.iter().cloned());
+            let name = dataset.name.as_str();
+            match dataset.shredded_at {
+                Some(at) => {
+                    let table = ShreddedTable { dataset: name.to_owned(), at: format_micros(at), schema: arrow_schema(dataset)? };
+                    ctx.register_table(name, Arc::new(table))?;
+                }
+                None => {
+                    let table = LakeTable::new(dataset.clone(), files, Arc::clone(&lake.crypto), Arc::clone(&lake.store.store))?;
+                    ctx.register_table(name, Arc::new(table))?;
+                }
+            }
+        }
+
+        let system_schema = Arc::new(MemorySchemaProvider::new());
+        system_schema.register_table("datasets".into(), system::datasets(&datasets, &all_files)?)?;
+        system_schema.register_table("snapshots".into(), system::snapshots(&lake.catalog.snapshots(None).await?)?)?;
+        system_schema.register_table("files".into(), system::files(&all_files)?)?;
+        if let Some(catalog) = ctx.catalog("datafusion") {
+            catalog.register_schema("system", system_schema)?;
+        }
+        Ok(Self { ctx, snapshot })
+    }
+
+    /// Plans read-only SQL: DDL, DML and statements (`SET`, `COPY`, ...) are refused.
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        Ok(self.ctx.sql_with_options(sql, options).await?)
+    }
+}

@@ -1,0 +1,326 @@
+//! A dataset as DataFusion sees it: a [`TableProvider`] built from an
+//! in-memory snapshot of the catalog (planning is synchronous).
+//!
+//! Before any file is opened, files are pruned with the catalog's per-file
+//! statistics and partition values; the remaining files are read by
+//! DataFusion's Parquet reader with projection and predicate pushdown, each
+//! decrypted with the keys its own key material names and the AAD prefix
+//! the catalog expects for its path.
+
+use crate::catalog::model::{DataFileInfo, DatasetInfo};
+use crate::crypto::{LakeCrypto, LakeEncryptionFactory};
+use crate::error::LakeError;
+use crate::store::LakeStore;
+use arrow::array::{ArrayRef, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::Session;
+use datafusion::common::pruning::PruningStatistics;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Column, DFSchema, ScalarValue};
+use datafusion::datasource::TableType;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use datafusion::catalog::TableProvider;
+use futures::StreamExt;
+use object_store::ObjectStore;
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// Arrow schema of a dataset from its catalog columns.
+pub fn arrow_schema(dataset: &DatasetInfo) -> Result<SchemaRef, LakeError> {
+    let fields = dataset
+        .columns
+        .iter()
+        .map(|c| {
+            let data_type = DataType::from_str(&c.data_type).map_err(|e| LakeError::Schema {
+                dataset: dataset.name.to_string(),
+                message: format!("column {} has type {:?} the catalog cannot read: {e}", c.name, c.data_type),
+            })?;
+            Ok(Field::new(&c.name, data_type, c.nullable))
+        })
+        .collect::<Result<Vec<_>, LakeError>>()?;
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+#[derive(Debug)]
+pub struct LakeTable {
+    dataset: DatasetInfo,
+    schema: SchemaRef,
+    files: Arc<Vec<DataFileInfo>>,
+    crypto: Arc<LakeCrypto>,
+    store: Arc<dyn ObjectStore>,
+}
+
+impl LakeTable {
+    pub fn new(dataset: DatasetInfo, files: Vec<DataFileInfo>, crypto: Arc<LakeCrypto>, store: Arc<dyn ObjectStore>) -> Result<Self, LakeError> {
+        let schema = arrow_schema(&dataset)?;
+        Ok(Self { dataset, schema, files: Arc::new(files), crypto, store })
+    }
+
+    /// Files that may hold rows matching `filters`, judged only from the
+    /// catalog's statistics.
+    pub fn prune(&self, state: &dyn Session, filters: &[Expr]) -> DfResult<(Vec<DataFileInfo>, Option<Arc<dyn PhysicalExpr>>)> {
+        let Some(predicate) = conjunction(filters.iter().cloned()) else {
+            return Ok((self.files.as_ref().clone(), None));
+        };
+        let df_schema = DFSchema::try_from(Arc::clone(&self.schema))?;
+        let physical = state.create_physical_expr(predicate, &df_schema)?;
+        let pruning = PruningPredicateBuilder::new().with_file_schema(Arc::clone(&self.schema)).build(Arc::clone(&physical));
+        let keep = match pruning {
+            Some(pruning) => pruning.prune(&CatalogStatistics { files: &self.files, schema: &self.schema })?,
+            None => vec![true; self.files.len()],
+        };
+        let files = self.files.iter().zip(keep).filter(|(_, k)| *k).map(|(f, _)| f.clone()).collect();
+        Ok((files, Some(physical)))
+    }
+}
+
+#[async_trait::async_trait]
+impl TableProvider for LakeTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        // Used to prune files and row groups; DataFusion still re-applies them.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, filters: &[Expr], limit: Option<usize>) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let (files, predicate) = self.prune(state, filters)?;
+        let mut options = state.table_options().parquet.clone();
+        options.global.pushdown_filters = true;
+        options.global.reorder_filters = true;
+        let mut source = ParquetSource::new(TableSchema::from(Arc::clone(&self.schema)))
+            .with_table_parquet_options(options)
+            .with_encryption_factory(Arc::new(LakeEncryptionFactory(Arc::clone(&self.crypto))));
+        if let Some(predicate) = predicate {
+            source = source.with_predicate(predicate);
+        }
+        let target = state.config().target_partitions().max(1);
+        let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); target.min(files.len().max(1))];
+        for (i, file) in files.iter().enumerate() {
+            let n = groups.len();
+            groups[i % n].push(PartitionedFile::new(file.path.clone(), file.size_bytes as u64));
+        }
+        let group_paths: Vec<Vec<String>> = groups.iter().map(|g| g.iter().map(|f| f.object_meta.location.to_string()).collect()).collect();
+        let config = FileScanConfigBuilder::new(LakeStore::datafusion_url(), Arc::new(source))
+            .with_file_groups(groups.into_iter().filter(|g| !g.is_empty()).map(FileGroup::new).collect())
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        let inner: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
+        Ok(Arc::new(LakeScanExec {
+            dataset: self.dataset.name.to_string(),
+            group_paths: Arc::new(group_paths.into_iter().filter(|g| !g.is_empty()).collect()),
+            crypto: Arc::clone(&self.crypto),
+            store: Arc::clone(&self.store),
+            inner,
+        }))
+    }
+}
+
+/// Per-file statistics from the catalog, in the shape pruning wants.
+struct CatalogStatistics<'a> {
+    files: &'a [DataFileInfo],
+    schema: &'a SchemaRef,
+}
+
+impl CatalogStatistics<'_> {
+    fn values(&self, column: &Column, pick: impl Fn(&crate::catalog::model::ColumnStats) -> Option<&String>) -> Option<ArrayRef> {
+        let data_type = self.schema.field_with_name(&column.name).ok()?.data_type().clone();
+        let values: Vec<ScalarValue> = self
+            .files
+            .iter()
+            .map(|f| {
+                f.stats
+                    .iter()
+                    .find(|s| s.column == column.name)
+                    .and_then(&pick)
+                    .and_then(|text| ScalarValue::try_from_string(text.clone(), &data_type).ok())
+                    .unwrap_or_else(|| ScalarValue::try_from(&data_type).unwrap_or(ScalarValue::Null))
+            })
+            .collect();
+        ScalarValue::iter_to_array(values).ok()
+    }
+}
+
+impl PruningStatistics for CatalogStatistics<'_> {
+    fn min_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.values(column, |s| s.min.as_ref())
+    }
+
+    fn max_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.values(column, |s| s.max.as_ref())
+    }
+
+    fn num_containers(&self) -> usize {
+        self.files.len()
+    }
+
+    fn null_counts(&self, column: &Column) -> Option<ArrayRef> {
+        let counts: UInt64Array = self
+            .files
+            .iter()
+            .map(|f| f.stats.iter().find(|s| s.column == column.name).and_then(|s| s.null_count).map(|n| n as u64))
+            .collect();
+        Some(Arc::new(counts))
+    }
+
+    fn row_counts(&self) -> Option<ArrayRef> {
+        let counts: UInt64Array = self.files.iter().map(|f| Some(f.row_count as u64)).collect();
+        Some(Arc::new(counts))
+    }
+
+    fn contained(&self, _column: &Column, _values: &HashSet<ScalarValue>) -> Option<arrow::array::BooleanArray> {
+        None
+    }
+}
+
+/// Wraps the Parquet scan so that a failure to read or authenticate a file
+/// is reported with the file's path: the reader's own errors do not say
+/// which file of a partition failed, so on such an error the files of that
+/// partition are checked one by one.
+#[derive(Debug)]
+pub struct LakeScanExec {
+    dataset: String,
+    group_paths: Arc<Vec<Vec<String>>>,
+    crypto: Arc<LakeCrypto>,
+    store: Arc<dyn ObjectStore>,
+    inner: Arc<dyn ExecutionPlan>,
+}
+
+impl DisplayAs for LakeScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let files: usize = self.group_paths.iter().map(Vec::len).sum();
+        write!(f, "LakeScanExec: dataset={}, files={files}", self.dataset)
+    }
+}
+
+impl ExecutionPlan for LakeScanExec {
+    fn name(&self) -> &str {
+        "LakeScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.inner.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.inner]
+    }
+
+    fn apply_expressions(&self, _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(self: Arc<Self>, mut children: Vec<Arc<dyn ExecutionPlan>>) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let inner = children.pop().ok_or_else(|| DataFusionError::Internal("LakeScanExec needs one child".into()))?;
+        Ok(Arc::new(LakeScanExec {
+            dataset: self.dataset.clone(),
+            group_paths: Arc::clone(&self.group_paths),
+            crypto: Arc::clone(&self.crypto),
+            store: Arc::clone(&self.store),
+            inner,
+        }))
+    }
+
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
+        let stream = self.inner.execute(partition, context)?;
+        let schema = stream.schema();
+        let paths = self.group_paths.get(partition).cloned().unwrap_or_default();
+        let (dataset, crypto, store) = (self.dataset.clone(), Arc::clone(&self.crypto), Arc::clone(&self.store));
+        let mapped = stream.then(move |item| {
+            let (paths, dataset, crypto, store) = (paths.clone(), dataset.clone(), Arc::clone(&crypto), Arc::clone(&store));
+            async move {
+                match item {
+                    Ok(batch) => Ok(batch),
+                    Err(e) if is_file_error(&e) => Err(attribute_error(e, &dataset, &paths, &crypto, &store).await),
+                    Err(e) => Err(e),
+                }
+            }
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, mapped)))
+    }
+}
+
+fn is_file_error(e: &DataFusionError) -> bool {
+    matches!(e.find_root(), DataFusionError::ParquetError(_) | DataFusionError::ArrowError(..) | DataFusionError::External(_) | DataFusionError::ObjectStore(_))
+}
+
+/// Finds which file of `paths` cannot be read, by decoding each in full.
+async fn attribute_error(error: DataFusionError, dataset: &str, paths: &[String], crypto: &Arc<LakeCrypto>, store: &Arc<dyn ObjectStore>) -> DataFusionError {
+    for path in paths {
+        if let Err(reason) = verify_file(path, crypto, store).await {
+            return DataFusionError::Execution(format!(
+                "data file {path} of dataset {dataset} cannot be read: it was tampered with, corrupted or swapped ({reason})"
+            ));
+        }
+    }
+    let listed = paths.join(", ");
+    DataFusionError::Execution(format!("reading dataset {dataset} (files {listed}): {error}"))
+}
+
+/// Reads and decrypts one file completely; the error says what failed.
+pub async fn verify_file(path: &str, crypto: &Arc<LakeCrypto>, store: &Arc<dyn ObjectStore>) -> Result<u64, String> {
+    use object_store::ObjectStoreExt;
+    let location = object_store::path::Path::from(path);
+    let bytes = store.get(&location).await.map_err(|e| e.to_string())?.bytes().await.map_err(|e| e.to_string())?;
+    let decryption = crypto.file_decryption(&location).map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || {
+        let mut options = parquet::arrow::arrow_reader::ArrowReaderOptions::new();
+        if let Some(decryption) = decryption {
+            options = options.with_file_decryption_properties(decryption);
+        }
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options)
+            .map_err(|e| e.to_string())?
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut rows = 0u64;
+        for batch in reader {
+            rows += batch.map_err(|e| e.to_string())?.num_rows() as u64;
+        }
+        Ok(rows)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Stands in for a crypto-shredded dataset: its schema is known, but any
+/// read fails with a clear error.
+#[derive(Debug)]
+pub struct ShreddedTable {
+    pub dataset: String,
+    pub at: String,
+    pub schema: SchemaRef,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for ShreddedTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(&self, _state: &dyn Session, _p: Option<&Vec<usize>>, _f: &[Expr], _l: Option<usize>) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Err(DataFusionError::External(Box::new(LakeError::Shredded { dataset: self.dataset.clone(), at: self.at.clone() })))
+    }
+}

@@ -1,0 +1,337 @@
+//! Writes a dataset's batches as encrypted Parquet files under
+//! `tables/<dataset>/<partition>/<uuidv7>.parquet`, one open file per
+//! partition value, rolling to a new file after `target_file_rows`.
+//!
+//! Encoding and encryption are CPU work: [`DatasetWriter`] is synchronous and
+//! meant to run on a blocking thread (`spawn_blocking`). Bytes leave in
+//! 8 MiB parts through a multipart upload, so memory stays bounded whatever
+//! the input size. Nothing written here is visible until the catalog commit.
+
+use crate::catalog::model::{ColumnStats, NewDataFile};
+use crate::config::WriterConfig;
+use crate::crypto::LakeCrypto;
+use crate::error::{LakeError, Result};
+use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use arrow::compute::{cast, take_record_batch};
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::functions_aggregate::min_max::{MaxAccumulator, MinAccumulator};
+use datafusion::logical_expr::Accumulator;
+use lagoa_core::DatasetName;
+use object_store::ObjectStore;
+use object_store::buffered::BufWriter;
+use object_store::path::Path as ObjectPath;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+use tokio::runtime::Handle;
+
+const UPLOAD_PART: usize = 8 * 1024 * 1024;
+/// Longer min/max strings are not kept: they would bloat the catalog.
+const MAX_STAT_LEN: usize = 256;
+
+/// Everything the writer needs to know about the dataset.
+#[derive(Clone)]
+pub struct WriteTarget {
+    pub dataset: DatasetName,
+    pub schema: SchemaRef,
+    pub personal_columns: Vec<String>,
+    pub partition_column: Option<String>,
+}
+
+pub struct DatasetWriter {
+    target: WriteTarget,
+    partition_index: Option<usize>,
+    store: Arc<dyn ObjectStore>,
+    crypto: Arc<LakeCrypto>,
+    config: WriterConfig,
+    handle: Handle,
+    open: HashMap<Option<String>, OpenFile>,
+    done: Vec<NewDataFile>,
+}
+
+impl DatasetWriter {
+    /// Must be called from inside a Tokio runtime context (the upload uses it).
+    pub fn new(target: WriteTarget, store: Arc<dyn ObjectStore>, crypto: Arc<LakeCrypto>, config: WriterConfig, handle: Handle) -> Result<Self> {
+        let partition_index = match &target.partition_column {
+            None => None,
+            Some(column) => Some(target.schema.index_of(column).map_err(|_| LakeError::Schema {
+                dataset: target.dataset.to_string(),
+                message: format!("partition column {column} is not a column of the data"),
+            })?),
+        };
+        Ok(Self { target, partition_index, store, crypto, config, handle, open: HashMap::new(), done: Vec::new() })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let Some(index) = self.partition_index else {
+            return self.write_partition(None, batch);
+        };
+        for (value, part) in split_by_partition(batch, index)? {
+            self.write_partition(value, &part)?;
+        }
+        Ok(())
+    }
+
+    fn write_partition(&mut self, value: Option<String>, batch: &RecordBatch) -> Result<()> {
+        if !self.open.contains_key(&value) {
+            let file = OpenFile::create(&self.target, value.clone(), &self.store, &self.crypto, &self.config, &self.handle)?;
+            self.open.insert(value.clone(), file);
+        }
+        let file = self.open.get_mut(&value).expect("just inserted");
+        file.write(batch)?;
+        if file.rows >= self.config.target_file_rows {
+            let file = self.open.remove(&value).expect("present");
+            self.done.push(file.finish()?);
+        }
+        Ok(())
+    }
+
+    /// Closes every open file; returns what to commit.
+    pub fn finish(mut self) -> Result<Vec<NewDataFile>> {
+        let mut done = std::mem::take(&mut self.done);
+        for (_, file) in self.open.drain() {
+            done.push(file.finish()?);
+        }
+        Ok(done)
+    }
+
+    /// Abandons open uploads. Files already closed stay as orphans until
+    /// `lagoa vacuum` removes them; nothing was committed.
+    pub fn abort(mut self) {
+        for (_, file) in self.open.drain() {
+            file.abort();
+        }
+    }
+}
+
+/// Splits a batch by the string form of its partition column.
+fn split_by_partition(batch: &RecordBatch, index: usize) -> Result<Vec<(Option<String>, RecordBatch)>> {
+    let values = cast(batch.column(index), &DataType::Utf8)?;
+    let values = values.as_any().downcast_ref::<arrow::array::StringArray>().expect("cast to Utf8 gives a StringArray");
+    let key = |i: usize| if values.is_null(i) { None } else { Some(values.value(i)) };
+    let first = key(0);
+    if (1..values.len()).all(|i| key(i) == first) {
+        return Ok(vec![(first.map(str::to_owned), batch.clone())]);
+    }
+    let mut groups: HashMap<Option<&str>, Vec<u32>> = HashMap::new();
+    for i in 0..values.len() {
+        groups.entry(key(i)).or_default().push(i as u32);
+    }
+    groups
+        .into_iter()
+        .map(|(value, rows)| Ok((value.map(str::to_owned), take_record_batch(batch, &UInt32Array::from(rows))?)))
+        .collect()
+}
+
+/// A path segment safe in every object store for a partition value.
+fn partition_segment(column: &str, value: &Option<String>) -> String {
+    let value = match value {
+        None => "__null__".to_owned(),
+        Some(v) => v
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+            .take(64)
+            .collect(),
+    };
+    format!("{column}={value}")
+}
+
+/// Bridges the synchronous Parquet writer to an asynchronous multipart upload.
+struct UploadSink {
+    upload: Option<BufWriter>,
+    buffer: Vec<u8>,
+    written: u64,
+    handle: Handle,
+    path: ObjectPath,
+}
+
+impl UploadSink {
+    fn flush_part(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let upload = self.upload.as_mut().ok_or_else(|| std::io::Error::other("upload already closed"))?;
+        let part = std::mem::take(&mut self.buffer);
+        self.handle.block_on(upload.write_all(&part))?;
+        self.buffer = part;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    fn complete(&mut self) -> std::io::Result<()> {
+        self.flush_part()?;
+        if let Some(mut upload) = self.upload.take() {
+            self.handle.block_on(upload.shutdown())?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for UploadSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        self.written += data.len() as u64;
+        if self.buffer.len() >= UPLOAD_PART {
+            self.flush_part()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        // Parts go out when full; `complete` sends the rest.
+        Ok(())
+    }
+}
+
+struct OpenFile {
+    file_id: String,
+    path: ObjectPath,
+    partition_value: Option<String>,
+    writer: ArrowWriter<UploadSink>,
+    rows: usize,
+    master_key_id: Option<String>,
+    stats: Vec<ColumnAccumulator>,
+}
+
+struct ColumnAccumulator {
+    name: String,
+    nulls: i64,
+    /// None for personal-data columns and types without an order.
+    min_max: Option<(MinAccumulator, MaxAccumulator)>,
+}
+
+impl OpenFile {
+    fn create(
+        target: &WriteTarget,
+        partition_value: Option<String>,
+        store: &Arc<dyn ObjectStore>,
+        crypto: &Arc<LakeCrypto>,
+        config: &WriterConfig,
+        handle: &Handle,
+    ) -> Result<Self> {
+        let file_id = uuid::Uuid::now_v7().to_string();
+        let mut path = format!("tables/{}/", target.dataset);
+        if let Some(column) = &target.partition_column {
+            path.push_str(&partition_segment(column, &partition_value));
+            path.push('/');
+        }
+        path.push_str(&format!("{file_id}.parquet"));
+        let path = ObjectPath::from(path);
+
+        let columns: Vec<String> = target.schema.fields().iter().map(|f| f.name().clone()).collect();
+        let encryption = crypto.file_encryption(&target.dataset, &path, &columns, &target.personal_columns)?;
+        let master_key_id = if encryption.is_some() { Some(crypto.keys().current_keys(&target.dataset)?.data) } else { None };
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(config.row_group_rows))
+            .set_created_by(format!("lagoa {}", env!("CARGO_PKG_VERSION")));
+        for personal in &target.personal_columns {
+            // No statistics of personal values anywhere, not even encrypted.
+            props = props.set_column_statistics_enabled(ColumnPath::from(personal.as_str()), EnabledStatistics::None);
+        }
+        if let Some(encryption) = encryption {
+            props = props.with_file_encryption_properties(encryption);
+        }
+        let sink = UploadSink {
+            upload: Some(BufWriter::with_capacity(Arc::clone(store), path.clone(), UPLOAD_PART)),
+            buffer: Vec::with_capacity(UPLOAD_PART + 1024 * 1024),
+            written: 0,
+            handle: handle.clone(),
+            path: path.clone(),
+        };
+        let writer = ArrowWriter::try_new(sink, Arc::clone(&target.schema), Some(props.build()))
+            .map_err(|source| LakeError::Write { path: path.to_string(), source })?;
+        let stats = target
+            .schema
+            .fields()
+            .iter()
+            .map(|field| {
+                let personal = target.personal_columns.contains(field.name());
+                let min_max = if personal || !orderable(field.data_type()) {
+                    None
+                } else {
+                    match (MinAccumulator::try_new(field.data_type()), MaxAccumulator::try_new(field.data_type())) {
+                        (Ok(min), Ok(max)) => Some((min, max)),
+                        _ => None,
+                    }
+                };
+                ColumnAccumulator { name: field.name().clone(), nulls: 0, min_max }
+            })
+            .collect();
+        Ok(Self { file_id, path, partition_value, writer, rows: 0, master_key_id, stats })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        for (column, acc) in batch.columns().iter().zip(self.stats.iter_mut()) {
+            acc.nulls += column.null_count() as i64;
+            if let Some((min, max)) = &mut acc.min_max {
+                let arrays: [ArrayRef; 1] = [Arc::clone(column)];
+                if min.update_batch(&arrays).is_err() || max.update_batch(&arrays).is_err() {
+                    acc.min_max = None;
+                }
+            }
+        }
+        self.writer.write(batch).map_err(|source| LakeError::Write { path: self.path.to_string(), source })?;
+        self.rows += batch.num_rows();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<NewDataFile> {
+        let path = self.path.to_string();
+        let mut sink = self.writer.into_inner().map_err(|source| LakeError::Write { path: path.clone(), source })?;
+        sink.complete().map_err(LakeError::io(format!("uploading {path}")))?;
+        let stats = self
+            .stats
+            .iter_mut()
+            .map(|acc| {
+                let (min, max) = match &mut acc.min_max {
+                    Some((min, max)) => (stat_string(min.evaluate().ok()), stat_string(max.evaluate().ok())),
+                    None => (None, None),
+                };
+                ColumnStats { column: acc.name.clone(), null_count: Some(acc.nulls), min, max }
+            })
+            .collect();
+        Ok(NewDataFile {
+            file_id: self.file_id,
+            path,
+            partition_value: self.partition_value,
+            row_count: self.rows as i64,
+            size_bytes: sink.written as i64,
+            master_key_id: self.master_key_id,
+            stats,
+        })
+    }
+
+    fn abort(self) {
+        let mut sink = self.writer.into_inner().ok();
+        if let Some(sink) = sink.as_mut()
+            && let Some(mut upload) = sink.upload.take()
+        {
+            let path = sink.path.clone();
+            if let Err(e) = sink.handle.block_on(upload.abort()) {
+                tracing::warn!(path = %path, error = %e, "could not abort upload; vacuum will remove the orphan");
+            }
+        }
+    }
+}
+
+fn orderable(t: &DataType) -> bool {
+    t.is_numeric() || t.is_temporal() || matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Boolean)
+}
+
+fn stat_string(value: Option<datafusion::scalar::ScalarValue>) -> Option<String> {
+    let value = value?;
+    if value.is_null() {
+        return None;
+    }
+    let text = value.to_string();
+    (text.len() <= MAX_STAT_LEN).then_some(text)
+}
