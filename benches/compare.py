@@ -44,6 +44,7 @@ import platform
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -197,6 +198,14 @@ def run_measured(cmd: list[str], label: str, timeout: float, env: dict | None = 
     if code != 0:
         raise ChildFailed(label, cmd, code, so, se, f"(signal {-code})" if code < 0 else "")
     return Measured(wall, ru.ru_maxrss * 1024, so, se)
+
+
+def check_dev_null() -> None:
+    """Fail loudly if a child replaced /dev/null (e.g. an atomic write-and-rename of --output)."""
+    st = os.stat("/dev/null")
+    if not stat.S_ISCHR(st.st_mode):
+        raise SystemExit("compare.py: /dev/null is no longer a character device: `--output /dev/null` replaced it "
+                         "(write-to-temp-and-rename?). Restore it with: rm /dev/null && mknod -m 666 /dev/null c 1 3")
 
 
 def child_cmd(name: str, **params) -> list[str]:
@@ -634,6 +643,7 @@ class Bench:
                 self.run(self.lagoa_cmd(lake, "query", q["sql"], "--format", "csv", "--output", res_csv), f"{variant} {q['id']} warm-up")
                 ms = [self.run(self.lagoa_cmd(lake, "query", q["sql"], "--format", "csv", "--output", "/dev/null"), f"{variant} {q['id']} run {i + 1}")
                       for i in range(runs)]
+                check_dev_null()
                 e[variant] = {"best_s": min(m.wall_s for m in ms), "runs_s": [m.wall_s for m in ms],
                               "peak_rss_bytes": max(m.peak_rss for m in ms)}
             # DuckDB whole process: fresh interpreter per run (warm-up run first, not timed).

@@ -1,1 +1,9 @@
+//! Lagoa's one integration-test binary. Tests talk to real things: the
+//! `lagoa` binary, SQLite and PostgreSQL catalogs, an S3-protocol server
+//! (moto), PyArrow. See `support.rs` for how each is found or started.
 
+mod catalog;
+mod e2e;
+mod security;
+mod storage;
+mod support;

@@ -84,6 +84,12 @@ pub async fn ingest_csv(lake: &Lake, request: CsvIngest, progress: Progress) -> 
         (line, delimiter)
     };
 
+    let latest = lake.catalog.resolve(&AsOf::Latest).await?;
+    let existing = lake.catalog.dataset(&request.dataset, latest).await?;
+    if let Some(at) = existing.as_ref().and_then(|d| d.shredded_at) {
+        return Err(LakeError::Shredded { dataset: request.dataset.to_string(), at: lagoa_lake::catalog::format_micros(at) }.into());
+    }
+
     let path = request.path.clone();
     let fingerprint = tokio::task::spawn_blocking(move || fingerprint(&path))
         .await
@@ -101,8 +107,6 @@ pub async fn ingest_csv(lake: &Lake, request: CsvIngest, progress: Progress) -> 
         });
     }
 
-    let latest = lake.catalog.resolve(&AsOf::Latest).await?;
-    let existing = lake.catalog.dataset(&request.dataset, latest).await?;
     let plan = plan(&request, &header, delimiter, existing.as_ref()).map_err(|m| input_err(m))?;
 
     let personal_columns: Vec<String> = plan.columns.iter().filter(|c| c.personal.is_some()).map(|c| c.name.clone()).collect();
@@ -367,7 +371,8 @@ fn sanitize_csv_error(message: &str, schema: &Schema, rows_before: u64) -> Strin
     if let Some(c) = parse.captures(message) {
         let column: usize = c[2].parse().unwrap_or(0);
         let name = schema.fields().get(column).map(|f| f.name().as_str()).unwrap_or("?");
-        let line: u64 = c[3].parse().unwrap_or(0);
+        // Arrow counts lines from 0 (the header is line 0); people count from 1.
+        let line: u64 = c[3].parse::<u64>().unwrap_or(0) + 1;
         return format!("line {line}, column {name}: value is not a valid {}", &c[1]);
     }
     if let Some(rest) = message.split("declared as non-nullable").next()
@@ -401,7 +406,7 @@ mod tests {
         let schema = Schema::new(vec![Field::new("cpf", DataType::Utf8, true), Field::new("idade", DataType::Int64, true)]);
         let raw = "Parser error: Error while parsing value 'Maria da Silva' as type 'Int64' for column 1 at line 7. Row data: '[12345678901,Maria da Silva]'";
         let clean = sanitize_csv_error(raw, &schema, 0);
-        assert_eq!(clean, "line 7, column idade: value is not a valid Int64");
+        assert_eq!(clean, "line 8, column idade: value is not a valid Int64");
         assert!(!clean.contains("Maria") && !clean.contains("12345678901"));
     }
 }

@@ -19,7 +19,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Column, DFSchema, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::{DataFusionError, Result as DfResult};
@@ -212,6 +212,27 @@ impl DisplayAs for LakeScanExec {
     }
 }
 
+impl LakeScanExec {
+    /// The files partition `partition` reads. The optimizer may have
+    /// regrouped or split the files since `scan`, so ask the scan itself;
+    /// fall back to every file of the table.
+    fn files_of_partition(&self, partition: usize) -> Vec<String> {
+        let inner: &dyn std::any::Any = self.inner.as_ref();
+        let source: Option<&dyn std::any::Any> = inner.downcast_ref::<DataSourceExec>().map(|exec| {
+            let source: &dyn std::any::Any = exec.data_source().as_ref();
+            source
+        });
+        if let Some(config) = source.and_then(|s| s.downcast_ref::<FileScanConfig>())
+            && let Some(group) = config.file_groups.get(partition)
+        {
+            let mut paths: Vec<String> = group.iter().map(|f| f.object_meta.location.to_string()).collect();
+            paths.dedup();
+            return paths;
+        }
+        self.group_paths.iter().flatten().cloned().collect()
+    }
+}
+
 impl ExecutionPlan for LakeScanExec {
     fn name(&self) -> &str {
         "LakeScanExec"
@@ -243,7 +264,7 @@ impl ExecutionPlan for LakeScanExec {
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
         let stream = self.inner.execute(partition, context)?;
         let schema = stream.schema();
-        let paths = self.group_paths.get(partition).cloned().unwrap_or_default();
+        let paths = self.files_of_partition(partition);
         let (dataset, crypto, store) = (self.dataset.clone(), Arc::clone(&self.crypto), Arc::clone(&self.store));
         let mapped = stream.then(move |item| {
             let (paths, dataset, crypto, store) = (paths.clone(), dataset.clone(), Arc::clone(&crypto), Arc::clone(&store));

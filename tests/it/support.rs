@@ -1,0 +1,229 @@
+//! Shared test fixtures: temporary lakes, the real `lagoa` binary, a real
+//! PostgreSQL database per test, a real S3-protocol server (moto), and the
+//! project's Python virtualenv for PyArrow.
+//!
+//! A fixture whose server is missing fails loudly when `CI=true`; locally it
+//! prints why the test is skipped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Returns false (and says why) when a test cannot run here; panics in CI.
+pub fn skip(test: &str, reason: &str) -> bool {
+    if in_ci() {
+        panic!("{test}: {reason} (CI=true: a missing server or tool is a failure; run scripts/bootstrap)");
+    }
+    eprintln!("SKIPPED {test}: {reason}");
+    false
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+}
+
+pub fn lagoa_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_lagoa"))
+}
+
+/// Runs `lagoa --lake <lake> <args>` with extra environment.
+pub fn lagoa_env(lake: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(lagoa_bin());
+    cmd.arg("--lake").arg(lake).args(args).env_remove("LAGOA_LAKE").stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("running lagoa")
+}
+
+pub fn lagoa(lake: &Path, args: &[&str]) -> Output {
+    lagoa_env(lake, args, &[])
+}
+
+/// Runs lagoa and returns stdout, failing the test with stderr otherwise.
+pub fn lagoa_ok(lake: &Path, args: &[&str]) -> String {
+    ok(lagoa(lake, args), args)
+}
+
+pub fn ok(out: Output, args: &[&str]) -> String {
+    assert!(
+        out.status.success(),
+        "lagoa {args:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Runs lagoa expecting failure; returns stderr.
+pub fn lagoa_err(lake: &Path, args: &[&str]) -> String {
+    let out = lagoa(lake, args);
+    assert!(!out.status.success(), "lagoa {args:?} should have failed; stdout: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8(out.stderr).expect("utf-8 output")
+}
+
+/// A fresh embedded-default lake in a temporary directory.
+pub fn new_lake() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = dir.path().join("lake");
+    lagoa_ok(&lake, &["init"]);
+    (dir, lake)
+}
+
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("writing fixture");
+    path
+}
+
+/// Parses `--format csv` output into rows of strings (no quoting in fixtures).
+pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    text.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect()
+}
+
+/// Known personal values used by security tests; fixtures embed them.
+pub const PEOPLE: &[(&str, &str)] = &[
+    ("52998224725", "Severina Quitéria Albuquerque"),
+    ("11144477735", "Josué Raimundo Cavalcanti"),
+    ("01234567890", "Maria Aparecida Nóbrega"),
+];
+
+/// A small municipal delivery with personal columns.
+pub fn obitos_csv(year: i32, rows_per_person: usize) -> String {
+    let mut s = String::from("municipio,data_obito,ano,causa_cid,idade,valor,cpf,nome\n");
+    for i in 0..rows_per_person {
+        for (j, (cpf, nome)) in PEOPLE.iter().enumerate() {
+            let municipio = 260005 + (j as i32) * 50;
+            let month = 1 + (i % 12);
+            s.push_str(&format!("{municipio},{year}-{month:02}-15,{year},A0{j},{},{}.50,{cpf},{nome}\n", 20 + i % 60, 100 + i));
+        }
+    }
+    s
+}
+
+/// The project's virtualenv Python (scripts/bootstrap makes it).
+pub fn python() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("LAGOA_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let p = repo_root().join(".venv/bin/python");
+    p.exists().then_some(p)
+}
+
+/// A fresh PostgreSQL database for one test; `None` if the server is not
+/// reachable (and not in CI).
+pub struct Postgres {
+    pub url: String,
+}
+
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+pub async fn postgres(test: &str) -> Option<Postgres> {
+    use sqlx::Connection;
+    let admin_url = std::env::var("LAGOA_TEST_POSTGRES").unwrap_or_else(|_| PG_ADMIN.to_owned());
+    let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+        Ok(c) => c,
+        Err(e) => {
+            skip(test, &format!("PostgreSQL is not reachable at {admin_url}: {e}"));
+            return None;
+        }
+    };
+    let name = format!("lagoa_it_{}", uuid::Uuid::now_v7().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("creating a test database");
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url).to_owned();
+    Some(Postgres { url: format!("{base}/{name}") })
+}
+
+/// A moto S3 server shared by the tests of this run, with one bucket.
+pub struct S3 {
+    pub endpoint: String,
+    pub bucket: String,
+}
+
+static S3_SERVER: OnceLock<Option<S3>> = OnceLock::new();
+
+pub fn s3(test: &str) -> Option<&'static S3> {
+    let server = S3_SERVER.get_or_init(start_moto);
+    if server.is_none() {
+        skip(test, "no S3 test server: run scripts/bootstrap to install moto into .venv");
+    }
+    server.as_ref()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("binding a port").local_addr().expect("address").port()
+}
+
+fn start_moto() -> Option<S3> {
+    let moto = repo_root().join(".venv/bin/moto_server");
+    if !moto.exists() {
+        return None;
+    }
+    let port = free_port();
+    // The shell watches the test process and stops moto when it exits.
+    let script = format!(
+        "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {} 2>/dev/null; do sleep 1; done; kill $m",
+        moto.display(),
+        std::process::id()
+    );
+    Command::new("sh").arg("-c").arg(script).stdin(Stdio::null()).spawn().expect("starting moto_server");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let bucket = "lagoa-test".to_owned();
+    loop {
+        if http_put(port, &format!("/{bucket}")).is_ok() {
+            return Some(S3 { endpoint, bucket });
+        }
+        if Instant::now() > deadline {
+            panic!("moto_server did not start on port {port} within 30s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Creates a bucket with a bare HTTP request (moto accepts unsigned ones).
+fn http_put(port: u16, path: &str) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    write!(stream, "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    if response.starts_with("HTTP/1.1 200") || response.contains("BucketAlreadyOwnedByYou") {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(response.lines().next().unwrap_or("").to_owned()))
+    }
+}
+
+pub fn s3_env() -> Vec<(&'static str, &'static str)> {
+    vec![("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_REGION", "us-east-1")]
+}
+
+/// Every regular file under `dir`, recursively.
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("reading dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+pub fn parquet_files(lake: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = all_files(&lake.join("store")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect();
+    files.sort();
+    files
+}
