@@ -27,8 +27,32 @@ struct Args {
     out: PathBuf,
 }
 
-const FIRST: &[&str] = &["Maria", "José", "Ana", "João", "Antônio", "Francisca", "Carlos", "Luíza", "Paulo", "Conceição", "Severino", "Raimunda"];
-const LAST: &[&str] = &["da Silva", "dos Santos", "de Oliveira", "de Souza", "Lima", "Pereira", "Ferreira", "Araújo", "Cavalcanti", "Gonçalves"];
+const FIRST: &[&str] = &[
+    "Maria",
+    "José",
+    "Ana",
+    "João",
+    "Antônio",
+    "Francisca",
+    "Carlos",
+    "Luíza",
+    "Paulo",
+    "Conceição",
+    "Severino",
+    "Raimunda",
+];
+const LAST: &[&str] = &[
+    "da Silva",
+    "dos Santos",
+    "de Oliveira",
+    "de Souza",
+    "Lima",
+    "Pereira",
+    "Ferreira",
+    "Araújo",
+    "Cavalcanti",
+    "Gonçalves",
+];
 const CID_LETTERS: &[u8] = b"ABCDEIJKRVXY";
 
 /// CPF check digits (mod 11) for the first nine digits.
@@ -38,7 +62,11 @@ fn cpf(rng: &mut StdRng) -> [u8; 11] {
         *x = rng.random_range(0..10);
     }
     for (len, weight_start) in [(9usize, 10u32), (10, 11)] {
-        let sum: u32 = d[..len].iter().enumerate().map(|(i, &v)| v as u32 * (weight_start - i as u32)).sum();
+        let sum: u32 = d[..len]
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| v as u32 * (weight_start - i as u32))
+            .sum();
         let r = (sum * 10) % 11;
         d[len] = if r == 10 { 0 } else { r as u8 };
     }
@@ -59,7 +87,8 @@ fn main() -> Result<()> {
     let mut rng = StdRng::seed_from_u64(args.seed);
     // 185 municipalities of a state, DATASUS 6-digit codes (UF 26).
     let municipios: Vec<u32> = (0..185).map(|i| 260000 + 5 + i * 50).collect();
-    let file = std::fs::File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let file = std::fs::File::create(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let header = "municipio,data_obito,ano,mes,causa_cid,sexo,idade,valor,cpf,nome\n";
     out.write_all(header.as_bytes())?;
@@ -74,7 +103,8 @@ fn main() -> Result<()> {
         }
         line.clear();
         // Skewed toward big municipalities, as real deliveries are.
-        let m = municipios[(rng.random_range(0.0f64..1.0).powi(2) * municipios.len() as f64) as usize];
+        let m =
+            municipios[(rng.random_range(0.0f64..1.0).powi(2) * municipios.len() as f64) as usize];
         let year = rng.random_range(2015..=2024u32);
         let month = rng.random_range(1..=12u32);
         let day = rng.random_range(1..=days_in_month(year, month));
@@ -103,7 +133,10 @@ fn main() -> Result<()> {
         rows += 1;
     }
     out.flush()?;
-    eprintln!("wrote {rows} rows, {written} bytes to {}", args.out.display());
+    eprintln!(
+        "wrote {rows} rows, {written} bytes to {}",
+        args.out.display()
+    );
     Ok(())
 }
 
@@ -117,7 +150,11 @@ mod tests {
         for _ in 0..1000 {
             let d = cpf(&mut rng);
             let check = |len: usize| {
-                let sum: u32 = d[..len].iter().enumerate().map(|(i, &v)| v as u32 * (len as u32 + 1 - i as u32)).sum();
+                let sum: u32 = d[..len]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| v as u32 * (len as u32 + 1 - i as u32))
+                    .sum();
                 let r = (sum * 10) % 11;
                 if r == 10 { 0 } else { r as u8 }
             };

@@ -71,12 +71,25 @@ pub fn parse_type(name: &str) -> Result<DataType, String> {
         "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, None),
         "boolean" | "bool" => DataType::Boolean,
         other => {
-            if let Some(args) = other.strip_prefix("decimal(").and_then(|r| r.strip_suffix(')')) {
-                let (p, s) = args.split_once(',').ok_or_else(|| format!("type {other:?}: write decimal(precision,scale)"))?;
-                let p: u8 = p.trim().parse().map_err(|_| format!("type {other:?}: precision must be 1..38"))?;
-                let s: i8 = s.trim().parse().map_err(|_| format!("type {other:?}: bad scale"))?;
+            if let Some(args) = other
+                .strip_prefix("decimal(")
+                .and_then(|r| r.strip_suffix(')'))
+            {
+                let (p, s) = args
+                    .split_once(',')
+                    .ok_or_else(|| format!("type {other:?}: write decimal(precision,scale)"))?;
+                let p: u8 = p
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("type {other:?}: precision must be 1..38"))?;
+                let s: i8 = s
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("type {other:?}: bad scale"))?;
                 if !(1..=38).contains(&p) || s < 0 || s as u8 > p {
-                    return Err(format!("type {other:?}: precision must be 1..38 and scale 0..precision"));
+                    return Err(format!(
+                        "type {other:?}: precision must be 1..38 and scale 0..precision"
+                    ));
                 }
                 DataType::Decimal128(p, s)
             } else {
@@ -91,10 +104,23 @@ pub fn parse_type(name: &str) -> Result<DataType, String> {
 impl Contract {
     pub fn load(path: &Path) -> Result<Self, ContractError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ContractError::Read { path: shown.clone(), message: e.to_string() })?;
-        let contract: Contract = toml::from_str(&text).map_err(|e| ContractError::Read { path: shown.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ContractError::Read {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let contract: Contract = toml::from_str(&text).map_err(|e| ContractError::Read {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
         let problems = contract.problems();
-        if problems.is_empty() { Ok(contract) } else { Err(ContractError::Invalid { path: shown, problems }) }
+        if problems.is_empty() {
+            Ok(contract)
+        } else {
+            Err(ContractError::Invalid {
+                path: shown,
+                problems,
+            })
+        }
     }
 
     /// Every problem of the contract at once.
@@ -121,15 +147,22 @@ impl Contract {
             if let Some(tag) = &column.personal
                 && tag.parse::<PersonalTag>().is_err()
             {
-                problems.push(format!("column {}: personal = {tag:?}, expected \"pessoal\" or \"sensivel\"", column.name));
+                problems.push(format!(
+                    "column {}: personal = {tag:?}, expected \"pessoal\" or \"sensivel\"",
+                    column.name
+                ));
             }
         }
         if let Some(partition) = &self.dataset.partition
             && !self.columns.iter().any(|c| &c.name == partition)
         {
-            problems.push(format!("partition column {partition} is not among the columns"));
+            problems.push(format!(
+                "partition column {partition} is not among the columns"
+            ));
         }
-        if matches!(level, Ok(SharingLevel::Amplo | SharingLevel::Corporativo)) && self.columns.iter().any(|c| c.personal.is_some()) {
+        if matches!(level, Ok(SharingLevel::Amplo | SharingLevel::Corporativo))
+            && self.columns.iter().any(|c| c.personal.is_some())
+        {
             problems.push(format!(
                 "level {} is not allowed for a dataset with personal-data columns: make it especial, or remove or pseudonymise those columns",
                 self.dataset.level
@@ -147,14 +180,23 @@ impl Contract {
     }
 
     pub fn personal_columns(&self) -> Vec<(String, PersonalTag)> {
-        self.columns.iter().filter_map(|c| Some((c.name.clone(), c.personal.as_ref()?.parse().ok()?))).collect()
+        self.columns
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), c.personal.as_ref()?.parse().ok()?)))
+            .collect()
     }
 
     pub fn arrow_schema(&self) -> Schema {
         Schema::new(
             self.columns
                 .iter()
-                .map(|c| Field::new(&c.name, parse_type(&c.data_type).expect("validated on load"), c.nullable))
+                .map(|c| {
+                    Field::new(
+                        &c.name,
+                        parse_type(&c.data_type).expect("validated on load"),
+                        c.nullable,
+                    )
+                })
                 .collect::<Vec<_>>(),
         )
     }
@@ -193,8 +235,25 @@ type = "decimal(12,2)"
 "#,
         );
         let c = Contract::load(&path).unwrap();
-        assert_eq!(c.personal_columns(), vec![("cpf".to_string(), PersonalTag::Pessoal)]);
-        assert_eq!(c.arrow_schema().field(2).data_type(), &DataType::Decimal128(12, 2));
+        assert_eq!(
+            c.personal_columns(),
+            vec![("cpf".to_string(), PersonalTag::Pessoal)]
+        );
+        assert_eq!(
+            c.arrow_schema().field(2).data_type(),
+            &DataType::Decimal128(12, 2)
+        );
+    }
+
+    #[test]
+    fn the_example_contract_is_valid() {
+        let c = Contract::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/obitos.toml"
+        )))
+        .unwrap();
+        assert_eq!(c.level(), SharingLevel::Especial);
+        assert_eq!(c.personal_columns().len(), 3);
     }
 
     #[test]
@@ -212,7 +271,12 @@ personal = "pessoal"
 "#,
         );
         let err = Contract::load(&path).unwrap_err().to_string();
-        for expected in ["invalid dataset name", "unknown type", "partition column mes", "not allowed for a dataset with personal-data"] {
+        for expected in [
+            "invalid dataset name",
+            "unknown type",
+            "partition column mes",
+            "not allowed for a dataset with personal-data",
+        ] {
             assert!(err.contains(expected), "missing {expected:?} in {err}");
         }
     }

@@ -37,7 +37,11 @@ pub fn normalize_column_name(header: &str) -> String {
         }
     }
     let out = out.trim_matches('_').to_owned();
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) { format!("c_{out}") } else { out }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("c_{out}")
+    } else {
+        out
+    }
 }
 
 /// The most frequent of `,`, `;`, tab and `|` in the header line.
@@ -75,15 +79,30 @@ fn guess(value: &str) -> Guess {
         }
         return Guess::Integer;
     }
-    if v.parse::<f64>().is_ok() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'e' || b == b'E') {
+    if v.parse::<f64>().is_ok()
+        && v.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'e' || b == b'E')
+    {
         return Guess::Float;
     }
     let b = v.as_bytes();
-    let is_date = |b: &[u8]| b.len() == 10 && b[4] == b'-' && b[7] == b'-' && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    let is_date = |b: &[u8]| {
+        b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+    };
     if is_date(b) {
         return Guess::Date;
     }
-    if b.len() >= 19 && is_date(&b[..10]) && (b[10] == b'T' || b[10] == b' ') && b[13] == b':' && b[16] == b':' {
+    if b.len() >= 19
+        && is_date(&b[..10])
+        && (b[10] == b'T' || b[10] == b' ')
+        && b[13] == b':'
+        && b[16] == b':'
+    {
         return Guess::Timestamp;
     }
     Guess::Text
@@ -101,9 +120,20 @@ fn combine(a: Guess, b: Guess) -> Guess {
 }
 
 /// Infers names and types from the header and up to `sample_rows` rows.
-pub fn infer_csv_schema(input: impl Read, delimiter: u8, sample_rows: usize) -> Result<Vec<InferredColumn>, String> {
-    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(true).flexible(false).from_reader(input);
-    let headers = reader.headers().map_err(|e| format!("reading the header: {e}"))?.clone();
+pub fn infer_csv_schema(
+    input: impl Read,
+    delimiter: u8,
+    sample_rows: usize,
+) -> Result<Vec<InferredColumn>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(input);
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("reading the header: {e}"))?
+        .clone();
     let mut guesses = vec![Guess::Empty; headers.len()];
     for (i, record) in reader.records().take(sample_rows).enumerate() {
         let record = record.map_err(|e| format!("line {}: {}", i + 2, describe_csv_error(&e)))?;
@@ -118,7 +148,9 @@ pub fn infer_csv_schema(input: impl Read, delimiter: u8, sample_rows: usize) -> 
         .map(|(original, g)| {
             let name = normalize_column_name(original);
             if !seen.insert(name.clone()) {
-                return Err(format!("two columns are both named {name} after normalising the header"));
+                return Err(format!(
+                    "two columns are both named {name} after normalising the header"
+                ));
             }
             let data_type = match g {
                 Guess::Boolean => DataType::Boolean,
@@ -128,7 +160,11 @@ pub fn infer_csv_schema(input: impl Read, delimiter: u8, sample_rows: usize) -> 
                 Guess::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
                 Guess::Empty | Guess::Text => DataType::Utf8,
             };
-            Ok(InferredColumn { name, original: original.to_owned(), data_type })
+            Ok(InferredColumn {
+                name,
+                original: original.to_owned(),
+                data_type,
+            })
         })
         .collect()
 }
@@ -136,8 +172,13 @@ pub fn infer_csv_schema(input: impl Read, delimiter: u8, sample_rows: usize) -> 
 /// CSV errors without the offending values (they may be personal data).
 fn describe_csv_error(e: &csv::Error) -> String {
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!("has {len} fields where the header has {expected_len}"),
-        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8 (Latin-1 files are handled by the contract's encoding option)".into(),
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("has {len} fields where the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { .. } => {
+            "is not valid UTF-8 (Latin-1 files are handled by the contract's encoding option)"
+                .into()
+        }
         _ => "cannot be parsed as CSV".into(),
     }
 }
@@ -150,7 +191,10 @@ mod tests {
     fn codes_with_leading_zeros_stay_text() {
         let csv = "Código Município,cpf,idade,valor,data,obs\n260545,01234567890,34,12.5,2024-01-31,\n260010,12345678901,7,3,2024-02-01,x\n";
         let cols = infer_csv_schema(csv.as_bytes(), b',', 100).unwrap();
-        let types: Vec<(&str, &DataType)> = cols.iter().map(|c| (c.name.as_str(), &c.data_type)).collect();
+        let types: Vec<(&str, &DataType)> = cols
+            .iter()
+            .map(|c| (c.name.as_str(), &c.data_type))
+            .collect();
         assert_eq!(
             types,
             vec![

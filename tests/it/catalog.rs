@@ -16,7 +16,9 @@ where
     Fut: Future<Output = ()>,
 {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = Catalog::connect("sqlite://catalog.db", dir.path()).await.unwrap();
+    let sqlite = Catalog::connect("sqlite://catalog.db", dir.path())
+        .await
+        .unwrap();
     sqlite.migrate().await.unwrap();
     test(Arc::new(sqlite)).await;
 
@@ -30,8 +32,18 @@ where
 
 fn columns() -> Vec<ColumnDef> {
     vec![
-        ColumnDef { name: "ano".into(), data_type: "Int64".into(), nullable: false, personal: None },
-        ColumnDef { name: "cpf".into(), data_type: "Utf8".into(), nullable: true, personal: Some(PersonalTag::Pessoal) },
+        ColumnDef {
+            name: "ano".into(),
+            data_type: "Int64".into(),
+            nullable: false,
+            personal: None,
+        },
+        ColumnDef {
+            name: "cpf".into(),
+            data_type: "Utf8".into(),
+            nullable: true,
+            personal: Some(PersonalTag::Pessoal),
+        },
     ]
 }
 
@@ -55,20 +67,45 @@ fn file(partition: &str, rows: i64) -> NewDataFile {
         size_bytes: 100,
         master_key_id: Some("lagoa.x.data.v1".into()),
         stats: vec![
-            ColumnStats { column: "ano".into(), null_count: Some(0), min: Some(partition.into()), max: Some(partition.into()) },
+            ColumnStats {
+                column: "ano".into(),
+                null_count: Some(0),
+                min: Some(partition.into()),
+                max: Some(partition.into()),
+            },
             // A careless writer sending personal min/max: the catalog must drop them.
-            ColumnStats { column: "cpf".into(), null_count: Some(0), min: Some("00000000191".into()), max: Some("99999999999".into()) },
+            ColumnStats {
+                column: "cpf".into(),
+                null_count: Some(0),
+                min: Some("00000000191".into()),
+                max: Some("99999999999".into()),
+            },
         ],
     }
 }
 
-fn request(name: &str, mode: WriteMode, files: Vec<NewDataFile>, fingerprint: Option<&str>) -> CommitRequest {
-    CommitRequest { spec: spec(name), mode, files, fingerprint: fingerprint.map(str::to_owned), source: "test.csv".into() }
+fn request(
+    name: &str,
+    mode: WriteMode,
+    files: Vec<NewDataFile>,
+    fingerprint: Option<&str>,
+) -> CommitRequest {
+    CommitRequest {
+        spec: spec(name),
+        mode,
+        files,
+        fingerprint: fingerprint.map(str::to_owned),
+        source: "test.csv".into(),
+    }
 }
 
 async fn live_rows(catalog: &Catalog, name: &str, as_of: AsOf) -> (i64, Vec<DataFileInfo>) {
     let snapshot = catalog.resolve(&as_of).await.unwrap();
-    let dataset = catalog.dataset(&DatasetName::new(name).unwrap(), snapshot).await.unwrap().expect("dataset exists");
+    let dataset = catalog
+        .dataset(&DatasetName::new(name).unwrap(), snapshot)
+        .await
+        .unwrap()
+        .expect("dataset exists");
     let files = catalog.files(&dataset, snapshot).await.unwrap();
     (files.iter().map(|f| f.row_count).sum(), files)
 }
@@ -83,29 +120,76 @@ fn snapshot_of(outcome: &CommitOutcome) -> i64 {
 #[tokio::test]
 async fn write_modes_and_time_travel() {
     on_both("write_modes_and_time_travel", |c| async move {
-        let s1 = snapshot_of(&c.commit(&request("obitos", WriteMode::Append, vec![file("2023", 10), file("2024", 20)], Some("a"))).await.unwrap());
-        let s2 = snapshot_of(&c.commit(&request("obitos", WriteMode::Append, vec![file("2024", 5)], Some("b"))).await.unwrap());
+        let s1 = snapshot_of(
+            &c.commit(&request(
+                "obitos",
+                WriteMode::Append,
+                vec![file("2023", 10), file("2024", 20)],
+                Some("a"),
+            ))
+            .await
+            .unwrap(),
+        );
+        let s2 = snapshot_of(
+            &c.commit(&request(
+                "obitos",
+                WriteMode::Append,
+                vec![file("2024", 5)],
+                Some("b"),
+            ))
+            .await
+            .unwrap(),
+        );
         assert_eq!(live_rows(&c, "obitos", AsOf::Latest).await.0, 35);
 
         // Replace partition 2024 only: 2023 stays.
-        let s3 = snapshot_of(&c.commit(&request("obitos", WriteMode::ReplacePartition, vec![file("2024", 7)], Some("c"))).await.unwrap());
+        let s3 = snapshot_of(
+            &c.commit(&request(
+                "obitos",
+                WriteMode::ReplacePartition,
+                vec![file("2024", 7)],
+                Some("c"),
+            ))
+            .await
+            .unwrap(),
+        );
         let (rows, files) = live_rows(&c, "obitos", AsOf::Latest).await;
         assert_eq!(rows, 17);
         assert_eq!(files.len(), 2);
 
         // Full refresh replaces everything.
-        c.commit(&request("obitos", WriteMode::FullRefresh, vec![file("2022", 3)], Some("d"))).await.unwrap();
+        c.commit(&request(
+            "obitos",
+            WriteMode::FullRefresh,
+            vec![file("2022", 3)],
+            Some("d"),
+        ))
+        .await
+        .unwrap();
         assert_eq!(live_rows(&c, "obitos", AsOf::Latest).await.0, 3);
 
         // Every earlier state is still readable.
         assert_eq!(live_rows(&c, "obitos", AsOf::Snapshot(s1)).await.0, 30);
         assert_eq!(live_rows(&c, "obitos", AsOf::Snapshot(s2)).await.0, 35);
         assert_eq!(live_rows(&c, "obitos", AsOf::Snapshot(s3)).await.0, 17);
-        assert!(matches!(c.resolve(&AsOf::Snapshot(999)).await, Err(LakeError::UnknownSnapshot(_))));
+        assert!(matches!(
+            c.resolve(&AsOf::Snapshot(999)).await,
+            Err(LakeError::UnknownSnapshot(_))
+        ));
 
-        let snapshots = c.snapshots(Some(&DatasetName::new("obitos").unwrap())).await.unwrap();
-        let ops: Vec<&str> = snapshots.iter().rev().map(|s| s.operation.as_str()).collect();
-        assert_eq!(ops, ["append", "append", "replace_partition", "full_refresh"]);
+        let snapshots = c
+            .snapshots(Some(&DatasetName::new("obitos").unwrap()))
+            .await
+            .unwrap();
+        let ops: Vec<&str> = snapshots
+            .iter()
+            .rev()
+            .map(|s| s.operation.as_str())
+            .collect();
+        assert_eq!(
+            ops,
+            ["append", "append", "replace_partition", "full_refresh"]
+        );
     })
     .await;
 }
@@ -113,9 +197,20 @@ async fn write_modes_and_time_travel() {
 #[tokio::test]
 async fn personal_statistics_are_never_stored() {
     on_both("personal_statistics_are_never_stored", |c| async move {
-        c.commit(&request("pessoas", WriteMode::Append, vec![file("2024", 1)], None)).await.unwrap();
+        c.commit(&request(
+            "pessoas",
+            WriteMode::Append,
+            vec![file("2024", 1)],
+            None,
+        ))
+        .await
+        .unwrap();
         let (_, files) = live_rows(&c, "pessoas", AsOf::Latest).await;
-        let cpf = files[0].stats.iter().find(|s| s.column == "cpf").expect("null count kept");
+        let cpf = files[0]
+            .stats
+            .iter()
+            .find(|s| s.column == "cpf")
+            .expect("null count kept");
         assert_eq!((cpf.min.as_deref(), cpf.max.as_deref()), (None, None));
         let ano = files[0].stats.iter().find(|s| s.column == "ano").unwrap();
         assert_eq!(ano.min.as_deref(), Some("2024"));
@@ -125,96 +220,195 @@ async fn personal_statistics_are_never_stored() {
 
 #[tokio::test]
 async fn the_same_extraction_is_not_ingested_twice() {
-    on_both("the_same_extraction_is_not_ingested_twice", |c| async move {
-        let first = c.commit(&request("sinasc", WriteMode::Append, vec![file("2024", 10)], Some("sha256:abc"))).await.unwrap();
-        let again = c.commit(&request("sinasc", WriteMode::Append, vec![file("2024", 10)], Some("sha256:abc"))).await.unwrap();
-        assert_eq!(again, CommitOutcome::AlreadyIngested { snapshot: snapshot_of(&first) });
-        assert_eq!(live_rows(&c, "sinasc", AsOf::Latest).await.0, 10);
-        assert!(c.find_delivery(&DatasetName::new("sinasc").unwrap(), "sha256:abc").await.unwrap().is_some());
-    })
+    on_both(
+        "the_same_extraction_is_not_ingested_twice",
+        |c| async move {
+            let first = c
+                .commit(&request(
+                    "sinasc",
+                    WriteMode::Append,
+                    vec![file("2024", 10)],
+                    Some("sha256:abc"),
+                ))
+                .await
+                .unwrap();
+            let again = c
+                .commit(&request(
+                    "sinasc",
+                    WriteMode::Append,
+                    vec![file("2024", 10)],
+                    Some("sha256:abc"),
+                ))
+                .await
+                .unwrap();
+            assert_eq!(
+                again,
+                CommitOutcome::AlreadyIngested {
+                    snapshot: snapshot_of(&first)
+                }
+            );
+            assert_eq!(live_rows(&c, "sinasc", AsOf::Latest).await.0, 10);
+            assert!(
+                c.find_delivery(&DatasetName::new("sinasc").unwrap(), "sha256:abc")
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        },
+    )
     .await;
 }
 
 #[tokio::test]
 async fn schema_versions_grow_and_retyping_is_refused() {
-    on_both("schema_versions_grow_and_retyping_is_refused", |c| async move {
-        c.commit(&request("escolas", WriteMode::Append, vec![file("2023", 1)], None)).await.unwrap();
-        let mut wider = request("escolas", WriteMode::Append, vec![file("2024", 1)], None);
-        wider.spec.columns.push(ColumnDef { name: "nota".into(), data_type: "Float64".into(), nullable: true, personal: None });
-        let s2 = snapshot_of(&c.commit(&wider).await.unwrap());
-        let info = c.dataset(&DatasetName::new("escolas").unwrap(), s2).await.unwrap().unwrap();
-        assert_eq!(info.schema_version, 2);
-        assert_eq!(info.columns.len(), 3);
-        let before = c.dataset(&DatasetName::new("escolas").unwrap(), s2 - 1).await.unwrap().unwrap();
-        assert_eq!((before.schema_version, before.columns.len()), (1, 2), "time travel sees the old schema");
+    on_both(
+        "schema_versions_grow_and_retyping_is_refused",
+        |c| async move {
+            c.commit(&request(
+                "escolas",
+                WriteMode::Append,
+                vec![file("2023", 1)],
+                None,
+            ))
+            .await
+            .unwrap();
+            let mut wider = request("escolas", WriteMode::Append, vec![file("2024", 1)], None);
+            wider.spec.columns.push(ColumnDef {
+                name: "nota".into(),
+                data_type: "Float64".into(),
+                nullable: true,
+                personal: None,
+            });
+            let s2 = snapshot_of(&c.commit(&wider).await.unwrap());
+            let info = c
+                .dataset(&DatasetName::new("escolas").unwrap(), s2)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(info.schema_version, 2);
+            assert_eq!(info.columns.len(), 3);
+            let before = c
+                .dataset(&DatasetName::new("escolas").unwrap(), s2 - 1)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (before.schema_version, before.columns.len()),
+                (1, 2),
+                "time travel sees the old schema"
+            );
 
-        let mut retyped = request("escolas", WriteMode::Append, vec![file("2024", 1)], None);
-        retyped.spec.columns[0].data_type = "Utf8".into();
-        match c.commit(&retyped).await {
-            Err(LakeError::Schema { message, .. }) => assert!(message.contains("column ano is Int64"), "{message}"),
-            other => panic!("expected a schema error, got {other:?}"),
-        }
-    })
+            let mut retyped = request("escolas", WriteMode::Append, vec![file("2024", 1)], None);
+            retyped.spec.columns[0].data_type = "Utf8".into();
+            match c.commit(&retyped).await {
+                Err(LakeError::Schema { message, .. }) => {
+                    assert!(message.contains("column ano is Int64"), "{message}")
+                }
+                other => panic!("expected a schema error, got {other:?}"),
+            }
+        },
+    )
     .await;
 }
 
 #[tokio::test]
 async fn concurrent_writers_all_commit_exactly_once() {
-    on_both("concurrent_writers_all_commit_exactly_once", |c| async move {
-        let writers = 8;
-        let mut tasks = Vec::new();
-        for i in 0..writers {
-            let c = Arc::clone(&c);
-            tasks.push(tokio::spawn(async move {
-                c.commit(&request("sim", WriteMode::Append, vec![file("2024", 1 + i as i64)], Some(&format!("fp-{i}")))).await
-            }));
-        }
-        let mut snapshots = Vec::new();
-        for task in tasks {
-            match task.await.unwrap() {
-                Ok(outcome) => snapshots.push(snapshot_of(&outcome)),
-                // The only acceptable failure: a clean, retryable conflict.
-                Err(e @ LakeError::CommitConflict { .. }) => assert!(lagoa_core::Retryable::is_retryable(&e)),
-                Err(e) => panic!("unexpected commit error: {e}"),
+    on_both(
+        "concurrent_writers_all_commit_exactly_once",
+        |c| async move {
+            let writers = 8;
+            let mut tasks = Vec::new();
+            for i in 0..writers {
+                let c = Arc::clone(&c);
+                tasks.push(tokio::spawn(async move {
+                    c.commit(&request(
+                        "sim",
+                        WriteMode::Append,
+                        vec![file("2024", 1 + i as i64)],
+                        Some(&format!("fp-{i}")),
+                    ))
+                    .await
+                }));
             }
-        }
-        snapshots.sort();
-        snapshots.dedup();
-        let committed = snapshots.len() as i64;
-        assert!(committed >= 1);
-        let (rows, files) = live_rows(&c, "sim", AsOf::Latest).await;
-        assert_eq!(files.len() as i64, committed, "exactly the committed files are visible");
-        assert!(rows >= committed);
+            let mut snapshots = Vec::new();
+            for task in tasks {
+                match task.await.unwrap() {
+                    Ok(outcome) => snapshots.push(snapshot_of(&outcome)),
+                    // The only acceptable failure: a clean, retryable conflict.
+                    Err(e @ LakeError::CommitConflict { .. }) => {
+                        assert!(lagoa_core::Retryable::is_retryable(&e))
+                    }
+                    Err(e) => panic!("unexpected commit error: {e}"),
+                }
+            }
+            snapshots.sort();
+            snapshots.dedup();
+            let committed = snapshots.len() as i64;
+            assert!(committed >= 1);
+            let (rows, files) = live_rows(&c, "sim", AsOf::Latest).await;
+            assert_eq!(
+                files.len() as i64,
+                committed,
+                "exactly the committed files are visible"
+            );
+            assert!(rows >= committed);
 
-        // The same delivery committed by several writers at once lands once.
-        let mut tasks = Vec::new();
-        for _ in 0..4 {
-            let c = Arc::clone(&c);
-            tasks.push(tokio::spawn(async move { c.commit(&request("sim", WriteMode::Append, vec![file("2025", 100)], Some("same"))).await }));
-        }
-        let mut committed = 0;
-        for task in tasks {
-            match task.await.unwrap() {
-                Ok(CommitOutcome::Committed { .. }) => committed += 1,
-                Ok(CommitOutcome::AlreadyIngested { .. }) | Err(LakeError::CommitConflict { .. }) => {}
-                Err(e) => panic!("unexpected commit error: {e}"),
+            // The same delivery committed by several writers at once lands once.
+            let mut tasks = Vec::new();
+            for _ in 0..4 {
+                let c = Arc::clone(&c);
+                tasks.push(tokio::spawn(async move {
+                    c.commit(&request(
+                        "sim",
+                        WriteMode::Append,
+                        vec![file("2025", 100)],
+                        Some("same"),
+                    ))
+                    .await
+                }));
             }
-        }
-        assert_eq!(committed, 1, "one delivery, one commit");
-        let (_, files) = live_rows(&c, "sim", AsOf::Latest).await;
-        assert_eq!(files.iter().filter(|f| f.partition_value.as_deref() == Some("2025")).count(), 1);
-    })
+            let mut committed = 0;
+            for task in tasks {
+                match task.await.unwrap() {
+                    Ok(CommitOutcome::Committed { .. }) => committed += 1,
+                    Ok(CommitOutcome::AlreadyIngested { .. })
+                    | Err(LakeError::CommitConflict { .. }) => {}
+                    Err(e) => panic!("unexpected commit error: {e}"),
+                }
+            }
+            assert_eq!(committed, 1, "one delivery, one commit");
+            let (_, files) = live_rows(&c, "sim", AsOf::Latest).await;
+            assert_eq!(
+                files
+                    .iter()
+                    .filter(|f| f.partition_value.as_deref() == Some("2025"))
+                    .count(),
+                1
+            );
+        },
+    )
     .await;
 }
 
 #[tokio::test]
 async fn replace_partition_needs_a_partition_column() {
-    on_both("replace_partition_needs_a_partition_column", |c| async move {
-        let mut r = request("pop", WriteMode::ReplacePartition, vec![file("2024", 1)], None);
-        r.spec.partition_column = None;
-        let err = c.commit(&r).await.unwrap_err().to_string();
-        assert!(err.contains("partition"), "{err}");
-        assert!(c.latest_snapshot().await.unwrap().is_none(), "a failed commit leaves no snapshot");
-    })
+    on_both(
+        "replace_partition_needs_a_partition_column",
+        |c| async move {
+            let mut r = request(
+                "pop",
+                WriteMode::ReplacePartition,
+                vec![file("2024", 1)],
+                None,
+            );
+            r.spec.partition_column = None;
+            let err = c.commit(&r).await.unwrap_err().to_string();
+            assert!(err.contains("partition"), "{err}");
+            assert!(
+                c.latest_snapshot().await.unwrap().is_none(),
+                "a failed commit leaves no snapshot"
+            );
+        },
+    )
     .await;
 }

@@ -11,59 +11,203 @@ fn ingest_query_time_travel_and_write_modes() {
     let f2024 = write_file(dir.path(), "obitos_2024.csv", &obitos_csv(2024, 2));
     let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
 
-    let out = lagoa_ok(&lake, &["ingest", &path(&f2023), "--dataset", "obitos", "--personal", "cpf,nome", "--level", "especial", "--partition", "ano"]);
-    assert!(out.contains("Ingested 12 rows into obitos as snapshot 1"), "{out}");
+    let out = lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            &path(&f2023),
+            "--dataset",
+            "obitos",
+            "--personal",
+            "cpf,nome",
+            "--level",
+            "especial",
+            "--partition",
+            "ano",
+        ],
+    );
+    assert!(
+        out.contains("Ingested 12 rows into obitos as snapshot 1"),
+        "{out}"
+    );
     lagoa_ok(&lake, &["ingest", &path(&f2024), "--dataset", "obitos"]);
 
-    let counts = lagoa_ok(&lake, &["query", "SELECT ano, count(*) AS n FROM obitos GROUP BY ano ORDER BY ano", "--format", "csv"]);
-    assert_eq!(csv_rows(&counts), vec![vec!["2023", "12"], vec!["2024", "6"]]);
+    let counts = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT ano, count(*) AS n FROM obitos GROUP BY ano ORDER BY ano",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(
+        csv_rows(&counts),
+        vec![vec!["2023", "12"], vec!["2024", "6"]]
+    );
 
     // Leading zeros of CPFs survive; values come back exactly.
-    let cpfs = lagoa_ok(&lake, &["query", "SELECT DISTINCT cpf FROM obitos ORDER BY cpf", "--format", "csv"]);
-    assert_eq!(csv_rows(&cpfs), vec![vec!["01234567890"], vec!["11144477735"], vec!["52998224725"]]);
+    let cpfs = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT DISTINCT cpf FROM obitos ORDER BY cpf",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(
+        csv_rows(&cpfs),
+        vec![
+            vec!["01234567890"],
+            vec!["11144477735"],
+            vec!["52998224725"]
+        ]
+    );
 
     // A corrected re-delivery of 2024 replaces that partition only.
-    let f2024b = write_file(dir.path(), "obitos_2024_corrigido.csv", &obitos_csv(2024, 1));
-    lagoa_ok(&lake, &["ingest", &path(&f2024b), "--dataset", "obitos", "--mode", "replace-partition"]);
-    let counts = lagoa_ok(&lake, &["query", "SELECT ano, count(*) FROM obitos GROUP BY ano ORDER BY ano", "--format", "csv"]);
-    assert_eq!(csv_rows(&counts), vec![vec!["2023", "12"], vec!["2024", "3"]]);
+    let f2024b = write_file(
+        dir.path(),
+        "obitos_2024_corrigido.csv",
+        &obitos_csv(2024, 1),
+    );
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            &path(&f2024b),
+            "--dataset",
+            "obitos",
+            "--mode",
+            "replace-partition",
+        ],
+    );
+    let counts = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT ano, count(*) FROM obitos GROUP BY ano ORDER BY ano",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(
+        csv_rows(&counts),
+        vec![vec!["2023", "12"], vec!["2024", "3"]]
+    );
 
     // Snapshot 2 still has the first 2024 delivery.
-    let old = lagoa_ok(&lake, &["query", "SELECT count(*) FROM obitos WHERE ano = 2024", "--format", "csv", "--as-of", "2"]);
+    let old = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT count(*) FROM obitos WHERE ano = 2024",
+            "--format",
+            "csv",
+            "--as-of",
+            "2",
+        ],
+    );
     assert_eq!(csv_rows(&old), vec![vec!["6"]]);
-    let before_all = lagoa_ok(&lake, &["query", "SELECT count(*) FROM obitos", "--format", "csv", "--as-of", "1"]);
+    let before_all = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT count(*) FROM obitos",
+            "--format",
+            "csv",
+            "--as-of",
+            "1",
+        ],
+    );
     assert_eq!(csv_rows(&before_all), vec![vec!["12"]]);
-    let err = lagoa_err(&lake, &["query", "SELECT 1", "--as-of", "2001-01-01T00:00:00Z"]);
+    let err = lagoa_err(
+        &lake,
+        &["query", "SELECT 1", "--as-of", "2001-01-01T00:00:00Z"],
+    );
     assert!(err.contains("at or before 2001-01-01"), "{err}");
 
     // Full refresh.
-    lagoa_ok(&lake, &["ingest", &path(&f2024), "--dataset", "obitos", "--mode", "full-refresh"]);
-    let all = lagoa_ok(&lake, &["query", "SELECT count(*) FROM obitos", "--format", "csv"]);
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            &path(&f2024),
+            "--dataset",
+            "obitos",
+            "--mode",
+            "full-refresh",
+        ],
+    );
+    let all = lagoa_ok(
+        &lake,
+        &["query", "SELECT count(*) FROM obitos", "--format", "csv"],
+    );
     // Same bytes as snapshot 2's 2024 file: the fingerprint says it was already ingested.
     assert_eq!(csv_rows(&all), vec![vec!["15"]]);
 
     // What the catalog holds, from the commands and from SQL.
     let datasets = lagoa_ok(&lake, &["datasets"]);
-    assert!(datasets.contains("obitos") && datasets.contains("especial") && datasets.contains("cpf,nome"), "{datasets}");
+    assert!(
+        datasets.contains("obitos")
+            && datasets.contains("especial")
+            && datasets.contains("cpf,nome"),
+        "{datasets}"
+    );
     let snapshots = lagoa_ok(&lake, &["snapshots", "obitos", "--format", "csv"]);
     assert_eq!(csv_rows(&snapshots).len(), 3);
     assert!(snapshots.contains("replace_partition"), "{snapshots}");
     let files = lagoa_ok(&lake, &["files", "obitos", "--format", "csv"]);
-    assert_eq!(csv_rows(&files).len(), 2, "one live file per partition: {files}");
+    assert_eq!(
+        csv_rows(&files).len(),
+        2,
+        "one live file per partition: {files}"
+    );
     let sys = lagoa_ok(
         &lake,
-        &["query", "SELECT d.name, d.rows, count(f.path) AS files FROM system.datasets d JOIN system.files f ON f.dataset = d.name GROUP BY d.name, d.rows", "--format", "csv"],
+        &[
+            "query",
+            "SELECT d.name, d.rows, count(f.path) AS files FROM system.datasets d JOIN system.files f ON f.dataset = d.name GROUP BY d.name, d.rows",
+            "--format",
+            "csv",
+        ],
     );
     assert_eq!(csv_rows(&sys), vec![vec!["obitos", "15", "2"]]);
-    let snaps = lagoa_ok(&lake, &["query", "SELECT max(snapshot_id) FROM system.snapshots", "--format", "csv"]);
+    let snaps = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT max(snapshot_id) FROM system.snapshots",
+            "--format",
+            "csv",
+        ],
+    );
     assert_eq!(csv_rows(&snaps), vec![vec!["3"]]);
 
     // Output formats.
-    let json = lagoa_ok(&lake, &["query", "SELECT municipio, idade FROM obitos WHERE ano = 2023 ORDER BY idade LIMIT 1", "--format", "json"]);
+    let json = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT municipio, idade FROM obitos WHERE ano = 2023 ORDER BY idade LIMIT 1",
+            "--format",
+            "json",
+        ],
+    );
     let row: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
     assert_eq!(row["idade"], 20);
     let parquet_out = dir.path().join("out.parquet");
-    lagoa_ok(&lake, &["query", "SELECT * FROM obitos", "--format", "parquet", "--output", parquet_out.to_str().unwrap()]);
+    lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT * FROM obitos",
+            "--format",
+            "parquet",
+            "--output",
+            parquet_out.to_str().unwrap(),
+        ],
+    );
     assert_eq!(&std::fs::read(&parquet_out).unwrap()[..4], b"PAR1");
     let table = lagoa_ok(&lake, &["query", "SELECT count(*) AS n FROM obitos"]);
     assert!(table.contains("| n ") && table.contains("| 15 "), "{table}");
@@ -74,10 +218,19 @@ fn rerunning_a_delivery_does_not_ingest_twice() {
     let (dir, lake) = new_lake();
     let f = write_file(dir.path(), "d.csv", &obitos_csv(2024, 3));
     let f = f.to_str().unwrap();
-    lagoa_ok(&lake, &["ingest", f, "--dataset", "obitos", "--personal", "cpf,nome"]);
+    lagoa_ok(
+        &lake,
+        &["ingest", f, "--dataset", "obitos", "--personal", "cpf,nome"],
+    );
     let again = lagoa_ok(&lake, &["ingest", f, "--dataset", "obitos"]);
-    assert!(again.contains("Already ingested") && again.contains("snapshot 1"), "{again}");
-    let n = lagoa_ok(&lake, &["query", "SELECT count(*) FROM obitos", "--format", "csv"]);
+    assert!(
+        again.contains("Already ingested") && again.contains("snapshot 1"),
+        "{again}"
+    );
+    let n = lagoa_ok(
+        &lake,
+        &["query", "SELECT count(*) FROM obitos", "--format", "csv"],
+    );
     assert_eq!(csv_rows(&n), vec![vec!["9"]]);
     assert_eq!(parquet_files(&lake).len(), 1, "the rerun wrote no files");
 }
@@ -115,39 +268,138 @@ personal = "pessoal"
 "#,
     );
     // Column order in the file differs from the contract; `;` delimiter.
-    let f = write_file(dir.path(), "d.csv", "cpf;valor;municipio;ano\n01234567890;10.25;260005;2024\n52998224725;3.10;260055;2023\n");
-    lagoa_ok(&lake, &["ingest", f.to_str().unwrap(), "--dataset", "obitos", "--contract", contract.to_str().unwrap()]);
-    let rows = lagoa_ok(&lake, &["query", "SELECT ano, municipio, valor, cpf FROM obitos ORDER BY ano", "--format", "csv"]);
-    assert_eq!(csv_rows(&rows), vec![vec!["2023", "260055", "3.10", "52998224725"], vec!["2024", "260005", "10.25", "01234567890"]]);
-    let types = lagoa_ok(&lake, &["query", "SELECT arrow_typeof(valor) FROM obitos LIMIT 1", "--format", "csv"]);
+    let f = write_file(
+        dir.path(),
+        "d.csv",
+        "cpf;valor;municipio;ano\n01234567890;10.25;260005;2024\n52998224725;3.10;260055;2023\n",
+    );
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            f.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--contract",
+            contract.to_str().unwrap(),
+        ],
+    );
+    let rows = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT ano, municipio, valor, cpf FROM obitos ORDER BY ano",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(
+        csv_rows(&rows),
+        vec![
+            vec!["2023", "260055", "3.10", "52998224725"],
+            vec!["2024", "260005", "10.25", "01234567890"]
+        ]
+    );
+    let types = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT arrow_typeof(valor) FROM obitos LIMIT 1",
+            "--format",
+            "csv",
+        ],
+    );
     assert!(types.contains("Decimal128(12, 2)"), "{types}");
 
     let missing = write_file(dir.path(), "m.csv", "cpf;valor;ano;extra\n1;2;2024;x\n");
-    let err = lagoa_err(&lake, &["ingest", missing.to_str().unwrap(), "--dataset", "obitos", "--contract", contract.to_str().unwrap()]);
-    assert!(err.contains("m.csv") && err.contains("missing columns [municipio]") && err.contains("unexpected columns [extra]"), "{err}");
+    let err = lagoa_err(
+        &lake,
+        &[
+            "ingest",
+            missing.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--contract",
+            contract.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        err.contains("m.csv")
+            && err.contains("missing columns [municipio]")
+            && err.contains("unexpected columns [extra]"),
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_input_is_named_without_leaking_values() {
     let (dir, lake) = new_lake();
-    let good = write_file(dir.path(), "good.csv", "municipio,idade,cpf\n260005,30,52998224725\n");
-    lagoa_ok(&lake, &["ingest", good.to_str().unwrap(), "--dataset", "pessoas", "--personal", "cpf"]);
+    let good = write_file(
+        dir.path(),
+        "good.csv",
+        "municipio,idade,cpf\n260005,30,52998224725\n",
+    );
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            good.to_str().unwrap(),
+            "--dataset",
+            "pessoas",
+            "--personal",
+            "cpf",
+        ],
+    );
 
-    let bad = write_file(dir.path(), "bad.csv", "municipio,idade,cpf\n260005,31,11144477735\n260055,Severina,01234567890\n");
-    let err = lagoa_err(&lake, &["ingest", bad.to_str().unwrap(), "--dataset", "pessoas"]);
-    assert!(err.contains("bad.csv") && err.contains("line 3") && err.contains("column idade"), "{err}");
+    let bad = write_file(
+        dir.path(),
+        "bad.csv",
+        "municipio,idade,cpf\n260005,31,11144477735\n260055,Severina,01234567890\n",
+    );
+    let err = lagoa_err(
+        &lake,
+        &["ingest", bad.to_str().unwrap(), "--dataset", "pessoas"],
+    );
+    assert!(
+        err.contains("bad.csv") && err.contains("line 3") && err.contains("column idade"),
+        "{err}"
+    );
     for secret in ["Severina", "11144477735", "01234567890"] {
         assert!(!err.contains(secret), "the error leaks {secret}: {err}");
     }
     // Nothing of the failed delivery is visible, and its partial file is an orphan.
-    let n = lagoa_ok(&lake, &["query", "SELECT count(*) FROM pessoas", "--format", "csv"]);
+    let n = lagoa_ok(
+        &lake,
+        &["query", "SELECT count(*) FROM pessoas", "--format", "csv"],
+    );
     assert_eq!(csv_rows(&n), vec![vec!["1"]]);
 
-    let err = lagoa_err(&lake, &["ingest", good.to_str().unwrap(), "--dataset", "nova"]);
+    let err = lagoa_err(
+        &lake,
+        &["ingest", good.to_str().unwrap(), "--dataset", "nova"],
+    );
     assert!(err.contains("needs a sharing level"), "{err}");
-    let err = lagoa_err(&lake, &["ingest", good.to_str().unwrap(), "--dataset", "nova", "--personal", "cpf", "--level", "amplo"]);
-    assert!(err.contains("not allowed for a dataset with personal-data columns"), "{err}");
-    let err = lagoa_err(&lake, &["ingest", good.to_str().unwrap(), "--dataset", "Nova"]);
+    let err = lagoa_err(
+        &lake,
+        &[
+            "ingest",
+            good.to_str().unwrap(),
+            "--dataset",
+            "nova",
+            "--personal",
+            "cpf",
+            "--level",
+            "amplo",
+        ],
+    );
+    assert!(
+        err.contains("not allowed for a dataset with personal-data columns"),
+        "{err}"
+    );
+    let err = lagoa_err(
+        &lake,
+        &["ingest", good.to_str().unwrap(), "--dataset", "Nova"],
+    );
     assert!(err.contains("invalid dataset name"), "{err}");
     let err = lagoa_err(&dir.path().join("nowhere"), &["datasets"]);
     assert!(err.contains("lagoa init"), "{err}");
@@ -157,7 +409,17 @@ fn bad_input_is_named_without_leaking_values() {
 fn sql_cannot_write_or_reach_storage() {
     let (dir, lake) = new_lake();
     let f = write_file(dir.path(), "d.csv", &obitos_csv(2024, 1));
-    lagoa_ok(&lake, &["ingest", f.to_str().unwrap(), "--dataset", "obitos", "--personal", "cpf,nome"]);
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            f.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--personal",
+            "cpf,nome",
+        ],
+    );
     for sql in [
         "CREATE TABLE x AS SELECT 1",
         "INSERT INTO obitos SELECT * FROM obitos",
@@ -167,7 +429,10 @@ fn sql_cannot_write_or_reach_storage() {
         "DROP TABLE obitos",
     ] {
         let err = lagoa_err(&lake, &["query", sql]);
-        assert!(err.contains("not supported") || err.contains("not allowed"), "{sql}: {err}");
+        assert!(
+            err.contains("not supported") || err.contains("not allowed"),
+            "{sql}: {err}"
+        );
     }
     assert!(!std::path::Path::new("/tmp/leak.csv").exists());
 }
@@ -177,8 +442,28 @@ fn vacuum_removes_orphans_and_expired_files_only() {
     let (dir, lake) = new_lake();
     let f1 = write_file(dir.path(), "a.csv", &obitos_csv(2023, 2));
     let f2 = write_file(dir.path(), "b.csv", &obitos_csv(2024, 2));
-    lagoa_ok(&lake, &["ingest", f1.to_str().unwrap(), "--dataset", "obitos", "--personal", "cpf,nome"]);
-    lagoa_ok(&lake, &["ingest", f2.to_str().unwrap(), "--dataset", "obitos", "--mode", "full-refresh"]);
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            f1.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--personal",
+            "cpf,nome",
+        ],
+    );
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            f2.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--mode",
+            "full-refresh",
+        ],
+    );
     let orphan = lake.join("store/tables/obitos/crashed-run.parquet");
     std::fs::write(&orphan, b"half a file").unwrap();
 
@@ -188,21 +473,41 @@ fn vacuum_removes_orphans_and_expired_files_only() {
     assert!(orphan.exists());
 
     let out = lagoa_ok(&lake, &["vacuum", "--dry-run", "--min-age", "0s"]);
-    assert!(out.contains("Would remove orphan") && out.contains("crashed-run.parquet"), "{out}");
+    assert!(
+        out.contains("Would remove orphan") && out.contains("crashed-run.parquet"),
+        "{out}"
+    );
     assert!(orphan.exists(), "dry run deletes nothing");
 
     let out = lagoa_ok(&lake, &["vacuum", "--min-age", "0s"]);
     assert!(out.contains("Removed 0 expired and 1 orphan"), "{out}");
     assert!(!orphan.exists());
-    assert_eq!(parquet_files(&lake).len(), 2, "committed files stay, including snapshot 1's");
+    assert_eq!(
+        parquet_files(&lake).len(),
+        2,
+        "committed files stay, including snapshot 1's"
+    );
 
     // With zero retention, the file only snapshot 1 needed goes too.
-    let out = ok(lagoa_env(&lake, &["vacuum", "--min-age", "0s"], &[("LAGOA__RETENTION__SNAPSHOTS", "0s")]), &["vacuum"]);
+    let out = ok(
+        lagoa_env(
+            &lake,
+            &["vacuum", "--min-age", "0s"],
+            &[("LAGOA__RETENTION__SNAPSHOTS", "0s")],
+        ),
+        &["vacuum"],
+    );
     assert!(out.contains("Removed 1 expired and 0 orphan"), "{out}");
     assert_eq!(parquet_files(&lake).len(), 1);
-    let n = lagoa_ok(&lake, &["query", "SELECT count(*) FROM obitos", "--format", "csv"]);
+    let n = lagoa_ok(
+        &lake,
+        &["query", "SELECT count(*) FROM obitos", "--format", "csv"],
+    );
     assert_eq!(csv_rows(&n), vec![vec!["6"]]);
-    let err = lagoa_err(&lake, &["query", "SELECT count(*) FROM obitos", "--as-of", "1"]);
+    let err = lagoa_err(
+        &lake,
+        &["query", "SELECT count(*) FROM obitos", "--as-of", "1"],
+    );
     assert!(err.contains("expired"), "{err}");
 }
 
@@ -211,13 +516,51 @@ fn key_rotation_keeps_old_files_readable() {
     let (dir, lake) = new_lake();
     let f1 = write_file(dir.path(), "a.csv", &obitos_csv(2023, 2));
     let f2 = write_file(dir.path(), "b.csv", &obitos_csv(2024, 2));
-    lagoa_ok(&lake, &["ingest", f1.to_str().unwrap(), "--dataset", "obitos", "--personal", "cpf,nome"]);
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            f1.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--personal",
+            "cpf,nome",
+        ],
+    );
     let out = lagoa_ok(&lake, &["keys", "rotate"]);
-    assert!(out.contains("lagoa.obitos.data.v2") && out.contains("lagoa.obitos.pessoal.v2"), "{out}");
-    lagoa_ok(&lake, &["ingest", f2.to_str().unwrap(), "--dataset", "obitos"]);
-    let keys = lagoa_ok(&lake, &["query", "SELECT master_key_id, count(*) FROM system.files GROUP BY master_key_id ORDER BY 1", "--format", "csv"]);
-    assert_eq!(csv_rows(&keys), vec![vec!["lagoa.obitos.data.v1", "1"], vec!["lagoa.obitos.data.v2", "1"]]);
-    let n = lagoa_ok(&lake, &["query", "SELECT count(DISTINCT cpf) AS people, count(*) FROM obitos", "--format", "csv"]);
+    assert!(
+        out.contains("lagoa.obitos.data.v2") && out.contains("lagoa.obitos.pessoal.v2"),
+        "{out}"
+    );
+    lagoa_ok(
+        &lake,
+        &["ingest", f2.to_str().unwrap(), "--dataset", "obitos"],
+    );
+    let keys = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT master_key_id, count(*) FROM system.files GROUP BY master_key_id ORDER BY 1",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(
+        csv_rows(&keys),
+        vec![
+            vec!["lagoa.obitos.data.v1", "1"],
+            vec!["lagoa.obitos.data.v2", "1"]
+        ]
+    );
+    let n = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT count(DISTINCT cpf) AS people, count(*) FROM obitos",
+            "--format",
+            "csv",
+        ],
+    );
     assert_eq!(csv_rows(&n), vec![vec!["3", "12"]]);
     let listed = lagoa_ok(&lake, &["keys", "list"]);
     assert_eq!(listed.lines().count(), 4, "{listed}");
@@ -229,8 +572,28 @@ fn shredding_makes_a_dataset_unreadable_for_good() {
     let (dir, lake) = new_lake();
     let f = write_file(dir.path(), "a.csv", &obitos_csv(2023, 2));
     let other = write_file(dir.path(), "b.csv", "municipio,populacao\n260005,1000\n");
-    lagoa_ok(&lake, &["ingest", f.to_str().unwrap(), "--dataset", "obitos", "--personal", "cpf,nome"]);
-    lagoa_ok(&lake, &["ingest", other.to_str().unwrap(), "--dataset", "populacao", "--level", "amplo"]);
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            f.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--personal",
+            "cpf,nome",
+        ],
+    );
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            other.to_str().unwrap(),
+            "--dataset",
+            "populacao",
+            "--level",
+            "amplo",
+        ],
+    );
 
     let err = lagoa_err(&lake, &["keys", "shred", "obitos"]);
     assert!(err.contains("--yes"), "{err}");
@@ -240,16 +603,41 @@ fn shredding_makes_a_dataset_unreadable_for_good() {
     let err = lagoa_err(&lake, &["query", "SELECT count(*) FROM obitos"]);
     assert!(err.contains("crypto-shredded"), "{err}");
     // Time travel does not help either: the keys are gone.
-    let err = lagoa_err(&lake, &["query", "SELECT count(*) FROM obitos", "--as-of", "1"]);
-    assert!(err.contains("obitos") && (err.contains("shredded") || err.contains("key")), "{err}");
+    let err = lagoa_err(
+        &lake,
+        &["query", "SELECT count(*) FROM obitos", "--as-of", "1"],
+    );
+    assert!(
+        err.contains("obitos") && (err.contains("shredded") || err.contains("key")),
+        "{err}"
+    );
     let keystore = std::fs::read_to_string(lake.join("keys/keystore.json")).unwrap();
-    assert!(!keystore.contains("lagoa.obitos."), "no key of the dataset remains");
+    assert!(
+        !keystore.contains("lagoa.obitos."),
+        "no key of the dataset remains"
+    );
     // Other datasets are untouched.
-    let n = lagoa_ok(&lake, &["query", "SELECT sum(populacao) FROM populacao", "--format", "csv"]);
+    let n = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT sum(populacao) FROM populacao",
+            "--format",
+            "csv",
+        ],
+    );
     assert_eq!(csv_rows(&n), vec![vec!["1000"]]);
     let datasets = lagoa_ok(&lake, &["datasets", "--format", "csv"]);
-    assert!(datasets.lines().any(|l| l.starts_with("obitos,") && !l.ends_with(',')), "shredded_at shown: {datasets}");
-    let err = lagoa_err(&lake, &["ingest", f.to_str().unwrap(), "--dataset", "obitos"]);
+    assert!(
+        datasets
+            .lines()
+            .any(|l| l.starts_with("obitos,") && !l.ends_with(',')),
+        "shredded_at shown: {datasets}"
+    );
+    let err = lagoa_err(
+        &lake,
+        &["ingest", f.to_str().unwrap(), "--dataset", "obitos"],
+    );
     assert!(err.contains("shredded"), "{err}");
 }
 
@@ -257,8 +645,22 @@ fn shredding_makes_a_dataset_unreadable_for_good() {
 fn two_processes_ingesting_at_once_both_land() {
     let (dir, lake) = new_lake();
     let seed = write_file(dir.path(), "seed.csv", &obitos_csv(2020, 1));
-    lagoa_ok(&lake, &["ingest", seed.to_str().unwrap(), "--dataset", "obitos", "--personal", "cpf,nome", "--partition", "ano"]);
-    let files: Vec<_> = (0..4).map(|i| write_file(dir.path(), &format!("p{i}.csv"), &obitos_csv(2021 + i, 50))).collect();
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            seed.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--personal",
+            "cpf,nome",
+            "--partition",
+            "ano",
+        ],
+    );
+    let files: Vec<_> = (0..4)
+        .map(|i| write_file(dir.path(), &format!("p{i}.csv"), &obitos_csv(2021 + i, 50)))
+        .collect();
     let children: Vec<_> = files
         .iter()
         .map(|f| {
@@ -274,10 +676,25 @@ fn two_processes_ingesting_at_once_both_land() {
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let n = lagoa_ok(&lake, &["query", "SELECT count(*) FROM obitos", "--format", "csv"]);
+    let n = lagoa_ok(
+        &lake,
+        &["query", "SELECT count(*) FROM obitos", "--format", "csv"],
+    );
     assert_eq!(csv_rows(&n), vec![vec![(3 + 4 * 150).to_string()]]);
-    let snaps = lagoa_ok(&lake, &["query", "SELECT count(*) FROM system.snapshots", "--format", "csv"]);
+    let snaps = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT count(*) FROM system.snapshots",
+            "--format",
+            "csv",
+        ],
+    );
     assert_eq!(csv_rows(&snaps), vec![vec!["5"]]);
 }

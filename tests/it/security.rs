@@ -7,14 +7,36 @@ use crate::support::*;
 fn no_personal_value_is_stored_in_clear_anywhere() {
     let (dir, lake) = new_lake();
     let f = write_file(dir.path(), "obitos.csv", &obitos_csv(2024, 200));
-    lagoa_ok(&lake, &["ingest", f.to_str().unwrap(), "--dataset", "obitos", "--personal", "cpf,nome", "--partition", "ano"]);
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            f.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--personal",
+            "cpf,nome",
+            "--partition",
+            "ano",
+        ],
+    );
     // Queries and listings must not write plaintext either.
-    lagoa_ok(&lake, &["query", "SELECT nome, count(*) FROM obitos GROUP BY nome"]);
+    lagoa_ok(
+        &lake,
+        &["query", "SELECT nome, count(*) FROM obitos GROUP BY nome"],
+    );
     lagoa_ok(&lake, &["files", "obitos"]);
 
     let files = all_files(&lake);
-    assert!(files.iter().any(|p| p.extension().is_some_and(|e| e == "parquet")));
-    assert!(files.iter().any(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("catalog.db"))));
+    assert!(
+        files
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "parquet"))
+    );
+    assert!(files.iter().any(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("catalog.db"))
+    }));
     let mut needles: Vec<Vec<u8>> = Vec::new();
     for (cpf, nome) in PEOPLE {
         needles.push(cpf.as_bytes().to_vec());
@@ -43,24 +65,50 @@ fn no_personal_value_is_stored_in_clear_anywhere() {
 fn a_flipped_byte_fails_the_query_and_names_the_file() {
     let (dir, lake) = new_lake();
     let f = write_file(dir.path(), "obitos.csv", &obitos_csv(2024, 300));
-    lagoa_ok(&lake, &["ingest", f.to_str().unwrap(), "--dataset", "obitos", "--personal", "cpf,nome"]);
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            f.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--personal",
+            "cpf,nome",
+        ],
+    );
     let file = parquet_files(&lake).pop().unwrap();
     let original = std::fs::read(&file).unwrap();
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
 
     // In the data pages, in the footer, in the personal column: always detected.
-    for offset in [original.len() / 5, original.len() / 3, original.len() / 2, original.len() * 4 / 5, original.len() - 40] {
+    for offset in [
+        original.len() / 5,
+        original.len() / 3,
+        original.len() / 2,
+        original.len() * 4 / 5,
+        original.len() - 40,
+    ] {
         let mut tampered = original.clone();
         tampered[offset] ^= 0x01;
         std::fs::write(&file, &tampered).unwrap();
         // Every column is read: a flipped byte anywhere in the data must fail, never give other rows.
         let out = lagoa(&lake, &["query", "SELECT * FROM obitos", "--format", "csv"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "byte {offset} flipped but the query answered: {}", String::from_utf8_lossy(&out.stdout));
-        assert!(stderr.contains(&name), "the error does not name the file: {stderr}");
+        assert!(
+            !out.status.success(),
+            "byte {offset} flipped but the query answered: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            stderr.contains(&name),
+            "the error does not name the file: {stderr}"
+        );
     }
     std::fs::write(&file, &original).unwrap();
-    let n = lagoa_ok(&lake, &["query", "SELECT count(*) FROM obitos", "--format", "csv"]);
+    let n = lagoa_ok(
+        &lake,
+        &["query", "SELECT count(*) FROM obitos", "--format", "csv"],
+    );
     assert_eq!(csv_rows(&n), vec![vec!["900"]]);
 }
 
@@ -69,28 +117,60 @@ fn a_file_swapped_or_replayed_onto_another_path_is_rejected() {
     let (dir, lake) = new_lake();
     let a = write_file(dir.path(), "a.csv", &obitos_csv(2023, 5));
     let b = write_file(dir.path(), "b.csv", &obitos_csv(2024, 5));
-    lagoa_ok(&lake, &["ingest", a.to_str().unwrap(), "--dataset", "obitos", "--personal", "cpf,nome"]);
-    lagoa_ok(&lake, &["ingest", b.to_str().unwrap(), "--dataset", "obitos"]);
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            a.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--personal",
+            "cpf,nome",
+        ],
+    );
+    lagoa_ok(
+        &lake,
+        &["ingest", b.to_str().unwrap(), "--dataset", "obitos"],
+    );
     let files = parquet_files(&lake);
     assert_eq!(files.len(), 2);
     // Replace the 2024 file with a valid file of the same dataset, same keys.
     let (first, second) = (&files[0], &files[1]);
     let kept = std::fs::read(second).unwrap();
     std::fs::copy(first, second).unwrap();
-    let err = lagoa_err(&lake, &["query", "SELECT ano, count(*) FROM obitos GROUP BY ano"]);
-    assert!(err.contains(&second.file_name().unwrap().to_string_lossy().into_owned()), "{err}");
+    let err = lagoa_err(
+        &lake,
+        &["query", "SELECT ano, count(*) FROM obitos GROUP BY ano"],
+    );
+    assert!(
+        err.contains(&second.file_name().unwrap().to_string_lossy().into_owned()),
+        "{err}"
+    );
     std::fs::write(second, kept).unwrap();
 }
 
 #[test]
 fn pyarrow_reads_lagoa_files_with_the_same_master_keys() {
     let Some(python) = python() else {
-        skip("pyarrow_reads_lagoa_files_with_the_same_master_keys", "no .venv/bin/python: run scripts/bootstrap");
+        skip(
+            "pyarrow_reads_lagoa_files_with_the_same_master_keys",
+            "no .venv/bin/python: run scripts/bootstrap",
+        );
         return;
     };
     let (dir, lake) = new_lake();
     let f = write_file(dir.path(), "obitos.csv", &obitos_csv(2024, 7));
-    lagoa_ok(&lake, &["ingest", f.to_str().unwrap(), "--dataset", "obitos", "--personal", "cpf,nome"]);
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            f.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--personal",
+            "cpf,nome",
+        ],
+    );
     let file = parquet_files(&lake).pop().unwrap();
 
     let reader = repo_root().join("tests/py/read_encrypted.py");
@@ -105,24 +185,48 @@ fn pyarrow_reads_lagoa_files_with_the_same_master_keys() {
             .expect("running python")
     };
     let out = run(&lake.join("keys/keystore.json"));
-    assert!(out.status.success(), "PyArrow could not read the file: {}", String::from_utf8_lossy(&out.stderr));
-    let pyarrow_rows: Vec<serde_json::Value> =
-        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        out.status.success(),
+        "PyArrow could not read the file: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pyarrow_rows: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(pyarrow_rows.len(), 21);
 
     // Same rows as Lagoa returns.
-    let ours = lagoa_ok(&lake, &["query", "SELECT cpf, nome, idade, municipio FROM obitos", "--format", "json"]);
+    let ours = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT cpf, nome, idade, municipio FROM obitos",
+            "--format",
+            "json",
+        ],
+    );
     let mut ours: Vec<(String, String, String, String)> = ours
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["cpf"].as_str().unwrap().into(), v["nome"].as_str().unwrap().into(), v["idade"].to_string(), v["municipio"].to_string())
+            (
+                v["cpf"].as_str().unwrap().into(),
+                v["nome"].as_str().unwrap().into(),
+                v["idade"].to_string(),
+                v["municipio"].to_string(),
+            )
         })
         .collect();
     let mut theirs: Vec<(String, String, String, String)> = pyarrow_rows
         .iter()
         .map(|v| {
-            let s = |k: &str| v[k].as_str().map(str::to_owned).unwrap_or_else(|| v[k].to_string());
+            let s = |k: &str| {
+                v[k].as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v[k].to_string())
+            };
             (s("cpf"), s("nome"), s("idade"), s("municipio"))
         })
         .collect();
@@ -131,7 +235,11 @@ fn pyarrow_reads_lagoa_files_with_the_same_master_keys() {
     assert_eq!(ours, theirs);
 
     // Without the dataset's keys, PyArrow cannot read it either.
-    let empty = write_file(dir.path(), "empty-keystore.json", r#"{"format": "lagoa-local-keystore/1", "keys": {}, "shredded": {}}"#);
+    let empty = write_file(
+        dir.path(),
+        "empty-keystore.json",
+        r#"{"format": "lagoa-local-keystore/1", "keys": {}, "shredded": {}}"#,
+    );
     let out = run(&empty);
     assert!(!out.status.success(), "a reader without the keys must fail");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(PEOPLE[0].0));

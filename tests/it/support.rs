@@ -18,14 +18,19 @@ pub fn in_ci() -> bool {
 /// Returns false (and says why) when a test cannot run here; panics in CI.
 pub fn skip(test: &str, reason: &str) -> bool {
     if in_ci() {
-        panic!("{test}: {reason} (CI=true: a missing server or tool is a failure; run scripts/bootstrap)");
+        panic!(
+            "{test}: {reason} (CI=true: a missing server or tool is a failure; run scripts/bootstrap)"
+        );
     }
     eprintln!("SKIPPED {test}: {reason}");
     false
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
 }
 
 pub fn lagoa_bin() -> PathBuf {
@@ -35,7 +40,11 @@ pub fn lagoa_bin() -> PathBuf {
 /// Runs `lagoa --lake <lake> <args>` with extra environment.
 pub fn lagoa_env(lake: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(lagoa_bin());
-    cmd.arg("--lake").arg(lake).args(args).env_remove("LAGOA_LAKE").stdin(Stdio::null());
+    cmd.arg("--lake")
+        .arg(lake)
+        .args(args)
+        .env_remove("LAGOA_LAKE")
+        .stdin(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -64,7 +73,11 @@ pub fn ok(out: Output, args: &[&str]) -> String {
 /// Runs lagoa expecting failure; returns stderr.
 pub fn lagoa_err(lake: &Path, args: &[&str]) -> String {
     let out = lagoa(lake, args);
-    assert!(!out.status.success(), "lagoa {args:?} should have failed; stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "lagoa {args:?} should have failed; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8(out.stderr).expect("utf-8 output")
 }
 
@@ -84,7 +97,10 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// Parses `--format csv` output into rows of strings (no quoting in fixtures).
 pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
-    text.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect()
+    text.lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
 }
 
 /// Known personal values used by security tests; fixtures embed them.
@@ -101,7 +117,11 @@ pub fn obitos_csv(year: i32, rows_per_person: usize) -> String {
         for (j, (cpf, nome)) in PEOPLE.iter().enumerate() {
             let municipio = 260005 + (j as i32) * 50;
             let month = 1 + (i % 12);
-            s.push_str(&format!("{municipio},{year}-{month:02}-15,{year},A0{j},{},{}.50,{cpf},{nome}\n", 20 + i % 60, 100 + i));
+            s.push_str(&format!(
+                "{municipio},{year}-{month:02}-15,{year},A0{j},{},{}.50,{cpf},{nome}\n",
+                20 + i % 60,
+                100 + i
+            ));
         }
     }
     s
@@ -130,14 +150,26 @@ pub async fn postgres(test: &str) -> Option<Postgres> {
     let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
         Ok(c) => c,
         Err(e) => {
-            skip(test, &format!("PostgreSQL is not reachable at {admin_url}: {e}"));
+            skip(
+                test,
+                &format!("PostgreSQL is not reachable at {admin_url}: {e}"),
+            );
             return None;
         }
     };
     let name = format!("lagoa_it_{}", uuid::Uuid::now_v7().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("creating a test database");
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url).to_owned();
-    Some(Postgres { url: format!("{base}/{name}") })
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("creating a test database");
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(&admin_url)
+        .to_owned();
+    Some(Postgres {
+        url: format!("{base}/{name}"),
+    })
 }
 
 /// A moto S3 server shared by the tests of this run, with one bucket.
@@ -151,13 +183,20 @@ static S3_SERVER: OnceLock<Option<S3>> = OnceLock::new();
 pub fn s3(test: &str) -> Option<&'static S3> {
     let server = S3_SERVER.get_or_init(start_moto);
     if server.is_none() {
-        skip(test, "no S3 test server: run scripts/bootstrap to install moto into .venv");
+        skip(
+            test,
+            "no S3 test server: run scripts/bootstrap to install moto into .venv",
+        );
     }
     server.as_ref()
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("binding a port").local_addr().expect("address").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("binding a port")
+        .local_addr()
+        .expect("address")
+        .port()
 }
 
 fn start_moto() -> Option<S3> {
@@ -172,7 +211,12 @@ fn start_moto() -> Option<S3> {
         moto.display(),
         std::process::id()
     );
-    Command::new("sh").arg("-c").arg(script).stdin(Stdio::null()).spawn().expect("starting moto_server");
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("starting moto_server");
     let endpoint = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
     let bucket = "lagoa-test".to_owned();
@@ -191,18 +235,27 @@ fn start_moto() -> Option<S3> {
 fn http_put(port: u16, path: &str) -> std::io::Result<()> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    write!(stream, "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     if response.starts_with("HTTP/1.1 200") || response.contains("BucketAlreadyOwnedByYou") {
         Ok(())
     } else {
-        Err(std::io::Error::other(response.lines().next().unwrap_or("").to_owned()))
+        Err(std::io::Error::other(
+            response.lines().next().unwrap_or("").to_owned(),
+        ))
     }
 }
 
 pub fn s3_env() -> Vec<(&'static str, &'static str)> {
-    vec![("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_REGION", "us-east-1")]
+    vec![
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ]
 }
 
 /// Every regular file under `dir`, recursively.
@@ -223,7 +276,10 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 pub fn parquet_files(lake: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = all_files(&lake.join("store")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect();
+    let mut files: Vec<PathBuf> = all_files(&lake.join("store"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
     files.sort();
     files
 }

@@ -19,10 +19,20 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "lagoa", version, about = "Lagoa: a secure data lake for public-sector data offices")]
+#[command(
+    name = "lagoa",
+    version,
+    about = "Lagoa: a secure data lake for public-sector data offices"
+)]
 struct Cli {
     /// The lake's directory (holds lagoa.toml).
-    #[arg(long, global = true, env = "LAGOA_LAKE", default_value = ".", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "LAGOA_LAKE",
+        default_value = ".",
+        hide_env_values = true
+    )]
     lake: PathBuf,
 
     #[command(subcommand)]
@@ -149,7 +159,10 @@ enum KeysCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -166,8 +179,12 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LAGOA_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LAGOA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -363,7 +380,11 @@ fn parse_as_of(text: &str) -> Result<AsOf> {
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
-    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressBar::new(total)
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -384,7 +405,11 @@ fn human_bytes(n: u64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 #[doc(hidden)]

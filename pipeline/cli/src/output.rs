@@ -46,7 +46,9 @@ pub async fn write(df: DataFrame, format: Format, output: Option<&Path>) -> Resu
             sink.flush()?;
         }
         Format::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(sink);
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(sink);
             while let Some(batch) = stream.next().await {
                 let batch = batch?;
                 rows += batch.num_rows() as u64;

@@ -84,7 +84,15 @@ mod tests {
     fn dataset_names_are_sql_and_path_safe() {
         assert!(DatasetName::new("obitos_recife").is_ok());
         assert!(DatasetName::new("sinasc2024").is_ok());
-        for bad in ["", "1obitos", "Obitos", "obitos-recife", "../etc", "a b", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "1obitos",
+            "Obitos",
+            "obitos-recife",
+            "../etc",
+            "a b",
+            &"a".repeat(64),
+        ] {
             assert!(DatasetName::new(bad).is_err(), "{bad:?} should be rejected");
         }
     }

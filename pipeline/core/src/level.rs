@@ -83,7 +83,11 @@ mod tests {
 
     #[test]
     fn levels_round_trip_in_portuguese() {
-        for level in [SharingLevel::Amplo, SharingLevel::Corporativo, SharingLevel::Especial] {
+        for level in [
+            SharingLevel::Amplo,
+            SharingLevel::Corporativo,
+            SharingLevel::Especial,
+        ] {
             assert_eq!(level.as_str().parse::<SharingLevel>().unwrap(), level);
         }
         assert!("public".parse::<SharingLevel>().is_err());

@@ -4,7 +4,9 @@ use lagoa_core::{DatasetName, PersonalTag, SharingLevel};
 use lagoa_lake::catalog::model::{ColumnDef, CommitOutcome, CommitRequest, DatasetSpec, WriteMode};
 use lagoa_lake::writer::WriteTarget;
 use lagoa_lake::{AsOf, Lake, LakeError};
-use lagoa_schemas::{Contract, ContractError, infer_csv_schema, normalize_column_name, sniff_delimiter};
+use lagoa_schemas::{
+    Contract, ContractError, infer_csv_schema, normalize_column_name, sniff_delimiter,
+};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -67,15 +69,24 @@ struct Plan {
     description: String,
 }
 
-pub async fn ingest_csv(lake: &Lake, request: CsvIngest, progress: Progress) -> Result<IngestReport, IngestError> {
+pub async fn ingest_csv(
+    lake: &Lake,
+    request: CsvIngest,
+    progress: Progress,
+) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
     let shown = request.path.display().to_string();
-    let input_err = |message: String| IngestError::Input { path: shown.clone(), message };
+    let input_err = |message: String| IngestError::Input {
+        path: shown.clone(),
+        message,
+    };
 
     let (header, delimiter) = {
         let file = File::open(&request.path).map_err(|e| input_err(format!("cannot open: {e}")))?;
         let mut line = String::new();
-        BufReader::new(file).read_line(&mut line).map_err(|e| input_err(format!("cannot read the header: {e}")))?;
+        BufReader::new(file)
+            .read_line(&mut line)
+            .map_err(|e| input_err(format!("cannot read the header: {e}")))?;
         let line = line.trim_start_matches('\u{feff}').trim_end().to_owned();
         if line.is_empty() {
             return Err(input_err("the file is empty: no header line".into()));
@@ -87,7 +98,11 @@ pub async fn ingest_csv(lake: &Lake, request: CsvIngest, progress: Progress) -> 
     let latest = lake.catalog.resolve(&AsOf::Latest).await?;
     let existing = lake.catalog.dataset(&request.dataset, latest).await?;
     if let Some(at) = existing.as_ref().and_then(|d| d.shredded_at) {
-        return Err(LakeError::Shredded { dataset: request.dataset.to_string(), at: lagoa_lake::catalog::format_micros(at) }.into());
+        return Err(LakeError::Shredded {
+            dataset: request.dataset.to_string(),
+            at: lagoa_lake::catalog::format_micros(at),
+        }
+        .into());
     }
 
     let path = request.path.clone();
@@ -95,7 +110,11 @@ pub async fn ingest_csv(lake: &Lake, request: CsvIngest, progress: Progress) -> 
         .await
         .map_err(|e| IngestError::Usage(format!("fingerprinting failed: {e}")))?
         .map_err(|e| input_err(format!("cannot read: {e}")))?;
-    if let Some(snapshot) = lake.catalog.find_delivery(&request.dataset, &fingerprint).await? {
+    if let Some(snapshot) = lake
+        .catalog
+        .find_delivery(&request.dataset, &fingerprint)
+        .await?
+    {
         return Ok(IngestReport {
             dataset: request.dataset.to_string(),
             outcome: CommitOutcome::AlreadyIngested { snapshot },
@@ -109,7 +128,12 @@ pub async fn ingest_csv(lake: &Lake, request: CsvIngest, progress: Progress) -> 
 
     let plan = plan(&request, &header, delimiter, existing.as_ref()).map_err(|m| input_err(m))?;
 
-    let personal_columns: Vec<String> = plan.columns.iter().filter(|c| c.personal.is_some()).map(|c| c.name.clone()).collect();
+    let personal_columns: Vec<String> = plan
+        .columns
+        .iter()
+        .filter(|c| c.personal.is_some())
+        .map(|c| c.name.clone())
+        .collect();
     let target = WriteTarget {
         dataset: request.dataset.clone(),
         schema: Arc::clone(&plan.read_schema),
@@ -123,14 +147,20 @@ pub async fn ingest_csv(lake: &Lake, request: CsvIngest, progress: Progress) -> 
     let (files, rows, bytes_read) = tokio::task::spawn_blocking(move || {
         let result = read_and_write(&path, read_schema, delimiter, &mut writer, progress);
         match result {
-            Ok((rows, bytes)) => writer.finish().map(|files| (files, rows, bytes)).map_err(IngestError::from),
+            Ok((rows, bytes)) => writer
+                .finish()
+                .map(|files| (files, rows, bytes))
+                .map_err(IngestError::from),
             Err(e) => {
                 writer.abort();
                 Err(e)
             }
         }
         .map_err(|e| match e {
-            IngestError::Input { message, .. } => IngestError::Input { path: shown_for_thread.clone(), message },
+            IngestError::Input { message, .. } => IngestError::Input {
+                path: shown_for_thread.clone(),
+                message,
+            },
             other => other,
         })
     })
@@ -150,7 +180,11 @@ pub async fn ingest_csv(lake: &Lake, request: CsvIngest, progress: Progress) -> 
         mode: request.mode.clone(),
         files,
         fingerprint: Some(fingerprint),
-        source: request.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        source: request
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
     };
     let outcome = lake.catalog.commit(&request_commit).await?;
     tracing::info!(dataset = %request.dataset, ?outcome, rows, "delivery committed");
@@ -182,17 +216,41 @@ fn fingerprint(path: &std::path::Path) -> std::io::Result<String> {
 /// Decides the file's columns and types, the level and the partition, from
 /// the contract or from inference and flags, checked against what the lake
 /// already holds for this dataset.
-fn plan(request: &CsvIngest, header: &str, delimiter: u8, existing: Option<&lagoa_lake::catalog::model::DatasetInfo>) -> Result<Plan, String> {
-    let header_names: Vec<String> = csv_fields(header, delimiter).iter().map(|h| normalize_column_name(h)).collect();
+fn plan(
+    request: &CsvIngest,
+    header: &str,
+    delimiter: u8,
+    existing: Option<&lagoa_lake::catalog::model::DatasetInfo>,
+) -> Result<Plan, String> {
+    let header_names: Vec<String> = csv_fields(header, delimiter)
+        .iter()
+        .map(|h| normalize_column_name(h))
+        .collect();
 
     let (mut columns, level, partition, description) = match &request.contract {
         Some(contract) => {
             if contract.name() != request.dataset {
-                return Err(format!("the contract describes dataset {}, not {}", contract.dataset.name, request.dataset));
+                return Err(format!(
+                    "the contract describes dataset {}, not {}",
+                    contract.dataset.name, request.dataset
+                ));
             }
-            let by_name: std::collections::HashMap<&str, &lagoa_schemas::ColumnSpec> = contract.columns.iter().map(|c| (c.name.as_str(), c)).collect();
-            let missing: Vec<&str> = contract.columns.iter().map(|c| c.name.as_str()).filter(|n| !header_names.iter().any(|h| h == n)).collect();
-            let unexpected: Vec<&str> = header_names.iter().map(String::as_str).filter(|h| !by_name.contains_key(h)).collect();
+            let by_name: std::collections::HashMap<&str, &lagoa_schemas::ColumnSpec> = contract
+                .columns
+                .iter()
+                .map(|c| (c.name.as_str(), c))
+                .collect();
+            let missing: Vec<&str> = contract
+                .columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .filter(|n| !header_names.iter().any(|h| h == n))
+                .collect();
+            let unexpected: Vec<&str> = header_names
+                .iter()
+                .map(String::as_str)
+                .filter(|h| !by_name.contains_key(h))
+                .collect();
             if !missing.is_empty() || !unexpected.is_empty() {
                 return Err(format!(
                     "the header does not match contract {}: missing columns [{}], unexpected columns [{}]",
@@ -205,23 +263,39 @@ fn plan(request: &CsvIngest, header: &str, delimiter: u8, existing: Option<&lago
                 .iter()
                 .map(|h| {
                     let spec = by_name[h.as_str()];
-                    let data_type = lagoa_schemas::parse_type(&spec.data_type).expect("validated on load");
+                    let data_type =
+                        lagoa_schemas::parse_type(&spec.data_type).expect("validated on load");
                     ColumnDef {
                         name: h.clone(),
                         data_type: data_type.to_string(),
                         nullable: spec.nullable,
-                        personal: spec.personal.as_ref().and_then(|p| p.parse::<PersonalTag>().ok()),
+                        personal: spec
+                            .personal
+                            .as_ref()
+                            .and_then(|p| p.parse::<PersonalTag>().ok()),
                     }
                 })
                 .collect::<Vec<_>>();
-            (columns, Some(contract.level()), contract.dataset.partition.clone(), contract.dataset.description.clone())
+            (
+                columns,
+                Some(contract.level()),
+                contract.dataset.partition.clone(),
+                contract.dataset.description.clone(),
+            )
         }
         None => {
             let file = File::open(&request.path).map_err(|e| format!("cannot open: {e}"))?;
-            let inferred = infer_csv_schema(strip_bom(BufReader::new(file)), delimiter, INFER_SAMPLE_ROWS)?;
+            let inferred = infer_csv_schema(
+                strip_bom(BufReader::new(file)),
+                delimiter,
+                INFER_SAMPLE_ROWS,
+            )?;
             for wanted in &request.personal {
                 if !inferred.iter().any(|c| &c.name == wanted) {
-                    return Err(format!("--personal names column {wanted}, which the file does not have (columns: {})", header_names.join(", ")));
+                    return Err(format!(
+                        "--personal names column {wanted}, which the file does not have (columns: {})",
+                        header_names.join(", ")
+                    ));
                 }
             }
             let columns = inferred
@@ -229,11 +303,25 @@ fn plan(request: &CsvIngest, header: &str, delimiter: u8, existing: Option<&lago
                 .map(|c| {
                     let personal = request.personal.contains(&c.name);
                     // Personal values are kept as text: identifiers keep their zeros.
-                    let data_type = if personal { DataType::Utf8 } else { c.data_type };
-                    ColumnDef { name: c.name, data_type: data_type.to_string(), nullable: true, personal: personal.then_some(PersonalTag::Pessoal) }
+                    let data_type = if personal {
+                        DataType::Utf8
+                    } else {
+                        c.data_type
+                    };
+                    ColumnDef {
+                        name: c.name,
+                        data_type: data_type.to_string(),
+                        nullable: true,
+                        personal: personal.then_some(PersonalTag::Pessoal),
+                    }
                 })
                 .collect::<Vec<_>>();
-            (columns, request.level, request.partition.clone(), request.description.clone().unwrap_or_default())
+            (
+                columns,
+                request.level,
+                request.partition.clone(),
+                request.description.clone().unwrap_or_default(),
+            )
         }
     };
 
@@ -268,7 +356,11 @@ fn plan(request: &CsvIngest, header: &str, delimiter: u8, existing: Option<&lago
                     }
                 }
             }
-            (existing.level, existing.partition_column.clone(), existing.description.clone())
+            (
+                existing.level,
+                existing.partition_column.clone(),
+                existing.description.clone(),
+            )
         }
         None => {
             let has_personal = columns.iter().any(|c| c.personal.is_some());
@@ -288,22 +380,42 @@ fn plan(request: &CsvIngest, header: &str, delimiter: u8, existing: Option<&lago
     if let Some(p) = &partition
         && !columns.iter().any(|c| &c.name == p)
     {
-        return Err(format!("partition column {p} is not a column of the file (columns: {})", header_names.join(", ")));
+        return Err(format!(
+            "partition column {p} is not a column of the file (columns: {})",
+            header_names.join(", ")
+        ));
     }
 
     let fields = columns
         .iter()
         .map(|c| {
-            let data_type: DataType = c.data_type.parse().map_err(|e| format!("column {}: {e}", c.name))?;
+            let data_type: DataType = c
+                .data_type
+                .parse()
+                .map_err(|e| format!("column {}: {e}", c.name))?;
             Ok(Field::new(&c.name, data_type, c.nullable))
         })
         .collect::<Result<Vec<_>, String>>()?;
-    Ok(Plan { read_schema: Arc::new(Schema::new(fields)), columns, level, partition, description })
+    Ok(Plan {
+        read_schema: Arc::new(Schema::new(fields)),
+        columns,
+        level,
+        partition,
+        description,
+    })
 }
 
 fn csv_fields(line: &str, delimiter: u8) -> Vec<String> {
-    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).from_reader(line.as_bytes());
-    reader.records().next().and_then(|r| r.ok()).map(|r| r.iter().map(str::to_owned).collect()).unwrap_or_default()
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .from_reader(line.as_bytes());
+    reader
+        .records()
+        .next()
+        .and_then(|r| r.ok())
+        .map(|r| r.iter().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 /// Skips a UTF-8 byte-order mark at the start of the input.
@@ -342,9 +454,17 @@ fn read_and_write(
     writer: &mut lagoa_lake::writer::DatasetWriter,
     progress: Progress,
 ) -> Result<(u64, u64), IngestError> {
-    let input = |message: String| IngestError::Input { path: String::new(), message };
+    let input = |message: String| IngestError::Input {
+        path: String::new(),
+        message,
+    };
     let file = File::open(path).map_err(|e| input(format!("cannot open: {e}")))?;
-    let counting = CountingReader { inner: file, read: 0, reported: 0, progress: Arc::clone(&progress) };
+    let counting = CountingReader {
+        inner: file,
+        read: 0,
+        reported: 0,
+        progress: Arc::clone(&progress),
+    };
     let reader = strip_bom(BufReader::with_capacity(1 << 20, counting));
     let csv = arrow::csv::ReaderBuilder::new(Arc::clone(&schema))
         .with_header(true)
@@ -354,7 +474,8 @@ fn read_and_write(
         .map_err(|e| input(sanitize_csv_error(&e.to_string(), &schema, 0)))?;
     let mut rows = 0u64;
     for batch in csv {
-        let batch: RecordBatch = batch.map_err(|e| input(sanitize_csv_error(&e.to_string(), &schema, rows)))?;
+        let batch: RecordBatch =
+            batch.map_err(|e| input(sanitize_csv_error(&e.to_string(), &schema, rows)))?;
         rows += batch.num_rows() as u64;
         writer.write(&batch)?;
     }
@@ -367,10 +488,15 @@ fn read_and_write(
 /// may be personal data, so only the line, the column and the expected type
 /// are kept.
 fn sanitize_csv_error(message: &str, schema: &Schema, rows_before: u64) -> String {
-    let parse = regex::Regex::new(r"as type '([^']+)' for column (\d+) at line (\d+)").expect("valid regex");
+    let parse = regex::Regex::new(r"as type '([^']+)' for column (\d+) at line (\d+)")
+        .expect("valid regex");
     if let Some(c) = parse.captures(message) {
         let column: usize = c[2].parse().unwrap_or(0);
-        let name = schema.fields().get(column).map(|f| f.name().as_str()).unwrap_or("?");
+        let name = schema
+            .fields()
+            .get(column)
+            .map(|f| f.name().as_str())
+            .unwrap_or("?");
         // Arrow counts lines from 0 (the header is line 0); people count from 1.
         let line: u64 = c[3].parse::<u64>().unwrap_or(0) + 1;
         return format!("line {line}, column {name}: value is not a valid {}", &c[1]);
@@ -386,8 +512,14 @@ fn sanitize_csv_error(message: &str, schema: &Schema, rows_before: u64) -> Strin
         );
     }
     if message.contains("incorrect number of fields") || message.contains("found record with") {
-        let line = regex::Regex::new(r"line (\d+)").expect("valid regex").captures(message).map(|c| c[1].to_owned());
-        return format!("line {}: wrong number of fields for the header", line.unwrap_or_else(|| "?".into()));
+        let line = regex::Regex::new(r"line (\d+)")
+            .expect("valid regex")
+            .captures(message)
+            .map(|c| c[1].to_owned());
+        return format!(
+            "line {}: wrong number of fields for the header",
+            line.unwrap_or_else(|| "?".into())
+        );
     }
     if message.contains("UTF-8") || message.contains("utf-8") || message.contains("utf8") {
         return "the file is not valid UTF-8 (declare its encoding in the contract; Latin-1 support comes with the connectors)".into();
@@ -403,7 +535,10 @@ mod tests {
 
     #[test]
     fn csv_errors_never_quote_values() {
-        let schema = Schema::new(vec![Field::new("cpf", DataType::Utf8, true), Field::new("idade", DataType::Int64, true)]);
+        let schema = Schema::new(vec![
+            Field::new("cpf", DataType::Utf8, true),
+            Field::new("idade", DataType::Int64, true),
+        ]);
         let raw = "Parser error: Error while parsing value 'Maria da Silva' as type 'Int64' for column 1 at line 7. Row data: '[12345678901,Maria da Silva]'";
         let clean = sanitize_csv_error(raw, &schema, 0);
         assert_eq!(clean, "line 8, column idade: value is not a valid Int64");

@@ -28,7 +28,9 @@ pub struct CatalogConfig {
 
 impl Default for CatalogConfig {
     fn default() -> Self {
-        Self { url: "sqlite://catalog.db".into() }
+        Self {
+            url: "sqlite://catalog.db".into(),
+        }
     }
 }
 
@@ -47,7 +49,12 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { url: "file://store".into(), endpoint: None, region: None, allow_http: false }
+        Self {
+            url: "file://store".into(),
+            endpoint: None,
+            region: None,
+            allow_http: false,
+        }
     }
 }
 
@@ -62,7 +69,10 @@ pub struct KeysConfig {
 
 impl Default for KeysConfig {
     fn default() -> Self {
-        Self { provider: "local".into(), path: "keys/keystore.json".into() }
+        Self {
+            provider: "local".into(),
+            path: "keys/keystore.json".into(),
+        }
     }
 }
 
@@ -93,7 +103,10 @@ pub struct RetentionConfig {
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        Self { snapshots: "30d".into(), orphan_min_age: "1h".into() }
+        Self {
+            snapshots: "30d".into(),
+            orphan_min_age: "1h".into(),
+        }
     }
 }
 
@@ -108,7 +121,10 @@ pub struct WriterConfig {
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        Self { target_file_rows: 4_000_000, row_group_rows: 256 * 1024 }
+        Self {
+            target_file_rows: 4_000_000,
+            row_group_rows: 256 * 1024,
+        }
     }
 }
 
@@ -119,7 +135,9 @@ impl LakeConfig {
         let path = lake_dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                LakeError::NoLake { path: lake_dir.display().to_string() }
+                LakeError::NoLake {
+                    path: lake_dir.display().to_string(),
+                }
             } else {
                 LakeError::io(format!("reading {}", path.display()))(e)
             }
@@ -134,12 +152,16 @@ impl LakeConfig {
     ) -> std::result::Result<Self, String> {
         let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
         for (key, value) in env {
-            let Some(rest) = key.strip_prefix("LAGOA__") else { continue };
+            let Some(rest) = key.strip_prefix("LAGOA__") else {
+                continue;
+            };
             let parts: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
             set_path(&mut table, &parts, parse_env_value(&value))
                 .map_err(|e| format!("environment variable {key}: {e}"))?;
         }
-        let config: LakeConfig = table.try_into().map_err(|e: toml::de::Error| e.to_string())?;
+        let config: LakeConfig = table
+            .try_into()
+            .map_err(|e: toml::de::Error| e.to_string())?;
         config.validate()?;
         Ok(config)
     }
@@ -148,15 +170,22 @@ impl LakeConfig {
     pub fn validate(&self) -> std::result::Result<(), String> {
         let mut problems = Vec::new();
         let catalog = &self.catalog.url;
-        if !(catalog.starts_with("sqlite:") || catalog.starts_with("postgres://") || catalog.starts_with("postgresql://")) {
-            problems.push(format!("catalog.url {catalog:?}: expected sqlite://<file> or postgres://..."));
+        if !(catalog.starts_with("sqlite:")
+            || catalog.starts_with("postgres://")
+            || catalog.starts_with("postgresql://"))
+        {
+            problems.push(format!(
+                "catalog.url {catalog:?}: expected sqlite://<file> or postgres://..."
+            ));
         }
         let storage = &self.storage.url;
         match storage.split_once("://") {
             Some(("file" | "memory", _)) => {}
             Some(("s3", rest)) => {
                 if rest.split('/').next().unwrap_or("").is_empty() {
-                    problems.push(format!("storage.url {storage:?}: s3:// needs a bucket (s3://bucket/prefix)"));
+                    problems.push(format!(
+                        "storage.url {storage:?}: s3:// needs a bucket (s3://bucket/prefix)"
+                    ));
                 }
                 if let Some(endpoint) = &self.storage.endpoint
                     && endpoint.starts_with("http://")
@@ -167,10 +196,15 @@ impl LakeConfig {
                     ));
                 }
             }
-            _ => problems.push(format!("storage.url {storage:?}: expected file://, memory:// or s3://bucket/prefix")),
+            _ => problems.push(format!(
+                "storage.url {storage:?}: expected file://, memory:// or s3://bucket/prefix"
+            )),
         }
         if self.keys.provider != "local" {
-            problems.push(format!("keys.provider {:?}: only \"local\" is available", self.keys.provider));
+            problems.push(format!(
+                "keys.provider {:?}: only \"local\" is available",
+                self.keys.provider
+            ));
         }
         for (name, value) in [
             ("retention.snapshots", &self.retention.snapshots),
@@ -186,7 +220,11 @@ impl LakeConfig {
         if self.writer.row_group_rows == 0 {
             problems.push("writer.row_group_rows must be positive".into());
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
+        }
     }
 
     pub fn snapshot_retention(&self) -> Duration {
@@ -208,7 +246,11 @@ fn parse_env_value(value: &str) -> toml::Value {
     }
 }
 
-fn set_path(table: &mut toml::Table, parts: &[String], value: toml::Value) -> std::result::Result<(), String> {
+fn set_path(
+    table: &mut toml::Table,
+    parts: &[String],
+    value: toml::Value,
+) -> std::result::Result<(), String> {
     match parts {
         [] => Err("empty key".into()),
         [last] => {
@@ -216,7 +258,9 @@ fn set_path(table: &mut toml::Table, parts: &[String], value: toml::Value) -> st
             Ok(())
         }
         [first, rest @ ..] => {
-            let entry = table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             match entry {
                 toml::Value::Table(t) => set_path(t, rest, value),
                 _ => Err(format!("{first} is not a section")),
@@ -228,15 +272,23 @@ fn set_path(table: &mut toml::Table, parts: &[String], value: toml::Value) -> st
 /// `90s`, `15m`, `1h`, `30d`.
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 90s, 15m, 1h or 30d"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 90s, 15m, 1h or 30d"))?;
     let secs = match unit {
         "s" => n,
         "m" => n * 60,
         "h" => n * 3600,
         "d" => n * 86400,
-        _ => return Err(format!("{text:?} is not a duration like 90s, 15m, 1h or 30d")),
+        _ => {
+            return Err(format!(
+                "{text:?} is not a duration like 90s, 15m, 1h or 30d"
+            ));
+        }
     };
     Ok(Duration::from_secs(secs))
 }
@@ -292,7 +344,11 @@ row_group_rows = {rg_rows}
 "#,
         catalog = config.catalog.url,
         storage = config.storage.url,
-        endpoint = opt(&config.storage.endpoint, "endpoint", "https://s3.example.gov.br"),
+        endpoint = opt(
+            &config.storage.endpoint,
+            "endpoint",
+            "https://s3.example.gov.br"
+        ),
         region = opt(&config.storage.region, "region", "us-east-1"),
         allow_http = config.storage.allow_http,
         provider = config.keys.provider,
@@ -319,7 +375,10 @@ mod tests {
 
     #[test]
     fn environment_overrides_file() {
-        let env = [("LAGOA__CATALOG__URL".to_string(), "postgres://x@h/db".to_string())];
+        let env = [(
+            "LAGOA__CATALOG__URL".to_string(),
+            "postgres://x@h/db".to_string(),
+        )];
         let config = LakeConfig::from_toml_with_env("", env).unwrap();
         assert_eq!(config.catalog.url, "postgres://x@h/db");
     }
@@ -342,9 +401,24 @@ snapshots = "soon"
     }
 
     #[test]
+    fn the_example_in_infra_parses() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../infra/lagoa.example.toml"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let config = LakeConfig::from_toml_with_env(&text, []).unwrap();
+        assert!(config.catalog.url.starts_with("postgres://"));
+        assert_eq!(config.snapshot_retention(), Duration::from_secs(90 * 86400));
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("30d").unwrap(), Duration::from_secs(30 * 86400));
+        assert_eq!(
+            parse_duration("30d").unwrap(),
+            Duration::from_secs(30 * 86400)
+        );
         assert!(parse_duration("1w").is_err());
     }
 }

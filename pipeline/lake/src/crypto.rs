@@ -23,9 +23,13 @@ use object_store::path::Path as ObjectPath;
 use parquet::encryption::decrypt::{FileDecryptionProperties, KeyRetriever};
 use parquet::encryption::encrypt::FileEncryptionProperties;
 use parquet::errors::ParquetError;
-use parquet_key_management::crypto_factory::{CryptoFactory, DecryptionConfiguration, EncryptionConfigurationBuilder};
+use parquet_key_management::crypto_factory::{
+    CryptoFactory, DecryptionConfiguration, EncryptionConfigurationBuilder,
+};
 use parquet_key_management::key_unwrapper::KeyUnwrapper;
-use parquet_key_management::kms::{KmsClient, KmsClientRef, KmsConnectionConfig, KmsConnectionInfo};
+use parquet_key_management::kms::{
+    KmsClient, KmsClientRef, KmsConnectionConfig, KmsConnectionInfo,
+};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -40,11 +44,21 @@ pub fn aad_prefix(path: &ObjectPath) -> Vec<u8> {
 struct KmsBridge(Arc<dyn KeyProvider>);
 
 impl KmsClient for KmsBridge {
-    fn wrap_key(&self, key_bytes: &[u8], master_key_identifier: &str) -> parquet_key_management::errors::Result<String> {
-        self.0.wrap(key_bytes, master_key_identifier).map_err(|e| parquet_key_management::errors::Error::External(Box::new(e)))
+    fn wrap_key(
+        &self,
+        key_bytes: &[u8],
+        master_key_identifier: &str,
+    ) -> parquet_key_management::errors::Result<String> {
+        self.0
+            .wrap(key_bytes, master_key_identifier)
+            .map_err(|e| parquet_key_management::errors::Error::External(Box::new(e)))
     }
 
-    fn unwrap_key(&self, wrapped_key: &str, master_key_identifier: &str) -> parquet_key_management::errors::Result<Vec<u8>> {
+    fn unwrap_key(
+        &self,
+        wrapped_key: &str,
+        master_key_identifier: &str,
+    ) -> parquet_key_management::errors::Result<Vec<u8>> {
         self.0
             .unwrap(wrapped_key, master_key_identifier)
             .map(|k| k.to_vec())
@@ -61,22 +75,36 @@ pub struct LakeCrypto {
 
 impl std::fmt::Debug for LakeCrypto {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LakeCrypto").field("keys", &self.keys).field("enabled", &self.enabled).finish()
+        f.debug_struct("LakeCrypto")
+            .field("keys", &self.keys)
+            .field("enabled", &self.enabled)
+            .finish()
     }
 }
 
 fn new_factory(keys: &Arc<dyn KeyProvider>) -> Arc<CryptoFactory> {
     let keys = Arc::clone(keys);
-    Arc::new(CryptoFactory::new(move |_info: &KmsConnectionInfo| -> parquet_key_management::errors::Result<KmsClientRef> {
-        Ok(Arc::new(KmsBridge(Arc::clone(&keys))))
-    }))
+    Arc::new(CryptoFactory::new(
+        move |_info: &KmsConnectionInfo| -> parquet_key_management::errors::Result<KmsClientRef> {
+            Ok(Arc::new(KmsBridge(Arc::clone(&keys))))
+        },
+    ))
 }
 
 impl LakeCrypto {
     pub fn new(keys: Arc<dyn KeyProvider>, enabled: bool) -> Self {
         let factory = RwLock::new(new_factory(&keys));
-        let kms_config = Arc::new(KmsConnectionConfig::builder().set_kms_instance_id("lagoa".into()).build());
-        Self { keys, factory, kms_config, enabled }
+        let kms_config = Arc::new(
+            KmsConnectionConfig::builder()
+                .set_kms_instance_id("lagoa".into())
+                .build(),
+        );
+        Self {
+            keys,
+            factory,
+            kms_config,
+            enabled,
+        }
     }
 
     pub fn enabled(&self) -> bool {
@@ -107,11 +135,17 @@ impl LakeCrypto {
         if !self.enabled {
             return Ok(None);
         }
-        let err = |message: String| LakeError::Encryption { path: path.to_string(), message };
+        let err = |message: String| LakeError::Encryption {
+            path: path.to_string(),
+            message,
+        };
         let ids = self.keys.current_keys(dataset)?;
-        let (personal, ordinary): (Vec<String>, Vec<String>) =
-            columns.iter().cloned().partition(|c| personal_columns.contains(c));
-        let mut config = EncryptionConfigurationBuilder::new(ids.data.clone()).set_double_wrapping(true);
+        let (personal, ordinary): (Vec<String>, Vec<String>) = columns
+            .iter()
+            .cloned()
+            .partition(|c| personal_columns.contains(c));
+        let mut config =
+            EncryptionConfigurationBuilder::new(ids.data.clone()).set_double_wrapping(true);
         if !ordinary.is_empty() {
             config = config.add_column_key(ids.data.clone(), ordinary);
         }
@@ -129,29 +163,44 @@ impl LakeCrypto {
             .with_aad_prefix(aad_prefix(path))
             .with_aad_prefix_storage(true);
         for (column, key) in keys.column_keys() {
-            builder = builder.with_column_key_and_metadata(column, key.key().to_vec(), key.metadata().to_vec());
+            builder = builder.with_column_key_and_metadata(
+                column,
+                key.key().to_vec(),
+                key.metadata().to_vec(),
+            );
         }
         builder.build().map(Some).map_err(|e| err(e.to_string()))
     }
 
     /// Decryption properties for a file the catalog names at `path`.
-    pub fn file_decryption(&self, path: &ObjectPath) -> Result<Option<Arc<FileDecryptionProperties>>> {
+    pub fn file_decryption(
+        &self,
+        path: &ObjectPath,
+    ) -> Result<Option<Arc<FileDecryptionProperties>>> {
         if !self.enabled {
             return Ok(None);
         }
-        let err = |message: String| LakeError::Encryption { path: path.to_string(), message };
+        let err = |message: String| LakeError::Encryption {
+            path: path.to_string(),
+            message,
+        };
         let unwrapper = self
             .factory()
             .key_unwrapper(
                 Arc::clone(&self.kms_config),
-                DecryptionConfiguration::builder().set_cache_lifetime(Some(KEY_CACHE_LIFETIME)).build(),
+                DecryptionConfiguration::builder()
+                    .set_cache_lifetime(Some(KEY_CACHE_LIFETIME))
+                    .build(),
             )
             .map_err(|e| err(e.to_string()))?;
-        FileDecryptionProperties::with_key_retriever(Arc::new(Retriever { unwrapper, path: path.to_string() }))
-            .with_aad_prefix(aad_prefix(path))
-            .build()
-            .map(Some)
-            .map_err(|e| err(e.to_string()))
+        FileDecryptionProperties::with_key_retriever(Arc::new(Retriever {
+            unwrapper,
+            path: path.to_string(),
+        }))
+        .with_aad_prefix(aad_prefix(path))
+        .build()
+        .map(Some)
+        .map_err(|e| err(e.to_string()))
     }
 }
 
@@ -162,9 +211,9 @@ struct Retriever {
 
 impl KeyRetriever for Retriever {
     fn retrieve_key(&self, key_metadata: &[u8]) -> parquet::errors::Result<Vec<u8>> {
-        self.unwrapper
-            .unwrap_key(key_metadata)
-            .map_err(|e| ParquetError::General(format!("cannot unwrap a data key of {}: {e}", self.path)))
+        self.unwrapper.unwrap_key(key_metadata).map_err(|e| {
+            ParquetError::General(format!("cannot unwrap a data key of {}: {e}", self.path))
+        })
     }
 }
 
@@ -191,6 +240,8 @@ impl EncryptionFactory for LakeEncryptionFactory {
         _config: &EncryptionFactoryOptions,
         file_path: &ObjectPath,
     ) -> datafusion::error::Result<Option<Arc<FileDecryptionProperties>>> {
-        self.0.file_decryption(file_path).map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
+        self.0
+            .file_decryption(file_path)
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
     }
 }

@@ -9,7 +9,9 @@ pub enum LakeError {
     #[error("configuration: {0}")]
     Config(String),
 
-    #[error("no lake at {path}: run `lagoa init {path}` first, or point --lake / LAGOA_LAKE at an existing lake")]
+    #[error(
+        "no lake at {path}: run `lagoa init {path}` first, or point --lake / LAGOA_LAKE at an existing lake"
+    )]
     NoLake { path: String },
 
     #[error("object store ({path}): {source}")]

@@ -48,10 +48,14 @@ impl Lake {
     /// Creates a lake in `dir`: documented `lagoa.toml`, key store, catalog
     /// tables, and a round trip through the object store.
     pub async fn init(dir: &Path, options: &InitOptions) -> Result<Lake> {
-        std::fs::create_dir_all(dir).map_err(LakeError::io(format!("creating {}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(LakeError::io(format!("creating {}", dir.display())))?;
         let config_path = dir.join(CONFIG_FILE);
         if config_path.exists() && !options.force {
-            return Err(LakeError::Invalid(format!("{} already exists; use --force to rewrite it (keys and data are kept)", config_path.display())));
+            return Err(LakeError::Invalid(format!(
+                "{} already exists; use --force to rewrite it (keys and data are kept)",
+                config_path.display()
+            )));
         }
         let mut config = LakeConfig::default();
         if let Some(url) = &options.catalog_url {
@@ -65,7 +69,8 @@ impl Lake {
         config.storage.allow_http = options.allow_http;
         config.encryption.enabled = !options.insecure_no_encryption;
         config.validate().map_err(LakeError::Config)?;
-        std::fs::write(&config_path, render_documented(&config)).map_err(LakeError::io(format!("writing {}", config_path.display())))?;
+        std::fs::write(&config_path, render_documented(&config))
+            .map_err(LakeError::io(format!("writing {}", config_path.display())))?;
 
         let keystore = dir.join(&config.keys.path);
         if !keystore.exists() {
@@ -83,7 +88,8 @@ impl Lake {
     }
 
     pub async fn open_with(dir: &Path, config: LakeConfig) -> Result<Lake> {
-        let keys: Arc<dyn KeyProvider> = Arc::new(LocalKeyStore::open(&dir.join(&config.keys.path))?);
+        let keys: Arc<dyn KeyProvider> =
+            Arc::new(LocalKeyStore::open(&dir.join(&config.keys.path))?);
         let crypto = Arc::new(LakeCrypto::new(keys, config.encryption.enabled));
         let store = LakeStore::open(&config.storage, dir)?;
         let catalog = Catalog::connect(&config.catalog.url, dir).await?;
@@ -91,7 +97,13 @@ impl Lake {
             // The embedded catalog belongs to this lake: keep it current.
             catalog.migrate().await?;
         }
-        Ok(Lake { dir: dir.to_owned(), config, catalog, store, crypto })
+        Ok(Lake {
+            dir: dir.to_owned(),
+            config,
+            catalog,
+            store,
+            crypto,
+        })
     }
 
     pub fn uses_local_keystore(&self) -> bool {
@@ -113,7 +125,11 @@ impl Lake {
         LakeSession::open(self, as_of).await
     }
 
-    pub async fn vacuum(&self, dry_run: bool, orphan_min_age: Option<std::time::Duration>) -> Result<VacuumReport> {
+    pub async fn vacuum(
+        &self,
+        dry_run: bool,
+        orphan_min_age: Option<std::time::Duration>,
+    ) -> Result<VacuumReport> {
         vacuum::vacuum(
             self,
             dry_run,
@@ -125,12 +141,21 @@ impl Lake {
 
     /// New master-key versions for one dataset or all; old versions stay so
     /// existing files remain readable.
-    pub async fn rotate_keys(&self, dataset: Option<&DatasetName>) -> Result<Vec<(DatasetName, DatasetKeyIds)>> {
+    pub async fn rotate_keys(
+        &self,
+        dataset: Option<&DatasetName>,
+    ) -> Result<Vec<(DatasetName, DatasetKeyIds)>> {
         let names: Vec<DatasetName> = match dataset {
             Some(d) => vec![d.clone()],
             None => {
                 let snapshot = self.catalog.resolve(&AsOf::Latest).await?;
-                self.catalog.datasets(snapshot).await?.into_iter().filter(|d| d.shredded_at.is_none()).map(|d| d.name).collect()
+                self.catalog
+                    .datasets(snapshot)
+                    .await?
+                    .into_iter()
+                    .filter(|d| d.shredded_at.is_none())
+                    .map(|d| d.name)
+                    .collect()
             }
         };
         let mut out = Vec::new();
@@ -146,9 +171,15 @@ impl Lake {
     /// still leaves nothing decryptable; running it again completes it.
     pub async fn shred(&self, dataset: &DatasetName) -> Result<i64> {
         let snapshot = self.catalog.resolve(&AsOf::Latest).await?;
-        let info = self.catalog.dataset(dataset, snapshot).await?.ok_or_else(|| LakeError::UnknownDataset(dataset.to_string()))?;
+        let info = self
+            .catalog
+            .dataset(dataset, snapshot)
+            .await?
+            .ok_or_else(|| LakeError::UnknownDataset(dataset.to_string()))?;
         if info.shredded_at.is_some() {
-            return Err(LakeError::Invalid(format!("dataset {dataset} is already shredded")));
+            return Err(LakeError::Invalid(format!(
+                "dataset {dataset} is already shredded"
+            )));
         }
         self.crypto.keys().shred(dataset)?;
         self.crypto.forget_cached_keys();

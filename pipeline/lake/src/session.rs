@@ -27,7 +27,10 @@ impl LakeSession {
         config.options_mut().execution.parquet.pushdown_filters = true;
         config.options_mut().execution.parquet.reorder_filters = true;
         let runtime = RuntimeEnvBuilder::new().build_arc()?;
-        runtime.register_object_store(LakeStore::datafusion_url().as_ref(), Arc::clone(&lake.store.store));
+        runtime.register_object_store(
+            LakeStore::datafusion_url().as_ref(),
+            Arc::clone(&lake.store.store),
+        );
         let ctx = SessionContext::new_with_config_rt(config, runtime);
 
         let datasets = lake.catalog.datasets(snapshot).await?;
@@ -38,19 +41,32 @@ impl LakeSession {
             let name = dataset.name.as_str();
             match dataset.shredded_at {
                 Some(at) => {
-                    let table = ShreddedTable { dataset: name.to_owned(), at: format_micros(at), schema: arrow_schema(dataset)? };
+                    let table = ShreddedTable {
+                        dataset: name.to_owned(),
+                        at: format_micros(at),
+                        schema: arrow_schema(dataset)?,
+                    };
                     ctx.register_table(name, Arc::new(table))?;
                 }
                 None => {
-                    let table = LakeTable::new(dataset.clone(), files, Arc::clone(&lake.crypto), Arc::clone(&lake.store.store))?;
+                    let table = LakeTable::new(
+                        dataset.clone(),
+                        files,
+                        Arc::clone(&lake.crypto),
+                        Arc::clone(&lake.store.store),
+                    )?;
                     ctx.register_table(name, Arc::new(table))?;
                 }
             }
         }
 
         let system_schema = Arc::new(MemorySchemaProvider::new());
-        system_schema.register_table("datasets".into(), system::datasets(&datasets, &all_files)?)?;
-        system_schema.register_table("snapshots".into(), system::snapshots(&lake.catalog.snapshots(None).await?)?)?;
+        system_schema
+            .register_table("datasets".into(), system::datasets(&datasets, &all_files)?)?;
+        system_schema.register_table(
+            "snapshots".into(),
+            system::snapshots(&lake.catalog.snapshots(None).await?)?,
+        )?;
         system_schema.register_table("files".into(), system::files(&all_files)?)?;
         if let Some(catalog) = ctx.catalog("datafusion") {
             catalog.register_schema("system", system_schema)?;
@@ -60,7 +76,10 @@ impl LakeSession {
 
     /// Plans read-only SQL: DDL, DML and statements (`SET`, `COPY`, ...) are refused.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
-        let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
         Ok(self.ctx.sql_with_options(sql, options).await?)
     }
 }

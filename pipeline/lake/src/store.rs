@@ -32,8 +32,13 @@ impl LakeStore {
             .ok_or_else(|| LakeError::Config(format!("storage.url {url:?} has no scheme")))?;
         let store: Arc<dyn ObjectStore> = match scheme {
             "file" => {
-                let dir = if rest.starts_with('/') { Path::new(rest).to_path_buf() } else { lake_dir.join(rest) };
-                std::fs::create_dir_all(&dir).map_err(LakeError::io(format!("creating {}", dir.display())))?;
+                let dir = if rest.starts_with('/') {
+                    Path::new(rest).to_path_buf()
+                } else {
+                    lake_dir.join(rest)
+                };
+                std::fs::create_dir_all(&dir)
+                    .map_err(LakeError::io(format!("creating {}", dir.display())))?;
                 let fs = LocalFileSystem::new_with_prefix(&dir)
                     .map_err(LakeError::store(dir.display()))?
                     .with_automatic_cleanup(true);
@@ -58,9 +63,16 @@ impl LakeStore {
                     Arc::new(PrefixStore::new(s3, prefix))
                 }
             }
-            other => return Err(LakeError::Config(format!("storage.url scheme {other:?} is not supported"))),
+            other => {
+                return Err(LakeError::Config(format!(
+                    "storage.url scheme {other:?} is not supported"
+                )));
+            }
         };
-        Ok(Self { store, location: redact_url(url) })
+        Ok(Self {
+            store,
+            location: redact_url(url),
+        })
     }
 
     pub fn datafusion_url() -> ObjectStoreUrl {
@@ -71,11 +83,27 @@ impl LakeStore {
     /// small object.
     pub async fn check(&self) -> Result<()> {
         let path = ObjectPath::from(format!("_lagoa/healthcheck/{}", uuid::Uuid::now_v7()));
-        self.store.put(&path, "ok".into()).await.map_err(LakeError::store(&path))?;
-        let bytes = self.store.get(&path).await.map_err(LakeError::store(&path))?.bytes().await.map_err(LakeError::store(&path))?;
-        self.store.delete(&path).await.map_err(LakeError::store(&path))?;
+        self.store
+            .put(&path, "ok".into())
+            .await
+            .map_err(LakeError::store(&path))?;
+        let bytes = self
+            .store
+            .get(&path)
+            .await
+            .map_err(LakeError::store(&path))?
+            .bytes()
+            .await
+            .map_err(LakeError::store(&path))?;
+        self.store
+            .delete(&path)
+            .await
+            .map_err(LakeError::store(&path))?;
         if bytes.as_ref() != b"ok" {
-            return Err(LakeError::Invalid(format!("object store at {} returned different bytes than written", self.location)));
+            return Err(LakeError::Invalid(format!(
+                "object store at {} returned different bytes than written",
+                self.location
+            )));
         }
         Ok(())
     }

@@ -10,9 +10,15 @@ use datafusion::datasource::MemTable;
 use std::sync::Arc;
 
 fn table(columns: Vec<(&str, ArrayRef)>) -> Result<Arc<MemTable>> {
-    let fields: Vec<Field> = columns.iter().map(|(name, array)| Field::new(*name, array.data_type().clone(), true)).collect();
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+        .collect();
     let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(Arc::clone(&schema), columns.into_iter().map(|(_, a)| a).collect())?;
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )?;
     Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
 }
 
@@ -25,49 +31,125 @@ fn ints(values: impl Iterator<Item = Option<i64>>) -> ArrayRef {
 }
 
 fn times(values: impl Iterator<Item = Option<i64>>) -> ArrayRef {
-    Arc::new(values.collect::<TimestampMicrosecondArray>().with_timezone("UTC"))
+    Arc::new(
+        values
+            .collect::<TimestampMicrosecondArray>()
+            .with_timezone("UTC"),
+    )
 }
 
 pub fn datasets(datasets: &[DatasetInfo], files: &[DataFileInfo]) -> Result<Arc<MemTable>> {
-    let per = |d: &DatasetInfo, f: fn(&DataFileInfo) -> i64| files.iter().filter(|x| x.dataset == d.name.as_str()).map(f).sum::<i64>();
-    let personal: Vec<String> = datasets.iter().map(|d| d.personal_columns().join(",")).collect();
+    let per = |d: &DatasetInfo, f: fn(&DataFileInfo) -> i64| {
+        files
+            .iter()
+            .filter(|x| x.dataset == d.name.as_str())
+            .map(f)
+            .sum::<i64>()
+    };
+    let personal: Vec<String> = datasets
+        .iter()
+        .map(|d| d.personal_columns().join(","))
+        .collect();
     table(vec![
-        ("name", strings(datasets.iter().map(|d| Some(d.name.as_str())))),
-        ("level", strings(datasets.iter().map(|d| Some(d.level.as_str())))),
-        ("description", strings(datasets.iter().map(|d| Some(d.description.as_str())))),
-        ("partition_column", strings(datasets.iter().map(|d| d.partition_column.as_deref()))),
-        ("schema_version", ints(datasets.iter().map(|d| Some(d.schema_version)))),
-        ("columns", ints(datasets.iter().map(|d| Some(d.columns.len() as i64)))),
-        ("personal_columns", strings(personal.iter().map(|p| Some(p.as_str())))),
+        (
+            "name",
+            strings(datasets.iter().map(|d| Some(d.name.as_str()))),
+        ),
+        (
+            "level",
+            strings(datasets.iter().map(|d| Some(d.level.as_str()))),
+        ),
+        (
+            "description",
+            strings(datasets.iter().map(|d| Some(d.description.as_str()))),
+        ),
+        (
+            "partition_column",
+            strings(datasets.iter().map(|d| d.partition_column.as_deref())),
+        ),
+        (
+            "schema_version",
+            ints(datasets.iter().map(|d| Some(d.schema_version))),
+        ),
+        (
+            "columns",
+            ints(datasets.iter().map(|d| Some(d.columns.len() as i64))),
+        ),
+        (
+            "personal_columns",
+            strings(personal.iter().map(|p| Some(p.as_str()))),
+        ),
         ("files", ints(datasets.iter().map(|d| Some(per(d, |_| 1))))),
-        ("rows", ints(datasets.iter().map(|d| Some(per(d, |f| f.row_count))))),
-        ("bytes", ints(datasets.iter().map(|d| Some(per(d, |f| f.size_bytes))))),
-        ("created_snapshot", ints(datasets.iter().map(|d| Some(d.created_snapshot.0)))),
+        (
+            "rows",
+            ints(datasets.iter().map(|d| Some(per(d, |f| f.row_count)))),
+        ),
+        (
+            "bytes",
+            ints(datasets.iter().map(|d| Some(per(d, |f| f.size_bytes)))),
+        ),
+        (
+            "created_snapshot",
+            ints(datasets.iter().map(|d| Some(d.created_snapshot.0))),
+        ),
         ("shredded_at", times(datasets.iter().map(|d| d.shredded_at))),
     ])
 }
 
 pub fn snapshots(snapshots: &[SnapshotInfo]) -> Result<Arc<MemTable>> {
     table(vec![
-        ("snapshot_id", ints(snapshots.iter().map(|s| Some(s.snapshot_id)))),
-        ("created_at", times(snapshots.iter().map(|s| Some(s.created_at)))),
-        ("dataset", strings(snapshots.iter().map(|s| s.dataset.as_deref()))),
-        ("operation", strings(snapshots.iter().map(|s| Some(s.operation.as_str())))),
-        ("summary", strings(snapshots.iter().map(|s| Some(s.summary.as_str())))),
+        (
+            "snapshot_id",
+            ints(snapshots.iter().map(|s| Some(s.snapshot_id))),
+        ),
+        (
+            "created_at",
+            times(snapshots.iter().map(|s| Some(s.created_at))),
+        ),
+        (
+            "dataset",
+            strings(snapshots.iter().map(|s| s.dataset.as_deref())),
+        ),
+        (
+            "operation",
+            strings(snapshots.iter().map(|s| Some(s.operation.as_str()))),
+        ),
+        (
+            "summary",
+            strings(snapshots.iter().map(|s| Some(s.summary.as_str()))),
+        ),
     ])
 }
 
 pub fn files(files: &[DataFileInfo]) -> Result<Arc<MemTable>> {
     table(vec![
-        ("dataset", strings(files.iter().map(|f| Some(f.dataset.as_str())))),
-        ("file_id", strings(files.iter().map(|f| Some(f.file_id.as_str())))),
+        (
+            "dataset",
+            strings(files.iter().map(|f| Some(f.dataset.as_str()))),
+        ),
+        (
+            "file_id",
+            strings(files.iter().map(|f| Some(f.file_id.as_str()))),
+        ),
         ("path", strings(files.iter().map(|f| Some(f.path.as_str())))),
-        ("partition_value", strings(files.iter().map(|f| f.partition_value.as_deref()))),
+        (
+            "partition_value",
+            strings(files.iter().map(|f| f.partition_value.as_deref())),
+        ),
         ("row_count", ints(files.iter().map(|f| Some(f.row_count)))),
         ("size_bytes", ints(files.iter().map(|f| Some(f.size_bytes)))),
-        ("schema_version", ints(files.iter().map(|f| Some(f.schema_version)))),
-        ("master_key_id", strings(files.iter().map(|f| f.master_key_id.as_deref()))),
-        ("begin_snapshot", ints(files.iter().map(|f| Some(f.begin_snapshot)))),
+        (
+            "schema_version",
+            ints(files.iter().map(|f| Some(f.schema_version))),
+        ),
+        (
+            "master_key_id",
+            strings(files.iter().map(|f| f.master_key_id.as_deref())),
+        ),
+        (
+            "begin_snapshot",
+            ints(files.iter().map(|f| Some(f.begin_snapshot))),
+        ),
     ])
 }
 

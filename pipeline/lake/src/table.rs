@@ -14,12 +14,15 @@ use crate::store::LakeStore;
 use arrow::array::{ArrayRef, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::Session;
+use datafusion::catalog::TableProvider;
 use datafusion::common::pruning::PruningStatistics;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Column, DFSchema, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::physical_plan::{
+    FileGroup, FileScanConfig, FileScanConfigBuilder, ParquetSource,
+};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::{DataFusionError, Result as DfResult};
@@ -30,7 +33,6 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
-use datafusion::catalog::TableProvider;
 use futures::StreamExt;
 use object_store::ObjectStore;
 use std::collections::HashSet;
@@ -45,7 +47,10 @@ pub fn arrow_schema(dataset: &DatasetInfo) -> Result<SchemaRef, LakeError> {
         .map(|c| {
             let data_type = DataType::from_str(&c.data_type).map_err(|e| LakeError::Schema {
                 dataset: dataset.name.to_string(),
-                message: format!("column {} has type {:?} the catalog cannot read: {e}", c.name, c.data_type),
+                message: format!(
+                    "column {} has type {:?} the catalog cannot read: {e}",
+                    c.name, c.data_type
+                ),
             })?;
             Ok(Field::new(&c.name, data_type, c.nullable))
         })
@@ -63,25 +68,51 @@ pub struct LakeTable {
 }
 
 impl LakeTable {
-    pub fn new(dataset: DatasetInfo, files: Vec<DataFileInfo>, crypto: Arc<LakeCrypto>, store: Arc<dyn ObjectStore>) -> Result<Self, LakeError> {
+    pub fn new(
+        dataset: DatasetInfo,
+        files: Vec<DataFileInfo>,
+        crypto: Arc<LakeCrypto>,
+        store: Arc<dyn ObjectStore>,
+    ) -> Result<Self, LakeError> {
         let schema = arrow_schema(&dataset)?;
-        Ok(Self { dataset, schema, files: Arc::new(files), crypto, store })
+        Ok(Self {
+            dataset,
+            schema,
+            files: Arc::new(files),
+            crypto,
+            store,
+        })
     }
 
     /// Files that may hold rows matching `filters`, judged only from the
     /// catalog's statistics.
-    pub fn prune(&self, state: &dyn Session, filters: &[Expr]) -> DfResult<(Vec<DataFileInfo>, Option<Arc<dyn PhysicalExpr>>)> {
+    pub fn prune(
+        &self,
+        state: &dyn Session,
+        filters: &[Expr],
+    ) -> DfResult<(Vec<DataFileInfo>, Option<Arc<dyn PhysicalExpr>>)> {
         let Some(predicate) = conjunction(filters.iter().cloned()) else {
             return Ok((self.files.as_ref().clone(), None));
         };
         let df_schema = DFSchema::try_from(Arc::clone(&self.schema))?;
         let physical = state.create_physical_expr(predicate, &df_schema)?;
-        let pruning = PruningPredicateBuilder::new().with_file_schema(Arc::clone(&self.schema)).build(Arc::clone(&physical));
+        let pruning = PruningPredicateBuilder::new()
+            .with_file_schema(Arc::clone(&self.schema))
+            .build(Arc::clone(&physical));
         let keep = match pruning {
-            Some(pruning) => pruning.prune(&CatalogStatistics { files: &self.files, schema: &self.schema })?,
+            Some(pruning) => pruning.prune(&CatalogStatistics {
+                files: &self.files,
+                schema: &self.schema,
+            })?,
             None => vec![true; self.files.len()],
         };
-        let files = self.files.iter().zip(keep).filter(|(_, k)| *k).map(|(f, _)| f.clone()).collect();
+        let files = self
+            .files
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(f, _)| f.clone())
+            .collect();
         Ok((files, Some(physical)))
     }
 }
@@ -96,12 +127,21 @@ impl TableProvider for LakeTable {
         TableType::Base
     }
 
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
         // Used to prune files and row groups; DataFusion still re-applies them.
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
 
-    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, filters: &[Expr], limit: Option<usize>) -> DfResult<Arc<dyn ExecutionPlan>> {
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let (files, predicate) = self.prune(state, filters)?;
         let mut options = state.table_options().parquet.clone();
         options.global.pushdown_filters = true;
@@ -113,14 +153,31 @@ impl TableProvider for LakeTable {
             source = source.with_predicate(predicate);
         }
         let target = state.config().target_partitions().max(1);
-        let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); target.min(files.len().max(1))];
+        let mut groups: Vec<Vec<PartitionedFile>> =
+            vec![Vec::new(); target.min(files.len().max(1))];
         for (i, file) in files.iter().enumerate() {
             let n = groups.len();
-            groups[i % n].push(PartitionedFile::new(file.path.clone(), file.size_bytes as u64));
+            groups[i % n].push(PartitionedFile::new(
+                file.path.clone(),
+                file.size_bytes as u64,
+            ));
         }
-        let group_paths: Vec<Vec<String>> = groups.iter().map(|g| g.iter().map(|f| f.object_meta.location.to_string()).collect()).collect();
+        let group_paths: Vec<Vec<String>> = groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|f| f.object_meta.location.to_string())
+                    .collect()
+            })
+            .collect();
         let config = FileScanConfigBuilder::new(LakeStore::datafusion_url(), Arc::new(source))
-            .with_file_groups(groups.into_iter().filter(|g| !g.is_empty()).map(FileGroup::new).collect())
+            .with_file_groups(
+                groups
+                    .into_iter()
+                    .filter(|g| !g.is_empty())
+                    .map(FileGroup::new)
+                    .collect(),
+            )
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
@@ -142,8 +199,17 @@ struct CatalogStatistics<'a> {
 }
 
 impl CatalogStatistics<'_> {
-    fn values(&self, column: &Column, pick: impl Fn(&crate::catalog::model::ColumnStats) -> Option<&String>) -> Option<ArrayRef> {
-        let data_type = self.schema.field_with_name(&column.name).ok()?.data_type().clone();
+    fn values(
+        &self,
+        column: &Column,
+        pick: impl Fn(&crate::catalog::model::ColumnStats) -> Option<&String>,
+    ) -> Option<ArrayRef> {
+        let data_type = self
+            .schema
+            .field_with_name(&column.name)
+            .ok()?
+            .data_type()
+            .clone();
         let values: Vec<ScalarValue> = self
             .files
             .iter()
@@ -153,7 +219,9 @@ impl CatalogStatistics<'_> {
                     .find(|s| s.column == column.name)
                     .and_then(&pick)
                     .and_then(|text| ScalarValue::try_from_string(text.clone(), &data_type).ok())
-                    .unwrap_or_else(|| ScalarValue::try_from(&data_type).unwrap_or(ScalarValue::Null))
+                    .unwrap_or_else(|| {
+                        ScalarValue::try_from(&data_type).unwrap_or(ScalarValue::Null)
+                    })
             })
             .collect();
         ScalarValue::iter_to_array(values).ok()
@@ -177,17 +245,31 @@ impl PruningStatistics for CatalogStatistics<'_> {
         let counts: UInt64Array = self
             .files
             .iter()
-            .map(|f| f.stats.iter().find(|s| s.column == column.name).and_then(|s| s.null_count).map(|n| n as u64))
+            .map(|f| {
+                f.stats
+                    .iter()
+                    .find(|s| s.column == column.name)
+                    .and_then(|s| s.null_count)
+                    .map(|n| n as u64)
+            })
             .collect();
         Some(Arc::new(counts))
     }
 
     fn row_counts(&self) -> Option<ArrayRef> {
-        let counts: UInt64Array = self.files.iter().map(|f| Some(f.row_count as u64)).collect();
+        let counts: UInt64Array = self
+            .files
+            .iter()
+            .map(|f| Some(f.row_count as u64))
+            .collect();
         Some(Arc::new(counts))
     }
 
-    fn contained(&self, _column: &Column, _values: &HashSet<ScalarValue>) -> Option<arrow::array::BooleanArray> {
+    fn contained(
+        &self,
+        _column: &Column,
+        _values: &HashSet<ScalarValue>,
+    ) -> Option<arrow::array::BooleanArray> {
         None
     }
 }
@@ -218,14 +300,18 @@ impl LakeScanExec {
     /// fall back to every file of the table.
     fn files_of_partition(&self, partition: usize) -> Vec<String> {
         let inner: &dyn std::any::Any = self.inner.as_ref();
-        let source: Option<&dyn std::any::Any> = inner.downcast_ref::<DataSourceExec>().map(|exec| {
-            let source: &dyn std::any::Any = exec.data_source().as_ref();
-            source
-        });
+        let source: Option<&dyn std::any::Any> =
+            inner.downcast_ref::<DataSourceExec>().map(|exec| {
+                let source: &dyn std::any::Any = exec.data_source().as_ref();
+                source
+            });
         if let Some(config) = source.and_then(|s| s.downcast_ref::<FileScanConfig>())
             && let Some(group) = config.file_groups.get(partition)
         {
-            let mut paths: Vec<String> = group.iter().map(|f| f.object_meta.location.to_string()).collect();
+            let mut paths: Vec<String> = group
+                .iter()
+                .map(|f| f.object_meta.location.to_string())
+                .collect();
             paths.dedup();
             return paths;
         }
@@ -246,12 +332,20 @@ impl ExecutionPlan for LakeScanExec {
         vec![&self.inner]
     }
 
-    fn apply_expressions(&self, _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>) -> DfResult<TreeNodeRecursion> {
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
         Ok(TreeNodeRecursion::Continue)
     }
 
-    fn with_new_children(self: Arc<Self>, mut children: Vec<Arc<dyn ExecutionPlan>>) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let inner = children.pop().ok_or_else(|| DataFusionError::Internal("LakeScanExec needs one child".into()))?;
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let inner = children
+            .pop()
+            .ok_or_else(|| DataFusionError::Internal("LakeScanExec needs one child".into()))?;
         Ok(Arc::new(LakeScanExec {
             dataset: self.dataset.clone(),
             group_paths: Arc::clone(&self.group_paths),
@@ -261,17 +355,32 @@ impl ExecutionPlan for LakeScanExec {
         }))
     }
 
-    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
         let stream = self.inner.execute(partition, context)?;
         let schema = stream.schema();
         let paths = self.files_of_partition(partition);
-        let (dataset, crypto, store) = (self.dataset.clone(), Arc::clone(&self.crypto), Arc::clone(&self.store));
+        let (dataset, crypto, store) = (
+            self.dataset.clone(),
+            Arc::clone(&self.crypto),
+            Arc::clone(&self.store),
+        );
         let mapped = stream.then(move |item| {
-            let (paths, dataset, crypto, store) = (paths.clone(), dataset.clone(), Arc::clone(&crypto), Arc::clone(&store));
+            let (paths, dataset, crypto, store) = (
+                paths.clone(),
+                dataset.clone(),
+                Arc::clone(&crypto),
+                Arc::clone(&store),
+            );
             async move {
                 match item {
                     Ok(batch) => Ok(batch),
-                    Err(e) if is_file_error(&e) => Err(attribute_error(e, &dataset, &paths, &crypto, &store).await),
+                    Err(e) if is_file_error(&e) => {
+                        Err(attribute_error(e, &dataset, &paths, &crypto, &store).await)
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -281,11 +390,23 @@ impl ExecutionPlan for LakeScanExec {
 }
 
 fn is_file_error(e: &DataFusionError) -> bool {
-    matches!(e.find_root(), DataFusionError::ParquetError(_) | DataFusionError::ArrowError(..) | DataFusionError::External(_) | DataFusionError::ObjectStore(_))
+    matches!(
+        e.find_root(),
+        DataFusionError::ParquetError(_)
+            | DataFusionError::ArrowError(..)
+            | DataFusionError::External(_)
+            | DataFusionError::ObjectStore(_)
+    )
 }
 
 /// Finds which file of `paths` cannot be read, by decoding each in full.
-async fn attribute_error(error: DataFusionError, dataset: &str, paths: &[String], crypto: &Arc<LakeCrypto>, store: &Arc<dyn ObjectStore>) -> DataFusionError {
+async fn attribute_error(
+    error: DataFusionError,
+    dataset: &str,
+    paths: &[String],
+    crypto: &Arc<LakeCrypto>,
+    store: &Arc<dyn ObjectStore>,
+) -> DataFusionError {
     for path in paths {
         if let Err(reason) = verify_file(path, crypto, store).await {
             return DataFusionError::Execution(format!(
@@ -294,21 +415,38 @@ async fn attribute_error(error: DataFusionError, dataset: &str, paths: &[String]
         }
     }
     let listed = paths.join(", ");
-    DataFusionError::Execution(format!("reading dataset {dataset} (files {listed}): {error}"))
+    DataFusionError::Execution(format!(
+        "reading dataset {dataset} (files {listed}): {error}"
+    ))
 }
 
 /// Reads and decrypts one file completely; the error says what failed.
-pub async fn verify_file(path: &str, crypto: &Arc<LakeCrypto>, store: &Arc<dyn ObjectStore>) -> Result<u64, String> {
+pub async fn verify_file(
+    path: &str,
+    crypto: &Arc<LakeCrypto>,
+    store: &Arc<dyn ObjectStore>,
+) -> Result<u64, String> {
     use object_store::ObjectStoreExt;
     let location = object_store::path::Path::from(path);
-    let bytes = store.get(&location).await.map_err(|e| e.to_string())?.bytes().await.map_err(|e| e.to_string())?;
-    let decryption = crypto.file_decryption(&location).map_err(|e| e.to_string())?;
+    let bytes = store
+        .get(&location)
+        .await
+        .map_err(|e| e.to_string())?
+        .bytes()
+        .await
+        .map_err(|e| e.to_string())?;
+    let decryption = crypto
+        .file_decryption(&location)
+        .map_err(|e| e.to_string())?;
     tokio::task::spawn_blocking(move || {
         let mut options = parquet::arrow::arrow_reader::ArrowReaderOptions::new();
         if let Some(decryption) = decryption {
             options = options.with_file_decryption_properties(decryption);
         }
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options)
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new_with_options(
+                bytes, options,
+            )
             .map_err(|e| e.to_string())?
             .build()
             .map_err(|e| e.to_string())?;
@@ -341,7 +479,16 @@ impl TableProvider for ShreddedTable {
         TableType::Base
     }
 
-    async fn scan(&self, _state: &dyn Session, _p: Option<&Vec<usize>>, _f: &[Expr], _l: Option<usize>) -> DfResult<Arc<dyn ExecutionPlan>> {
-        Err(DataFusionError::External(Box::new(LakeError::Shredded { dataset: self.dataset.clone(), at: self.at.clone() })))
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        _p: Option<&Vec<usize>>,
+        _f: &[Expr],
+        _l: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Err(DataFusionError::External(Box::new(LakeError::Shredded {
+            dataset: self.dataset.clone(),
+            at: self.at.clone(),
+        })))
     }
 }

@@ -15,17 +15,35 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
 use std::time::Duration;
 
-pub async fn vacuum(lake: &Lake, dry_run: bool, retention: Duration, orphan_min_age: Duration) -> Result<VacuumReport> {
-    let mut report = VacuumReport { dry_run, ..Default::default() };
+pub async fn vacuum(
+    lake: &Lake,
+    dry_run: bool,
+    retention: Duration,
+    orphan_min_age: Duration,
+) -> Result<VacuumReport> {
+    let mut report = VacuumReport {
+        dry_run,
+        ..Default::default()
+    };
 
-    let (boundary, expired) = lake.catalog.expirable_files(now_micros() - retention.as_micros() as i64).await?;
+    let (boundary, expired) = lake
+        .catalog
+        .expirable_files(now_micros() - retention.as_micros() as i64)
+        .await?;
     report.expired_files = expired.iter().map(|(_, path, _)| path.clone()).collect();
     report.bytes += expired.iter().map(|(_, _, size)| *size as u64).sum::<u64>();
 
     let known = lake.catalog.known_paths().await?;
-    let cutoff = chrono::Utc::now() - chrono::Duration::from_std(orphan_min_age).unwrap_or_default();
+    let cutoff =
+        chrono::Utc::now() - chrono::Duration::from_std(orphan_min_age).unwrap_or_default();
     let prefix = ObjectPath::from("tables");
-    let listed: Vec<_> = lake.store.store.list(Some(&prefix)).try_collect().await.map_err(LakeError::store("tables/"))?;
+    let listed: Vec<_> = lake
+        .store
+        .store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(LakeError::store("tables/"))?;
     for object in listed {
         let path = object.location.to_string();
         if !known.contains(&path) && object.last_modified < cutoff {
@@ -41,7 +59,11 @@ pub async fn vacuum(lake: &Lake, dry_run: bool, retention: Duration, orphan_min_
         let ids: Vec<String> = expired.iter().map(|(id, _, _)| id.clone()).collect();
         lake.catalog.forget_files(&ids, boundary).await?;
     }
-    for path in report.expired_files.iter().chain(report.orphan_files.iter()) {
+    for path in report
+        .expired_files
+        .iter()
+        .chain(report.orphan_files.iter())
+    {
         let location = ObjectPath::from(path.as_str());
         match lake.store.store.delete(&location).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}

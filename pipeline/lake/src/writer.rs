@@ -56,15 +56,39 @@ pub struct DatasetWriter {
 
 impl DatasetWriter {
     /// Must be called from inside a Tokio runtime context (the upload uses it).
-    pub fn new(target: WriteTarget, store: Arc<dyn ObjectStore>, crypto: Arc<LakeCrypto>, config: WriterConfig, handle: Handle) -> Result<Self> {
+    pub fn new(
+        target: WriteTarget,
+        store: Arc<dyn ObjectStore>,
+        crypto: Arc<LakeCrypto>,
+        config: WriterConfig,
+        handle: Handle,
+    ) -> Result<Self> {
         let partition_index = match &target.partition_column {
             None => None,
-            Some(column) => Some(target.schema.index_of(column).map_err(|_| LakeError::Schema {
-                dataset: target.dataset.to_string(),
-                message: format!("partition column {column} is not a column of the data"),
-            })?),
+            Some(column) => {
+                Some(
+                    target
+                        .schema
+                        .index_of(column)
+                        .map_err(|_| LakeError::Schema {
+                            dataset: target.dataset.to_string(),
+                            message: format!(
+                                "partition column {column} is not a column of the data"
+                            ),
+                        })?,
+                )
+            }
         };
-        Ok(Self { target, partition_index, store, crypto, config, handle, open: HashMap::new(), done: Vec::new() })
+        Ok(Self {
+            target,
+            partition_index,
+            store,
+            crypto,
+            config,
+            handle,
+            open: HashMap::new(),
+            done: Vec::new(),
+        })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -82,7 +106,14 @@ impl DatasetWriter {
 
     fn write_partition(&mut self, value: Option<String>, batch: &RecordBatch) -> Result<()> {
         if !self.open.contains_key(&value) {
-            let file = OpenFile::create(&self.target, value.clone(), &self.store, &self.crypto, &self.config, &self.handle)?;
+            let file = OpenFile::create(
+                &self.target,
+                value.clone(),
+                &self.store,
+                &self.crypto,
+                &self.config,
+                &self.handle,
+            )?;
             self.open.insert(value.clone(), file);
         }
         let file = self.open.get_mut(&value).expect("just inserted");
@@ -113,10 +144,22 @@ impl DatasetWriter {
 }
 
 /// Splits a batch by the string form of its partition column.
-fn split_by_partition(batch: &RecordBatch, index: usize) -> Result<Vec<(Option<String>, RecordBatch)>> {
+fn split_by_partition(
+    batch: &RecordBatch,
+    index: usize,
+) -> Result<Vec<(Option<String>, RecordBatch)>> {
     let values = cast(batch.column(index), &DataType::Utf8)?;
-    let values = values.as_any().downcast_ref::<arrow::array::StringArray>().expect("cast to Utf8 gives a StringArray");
-    let key = |i: usize| if values.is_null(i) { None } else { Some(values.value(i)) };
+    let values = values
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .expect("cast to Utf8 gives a StringArray");
+    let key = |i: usize| {
+        if values.is_null(i) {
+            None
+        } else {
+            Some(values.value(i))
+        }
+    };
     let first = key(0);
     if (1..values.len()).all(|i| key(i) == first) {
         return Ok(vec![(first.map(str::to_owned), batch.clone())]);
@@ -127,7 +170,12 @@ fn split_by_partition(batch: &RecordBatch, index: usize) -> Result<Vec<(Option<S
     }
     groups
         .into_iter()
-        .map(|(value, rows)| Ok((value.map(str::to_owned), take_record_batch(batch, &UInt32Array::from(rows))?)))
+        .map(|(value, rows)| {
+            Ok((
+                value.map(str::to_owned),
+                take_record_batch(batch, &UInt32Array::from(rows))?,
+            ))
+        })
         .collect()
 }
 
@@ -137,7 +185,13 @@ fn partition_segment(column: &str, value: &Option<String>) -> String {
         None => "__null__".to_owned(),
         Some(v) => v
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(64)
             .collect(),
     };
@@ -158,7 +212,10 @@ impl UploadSink {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let upload = self.upload.as_mut().ok_or_else(|| std::io::Error::other("upload already closed"))?;
+        let upload = self
+            .upload
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("upload already closed"))?;
         let part = std::mem::take(&mut self.buffer);
         self.handle.block_on(upload.write_all(&part))?;
         self.buffer = part;
@@ -226,29 +283,49 @@ impl OpenFile {
         path.push_str(&format!("{file_id}.parquet"));
         let path = ObjectPath::from(path);
 
-        let columns: Vec<String> = target.schema.fields().iter().map(|f| f.name().clone()).collect();
-        let encryption = crypto.file_encryption(&target.dataset, &path, &columns, &target.personal_columns)?;
-        let master_key_id = if encryption.is_some() { Some(crypto.keys().current_keys(&target.dataset)?.data) } else { None };
+        let columns: Vec<String> = target
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let encryption =
+            crypto.file_encryption(&target.dataset, &path, &columns, &target.personal_columns)?;
+        let master_key_id = if encryption.is_some() {
+            Some(crypto.keys().current_keys(&target.dataset)?.data)
+        } else {
+            None
+        };
         let mut props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(config.row_group_rows))
             .set_created_by(format!("lagoa {}", env!("CARGO_PKG_VERSION")));
         for personal in &target.personal_columns {
             // No statistics of personal values anywhere, not even encrypted.
-            props = props.set_column_statistics_enabled(ColumnPath::from(personal.as_str()), EnabledStatistics::None);
+            props = props.set_column_statistics_enabled(
+                ColumnPath::from(personal.as_str()),
+                EnabledStatistics::None,
+            );
         }
         if let Some(encryption) = encryption {
             props = props.with_file_encryption_properties(encryption);
         }
         let sink = UploadSink {
-            upload: Some(BufWriter::with_capacity(Arc::clone(store), path.clone(), UPLOAD_PART)),
+            upload: Some(BufWriter::with_capacity(
+                Arc::clone(store),
+                path.clone(),
+                UPLOAD_PART,
+            )),
             buffer: Vec::with_capacity(UPLOAD_PART + 1024 * 1024),
             written: 0,
             handle: handle.clone(),
             path: path.clone(),
         };
         let writer = ArrowWriter::try_new(sink, Arc::clone(&target.schema), Some(props.build()))
-            .map_err(|source| LakeError::Write { path: path.to_string(), source })?;
+            .map_err(|source| LakeError::Write {
+                path: path.to_string(),
+                source,
+            })?;
         let stats = target
             .schema
             .fields()
@@ -258,15 +335,30 @@ impl OpenFile {
                 let min_max = if personal || !orderable(field.data_type()) {
                     None
                 } else {
-                    match (MinAccumulator::try_new(field.data_type()), MaxAccumulator::try_new(field.data_type())) {
+                    match (
+                        MinAccumulator::try_new(field.data_type()),
+                        MaxAccumulator::try_new(field.data_type()),
+                    ) {
                         (Ok(min), Ok(max)) => Some((min, max)),
                         _ => None,
                     }
                 };
-                ColumnAccumulator { name: field.name().clone(), nulls: 0, min_max }
+                ColumnAccumulator {
+                    name: field.name().clone(),
+                    nulls: 0,
+                    min_max,
+                }
             })
             .collect();
-        Ok(Self { file_id, path, partition_value, writer, rows: 0, master_key_id, stats })
+        Ok(Self {
+            file_id,
+            path,
+            partition_value,
+            writer,
+            rows: 0,
+            master_key_id,
+            stats,
+        })
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -279,24 +371,44 @@ impl OpenFile {
                 }
             }
         }
-        self.writer.write(batch).map_err(|source| LakeError::Write { path: self.path.to_string(), source })?;
+        self.writer
+            .write(batch)
+            .map_err(|source| LakeError::Write {
+                path: self.path.to_string(),
+                source,
+            })?;
         self.rows += batch.num_rows();
         Ok(())
     }
 
     fn finish(mut self) -> Result<NewDataFile> {
         let path = self.path.to_string();
-        let mut sink = self.writer.into_inner().map_err(|source| LakeError::Write { path: path.clone(), source })?;
-        sink.complete().map_err(LakeError::io(format!("uploading {path}")))?;
+        let mut sink = self
+            .writer
+            .into_inner()
+            .map_err(|source| LakeError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        sink.complete()
+            .map_err(LakeError::io(format!("uploading {path}")))?;
         let stats = self
             .stats
             .iter_mut()
             .map(|acc| {
                 let (min, max) = match &mut acc.min_max {
-                    Some((min, max)) => (stat_string(min.evaluate().ok()), stat_string(max.evaluate().ok())),
+                    Some((min, max)) => (
+                        stat_string(min.evaluate().ok()),
+                        stat_string(max.evaluate().ok()),
+                    ),
                     None => (None, None),
                 };
-                ColumnStats { column: acc.name.clone(), null_count: Some(acc.nulls), min, max }
+                ColumnStats {
+                    column: acc.name.clone(),
+                    null_count: Some(acc.nulls),
+                    min,
+                    max,
+                }
             })
             .collect();
         Ok(NewDataFile {
@@ -324,7 +436,12 @@ impl OpenFile {
 }
 
 fn orderable(t: &DataType) -> bool {
-    t.is_numeric() || t.is_temporal() || matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Boolean)
+    t.is_numeric()
+        || t.is_temporal()
+        || matches!(
+            t,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Boolean
+        )
 }
 
 fn stat_string(value: Option<datafusion::scalar::ScalarValue>) -> Option<String> {

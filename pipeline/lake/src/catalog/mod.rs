@@ -95,9 +95,19 @@ impl Catalog {
     /// Connects to `sqlite://<file>` (relative to `lake_dir`) or `postgres://...`.
     pub async fn connect(url: &str, lake_dir: &Path) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let (backend, connect_url) = if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
-            let file = if rest.starts_with('/') { Path::new(rest).to_path_buf() } else { lake_dir.join(rest) };
-            (Backend::Sqlite, format!("sqlite://{}?mode=rwc", file.display()))
+        let (backend, connect_url) = if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let file = if rest.starts_with('/') {
+                Path::new(rest).to_path_buf()
+            } else {
+                lake_dir.join(rest)
+            };
+            (
+                Backend::Sqlite,
+                format!("sqlite://{}?mode=rwc", file.display()),
+            )
         } else {
             (Backend::Postgres, url.to_owned())
         };
@@ -108,8 +118,12 @@ impl Catalog {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -125,7 +139,11 @@ impl Catalog {
                 .await
                 .map_err(LakeError::catalog("enabling WAL"))?;
         }
-        Ok(Self { pool, backend, location })
+        Ok(Self {
+            pool,
+            backend,
+            location,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -147,12 +165,17 @@ impl Catalog {
             .await
             .map_err(LakeError::catalog("creating lagoa_migration"))?;
         for (version, description, statements) in migrations::MIGRATIONS {
-            let mut tx = self.pool.begin().await.map_err(LakeError::catalog("starting migration"))?;
-            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM lagoa_migration WHERE version = $1")
-                .bind(*version)
-                .fetch_optional(&mut *tx)
+            let mut tx = self
+                .pool
+                .begin()
                 .await
-                .map_err(LakeError::catalog("reading lagoa_migration"))?;
+                .map_err(LakeError::catalog("starting migration"))?;
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM lagoa_migration WHERE version = $1")
+                    .bind(*version)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(LakeError::catalog("reading lagoa_migration"))?;
             if done.is_some() {
                 continue;
             }
@@ -160,7 +183,9 @@ impl Catalog {
                 sqlx::query(statement)
                     .execute(&mut *tx)
                     .await
-                    .map_err(LakeError::catalog(format!("migration {version} ({description})")))?;
+                    .map_err(LakeError::catalog(format!(
+                        "migration {version} ({description})"
+                    )))?;
             }
             sqlx::query("INSERT INTO lagoa_migration (version, description, applied_at) VALUES ($1, $2, $3)")
                 .bind(*version)
@@ -169,7 +194,9 @@ impl Catalog {
                 .execute(&mut *tx)
                 .await
                 .map_err(LakeError::catalog("recording migration"))?;
-            tx.commit().await.map_err(LakeError::catalog(format!("committing migration {version}")))?;
+            tx.commit().await.map_err(LakeError::catalog(format!(
+                "committing migration {version}"
+            )))?;
         }
         Ok(())
     }
@@ -188,24 +215,34 @@ impl Catalog {
 
     /// The snapshot to read for `as_of`; 0 means the empty lake.
     pub async fn resolve(&self, as_of: &AsOf) -> Result<i64> {
-        let expired_before = self.metadata("expired_before_snapshot").await?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+        let expired_before = self
+            .metadata("expired_before_snapshot")
+            .await?
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0);
         let snapshot = match as_of {
             AsOf::Latest => return Ok(self.latest_snapshot().await?.unwrap_or(0)),
             AsOf::Snapshot(id) => {
-                let found: Option<i64> = sqlx::query_scalar("SELECT snapshot_id FROM lagoa_snapshot WHERE snapshot_id = $1")
-                    .bind(*id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(LakeError::catalog("reading snapshots"))?;
+                let found: Option<i64> = sqlx::query_scalar(
+                    "SELECT snapshot_id FROM lagoa_snapshot WHERE snapshot_id = $1",
+                )
+                .bind(*id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(LakeError::catalog("reading snapshots"))?;
                 found.ok_or_else(|| LakeError::UnknownSnapshot(id.to_string()))?
             }
             AsOf::Time(micros) => {
-                let found: Option<i64> = sqlx::query_scalar("SELECT MAX(snapshot_id) FROM lagoa_snapshot WHERE created_at <= $1")
-                    .bind(*micros)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(LakeError::catalog("reading snapshots"))?;
-                found.ok_or_else(|| LakeError::UnknownSnapshot(format!("at or before {}", format_micros(*micros))))?
+                let found: Option<i64> = sqlx::query_scalar(
+                    "SELECT MAX(snapshot_id) FROM lagoa_snapshot WHERE created_at <= $1",
+                )
+                .bind(*micros)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(LakeError::catalog("reading snapshots"))?;
+                found.ok_or_else(|| {
+                    LakeError::UnknownSnapshot(format!("at or before {}", format_micros(*micros)))
+                })?
             }
         };
         if snapshot < expired_before {
@@ -249,7 +286,11 @@ impl Catalog {
     }
 
     pub async fn dataset(&self, name: &DatasetName, snapshot: i64) -> Result<Option<DatasetInfo>> {
-        Ok(self.datasets(snapshot).await?.into_iter().find(|d| &d.name == name))
+        Ok(self
+            .datasets(snapshot)
+            .await?
+            .into_iter()
+            .find(|d| &d.name == name))
     }
 
     async fn columns_at(&self, snapshot: i64) -> Result<HashMap<i64, Vec<ColumnDef>>> {
@@ -265,12 +306,14 @@ impl Catalog {
         let mut out: HashMap<i64, Vec<ColumnDef>> = HashMap::new();
         for row in rows {
             let personal: Option<String> = get(&row, "personal")?;
-            out.entry(get(&row, "dataset_id")?).or_default().push(ColumnDef {
-                name: get(&row, "name")?,
-                data_type: get(&row, "data_type")?,
-                nullable: get::<i64>(&row, "nullable")? != 0,
-                personal: personal.and_then(|p| p.parse::<PersonalTag>().ok()),
-            });
+            out.entry(get(&row, "dataset_id")?)
+                .or_default()
+                .push(ColumnDef {
+                    name: get(&row, "name")?,
+                    data_type: get(&row, "data_type")?,
+                    nullable: get::<i64>(&row, "nullable")? != 0,
+                    personal: personal.and_then(|p| p.parse::<PersonalTag>().ok()),
+                });
         }
         Ok(out)
     }
@@ -303,12 +346,15 @@ impl Catalog {
         .map_err(LakeError::catalog(format!("reading statistics of {}", dataset.name)))?;
         let mut stats: HashMap<String, Vec<ColumnStats>> = HashMap::new();
         for row in stat_rows {
-            stats.entry(get(&row, "file_id")?).or_default().push(ColumnStats {
-                column: get(&row, "name")?,
-                null_count: get(&row, "null_count")?,
-                min: get(&row, "min_value")?,
-                max: get(&row, "max_value")?,
-            });
+            stats
+                .entry(get(&row, "file_id")?)
+                .or_default()
+                .push(ColumnStats {
+                    column: get(&row, "name")?,
+                    null_count: get(&row, "null_count")?,
+                    min: get(&row, "min_value")?,
+                    max: get(&row, "max_value")?,
+                });
         }
         rows.into_iter()
             .map(|row| {
@@ -356,7 +402,11 @@ impl Catalog {
     }
 
     /// The snapshot a delivery with this fingerprint was committed in, if any.
-    pub async fn find_delivery(&self, dataset: &DatasetName, fingerprint: &str) -> Result<Option<i64>> {
+    pub async fn find_delivery(
+        &self,
+        dataset: &DatasetName,
+        fingerprint: &str,
+    ) -> Result<Option<i64>> {
         sqlx::query_scalar(
             "SELECT v.snapshot_id FROM lagoa_delivery v JOIN lagoa_dataset d ON d.dataset_id = v.dataset_id
               WHERE d.name = $1 AND d.end_snapshot IS NULL AND v.fingerprint = $2",
@@ -377,21 +427,32 @@ impl Catalog {
                 Ok(outcome) => return Ok(outcome),
                 Err(Attempt::Failed(e)) => return Err(e),
                 Err(Attempt::Conflict) if attempt >= COMMIT_ATTEMPTS => {
-                    return Err(LakeError::CommitConflict { dataset: request.spec.name.to_string(), attempts: attempt });
+                    return Err(LakeError::CommitConflict {
+                        dataset: request.spec.name.to_string(),
+                        attempts: attempt,
+                    });
                 }
                 Err(Attempt::Conflict) => {
                     let jitter = rand::random_range(0..20u64);
                     tracing::debug!(dataset = %request.spec.name, attempt, "commit conflict, retrying");
-                    tokio::time::sleep(Duration::from_millis(10 * (1 << attempt.min(6)) + jitter)).await;
+                    tokio::time::sleep(Duration::from_millis(10 * (1 << attempt.min(6)) + jitter))
+                        .await;
                 }
             }
         }
     }
 
-    async fn try_commit(&self, request: &CommitRequest) -> std::result::Result<CommitOutcome, Attempt> {
+    async fn try_commit(
+        &self,
+        request: &CommitRequest,
+    ) -> std::result::Result<CommitOutcome, Attempt> {
         let spec = &request.spec;
         let ctx = |what: &str| format!("committing to {}: {what}", spec.name);
-        let mut tx = self.pool.begin().await.map_err(LakeError::catalog(ctx("begin")))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(LakeError::catalog(ctx("begin")))?;
 
         // Taking the next snapshot id first is the lock point: of two
         // concurrent writers, the second fails here and retries.
@@ -420,7 +481,10 @@ impl Catalog {
             Some(row) => {
                 let info = dataset_from_row(&row)?;
                 if let Some(at) = info.shredded_at {
-                    return Err(Attempt::Failed(LakeError::Shredded { dataset: spec.name.to_string(), at: format_micros(at) }));
+                    return Err(Attempt::Failed(LakeError::Shredded {
+                        dataset: spec.name.to_string(),
+                        at: format_micros(at),
+                    }));
                 }
                 if let Some(fingerprint) = &request.fingerprint {
                     let seen: Option<i64> = sqlx::query_scalar("SELECT snapshot_id FROM lagoa_delivery WHERE dataset_id = $1 AND fingerprint = $2")
@@ -430,7 +494,9 @@ impl Catalog {
                         .await
                         .map_err(LakeError::catalog(ctx("reading deliveries")))?;
                     if let Some(snapshot) = seen {
-                        tx.rollback().await.map_err(LakeError::catalog(ctx("rollback")))?;
+                        tx.rollback()
+                            .await
+                            .map_err(LakeError::catalog(ctx("rollback")))?;
                         return Ok(CommitOutcome::AlreadyIngested { snapshot });
                     }
                 }
@@ -446,7 +512,8 @@ impl Catalog {
                     (info.dataset_id, info.schema_version, merged)
                 } else {
                     let version = info.schema_version + 1;
-                    self.write_schema(&mut tx, info.dataset_id, version, snapshot, &merged, true).await?;
+                    self.write_schema(&mut tx, info.dataset_id, version, snapshot, &merged, true)
+                        .await?;
                     (info.dataset_id, version, merged)
                 }
             }
@@ -470,7 +537,8 @@ impl Catalog {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(LakeError::catalog(ctx("creating the dataset")))?;
-                self.write_schema(&mut tx, dataset_id, 1, snapshot, &spec.columns, false).await?;
+                self.write_schema(&mut tx, dataset_id, 1, snapshot, &spec.columns, false)
+                    .await?;
                 (dataset_id, 1, spec.columns.clone())
             }
         };
@@ -511,8 +579,11 @@ impl Catalog {
             }
         };
 
-        let column_ids: HashMap<&str, (i64, bool)> =
-            columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), (i as i64, c.personal.is_some()))).collect();
+        let column_ids: HashMap<&str, (i64, bool)> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_str(), (i as i64, c.personal.is_some())))
+            .collect();
         let mut rows = 0;
         for file in &request.files {
             rows += file.row_count;
@@ -533,9 +604,15 @@ impl Catalog {
             .await
             .map_err(LakeError::catalog(ctx("recording a file")))?;
             for stat in &file.stats {
-                let Some(&(column_id, personal)) = column_ids.get(stat.column.as_str()) else { continue };
+                let Some(&(column_id, personal)) = column_ids.get(stat.column.as_str()) else {
+                    continue;
+                };
                 // Never keep values of personal-data columns in clear, whatever the writer sent.
-                let (min, max) = if personal { (None, None) } else { (stat.min.clone(), stat.max.clone()) };
+                let (min, max) = if personal {
+                    (None, None)
+                } else {
+                    (stat.min.clone(), stat.max.clone())
+                };
                 sqlx::query(
                     "INSERT INTO lagoa_file_column_stats (file_id, column_id, null_count, min_value, max_value) VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -571,18 +648,31 @@ impl Catalog {
             "source": request.source,
         })
         .to_string();
-        sqlx::query("UPDATE lagoa_snapshot SET dataset_id = $1, summary = $2 WHERE snapshot_id = $3")
-            .bind(dataset_id)
-            .bind(summary)
-            .bind(snapshot)
-            .execute(&mut *tx)
+        sqlx::query(
+            "UPDATE lagoa_snapshot SET dataset_id = $1, summary = $2 WHERE snapshot_id = $3",
+        )
+        .bind(dataset_id)
+        .bind(summary)
+        .bind(snapshot)
+        .execute(&mut *tx)
+        .await
+        .map_err(LakeError::catalog(ctx("summarising the snapshot")))?;
+        tx.commit()
             .await
-            .map_err(LakeError::catalog(ctx("summarising the snapshot")))?;
-        tx.commit().await.map_err(LakeError::catalog(ctx("commit")))?;
-        Ok(CommitOutcome::Committed { snapshot, rows, files_added: request.files.len(), files_removed: removed as usize })
+            .map_err(LakeError::catalog(ctx("commit")))?;
+        Ok(CommitOutcome::Committed {
+            snapshot,
+            rows,
+            files_added: request.files.len(),
+            files_removed: removed as usize,
+        })
     }
 
-    async fn live_columns(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, dataset_id: i64) -> Result<Vec<ColumnDef>> {
+    async fn live_columns(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        dataset_id: i64,
+    ) -> Result<Vec<ColumnDef>> {
         let rows = sqlx::query(
             "SELECT name, data_type, nullable, personal FROM lagoa_column WHERE dataset_id = $1 AND end_snapshot IS NULL ORDER BY position",
         )
@@ -655,12 +745,18 @@ impl Catalog {
     /// Marks a dataset crypto-shredded in a new snapshot and deletes the
     /// statistics of its files: they are derived from the data.
     pub async fn mark_shredded(&self, name: &DatasetName) -> Result<i64> {
-        let mut tx = self.pool.begin().await.map_err(LakeError::catalog("begin"))?;
-        let dataset_id: Option<i64> = sqlx::query_scalar("SELECT dataset_id FROM lagoa_dataset WHERE name = $1 AND end_snapshot IS NULL")
-            .bind(name.as_str())
-            .fetch_optional(&mut *tx)
+        let mut tx = self
+            .pool
+            .begin()
             .await
-            .map_err(LakeError::catalog("reading the dataset"))?;
+            .map_err(LakeError::catalog("begin"))?;
+        let dataset_id: Option<i64> = sqlx::query_scalar(
+            "SELECT dataset_id FROM lagoa_dataset WHERE name = $1 AND end_snapshot IS NULL",
+        )
+        .bind(name.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(LakeError::catalog("reading the dataset"))?;
         let dataset_id = dataset_id.ok_or_else(|| LakeError::UnknownDataset(name.to_string()))?;
         let snapshot: i64 = sqlx::query_scalar(
             "INSERT INTO lagoa_snapshot (snapshot_id, created_at, dataset_id, operation, summary)
@@ -682,18 +778,26 @@ impl Catalog {
             .execute(&mut *tx)
             .await
             .map_err(LakeError::catalog("deleting statistics"))?;
-        tx.commit().await.map_err(LakeError::catalog("committing the shred"))?;
+        tx.commit()
+            .await
+            .map_err(LakeError::catalog("committing the shred"))?;
         Ok(snapshot)
     }
 
     /// Sets a tag on a dataset as a new version of that tag.
     pub async fn set_tag(&self, name: &DatasetName, key: &str, value: &str) -> Result<i64> {
-        let mut tx = self.pool.begin().await.map_err(LakeError::catalog("begin"))?;
-        let dataset_id: Option<i64> = sqlx::query_scalar("SELECT dataset_id FROM lagoa_dataset WHERE name = $1 AND end_snapshot IS NULL")
-            .bind(name.as_str())
-            .fetch_optional(&mut *tx)
+        let mut tx = self
+            .pool
+            .begin()
             .await
-            .map_err(LakeError::catalog("reading the dataset"))?;
+            .map_err(LakeError::catalog("begin"))?;
+        let dataset_id: Option<i64> = sqlx::query_scalar(
+            "SELECT dataset_id FROM lagoa_dataset WHERE name = $1 AND end_snapshot IS NULL",
+        )
+        .bind(name.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(LakeError::catalog("reading the dataset"))?;
         let dataset_id = dataset_id.ok_or_else(|| LakeError::UnknownDataset(name.to_string()))?;
         let snapshot: i64 = sqlx::query_scalar(
             "INSERT INTO lagoa_snapshot (snapshot_id, created_at, dataset_id, operation, summary)
@@ -720,11 +824,17 @@ impl Catalog {
             .execute(&mut *tx)
             .await
             .map_err(LakeError::catalog("recording the tag"))?;
-        tx.commit().await.map_err(LakeError::catalog("committing the tag"))?;
+        tx.commit()
+            .await
+            .map_err(LakeError::catalog("committing the tag"))?;
         Ok(snapshot)
     }
 
-    pub async fn tags(&self, name: &DatasetName, snapshot: i64) -> Result<BTreeMap<String, String>> {
+    pub async fn tags(
+        &self,
+        name: &DatasetName,
+        snapshot: i64,
+    ) -> Result<BTreeMap<String, String>> {
         let rows = sqlx::query(
             "SELECT t.key, t.value FROM lagoa_tag t JOIN lagoa_dataset d ON d.dataset_id = t.dataset_id
               WHERE d.name = $1 AND d.end_snapshot IS NULL AND t.begin_snapshot <= $2 AND (t.end_snapshot IS NULL OR t.end_snapshot > $2)",
@@ -734,7 +844,9 @@ impl Catalog {
         .fetch_all(&self.pool)
         .await
         .map_err(LakeError::catalog("reading tags"))?;
-        rows.iter().map(|r| Ok((get(r, "key")?, get(r, "value")?))).collect()
+        rows.iter()
+            .map(|r| Ok((get(r, "key")?, get(r, "value")?)))
+            .collect()
     }
 
     /// Every path the catalog names, in any state: vacuum never touches these
@@ -750,13 +862,20 @@ impl Catalog {
     /// Files no retained snapshot needs: ended at or before the last
     /// snapshot older than `before_micros` (the state time travel must still
     /// reach stays intact).
-    pub async fn expirable_files(&self, before_micros: i64) -> Result<(Option<i64>, Vec<(String, String, i64)>)> {
-        let boundary: Option<i64> = sqlx::query_scalar("SELECT MAX(snapshot_id) FROM lagoa_snapshot WHERE created_at <= $1")
-            .bind(before_micros)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(LakeError::catalog("reading snapshots"))?;
-        let Some(boundary) = boundary else { return Ok((None, vec![])) };
+    pub async fn expirable_files(
+        &self,
+        before_micros: i64,
+    ) -> Result<(Option<i64>, Vec<(String, String, i64)>)> {
+        let boundary: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(snapshot_id) FROM lagoa_snapshot WHERE created_at <= $1",
+        )
+        .bind(before_micros)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading snapshots"))?;
+        let Some(boundary) = boundary else {
+            return Ok((None, vec![]));
+        };
         let rows = sqlx::query("SELECT file_id, path, size_bytes FROM lagoa_data_file WHERE end_snapshot IS NOT NULL AND end_snapshot <= $1")
             .bind(boundary)
             .fetch_all(&self.pool)
@@ -772,9 +891,16 @@ impl Catalog {
     /// Forgets expired files and records that snapshots before `boundary`
     /// can no longer be read.
     pub async fn forget_files(&self, file_ids: &[String], boundary: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(LakeError::catalog("begin"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(LakeError::catalog("begin"))?;
         for id in file_ids {
-            for statement in ["DELETE FROM lagoa_file_column_stats WHERE file_id = $1", "DELETE FROM lagoa_data_file WHERE file_id = $1"] {
+            for statement in [
+                "DELETE FROM lagoa_file_column_stats WHERE file_id = $1",
+                "DELETE FROM lagoa_data_file WHERE file_id = $1",
+            ] {
                 sqlx::query(statement)
                     .bind(id)
                     .execute(&mut *tx)
@@ -782,21 +908,30 @@ impl Catalog {
                     .map_err(LakeError::catalog("forgetting expired files"))?;
             }
         }
-        let previous: Option<String> = sqlx::query_scalar("SELECT value FROM lagoa_metadata WHERE key = 'expired_before_snapshot'")
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(LakeError::catalog("reading lagoa_metadata"))?;
-        let keep = previous.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0).max(boundary);
+        let previous: Option<String> = sqlx::query_scalar(
+            "SELECT value FROM lagoa_metadata WHERE key = 'expired_before_snapshot'",
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(LakeError::catalog("reading lagoa_metadata"))?;
+        let keep = previous
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+            .max(boundary);
         sqlx::query("DELETE FROM lagoa_metadata WHERE key = 'expired_before_snapshot'")
             .execute(&mut *tx)
             .await
             .map_err(LakeError::catalog("writing lagoa_metadata"))?;
-        sqlx::query("INSERT INTO lagoa_metadata (key, value) VALUES ('expired_before_snapshot', $1)")
-            .bind(keep.to_string())
-            .execute(&mut *tx)
+        sqlx::query(
+            "INSERT INTO lagoa_metadata (key, value) VALUES ('expired_before_snapshot', $1)",
+        )
+        .bind(keep.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(LakeError::catalog("writing lagoa_metadata"))?;
+        tx.commit()
             .await
-            .map_err(LakeError::catalog("writing lagoa_metadata"))?;
-        tx.commit().await.map_err(LakeError::catalog("committing vacuum"))
+            .map_err(LakeError::catalog("committing vacuum"))
     }
 }
 
@@ -804,7 +939,8 @@ fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T>
 where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
-    row.try_get(column).map_err(LakeError::catalog(format!("reading column {column}")))
+    row.try_get(column)
+        .map_err(LakeError::catalog(format!("reading column {column}")))
 }
 
 fn dataset_from_row(row: &AnyRow) -> Result<DatasetInfo> {
@@ -812,8 +948,11 @@ fn dataset_from_row(row: &AnyRow) -> Result<DatasetInfo> {
     let level: String = get(row, "level")?;
     Ok(DatasetInfo {
         dataset_id: get(row, "dataset_id")?,
-        name: DatasetName::new(name.clone()).map_err(|e| LakeError::Invalid(format!("catalog holds {e}")))?,
-        level: level.parse::<SharingLevel>().map_err(|e| LakeError::Invalid(format!("dataset {name}: {e}")))?,
+        name: DatasetName::new(name.clone())
+            .map_err(|e| LakeError::Invalid(format!("catalog holds {e}")))?,
+        level: level
+            .parse::<SharingLevel>()
+            .map_err(|e| LakeError::Invalid(format!("dataset {name}: {e}")))?,
         description: get(row, "description")?,
         partition_column: get(row, "partition_column")?,
         created_snapshot: SnapshotId(get(row, "begin_snapshot")?),
@@ -826,7 +965,11 @@ fn dataset_from_row(row: &AnyRow) -> Result<DatasetInfo> {
 /// The dataset's schema after a delivery: existing columns keep their
 /// position; personal tags are only ever added; new columns are appended.
 /// Retyping a column is refused (the full drift policy is the contract's).
-pub fn merge_columns(dataset: &DatasetName, current: &[ColumnDef], delivered: &[ColumnDef]) -> Result<Vec<ColumnDef>> {
+pub fn merge_columns(
+    dataset: &DatasetName,
+    current: &[ColumnDef],
+    delivered: &[ColumnDef],
+) -> Result<Vec<ColumnDef>> {
     let mut merged = current.to_vec();
     for column in delivered {
         match merged.iter_mut().find(|c| c.name == column.name) {
@@ -855,7 +998,10 @@ pub fn merge_columns(dataset: &DatasetName, current: &[ColumnDef], delivered: &[
         if !column.nullable && !delivered.iter().any(|d| d.name == column.name) {
             return Err(LakeError::Schema {
                 dataset: dataset.to_string(),
-                message: format!("column {} is required (not nullable) but missing from this delivery", column.name),
+                message: format!(
+                    "column {} is required (not nullable) but missing from this delivery",
+                    column.name
+                ),
             });
         }
     }

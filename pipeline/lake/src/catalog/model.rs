@@ -29,7 +29,11 @@ pub struct DatasetInfo {
 
 impl DatasetInfo {
     pub fn personal_columns(&self) -> Vec<String> {
-        self.columns.iter().filter(|c| c.personal.is_some()).map(|c| c.name.clone()).collect()
+        self.columns
+            .iter()
+            .filter(|c| c.personal.is_some())
+            .map(|c| c.name.clone())
+            .collect()
     }
 }
 
@@ -107,7 +111,9 @@ impl std::str::FromStr for WriteMode {
             "append" => Ok(WriteMode::Append),
             "replace-partition" | "replace_partition" => Ok(WriteMode::ReplacePartition),
             "full-refresh" | "full_refresh" => Ok(WriteMode::FullRefresh),
-            other => Err(format!("unknown write mode {other:?}: expected append, replace-partition or full-refresh")),
+            other => Err(format!(
+                "unknown write mode {other:?}: expected append, replace-partition or full-refresh"
+            )),
         }
     }
 }
@@ -136,8 +142,15 @@ pub struct CommitRequest {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum CommitOutcome {
-    Committed { snapshot: i64, rows: i64, files_added: usize, files_removed: usize },
-    AlreadyIngested { snapshot: i64 },
+    Committed {
+        snapshot: i64,
+        rows: i64,
+        files_added: usize,
+        files_removed: usize,
+    },
+    AlreadyIngested {
+        snapshot: i64,
+    },
 }
 
 /// What vacuum found and did.

@@ -6,7 +6,10 @@
 //! with the master key id as AAD, so a wrapped key cannot be replayed under
 //! another master key.
 
-use super::{DatasetKeyIds, KeyProvider, MasterKeyInfo, PURPOSE_DATA, PURPOSE_PERSONAL, master_key_id, parse_master_key_id};
+use super::{
+    DatasetKeyIds, KeyProvider, MasterKeyInfo, PURPOSE_DATA, PURPOSE_PERSONAL, master_key_id,
+    parse_master_key_id,
+};
 use crate::error::{LakeError, Result};
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
@@ -56,7 +59,9 @@ pub struct LocalKeyStore {
 
 impl std::fmt::Debug for LocalKeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalKeyStore").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("LocalKeyStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -64,16 +69,23 @@ impl LocalKeyStore {
     /// Creates an empty key store (mode 0600 in a 0700 directory).
     pub fn create(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(LakeError::io(format!("creating {}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(LakeError::io(format!("creating {}", dir.display())))?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(LakeError::io(format!("restricting {}", dir.display())))?;
         }
         if path.exists() {
-            return Err(LakeError::Keys(format!("{} already exists; refusing to overwrite master keys", path.display())));
+            return Err(LakeError::Keys(format!(
+                "{} already exists; refusing to overwrite master keys",
+                path.display()
+            )));
         }
         let store = Self {
             path: path.to_owned(),
-            state: RwLock::new(KeyStoreFile { format: FORMAT.into(), ..Default::default() }),
+            state: RwLock::new(KeyStoreFile {
+                format: FORMAT.into(),
+                ..Default::default()
+            }),
             rng: SystemRandom::new(),
         };
         store.persist(&store.state.read().expect("key store lock"))?;
@@ -82,13 +94,20 @@ impl LocalKeyStore {
 
     pub fn open(path: &Path) -> Result<Self> {
         let state = read_file(path)?;
-        Ok(Self { path: path.to_owned(), state: RwLock::new(state), rng: SystemRandom::new() })
+        Ok(Self {
+            path: path.to_owned(),
+            state: RwLock::new(state),
+            rng: SystemRandom::new(),
+        })
     }
 
     /// Runs `change` on the freshest on-disk state under an exclusive file
     /// lock, then writes it back atomically; two processes creating keys at
     /// once never lose one.
-    fn modify<T>(&self, change: impl FnOnce(&mut KeyStoreFile, &SystemRandom) -> Result<T>) -> Result<T> {
+    fn modify<T>(
+        &self,
+        change: impl FnOnce(&mut KeyStoreFile, &SystemRandom) -> Result<T>,
+    ) -> Result<T> {
         let lock_path = self.path.with_extension("lock");
         let lock = OpenOptions::new()
             .create(true)
@@ -97,7 +116,8 @@ impl LocalKeyStore {
             .mode(0o600)
             .open(&lock_path)
             .map_err(LakeError::io(format!("opening {}", lock_path.display())))?;
-        lock.lock().map_err(LakeError::io(format!("locking {}", lock_path.display())))?;
+        lock.lock()
+            .map_err(LakeError::io(format!("locking {}", lock_path.display())))?;
         let mut fresh = read_file(&self.path)?;
         let out = change(&mut fresh, &self.rng)?;
         self.persist(&fresh)?;
@@ -107,8 +127,12 @@ impl LocalKeyStore {
     }
 
     fn persist(&self, state: &KeyStoreFile) -> Result<()> {
-        let tmp = self.path.with_extension(format!("tmp{}", std::process::id()));
-        let mut json = Zeroizing::new(serde_json::to_vec_pretty(state).map_err(|e| LakeError::Keys(e.to_string()))?);
+        let tmp = self
+            .path
+            .with_extension(format!("tmp{}", std::process::id()));
+        let mut json = Zeroizing::new(
+            serde_json::to_vec_pretty(state).map_err(|e| LakeError::Keys(e.to_string()))?,
+        );
         {
             let mut file = OpenOptions::new()
                 .create(true)
@@ -117,11 +141,14 @@ impl LocalKeyStore {
                 .mode(0o600)
                 .open(&tmp)
                 .map_err(LakeError::io(format!("writing {}", tmp.display())))?;
-            file.write_all(&json).map_err(LakeError::io(format!("writing {}", tmp.display())))?;
-            file.sync_all().map_err(LakeError::io(format!("syncing {}", tmp.display())))?;
+            file.write_all(&json)
+                .map_err(LakeError::io(format!("writing {}", tmp.display())))?;
+            file.sync_all()
+                .map_err(LakeError::io(format!("syncing {}", tmp.display())))?;
         }
         json.zeroize();
-        std::fs::rename(&tmp, &self.path).map_err(LakeError::io(format!("replacing {}", self.path.display())))?;
+        std::fs::rename(&tmp, &self.path)
+            .map_err(LakeError::io(format!("replacing {}", self.path.display())))?;
         if let Some(dir) = self.path.parent()
             && let Ok(d) = File::open(dir)
         {
@@ -137,7 +164,12 @@ impl LocalKeyStore {
                 Some(k) => BASE64_STANDARD
                     .decode(&k.key)
                     .map(|b| Some(Zeroizing::new(b)))
-                    .map_err(|_| LakeError::Keys(format!("master key {master_key_id} is corrupt in {}", self.path.display()))),
+                    .map_err(|_| {
+                        LakeError::Keys(format!(
+                            "master key {master_key_id} is corrupt in {}",
+                            self.path.display()
+                        ))
+                    }),
             }
         };
         if let Some(k) = lookup(&self.state.read().expect("key store lock"))? {
@@ -152,11 +184,22 @@ impl LocalKeyStore {
 
     fn missing_key_error(&self, master_key_id: &str) -> LakeError {
         if let Some((dataset, _, _)) = parse_master_key_id(master_key_id)
-            && let Some(at) = self.state.read().expect("key store lock").shredded.get(dataset)
+            && let Some(at) = self
+                .state
+                .read()
+                .expect("key store lock")
+                .shredded
+                .get(dataset)
         {
-            return LakeError::Shredded { dataset: dataset.to_owned(), at: at.clone() };
+            return LakeError::Shredded {
+                dataset: dataset.to_owned(),
+                at: at.clone(),
+            };
         }
-        LakeError::Keys(format!("master key {master_key_id} is not in the key store {}", self.path.display()))
+        LakeError::Keys(format!(
+            "master key {master_key_id} is not in the key store {}",
+            self.path.display()
+        ))
     }
 }
 
@@ -168,7 +211,10 @@ fn read_file(path: &Path) -> Result<KeyStoreFile> {
             LakeError::io(format!("reading {}", path.display()))(e)
         }
     })?);
-    let mode = std::fs::metadata(path).map_err(LakeError::io(format!("reading {}", path.display())))?.permissions().mode();
+    let mode = std::fs::metadata(path)
+        .map_err(LakeError::io(format!("reading {}", path.display())))?
+        .permissions()
+        .mode();
     if mode & 0o077 != 0 {
         return Err(LakeError::Keys(format!(
             "key store {} is readable by other users (mode {:o}); run chmod 600 on it",
@@ -179,7 +225,11 @@ fn read_file(path: &Path) -> Result<KeyStoreFile> {
     let state: KeyStoreFile = serde_json::from_slice(&bytes)
         .map_err(|e| LakeError::Keys(format!("key store {} is not valid: {e}", path.display())))?;
     if state.format != FORMAT {
-        return Err(LakeError::Keys(format!("key store {} has unknown format {:?}", path.display(), state.format)));
+        return Err(LakeError::Keys(format!(
+            "key store {} has unknown format {:?}",
+            path.display(),
+            state.format
+        )));
     }
     Ok(state)
 }
@@ -200,11 +250,20 @@ fn current_version(state: &KeyStoreFile, dataset: &str, purpose: &str) -> Option
 
 fn new_key(rng: &SystemRandom) -> Result<StoredKey> {
     let mut bytes = Zeroizing::new([0u8; 32]);
-    rng.fill(bytes.as_mut()).map_err(|_| LakeError::Keys("system random generator failed".into()))?;
-    Ok(StoredKey { key: BASE64_STANDARD.encode(bytes.as_ref()), created_at: now() })
+    rng.fill(bytes.as_mut())
+        .map_err(|_| LakeError::Keys("system random generator failed".into()))?;
+    Ok(StoredKey {
+        key: BASE64_STANDARD.encode(bytes.as_ref()),
+        created_at: now(),
+    })
 }
 
-fn add_version(state: &mut KeyStoreFile, rng: &SystemRandom, dataset: &str, version: u32) -> Result<DatasetKeyIds> {
+fn add_version(
+    state: &mut KeyStoreFile,
+    rng: &SystemRandom,
+    dataset: &str,
+    version: u32,
+) -> Result<DatasetKeyIds> {
     let ids = DatasetKeyIds {
         data: master_key_id(dataset, PURPOSE_DATA, version),
         personal: master_key_id(dataset, PURPOSE_PERSONAL, version),
@@ -219,12 +278,17 @@ impl KeyProvider for LocalKeyStore {
         let name = dataset.as_str();
         let existing = |state: &KeyStoreFile| -> Result<Option<DatasetKeyIds>> {
             if let Some(at) = state.shredded.get(name) {
-                return Err(LakeError::Shredded { dataset: name.to_owned(), at: at.clone() });
+                return Err(LakeError::Shredded {
+                    dataset: name.to_owned(),
+                    at: at.clone(),
+                });
             }
-            Ok(current_version(state, name, PURPOSE_DATA).map(|v| DatasetKeyIds {
-                data: master_key_id(name, PURPOSE_DATA, v),
-                personal: master_key_id(name, PURPOSE_PERSONAL, v),
-            }))
+            Ok(
+                current_version(state, name, PURPOSE_DATA).map(|v| DatasetKeyIds {
+                    data: master_key_id(name, PURPOSE_DATA, v),
+                    personal: master_key_id(name, PURPOSE_PERSONAL, v),
+                }),
+            )
         };
         if let Some(ids) = existing(&self.state.read().expect("key store lock"))? {
             return Ok(ids);
@@ -236,39 +300,56 @@ impl KeyProvider for LocalKeyStore {
     }
 
     fn wrap(&self, key: &[u8], master_key_id: &str) -> Result<String> {
-        let master = self.key_bytes(master_key_id)?.ok_or_else(|| self.missing_key_error(master_key_id))?;
-        let sealing = LessSafeKey::new(
-            UnboundKey::new(&AES_256_GCM, &master).map_err(|_| LakeError::Keys(format!("master key {master_key_id} has a bad length")))?,
-        );
+        let master = self
+            .key_bytes(master_key_id)?
+            .ok_or_else(|| self.missing_key_error(master_key_id))?;
+        let sealing = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &master).map_err(|_| {
+            LakeError::Keys(format!("master key {master_key_id} has a bad length"))
+        })?);
         let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce).map_err(|_| LakeError::Keys("system random generator failed".into()))?;
+        self.rng
+            .fill(&mut nonce)
+            .map_err(|_| LakeError::Keys("system random generator failed".into()))?;
         let mut out = Vec::with_capacity(NONCE_LEN + key.len() + 16);
         out.extend_from_slice(&nonce);
         let mut sealed = key.to_vec();
         sealing
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(master_key_id.as_bytes()), &mut sealed)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(master_key_id.as_bytes()),
+                &mut sealed,
+            )
             .map_err(|_| LakeError::Keys(format!("wrapping under {master_key_id} failed")))?;
         out.extend_from_slice(&sealed);
         Ok(BASE64_STANDARD.encode(out))
     }
 
     fn unwrap(&self, wrapped: &str, master_key_id: &str) -> Result<Zeroizing<Vec<u8>>> {
-        let master = self.key_bytes(master_key_id)?.ok_or_else(|| self.missing_key_error(master_key_id))?;
-        let opening = LessSafeKey::new(
-            UnboundKey::new(&AES_256_GCM, &master).map_err(|_| LakeError::Keys(format!("master key {master_key_id} has a bad length")))?,
-        );
-        let raw = BASE64_STANDARD
-            .decode(wrapped)
-            .map_err(|_| LakeError::Keys(format!("wrapped key under {master_key_id} is not base64")))?;
+        let master = self
+            .key_bytes(master_key_id)?
+            .ok_or_else(|| self.missing_key_error(master_key_id))?;
+        let opening = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &master).map_err(|_| {
+            LakeError::Keys(format!("master key {master_key_id} has a bad length"))
+        })?);
+        let raw = BASE64_STANDARD.decode(wrapped).map_err(|_| {
+            LakeError::Keys(format!("wrapped key under {master_key_id} is not base64"))
+        })?;
         if raw.len() < NONCE_LEN + 16 {
-            return Err(LakeError::Keys(format!("wrapped key under {master_key_id} is too short")));
+            return Err(LakeError::Keys(format!(
+                "wrapped key under {master_key_id} is too short"
+            )));
         }
         let (nonce, sealed) = raw.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| LakeError::Keys("bad nonce".into()))?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce)
+            .map_err(|_| LakeError::Keys("bad nonce".into()))?;
         let mut buf = Zeroizing::new(sealed.to_vec());
         let plain = opening
             .open_in_place(nonce, Aad::from(master_key_id.as_bytes()), &mut buf)
-            .map_err(|_| LakeError::Keys(format!("a data key wrapped under {master_key_id} failed authentication")))?;
+            .map_err(|_| {
+                LakeError::Keys(format!(
+                    "a data key wrapped under {master_key_id} failed authentication"
+                ))
+            })?;
         Ok(Zeroizing::new(plain.to_vec()))
     }
 
@@ -276,7 +357,10 @@ impl KeyProvider for LocalKeyStore {
         let name = dataset.as_str();
         self.modify(|state, rng| {
             if let Some(at) = state.shredded.get(name) {
-                return Err(LakeError::Shredded { dataset: name.to_owned(), at: at.clone() });
+                return Err(LakeError::Shredded {
+                    dataset: name.to_owned(),
+                    at: at.clone(),
+                });
             }
             let next = current_version(state, name, PURPOSE_DATA).unwrap_or(0) + 1;
             add_version(state, rng, name, next)
@@ -286,17 +370,27 @@ impl KeyProvider for LocalKeyStore {
     fn shred(&self, dataset: &DatasetName) -> Result<()> {
         let name = dataset.as_str();
         self.modify(|state, _| {
-            state.keys.retain(|id, _| parse_master_key_id(id).is_none_or(|(d, _, _)| d != name));
+            state
+                .keys
+                .retain(|id, _| parse_master_key_id(id).is_none_or(|(d, _, _)| d != name));
             state.shredded.insert(name.to_owned(), now());
             Ok(())
         })
     }
 
     fn shredded_at(&self, dataset: &DatasetName) -> Option<String> {
-        if let Some(at) = self.state.read().expect("key store lock").shredded.get(dataset.as_str()) {
+        if let Some(at) = self
+            .state
+            .read()
+            .expect("key store lock")
+            .shredded
+            .get(dataset.as_str())
+        {
             return Some(at.clone());
         }
-        read_file(&self.path).ok().and_then(|s| s.shredded.get(dataset.as_str()).cloned())
+        read_file(&self.path)
+            .ok()
+            .and_then(|s| s.shredded.get(dataset.as_str()).cloned())
     }
 
     fn list(&self) -> Result<Vec<MasterKeyInfo>> {
@@ -318,12 +412,16 @@ impl KeyProvider for LocalKeyStore {
 
     fn check(&self) -> Result<()> {
         let state = read_file(&self.path)?;
-        let Some(id) = state.keys.keys().next().cloned() else { return Ok(()) };
+        let Some(id) = state.keys.keys().next().cloned() else {
+            return Ok(());
+        };
         drop(state);
         let probe = [7u8; 16];
         let wrapped = self.wrap(&probe, &id)?;
         if self.unwrap(&wrapped, &id)?.as_slice() != probe {
-            return Err(LakeError::Keys("wrap/unwrap round trip returned a different key".into()));
+            return Err(LakeError::Keys(
+                "wrap/unwrap round trip returned a different key".into(),
+            ));
         }
         Ok(())
     }
@@ -342,7 +440,10 @@ mod tests {
     #[test]
     fn key_file_is_private() {
         let (dir, _ks) = store();
-        let mode = std::fs::metadata(dir.path().join("keys/keystore.json")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("keys/keystore.json"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -352,7 +453,10 @@ mod tests {
         let ds = DatasetName::new("obitos").unwrap();
         let ids = ks.current_keys(&ds).unwrap();
         let wrapped = ks.wrap(b"0123456789abcdef", &ids.data).unwrap();
-        assert_eq!(ks.unwrap(&wrapped, &ids.data).unwrap().as_slice(), b"0123456789abcdef");
+        assert_eq!(
+            ks.unwrap(&wrapped, &ids.data).unwrap().as_slice(),
+            b"0123456789abcdef"
+        );
         // The same ciphertext presented as wrapped by the other key fails.
         assert!(ks.unwrap(&wrapped, &ids.personal).is_err());
     }
@@ -366,13 +470,19 @@ mod tests {
         let v2 = ks.rotate(&ds).unwrap();
         assert_ne!(v1, v2);
         assert_eq!(ks.current_keys(&ds).unwrap(), v2);
-        assert!(ks.unwrap(&wrapped, &v1.data).is_ok(), "old files stay readable after rotation");
+        assert!(
+            ks.unwrap(&wrapped, &v1.data).is_ok(),
+            "old files stay readable after rotation"
+        );
         ks.shred(&ds).unwrap();
         match ks.unwrap(&wrapped, &v1.data) {
             Err(LakeError::Shredded { dataset, .. }) => assert_eq!(dataset, "obitos"),
             other => panic!("expected Shredded, got {other:?}"),
         }
         assert!(ks.list().unwrap().is_empty());
-        assert!(ks.current_keys(&ds).is_err(), "a shredded dataset gets no new keys");
+        assert!(
+            ks.current_keys(&ds).is_err(),
+            "a shredded dataset gets no new keys"
+        );
     }
 }
