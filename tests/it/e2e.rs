@@ -438,6 +438,36 @@ fn sql_cannot_write_or_reach_storage() {
 }
 
 #[test]
+fn a_query_over_its_memory_limit_fails_clearly_and_spills_nothing() {
+    let (dir, lake) = new_lake();
+    let f = write_file(dir.path(), "d.csv", &obitos_csv(2024, 400));
+    lagoa_ok(
+        &lake,
+        &[
+            "ingest",
+            f.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--personal",
+            "cpf,nome",
+        ],
+    );
+    let sql =
+        "SELECT nome, cpf, idade, count(*) FROM obitos GROUP BY nome, cpf, idade ORDER BY 4 DESC";
+    let out = lagoa_env(
+        &lake,
+        &["query", sql],
+        &[("LAGOA__QUERY__MEMORY_LIMIT", "16KiB")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the query should not fit in 16KiB");
+    assert!(err.contains("query.memory_limit (16KiB)"), "{err}");
+    // Within the default limit it runs.
+    let rows = lagoa_ok(&lake, &["query", sql, "--format", "csv"]);
+    assert!(csv_rows(&rows).len() > 3);
+}
+
+#[test]
 fn vacuum_removes_orphans_and_expired_files_only() {
     let (dir, lake) = new_lake();
     let f1 = write_file(dir.path(), "a.csv", &obitos_csv(2023, 2));

@@ -264,7 +264,16 @@ async fn run(cli: Cli) -> Result<()> {
             let as_of = as_of.as_deref().map(parse_as_of).transpose()?.unwrap_or(AsOf::Latest);
             let session = lake.session(&as_of).await?;
             let df = session.sql(&sql).await?;
-            output::write(df, format, output.as_deref()).await?;
+            output::write(df, format, output.as_deref()).await.map_err(|e| {
+                if format!("{e:#}").contains("Resources exhausted") {
+                    e.context(format!(
+                        "the query needs more memory than query.memory_limit ({}); narrow it, or raise the limit in lagoa.toml or with LAGOA__QUERY__MEMORY_LIMIT",
+                        lake.config.query.memory_limit
+                    ))
+                } else {
+                    e
+                }
+            })?;
             Ok(())
         }
         Command::Datasets { format } => {

@@ -447,6 +447,12 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// Batches in flight between the parser and the writer: bounds memory.
+const PIPELINE_DEPTH: usize = 4;
+
+/// Parses on one thread and encodes/encrypts/uploads on the calling one, so
+/// both cores work; the bounded channel keeps memory flat whatever the
+/// file size. An error on either side stops both.
 fn read_and_write(
     path: &std::path::Path,
     schema: SchemaRef,
@@ -472,13 +478,51 @@ fn read_and_write(
         .with_batch_size(BATCH_ROWS)
         .build(reader)
         .map_err(|e| input(sanitize_csv_error(&e.to_string(), &schema, 0)))?;
+
+    let (sender, receiver) =
+        std::sync::mpsc::sync_channel::<Result<RecordBatch, String>>(PIPELINE_DEPTH);
+    let parser_schema = Arc::clone(&schema);
+    let parser = std::thread::Builder::new()
+        .name("lagoa-csv-parser".into())
+        .spawn(move || {
+            let mut rows = 0u64;
+            for batch in csv {
+                let item =
+                    batch.map_err(|e| sanitize_csv_error(&e.to_string(), &parser_schema, rows));
+                let failed = item.is_err();
+                if let Ok(b) = &item {
+                    rows += b.num_rows() as u64;
+                }
+                // The writer hung up: it failed and will report why.
+                if sender.send(item).is_err() || failed {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| input(format!("cannot start the parser thread: {e}")))?;
+
     let mut rows = 0u64;
-    for batch in csv {
-        let batch: RecordBatch =
-            batch.map_err(|e| input(sanitize_csv_error(&e.to_string(), &schema, rows)))?;
-        rows += batch.num_rows() as u64;
-        writer.write(&batch)?;
+    let mut outcome = Ok(());
+    for item in receiver.iter() {
+        match item {
+            Ok(batch) => {
+                rows += batch.num_rows() as u64;
+                if let Err(e) = writer.write(&batch) {
+                    outcome = Err(IngestError::from(e));
+                    break;
+                }
+            }
+            Err(message) => {
+                outcome = Err(input(message));
+                break;
+            }
+        }
     }
+    drop(receiver);
+    parser
+        .join()
+        .map_err(|_| input("the CSV parser thread panicked".into()))?;
+    outcome?;
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     progress(bytes);
     Ok((rows, bytes))

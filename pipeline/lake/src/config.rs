@@ -17,6 +17,7 @@ pub struct LakeConfig {
     pub encryption: EncryptionConfig,
     pub retention: RetentionConfig,
     pub writer: WriterConfig,
+    pub query: QueryConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -128,6 +129,23 @@ impl Default for WriterConfig {
     }
 }
 
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// Memory one query may use (`512MiB`, `4GiB`). Queries never spill to
+    /// local disk (spill files would hold plaintext), so a query that needs
+    /// more fails with a clear error instead.
+    pub memory_limit: String,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self {
+            memory_limit: "4GiB".into(),
+        }
+    }
+}
+
 impl LakeConfig {
     /// Reads `<lake>/lagoa.toml`, applies `LAGOA__SECTION__KEY` overrides
     /// from the environment, and validates.
@@ -214,6 +232,9 @@ impl LakeConfig {
                 problems.push(format!("{name}: {e}"));
             }
         }
+        if let Err(e) = parse_size(&self.query.memory_limit) {
+            problems.push(format!("query.memory_limit: {e}"));
+        }
         if self.writer.target_file_rows == 0 {
             problems.push("writer.target_file_rows must be positive".into());
         }
@@ -234,6 +255,37 @@ impl LakeConfig {
     pub fn orphan_min_age(&self) -> Duration {
         parse_duration(&self.retention.orphan_min_age).unwrap_or(Duration::from_secs(3600))
     }
+}
+
+impl LakeConfig {
+    pub fn query_memory_limit(&self) -> usize {
+        parse_size(&self.query.memory_limit).unwrap_or(4 << 30)
+    }
+}
+
+/// `512MiB`, `4GiB`, `1GB`, `1000000` (bytes).
+pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: usize = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 512MiB or 4GiB"))?;
+    let factor: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KB" => 1_000,
+        "KiB" => 1 << 10,
+        "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        "GB" => 1_000_000_000,
+        "GiB" => 1 << 30,
+        _ => return Err(format!("{text:?} is not a size like 512MiB or 4GiB")),
+    };
+    n.checked_mul(factor)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("{text:?} is out of range"))
 }
 
 fn parse_env_value(value: &str) -> toml::Value {
@@ -341,6 +393,11 @@ orphan_min_age = {orphan:?}
 # Rows per data file and per Parquet row group.
 target_file_rows = {target_rows}
 row_group_rows = {rg_rows}
+
+[query]
+# Memory one query may use. Queries never spill to disk (spill files would
+# hold plaintext); a query that needs more fails with a clear error.
+memory_limit = {memory:?}
 "#,
         catalog = config.catalog.url,
         storage = config.storage.url,
@@ -358,6 +415,7 @@ row_group_rows = {rg_rows}
         orphan = config.retention.orphan_min_age,
         target_rows = config.writer.target_file_rows,
         rg_rows = config.writer.row_group_rows,
+        memory = config.query.memory_limit,
     )
 }
 
@@ -420,5 +478,8 @@ snapshots = "soon"
             Duration::from_secs(30 * 86400)
         );
         assert!(parse_duration("1w").is_err());
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("2GB").unwrap(), 2_000_000_000);
+        assert!(parse_size("lots").is_err());
     }
 }

@@ -10,6 +10,7 @@ use crate::table::{LakeTable, ShreddedTable, arrow_schema};
 use crate::{AsOf, Lake, system};
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use datafusion::dataframe::DataFrame;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use std::sync::Arc;
@@ -26,7 +27,13 @@ impl LakeSession {
         let mut config = SessionConfig::new().with_information_schema(true);
         config.options_mut().execution.parquet.pushdown_filters = true;
         config.options_mut().execution.parquet.reorder_filters = true;
-        let runtime = RuntimeEnvBuilder::new().build_arc()?;
+        // No spill files: they would put plaintext on local disk.
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(lake.config.query_memory_limit(), 1.0)
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
+            .build_arc()?;
         runtime.register_object_store(
             LakeStore::datafusion_url().as_ref(),
             Arc::clone(&lake.store.store),
