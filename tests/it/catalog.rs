@@ -412,3 +412,42 @@ async fn replace_partition_needs_a_partition_column() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn tags_are_versioned_with_snapshots() {
+    on_both("tags_are_versioned_with_snapshots", |c| async move {
+        c.commit(&request(
+            "vacinas",
+            WriteMode::Append,
+            vec![file("2024", 1)],
+            None,
+        ))
+        .await
+        .unwrap();
+        let name = DatasetName::new("vacinas").unwrap();
+        let s1 = c.set_tag(&name, "fonte", "SI-PNI").await.unwrap();
+        let s2 = c.set_tag(&name, "fonte", "SI-PNI (novo)").await.unwrap();
+        c.set_tag(&name, "uf", "PE").await.unwrap();
+        assert_eq!(
+            c.tags(&name, s1)
+                .await
+                .unwrap()
+                .get("fonte")
+                .map(String::as_str),
+            Some("SI-PNI")
+        );
+        let now = c
+            .tags(&name, c.latest_snapshot().await.unwrap().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(now.get("fonte").map(String::as_str), Some("SI-PNI (novo)"));
+        assert_eq!(now.len(), 2);
+        assert_eq!(c.tags(&name, s2).await.unwrap().len(), 1);
+        assert!(matches!(
+            c.set_tag(&DatasetName::new("nada").unwrap(), "k", "v")
+                .await,
+            Err(LakeError::UnknownDataset(_))
+        ));
+    })
+    .await;
+}

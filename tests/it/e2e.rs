@@ -728,3 +728,82 @@ fn two_processes_ingesting_at_once_both_land() {
     );
     assert_eq!(csv_rows(&snaps), vec![vec!["5"]]);
 }
+
+#[test]
+fn files_are_pruned_from_catalog_statistics_before_any_is_opened() {
+    let (dir, lake) = new_lake();
+    for year in [2022, 2023, 2024] {
+        let f = write_file(dir.path(), &format!("{year}.csv"), &obitos_csv(year, 50));
+        lagoa_ok(
+            &lake,
+            &[
+                "ingest",
+                f.to_str().unwrap(),
+                "--dataset",
+                "obitos",
+                "--personal",
+                "cpf,nome",
+            ],
+        );
+    }
+    // No partition column: pruning here comes from per-file min/max statistics.
+    let plan = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "EXPLAIN SELECT count(*) FROM obitos WHERE data_obito >= '2024-03-01'",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(
+        plan.contains("LakeScanExec: dataset=obitos, files=1"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("predicate="),
+        "the predicate is pushed into the Parquet scan: {plan}"
+    );
+    let plan = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "EXPLAIN SELECT count(*) FROM obitos WHERE idade > 1000",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(plan.contains("files=0"), "{plan}");
+
+    // Break the 2022 and 2023 files: a query that cannot match them never opens them.
+    let files = parquet_files(&lake);
+    let mut by_year = Vec::new();
+    for file in &files {
+        let path = file
+            .strip_prefix(lake.join("store"))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let sql = format!(
+            "SELECT min(partition_value) IS NULL, begin_snapshot FROM system.files WHERE path = '{path}' GROUP BY begin_snapshot"
+        );
+        let row = csv_rows(&lagoa_ok(&lake, &["query", &sql, "--format", "csv"]));
+        by_year.push((row[0][1].clone(), file.clone()));
+    }
+    by_year.sort();
+    for (_, file) in &by_year[..2] {
+        std::fs::write(file, b"not a parquet file any more").unwrap();
+    }
+    let n = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT count(*) FROM obitos WHERE ano = 2024",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(csv_rows(&n), vec![vec!["150"]]);
+    let err = lagoa_err(&lake, &["query", "SELECT count(*) FROM obitos"]);
+    assert!(err.contains("cannot be read"), "{err}");
+}

@@ -121,6 +121,8 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// Set tags on a dataset (KEY=VALUE ...), or list them when none are given.
+    Tag { dataset: String, tags: Vec<String> },
     /// Remove files no snapshot needs: expired snapshots' files and orphans.
     Vacuum {
         #[arg(long)]
@@ -297,6 +299,22 @@ async fn run(cli: Cli) -> Result<()> {
             );
             let session = lake.session(&AsOf::Latest).await?;
             output::write(session.sql(&sql).await?, format, None).await?;
+            Ok(())
+        }
+        Command::Tag { dataset, tags } => {
+            let dataset = DatasetName::new(dataset)?;
+            let lake = open(&cli.lake).await?;
+            for tag in &tags {
+                let (key, value) = tag.split_once('=').ok_or_else(|| anyhow!("tag {tag:?}: write KEY=VALUE"))?;
+                let snapshot = lake.catalog.set_tag(&dataset, key.trim(), value.trim()).await?;
+                println!("{dataset}: {key} = {value} (snapshot {snapshot})");
+            }
+            if tags.is_empty() {
+                let latest = lake.catalog.resolve(&AsOf::Latest).await?;
+                for (key, value) in lake.catalog.tags(&dataset, latest).await? {
+                    println!("{key} = {value}");
+                }
+            }
             Ok(())
         }
         Command::Vacuum { dry_run, min_age } => {
