@@ -339,17 +339,7 @@ fn bad_input_is_named_without_leaking_values() {
         "good.csv",
         "municipio,idade,cpf\n260005,30,52998224725\n",
     );
-    lagoa_ok(
-        &lake,
-        &[
-            "ingest",
-            good.to_str().unwrap(),
-            "--dataset",
-            "pessoas",
-            "--personal",
-            "cpf",
-        ],
-    );
+    ingest(&lake, &good, "pessoas", &["--personal", "cpf"]);
 
     let bad = write_file(
         dir.path(),
@@ -409,17 +399,7 @@ fn bad_input_is_named_without_leaking_values() {
 fn sql_cannot_write_or_reach_storage() {
     let (dir, lake) = new_lake();
     let f = write_file(dir.path(), "d.csv", &obitos_csv(2024, 1));
-    lagoa_ok(
-        &lake,
-        &[
-            "ingest",
-            f.to_str().unwrap(),
-            "--dataset",
-            "obitos",
-            "--personal",
-            "cpf,nome",
-        ],
-    );
+    ingest(&lake, &f, "obitos", &["--personal", "cpf,nome"]);
     for sql in [
         "CREATE TABLE x AS SELECT 1",
         "INSERT INTO obitos SELECT * FROM obitos",
@@ -441,17 +421,7 @@ fn sql_cannot_write_or_reach_storage() {
 fn a_query_over_its_memory_limit_fails_clearly_and_spills_nothing() {
     let (dir, lake) = new_lake();
     let f = write_file(dir.path(), "d.csv", &obitos_csv(2024, 400));
-    lagoa_ok(
-        &lake,
-        &[
-            "ingest",
-            f.to_str().unwrap(),
-            "--dataset",
-            "obitos",
-            "--personal",
-            "cpf,nome",
-        ],
-    );
+    ingest(&lake, &f, "obitos", &["--personal", "cpf,nome"]);
     let sql =
         "SELECT nome, cpf, idade, count(*) FROM obitos GROUP BY nome, cpf, idade ORDER BY 4 DESC";
     let out = lagoa_env(
@@ -472,28 +442,8 @@ fn vacuum_removes_orphans_and_expired_files_only() {
     let (dir, lake) = new_lake();
     let f1 = write_file(dir.path(), "a.csv", &obitos_csv(2023, 2));
     let f2 = write_file(dir.path(), "b.csv", &obitos_csv(2024, 2));
-    lagoa_ok(
-        &lake,
-        &[
-            "ingest",
-            f1.to_str().unwrap(),
-            "--dataset",
-            "obitos",
-            "--personal",
-            "cpf,nome",
-        ],
-    );
-    lagoa_ok(
-        &lake,
-        &[
-            "ingest",
-            f2.to_str().unwrap(),
-            "--dataset",
-            "obitos",
-            "--mode",
-            "full-refresh",
-        ],
-    );
+    ingest(&lake, &f1, "obitos", &["--personal", "cpf,nome"]);
+    ingest(&lake, &f2, "obitos", &["--mode", "full-refresh"]);
     let orphan = lake.join("store/tables/obitos/crashed-run.parquet");
     std::fs::write(&orphan, b"half a file").unwrap();
 
@@ -546,26 +496,13 @@ fn key_rotation_keeps_old_files_readable() {
     let (dir, lake) = new_lake();
     let f1 = write_file(dir.path(), "a.csv", &obitos_csv(2023, 2));
     let f2 = write_file(dir.path(), "b.csv", &obitos_csv(2024, 2));
-    lagoa_ok(
-        &lake,
-        &[
-            "ingest",
-            f1.to_str().unwrap(),
-            "--dataset",
-            "obitos",
-            "--personal",
-            "cpf,nome",
-        ],
-    );
+    ingest(&lake, &f1, "obitos", &["--personal", "cpf,nome"]);
     let out = lagoa_ok(&lake, &["keys", "rotate"]);
     assert!(
         out.contains("lagoa.obitos.data.v2") && out.contains("lagoa.obitos.pessoal.v2"),
         "{out}"
     );
-    lagoa_ok(
-        &lake,
-        &["ingest", f2.to_str().unwrap(), "--dataset", "obitos"],
-    );
+    ingest(&lake, &f2, "obitos", &[]);
     let keys = lagoa_ok(
         &lake,
         &[
@@ -602,28 +539,8 @@ fn shredding_makes_a_dataset_unreadable_for_good() {
     let (dir, lake) = new_lake();
     let f = write_file(dir.path(), "a.csv", &obitos_csv(2023, 2));
     let other = write_file(dir.path(), "b.csv", "municipio,populacao\n260005,1000\n");
-    lagoa_ok(
-        &lake,
-        &[
-            "ingest",
-            f.to_str().unwrap(),
-            "--dataset",
-            "obitos",
-            "--personal",
-            "cpf,nome",
-        ],
-    );
-    lagoa_ok(
-        &lake,
-        &[
-            "ingest",
-            other.to_str().unwrap(),
-            "--dataset",
-            "populacao",
-            "--level",
-            "amplo",
-        ],
-    );
+    ingest(&lake, &f, "obitos", &["--personal", "cpf,nome"]);
+    ingest(&lake, &other, "populacao", &["--level", "amplo"]);
 
     let err = lagoa_err(&lake, &["keys", "shred", "obitos"]);
     assert!(err.contains("--yes"), "{err}");
@@ -675,18 +592,11 @@ fn shredding_makes_a_dataset_unreadable_for_good() {
 fn two_processes_ingesting_at_once_both_land() {
     let (dir, lake) = new_lake();
     let seed = write_file(dir.path(), "seed.csv", &obitos_csv(2020, 1));
-    lagoa_ok(
+    ingest(
         &lake,
-        &[
-            "ingest",
-            seed.to_str().unwrap(),
-            "--dataset",
-            "obitos",
-            "--personal",
-            "cpf,nome",
-            "--partition",
-            "ano",
-        ],
+        &seed,
+        "obitos",
+        &["--personal", "cpf,nome", "--partition", "ano"],
     );
     let files: Vec<_> = (0..4)
         .map(|i| write_file(dir.path(), &format!("p{i}.csv"), &obitos_csv(2021 + i, 50)))
@@ -734,17 +644,7 @@ fn files_are_pruned_from_catalog_statistics_before_any_is_opened() {
     let (dir, lake) = new_lake();
     for year in [2022, 2023, 2024] {
         let f = write_file(dir.path(), &format!("{year}.csv"), &obitos_csv(year, 50));
-        lagoa_ok(
-            &lake,
-            &[
-                "ingest",
-                f.to_str().unwrap(),
-                "--dataset",
-                "obitos",
-                "--personal",
-                "cpf,nome",
-            ],
-        );
+        ingest(&lake, &f, "obitos", &["--personal", "cpf,nome"]);
     }
     // No partition column: pruning here comes from per-file min/max statistics.
     let plan = lagoa_ok(

@@ -7,18 +7,11 @@ use crate::support::*;
 fn no_personal_value_is_stored_in_clear_anywhere() {
     let (dir, lake) = new_lake();
     let f = write_file(dir.path(), "obitos.csv", &obitos_csv(2024, 200));
-    lagoa_ok(
+    ingest(
         &lake,
-        &[
-            "ingest",
-            f.to_str().unwrap(),
-            "--dataset",
-            "obitos",
-            "--personal",
-            "cpf,nome",
-            "--partition",
-            "ano",
-        ],
+        &f,
+        "obitos",
+        &["--personal", "cpf,nome", "--partition", "ano"],
     );
     // Queries and listings must not write plaintext either.
     lagoa_ok(
@@ -65,17 +58,7 @@ fn no_personal_value_is_stored_in_clear_anywhere() {
 fn a_flipped_byte_fails_the_query_and_names_the_file() {
     let (dir, lake) = new_lake();
     let f = write_file(dir.path(), "obitos.csv", &obitos_csv(2024, 300));
-    lagoa_ok(
-        &lake,
-        &[
-            "ingest",
-            f.to_str().unwrap(),
-            "--dataset",
-            "obitos",
-            "--personal",
-            "cpf,nome",
-        ],
-    );
+    ingest(&lake, &f, "obitos", &["--personal", "cpf,nome"]);
     let file = parquet_files(&lake).pop().unwrap();
     let original = std::fs::read(&file).unwrap();
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
@@ -117,21 +100,8 @@ fn a_file_swapped_or_replayed_onto_another_path_is_rejected() {
     let (dir, lake) = new_lake();
     let a = write_file(dir.path(), "a.csv", &obitos_csv(2023, 5));
     let b = write_file(dir.path(), "b.csv", &obitos_csv(2024, 5));
-    lagoa_ok(
-        &lake,
-        &[
-            "ingest",
-            a.to_str().unwrap(),
-            "--dataset",
-            "obitos",
-            "--personal",
-            "cpf,nome",
-        ],
-    );
-    lagoa_ok(
-        &lake,
-        &["ingest", b.to_str().unwrap(), "--dataset", "obitos"],
-    );
+    ingest(&lake, &a, "obitos", &["--personal", "cpf,nome"]);
+    ingest(&lake, &b, "obitos", &[]);
     let files = parquet_files(&lake);
     assert_eq!(files.len(), 2);
     // Replace the 2024 file with a valid file of the same dataset, same keys.
@@ -160,17 +130,7 @@ fn pyarrow_reads_lagoa_files_with_the_same_master_keys() {
     };
     let (dir, lake) = new_lake();
     let f = write_file(dir.path(), "obitos.csv", &obitos_csv(2024, 7));
-    lagoa_ok(
-        &lake,
-        &[
-            "ingest",
-            f.to_str().unwrap(),
-            "--dataset",
-            "obitos",
-            "--personal",
-            "cpf,nome",
-        ],
-    );
+    ingest(&lake, &f, "obitos", &["--personal", "cpf,nome"]);
     let file = parquet_files(&lake).pop().unwrap();
 
     let reader = repo_root().join("tests/py/read_encrypted.py");

@@ -81,6 +81,18 @@ pub fn lagoa_err(lake: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stderr).expect("utf-8 output")
 }
 
+/// `lagoa ingest FILE --dataset DATASET EXTRA...`, which must succeed.
+pub fn ingest(lake: &Path, file: &Path, dataset: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "ingest",
+        file.to_str().expect("utf-8 path"),
+        "--dataset",
+        dataset,
+    ];
+    args.extend_from_slice(extra);
+    lagoa_ok(lake, &args)
+}
+
 /// A fresh embedded-default lake in a temporary directory.
 pub fn new_lake() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");

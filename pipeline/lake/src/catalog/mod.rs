@@ -454,18 +454,8 @@ impl Catalog {
             .await
             .map_err(LakeError::catalog(ctx("begin")))?;
 
-        // Taking the next snapshot id first is the lock point: of two
-        // concurrent writers, the second fails here and retries.
-        let snapshot: i64 = sqlx::query_scalar(
-            "INSERT INTO lagoa_snapshot (snapshot_id, created_at, dataset_id, operation, summary)
-             SELECT COALESCE(MAX(snapshot_id), 0) + 1, $1, NULL, $2, '' FROM lagoa_snapshot
-             RETURNING snapshot_id",
-        )
-        .bind(now_micros())
-        .bind(request.mode.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(LakeError::catalog(ctx("new snapshot")))?;
+        // Taking the next snapshot id first is the lock point.
+        let snapshot = new_snapshot(&mut tx, None, request.mode.as_str(), "").await?;
 
         let existing = sqlx::query(
             "SELECT dataset_id, name, level, description, partition_column, begin_snapshot, shredded_at,
@@ -750,23 +740,8 @@ impl Catalog {
             .begin()
             .await
             .map_err(LakeError::catalog("begin"))?;
-        let dataset_id: Option<i64> = sqlx::query_scalar(
-            "SELECT dataset_id FROM lagoa_dataset WHERE name = $1 AND end_snapshot IS NULL",
-        )
-        .bind(name.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(LakeError::catalog("reading the dataset"))?;
-        let dataset_id = dataset_id.ok_or_else(|| LakeError::UnknownDataset(name.to_string()))?;
-        let snapshot: i64 = sqlx::query_scalar(
-            "INSERT INTO lagoa_snapshot (snapshot_id, created_at, dataset_id, operation, summary)
-             SELECT COALESCE(MAX(snapshot_id), 0) + 1, $1, $2, 'shred', '{}' FROM lagoa_snapshot RETURNING snapshot_id",
-        )
-        .bind(now_micros())
-        .bind(dataset_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(LakeError::catalog("recording the shred"))?;
+        let dataset_id = live_dataset_id(&mut tx, name).await?;
+        let snapshot = new_snapshot(&mut tx, Some(dataset_id), "shred", "{}").await?;
         sqlx::query("UPDATE lagoa_dataset SET shredded_at = $1 WHERE dataset_id = $2")
             .bind(now_micros())
             .bind(dataset_id)
@@ -791,24 +766,9 @@ impl Catalog {
             .begin()
             .await
             .map_err(LakeError::catalog("begin"))?;
-        let dataset_id: Option<i64> = sqlx::query_scalar(
-            "SELECT dataset_id FROM lagoa_dataset WHERE name = $1 AND end_snapshot IS NULL",
-        )
-        .bind(name.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(LakeError::catalog("reading the dataset"))?;
-        let dataset_id = dataset_id.ok_or_else(|| LakeError::UnknownDataset(name.to_string()))?;
-        let snapshot: i64 = sqlx::query_scalar(
-            "INSERT INTO lagoa_snapshot (snapshot_id, created_at, dataset_id, operation, summary)
-             SELECT COALESCE(MAX(snapshot_id), 0) + 1, $1, $2, 'tag', $3 FROM lagoa_snapshot RETURNING snapshot_id",
-        )
-        .bind(now_micros())
-        .bind(dataset_id)
-        .bind(serde_json::json!({ "key": key }).to_string())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(LakeError::catalog("recording the tag"))?;
+        let dataset_id = live_dataset_id(&mut tx, name).await?;
+        let summary = serde_json::json!({ "key": key }).to_string();
+        let snapshot = new_snapshot(&mut tx, Some(dataset_id), "tag", &summary).await?;
         sqlx::query("UPDATE lagoa_tag SET end_snapshot = $1 WHERE dataset_id = $2 AND key = $3 AND end_snapshot IS NULL")
             .bind(snapshot)
             .bind(dataset_id)
@@ -933,6 +893,46 @@ impl Catalog {
             .await
             .map_err(LakeError::catalog("committing vacuum"))
     }
+}
+
+/// Takes the next lake-wide snapshot id inside `tx`. This insert is the lock
+/// point of every catalog change: of two concurrent writers, the second
+/// fails here (primary key on PostgreSQL, write lock on SQLite).
+async fn new_snapshot(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    dataset_id: Option<i64>,
+    operation: &str,
+    summary: &str,
+) -> Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO lagoa_snapshot (snapshot_id, created_at, dataset_id, operation, summary)
+         SELECT COALESCE(MAX(snapshot_id), 0) + 1, $1, $2, $3, $4 FROM lagoa_snapshot
+         RETURNING snapshot_id",
+    )
+    .bind(now_micros())
+    .bind(dataset_id)
+    .bind(operation)
+    .bind(summary)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(LakeError::catalog(format!(
+        "recording a {operation} snapshot"
+    )))
+}
+
+/// The id of the live dataset called `name`.
+async fn live_dataset_id(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    name: &DatasetName,
+) -> Result<i64> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "SELECT dataset_id FROM lagoa_dataset WHERE name = $1 AND end_snapshot IS NULL",
+    )
+    .bind(name.as_str())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(LakeError::catalog("reading the dataset"))?;
+    id.ok_or_else(|| LakeError::UnknownDataset(name.to_string()))
 }
 
 fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T>
