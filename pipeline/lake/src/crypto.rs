@@ -124,14 +124,15 @@ impl LakeCrypto {
         Arc::clone(&self.factory.read().expect("crypto lock"))
     }
 
-    /// Encryption properties for one new file: fresh keys for every column.
+    /// Encryption properties for one new file (fresh keys for every column)
+    /// and the id of the `data` master key that wraps them.
     pub fn file_encryption(
         &self,
         dataset: &DatasetName,
         path: &ObjectPath,
         columns: &[String],
         personal_columns: &[String],
-    ) -> Result<Option<Arc<FileEncryptionProperties>>> {
+    ) -> Result<Option<(Arc<FileEncryptionProperties>, String)>> {
         if !self.enabled {
             return Ok(None);
         }
@@ -169,7 +170,8 @@ impl LakeCrypto {
                 key.metadata().to_vec(),
             );
         }
-        builder.build().map(Some).map_err(|e| err(e.to_string()))
+        let properties = builder.build().map_err(|e| err(e.to_string()))?;
+        Ok(Some((properties, ids.data)))
     }
 
     /// Decryption properties for a file the catalog names at `path`.

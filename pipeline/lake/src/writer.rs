@@ -291,11 +291,7 @@ impl OpenFile {
             .collect();
         let encryption =
             crypto.file_encryption(&target.dataset, &path, &columns, &target.personal_columns)?;
-        let master_key_id = if encryption.is_some() {
-            Some(crypto.keys().current_keys(&target.dataset)?.data)
-        } else {
-            None
-        };
+        let master_key_id = encryption.as_ref().map(|(_, id)| id.clone());
         let mut props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(config.row_group_rows))
@@ -308,7 +304,7 @@ impl OpenFile {
             );
         }
         if let Some(encryption) = encryption {
-            props = props.with_file_encryption_properties(encryption);
+            props = props.with_file_encryption_properties(encryption.0);
         }
         let sink = UploadSink {
             upload: Some(BufWriter::with_capacity(
