@@ -25,7 +25,9 @@ impl LakeSession {
     pub async fn open(lake: &Lake, as_of: &AsOf) -> Result<Self> {
         let snapshot = lake.catalog.resolve(as_of).await?;
         let mut config = SessionConfig::new().with_information_schema(true);
-        config.options_mut().execution.parquet.pushdown_filters = true;
+        // Row-level filtering while decoding (late materialization); row
+        // groups and pages are pruned by the predicate either way.
+        config.options_mut().execution.parquet.pushdown_filters = lake.config.query.filter_pushdown;
         config.options_mut().execution.parquet.reorder_filters = true;
         // No spill files: they would put plaintext on local disk.
         let runtime = RuntimeEnvBuilder::new()

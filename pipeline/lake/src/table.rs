@@ -144,7 +144,7 @@ impl TableProvider for LakeTable {
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let (files, predicate) = self.prune(state, filters)?;
         let mut options = state.table_options().parquet.clone();
-        options.global.pushdown_filters = true;
+        options.global.pushdown_filters = state.config_options().execution.parquet.pushdown_filters;
         options.global.reorder_filters = true;
         let mut source = ParquetSource::new(TableSchema::from(Arc::clone(&self.schema)))
             .with_table_parquet_options(options)
