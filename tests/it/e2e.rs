@@ -707,3 +707,76 @@ fn files_are_pruned_from_catalog_statistics_before_any_is_opened() {
     let err = lagoa_err(&lake, &["query", "SELECT count(*) FROM obitos"]);
     assert!(err.contains("cannot be read"), "{err}");
 }
+
+#[test]
+fn every_delivery_is_kept_in_the_raw_zone_even_rejected_ones() {
+    let (dir, lake) = new_lake();
+    let good = write_file(dir.path(), "good.csv", &obitos_csv(2024, 3));
+    ingest(&lake, &good, "obitos", &["--personal", "cpf,nome"]);
+    let (cpf, nome) = PEOPLE[0];
+    let bad = write_file(
+        dir.path(),
+        "bad.csv",
+        &format!(
+            "municipio,data_obito,ano,causa_cid,idade,valor,cpf,nome\n260005,2024-01-15,2024,A01,trinta,1.50,{cpf},{nome}\n"
+        ),
+    );
+    let err = lagoa_err(
+        &lake,
+        &["ingest", bad.to_str().unwrap(), "--dataset", "obitos"],
+    );
+    assert!(err.contains("line 2, column idade"), "{err}");
+    // A rerun of an ingested delivery stops at its fingerprint and copies nothing.
+    ingest(&lake, &good, "obitos", &[]);
+
+    let listed = lagoa_ok(&lake, &["raw", "list", "--json"]);
+    let deliveries: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(deliveries.len(), 2, "{listed}");
+    let find = |source: &str| {
+        deliveries
+            .iter()
+            .find(|d| d["source"] == source)
+            .unwrap()
+            .clone()
+    };
+    let (kept_good, kept_bad) = (find("good.csv"), find("bad.csv"));
+    assert_eq!(kept_good["status"], "committed");
+    assert_eq!(kept_good["snapshot_id"], 1);
+    assert_eq!(kept_bad["status"], "failed");
+    let reason = kept_bad["error"].as_str().unwrap();
+    assert!(
+        reason.contains("column idade") && !reason.contains(cpf) && !reason.contains("trinta"),
+        "{reason}"
+    );
+
+    // The originals come back byte for byte.
+    for (delivery, original) in [(&kept_good, &good), (&kept_bad, &bad)] {
+        let out = dir.path().join("restored.csv");
+        lagoa_ok(
+            &lake,
+            &[
+                "raw",
+                "get",
+                delivery["raw_id"].as_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            std::fs::read(original).unwrap()
+        );
+    }
+    // On the store they are encrypted.
+    let raw_object = lake.join("store").join(kept_bad["path"].as_str().unwrap());
+    let stored = std::fs::read(&raw_object).unwrap();
+    assert!(!stored.windows(cpf.len()).any(|w| w == cpf.as_bytes()));
+    let table = lagoa_ok(&lake, &["raw", "list", "--dataset", "obitos"]);
+    assert!(
+        table.contains("failed") && table.contains("bad.csv"),
+        "{table}"
+    );
+}

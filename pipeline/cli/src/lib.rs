@@ -136,8 +136,31 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Deliveries kept in the raw zone (original bytes, encrypted).
+    Raw {
+        #[command(subcommand)]
+        command: RawCommand,
+    },
     /// Check the catalog, the object store and the key provider for real.
     Check,
+}
+
+#[derive(Subcommand)]
+enum RawCommand {
+    /// List deliveries received: when, from which file, and what became of them.
+    List {
+        #[arg(long)]
+        dataset: Option<String>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the original bytes of a delivery to a file.
+    Get {
+        raw_id: String,
+        #[arg(long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -367,6 +390,43 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Raw { command } => {
+            let lake = open(&cli.lake).await?;
+            match command {
+                RawCommand::List { dataset, json } => {
+                    let dataset = dataset.map(DatasetName::new).transpose()?;
+                    let deliveries = lake.catalog.raw_deliveries(dataset.as_ref()).await?;
+                    if json {
+                        for d in &deliveries {
+                            println!("{}", serde_json::to_string(d)?);
+                        }
+                    } else {
+                        println!("{:<36}  {:<16}  {:<20}  {:>10}  {:<9}  {:>8}  source / error", "raw_id", "dataset", "received", "bytes", "status", "snapshot");
+                        for d in &deliveries {
+                            let snapshot = d.snapshot_id.map(|s| s.to_string()).unwrap_or_default();
+                            let note = d.error.as_deref().map(|e| format!("{} ({e})", d.source)).unwrap_or_else(|| d.source.clone());
+                            println!(
+                                "{:<36}  {:<16}  {:<20}  {:>10}  {:<9}  {:>8}  {note}",
+                                d.raw_id,
+                                d.dataset,
+                                format_micros(d.received_at),
+                                d.size_bytes,
+                                d.status,
+                                snapshot
+                            );
+                        }
+                    }
+                    Ok(())
+                }
+                RawCommand::Get { raw_id, output } => {
+                    let mut file = std::io::BufWriter::new(std::fs::File::create(&output).with_context(|| format!("creating {}", output.display()))?);
+                    let bytes = lake.read_raw(&raw_id, &mut file).await?;
+                    std::io::Write::flush(&mut file)?;
+                    println!("Wrote {} of delivery {raw_id} to {}", human_bytes(bytes), output.display());
+                    Ok(())
+                }
+            }
+        }
         Command::Check => {
             let lake = open(&cli.lake).await?;
             let report = lake.check().await?;
@@ -437,9 +497,4 @@ fn human_bytes(n: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
-}
-
-#[doc(hidden)]
-pub fn describe_time(micros: i64) -> String {
-    format_micros(micros)
 }

@@ -1,7 +1,10 @@
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use lagoa_core::{DatasetName, PersonalTag, SharingLevel};
-use lagoa_lake::catalog::model::{ColumnDef, CommitOutcome, CommitRequest, DatasetSpec, WriteMode};
+use lagoa_lake::catalog::model::{
+    ColumnDef, CommitOutcome, CommitRequest, DatasetSpec, RawDelivery, WriteMode,
+};
+use lagoa_lake::raw::{RawObject, RawWriter};
 use lagoa_lake::writer::WriteTarget;
 use lagoa_lake::{AsOf, Lake, LakeError};
 use lagoa_schemas::{
@@ -55,6 +58,8 @@ pub struct IngestReport {
     pub bytes_written: u64,
     pub files: usize,
     pub elapsed: Duration,
+    /// The delivery's record in the raw zone (none for a rerun that did nothing).
+    pub raw_id: Option<String>,
 }
 
 /// Called with the number of input bytes read so far.
@@ -123,11 +128,123 @@ pub async fn ingest_csv(
             bytes_written: 0,
             files: 0,
             elapsed: started.elapsed(),
+            raw_id: None,
         });
     }
 
-    let plan = plan(&request, &header, delimiter, existing.as_ref()).map_err(|m| input_err(m))?;
+    // Keep the original bytes, encrypted, on a thread of their own beside
+    // parsing; the copy completes even when the delivery is rejected.
+    let raw_copy = {
+        let (store, keys, dataset, path) = (
+            Arc::clone(&lake.store.store),
+            Arc::clone(lake.crypto.keys()),
+            request.dataset.clone(),
+            request.path.clone(),
+        );
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || keep_original(store, &keys, &dataset, &path, handle))
+    };
 
+    let loaded = load(
+        lake,
+        &request,
+        &header,
+        delimiter,
+        existing.as_ref(),
+        &fingerprint,
+        progress,
+    )
+    .await;
+
+    let raw = raw_copy
+        .await
+        .map_err(|e| IngestError::Usage(format!("the raw-zone thread failed: {e}")))?
+        .map_err(|e| match e {
+            IngestError::Input { message, .. } => input_err(message),
+            other => other,
+        })?;
+    let raw_id = uuid::Uuid::now_v7().to_string();
+    lake.catalog
+        .record_raw(&RawDelivery {
+            raw_id: raw_id.clone(),
+            dataset: request.dataset.to_string(),
+            path: raw.path.clone(),
+            source: source_name(&request),
+            fingerprint: fingerprint.clone(),
+            size_bytes: raw.size_bytes as i64,
+            stored_bytes: raw.stored_bytes as i64,
+            received_at: lagoa_lake::catalog::now_micros(),
+            status: "received".into(),
+            snapshot_id: None,
+            error: None,
+        })
+        .await?;
+
+    let loaded = loaded.map_err(|e| match e {
+        IngestError::Input { message, .. } => input_err(message),
+        other => other,
+    });
+    match &loaded {
+        Ok(l) => {
+            let (status, snapshot) = match l.outcome {
+                CommitOutcome::Committed { snapshot, .. } => ("committed", snapshot),
+                CommitOutcome::AlreadyIngested { snapshot } => ("duplicate", snapshot),
+            };
+            lake.catalog
+                .finish_raw(&raw_id, status, Some(snapshot), None)
+                .await?;
+        }
+        Err(e) => {
+            lake.catalog
+                .finish_raw(&raw_id, "failed", None, Some(&e.to_string()))
+                .await?
+        }
+    }
+    let loaded = loaded?;
+    tracing::info!(dataset = %request.dataset, outcome = ?loaded.outcome, rows = loaded.rows, raw_id, "delivery ingested");
+    Ok(IngestReport {
+        dataset: request.dataset.to_string(),
+        outcome: loaded.outcome,
+        rows: loaded.rows,
+        bytes_read: loaded.bytes_read,
+        bytes_written: loaded.bytes_written,
+        files: loaded.files,
+        elapsed: started.elapsed(),
+        raw_id: Some(raw_id),
+    })
+}
+
+fn source_name(request: &CsvIngest) -> String {
+    request
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// What typing, writing and committing a delivery produced.
+struct Loaded {
+    outcome: CommitOutcome,
+    rows: u64,
+    bytes_read: u64,
+    bytes_written: u64,
+    files: usize,
+}
+
+async fn load(
+    lake: &Lake,
+    request: &CsvIngest,
+    header: &str,
+    delimiter: u8,
+    existing: Option<&lagoa_lake::catalog::model::DatasetInfo>,
+    fingerprint: &str,
+    progress: Progress,
+) -> Result<Loaded, IngestError> {
+    let input_err = |message: String| IngestError::Input {
+        path: String::new(),
+        message,
+    };
+    let plan = plan(request, header, delimiter, existing).map_err(input_err)?;
     let personal_columns: Vec<String> = plan
         .columns
         .iter()
@@ -143,10 +260,8 @@ pub async fn ingest_csv(
     let mut writer = lake.writer(target)?;
     let read_schema = Arc::clone(&plan.read_schema);
     let path = request.path.clone();
-    let shown_for_thread = shown.clone();
     let (files, rows, bytes_read) = tokio::task::spawn_blocking(move || {
-        let result = read_and_write(&path, read_schema, delimiter, &mut writer, progress);
-        match result {
+        match read_and_write(&path, read_schema, delimiter, &mut writer, progress) {
             Ok((rows, bytes)) => writer
                 .finish()
                 .map(|files| (files, rows, bytes))
@@ -156,20 +271,13 @@ pub async fn ingest_csv(
                 Err(e)
             }
         }
-        .map_err(|e| match e {
-            IngestError::Input { message, .. } => IngestError::Input {
-                path: shown_for_thread.clone(),
-                message,
-            },
-            other => other,
-        })
     })
     .await
     .map_err(|e| IngestError::Usage(format!("the writer thread failed: {e}")))??;
 
     let bytes_written = files.iter().map(|f| f.size_bytes as u64).sum();
     let file_count = files.len();
-    let request_commit = CommitRequest {
+    let commit = CommitRequest {
         spec: DatasetSpec {
             name: request.dataset.clone(),
             level: plan.level,
@@ -179,24 +287,54 @@ pub async fn ingest_csv(
         },
         mode: request.mode.clone(),
         files,
-        fingerprint: Some(fingerprint),
-        source: request
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        fingerprint: Some(fingerprint.to_owned()),
+        source: source_name(request),
     };
-    let outcome = lake.catalog.commit(&request_commit).await?;
-    tracing::info!(dataset = %request.dataset, ?outcome, rows, "delivery committed");
-    Ok(IngestReport {
-        dataset: request.dataset.to_string(),
+    let outcome = lake.catalog.commit(&commit).await?;
+    Ok(Loaded {
         outcome,
         rows,
         bytes_read,
         bytes_written,
         files: file_count,
-        elapsed: started.elapsed(),
     })
+}
+
+/// Copies the delivered file into the raw zone, encrypted.
+fn keep_original(
+    store: Arc<dyn object_store::ObjectStore>,
+    keys: &Arc<dyn lagoa_lake::keys::KeyProvider>,
+    dataset: &DatasetName,
+    path: &std::path::Path,
+    handle: tokio::runtime::Handle,
+) -> Result<RawObject, IngestError> {
+    let mut file = File::open(path).map_err(|e| IngestError::Input {
+        path: String::new(),
+        message: format!("cannot open: {e}"),
+    })?;
+    let mut writer =
+        RawWriter::create(store, keys, dataset, handle, lagoa_lake::raw::DEFAULT_CHUNK)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                writer.abort();
+                return Err(IngestError::Input {
+                    path: String::new(),
+                    message: format!("cannot read: {e}"),
+                });
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        if let Err(e) = writer.write(&buf[..n]) {
+            writer.abort();
+            return Err(e.into());
+        }
+    }
+    Ok(writer.finish()?)
 }
 
 fn fingerprint(path: &std::path::Path) -> std::io::Result<String> {

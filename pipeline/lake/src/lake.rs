@@ -186,6 +186,26 @@ impl Lake {
         self.catalog.mark_shredded(dataset).await
     }
 
+    /// Streams the original bytes of a delivery kept in the raw zone.
+    pub async fn read_raw(
+        &self,
+        raw_id: &str,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<u64> {
+        let delivery = self
+            .catalog
+            .raw_deliveries(None)
+            .await?
+            .into_iter()
+            .find(|d| d.raw_id == raw_id)
+            .ok_or_else(|| {
+                LakeError::Invalid(format!(
+                    "no delivery {raw_id} in the raw zone (see `lagoa raw list`)"
+                ))
+            })?;
+        crate::raw::read_raw(&self.store.store, self.crypto.keys(), &delivery.path, out).await
+    }
+
     /// Healthchecks that do the real thing: a catalog query, an object
     /// written and read back, a key wrapped and unwrapped.
     pub async fn check(&self) -> Result<CheckReport> {

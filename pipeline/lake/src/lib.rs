@@ -9,6 +9,7 @@
 //! - `catalog`: snapshots, datasets, schemas, files, statistics (SQLite or PostgreSQL);
 //! - `writer`: encrypted Parquet files, streamed to the store;
 //! - `table`, `system`, `session`: what DataFusion sees;
+//! - `raw`: the raw zone, original deliveries encrypted in chunks;
 //! - `vacuum`: removing what no snapshot needs;
 //! - `lake`: [`Lake`], which ties them together.
 //!
@@ -21,10 +22,12 @@ pub mod crypto;
 pub mod error;
 pub mod keys;
 mod lake;
+pub mod raw;
 pub mod session;
 pub mod store;
 pub mod system;
 pub mod table;
+mod upload;
 pub mod vacuum;
 pub mod writer;
 

@@ -11,6 +11,7 @@ use crate::catalog::model::{ColumnStats, NewDataFile};
 use crate::config::WriterConfig;
 use crate::crypto::LakeCrypto;
 use crate::error::{LakeError, Result};
+use crate::upload::UploadSink;
 use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::{cast, take_record_batch};
 use arrow::datatypes::{DataType, SchemaRef};
@@ -18,19 +19,15 @@ use datafusion::functions_aggregate::min_max::{MaxAccumulator, MinAccumulator};
 use datafusion::logical_expr::Accumulator;
 use lagoa_core::DatasetName;
 use object_store::ObjectStore;
-use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
 use tokio::runtime::Handle;
 
-const UPLOAD_PART: usize = 8 * 1024 * 1024;
 /// Longer min/max strings are not kept: they would bloat the catalog.
 const MAX_STAT_LEN: usize = 256;
 
@@ -198,56 +195,6 @@ fn partition_segment(column: &str, value: &Option<String>) -> String {
     format!("{column}={value}")
 }
 
-/// Bridges the synchronous Parquet writer to an asynchronous multipart upload.
-struct UploadSink {
-    upload: Option<BufWriter>,
-    buffer: Vec<u8>,
-    written: u64,
-    handle: Handle,
-    path: ObjectPath,
-}
-
-impl UploadSink {
-    fn flush_part(&mut self) -> std::io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let upload = self
-            .upload
-            .as_mut()
-            .ok_or_else(|| std::io::Error::other("upload already closed"))?;
-        let part = std::mem::take(&mut self.buffer);
-        self.handle.block_on(upload.write_all(&part))?;
-        self.buffer = part;
-        self.buffer.clear();
-        Ok(())
-    }
-
-    fn complete(&mut self) -> std::io::Result<()> {
-        self.flush_part()?;
-        if let Some(mut upload) = self.upload.take() {
-            self.handle.block_on(upload.shutdown())?;
-        }
-        Ok(())
-    }
-}
-
-impl Write for UploadSink {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buffer.extend_from_slice(data);
-        self.written += data.len() as u64;
-        if self.buffer.len() >= UPLOAD_PART {
-            self.flush_part()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        // Parts go out when full; `complete` sends the rest.
-        Ok(())
-    }
-}
-
 struct OpenFile {
     file_id: String,
     path: ObjectPath,
@@ -306,17 +253,7 @@ impl OpenFile {
         if let Some(encryption) = encryption {
             props = props.with_file_encryption_properties(encryption.0);
         }
-        let sink = UploadSink {
-            upload: Some(BufWriter::with_capacity(
-                Arc::clone(store),
-                path.clone(),
-                UPLOAD_PART,
-            )),
-            buffer: Vec::with_capacity(UPLOAD_PART + 1024 * 1024),
-            written: 0,
-            handle: handle.clone(),
-            path: path.clone(),
-        };
+        let sink = UploadSink::new(Arc::clone(store), path.clone(), handle.clone());
         let writer = ArrowWriter::try_new(sink, Arc::clone(&target.schema), Some(props.build()))
             .map_err(|source| LakeError::Write {
                 path: path.to_string(),
@@ -386,7 +323,8 @@ impl OpenFile {
                 path: path.clone(),
                 source,
             })?;
-        sink.complete()
+        let written = sink
+            .complete()
             .map_err(LakeError::io(format!("uploading {path}")))?;
         let stats = self
             .stats
@@ -412,21 +350,15 @@ impl OpenFile {
             path,
             partition_value: self.partition_value,
             row_count: self.rows as i64,
-            size_bytes: sink.written as i64,
+            size_bytes: written as i64,
             master_key_id: self.master_key_id,
             stats,
         })
     }
 
     fn abort(self) {
-        let mut sink = self.writer.into_inner().ok();
-        if let Some(sink) = sink.as_mut()
-            && let Some(mut upload) = sink.upload.take()
-        {
-            let path = sink.path.clone();
-            if let Err(e) = sink.handle.block_on(upload.abort()) {
-                tracing::warn!(path = %path, error = %e, "could not abort upload; vacuum will remove the orphan");
-            }
+        if let Ok(sink) = self.writer.into_inner() {
+            sink.abort();
         }
     }
 }

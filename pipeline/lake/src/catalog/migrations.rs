@@ -3,19 +3,20 @@
 //! Times are microseconds since the Unix epoch; validity of every versioned
 //! row is `[begin_snapshot, end_snapshot)`, NULL end meaning "still valid".
 
-pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
-    1,
-    "lake core: snapshots, datasets, schema versions, columns, files, statistics, tags, deliveries",
-    &[
-        "CREATE TABLE lagoa_metadata (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        "CREATE TABLE lagoa_snapshot (
+pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
+    (
+        1,
+        "lake core: snapshots, datasets, schema versions, columns, files, statistics, tags, deliveries",
+        &[
+            "CREATE TABLE lagoa_metadata (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE lagoa_snapshot (
             snapshot_id BIGINT PRIMARY KEY,
             created_at BIGINT NOT NULL,
             dataset_id BIGINT,
             operation TEXT NOT NULL,
             summary TEXT NOT NULL
         )",
-        "CREATE TABLE lagoa_dataset (
+            "CREATE TABLE lagoa_dataset (
             dataset_id BIGINT PRIMARY KEY,
             name TEXT NOT NULL,
             level TEXT NOT NULL,
@@ -25,15 +26,15 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             end_snapshot BIGINT,
             shredded_at BIGINT
         )",
-        "CREATE UNIQUE INDEX lagoa_dataset_live_name ON lagoa_dataset (name) WHERE end_snapshot IS NULL",
-        "CREATE TABLE lagoa_schema_version (
+            "CREATE UNIQUE INDEX lagoa_dataset_live_name ON lagoa_dataset (name) WHERE end_snapshot IS NULL",
+            "CREATE TABLE lagoa_schema_version (
             dataset_id BIGINT NOT NULL,
             schema_version BIGINT NOT NULL,
             begin_snapshot BIGINT NOT NULL,
             end_snapshot BIGINT,
             PRIMARY KEY (dataset_id, schema_version)
         )",
-        "CREATE TABLE lagoa_column (
+            "CREATE TABLE lagoa_column (
             dataset_id BIGINT NOT NULL,
             column_id BIGINT NOT NULL,
             position BIGINT NOT NULL,
@@ -45,7 +46,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             end_snapshot BIGINT,
             PRIMARY KEY (dataset_id, column_id, begin_snapshot)
         )",
-        "CREATE TABLE lagoa_data_file (
+            "CREATE TABLE lagoa_data_file (
             file_id TEXT PRIMARY KEY,
             dataset_id BIGINT NOT NULL,
             path TEXT NOT NULL,
@@ -57,8 +58,8 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             begin_snapshot BIGINT NOT NULL,
             end_snapshot BIGINT
         )",
-        "CREATE INDEX lagoa_data_file_live ON lagoa_data_file (dataset_id, end_snapshot)",
-        "CREATE TABLE lagoa_file_column_stats (
+            "CREATE INDEX lagoa_data_file_live ON lagoa_data_file (dataset_id, end_snapshot)",
+            "CREATE TABLE lagoa_file_column_stats (
             file_id TEXT NOT NULL,
             column_id BIGINT NOT NULL,
             null_count BIGINT,
@@ -66,7 +67,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             max_value TEXT,
             PRIMARY KEY (file_id, column_id)
         )",
-        "CREATE TABLE lagoa_tag (
+            "CREATE TABLE lagoa_tag (
             dataset_id BIGINT NOT NULL,
             key TEXT NOT NULL,
             value TEXT NOT NULL,
@@ -74,7 +75,7 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             end_snapshot BIGINT,
             PRIMARY KEY (dataset_id, key, begin_snapshot)
         )",
-        "CREATE TABLE lagoa_delivery (
+            "CREATE TABLE lagoa_delivery (
             dataset_id BIGINT NOT NULL,
             fingerprint TEXT NOT NULL,
             snapshot_id BIGINT NOT NULL,
@@ -83,5 +84,26 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             created_at BIGINT NOT NULL,
             PRIMARY KEY (dataset_id, fingerprint)
         )",
-    ],
-)];
+        ],
+    ),
+    (
+        2,
+        "raw zone: every delivery received, where its encrypted original is, and what became of it",
+        &[
+            "CREATE TABLE lagoa_raw_delivery (
+                raw_id TEXT PRIMARY KEY,
+                dataset TEXT NOT NULL,
+                path TEXT NOT NULL,
+                source TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                size_bytes BIGINT NOT NULL,
+                stored_bytes BIGINT NOT NULL,
+                received_at BIGINT NOT NULL,
+                status TEXT NOT NULL,
+                snapshot_id BIGINT,
+                error TEXT
+            )",
+            "CREATE INDEX lagoa_raw_delivery_dataset ON lagoa_raw_delivery (dataset, received_at)",
+        ],
+    ),
+];

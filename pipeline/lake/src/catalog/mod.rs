@@ -809,6 +809,76 @@ impl Catalog {
             .collect()
     }
 
+    /// Records a delivery whose original bytes are now in the raw zone.
+    pub async fn record_raw(&self, raw: &RawDelivery) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO lagoa_raw_delivery (raw_id, dataset, path, source, fingerprint, size_bytes, stored_bytes, received_at, status)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&raw.raw_id)
+        .bind(&raw.dataset)
+        .bind(&raw.path)
+        .bind(&raw.source)
+        .bind(&raw.fingerprint)
+        .bind(raw.size_bytes)
+        .bind(raw.stored_bytes)
+        .bind(raw.received_at)
+        .bind(&raw.status)
+        .execute(&self.pool)
+        .await
+        .map_err(LakeError::catalog("recording a raw delivery"))?;
+        Ok(())
+    }
+
+    /// Records what became of a delivery: `committed` (with its snapshot),
+    /// `failed` (with the reason) or `duplicate`.
+    pub async fn finish_raw(
+        &self,
+        raw_id: &str,
+        status: &str,
+        snapshot: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE lagoa_raw_delivery SET status = $1, snapshot_id = $2, error = $3 WHERE raw_id = $4")
+            .bind(status)
+            .bind(snapshot)
+            .bind(error)
+            .bind(raw_id)
+            .execute(&self.pool)
+            .await
+            .map_err(LakeError::catalog("updating a raw delivery"))?;
+        Ok(())
+    }
+
+    /// Deliveries in the raw zone, newest first; one dataset's if given.
+    pub async fn raw_deliveries(&self, dataset: Option<&DatasetName>) -> Result<Vec<RawDelivery>> {
+        let rows = sqlx::query(
+            "SELECT raw_id, dataset, path, source, fingerprint, size_bytes, stored_bytes, received_at, status, snapshot_id, error
+               FROM lagoa_raw_delivery WHERE $1 = '' OR dataset = $1 ORDER BY received_at DESC, raw_id DESC",
+        )
+        .bind(dataset.map(|d| d.as_str()).unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading raw deliveries"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(RawDelivery {
+                    raw_id: get(r, "raw_id")?,
+                    dataset: get(r, "dataset")?,
+                    path: get(r, "path")?,
+                    source: get(r, "source")?,
+                    fingerprint: get(r, "fingerprint")?,
+                    size_bytes: get(r, "size_bytes")?,
+                    stored_bytes: get(r, "stored_bytes")?,
+                    received_at: get(r, "received_at")?,
+                    status: get(r, "status")?,
+                    snapshot_id: get(r, "snapshot_id")?,
+                    error: get(r, "error")?,
+                })
+            })
+            .collect()
+    }
+
     /// Every path the catalog names, in any state: vacuum never touches these
     /// as orphans.
     pub async fn known_paths(&self) -> Result<HashSet<String>> {

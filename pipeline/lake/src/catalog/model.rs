@@ -161,3 +161,21 @@ pub struct VacuumReport {
     pub bytes: u64,
     pub dry_run: bool,
 }
+
+/// A delivery as received, kept encrypted in the raw zone.
+#[derive(Clone, Debug, Serialize)]
+pub struct RawDelivery {
+    pub raw_id: String,
+    pub dataset: String,
+    pub path: String,
+    pub source: String,
+    pub fingerprint: String,
+    pub size_bytes: i64,
+    pub stored_bytes: i64,
+    pub received_at: i64,
+    /// `received`, then `committed`, `failed` or `duplicate`.
+    pub status: String,
+    pub snapshot_id: Option<i64>,
+    /// Why it failed; never holds data values.
+    pub error: Option<String>,
+}
