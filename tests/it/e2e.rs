@@ -563,6 +563,21 @@ fn shredding_makes_a_dataset_unreadable_for_good() {
         !keystore.contains("lagoa.obitos."),
         "no key of the dataset remains"
     );
+    // The original delivery in the raw zone is gone for good too.
+    let listed = lagoa_ok(&lake, &["raw", "list", "--dataset", "obitos", "--json"]);
+    let raw: serde_json::Value = serde_json::from_str(listed.lines().next().unwrap()).unwrap();
+    let out = dir.path().join("restored.csv");
+    let err = lagoa_err(
+        &lake,
+        &[
+            "raw",
+            "get",
+            raw["raw_id"].as_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("crypto-shredded"), "{err}");
     // Other datasets are untouched.
     let n = lagoa_ok(
         &lake,
