@@ -223,6 +223,8 @@ fn start_moto() -> Option<S3> {
         moto.display(),
         std::process::id()
     );
+    // Not waited on: the shell ends with this process (see the script).
+    #[allow(clippy::zombie_processes)]
     Command::new("sh")
         .arg("-c")
         .arg(script)

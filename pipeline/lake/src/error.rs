@@ -108,13 +108,14 @@ impl Retryable for LakeError {
                 | object_store::Error::NotSupported { .. } => ErrorClass::Permanent,
                 _ => ErrorClass::Transient,
             },
-            LakeError::Catalog { source, .. } => match source {
-                sqlx::Error::Io(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::WorkerCrashed => ErrorClass::Transient,
-                _ => ErrorClass::Permanent,
-            },
+            LakeError::Catalog {
+                source:
+                    sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed,
+                ..
+            } => ErrorClass::Transient,
             _ => ErrorClass::Permanent,
         }
     }

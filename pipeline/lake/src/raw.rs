@@ -288,8 +288,8 @@ pub async fn read_raw(
 mod tests {
     use super::*;
     use crate::keys::LocalKeyStore;
+    use object_store::PutPayload;
     use object_store::memory::InMemory;
-    use object_store::{ObjectStoreExt as _, PutPayload};
 
     struct Fixture {
         _dir: tempfile::TempDir,

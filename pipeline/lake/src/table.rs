@@ -58,6 +58,9 @@ pub fn arrow_schema(dataset: &DatasetInfo) -> Result<SchemaRef, LakeError> {
     Ok(Arc::new(Schema::new(fields)))
 }
 
+/// The files that may match, and the physical predicate to push into the scan.
+pub type Pruned = (Vec<DataFileInfo>, Option<Arc<dyn PhysicalExpr>>);
+
 #[derive(Debug)]
 pub struct LakeTable {
     dataset: DatasetInfo,
@@ -86,11 +89,7 @@ impl LakeTable {
 
     /// Files that may hold rows matching `filters`, judged only from the
     /// catalog's statistics.
-    pub fn prune(
-        &self,
-        state: &dyn Session,
-        filters: &[Expr],
-    ) -> DfResult<(Vec<DataFileInfo>, Option<Arc<dyn PhysicalExpr>>)> {
+    pub fn prune(&self, state: &dyn Session, filters: &[Expr]) -> DfResult<Pruned> {
         let Some(predicate) = conjunction(filters.iter().cloned()) else {
             return Ok((self.files.as_ref().clone(), None));
         };
