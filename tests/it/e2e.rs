@@ -233,6 +233,24 @@ fn rerunning_a_delivery_does_not_ingest_twice() {
     );
     assert_eq!(csv_rows(&n), vec![vec!["9"]]);
     assert_eq!(parquet_files(&lake).len(), 1, "the rerun wrote no files");
+
+    // The same bytes under another name: caught at commit, and what was
+    // written for it (data files, raw copy) is removed again.
+    let renamed = dir.path().join("d-reenviado.csv");
+    std::fs::copy(&f, &renamed).unwrap();
+    let again = ingest(&lake, &renamed, "obitos", &[]);
+    assert!(
+        again.contains("Already ingested") && again.contains("snapshot 1"),
+        "{again}"
+    );
+    assert_eq!(parquet_files(&lake).len(), 1);
+    let raw_objects = all_files(&lake.join("store/raw")).len();
+    assert_eq!(raw_objects, 1, "one original kept, not two");
+    let n = lagoa_ok(
+        &lake,
+        &["query", "SELECT count(*) FROM obitos", "--format", "csv"],
+    );
+    assert_eq!(csv_rows(&n), vec![vec!["9"]]);
 }
 
 #[test]

@@ -110,26 +110,30 @@ pub async fn ingest_csv(
         .into());
     }
 
-    let path = request.path.clone();
-    let fingerprint = tokio::task::spawn_blocking(move || fingerprint(&path))
-        .await
-        .map_err(|e| IngestError::Usage(format!("fingerprinting failed: {e}")))?
-        .map_err(|e| input_err(format!("cannot read: {e}")))?;
-    if let Some(snapshot) = lake
+    // A rerun (same file name and size as a committed delivery) is
+    // fingerprinted first, so it stops here without work. Anything else is
+    // fingerprinted on the raw-copy thread, beside parsing; a duplicate under
+    // another name is then caught by the commit and its files removed.
+    let size = std::fs::metadata(&request.path)
+        .map_err(|e| input_err(format!("cannot read: {e}")))?
+        .len();
+    if lake
         .catalog
-        .find_delivery(&request.dataset, &fingerprint)
+        .has_committed_delivery_like(&request.dataset, &source_name(&request), size as i64)
         .await?
     {
-        return Ok(IngestReport {
-            dataset: request.dataset.to_string(),
-            outcome: CommitOutcome::AlreadyIngested { snapshot },
-            rows: 0,
-            bytes_read: 0,
-            bytes_written: 0,
-            files: 0,
-            elapsed: started.elapsed(),
-            raw_id: None,
-        });
+        let path = request.path.clone();
+        let fingerprint = tokio::task::spawn_blocking(move || fingerprint(&path))
+            .await
+            .map_err(|e| IngestError::Usage(format!("fingerprinting failed: {e}")))?
+            .map_err(|e| input_err(format!("cannot read: {e}")))?;
+        if let Some(snapshot) = lake
+            .catalog
+            .find_delivery(&request.dataset, &fingerprint)
+            .await?
+        {
+            return Ok(already_ingested(&request, snapshot, started));
+        }
     }
 
     // Keep the original bytes, encrypted, on a thread of their own beside
@@ -145,24 +149,43 @@ pub async fn ingest_csv(
         tokio::task::spawn_blocking(move || keep_original(store, &keys, &dataset, &path, handle))
     };
 
-    let loaded = load(
+    let written = write_files(
         lake,
         &request,
         &header,
         delimiter,
         existing.as_ref(),
-        &fingerprint,
         progress,
     )
     .await;
 
-    let raw = raw_copy
+    let (raw, fingerprint) = raw_copy
         .await
         .map_err(|e| IngestError::Usage(format!("the raw-zone thread failed: {e}")))?
         .map_err(|e| match e {
             IngestError::Input { message, .. } => input_err(message),
             other => other,
         })?;
+    let loaded = match written {
+        Ok(written) => commit(lake, &request, written, &fingerprint).await,
+        Err(e) => Err(e),
+    }
+    .map_err(|e| match e {
+        IngestError::Input { message, .. } => input_err(message),
+        other => other,
+    });
+
+    let (status, snapshot, error) = match &loaded {
+        Ok(l) => match l.outcome {
+            CommitOutcome::Committed { snapshot, .. } => ("committed", Some(snapshot), None),
+            CommitOutcome::AlreadyIngested { snapshot } => {
+                // The same bytes arrived under another name: drop this copy.
+                forget(lake, l.paths.iter().chain([&raw.path])).await;
+                return Ok(already_ingested(&request, snapshot, started));
+            }
+        },
+        Err(e) => ("failed", None, Some(e.to_string())),
+    };
     let raw_id = uuid::Uuid::now_v7().to_string();
     lake.catalog
         .record_raw(&RawDelivery {
@@ -170,36 +193,15 @@ pub async fn ingest_csv(
             dataset: request.dataset.to_string(),
             path: raw.path.clone(),
             source: source_name(&request),
-            fingerprint: fingerprint.clone(),
+            fingerprint,
             size_bytes: raw.size_bytes as i64,
             stored_bytes: raw.stored_bytes as i64,
             received_at: lagoa_lake::catalog::now_micros(),
-            status: "received".into(),
-            snapshot_id: None,
-            error: None,
+            status: status.into(),
+            snapshot_id: snapshot,
+            error,
         })
         .await?;
-
-    let loaded = loaded.map_err(|e| match e {
-        IngestError::Input { message, .. } => input_err(message),
-        other => other,
-    });
-    match &loaded {
-        Ok(l) => {
-            let (status, snapshot) = match l.outcome {
-                CommitOutcome::Committed { snapshot, .. } => ("committed", snapshot),
-                CommitOutcome::AlreadyIngested { snapshot } => ("duplicate", snapshot),
-            };
-            lake.catalog
-                .finish_raw(&raw_id, status, Some(snapshot), None)
-                .await?;
-        }
-        Err(e) => {
-            lake.catalog
-                .finish_raw(&raw_id, "failed", None, Some(&e.to_string()))
-                .await?
-        }
-    }
     let loaded = loaded?;
     tracing::info!(dataset = %request.dataset, outcome = ?loaded.outcome, rows = loaded.rows, raw_id, "delivery ingested");
     Ok(IngestReport {
@@ -208,10 +210,38 @@ pub async fn ingest_csv(
         rows: loaded.rows,
         bytes_read: loaded.bytes_read,
         bytes_written: loaded.bytes_written,
-        files: loaded.files,
+        files: loaded.paths.len(),
         elapsed: started.elapsed(),
         raw_id: Some(raw_id),
     })
+}
+
+fn already_ingested(request: &CsvIngest, snapshot: i64, started: Instant) -> IngestReport {
+    IngestReport {
+        dataset: request.dataset.to_string(),
+        outcome: CommitOutcome::AlreadyIngested { snapshot },
+        rows: 0,
+        bytes_read: 0,
+        bytes_written: 0,
+        files: 0,
+        elapsed: started.elapsed(),
+        raw_id: None,
+    }
+}
+
+/// Deletes objects nothing refers to; what fails stays for vacuum.
+async fn forget(lake: &Lake, paths: impl Iterator<Item = &String>) {
+    use object_store::ObjectStoreExt;
+    for path in paths {
+        if let Err(e) = lake
+            .store
+            .store
+            .delete(&object_store::path::Path::from(path.as_str()))
+            .await
+        {
+            tracing::warn!(path, error = %e, "could not delete an unneeded object; vacuum will");
+        }
+    }
 }
 
 fn source_name(request: &CsvIngest) -> String {
@@ -222,24 +252,31 @@ fn source_name(request: &CsvIngest) -> String {
         .unwrap_or_default()
 }
 
-/// What typing, writing and committing a delivery produced.
+/// Files written for a delivery, not yet committed.
+struct Written {
+    plan: Plan,
+    files: Vec<lagoa_lake::catalog::model::NewDataFile>,
+    rows: u64,
+    bytes_read: u64,
+}
+
+/// What committing a delivery produced.
 struct Loaded {
     outcome: CommitOutcome,
     rows: u64,
     bytes_read: u64,
     bytes_written: u64,
-    files: usize,
+    paths: Vec<String>,
 }
 
-async fn load(
+async fn write_files(
     lake: &Lake,
     request: &CsvIngest,
     header: &str,
     delimiter: u8,
     existing: Option<&lagoa_lake::catalog::model::DatasetInfo>,
-    fingerprint: &str,
     progress: Progress,
-) -> Result<Loaded, IngestError> {
+) -> Result<Written, IngestError> {
     let input_err = |message: String| IngestError::Input {
         path: String::new(),
         message,
@@ -274,9 +311,28 @@ async fn load(
     })
     .await
     .map_err(|e| IngestError::Usage(format!("the writer thread failed: {e}")))??;
+    Ok(Written {
+        plan,
+        files,
+        rows,
+        bytes_read,
+    })
+}
 
+async fn commit(
+    lake: &Lake,
+    request: &CsvIngest,
+    written: Written,
+    fingerprint: &str,
+) -> Result<Loaded, IngestError> {
+    let Written {
+        plan,
+        files,
+        rows,
+        bytes_read,
+    } = written;
     let bytes_written = files.iter().map(|f| f.size_bytes as u64).sum();
-    let file_count = files.len();
+    let paths = files.iter().map(|f| f.path.clone()).collect();
     let commit = CommitRequest {
         spec: DatasetSpec {
             name: request.dataset.clone(),
@@ -296,24 +352,26 @@ async fn load(
         rows,
         bytes_read,
         bytes_written,
-        files: file_count,
+        paths,
     })
 }
 
-/// Copies the delivered file into the raw zone, encrypted.
+/// Copies the delivered file into the raw zone, encrypted, and fingerprints
+/// it (SHA-256) on the way.
 fn keep_original(
     store: Arc<dyn object_store::ObjectStore>,
     keys: &Arc<dyn lagoa_lake::keys::KeyProvider>,
     dataset: &DatasetName,
     path: &std::path::Path,
     handle: tokio::runtime::Handle,
-) -> Result<RawObject, IngestError> {
+) -> Result<(RawObject, String), IngestError> {
     let mut file = File::open(path).map_err(|e| IngestError::Input {
         path: String::new(),
         message: format!("cannot open: {e}"),
     })?;
     let mut writer =
         RawWriter::create(store, keys, dataset, handle, lagoa_lake::raw::DEFAULT_CHUNK)?;
+    let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = match file.read(&mut buf) {
@@ -329,12 +387,16 @@ fn keep_original(
         if n == 0 {
             break;
         }
+        hasher.update(&buf[..n]);
         if let Err(e) = writer.write(&buf[..n]) {
             writer.abort();
             return Err(e.into());
         }
     }
-    Ok(writer.finish()?)
+    Ok((
+        writer.finish()?,
+        format!("sha256:{}", hex::encode(hasher.finalize())),
+    ))
 }
 
 fn fingerprint(path: &std::path::Path) -> std::io::Result<String> {

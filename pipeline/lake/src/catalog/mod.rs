@@ -809,11 +809,11 @@ impl Catalog {
             .collect()
     }
 
-    /// Records a delivery whose original bytes are now in the raw zone.
+    /// Records a delivery kept in the raw zone, with what became of it.
     pub async fn record_raw(&self, raw: &RawDelivery) -> Result<()> {
         sqlx::query(
-            "INSERT INTO lagoa_raw_delivery (raw_id, dataset, path, source, fingerprint, size_bytes, stored_bytes, received_at, status)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO lagoa_raw_delivery (raw_id, dataset, path, source, fingerprint, size_bytes, stored_bytes, received_at, status, snapshot_id, error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&raw.raw_id)
         .bind(&raw.dataset)
@@ -824,30 +824,32 @@ impl Catalog {
         .bind(raw.stored_bytes)
         .bind(raw.received_at)
         .bind(&raw.status)
+        .bind(raw.snapshot_id)
+        .bind(raw.error.clone())
         .execute(&self.pool)
         .await
         .map_err(LakeError::catalog("recording a raw delivery"))?;
         Ok(())
     }
 
-    /// Records what became of a delivery: `committed` (with its snapshot),
-    /// `failed` (with the reason) or `duplicate`.
-    pub async fn finish_raw(
+    /// Whether a delivery with this file name and size was already
+    /// committed to the dataset: a likely rerun, worth fingerprinting first.
+    pub async fn has_committed_delivery_like(
         &self,
-        raw_id: &str,
-        status: &str,
-        snapshot: Option<i64>,
-        error: Option<&str>,
-    ) -> Result<()> {
-        sqlx::query("UPDATE lagoa_raw_delivery SET status = $1, snapshot_id = $2, error = $3 WHERE raw_id = $4")
-            .bind(status)
-            .bind(snapshot)
-            .bind(error)
-            .bind(raw_id)
-            .execute(&self.pool)
-            .await
-            .map_err(LakeError::catalog("updating a raw delivery"))?;
-        Ok(())
+        dataset: &DatasetName,
+        source: &str,
+        size_bytes: i64,
+    ) -> Result<bool> {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT raw_id FROM lagoa_raw_delivery WHERE dataset = $1 AND source = $2 AND size_bytes = $3 AND status = 'committed' LIMIT 1",
+        )
+        .bind(dataset.as_str())
+        .bind(source)
+        .bind(size_bytes)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading raw deliveries"))?;
+        Ok(found.is_some())
     }
 
     /// Deliveries in the raw zone, newest first; one dataset's if given.

@@ -173,7 +173,7 @@ pub struct RawDelivery {
     pub size_bytes: i64,
     pub stored_bytes: i64,
     pub received_at: i64,
-    /// `received`, then `committed`, `failed` or `duplicate`.
+    /// `committed` or `failed`.
     pub status: String,
     pub snapshot_id: Option<i64>,
     /// Why it failed; never holds data values.
