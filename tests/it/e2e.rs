@@ -237,7 +237,7 @@ fn rerunning_a_delivery_does_not_ingest_twice() {
     // The same bytes under another name: caught at commit, and what was
     // written for it (data files, raw copy) is removed again.
     let renamed = dir.path().join("d-reenviado.csv");
-    std::fs::copy(&f, &renamed).unwrap();
+    std::fs::copy(f, &renamed).unwrap();
     let again = ingest(&lake, &renamed, "obitos", &[]);
     assert!(
         again.contains("Already ingested") && again.contains("snapshot 1"),
