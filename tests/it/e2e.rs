@@ -634,27 +634,7 @@ fn two_processes_ingesting_at_once_both_land() {
     let files: Vec<_> = (0..4)
         .map(|i| write_file(dir.path(), &format!("p{i}.csv"), &obitos_csv(2021 + i, 50)))
         .collect();
-    let children: Vec<_> = files
-        .iter()
-        .map(|f| {
-            std::process::Command::new(lagoa_bin())
-                .arg("--lake")
-                .arg(&lake)
-                .args(["ingest", f.to_str().unwrap(), "--dataset", "obitos"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    ingest_concurrently(&lake, &files, "obitos", &[], &[]);
     let n = lagoa_ok(
         &lake,
         &["query", "SELECT count(*) FROM obitos", "--format", "csv"],

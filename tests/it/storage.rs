@@ -171,35 +171,7 @@ async fn postgres_catalog_with_s3_storage() {
         .map(|i| write_file(dir.path(), &format!("p{i}.csv"), &obitos_csv(2020 + i, 10)))
         .collect();
     // Three processes commit to the same dataset at once through PostgreSQL.
-    let children: Vec<_> = files
-        .iter()
-        .map(|f| {
-            let mut cmd = std::process::Command::new(lagoa_bin());
-            cmd.arg("--lake").arg(&lake).args([
-                "ingest",
-                f.to_str().unwrap(),
-                "--dataset",
-                "obitos",
-                "--personal",
-                "cpf,nome",
-            ]);
-            for (k, v) in &env {
-                cmd.env(k, v);
-            }
-            cmd.stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    ingest_concurrently(&lake, &files, "obitos", &["--personal", "cpf,nome"], &env);
     let out = ok(
         lagoa_env(
             &lake,

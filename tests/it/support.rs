@@ -81,6 +81,47 @@ pub fn lagoa_err(lake: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stderr).expect("utf-8 output")
 }
 
+/// Ingests every file into `dataset` with one `lagoa` process each, all at
+/// once, and asserts that every one succeeded.
+pub fn ingest_concurrently(
+    lake: &Path,
+    files: &[PathBuf],
+    dataset: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) {
+    let children: Vec<_> = files
+        .iter()
+        .map(|f| {
+            let mut cmd = Command::new(lagoa_bin());
+            cmd.arg("--lake")
+                .arg(lake)
+                .args([
+                    "ingest",
+                    f.to_str().expect("utf-8 path"),
+                    "--dataset",
+                    dataset,
+                ])
+                .args(extra);
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            cmd.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("starting lagoa")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("waiting for lagoa");
+        assert!(
+            out.status.success(),
+            "a concurrent ingest failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// `lagoa ingest FILE --dataset DATASET EXTRA...`, which must succeed.
 pub fn ingest(lake: &Path, file: &Path, dataset: &str, extra: &[&str]) -> String {
     let mut args = vec![
