@@ -1,11 +1,10 @@
 //! `system.datasets`, `system.snapshots`, `system.files`: what the catalog
 //! holds, queryable in SQL like any table.
 
-use crate::catalog::format_micros;
 use crate::catalog::model::{DataFileInfo, DatasetInfo, SnapshotInfo};
 use crate::error::Result;
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::datatypes::{Field, Schema};
 use datafusion::datasource::MemTable;
 use std::sync::Arc;
 
@@ -151,13 +150,4 @@ pub fn files(files: &[DataFileInfo]) -> Result<Arc<MemTable>> {
             ints(files.iter().map(|f| Some(f.begin_snapshot))),
         ),
     ])
-}
-
-/// Type used for `created_at` columns, exposed for tests.
-pub fn timestamp_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-}
-
-pub fn describe_time(micros: Option<i64>) -> String {
-    micros.map(format_micros).unwrap_or_default()
 }
