@@ -99,6 +99,18 @@ fn request(
     }
 }
 
+/// Creates `name` with one committed file.
+async fn seed(c: &Catalog, name: &str) {
+    c.commit(&request(
+        name,
+        WriteMode::Append,
+        vec![file("2024", 1)],
+        None,
+    ))
+    .await
+    .unwrap();
+}
+
 async fn live_rows(catalog: &Catalog, name: &str, as_of: AsOf) -> (i64, Vec<DataFileInfo>) {
     let snapshot = catalog.resolve(&as_of).await.unwrap();
     let dataset = catalog
@@ -197,14 +209,7 @@ async fn write_modes_and_time_travel() {
 #[tokio::test]
 async fn personal_statistics_are_never_stored() {
     on_both("personal_statistics_are_never_stored", |c| async move {
-        c.commit(&request(
-            "pessoas",
-            WriteMode::Append,
-            vec![file("2024", 1)],
-            None,
-        ))
-        .await
-        .unwrap();
+        seed(&c, "pessoas").await;
         let (_, files) = live_rows(&c, "pessoas", AsOf::Latest).await;
         let cpf = files[0]
             .stats
@@ -416,14 +421,7 @@ async fn replace_partition_needs_a_partition_column() {
 #[tokio::test]
 async fn tags_are_versioned_with_snapshots() {
     on_both("tags_are_versioned_with_snapshots", |c| async move {
-        c.commit(&request(
-            "vacinas",
-            WriteMode::Append,
-            vec![file("2024", 1)],
-            None,
-        ))
-        .await
-        .unwrap();
+        seed(&c, "vacinas").await;
         let name = DatasetName::new("vacinas").unwrap();
         let s1 = c.set_tag(&name, "fonte", "SI-PNI").await.unwrap();
         let s2 = c.set_tag(&name, "fonte", "SI-PNI (novo)").await.unwrap();

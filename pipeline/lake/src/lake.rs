@@ -192,17 +192,11 @@ impl Lake {
         raw_id: &str,
         out: &mut (dyn std::io::Write + Send),
     ) -> Result<u64> {
-        let delivery = self
-            .catalog
-            .raw_deliveries(None)
-            .await?
-            .into_iter()
-            .find(|d| d.raw_id == raw_id)
-            .ok_or_else(|| {
-                LakeError::Invalid(format!(
-                    "no delivery {raw_id} in the raw zone (see `lagoa raw list`)"
-                ))
-            })?;
+        let delivery = self.catalog.raw_delivery(raw_id).await?.ok_or_else(|| {
+            LakeError::Invalid(format!(
+                "no delivery {raw_id} in the raw zone (see `lagoa raw list`)"
+            ))
+        })?;
         crate::raw::read_raw(&self.store.store, self.crypto.keys(), &delivery.path, out).await
     }
 

@@ -156,14 +156,13 @@ impl RawWriter {
                 path: self.path.to_string(),
                 message: "sealing a chunk failed".into(),
             })?;
-        let io = LakeError::io(format!("writing {}", self.path));
+        let mut frame = [0u8; 4 + NONCE_LEN];
+        frame[..4].copy_from_slice(&(chunk.len() as u32).to_le_bytes());
+        frame[4..].copy_from_slice(&nonce);
         self.sink
-            .write_all(&(chunk.len() as u32).to_le_bytes())
-            .map_err(io)?;
-        let io = LakeError::io(format!("writing {}", self.path));
-        self.sink.write_all(&nonce).map_err(io)?;
-        let io = LakeError::io(format!("writing {}", self.path));
-        self.sink.write_all(&chunk).map_err(io)?;
+            .write_all(&frame)
+            .and_then(|()| self.sink.write_all(&chunk))
+            .map_err(LakeError::io(format!("writing {}", self.path)))?;
         self.index += 1;
         Ok(())
     }

@@ -854,11 +854,28 @@ impl Catalog {
 
     /// Deliveries in the raw zone, newest first; one dataset's if given.
     pub async fn raw_deliveries(&self, dataset: Option<&DatasetName>) -> Result<Vec<RawDelivery>> {
-        let rows = sqlx::query(
-            "SELECT raw_id, dataset, path, source, fingerprint, size_bytes, stored_bytes, received_at, status, snapshot_id, error
-               FROM lagoa_raw_delivery WHERE $1 = '' OR dataset = $1 ORDER BY received_at DESC, raw_id DESC",
+        self.select_raw(
+            "WHERE $1 = '' OR dataset = $1",
+            dataset.map(|d| d.as_str()).unwrap_or(""),
         )
-        .bind(dataset.map(|d| d.as_str()).unwrap_or(""))
+        .await
+    }
+
+    /// One delivery of the raw zone.
+    pub async fn raw_delivery(&self, raw_id: &str) -> Result<Option<RawDelivery>> {
+        Ok(self
+            .select_raw("WHERE raw_id = $1", raw_id)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn select_raw(&self, filter: &str, value: &str) -> Result<Vec<RawDelivery>> {
+        let rows = sqlx::query(&format!(
+            "SELECT raw_id, dataset, path, source, fingerprint, size_bytes, stored_bytes, received_at, status, snapshot_id, error
+               FROM lagoa_raw_delivery {filter} ORDER BY received_at DESC, raw_id DESC"
+        ))
+        .bind(value)
         .fetch_all(&self.pool)
         .await
         .map_err(LakeError::catalog("reading raw deliveries"))?;

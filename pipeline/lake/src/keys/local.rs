@@ -182,6 +182,16 @@ impl LocalKeyStore {
         Ok(found)
     }
 
+    /// The master key as an AES-256-GCM key, or why it cannot be had.
+    fn master_key(&self, master_key_id: &str) -> Result<LessSafeKey> {
+        let master = self
+            .key_bytes(master_key_id)?
+            .ok_or_else(|| self.missing_key_error(master_key_id))?;
+        let key = UnboundKey::new(&AES_256_GCM, &master)
+            .map_err(|_| LakeError::Keys(format!("master key {master_key_id} has a bad length")))?;
+        Ok(LessSafeKey::new(key))
+    }
+
     fn missing_key_error(&self, master_key_id: &str) -> LakeError {
         if let Some((dataset, _, _)) = parse_master_key_id(master_key_id)
             && let Some(at) = self
@@ -300,12 +310,7 @@ impl KeyProvider for LocalKeyStore {
     }
 
     fn wrap(&self, key: &[u8], master_key_id: &str) -> Result<String> {
-        let master = self
-            .key_bytes(master_key_id)?
-            .ok_or_else(|| self.missing_key_error(master_key_id))?;
-        let sealing = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &master).map_err(|_| {
-            LakeError::Keys(format!("master key {master_key_id} has a bad length"))
-        })?);
+        let sealing = self.master_key(master_key_id)?;
         let mut nonce = [0u8; NONCE_LEN];
         self.rng
             .fill(&mut nonce)
@@ -325,12 +330,7 @@ impl KeyProvider for LocalKeyStore {
     }
 
     fn unwrap(&self, wrapped: &str, master_key_id: &str) -> Result<Zeroizing<Vec<u8>>> {
-        let master = self
-            .key_bytes(master_key_id)?
-            .ok_or_else(|| self.missing_key_error(master_key_id))?;
-        let opening = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &master).map_err(|_| {
-            LakeError::Keys(format!("master key {master_key_id} has a bad length"))
-        })?);
+        let opening = self.master_key(master_key_id)?;
         let raw = BASE64_STANDARD.decode(wrapped).map_err(|_| {
             LakeError::Keys(format!("wrapped key under {master_key_id} is not base64"))
         })?;
