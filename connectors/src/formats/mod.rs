@@ -1,0 +1,223 @@
+//! File formats. Each reader turns one local file (or a decompressed stream
+//! of one) into batches, in bounded memory.
+//!
+//! Readers of text formats yield `Utf8` columns holding the values as
+//! delivered, decoded to UTF-8, with an absent value as null; they never
+//! guess types (the contract check does that, with the contract's formats).
+//! Column names are as in the input; duplicates and blanks get a suffix or a
+//! generated name (`coluna_3`) so that every column can be addressed.
+
+pub mod csv;
+pub mod dbf;
+pub mod json;
+pub mod parquet;
+pub mod spreadsheet;
+
+use crate::SourceError;
+use arrow::array::RecordBatch;
+use serde::Deserialize;
+use std::path::Path;
+
+/// A batch and the position of its first row in the delivery.
+#[derive(Debug)]
+pub struct SourceBatch {
+    pub batch: RecordBatch,
+    /// 1-based number of the batch's first data row in the delivery (header
+    /// rows not counted). Errors about row `i` of the batch name row
+    /// `first_row + i`.
+    pub first_row: u64,
+    /// Rows of this stretch of input that could not be split into the
+    /// header's columns (ragged, over-long, undecodable). They are not in
+    /// `batch`; the contract check sends them to quarantine, so a few bad
+    /// lines do not cost the whole delivery.
+    pub rejects: Vec<RowReject>,
+}
+
+impl SourceBatch {
+    pub fn new(batch: RecordBatch, first_row: u64) -> Self {
+        SourceBatch {
+            batch,
+            first_row,
+            rejects: Vec::new(),
+        }
+    }
+}
+
+/// A row the reader could not turn into columns.
+#[derive(Clone, Debug)]
+pub struct RowReject {
+    /// Where it is: `line 12`, `record 40`, `row 7 of sheet Plan1`.
+    pub location: String,
+    /// Why, naming no value.
+    pub reason: String,
+    /// The row as delivered (decoded as far as possible, at most a few KiB):
+    /// it goes to quarantine, encrypted, never to logs.
+    pub content: String,
+}
+
+/// A stream of batches. Sync by design: parsing is CPU work that runs on a
+/// blocking thread, beside the encoder; async sources (databases, APIs)
+/// feed it through a bounded channel.
+pub type Batches = Box<dyn Iterator<Item = Result<SourceBatch, SourceError>> + Send>;
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Tsv,
+    Json,
+    Ndjson,
+    Xlsx,
+    Xls,
+    Ods,
+    Dbf,
+    Dbc,
+    Parquet,
+}
+
+impl Format {
+    /// The format a file name's extension says (ignoring `.gz`).
+    pub fn from_file_name(name: &str) -> Option<Format> {
+        let lower = name.to_ascii_lowercase();
+        let lower = lower.strip_suffix(".gz").unwrap_or(&lower);
+        let ext = lower.rsplit_once('.')?.1;
+        Some(match ext {
+            "csv" | "txt" => Format::Csv,
+            "tsv" | "tab" => Format::Tsv,
+            "json" => Format::Json,
+            "ndjson" | "jsonl" => Format::Ndjson,
+            "xlsx" | "xlsm" => Format::Xlsx,
+            "xls" => Format::Xls,
+            "ods" => Format::Ods,
+            "dbf" => Format::Dbf,
+            "dbc" => Format::Dbc,
+            "parquet" | "pq" => Format::Parquet,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Tsv => "tsv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::Xlsx => "xlsx",
+            Format::Xls => "xls",
+            Format::Ods => "ods",
+            Format::Dbf => "dbf",
+            Format::Dbc => "dbc",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
+/// Options per format; each reader reads its own table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormatOptions {
+    #[serde(default)]
+    pub csv: csv::CsvOptions,
+    #[serde(default)]
+    pub sheet: spreadsheet::SheetOptions,
+    #[serde(default)]
+    pub json: json::JsonOptions,
+    #[serde(default)]
+    pub dbf: dbf::DbfOptions,
+}
+
+impl FormatOptions {
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = self.csv.problems();
+        problems.extend(self.sheet.problems());
+        problems.extend(self.json.problems());
+        problems
+    }
+}
+
+/// Reads one local file. `name` is how messages name it (the delivered
+/// file's name, never a full path with a user's home in it).
+pub fn read_file(
+    path: &Path,
+    name: &str,
+    format: Format,
+    options: &FormatOptions,
+    batch_rows: usize,
+) -> Result<Batches, SourceError> {
+    let open = || {
+        crate::formats::open_stream(path, name)
+    };
+    match format {
+        Format::Csv => csv::read_csv(open()?, name, &options.csv, None, batch_rows),
+        Format::Tsv => csv::read_csv(open()?, name, &options.csv, Some(b'\t'), batch_rows),
+        Format::Json => json::read_json(open()?, name, &options.json, false, batch_rows),
+        Format::Ndjson => json::read_json(open()?, name, &options.json, true, batch_rows),
+        Format::Dbf => dbf::read_dbf(open()?, name, &options.dbf, batch_rows),
+        Format::Dbc => dbf::read_dbc(open()?, name, &options.dbf, batch_rows),
+        Format::Xlsx | Format::Xls | Format::Ods => {
+            spreadsheet::read_spreadsheet(path, name, format, &options.sheet, batch_rows)
+        }
+        Format::Parquet => parquet::read_parquet(path, name, batch_rows),
+    }
+}
+
+/// Opens a file for streaming, decompressing `.gz` on the fly.
+pub fn open_stream(
+    path: &Path,
+    name: &str,
+) -> Result<Box<dyn std::io::Read + Send>, SourceError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| SourceError::input(name, format!("cannot open: {}", e.kind())))?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    if name.to_ascii_lowercase().ends_with(".gz") {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(reader)))
+    } else {
+        Ok(Box::new(reader))
+    }
+}
+
+/// Column names for a header: trimmed, blanks named `coluna_<n>` (1-based),
+/// repeats suffixed `_2`, `_3`, ...
+pub fn unique_names<I: IntoIterator<Item = String>>(names: I) -> Vec<String> {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let name = name.trim().to_owned();
+            let name = if name.is_empty() {
+                format!("coluna_{}", i + 1)
+            } else {
+                name
+            };
+            let count = seen.entry(name.clone()).or_insert(0);
+            *count += 1;
+            if *count == 1 {
+                name
+            } else {
+                format!("{name}_{count}")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_from_names() {
+        assert_eq!(Format::from_file_name("DOAC2016.dbc"), Some(Format::Dbc));
+        assert_eq!(Format::from_file_name("x.CSV.gz"), Some(Format::Csv));
+        assert_eq!(Format::from_file_name("x.jsonl"), Some(Format::Ndjson));
+        assert_eq!(Format::from_file_name("README"), None);
+    }
+
+    #[test]
+    fn names_are_unique_and_never_blank() {
+        assert_eq!(
+            unique_names(["a".into(), " ".into(), "a".into(), "b ".into()]),
+            vec!["a", "coluna_2", "a_2", "b"]
+        );
+    }
+}
