@@ -58,7 +58,11 @@ enum Guess {
     Boolean,
     Integer,
     Float,
+    /// `14,16`: a number with a decimal comma.
+    CommaFloat,
     Date,
+    /// `31/12/2023`.
+    BrDate,
     Timestamp,
     Text,
 }
@@ -97,6 +101,24 @@ fn guess(value: &str) -> Guess {
     if is_date(b) {
         return Guess::Date;
     }
+    let is_br_date = b.len() == 10
+        && b[2] == b'/'
+        && b[5] == b'/'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit());
+    if is_br_date {
+        return Guess::BrDate;
+    }
+    let comma = digits.split_once(',');
+    if let Some((int, frac)) = comma
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && !(int.len() > 1 && int.starts_with('0'))
+    {
+        return Guess::CommaFloat;
+    }
     if b.len() >= 19
         && is_date(&b[..10])
         && (b[10] == b'T' || b[10] == b' ')
@@ -114,6 +136,7 @@ fn combine(a: Guess, b: Guess) -> Guess {
         (Empty, x) | (x, Empty) => x,
         (x, y) if x == y => x,
         (Integer, Float) | (Float, Integer) => Float,
+        (Integer, CommaFloat) | (CommaFloat, Integer) => CommaFloat,
         (Date, Timestamp) | (Timestamp, Date) => Timestamp,
         _ => Text,
     }
@@ -155,8 +178,8 @@ pub fn infer_csv_schema(
             let data_type = match g {
                 Guess::Boolean => DataType::Boolean,
                 Guess::Integer => DataType::Int64,
-                Guess::Float => DataType::Float64,
-                Guess::Date => DataType::Date32,
+                Guess::Float | Guess::CommaFloat => DataType::Float64,
+                Guess::Date | Guess::BrDate => DataType::Date32,
                 Guess::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
                 Guess::Empty | Guess::Text => DataType::Utf8,
             };
@@ -167,6 +190,59 @@ pub fn infer_csv_schema(
             })
         })
         .collect()
+}
+
+/// Drafts contract columns and parse options from delivered text: names
+/// normalised, types guessed from the sample (codes with leading zeros stay
+/// text), decimal commas and `DD/MM/YYYY` dates recognised. Every column is
+/// nullable; the steward tightens the draft.
+pub fn infer_columns(
+    columns: &[(String, Vec<Option<&str>>)],
+) -> (Vec<crate::ColumnSpec>, crate::ParseOptions) {
+    let parse = crate::ParseOptions::default();
+    let mut comma = false;
+    let specs = columns
+        .iter()
+        .map(|(original, values)| {
+            let g = values
+                .iter()
+                .flatten()
+                .filter(|v| !parse.null_values.iter().any(|n| n == v.trim()))
+                .fold(Guess::Empty, |g, v| combine(g, guess(v)));
+            comma |= g == Guess::CommaFloat;
+            let data_type = match g {
+                Guess::Boolean => "boolean",
+                Guess::Integer => "integer",
+                Guess::Float | Guess::CommaFloat => "float",
+                Guess::Date | Guess::BrDate => "date",
+                Guess::Timestamp => "timestamp",
+                Guess::Empty | Guess::Text => "string",
+            };
+            let name = normalize_column_name(original);
+            crate::ColumnSpec {
+                source: (name != *original).then(|| original.clone()),
+                name,
+                data_type: data_type.into(),
+                nullable: true,
+                personal: None,
+                description: String::new(),
+                min: None,
+                max: None,
+                pattern: None,
+                values: None,
+                validator: None,
+            }
+        })
+        .collect();
+    let parse = if comma {
+        crate::ParseOptions {
+            decimal: ",".into(),
+            ..parse
+        }
+    } else {
+        parse
+    };
+    (specs, parse)
 }
 
 /// CSV errors without the offending values (they may be personal data).
@@ -212,6 +288,29 @@ mod tests {
     fn a_ragged_line_is_named() {
         let err = infer_csv_schema("a,b\n1,2\n3\n".as_bytes(), b',', 100).unwrap_err();
         assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn drafts_brazilian_columns() {
+        let cols = vec![
+            ("Valor Pago".to_string(), vec![Some("14,16"), Some("3"), Some("--")]),
+            ("DTOBITO".to_string(), vec![Some("31/12/2023"), None]),
+            ("CODMUNRES".to_string(), vec![Some("120040"), Some("012345")]),
+        ];
+        let (specs, parse) = infer_columns(&cols);
+        let got: Vec<(&str, &str, Option<&str>)> = specs
+            .iter()
+            .map(|c| (c.name.as_str(), c.data_type.as_str(), c.source.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("valor_pago", "float", Some("Valor Pago")),
+                ("dtobito", "date", Some("DTOBITO")),
+                ("codmunres", "string", Some("CODMUNRES")),
+            ]
+        );
+        assert_eq!(parse.decimal, ",");
     }
 
     #[test]

@@ -1,12 +1,22 @@
 //! Dataset contracts: what a delivery must look like.
 //!
-//! This is the minimal contract the lake core needs (columns, types,
-//! nullability, personal-data tags, sharing level, partition column), plus
-//! schema inference for files delivered without a contract. Constraints,
-//! validators, versions and drift policies extend [`Contract`].
+//! A contract names the provider, the expected frequency, the sharing level
+//! and its justification, the columns (types, nullability, constraints,
+//! check-digit validators, personal-data tags), the primary key, the
+//! partition column, how many rejected rows are tolerated, and what to do
+//! when the delivered columns drift. Contracts are versioned with an
+//! effective date. [`values`] turns delivered text into typed values;
+//! [`infer`] drafts a contract from a sample.
 
 mod contract;
 mod infer;
+pub mod values;
+pub mod validators;
 
-pub use contract::{ColumnSpec, Contract, ContractError, DatasetSection, parse_type};
-pub use infer::{InferredColumn, infer_csv_schema, normalize_column_name, sniff_delimiter};
+pub use contract::{
+    ColumnSpec, Contract, ContractError, DatasetSection, DriftPolicy, ParseOptions, diff,
+    frequency_days, parse_type, type_name, version_in_force,
+};
+pub use infer::{
+    InferredColumn, infer_columns, infer_csv_schema, normalize_column_name, sniff_delimiter,
+};

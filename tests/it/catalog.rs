@@ -96,6 +96,7 @@ fn request(
         files,
         fingerprint: fingerprint.map(str::to_owned),
         source: "test.csv".into(),
+        watermark: None,
     }
 }
 

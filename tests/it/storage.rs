@@ -3,8 +3,8 @@
 
 use crate::support::*;
 use lagoa_core::DatasetName;
-use lagoa_ingest::{CsvIngest, ingest_csv};
-use lagoa_lake::catalog::model::WriteMode;
+use lagoa_connectors::file::FileSourceConfig;
+use lagoa_ingest::{InferenceHints, RunRequest, run_delivery};
 use lagoa_lake::{AsOf, InitOptions, Lake};
 use std::sync::Arc;
 
@@ -15,18 +15,22 @@ async fn count(lake: &Lake, sql: &str) -> i64 {
     arrow::array::cast::as_primitive_array::<arrow::datatypes::Int64Type>(column).value(0)
 }
 
-fn request(path: &std::path::Path) -> CsvIngest {
-    CsvIngest {
-        path: path.to_owned(),
-        dataset: DatasetName::new("obitos").unwrap(),
-        contract: None,
+/// Ingests one file, as `lagoa ingest` would, with cpf and nome personal.
+async fn ingest_file(lake: &Lake, path: &std::path::Path) {
+    let mut request = RunRequest::new("d.csv", DatasetName::new("obitos").unwrap());
+    request.hints = InferenceHints {
         personal: vec!["cpf".into(), "nome".into()],
-        level: None,
         partition: Some("ano".into()),
-        description: None,
-        mode: WriteMode::Append,
-        delimiter: None,
-    }
+        ..Default::default()
+    };
+    let delivery = FileSourceConfig::single(path, None, Default::default())
+        .deliveries()
+        .unwrap()
+        .remove(0);
+    let outcome = run_delivery(lake, &request, delivery, Arc::new(|_| {}))
+        .await
+        .unwrap();
+    assert_eq!(outcome.run.status, "committed", "{:?}", outcome.run.error);
 }
 
 #[tokio::test]
@@ -39,9 +43,7 @@ async fn in_memory_store_serves_the_same_lake() {
     };
     let lake = Lake::init(&lake_dir, &options).await.unwrap();
     let f = write_file(dir.path(), "d.csv", &obitos_csv(2024, 10));
-    ingest_csv(&lake, request(&f), Arc::new(|_| {}))
-        .await
-        .unwrap();
+    ingest_file(&lake, &f).await;
     assert_eq!(
         count(&lake, "SELECT count(*) FROM obitos WHERE ano = 2024").await,
         30

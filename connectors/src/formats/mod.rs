@@ -7,6 +7,7 @@
 //! Column names are as in the input; duplicates and blanks get a suffix or a
 //! generated name (`coluna_3`) so that every column can be addressed.
 
+mod blast;
 pub mod csv;
 pub mod dbf;
 pub mod json;
@@ -31,6 +32,9 @@ pub struct SourceBatch {
     /// `batch`; the contract check sends them to quarantine, so a few bad
     /// lines do not cost the whole delivery.
     pub rejects: Vec<RowReject>,
+    /// For line-based formats: the input line each row of `batch` starts
+    /// on, so that messages say `line 1234` as the provider's editor does.
+    pub lines: Option<Vec<u64>>,
 }
 
 impl SourceBatch {
@@ -39,6 +43,15 @@ impl SourceBatch {
             batch,
             first_row,
             rejects: Vec::new(),
+            lines: None,
+        }
+    }
+
+    /// Where row `i` of the batch is, in the provider's terms.
+    pub fn location(&self, i: usize) -> String {
+        match &self.lines {
+            Some(lines) if i < lines.len() => format!("line {}", lines[i]),
+            _ => format!("row {}", self.first_row + i as u64),
         }
     }
 }
@@ -129,6 +142,7 @@ pub struct FormatOptions {
 impl FormatOptions {
     pub fn problems(&self) -> Vec<String> {
         let mut problems = self.csv.problems();
+        problems.extend(self.dbf.problems());
         problems.extend(self.sheet.problems());
         problems.extend(self.json.problems());
         problems
@@ -144,9 +158,21 @@ pub fn read_file(
     options: &FormatOptions,
     batch_rows: usize,
 ) -> Result<Batches, SourceError> {
-    let open = || {
-        crate::formats::open_stream(path, name)
-    };
+    let open = || open_stream(path, name);
+    if crate::file::is_zip(name)
+        && matches!(
+            format,
+            Format::Xlsx | Format::Xls | Format::Ods | Format::Parquet
+        )
+    {
+        return Err(SourceError::input(
+            name,
+            format!(
+                "a {} inside a zip cannot be streamed; deliver it unzipped",
+                format.name()
+            ),
+        ));
+    }
     match format {
         Format::Csv => csv::read_csv(open()?, name, &options.csv, None, batch_rows),
         Format::Tsv => csv::read_csv(open()?, name, &options.csv, Some(b'\t'), batch_rows),
@@ -161,11 +187,42 @@ pub fn read_file(
     }
 }
 
-/// Opens a file for streaming, decompressing `.gz` on the fly.
+/// Reads a delivery from a byte stream (a raw-zone copy being decrypted).
+/// Only streaming formats can: spreadsheets and Parquet need the whole file.
+pub fn read_stream(
+    input: Box<dyn std::io::Read + Send>,
+    name: &str,
+    format: Format,
+    options: &FormatOptions,
+    batch_rows: usize,
+) -> Result<Batches, SourceError> {
+    let input: Box<dyn std::io::Read + Send> = if name.to_ascii_lowercase().ends_with(".gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(input)))
+    } else {
+        input
+    };
+    match format {
+        Format::Csv => csv::read_csv(input, name, &options.csv, None, batch_rows),
+        Format::Tsv => csv::read_csv(input, name, &options.csv, Some(b'\t'), batch_rows),
+        Format::Json => json::read_json(input, name, &options.json, false, batch_rows),
+        Format::Ndjson => json::read_json(input, name, &options.json, true, batch_rows),
+        Format::Dbf => dbf::read_dbf(input, name, &options.dbf, batch_rows),
+        Format::Dbc => dbf::read_dbc(input, name, &options.dbf, batch_rows),
+        other => Err(SourceError::input(
+            name,
+            format!("a {} delivery cannot be read as a stream", other.name()),
+        )),
+    }
+}
+
+/// Opens a file for streaming, decompressing `.gz` and `.zip` on the fly.
 pub fn open_stream(
     path: &Path,
     name: &str,
 ) -> Result<Box<dyn std::io::Read + Send>, SourceError> {
+    if crate::file::is_zip(name) {
+        return crate::file::open_zip_stream(path, name, None);
+    }
     let file = std::fs::File::open(path)
         .map_err(|e| SourceError::input(name, format!("cannot open: {}", e.kind())))?;
     let reader = std::io::BufReader::with_capacity(1 << 20, file);

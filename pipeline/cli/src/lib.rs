@@ -2,21 +2,17 @@
 //! Everything it does is available to tests through those libraries; the
 //! end-to-end tests run this binary itself.
 
+mod delivery;
 mod output;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use lagoa_core::{DatasetName, SharingLevel};
-use lagoa_ingest::{CsvIngest, ingest_csv};
+use lagoa_core::DatasetName;
 use lagoa_lake::catalog::format_micros;
-use lagoa_lake::catalog::model::{CommitOutcome, WriteMode};
 use lagoa_lake::{AsOf, InitOptions, LOCAL_KEYSTORE_WARNING, Lake};
-use lagoa_schemas::Contract;
 use output::Format;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -66,31 +62,50 @@ enum Command {
         #[arg(long, hide = true)]
         insecure_no_encryption: bool,
     },
-    /// Load a CSV file into a dataset.
-    Ingest {
-        file: PathBuf,
+    /// Take one delivered file into a dataset: CSV/TSV, JSON/NDJSON, XLSX/XLS/ODS,
+    /// DBF/DBC or Parquet (also .gz, .zip), checked against its contract.
+    Ingest(delivery::IngestArgs),
+    /// Configured sources (files, PostgreSQL, MySQL, HTTP APIs).
+    Source {
+        #[command(subcommand)]
+        command: delivery::SourceCommand,
+    },
+    /// Dataset contracts: check, infer, register versions, diff.
+    Contract {
+        #[command(subcommand)]
+        command: delivery::ContractCommand,
+    },
+    /// Runs: what was delivered, when, and what became of it.
+    Runs {
         #[arg(long)]
-        dataset: String,
-        /// Contract file describing the dataset (columns, types, personal data, level).
+        dataset: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The quality report of a run (to send back to the provider).
+    Report {
+        run: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: delivery::ReportFormat,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Reprocess a run's delivery from the raw zone (after a contract fix).
+    Replay {
+        run: String,
+        /// Check against this contract instead of the registered one.
         #[arg(long)]
         contract: Option<PathBuf>,
-        /// Without a contract: columns holding personal data (comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        personal: Vec<String>,
-        /// Without a contract: sharing level of a new dataset.
-        #[arg(long)]
-        level: Option<String>,
-        /// Without a contract: partition column.
-        #[arg(long)]
-        partition: Option<String>,
-        #[arg(long)]
-        description: Option<String>,
-        /// append, replace-partition or full-refresh.
-        #[arg(long, default_value = "append")]
-        mode: String,
-        /// Field delimiter (sniffed from the header when absent).
-        #[arg(long)]
-        delimiter: Option<char>,
+        #[command(flatten)]
+        read: delivery::ReadOptions,
+    },
+    /// Rejected rows: list, show, re-admit.
+    Quarantine {
+        #[command(subcommand)]
+        command: delivery::QuarantineCommand,
     },
     /// Run read-only SQL over the lake.
     Query {
@@ -240,49 +255,41 @@ async fn run(cli: Cli) -> Result<()> {
             println!("Next: lagoa --lake {} ingest <file.csv> --dataset <name> --level <amplo|corporativo|especial>", dir.display());
             Ok(())
         }
-        Command::Ingest { file, dataset, contract, personal, level, partition, description, mode, delimiter } => {
+        Command::Ingest(args) => {
             let lake = open(&cli.lake).await?;
-            let contract = contract.map(|p| Contract::load(&p)).transpose()?;
-            if contract.is_some() && (!personal.is_empty() || level.is_some() || partition.is_some()) {
-                bail!("--personal, --level and --partition come from the contract when --contract is given");
-            }
-            let delimiter = delimiter
-                .map(|c| u8::try_from(c).map_err(|_| anyhow!("the delimiter must be a single ASCII character")))
-                .transpose()?;
-            let request = CsvIngest {
-                dataset: DatasetName::new(dataset)?,
-                contract,
-                personal,
-                level: level.map(|l| l.parse::<SharingLevel>()).transpose()?,
-                partition,
-                description,
-                mode: mode.parse::<WriteMode>().map_err(|e| anyhow!(e))?,
-                delimiter,
-                path: file.clone(),
+            delivery::ingest(&lake, args).await
+        }
+        Command::Source { command } => {
+            let lake = match &command {
+                delivery::SourceCommand::Run { .. } => Some(open(&cli.lake).await?),
+                delivery::SourceCommand::Check { .. } => None,
             };
-            let size = std::fs::metadata(&file).with_context(|| format!("reading {}", file.display()))?.len();
-            let bar = progress_bar(size);
-            let progress_bar = bar.clone();
-            let report = ingest_csv(&lake, request, Arc::new(move |read| progress_bar.set_position(read))).await;
-            bar.finish_and_clear();
-            let report = report?;
-            match report.outcome {
-                CommitOutcome::Committed { snapshot, rows, files_added, files_removed } => {
-                    let secs = report.elapsed.as_secs_f64().max(1e-9);
-                    println!(
-                        "Ingested {rows} rows into {} as snapshot {snapshot}: {files_added} file(s) added, {files_removed} replaced, {} written in {:.2}s ({:.0} rows/s, {:.1} MB/s)",
-                        report.dataset,
-                        human_bytes(report.bytes_written),
-                        secs,
-                        rows as f64 / secs,
-                        report.bytes_read as f64 / 1e6 / secs
-                    );
-                }
-                CommitOutcome::AlreadyIngested { snapshot } => {
-                    println!("Already ingested: this exact delivery was committed to {} in snapshot {snapshot}; nothing to do.", report.dataset);
-                }
-            }
-            Ok(())
+            delivery::source(lake.as_ref(), command).await
+        }
+        Command::Contract { command } => {
+            let needs_lake = match &command {
+                delivery::ContractCommand::Register { .. } | delivery::ContractCommand::List { .. } => true,
+                delivery::ContractCommand::Diff { second, .. } => second.is_none(),
+                _ => false,
+            };
+            let lake = if needs_lake { Some(open(&cli.lake).await?) } else { None };
+            delivery::contract(lake.as_ref(), command).await
+        }
+        Command::Runs { dataset, limit, json } => {
+            let lake = open(&cli.lake).await?;
+            delivery::runs(&lake, dataset, limit, json).await
+        }
+        Command::Report { run, format, output } => {
+            let lake = open(&cli.lake).await?;
+            delivery::report(&lake, &run, format, output.as_deref()).await
+        }
+        Command::Replay { run, contract, read } => {
+            let lake = open(&cli.lake).await?;
+            delivery::replay(&lake, &run, contract, read).await
+        }
+        Command::Quarantine { command } => {
+            let lake = open(&cli.lake).await?;
+            delivery::quarantine(&lake, command).await
         }
         Command::Query { sql, format, output, as_of } => {
             let lake = open(&cli.lake).await?;
@@ -464,19 +471,6 @@ fn parse_as_of(text: &str) -> Result<AsOf> {
     let time = chrono::DateTime::parse_from_rfc3339(text)
         .map_err(|_| anyhow!("--as-of {text:?}: give a snapshot number or an RFC 3339 time like 2026-11-22T10:00:00-03:00"))?;
     Ok(AsOf::Time(time.timestamp_micros()))
-}
-
-fn progress_bar(total: u64) -> ProgressBar {
-    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        ProgressBar::new(total)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
 }
 
 fn loud(text: &str) -> String {

@@ -1,9 +1,32 @@
-//! One delivery: read a CSV file, type it by its contract (or by inference
-//! plus flags), write encrypted files, commit them as one snapshot.
-//!
-//! The full connector and contract work (encodings, quarantine, raw zone,
-//! drift) builds on this path; it exists to exercise the lake end to end.
+//! One run: a delivery from a source (`lagoa-connectors`), kept in the raw
+//! zone, checked against its contract (`lagoa-schemas`), written encrypted
+//! and committed as one snapshot (`lagoa-lake`), with its quality report,
+//! its rejected rows in quarantine, and a run record.
 
-mod csv_ingest;
+pub mod check;
+pub mod contract_source;
+pub mod deliver;
+pub mod quality;
+pub mod replay;
 
-pub use csv_ingest::{CsvIngest, IngestError, IngestReport, Progress, ingest_csv};
+use lagoa_connectors::SourceError;
+use lagoa_lake::LakeError;
+use lagoa_schemas::ContractError;
+
+pub use contract_source::InferenceHints;
+pub use deliver::{Progress, RunOutcome, RunRequest, read_quarantine, run_delivery};
+pub use quality::QualityReport;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error(transparent)]
+    Contract(#[from] ContractError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("{path}: {message}")]
+    Input { path: String, message: String },
+    #[error("{0}")]
+    Usage(String),
+}

@@ -83,9 +83,21 @@ impl RawWriter {
         handle: Handle,
         chunk_size: usize,
     ) -> Result<Self> {
+        Self::create_in("raw", store, keys, dataset, handle, chunk_size)
+    }
+
+    /// An encrypted object under `<zone>/<dataset>/` (`raw`, `quarantine`).
+    pub fn create_in(
+        zone: &str,
+        store: Arc<dyn ObjectStore>,
+        keys: &Arc<dyn KeyProvider>,
+        dataset: &DatasetName,
+        handle: Handle,
+        chunk_size: usize,
+    ) -> Result<Self> {
         let now = chrono::Utc::now();
         let path = ObjectPath::from(format!(
-            "raw/{dataset}/{}/{}.raw",
+            "{zone}/{dataset}/{}/{}.raw",
             now.format("%Y/%m"),
             uuid::Uuid::now_v7()
         ));
@@ -394,5 +406,17 @@ mod tests {
                 "{name}: {err}"
             );
         }
+    }
+}
+
+/// Lets encoders (Arrow IPC, JSON lines) write straight into the raw zone.
+impl Write for RawWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        RawWriter::write(self, buf).map_err(std::io::Error::other)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

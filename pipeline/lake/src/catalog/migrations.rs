@@ -106,4 +106,68 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             "CREATE INDEX lagoa_raw_delivery_dataset ON lagoa_raw_delivery (dataset, received_at)",
         ],
     ),
+    (
+        3,
+        "connectors and contracts: runs with their quality reports, quarantine, contract versions, drift, watermarks",
+        &[
+            "CREATE TABLE lagoa_run (
+                run_id TEXT PRIMARY KEY,
+                source TEXT NOT NULL,
+                dataset TEXT NOT NULL,
+                trigger_kind TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempts BIGINT NOT NULL,
+                started_at BIGINT NOT NULL,
+                ended_at BIGINT,
+                rows_read BIGINT NOT NULL,
+                rows_written BIGINT NOT NULL,
+                rows_rejected BIGINT NOT NULL,
+                bytes_read BIGINT NOT NULL,
+                bytes_written BIGINT NOT NULL,
+                snapshot_id BIGINT,
+                raw_id TEXT,
+                contract_version BIGINT,
+                replay_of TEXT,
+                error TEXT,
+                error_class TEXT,
+                report TEXT
+            )",
+            "CREATE INDEX lagoa_run_dataset ON lagoa_run (dataset, started_at)",
+            "CREATE INDEX lagoa_run_source ON lagoa_run (source, started_at)",
+            "CREATE TABLE lagoa_quarantine (
+                run_id TEXT PRIMARY KEY,
+                dataset TEXT NOT NULL,
+                path TEXT NOT NULL,
+                row_count BIGINT NOT NULL,
+                stored_bytes BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                released_at BIGINT,
+                released_by_run TEXT
+            )",
+            "CREATE TABLE lagoa_contract (
+                dataset TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                effective_from TEXT,
+                body TEXT NOT NULL,
+                registered_at BIGINT NOT NULL,
+                PRIMARY KEY (dataset, version)
+            )",
+            "CREATE TABLE lagoa_drift (
+                run_id TEXT NOT NULL,
+                dataset TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                column_name TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                policy TEXT NOT NULL,
+                at BIGINT NOT NULL
+            )",
+            "CREATE INDEX lagoa_drift_dataset ON lagoa_drift (dataset, at)",
+            "CREATE TABLE lagoa_watermark (
+                source TEXT PRIMARY KEY,
+                value TEXT NOT NULL,
+                snapshot_id BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )",
+        ],
+    ),
 ];

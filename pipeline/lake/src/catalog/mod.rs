@@ -14,6 +14,9 @@
 
 mod migrations;
 pub mod model;
+mod runs;
+
+pub use runs::{ContractVersion, DriftEvent, QuarantineRecord, RunRecord, save_watermark};
 
 use crate::error::{LakeError, Result};
 use lagoa_core::{DatasetName, PersonalTag, SharingLevel, SnapshotId};
@@ -628,6 +631,12 @@ impl Catalog {
                 .execute(&mut *tx)
                 .await
                 .map_err(LakeError::catalog(ctx("recording the delivery")))?;
+        }
+
+        if let Some(watermark) = &request.watermark {
+            save_watermark(&mut tx, watermark, snapshot)
+                .await
+                .map_err(LakeError::catalog(ctx("saving the watermark")))?;
         }
 
         let summary = serde_json::json!({

@@ -138,6 +138,15 @@ pub struct CommitRequest {
     pub fingerprint: Option<String>,
     /// Where the delivery came from (a file name, a source id).
     pub source: String,
+    /// An incremental source's new watermark, saved in the same
+    /// transaction as the snapshot so that it never runs ahead of the data.
+    pub watermark: Option<Watermark>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Watermark {
+    pub source: String,
+    pub value: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -1,0 +1,648 @@
+//! The contract check: delivered columns are matched to the contract's,
+//! values are parsed into the contract's types and checked against its
+//! constraints; failing rows leave the batch with their column and reason.
+//!
+//! Matching is by the column's `source` name if the contract gives one,
+//! else by normalised name (`Código Município` matches `codigo_municipio`).
+//! Drift (a delivered column the contract lacks, a contract column the
+//! delivery lacks, a typed column that cannot become the contract's type)
+//! is found on the first batch and handled per the contract's policy.
+
+use crate::quality::QualityBuilder;
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, BooleanBuilder, Date32Builder, Decimal128Builder,
+    Float64Builder, Int32Builder, Int64Builder, RecordBatch, StringArray, StringBuilder,
+    TimestampMicrosecondBuilder, UInt32Array,
+};
+use arrow::compute::{CastOptions, cast_with_options, filter_record_batch, take};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use lagoa_connectors::SourceBatch;
+use lagoa_schemas::validators::Validator;
+use lagoa_schemas::values::ValueParser;
+use lagoa_schemas::{ColumnSpec, Contract, DriftPolicy, normalize_column_name, parse_type};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// A delivered row that did not pass, with where and why.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RejectedRow {
+    /// `line 12`, `row 40`.
+    pub location: String,
+    /// The contract column at fault, if one is.
+    pub column: Option<String>,
+    pub reason: String,
+    /// The row as delivered, as text, by delivered column name.
+    pub row: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Drift {
+    /// `new_column`, `missing_column`, `retyped_column`.
+    pub kind: String,
+    pub column: String,
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The delivery's columns differ from the contract and the policy says
+    /// stop (`reject`) or wait (`hold`).
+    #[error("the delivered columns differ from the contract ({} policy): {}", .policy.name(), describe(.drift))]
+    Drift { policy: DriftPolicy, drift: Vec<Drift> },
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn describe(drift: &[Drift]) -> String {
+    drift
+        .iter()
+        .map(|d| format!("{} {} ({})", d.kind.replace('_', " "), d.column, d.detail))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One contract column's rules, compiled.
+struct Rule {
+    spec: ColumnSpec,
+    data_type: DataType,
+    min: Option<f64>,
+    max: Option<f64>,
+    pattern: Option<regex::Regex>,
+    values: Option<HashSet<String>>,
+    validator: Option<Validator>,
+}
+
+/// Where each output column comes from, for one input schema.
+struct Mapping {
+    input_schema: SchemaRef,
+    /// Per output column: the input column index, if delivered.
+    sources: Vec<Option<usize>>,
+}
+
+pub struct Checker {
+    rules: Vec<Rule>,
+    parser: ValueParser,
+    policy: DriftPolicy,
+    output_schema: SchemaRef,
+    mapping: Option<Mapping>,
+    pub drift: Vec<Drift>,
+    pub quality: QualityBuilder,
+}
+
+pub struct Checked {
+    pub batch: RecordBatch,
+    pub rejected: Vec<RejectedRow>,
+}
+
+impl Checker {
+    pub fn new(contract: &Contract) -> Self {
+        let rules: Vec<Rule> = contract.columns.iter().map(compile_rule).collect();
+        let output_schema = Arc::new(contract.arrow_schema());
+        let personal: HashSet<String> = contract
+            .personal_columns()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        Checker {
+            parser: ValueParser::new(&contract.parse),
+            policy: contract.dataset.drift,
+            quality: QualityBuilder::new(
+                &output_schema,
+                &personal,
+                contract.dataset.reference_column.clone(),
+            ),
+            output_schema,
+            rules,
+            mapping: None,
+            drift: Vec::new(),
+        }
+    }
+
+    /// The schema of the batches [`Checker::check`] returns (the contract's
+    /// columns, plus new ones under the `evolve` policy once the first
+    /// batch has been seen).
+    pub fn output_schema(&self) -> SchemaRef {
+        Arc::clone(&self.output_schema)
+    }
+
+    /// Maps the first batch's columns (and finds drift) without checking
+    /// rows: call it before opening the writer, which needs the final schema.
+    pub fn prepare(&mut self, input: &Schema) -> Result<(), CheckError> {
+        if self.mapping.is_none() {
+            self.map_columns(input)?;
+        }
+        Ok(())
+    }
+
+    pub fn check(&mut self, source: &SourceBatch) -> Result<Checked, CheckError> {
+        let input = &source.batch;
+        match &self.mapping {
+            None => self.map_columns(&input.schema())?,
+            Some(m) if m.input_schema.as_ref() != input.schema().as_ref() => {
+                self.remap(&input.schema())?
+            }
+            Some(_) => {}
+        }
+        let mapping = self.mapping.as_ref().expect("mapped above");
+        let rows = input.num_rows();
+        // The first failure of each row: (column index, reason).
+        let mut failures: Vec<Option<(usize, String)>> = vec![None; rows];
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.output_schema.fields().len());
+        for (i, field) in self.output_schema.fields().iter().enumerate() {
+            let array = match mapping.sources[i] {
+                Some(j) => {
+                    let delivered = input.column(j);
+                    match self.rules.get(i) {
+                        Some(rule) => {
+                            convert(delivered, rule, &self.parser, i, &mut failures)
+                                .map_err(CheckError::Internal)?
+                        }
+                        // A column added under `evolve`: kept as delivered.
+                        None => Arc::clone(delivered),
+                    }
+                }
+                None => arrow::array::new_null_array(field.data_type(), rows),
+            };
+            if let Some(rule) = self.rules.get(i) {
+                check_constraints(&array, rule, i, &mut failures);
+            }
+            columns.push(array);
+        }
+        let typed = RecordBatch::try_new(Arc::clone(&self.output_schema), columns)
+            .map_err(|e| CheckError::Internal(format!("assembling checked rows: {e}")))?;
+        let keep = BooleanArray::from(failures.iter().map(|f| f.is_none()).collect::<Vec<_>>());
+        let batch = if failures.iter().all(Option::is_none) {
+            typed
+        } else {
+            filter_record_batch(&typed, &keep)
+                .map_err(|e| CheckError::Internal(format!("filtering rejected rows: {e}")))?
+        };
+        let mut rejected = rejected_rows(source, &failures, &self.output_schema)
+            .map_err(CheckError::Internal)?;
+        for reject in &source.rejects {
+            let mut row = serde_json::Map::new();
+            row.insert("_conteudo".into(), reject.content.clone().into());
+            rejected.push(RejectedRow {
+                location: reject.location.clone(),
+                column: None,
+                reason: reject.reason.clone(),
+                row,
+            });
+        }
+        self.quality.observe(&batch, rows as u64 + source.rejects.len() as u64, &rejected);
+        Ok(Checked { batch, rejected })
+    }
+
+    fn map_columns(&mut self, input: &Schema) -> Result<(), CheckError> {
+        let (sources, drift, added) = self.match_columns(input);
+        let blocking: Vec<Drift> = match self.policy {
+            DriftPolicy::Evolve => drift
+                .iter()
+                .filter(|d| {
+                    d.kind == "retyped_column"
+                        || (d.kind == "missing_column"
+                            && self
+                                .rules
+                                .iter()
+                                .any(|r| r.spec.name == d.column && !r.spec.nullable))
+                })
+                .cloned()
+                .collect(),
+            _ => drift.clone(),
+        };
+        self.drift = drift;
+        if !blocking.is_empty() {
+            return Err(CheckError::Drift {
+                policy: self.policy,
+                drift: blocking,
+            });
+        }
+        let mut sources = sources;
+        if self.policy == DriftPolicy::Evolve && !added.is_empty() {
+            let mut fields: Vec<Field> = self
+                .output_schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            for (j, name) in added {
+                let data_type = match input.field(j).data_type() {
+                    DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
+                    other => other.clone(),
+                };
+                fields.push(Field::new(name, data_type, true));
+                sources.push(Some(j));
+            }
+            self.output_schema = Arc::new(Schema::new(fields));
+            self.quality.add_columns(&self.output_schema);
+        }
+        self.mapping = Some(Mapping {
+            input_schema: Arc::new(input.clone()),
+            sources,
+        });
+        Ok(())
+    }
+
+    /// A later batch with other columns (JSON keys first seen late, zip
+    /// members with their own headers): same columns by name, or drift.
+    fn remap(&mut self, input: &Schema) -> Result<(), CheckError> {
+        let (mut sources, drift, added) = self.match_columns(input);
+        let known: HashSet<&str> = self.drift.iter().map(|d| d.column.as_str()).collect();
+        let fresh: Vec<Drift> = drift
+            .into_iter()
+            .filter(|d| !known.contains(d.column.as_str()) && d.kind != "missing_column")
+            .collect();
+        if !fresh.is_empty() {
+            let mut fresh = fresh;
+            for d in &mut fresh {
+                d.detail = format!("{}; first seen after the first batch", d.detail);
+            }
+            self.drift.extend(fresh.clone());
+            return Err(CheckError::Drift {
+                policy: DriftPolicy::Reject,
+                drift: fresh,
+            });
+        }
+        // Columns added under `evolve` keep their place by name.
+        for field in self.output_schema.fields().iter().skip(self.rules.len()) {
+            sources.push(
+                added
+                    .iter()
+                    .find(|(_, name)| name == field.name())
+                    .map(|(j, _)| *j),
+            );
+        }
+        self.mapping = Some(Mapping {
+            input_schema: Arc::new(input.clone()),
+            sources,
+        });
+        Ok(())
+    }
+
+    /// Per contract column its input column; the drift; the delivered
+    /// columns the contract lacks (index, normalised name).
+    fn match_columns(&self, input: &Schema) -> (Vec<Option<usize>>, Vec<Drift>, Vec<(usize, String)>) {
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        for (j, field) in input.fields().iter().enumerate() {
+            by_name.entry(field.name().clone()).or_insert(j);
+            by_name
+                .entry(normalize_column_name(field.name()))
+                .or_insert(j);
+        }
+        let mut used = HashSet::new();
+        let mut drift = Vec::new();
+        let sources: Vec<Option<usize>> = self
+            .rules
+            .iter()
+            .map(|rule| {
+                let found = rule
+                    .spec
+                    .source
+                    .as_ref()
+                    .and_then(|s| {
+                        by_name
+                            .get(s)
+                            .or_else(|| by_name.get(&normalize_column_name(s)))
+                    })
+                    .or_else(|| by_name.get(&rule.spec.name))
+                    .copied();
+                match found {
+                    Some(j) => {
+                        used.insert(j);
+                        let delivered = input.field(j).data_type();
+                        if !convertible(delivered, &rule.data_type) {
+                            drift.push(Drift {
+                                kind: "retyped_column".into(),
+                                column: rule.spec.name.clone(),
+                                detail: format!(
+                                    "delivered as {delivered}, the contract says {}",
+                                    rule.spec.data_type
+                                ),
+                            });
+                        }
+                    }
+                    None => drift.push(Drift {
+                        kind: "missing_column".into(),
+                        column: rule.spec.name.clone(),
+                        detail: if rule.spec.nullable {
+                            "not delivered; optional".into()
+                        } else {
+                            "not delivered; required".into()
+                        },
+                    }),
+                }
+                found
+            })
+            .collect();
+        let mut added = Vec::new();
+        for (j, field) in input.fields().iter().enumerate() {
+            if !used.contains(&j) {
+                let name = normalize_column_name(field.name());
+                drift.push(Drift {
+                    kind: "new_column".into(),
+                    column: name.clone(),
+                    detail: format!("delivered as {}", field.name()),
+                });
+                added.push((j, name));
+            }
+        }
+        (sources, drift, added)
+    }
+}
+
+fn compile_rule(spec: &ColumnSpec) -> Rule {
+    let number = |v: &Option<toml::Value>, data_type: &DataType| -> Option<f64> {
+        match (v.as_ref()?, data_type) {
+            (toml::Value::Integer(i), _) => Some(*i as f64),
+            (toml::Value::Float(f), _) => Some(*f),
+            (toml::Value::String(s), DataType::Date32) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .map(|d| lagoa_schemas::values::days_since_epoch(d) as f64),
+            (toml::Value::String(s), DataType::Timestamp(..)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .map(|d| lagoa_schemas::values::days_since_epoch(d) as f64 * 86_400_000_000.0),
+            (toml::Value::Datetime(d), DataType::Date32) => chrono::NaiveDate::parse_from_str(&d.to_string()[..10], "%Y-%m-%d")
+                .ok()
+                .map(|d| lagoa_schemas::values::days_since_epoch(d) as f64),
+            _ => None,
+        }
+    };
+    let data_type = parse_type(&spec.data_type).unwrap_or(DataType::Utf8);
+    Rule {
+        min: number(&spec.min, &data_type),
+        max: number(&spec.max, &data_type),
+        pattern: spec.pattern.as_deref().and_then(|p| regex::Regex::new(p).ok()),
+        values: spec.values.as_ref().map(|v| v.iter().cloned().collect()),
+        validator: spec.validator.as_deref().and_then(|v| v.parse().ok()),
+        data_type,
+        spec: spec.clone(),
+    }
+}
+
+fn is_text(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+/// Whether delivered values of this type can become the contract's type
+/// row by row (text always can; the rows that do not parse are rejected).
+fn convertible(from: &DataType, to: &DataType) -> bool {
+    if from == to || is_text(from) || is_text(to) || from == &DataType::Null {
+        return true;
+    }
+    let numeric = |t: &DataType| t.is_numeric();
+    match to {
+        DataType::Int64 | DataType::Int32 | DataType::Float64 | DataType::Decimal128(..) => {
+            numeric(from)
+        }
+        DataType::Date32 => matches!(from, DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)),
+        DataType::Timestamp(..) => {
+            matches!(from, DataType::Date32 | DataType::Date64 | DataType::Timestamp(..))
+        }
+        DataType::Boolean => matches!(from, DataType::Boolean),
+        _ => false,
+    }
+}
+
+fn fail(failures: &mut [Option<(usize, String)>], row: usize, column: usize, reason: impl Into<String>) {
+    if failures[row].is_none() {
+        failures[row] = Some((column, reason.into()));
+    }
+}
+
+/// The delivered column in the contract's type; values that do not parse
+/// become nulls and failures.
+fn convert(
+    delivered: &ArrayRef,
+    rule: &Rule,
+    parser: &ValueParser,
+    column: usize,
+    failures: &mut [Option<(usize, String)>],
+) -> Result<ArrayRef, String> {
+    if is_text(delivered.data_type()) {
+        let text = cast_with_options(delivered, &DataType::Utf8, &CastOptions::default())
+            .map_err(|e| format!("reading column {}: {e}", rule.spec.name))?;
+        let text = text
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| "text column is not UTF-8".to_string())?;
+        return Ok(parse_text(text, rule, parser, column, failures));
+    }
+    if delivered.data_type() == &rule.data_type {
+        return Ok(Arc::clone(delivered));
+    }
+    let target = match &rule.data_type {
+        DataType::Timestamp(unit, _) => DataType::Timestamp(*unit, None),
+        other => other.clone(),
+    };
+    let cast = cast_with_options(delivered, &target, &CastOptions { safe: true, ..Default::default() })
+        .map_err(|e| format!("converting column {}: {e}", rule.spec.name))?;
+    for row in 0..cast.len() {
+        if delivered.is_valid(row) && cast.is_null(row) {
+            fail(
+                failures,
+                row,
+                column,
+                format!("cannot be represented as {}", rule.spec.data_type),
+            );
+        }
+    }
+    Ok(cast)
+}
+
+fn parse_text(
+    text: &StringArray,
+    rule: &Rule,
+    parser: &ValueParser,
+    column: usize,
+    failures: &mut [Option<(usize, String)>],
+) -> ArrayRef {
+    let n = text.len();
+    let value = |row: usize| -> Option<&str> {
+        if text.is_null(row) {
+            return None;
+        }
+        let v = text.value(row);
+        if parser.is_null(v) { None } else { Some(v.trim()) }
+    };
+    macro_rules! parse_into {
+        ($builder:expr, $parse:expr) => {{
+            let mut builder = $builder;
+            for row in 0..n {
+                match value(row) {
+                    None => builder.append_null(),
+                    Some(v) => match $parse(v) {
+                        Ok(x) => builder.append_value(x),
+                        Err(reason) => {
+                            builder.append_null();
+                            fail(failures, row, column, reason);
+                        }
+                    },
+                }
+            }
+            Arc::new(builder.finish()) as ArrayRef
+        }};
+    }
+    match &rule.data_type {
+        DataType::Int64 => parse_into!(Int64Builder::with_capacity(n), |v| parser.integer(v)),
+        DataType::Int32 => parse_into!(Int32Builder::with_capacity(n), |v| parser
+            .integer(v)
+            .and_then(|i| i32::try_from(i).map_err(|_| "out of range for int32"))),
+        DataType::Float64 => parse_into!(Float64Builder::with_capacity(n), |v| parser.float(v)),
+        DataType::Decimal128(p, s) => {
+            let (p, s) = (*p, *s);
+            let array = parse_into!(Decimal128Builder::with_capacity(n), |v| parser.decimal(v, p, s));
+            let decimal = array
+                .as_any()
+                .downcast_ref::<arrow::array::Decimal128Array>()
+                .expect("built above")
+                .clone()
+                .with_precision_and_scale(p, s)
+                .expect("validated by the contract");
+            Arc::new(decimal)
+        }
+        DataType::Date32 => parse_into!(Date32Builder::with_capacity(n), |v| parser.date(v)),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            parse_into!(TimestampMicrosecondBuilder::with_capacity(n), |v| parser.timestamp(v))
+        }
+        DataType::Boolean => parse_into!(BooleanBuilder::with_capacity(n), |v| parser.boolean(v)),
+        _ => {
+            let mut builder = StringBuilder::with_capacity(n, text.value_data().len());
+            for row in 0..n {
+                match value(row) {
+                    None => builder.append_null(),
+                    Some(v) => builder.append_value(v),
+                }
+            }
+            Arc::new(builder.finish())
+        }
+    }
+}
+
+fn check_constraints(
+    array: &ArrayRef,
+    rule: &Rule,
+    column: usize,
+    failures: &mut [Option<(usize, String)>],
+) {
+    if !rule.spec.nullable {
+        for row in 0..array.len() {
+            if array.is_null(row) && failures[row].is_none() {
+                fail(failures, row, column, "required value is missing");
+            }
+        }
+    }
+    if rule.min.is_some() || rule.max.is_some() {
+        let as_f64 = cast_with_options(array, &DataType::Float64, &CastOptions::default()).ok();
+        let days = matches!(rule.data_type, DataType::Date32)
+            .then(|| cast_with_options(array, &DataType::Int32, &CastOptions::default()).ok())
+            .flatten();
+        let stamps = matches!(rule.data_type, DataType::Timestamp(..))
+            .then(|| cast_with_options(array, &DataType::Int64, &CastOptions::default()).ok())
+            .flatten();
+        for row in 0..array.len() {
+            if array.is_null(row) {
+                continue;
+            }
+            let v = if let Some(d) = &days {
+                d.as_any()
+                    .downcast_ref::<arrow::array::Int32Array>()
+                    .map(|a| a.value(row) as f64)
+            } else if let Some(t) = &stamps {
+                t.as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .map(|a| a.value(row) as f64)
+            } else {
+                as_f64
+                    .as_ref()
+                    .and_then(|a| a.as_any().downcast_ref::<arrow::array::Float64Array>())
+                    .map(|a| a.value(row))
+            };
+            let Some(v) = v else { continue };
+            if rule.min.is_some_and(|m| v < m) {
+                fail(failures, row, column, "below the contract's minimum");
+            } else if rule.max.is_some_and(|m| v > m) {
+                fail(failures, row, column, "above the contract's maximum");
+            }
+        }
+    }
+    if rule.pattern.is_none() && rule.values.is_none() && rule.validator.is_none() {
+        return;
+    }
+    let Some(text) = array.as_any().downcast_ref::<StringArray>() else {
+        return;
+    };
+    for row in 0..text.len() {
+        if text.is_null(row) {
+            continue;
+        }
+        let v = text.value(row);
+        if let Some(values) = &rule.values
+            && !values.contains(v)
+        {
+            fail(failures, row, column, "not one of the contract's values");
+        } else if let Some(p) = &rule.pattern
+            && !p.is_match(v)
+        {
+            fail(failures, row, column, "does not match the contract's pattern");
+        } else if let Some(validator) = &rule.validator
+            && !validator.check(v)
+        {
+            fail(
+                failures,
+                row,
+                column,
+                format!("not a valid {} (check digits)", validator.name()),
+            );
+        }
+    }
+}
+
+/// The failing rows, as delivered (text), with their location and reason.
+fn rejected_rows(
+    source: &SourceBatch,
+    failures: &[Option<(usize, String)>],
+    output: &Schema,
+) -> Result<Vec<RejectedRow>, String> {
+    let indices: Vec<u32> = failures
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.is_some())
+        .map(|(i, _)| i as u32)
+        .collect();
+    if indices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let picked = UInt32Array::from(indices.clone());
+    let input = &source.batch;
+    let mut text_columns = Vec::with_capacity(input.num_columns());
+    for column in input.columns() {
+        let taken = take(column, &picked, None).map_err(|e| format!("picking rejected rows: {e}"))?;
+        let text = cast_with_options(&taken, &DataType::Utf8, &CastOptions::default())
+            .map_err(|e| format!("rendering rejected rows: {e}"))?;
+        text_columns.push(text);
+    }
+    let schema = input.schema();
+    Ok(indices
+        .iter()
+        .enumerate()
+        .map(|(k, &row)| {
+            let (column, reason) = failures[row as usize].clone().expect("filtered above");
+            let mut values = serde_json::Map::new();
+            for (field, text) in schema.fields().iter().zip(&text_columns) {
+                let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+                let value = if text.is_null(k) {
+                    serde_json::Value::Null
+                } else {
+                    text.value(k).into()
+                };
+                values.insert(field.name().clone(), value);
+            }
+            RejectedRow {
+                location: source.location(row as usize),
+                column: Some(output.field(column).name().clone()),
+                reason,
+                row: values,
+            }
+        })
+        .collect())
+}

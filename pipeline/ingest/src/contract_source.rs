@@ -1,0 +1,210 @@
+//! Which contract a delivery is checked against: the one given, else the
+//! registered version in force on the delivery's reference date, else the
+//! dataset's current columns, else a draft inferred from the delivery.
+
+use crate::IngestError;
+use arrow::datatypes::DataType;
+use chrono::NaiveDate;
+use lagoa_core::{DatasetName, PersonalTag, SharingLevel};
+use lagoa_lake::Lake;
+use lagoa_lake::catalog::model::DatasetInfo;
+use lagoa_schemas::{ColumnSpec, Contract, DatasetSection, DriftPolicy, ParseOptions};
+
+/// What to use when a dataset has neither contract nor history.
+#[derive(Clone, Debug, Default)]
+pub struct InferenceHints {
+    pub level: Option<SharingLevel>,
+    /// Columns (normalised names) holding personal data.
+    pub personal: Vec<String>,
+    pub partition: Option<String>,
+    pub description: Option<String>,
+}
+
+/// The registered version in force on `date` (today if none).
+pub async fn registered_contract(
+    lake: &Lake,
+    dataset: &DatasetName,
+    date: Option<NaiveDate>,
+) -> Result<Option<Contract>, IngestError> {
+    let versions = lake.catalog.contract_versions(dataset.as_str()).await?;
+    if versions.is_empty() {
+        return Ok(None);
+    }
+    let parsed = versions
+        .iter()
+        .map(|v| {
+            Contract::parse(&v.body, &format!("{} v{} (catalog)", v.dataset, v.version))
+                .map_err(IngestError::from)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let date = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    Ok(lagoa_schemas::version_in_force(&parsed, date).cloned())
+}
+
+/// A contract that keeps what the lake already holds: its columns, types,
+/// personal tags, level and partition; new columns evolve the dataset.
+pub fn contract_from_dataset(info: &DatasetInfo) -> Contract {
+    Contract {
+        dataset: section(
+            info.name.as_str(),
+            info.level,
+            info.partition_column.clone(),
+            info.description.clone(),
+            DriftPolicy::Evolve,
+        ),
+        parse: ParseOptions::default(),
+        columns: info
+            .columns
+            .iter()
+            .map(|c| {
+                let data_type = c
+                    .data_type
+                    .parse::<DataType>()
+                    .map(|t| lagoa_schemas::type_name(&t))
+                    .unwrap_or_else(|_| "string".into());
+                let mut spec = column(&c.name, &data_type);
+                spec.personal = c.personal.map(|p| p.as_str().to_owned());
+                spec.nullable = true;
+                spec
+            })
+            .collect(),
+    }
+}
+
+/// A draft from the first batch's text and the caller's hints.
+pub fn inferred_contract(
+    dataset: &DatasetName,
+    columns: &[(String, Vec<Option<&str>>)],
+    hints: &InferenceHints,
+) -> Result<Contract, String> {
+    let (mut specs, parse) = lagoa_schemas::infer_columns(columns);
+    for wanted in &hints.personal {
+        let Some(spec) = specs.iter_mut().find(|c| &c.name == wanted) else {
+            return Err(format!(
+                "--personal names column {wanted}, which the delivery does not have (columns: {})",
+                specs.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        };
+        // Identifiers keep their zeros: personal columns stay text.
+        spec.personal = Some(PersonalTag::Pessoal.as_str().to_owned());
+        spec.data_type = "string".into();
+    }
+    let has_personal = specs.iter().any(|c| c.personal.is_some());
+    let level = match hints.level {
+        Some(level) => level,
+        None if has_personal => SharingLevel::Especial,
+        None => {
+            return Err(
+                "a new dataset needs a sharing level: pass --level amplo|corporativo|especial or a contract"
+                    .into(),
+            );
+        }
+    };
+    let contract = Contract {
+        dataset: section(
+            dataset.as_str(),
+            level,
+            hints.partition.clone(),
+            hints.description.clone().unwrap_or_default(),
+            DriftPolicy::Evolve,
+        ),
+        parse,
+        columns: specs,
+    };
+    let problems = contract.problems();
+    if problems.is_empty() {
+        Ok(contract)
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// A contract from drafted columns (`lagoa contract infer`).
+pub fn contract_from_parts(
+    dataset: &DatasetName,
+    level: SharingLevel,
+    columns: Vec<ColumnSpec>,
+    parse: ParseOptions,
+) -> Contract {
+    Contract {
+        dataset: section(dataset.as_str(), level, None, String::new(), DriftPolicy::Reject),
+        parse,
+        columns,
+    }
+}
+
+/// Refuses a contract that would silently change what the lake holds: a
+/// different level or partitioning is a governance decision, not an ingest.
+pub fn check_against_dataset(contract: &Contract, info: &DatasetInfo) -> Result<(), String> {
+    if contract.level() != info.level {
+        return Err(format!(
+            "dataset {} is categorised {}; this delivery's contract says {}. Changing a dataset's level is a governance decision, not part of an ingest",
+            info.name,
+            info.level,
+            contract.level()
+        ));
+    }
+    if contract.dataset.partition != info.partition_column {
+        return Err(format!(
+            "dataset {} is partitioned by {}; the contract asks for {}",
+            info.name,
+            info.partition_column.as_deref().unwrap_or("nothing"),
+            contract.dataset.partition.as_deref().unwrap_or("nothing")
+        ));
+    }
+    for known in &info.columns {
+        if known.personal.is_some()
+            && contract
+                .columns
+                .iter()
+                .any(|c| c.name == known.name && c.personal.is_none())
+        {
+            return Err(format!(
+                "column {} holds personal data in the lake; the contract must tag it personal too",
+                known.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn section(
+    name: &str,
+    level: SharingLevel,
+    partition: Option<String>,
+    description: String,
+    drift: DriftPolicy,
+) -> DatasetSection {
+    DatasetSection {
+        name: name.to_owned(),
+        description,
+        provider: String::new(),
+        frequency: None,
+        level: level.to_string(),
+        justification: String::new(),
+        conditions: String::new(),
+        partition,
+        primary_key: Vec::new(),
+        max_rejected_share: None,
+        drift,
+        version: None,
+        effective_from: None,
+        reference_column: None,
+    }
+}
+
+fn column(name: &str, data_type: &str) -> ColumnSpec {
+    ColumnSpec {
+        name: name.to_owned(),
+        data_type: data_type.to_owned(),
+        source: None,
+        nullable: true,
+        personal: None,
+        description: String::new(),
+        min: None,
+        max: None,
+        pattern: None,
+        values: None,
+        validator: None,
+    }
+}

@@ -1,0 +1,1029 @@
+//! One run: a delivery from a source, kept in the raw zone, checked against
+//! its contract, written encrypted, committed as one snapshot, and recorded
+//! with its quality report; rejected rows go to quarantine.
+//!
+//! Threads: the source's reader (parsing, and for database and API rows the
+//! raw zone's Arrow IPC copy) feeds a bounded channel; the checker and the
+//! encrypting writer drain it; a third thread copies a delivered file into
+//! the raw zone and fingerprints it. Nothing becomes visible before the
+//! commit, and a run that fails leaves only orphans for `vacuum`.
+
+use crate::check::{CheckError, Checker, RejectedRow};
+use crate::contract_source::{
+    InferenceHints, check_against_dataset, contract_from_dataset, inferred_contract,
+    registered_contract,
+};
+use crate::quality::QualityReport;
+use crate::IngestError;
+use arrow::array::{Array, StringArray};
+use arrow::datatypes::SchemaRef;
+use chrono::NaiveDate;
+use lagoa_connectors::{Batches, Delivery, Extraction, FileDelivery, SourceBatch, SourceError};
+use lagoa_core::{DatasetName, PersonalTag};
+use lagoa_lake::catalog::model::{
+    ColumnDef, CommitOutcome, CommitRequest, DatasetInfo, DatasetSpec, NewDataFile, RawDelivery,
+    Watermark, WriteMode,
+};
+use lagoa_lake::catalog::{DriftEvent, QuarantineRecord, RunRecord, now_micros};
+use lagoa_lake::raw::{RawObject, RawWriter};
+use lagoa_lake::writer::WriteTarget;
+use lagoa_lake::{AsOf, Lake};
+use lagoa_schemas::{Contract, DriftPolicy};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+
+/// Called with the number of rows read so far.
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    /// The source's name: a configured source, or the delivered file's name.
+    pub source: String,
+    pub dataset: DatasetName,
+    /// A contract given explicitly (else the registered one, else the
+    /// dataset's columns, else inference).
+    pub contract: Option<Contract>,
+    /// The date that picks the contract version in force (default today).
+    pub reference_date: Option<NaiveDate>,
+    pub mode: WriteMode,
+    /// `manual`, `schedule`, `replay`, `release`.
+    pub trigger: String,
+    pub replay_of: Option<String>,
+    pub hints: InferenceHints,
+    pub batch_rows: usize,
+    /// Incremental sources: the key their watermark is saved under.
+    pub watermark_key: Option<String>,
+}
+
+impl RunRequest {
+    pub fn new(source: &str, dataset: DatasetName) -> Self {
+        RunRequest {
+            source: source.to_owned(),
+            dataset,
+            contract: None,
+            reference_date: None,
+            mode: WriteMode::Append,
+            trigger: "manual".into(),
+            replay_of: None,
+            hints: InferenceHints::default(),
+            batch_rows: lagoa_connectors::DEFAULT_BATCH_ROWS,
+            watermark_key: None,
+        }
+    }
+}
+
+/// What a run did. `run.status` says whether the delivery became visible.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub run: RunRecord,
+    pub report: QualityReport,
+}
+
+impl RunOutcome {
+    pub fn succeeded(&self) -> bool {
+        matches!(self.run.status.as_str(), "committed" | "already_ingested")
+    }
+}
+
+/// What the reading, checking and writing threads produced.
+struct Processed {
+    contract: Contract,
+    files: Vec<NewDataFile>,
+    output_schema: Option<SchemaRef>,
+    report: QualityReport,
+    quarantine: Option<(RawObject, u64)>,
+    drift: Vec<crate::check::Drift>,
+    /// Why nothing is committed, if so: (status, error class, message).
+    stop: Option<(&'static str, &'static str, String)>,
+}
+
+/// What a run reads: a new delivery, or one the raw zone already holds.
+pub enum RunInput {
+    New(Delivery),
+    /// A delivery read back from the raw zone (`lagoa replay`).
+    Replay {
+        raw: RawDelivery,
+        batches: Batches,
+    },
+}
+
+pub async fn run_delivery(
+    lake: &Lake,
+    request: &RunRequest,
+    delivery: Delivery,
+    progress: Progress,
+) -> Result<RunOutcome, IngestError> {
+    run_input(lake, request, RunInput::New(delivery), progress).await
+}
+
+pub async fn run_input(
+    lake: &Lake,
+    request: &RunRequest,
+    delivery: RunInput,
+    progress: Progress,
+) -> Result<RunOutcome, IngestError> {
+    let mut run = RunRecord {
+        run_id: uuid::Uuid::now_v7().to_string(),
+        source: request.source.clone(),
+        dataset: request.dataset.to_string(),
+        trigger: request.trigger.clone(),
+        status: "running".into(),
+        attempts: 1,
+        started_at: now_micros(),
+        replay_of: request.replay_of.clone(),
+        ..Default::default()
+    };
+    lake.catalog.save_run(&run).await?;
+    let result = execute(lake, request, delivery, progress, &mut run).await;
+    run.ended_at = Some(now_micros());
+    match result {
+        Ok(report) => {
+            run.report = serde_json::to_string(&report).ok();
+            lake.catalog.save_run(&run).await?;
+            tracing::info!(run_id = %run.run_id, source = %run.source, dataset = %run.dataset, status = %run.status, rows = run.rows_written, rejected = run.rows_rejected, "run finished");
+            Ok(RunOutcome { run, report })
+        }
+        Err(e) => {
+            run.status = "failed".into();
+            run.error = Some(e.to_string());
+            run.error_class = Some(error_class(&e).into());
+            if let Err(save) = lake.catalog.save_run(&run).await {
+                tracing::error!(run_id = %run.run_id, error = %save, "could not record the failed run");
+            }
+            tracing::warn!(run_id = %run.run_id, source = %run.source, dataset = %run.dataset, error = %e, "run failed");
+            Err(e)
+        }
+    }
+}
+
+fn error_class(e: &IngestError) -> &'static str {
+    match e {
+        IngestError::Source(SourceError::Unreachable { .. } | SourceError::Refused { .. }) => {
+            "source_unreachable"
+        }
+        IngestError::Source(_) | IngestError::Input { .. } | IngestError::Contract(_) => {
+            "contract_violation"
+        }
+        IngestError::Lake(lagoa_lake::LakeError::Store { .. }) => "storage",
+        _ => "internal",
+    }
+}
+
+async fn execute(
+    lake: &Lake,
+    request: &RunRequest,
+    delivery: RunInput,
+    progress: Progress,
+    run: &mut RunRecord,
+) -> Result<QualityReport, IngestError> {
+    let latest = lake.catalog.resolve(&AsOf::Latest).await?;
+    let existing = lake.catalog.dataset(&request.dataset, latest).await?;
+    if let Some(at) = existing.as_ref().and_then(|d| d.shredded_at) {
+        return Err(lagoa_lake::LakeError::Shredded {
+            dataset: request.dataset.to_string(),
+            at: lagoa_lake::catalog::format_micros(at),
+        }
+        .into());
+    }
+    let contract = match &request.contract {
+        Some(c) => Some(c.clone()),
+        None => registered_contract(lake, &request.dataset, request.reference_date).await?,
+    };
+    if let Some(contract) = &contract {
+        if contract.name() != request.dataset {
+            return Err(IngestError::Usage(format!(
+                "the contract describes dataset {}, not {}",
+                contract.dataset.name, request.dataset
+            )));
+        }
+        if let Some(info) = &existing {
+            check_against_dataset(contract, info).map_err(IngestError::Usage)?;
+        }
+    }
+
+    let mut replayed_raw = None;
+    let (raw, fingerprint, processed) = match delivery {
+        RunInput::Replay { raw, batches } => {
+            let processed =
+                process(lake, request, batches, contract, existing.clone(), None, progress).await?;
+            let object = RawObject {
+                path: raw.path.clone(),
+                size_bytes: raw.size_bytes as u64,
+                stored_bytes: raw.stored_bytes as u64,
+            };
+            let fingerprint = raw.fingerprint.clone();
+            let name = raw.source.clone();
+            replayed_raw = Some(raw.raw_id);
+            ((name, object, None), fingerprint, processed)
+        }
+        RunInput::New(Delivery::File(file)) => {
+            if let Some(snapshot) = rerun_of(lake, request, &file).await? {
+                run.status = "already_ingested".into();
+                run.snapshot_id = Some(snapshot);
+                return Ok(QualityReport {
+                    status: run.status.clone(),
+                    ..report_header(request, run, &file.name)
+                });
+            }
+            run_file(lake, request, &file, contract, existing.clone(), progress).await?
+        }
+        RunInput::New(Delivery::Rows(extraction)) => {
+            run_rows(lake, request, extraction, contract, existing.clone(), progress, run).await?
+        }
+    };
+    let delivery_name = raw.0.clone();
+    let (raw_object, watermark) = (raw.1, raw.2);
+    let mut report = processed.report.clone();
+    let header = report_header(request, run, &delivery_name);
+    report.run_id = header.run_id;
+    report.dataset = header.dataset;
+    report.source = header.source;
+    report.delivery = header.delivery;
+    report.contract_version = processed.contract.dataset.version.or(Some(1));
+    report.max_rejected_share = processed.contract.max_rejected_share();
+    report.drift = processed.drift.clone();
+    run.rows_read = report.rows_read as i64;
+    run.rows_rejected = report.rows_rejected as i64;
+    run.bytes_read = raw_object.size_bytes as i64;
+    run.contract_version = Some(processed.contract.version() as i64);
+
+    if let Some((object, rows)) = &processed.quarantine {
+        lake.catalog
+            .record_quarantine(&QuarantineRecord {
+                run_id: run.run_id.clone(),
+                dataset: request.dataset.to_string(),
+                path: object.path.clone(),
+                row_count: *rows as i64,
+                stored_bytes: object.stored_bytes as i64,
+                created_at: now_micros(),
+                released_at: None,
+                released_by_run: None,
+            })
+            .await?;
+    }
+    if !processed.drift.is_empty() {
+        let events: Vec<DriftEvent> = processed
+            .drift
+            .iter()
+            .map(|d| DriftEvent {
+                run_id: run.run_id.clone(),
+                dataset: request.dataset.to_string(),
+                kind: d.kind.clone(),
+                column: d.column.clone(),
+                detail: d.detail.clone(),
+                policy: processed.contract.dataset.drift.name().into(),
+                at: now_micros(),
+            })
+            .collect();
+        lake.catalog.record_drift(&events).await?;
+    }
+
+    let outcome = match (&processed.stop, processed.output_schema.as_ref()) {
+        (Some((status, class, message)), _) => {
+            forget(lake, processed.files.iter().map(|f| &f.path)).await;
+            run.status = (*status).into();
+            run.error_class = Some((*class).into());
+            run.error = Some(message.clone());
+            None
+        }
+        (None, Some(schema)) => {
+            let rows_written: i64 = processed.files.iter().map(|f| f.row_count).sum();
+            let bytes_written: i64 = processed.files.iter().map(|f| f.size_bytes).sum();
+            let paths: Vec<String> = processed.files.iter().map(|f| f.path.clone()).collect();
+            let commit = CommitRequest {
+                spec: spec_for(&processed.contract, schema),
+                mode: request.mode.clone(),
+                files: processed.files,
+                fingerprint: Some(fingerprint.clone()),
+                source: delivery_name.clone(),
+                watermark: match (&request.watermark_key, watermark) {
+                    (Some(key), Some(value)) => Some(Watermark {
+                        source: key.clone(),
+                        value,
+                    }),
+                    _ => None,
+                },
+            };
+            let outcome = lake.catalog.commit(&commit).await;
+            if outcome.is_err() {
+                forget(lake, paths.iter()).await;
+            }
+            let outcome = outcome?;
+            match outcome {
+                CommitOutcome::Committed { snapshot, .. } => {
+                    run.status = "committed".into();
+                    run.snapshot_id = Some(snapshot);
+                    run.rows_written = rows_written;
+                    run.bytes_written = bytes_written;
+                }
+                CommitOutcome::AlreadyIngested { snapshot } => {
+                    // The same bytes under another name: drop this copy,
+                    // its files and its raw copy.
+                    forget(lake, paths.iter().chain([&raw_object.path])).await;
+                    run.status = "already_ingested".into();
+                    run.snapshot_id = Some(snapshot);
+                }
+            }
+            Some(outcome)
+        }
+        (None, None) => {
+            run.status = "failed".into();
+            run.error_class = Some("contract_violation".into());
+            run.error = Some("the delivery holds no rows and no columns".into());
+            None
+        }
+    };
+    report.status = run.status.clone();
+
+    if let Some(raw_id) = replayed_raw {
+        run.raw_id = Some(raw_id);
+        return Ok(report);
+    }
+    if run.status == "already_ingested" {
+        return Ok(report);
+    }
+    let raw_id = uuid::Uuid::now_v7().to_string();
+    lake.catalog
+        .record_raw(&RawDelivery {
+            raw_id: raw_id.clone(),
+            dataset: request.dataset.to_string(),
+            path: raw_object.path.clone(),
+            source: delivery_name,
+            fingerprint,
+            size_bytes: raw_object.size_bytes as i64,
+            stored_bytes: raw_object.stored_bytes as i64,
+            received_at: now_micros(),
+            status: if outcome.is_some() { "committed" } else { "failed" }.into(),
+            snapshot_id: run.snapshot_id,
+            error: run.error.clone(),
+        })
+        .await?;
+    run.raw_id = Some(raw_id);
+    Ok(report)
+}
+
+fn report_header(request: &RunRequest, run: &RunRecord, delivery: &str) -> QualityReport {
+    QualityReport {
+        run_id: run.run_id.clone(),
+        dataset: request.dataset.to_string(),
+        source: request.source.clone(),
+        delivery: delivery.to_owned(),
+        ..Default::default()
+    }
+}
+
+/// A file whose name and size match a committed delivery is fingerprinted
+/// first: an unchanged rerun stops here without work.
+async fn rerun_of(
+    lake: &Lake,
+    request: &RunRequest,
+    file: &FileDelivery,
+) -> Result<Option<i64>, IngestError> {
+    let size = std::fs::metadata(&file.path)
+        .map_err(|e| IngestError::Input {
+            path: file.name.clone(),
+            message: format!("cannot read: {}", e.kind()),
+        })?
+        .len();
+    if request.replay_of.is_some()
+        || !lake
+            .catalog
+            .has_committed_delivery_like(&request.dataset, &file.name, size as i64)
+            .await?
+    {
+        return Ok(None);
+    }
+    let path = file.path.clone();
+    let fingerprint = tokio::task::spawn_blocking(move || fingerprint_file(&path))
+        .await
+        .map_err(|e| IngestError::Usage(format!("fingerprinting failed: {e}")))?
+        .map_err(|e| IngestError::Input {
+            path: file.name.clone(),
+            message: format!("cannot read: {}", e.kind()),
+        })?;
+    Ok(lake
+        .catalog
+        .find_delivery(&request.dataset, &fingerprint)
+        .await?)
+}
+
+type RawCopy = (String, RawObject, Option<String>);
+
+async fn run_file(
+    lake: &Lake,
+    request: &RunRequest,
+    file: &FileDelivery,
+    contract: Option<Contract>,
+    existing: Option<DatasetInfo>,
+    progress: Progress,
+) -> Result<(RawCopy, String, Processed), IngestError> {
+    // The original bytes go to the raw zone on a thread of their own, and
+    // the copy completes even when the delivery is rejected.
+    let raw_copy = {
+        let (store, keys, dataset, path, name) = (
+            Arc::clone(&lake.store.store),
+            Arc::clone(lake.crypto.keys()),
+            request.dataset.clone(),
+            file.path.clone(),
+            file.name.clone(),
+        );
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || keep_original(store, &keys, &dataset, &path, &name, handle))
+    };
+    let batches = {
+        let file = file.clone();
+        let rows = request.batch_rows;
+        tokio::task::spawn_blocking(move || file.batches(rows))
+            .await
+            .map_err(|e| IngestError::Usage(format!("the reader thread failed: {e}")))?
+    };
+    let processed = match batches {
+        Ok(batches) => process(lake, request, batches, contract, existing, None, progress).await,
+        Err(e) => Err(IngestError::Source(e)),
+    };
+    let (raw, fingerprint) = raw_copy
+        .await
+        .map_err(|e| IngestError::Usage(format!("the raw-zone thread failed: {e}")))??;
+    // A delivery that could not even be opened is still kept; the run
+    // fails with the reader's error.
+    let processed = match processed {
+        Ok(p) => p,
+        Err(e) => {
+            lake.catalog
+                .record_raw(&RawDelivery {
+                    raw_id: uuid::Uuid::now_v7().to_string(),
+                    dataset: request.dataset.to_string(),
+                    path: raw.path.clone(),
+                    source: file.name.clone(),
+                    fingerprint,
+                    size_bytes: raw.size_bytes as i64,
+                    stored_bytes: raw.stored_bytes as i64,
+                    received_at: now_micros(),
+                    status: "failed".into(),
+                    snapshot_id: None,
+                    error: Some(e.to_string()),
+                })
+                .await?;
+            return Err(e);
+        }
+    };
+    Ok(((file.name.clone(), raw, None), fingerprint, processed))
+}
+
+async fn run_rows(
+    lake: &Lake,
+    request: &RunRequest,
+    extraction: Extraction,
+    contract: Option<Contract>,
+    existing: Option<DatasetInfo>,
+    progress: Progress,
+    _run: &RunRecord,
+) -> Result<(RawCopy, String, Processed), IngestError> {
+    let tee = Arc::new(Mutex::new(IpcTee::default()));
+    let raw = RawWriter::create(
+        Arc::clone(&lake.store.store),
+        lake.crypto.keys(),
+        &request.dataset,
+        tokio::runtime::Handle::current(),
+        lagoa_lake::raw::DEFAULT_CHUNK,
+    )?;
+    tee.lock().expect("fresh").raw = Some(HashingWriter {
+        inner: raw,
+        hasher: Sha256::new(),
+    });
+    let processed = process(
+        lake,
+        request,
+        extraction.batches,
+        contract,
+        existing,
+        Some(Arc::clone(&tee)),
+        progress,
+    )
+    .await;
+    let tee = Arc::try_unwrap(tee)
+        .map_err(|_| IngestError::Usage("the raw copy is still in use".into()))?
+        .into_inner()
+        .map_err(|_| IngestError::Usage("the raw copy's lock was poisoned".into()))?;
+    let (object, fingerprint) = tee.finish()?;
+    let processed = processed?;
+    let watermark = extraction
+        .next_watermark
+        .lock()
+        .ok()
+        .and_then(|w| w.clone());
+    Ok(((extraction.name, object, watermark), fingerprint, processed))
+}
+
+/// Copies the extraction's batches, as Arrow IPC, into the raw zone.
+#[derive(Default)]
+struct IpcTee {
+    raw: Option<HashingWriter>,
+    ipc: Option<arrow::ipc::writer::StreamWriter<HashingWriter>>,
+    ipc_schema: Option<SchemaRef>,
+    failed: Option<String>,
+}
+
+struct HashingWriter {
+    inner: RawWriter,
+    hasher: Sha256,
+}
+
+impl Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.hasher.update(buf);
+        self.inner.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl IpcTee {
+    fn write(&mut self, batch: &arrow::array::RecordBatch) {
+        if self.failed.is_some() {
+            return;
+        }
+        let result = (|| -> Result<(), String> {
+            if self.ipc.is_some() && self.ipc_schema.as_ref() != Some(&batch.schema()) {
+                // A new schema (API keys seen late): a new IPC stream follows.
+                let mut writer = self.ipc.take().expect("checked");
+                writer.finish().map_err(|e| e.to_string())?;
+                let inner = writer.into_inner().map_err(|e| e.to_string())?;
+                self.raw = Some(inner);
+            }
+            if self.ipc.is_none() {
+                let raw = self.raw.take().ok_or("the raw copy is closed")?;
+                self.ipc = Some(
+                    arrow::ipc::writer::StreamWriter::try_new(raw, &batch.schema())
+                        .map_err(|e| e.to_string())?,
+                );
+                self.ipc_schema = Some(batch.schema());
+            }
+            self.ipc
+                .as_mut()
+                .expect("opened above")
+                .write(batch)
+                .map_err(|e| e.to_string())
+        })();
+        if let Err(e) = result {
+            self.failed = Some(e);
+        }
+    }
+
+    fn finish(mut self) -> Result<(RawObject, String), IngestError> {
+        if let Some(e) = self.failed {
+            if let Some(raw) = self.raw.take() {
+                raw.inner.abort();
+            }
+            return Err(IngestError::Usage(format!("writing the raw copy: {e}")));
+        }
+        let raw = match self.ipc.take() {
+            Some(mut w) => {
+                w.finish()
+                    .map_err(|e| IngestError::Usage(format!("closing the raw copy: {e}")))?;
+                w.into_inner()
+                    .map_err(|e| IngestError::Usage(format!("closing the raw copy: {e}")))?
+            }
+            None => self
+                .raw
+                .take()
+                .ok_or_else(|| IngestError::Usage("the raw copy is gone".into()))?,
+        };
+        let fingerprint = format!("sha256:{}", hex::encode(raw.hasher.finalize()));
+        Ok((raw.inner.finish()?, fingerprint))
+    }
+}
+
+/// Reads on one thread, checks and writes on another.
+async fn process(
+    lake: &Lake,
+    request: &RunRequest,
+    batches: Batches,
+    contract: Option<Contract>,
+    existing: Option<DatasetInfo>,
+    tee: Option<Arc<Mutex<IpcTee>>>,
+    progress: Progress,
+) -> Result<Processed, IngestError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<SourceBatch, SourceError>>(2);
+    let reader = std::thread::Builder::new()
+        .name("lagoa-read".into())
+        .spawn(move || {
+            for batch in batches {
+                if let (Ok(b), Some(tee)) = (&batch, &tee)
+                    && let Ok(mut tee) = tee.lock()
+                {
+                    tee.write(&b.batch);
+                }
+                let stop = batch.is_err();
+                if tx.send(batch).is_err() || stop {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| IngestError::Usage(format!("cannot start the reader thread: {e}")))?;
+
+    let lake_writer = LakeHandles {
+        store: Arc::clone(&lake.store.store),
+        keys: Arc::clone(lake.crypto.keys()),
+        crypto: Arc::clone(&lake.crypto),
+        writer_config: lake.config.writer.clone(),
+    };
+    let request = request.clone();
+    let handle = tokio::runtime::Handle::current();
+    let result = tokio::task::spawn_blocking(move || {
+        check_and_write(&lake_writer, &request, rx, contract, existing, progress, handle)
+    })
+    .await
+    .map_err(|e| IngestError::Usage(format!("the writer thread failed: {e}")))?;
+    let _ = reader.join();
+    result
+}
+
+/// What the writing thread needs of the lake.
+struct LakeHandles {
+    store: Arc<dyn object_store::ObjectStore>,
+    keys: Arc<dyn lagoa_lake::keys::KeyProvider>,
+    crypto: Arc<lagoa_lake::crypto::LakeCrypto>,
+    writer_config: lagoa_lake::config::WriterConfig,
+}
+
+fn check_and_write(
+    lake: &LakeHandles,
+    request: &RunRequest,
+    rx: std::sync::mpsc::Receiver<Result<SourceBatch, SourceError>>,
+    contract: Option<Contract>,
+    existing: Option<DatasetInfo>,
+    progress: Progress,
+    handle: tokio::runtime::Handle,
+) -> Result<Processed, IngestError> {
+    let mut incoming = rx.into_iter();
+    // The first batch with rows decides inference and the writer's schema.
+    let mut pending: Vec<SourceBatch> = Vec::new();
+    let first = loop {
+        match incoming.next() {
+            None => break None,
+            Some(batch) => {
+                let batch = batch?;
+                let has_rows = batch.batch.num_rows() > 0;
+                pending.push(batch);
+                if has_rows {
+                    break pending.last().map(|b| b.batch.schema());
+                }
+            }
+        }
+    };
+    let Some(first_schema) = first.or_else(|| pending.last().map(|b| b.batch.schema())) else {
+        return Err(IngestError::Usage("the delivery is empty: no rows".into()));
+    };
+    let contract = match contract {
+        Some(c) => c,
+        None => match &existing {
+            Some(info) => contract_from_dataset(info),
+            None => {
+                let sample = pending
+                    .iter()
+                    .rev()
+                    .find(|b| b.batch.num_rows() > 0)
+                    .or(pending.last())
+                    .expect("at least one batch");
+                let columns = text_sample(&sample.batch);
+                let borrowed: Vec<(String, Vec<Option<&str>>)> = columns
+                    .iter()
+                    .map(|(name, values)| {
+                        (name.clone(), values.iter().map(|v| v.as_deref()).collect())
+                    })
+                    .collect();
+                inferred_contract(&request.dataset, &borrowed, &request.hints)
+                    .map_err(IngestError::Usage)?
+            }
+        },
+    };
+    let mut checker = Checker::new(&contract);
+    let mut quarantine = Quarantine::new(lake, &request.dataset, handle.clone());
+    if let Err(e) = checker.prepare(&first_schema) {
+        return stopped(checker, contract, quarantine, e);
+    }
+    let personal_columns: Vec<String> = contract
+        .personal_columns()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    let mut writer = lagoa_lake::writer::DatasetWriter::new(
+        WriteTarget {
+            dataset: request.dataset.clone(),
+            schema: checker.output_schema(),
+            personal_columns,
+            partition_column: contract.dataset.partition.clone(),
+        },
+        Arc::clone(&lake.store),
+        Arc::clone(&lake.crypto),
+        lake.writer_config.clone(),
+        handle.clone(),
+    )?;
+    let mut rows_seen = 0u64;
+    let mut step = |batch: SourceBatch,
+                    checker: &mut Checker,
+                    writer: &mut lagoa_lake::writer::DatasetWriter,
+                    quarantine: &mut Quarantine|
+     -> Result<Option<CheckError>, IngestError> {
+        rows_seen += batch.batch.num_rows() as u64 + batch.rejects.len() as u64;
+        progress(rows_seen);
+        let checked = match checker.check(&batch) {
+            Ok(c) => c,
+            Err(e) => return Ok(Some(e)),
+        };
+        quarantine.add(&checked.rejected)?;
+        if checked.batch.num_rows() > 0 {
+            writer.write(&checked.batch)?;
+        }
+        Ok(None)
+    };
+    let all = pending.into_iter().map(Ok).chain(incoming);
+    for batch in all {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                writer.abort();
+                quarantine.abort();
+                return Err(e.into());
+            }
+        };
+        match step(batch, &mut checker, &mut writer, &mut quarantine) {
+            Ok(None) => {}
+            Ok(Some(drift)) => {
+                writer.abort();
+                return stopped(checker, contract, quarantine, drift);
+            }
+            Err(e) => {
+                writer.abort();
+                quarantine.abort();
+                return Err(e);
+            }
+        }
+    }
+    let report = checker.quality.finish();
+    let max = contract.max_rejected_share();
+    let stop = (report.rows_rejected > 0 && report.rejected_share > max).then(|| {
+        (
+            "rejected",
+            "contract_violation",
+            format!(
+                "{} of {} rows rejected ({:.2}%), over the contract's limit of {:.2}%; the rows are in quarantine and nothing was committed; {}",
+                report.rows_rejected,
+                report.rows_read,
+                report.rejected_share * 100.0,
+                max * 100.0,
+                report
+                    .rejected_by_reason
+                    .iter()
+                    .take(3)
+                    .map(|r| format!(
+                        "column {}: {} ({} rows, e.g. {})",
+                        r.column,
+                        r.reason,
+                        r.rows,
+                        r.examples.first().map(String::as_str).unwrap_or("-")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+    });
+    let files = if stop.is_some() {
+        writer.abort();
+        Vec::new()
+    } else {
+        writer.finish()?
+    };
+    Ok(Processed {
+        output_schema: Some(checker.output_schema()),
+        drift: checker.drift.clone(),
+        report,
+        quarantine: quarantine.finish()?,
+        contract,
+        files,
+        stop,
+    })
+}
+
+/// A run stopped by drift: nothing written is kept, the report says why.
+fn stopped(
+    checker: Checker,
+    contract: Contract,
+    quarantine: Quarantine,
+    error: CheckError,
+) -> Result<Processed, IngestError> {
+    let status = match &error {
+        CheckError::Drift {
+            policy: DriftPolicy::Hold,
+            ..
+        } => "held",
+        CheckError::Drift { .. } => "failed",
+        CheckError::Internal(e) => return Err(IngestError::Usage(e.clone())),
+    };
+    Ok(Processed {
+        output_schema: None,
+        drift: checker.drift.clone(),
+        report: checker.quality.finish(),
+        quarantine: quarantine.finish()?,
+        contract,
+        files: Vec::new(),
+        stop: Some((status, "contract_violation", error.to_string())),
+    })
+}
+
+/// Up to 1 000 values per column, as text, for inference.
+fn text_sample(batch: &arrow::array::RecordBatch) -> Vec<(String, Vec<Option<String>>)> {
+    let n = batch.num_rows().min(1000);
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(field, column)| {
+            let text = arrow::compute::cast(&column.slice(0, n), &arrow::datatypes::DataType::Utf8)
+                .ok();
+            let values = match text.as_ref().and_then(|t| t.as_any().downcast_ref::<StringArray>()) {
+                Some(t) => (0..t.len())
+                    .map(|i| t.is_valid(i).then(|| t.value(i).to_owned()))
+                    .collect(),
+                None => Vec::new(),
+            };
+            (field.name().clone(), values)
+        })
+        .collect()
+}
+
+fn spec_for(contract: &Contract, schema: &SchemaRef) -> DatasetSpec {
+    let personal: std::collections::HashMap<String, PersonalTag> =
+        contract.personal_columns().into_iter().collect();
+    DatasetSpec {
+        name: contract.name(),
+        level: contract.level(),
+        description: contract.dataset.description.clone(),
+        partition_column: contract.dataset.partition.clone(),
+        columns: schema
+            .fields()
+            .iter()
+            .map(|f| ColumnDef {
+                name: f.name().clone(),
+                data_type: f.data_type().to_string(),
+                nullable: f.is_nullable(),
+                personal: personal.get(f.name()).copied(),
+            })
+            .collect(),
+    }
+}
+
+/// Rejected rows, as JSON lines, encrypted under the dataset's personal
+/// key in `quarantine/<dataset>/`.
+struct Quarantine {
+    store: Arc<dyn object_store::ObjectStore>,
+    keys: Arc<dyn lagoa_lake::keys::KeyProvider>,
+    dataset: DatasetName,
+    handle: tokio::runtime::Handle,
+    writer: Option<RawWriter>,
+    rows: u64,
+}
+
+impl Quarantine {
+    fn new(lake: &LakeHandles, dataset: &DatasetName, handle: tokio::runtime::Handle) -> Self {
+        Quarantine {
+            store: Arc::clone(&lake.store),
+            keys: Arc::clone(&lake.keys),
+            dataset: dataset.clone(),
+            handle,
+            writer: None,
+            rows: 0,
+        }
+    }
+
+    fn add(&mut self, rows: &[RejectedRow]) -> Result<(), IngestError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if self.writer.is_none() {
+            self.writer = Some(RawWriter::create_in(
+                "quarantine",
+                Arc::clone(&self.store),
+                &self.keys,
+                &self.dataset,
+                self.handle.clone(),
+                lagoa_lake::raw::DEFAULT_CHUNK,
+            )?);
+        }
+        let writer = self.writer.as_mut().expect("created above");
+        let mut line = Vec::with_capacity(256);
+        for row in rows {
+            line.clear();
+            serde_json::to_writer(&mut line, row)
+                .map_err(|e| IngestError::Usage(format!("encoding a quarantined row: {e}")))?;
+            line.push(b'\n');
+            writer.write(&line)?;
+            self.rows += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Option<(RawObject, u64)>, IngestError> {
+        match self.writer {
+            Some(w) => Ok(Some((w.finish()?, self.rows))),
+            None => Ok(None),
+        }
+    }
+
+    fn abort(self) {
+        if let Some(w) = self.writer {
+            w.abort();
+        }
+    }
+}
+
+/// Reads a quarantine back: its rows, as they were rejected.
+pub async fn read_quarantine(lake: &Lake, path: &str) -> Result<Vec<RejectedRow>, IngestError> {
+    let mut bytes = Vec::new();
+    lagoa_lake::raw::read_raw(&lake.store.store, lake.crypto.keys(), path, &mut bytes).await?;
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_slice(l)
+                .map_err(|e| IngestError::Usage(format!("quarantine {path} is unreadable: {e}")))
+        })
+        .collect()
+}
+
+/// Deletes objects nothing refers to; what fails stays for vacuum.
+async fn forget<'a>(lake: &Lake, paths: impl Iterator<Item = &'a String>) {
+    use object_store::ObjectStoreExt;
+    for path in paths {
+        if let Err(e) = lake
+            .store
+            .store
+            .delete(&object_store::path::Path::from(path.as_str()))
+            .await
+        {
+            tracing::warn!(path, error = %e, "could not delete an unneeded object; vacuum will");
+        }
+    }
+}
+
+/// Copies a delivered file into the raw zone, encrypted, and fingerprints
+/// it (SHA-256) on the way.
+fn keep_original(
+    store: Arc<dyn object_store::ObjectStore>,
+    keys: &Arc<dyn lagoa_lake::keys::KeyProvider>,
+    dataset: &DatasetName,
+    path: &std::path::Path,
+    name: &str,
+    handle: tokio::runtime::Handle,
+) -> Result<(RawObject, String), IngestError> {
+    let input_err = |e: std::io::Error| IngestError::Input {
+        path: name.to_owned(),
+        message: format!("cannot read: {}", e.kind()),
+    };
+    let mut file = std::fs::File::open(path).map_err(input_err)?;
+    let mut writer =
+        RawWriter::create(store, keys, dataset, handle, lagoa_lake::raw::DEFAULT_CHUNK)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                writer.abort();
+                return Err(input_err(e));
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        if let Err(e) = writer.write(&buf[..n]) {
+            writer.abort();
+            return Err(e.into());
+        }
+    }
+    Ok((
+        writer.finish()?,
+        format!("sha256:{}", hex::encode(hasher.finalize())),
+    ))
+}
+
+fn fingerprint_file(path: &std::path::Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+}

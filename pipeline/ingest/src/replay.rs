@@ -1,0 +1,308 @@
+//! Reprocessing what the lake already holds: a delivery from the raw zone
+//! (`lagoa replay`, after a contract fix) and rejected rows from quarantine
+//! (`lagoa quarantine release`, after a fix at the source or in the
+//! contract). Nothing is decrypted to disk: bytes stream from the object
+//! store through a bounded pipe into the readers.
+
+use crate::deliver::{Progress, RunInput, RunOutcome, RunRequest, read_quarantine, run_input};
+use crate::IngestError;
+use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema};
+use lagoa_connectors::formats::{Format, FormatOptions, read_stream};
+use lagoa_connectors::{Batches, SourceBatch, SourceError};
+use lagoa_core::DatasetName;
+use lagoa_lake::Lake;
+use lagoa_lake::catalog::model::RawDelivery;
+use std::io::Read;
+use std::sync::Arc;
+
+/// Runs a recorded delivery again from its raw-zone copy. The run is
+/// checked against the contract in force now (or `request.contract`).
+pub async fn replay(
+    lake: &Lake,
+    run_id: &str,
+    options: &FormatOptions,
+    mut request: RunRequest,
+    progress: Progress,
+) -> Result<RunOutcome, IngestError> {
+    let original = lake
+        .catalog
+        .run(run_id)
+        .await?
+        .ok_or_else(|| IngestError::Usage(format!("no run {run_id}")))?;
+    let raw_id = original.raw_id.clone().ok_or_else(|| {
+        IngestError::Usage(format!(
+            "run {} kept no delivery in the raw zone (it stopped before reading)",
+            original.run_id
+        ))
+    })?;
+    let raw = lake
+        .catalog
+        .raw_delivery(&raw_id)
+        .await?
+        .ok_or_else(|| IngestError::Usage(format!("raw delivery {raw_id} is not recorded")))?;
+    let stream = decrypting_stream(lake, &raw.path);
+    let batches = if is_arrow_ipc(&original.source, &raw) {
+        ipc_batches(stream, &raw.source)
+    } else {
+        let format = Format::from_file_name(&raw.source).ok_or_else(|| {
+            IngestError::Usage(format!(
+                "cannot tell the format of {} from its name",
+                raw.source
+            ))
+        })?;
+        let name = raw.source.clone();
+        let options = options.clone();
+        let rows = request.batch_rows;
+        tokio::task::spawn_blocking(move || read_stream(stream, &name, format, &options, rows))
+            .await
+            .map_err(|e| IngestError::Usage(format!("the reader thread failed: {e}")))??
+    };
+    request.dataset = DatasetName::new(&original.dataset)
+        .map_err(|e| IngestError::Usage(e.to_string()))?;
+    request.source = original.source.clone();
+    request.trigger = "replay".into();
+    request.replay_of = Some(original.run_id.clone());
+    run_input(lake, &request, RunInput::Replay { raw, batches }, progress).await
+}
+
+/// Database and API extractions are kept as Arrow IPC streams; files keep
+/// their name (with its extension).
+fn is_arrow_ipc(_source: &str, raw: &RawDelivery) -> bool {
+    Format::from_file_name(&raw.source).is_none()
+}
+
+/// Re-admits a run's quarantined rows: they are checked again against the
+/// contract in force (fixed since, or given in `request.contract`); those
+/// that pass are appended, those that still fail go to a new quarantine.
+pub async fn release_quarantine(
+    lake: &Lake,
+    run_id: &str,
+    mut request: RunRequest,
+    progress: Progress,
+) -> Result<RunOutcome, IngestError> {
+    let original = lake
+        .catalog
+        .run(run_id)
+        .await?
+        .ok_or_else(|| IngestError::Usage(format!("no run {run_id}")))?;
+    let quarantine = lake
+        .catalog
+        .quarantines(Some(&original.dataset))
+        .await?
+        .into_iter()
+        .find(|q| q.run_id == original.run_id)
+        .ok_or_else(|| IngestError::Usage(format!("run {run_id} has no quarantined rows")))?;
+    if let Some(by) = &quarantine.released_by_run {
+        return Err(IngestError::Usage(format!(
+            "the rows of run {} were already released by run {by}",
+            original.run_id
+        )));
+    }
+    let rows = read_quarantine(lake, &quarantine.path).await?;
+    let batch = rows_to_batch(&rows)?;
+    let raw = RawDelivery {
+        raw_id: original.raw_id.clone().unwrap_or_default(),
+        dataset: original.dataset.clone(),
+        path: quarantine.path.clone(),
+        source: format!("quarantine of {}", original.run_id),
+        fingerprint: format!("quarantine:{}", original.run_id),
+        size_bytes: quarantine.stored_bytes,
+        stored_bytes: quarantine.stored_bytes,
+        received_at: quarantine.created_at,
+        status: "quarantine".into(),
+        snapshot_id: None,
+        error: None,
+    };
+    let batches: Batches = Box::new(std::iter::once(Ok(SourceBatch::new(batch, 1))));
+    request.dataset = DatasetName::new(&original.dataset)
+        .map_err(|e| IngestError::Usage(e.to_string()))?;
+    request.source = original.source.clone();
+    request.trigger = "release".into();
+    request.replay_of = Some(original.run_id.clone());
+    let outcome = run_input(lake, &request, RunInput::Replay { raw, batches }, progress).await?;
+    if outcome.run.status == "committed"
+        && !lake
+            .catalog
+            .release_quarantine(&original.run_id, &outcome.run.run_id)
+            .await?
+    {
+        tracing::warn!(run_id = %original.run_id, "quarantine released concurrently");
+    }
+    Ok(outcome)
+}
+
+/// Quarantined rows back into one text batch with their delivered columns
+/// (rows that could not be split into columns cannot be re-admitted).
+fn rows_to_batch(rows: &[crate::check::RejectedRow]) -> Result<RecordBatch, IngestError> {
+    let mut names: Vec<String> = Vec::new();
+    for row in rows {
+        for key in row.row.keys() {
+            if key != "_conteudo" && !names.contains(key) {
+                names.push(key.clone());
+            }
+        }
+    }
+    if names.is_empty() {
+        return Err(IngestError::Usage(
+            "the quarantined rows could not be split into columns; ask the provider for a corrected delivery".into(),
+        ));
+    }
+    let usable: Vec<_> = rows.iter().filter(|r| !r.row.contains_key("_conteudo")).collect();
+    let columns: Vec<ArrayRef> = names
+        .iter()
+        .map(|name| {
+            let mut b = StringBuilder::new();
+            for row in &usable {
+                match row.row.get(name).and_then(|v| v.as_str()) {
+                    Some(v) => b.append_value(v),
+                    None => b.append_null(),
+                }
+            }
+            Arc::new(b.finish()) as ArrayRef
+        })
+        .collect();
+    let schema = Schema::new(
+        names
+            .iter()
+            .map(|n| Field::new(n, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    );
+    RecordBatch::try_new(Arc::new(schema), columns)
+        .map_err(|e| IngestError::Usage(format!("rebuilding quarantined rows: {e}")))
+}
+
+/// The decrypted bytes of a raw-zone object, as a `Read`, fed by a
+/// blocking thread through a bounded channel.
+fn decrypting_stream(lake: &Lake, path: &str) -> Box<dyn Read + Send> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
+    let store = Arc::clone(&lake.store.store);
+    let keys = Arc::clone(lake.crypto.keys());
+    let path = path.to_owned();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let mut pipe = PipeWriter { tx: tx.clone() };
+        let result = handle.block_on(lagoa_lake::raw::read_raw(&store, &keys, &path, &mut pipe));
+        if let Err(e) = result {
+            let _ = tx.send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    Box::new(PipeReader {
+        rx,
+        current: Vec::new(),
+        pos: 0,
+    })
+}
+
+struct PipeWriter {
+    tx: std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
+}
+
+impl std::io::Write for PipeWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .send(Ok(buf.to_vec()))
+            .map_err(|_| std::io::Error::other("the reader stopped"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct PipeReader {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for PipeReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.current.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.current = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// One reader shared by the IPC streams written one after another.
+#[derive(Clone)]
+struct SharedReader(Arc<std::sync::Mutex<std::io::BufReader<Box<dyn Read + Send>>>>);
+
+impl Read for SharedReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("reader lock poisoned"))?
+            .read(buf)
+    }
+}
+
+impl SharedReader {
+    fn at_end(&self) -> bool {
+        match self.0.lock() {
+            Ok(mut r) => std::io::BufRead::fill_buf(&mut *r)
+                .map(|b| b.is_empty())
+                .unwrap_or(true),
+            Err(_) => true,
+        }
+    }
+}
+
+/// Batches of one or more Arrow IPC streams written one after another.
+fn ipc_batches(input: Box<dyn Read + Send>, name: &str) -> Batches {
+    let name = name.to_owned();
+    let shared = SharedReader(Arc::new(std::sync::Mutex::new(std::io::BufReader::new(input))));
+    let mut current: Option<arrow::ipc::reader::StreamReader<SharedReader>> = None;
+    let mut next_row = 1u64;
+    let mut done = false;
+    Box::new(std::iter::from_fn(move || {
+        loop {
+            if done {
+                return None;
+            }
+            if current.is_none() {
+                if shared.at_end() {
+                    return None;
+                }
+                match arrow::ipc::reader::StreamReader::try_new(shared.clone(), None) {
+                    Ok(r) => current = Some(r),
+                    Err(e) => {
+                        done = true;
+                        return Some(Err(SourceError::input(
+                            &name,
+                            format!("the raw copy is not a readable Arrow stream: {e}"),
+                        )));
+                    }
+                }
+            }
+            let stream = current.as_mut().expect("opened above");
+            match stream.next() {
+                Some(Ok(batch)) => {
+                    let first = next_row;
+                    next_row += batch.num_rows() as u64;
+                    return Some(Ok(SourceBatch::new(batch, first)));
+                }
+                Some(Err(e)) => {
+                    done = true;
+                    return Some(Err(SourceError::input(
+                        &name,
+                        format!("the raw copy is damaged: {e}"),
+                    )));
+                }
+                None => current = None,
+            }
+        }
+    }))
+}

@@ -1,0 +1,378 @@
+//! Runs, quarantine, contract versions, drift and watermarks: what the
+//! ingestion path records beside the snapshots.
+
+use super::{Catalog, get, now_micros};
+use crate::catalog::model::Watermark;
+use crate::error::{LakeError, Result};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+/// One attempt to bring a delivery into the lake.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    /// The source's name (a configured source, or the file name).
+    pub source: String,
+    pub dataset: String,
+    /// `manual`, `schedule`, `replay`, `release`.
+    pub trigger: String,
+    /// `running`, `committed`, `already_ingested`, `failed`, `rejected`
+    /// (too many bad rows), `held` (drift held for review).
+    pub status: String,
+    pub attempts: i64,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub rows_read: i64,
+    pub rows_written: i64,
+    pub rows_rejected: i64,
+    pub bytes_read: i64,
+    pub bytes_written: i64,
+    pub snapshot_id: Option<i64>,
+    pub raw_id: Option<String>,
+    pub contract_version: Option<i64>,
+    pub replay_of: Option<String>,
+    /// Never holds data values.
+    pub error: Option<String>,
+    /// `source_unreachable`, `contract_violation`, `storage`, `internal`.
+    pub error_class: Option<String>,
+    /// The quality report, as JSON.
+    pub report: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct QuarantineRecord {
+    pub run_id: String,
+    pub dataset: String,
+    pub path: String,
+    pub row_count: i64,
+    pub stored_bytes: i64,
+    pub created_at: i64,
+    pub released_at: Option<i64>,
+    pub released_by_run: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ContractVersion {
+    pub dataset: String,
+    pub version: i64,
+    pub effective_from: Option<String>,
+    pub body: String,
+    pub registered_at: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DriftEvent {
+    pub run_id: String,
+    pub dataset: String,
+    /// `new_column`, `missing_column`, `retyped_column`.
+    pub kind: String,
+    pub column: String,
+    pub detail: String,
+    /// What the contract's policy did: `reject`, `evolve`, `hold`.
+    pub policy: String,
+    pub at: i64,
+}
+
+const RUN_COLUMNS: &str = "run_id, source, dataset, trigger_kind, status, attempts, started_at, ended_at, rows_read, rows_written, rows_rejected, bytes_read, bytes_written, snapshot_id, raw_id, contract_version, replay_of, error, error_class, report";
+
+impl Catalog {
+    /// Records a run (insert or update by id).
+    pub async fn save_run(&self, run: &RunRecord) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(LakeError::catalog("recording a run"))?;
+        sqlx::query("DELETE FROM lagoa_run WHERE run_id = $1")
+            .bind(&run.run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog("recording a run"))?;
+        sqlx::query(&format!(
+            "INSERT INTO lagoa_run ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        ))
+        .bind(&run.run_id)
+        .bind(&run.source)
+        .bind(&run.dataset)
+        .bind(&run.trigger)
+        .bind(&run.status)
+        .bind(run.attempts)
+        .bind(run.started_at)
+        .bind(run.ended_at)
+        .bind(run.rows_read)
+        .bind(run.rows_written)
+        .bind(run.rows_rejected)
+        .bind(run.bytes_read)
+        .bind(run.bytes_written)
+        .bind(run.snapshot_id)
+        .bind(run.raw_id.clone())
+        .bind(run.contract_version)
+        .bind(run.replay_of.clone())
+        .bind(run.error.clone())
+        .bind(run.error_class.clone())
+        .bind(run.report.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(LakeError::catalog("recording a run"))?;
+        tx.commit()
+            .await
+            .map_err(LakeError::catalog("recording a run"))?;
+        Ok(())
+    }
+
+    /// A run by id, or by a unique prefix of its id.
+    pub async fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM lagoa_run WHERE run_id = $1 OR run_id LIKE $2 ORDER BY run_id LIMIT 2"
+        ))
+        .bind(run_id)
+        .bind(format!("{}%", run_id.replace(['%', '_'], "")))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading runs"))?;
+        if let Some(exact) = rows
+            .iter()
+            .find(|r| get::<String>(r, "run_id").ok().as_deref() == Some(run_id))
+        {
+            return run_from_row(exact).map(Some);
+        }
+        match rows.len() {
+            1 => run_from_row(&rows[0]).map(Some),
+            0 => Ok(None),
+            _ => Err(LakeError::Invalid(format!(
+                "run id prefix {run_id} is ambiguous; give more of it"
+            ))),
+        }
+    }
+
+    /// Runs, newest first; one dataset's if given.
+    pub async fn runs(&self, dataset: Option<&str>, limit: i64) -> Result<Vec<RunRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM lagoa_run WHERE $1 = '' OR dataset = $1 ORDER BY started_at DESC, run_id DESC LIMIT $2"
+        ))
+        .bind(dataset.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading runs"))?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    pub async fn record_quarantine(&self, q: &QuarantineRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO lagoa_quarantine (run_id, dataset, path, row_count, stored_bytes, created_at, released_at, released_by_run) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&q.run_id)
+        .bind(&q.dataset)
+        .bind(&q.path)
+        .bind(q.row_count)
+        .bind(q.stored_bytes)
+        .bind(q.created_at)
+        .bind(q.released_at)
+        .bind(q.released_by_run.clone())
+        .execute(&self.pool)
+        .await
+        .map_err(LakeError::catalog("recording quarantined rows"))?;
+        Ok(())
+    }
+
+    /// Quarantined deliveries, newest first; one dataset's if given.
+    pub async fn quarantines(&self, dataset: Option<&str>) -> Result<Vec<QuarantineRecord>> {
+        let rows = sqlx::query(
+            "SELECT run_id, dataset, path, row_count, stored_bytes, created_at, released_at, released_by_run
+               FROM lagoa_quarantine WHERE $1 = '' OR dataset = $1 ORDER BY created_at DESC, run_id DESC",
+        )
+        .bind(dataset.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading quarantine"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(QuarantineRecord {
+                    run_id: get(r, "run_id")?,
+                    dataset: get(r, "dataset")?,
+                    path: get(r, "path")?,
+                    row_count: get(r, "row_count")?,
+                    stored_bytes: get(r, "stored_bytes")?,
+                    created_at: get(r, "created_at")?,
+                    released_at: get(r, "released_at")?,
+                    released_by_run: get(r, "released_by_run")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks a quarantine released by the run that re-admitted its rows;
+    /// false if it was already released (by a concurrent steward).
+    pub async fn release_quarantine(&self, run_id: &str, by_run: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE lagoa_quarantine SET released_at = $1, released_by_run = $2 WHERE run_id = $3 AND released_at IS NULL",
+        )
+        .bind(now_micros())
+        .bind(by_run)
+        .bind(run_id)
+        .execute(&self.pool)
+        .await
+        .map_err(LakeError::catalog("releasing quarantine"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Registers a contract version; a version number is registered once.
+    pub async fn register_contract(
+        &self,
+        dataset: &str,
+        version: i64,
+        effective_from: Option<&str>,
+        body: &str,
+    ) -> Result<()> {
+        let existing: Option<String> = sqlx::query_scalar(
+            "SELECT body FROM lagoa_contract WHERE dataset = $1 AND version = $2",
+        )
+        .bind(dataset)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading contracts"))?;
+        match existing {
+            Some(b) if b == body => return Ok(()),
+            Some(_) => {
+                return Err(LakeError::Invalid(format!(
+                    "contract {dataset} version {version} is already registered with other content; register it as a new version"
+                )));
+            }
+            None => {}
+        }
+        sqlx::query(
+            "INSERT INTO lagoa_contract (dataset, version, effective_from, body, registered_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(dataset)
+        .bind(version)
+        .bind(effective_from.map(str::to_owned))
+        .bind(body)
+        .bind(now_micros())
+        .execute(&self.pool)
+        .await
+        .map_err(LakeError::catalog("registering a contract"))?;
+        Ok(())
+    }
+
+    /// Every registered version of a dataset's contract, oldest first.
+    pub async fn contract_versions(&self, dataset: &str) -> Result<Vec<ContractVersion>> {
+        let rows = sqlx::query(
+            "SELECT dataset, version, effective_from, body, registered_at FROM lagoa_contract WHERE dataset = $1 ORDER BY version",
+        )
+        .bind(dataset)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading contracts"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(ContractVersion {
+                    dataset: get(r, "dataset")?,
+                    version: get(r, "version")?,
+                    effective_from: get(r, "effective_from")?,
+                    body: get(r, "body")?,
+                    registered_at: get(r, "registered_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn record_drift(&self, events: &[DriftEvent]) -> Result<()> {
+        for e in events {
+            sqlx::query(
+                "INSERT INTO lagoa_drift (run_id, dataset, kind, column_name, detail, policy, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&e.run_id)
+            .bind(&e.dataset)
+            .bind(&e.kind)
+            .bind(&e.column)
+            .bind(&e.detail)
+            .bind(&e.policy)
+            .bind(e.at)
+            .execute(&self.pool)
+            .await
+            .map_err(LakeError::catalog("recording drift"))?;
+        }
+        Ok(())
+    }
+
+    pub async fn drift(&self, dataset: &str) -> Result<Vec<DriftEvent>> {
+        let rows = sqlx::query(
+            "SELECT run_id, dataset, kind, column_name, detail, policy, at FROM lagoa_drift WHERE dataset = $1 ORDER BY at",
+        )
+        .bind(dataset)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading drift"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(DriftEvent {
+                    run_id: get(r, "run_id")?,
+                    dataset: get(r, "dataset")?,
+                    kind: get(r, "kind")?,
+                    column: get(r, "column_name")?,
+                    detail: get(r, "detail")?,
+                    policy: get(r, "policy")?,
+                    at: get(r, "at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The watermark an incremental source saved with its last commit.
+    pub async fn watermark(&self, source: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM lagoa_watermark WHERE source = $1")
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(LakeError::catalog("reading the watermark"))
+    }
+}
+
+/// Inside a commit's transaction.
+pub async fn save_watermark(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    watermark: &Watermark,
+    snapshot: i64,
+) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM lagoa_watermark WHERE source = $1")
+        .bind(&watermark.source)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO lagoa_watermark (source, value, snapshot_id, updated_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&watermark.source)
+    .bind(&watermark.value)
+    .bind(snapshot)
+    .bind(now_micros())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn run_from_row(r: &AnyRow) -> Result<RunRecord> {
+    Ok(RunRecord {
+        run_id: get(r, "run_id")?,
+        source: get(r, "source")?,
+        dataset: get(r, "dataset")?,
+        trigger: get(r, "trigger_kind")?,
+        status: get(r, "status")?,
+        attempts: get(r, "attempts")?,
+        started_at: get(r, "started_at")?,
+        ended_at: get(r, "ended_at")?,
+        rows_read: get(r, "rows_read")?,
+        rows_written: get(r, "rows_written")?,
+        rows_rejected: get(r, "rows_rejected")?,
+        bytes_read: get(r, "bytes_read")?,
+        bytes_written: get(r, "bytes_written")?,
+        snapshot_id: get(r, "snapshot_id")?,
+        raw_id: get(r, "raw_id")?,
+        contract_version: get(r, "contract_version")?,
+        replay_of: get(r, "replay_of")?,
+        error: get(r, "error")?,
+        error_class: get(r, "error_class")?,
+        report: get(r, "report")?,
+    })
+}
