@@ -117,7 +117,7 @@ impl FileSourceConfig {
     }
 
     pub fn deliveries(&self) -> Result<Vec<Delivery>, SourceError> {
-        Ok(self.files()?.into_iter().map(Delivery::File).collect())
+        Ok(self.files()?.into_iter().map(|f| Delivery::File(Box::new(f))).collect())
     }
 
     fn files(&self) -> Result<Vec<FileDelivery>, SourceError> {

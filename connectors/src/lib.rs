@@ -52,7 +52,7 @@ impl Default for ExtractContext {
 pub enum Delivery {
     /// A file as received. The raw zone keeps its bytes; its rows come from
     /// [`formats::read_file`].
-    File(FileDelivery),
+    File(Box<FileDelivery>),
     /// Rows extracted from a system (database, API). The raw zone keeps them
     /// as Arrow IPC.
     Rows(Extraction),

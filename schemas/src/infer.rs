@@ -77,8 +77,9 @@ fn guess(value: &str) -> Guess {
     }
     let digits = v.strip_prefix('-').unwrap_or(v);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        // Leading zeros mean a code, not a number; so do very long digit runs.
-        if (digits.len() > 1 && digits.starts_with('0')) || digits.len() > 18 {
+        // Leading zeros mean a code, not a number; so do digit runs as long
+        // as identifiers (CPF 11, CNPJ 14, CNS 15 digits).
+        if (digits.len() > 1 && digits.starts_with('0')) || digits.len() >= 11 {
             return Guess::Text;
         }
         return Guess::Integer;

@@ -226,7 +226,7 @@ pub fn is_valid_cns(s: &str) -> bool {
 fn cns_digits_valid(d: &[u8]) -> bool {
     match d[0] {
         1 | 2 => definitive_cns(&d[..11]) == d,
-        7..=9 => cns_weighted_sum(d) % 11 == 0,
+        7..=9 => cns_weighted_sum(d).is_multiple_of(11),
         _ => false,
     }
 }

@@ -3,7 +3,9 @@
 //! (moto), PyArrow. See `support.rs` for how each is found or started.
 
 mod catalog;
+mod contracts;
 mod e2e;
+mod formats;
 mod security;
 mod storage;
 mod support;

@@ -352,10 +352,12 @@ pub(super) fn classify(error: &dyn DatabaseError, ctx: &ErrorContext) -> Failure
         1317 | 1969 | 3024 => Failure::Unreachable(format!(
             "the query was interrupted or timed out (error {number})"
         )),
-        1045 => Failure::Refused(format!(
-            "access denied for user {}: wrong user or password (error 1045)",
-            ctx.user
-        )),
+        _ if number == 1045 || number == 1698 || state.starts_with("28") => {
+            Failure::Refused(format!(
+                "access denied for user {}: wrong user or password (error {number})",
+                ctx.user
+            ))
+        }
         1044 | 1142 | 1143 | 1227 | 1370 => Failure::Refused(format!(
             "permission denied for user {}: {message} (error {number})",
             ctx.user

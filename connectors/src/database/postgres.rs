@@ -334,6 +334,9 @@ pub(super) fn classify(error: &dyn DatabaseError, ctx: &ErrorContext) -> Failure
     let message = error.message();
     let class = code.get(..2).unwrap_or_default();
     match (class, code.as_str()) {
+        (_, "08P01") => Failure::Refused(
+            "protocol violation (SQLSTATE 08P01): a custom query cannot use $1 parameters".into(),
+        ),
         ("08", _) => Failure::Unreachable(format!("connection failure (SQLSTATE {code})")),
         (_, "53300") => Failure::Unreachable("too many connections (SQLSTATE 53300)".into()),
         ("53" | "58", _) => Failure::Unreachable(format!(
@@ -368,6 +371,10 @@ pub(super) fn classify(error: &dyn DatabaseError, ctx: &ErrorContext) -> Failure
              (SQLSTATE 25006)"
         )),
         ("42", _) => Failure::Refused(format!("the SQL was refused: {message} (SQLSTATE {code})")),
+        ("22", _) => Failure::Refused(format!(
+            "the server could not convert a value of the data, the query or the saved \
+             watermark (SQLSTATE {code}); the value is not shown"
+        )),
         _ => Failure::Refused(format!(
             "the server refused the extraction (SQLSTATE {code})"
         )),

@@ -400,7 +400,9 @@ pub(super) fn key_text(kind: Kind, value: &Value<'_>) -> Option<String> {
         },
         Value::Text(text) => text.to_string(),
         Value::Bytes(bytes) => bytes.iter().map(|b| format!("{b:02x}")).collect(),
-        Value::Date(days) => NaiveDate::from_num_days_from_ce_opt(days + 719_163)
+        Value::Date(days) => days
+            .checked_add(719_163)
+            .and_then(NaiveDate::from_num_days_from_ce_opt)
             .map_or_else(|| days.to_string(), |d| d.format("%Y-%m-%d").to_string()),
         Value::Micros(micros) if kind == Kind::Time64 => time_text(*micros),
         Value::Micros(micros) => DateTime::from_timestamp_micros(*micros).map_or_else(

@@ -146,17 +146,15 @@ pub fn read_csv(
             ));
         }
     }
-    let (first, first_line) = loop {
-        let line = records.next_line();
-        match records.next_record()? {
-            None => return Err(SourceError::input(name, "the file is empty: no rows")),
-            Some(Record::Fields(fields)) => break (fields, line),
-            Some(Record::Rejected(reject)) => {
-                return Err(SourceError::input(
-                    format!("{name} {}", reject.location),
-                    format!("the first row cannot be read: {}", reject.reason),
-                ));
-            }
+    let first_line = records.next_line();
+    let first = match records.next_record()? {
+        None => return Err(SourceError::input(name, "the file is empty: no rows")),
+        Some(Record::Fields(fields)) => fields,
+        Some(Record::Rejected(reject)) => {
+            return Err(SourceError::input(
+                format!("{name} {}", reject.location),
+                format!("the first row cannot be read: {}", reject.reason),
+            ));
         }
     };
     let header = options.header.unwrap_or_else(|| looks_like_header(&first));

@@ -345,6 +345,7 @@ pub fn print_outcome(name: &str, outcome: &RunOutcome, elapsed: std::time::Durat
             run.dataset,
             run.snapshot_id.unwrap_or_default()
         ),
+        "empty" => println!("{name}: nothing new to take into {}", run.dataset),
         status => {
             eprintln!(
                 "{name}: {status}: {}; run {}",

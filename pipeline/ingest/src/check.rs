@@ -72,6 +72,10 @@ struct Rule {
     validator: Option<Validator>,
 }
 
+/// Per contract column its input column; the drift; the delivered columns
+/// the contract lacks (index, normalised name).
+type Matched = (Vec<Option<usize>>, Vec<Drift>, Vec<(usize, String)>);
+
 /// Where each output column comes from, for one input schema.
 struct Mapping {
     input_schema: SchemaRef,
@@ -279,9 +283,7 @@ impl Checker {
         Ok(())
     }
 
-    /// Per contract column its input column; the drift; the delivered
-    /// columns the contract lacks (index, normalised name).
-    fn match_columns(&self, input: &Schema) -> (Vec<Option<usize>>, Vec<Drift>, Vec<(usize, String)>) {
+    fn match_columns(&self, input: &Schema) -> Matched {
         let mut by_name: HashMap<String, usize> = HashMap::new();
         for (j, field) in input.fields().iter().enumerate() {
             by_name.entry(field.name().clone()).or_insert(j);

@@ -82,7 +82,10 @@ pub struct RunOutcome {
 
 impl RunOutcome {
     pub fn succeeded(&self) -> bool {
-        matches!(self.run.status.as_str(), "committed" | "already_ingested")
+        matches!(
+            self.run.status.as_str(),
+            "committed" | "already_ingested" | "empty"
+        )
     }
 }
 
@@ -283,8 +286,10 @@ async fn execute(
         (Some((status, class, message)), _) => {
             forget(lake, processed.files.iter().map(|f| &f.path)).await;
             run.status = (*status).into();
-            run.error_class = Some((*class).into());
-            run.error = Some(message.clone());
+            if *status != "empty" {
+                run.error_class = Some((*class).into());
+                run.error = Some(message.clone());
+            }
             None
         }
         (None, Some(schema)) => {
@@ -481,13 +486,20 @@ async fn run_rows(
     _run: &RunRecord,
 ) -> Result<(RawCopy, String, Processed), IngestError> {
     let tee = Arc::new(Mutex::new(IpcTee::default()));
-    let raw = RawWriter::create(
-        Arc::clone(&lake.store.store),
-        lake.crypto.keys(),
-        &request.dataset,
-        tokio::runtime::Handle::current(),
-        lagoa_lake::raw::DEFAULT_CHUNK,
-    )?;
+    // The raw writer uploads by blocking on the runtime: never on a worker.
+    let raw = {
+        let (store, keys, dataset) = (
+            Arc::clone(&lake.store.store),
+            Arc::clone(lake.crypto.keys()),
+            request.dataset.clone(),
+        );
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            RawWriter::create(store, &keys, &dataset, handle, lagoa_lake::raw::DEFAULT_CHUNK)
+        })
+        .await
+        .map_err(|e| IngestError::Usage(format!("the raw-zone thread failed: {e}")))??
+    };
     tee.lock().expect("fresh").raw = Some(HashingWriter {
         inner: raw,
         hasher: Sha256::new(),
@@ -506,7 +518,9 @@ async fn run_rows(
         .map_err(|_| IngestError::Usage("the raw copy is still in use".into()))?
         .into_inner()
         .map_err(|_| IngestError::Usage("the raw copy's lock was poisoned".into()))?;
-    let (object, fingerprint) = tee.finish()?;
+    let (object, fingerprint) = tokio::task::spawn_blocking(move || tee.finish())
+        .await
+        .map_err(|e| IngestError::Usage(format!("the raw-zone thread failed: {e}")))??;
     let processed = processed?;
     let watermark = extraction
         .next_watermark
@@ -677,7 +691,20 @@ fn check_and_write(
         }
     };
     let Some(first_schema) = first.or_else(|| pending.last().map(|b| b.batch.schema())) else {
-        return Err(IngestError::Usage("the delivery is empty: no rows".into()));
+        // An incremental extraction with nothing new: a run with no commit.
+        let contract = contract
+            .or_else(|| existing.as_ref().map(contract_from_dataset))
+            .ok_or_else(|| IngestError::Usage("the delivery is empty: no rows".into()))?;
+        let checker = Checker::new(&contract);
+        return Ok(Processed {
+            output_schema: None,
+            drift: Vec::new(),
+            report: checker.quality.finish(),
+            quarantine: None,
+            contract,
+            files: Vec::new(),
+            stop: Some(("empty", "", "nothing new to take".into())),
+        });
     };
     let contract = match contract {
         Some(c) => c,

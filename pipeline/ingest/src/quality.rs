@@ -8,7 +8,6 @@ use arrow::array::{Array, ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Schema};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
-use std::hash::{BuildHasher, Hash, Hasher};
 
 /// Distinct values are counted exactly up to this many per column.
 const DISTINCT_CAP: usize = 100_000;
@@ -226,9 +225,7 @@ fn observe_column(state: &mut ColumnState, array: &ArrayRef, hasher: &ahash::Ran
             }
             let v = text.value(row);
             if !state.capped {
-                let mut h = hasher.build_hasher();
-                v.hash(&mut h);
-                state.seen.insert(h.finish());
+                state.seen.insert(hasher.hash_one(v));
             }
             if !state.personal && state.sampled < IDENTIFIER_SAMPLE {
                 state.sampled += 1;

@@ -1,0 +1,1 @@
+//! Every delivery format through the real binary, and a hostile corpus.
