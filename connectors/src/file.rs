@@ -295,7 +295,7 @@ pub fn open_zip_stream(
     let members = zip_members(path, name, max)?;
     let file = std::fs::File::open(path)
         .map_err(|e| SourceError::input(name, format!("cannot open: {}", e.kind())))?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
+    let (mut tx, rx) = crate::pipe::pipe(4);
     let shown = name.to_owned();
     std::thread::Builder::new()
         .name("lagoa-unzip".into())
@@ -306,8 +306,8 @@ pub fn open_zip_stream(
                     let mut entry = archive.by_name(&member).map_err(std::io::Error::other)?;
                     let declared = entry.size();
                     let mut total = 0u64;
+                    let mut chunk = vec![0u8; 256 * 1024];
                     loop {
-                        let mut chunk = vec![0u8; 256 * 1024];
                         let n = std::io::Read::read(&mut entry, &mut chunk)?;
                         if n == 0 {
                             break;
@@ -318,8 +318,8 @@ pub fn open_zip_stream(
                                 "member {member} expands beyond its declared size"
                             )));
                         }
-                        chunk.truncate(n);
-                        if tx.send(Ok(chunk)).is_err() {
+                        if std::io::Write::write_all(&mut tx, &chunk[..n]).is_err() {
+                            // The reader stopped early.
                             return Ok(());
                         }
                     }
@@ -327,40 +327,11 @@ pub fn open_zip_stream(
                 Ok(())
             })();
             if let Err(e) = result {
-                let _ = tx.send(Err(std::io::Error::other(format!("{shown}: {e}"))));
+                tx.fail(std::io::Error::other(format!("{shown}: {e}")));
             }
         })
         .map_err(|e| SourceError::Internal(format!("cannot start the unzip thread: {e}")))?;
-    Ok(Box::new(ChannelReader {
-        rx,
-        current: Vec::new(),
-        pos: 0,
-    }))
-}
-
-struct ChannelReader {
-    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
-    current: Vec<u8>,
-    pos: usize,
-}
-
-impl std::io::Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pos == self.current.len() {
-            match self.rx.recv() {
-                Ok(Ok(chunk)) => {
-                    self.current = chunk;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.pos);
-        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
+    Ok(Box::new(rx))
 }
 
 #[cfg(test)]

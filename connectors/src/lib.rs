@@ -23,6 +23,7 @@ pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
 
 pub mod database;
 pub mod file;
+pub mod pipe;
 pub mod flatten;
 pub mod http_api;
 

@@ -173,67 +173,20 @@ fn rows_to_batch(rows: &[crate::check::RejectedRow]) -> Result<RecordBatch, Inge
 }
 
 /// The decrypted bytes of a raw-zone object, as a `Read`, fed by a
-/// blocking thread through a bounded channel.
+/// blocking thread through a bounded pipe.
 fn decrypting_stream(lake: &Lake, path: &str) -> Box<dyn Read + Send> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
+    let (mut writer, reader) = lagoa_connectors::pipe::pipe(4);
     let store = Arc::clone(&lake.store.store);
     let keys = Arc::clone(lake.crypto.keys());
     let path = path.to_owned();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let mut pipe = PipeWriter { tx: tx.clone() };
-        let result = handle.block_on(lagoa_lake::raw::read_raw(&store, &keys, &path, &mut pipe));
+        let result = handle.block_on(lagoa_lake::raw::read_raw(&store, &keys, &path, &mut writer));
         if let Err(e) = result {
-            let _ = tx.send(Err(std::io::Error::other(e.to_string())));
+            writer.fail(std::io::Error::other(e.to_string()));
         }
     });
-    Box::new(PipeReader {
-        rx,
-        current: Vec::new(),
-        pos: 0,
-    })
-}
-
-struct PipeWriter {
-    tx: std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
-}
-
-impl std::io::Write for PipeWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.tx
-            .send(Ok(buf.to_vec()))
-            .map_err(|_| std::io::Error::other("the reader stopped"))?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-struct PipeReader {
-    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
-    current: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for PipeReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pos == self.current.len() {
-            match self.rx.recv() {
-                Ok(Ok(chunk)) => {
-                    self.current = chunk;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.pos);
-        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
+    Box::new(reader)
 }
 
 /// One reader shared by the IPC streams written one after another.
