@@ -192,22 +192,26 @@ impl FileSourceConfig {
     fn delivery(&self, path: PathBuf) -> Result<FileDelivery, SourceError> {
         let name = display_name(&path);
         let format = match self.format {
-            Some(f) => f,
-            None if is_zip(&name) => {
-                zip_member_format(&path, &name, self.max_unzipped_bytes)?
-            }
+            Some(f) => Ok(f),
+            None if is_zip(&name) => zip_member_format(&path, &name, self.max_unzipped_bytes),
             None => Format::from_file_name(&name).ok_or_else(|| {
                 SourceError::input(
                     &name,
-                    "cannot tell the format from the extension; set format in the source",
+                    "cannot tell the format from the extension; set format in the source file (--format on the command line)",
                 )
-            })?,
+            }),
+        };
+        let (format, refused) = match format {
+            Ok(f) => (f, None),
+            Err(SourceError::Input { message, .. }) => (Format::Csv, Some(message)),
+            Err(other) => return Err(other),
         };
         Ok(FileDelivery {
             name,
             path,
             format,
             options: self.options.clone(),
+            refused,
         })
     }
 }
@@ -425,11 +429,9 @@ mod tests {
             zip.write_all(&zeros).unwrap();
         }
         zip.finish().unwrap();
-        let err = config(Some(zpath.display().to_string()), None)
-            .files()
-            .err()
-            .unwrap()
-            .to_string();
+        let files = config(Some(zpath.display().to_string()), None).files().unwrap();
+        // Listed, so that the run keeps its bytes, but refused to read.
+        let err = files[0].batches(10).err().unwrap().to_string();
         assert!(err.contains("zip bomb"), "{err}");
     }
 

@@ -20,7 +20,7 @@
 use crate::SourceError;
 use crate::formats::{RowReject, SourceBatch};
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, StringBuilder};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::Schema;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -341,7 +341,7 @@ impl RecordBatcher {
         let schema = Schema::new(
             self.names
                 .iter()
-                .map(|name| Field::new(name, DataType::Utf8, true))
+                .map(|name| crate::formats::canonical_text_field(name))
                 .collect::<Vec<_>>(),
         );
         let columns: Vec<ArrayRef> = self

@@ -66,10 +66,17 @@ pub struct FileDelivery {
     pub path: PathBuf,
     pub format: formats::Format,
     pub options: formats::FormatOptions,
+    /// Why the file cannot be read at all (unknown format, a zip bomb),
+    /// found while listing. The delivery still goes through a run, so its
+    /// bytes are kept and the refusal is on record.
+    pub refused: Option<String>,
 }
 
 impl FileDelivery {
     pub fn batches(&self, batch_rows: usize) -> Result<Batches, SourceError> {
+        if let Some(reason) = &self.refused {
+            return Err(SourceError::input(&self.name, reason));
+        }
         formats::read_file(&self.path, &self.name, self.format, &self.options, batch_rows)
     }
 }

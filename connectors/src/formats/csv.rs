@@ -320,6 +320,14 @@ struct Records {
     max_record_bytes: usize,
     /// Input already validated as UTF-8 by a transcoder, or to validate here.
     validate_utf8: bool,
+    quote: u8,
+    /// Quote characters seen so far: odd at the end means a quoted field
+    /// never closed and swallowed the rest of the file.
+    quotes_seen: u64,
+    /// Where the last record started, and whether a value of it spans
+    /// lines (what an unclosed quote does).
+    record_line: u64,
+    record_multiline: bool,
 }
 
 /// One record's fields as byte ranges into `out`, or why it was refused.
@@ -350,6 +358,10 @@ impl Records {
             ends: vec![0usize; 256],
             max_record_bytes,
             validate_utf8,
+            quote,
+            quotes_seen: 0,
+            record_line: 1,
+            record_multiline: false,
         }
     }
 
@@ -376,6 +388,8 @@ impl Records {
             self.in_start = 0;
             self.in_end = n;
             self.eof = n == 0;
+            let quote = self.quote;
+            self.quotes_seen += self.inbuf[..n].iter().filter(|&&b| b == quote).count() as u64;
         }
         Ok(())
     }
@@ -384,6 +398,7 @@ impl Records {
     fn read_raw(&mut self) -> Result<Option<RawRecord>, SourceError> {
         let (mut out_len, mut ends_len) = (0usize, 0usize);
         let mut too_long = false;
+        let starts_at = self.core.line();
         let mut too_many = false;
         loop {
             self.fill()?;
@@ -419,6 +434,8 @@ impl Records {
                     }
                 }
                 ReadRecordResult::Record => {
+                    self.record_line = starts_at;
+                    self.record_multiline = too_long || self.out[..out_len].contains(&b'\n');
                     return Ok(Some(if too_long {
                         RawRecord::TooLong
                     } else if too_many {
@@ -430,7 +447,20 @@ impl Records {
                         }
                     }));
                 }
-                ReadRecordResult::End => return Ok(None),
+                ReadRecordResult::End => {
+                    if self.quotes_seen % 2 == 1 && self.record_multiline {
+                        // Nothing of the delivery may pass silently: the
+                        // open field hid every line after it.
+                        return Err(SourceError::input(
+                            format!("{} line {}", self.name, self.record_line),
+                            format!(
+                                "a quoted field opened on or after line {} never closes, so every line after it was read as one value; fix the quoting (or set csv.quote)",
+                                self.record_line
+                            ),
+                        ));
+                    }
+                    return Ok(None);
+                }
             }
         }
     }
@@ -787,7 +817,8 @@ mod tests {
 
     #[test]
     fn an_overlong_record_is_rejected_in_bounded_memory() {
-        // An unclosed quote swallows the rest of the file: 40 MiB.
+        // A 40 MiB line, then an ordinary one: the long one becomes a reject
+        // holding only its head, and reading goes on.
         struct Endless(usize);
         impl Read for Endless {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -797,7 +828,9 @@ mod tests {
                 Ok(n)
             }
         }
-        let input = std::io::Cursor::new(b"a;b\n1;\"".to_vec()).chain(Endless(40 << 20));
+        let input = std::io::Cursor::new(b"a;b\n1;".to_vec())
+            .chain(Endless(40 << 20))
+            .chain(std::io::Cursor::new(b"\n2;ok\n".to_vec()));
         let options = CsvOptions {
             max_record_bytes: Some(1 << 20),
             ..Default::default()
@@ -810,6 +843,40 @@ mod tests {
         assert_eq!(rejects.len(), 1);
         assert!(rejects[0].reason.contains("longer than 1 MiB"));
         assert!(rejects[0].content.len() <= REJECT_CONTENT_BYTES);
+        assert_eq!(batches.iter().map(|b| b.batch.num_rows()).sum::<usize>(), 1);
+
+        // An unclosed quote that swallows 40 MiB fails the whole delivery.
+        let input = std::io::Cursor::new(b"a;b\n1;\"".to_vec())
+            .chain(Endless(20 << 20))
+            .chain(std::io::Cursor::new(b"\n2;x\n".to_vec()))
+            .chain(Endless(20 << 20));
+        let result: Result<Vec<_>, _> = read_csv(Box::new(input), "t.csv", &options, None, 10)
+            .unwrap()
+            .collect();
+        assert!(result.unwrap_err().to_string().contains("never closes"));
+    }
+
+    #[test]
+    fn an_unclosed_quote_fails_the_delivery_naming_its_line() {
+        let mut bytes = b"a;b\n".to_vec();
+        for i in 0..20 {
+            bytes.extend_from_slice(format!("{i};ok\n").as_bytes());
+        }
+        bytes.extend_from_slice(b"20;\"aberta\n21;x\n22;y\n");
+        let result: Result<Vec<_>, _> = read_csv(
+            Box::new(std::io::Cursor::new(bytes)),
+            "t.csv",
+            &CsvOptions::default(),
+            None,
+            100,
+        )
+        .unwrap()
+        .collect();
+        let err = result.unwrap_err().to_string();
+        assert!(err.starts_with("t.csv line 22: a quoted field"), "{err}");
+        // A stray quote inside a one-line value is data, not an error.
+        let batches = read(b"a;b\n1;Joana D\"Arc\n2;x\n", &CsvOptions::default(), 10);
+        assert_eq!(batches[0].batch.num_rows(), 2);
     }
 
     #[test]

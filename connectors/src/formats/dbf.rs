@@ -367,7 +367,12 @@ impl RecordStream {
             header
                 .fields
                 .iter()
-                .map(|f| ArrowField::new(f.name.clone(), DataType::Utf8, true))
+                .map(|f| match f.kind {
+                    FieldKind::Number | FieldKind::Date => {
+                        crate::formats::canonical_text_field(&f.name)
+                    }
+                    _ => ArrowField::new(f.name.clone(), DataType::Utf8, true),
+                })
                 .collect::<Vec<_>>(),
         ));
         RecordStream {

@@ -19,6 +19,20 @@ use arrow::array::RecordBatch;
 use serde::Deserialize;
 use std::path::Path;
 
+/// Field metadata key set by readers on text columns whose values were
+/// rendered from typed storage (spreadsheet numbers and dates, DBF `N`/`D`
+/// fields, JSON numbers): `.` decimals and ISO or `YYYYMMDD` dates, whatever
+/// the provider's locale. The contract check falls back to that canonical
+/// form when the contract's own formats do not parse such a value.
+pub const CANONICAL_TEXT: &str = "lagoa:canonical_text";
+
+/// A text field marked as holding canonical renderings of typed values.
+pub fn canonical_text_field(name: &str) -> arrow::datatypes::Field {
+    arrow::datatypes::Field::new(name, arrow::datatypes::DataType::Utf8, true).with_metadata(
+        std::collections::HashMap::from([(CANONICAL_TEXT.to_owned(), "true".to_owned())]),
+    )
+}
+
 /// A batch and the position of its first row in the delivery.
 #[derive(Debug)]
 pub struct SourceBatch {

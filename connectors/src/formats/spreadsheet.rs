@@ -53,7 +53,7 @@
 use crate::formats::{Format, RowReject, SourceBatch, unique_names};
 use crate::{Batches, SourceError};
 use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use calamine::{
     Data, DataRef, Dimensions, ExcelDateTime, Ods, OdsError, Range, Reader, SheetType, Xls,
     XlsError, Xlsx, XlsxCellReader, XlsxError,
@@ -1515,7 +1515,7 @@ impl BatchSink {
     fn set_columns(&mut self, names: Vec<String>) {
         let fields: Vec<Field> = names
             .into_iter()
-            .map(|n| Field::new(n, DataType::Utf8, true))
+            .map(|n| crate::formats::canonical_text_field(&n))
             .collect();
         self.builders = fields.iter().map(|_| StringBuilder::new()).collect();
         self.schema = Some(Arc::new(Schema::new(fields)));

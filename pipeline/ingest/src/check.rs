@@ -86,6 +86,8 @@ struct Mapping {
 pub struct Checker {
     rules: Vec<Rule>,
     parser: ValueParser,
+    /// For text rendered from typed storage (see `CANONICAL_TEXT`).
+    canonical: ValueParser,
     policy: DriftPolicy,
     output_schema: SchemaRef,
     mapping: Option<Mapping>,
@@ -109,6 +111,7 @@ impl Checker {
             .collect();
         Checker {
             parser: ValueParser::new(&contract.parse),
+            canonical: ValueParser::new(&canonical_options()),
             policy: contract.dataset.drift,
             quality: QualityBuilder::new(
                 &output_schema,
@@ -158,7 +161,16 @@ impl Checker {
                     let delivered = input.column(j);
                     match self.rules.get(i) {
                         Some(rule) => {
-                            convert(delivered, rule, &self.parser, i, &mut failures)
+                            let canonical = input
+                                .schema()
+                                .field(j)
+                                .metadata()
+                                .contains_key(lagoa_connectors::formats::CANONICAL_TEXT);
+                            let parsers = Parsers {
+                                contract: &self.parser,
+                                canonical: canonical.then_some(&self.canonical),
+                            };
+                            convert(delivered, rule, &parsers, i, &mut failures)
                                 .map_err(CheckError::Internal)?
                         }
                         // A column added under `evolve`: kept as delivered.
@@ -172,15 +184,28 @@ impl Checker {
             }
             columns.push(array);
         }
-        let typed = RecordBatch::try_new(Arc::clone(&self.output_schema), columns)
+        // Rows with a missing required value are still here: assemble with
+        // every column nullable, drop the failures, then apply the contract's
+        // schema.
+        let loose = Arc::new(Schema::new(
+            self.output_schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        ));
+        let typed = RecordBatch::try_new(loose, columns)
             .map_err(|e| CheckError::Internal(format!("assembling checked rows: {e}")))?;
-        let keep = BooleanArray::from(failures.iter().map(|f| f.is_none()).collect::<Vec<_>>());
-        let batch = if failures.iter().all(Option::is_none) {
+        let typed = if failures.iter().all(Option::is_none) {
             typed
         } else {
+            let keep =
+                BooleanArray::from(failures.iter().map(|f| f.is_none()).collect::<Vec<_>>());
             filter_record_batch(&typed, &keep)
                 .map_err(|e| CheckError::Internal(format!("filtering rejected rows: {e}")))?
         };
+        let batch = RecordBatch::try_new(Arc::clone(&self.output_schema), typed.columns().to_vec())
+            .map_err(|e| CheckError::Internal(format!("assembling checked rows: {e}")))?;
         let mut rejected = rejected_rows(source, &failures, &self.output_schema)
             .map_err(CheckError::Internal)?;
         for reject in &source.rejects {
@@ -352,6 +377,32 @@ impl Checker {
     }
 }
 
+/// The contract's parser, and for canonical text a second chance in the
+/// canonical form.
+struct Parsers<'a> {
+    contract: &'a ValueParser,
+    canonical: Option<&'a ValueParser>,
+}
+
+impl Parsers<'_> {
+    fn parse<T>(&self, f: impl Fn(&ValueParser) -> Result<T, &'static str>) -> Result<T, &'static str> {
+        match (f(self.contract), self.canonical) {
+            (Ok(v), _) => Ok(v),
+            (Err(e), None) => Err(e),
+            (Err(e), Some(canonical)) => f(canonical).map_err(|_| e),
+        }
+    }
+}
+
+/// `.` decimals, ISO and `YYYYMMDD` dates: how readers render typed values.
+fn canonical_options() -> lagoa_schemas::ParseOptions {
+    lagoa_schemas::ParseOptions {
+        date_formats: vec!["%Y-%m-%d".into(), "%Y%m%d".into()],
+        timestamp_formats: vec!["%Y-%m-%dT%H:%M:%S%.f".into(), "%Y-%m-%d %H:%M:%S%.f".into()],
+        ..Default::default()
+    }
+}
+
 fn compile_rule(spec: &ColumnSpec) -> Rule {
     let number = |v: &Option<toml::Value>, data_type: &DataType| -> Option<f64> {
         match (v.as_ref()?, data_type) {
@@ -416,7 +467,7 @@ fn fail(failures: &mut [Option<(usize, String)>], row: usize, column: usize, rea
 fn convert(
     delivered: &ArrayRef,
     rule: &Rule,
-    parser: &ValueParser,
+    parser: &Parsers,
     column: usize,
     failures: &mut [Option<(usize, String)>],
 ) -> Result<ArrayRef, String> {
@@ -454,7 +505,7 @@ fn convert(
 fn parse_text(
     text: &StringArray,
     rule: &Rule,
-    parser: &ValueParser,
+    parser: &Parsers,
     column: usize,
     failures: &mut [Option<(usize, String)>],
 ) -> ArrayRef {
@@ -464,7 +515,7 @@ fn parse_text(
             return None;
         }
         let v = text.value(row);
-        if parser.is_null(v) { None } else { Some(v.trim()) }
+        if parser.contract.is_null(v) { None } else { Some(v.trim()) }
     };
     macro_rules! parse_into {
         ($builder:expr, $parse:expr) => {{
@@ -485,14 +536,17 @@ fn parse_text(
         }};
     }
     match &rule.data_type {
-        DataType::Int64 => parse_into!(Int64Builder::with_capacity(n), |v| parser.integer(v)),
+        DataType::Int64 => parse_into!(Int64Builder::with_capacity(n), |v| parser
+            .parse(|p| p.integer(v))),
         DataType::Int32 => parse_into!(Int32Builder::with_capacity(n), |v| parser
-            .integer(v)
+            .parse(|p| p.integer(v))
             .and_then(|i| i32::try_from(i).map_err(|_| "out of range for int32"))),
-        DataType::Float64 => parse_into!(Float64Builder::with_capacity(n), |v| parser.float(v)),
+        DataType::Float64 => parse_into!(Float64Builder::with_capacity(n), |v| parser
+            .parse(|p| p.float(v))),
         DataType::Decimal128(p, s) => {
             let (p, s) = (*p, *s);
-            let array = parse_into!(Decimal128Builder::with_capacity(n), |v| parser.decimal(v, p, s));
+            let array = parse_into!(Decimal128Builder::with_capacity(n), |v| parser
+                .parse(|x| x.decimal(v, p, s)));
             let decimal = array
                 .as_any()
                 .downcast_ref::<arrow::array::Decimal128Array>()
@@ -502,11 +556,14 @@ fn parse_text(
                 .expect("validated by the contract");
             Arc::new(decimal)
         }
-        DataType::Date32 => parse_into!(Date32Builder::with_capacity(n), |v| parser.date(v)),
+        DataType::Date32 => parse_into!(Date32Builder::with_capacity(n), |v| parser
+            .parse(|p| p.date(v))),
         DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            parse_into!(TimestampMicrosecondBuilder::with_capacity(n), |v| parser.timestamp(v))
+            parse_into!(TimestampMicrosecondBuilder::with_capacity(n), |v| parser
+                .parse(|p| p.timestamp(v)))
         }
-        DataType::Boolean => parse_into!(BooleanBuilder::with_capacity(n), |v| parser.boolean(v)),
+        DataType::Boolean => parse_into!(BooleanBuilder::with_capacity(n), |v| parser
+            .parse(|p| p.boolean(v))),
         _ => {
             let mut builder = StringBuilder::with_capacity(n, text.value_data().len());
             for row in 0..n {

@@ -208,8 +208,17 @@ async fn execute(
     let mut replayed_raw = None;
     let (raw, fingerprint, processed) = match delivery {
         RunInput::Replay { raw, batches } => {
-            let processed =
-                process(lake, request, batches, contract, existing.clone(), None, progress).await?;
+            let processed = process(
+                lake,
+                request,
+                batches,
+                contract,
+                existing.clone(),
+                None,
+                false,
+                progress,
+            )
+            .await?;
             let object = RawObject {
                 path: raw.path.clone(),
                 size_bytes: raw.size_bytes as u64,
@@ -444,7 +453,9 @@ async fn run_file(
             .map_err(|e| IngestError::Usage(format!("the reader thread failed: {e}")))?
     };
     let processed = match batches {
-        Ok(batches) => process(lake, request, batches, contract, existing, None, progress).await,
+        Ok(batches) => {
+            process(lake, request, batches, contract, existing, None, false, progress).await
+        }
         Err(e) => Err(IngestError::Source(e)),
     };
     let (raw, fingerprint) = raw_copy
@@ -511,6 +522,7 @@ async fn run_rows(
         contract,
         existing,
         Some(Arc::clone(&tee)),
+        true,
         progress,
     )
     .await;
@@ -620,6 +632,7 @@ async fn process(
     contract: Option<Contract>,
     existing: Option<DatasetInfo>,
     tee: Option<Arc<Mutex<IpcTee>>>,
+    allow_empty: bool,
     progress: Progress,
 ) -> Result<Processed, IngestError> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<SourceBatch, SourceError>>(2);
@@ -649,7 +662,16 @@ async fn process(
     let request = request.clone();
     let handle = tokio::runtime::Handle::current();
     let result = tokio::task::spawn_blocking(move || {
-        check_and_write(&lake_writer, &request, rx, contract, existing, progress, handle)
+        check_and_write(
+            &lake_writer,
+            &request,
+            rx,
+            contract,
+            existing,
+            allow_empty,
+            progress,
+            handle,
+        )
     })
     .await
     .map_err(|e| IngestError::Usage(format!("the writer thread failed: {e}")))?;
@@ -671,6 +693,7 @@ fn check_and_write(
     rx: std::sync::mpsc::Receiver<Result<SourceBatch, SourceError>>,
     contract: Option<Contract>,
     existing: Option<DatasetInfo>,
+    allow_empty: bool,
     progress: Progress,
     handle: tokio::runtime::Handle,
 ) -> Result<Processed, IngestError> {
@@ -690,7 +713,15 @@ fn check_and_write(
             }
         }
     };
-    let Some(first_schema) = first.or_else(|| pending.last().map(|b| b.batch.schema())) else {
+    let first = first.or_else(|| pending.last().map(|b| b.batch.schema()));
+    let no_rows = pending.iter().all(|b| b.batch.num_rows() == 0 && b.rejects.is_empty());
+    if no_rows && !allow_empty {
+        return Err(IngestError::Input {
+            path: request.source.clone(),
+            message: "the delivery is empty: no rows".into(),
+        });
+    }
+    let Some(first_schema) = first else {
         // An incremental extraction with nothing new: a run with no commit.
         let contract = contract
             .or_else(|| existing.as_ref().map(contract_from_dataset))
