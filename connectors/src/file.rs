@@ -17,11 +17,10 @@
 //! often the folder is listed. Files modified less than `settle_seconds` ago
 //! are left for the next run (they may still be being written).
 //!
-//! `.gz` files are decompressed as they stream. A `.zip` delivery is read
-//! member by member (directories and `__MACOSX` skipped) as one delivery;
-//! its members must be of a streaming format (CSV, TSV, JSON, NDJSON, DBF,
-//! DBC), and the archive is refused when its declared sizes look like a zip
-//! bomb.
+//! `.gz` files are decompressed as they stream. A `.zip` delivery holds one
+//! data file (directories and `__MACOSX` skipped) of a streaming format
+//! (CSV, TSV, JSON, NDJSON, DBF, DBC), read as it expands; the archive is
+//! refused when its declared sizes look like a zip bomb.
 
 use crate::formats::{Format, FormatOptions};
 use crate::{Delivery, FileDelivery, SourceError};
@@ -234,6 +233,17 @@ fn is_member(name: &str) -> bool {
 /// the archive's declared sizes.
 fn zip_member_format(path: &Path, name: &str, max: Option<u64>) -> Result<Format, SourceError> {
     let members = zip_members(path, name, max)?;
+    if members.len() > 1 {
+        // Readers stop at their format's end mark (DBF's 0x1A) and a CSV's
+        // second header would be a data row: one file per archive.
+        return Err(SourceError::input(
+            name,
+            format!(
+                "the archive holds {} files; deliver one file per archive, or unzip it",
+                members.len()
+            ),
+        ));
+    }
     let mut format = None;
     for member in &members {
         let f = Format::from_file_name(member).ok_or_else(|| {
@@ -410,10 +420,17 @@ mod tests {
         zip.write_all(b"a;b\n3;4\n5;6\n").unwrap();
         zip.finish().unwrap();
         let files = config(Some(zpath.display().to_string()), None).files().unwrap();
+        let err = files[0].batches(10).err().unwrap().to_string();
+        assert!(err.contains("holds 2 files; deliver one file per archive"), "{err}");
+
+        let zpath = dir.path().join("uma.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&zpath).unwrap());
+        zip.start_file("dados.csv", opts).unwrap();
+        zip.write_all(b"a;b\n3;4\n5;6\n").unwrap();
+        zip.finish().unwrap();
+        let files = config(Some(zpath.display().to_string()), None).files().unwrap();
         assert_eq!(files[0].format, Format::Csv);
-        // The second part's header is a data row of the first's columns:
-        // the contract check rejects it by type; here it is one more row.
-        assert_eq!(rows(&files[0]), 4);
+        assert_eq!(rows(&files[0]), 2);
     }
 
     #[test]

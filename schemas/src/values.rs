@@ -46,6 +46,12 @@ impl ValueParser {
         if !self.decimal_comma && self.thousands.is_none() {
             return std::borrow::Cow::Borrowed(t);
         }
+        if let Some(sep) = self.thousands
+            && !thousands_well_placed(t, sep, if self.decimal_comma { ',' } else { '.' })
+        {
+            // "14.16" is not 1416: separators only between groups of three.
+            return std::borrow::Cow::Owned("!".into());
+        }
         let mut out = String::with_capacity(t.len());
         for c in t.chars() {
             if Some(c) == self.thousands {
@@ -79,11 +85,15 @@ impl ValueParser {
     pub fn float(&self, text: &str) -> Result<f64, &'static str> {
         let t = self.normalize_number(text);
         let t: &str = &t;
+        // ",09" in DATASUS coverage files.
+        let padded;
         let t = if t.starts_with('.') || t.starts_with("-.") {
-            // ",09" in DATASUS coverage files.
-            return format!("{}0{}", if t.starts_with('-') { "-" } else { "" }, t.trim_start_matches('-'))
-                .parse::<f64>()
-                .map_err(|_| "not a number");
+            padded = format!(
+                "{}0{}",
+                if t.starts_with('-') { "-" } else { "" },
+                t.trim_start_matches('-')
+            );
+            padded.as_str()
         } else {
             t
         };
@@ -179,6 +189,18 @@ impl ValueParser {
     }
 }
 
+/// Whether every thousands separator in `text` sits between groups of
+/// exactly three digits of the integer part (`1.234.567,8`; not `14.16`).
+fn thousands_well_placed(text: &str, sep: char, decimal: char) -> bool {
+    let int_part = text.split(decimal).next().unwrap_or("");
+    let int_part = int_part.trim_start_matches(['-', '+']);
+    let mut groups = int_part.split(sep);
+    let first = groups.next().unwrap_or("");
+    let rest: Vec<&str> = groups.collect();
+    rest.is_empty()
+        || (!first.is_empty() && first.len() <= 3 && rest.iter().all(|g| g.len() == 3))
+}
+
 /// Dates outside 1800–2200 are misparsed formats (`20110102` read as
 /// day-month-year is the year 102), not real reference dates.
 fn plausible_year(date: NaiveDate) -> bool {
@@ -218,6 +240,9 @@ mod tests {
         assert!(p.decimal("1,234", 12, 2).is_err());
         assert!(p.decimal("123456789012", 10, 2).is_err());
         assert_eq!(p.integer("1.000").unwrap(), 1000);
+        assert!(p.float("14.16").is_err(), "a misplaced thousands separator");
+        assert!(p.decimal("1.23,5", 12, 2).is_err());
+        assert!(p.float(",1e999").is_err(), "no infinities");
         let plain = ValueParser::new(&ParseOptions {
             decimal: ",".into(),
             ..Default::default()

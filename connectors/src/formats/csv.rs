@@ -23,6 +23,8 @@ const DEFAULT_MAX_RECORD_BYTES: usize = 16 << 20;
 const MAX_FIELDS: usize = 16 * 1024;
 /// How much of a rejected row quarantine keeps.
 const REJECT_CONTENT_BYTES: usize = 4096;
+/// A batch ends at this many bytes of values, whatever its row count.
+const BATCH_BYTES: usize = 64 << 20;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -565,7 +567,10 @@ impl CsvBatches {
             }
             lines.push(line);
         }
-        while lines.len() < self.batch_rows {
+        // Rows and rejects are also capped by bytes: 64k rows of long
+        // values, or a file of nothing but ragged lines, stay bounded.
+        let mut bytes = 0usize;
+        while lines.len() < self.batch_rows && bytes < BATCH_BYTES {
             let line = self.records.next_line();
             let Some(raw) = self.records.read_raw()? else {
                 break;
@@ -573,6 +578,7 @@ impl CsvBatches {
             match self.records.fields_of(raw, line) {
                 Ok(fields) if fields.len() == ncols => {
                     for (builder, value) in builders.iter_mut().zip(fields) {
+                        bytes += value.len();
                         append(builder, value);
                     }
                     lines.push(line);
@@ -584,12 +590,19 @@ impl CsvBatches {
                     }
                     lines.push(line);
                 }
-                Ok(fields) => rejects.push(RowReject {
-                    location: format!("line {line}"),
-                    reason: format!("{} fields, expected {ncols}", fields.len()),
-                    content: truncate(&fields.join("\u{1f}"), REJECT_CONTENT_BYTES),
-                }),
-                Err(reject) => rejects.push(reject),
+                Ok(fields) => {
+                    let content = truncate(&fields.join("\u{1f}"), REJECT_CONTENT_BYTES);
+                    bytes += content.len() + 64;
+                    rejects.push(RowReject {
+                        location: format!("line {line}"),
+                        reason: format!("{} fields, expected {ncols}", fields.len()),
+                        content,
+                    })
+                }
+                Err(reject) => {
+                    bytes += reject.content.len() + 64;
+                    rejects.push(reject)
+                }
             }
         }
         if lines.is_empty() && rejects.is_empty() {

@@ -385,11 +385,14 @@ struct Parsers<'a> {
 }
 
 impl Parsers<'_> {
+    /// Canonical text is read canonically first (`14.16` from a DBF `N`
+    /// field is 14.16 even when the contract's text uses `.` for
+    /// thousands); the contract's form is the fallback (a text cell typed
+    /// the provider's way).
     fn parse<T>(&self, f: impl Fn(&ValueParser) -> Result<T, &'static str>) -> Result<T, &'static str> {
-        match (f(self.contract), self.canonical) {
-            (Ok(v), _) => Ok(v),
-            (Err(e), None) => Err(e),
-            (Err(e), Some(canonical)) => f(canonical).map_err(|_| e),
+        match self.canonical {
+            None => f(self.contract),
+            Some(canonical) => f(canonical).or_else(|_| f(self.contract)),
         }
     }
 }
@@ -414,9 +417,20 @@ fn compile_rule(spec: &ColumnSpec) -> Rule {
             (toml::Value::String(s), DataType::Timestamp(..)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .ok()
                 .map(|d| lagoa_schemas::values::days_since_epoch(d) as f64 * 86_400_000_000.0),
-            (toml::Value::Datetime(d), DataType::Date32) => chrono::NaiveDate::parse_from_str(&d.to_string()[..10], "%Y-%m-%d")
-                .ok()
-                .map(|d| lagoa_schemas::values::days_since_epoch(d) as f64),
+            (toml::Value::Datetime(d), DataType::Date32 | DataType::Timestamp(..)) => {
+                let date = d.date?;
+                let day = chrono::NaiveDate::from_ymd_opt(
+                    date.year as i32,
+                    date.month as u32,
+                    date.day as u32,
+                )?;
+                let days = lagoa_schemas::values::days_since_epoch(day) as f64;
+                Some(if matches!(data_type, DataType::Date32) {
+                    days
+                } else {
+                    days * 86_400_000_000.0
+                })
+            }
             _ => None,
         }
     };
@@ -489,13 +503,26 @@ fn convert(
     };
     let cast = cast_with_options(delivered, &target, &CastOptions { safe: true, ..Default::default() })
         .map_err(|e| format!("converting column {}: {e}", rule.spec.name))?;
+    // A cast that rounds or truncates (34.7 into an integer, 1.234 into
+    // decimal(10,2)) does not come back equal: such values are refused,
+    // as their text would be.
+    let back = if delivered.data_type().is_numeric() && target.is_numeric() {
+        cast_with_options(&cast, delivered.data_type(), &CastOptions::default()).ok()
+    } else {
+        None
+    };
+    let unequal = back
+        .as_ref()
+        .and_then(|b| arrow::compute::kernels::cmp::distinct(delivered, b).ok());
     for row in 0..cast.len() {
-        if delivered.is_valid(row) && cast.is_null(row) {
+        if delivered.is_valid(row)
+            && (cast.is_null(row) || unequal.as_ref().is_some_and(|u| u.value(row)))
+        {
             fail(
                 failures,
                 row,
                 column,
-                format!("cannot be represented as {}", rule.spec.data_type),
+                format!("cannot be represented as {} without loss", rule.spec.data_type),
             );
         }
     }
@@ -627,7 +654,13 @@ fn check_constraints(
     if rule.pattern.is_none() && rule.values.is_none() && rule.validator.is_none() {
         return;
     }
-    let Some(text) = array.as_any().downcast_ref::<StringArray>() else {
+    // Patterns, enumerations and validators apply to the value's text,
+    // whatever its type (an integer municipality code has check digits too).
+    let rendered = cast_with_options(array, &DataType::Utf8, &CastOptions::default()).ok();
+    let Some(text) = rendered
+        .as_ref()
+        .and_then(|r| r.as_any().downcast_ref::<StringArray>())
+    else {
         return;
     };
     for row in 0..text.len() {

@@ -99,6 +99,9 @@ struct Processed {
     drift: Vec<crate::check::Drift>,
     /// Why nothing is committed, if so: (status, error class, message).
     stop: Option<(&'static str, &'static str, String)>,
+    /// The contract was drafted from this delivery: registered with the
+    /// first commit, so later deliveries keep its parse options.
+    inferred: bool,
 }
 
 /// What a run reads: a new delivery, or one the raw zone already holds.
@@ -319,22 +322,49 @@ async fn execute(
                     _ => None,
                 },
             };
-            let outcome = lake.catalog.commit(&commit).await;
-            if outcome.is_err() {
-                forget(lake, paths.iter()).await;
-            }
-            let outcome = outcome?;
+            let outcome = match lake.catalog.commit(&commit).await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    // Nothing became visible; the delivery stays on record.
+                    forget(lake, paths.iter()).await;
+                    if replayed_raw.is_none() {
+                        let failed = RawDelivery {
+                            raw_id: uuid::Uuid::now_v7().to_string(),
+                            dataset: request.dataset.to_string(),
+                            path: raw_object.path.clone(),
+                            source: delivery_name.clone(),
+                            fingerprint: fingerprint.clone(),
+                            size_bytes: raw_object.size_bytes as i64,
+                            stored_bytes: raw_object.stored_bytes as i64,
+                            received_at: now_micros(),
+                            status: "failed".into(),
+                            snapshot_id: None,
+                            error: Some(e.to_string()),
+                        };
+                        lake.catalog.record_raw(&failed).await?;
+                        run.raw_id = Some(failed.raw_id);
+                    }
+                    return Err(e.into());
+                }
+            };
             match outcome {
                 CommitOutcome::Committed { snapshot, .. } => {
                     run.status = "committed".into();
                     run.snapshot_id = Some(snapshot);
+                    if processed.inferred {
+                        register_inferred(lake, &processed.contract).await;
+                    }
                     run.rows_written = rows_written;
                     run.bytes_written = bytes_written;
                 }
                 CommitOutcome::AlreadyIngested { snapshot } => {
-                    // The same bytes under another name: drop this copy,
-                    // its files and its raw copy.
-                    forget(lake, paths.iter().chain([&raw_object.path])).await;
+                    // The same bytes under another name: drop this copy's
+                    // files, and its raw copy if it made one (a replay reads
+                    // the original, which stays).
+                    forget(lake, paths.iter()).await;
+                    if replayed_raw.is_none() {
+                        forget(lake, [&raw_object.path].into_iter()).await;
+                    }
                     run.status = "already_ingested".into();
                     run.snapshot_id = Some(snapshot);
                 }
@@ -639,15 +669,25 @@ async fn process(
     let reader = std::thread::Builder::new()
         .name("lagoa-read".into())
         .spawn(move || {
+            let mut checking = true;
             for batch in batches {
                 if let (Ok(b), Some(tee)) = (&batch, &tee)
                     && let Ok(mut tee) = tee.lock()
                 {
                     tee.write(&b.batch);
                 }
-                let stop = batch.is_err();
-                if tx.send(batch).is_err() || stop {
+                if batch.is_err() {
+                    let _ = tx.send(batch);
                     break;
+                }
+                if checking && tx.send(batch).is_err() {
+                    // The check stopped early (drift, an error). An
+                    // extraction's raw copy must still be whole, so that a
+                    // replay sees every row: keep reading into it.
+                    if tee.is_none() {
+                        break;
+                    }
+                    checking = false;
                 }
             }
         })
@@ -675,7 +715,7 @@ async fn process(
     })
     .await
     .map_err(|e| IngestError::Usage(format!("the writer thread failed: {e}")))?;
-    let _ = reader.join();
+    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
     result
 }
 
@@ -735,8 +775,10 @@ fn check_and_write(
             contract,
             files: Vec::new(),
             stop: Some(("empty", "", "nothing new to take".into())),
+            inferred: false,
         });
     };
+    let inferred = contract.is_none() && existing.is_none();
     let contract = match contract {
         Some(c) => c,
         None => match &existing {
@@ -865,6 +907,7 @@ fn check_and_write(
         contract,
         files,
         stop,
+        inferred,
     })
 }
 
@@ -891,6 +934,7 @@ fn stopped(
         contract,
         files: Vec::new(),
         stop: Some((status, "contract_violation", error.to_string())),
+        inferred: false,
     })
 }
 
@@ -1013,6 +1057,25 @@ pub async fn read_quarantine(lake: &Lake, path: &str) -> Result<Vec<RejectedRow>
                 .map_err(|e| IngestError::Usage(format!("quarantine {path} is unreadable: {e}")))
         })
         .collect()
+}
+
+/// Registers the contract drafted for a new dataset (version 1), unless
+/// one was registered meanwhile. A failure is logged: the data is committed.
+async fn register_inferred(lake: &Lake, contract: &Contract) {
+    let name = contract.dataset.name.as_str();
+    match lake.catalog.contract_versions(name).await {
+        Ok(versions) if versions.is_empty() => {
+            if let Err(e) = lake
+                .catalog
+                .register_contract(name, 1, None, &contract.to_toml())
+                .await
+            {
+                tracing::warn!(dataset = name, error = %e, "could not register the inferred contract");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(dataset = name, error = %e, "could not read contracts"),
+    }
 }
 
 /// Deletes objects nothing refers to; what fails stays for vacuum.

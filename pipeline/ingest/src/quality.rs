@@ -172,7 +172,8 @@ impl QualityBuilder {
             })
             .collect::<Vec<_>>();
         let period = self.reference.as_ref().and_then(|r| {
-            let c = self.columns.iter().find(|c| &c.name == r)?;
+            // A personal date (a birth date) never leaves as a range.
+            let c = self.columns.iter().find(|c| &c.name == r && !c.personal)?;
             Some((
                 render(&c.data_type, c.min?),
                 render(&c.data_type, c.max?),
@@ -275,7 +276,8 @@ fn render(data_type: &DataType, v: f64) -> String {
         DataType::Timestamp(..) => chrono::DateTime::from_timestamp_micros(v as i64)
             .map(|t| t.naive_utc().to_string())
             .unwrap_or_default(),
-        DataType::Decimal128(_, s) => format!("{:.*}", *s as usize, v / 10f64.powi(*s as i32)),
+        // The cast to f64 has already applied the scale.
+        DataType::Decimal128(_, s) => format!("{:.*}", *s as usize, v),
         _ => {
             if v.fract() == 0.0 && v.abs() < 1e15 {
                 format!("{}", v as i64)

@@ -101,6 +101,18 @@ pub async fn release_quarantine(
     }
     let rows = read_quarantine(lake, &quarantine.path).await?;
     let batch = rows_to_batch(&rows)?;
+    // Rows that never split into columns cannot be re-checked: they move to
+    // the new run's quarantine with their reason, not out of sight.
+    let unsplit: Vec<lagoa_connectors::formats::RowReject> = rows
+        .iter()
+        .filter_map(|r| {
+            Some(lagoa_connectors::formats::RowReject {
+                location: r.location.clone(),
+                reason: r.reason.clone(),
+                content: r.row.get("_conteudo")?.as_str()?.to_owned(),
+            })
+        })
+        .collect();
     let raw = RawDelivery {
         raw_id: original.raw_id.clone().unwrap_or_default(),
         dataset: original.dataset.clone(),
@@ -114,7 +126,9 @@ pub async fn release_quarantine(
         snapshot_id: None,
         error: None,
     };
-    let batches: Batches = Box::new(std::iter::once(Ok(SourceBatch::new(batch, 1))));
+    let mut source_batch = SourceBatch::new(batch, 1);
+    source_batch.rejects = unsplit;
+    let batches: Batches = Box::new(std::iter::once(Ok(source_batch)));
     request.dataset = DatasetName::new(&original.dataset)
         .map_err(|e| IngestError::Usage(e.to_string()))?;
     request.source = original.source.clone();
@@ -145,7 +159,7 @@ fn rows_to_batch(rows: &[crate::check::RejectedRow]) -> Result<RecordBatch, Inge
     }
     if names.is_empty() {
         return Err(IngestError::Usage(
-            "the quarantined rows could not be split into columns; ask the provider for a corrected delivery".into(),
+            "none of the quarantined rows could be split into columns; ask the provider for a corrected delivery".into(),
         ));
     }
     let usable: Vec<_> = rows.iter().filter(|r| !r.row.contains_key("_conteudo")).collect();
