@@ -31,9 +31,12 @@ median wall time and the highest peak RSS of the runs (all runs are in the JSON)
 timed runs, one untimed check per benchmark compares a few aggregates (count, sums, min/max
 dates, accented names) of lagoa's dataset with DuckDB's Parquet; a difference fails the run.
 
-Measurement: the child's wall clock (perf_counter around spawn..exit), its peak RSS
-(ru_maxrss from wait4(2)) and its own CPU time (ru_utime + ru_stime). The PostgreSQL server's
-work is in neither lagoa's nor psql's figures (it runs in the server's backend process).
+Measurement: the child's wall clock (perf_counter around spawn..exit), its peak RSS and
+its own CPU time (user + system), from wait4(2) as reported by GNU time (/usr/bin/time -f
+'%M %U %S'), which spawns the command from a ~1 MiB process: measured directly from this
+Python process, ru_maxrss would include this process's own peak (see run_measured). The
+PostgreSQL server's work is in neither lagoa's nor psql's figures (it runs in the server's
+backend process).
 
 Outputs: markdown on stdout and <workdir>/report.md, JSON at <workdir>/results.json.
 """
@@ -221,12 +224,27 @@ class Measured:
         return json.loads(self.stdout.strip().splitlines()[-1])
 
 
+GNU_TIME = "/usr/bin/time"
+
+
 def run_measured(cmd: list[str], label: str, timeout: float, env: dict | None = None) -> Measured:
-    """compare.py's run_measured, plus the child's CPU time (ru_utime + ru_stime)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run one child; its wall time, peak RSS and CPU time.
+
+    compare.py's run_measured reads ru_maxrss of the child itself, but a child spawned by
+    this (large) Python process inherits the parent's RSS high-water mark: CPython spawns
+    with vfork, and exec keeps the old address space's peak in ru_maxrss. So a small
+    process would show the parent's peak (tested: 516 MiB for /bin/true after the parent
+    touched 500 MiB). GNU time, a ~1 MiB process, forks the command and reports its
+    wait4 figures (%M, %U, %S), so the floor is ~1 MiB. Without GNU time the direct
+    figure is used, and meta.rss_method says it is floored by this script's peak.
+    """
+    wrapped = os.access(GNU_TIME, os.X_OK)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        full = [GNU_TIME, "-f", "%M %U %S", "-o", tf.name, *cmd] if wrapped else cmd
         t0 = time.perf_counter()
         try:
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+            p = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, start_new_session=True)
         except OSError as e:
             raise ChildFailed(label, cmd, -1, "", str(e), "(could not start)")
         timed_out = threading.Event()
@@ -234,7 +252,7 @@ def run_measured(cmd: list[str], label: str, timeout: float, env: dict | None = 
         def kill():
             timed_out.set()
             try:
-                os.kill(p.pid, signal.SIGKILL)
+                os.killpg(p.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
 
@@ -260,11 +278,20 @@ def run_measured(cmd: list[str], label: str, timeout: float, env: dict | None = 
         err.seek(0)
         so = out.read().decode("utf-8", "replace")
         se = err.read().decode("utf-8", "replace")
+        timing = tf.read().strip().splitlines() if wrapped else []
     if timed_out.is_set():
         raise ChildFailed(label, cmd, code, so, se, f"(killed after the {timeout:g} s timeout)")
+    if wrapped and timing and timing[0].startswith("Command terminated by signal"):
+        raise ChildFailed(label, cmd, code, so, se, f"({timing[0]})")
     if code != 0:
         raise ChildFailed(label, cmd, code, so, se, f"(signal {-code})" if code < 0 else "")
-    return Measured(wall, ru.ru_maxrss * 1024, ru.ru_utime + ru.ru_stime, so, se)
+    if not wrapped:
+        return Measured(wall, ru.ru_maxrss * 1024, ru.ru_utime + ru.ru_stime, so, se)
+    try:
+        kib, user, system = timing[-1].split()
+        return Measured(wall, int(kib) * 1024, float(user) + float(system), so, se)
+    except (IndexError, ValueError):
+        raise ChildFailed(label, cmd, code, so, se, f"(unreadable GNU time output {timing!r})")
 
 
 def child_cmd(name: str, **params) -> list[str]:
@@ -411,8 +438,8 @@ class Bench:
                                          "bytes_read", "bytes_written")}
 
     def lake_sizes(self, lake: str) -> dict:
-        return {"store_parquet_bytes": parquet_bytes(os.path.join(lake, "store")),
-                "raw_bytes": dir_bytes(os.path.join(lake, "raw")), "lake_bytes": dir_bytes(lake)}
+        return {"store_parquet_bytes": parquet_bytes(os.path.join(lake, "store", "tables")),
+                "raw_bytes": dir_bytes(os.path.join(lake, "store", "raw")), "lake_bytes": dir_bytes(lake)}
 
     def check(self, key: str, lake: str, parquet: str, table: str, q: dict) -> None:
         """Untimed: the same aggregates from lagoa's dataset and from DuckDB's Parquet."""
@@ -444,7 +471,9 @@ class Bench:
             "duckdb": duckdb.__version__,
             "psql": pg,
             "runs": self.a.runs,
-            "rss_method": "ru_maxrss of each child from wait4(2); CPU = ru_utime + ru_stime",
+            "rss_method": ("GNU time %M (the child's ru_maxrss from wait4, spawned from a ~1 MiB process); "
+                           "CPU = %U + %S") if os.access(GNU_TIME, os.X_OK) else
+                          "ru_maxrss from wait4 directly (floored by this script's own peak RSS)",
         }
 
     # ------------------------------------------------------------------ A. PostgreSQL

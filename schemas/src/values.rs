@@ -155,7 +155,11 @@ impl ValueParser {
     pub fn date(&self, text: &str) -> Result<i32, &'static str> {
         let t = text.trim();
         for format in &self.date_formats {
-            if let Ok(date) = NaiveDate::parse_from_str(t, format)
+            let parsed = match fast_date(t, format) {
+                Some(fast) => fast,
+                None => NaiveDate::parse_from_str(t, format).ok(),
+            };
+            if let Some(date) = parsed
                 && plausible_year(date)
             {
                 return Ok(days_since_epoch(date));
@@ -187,6 +191,39 @@ impl ValueParser {
         }
         Err("not a timestamp in the contract's timestamp formats")
     }
+}
+
+/// The common all-digit formats, parsed without chrono's format
+/// interpreter (which re-reads the format for every value): `Some(result)`
+/// for those formats, `None` for any other format.
+fn fast_date(text: &str, format: &str) -> Option<Option<NaiveDate>> {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        let part = b.get(range)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(part.iter().fold(0u32, |n, d| n * 10 + (d - b'0') as u32))
+    };
+    let ymd = |y: Option<u32>, m: Option<u32>, d: Option<u32>| -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(y? as i32, m?, d?)
+    };
+    let sep_at = |positions: &[usize], sep: u8| positions.iter().all(|&i| b.get(i) == Some(&sep));
+    Some(match format {
+        "%Y-%m-%d" => (b.len() == 10 && sep_at(&[4, 7], b'-'))
+            .then(|| ymd(digits(0..4), digits(5..7), digits(8..10)))
+            .flatten(),
+        "%d/%m/%Y" => (b.len() == 10 && sep_at(&[2, 5], b'/'))
+            .then(|| ymd(digits(6..10), digits(3..5), digits(0..2)))
+            .flatten(),
+        "%Y%m%d" => (b.len() == 8)
+            .then(|| ymd(digits(0..4), digits(4..6), digits(6..8)))
+            .flatten(),
+        "%d%m%Y" => (b.len() == 8)
+            .then(|| ymd(digits(4..8), digits(2..4), digits(0..2)))
+            .flatten(),
+        _ => return None,
+    })
 }
 
 /// Whether every thousands separator in `text` sits between groups of
@@ -259,6 +296,17 @@ mod tests {
         assert_eq!(p.date("20160528").unwrap(), day("2016-05-28"));
         assert_eq!(p.date("2024-02-29").unwrap(), day("2024-02-29"));
         assert!(p.date("31022023").is_err());
+        // One-digit days miss the fast path and still parse.
+        assert_eq!(p.date("1/02/2023").unwrap(), day("2023-02-01"));
+        // The fast path agrees with chrono on every day of a leap year.
+        let mut current = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+        for _ in 0..366 {
+            for format in ["%Y-%m-%d", "%d/%m/%Y", "%Y%m%d", "%d%m%Y"] {
+                let text = current.format(format).to_string();
+                assert_eq!(fast_date(&text, format), Some(Some(current)), "{text}");
+            }
+            current = current.succ_opt().unwrap();
+        }
         assert!(p.date("ontem").is_err());
         assert_eq!(date_from_days(day("2016-01-01")).unwrap().to_string(), "2016-01-01");
         assert_eq!(

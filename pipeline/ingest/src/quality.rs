@@ -66,7 +66,9 @@ struct ColumnState {
     data_type: DataType,
     personal: bool,
     nulls: u64,
-    seen: HashSet<u64>,
+    /// Hashes of the values seen (already hashed: the set need not rehash
+    /// with SipHash, which cost ~9 % of an ingest).
+    seen: HashSet<u64, ahash::RandomState>,
     capped: bool,
     min: Option<f64>,
     max: Option<f64>,
@@ -108,7 +110,7 @@ impl QualityBuilder {
                 data_type: field.data_type().clone(),
                 personal: self.personal.contains(field.name()),
                 nulls: 0,
-                seen: HashSet::new(),
+                seen: HashSet::with_hasher(ahash::RandomState::with_seeds(5, 6, 7, 8)),
                 capped: false,
                 min: None,
                 max: None,
