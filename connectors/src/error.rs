@@ -16,11 +16,17 @@ pub enum SourceError {
     /// The system holding the data could not be reached or answered with an
     /// error that may pass (network, timeout, 5xx, 429).
     #[error("{source_name} is unreachable: {message}")]
-    Unreachable { source_name: String, message: String },
+    Unreachable {
+        source_name: String,
+        message: String,
+    },
     /// The system answered but refused (authentication, permissions, a
     /// missing table).
     #[error("{source_name}: {message}")]
-    Refused { source_name: String, message: String },
+    Refused {
+        source_name: String,
+        message: String,
+    },
     #[error("{0}")]
     Internal(String),
 }

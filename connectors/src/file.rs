@@ -116,7 +116,11 @@ impl FileSourceConfig {
     }
 
     pub fn deliveries(&self) -> Result<Vec<Delivery>, SourceError> {
-        Ok(self.files()?.into_iter().map(|f| Delivery::File(Box::new(f))).collect())
+        Ok(self
+            .files()?
+            .into_iter()
+            .map(|f| Delivery::File(Box::new(f)))
+            .collect())
     }
 
     fn files(&self) -> Result<Vec<FileDelivery>, SourceError> {
@@ -226,7 +230,9 @@ pub fn is_zip(name: &str) -> bool {
 }
 
 fn is_member(name: &str) -> bool {
-    !name.ends_with('/') && !name.starts_with("__MACOSX/") && !name.rsplit('/').next().unwrap_or("").starts_with('.')
+    !name.ends_with('/')
+        && !name.starts_with("__MACOSX/")
+        && !name.rsplit('/').next().unwrap_or("").starts_with('.')
 }
 
 /// The format of a zip's data members (they must agree), after checking
@@ -247,7 +253,10 @@ fn zip_member_format(path: &Path, name: &str, max: Option<u64>) -> Result<Format
     let mut format = None;
     for member in &members {
         let f = Format::from_file_name(member).ok_or_else(|| {
-            SourceError::input(format!("{name}:{member}"), "cannot tell the member's format")
+            SourceError::input(
+                format!("{name}:{member}"),
+                "cannot tell the member's format",
+            )
         })?;
         if format.is_some_and(|seen| seen != f) {
             return Err(SourceError::input(name, "the archive mixes formats"));
@@ -271,7 +280,9 @@ fn zip_members(path: &Path, name: &str, max: Option<u64>) -> Result<Vec<String>,
             .map_err(|e| SourceError::input(name, format!("unreadable member {i}: {e}")))?;
         let member = entry
             .name()
-            .map_err(|e| SourceError::input(name, format!("member {i} has an unreadable name: {e}")))?
+            .map_err(|e| {
+                SourceError::input(name, format!("member {i} has an unreadable name: {e}"))
+            })?
             .into_owned();
         if is_member(&member) {
             declared = declared.saturating_add(entry.size());
@@ -407,7 +418,9 @@ mod tests {
         );
         enc.write_all(b"a;b\n1;2\n3;4\n").unwrap();
         enc.finish().unwrap();
-        let files = config(Some(gz.display().to_string()), None).files().unwrap();
+        let files = config(Some(gz.display().to_string()), None)
+            .files()
+            .unwrap();
         assert_eq!(files[0].format, Format::Csv);
         assert_eq!(rows(&files[0]), 2);
 
@@ -419,16 +432,23 @@ mod tests {
         zip.start_file("parte2.csv", opts).unwrap();
         zip.write_all(b"a;b\n3;4\n5;6\n").unwrap();
         zip.finish().unwrap();
-        let files = config(Some(zpath.display().to_string()), None).files().unwrap();
+        let files = config(Some(zpath.display().to_string()), None)
+            .files()
+            .unwrap();
         let err = files[0].batches(10).err().unwrap().to_string();
-        assert!(err.contains("holds 2 files; deliver one file per archive"), "{err}");
+        assert!(
+            err.contains("holds 2 files; deliver one file per archive"),
+            "{err}"
+        );
 
         let zpath = dir.path().join("uma.zip");
         let mut zip = zip::ZipWriter::new(std::fs::File::create(&zpath).unwrap());
         zip.start_file("dados.csv", opts).unwrap();
         zip.write_all(b"a;b\n3;4\n5;6\n").unwrap();
         zip.finish().unwrap();
-        let files = config(Some(zpath.display().to_string()), None).files().unwrap();
+        let files = config(Some(zpath.display().to_string()), None)
+            .files()
+            .unwrap();
         assert_eq!(files[0].format, Format::Csv);
         assert_eq!(rows(&files[0]), 2);
     }
@@ -446,7 +466,9 @@ mod tests {
             zip.write_all(&zeros).unwrap();
         }
         zip.finish().unwrap();
-        let files = config(Some(zpath.display().to_string()), None).files().unwrap();
+        let files = config(Some(zpath.display().to_string()), None)
+            .files()
+            .unwrap();
         // Listed, so that the run keeps its bytes, but refused to read.
         let err = files[0].batches(10).err().unwrap().to_string();
         assert!(err.contains("zip bomb"), "{err}");

@@ -23,9 +23,9 @@ pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
 
 pub mod database;
 pub mod file;
-pub mod pipe;
 pub mod flatten;
 pub mod http_api;
+pub mod pipe;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -77,7 +77,13 @@ impl FileDelivery {
         if let Some(reason) = &self.refused {
             return Err(SourceError::input(&self.name, reason));
         }
-        formats::read_file(&self.path, &self.name, self.format, &self.options, batch_rows)
+        formats::read_file(
+            &self.path,
+            &self.name,
+            self.format,
+            &self.options,
+            batch_rows,
+        )
     }
 }
 

@@ -150,13 +150,19 @@ fn default_timestamp_formats() -> Vec<String> {
     .to_vec()
 }
 fn default_null_values() -> Vec<String> {
-    ["", "--", "NA", "N/A", "NULL", "null"].map(String::from).to_vec()
+    ["", "--", "NA", "N/A", "NULL", "null"]
+        .map(String::from)
+        .to_vec()
 }
 fn default_true_values() -> Vec<String> {
-    ["true", "t", "1", "s", "sim", "y", "yes"].map(String::from).to_vec()
+    ["true", "t", "1", "s", "sim", "y", "yes"]
+        .map(String::from)
+        .to_vec()
 }
 fn default_false_values() -> Vec<String> {
-    ["false", "f", "0", "n", "nao", "não", "no"].map(String::from).to_vec()
+    ["false", "f", "0", "n", "nao", "não", "no"]
+        .map(String::from)
+        .to_vec()
 }
 
 impl Default for ParseOptions {
@@ -323,7 +329,9 @@ impl Contract {
         if let Some(share) = d.max_rejected_share
             && !(0.0..=1.0).contains(&share)
         {
-            problems.push(format!("max_rejected_share {share} must be between 0 and 1"));
+            problems.push(format!(
+                "max_rejected_share {share} must be between 0 and 1"
+            ));
         }
         if d.version == Some(0) {
             problems.push("version must be 1 or more".into());
@@ -385,7 +393,10 @@ impl Contract {
         }
         let p = &self.parse;
         if p.decimal != "." && p.decimal != "," {
-            problems.push(format!("parse.decimal {:?}: expected \".\" or \",\"", p.decimal));
+            problems.push(format!(
+                "parse.decimal {:?}: expected \".\" or \",\"",
+                p.decimal
+            ));
         }
         if p.thousands.as_deref() == Some(p.decimal.as_str()) {
             problems.push("parse.thousands cannot equal parse.decimal".into());
@@ -486,7 +497,12 @@ fn column_problems(column: &ColumnSpec) -> Vec<String> {
             }
             (Ok(DataType::Date32 | DataType::Timestamp(..)), toml::Value::Datetime(_)) => true,
             (
-                Ok(DataType::Int64 | DataType::Int32 | DataType::Float64 | DataType::Decimal128(..)),
+                Ok(
+                    DataType::Int64
+                    | DataType::Int32
+                    | DataType::Float64
+                    | DataType::Decimal128(..),
+                ),
                 toml::Value::Integer(_) | toml::Value::Float(_),
             ) => true,
             _ => false,
@@ -532,9 +548,21 @@ pub fn diff(old: &Contract, new: &Contract) -> Vec<String> {
         }
     };
     field("level", a.level.clone(), b.level.clone());
-    field("frequency", format!("{:?}", a.frequency), format!("{:?}", b.frequency));
-    field("partition", format!("{:?}", a.partition), format!("{:?}", b.partition));
-    field("primary key", a.primary_key.join(","), b.primary_key.join(","));
+    field(
+        "frequency",
+        format!("{:?}", a.frequency),
+        format!("{:?}", b.frequency),
+    );
+    field(
+        "partition",
+        format!("{:?}", a.partition),
+        format!("{:?}", b.partition),
+    );
+    field(
+        "primary key",
+        a.primary_key.join(","),
+        b.primary_key.join(","),
+    );
     field("drift policy", a.drift.name().into(), b.drift.name().into());
     field(
         "max rejected share",
@@ -558,7 +586,11 @@ pub fn diff(old: &Contract, new: &Contract) -> Vec<String> {
                     changes.push(format!(
                         "column {}: {}",
                         column.name,
-                        if c.nullable { "may now be empty" } else { "now required" }
+                        if c.nullable {
+                            "may now be empty"
+                        } else {
+                            "now required"
+                        }
                     ));
                 }
                 if c.personal != column.personal {
@@ -568,7 +600,13 @@ pub fn diff(old: &Contract, new: &Contract) -> Vec<String> {
                     ));
                 }
                 if (&c.min, &c.max, &c.pattern, &c.values, &c.validator)
-                    != (&column.min, &column.max, &column.pattern, &column.values, &column.validator)
+                    != (
+                        &column.min,
+                        &column.max,
+                        &column.pattern,
+                        &column.values,
+                        &column.validator,
+                    )
                 {
                     changes.push(format!("column {}: constraints changed", column.name));
                 }
@@ -726,8 +764,18 @@ type = "integer"
         );
         let versions = vec![v1, v2];
         let day = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        assert_eq!(version_in_force(&versions, day("2027-02-28")).unwrap().version(), 1);
-        assert_eq!(version_in_force(&versions, day("2027-03-01")).unwrap().version(), 2);
+        assert_eq!(
+            version_in_force(&versions, day("2027-02-28"))
+                .unwrap()
+                .version(),
+            1
+        );
+        assert_eq!(
+            version_in_force(&versions, day("2027-03-01"))
+                .unwrap()
+                .version(),
+            2
+        );
         let changes = diff(&versions[0], &versions[1]);
         assert_eq!(changes, vec!["column b added (string, required)"]);
     }

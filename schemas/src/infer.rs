@@ -294,9 +294,15 @@ mod tests {
     #[test]
     fn drafts_brazilian_columns() {
         let cols = vec![
-            ("Valor Pago".to_string(), vec![Some("14,16"), Some("3"), Some("--")]),
+            (
+                "Valor Pago".to_string(),
+                vec![Some("14,16"), Some("3"), Some("--")],
+            ),
             ("DTOBITO".to_string(), vec![Some("31/12/2023"), None]),
-            ("CODMUNRES".to_string(), vec![Some("120040"), Some("012345")]),
+            (
+                "CODMUNRES".to_string(),
+                vec![Some("120040"), Some("012345")],
+            ),
         ];
         let (specs, parse) = infer_columns(&cols);
         let got: Vec<(&str, &str, Option<&str>)> = specs

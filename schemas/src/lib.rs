@@ -10,8 +10,8 @@
 
 mod contract;
 mod infer;
-pub mod values;
 pub mod validators;
+pub mod values;
 
 pub use contract::{
     ColumnSpec, Contract, ContractError, DatasetSection, DriftPolicy, ParseOptions, diff,

@@ -28,7 +28,11 @@ impl ValueParser {
             thousands: options.thousands.as_deref().and_then(|t| t.chars().next()),
             date_formats: options.date_formats.clone(),
             timestamp_formats: options.timestamp_formats.clone(),
-            nulls: options.null_values.iter().map(|s| s.trim().to_owned()).collect(),
+            nulls: options
+                .null_values
+                .iter()
+                .map(|s| s.trim().to_owned())
+                .collect(),
             trues: lower(&options.true_values),
             falses: lower(&options.false_values),
         }
@@ -123,12 +127,10 @@ impl ValueParser {
         }
         let mut value: i128 = 0;
         let mut digits_used = 0usize;
-        for b in int_part.bytes().chain(
-            frac_part
-                .bytes()
-                .chain(std::iter::repeat(b'0'))
-                .take(scale),
-        ) {
+        for b in int_part
+            .bytes()
+            .chain(frac_part.bytes().chain(std::iter::repeat(b'0')).take(scale))
+        {
             value = value * 10 + (b - b'0') as i128;
             if value != 0 {
                 digits_used += 1;
@@ -234,8 +236,7 @@ fn thousands_well_placed(text: &str, sep: char, decimal: char) -> bool {
     let mut groups = int_part.split(sep);
     let first = groups.next().unwrap_or("");
     let rest: Vec<&str> = groups.collect();
-    rest.is_empty()
-        || (!first.is_empty() && first.len() <= 3 && rest.iter().all(|g| g.len() == 3))
+    rest.is_empty() || (!first.is_empty() && first.len() <= 3 && rest.iter().all(|g| g.len() == 3))
 }
 
 /// Dates outside 1800–2200 are misparsed formats (`20110102` read as
@@ -284,7 +285,10 @@ mod tests {
             decimal: ",".into(),
             ..Default::default()
         });
-        assert!(plain.float("1.234,5").is_err(), "ambiguous without thousands");
+        assert!(
+            plain.float("1.234,5").is_err(),
+            "ambiguous without thousands"
+        );
     }
 
     #[test]
@@ -308,7 +312,10 @@ mod tests {
             current = current.succ_opt().unwrap();
         }
         assert!(p.date("ontem").is_err());
-        assert_eq!(date_from_days(day("2016-01-01")).unwrap().to_string(), "2016-01-01");
+        assert_eq!(
+            date_from_days(day("2016-01-01")).unwrap().to_string(),
+            "2016-01-01"
+        );
         assert_eq!(
             p.timestamp("31/12/2023 23:59:00").unwrap(),
             (day("2023-12-31") as i64 * 86_400 + 86_340) * 1_000_000

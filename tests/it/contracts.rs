@@ -40,7 +40,11 @@ fn sim_extraction(rows: usize, bad: usize, f_rows: usize, first: u32) -> Vec<u8>
             let last = cpf.pop().unwrap().to_digit(10).unwrap();
             cpf.push(char::from_digit((last + 1) % 10, 10).unwrap());
         }
-        let sexo = if i >= bad && i < bad + f_rows { "F" } else { ["1", "2"][i % 2] };
+        let sexo = if i >= bad && i < bad + f_rows {
+            "F"
+        } else {
+            ["1", "2"][i % 2]
+        };
         text.push_str(&format!(
             "{:08};{};{:02}{:02}2024;4{:02};{sexo};{};I{:02};{cpf};{};Jos\u{e9} da Concei\u{e7}\u{e3}o {n};{},{:02}\n",
             n,
@@ -91,14 +95,20 @@ fn a_latin1_sim_extraction_lands_with_bad_rows_in_quarantine_and_a_report() {
         "sim_obitos",
         &["--contract", contract.to_str().unwrap()],
     );
-    assert!(out.contains("ingested 197 rows") && out.contains("3 rejected"), "{out}");
+    assert!(
+        out.contains("ingested 197 rows") && out.contains("3 rejected"),
+        "{out}"
+    );
     let run = run_id(&out);
 
     // Typed by the contract: dates from DDMMYYYY, decimals from commas,
     // accents from Latin-1, codes with their zeros.
     assert_eq!(count(&lake, "SELECT count(*) FROM sim_obitos"), "197");
     assert_eq!(
-        count(&lake, "SELECT count(*) FROM sim_obitos WHERE nome LIKE 'José da Conceição%'"),
+        count(
+            &lake,
+            "SELECT count(*) FROM sim_obitos WHERE nome LIKE 'José da Conceição%'"
+        ),
         "197"
     );
     assert_eq!(
@@ -106,11 +116,17 @@ fn a_latin1_sim_extraction_lands_with_bad_rows_in_quarantine_and_a_report() {
         "2024-01-01"
     );
     assert_eq!(
-        count(&lake, "SELECT arrow_typeof(custo) = 'Decimal128(12, 2)' FROM sim_obitos LIMIT 1"),
+        count(
+            &lake,
+            "SELECT arrow_typeof(custo) = 'Decimal128(12, 2)' FROM sim_obitos LIMIT 1"
+        ),
         "true"
     );
     assert_eq!(
-        count(&lake, "SELECT count(*) FROM sim_obitos WHERE numerodo = '00000100'"),
+        count(
+            &lake,
+            "SELECT count(*) FROM sim_obitos WHERE numerodo = '00000100'"
+        ),
         "1"
     );
 
@@ -120,7 +136,10 @@ fn a_latin1_sim_extraction_lands_with_bad_rows_in_quarantine_and_a_report() {
     assert_eq!(report["rows_read"], 200);
     assert_eq!(report["rows_rejected"], 3);
     assert_eq!(report["rejected_by_reason"][0]["column"], "cpf");
-    assert_eq!(report["rejected_by_reason"][0]["reason"], "not a valid cpf (check digits)");
+    assert_eq!(
+        report["rejected_by_reason"][0]["reason"],
+        "not a valid cpf (check digits)"
+    );
     assert_eq!(report["rejected_by_reason"][0]["examples"][0], "line 2");
     assert_eq!(report["period"][0], "2024-01-01");
     assert_eq!(report["contract_version"], 1);
@@ -131,19 +150,35 @@ fn a_latin1_sim_extraction_lands_with_bad_rows_in_quarantine_and_a_report() {
         .find(|c| c["name"] == "nome")
         .unwrap();
     assert_eq!(nome["personal"], true);
-    assert!(nome["min"].is_null(), "no range for personal columns: {nome}");
+    assert!(
+        nome["min"].is_null(),
+        "no range for personal columns: {nome}"
+    );
     let html_path = dir.path().join("relatorio.html");
     lagoa_ok(
         &lake,
-        &["report", &run, "--format", "html", "--output", html_path.to_str().unwrap()],
+        &[
+            "report",
+            &run,
+            "--format",
+            "html",
+            "--output",
+            html_path.to_str().unwrap(),
+        ],
     );
     let html = std::fs::read_to_string(&html_path).unwrap();
     assert!(html.contains("Relatório de qualidade") && html.contains("not a valid cpf"));
-    assert!(!html.contains("José"), "the report holds no personal values");
+    assert!(
+        !html.contains("José"),
+        "the report holds no personal values"
+    );
 
     // The rejected rows, decrypted for the steward, with their line.
     let shown = lagoa_ok(&lake, &["quarantine", "show", &run, "--json"]);
-    let rows: Vec<serde_json::Value> = shown.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<serde_json::Value> = shown
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[0]["location"], "line 2");
     assert_eq!(rows[0]["row"]["NUMERODO"], "00000001");
@@ -151,13 +186,18 @@ fn a_latin1_sim_extraction_lands_with_bad_rows_in_quarantine_and_a_report() {
     for file in all_files(&lake.join("store")) {
         let bytes = std::fs::read(&file).unwrap();
         assert!(
-            !bytes.windows(4).any(|w| w == b"Jos\xe9" || w == "José".as_bytes()),
+            !bytes
+                .windows(4)
+                .any(|w| w == b"Jos\xe9" || w == "José".as_bytes()),
             "{} holds a name in clear",
             file.display()
         );
     }
     let runs = lagoa_ok(&lake, &["runs", "--json"]);
-    assert!(runs.contains("\"status\":\"committed\"") && runs.contains("\"rows_rejected\":3"), "{runs}");
+    assert!(
+        runs.contains("\"status\":\"committed\"") && runs.contains("\"rows_rejected\":3"),
+        "{runs}"
+    );
 }
 
 #[test]
@@ -168,11 +208,19 @@ fn too_many_bad_rows_reject_the_delivery_until_a_replay_with_a_fixed_contract() 
     let file = write_bytes(dir.path(), "DOAC2024.csv", &sim_extraction(100, 0, 20, 1));
     let err = lagoa_err(
         &lake,
-        &["ingest", file.to_str().unwrap(), "--dataset", "sim_obitos", "--contract", strict.to_str().unwrap()],
+        &[
+            "ingest",
+            file.to_str().unwrap(),
+            "--dataset",
+            "sim_obitos",
+            "--contract",
+            strict.to_str().unwrap(),
+        ],
     );
     assert!(
-        err.contains("rejected: 20 of 100 rows rejected (20.00%), over the contract's limit of 5.00%")
-            && err.contains("column sexo: not one of the contract's values"),
+        err.contains(
+            "rejected: 20 of 100 rows rejected (20.00%), over the contract's limit of 5.00%"
+        ) && err.contains("column sexo: not one of the contract's values"),
         "{err}"
     );
     let run = run_id(&err);
@@ -186,13 +234,26 @@ fn too_many_bad_rows_reject_the_delivery_until_a_replay_with_a_fixed_contract() 
     let fixed = contract_with(
         dir.path(),
         "fixed.toml",
-        &[("values = [\"0\", \"1\", \"2\", \"9\"]", "values = [\"0\", \"1\", \"2\", \"9\", \"F\"]")],
+        &[(
+            "values = [\"0\", \"1\", \"2\", \"9\"]",
+            "values = [\"0\", \"1\", \"2\", \"9\", \"F\"]",
+        )],
     );
-    let out = lagoa_ok(&lake, &["replay", &run, "--contract", fixed.to_str().unwrap()]);
+    let out = lagoa_ok(
+        &lake,
+        &["replay", &run, "--contract", fixed.to_str().unwrap()],
+    );
     assert!(out.contains("ingested 100 rows"), "{out}");
-    assert_eq!(count(&lake, "SELECT count(*) FROM sim_obitos WHERE sexo = 'F'"), "20");
+    assert_eq!(
+        count(&lake, "SELECT count(*) FROM sim_obitos WHERE sexo = 'F'"),
+        "20"
+    );
     let runs = lagoa_ok(&lake, &["runs", "--json"]);
-    assert!(runs.contains("\"trigger\":\"replay\"") && runs.contains(&format!("\"replay_of\":\"{run}\"")), "{runs}");
+    assert!(
+        runs.contains("\"trigger\":\"replay\"")
+            && runs.contains(&format!("\"replay_of\":\"{run}\"")),
+        "{runs}"
+    );
 }
 
 #[test]
@@ -201,11 +262,19 @@ fn quarantined_rows_are_released_after_a_contract_fix_exactly_once() {
     let strict = repo_root().join("schemas/examples/sim_obitos.toml");
     // 2 of 100 rows with "F": within the 5% limit, so they go to quarantine.
     let file = write_bytes(dir.path(), "DOAC2024.csv", &sim_extraction(100, 0, 2, 1));
-    let out = ingest(&lake, &file, "sim_obitos", &["--contract", strict.to_str().unwrap()]);
+    let out = ingest(
+        &lake,
+        &file,
+        "sim_obitos",
+        &["--contract", strict.to_str().unwrap()],
+    );
     assert!(out.contains("ingested 98 rows"), "{out}");
     let run = run_id(&out);
     let listed = lagoa_ok(&lake, &["quarantine", "list"]);
-    assert!(listed.contains(&run) && listed.contains(" 2  no"), "{listed}");
+    assert!(
+        listed.contains(&run) && listed.contains(" 2  no"),
+        "{listed}"
+    );
 
     // Released against the strict contract, they fail again: nothing admitted.
     let err = lagoa_err(&lake, &["quarantine", "release", &run]);
@@ -214,12 +283,33 @@ fn quarantined_rows_are_released_after_a_contract_fix_exactly_once() {
     let fixed = contract_with(
         dir.path(),
         "fixed.toml",
-        &[("values = [\"0\", \"1\", \"2\", \"9\"]", "values = [\"0\", \"1\", \"2\", \"9\", \"F\"]")],
+        &[(
+            "values = [\"0\", \"1\", \"2\", \"9\"]",
+            "values = [\"0\", \"1\", \"2\", \"9\", \"F\"]",
+        )],
     );
-    let out = lagoa_ok(&lake, &["quarantine", "release", &run, "--contract", fixed.to_str().unwrap()]);
+    let out = lagoa_ok(
+        &lake,
+        &[
+            "quarantine",
+            "release",
+            &run,
+            "--contract",
+            fixed.to_str().unwrap(),
+        ],
+    );
     assert!(out.contains("ingested 2 rows"), "{out}");
     assert_eq!(count(&lake, "SELECT count(*) FROM sim_obitos"), "100");
-    let err = lagoa_err(&lake, &["quarantine", "release", &run, "--contract", fixed.to_str().unwrap()]);
+    let err = lagoa_err(
+        &lake,
+        &[
+            "quarantine",
+            "release",
+            &run,
+            "--contract",
+            fixed.to_str().unwrap(),
+        ],
+    );
     assert!(err.contains("already released"), "{err}");
     assert_eq!(count(&lake, "SELECT count(*) FROM sim_obitos"), "100");
 }
@@ -233,7 +323,10 @@ fn a_contract_version_is_announced_ahead_and_applies_from_its_date() {
         "v2.toml",
         &[
             ("version = 1", "version = 2"),
-            ("effective_from = \"2020-01-01\"", "effective_from = \"2099-01-01\""),
+            (
+                "effective_from = \"2020-01-01\"",
+                "effective_from = \"2099-01-01\"",
+            ),
             (
                 "[[columns]]\nname = \"custo\"",
                 "[[columns]]\nname = \"escolaridade\"\ntype = \"string\"\nnullable = false\n\n[[columns]]\nname = \"custo\"",
@@ -244,10 +337,14 @@ fn a_contract_version_is_announced_ahead_and_applies_from_its_date() {
     let out = lagoa_ok(&lake, &["contract", "register", v2.to_str().unwrap()]);
     assert!(out.contains("v2 (in force from 2099-01-01)"), "{out}");
     let listed = lagoa_ok(&lake, &["contract", "list", "sim_obitos"]);
-    assert!(listed.contains("in force") && listed.contains("announced"), "{listed}");
+    assert!(
+        listed.contains("in force") && listed.contains("announced"),
+        "{listed}"
+    );
     let diff = lagoa_ok(&lake, &["contract", "diff", "sim_obitos"]);
     assert!(
-        diff.contains("v1 -> v2 (from 2099-01-01)") && diff.contains("column escolaridade added (string, required)"),
+        diff.contains("v1 -> v2 (from 2099-01-01)")
+            && diff.contains("column escolaridade added (string, required)"),
         "{diff}"
     );
     // Registering the same version again is harmless; other content under
@@ -256,10 +353,16 @@ fn a_contract_version_is_announced_ahead_and_applies_from_its_date() {
     let v2b = contract_with(
         dir.path(),
         "v2b.toml",
-        &[("version = 1", "version = 2"), ("frequency = \"monthly\"", "frequency = \"weekly\"")],
+        &[
+            ("version = 1", "version = 2"),
+            ("frequency = \"monthly\"", "frequency = \"weekly\""),
+        ],
     );
     let err = lagoa_err(&lake, &["contract", "register", v2b.to_str().unwrap()]);
-    assert!(err.contains("version 2 is already registered with other content"), "{err}");
+    assert!(
+        err.contains("version 2 is already registered with other content"),
+        "{err}"
+    );
 
     // Today the registered v1 applies (no --contract needed)...
     let file = write_bytes(dir.path(), "DOAC2024.csv", &sim_extraction(30, 0, 0, 1));
@@ -270,9 +373,19 @@ fn a_contract_version_is_announced_ahead_and_applies_from_its_date() {
     let later = write_bytes(dir.path(), "DOAC2099.csv", &sim_extraction(30, 0, 0, 1000));
     let err = lagoa_err(
         &lake,
-        &["ingest", later.to_str().unwrap(), "--dataset", "sim_obitos", "--reference-date", "2099-02-01"],
+        &[
+            "ingest",
+            later.to_str().unwrap(),
+            "--dataset",
+            "sim_obitos",
+            "--reference-date",
+            "2099-02-01",
+        ],
     );
-    assert!(err.contains("missing column escolaridade (not delivered; required)"), "{err}");
+    assert!(
+        err.contains("missing column escolaridade (not delivered; required)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -284,28 +397,73 @@ fn drift_follows_the_contract_policy() {
     let with_new: String = text
         .lines()
         .enumerate()
-        .map(|(i, l)| if i == 0 { format!("{l};GESTANTE\n") } else { format!("{l};N\n") })
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l};GESTANTE\n")
+            } else {
+                format!("{l};N\n")
+            }
+        })
         .collect();
     bytes = with_new.chars().map(|c| c as u32 as u8).collect();
     let file = write_bytes(dir.path(), "DOAC2024.csv", &bytes);
 
     // reject (the example's policy): the run fails, naming the column.
     let reject = repo_root().join("schemas/examples/sim_obitos.toml");
-    let err = lagoa_err(&lake, &["ingest", file.to_str().unwrap(), "--dataset", "sim_obitos", "--contract", reject.to_str().unwrap()]);
+    let err = lagoa_err(
+        &lake,
+        &[
+            "ingest",
+            file.to_str().unwrap(),
+            "--dataset",
+            "sim_obitos",
+            "--contract",
+            reject.to_str().unwrap(),
+        ],
+    );
     assert!(err.contains("new column gestante"), "{err}");
 
     // hold: nothing visible, the run waits for a steward.
-    let hold = contract_with(dir.path(), "hold.toml", &[("drift = \"reject\"", "drift = \"hold\"")]);
-    let err = lagoa_err(&lake, &["ingest", file.to_str().unwrap(), "--dataset", "sim_obitos", "--contract", hold.to_str().unwrap()]);
+    let hold = contract_with(
+        dir.path(),
+        "hold.toml",
+        &[("drift = \"reject\"", "drift = \"hold\"")],
+    );
+    let err = lagoa_err(
+        &lake,
+        &[
+            "ingest",
+            file.to_str().unwrap(),
+            "--dataset",
+            "sim_obitos",
+            "--contract",
+            hold.to_str().unwrap(),
+        ],
+    );
     assert!(err.contains(": held: "), "{err}");
     let runs = lagoa_ok(&lake, &["runs", "--json"]);
     assert!(runs.contains("\"status\":\"held\""), "{runs}");
 
     // evolve: the column joins the dataset.
-    let evolve = contract_with(dir.path(), "evolve.toml", &[("drift = \"reject\"", "drift = \"evolve\"")]);
-    let out = ingest(&lake, &file, "sim_obitos", &["--contract", evolve.to_str().unwrap()]);
+    let evolve = contract_with(
+        dir.path(),
+        "evolve.toml",
+        &[("drift = \"reject\"", "drift = \"evolve\"")],
+    );
+    let out = ingest(
+        &lake,
+        &file,
+        "sim_obitos",
+        &["--contract", evolve.to_str().unwrap()],
+    );
     assert!(out.contains("ingested 20 rows"), "{out}");
-    assert_eq!(count(&lake, "SELECT count(*) FROM sim_obitos WHERE gestante = 'N'"), "20");
+    assert_eq!(
+        count(
+            &lake,
+            "SELECT count(*) FROM sim_obitos WHERE gestante = 'N'"
+        ),
+        "20"
+    );
 }
 
 #[test]
@@ -316,18 +474,32 @@ fn an_untagged_column_of_cpf_numbers_is_flagged() {
         text.push_str(&format!("120040;{}\n", cpf_from_base(200_000_000 + i)));
     }
     let file = write_file(dir.path(), "x.csv", &text);
-    let out = lagoa(&lake, &["ingest", file.to_str().unwrap(), "--dataset", "cadastro", "--level", "especial"]);
+    let out = lagoa(
+        &lake,
+        &[
+            "ingest",
+            file.to_str().unwrap(),
+            "--dataset",
+            "cadastro",
+            "--level",
+            "especial",
+        ],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("column documento holds what look like CPF numbers but is not tagged personal"),
+        stderr.contains(
+            "column documento holds what look like CPF numbers but is not tagged personal"
+        ),
         "{stderr}"
     );
 }
 
 #[tokio::test]
 async fn an_incremental_postgres_source_takes_each_row_once_and_replays_from_arrow() {
-    let Some(pg) = postgres("an_incremental_postgres_source_takes_each_row_once_and_replays_from_arrow").await else {
+    let Some(pg) =
+        postgres("an_incremental_postgres_source_takes_each_row_once_and_replays_from_arrow").await
+    else {
         return;
     };
     use sqlx::Connection;
@@ -343,7 +515,10 @@ async fn an_incremental_postgres_source_takes_each_row_once_and_replays_from_arr
             "INSERT INTO notificacao SELECT g, '1200' || (g % 10), g * 1.5, TIMESTAMP '{at}' FROM generate_series({from}, {to}) g"
         )
     };
-    sqlx::query(&insert(1, 500, "2026-01-01 10:00:00")).execute(&mut db).await.unwrap();
+    sqlx::query(&insert(1, 500, "2026-01-01 10:00:00"))
+        .execute(&mut db)
+        .await
+        .unwrap();
 
     let (dir, lake) = new_lake();
     let source = dir.path().join("notificacao.toml");
@@ -371,13 +546,25 @@ async fn an_incremental_postgres_source_takes_each_row_once_and_replays_from_arr
     assert!(out.contains("ingested 500 rows"), "{out}");
 
     // New rows at the same cursor value and later ones: each taken once.
-    sqlx::query(&insert(501, 520, "2026-01-01 10:00:00")).execute(&mut db).await.unwrap();
-    sqlx::query(&insert(521, 600, "2026-01-02 08:00:00")).execute(&mut db).await.unwrap();
+    sqlx::query(&insert(501, 520, "2026-01-01 10:00:00"))
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query(&insert(521, 600, "2026-01-02 08:00:00"))
+        .execute(&mut db)
+        .await
+        .unwrap();
     let out = lagoa_ok(&lake, &["source", "run", source]);
     assert!(out.contains("ingested 100 rows"), "{out}");
     assert_eq!(count(&lake, "SELECT count(*) FROM notificacao"), "600");
-    assert_eq!(count(&lake, "SELECT count(DISTINCT id) FROM notificacao"), "600");
-    assert_eq!(count(&lake, "SELECT sum(valor) FROM notificacao"), format!("{:.2}", (1..=600).sum::<i64>() as f64 * 1.5));
+    assert_eq!(
+        count(&lake, "SELECT count(DISTINCT id) FROM notificacao"),
+        "600"
+    );
+    assert_eq!(
+        count(&lake, "SELECT sum(valor) FROM notificacao"),
+        format!("{:.2}", (1..=600).sum::<i64>() as f64 * 1.5)
+    );
 
     // A bad extraction (codes that break the contract's pattern) fails and
     // does not move the watermark; the replay after a contract fix reads
@@ -389,16 +576,33 @@ async fn an_incremental_postgres_source_takes_each_row_once_and_replays_from_arr
     .await
     .unwrap();
     let err = lagoa_err(&lake, &["source", "run", source]);
-    assert!(err.contains("column codmun: does not match the contract's pattern"), "{err}");
+    assert!(
+        err.contains("column codmun: does not match the contract's pattern"),
+        "{err}"
+    );
     let failed = run_id(&err);
-    sqlx::query("DELETE FROM notificacao WHERE id > 600").execute(&mut db).await.unwrap();
+    sqlx::query("DELETE FROM notificacao WHERE id > 600")
+        .execute(&mut db)
+        .await
+        .unwrap();
     let relaxed = dir.path().join("relaxed.toml");
     std::fs::write(
         &relaxed,
-        std::fs::read_to_string(&contract).unwrap().replace("pattern = \"^[0-9]{5}$\"\n", ""),
+        std::fs::read_to_string(&contract)
+            .unwrap()
+            .replace("pattern = \"^[0-9]{5}$\"\n", ""),
     )
     .unwrap();
-    let out = lagoa_ok(&lake, &["replay", &failed, "--contract", relaxed.to_str().unwrap()]);
+    let out = lagoa_ok(
+        &lake,
+        &["replay", &failed, "--contract", relaxed.to_str().unwrap()],
+    );
     assert!(out.contains("ingested 100 rows"), "{out}");
-    assert_eq!(count(&lake, "SELECT count(*) FROM notificacao WHERE codmun LIKE 'X%'"), "100");
+    assert_eq!(
+        count(
+            &lake,
+            "SELECT count(*) FROM notificacao WHERE codmun LIKE 'X%'"
+        ),
+        "100"
+    );
 }

@@ -369,8 +369,7 @@ fn bad_input_is_named_without_leaking_values() {
         &["ingest", bad.to_str().unwrap(), "--dataset", "pessoas"],
     );
     assert!(
-        err.contains("bad.csv")
-            && err.contains("column idade: not an integer (e.g. line 3)"),
+        err.contains("bad.csv") && err.contains("column idade: not an integer (e.g. line 3)"),
         "{err}"
     );
     for secret in ["Severina", "11144477735", "01234567890"] {
@@ -739,7 +738,10 @@ fn every_delivery_is_kept_in_the_raw_zone_even_rejected_ones() {
         &lake,
         &["ingest", bad.to_str().unwrap(), "--dataset", "obitos"],
     );
-    assert!(err.contains("column idade: not an integer (e.g. line 2)"), "{err}");
+    assert!(
+        err.contains("column idade: not an integer (e.g. line 2)"),
+        "{err}"
+    );
     // A rerun of an ingested delivery stops at its fingerprint and copies nothing.
     ingest(&lake, &good, "obitos", &[]);
 

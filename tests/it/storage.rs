@@ -2,8 +2,8 @@
 //! a real S3-protocol server (moto), and PostgreSQL as the catalog.
 
 use crate::support::*;
-use lagoa_core::DatasetName;
 use lagoa_connectors::file::FileSourceConfig;
+use lagoa_core::DatasetName;
 use lagoa_ingest::{InferenceHints, RunRequest, run_delivery};
 use lagoa_lake::{AsOf, InitOptions, Lake};
 use std::sync::Arc;

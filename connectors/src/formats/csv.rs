@@ -144,7 +144,10 @@ pub fn read_csv(
         if records.next_record()?.is_none() {
             return Err(SourceError::input(
                 name,
-                format!("the file ends within the {} lines to skip", options.skip_lines),
+                format!(
+                    "the file ends within the {} lines to skip",
+                    options.skip_lines
+                ),
             ));
         }
     }
@@ -171,7 +174,11 @@ pub fn read_csv(
             .map(|n| Field::new(n, DataType::Utf8, true))
             .collect::<Vec<_>>(),
     ));
-    let pending = if header { None } else { Some((first, first_line)) };
+    let pending = if header {
+        None
+    } else {
+        Some((first, first_line))
+    };
     Ok(Box::new(CsvBatches {
         records,
         schema,
@@ -227,7 +234,11 @@ fn read_error(name: &str, e: &std::io::Error) -> SourceError {
 
 /// The encoding and the length of a byte-order mark to skip.
 fn detect_encoding(sample: &[u8], declared: Option<&str>) -> (&'static Encoding, usize) {
-    let bom = if sample.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let bom = if sample.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
     if let Some(encoding) = declared.filter(|d| *d != "auto").and_then(encoding_for) {
         return (encoding, if encoding == UTF_8 { bom } else { 0 });
     }
@@ -253,14 +264,20 @@ fn skip_lines(text: &str, lines: usize) -> &str {
 /// The candidate that splits the sample's lines into the same number of
 /// fields most consistently (ignoring quoted text), preferring more fields.
 pub fn sniff_delimiter(sample: &str) -> u8 {
-    let lines: Vec<&str> = sample.lines().filter(|l| !l.trim().is_empty()).take(50).collect();
+    let lines: Vec<&str> = sample
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(50)
+        .collect();
     let mut best = (b',', 0usize, 0usize);
     for candidate in [b';', b',', b'\t', b'|'] {
         let counts: Vec<usize> = lines
             .iter()
             .map(|l| count_outside_quotes(l, candidate))
             .collect();
-        let Some(&first) = counts.first() else { continue };
+        let Some(&first) = counts.first() else {
+            continue;
+        };
         if first == 0 {
             continue;
         }
@@ -351,7 +368,10 @@ impl Records {
         Records {
             input,
             name: name.to_owned(),
-            core: ReaderBuilder::new().delimiter(delimiter).quote(quote).build(),
+            core: ReaderBuilder::new()
+                .delimiter(delimiter)
+                .quote(quote)
+                .build(),
             inbuf: vec![0u8; 256 * 1024].into_boxed_slice(),
             in_start: 0,
             in_end: 0,
@@ -405,11 +425,9 @@ impl Records {
         loop {
             self.fill()?;
             let input = &self.inbuf[self.in_start..self.in_end];
-            let (result, nin, nout, nend) = self.core.read_record(
-                input,
-                &mut self.out[out_len..],
-                &mut self.ends[ends_len..],
-            );
+            let (result, nin, nout, nend) =
+                self.core
+                    .read_record(input, &mut self.out[out_len..], &mut self.ends[ends_len..]);
             self.in_start += nin;
             out_len += nout;
             ends_len += nend;
@@ -527,9 +545,8 @@ impl Records {
             }
         } else {
             // The transcoder produced UTF-8.
-            std::str::from_utf8(bytes).map_err(|_| {
-                reject("the decoder produced invalid text".into(), String::new())
-            })?
+            std::str::from_utf8(bytes)
+                .map_err(|_| reject("the decoder produced invalid text".into(), String::new()))?
         };
         let mut start = 0;
         Ok(self.ends[..fields]
@@ -824,7 +841,11 @@ mod tests {
         let rejects: Vec<_> = batches.iter().flat_map(|b| &b.rejects).collect();
         assert_eq!(rejects.len(), 1);
         assert_eq!(rejects[0].location, "line 10002");
-        assert!(rejects[0].reason.contains("field 2"), "{}", rejects[0].reason);
+        assert!(
+            rejects[0].reason.contains("field 2"),
+            "{}",
+            rejects[0].reason
+        );
         assert!(rejects[0].reason.contains("latin1"));
     }
 
@@ -907,7 +928,11 @@ mod tests {
 
     #[test]
     fn a_file_without_a_header_gets_numbered_columns() {
-        let batches = read(b"120040;01012016;432\n120050;02012016;401\n", &CsvOptions::default(), 10);
+        let batches = read(
+            b"120040;01012016;432\n120050;02012016;401\n",
+            &CsvOptions::default(),
+            10,
+        );
         let b = &batches[0];
         assert_eq!(b.batch.schema().field(2).name(), "coluna_3");
         assert_eq!(b.batch.num_rows(), 2);
@@ -950,6 +975,9 @@ mod tests {
         )
         .err()
         .unwrap();
-        assert!(err.to_string().starts_with("vazio.csv: the file is empty"), "{err}");
+        assert!(
+            err.to_string().starts_with("vazio.csv: the file is empty"),
+            "{err}"
+        );
     }
 }

@@ -211,7 +211,9 @@ pub fn read_stream(
     batch_rows: usize,
 ) -> Result<Batches, SourceError> {
     let input: Box<dyn std::io::Read + Send> = if name.to_ascii_lowercase().ends_with(".gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(input)))
+        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
+            input,
+        )))
     } else {
         input
     };
@@ -230,10 +232,7 @@ pub fn read_stream(
 }
 
 /// Opens a file for streaming, decompressing `.gz` and `.zip` on the fly.
-pub fn open_stream(
-    path: &Path,
-    name: &str,
-) -> Result<Box<dyn std::io::Read + Send>, SourceError> {
+pub fn open_stream(path: &Path, name: &str) -> Result<Box<dyn std::io::Read + Send>, SourceError> {
     if crate::file::is_zip(name) {
         return crate::file::open_zip_stream(path, name, None);
     }

@@ -18,7 +18,10 @@ pub fn read_parquet(path: &Path, name: &str, batch_rows: usize) -> Result<Batche
     let mut next_row = 1u64;
     Ok(Box::new(reader.map(move |batch| {
         let batch = batch.map_err(|e| {
-            SourceError::input(format!("{name} row {next_row}"), format!("cannot decode: {e}"))
+            SourceError::input(
+                format!("{name} row {next_row}"),
+                format!("cannot decode: {e}"),
+            )
         })?;
         let first_row = next_row;
         next_row += batch.num_rows() as u64;
@@ -40,13 +43,18 @@ mod tests {
             ("n", Arc::new(Int64Array::from_iter_values(0..25)) as _),
             (
                 "s",
-                Arc::new(StringArray::from_iter_values((0..25).map(|i| format!("v{i}")))) as _,
+                Arc::new(StringArray::from_iter_values(
+                    (0..25).map(|i| format!("v{i}")),
+                )) as _,
             ),
         ])
         .unwrap();
-        let mut writer =
-            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None)
-                .unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            batch.schema(),
+            None,
+        )
+        .unwrap();
         writer.write(&batch).unwrap();
         writer.close().unwrap();
         let batches: Vec<_> = read_parquet(&path, "x.parquet", 10)
@@ -63,7 +71,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.parquet");
         std::fs::write(&path, b"municipio;valor\n").unwrap();
-        let err = read_parquet(&path, "x.parquet", 10).err().unwrap().to_string();
-        assert!(err.starts_with("x.parquet: not a readable Parquet file"), "{err}");
+        let err = read_parquet(&path, "x.parquet", 10)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("x.parquet: not a readable Parquet file"),
+            "{err}"
+        );
     }
 }

@@ -202,8 +202,8 @@ fn default_mode() -> String {
 
 impl SourceFile {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let mut file: SourceFile =
             toml::from_str(&text).with_context(|| format!("source {}", path.display()))?;
         if let Some(c) = &file.contract
@@ -222,7 +222,11 @@ impl SourceFile {
             bail!(
                 "source {} has problems:\n{}",
                 path.display(),
-                problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+                problems
+                    .iter()
+                    .map(|p| format!("  - {p}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             );
         }
         Ok(file)
@@ -231,8 +235,12 @@ impl SourceFile {
 
 pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<()> {
     let contract = args.contract.as_deref().map(Contract::load).transpose()?;
-    if contract.is_some() && (!args.personal.is_empty() || args.level.is_some() || args.partition.is_some()) {
-        bail!("--personal, --level and --partition come from the contract when --contract is given");
+    if contract.is_some()
+        && (!args.personal.is_empty() || args.level.is_some() || args.partition.is_some())
+    {
+        bail!(
+            "--personal, --level and --partition come from the contract when --contract is given"
+        );
     }
     let config = FileSourceConfig::single(&args.file, args.read.format()?, args.read.options());
     let deliveries = config.deliveries()?;
@@ -253,7 +261,9 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<()> {
         }
     }
     if failed > 0 {
-        bail!("the delivery was not taken into the lake (see above; `lagoa report <run>` has the details)");
+        bail!(
+            "the delivery was not taken into the lake (see above; `lagoa report <run>` has the details)"
+        );
     }
     Ok(())
 }
@@ -281,7 +291,11 @@ pub async fn source(lake: Option<&Lake>, command: SourceCommand) -> Result<()> {
                 request.watermark_key = Some(source.name.clone());
             }
             let ctx = ExtractContext {
-                watermark: if incremental { lake.catalog.watermark(&source.name).await? } else { None },
+                watermark: if incremental {
+                    lake.catalog.watermark(&source.name).await?
+                } else {
+                    None
+                },
                 ..Default::default()
             };
             let deliveries = source.source.deliveries(&ctx).await?;
@@ -295,7 +309,10 @@ pub async fn source(lake: Option<&Lake>, command: SourceCommand) -> Result<()> {
                 }
             }
             if failed > 0 {
-                bail!("{failed} delivery(ies) of source {} were not taken into the lake", source.name);
+                bail!(
+                    "{failed} delivery(ies) of source {} were not taken into the lake",
+                    source.name
+                );
             }
             Ok(())
         }
@@ -382,7 +399,12 @@ pub async fn contract(lake: Option<&Lake>, command: ContractCommand) -> Result<(
             );
             Ok(())
         }
-        ContractCommand::Infer { file, dataset, level, read } => {
+        ContractCommand::Infer {
+            file,
+            dataset,
+            level,
+            read,
+        } => {
             let config = FileSourceConfig::single(&file, read.format()?, read.options());
             let Some(Delivery::File(delivery)) = config.deliveries()?.into_iter().next() else {
                 bail!("no file at {}", file.display());
@@ -430,15 +452,33 @@ pub async fn contract(lake: Option<&Lake>, command: ContractCommand) -> Result<(
                     .find(|(n, _)| lagoa_schemas::normalize_column_name(n) == column.name)
                     .map(|(_, v)| v.iter().flatten().map(String::as_str).collect())
                     .unwrap_or_default();
-                if !sample.is_empty() && sample.iter().filter(|v| lagoa_schemas::validators::looks_like_cpf(v)).count() * 2 > sample.len() {
+                if !sample.is_empty()
+                    && sample
+                        .iter()
+                        .filter(|v| lagoa_schemas::validators::looks_like_cpf(v))
+                        .count()
+                        * 2
+                        > sample.len()
+                {
                     column.personal = Some("pessoal".into());
                     column.validator = Some("cpf".into());
-                } else if !sample.is_empty() && sample.iter().filter(|v| lagoa_schemas::validators::looks_like_cns(v)).count() * 2 > sample.len() {
+                } else if !sample.is_empty()
+                    && sample
+                        .iter()
+                        .filter(|v| lagoa_schemas::validators::looks_like_cns(v))
+                        .count()
+                        * 2
+                        > sample.len()
+                {
                     column.personal = Some("pessoal".into());
                     column.validator = Some("cns".into());
                 }
             }
-            println!("# Draft contract inferred from {} ({} sample rows).", display_name(&file), sample.batch.num_rows());
+            println!(
+                "# Draft contract inferred from {} ({} sample rows).",
+                display_name(&file),
+                sample.batch.num_rows()
+            );
             println!("# Review every column: types, nullability, constraints, personal data.");
             print!("{}", draft.to_toml());
             Ok(())
@@ -447,7 +487,12 @@ pub async fn contract(lake: Option<&Lake>, command: ContractCommand) -> Result<(
             let lake = lake.ok_or_else(|| anyhow!("no lake"))?;
             let c = Contract::load(&file)?;
             lake.catalog
-                .register_contract(&c.dataset.name, c.version() as i64, c.dataset.effective_from.as_deref(), &c.to_toml())
+                .register_contract(
+                    &c.dataset.name,
+                    c.version() as i64,
+                    c.dataset.effective_from.as_deref(),
+                    &c.to_toml(),
+                )
                 .await?;
             println!(
                 "registered contract {} v{} (in force from {})",
@@ -472,7 +517,11 @@ pub async fn contract(lake: Option<&Lake>, command: ContractCommand) -> Result<(
                 } else {
                     "superseded"
                 };
-                println!("{:>7}  {:<12}  {state}", c.version(), c.dataset.effective_from.as_deref().unwrap_or("-"));
+                println!(
+                    "{:>7}  {:<12}  {state}",
+                    c.version(),
+                    c.dataset.effective_from.as_deref().unwrap_or("-")
+                );
             }
             Ok(())
         }
@@ -490,7 +539,12 @@ pub async fn contract(lake: Option<&Lake>, command: ContractCommand) -> Result<(
                         .iter()
                         .filter(|c| c.version() > current.version())
                         .min_by_key(|c| c.version())
-                        .ok_or_else(|| anyhow!("no version of {first} after v{} is registered", current.version()))?
+                        .ok_or_else(|| {
+                            anyhow!(
+                                "no version of {first} after v{} is registered",
+                                current.version()
+                            )
+                        })?
                         .clone();
                     (current, next)
                 }
@@ -500,7 +554,11 @@ pub async fn contract(lake: Option<&Lake>, command: ContractCommand) -> Result<(
                 new.dataset.name,
                 old.version(),
                 new.version(),
-                new.dataset.effective_from.as_deref().map(|d| format!(" (from {d})")).unwrap_or_default()
+                new.dataset
+                    .effective_from
+                    .as_deref()
+                    .map(|d| format!(" (from {d})"))
+                    .unwrap_or_default()
             );
             let changes = lagoa_schemas::diff(&old, &new);
             if changes.is_empty() {
@@ -521,7 +579,12 @@ async fn registered(lake: &Lake, dataset: &str) -> Result<Vec<Contract>> {
     }
     versions
         .iter()
-        .map(|v| Ok(Contract::parse(&v.body, &format!("{dataset} v{}", v.version))?))
+        .map(|v| {
+            Ok(Contract::parse(
+                &v.body,
+                &format!("{dataset} v{}", v.version),
+            )?)
+        })
         .collect()
 }
 
@@ -555,11 +618,25 @@ pub async fn runs(lake: &Lake, dataset: Option<String>, limit: i64, json: bool) 
     Ok(())
 }
 
-pub async fn report(lake: &Lake, run: &str, format: ReportFormat, output: Option<&Path>) -> Result<()> {
-    let record = lake.catalog.run(run).await?.ok_or_else(|| anyhow!("no run {run}"))?;
+pub async fn report(
+    lake: &Lake,
+    run: &str,
+    format: ReportFormat,
+    output: Option<&Path>,
+) -> Result<()> {
+    let record = lake
+        .catalog
+        .run(run)
+        .await?
+        .ok_or_else(|| anyhow!("no run {run}"))?;
     let report: QualityReport = match &record.report {
         Some(json) => serde_json::from_str(json).context("reading the stored report")?,
-        None => bail!("run {} has no quality report (status {}: {})", record.run_id, record.status, record.error.as_deref().unwrap_or("")),
+        None => bail!(
+            "run {} has no quality report (status {}: {})",
+            record.run_id,
+            record.status,
+            record.error.as_deref().unwrap_or("")
+        ),
     };
     let text = match format {
         ReportFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
@@ -569,7 +646,11 @@ pub async fn report(lake: &Lake, run: &str, format: ReportFormat, output: Option
     match output {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-            println!("wrote the report of run {} to {}", record.run_id, path.display());
+            println!(
+                "wrote the report of run {} to {}",
+                record.run_id,
+                path.display()
+            );
         }
         None => print!("{text}"),
     }
@@ -632,12 +713,18 @@ fn report_text(run: &lagoa_lake::catalog::RunRecord, r: &QualityReport) -> Strin
     out
 }
 
-pub async fn replay(lake: &Lake, run: &str, contract: Option<PathBuf>, read: ReadOptions) -> Result<()> {
+pub async fn replay(
+    lake: &Lake,
+    run: &str,
+    contract: Option<PathBuf>,
+    read: ReadOptions,
+) -> Result<()> {
     let placeholder = DatasetName::new("replay").expect("valid");
     let mut request = RunRequest::new("replay", placeholder);
     request.contract = contract.as_deref().map(Contract::load).transpose()?;
     let started = std::time::Instant::now();
-    let outcome = lagoa_ingest::replay::replay(lake, run, &read.options(), request, Arc::new(|_| {})).await?;
+    let outcome =
+        lagoa_ingest::replay::replay(lake, run, &read.options(), request, Arc::new(|_| {})).await?;
     print_outcome(&format!("replay of {run}"), &outcome, started.elapsed());
     if !outcome.succeeded() {
         bail!("the replay did not take the delivery into the lake");
@@ -649,7 +736,10 @@ pub async fn quarantine(lake: &Lake, command: QuarantineCommand) -> Result<()> {
     match command {
         QuarantineCommand::List { dataset } => {
             let list = lake.catalog.quarantines(dataset.as_deref()).await?;
-            println!("{:<36}  {:<16}  {:<20}  {:>8}  released", "run", "dataset", "when", "rows");
+            println!(
+                "{:<36}  {:<16}  {:<20}  {:>8}  released",
+                "run", "dataset", "when", "rows"
+            );
             for q in &list {
                 println!(
                     "{:<36}  {:<16}  {:<20}  {:>8}  {}",
@@ -657,13 +747,20 @@ pub async fn quarantine(lake: &Lake, command: QuarantineCommand) -> Result<()> {
                     truncate(&q.dataset, 16),
                     format_micros(q.created_at),
                     q.row_count,
-                    q.released_by_run.as_deref().map(|r| format!("by run {r}")).unwrap_or_else(|| "no".into())
+                    q.released_by_run
+                        .as_deref()
+                        .map(|r| format!("by run {r}"))
+                        .unwrap_or_else(|| "no".into())
                 );
             }
             Ok(())
         }
         QuarantineCommand::Show { run, limit, json } => {
-            let record = lake.catalog.run(&run).await?.ok_or_else(|| anyhow!("no run {run}"))?;
+            let record = lake
+                .catalog
+                .run(&run)
+                .await?
+                .ok_or_else(|| anyhow!("no run {run}"))?;
             let q = lake
                 .catalog
                 .quarantines(Some(&record.dataset))
@@ -679,7 +776,10 @@ pub async fn quarantine(lake: &Lake, command: QuarantineCommand) -> Result<()> {
                     println!(
                         "{}: {}{}  {}",
                         row.location,
-                        row.column.as_deref().map(|c| format!("column {c}: ")).unwrap_or_default(),
+                        row.column
+                            .as_deref()
+                            .map(|c| format!("column {c}: "))
+                            .unwrap_or_default(),
                         row.reason,
                         serde_json::Value::Object(row.row.clone())
                     );
@@ -695,7 +795,9 @@ pub async fn quarantine(lake: &Lake, command: QuarantineCommand) -> Result<()> {
             let mut request = RunRequest::new("release", placeholder);
             request.contract = contract.as_deref().map(Contract::load).transpose()?;
             let started = std::time::Instant::now();
-            let outcome = lagoa_ingest::replay::release_quarantine(lake, &run, request, Arc::new(|_| {})).await?;
+            let outcome =
+                lagoa_ingest::replay::release_quarantine(lake, &run, request, Arc::new(|_| {}))
+                    .await?;
             print_outcome(&format!("quarantine of {run}"), &outcome, started.elapsed());
             if !outcome.succeeded() {
                 bail!("no quarantined rows were admitted");

@@ -48,7 +48,10 @@ pub enum CheckError {
     /// The delivery's columns differ from the contract and the policy says
     /// stop (`reject`) or wait (`hold`).
     #[error("the delivered columns differ from the contract ({} policy): {}", .policy.name(), describe(.drift))]
-    Drift { policy: DriftPolicy, drift: Vec<Drift> },
+    Drift {
+        policy: DriftPolicy,
+        drift: Vec<Drift>,
+    },
     #[error("{0}")]
     Internal(String),
 }
@@ -199,15 +202,14 @@ impl Checker {
         let typed = if failures.iter().all(Option::is_none) {
             typed
         } else {
-            let keep =
-                BooleanArray::from(failures.iter().map(|f| f.is_none()).collect::<Vec<_>>());
+            let keep = BooleanArray::from(failures.iter().map(|f| f.is_none()).collect::<Vec<_>>());
             filter_record_batch(&typed, &keep)
                 .map_err(|e| CheckError::Internal(format!("filtering rejected rows: {e}")))?
         };
         let batch = RecordBatch::try_new(Arc::clone(&self.output_schema), typed.columns().to_vec())
             .map_err(|e| CheckError::Internal(format!("assembling checked rows: {e}")))?;
-        let mut rejected = rejected_rows(source, &failures, &self.output_schema)
-            .map_err(CheckError::Internal)?;
+        let mut rejected =
+            rejected_rows(source, &failures, &self.output_schema).map_err(CheckError::Internal)?;
         for reject in &source.rejects {
             let mut row = serde_json::Map::new();
             row.insert("_conteudo".into(), reject.content.clone().into());
@@ -218,7 +220,8 @@ impl Checker {
                 row,
             });
         }
-        self.quality.observe(&batch, rows as u64 + source.rejects.len() as u64, &rejected);
+        self.quality
+            .observe(&batch, rows as u64 + source.rejects.len() as u64, &rejected);
         Ok(Checked { batch, rejected })
     }
 
@@ -389,7 +392,10 @@ impl Parsers<'_> {
     /// field is 14.16 even when the contract's text uses `.` for
     /// thousands); the contract's form is the fallback (a text cell typed
     /// the provider's way).
-    fn parse<T>(&self, f: impl Fn(&ValueParser) -> Result<T, &'static str>) -> Result<T, &'static str> {
+    fn parse<T>(
+        &self,
+        f: impl Fn(&ValueParser) -> Result<T, &'static str>,
+    ) -> Result<T, &'static str> {
         match self.canonical {
             None => f(self.contract),
             Some(canonical) => f(canonical).or_else(|_| f(self.contract)),
@@ -411,12 +417,16 @@ fn compile_rule(spec: &ColumnSpec) -> Rule {
         match (v.as_ref()?, data_type) {
             (toml::Value::Integer(i), _) => Some(*i as f64),
             (toml::Value::Float(f), _) => Some(*f),
-            (toml::Value::String(s), DataType::Date32) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .map(|d| lagoa_schemas::values::days_since_epoch(d) as f64),
-            (toml::Value::String(s), DataType::Timestamp(..)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .map(|d| lagoa_schemas::values::days_since_epoch(d) as f64 * 86_400_000_000.0),
+            (toml::Value::String(s), DataType::Date32) => {
+                chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .ok()
+                    .map(|d| lagoa_schemas::values::days_since_epoch(d) as f64)
+            }
+            (toml::Value::String(s), DataType::Timestamp(..)) => {
+                chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .ok()
+                    .map(|d| lagoa_schemas::values::days_since_epoch(d) as f64 * 86_400_000_000.0)
+            }
             (toml::Value::Datetime(d), DataType::Date32 | DataType::Timestamp(..)) => {
                 let date = d.date?;
                 let day = chrono::NaiveDate::from_ymd_opt(
@@ -438,7 +448,10 @@ fn compile_rule(spec: &ColumnSpec) -> Rule {
     Rule {
         min: number(&spec.min, &data_type),
         max: number(&spec.max, &data_type),
-        pattern: spec.pattern.as_deref().and_then(|p| regex::Regex::new(p).ok()),
+        pattern: spec
+            .pattern
+            .as_deref()
+            .and_then(|p| regex::Regex::new(p).ok()),
         values: spec.values.as_ref().map(|v| v.iter().cloned().collect()),
         validator: spec.validator.as_deref().and_then(|v| v.parse().ok()),
         data_type,
@@ -447,7 +460,10 @@ fn compile_rule(spec: &ColumnSpec) -> Rule {
 }
 
 fn is_text(data_type: &DataType) -> bool {
-    matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+    matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
 }
 
 /// Whether delivered values of this type can become the contract's type
@@ -461,16 +477,27 @@ fn convertible(from: &DataType, to: &DataType) -> bool {
         DataType::Int64 | DataType::Int32 | DataType::Float64 | DataType::Decimal128(..) => {
             numeric(from)
         }
-        DataType::Date32 => matches!(from, DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)),
+        DataType::Date32 => matches!(
+            from,
+            DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
+        ),
         DataType::Timestamp(..) => {
-            matches!(from, DataType::Date32 | DataType::Date64 | DataType::Timestamp(..))
+            matches!(
+                from,
+                DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
+            )
         }
         DataType::Boolean => matches!(from, DataType::Boolean),
         _ => false,
     }
 }
 
-fn fail(failures: &mut [Option<(usize, String)>], row: usize, column: usize, reason: impl Into<String>) {
+fn fail(
+    failures: &mut [Option<(usize, String)>],
+    row: usize,
+    column: usize,
+    reason: impl Into<String>,
+) {
     if failures[row].is_none() {
         failures[row] = Some((column, reason.into()));
     }
@@ -501,8 +528,15 @@ fn convert(
         DataType::Timestamp(unit, _) => DataType::Timestamp(*unit, None),
         other => other.clone(),
     };
-    let cast = cast_with_options(delivered, &target, &CastOptions { safe: true, ..Default::default() })
-        .map_err(|e| format!("converting column {}: {e}", rule.spec.name))?;
+    let cast = cast_with_options(
+        delivered,
+        &target,
+        &CastOptions {
+            safe: true,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| format!("converting column {}: {e}", rule.spec.name))?;
     // A cast that rounds or truncates (34.7 into an integer, 1.234 into
     // decimal(10,2)) does not come back equal: such values are refused,
     // as their text would be.
@@ -522,7 +556,10 @@ fn convert(
                 failures,
                 row,
                 column,
-                format!("cannot be represented as {} without loss", rule.spec.data_type),
+                format!(
+                    "cannot be represented as {} without loss",
+                    rule.spec.data_type
+                ),
             );
         }
     }
@@ -542,7 +579,11 @@ fn parse_text(
             return None;
         }
         let v = text.value(row);
-        if parser.contract.is_null(v) { None } else { Some(v.trim()) }
+        if parser.contract.is_null(v) {
+            None
+        } else {
+            Some(v.trim())
+        }
     };
     macro_rules! parse_into {
         ($builder:expr, $parse:expr) => {{
@@ -675,7 +716,12 @@ fn check_constraints(
         } else if let Some(p) = &rule.pattern
             && !p.is_match(v)
         {
-            fail(failures, row, column, "does not match the contract's pattern");
+            fail(
+                failures,
+                row,
+                column,
+                "does not match the contract's pattern",
+            );
         } else if let Some(validator) = &rule.validator
             && !validator.check(v)
         {
@@ -708,7 +754,8 @@ fn rejected_rows(
     let input = &source.batch;
     let mut text_columns = Vec::with_capacity(input.num_columns());
     for column in input.columns() {
-        let taken = take(column, &picked, None).map_err(|e| format!("picking rejected rows: {e}"))?;
+        let taken =
+            take(column, &picked, None).map_err(|e| format!("picking rejected rows: {e}"))?;
         let text = cast_with_options(&taken, &DataType::Utf8, &CastOptions::default())
             .map_err(|e| format!("rendering rejected rows: {e}"))?;
         text_columns.push(text);
@@ -721,7 +768,10 @@ fn rejected_rows(
             let (column, reason) = failures[row as usize].clone().expect("filtered above");
             let mut values = serde_json::Map::new();
             for (field, text) in schema.fields().iter().zip(&text_columns) {
-                let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+                let text = text
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("cast to Utf8");
                 let value = if text.is_null(k) {
                     serde_json::Value::Null
                 } else {

@@ -82,7 +82,11 @@ pub fn inferred_contract(
         let Some(spec) = specs.iter_mut().find(|c| &c.name == wanted) else {
             return Err(format!(
                 "--personal names column {wanted}, which the delivery does not have (columns: {})",
-                specs.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                specs
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         };
         // Identifiers keep their zeros: personal columns stay text.
@@ -127,7 +131,13 @@ pub fn contract_from_parts(
     parse: ParseOptions,
 ) -> Contract {
     Contract {
-        dataset: section(dataset.as_str(), level, None, String::new(), DriftPolicy::Reject),
+        dataset: section(
+            dataset.as_str(),
+            level,
+            None,
+            String::new(),
+            DriftPolicy::Reject,
+        ),
         parse,
         columns,
     }

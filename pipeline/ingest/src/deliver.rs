@@ -8,13 +8,13 @@
 //! the raw zone and fingerprints it. Nothing becomes visible before the
 //! commit, and a run that fails leaves only orphans for `vacuum`.
 
+use crate::IngestError;
 use crate::check::{CheckError, Checker, RejectedRow};
 use crate::contract_source::{
     InferenceHints, check_against_dataset, contract_from_dataset, inferred_contract,
     registered_contract,
 };
 use crate::quality::QualityReport;
-use crate::IngestError;
 use arrow::array::{Array, StringArray};
 use arrow::datatypes::SchemaRef;
 use chrono::NaiveDate;
@@ -244,7 +244,16 @@ async fn execute(
             run_file(lake, request, &file, contract, existing.clone(), progress).await?
         }
         RunInput::New(Delivery::Rows(extraction)) => {
-            run_rows(lake, request, extraction, contract, existing.clone(), progress, run).await?
+            run_rows(
+                lake,
+                request,
+                extraction,
+                contract,
+                existing.clone(),
+                progress,
+                run,
+            )
+            .await?
         }
     };
     let delivery_name = raw.0.clone();
@@ -398,7 +407,12 @@ async fn execute(
             size_bytes: raw_object.size_bytes as i64,
             stored_bytes: raw_object.stored_bytes as i64,
             received_at: now_micros(),
-            status: if outcome.is_some() { "committed" } else { "failed" }.into(),
+            status: if outcome.is_some() {
+                "committed"
+            } else {
+                "failed"
+            }
+            .into(),
             snapshot_id: run.snapshot_id,
             error: run.error.clone(),
         })
@@ -473,7 +487,9 @@ async fn run_file(
             file.name.clone(),
         );
         let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || keep_original(store, &keys, &dataset, &path, &name, handle))
+        tokio::task::spawn_blocking(move || {
+            keep_original(store, &keys, &dataset, &path, &name, handle)
+        })
     };
     let batches = {
         let file = file.clone();
@@ -484,7 +500,10 @@ async fn run_file(
     };
     let processed = match batches {
         Ok(batches) => {
-            process(lake, request, batches, contract, existing, None, false, progress).await
+            process(
+                lake, request, batches, contract, existing, None, false, progress,
+            )
+            .await
         }
         Err(e) => Err(IngestError::Source(e)),
     };
@@ -536,7 +555,13 @@ async fn run_rows(
         );
         let handle = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
-            RawWriter::create(store, &keys, &dataset, handle, lagoa_lake::raw::DEFAULT_CHUNK)
+            RawWriter::create(
+                store,
+                &keys,
+                &dataset,
+                handle,
+                lagoa_lake::raw::DEFAULT_CHUNK,
+            )
         })
         .await
         .map_err(|e| IngestError::Usage(format!("the raw-zone thread failed: {e}")))??
@@ -754,7 +779,9 @@ fn check_and_write(
         }
     };
     let first = first.or_else(|| pending.last().map(|b| b.batch.schema()));
-    let no_rows = pending.iter().all(|b| b.batch.num_rows() == 0 && b.rejects.is_empty());
+    let no_rows = pending
+        .iter()
+        .all(|b| b.batch.num_rows() == 0 && b.rejects.is_empty());
     if no_rows && !allow_empty {
         return Err(IngestError::Input {
             path: request.source.clone(),
@@ -947,9 +974,12 @@ fn text_sample(batch: &arrow::array::RecordBatch) -> Vec<(String, Vec<Option<Str
         .iter()
         .zip(batch.columns())
         .map(|(field, column)| {
-            let text = arrow::compute::cast(&column.slice(0, n), &arrow::datatypes::DataType::Utf8)
-                .ok();
-            let values = match text.as_ref().and_then(|t| t.as_any().downcast_ref::<StringArray>()) {
+            let text =
+                arrow::compute::cast(&column.slice(0, n), &arrow::datatypes::DataType::Utf8).ok();
+            let values = match text
+                .as_ref()
+                .and_then(|t| t.as_any().downcast_ref::<StringArray>())
+            {
                 Some(t) => (0..t.len())
                     .map(|i| t.is_valid(i).then(|| t.value(i).to_owned()))
                     .collect(),

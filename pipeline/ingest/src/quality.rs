@@ -176,10 +176,7 @@ impl QualityBuilder {
         let period = self.reference.as_ref().and_then(|r| {
             // A personal date (a birth date) never leaves as a range.
             let c = self.columns.iter().find(|c| &c.name == r && !c.personal)?;
-            Some((
-                render(&c.data_type, c.min?),
-                render(&c.data_type, c.max?),
-            ))
+            Some((render(&c.data_type, c.min?), render(&c.data_type, c.max?)))
         });
         QualityReport {
             rows_read: self.rows_read,
@@ -305,7 +302,11 @@ impl QualityReport {
             e(&self.run_id),
             self.contract_version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
         ));
-        let class = if self.status == "committed" { "ok" } else { "bad" };
+        let class = if self.status == "committed" {
+            "ok"
+        } else {
+            "bad"
+        };
         out.push_str(&format!(
             "<p>Situação: <b class=\"{class}\">{}</b></p><table><tr><th>Linhas lidas</th><th>Aceitas</th><th>Rejeitadas</th><th>Proporção rejeitada</th><th>Limite do contrato</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}%</td><td>{:.2}%</td></tr></table>",
             e(&self.status),

@@ -4,8 +4,8 @@
 //! contract). Nothing is decrypted to disk: bytes stream from the object
 //! store through a bounded pipe into the readers.
 
-use crate::deliver::{Progress, RunInput, RunOutcome, RunRequest, read_quarantine, run_input};
 use crate::IngestError;
+use crate::deliver::{Progress, RunInput, RunOutcome, RunRequest, read_quarantine, run_input};
 use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema};
 use lagoa_connectors::formats::{Format, FormatOptions, read_stream};
@@ -25,11 +25,7 @@ pub async fn replay(
     mut request: RunRequest,
     progress: Progress,
 ) -> Result<RunOutcome, IngestError> {
-    let original = lake
-        .catalog
-        .run(run_id)
-        .await?
-        .ok_or_else(|| IngestError::Usage(format!("no run {run_id}")))?;
+    let original = recorded_run(lake, run_id).await?;
     let raw_id = original.raw_id.clone().ok_or_else(|| {
         IngestError::Usage(format!(
             "run {} kept no delivery in the raw zone (it stopped before reading)",
@@ -58,12 +54,22 @@ pub async fn replay(
             .await
             .map_err(|e| IngestError::Usage(format!("the reader thread failed: {e}")))??
     };
-    request.dataset = DatasetName::new(&original.dataset)
-        .map_err(|e| IngestError::Usage(e.to_string()))?;
+    request.dataset =
+        DatasetName::new(&original.dataset).map_err(|e| IngestError::Usage(e.to_string()))?;
     request.source = original.source.clone();
     request.trigger = "replay".into();
     request.replay_of = Some(original.run_id.clone());
     run_input(lake, &request, RunInput::Replay { raw, batches }, progress).await
+}
+
+async fn recorded_run(
+    lake: &Lake,
+    run_id: &str,
+) -> Result<lagoa_lake::catalog::RunRecord, IngestError> {
+    lake.catalog
+        .run(run_id)
+        .await?
+        .ok_or_else(|| IngestError::Usage(format!("no run {run_id}")))
 }
 
 /// Database and API extractions are kept as Arrow IPC streams; files keep
@@ -81,11 +87,7 @@ pub async fn release_quarantine(
     mut request: RunRequest,
     progress: Progress,
 ) -> Result<RunOutcome, IngestError> {
-    let original = lake
-        .catalog
-        .run(run_id)
-        .await?
-        .ok_or_else(|| IngestError::Usage(format!("no run {run_id}")))?;
+    let original = recorded_run(lake, run_id).await?;
     let quarantine = lake
         .catalog
         .quarantines(Some(&original.dataset))
@@ -129,8 +131,8 @@ pub async fn release_quarantine(
     let mut source_batch = SourceBatch::new(batch, 1);
     source_batch.rejects = unsplit;
     let batches: Batches = Box::new(std::iter::once(Ok(source_batch)));
-    request.dataset = DatasetName::new(&original.dataset)
-        .map_err(|e| IngestError::Usage(e.to_string()))?;
+    request.dataset =
+        DatasetName::new(&original.dataset).map_err(|e| IngestError::Usage(e.to_string()))?;
     request.source = original.source.clone();
     request.trigger = "release".into();
     request.replay_of = Some(original.run_id.clone());
@@ -162,7 +164,10 @@ fn rows_to_batch(rows: &[crate::check::RejectedRow]) -> Result<RecordBatch, Inge
             "none of the quarantined rows could be split into columns; ask the provider for a corrected delivery".into(),
         ));
     }
-    let usable: Vec<_> = rows.iter().filter(|r| !r.row.contains_key("_conteudo")).collect();
+    let usable: Vec<_> = rows
+        .iter()
+        .filter(|r| !r.row.contains_key("_conteudo"))
+        .collect();
     let columns: Vec<ArrayRef> = names
         .iter()
         .map(|name| {
@@ -230,7 +235,9 @@ impl SharedReader {
 /// Batches of one or more Arrow IPC streams written one after another.
 fn ipc_batches(input: Box<dyn Read + Send>, name: &str) -> Batches {
     let name = name.to_owned();
-    let shared = SharedReader(Arc::new(std::sync::Mutex::new(std::io::BufReader::new(input))));
+    let shared = SharedReader(Arc::new(std::sync::Mutex::new(std::io::BufReader::new(
+        input,
+    ))));
     let mut current: Option<arrow::ipc::reader::StreamReader<SharedReader>> = None;
     let mut next_row = 1u64;
     let mut done = false;
