@@ -55,7 +55,7 @@ impl SourceConfig {
     pub async fn deliveries(&self, ctx: &ExtractContext) -> Result<Vec<Delivery>, SourceError> {
         validate_all(self)?;
         match self {
-            SourceConfig::File(c) => c.deliveries(),
+            SourceConfig::File(c) => c.deliveries().await,
             SourceConfig::Postgres(c) => Ok(vec![Delivery::Rows(
                 c.extract(database::Engine::Postgres, ctx).await?,
             )]),

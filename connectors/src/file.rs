@@ -17,6 +17,9 @@
 //! often the folder is listed. Files modified less than `settle_seconds` ago
 //! are left for the next run (they may still be being written).
 //!
+//! A file can also come from elsewhere: `url = "https://…/file.csv"` or
+//! `url = "s3://bucket/prefix/"` (see [`crate::remote`]).
+//!
 //! `.gz` files are decompressed as they stream. A `.zip` delivery holds one
 //! data file (directories and `__MACOSX` skipped) of a streaming format
 //! (CSV, TSV, JSON, NDJSON, DBF, DBC), read as it expands; the archive is
@@ -40,8 +43,18 @@ pub struct FileSourceConfig {
     pub path: Option<String>,
     /// A folder whose files are deliveries.
     pub drop_folder: Option<PathBuf>,
-    /// Which files of the drop folder (a glob on the file name).
+    /// A remote file (`https://`, `http://`) or every object under an S3
+    /// prefix (`s3://bucket/prefix/`).
+    pub url: Option<String>,
+    /// Which files of the drop folder or the S3 prefix (a glob on the file
+    /// name).
     pub pattern: Option<String>,
+    /// Credentials for an `https://` url (as for `http_api` sources).
+    pub auth: Option<crate::http_api::AuthConfig>,
+    /// Endpoint and credentials for an `s3://` url.
+    pub s3: Option<crate::remote::S3SourceConfig>,
+    /// A download that sends nothing for this long fails (default 120 s).
+    pub read_timeout_seconds: Option<u64>,
     /// The format; default: from each file's extension.
     pub format: Option<Format>,
     /// Leave files younger than this for the next run (drop folder only;
@@ -59,7 +72,11 @@ impl FileSourceConfig {
         FileSourceConfig {
             path: Some(path.display().to_string()),
             drop_folder: None,
+            url: None,
             pattern: None,
+            auth: None,
+            s3: None,
+            read_timeout_seconds: None,
             format,
             settle_seconds: None,
             max_unzipped_bytes: None,
@@ -69,32 +86,70 @@ impl FileSourceConfig {
 
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        match (&self.path, &self.drop_folder) {
-            (None, None) => problems.push("file source: set path or drop_folder".into()),
-            (Some(_), Some(_)) => {
-                problems.push("file source: set path or drop_folder, not both".into())
-            }
-            (Some(p), None) => {
-                if let Err(e) = glob::Pattern::new(p) {
-                    problems.push(format!("path {p:?} is not a valid glob: {e}"));
-                }
-            }
-            (None, Some(_)) => {}
+        let set = [
+            self.path.is_some(),
+            self.drop_folder.is_some(),
+            self.url.is_some(),
+        ];
+        match set.iter().filter(|s| **s).count() {
+            0 => problems.push("file source: set path, drop_folder or url".into()),
+            1 => {}
+            _ => problems.push("file source: set one of path, drop_folder and url".into()),
+        }
+        if let Some(p) = &self.path
+            && let Err(e) = glob::Pattern::new(p)
+        {
+            problems.push(format!("path {p:?} is not a valid glob: {e}"));
         }
         if let Some(p) = &self.pattern
             && let Err(e) = glob::Pattern::new(p)
         {
             problems.push(format!("pattern {p:?} is not a valid glob: {e}"));
         }
-        if self.pattern.is_some() && self.drop_folder.is_none() {
-            problems.push("pattern applies to drop_folder only".into());
+        match self.remote() {
+            Some(Ok(remote)) => problems.extend(remote.problems()),
+            Some(Err(problem)) => problems.push(problem),
+            None => {
+                if self.pattern.is_some() && self.drop_folder.is_none() {
+                    problems.push("pattern applies to drop_folder or an s3:// prefix".into());
+                }
+                if self.auth.is_some() || self.s3.is_some() {
+                    problems.push("auth and s3 apply to a url source".into());
+                }
+            }
+        }
+        if self.read_timeout_seconds == Some(0) {
+            problems.push("read_timeout_seconds must be at least 1".into());
         }
         problems.extend(self.options.problems());
         problems
     }
 
+    /// The remote part of a `url` source (None for local files).
+    fn remote(&self) -> Option<Result<crate::remote::RemoteSource, String>> {
+        let url = self.url.as_deref()?;
+        Some(
+            crate::remote::RemoteUrl::parse(url).map(|url| crate::remote::RemoteSource {
+                url,
+                auth: self.auth.clone(),
+                s3: self.s3.clone().unwrap_or_default(),
+                pattern: self.pattern.clone(),
+                settle: Duration::from_secs(self.settle_seconds.unwrap_or(10)),
+                read_timeout: Duration::from_secs(self.read_timeout_seconds.unwrap_or(120)),
+                format: self.format,
+                options: self.options.clone(),
+            }),
+        )
+    }
+
     /// Lists what there is and opens the first file's first batch.
     pub async fn healthcheck(&self) -> Result<(), SourceError> {
+        if let Some(remote) = self.remote() {
+            return remote
+                .map_err(|p| SourceError::Config(vec![p]))?
+                .healthcheck()
+                .await;
+        }
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             if let Some(folder) = &this.drop_folder {
@@ -115,7 +170,21 @@ impl FileSourceConfig {
         .map_err(|e| SourceError::Internal(format!("healthcheck thread failed: {e}")))?
     }
 
-    pub fn deliveries(&self) -> Result<Vec<Delivery>, SourceError> {
+    pub async fn deliveries(&self) -> Result<Vec<Delivery>, SourceError> {
+        if let Some(remote) = self.remote() {
+            return remote
+                .map_err(|p| SourceError::Config(vec![p]))?
+                .deliveries()
+                .await;
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.local_deliveries())
+            .await
+            .map_err(|e| SourceError::Internal(format!("listing thread failed: {e}")))?
+    }
+
+    /// The local files waiting (a path, a glob or a drop folder).
+    pub fn local_deliveries(&self) -> Result<Vec<Delivery>, SourceError> {
         Ok(self
             .files()?
             .into_iter()
@@ -368,7 +437,11 @@ mod tests {
         FileSourceConfig {
             path,
             drop_folder: folder,
+            url: None,
             pattern: None,
+            auth: None,
+            s3: None,
+            read_timeout_seconds: None,
             format: None,
             settle_seconds: Some(0),
             max_unzipped_bytes: None,

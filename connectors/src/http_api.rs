@@ -575,7 +575,7 @@ impl PaginationConfig {
 }
 
 impl AuthConfig {
-    fn problems(&self) -> Vec<String> {
+    pub(crate) fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let kind = self.kind;
         let keys: [(&str, bool, &[AuthKind]); 7] = [
@@ -690,7 +690,7 @@ fn is_credential_header(name: &str) -> bool {
     ) || looks_like_a_credential(&name)
 }
 
-fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -701,7 +701,7 @@ fn is_loopback(url: &Url) -> bool {
 
 /// The URL as messages show it: scheme, host, port and path, never the
 /// query (it may carry a key) nor user information.
-fn shown_url(url: &Url) -> String {
+pub(crate) fn shown_url(url: &Url) -> String {
     let host = url.host_str().unwrap_or("");
     match url.port() {
         Some(port) => format!("{}://{host}:{port}{}", url.scheme(), url.path()),
@@ -716,7 +716,7 @@ fn seconds(value: f64, fallback: f64) -> Duration {
 }
 
 /// A secret's text. `Debug` shows nothing; there is no `Display`.
-struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -764,7 +764,7 @@ fn read_secret_file(path: &str, what: &str) -> Result<String, String> {
 
 /// How requests carry the credentials.
 #[derive(Debug)]
-enum Credentials {
+pub(crate) enum Credentials {
     None,
     /// `Authorization: Bearer` or an API key header; the value is marked
     /// sensitive (its `Debug` shows nothing).
@@ -780,7 +780,7 @@ enum Credentials {
 }
 
 impl Credentials {
-    fn load(auth: Option<&AuthConfig>) -> Result<Credentials, SourceError> {
+    pub(crate) fn load(auth: Option<&AuthConfig>) -> Result<Credentials, SourceError> {
         let Some(auth) = auth else {
             return Ok(Credentials::None);
         };
@@ -817,7 +817,7 @@ impl Credentials {
         }
     }
 
-    fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    pub(crate) fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match self {
             Credentials::Header(name, value) => request.header(name.clone(), value.clone()),
             Credentials::Basic { username, password } => {
@@ -829,7 +829,7 @@ impl Credentials {
 
     /// The URL to request: with the key in its query parameter, when that
     /// is where it goes (replacing one a next link may carry).
-    fn add_to(&self, url: &Url) -> Url {
+    pub(crate) fn add_to(&self, url: &Url) -> Url {
         let Credentials::Query { param, key } = self else {
             return url.clone();
         };
@@ -1150,7 +1150,7 @@ fn build_client(timeout: Duration) -> Result<reqwest::Client, SourceError> {
 }
 
 /// Follows redirects within the first URL's scheme, host and port only.
-fn same_host_redirects() -> reqwest::redirect::Policy {
+pub(crate) fn same_host_redirects() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         let same_origin = attempt
             .previous()

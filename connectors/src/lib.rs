@@ -26,6 +26,7 @@ pub mod file;
 pub mod flatten;
 pub mod http_api;
 pub mod pipe;
+pub mod remote;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -57,6 +58,20 @@ pub enum Delivery {
     /// Rows extracted from a system (database, API). The raw zone keeps them
     /// as Arrow IPC.
     Rows(Extraction),
+    /// A file fetched from an HTTP(S) URL or an S3 bucket. The lake streams
+    /// it into the raw zone, then reads it back from there.
+    Remote(Box<remote::RemoteFile>),
+}
+
+impl Delivery {
+    /// The delivery's name as messages and the catalog show it.
+    pub fn name(&self) -> &str {
+        match self {
+            Delivery::File(f) => &f.name,
+            Delivery::Rows(x) => &x.name,
+            Delivery::Remote(r) => &r.name,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 // ----------------------------------------------------------------------
 // Helpers
 
-fn path_str(path: &Path) -> &str {
+pub(crate) fn path_str(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }
 
@@ -56,7 +56,7 @@ fn try_ingest(lake: &Path, file: &Path, dataset: &str, contract: &Path, extra: &
 }
 
 /// A query's rows (`--format csv`), or why it failed.
-fn query(lake: &Path, sql: &str) -> Result<Vec<Vec<String>>, String> {
+pub(crate) fn query(lake: &Path, sql: &str) -> Result<Vec<Vec<String>>, String> {
     let out = lagoa(lake, &["query", sql, "--format", "csv"]);
     let (stdout, stderr) = texts(&out);
     if out.status.success() {
@@ -68,7 +68,7 @@ fn query(lake: &Path, sql: &str) -> Result<Vec<Vec<String>>, String> {
 
 /// Asserts that lagoa stopped with exit code 1 and a message rather than a
 /// panic; returns stderr.
-fn failed_cleanly(out: &Output, what: &str) -> String {
+pub(crate) fn failed_cleanly(out: &Output, what: &str) -> String {
     let (stdout, stderr) = texts(out);
     assert!(
         !stderr.contains("panicked") && !stdout.contains("panicked"),
@@ -87,7 +87,7 @@ fn failed_cleanly(out: &Output, what: &str) -> String {
 }
 
 /// Each line of a `--json` listing.
-fn json_lines(text: &str) -> Vec<serde_json::Value> {
+pub(crate) fn json_lines(text: &str) -> Vec<serde_json::Value> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -95,7 +95,7 @@ fn json_lines(text: &str) -> Vec<serde_json::Value> {
 }
 
 /// The raw-zone entries of a delivered file (by its name).
-fn raw_entries(lake: &Path, name: &str) -> Vec<serde_json::Value> {
+pub(crate) fn raw_entries(lake: &Path, name: &str) -> Vec<serde_json::Value> {
     json_lines(&lagoa_ok(lake, &["raw", "list", "--json"]))
         .into_iter()
         .filter(|d| d["source"] == name)
@@ -112,7 +112,7 @@ fn assert_kept_as_failed(lake: &Path, name: &str) {
 }
 
 /// The runs of a source (for a file on the command line: its name).
-fn runs_of(lake: &Path, source: &str) -> Vec<serde_json::Value> {
+pub(crate) fn runs_of(lake: &Path, source: &str) -> Vec<serde_json::Value> {
     json_lines(&lagoa_ok(lake, &["runs", "--json"]))
         .into_iter()
         .filter(|r| r["source"] == source)
@@ -134,7 +134,7 @@ fn quarantined(lake: &Path, run: &str) -> Vec<serde_json::Value> {
 /// Asserts that no message lagoa shows about the lake holds these values:
 /// the given outputs, the runs, the raw-zone listing and every quality
 /// report.
-fn assert_no_values_shown(lake: &Path, shown: &[&str], values: &[&str]) {
+pub(crate) fn assert_no_values_shown(lake: &Path, shown: &[&str], values: &[&str]) {
     let mut texts: Vec<(String, String)> = shown
         .iter()
         .enumerate()
@@ -161,7 +161,7 @@ fn assert_no_values_shown(lake: &Path, shown: &[&str], values: &[&str]) {
     }
 }
 
-fn texts_of(out: &Output) -> String {
+pub(crate) fn texts_of(out: &Output) -> String {
     let (stdout, stderr) = texts(out);
     stdout + &stderr
 }
@@ -689,9 +689,9 @@ fn a_typed_parquet_file_lands_the_same_rows() {
 const HOSTILE_HEADER: &str = "NUMERODO;CPF;NOME;VALOR";
 
 /// Every row's name: no message may ever show it.
-const NAME: &str = "Severina Quitéria Albuquerque";
+pub(crate) const NAME: &str = "Severina Quitéria Albuquerque";
 
-fn hostile_contract(dir: &Path, dataset: &str) -> PathBuf {
+pub(crate) fn hostile_contract(dir: &Path, dataset: &str) -> PathBuf {
     write_file(
         dir,
         &format!("{dataset}.toml"),
@@ -735,11 +735,11 @@ fn name(i: usize) -> String {
 }
 
 /// Data row `i` (1-based; it is on line `i + 1`).
-fn hostile_row(i: usize) -> String {
+pub(crate) fn hostile_row(i: usize) -> String {
     format!("{i:08};{};{};{}.{:02}", cpf(i), name(i), 10 + i, i % 100)
 }
 
-fn hostile_csv(rows: usize) -> String {
+pub(crate) fn hostile_csv(rows: usize) -> String {
     let mut text = format!("{HOSTILE_HEADER}\n");
     for i in 1..=rows {
         text.push_str(&hostile_row(i));
@@ -1332,7 +1332,7 @@ delimiter = ";;"
     let stderr = failed_cleanly(&out, "source check");
     for expected in [
         "ruim.source.toml",
-        "set path or drop_folder, not both",
+        "set one of path, drop_folder and url",
         "pattern \"[obitos\" is not a valid glob",
         "csv.encoding \"klingon\"",
         "csv.delimiter \";;\"",
@@ -1417,7 +1417,7 @@ fn serve_api(pages: Vec<String>) -> ApiServer {
 }
 
 /// The request line and headers (a GET has no body).
-fn read_request_head(stream: &mut std::net::TcpStream) -> Option<String> {
+pub(crate) fn read_request_head(stream: &mut std::net::TcpStream) -> Option<String> {
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .ok()?;

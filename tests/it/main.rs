@@ -6,6 +6,7 @@ mod catalog;
 mod contracts;
 mod e2e;
 mod formats;
+mod remote;
 mod security;
 mod storage;
 mod support;

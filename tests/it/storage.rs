@@ -24,7 +24,7 @@ async fn ingest_file(lake: &Lake, path: &std::path::Path) {
         ..Default::default()
     };
     let delivery = FileSourceConfig::single(path, None, Default::default())
-        .deliveries()
+        .local_deliveries()
         .unwrap()
         .remove(0);
     let outcome = run_delivery(lake, &request, delivery, Arc::new(|_| {}))

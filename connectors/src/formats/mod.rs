@@ -123,6 +123,15 @@ impl Format {
         })
     }
 
+    /// Can be read front to back as bytes arrive (spreadsheets and Parquet
+    /// need the whole file).
+    pub fn streams(self) -> bool {
+        !matches!(
+            self,
+            Format::Xlsx | Format::Xls | Format::Ods | Format::Parquet
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Csv => "csv",

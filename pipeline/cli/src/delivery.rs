@@ -243,7 +243,7 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<()> {
         );
     }
     let config = FileSourceConfig::single(&args.file, args.read.format()?, args.read.options());
-    let deliveries = config.deliveries()?;
+    let deliveries = config.local_deliveries()?;
     let mut request = RunRequest::new(&display_name(&args.file), DatasetName::new(&args.dataset)?);
     request.contract = contract;
     request.reference_date = parse_date(args.reference_date.as_deref())?;
@@ -322,10 +322,7 @@ pub async fn source(lake: Option<&Lake>, command: SourceCommand) -> Result<()> {
 /// Runs one delivery with a progress spinner; prints the outcome. False
 /// when the delivery did not become visible.
 async fn run_one(lake: &Lake, request: &RunRequest, delivery: Delivery) -> Result<bool> {
-    let name = match &delivery {
-        Delivery::File(f) => f.name.clone(),
-        Delivery::Rows(x) => x.name.clone(),
-    };
+    let name = delivery.name().to_owned();
     let bar = spinner(&name);
     let progress_bar = bar.clone();
     let started = std::time::Instant::now();
@@ -406,7 +403,8 @@ pub async fn contract(lake: Option<&Lake>, command: ContractCommand) -> Result<(
             read,
         } => {
             let config = FileSourceConfig::single(&file, read.format()?, read.options());
-            let Some(Delivery::File(delivery)) = config.deliveries()?.into_iter().next() else {
+            let Some(Delivery::File(delivery)) = config.local_deliveries()?.into_iter().next()
+            else {
                 bail!("no file at {}", file.display());
             };
             let sample = tokio::task::spawn_blocking(move || -> Result<_> {

@@ -243,6 +243,67 @@ async fn execute(
             }
             run_file(lake, request, &file, contract, existing.clone(), progress).await?
         }
+        RunInput::New(Delivery::Remote(remote)) => {
+            let (object, fingerprint) = fetch_into_raw(lake, request, &remote).await?;
+            if let Some(snapshot) = lake
+                .catalog
+                .find_delivery(&request.dataset, &fingerprint)
+                .await?
+            {
+                forget(lake, [&object.path].into_iter()).await;
+                run.status = "already_ingested".into();
+                run.snapshot_id = Some(snapshot);
+                return Ok(QualityReport {
+                    status: run.status.clone(),
+                    ..report_header(request, run, &remote.name)
+                });
+            }
+            let batches = match &remote.refused {
+                Some(reason) => Err(SourceError::input(&remote.name, reason)),
+                None => {
+                    let stream = decrypting_stream(lake, &object.path);
+                    let (name, format, options, rows) = (
+                        remote.name.clone(),
+                        remote.format,
+                        remote.options.clone(),
+                        request.batch_rows,
+                    );
+                    tokio::task::spawn_blocking(move || {
+                        lagoa_connectors::formats::read_stream(
+                            stream, &name, format, &options, rows,
+                        )
+                    })
+                    .await
+                    .map_err(|e| IngestError::Usage(format!("the reader thread failed: {e}")))?
+                }
+            };
+            let processed = match batches {
+                Ok(batches) => {
+                    process(
+                        lake,
+                        request,
+                        batches,
+                        contract,
+                        existing.clone(),
+                        None,
+                        false,
+                        progress,
+                    )
+                    .await
+                }
+                Err(e) => Err(IngestError::Source(e)),
+            };
+            let processed = kept_even_if_unread(
+                lake,
+                request,
+                &remote.name,
+                &object,
+                &fingerprint,
+                processed,
+            )
+            .await?;
+            ((remote.name.clone(), object, None), fingerprint, processed)
+        }
         RunInput::New(Delivery::Rows(extraction)) => {
             run_rows(
                 lake,
@@ -510,30 +571,83 @@ async fn run_file(
     let (raw, fingerprint) = raw_copy
         .await
         .map_err(|e| IngestError::Usage(format!("the raw-zone thread failed: {e}")))??;
-    // A delivery that could not even be opened is still kept; the run
-    // fails with the reader's error.
-    let processed = match processed {
-        Ok(p) => p,
-        Err(e) => {
-            lake.catalog
-                .record_raw(&RawDelivery {
-                    raw_id: uuid::Uuid::now_v7().to_string(),
-                    dataset: request.dataset.to_string(),
-                    path: raw.path.clone(),
-                    source: file.name.clone(),
-                    fingerprint,
-                    size_bytes: raw.size_bytes as i64,
-                    stored_bytes: raw.stored_bytes as i64,
-                    received_at: now_micros(),
-                    status: "failed".into(),
-                    snapshot_id: None,
-                    error: Some(e.to_string()),
-                })
-                .await?;
-            return Err(e);
-        }
-    };
+    let processed =
+        kept_even_if_unread(lake, request, &file.name, &raw, &fingerprint, processed).await?;
     Ok(((file.name.clone(), raw, None), fingerprint, processed))
+}
+
+/// A delivery that could not even be opened is still kept in the raw zone
+/// and recorded; the run fails with the reader's error.
+async fn kept_even_if_unread(
+    lake: &Lake,
+    request: &RunRequest,
+    name: &str,
+    raw: &RawObject,
+    fingerprint: &str,
+    processed: Result<Processed, IngestError>,
+) -> Result<Processed, IngestError> {
+    let e = match processed {
+        Ok(p) => return Ok(p),
+        Err(e) => e,
+    };
+    lake.catalog
+        .record_raw(&RawDelivery {
+            raw_id: uuid::Uuid::now_v7().to_string(),
+            dataset: request.dataset.to_string(),
+            path: raw.path.clone(),
+            source: name.to_owned(),
+            fingerprint: fingerprint.to_owned(),
+            size_bytes: raw.size_bytes as i64,
+            stored_bytes: raw.stored_bytes as i64,
+            received_at: now_micros(),
+            status: "failed".into(),
+            snapshot_id: None,
+            error: Some(e.to_string()),
+        })
+        .await?;
+    Err(e)
+}
+
+/// Streams a remote file into the raw zone, encrypted, fingerprinting it
+/// on the way. Nothing of it touches local disk.
+async fn fetch_into_raw(
+    lake: &Lake,
+    request: &RunRequest,
+    remote: &lagoa_connectors::remote::RemoteFile,
+) -> Result<(RawObject, String), IngestError> {
+    let mut stream = remote.stream().await?;
+    let (store, keys, dataset) = (
+        Arc::clone(&lake.store.store),
+        Arc::clone(lake.crypto.keys()),
+        request.dataset.clone(),
+    );
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let chunks = std::iter::from_fn(|| {
+            handle
+                .block_on(futures::StreamExt::next(&mut stream))
+                .map(|chunk| chunk.map_err(IngestError::Source))
+        });
+        keep_chunks(store, &keys, &dataset, handle.clone(), chunks)
+    })
+    .await
+    .map_err(|e| IngestError::Usage(format!("the download thread failed: {e}")))?
+}
+
+/// Decrypts a raw-zone object into a bounded pipe on a thread of its own.
+pub(crate) fn decrypting_stream(lake: &Lake, path: &str) -> Box<dyn Read + Send> {
+    let (mut writer, reader) = lagoa_connectors::pipe::pipe(4);
+    let store = Arc::clone(&lake.store.store);
+    let keys = Arc::clone(lake.crypto.keys());
+    let path = path.to_owned();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let result = handle.block_on(lagoa_lake::raw::read_raw(&store, &keys, &path, &mut writer));
+        if let Err(e) = result {
+            writer.fail(std::io::Error::other(e.to_string()));
+        }
+    });
+    Box::new(reader)
 }
 
 async fn run_rows(
@@ -1138,23 +1252,37 @@ fn keep_original(
         message: format!("cannot read: {}", e.kind()),
     };
     let mut file = std::fs::File::open(path).map_err(input_err)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let chunks = std::iter::from_fn(move || match file.read(&mut buf) {
+        Ok(0) => None,
+        Ok(n) => Some(Ok(buf[..n].to_vec())),
+        Err(e) => Some(Err(input_err(e))),
+    });
+    keep_chunks(store, keys, dataset, handle, chunks)
+}
+
+/// Writes chunks of a delivery into the raw zone, encrypted, and
+/// fingerprints them (SHA-256). A failing chunk aborts the copy.
+fn keep_chunks<B: AsRef<[u8]>>(
+    store: Arc<dyn object_store::ObjectStore>,
+    keys: &Arc<dyn lagoa_lake::keys::KeyProvider>,
+    dataset: &DatasetName,
+    handle: tokio::runtime::Handle,
+    chunks: impl Iterator<Item = Result<B, IngestError>>,
+) -> Result<(RawObject, String), IngestError> {
     let mut writer =
         RawWriter::create(store, keys, dataset, handle, lagoa_lake::raw::DEFAULT_CHUNK)?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(n) => n,
+    for chunk in chunks {
+        let chunk = match chunk {
+            Ok(c) => c,
             Err(e) => {
                 writer.abort();
-                return Err(input_err(e));
+                return Err(e);
             }
         };
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        if let Err(e) = writer.write(&buf[..n]) {
+        hasher.update(chunk.as_ref());
+        if let Err(e) = writer.write(chunk.as_ref()) {
             writer.abort();
             return Err(e.into());
         }

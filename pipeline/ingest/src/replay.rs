@@ -5,7 +5,9 @@
 //! store through a bounded pipe into the readers.
 
 use crate::IngestError;
-use crate::deliver::{Progress, RunInput, RunOutcome, RunRequest, read_quarantine, run_input};
+use crate::deliver::{
+    Progress, RunInput, RunOutcome, RunRequest, decrypting_stream, read_quarantine, run_input,
+};
 use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema};
 use lagoa_connectors::formats::{Format, FormatOptions, read_stream};
@@ -189,23 +191,6 @@ fn rows_to_batch(rows: &[crate::check::RejectedRow]) -> Result<RecordBatch, Inge
     );
     RecordBatch::try_new(Arc::new(schema), columns)
         .map_err(|e| IngestError::Usage(format!("rebuilding quarantined rows: {e}")))
-}
-
-/// The decrypted bytes of a raw-zone object, as a `Read`, fed by a
-/// blocking thread through a bounded pipe.
-fn decrypting_stream(lake: &Lake, path: &str) -> Box<dyn Read + Send> {
-    let (mut writer, reader) = lagoa_connectors::pipe::pipe(4);
-    let store = Arc::clone(&lake.store.store);
-    let keys = Arc::clone(lake.crypto.keys());
-    let path = path.to_owned();
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        let result = handle.block_on(lagoa_lake::raw::read_raw(&store, &keys, &path, &mut writer));
-        if let Err(e) = result {
-            writer.fail(std::io::Error::other(e.to_string()));
-        }
-    });
-    Box::new(reader)
 }
 
 /// One reader shared by the IPC streams written one after another.
