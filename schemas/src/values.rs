@@ -5,6 +5,19 @@
 use crate::contract::ParseOptions;
 use chrono::{NaiveDate, NaiveDateTime};
 
+/// `str::trim` with a fast exit when there is nothing to trim: a value
+/// that starts and ends with a visible ASCII character (nearly all of
+/// them) is returned as is.
+pub fn trim(text: &str) -> &str {
+    let visible = |b: Option<&u8>| b.is_some_and(|b| *b > b' ' && *b < 0x7f);
+    let bytes = text.as_bytes();
+    if visible(bytes.first()) && visible(bytes.last()) {
+        text
+    } else {
+        text.trim()
+    }
+}
+
 /// Days from 0001-01-01 (chrono's CE day 1) to 1970-01-01.
 const UNIX_EPOCH_CE_DAYS: i32 = 719_163;
 
@@ -40,13 +53,17 @@ impl ValueParser {
 
     /// Whether the (trimmed) text means "absent".
     pub fn is_null(&self, text: &str) -> bool {
-        let t = text.trim();
-        t.is_empty() || self.nulls.iter().any(|n| n == t)
+        self.is_null_trimmed(trim(text))
+    }
+
+    /// [`Self::is_null`] for text already trimmed.
+    pub fn is_null_trimmed(&self, trimmed: &str) -> bool {
+        trimmed.is_empty() || self.nulls.iter().any(|n| n == trimmed)
     }
 
     /// The number as `.`-decimal text without thousands separators.
     fn normalize_number<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        let t = text.trim();
+        let t = trim(text);
         if !self.decimal_comma && self.thousands.is_none() {
             return std::borrow::Cow::Borrowed(t);
         }
@@ -155,7 +172,7 @@ impl ValueParser {
 
     /// Days since 1970-01-01.
     pub fn date(&self, text: &str) -> Result<i32, &'static str> {
-        let t = text.trim();
+        let t = trim(text);
         for format in &self.date_formats {
             let parsed = match fast_date(t, format) {
                 Some(fast) => fast,
@@ -176,7 +193,7 @@ impl ValueParser {
 
     /// Microseconds since 1970-01-01T00:00:00 (no time zone).
     pub fn timestamp(&self, text: &str) -> Result<i64, &'static str> {
-        let t = text.trim();
+        let t = trim(text);
         for format in &self.timestamp_formats {
             if let Ok(ts) = NaiveDateTime::parse_from_str(t, format)
                 && plausible_year(ts.date())
@@ -258,6 +275,24 @@ pub fn date_from_days(days: i32) -> Option<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_trim_trims_like_str_trim() {
+        for text in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\r",
+            "\u{a0}12\u{a0}",
+            "1\u{2003}",
+            "ab c",
+            "\u{b}x",
+        ] {
+            assert_eq!(trim(text), text.trim(), "{text:?}");
+        }
+    }
 
     fn brazilian() -> ValueParser {
         ValueParser::new(&ParseOptions {

@@ -578,11 +578,11 @@ fn parse_text(
         if text.is_null(row) {
             return None;
         }
-        let v = text.value(row);
-        if parser.contract.is_null(v) {
+        let v = lagoa_schemas::values::trim(text.value(row));
+        if parser.contract.is_null_trimmed(v) {
             None
         } else {
-            Some(v.trim())
+            Some(v)
         }
     };
     macro_rules! parse_into {
@@ -633,6 +633,15 @@ fn parse_text(
         DataType::Boolean => parse_into!(BooleanBuilder::with_capacity(n), |v| parser
             .parse(|p| p.boolean(v))),
         _ => {
+            // Text that needs no trimming and holds no null marker is kept
+            // as delivered, without a copy.
+            let unchanged = (0..n).all(|row| match value(row) {
+                None => text.is_null(row),
+                Some(v) => v.len() == text.value(row).len(),
+            });
+            if unchanged {
+                return Arc::new(text.clone());
+            }
             let mut builder = StringBuilder::with_capacity(n, text.value_data().len());
             for row in 0..n {
                 match value(row) {
