@@ -4,6 +4,7 @@
 
 mod catalog;
 mod contracts;
+mod daemon;
 mod e2e;
 mod formats;
 mod remote;

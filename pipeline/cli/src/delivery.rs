@@ -5,16 +5,16 @@ use anyhow::{Context, Result, anyhow, bail};
 use arrow::array::Array;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use lagoa_connectors::Delivery;
 use lagoa_connectors::file::FileSourceConfig;
 use lagoa_connectors::formats::{Format, FormatOptions};
-use lagoa_connectors::{Delivery, ExtractContext, SourceConfig};
 use lagoa_core::{DatasetName, SharingLevel};
+use lagoa_daemon::{RunObserver, SourceFile};
 use lagoa_ingest::{InferenceHints, QualityReport, RunOutcome, RunRequest};
 use lagoa_lake::Lake;
 use lagoa_lake::catalog::format_micros;
 use lagoa_lake::catalog::model::WriteMode;
 use lagoa_schemas::Contract;
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -173,66 +173,6 @@ pub enum ReportFormat {
     Html,
 }
 
-/// A configured source: what to read, into which dataset, under which contract.
-///
-/// ```toml
-/// name = "obitos_rio_branco"
-/// dataset = "sim_obitos"
-/// contract = "schemas/examples/sim_obitos.toml"
-/// mode = "append"
-/// [source]
-/// type = "file"
-/// drop_folder = "/srv/entregas/rio_branco/sim"
-/// ```
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourceFile {
-    pub name: String,
-    pub dataset: String,
-    /// Relative to the source file.
-    pub contract: Option<PathBuf>,
-    #[serde(default = "default_mode")]
-    pub mode: String,
-    pub source: SourceConfig,
-}
-
-fn default_mode() -> String {
-    "append".into()
-}
-
-impl SourceFile {
-    pub fn load(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut file: SourceFile =
-            toml::from_str(&text).with_context(|| format!("source {}", path.display()))?;
-        if let Some(c) = &file.contract
-            && c.is_relative()
-        {
-            file.contract = Some(path.parent().unwrap_or(Path::new(".")).join(c));
-        }
-        let mut problems = file.source.problems();
-        if let Err(e) = DatasetName::new(&file.dataset) {
-            problems.push(e.to_string());
-        }
-        if let Err(e) = file.mode.parse::<WriteMode>() {
-            problems.push(e);
-        }
-        if !problems.is_empty() {
-            bail!(
-                "source {} has problems:\n{}",
-                path.display(),
-                problems
-                    .iter()
-                    .map(|p| format!("  - {p}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            );
-        }
-        Ok(file)
-    }
-}
-
 pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<()> {
     let contract = args.contract.as_deref().map(Contract::load).transpose()?;
     if contract.is_some()
@@ -282,32 +222,13 @@ pub async fn source(lake: Option<&Lake>, command: SourceCommand) -> Result<()> {
         SourceCommand::Run { file } => {
             let lake = lake.ok_or_else(|| anyhow!("no lake"))?;
             let source = SourceFile::load(&file)?;
-            let mut request = RunRequest::new(&source.name, DatasetName::new(&source.dataset)?);
-            request.contract = source.contract.as_deref().map(Contract::load).transpose()?;
-            request.mode = source.mode.parse::<WriteMode>().map_err(|e| anyhow!(e))?;
-            request.trigger = "manual".into();
-            let incremental = !matches!(source.source, SourceConfig::File(_));
-            if incremental {
-                request.watermark_key = Some(source.name.clone());
-            }
-            let ctx = ExtractContext {
-                watermark: if incremental {
-                    lake.catalog.watermark(&source.name).await?
-                } else {
-                    None
-                },
-                ..Default::default()
-            };
-            let deliveries = source.source.deliveries(&ctx).await?;
-            if deliveries.is_empty() {
+            let observer = CliObserver::default();
+            let run = lagoa_daemon::run_source(lake, &source, "manual", 1, &observer).await?;
+            if run.outcomes.is_empty() && run.failures.is_empty() {
                 println!("source {}: nothing waiting", source.name);
             }
-            let mut failed = 0;
-            for delivery in deliveries {
-                if !run_one(lake, &request, delivery).await? {
-                    failed += 1;
-                }
-            }
+            let failed =
+                run.failures.len() + run.outcomes.iter().filter(|o| !o.succeeded()).count();
             if failed > 0 {
                 bail!(
                     "{failed} delivery(ies) of source {} were not taken into the lake",
@@ -315,6 +236,42 @@ pub async fn source(lake: Option<&Lake>, command: SourceCommand) -> Result<()> {
                 );
             }
             Ok(())
+        }
+    }
+}
+
+/// Shows each delivery of a source run: a spinner while it reads, then
+/// its outcome.
+#[derive(Default)]
+pub struct CliObserver {
+    bars: std::sync::Mutex<Vec<(String, ProgressBar, std::time::Instant)>>,
+}
+
+impl RunObserver for CliObserver {
+    fn delivery_started(&self, name: &str) -> lagoa_ingest::Progress {
+        let bar = spinner(name);
+        let progress_bar = bar.clone();
+        if let Ok(mut bars) = self.bars.lock() {
+            bars.push((name.to_owned(), bar, std::time::Instant::now()));
+        }
+        Arc::new(move |rows| progress_bar.set_position(rows))
+    }
+
+    fn delivery_finished(
+        &self,
+        name: &str,
+        result: std::result::Result<&RunOutcome, &lagoa_ingest::IngestError>,
+    ) {
+        let started = self.bars.lock().ok().and_then(|mut bars| {
+            let i = bars.iter().position(|(n, _, _)| n == name)?;
+            let (_, bar, started) = bars.remove(i);
+            bar.finish_and_clear();
+            Some(started)
+        });
+        let elapsed = started.map(|s| s.elapsed()).unwrap_or_default();
+        match result {
+            Ok(outcome) => print_outcome(name, outcome, elapsed),
+            Err(e) => eprintln!("{name}: failed: {e}"),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod delivery;
 mod output;
+mod schedule;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
@@ -158,6 +159,26 @@ enum Command {
     },
     /// Check the catalog, the object store and the key provider for real.
     Check,
+    /// Run the configured sources on their schedules until SIGTERM/SIGINT.
+    Daemon {
+        /// The folder of *.source.toml files (default: daemon.sources in lagoa.toml).
+        #[arg(long)]
+        sources: Option<PathBuf>,
+    },
+    /// Run one configured source now, by hand (with its lease and retries).
+    Run {
+        /// The source's name.
+        source: String,
+        #[arg(long)]
+        sources: Option<PathBuf>,
+    },
+    /// Configured sources: list with last and next runs, pause, resume.
+    Sources {
+        #[command(subcommand)]
+        command: Option<schedule::SourcesCommand>,
+        #[arg(long, global = true)]
+        sources: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -198,7 +219,7 @@ enum KeysCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(matches!(cli.command, Command::Daemon { .. }));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -218,13 +239,25 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Logs to stderr: human-readable on a terminal, JSON lines otherwise
+/// (the daemon under systemd or a container). `LAGOA_LOG` sets the filter
+/// (default `info` for the daemon, `warn` for commands).
+fn init_logging(daemon: bool) {
+    let default = if daemon { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("LAGOA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        builder.try_init()
+    } else {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init()
+    };
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -258,6 +291,22 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Ingest(args) => {
             let lake = open(&cli.lake).await?;
             delivery::ingest(&lake, args).await
+        }
+        Command::Daemon { sources } => {
+            let lake = open(&cli.lake).await?;
+            let dir = schedule::sources_dir(&cli.lake, &lake, sources);
+            schedule::daemon(lake, &dir).await
+        }
+        Command::Run { source, sources } => {
+            let lake = open(&cli.lake).await?;
+            let dir = schedule::sources_dir(&cli.lake, &lake, sources);
+            schedule::run_now(lake, &dir, &source).await
+        }
+        Command::Sources { command, sources } => {
+            let lake = open(&cli.lake).await?;
+            let dir = schedule::sources_dir(&cli.lake, &lake, sources);
+            let command = command.unwrap_or(schedule::SourcesCommand::List { json: false });
+            schedule::sources(lake, &dir, command).await
         }
         Command::Source { command } => {
             let lake = match &command {

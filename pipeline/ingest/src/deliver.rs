@@ -32,6 +32,7 @@ use lagoa_schemas::{Contract, DriftPolicy};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
+use tracing::Instrument;
 
 /// Called with the number of rows read so far.
 pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
@@ -54,6 +55,8 @@ pub struct RunRequest {
     pub batch_rows: usize,
     /// Incremental sources: the key their watermark is saved under.
     pub watermark_key: Option<String>,
+    /// Which attempt of a scheduled run this is (1 = the first).
+    pub attempt: u32,
 }
 
 impl RunRequest {
@@ -69,6 +72,7 @@ impl RunRequest {
             hints: InferenceHints::default(),
             batch_rows: lagoa_connectors::DEFAULT_BATCH_ROWS,
             watermark_key: None,
+            attempt: 1,
         }
     }
 }
@@ -135,13 +139,16 @@ pub async fn run_input(
         dataset: request.dataset.to_string(),
         trigger: request.trigger.clone(),
         status: "running".into(),
-        attempts: 1,
+        attempts: i64::from(request.attempt.max(1)),
         started_at: now_micros(),
         replay_of: request.replay_of.clone(),
         ..Default::default()
     };
     lake.catalog.save_run(&run).await?;
-    let result = execute(lake, request, delivery, progress, &mut run).await;
+    let span = tracing::info_span!("run", run_id = %run.run_id, source = %run.source, dataset = %run.dataset);
+    let result = execute(lake, request, delivery, progress, &mut run)
+        .instrument(span)
+        .await;
     run.ended_at = Some(now_micros());
     match result {
         Ok(report) => {
@@ -161,6 +168,30 @@ pub async fn run_input(
             Err(e)
         }
     }
+}
+
+/// Records a run that failed before it had a delivery (the source could
+/// not even be listed). A failure to record is logged, not returned: the
+/// caller reports the first error.
+pub async fn record_failed_run(lake: &Lake, request: &RunRequest, error: &IngestError) {
+    let now = now_micros();
+    let run = RunRecord {
+        run_id: uuid::Uuid::now_v7().to_string(),
+        source: request.source.clone(),
+        dataset: request.dataset.to_string(),
+        trigger: request.trigger.clone(),
+        status: "failed".into(),
+        attempts: i64::from(request.attempt.max(1)),
+        started_at: now,
+        ended_at: Some(now),
+        error: Some(error.to_string()),
+        error_class: Some(error_class(error).into()),
+        ..Default::default()
+    };
+    if let Err(e) = lake.catalog.save_run(&run).await {
+        tracing::error!(run_id = %run.run_id, error = %e, "could not record the failed run");
+    }
+    tracing::warn!(run_id = %run.run_id, source = %run.source, dataset = %run.dataset, error = %error, "run failed before reading a delivery");
 }
 
 fn error_class(e: &IngestError) -> &'static str {

@@ -14,7 +14,9 @@ use lagoa_lake::LakeError;
 use lagoa_schemas::ContractError;
 
 pub use contract_source::InferenceHints;
-pub use deliver::{Progress, RunOutcome, RunRequest, read_quarantine, run_delivery};
+pub use deliver::{
+    Progress, RunOutcome, RunRequest, read_quarantine, record_failed_run, run_delivery,
+};
 pub use quality::QualityReport;
 
 #[derive(Debug, thiserror::Error)]

@@ -18,6 +18,7 @@ pub struct LakeConfig {
     pub retention: RetentionConfig,
     pub writer: WriterConfig,
     pub query: QueryConfig,
+    pub daemon: DaemonConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -55,6 +56,33 @@ impl Default for StorageConfig {
             endpoint: None,
             region: None,
             allow_http: false,
+        }
+    }
+}
+
+/// `lagoa daemon`, `lagoa run`, `lagoa sources`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// The folder of `*.source.toml` files, relative to the lake directory.
+    pub sources: String,
+    /// Sources running at once.
+    pub concurrency: usize,
+    /// A run's lease in the catalog lasts this long without renewal (it is
+    /// renewed every third of it); a crashed daemon's sources wait this
+    /// long before another daemon takes them.
+    pub lease_seconds: u64,
+    /// On SIGTERM/SIGINT, how long runs under way may take to finish.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            sources: "sources".into(),
+            concurrency: 4,
+            lease_seconds: 120,
+            shutdown_grace_seconds: 300,
         }
     }
 }
@@ -246,6 +274,12 @@ impl LakeConfig {
         if self.writer.row_group_rows == 0 {
             problems.push("writer.row_group_rows must be positive".into());
         }
+        if self.daemon.concurrency == 0 {
+            problems.push("daemon.concurrency must be at least 1".into());
+        }
+        if self.daemon.lease_seconds < 3 {
+            problems.push("daemon.lease_seconds must be at least 3".into());
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -406,6 +440,18 @@ memory_limit = {memory:?}
 # Filter rows while decoding Parquet (late materialization). Row groups and
 # pages are pruned by the query's predicate either way.
 filter_pushdown = {pushdown}
+
+[daemon]
+# `lagoa daemon` runs the *.source.toml files of this folder on their
+# schedules (relative to this directory).
+sources = {sources:?}
+# Sources running at once.
+concurrency = {concurrency}
+# A running source's lease in the catalog; renewed every third of it. A
+# daemon that dies leaves its sources to others after this long.
+lease_seconds = {lease}
+# On SIGTERM/SIGINT, runs under way get this long to finish.
+shutdown_grace_seconds = {grace}
 "#,
         catalog = config.catalog.url,
         storage = config.storage.url,
@@ -425,6 +471,10 @@ filter_pushdown = {pushdown}
         rg_rows = config.writer.row_group_rows,
         memory = config.query.memory_limit,
         pushdown = config.query.filter_pushdown,
+        sources = config.daemon.sources,
+        concurrency = config.daemon.concurrency,
+        lease = config.daemon.lease_seconds,
+        grace = config.daemon.shutdown_grace_seconds,
     )
 }
 

@@ -77,6 +77,10 @@ impl LakeSession {
             system::snapshots(&lake.catalog.snapshots(None).await?)?,
         )?;
         system_schema.register_table("files".into(), system::files(&all_files)?)?;
+        system_schema.register_table(
+            "runs".into(),
+            system::runs(&lake.catalog.runs(None, i64::MAX).await?)?,
+        )?;
         if let Some(catalog) = ctx.catalog("datafusion") {
             catalog.register_schema("system", system_schema)?;
         }

@@ -1,6 +1,7 @@
-//! `system.datasets`, `system.snapshots`, `system.files`: what the catalog
-//! holds, queryable in SQL like any table.
+//! `system.datasets`, `system.snapshots`, `system.files`, `system.runs`:
+//! what the catalog holds, queryable in SQL like any table.
 
+use crate::catalog::RunRecord;
 use crate::catalog::model::{DataFileInfo, DatasetInfo, SnapshotInfo};
 use crate::error::Result;
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
@@ -149,5 +150,64 @@ pub fn files(files: &[DataFileInfo]) -> Result<Arc<MemTable>> {
             "begin_snapshot",
             ints(files.iter().map(|f| Some(f.begin_snapshot))),
         ),
+    ])
+}
+
+/// Every run: source, dataset, trigger, attempts, times, status, counts,
+/// snapshot and error with its class (never a data value). Not the quality
+/// report (`lagoa report <run>`).
+pub fn runs(runs: &[RunRecord]) -> Result<Arc<MemTable>> {
+    table(vec![
+        (
+            "run_id",
+            strings(runs.iter().map(|r| Some(r.run_id.as_str()))),
+        ),
+        (
+            "source",
+            strings(runs.iter().map(|r| Some(r.source.as_str()))),
+        ),
+        (
+            "dataset",
+            strings(runs.iter().map(|r| Some(r.dataset.as_str()))),
+        ),
+        (
+            "trigger",
+            strings(runs.iter().map(|r| Some(r.trigger.as_str()))),
+        ),
+        (
+            "status",
+            strings(runs.iter().map(|r| Some(r.status.as_str()))),
+        ),
+        ("attempt", ints(runs.iter().map(|r| Some(r.attempts)))),
+        ("started_at", times(runs.iter().map(|r| Some(r.started_at)))),
+        ("ended_at", times(runs.iter().map(|r| r.ended_at))),
+        ("rows_read", ints(runs.iter().map(|r| Some(r.rows_read)))),
+        (
+            "rows_written",
+            ints(runs.iter().map(|r| Some(r.rows_written))),
+        ),
+        (
+            "rows_rejected",
+            ints(runs.iter().map(|r| Some(r.rows_rejected))),
+        ),
+        ("bytes_read", ints(runs.iter().map(|r| Some(r.bytes_read)))),
+        (
+            "bytes_written",
+            ints(runs.iter().map(|r| Some(r.bytes_written))),
+        ),
+        ("snapshot_id", ints(runs.iter().map(|r| r.snapshot_id))),
+        (
+            "contract_version",
+            ints(runs.iter().map(|r| r.contract_version)),
+        ),
+        (
+            "replay_of",
+            strings(runs.iter().map(|r| r.replay_of.as_deref())),
+        ),
+        (
+            "error_class",
+            strings(runs.iter().map(|r| r.error_class.as_deref())),
+        ),
+        ("error", strings(runs.iter().map(|r| r.error.as_deref()))),
     ])
 }

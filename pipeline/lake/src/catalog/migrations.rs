@@ -170,4 +170,16 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             )",
         ],
     ),
+    (
+        4,
+        "source state: pause, lease, last scheduled firing",
+        &["CREATE TABLE lagoa_source (
+                source TEXT PRIMARY KEY,
+                paused BIGINT NOT NULL DEFAULT 0,
+                lease_owner TEXT,
+                lease_until BIGINT,
+                last_fire_at BIGINT,
+                updated_at BIGINT NOT NULL
+            )"],
+    ),
 ];

@@ -15,8 +15,10 @@
 mod migrations;
 pub mod model;
 mod runs;
+mod sources;
 
 pub use runs::{ContractVersion, DriftEvent, QuarantineRecord, RunRecord, save_watermark};
+pub use sources::{Claim, SourceState};
 
 use crate::error::{LakeError, Result};
 use lagoa_core::{DatasetName, PersonalTag, SharingLevel, SnapshotId};

@@ -158,6 +158,17 @@ impl Catalog {
         rows.iter().map(run_from_row).collect()
     }
 
+    /// The latest run of each source.
+    pub async fn last_runs(&self) -> Result<Vec<RunRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM lagoa_run r WHERE started_at = (SELECT max(started_at) FROM lagoa_run x WHERE x.source = r.source) ORDER BY source"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading the last runs"))?;
+        rows.iter().map(run_from_row).collect()
+    }
+
     pub async fn record_quarantine(&self, q: &QuarantineRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO lagoa_quarantine (run_id, dataset, path, row_count, stored_bytes, created_at, released_at, released_by_run) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

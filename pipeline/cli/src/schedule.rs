@@ -1,0 +1,217 @@
+//! `lagoa daemon`, `lagoa run <source>` and `lagoa sources`: the configured
+//! sources of a lake (`*.source.toml` in its sources folder) on their
+//! schedules.
+
+use crate::delivery::CliObserver;
+use anyhow::{Result, anyhow, bail};
+use lagoa_daemon::{Clock, Daemon, DaemonOptions, Firing, FiringResult, SourceFile, SystemClock};
+use lagoa_lake::Lake;
+use lagoa_lake::catalog::{Claim, format_micros};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(clap::Subcommand)]
+pub enum SourcesCommand {
+    /// Every configured source with its schedule, last run and next run.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop scheduled runs of a source (a run by hand still works).
+    Pause { name: String },
+    /// Resume scheduled runs of a source.
+    Resume { name: String },
+}
+
+/// The sources folder: `--sources`, else `daemon.sources` of lagoa.toml
+/// (relative to the lake).
+pub fn sources_dir(lake_dir: &Path, lake: &Lake, flag: Option<PathBuf>) -> PathBuf {
+    flag.unwrap_or_else(|| lake_dir.join(&lake.config.daemon.sources))
+}
+
+fn options(lake: &Lake) -> DaemonOptions {
+    let d = &lake.config.daemon;
+    DaemonOptions {
+        concurrency: d.concurrency,
+        lease: Duration::from_secs(d.lease_seconds),
+        shutdown_grace: Duration::from_secs(d.shutdown_grace_seconds),
+        ..Default::default()
+    }
+}
+
+pub async fn daemon(lake: Lake, dir: &Path) -> Result<()> {
+    let sources = SourceFile::load_dir(dir)?;
+    let scheduled = sources.iter().filter(|s| s.schedule.is_some()).count();
+    if scheduled == 0 {
+        bail!(
+            "no source in {} has a [schedule]; nothing for the daemon to run",
+            dir.display()
+        );
+    }
+    let options = options(&lake);
+    let daemon = Daemon::new(Arc::new(lake), sources, Arc::new(SystemClock), options);
+    let shutdown = CancellationToken::new();
+    let signalled = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received: shutting down");
+        signalled.cancel();
+    });
+    daemon.run(shutdown).await?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn find(dir: &Path, name: &str) -> Result<SourceFile> {
+    let sources = SourceFile::load_dir(dir)?;
+    let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    sources.into_iter().find(|s| s.name == name).ok_or_else(|| {
+        anyhow!(
+            "no source named {name:?} in {} (sources: {})",
+            dir.display(),
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        )
+    })
+}
+
+/// Runs one source now, by hand, under its lease and retry policy.
+pub async fn run_now(lake: Lake, dir: &Path, name: &str) -> Result<()> {
+    let source = find(dir, name)?;
+    let options = options(&lake);
+    let firing = Firing {
+        lake: Arc::new(lake),
+        source: Arc::new(source),
+        clock: Arc::new(SystemClock),
+        owner: format!("manual:{}", std::process::id()),
+        lease: options.lease,
+        stop_retries: CancellationToken::new(),
+        observer: Arc::new(CliObserver::default()),
+    };
+    match firing.run(None, "manual").await {
+        FiringResult::Succeeded { .. } => Ok(()),
+        FiringResult::Failed { attempts } => bail!(
+            "source {name}: not every delivery was taken into the lake ({attempts} attempt(s); `lagoa runs` has the details)"
+        ),
+        FiringResult::NotClaimed(Claim::Busy { owner }) => {
+            bail!("source {name} is running already (held by {owner}); try again when it ends")
+        }
+        FiringResult::NotClaimed(other) => bail!("source {name}: not run ({other:?})"),
+        FiringResult::CatalogError => bail!("source {name}: the catalog is unreachable"),
+    }
+}
+
+pub async fn sources(lake: Lake, dir: &Path, command: SourcesCommand) -> Result<()> {
+    match command {
+        SourcesCommand::Pause { name } => {
+            find(dir, &name)?;
+            lake.catalog
+                .set_paused(&name, true, SystemClock.now().timestamp_micros())
+                .await?;
+            println!(
+                "source {name}: paused (scheduled runs skipped until `lagoa sources resume {name}`)"
+            );
+            Ok(())
+        }
+        SourcesCommand::Resume { name } => {
+            find(dir, &name)?;
+            lake.catalog
+                .set_paused(&name, false, SystemClock.now().timestamp_micros())
+                .await?;
+            println!("source {name}: resumed");
+            Ok(())
+        }
+        SourcesCommand::List { json } => list(&lake, dir, json).await,
+    }
+}
+
+async fn list(lake: &Lake, dir: &Path, json: bool) -> Result<()> {
+    let sources = SourceFile::load_dir(dir)?;
+    let states = lake.catalog.source_states().await?;
+    let last_runs = lake.catalog.last_runs().await?;
+    let now = SystemClock.now();
+    let mut rows = Vec::new();
+    for s in &sources {
+        let state = states.iter().find(|x| x.source == s.name);
+        let paused = state.is_some_and(|x| x.paused);
+        let last = last_runs.iter().find(|r| r.source == s.name);
+        let next = if paused {
+            None
+        } else {
+            s.schedule().and_then(|sch| sch.next_after(now))
+        };
+        rows.push(serde_json::json!({
+            "name": s.name,
+            "dataset": s.dataset,
+            "type": s.source.kind(),
+            "schedule": s.schedule.as_ref().map(|c| format!("{} ({})", c.cron, c.timezone)),
+            "paused": paused,
+            "running": state.is_some_and(|x| x.lease_owner.is_some() && x.lease_until.is_some_and(|u| u > now.timestamp_micros())),
+            "last_status": last.map(|r| r.status.clone()),
+            "last_started_at": last.map(|r| format_micros(r.started_at)),
+            "next_run_at": next.map(|n| n.to_rfc3339()),
+        }));
+    }
+    if json {
+        for row in rows {
+            println!("{row}");
+        }
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no sources in {}", dir.display());
+        return Ok(());
+    }
+    println!(
+        "{:<28} {:<22} {:<9} {:<30} {:<8} {:<18} {}",
+        "SOURCE", "DATASET", "TYPE", "SCHEDULE", "STATE", "LAST RUN", "NEXT RUN"
+    );
+    for r in rows {
+        let text = |k: &str| r[k].as_str().unwrap_or("-").to_owned();
+        let state = if r["paused"] == true {
+            "paused"
+        } else if r["running"] == true {
+            "running"
+        } else {
+            "active"
+        };
+        println!(
+            "{:<28} {:<22} {:<9} {:<30} {:<8} {:<18} {}",
+            text("name"),
+            text("dataset"),
+            text("type"),
+            text("schedule"),
+            state,
+            text("last_status"),
+            text("next_run_at"),
+        );
+    }
+    Ok(())
+}

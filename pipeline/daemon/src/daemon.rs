@@ -1,0 +1,481 @@
+//! `lagoa daemon`: runs configured sources on their cron schedules.
+//!
+//! - Each source's firings queue in its [`Plan`]; a source runs one firing
+//!   at a time in this daemon, and at most `concurrency` sources run at
+//!   once.
+//! - Before running, a firing is claimed in the catalog
+//!   ([`lagoa_lake::catalog::Claim`]): the claim takes the source's lease
+//!   and records the firing, so daemons sharing a catalog run each firing
+//!   once and never one source twice at a time. The lease is renewed while
+//!   the run goes; a daemon killed mid-run stops renewing, its lease
+//!   expires, and whoever claims next closes the abandoned run as failed.
+//! - Transient failures (network, timeouts, storage, catalog connection)
+//!   are retried with exponential backoff and jitter; others are not.
+//! - On shutdown no new firing starts; runs under way get `shutdown_grace`
+//!   to finish, then are stopped. A run's commit is one catalog
+//!   transaction, so stopping it never leaves half a commit.
+
+use crate::DaemonError;
+use crate::clock::Clock;
+use crate::run_source::{Quiet, RunObserver, run_source};
+use crate::schedule::Schedule;
+use crate::source_file::{MissedPolicy, SourceFile};
+use chrono::{DateTime, Utc};
+use lagoa_lake::Lake;
+use lagoa_lake::catalog::Claim;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// Most missed firings a `catch_up` source runs after a pause in service.
+const MAX_CATCH_UP: usize = 100;
+
+#[derive(Clone, Debug)]
+pub struct DaemonOptions {
+    /// Sources running at once.
+    pub concurrency: usize,
+    /// How long a lease lasts without renewal (renewed every third of it).
+    pub lease: Duration,
+    /// On shutdown, how long runs under way may take to finish.
+    pub shutdown_grace: Duration,
+    /// Longest sleep between looks at the clock.
+    pub max_sleep: Duration,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> Self {
+        DaemonOptions {
+            concurrency: 4,
+            lease: Duration::from_secs(120),
+            shutdown_grace: Duration::from_secs(300),
+            max_sleep: Duration::from_secs(60),
+        }
+    }
+}
+
+pub struct Daemon {
+    lake: Arc<Lake>,
+    sources: Vec<Arc<SourceFile>>,
+    clock: Arc<dyn Clock>,
+    options: DaemonOptions,
+    owner: String,
+    /// Firings finished so far (run, skipped or failed): what tests and
+    /// the console wait on.
+    finished: tokio::sync::watch::Sender<u64>,
+    /// Set once the plans are made (the clock was read).
+    ready: tokio::sync::watch::Sender<bool>,
+}
+
+/// One source's firings: those due and waiting, and the next one.
+struct Plan {
+    source: Arc<SourceFile>,
+    schedule: Schedule,
+    missed: MissedPolicy,
+    queue: VecDeque<DateTime<Utc>>,
+    next: Option<DateTime<Utc>>,
+    running: bool,
+}
+
+impl Plan {
+    /// Moves the firings due at `now` into the queue.
+    fn advance(&mut self, now: DateTime<Utc>) {
+        while let Some(next) = self.next.filter(|n| *n <= now) {
+            self.queue.push_back(next);
+            self.next = self.schedule.next_after(next);
+        }
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        let keep = match self.missed {
+            MissedPolicy::Skip => 1,
+            MissedPolicy::CatchUp => MAX_CATCH_UP,
+        };
+        while self.queue.len() > keep {
+            let dropped = self.queue.pop_front();
+            tracing::info!(source = %self.source.name, firing = ?dropped, "firing skipped: a later one stands for it (missed = skip)");
+        }
+    }
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+impl Daemon {
+    pub fn new(
+        lake: Arc<Lake>,
+        sources: Vec<SourceFile>,
+        clock: Arc<dyn Clock>,
+        options: DaemonOptions,
+    ) -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "lagoa".into());
+        let owner = format!(
+            "{host}:{}:{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        Daemon {
+            lake,
+            sources: sources.into_iter().map(Arc::new).collect(),
+            clock,
+            options,
+            owner,
+            finished: tokio::sync::watch::Sender::new(0),
+            ready: tokio::sync::watch::Sender::new(false),
+        }
+    }
+
+    /// Returns once the daemon has read the clock and made its plans.
+    pub async fn wait_ready(&self) {
+        let mut ready = self.ready.subscribe();
+        let _ = ready.wait_for(|r| *r).await;
+    }
+
+    /// Counts the firings finished so far.
+    pub fn watch_finished(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.finished.subscribe()
+    }
+
+    /// This daemon's name on the leases it holds.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The plans at start: the next firing of each scheduled source, and
+    /// the firings missed since the last one claimed (per its policy).
+    async fn plans(&self) -> Result<Vec<Plan>, DaemonError> {
+        let now = self.clock.now();
+        let mut plans = Vec::new();
+        for source in &self.sources {
+            let (Some(schedule), Some(config)) = (source.schedule(), source.schedule.as_ref())
+            else {
+                continue;
+            };
+            let mut plan = Plan {
+                source: Arc::clone(source),
+                next: schedule.next_after(now),
+                missed: config.missed,
+                schedule,
+                queue: VecDeque::new(),
+                running: false,
+            };
+            let last = self
+                .lake
+                .catalog
+                .source_state(&source.name)
+                .await?
+                .and_then(|s| s.last_fire_at)
+                .and_then(DateTime::<Utc>::from_timestamp_micros);
+            if let Some(last) = last {
+                let missed = plan.schedule.firings_between(last, now, MAX_CATCH_UP);
+                if !missed.is_empty() {
+                    tracing::info!(source = %source.name, missed = missed.len(), policy = ?plan.missed, "firings missed while no daemon ran");
+                }
+                plan.queue.extend(missed);
+                plan.trim();
+            }
+            plans.push(plan);
+        }
+        Ok(plans)
+    }
+
+    /// Runs until `shutdown` is cancelled.
+    pub async fn run(&self, shutdown: CancellationToken) -> Result<(), DaemonError> {
+        let mut plans = self.plans().await?;
+        self.ready.send_replace(true);
+        tracing::info!(owner = %self.owner, sources = plans.len(), concurrency = self.options.concurrency, "daemon started");
+        let permits = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        let stop_retries = shutdown.child_token();
+        let mut tasks: JoinSet<usize> = JoinSet::new();
+        loop {
+            let now = self.clock.now();
+            for (i, plan) in plans.iter_mut().enumerate() {
+                plan.advance(now);
+                if plan.running {
+                    continue;
+                }
+                let Some(fire_at) = plan.queue.pop_front() else {
+                    continue;
+                };
+                plan.running = true;
+                let firing = Firing {
+                    lake: Arc::clone(&self.lake),
+                    source: Arc::clone(&plan.source),
+                    clock: Arc::clone(&self.clock),
+                    owner: self.owner.clone(),
+                    lease: self.options.lease,
+                    stop_retries: stop_retries.clone(),
+                    observer: Arc::new(Quiet),
+                };
+                let permits = Arc::clone(&permits);
+                let span = tracing::info_span!("firing", source = %plan.source.name, dataset = %plan.source.dataset, trigger = "schedule");
+                tasks.spawn(
+                    async move {
+                        let Ok(_permit) = permits.acquire_owned().await else {
+                            return i;
+                        };
+                        firing.run(Some(fire_at), "schedule").await;
+                        i
+                    }
+                    .instrument(span),
+                );
+            }
+            let wake = plans
+                .iter()
+                .filter(|p| !p.running)
+                .filter_map(|p| p.next)
+                .min()
+                .unwrap_or(now + self.options.max_sleep)
+                .min(now + self.options.max_sleep);
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.clock.sleep_until(wake) => {}
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    finished(&mut plans, done);
+                    self.finished.send_modify(|n| *n += 1);
+                }
+            }
+        }
+        self.shut_down(&mut plans, tasks).await;
+        Ok(())
+    }
+
+    async fn shut_down(&self, plans: &mut [Plan], mut tasks: JoinSet<usize>) {
+        let running = plans.iter().filter(|p| p.running).count();
+        tracing::info!(
+            running,
+            grace_seconds = self.options.shutdown_grace.as_secs(),
+            "shutting down: no new runs; waiting for those under way"
+        );
+        let waited = tokio::time::timeout(self.options.shutdown_grace, async {
+            while let Some(done) = tasks.join_next().await {
+                finished(plans, done);
+                self.finished.send_modify(|n| *n += 1);
+            }
+        })
+        .await;
+        if waited.is_err() {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+            let now = self.clock.now();
+            for plan in plans.iter().filter(|p| p.running) {
+                let name = &plan.source.name;
+                tracing::warn!(source = %name, "run stopped at shutdown; nothing of it became visible");
+                let closed = self
+                    .lake
+                    .catalog
+                    .fail_unfinished_runs(
+                        name,
+                        micros(now),
+                        "stopped: the daemon shut down during the run",
+                        "internal",
+                        micros(now),
+                    )
+                    .await;
+                let released = self.lake.catalog.release_lease(name, &self.owner).await;
+                if let Err(e) = closed.and(released) {
+                    tracing::error!(source = %name, error = %e, "could not close the stopped run; its lease will expire");
+                }
+            }
+        }
+        tracing::info!("daemon stopped");
+    }
+}
+
+fn finished(plans: &mut [Plan], done: Result<usize, tokio::task::JoinError>) {
+    match done {
+        Ok(i) => {
+            if let Some(plan) = plans.get_mut(i) {
+                plan.running = false;
+            }
+        }
+        Err(e) => {
+            // A panicking run: its plan stays marked running, so the source
+            // is not run again by this daemon; the lease expires.
+            tracing::error!(error = %e, "a run's task failed");
+        }
+    }
+}
+
+/// One claimed run of a source, with its lease, retries and timeout.
+pub struct Firing {
+    pub lake: Arc<Lake>,
+    pub source: Arc<SourceFile>,
+    pub clock: Arc<dyn Clock>,
+    pub owner: String,
+    pub lease: Duration,
+    /// Cancelled: no further attempt starts.
+    pub stop_retries: CancellationToken,
+    /// Sees each delivery go by (the daemon logs; `lagoa run` shows progress).
+    pub observer: Arc<dyn RunObserver>,
+}
+
+/// What became of a firing.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FiringResult {
+    Succeeded { attempts: u32 },
+    Failed { attempts: u32 },
+    NotClaimed(Claim),
+    CatalogError,
+}
+
+impl Firing {
+    fn lease_until(&self) -> i64 {
+        micros(self.clock.now() + chrono::Duration::from_std(self.lease).unwrap_or_default())
+    }
+
+    pub async fn run(&self, fire_at: Option<DateTime<Utc>>, trigger: &str) -> FiringResult {
+        let name = &self.source.name;
+        let now = micros(self.clock.now());
+        let claim = self
+            .lake
+            .catalog
+            .claim_source(
+                name,
+                &self.owner,
+                fire_at.map(micros),
+                self.lease_until(),
+                now,
+            )
+            .await;
+        match claim {
+            Ok(Claim::Taken { abandoned_by }) => {
+                if let Some(previous) = abandoned_by {
+                    let closed = self
+                        .lake
+                        .catalog
+                        .fail_unfinished_runs(
+                            name,
+                            now,
+                            "abandoned: the daemon running it stopped and its lease expired",
+                            "internal",
+                            now,
+                        )
+                        .await;
+                    tracing::warn!(source = %name, previous_owner = %previous, closed = ?closed.ok(), "took over a lease that had expired");
+                }
+            }
+            Ok(other) => {
+                match &other {
+                    Claim::AlreadyClaimed => {
+                        tracing::debug!(source = %name, "firing already claimed by another daemon")
+                    }
+                    Claim::Busy { owner } => {
+                        tracing::info!(source = %name, holder = %owner, "firing skipped: a run of this source is still under way")
+                    }
+                    Claim::Paused => {
+                        tracing::info!(source = %name, "firing skipped: source paused")
+                    }
+                    Claim::Taken { .. } => {}
+                }
+                return FiringResult::NotClaimed(other);
+            }
+            Err(e) => {
+                tracing::error!(source = %name, error = %e, "cannot claim the source; the catalog is unreachable");
+                return FiringResult::CatalogError;
+            }
+        }
+        let heartbeat = self.heartbeat();
+        let result = self.attempts(trigger).await;
+        heartbeat.abort();
+        if let Err(e) = self.lake.catalog.release_lease(name, &self.owner).await {
+            tracing::warn!(source = %name, error = %e, "could not release the lease; it will expire");
+        }
+        result
+    }
+
+    /// Renews the lease every third of its length while the run goes.
+    fn heartbeat(&self) -> tokio::task::JoinHandle<()> {
+        let (lake, clock, owner, name, lease) = (
+            Arc::clone(&self.lake),
+            Arc::clone(&self.clock),
+            self.owner.clone(),
+            self.source.name.clone(),
+            self.lease,
+        );
+        tokio::spawn(async move {
+            let step = chrono::Duration::from_std(lease / 3).unwrap_or_default();
+            loop {
+                clock.sleep_until(clock.now() + step).await;
+                let until =
+                    micros(clock.now() + chrono::Duration::from_std(lease).unwrap_or_default());
+                match lake.catalog.renew_lease(&name, &owner, until).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::error!(source = %name, "lost the lease during the run");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(source = %name, error = %e, "could not renew the lease")
+                    }
+                }
+            }
+        })
+    }
+
+    async fn attempts(&self, trigger: &str) -> FiringResult {
+        let name = &self.source.name;
+        let retry = &self.source.retry;
+        let timeout = self.source.timeout();
+        let mut attempt = 1;
+        loop {
+            let started = micros(self.clock.now());
+            let outcome = tokio::time::timeout(
+                timeout,
+                run_source(&self.lake, &self.source, trigger, attempt, &*self.observer),
+            )
+            .await;
+            let transient = match outcome {
+                Ok(Ok(run)) if run.succeeded() => {
+                    tracing::info!(source = %name, attempt, deliveries = run.outcomes.len(), rows = run.rows_written(), "source run succeeded");
+                    return FiringResult::Succeeded { attempts: attempt };
+                }
+                Ok(Ok(run)) => {
+                    let first = run.failures.first().map(|(d, e)| format!("{d}: {e}"));
+                    tracing::warn!(source = %name, attempt, failures = run.failures.len(), first = ?first, "source run failed");
+                    run.transient()
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(source = %name, attempt, error = %e, "source run could not start");
+                    matches!(e, DaemonError::Lake(ref l) if lagoa_core::Retryable::is_retryable(l))
+                }
+                Err(_) => {
+                    let now = micros(self.clock.now());
+                    let message = format!("timed out after {} s", timeout.as_secs());
+                    let _ = self
+                        .lake
+                        .catalog
+                        .fail_unfinished_runs(name, now.max(started), &message, "internal", now)
+                        .await;
+                    tracing::error!(source = %name, attempt, timeout_seconds = timeout.as_secs(), "source run timed out");
+                    true
+                }
+            };
+            if !transient || attempt >= retry.attempts || self.stop_retries.is_cancelled() {
+                return FiringResult::Failed { attempts: attempt };
+            }
+            let jitter = uuid::Uuid::new_v4().as_u128() as f64 / u128::MAX as f64;
+            let wait = retry.backoff(attempt, jitter);
+            tracing::info!(source = %name, attempt, wait_seconds = wait.as_secs_f64(), "transient failure: retrying");
+            let at = self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            tokio::select! {
+                _ = self.clock.sleep_until(at) => {}
+                _ = self.stop_retries.cancelled() => return FiringResult::Failed { attempts: attempt },
+            }
+            if let Err(e) = self
+                .lake
+                .catalog
+                .renew_lease(name, &self.owner, self.lease_until())
+                .await
+            {
+                tracing::warn!(source = %name, error = %e, "could not renew the lease before retrying");
+            }
+            attempt += 1;
+        }
+    }
+}
