@@ -29,6 +29,10 @@ pub struct ValueParser {
     date_formats: Vec<String>,
     timestamp_formats: Vec<String>,
     nulls: Vec<String>,
+    /// The longest null marker and the bytes they start with: most values
+    /// are told apart from every marker without a comparison.
+    null_max_len: usize,
+    null_first: [bool; 256],
     trues: Vec<String>,
     falses: Vec<String>,
 }
@@ -36,16 +40,25 @@ pub struct ValueParser {
 impl ValueParser {
     pub fn new(options: &ParseOptions) -> Self {
         let lower = |v: &Vec<String>| v.iter().map(|s| s.trim().to_lowercase()).collect();
+        let nulls: Vec<String> = options
+            .null_values
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .collect();
+        let mut null_first = [false; 256];
+        for n in &nulls {
+            if let Some(b) = n.as_bytes().first() {
+                null_first[*b as usize] = true;
+            }
+        }
         ValueParser {
             decimal_comma: options.decimal == ",",
             thousands: options.thousands.as_deref().and_then(|t| t.chars().next()),
             date_formats: options.date_formats.clone(),
             timestamp_formats: options.timestamp_formats.clone(),
-            nulls: options
-                .null_values
-                .iter()
-                .map(|s| s.trim().to_owned())
-                .collect(),
+            null_max_len: nulls.iter().map(String::len).max().unwrap_or(0),
+            null_first,
+            nulls,
             trues: lower(&options.true_values),
             falses: lower(&options.false_values),
         }
@@ -58,7 +71,12 @@ impl ValueParser {
 
     /// [`Self::is_null`] for text already trimmed.
     pub fn is_null_trimmed(&self, trimmed: &str) -> bool {
-        trimmed.is_empty() || self.nulls.iter().any(|n| n == trimmed)
+        let Some(first) = trimmed.as_bytes().first() else {
+            return true;
+        };
+        trimmed.len() <= self.null_max_len
+            && self.null_first[*first as usize]
+            && self.nulls.iter().any(|n| n == trimmed)
     }
 
     /// The number as `.`-decimal text without thousands separators.
@@ -275,6 +293,20 @@ pub fn date_from_days(days: i32) -> Option<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn null_markers_are_matched_whole_after_trimming() {
+        let p = ValueParser::new(&ParseOptions {
+            null_values: vec!["--".into(), " NA ".into(), "não informado".into()],
+            ..Default::default()
+        });
+        for null in ["", "   ", " -- ", "NA", "não informado"] {
+            assert!(p.is_null(null), "{null:?}");
+        }
+        for value in ["-", "---", "NAO", "N", "não", "0", "nã"] {
+            assert!(!p.is_null(value), "{value:?}");
+        }
+    }
 
     #[test]
     fn the_fast_trim_trims_like_str_trim() {
