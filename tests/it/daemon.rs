@@ -65,17 +65,33 @@ struct Running {
 }
 
 async fn start(lake: Arc<Lake>, sources: &Path, clock: Arc<TestClock>) -> Running {
-    let daemon = Arc::new(Daemon::new(
-        lake,
-        SourceFile::load_dir(sources).unwrap(),
-        clock,
-        DaemonOptions {
-            concurrency: 2,
-            lease: Duration::from_secs(60),
-            shutdown_grace: Duration::from_secs(30),
-            max_sleep: Duration::from_secs(3600),
-        },
-    ));
+    start_with(lake, sources, clock, lagoa_daemon::Alerter::none(), 3).await
+}
+
+async fn start_with(
+    lake: Arc<Lake>,
+    sources: &Path,
+    clock: Arc<TestClock>,
+    alerter: lagoa_daemon::Alerter,
+    repeated_failures: u32,
+) -> Running {
+    let daemon = Arc::new(
+        Daemon::new(
+            lake,
+            SourceFile::load_dir(sources).unwrap(),
+            clock,
+            DaemonOptions {
+                concurrency: 2,
+                lease: Duration::from_secs(60),
+                shutdown_grace: Duration::from_secs(30),
+                max_sleep: Duration::from_secs(3600),
+                late_grace: Duration::from_secs(3600),
+                late_check_every: Duration::from_secs(600),
+                repeated_failures,
+            },
+        )
+        .with_alerter(alerter),
+    );
     let stop = CancellationToken::new();
     let task = {
         let (daemon, stop) = (Arc::clone(&daemon), stop.clone());
@@ -479,9 +495,10 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn spawn_daemon(lake: &Path, log: &Path) -> std::process::Child {
+fn spawn_daemon(lake: &Path, log: &Path, listen: &str) -> std::process::Child {
     std::process::Command::new(lagoa_bin())
         .args(["--lake", lake.to_str().unwrap(), "daemon"])
+        .env("LAGOA__DAEMON__LISTEN", listen)
         .env("LAGOA__DAEMON__LEASE_SECONDS", "3")
         .env("LAGOA__DAEMON__SHUTDOWN_GRACE_SECONDS", "20")
         .stdout(std::process::Stdio::null())
@@ -523,7 +540,7 @@ settle_seconds = 0
 
     // First daemon: killed (SIGKILL) while its run is under way.
     let log1 = dir.path().join("daemon1.log");
-    let mut first = spawn_daemon(&lake, &log1);
+    let mut first = spawn_daemon(&lake, &log1, "");
     wait_for("a run under way", Duration::from_secs(60), || {
         runs_json(&lake, "obitos_kill")
             .iter()
@@ -540,12 +557,76 @@ settle_seconds = 0
 
     // Second daemon: takes over once the lease expires and completes.
     let log2 = dir.path().join("daemon2.log");
-    let mut second = spawn_daemon(&lake, &log2);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut second = spawn_daemon(&lake, &log2, &format!("127.0.0.1:{port}"));
     wait_for("a committed run", Duration::from_secs(120), || {
         runs_json(&lake, "obitos_kill")
             .iter()
             .any(|r| r["status"] == "committed")
     });
+
+    // What operators' tools read while it runs.
+    let (status, body) = http_get(port, "/healthz");
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    let (status, body) = http_get(port, "/readyz");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("catalog ok") && body.contains("keys ok"),
+        "{body}"
+    );
+    let (status, page) = http_get(port, "/metrics");
+    assert_eq!(status, 200, "{page}");
+    let samples = parse_metrics(&page);
+    let value = |name: &str, labels: &[(&str, &str)]| -> Option<f64> {
+        samples
+            .iter()
+            .find(|s| s["name"] == name && labels.iter().all(|(k, v)| s["labels"][*k] == *v))
+            .and_then(|s| s["value"].as_f64())
+    };
+    let labels = [("source", "obitos_kill"), ("dataset", "obitos_kill")];
+    assert_eq!(
+        value(
+            "lagoa_runs_total",
+            &[labels[0], labels[1], ("status", "committed")]
+        ),
+        Some(1.0),
+        "{page}"
+    );
+    assert!(
+        value(
+            "lagoa_runs_total",
+            &[labels[0], labels[1], ("status", "failed")]
+        ) >= Some(1.0),
+        "{page}"
+    );
+    assert_eq!(
+        value("lagoa_rows_ingested_total", &[labels[1]]),
+        Some(ROWS as f64),
+        "{page}"
+    );
+    assert!(
+        value("lagoa_run_duration_seconds_count", &labels) >= Some(2.0),
+        "{page}"
+    );
+    assert!(
+        value("lagoa_dataset_freshness_seconds", &[labels[1]])
+            .is_some_and(|f| (0.0..600.0).contains(&f)),
+        "{page}"
+    );
+    assert_eq!(
+        value("lagoa_dataset_late", &[labels[1]]),
+        Some(0.0),
+        "{page}"
+    );
+    assert_eq!(
+        value("lagoa_source_paused", &[labels[0]]),
+        Some(0.0),
+        "{page}"
+    );
     // SIGTERM: the daemon finishes what runs and exits 0.
     let term = std::process::Command::new("kill")
         .args(["-TERM", &second.id().to_string()])
@@ -708,5 +789,184 @@ settle_seconds = 0
     assert!(
         err.contains("no source named \"obitos_outro\"") && err.contains("obitos_manual"),
         "{err}"
+    );
+}
+
+/// A GET on 127.0.0.1: (status, body).
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The samples of a Prometheus page, parsed by the reference parser
+/// (prometheus-client, in .venv).
+fn parse_metrics(page: &str) -> Vec<serde_json::Value> {
+    use std::io::Write as _;
+    let python = python().expect("no .venv python: run scripts/bootstrap");
+    let mut child = std::process::Command::new(python)
+        .arg(repo_root().join("tests/py/parse_metrics.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(page.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the Prometheus parser refused the page:\n{}\n{page}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Collects the JSON bodies POSTed to it.
+fn webhook() -> (u16, Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&got);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let Some(head) = read_request_head(&mut stream) else {
+                continue;
+            };
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            let mut body = vec![0u8; length];
+            if stream.read_exact(&mut body).is_ok()
+                && let Ok(v) = serde_json::from_slice(&body)
+            {
+                seen.lock().unwrap().push(v);
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+            );
+        }
+    });
+    (port, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_runs_repeated_failures_and_late_datasets_alert_a_webhook() {
+    let (dir, lake_dir) = new_lake();
+    let lake = Arc::new(Lake::open(&lake_dir).await.unwrap());
+    let (hook, alerts) = webhook();
+
+    // A source whose file is gone (404): each firing fails, the second in
+    // a row is "repeated".
+    let clock = Arc::new(TestClock::new(utc("2026-01-01T00:59:00Z")));
+    let (port, _) = flaky_server(String::new(), 0, 404, Arc::clone(&clock));
+    let sources = url_source(dir.path(), "obitos_quebrado", port, 1);
+    let daemon = start_with(
+        Arc::clone(&lake),
+        &sources,
+        Arc::clone(&clock),
+        lagoa_daemon::Alerter::to(&format!("http://127.0.0.1:{hook}/hooks/lagoa")),
+        2,
+    )
+    .await;
+    clock.set(utc("2026-01-01T01:00:00Z"));
+    daemon.finished(1).await;
+    clock.set(utc("2026-01-01T02:00:00Z"));
+    daemon.finished(2).await;
+    daemon.stop().await;
+    let got = alerts.lock().unwrap().clone();
+    let kinds: Vec<&str> = got
+        .iter()
+        .map(|a| a["lagoa"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["run_failed", "run_failed", "repeated_failures"],
+        "{got:?}"
+    );
+    assert_eq!(got[0]["lagoa"]["source"], "obitos_quebrado");
+    let text = got[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("obitos_quebrado") && text.contains("404"),
+        "{text}"
+    );
+    assert!(
+        got[2]["text"]
+            .as_str()
+            .unwrap()
+            .contains("2 vezes seguidas"),
+        "{got:?}"
+    );
+
+    // A daily dataset whose last delivery is three days old is late: one
+    // alert, not one per check.
+    alerts.lock().unwrap().clear();
+    let (sources, folder) = folder_source(dir.path(), "obitos_diario", "");
+    let file = sources.join("obitos_diario.source.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("contract = ", "expected_frequency = \"daily\"\ncontract = "),
+    )
+    .unwrap();
+    write_file(&folder, "obitos_01.csv", &delivery(1, 3));
+    lagoa_ok(&lake_dir, &["source", "run", file.to_str().unwrap()]);
+    let clock = Arc::new(TestClock::new(Utc::now() + chrono::Duration::days(3)));
+    let daemon = start_with(
+        Arc::clone(&lake),
+        &sources,
+        Arc::clone(&clock),
+        lagoa_daemon::Alerter::to(&format!("http://127.0.0.1:{hook}/hooks/lagoa")),
+        3,
+    )
+    .await;
+    for _ in 0..3 {
+        clock.advance(chrono::Duration::minutes(11));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    daemon.stop().await;
+    let got = alerts.lock().unwrap().clone();
+    let late: Vec<_> = got
+        .iter()
+        .filter(|a| a["lagoa"]["kind"] == "late")
+        .collect();
+    assert_eq!(late.len(), 1, "{got:?}");
+    assert_eq!(late[0]["lagoa"]["dataset"], "obitos_diario");
+    assert_eq!(late[0]["lagoa"]["expected_days"], 1);
+    assert!(
+        late[0]["text"].as_str().unwrap().contains("atrasado"),
+        "{got:?}"
     );
 }

@@ -4,7 +4,9 @@
 
 use crate::delivery::CliObserver;
 use anyhow::{Result, anyhow, bail};
-use lagoa_daemon::{Clock, Daemon, DaemonOptions, Firing, FiringResult, SourceFile, SystemClock};
+use lagoa_daemon::{
+    Alerter, Clock, Daemon, DaemonOptions, Firing, FiringResult, SourceFile, SystemClock,
+};
 use lagoa_lake::Lake;
 use lagoa_lake::catalog::{Claim, format_micros};
 use std::path::{Path, PathBuf};
@@ -38,6 +40,8 @@ fn options(lake: &Lake) -> DaemonOptions {
         concurrency: d.concurrency,
         lease: Duration::from_secs(d.lease_seconds),
         shutdown_grace: Duration::from_secs(d.shutdown_grace_seconds),
+        late_grace: Duration::from_secs(d.late_grace_hours * 3600),
+        repeated_failures: d.repeated_failures,
         ..Default::default()
     }
 }
@@ -52,8 +56,40 @@ pub async fn daemon(lake: Lake, dir: &Path) -> Result<()> {
         );
     }
     let options = options(&lake);
-    let daemon = Daemon::new(Arc::new(lake), sources, Arc::new(SystemClock), options);
+    let (listen, webhook_env) = (
+        lake.config.daemon.listen.clone(),
+        lake.config.daemon.alert_webhook_env.clone(),
+    );
+    let lake = Arc::new(lake);
+    let daemon = Daemon::new(
+        Arc::clone(&lake),
+        sources,
+        Arc::new(SystemClock),
+        options.clone(),
+    )
+    .with_alerter(Alerter::from_env(&webhook_env));
     let shutdown = CancellationToken::new();
+    if !listen.trim().is_empty() {
+        let listener = tokio::net::TcpListener::bind(listen.trim())
+            .await
+            .map_err(|e| anyhow!("cannot listen on {listen} (daemon.listen): {e}"))?;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, "serving /metrics, /healthz and /readyz");
+        let router = lagoa_daemon::http::router(lagoa_daemon::http::HttpState {
+            lake: Arc::clone(&lake),
+            sources: Arc::new(daemon.sources().to_vec()),
+            late_grace: options.late_grace,
+        });
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the metrics server stopped");
+            }
+        });
+    }
     let signalled = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;

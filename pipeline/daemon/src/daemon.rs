@@ -16,6 +16,7 @@
 //!   transaction, so stopping it never leaves half a commit.
 
 use crate::DaemonError;
+use crate::alerts::{Alert, Alerter};
 use crate::clock::Clock;
 use crate::run_source::{Quiet, RunObserver, run_source};
 use crate::schedule::Schedule;
@@ -44,6 +45,13 @@ pub struct DaemonOptions {
     pub shutdown_grace: Duration,
     /// Longest sleep between looks at the clock.
     pub max_sleep: Duration,
+    /// A dataset is late when no delivery was committed for its agreement's
+    /// interval plus this.
+    pub late_grace: Duration,
+    /// How often lateness is checked.
+    pub late_check_every: Duration,
+    /// Alert when a source fails this many firings in a row.
+    pub repeated_failures: u32,
 }
 
 impl Default for DaemonOptions {
@@ -53,6 +61,9 @@ impl Default for DaemonOptions {
             lease: Duration::from_secs(120),
             shutdown_grace: Duration::from_secs(300),
             max_sleep: Duration::from_secs(60),
+            late_grace: Duration::from_secs(24 * 3600),
+            late_check_every: Duration::from_secs(300),
+            repeated_failures: 3,
         }
     }
 }
@@ -68,6 +79,7 @@ pub struct Daemon {
     finished: tokio::sync::watch::Sender<u64>,
     /// Set once the plans are made (the clock was read).
     ready: tokio::sync::watch::Sender<bool>,
+    alerter: Alerter,
 }
 
 /// One source's firings: those due and waiting, and the next one.
@@ -78,6 +90,8 @@ struct Plan {
     queue: VecDeque<DateTime<Utc>>,
     next: Option<DateTime<Utc>>,
     running: bool,
+    /// Scheduled firings failed in a row.
+    failures_in_a_row: u32,
 }
 
 impl Plan {
@@ -127,7 +141,18 @@ impl Daemon {
             owner,
             finished: tokio::sync::watch::Sender::new(0),
             ready: tokio::sync::watch::Sender::new(false),
+            alerter: Alerter::none(),
         }
+    }
+
+    /// Sends alerts through `alerter` (by default they are only logged).
+    pub fn with_alerter(mut self, alerter: Alerter) -> Self {
+        self.alerter = alerter;
+        self
+    }
+
+    pub fn sources(&self) -> &[Arc<SourceFile>] {
+        &self.sources
     }
 
     /// Returns once the daemon has read the clock and made its plans.
@@ -163,6 +188,7 @@ impl Daemon {
                 schedule,
                 queue: VecDeque::new(),
                 running: false,
+                failures_in_a_row: 0,
             };
             let last = self
                 .lake
@@ -191,7 +217,10 @@ impl Daemon {
         tracing::info!(owner = %self.owner, sources = plans.len(), concurrency = self.options.concurrency, "daemon started");
         let permits = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
         let stop_retries = shutdown.child_token();
-        let mut tasks: JoinSet<usize> = JoinSet::new();
+        let mut tasks: JoinSet<(usize, FiringResult)> = JoinSet::new();
+        let mut late_alerted: std::collections::BTreeSet<String> =
+            std::collections::BTreeSet::new();
+        let mut next_late_check = self.clock.now();
         loop {
             let now = self.clock.now();
             for (i, plan) in plans.iter_mut().enumerate() {
@@ -217,13 +246,17 @@ impl Daemon {
                 tasks.spawn(
                     async move {
                         let Ok(_permit) = permits.acquire_owned().await else {
-                            return i;
+                            return (i, FiringResult::CatalogError);
                         };
-                        firing.run(Some(fire_at), "schedule").await;
-                        i
+                        (i, firing.run(Some(fire_at), "schedule").await)
                     }
                     .instrument(span),
                 );
+            }
+            if now >= next_late_check {
+                self.check_lateness(now, &mut late_alerted).await;
+                next_late_check = now
+                    + chrono::Duration::from_std(self.options.late_check_every).unwrap_or_default();
             }
             let wake = plans
                 .iter()
@@ -231,13 +264,13 @@ impl Daemon {
                 .filter_map(|p| p.next)
                 .min()
                 .unwrap_or(now + self.options.max_sleep)
-                .min(now + self.options.max_sleep);
+                .min(now + self.options.max_sleep)
+                .min(next_late_check);
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.clock.sleep_until(wake) => {}
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    finished(&mut plans, done);
-                    self.finished.send_modify(|n| *n += 1);
+                    self.finished(&mut plans, done).await;
                 }
             }
         }
@@ -245,7 +278,104 @@ impl Daemon {
         Ok(())
     }
 
-    async fn shut_down(&self, plans: &mut [Plan], mut tasks: JoinSet<usize>) {
+    /// Alerts for datasets that became late since the last check.
+    async fn check_lateness(
+        &self,
+        now: DateTime<Utc>,
+        alerted: &mut std::collections::BTreeSet<String>,
+    ) {
+        let fresh = match crate::metrics::freshness(
+            &self.lake,
+            &self.sources,
+            now,
+            self.options.late_grace,
+        )
+        .await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check lateness; the catalog is unreachable");
+                return;
+            }
+        };
+        for f in fresh {
+            if !f.late {
+                alerted.remove(&f.dataset);
+                continue;
+            }
+            if alerted.insert(f.dataset.clone()) {
+                let alert = Alert::Late {
+                    last_commit: f.last_commit.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    expected_days: f.expected.map(|e| e.as_secs() / 86_400).unwrap_or(0),
+                    dataset: f.dataset,
+                    sources: f.sources,
+                };
+                self.alerter.send(&alert).await;
+            }
+        }
+    }
+
+    /// A firing ended: the source may run again; failures alert.
+    async fn finished(
+        &self,
+        plans: &mut [Plan],
+        done: Result<(usize, FiringResult), tokio::task::JoinError>,
+    ) {
+        self.finished.send_modify(|n| *n += 1);
+        let (i, result) = match done {
+            Ok(d) => d,
+            Err(e) => {
+                // A panicking run: its plan stays marked running, so this
+                // daemon does not run the source again; the lease expires.
+                tracing::error!(error = %e, "a run's task failed");
+                return;
+            }
+        };
+        let Some(plan) = plans.get_mut(i) else { return };
+        plan.running = false;
+        match result {
+            FiringResult::Succeeded { .. } => plan.failures_in_a_row = 0,
+            FiringResult::Failed { attempts } => {
+                plan.failures_in_a_row += 1;
+                let (source, dataset) = (plan.source.name.clone(), plan.source.dataset.clone());
+                let error = self
+                    .lake
+                    .catalog
+                    .last_runs()
+                    .await
+                    .ok()
+                    .and_then(|runs| runs.into_iter().find(|r| r.source == source))
+                    .map(|r| {
+                        format!(
+                            "{}: {}",
+                            r.error_class.unwrap_or_else(|| r.status.clone()),
+                            r.error.unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_default();
+                self.alerter
+                    .send(&Alert::RunFailed {
+                        source: source.clone(),
+                        dataset: dataset.clone(),
+                        attempts,
+                        error,
+                    })
+                    .await;
+                if plan.failures_in_a_row == self.options.repeated_failures {
+                    self.alerter
+                        .send(&Alert::RepeatedFailures {
+                            source,
+                            dataset,
+                            failures: plan.failures_in_a_row,
+                        })
+                        .await;
+                }
+            }
+            FiringResult::NotClaimed(_) | FiringResult::CatalogError => {}
+        }
+    }
+
+    async fn shut_down(&self, plans: &mut [Plan], mut tasks: JoinSet<(usize, FiringResult)>) {
         let running = plans.iter().filter(|p| p.running).count();
         tracing::info!(
             running,
@@ -254,8 +384,7 @@ impl Daemon {
         );
         let waited = tokio::time::timeout(self.options.shutdown_grace, async {
             while let Some(done) = tasks.join_next().await {
-                finished(plans, done);
-                self.finished.send_modify(|n| *n += 1);
+                self.finished(plans, done).await;
             }
         })
         .await;
@@ -284,21 +413,6 @@ impl Daemon {
             }
         }
         tracing::info!("daemon stopped");
-    }
-}
-
-fn finished(plans: &mut [Plan], done: Result<usize, tokio::task::JoinError>) {
-    match done {
-        Ok(i) => {
-            if let Some(plan) = plans.get_mut(i) {
-                plan.running = false;
-            }
-        }
-        Err(e) => {
-            // A panicking run: its plan stays marked running, so the source
-            // is not run again by this daemon; the lease expires.
-            tracing::error!(error = %e, "a run's task failed");
-        }
     }
 }
 

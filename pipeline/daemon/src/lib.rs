@@ -3,12 +3,16 @@
 //! catalog never run one source twice, retries of transient failures, and
 //! graceful shutdown.
 
+pub mod alerts;
 pub mod clock;
 pub mod daemon;
+pub mod http;
+pub mod metrics;
 pub mod run_source;
 pub mod schedule;
 pub mod source_file;
 
+pub use alerts::{Alert, Alerter};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use daemon::{Daemon, DaemonOptions, Firing, FiringResult};
 pub use run_source::{Quiet, RunObserver, SourceRun, run_source};

@@ -252,6 +252,17 @@ impl SourceFile {
         )
     }
 
+    /// How often the agreement expects a delivery: `expected_frequency`,
+    /// else the contract's `frequency`.
+    pub fn expected_interval(&self) -> Option<Duration> {
+        let frequency = self.expected_frequency.clone().or_else(|| {
+            let contract = lagoa_schemas::Contract::load(self.contract.as_deref()?).ok()?;
+            contract.dataset.frequency.clone()
+        })?;
+        let days = lagoa_schemas::frequency_days(&frequency)?;
+        Some(Duration::from_secs(u64::from(days) * 86_400))
+    }
+
     pub fn dataset_name(&self) -> Result<DatasetName, DaemonError> {
         DatasetName::new(&self.dataset).map_err(|e| DaemonError::Config(e.to_string()))
     }

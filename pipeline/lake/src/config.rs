@@ -74,6 +74,16 @@ pub struct DaemonConfig {
     pub lease_seconds: u64,
     /// On SIGTERM/SIGINT, how long runs under way may take to finish.
     pub shutdown_grace_seconds: u64,
+    /// Address of `/metrics`, `/healthz` and `/readyz`; empty: none.
+    pub listen: String,
+    /// The environment variable holding the alert webhook's URL (it
+    /// carries a token, so it never sits in this file).
+    pub alert_webhook_env: String,
+    /// Alert when a source fails this many scheduled runs in a row.
+    pub repeated_failures: u32,
+    /// A dataset is late when nothing was committed for its agreement's
+    /// interval plus this many hours.
+    pub late_grace_hours: u64,
 }
 
 impl Default for DaemonConfig {
@@ -83,6 +93,10 @@ impl Default for DaemonConfig {
             concurrency: 4,
             lease_seconds: 120,
             shutdown_grace_seconds: 300,
+            listen: "127.0.0.1:9464".into(),
+            alert_webhook_env: "LAGOA_ALERT_WEBHOOK".into(),
+            repeated_failures: 3,
+            late_grace_hours: 24,
         }
     }
 }
@@ -452,6 +466,14 @@ concurrency = {concurrency}
 lease_seconds = {lease}
 # On SIGTERM/SIGINT, runs under way get this long to finish.
 shutdown_grace_seconds = {grace}
+# /metrics (Prometheus), /healthz and /readyz; "" for none.
+listen = {listen:?}
+# Alerts (failed runs, repeated failures, late datasets) go to the webhook
+# whose URL is in this environment variable (Slack, Teams, Mattermost).
+alert_webhook_env = {webhook_env:?}
+repeated_failures = {repeated}
+# Late: nothing committed for the agreement's interval plus this.
+late_grace_hours = {late_grace}
 "#,
         catalog = config.catalog.url,
         storage = config.storage.url,
@@ -475,6 +497,10 @@ shutdown_grace_seconds = {grace}
         concurrency = config.daemon.concurrency,
         lease = config.daemon.lease_seconds,
         grace = config.daemon.shutdown_grace_seconds,
+        listen = config.daemon.listen,
+        webhook_env = config.daemon.alert_webhook_env,
+        repeated = config.daemon.repeated_failures,
+        late_grace = config.daemon.late_grace_hours,
     )
 }
 

@@ -17,7 +17,10 @@ pub mod model;
 mod runs;
 mod sources;
 
-pub use runs::{ContractVersion, DriftEvent, QuarantineRecord, RunRecord, save_watermark};
+pub use runs::{
+    ContractVersion, DURATION_BUCKETS, DriftEvent, QuarantineRecord, RunRecord, RunStats,
+    save_watermark,
+};
 pub use sources::{Claim, SourceState};
 
 use crate::error::{LakeError, Result};

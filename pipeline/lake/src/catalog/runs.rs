@@ -39,6 +39,26 @@ pub struct RunRecord {
     pub report: Option<String>,
 }
 
+/// Upper bounds (seconds) of the run-duration histogram buckets.
+pub const DURATION_BUCKETS: [f64; 8] = [1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 21600.0];
+
+/// Runs of one source and dataset with one status.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunStats {
+    pub source: String,
+    pub dataset: String,
+    pub status: String,
+    pub runs: i64,
+    pub rows_written: i64,
+    pub rows_rejected: i64,
+    pub bytes_read: i64,
+    /// Runs that ended (the duration figures count these).
+    pub ended: i64,
+    pub duration_micros: i64,
+    /// Ended runs that took at most each of [`DURATION_BUCKETS`].
+    pub duration_le: Vec<i64>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct QuarantineRecord {
     pub run_id: String,
@@ -156,6 +176,67 @@ impl Catalog {
         .await
         .map_err(LakeError::catalog("reading runs"))?;
         rows.iter().map(run_from_row).collect()
+    }
+
+    /// Runs counted by source, dataset and status, with their rows, bytes
+    /// and durations: what the daemon's `/metrics` shows. Counted in the
+    /// catalog, so every daemon sharing it reports the same totals.
+    pub async fn run_stats(&self) -> Result<Vec<RunStats>> {
+        let buckets: String = DURATION_BUCKETS
+            .iter()
+            .enumerate()
+            .map(|(i, le)| {
+                format!(
+                    ", CAST(SUM(CASE WHEN ended_at IS NOT NULL AND ended_at - started_at <= {} THEN 1 ELSE 0 END) AS BIGINT) AS le_{i}",
+                    (*le * 1e6) as i64
+                )
+            })
+            .collect();
+        let rows = sqlx::query(&format!(
+            "SELECT source, dataset, status, COUNT(*) AS runs, \
+             CAST(SUM(rows_written) AS BIGINT) AS rows_written, \
+             CAST(SUM(rows_rejected) AS BIGINT) AS rows_rejected, \
+             CAST(SUM(bytes_read) AS BIGINT) AS bytes_read, \
+             CAST(SUM(CASE WHEN ended_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS ended, \
+             CAST(SUM(CASE WHEN ended_at IS NOT NULL THEN ended_at - started_at ELSE 0 END) AS BIGINT) AS duration_micros \
+             {buckets} FROM lagoa_run GROUP BY source, dataset, status ORDER BY source, dataset, status"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("counting runs"))?;
+        rows.iter()
+            .map(|r| {
+                let mut le = Vec::with_capacity(DURATION_BUCKETS.len());
+                for i in 0..DURATION_BUCKETS.len() {
+                    le.push(get::<i64>(r, &format!("le_{i}"))?);
+                }
+                Ok(RunStats {
+                    source: get(r, "source")?,
+                    dataset: get(r, "dataset")?,
+                    status: get(r, "status")?,
+                    runs: get(r, "runs")?,
+                    rows_written: get(r, "rows_written")?,
+                    rows_rejected: get(r, "rows_rejected")?,
+                    bytes_read: get(r, "bytes_read")?,
+                    ended: get(r, "ended")?,
+                    duration_micros: get(r, "duration_micros")?,
+                    duration_le: le,
+                })
+            })
+            .collect()
+    }
+
+    /// When each dataset last had a delivery committed (microseconds).
+    pub async fn last_commits(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT dataset, MAX(ended_at) AS at FROM lagoa_run WHERE status = 'committed' AND ended_at IS NOT NULL GROUP BY dataset ORDER BY dataset",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading the last commits"))?;
+        rows.iter()
+            .map(|r| Ok((get(r, "dataset")?, get(r, "at")?)))
+            .collect()
     }
 
     /// The latest run of each source.
