@@ -223,12 +223,7 @@ impl FileSourceConfig {
     }
 
     fn folder_paths(&self, folder: &Path) -> Result<Vec<PathBuf>, SourceError> {
-        let pattern = self
-            .pattern
-            .as_deref()
-            .map(glob::Pattern::new)
-            .transpose()
-            .map_err(|e| SourceError::Config(vec![format!("pattern: {e}")]))?;
+        let pattern = name_pattern(self.pattern.as_deref())?;
         let settle = Duration::from_secs(self.settle_seconds.unwrap_or(10));
         let now = SystemTime::now();
         let entries = std::fs::read_dir(folder).map_err(|e| SourceError::Unreachable {
@@ -286,6 +281,14 @@ impl FileSourceConfig {
             refused,
         })
     }
+}
+
+/// The `pattern` option compiled: a glob on file names.
+pub(crate) fn name_pattern(pattern: Option<&str>) -> Result<Option<glob::Pattern>, SourceError> {
+    pattern
+        .map(glob::Pattern::new)
+        .transpose()
+        .map_err(|e| SourceError::Config(vec![format!("pattern: {e}")]))
 }
 
 fn display_name(path: &Path) -> String {

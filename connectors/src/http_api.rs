@@ -1137,20 +1137,26 @@ impl Api {
 }
 
 fn build_client(timeout: Duration) -> Result<reqwest::Client, SourceError> {
-    // reqwest is built without a default crypto provider; the workspace
-    // uses ring. Installing twice fails harmlessly: one is in place.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    client_builder(timeout.min(Duration::from_secs(30)))
         .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(30)))
-        .redirect(same_host_redirects())
-        .user_agent(concat!("lagoa/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| SourceError::Internal(format!("cannot set up the HTTP client: {e}")))
 }
 
+/// What every HTTP client of the connectors shares: rustls on ring,
+/// redirects within the first host only, Lagoa's user agent.
+pub(crate) fn client_builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
+    // reqwest is built without a default crypto provider; the workspace
+    // uses ring. Installing twice fails harmlessly: one is in place.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .redirect(same_host_redirects())
+        .user_agent(concat!("lagoa/", env!("CARGO_PKG_VERSION")))
+}
+
 /// Follows redirects within the first URL's scheme, host and port only.
-pub(crate) fn same_host_redirects() -> reqwest::redirect::Policy {
+fn same_host_redirects() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         let same_origin = attempt
             .previous()

@@ -25,7 +25,7 @@
 //! optionally `.gz`) can come from a remote source.
 
 use crate::formats::{Format, FormatOptions};
-use crate::http_api::{AuthConfig, Credentials, is_loopback, same_host_redirects, shown_url};
+use crate::http_api::{AuthConfig, Credentials, is_loopback, shown_url};
 use crate::{Delivery, SourceError};
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
@@ -216,12 +216,7 @@ impl RemoteSource {
     async fn s3_files(&self, bucket: &str, prefix: &str) -> Result<Vec<RemoteFile>, SourceError> {
         let shown = format!("s3://{bucket}/{prefix}");
         let store: Arc<dyn ObjectStore> = Arc::new(self.s3_store(bucket)?);
-        let pattern = self
-            .pattern
-            .as_deref()
-            .map(glob::Pattern::new)
-            .transpose()
-            .map_err(|e| SourceError::Config(vec![format!("pattern: {e}")]))?;
+        let pattern = crate::file::name_pattern(self.pattern.as_deref())?;
         let listed_prefix = (!prefix.is_empty()).then(|| object_store::path::Path::from(prefix));
         let objects: Vec<object_store::ObjectMeta> = store
             .list(listed_prefix.as_ref())
@@ -401,15 +396,11 @@ impl RemoteFile {
     }
 }
 
+/// No total timeout: a large file takes as long as it takes, but a
+/// stalled one fails.
 fn download_client(read_timeout: Duration) -> Result<reqwest::Client, SourceError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        // No total timeout: a large file takes as long as it takes, but
-        // a stalled one fails.
+    crate::http_api::client_builder(read_timeout.min(Duration::from_secs(30)))
         .read_timeout(read_timeout)
-        .connect_timeout(read_timeout.min(Duration::from_secs(30)))
-        .redirect(same_host_redirects())
-        .user_agent(concat!("lagoa/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| SourceError::Internal(format!("cannot set up the HTTP client: {e}")))
 }

@@ -27,15 +27,13 @@ fn delivery(first: usize, rows: usize) -> String {
     text
 }
 
-/// A drop-folder source on an hourly schedule (UTC), its contract beside it.
-fn folder_source(dir: &Path, name: &str, extra: &str) -> (PathBuf, PathBuf) {
-    let sources = dir.join("sources");
-    let folder = dir.join(format!("entregas_{name}"));
-    std::fs::create_dir_all(&sources).unwrap();
-    std::fs::create_dir_all(&folder).unwrap();
-    hostile_contract(&sources, name);
+/// Writes `<name>.source.toml` (hourly in UTC, `extra` lines after the
+/// schedule, then `[source]`) and its contract into `sources`.
+fn write_source(sources: &Path, name: &str, extra: &str, source: &str) {
+    std::fs::create_dir_all(sources).unwrap();
+    hostile_contract(sources, name);
     write_file(
-        &sources,
+        sources,
         &format!("{name}.source.toml"),
         &format!(
             r#"name = "{name}"
@@ -48,10 +46,23 @@ timezone = "UTC"
 {extra}
 
 [source]
-type = "file"
-drop_folder = "{}"
-settle_seconds = 0
-"#,
+{source}
+"#
+        ),
+    );
+}
+
+/// A drop-folder source on an hourly schedule (UTC), its contract beside it.
+fn folder_source(dir: &Path, name: &str, extra: &str) -> (PathBuf, PathBuf) {
+    let sources = dir.join("sources");
+    let folder = dir.join(format!("entregas_{name}"));
+    std::fs::create_dir_all(&folder).unwrap();
+    write_source(
+        &sources,
+        name,
+        extra,
+        &format!(
+            "type = \"file\"\ndrop_folder = \"{}\"\nsettle_seconds = 0",
             folder.display()
         ),
     );
@@ -336,30 +347,13 @@ fn flaky_server(
 
 fn url_source(dir: &Path, name: &str, port: u16, attempts: u32) -> PathBuf {
     let sources = dir.join(format!("sources_{name}"));
-    std::fs::create_dir_all(&sources).unwrap();
-    hostile_contract(&sources, name);
-    write_file(
+    write_source(
         &sources,
-        &format!("{name}.source.toml"),
+        name,
         &format!(
-            r#"name = "{name}"
-dataset = "{name}"
-contract = "{name}.toml"
-
-[schedule]
-cron = "0 * * * *"
-timezone = "UTC"
-
-[retry]
-attempts = {attempts}
-initial_backoff_seconds = 60
-max_backoff_seconds = 600
-
-[source]
-type = "file"
-url = "http://127.0.0.1:{port}/entregas/obitos.csv"
-"#
+            "[retry]\nattempts = {attempts}\ninitial_backoff_seconds = 60\nmax_backoff_seconds = 600"
         ),
+        &format!("type = \"file\"\nurl = \"http://127.0.0.1:{port}/entregas/obitos.csv\""),
     );
     sources
 }

@@ -429,19 +429,8 @@ async fn execute(
                     // Nothing became visible; the delivery stays on record.
                     forget(lake, paths.iter()).await;
                     if replayed_raw.is_none() {
-                        let failed = RawDelivery {
-                            raw_id: uuid::Uuid::now_v7().to_string(),
-                            dataset: request.dataset.to_string(),
-                            path: raw_object.path.clone(),
-                            source: delivery_name.clone(),
-                            fingerprint: fingerprint.clone(),
-                            size_bytes: raw_object.size_bytes as i64,
-                            stored_bytes: raw_object.stored_bytes as i64,
-                            received_at: now_micros(),
-                            status: "failed".into(),
-                            snapshot_id: None,
-                            error: Some(e.to_string()),
-                        };
+                        let failed =
+                            failed_raw(request, &delivery_name, &raw_object, &fingerprint, &e);
                         lake.catalog.record_raw(&failed).await?;
                         run.raw_id = Some(failed.raw_id);
                     }
@@ -622,21 +611,32 @@ async fn kept_even_if_unread(
         Err(e) => e,
     };
     lake.catalog
-        .record_raw(&RawDelivery {
-            raw_id: uuid::Uuid::now_v7().to_string(),
-            dataset: request.dataset.to_string(),
-            path: raw.path.clone(),
-            source: name.to_owned(),
-            fingerprint: fingerprint.to_owned(),
-            size_bytes: raw.size_bytes as i64,
-            stored_bytes: raw.stored_bytes as i64,
-            received_at: now_micros(),
-            status: "failed".into(),
-            snapshot_id: None,
-            error: Some(e.to_string()),
-        })
+        .record_raw(&failed_raw(request, name, raw, fingerprint, &e))
         .await?;
     Err(e)
+}
+
+/// The raw-zone record of a delivery kept although its run failed.
+fn failed_raw(
+    request: &RunRequest,
+    name: &str,
+    raw: &RawObject,
+    fingerprint: &str,
+    error: &dyn std::fmt::Display,
+) -> RawDelivery {
+    RawDelivery {
+        raw_id: uuid::Uuid::now_v7().to_string(),
+        dataset: request.dataset.to_string(),
+        path: raw.path.clone(),
+        source: name.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        size_bytes: raw.size_bytes as i64,
+        stored_bytes: raw.stored_bytes as i64,
+        received_at: now_micros(),
+        status: "failed".into(),
+        snapshot_id: None,
+        error: Some(error.to_string()),
+    }
 }
 
 /// Streams a remote file into the raw zone, encrypted, fingerprinting it
