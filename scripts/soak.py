@@ -65,9 +65,31 @@ def main() -> None:
         folder.mkdir(parents=True)
         delivery(folder / "entrega_0000.csv", i)
         folders.append(folder)
+        (sources / f"soak_{i:03d}.toml").write_text(
+            f'''[dataset]
+name = "soak_{i:03d}"
+level = "corporativo"
+justification = "soak test"
+[parse]
+decimal = ","
+[[columns]]
+name = "municipio"
+type = "string"
+[[columns]]
+name = "data_obito"
+type = "date"
+[[columns]]
+name = "idade"
+type = "int32"
+[[columns]]
+name = "valor"
+type = "decimal(12,2)"
+'''
+        )
         (sources / f"soak_{i:03d}.source.toml").write_text(
             f'''name = "soak_{i:03d}"
 dataset = "soak_{i:03d}"
+contract = "soak_{i:03d}.toml"
 
 [schedule]
 cron = "* * * * *"
@@ -169,6 +191,7 @@ encoding = "latin1"
         "rss_mib_first_2_min_median": round(median(first), 1),
         "rss_mib_last_2_min_median": round(median(last), 1),
         "rss_mib_max": round(max(m for _, m in rss), 1),
+        "rss_mib_each_minute": [round(m, 1) for t, m in rss if int(t) % 60 < 5],
         "problems": problems[:20],
         "problem_count": len(problems),
         "workdir": str(work),

@@ -6,6 +6,7 @@ mod catalog;
 mod contracts;
 mod daemon;
 mod e2e;
+mod faults;
 mod formats;
 mod remote;
 mod security;

@@ -459,19 +459,27 @@ impl Firing {
             .await;
         match claim {
             Ok(Claim::Taken { abandoned_by }) => {
-                if let Some(previous) = abandoned_by {
-                    let closed = self
-                        .lake
-                        .catalog
-                        .fail_unfinished_runs(
-                            name,
-                            now,
-                            "abandoned: the daemon running it stopped and its lease expired",
-                            "internal",
-                            now,
-                        )
-                        .await;
-                    tracing::warn!(source = %name, previous_owner = %previous, closed = ?closed.ok(), "took over a lease that had expired");
+                // With the lease ours, a run of this source still marked
+                // running has no one left to finish it: a daemon died (its
+                // lease expired) or the catalog was unreachable when the
+                // run ended.
+                match self
+                    .lake
+                    .catalog
+                    .fail_unfinished_runs(
+                        name,
+                        now,
+                        "abandoned: the run stopped without recording its end (its daemon stopped, or the catalog was unreachable)",
+                        "internal",
+                        now,
+                    )
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(closed) => {
+                        tracing::warn!(source = %name, closed, previous_owner = ?abandoned_by, "closed runs left unfinished")
+                    }
+                    Err(e) => tracing::warn!(source = %name, error = %e, "could not close runs left unfinished"),
                 }
             }
             Ok(other) => {

@@ -202,7 +202,7 @@ fn error_class(e: &IngestError) -> &'static str {
         IngestError::Source(_) | IngestError::Input { .. } | IngestError::Contract(_) => {
             "contract_violation"
         }
-        IngestError::Lake(lagoa_lake::LakeError::Store { .. }) => "storage",
+        IngestError::Lake(e) if e.store_error().is_some() => "storage",
         _ => "internal",
     }
 }

@@ -47,6 +47,12 @@ pub struct StorageConfig {
     pub region: Option<String>,
     /// Plain HTTP to the endpoint: only for a server on a trusted network.
     pub allow_http: bool,
+    /// S3: retries of a failed request (connection cut, 5xx, throttling).
+    pub max_retries: usize,
+    /// S3: give up retrying a request after this long.
+    pub retry_timeout_seconds: u64,
+    /// S3: one request may take this long.
+    pub timeout_seconds: u64,
 }
 
 impl Default for StorageConfig {
@@ -56,6 +62,9 @@ impl Default for StorageConfig {
             endpoint: None,
             region: None,
             allow_http: false,
+            max_retries: 10,
+            retry_timeout_seconds: 180,
+            timeout_seconds: 30,
         }
     }
 }
@@ -279,6 +288,9 @@ impl LakeConfig {
                 problems.push(format!("{name}: {e}"));
             }
         }
+        if self.storage.timeout_seconds == 0 {
+            problems.push("storage.timeout_seconds must be at least 1".into());
+        }
         if let Err(e) = parse_size(&self.query.memory_limit) {
             problems.push(format!("query.memory_limit: {e}"));
         }
@@ -425,6 +437,11 @@ url = {storage:?}
 {region}
 # Plain http:// endpoints are refused unless this is true.
 allow_http = {allow_http}
+# S3 requests: retries (connection cut, 5xx, throttling), how long to keep
+# retrying one request, and how long one may take.
+max_retries = {max_retries}
+retry_timeout_seconds = {retry_timeout}
+timeout_seconds = {timeout}
 
 [keys]
 # Master keys that wrap every file's data keys. "local" is a key file on
@@ -484,6 +501,9 @@ late_grace_hours = {late_grace}
         ),
         region = opt(&config.storage.region, "region", "us-east-1"),
         allow_http = config.storage.allow_http,
+        max_retries = config.storage.max_retries,
+        retry_timeout = config.storage.retry_timeout_seconds,
+        timeout = config.storage.timeout_seconds,
         provider = config.keys.provider,
         keys_path = config.keys.path,
         enabled = config.encryption.enabled,

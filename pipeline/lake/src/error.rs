@@ -96,18 +96,49 @@ impl LakeError {
     }
 }
 
+impl LakeError {
+    /// The object-store error behind this one, if any: directly, or
+    /// carried through an upload's `io::Error` or the Parquet writer.
+    pub fn store_error(&self) -> Option<&object_store::Error> {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = next {
+            if let Some(store) = e.downcast_ref::<object_store::Error>() {
+                return Some(store);
+            }
+            // `io::Error::source` skips the error it wraps: look inside.
+            if let Some(inner) = e
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .and_then(|inner| inner.downcast_ref::<object_store::Error>())
+            {
+                return Some(inner);
+            }
+            next = e.source();
+        }
+        None
+    }
+}
+
+fn store_class(source: &object_store::Error) -> ErrorClass {
+    match source {
+        object_store::Error::NotFound { .. }
+        | object_store::Error::InvalidPath { .. }
+        | object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. }
+        | object_store::Error::NotSupported { .. } => ErrorClass::Permanent,
+        _ => ErrorClass::Transient,
+    }
+}
+
 impl Retryable for LakeError {
     fn class(&self) -> ErrorClass {
         match self {
             LakeError::CommitConflict { .. } => ErrorClass::Transient,
-            LakeError::Store { source, .. } => match source {
-                object_store::Error::NotFound { .. }
-                | object_store::Error::InvalidPath { .. }
-                | object_store::Error::PermissionDenied { .. }
-                | object_store::Error::Unauthenticated { .. }
-                | object_store::Error::NotSupported { .. } => ErrorClass::Permanent,
-                _ => ErrorClass::Transient,
-            },
+            LakeError::Store { source, .. } => store_class(source),
+            // An upload failing inside a write: the store's own class.
+            LakeError::Io { .. } | LakeError::Write { .. } if self.store_error().is_some() => self
+                .store_error()
+                .map_or(ErrorClass::Permanent, store_class),
             LakeError::Catalog {
                 source:
                     sqlx::Error::Io(_)
@@ -118,5 +149,37 @@ impl Retryable for LakeError {
             } => ErrorClass::Transient,
             _ => ErrorClass::Permanent,
         }
+    }
+}
+
+#[cfg(test)]
+mod store_error_tests {
+    use super::*;
+
+    #[test]
+    fn a_store_failure_inside_an_upload_keeps_its_class() {
+        let failed = object_store::Error::Generic {
+            store: "S3",
+            source: "connection reset".into(),
+        };
+        let upload = LakeError::Io {
+            context: "uploading x".into(),
+            source: std::io::Error::from(failed),
+        };
+        assert!(upload.store_error().is_some());
+        assert!(upload.is_retryable());
+        let denied = LakeError::Io {
+            context: "uploading x".into(),
+            source: std::io::Error::from(object_store::Error::PermissionDenied {
+                path: "x".into(),
+                source: "no".into(),
+            }),
+        };
+        assert!(!denied.is_retryable());
+        let disk = LakeError::Io {
+            context: "reading".into(),
+            source: std::io::Error::other("disk"),
+        };
+        assert!(disk.store_error().is_none() && !disk.is_retryable());
     }
 }

@@ -54,7 +54,21 @@ impl LakeStore {
                 if let Some(region) = &config.region {
                     builder = builder.with_region(region);
                 }
-                builder = builder.with_allow_http(config.allow_http);
+                // One ClientOptions for everything client-side: setting it
+                // replaces what `with_allow_http` would have set.
+                builder = builder
+                    .with_client_options(
+                        object_store::ClientOptions::new()
+                            .with_allow_http(config.allow_http)
+                            .with_timeout(std::time::Duration::from_secs(
+                                config.timeout_seconds.max(1),
+                            )),
+                    )
+                    .with_retry(object_store::RetryConfig {
+                        max_retries: config.max_retries,
+                        retry_timeout: std::time::Duration::from_secs(config.retry_timeout_seconds),
+                        ..Default::default()
+                    });
                 let s3 = builder.build().map_err(LakeError::store(url))?;
                 let prefix = prefix.trim_matches('/');
                 if prefix.is_empty() {

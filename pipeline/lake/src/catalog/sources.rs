@@ -74,7 +74,8 @@ impl Catalog {
     }
 
     /// Claims a run of `source`: takes its lease until `lease_until` when
-    /// it is free or expired at `now`. With `fire_at` (a scheduled firing)
+    /// it is free, expired at `now`, or already `owner`'s (a release that
+    /// failed while the catalog was unreachable). With `fire_at` (a scheduled firing)
     /// the claim also requires that the source is not paused and that no
     /// daemon claimed that firing yet, and records it: each firing runs once
     /// whichever daemons see it. Without (a run by hand), a paused source
@@ -93,7 +94,7 @@ impl Catalog {
             "UPDATE lagoa_source SET lease_owner = $2, lease_until = $3, \
              last_fire_at = CASE WHEN $4 < 0 THEN last_fire_at ELSE $4 END, updated_at = $5 \
              WHERE source = $1 AND (paused = 0 OR $4 < 0) \
-             AND (lease_owner IS NULL OR lease_until < $5) \
+             AND (lease_owner IS NULL OR lease_until < $5 OR lease_owner = $2) \
              AND ($4 < 0 OR last_fire_at IS NULL OR last_fire_at < $4)",
         )
         .bind(source)
