@@ -59,25 +59,26 @@ impl Schedule {
             .map(|d| d.with_timezone(&Utc))
     }
 
-    /// Firings in `(after, until]`, at most `limit` of them (the latest).
+    /// Firings in `(after, until]`, at most `limit` of them (the latest),
+    /// oldest first. Walks back from `until`, so a long gap in a
+    /// frequent schedule costs `limit` steps, not one per missed firing.
     pub fn firings_between(
         &self,
         after: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: usize,
     ) -> Vec<DateTime<Utc>> {
-        let mut out: Vec<DateTime<Utc>> = Vec::new();
-        let mut t = after;
-        while let Some(next) = self.next_after(t) {
-            if next > until {
-                break;
-            }
-            out.push(next);
-            if out.len() > limit {
-                out.remove(0);
-            }
-            t = next;
-        }
+        let start = (until + chrono::Duration::seconds(1)).with_timezone(&self.tz);
+        let mut out: Vec<DateTime<Utc>> = self
+            .cron
+            .after(&start)
+            .rev()
+            .map(|d| d.with_timezone(&Utc))
+            .skip_while(|d| *d > until)
+            .take_while(|d| *d > after)
+            .take(limit)
+            .collect();
+        out.reverse();
         out
     }
 }
