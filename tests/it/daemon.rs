@@ -3,7 +3,7 @@
 //! failures only, missed-run policies, an abandoned lease taken over, and
 //! the real binary killed mid-run and stopped with SIGTERM.
 
-use crate::formats::{hostile_contract, hostile_row, read_request_head};
+use crate::formats::{hostile_contract, hostile_csv_from as delivery, read_request_head};
 use crate::support::*;
 use chrono::{DateTime, Utc};
 use lagoa_daemon::{Clock, Daemon, DaemonOptions, SourceFile, TestClock};
@@ -16,15 +16,6 @@ use tokio_util::sync::CancellationToken;
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn delivery(first: usize, rows: usize) -> String {
-    let mut text = "NUMERODO;CPF;NOME;VALOR\n".to_owned();
-    for i in first..first + rows {
-        text.push_str(&hostile_row(i));
-        text.push('\n');
-    }
-    text
 }
 
 /// Writes `<name>.source.toml` (hourly in UTC, `extra` lines after the
@@ -469,26 +460,6 @@ async fn an_expired_lease_is_taken_over_and_its_abandoned_run_closed() {
     daemon.stop().await;
 }
 
-/// The runs of a source as `lagoa runs --json` shows them.
-fn runs_json(lake: &Path, source: &str) -> Vec<serde_json::Value> {
-    lagoa_ok(lake, &["runs", "--json", "--limit", "1000"])
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|r| r["source"] == source)
-        .collect()
-}
-
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + limit;
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn spawn_daemon(lake: &Path, log: &Path, listen: &str) -> std::process::Child {
     std::process::Command::new(lagoa_bin())
         .args(["--lake", lake.to_str().unwrap(), "daemon"])
@@ -536,13 +507,13 @@ settle_seconds = 0
     let log1 = dir.path().join("daemon1.log");
     let mut first = spawn_daemon(&lake, &log1, "");
     wait_for("a run under way", Duration::from_secs(60), || {
-        runs_json(&lake, "obitos_kill")
+        source_runs(&lake, &[], "obitos_kill")
             .iter()
             .any(|r| r["status"] == "running")
     });
     first.kill().unwrap();
     first.wait().unwrap();
-    let killed: Vec<String> = runs_json(&lake, "obitos_kill")
+    let killed: Vec<String> = source_runs(&lake, &[], "obitos_kill")
         .iter()
         .filter(|r| r["status"] == "running")
         .map(|r| r["run_id"].as_str().unwrap().to_owned())
@@ -558,7 +529,7 @@ settle_seconds = 0
         .port();
     let mut second = spawn_daemon(&lake, &log2, &format!("127.0.0.1:{port}"));
     wait_for("a committed run", Duration::from_secs(120), || {
-        runs_json(&lake, "obitos_kill")
+        source_runs(&lake, &[], "obitos_kill")
             .iter()
             .any(|r| r["status"] == "committed")
     });
@@ -652,7 +623,7 @@ settle_seconds = 0
         ROWS.to_string(),
         "each row exactly once"
     );
-    let runs = runs_json(&lake, "obitos_kill");
+    let runs = source_runs(&lake, &[], "obitos_kill");
     let committed = runs.iter().filter(|r| r["status"] == "committed").count();
     assert_eq!(committed, 1, "{runs:?}");
     let abandoned = runs

@@ -3,7 +3,7 @@
 //! connections mid-run, down for a whole attempt, and the catalog database
 //! (PostgreSQL) going away and coming back under a running daemon.
 
-use crate::formats::{hostile_contract, hostile_row};
+use crate::formats::{hostile_contract, hostile_csv_from as delivery};
 use crate::support::*;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -100,15 +100,6 @@ fn pump(mut from: TcpStream, mut to: TcpStream, limit: Option<usize>, down: Arc<
     let _ = to.shutdown(Shutdown::Both);
 }
 
-fn delivery(rows: usize, first: usize) -> String {
-    let mut text = "NUMERODO;CPF;NOME;VALOR\n".to_owned();
-    for i in first..first + rows {
-        text.push_str(&hostile_row(i));
-        text.push('\n');
-    }
-    text
-}
-
 fn source_file(lake: &Path, name: &str, folder: &Path, cron: &str, retry: &str) {
     let sources = lake.join("sources");
     std::fs::create_dir_all(&sources).unwrap();
@@ -136,33 +127,6 @@ settle_seconds = 0
             folder.display()
         ),
     );
-}
-
-fn runs_of(lake: &Path, env: &[(&str, &str)], source: &str) -> Vec<serde_json::Value> {
-    let out = lagoa_env(lake, &["runs", "--json", "--limit", "1000"], env);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut runs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|r: &serde_json::Value| r["source"] == source)
-        .collect();
-    runs.sort_by_key(|r| r["started_at"].as_i64());
-    runs
-}
-
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + limit;
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn count(lake: &Path, env: &[(&str, &str)], dataset: &str) -> Result<String, String> {
@@ -237,7 +201,7 @@ fn the_object_store_failing_mid_run_is_retried_or_fails_cleanly_with_nothing_vis
 
     // 1. Connections cut in the middle of requests: object_store's own
     //    retries absorb them and the run commits once.
-    write_file(&folder, "obitos_01.csv", &delivery(2000, 1));
+    write_file(&folder, "obitos_01.csv", &delivery(1, 2000));
     proxy.cut_next.store(3, Ordering::SeqCst);
     let run = lagoa_env(&lake, &["run", "obitos_s3"], &env);
     assert!(
@@ -255,7 +219,7 @@ fn the_object_store_failing_mid_run_is_retried_or_fails_cleanly_with_nothing_vis
     // 2. The store down for a whole attempt: the attempt fails as
     //    `storage`, nothing of it is visible, and the retry commits once
     //    the store is back.
-    write_file(&folder, "obitos_02.csv", &delivery(500, 5000));
+    write_file(&folder, "obitos_02.csv", &delivery(5000, 500));
     proxy.set_down(true);
     let child = std::process::Command::new(lagoa_bin())
         .args(["--lake", lake.to_str().unwrap(), "run", "obitos_s3"])
@@ -265,7 +229,7 @@ fn the_object_store_failing_mid_run_is_retried_or_fails_cleanly_with_nothing_vis
         .spawn()
         .unwrap();
     wait_for("a failed attempt", Duration::from_secs(120), || {
-        runs_of(&lake, &env, "obitos_s3")
+        source_runs(&lake, &env, "obitos_s3")
             .iter()
             .any(|r| r["status"] == "failed")
     });
@@ -287,7 +251,7 @@ fn the_object_store_failing_mid_run_is_retried_or_fails_cleanly_with_nothing_vis
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(count(&lake, &env, "obitos_s3").unwrap(), "2500");
-    let runs = runs_of(&lake, &env, "obitos_s3");
+    let runs = source_runs(&lake, &env, "obitos_s3");
     let failed: Vec<_> = runs.iter().filter(|r| r["status"] == "failed").collect();
     assert!(!failed.is_empty(), "{runs:?}");
     assert!(
@@ -332,7 +296,7 @@ fn the_daemon_survives_its_catalog_database_going_away_and_coming_back() {
         "*/2 * * * * *",
         "attempts = 3\ninitial_backoff_seconds = 1\nmax_backoff_seconds = 1",
     );
-    write_file(&folder, "obitos_01.csv", &delivery(100, 1));
+    write_file(&folder, "obitos_01.csv", &delivery(1, 100));
     let log = dir.path().join("daemon.log");
     let mut daemon = std::process::Command::new(lagoa_bin())
         .args(["--lake", lake.to_str().unwrap(), "daemon"])
@@ -342,7 +306,7 @@ fn the_daemon_survives_its_catalog_database_going_away_and_coming_back() {
         .spawn()
         .unwrap();
     let committed = |lake: &Path| {
-        runs_of(lake, &[], "obitos_pg")
+        source_runs(lake, &[], "obitos_pg")
             .iter()
             .filter(|r| r["status"] == "committed")
             .count()
@@ -356,7 +320,7 @@ fn the_daemon_survives_its_catalog_database_going_away_and_coming_back() {
     proxy.set_down(true);
     std::thread::sleep(Duration::from_secs(6));
     proxy.set_down(false);
-    write_file(&folder, "obitos_02.csv", &delivery(50, 1000));
+    write_file(&folder, "obitos_02.csv", &delivery(1000, 50));
     wait_for("a commit after the outage", Duration::from_secs(90), || {
         committed(&lake) == 2
     });
@@ -370,7 +334,7 @@ fn the_daemon_survives_its_catalog_database_going_away_and_coming_back() {
     let status = daemon.wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert_eq!(count(&lake, &[], "obitos_pg").unwrap(), "150");
-    let runs = runs_of(&lake, &[], "obitos_pg");
+    let runs = source_runs(&lake, &[], "obitos_pg");
     assert!(runs.iter().all(|r| r["status"] != "running"), "{runs:?}");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(

@@ -740,8 +740,13 @@ pub(crate) fn hostile_row(i: usize) -> String {
 }
 
 pub(crate) fn hostile_csv(rows: usize) -> String {
+    hostile_csv_from(1, rows)
+}
+
+/// A hostile-corpus CSV of `rows` rows numbered from `first`.
+pub(crate) fn hostile_csv_from(first: usize, rows: usize) -> String {
     let mut text = format!("{HOSTILE_HEADER}\n");
-    for i in 1..=rows {
+    for i in first..first + rows {
         text.push_str(&hostile_row(i));
         text.push('\n');
     }

@@ -338,3 +338,29 @@ pub fn parquet_files(lake: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// Polls `done` until it holds; fails naming `what` after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The runs of one source (`lagoa runs --json`), oldest first.
+pub fn source_runs(lake: &Path, env: &[(&str, &str)], source: &str) -> Vec<serde_json::Value> {
+    let out = lagoa_env(lake, &["runs", "--json", "--limit", "100000"], env);
+    assert!(
+        out.status.success(),
+        "lagoa runs failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut runs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("runs --json prints JSON lines"))
+        .filter(|r: &serde_json::Value| r["source"] == source)
+        .collect();
+    runs.sort_by_key(|r| r["started_at"].as_i64());
+    runs
+}
