@@ -265,12 +265,7 @@ async fn execute(
         }
         RunInput::New(Delivery::File(file)) => {
             if let Some(snapshot) = rerun_of(lake, request, &file).await? {
-                run.status = "already_ingested".into();
-                run.snapshot_id = Some(snapshot);
-                return Ok(QualityReport {
-                    status: run.status.clone(),
-                    ..report_header(request, run, &file.name)
-                });
+                return Ok(already_ingested(request, run, &file.name, snapshot));
             }
             run_file(lake, request, &file, contract, existing.clone(), progress).await?
         }
@@ -282,48 +277,18 @@ async fn execute(
                 .await?
             {
                 forget(lake, [&object.path].into_iter()).await;
-                run.status = "already_ingested".into();
-                run.snapshot_id = Some(snapshot);
-                return Ok(QualityReport {
-                    status: run.status.clone(),
-                    ..report_header(request, run, &remote.name)
-                });
+                return Ok(already_ingested(request, run, &remote.name, snapshot));
             }
-            let batches = match &remote.refused {
-                Some(reason) => Err(SourceError::input(&remote.name, reason)),
-                None => {
-                    let stream = decrypting_stream(lake, &object.path);
-                    let (name, format, options, rows) = (
-                        remote.name.clone(),
-                        remote.format,
-                        remote.options.clone(),
-                        request.batch_rows,
-                    );
-                    tokio::task::spawn_blocking(move || {
-                        lagoa_connectors::formats::read_stream(
-                            stream, &name, format, &options, rows,
-                        )
-                    })
-                    .await
-                    .map_err(|e| IngestError::Usage(format!("the reader thread failed: {e}")))?
-                }
-            };
-            let processed = match batches {
-                Ok(batches) => {
-                    process(
-                        lake,
-                        request,
-                        batches,
-                        contract,
-                        existing.clone(),
-                        None,
-                        false,
-                        progress,
-                    )
-                    .await
-                }
-                Err(e) => Err(IngestError::Source(e)),
-            };
+            let processed = run_remote(
+                lake,
+                request,
+                &remote,
+                &object,
+                contract,
+                existing.clone(),
+                progress,
+            )
+            .await;
             let processed = kept_even_if_unread(
                 lake,
                 request,
@@ -594,6 +559,52 @@ async fn run_file(
     let processed =
         kept_even_if_unread(lake, request, &file.name, &raw, &fingerprint, processed).await?;
     Ok(((file.name.clone(), raw, None), fingerprint, processed))
+}
+
+/// The run of a delivery the lake already holds: nothing to do.
+fn already_ingested(
+    request: &RunRequest,
+    run: &mut RunRecord,
+    name: &str,
+    snapshot: i64,
+) -> QualityReport {
+    run.status = "already_ingested".into();
+    run.snapshot_id = Some(snapshot);
+    QualityReport {
+        status: run.status.clone(),
+        ..report_header(request, run, name)
+    }
+}
+
+/// Reads a remote delivery back from its raw-zone copy and checks it.
+async fn run_remote(
+    lake: &Lake,
+    request: &RunRequest,
+    remote: &lagoa_connectors::remote::RemoteFile,
+    object: &RawObject,
+    contract: Option<Contract>,
+    existing: Option<DatasetInfo>,
+    progress: Progress,
+) -> Result<Processed, IngestError> {
+    if let Some(reason) = &remote.refused {
+        return Err(SourceError::input(&remote.name, reason).into());
+    }
+    let stream = decrypting_stream(lake, &object.path);
+    let (name, format, options, rows) = (
+        remote.name.clone(),
+        remote.format,
+        remote.options.clone(),
+        request.batch_rows,
+    );
+    let batches = tokio::task::spawn_blocking(move || {
+        lagoa_connectors::formats::read_stream(stream, &name, format, &options, rows)
+    })
+    .await
+    .map_err(|e| IngestError::Usage(format!("the reader thread failed: {e}")))??;
+    process(
+        lake, request, batches, contract, existing, None, false, progress,
+    )
+    .await
 }
 
 /// A delivery that could not even be opened is still kept in the raw zone
