@@ -450,3 +450,102 @@ async fn tags_are_versioned_with_snapshots() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn tokens_stand_for_their_principal_until_revoked_expired_or_disabled() {
+    use lagoa_core::{InstitutionRole, Role};
+    use lagoa_lake::catalog::{AuthError, now_micros};
+    on_both("tokens_stand_for_their_principal", |c| async move {
+        c.add_institution("seplag", InstitutionRole::Coordinator, "SEPLAG")
+            .await
+            .unwrap();
+        let e = c
+            .add_principal("ana", "nowhere", Role::Operator, false)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("institution nowhere does not exist"), "{e}");
+        assert!(
+            c.add_principal("Ana Maria", "seplag", Role::Operator, false)
+                .await
+                .is_err()
+        );
+        c.add_principal("ana", "seplag", Role::Operator, false)
+            .await
+            .unwrap();
+        c.add_principal("etl", "seplag", Role::Analyst, true)
+            .await
+            .unwrap();
+        assert!(
+            c.add_principal("ana", "seplag", Role::Admin, false)
+                .await
+                .is_err(),
+            "names are unique"
+        );
+
+        let now = now_micros();
+        let issued = c
+            .issue_token("ana", "console", Some(now + 3_600_000_000))
+            .await
+            .unwrap();
+        let token = issued.token.as_str().to_owned();
+        let who = c.authenticate(&token, now).await.unwrap();
+        assert_eq!((who.name.as_str(), who.role), ("ana", Role::Operator));
+        assert_eq!(
+            c.tokens(Some("ana")).await.unwrap()[0].last_used_at,
+            Some(now)
+        );
+
+        // A token of the right shape with another secret is unknown; a
+        // mangled one is malformed; neither message shows the token.
+        let (head, secret) = token.rsplit_once('_').unwrap();
+        let forged = format!("{head}_{}", secret.chars().rev().collect::<String>());
+        let e = c.authenticate(&forged, now).await.unwrap_err();
+        assert!(matches!(e, AuthError::Unknown), "{e}");
+        assert!(!e.to_string().contains(secret));
+        assert!(matches!(
+            c.authenticate("lagoa_xyz", now).await,
+            Err(AuthError::Malformed)
+        ));
+
+        // Expired an hour later.
+        let later = now + 3_600_000_001;
+        assert!(matches!(
+            c.authenticate(&token, later).await,
+            Err(AuthError::Expired { .. })
+        ));
+
+        // Revoked: out at once; another token of ana still works.
+        let second = c.issue_token("ana", "cli", None).await.unwrap();
+        assert!(c.revoke_token(&issued.info.token_id).await.unwrap());
+        assert!(
+            !c.revoke_token(&issued.info.token_id).await.unwrap(),
+            "revoked once"
+        );
+        assert!(matches!(
+            c.authenticate(&token, now).await,
+            Err(AuthError::Revoked { .. })
+        ));
+        assert!(
+            c.authenticate(second.token.as_str(), later).await.is_ok(),
+            "no expiry"
+        );
+
+        // A disabled principal's tokens stop working, and it gets no new one.
+        assert!(c.disable_principal("ana").await.unwrap());
+        assert!(matches!(
+            c.authenticate(second.token.as_str(), now).await,
+            Err(AuthError::Disabled { .. })
+        ));
+        assert!(c.issue_token("ana", "", None).await.is_err());
+        let listed = c.tokens(None).await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(
+            serde_json::to_string(&listed)
+                .unwrap()
+                .find(&token[10..])
+                .is_none()
+        );
+    })
+    .await;
+}

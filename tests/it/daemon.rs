@@ -207,7 +207,7 @@ async fn firings_follow_the_cron_on_a_test_clock_and_pause_skips_them() {
 
     // Paused: 03:00 passes without a run.
     lake.catalog
-        .set_paused("obitos_hora", true, 0)
+        .set_paused("obitos_hora", true, "test", 0)
         .await
         .unwrap();
     write_file(&folder, "obitos_03.csv", &delivery(16, 5));
@@ -218,7 +218,7 @@ async fn firings_follow_the_cron_on_a_test_clock_and_pause_skips_them() {
 
     // Resumed: 04:00 runs.
     lake.catalog
-        .set_paused("obitos_hora", false, 0)
+        .set_paused("obitos_hora", false, "test", 0)
         .await
         .unwrap();
     clock.set(utc("2026-01-01T04:00:00Z"));

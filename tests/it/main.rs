@@ -2,7 +2,9 @@
 //! `lagoa` binary, SQLite and PostgreSQL catalogs, an S3-protocol server
 //! (moto), PyArrow. See `support.rs` for how each is found or started.
 
+mod access;
 mod catalog;
+mod console;
 mod contracts;
 mod daemon;
 mod e2e;

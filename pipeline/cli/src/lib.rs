@@ -2,6 +2,7 @@
 //! Everything it does is available to tests through those libraries; the
 //! end-to-end tests run this binary itself.
 
+mod access;
 mod delivery;
 mod output;
 mod schedule;
@@ -179,6 +180,29 @@ enum Command {
         #[arg(long, global = true)]
         sources: Option<PathBuf>,
     },
+    /// Serve the operators' web console (runs, sources, datasets).
+    Serve {
+        /// Address to listen on (default: console.listen in lagoa.toml).
+        #[arg(long)]
+        listen: Option<String>,
+        #[arg(long)]
+        sources: Option<PathBuf>,
+    },
+    /// Institutions of the agreement (providers, consumers, coordinator).
+    Institution {
+        #[command(subcommand)]
+        command: access::InstitutionCommand,
+    },
+    /// People and service accounts, with their roles.
+    User {
+        #[command(subcommand)]
+        command: access::UserCommand,
+    },
+    /// API tokens: issue, list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: access::TokenCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -219,7 +243,10 @@ enum KeysCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Daemon { .. }));
+    init_logging(matches!(
+        cli.command,
+        Command::Daemon { .. } | Command::Serve { .. }
+    ));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -308,6 +335,14 @@ async fn run(cli: Cli) -> Result<()> {
             let command = command.unwrap_or(schedule::SourcesCommand::List { json: false });
             schedule::sources(lake, &dir, command).await
         }
+        Command::Serve { listen, sources } => {
+            let lake = open(&cli.lake).await?;
+            let dir = schedule::sources_dir(&cli.lake, &lake, sources);
+            schedule::serve(lake, &dir, listen).await
+        }
+        Command::Institution { command } => access::institution(&open(&cli.lake).await?, command).await,
+        Command::User { command } => access::user(&open(&cli.lake).await?, command).await,
+        Command::Token { command } => access::token(&open(&cli.lake).await?, command).await,
         Command::Source { command } => {
             let lake = match &command {
                 delivery::SourceCommand::Run { .. } => Some(open(&cli.lake).await?),

@@ -100,6 +100,50 @@ pub async fn daemon(lake: Lake, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Serves the operators' console until SIGTERM/SIGINT; runs started from
+/// it get `daemon.shutdown_grace_seconds` to finish.
+pub async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Result<()> {
+    let sources = if dir.exists() {
+        SourceFile::load_dir(dir)?
+    } else {
+        Vec::new()
+    };
+    let config = lake.config.clone();
+    let listen = listen.unwrap_or_else(|| config.console.listen.clone());
+    let timezone: chrono_tz::Tz = config.console.timezone.parse().map_err(|_| {
+        anyhow!(
+            "console.timezone {:?} is not a time zone",
+            config.console.timezone
+        )
+    })?;
+    if lake.catalog.principals().await?.is_empty() {
+        eprintln!(
+            "No one can sign in yet. Create an operator and a token:\n  lagoa institution add <office> --role coordinator\n  lagoa user add <name> --institution <office> --role operator\n  lagoa token create <name>"
+        );
+    }
+    let options = lagoa_console::ConsoleOptions {
+        lease: Duration::from_secs(config.daemon.lease_seconds),
+        late_grace: Duration::from_secs(config.daemon.late_grace_hours * 3600),
+        timezone,
+        secure_cookie: config.console.secure_cookie,
+    };
+    let console =
+        lagoa_console::Console::new(Arc::new(lake), sources, Arc::new(SystemClock), options);
+    let listener = tokio::net::TcpListener::bind(listen.trim())
+        .await
+        .map_err(|e| anyhow!("cannot listen on {listen} (console.listen): {e}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "serving the console");
+    eprintln!("Console: http://{address}/");
+    axum::serve(listener, console.router())
+        .with_graceful_shutdown(wait_for_signal())
+        .await?;
+    console
+        .shutdown(Duration::from_secs(config.daemon.shutdown_grace_seconds))
+        .await;
+    Ok(())
+}
+
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
@@ -169,7 +213,12 @@ pub async fn sources(lake: Lake, dir: &Path, command: SourcesCommand) -> Result<
         SourcesCommand::Pause { name } => {
             find(dir, &name)?;
             lake.catalog
-                .set_paused(&name, true, SystemClock.now().timestamp_micros())
+                .set_paused(
+                    &name,
+                    true,
+                    &cli_user(),
+                    SystemClock.now().timestamp_micros(),
+                )
                 .await?;
             println!(
                 "source {name}: paused (scheduled runs skipped until `lagoa sources resume {name}`)"
@@ -179,7 +228,12 @@ pub async fn sources(lake: Lake, dir: &Path, command: SourcesCommand) -> Result<
         SourcesCommand::Resume { name } => {
             find(dir, &name)?;
             lake.catalog
-                .set_paused(&name, false, SystemClock.now().timestamp_micros())
+                .set_paused(
+                    &name,
+                    false,
+                    &cli_user(),
+                    SystemClock.now().timestamp_micros(),
+                )
                 .await?;
             println!("source {name}: resumed");
             Ok(())
@@ -250,4 +304,10 @@ async fn list(lake: &Lake, dir: &Path, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Who runs the command, for the record of who paused a source.
+fn cli_user() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    format!("cli:{user}")
 }

@@ -7,8 +7,10 @@
 
 mod dataset;
 mod error_class;
+mod identity;
 mod level;
 
 pub use dataset::{DatasetName, InvalidDatasetName, SnapshotId};
 pub use error_class::{ErrorClass, Retryable};
+pub use identity::{InstitutionRole, Role, UnknownRole};
 pub use level::{PersonalTag, SharingLevel, UnknownLevel};

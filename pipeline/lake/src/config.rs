@@ -19,6 +19,7 @@ pub struct LakeConfig {
     pub writer: WriterConfig,
     pub query: QueryConfig,
     pub daemon: DaemonConfig,
+    pub console: ConsoleConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -106,6 +107,29 @@ impl Default for DaemonConfig {
             alert_webhook_env: "LAGOA_ALERT_WEBHOOK".into(),
             repeated_failures: 3,
             late_grace_hours: 24,
+        }
+    }
+}
+
+/// `lagoa serve`: the operators' web console.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Address the console listens on.
+    pub listen: String,
+    /// Times on the console's pages are shown in this zone.
+    pub timezone: String,
+    /// Mark the session cookie `Secure` (set when the console is served
+    /// behind HTTPS, as it should be beyond localhost).
+    pub secure_cookie: bool,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            timezone: "America/Sao_Paulo".into(),
+            secure_cookie: false,
         }
     }
 }
@@ -306,6 +330,12 @@ impl LakeConfig {
         if self.daemon.lease_seconds < 3 {
             problems.push("daemon.lease_seconds must be at least 3".into());
         }
+        if self.console.timezone.parse::<chrono_tz::Tz>().is_err() {
+            problems.push(format!(
+                "console.timezone {:?} is not an IANA time zone (e.g. America/Sao_Paulo)",
+                self.console.timezone
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -491,6 +521,16 @@ alert_webhook_env = {webhook_env:?}
 repeated_failures = {repeated}
 # Late: nothing committed for the agreement's interval plus this.
 late_grace_hours = {late_grace}
+
+[console]
+# `lagoa serve`: the operators' web console. Sign in with a token from
+# `lagoa token create <user>`; operators and admins may trigger, pause and
+# resume sources.
+listen = {console_listen:?}
+# Times on its pages are shown in this zone.
+timezone = {console_tz:?}
+# Set to true when the console is served behind HTTPS.
+secure_cookie = {secure_cookie}
 "#,
         catalog = config.catalog.url,
         storage = config.storage.url,
@@ -521,6 +561,9 @@ late_grace_hours = {late_grace}
         webhook_env = config.daemon.alert_webhook_env,
         repeated = config.daemon.repeated_failures,
         late_grace = config.daemon.late_grace_hours,
+        console_listen = config.console.listen,
+        console_tz = config.console.timezone,
+        secure_cookie = config.console.secure_cookie,
     )
 }
 

@@ -182,4 +182,35 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
                 updated_at BIGINT NOT NULL
             )"],
     ),
+    (
+        5,
+        "institutions, principals and API tokens; who paused a source",
+        &[
+            "CREATE TABLE lagoa_institution (
+                name TEXT PRIMARY KEY,
+                role TEXT NOT NULL,
+                description TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )",
+            "CREATE TABLE lagoa_principal (
+                name TEXT PRIMARY KEY,
+                institution TEXT NOT NULL REFERENCES lagoa_institution (name),
+                role TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                disabled_at BIGINT
+            )",
+            "CREATE TABLE lagoa_token (
+                token_id TEXT PRIMARY KEY,
+                principal TEXT NOT NULL REFERENCES lagoa_principal (name),
+                token_hash TEXT NOT NULL,
+                label TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT,
+                revoked_at BIGINT,
+                last_used_at BIGINT
+            )",
+            "ALTER TABLE lagoa_source ADD COLUMN updated_by TEXT",
+        ],
+    ),
 ];

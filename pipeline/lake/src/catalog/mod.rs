@@ -12,14 +12,16 @@
 //! (production): sqlx's `Any` driver, `$N` placeholders, portable DDL in
 //! `migrations.rs`.
 
+mod identity;
 mod migrations;
 pub mod model;
 mod runs;
 mod sources;
 
+pub use identity::{AuthError, Institution, IssuedToken, Principal, TokenInfo};
 pub use runs::{
-    ContractVersion, DURATION_BUCKETS, DriftEvent, QuarantineRecord, RunRecord, RunStats,
-    save_watermark,
+    ContractVersion, DURATION_BUCKETS, DriftEvent, QuarantineRecord, RunFilter, RunRecord,
+    RunStats, StatusCount, save_watermark,
 };
 pub use sources::{Claim, SourceState};
 

@@ -39,6 +39,25 @@ pub struct RunRecord {
     pub report: Option<String>,
 }
 
+/// Which runs to list; unset fields match every run.
+#[derive(Clone, Debug, Default)]
+pub struct RunFilter {
+    pub dataset: Option<String>,
+    pub source: Option<String>,
+    pub status: Option<String>,
+    /// Started at or after (microseconds).
+    pub since: Option<i64>,
+    pub limit: i64,
+}
+
+/// Runs with one status, and the rows they wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusCount {
+    pub status: String,
+    pub runs: i64,
+    pub rows_written: i64,
+}
+
 /// Upper bounds (seconds) of the run-duration histogram buckets.
 pub const DURATION_BUCKETS: [f64; 8] = [1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 21600.0];
 
@@ -167,15 +186,50 @@ impl Catalog {
 
     /// Runs, newest first; one dataset's if given.
     pub async fn runs(&self, dataset: Option<&str>, limit: i64) -> Result<Vec<RunRecord>> {
+        self.find_runs(&RunFilter {
+            dataset: dataset.map(str::to_owned),
+            limit,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Runs matching `filter`, newest first.
+    pub async fn find_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
         let rows = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM lagoa_run WHERE $1 = '' OR dataset = $1 ORDER BY started_at DESC, run_id DESC LIMIT $2"
+            "SELECT {RUN_COLUMNS} FROM lagoa_run WHERE ($1 = '' OR dataset = $1) AND ($2 = '' OR source = $2) \
+             AND ($3 = '' OR status = $3) AND started_at >= $4 ORDER BY started_at DESC, run_id DESC LIMIT $5"
         ))
-        .bind(dataset.unwrap_or(""))
-        .bind(limit)
+        .bind(filter.dataset.as_deref().unwrap_or(""))
+        .bind(filter.source.as_deref().unwrap_or(""))
+        .bind(filter.status.as_deref().unwrap_or(""))
+        .bind(filter.since.unwrap_or(i64::MIN))
+        .bind(filter.limit)
         .fetch_all(&self.pool)
         .await
         .map_err(LakeError::catalog("reading runs"))?;
         rows.iter().map(run_from_row).collect()
+    }
+
+    /// Runs started since `since` (microseconds), counted by status.
+    pub async fn run_counts_since(&self, since: i64) -> Result<Vec<StatusCount>> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS runs, CAST(SUM(rows_written) AS BIGINT) AS rows_written \
+             FROM lagoa_run WHERE started_at >= $1 GROUP BY status ORDER BY status",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("counting runs"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(StatusCount {
+                    status: get(r, "status")?,
+                    runs: get(r, "runs")?,
+                    rows_written: get(r, "rows_written")?,
+                })
+            })
+            .collect()
     }
 
     /// Runs counted by source, dataset and status, with their rows, bytes

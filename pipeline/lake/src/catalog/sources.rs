@@ -18,6 +18,8 @@ pub struct SourceState {
     /// The last scheduled firing a daemon claimed (microseconds).
     pub last_fire_at: Option<i64>,
     pub updated_at: i64,
+    /// Who last paused or resumed it.
+    pub updated_by: Option<String>,
 }
 
 /// What became of an attempt to claim a run of a source.
@@ -37,7 +39,8 @@ pub enum Claim {
     Paused,
 }
 
-const STATE_COLUMNS: &str = "source, paused, lease_owner, lease_until, last_fire_at, updated_at";
+const STATE_COLUMNS: &str =
+    "source, paused, lease_owner, lease_until, last_fire_at, updated_at, updated_by";
 
 impl Catalog {
     async fn ensure_source(&self, source: &str, now: i64) -> Result<()> {
@@ -151,12 +154,16 @@ impl Catalog {
         Ok(())
     }
 
-    pub async fn set_paused(&self, source: &str, paused: bool, now: i64) -> Result<()> {
+    /// Pauses or resumes scheduled runs of a source; `by` names who did.
+    pub async fn set_paused(&self, source: &str, paused: bool, by: &str, now: i64) -> Result<()> {
         self.ensure_source(source, now).await?;
-        sqlx::query("UPDATE lagoa_source SET paused = $2, updated_at = $3 WHERE source = $1")
-            .bind(source)
-            .bind(i64::from(paused))
-            .bind(now)
+        sqlx::query(
+            "UPDATE lagoa_source SET paused = $2, updated_at = $3, updated_by = $4 WHERE source = $1",
+        )
+        .bind(source)
+        .bind(i64::from(paused))
+        .bind(now)
+        .bind(by)
             .execute(&self.pool)
             .await
             .map_err(LakeError::catalog("pausing a source"))?;
@@ -199,5 +206,6 @@ fn state_from_row(r: &AnyRow) -> Result<SourceState> {
         lease_until: get(r, "lease_until")?,
         last_fire_at: get(r, "last_fire_at")?,
         updated_at: get(r, "updated_at")?,
+        updated_by: get(r, "updated_by")?,
     })
 }

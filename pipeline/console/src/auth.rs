@@ -1,0 +1,243 @@
+//! Signing in to the console. A principal signs in once with an API token
+//! (`lagoa token create`); the console keeps the token in memory under a
+//! random session id, and the browser holds only that id, in an HttpOnly,
+//! SameSite=Strict cookie. Every request checks the token against the
+//! catalog again, so a revoked or expired token, or a disabled principal,
+//! is out on the next click. Programs may send `Authorization: Bearer`.
+
+use crate::Console;
+use axum::extract::FromRequestParts;
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Redirect, Response};
+use lagoa_lake::catalog::{AuthError, Principal};
+use rand::RngCore;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+pub const SESSION_COOKIE: &str = "lagoa_session";
+/// A session lasts this long after sign-in (the token may end it sooner).
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+
+struct Session {
+    token: Zeroizing<String>,
+    until: Instant,
+}
+
+/// Sessions of this console process (a restart signs everyone out).
+#[derive(Default)]
+pub struct Sessions {
+    by_id: Mutex<HashMap<String, Session>>,
+}
+
+impl Sessions {
+    /// Opens a session for a token already checked; returns its id.
+    pub fn open(&self, token: &str) -> String {
+        let mut id = [0u8; 32];
+        rand::rng().fill_bytes(&mut id);
+        let id = hex::encode(id);
+        let mut map = self.by_id.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        map.retain(|_, s| s.until > now);
+        map.insert(
+            id.clone(),
+            Session {
+                token: Zeroizing::new(token.to_owned()),
+                until: now + SESSION_TTL,
+            },
+        );
+        id
+    }
+
+    fn token(&self, id: &str) -> Option<Zeroizing<String>> {
+        let map = self.by_id.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(id)
+            .filter(|s| s.until > Instant::now())
+            .map(|s| s.token.clone())
+    }
+
+    pub fn close(&self, id: &str) {
+        let mut map = self.by_id.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(id);
+    }
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A `Set-Cookie` value for the session id (or, with `None`, one that
+/// clears it).
+pub fn session_cookie(id: Option<&str>, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    match id {
+        Some(id) => format!(
+            "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+            SESSION_TTL.as_secs()
+        ),
+        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+    }
+}
+
+/// A form sent from another site is refused: the `Origin` header, when
+/// the browser sends one, must name this console's host.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN).and_then(|o| o.to_str().ok()) else {
+        // No Origin: not a cross-site browser form (browsers send one on
+        // every cross-site POST); the SameSite cookie guards the rest.
+        return true;
+    };
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    matches!((origin_host, host), (Some(o), Some(h)) if o == h)
+}
+
+/// The signed-in principal of a request.
+pub struct Viewer(pub Principal);
+
+/// Why a request has no viewer.
+pub enum NotSignedIn {
+    /// A page: go and sign in, then come back.
+    SignIn { next: String },
+    /// Cross-site form.
+    Forbidden,
+    /// The catalog did not answer.
+    Unavailable,
+}
+
+impl IntoResponse for NotSignedIn {
+    fn into_response(self) -> Response {
+        match self {
+            NotSignedIn::SignIn { next } => {
+                Redirect::to(&format!("/login?next={}", encode_component(&next))).into_response()
+            }
+            NotSignedIn::Forbidden => (
+                axum::http::StatusCode::FORBIDDEN,
+                "cross-site request refused\n",
+            )
+                .into_response(),
+            NotSignedIn::Unavailable => (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the catalog is unreachable; try again shortly\n",
+            )
+                .into_response(),
+        }
+    }
+}
+
+impl FromRequestParts<Console> for Viewer {
+    type Rejection = NotSignedIn;
+
+    async fn from_request_parts(parts: &mut Parts, console: &Console) -> Result<Self, NotSignedIn> {
+        if parts.method != Method::GET && !same_origin(&parts.headers) {
+            return Err(NotSignedIn::Forbidden);
+        }
+        let next = if parts.method == Method::GET {
+            parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| "/".to_owned())
+        } else {
+            "/".to_owned()
+        };
+        let bearer = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| Zeroizing::new(t.trim().to_owned()));
+        let token = match bearer {
+            Some(t) => t,
+            None => match cookie(&parts.headers, SESSION_COOKIE)
+                .and_then(|id| console.sessions().token(&id))
+            {
+                Some(t) => t,
+                None => return Err(NotSignedIn::SignIn { next }),
+            },
+        };
+        match console.authenticate(&token).await {
+            Ok(principal) => Ok(Viewer(principal)),
+            Err(AuthError::Catalog(e)) => {
+                tracing::error!(error = %e, "cannot check a console session");
+                Err(NotSignedIn::Unavailable)
+            }
+            Err(refused) => {
+                tracing::info!(reason = %refused, "console session refused");
+                Err(NotSignedIn::SignIn { next })
+            }
+        }
+    }
+}
+
+/// Percent-encodes a query component.
+pub fn encode_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Where to go after signing in: a path of this console only.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn cookies_origins_and_next_paths() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; lagoa_session=abc; b=2"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, "c"), None);
+        h.insert(HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        assert!(same_origin(&h));
+        h.insert(ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        assert!(same_origin(&h));
+        h.insert(ORIGIN, HeaderValue::from_static("https://evil.example"));
+        assert!(!same_origin(&h));
+        assert_eq!(
+            safe_next(Some("/runs?status=failed")),
+            "/runs?status=failed"
+        );
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(encode_component("/runs?a=b c"), "/runs%3Fa%3Db%20c");
+        let sessions = Sessions::default();
+        let id = sessions.open("lagoa_x");
+        assert_eq!(
+            sessions.token(&id).as_deref().map(|t| t.as_str()),
+            Some("lagoa_x")
+        );
+        sessions.close(&id);
+        assert!(sessions.token(&id).is_none());
+    }
+}

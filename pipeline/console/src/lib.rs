@@ -1,0 +1,162 @@
+//! `lagoa serve`: the operators' console. Server-rendered HTML (maud), no
+//! JavaScript and no build step; Portuguese by default, English on request.
+//!
+//! Pages: the overview (runs of the last 24 hours, failures, late
+//! datasets), the sources with their schedules and the buttons to trigger,
+//! pause and resume them (operators and admins only), the runs with each
+//! run's timeline, counts, error and quality report, and the datasets with
+//! their freshness against the agreement and a chart of rows per run.
+//!
+//! Data flows one way: the catalog and the source files are read on each
+//! request; the only writes are the operators' actions, which go through
+//! the same lease and run path as the daemon (`lagoa_daemon::Firing`).
+
+mod actions;
+mod auth;
+mod chart;
+mod i18n;
+mod layout;
+mod pages;
+
+pub use auth::{SESSION_COOKIE, Sessions};
+pub use i18n::Lang;
+
+use axum::Router;
+use axum::routing::{get, post};
+use chrono_tz::Tz;
+use lagoa_daemon::{Clock, SourceFile};
+use lagoa_lake::Lake;
+use lagoa_lake::catalog::{AuthError, Principal};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How the console behaves; `lagoa serve` fills it from `lagoa.toml`.
+#[derive(Clone, Debug)]
+pub struct ConsoleOptions {
+    /// The lease a run triggered from the console holds (`daemon.lease_seconds`).
+    pub lease: Duration,
+    /// A dataset is late after its agreement's interval plus this.
+    pub late_grace: Duration,
+    /// Times are shown in this zone.
+    pub timezone: Tz,
+    /// Mark the session cookie `Secure` (behind HTTPS).
+    pub secure_cookie: bool,
+}
+
+impl Default for ConsoleOptions {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(120),
+            late_grace: Duration::from_secs(24 * 3600),
+            timezone: chrono_tz::America::Sao_Paulo,
+            secure_cookie: false,
+        }
+    }
+}
+
+/// The console's shared state: cheap to clone.
+#[derive(Clone)]
+pub struct Console(Arc<Inner>);
+
+struct Inner {
+    lake: Arc<Lake>,
+    sources: Vec<Arc<SourceFile>>,
+    clock: Arc<dyn Clock>,
+    options: ConsoleOptions,
+    sessions: Sessions,
+    /// Runs started from the console.
+    runs: TaskTracker,
+    stop_retries: CancellationToken,
+}
+
+impl Console {
+    pub fn new(
+        lake: Arc<Lake>,
+        sources: Vec<SourceFile>,
+        clock: Arc<dyn Clock>,
+        options: ConsoleOptions,
+    ) -> Self {
+        Console(Arc::new(Inner {
+            lake,
+            sources: sources.into_iter().map(Arc::new).collect(),
+            clock,
+            options,
+            sessions: Sessions::default(),
+            runs: TaskTracker::new(),
+            stop_retries: CancellationToken::new(),
+        }))
+    }
+
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/", get(pages::overview::page))
+            .route("/sources", get(pages::sources::page))
+            .route("/sources/{name}/trigger", post(actions::trigger))
+            .route("/sources/{name}/pause", post(actions::pause))
+            .route("/sources/{name}/resume", post(actions::resume))
+            .route("/runs", get(pages::runs::list))
+            .route("/runs/{id}", get(pages::runs::page))
+            .route("/datasets", get(pages::datasets::list))
+            .route("/datasets/{name}", get(pages::datasets::page))
+            .route("/login", get(pages::login::form).post(pages::login::submit))
+            .route("/logout", post(pages::login::logout))
+            .route("/lang/{code}", get(pages::login::language))
+            .route("/static/console.css", get(layout::stylesheet))
+            .route("/healthz", get(|| async { "ok\n" }))
+            .with_state(self.clone())
+    }
+
+    /// Stops retrying runs started from the console and waits up to
+    /// `grace` for them to end.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.0.stop_retries.cancel();
+        self.0.runs.close();
+        if tokio::time::timeout(grace, self.0.runs.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("runs started from the console were still going at shutdown");
+        }
+    }
+
+    /// Waits for every run started from the console so far to end.
+    pub async fn runs_finished(&self) {
+        self.0.runs.close();
+        self.0.runs.wait().await;
+        self.0.runs.reopen();
+    }
+
+    fn lake(&self) -> &Lake {
+        &self.0.lake
+    }
+
+    fn sources(&self) -> &[Arc<SourceFile>] {
+        &self.0.sources
+    }
+
+    fn source(&self, name: &str) -> Option<&Arc<SourceFile>> {
+        self.0.sources.iter().find(|s| s.name == name)
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.clock.now()
+    }
+
+    fn options(&self) -> &ConsoleOptions {
+        &self.0.options
+    }
+
+    fn sessions(&self) -> &Sessions {
+        &self.0.sessions
+    }
+
+    async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        self.0
+            .lake
+            .catalog
+            .authenticate(token, self.now().timestamp_micros())
+            .await
+    }
+}

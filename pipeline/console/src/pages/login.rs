@@ -1,0 +1,151 @@
+//! Signing in with a token, signing out, and choosing the language.
+
+use crate::Console;
+use crate::auth::{SESSION_COOKIE, cookie, safe_next, same_origin, session_cookie};
+use crate::i18n::{LANG_COOKIE, Lang};
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use lagoa_lake::catalog::AuthError;
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct Next {
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SignIn {
+    token: String,
+    next: Option<String>,
+}
+
+fn login_page(lang: Lang, next: &str, problem: Option<&str>) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                title { (lang.t("Entrar", "Sign in")) " · Lagoa" }
+                link rel="stylesheet" href="/static/console.css";
+            }
+            body {
+                div.login {
+                    h1 { "Lagoa" }
+                    p.muted { (lang.t("Console de operação", "Operators' console")) }
+                    @if let Some(p) = problem { p.error id="login-error" { (p) } }
+                    form method="post" action="/login" {
+                        label for="token" { (lang.t("Token de acesso", "Access token")) }
+                        input id="token" type="password" name="token" autocomplete="off" required;
+                        input type="hidden" name="next" value=(next);
+                        button.action.primary type="submit" { (lang.t("Entrar", "Sign in")) }
+                    }
+                    p.muted { (lang.t("Peça um token ao administrador: ", "Ask an administrator for a token: ")) code { "lagoa token create <usuário>" } }
+                    p { a href={ "/lang/en?next=/login" } { "English" } " · " a href={ "/lang/pt?next=/login" } { "Português" } }
+                }
+            }
+        }
+    }
+}
+
+pub async fn form(lang: Lang, Query(q): Query<Next>) -> Markup {
+    login_page(lang, &safe_next(q.next.as_deref()), None)
+}
+
+pub async fn submit(
+    State(console): State<Console>,
+    lang: Lang,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
+    }
+    let next = safe_next(form.next.as_deref());
+    match console.authenticate(&form.token).await {
+        Ok(principal) => {
+            tracing::info!(principal = %principal.name, "signed in to the console");
+            let id = console.sessions().open(&form.token);
+            (
+                [(
+                    SET_COOKIE,
+                    session_cookie(Some(&id), console.options().secure_cookie),
+                )],
+                Redirect::to(&next),
+            )
+                .into_response()
+        }
+        Err(AuthError::Catalog(e)) => {
+            tracing::error!(error = %e, "cannot check a sign-in");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                login_page(
+                    lang,
+                    &next,
+                    Some(lang.t(
+                        "O catálogo não respondeu; tente de novo.",
+                        "The catalog did not answer; try again.",
+                    )),
+                ),
+            )
+                .into_response()
+        }
+        Err(refused) => {
+            tracing::info!(reason = %refused, "console sign-in refused");
+            let text = match refused {
+                AuthError::Expired { .. } => {
+                    lang.t("Este token expirou.", "This token has expired.")
+                }
+                AuthError::Revoked { .. } => {
+                    lang.t("Este token foi revogado.", "This token was revoked.")
+                }
+                AuthError::Disabled { .. } => {
+                    lang.t("Este usuário está desativado.", "This user is disabled.")
+                }
+                _ => lang.t("Token inválido.", "Invalid token."),
+            };
+            (
+                StatusCode::UNAUTHORIZED,
+                login_page(lang, &next, Some(text)),
+            )
+                .into_response()
+        }
+    }
+}
+
+pub async fn logout(State(console): State<Console>, headers: HeaderMap) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
+    }
+    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+        console.sessions().close(&id);
+    }
+    (
+        [(
+            SET_COOKIE,
+            session_cookie(None, console.options().secure_cookie),
+        )],
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+/// Sets the language cookie and goes back to the page.
+pub async fn language(Path(code): Path<String>, Query(q): Query<Next>) -> Response {
+    let lang = Lang::from_code(&code).unwrap_or_default();
+    let cookie = format!(
+        "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+        match lang {
+            Lang::Pt => "pt",
+            Lang::En => "en",
+        }
+    );
+    (
+        [(SET_COOKIE, cookie)],
+        Redirect::to(&safe_next(q.next.as_deref())),
+    )
+        .into_response()
+}

@@ -1,0 +1,36 @@
+//! One module per page of the console.
+
+pub mod datasets;
+pub mod login;
+pub mod overview;
+pub mod runs;
+pub mod sources;
+
+use crate::Console;
+use crate::i18n::Lang;
+use lagoa_daemon::metrics;
+use lagoa_daemon::metrics::Freshness;
+use maud::{Markup, html};
+
+/// Every dataset a configured source feeds, against its agreement.
+pub async fn freshness(console: &Console) -> Result<Vec<Freshness>, lagoa_daemon::DaemonError> {
+    metrics::freshness(
+        console.lake(),
+        console.sources(),
+        console.now(),
+        console.options().late_grace,
+    )
+    .await
+}
+
+/// A dataset's freshness as a badge: late, fresh, or never delivered.
+pub fn freshness_badge(lang: Lang, f: &Freshness) -> Markup {
+    let (class, text) = if f.late {
+        ("late", lang.t("atrasado", "late"))
+    } else if f.last_commit.is_none() {
+        ("never", lang.t("sem entregas", "never delivered"))
+    } else {
+        ("fresh", lang.t("em dia", "on time"))
+    };
+    html! { span class={ "badge " (class) } { (text) } }
+}
