@@ -6,7 +6,7 @@
 //! and the run's page, pause and resume, a dataset's chart, the English
 //! pages, and a revoked token thrown out.
 
-use crate::formats::{hostile_contract, hostile_csv_from};
+use crate::formats::hostile_csv_from;
 use crate::support::*;
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::io::{BufRead, BufReader};
@@ -105,21 +105,18 @@ fn serve(lake: &Path) -> (Killed, String) {
     (child, url)
 }
 
-/// A drop-folder source feeding `name`, every hour, with the hostile
-/// contract (CPF and name are personal columns).
+/// A drop-folder source feeding `name` daily at 06:00, under a daily
+/// agreement, with the hostile contract (CPF and name are personal).
 fn folder_source(lake: &Path, name: &str) -> PathBuf {
-    let sources = lake.join("sources");
-    std::fs::create_dir_all(&sources).unwrap();
     let folder = lake.parent().unwrap().join(format!("entregas_{name}"));
     std::fs::create_dir_all(&folder).unwrap();
-    hostile_contract(&sources, name);
-    write_file(
-        &sources,
-        &format!("{name}.source.toml"),
-        &format!(
-            "name = \"{name}\"\ndataset = \"{name}\"\ncontract = \"{name}.toml\"\nexpected_frequency = \"daily\"\n\n[schedule]\ncron = \"0 6 * * *\"\n\n[source]\ntype = \"file\"\ndrop_folder = \"{}\"\nsettle_seconds = 0\n",
-            folder.display()
-        ),
+    drop_folder_source(
+        lake,
+        name,
+        &folder,
+        "0 6 * * *",
+        "expected_frequency = \"daily\"",
+        "",
     );
     folder
 }
@@ -161,16 +158,20 @@ async fn sign_in(client: &Client, base: &str, token: &str) {
         "an anonymous visit goes to the sign-in page"
     );
     field.send_keys(token).await.unwrap();
-    client
-        .find(Locator::Css("form[action='/login'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "form[action='/login'] button").await;
     client
         .wait()
         .for_element(Locator::Css("div.cards"))
+        .await
+        .unwrap();
+}
+
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
         .await
         .unwrap();
 }
@@ -363,13 +364,7 @@ async fn the_console_shows_runs_and_lets_operators_act_in_a_real_browser() {
     );
 
     // Sign out; the operator signs in.
-    client
-        .find(Locator::Css("form[action='/logout'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "form[action='/logout'] button").await;
     client
         .wait()
         .for_element(Locator::Id("token"))
@@ -380,15 +375,11 @@ async fn the_console_shows_runs_and_lets_operators_act_in_a_real_browser() {
     // A new delivery arrives; the operator clicks "Executar agora".
     write_file(&good, "obitos_2026_02.csv", &hostile_csv_from(6, 3));
     client.goto(&format!("{base}/sources")).await.unwrap();
-    client
-        .find(Locator::Css(
-            "tr[data-source=obitos_recife] button[name=trigger]",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(
+        &client,
+        "tr[data-source=obitos_recife] button[name=trigger]",
+    )
+    .await;
     wait_text(&client, "div.notice", "Execução iniciada: obitos_recife").await;
     // The folder still holds January's file: that delivery is recorded as
     // already ingested, and February's is committed.
@@ -408,15 +399,7 @@ async fn the_console_shows_runs_and_lets_operators_act_in_a_real_browser() {
 
     // The run's page: status, counts, timeline, quality report.
     client.refresh().await.unwrap();
-    client
-        .find(Locator::Css(
-            "tr[data-source=obitos_recife] a[href^='/runs/']",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "tr[data-source=obitos_recife] a[href^='/runs/']").await;
     client
         .wait()
         .for_element(Locator::Id("timeline"))
@@ -468,13 +451,7 @@ async fn the_console_shows_runs_and_lets_operators_act_in_a_real_browser() {
         .goto(&format!("{base}/runs?status=failed"))
         .await
         .unwrap();
-    client
-        .find(Locator::Css("table.runs a[href^='/runs/']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "table.runs a[href^='/runs/']").await;
     let error = client
         .wait()
         .for_element(Locator::Id("error"))
@@ -487,15 +464,7 @@ async fn the_console_shows_runs_and_lets_operators_act_in_a_real_browser() {
 
     // Pause and resume, recorded with who did it.
     client.goto(&format!("{base}/sources")).await.unwrap();
-    client
-        .find(Locator::Css(
-            "tr[data-source=obitos_recife] button[name=pause]",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "tr[data-source=obitos_recife] button[name=pause]").await;
     wait_text(&client, "div.notice", "Agendamento pausado").await;
     let state = text(&client, "tr[data-source=obitos_recife] td.state").await;
     assert!(
@@ -509,15 +478,7 @@ async fn the_console_shows_runs_and_lets_operators_act_in_a_real_browser() {
             .any(|l| l.contains("\"obitos_recife\"") && l.contains("\"paused\":true")),
         "{listed}"
     );
-    client
-        .find(Locator::Css(
-            "tr[data-source=obitos_recife] button[name=resume]",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "tr[data-source=obitos_recife] button[name=resume]").await;
     wait_text(&client, "div.notice", "Agendamento retomado").await;
     assert!(
         text(&client, "tr[data-source=obitos_recife] td.state")
@@ -559,13 +520,7 @@ async fn the_console_shows_runs_and_lets_operators_act_in_a_real_browser() {
     );
 
     // English on request, and it stays.
-    client
-        .find(Locator::Css("a[lang=en]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "a[lang=en]").await;
     client
         .wait()
         .for_element(Locator::Css("a[lang=pt-BR]"))

@@ -3,7 +3,7 @@
 //! connections mid-run, down for a whole attempt, and the catalog database
 //! (PostgreSQL) going away and coming back under a running daemon.
 
-use crate::formats::{hostile_contract, hostile_csv_from as delivery};
+use crate::formats::hostile_csv_from as delivery;
 use crate::support::*;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -100,35 +100,6 @@ fn pump(mut from: TcpStream, mut to: TcpStream, limit: Option<usize>, down: Arc<
     let _ = to.shutdown(Shutdown::Both);
 }
 
-fn source_file(lake: &Path, name: &str, folder: &Path, cron: &str, retry: &str) {
-    let sources = lake.join("sources");
-    std::fs::create_dir_all(&sources).unwrap();
-    hostile_contract(&sources, name);
-    write_file(
-        &sources,
-        &format!("{name}.source.toml"),
-        &format!(
-            r#"name = "{name}"
-dataset = "{name}"
-contract = "{name}.toml"
-
-[schedule]
-cron = "{cron}"
-timezone = "UTC"
-
-[retry]
-{retry}
-
-[source]
-type = "file"
-drop_folder = "{}"
-settle_seconds = 0
-"#,
-            folder.display()
-        ),
-    );
-}
-
 fn count(lake: &Path, env: &[(&str, &str)], dataset: &str) -> Result<String, String> {
     let out = lagoa_env(
         lake,
@@ -191,11 +162,12 @@ fn the_object_store_failing_mid_run_is_retried_or_fails_cleanly_with_nothing_vis
     );
     let folder = dir.path().join("entregas");
     std::fs::create_dir_all(&folder).unwrap();
-    source_file(
+    drop_folder_source(
         &lake,
         "obitos_s3",
         &folder,
         "0 6 * * *",
+        "",
         "attempts = 3\ninitial_backoff_seconds = 2\nmax_backoff_seconds = 2",
     );
 
@@ -289,11 +261,12 @@ fn the_daemon_survives_its_catalog_database_going_away_and_coming_back() {
     lagoa_ok(&lake, &["init", "--catalog", &url]);
     let folder = dir.path().join("entregas");
     std::fs::create_dir_all(&folder).unwrap();
-    source_file(
+    drop_folder_source(
         &lake,
         "obitos_pg",
         &folder,
         "*/2 * * * * *",
+        "",
         "attempts = 3\ninitial_backoff_seconds = 1\nmax_backoff_seconds = 1",
     );
     write_file(&folder, "obitos_01.csv", &delivery(1, 100));

@@ -364,3 +364,44 @@ pub fn source_runs(lake: &Path, env: &[(&str, &str)], source: &str) -> Vec<serde
     runs.sort_by_key(|r| r["started_at"].as_i64());
     runs
 }
+
+/// Writes `<lake>/sources/<name>.source.toml`: a drop folder feeding
+/// dataset `name` under the hostile contract (written beside it), on `cron`
+/// in UTC. `top` goes before `[schedule]` (e.g. `expected_frequency`),
+/// `retry` into `[retry]`.
+pub fn drop_folder_source(
+    lake: &Path,
+    name: &str,
+    folder: &Path,
+    cron: &str,
+    top: &str,
+    retry: &str,
+) {
+    let sources = lake.join("sources");
+    std::fs::create_dir_all(&sources).unwrap();
+    crate::formats::hostile_contract(&sources, name);
+    write_file(
+        &sources,
+        &format!("{name}.source.toml"),
+        &format!(
+            r#"name = "{name}"
+dataset = "{name}"
+contract = "{name}.toml"
+{top}
+
+[schedule]
+cron = "{cron}"
+timezone = "UTC"
+
+[retry]
+{retry}
+
+[source]
+type = "file"
+drop_folder = "{}"
+settle_seconds = 0
+"#,
+            folder.display()
+        ),
+    );
+}
