@@ -549,3 +549,46 @@ async fn tokens_stand_for_their_principal_until_revoked_expired_or_disabled() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_audit_entries_form_one_unbroken_chain() {
+    use lagoa_lake::catalog::{AuditEntry, AuditKey};
+    on_both(
+        "concurrent_audit_entries_form_one_unbroken_chain",
+        |c| async move {
+            let key = || AuditKey::new(zeroize::Zeroizing::new(vec![7u8; 32]));
+            let mut tasks = Vec::new();
+            for writer in 0..8 {
+                let c = Arc::clone(&c);
+                tasks.push(tokio::spawn(async move {
+                    for i in 0..10 {
+                        let entry = AuditEntry {
+                            principal: format!("analista{writer}"),
+                            institution: "recife".into(),
+                            action: "query".into(),
+                            datasets: vec!["obitos".into()],
+                            rows: i,
+                            outcome: "ok".into(),
+                            ..Default::default()
+                        };
+                        c.append_audit(&key(), &entry, i).await.unwrap();
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            let check = c.verify_audit(&key()).await.unwrap();
+            assert_eq!(check.entries, 80);
+            assert!(check.problems.is_empty(), "{:?}", check.problems);
+            assert_eq!(check.head.as_ref().unwrap().0, 80);
+            // Another key cannot vouch for the chain.
+            let other = AuditKey::new(zeroize::Zeroizing::new(vec![8u8; 32]));
+            assert_eq!(c.verify_audit(&other).await.unwrap().problems.len(), 80);
+            let newest = c.latest_audit(1).await.unwrap();
+            assert_eq!(newest[0].seq, 80);
+            assert_eq!(newest[0].entry.datasets, ["obitos"]);
+        },
+    )
+    .await;
+}

@@ -550,4 +550,32 @@ async fn the_console_shows_runs_and_lets_operators_act_in_a_real_browser() {
     assert_eq!(client.current_url().await.unwrap().path(), "/login");
 
     client.close().await.unwrap();
+
+    // Every sign-in and action is in the audit trail, the refused ones too,
+    // and the chain holds.
+    let audit: Vec<serde_json::Value> =
+        lagoa_ok(&lake, &["audit", "list", "--json", "--limit", "100"])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let has = |who: &str, action: &str, outcome: &str| {
+        audit.iter().any(|r| {
+            r["entry"]["principal"] == who
+                && r["entry"]["action"] == action
+                && r["entry"]["outcome"] == outcome
+        })
+    };
+    assert!(has("bruno", "sign_in", "ok") && has("ana", "sign_in", "ok"));
+    assert!(
+        has("bruno", "source_triggered", "denied"),
+        "the forged POST is on record"
+    );
+    assert!(has("ana", "source_triggered", "ok"));
+    assert!(has("ana", "source_paused", "ok") && has("ana", "source_resumed", "ok"));
+    let text = serde_json::to_string(&audit).unwrap();
+    assert!(
+        !text.contains(&operator) && !text.contains(&analyst),
+        "no token in the audit trail"
+    );
+    assert!(lagoa_ok(&lake, &["audit", "verify"]).contains("intact"));
 }

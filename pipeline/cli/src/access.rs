@@ -5,7 +5,7 @@
 use anyhow::{Result, bail};
 use lagoa_core::{InstitutionRole, Role};
 use lagoa_lake::Lake;
-use lagoa_lake::catalog::format_micros;
+use lagoa_lake::catalog::{AuditEntry, format_micros};
 
 #[derive(clap::Subcommand)]
 pub enum InstitutionCommand {
@@ -72,6 +72,7 @@ pub async fn institution(lake: &Lake, command: InstitutionCommand) -> Result<()>
             lake.catalog
                 .add_institution(&name, role, &description)
                 .await?;
+            audit_admin(lake, "institution_added", &name).await?;
             println!("institution {name} added ({role})");
         }
         InstitutionCommand::List => {
@@ -102,6 +103,12 @@ pub async fn user(lake: &Lake, command: UserCommand) -> Result<()> {
                 .catalog
                 .add_principal(&name, &institution, role, service)
                 .await?;
+            audit_admin(
+                lake,
+                "principal_added",
+                &format!("{name} ({institution}, {role})"),
+            )
+            .await?;
             println!(
                 "{} {name} added to {institution} as {role}; issue a token with `lagoa token create {name}`",
                 p.kind
@@ -127,6 +134,7 @@ pub async fn user(lake: &Lake, command: UserCommand) -> Result<()> {
             if !lake.catalog.disable_principal(&name).await? {
                 bail!("no active principal named {name}");
             }
+            audit_admin(lake, "principal_disabled", &name).await?;
             println!("{name} disabled: its tokens no longer work");
         }
     }
@@ -147,6 +155,12 @@ pub async fn token(lake: &Lake, command: TokenCommand) -> Result<()> {
                 .catalog
                 .issue_token(&principal, &label, expires_at)
                 .await?;
+            audit_admin(
+                lake,
+                "token_issued",
+                &format!("{} for {principal}", issued.info.token_id),
+            )
+            .await?;
             eprintln!(
                 "token {} for {principal}, {}; it is shown only now:",
                 issued.info.token_id,
@@ -184,7 +198,112 @@ pub async fn token(lake: &Lake, command: TokenCommand) -> Result<()> {
             if !lake.catalog.revoke_token(&token_id).await? {
                 bail!("no live token with id {token_id} (see `lagoa token list`)");
             }
+            audit_admin(lake, "token_revoked", &token_id).await?;
             println!("token {token_id} revoked");
+        }
+    }
+    Ok(())
+}
+
+#[derive(clap::Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole chain: every edited, deleted or inserted entry is reported.
+    Verify {
+        /// A head printed by an earlier verify (SEQ:MAC): check it is still in the chain.
+        #[arg(long)]
+        expect_head: Option<String>,
+    },
+    /// The newest entries.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Who runs an administrative command, for the audit trail.
+pub fn cli_actor() -> AuditEntry {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    AuditEntry {
+        principal: format!("cli:{user}"),
+        institution: "-".to_owned(),
+        outcome: "ok".to_owned(),
+        ..Default::default()
+    }
+}
+
+/// Records an administrative action by the command line.
+async fn audit_admin(lake: &Lake, action: &str, subject: &str) -> Result<()> {
+    lake.audit(&AuditEntry {
+        action: action.to_owned(),
+        subject: Some(subject.to_owned()),
+        ..cli_actor()
+    })
+    .await?;
+    Ok(())
+}
+
+pub async fn audit(lake: &Lake, command: AuditCommand) -> Result<()> {
+    match command {
+        AuditCommand::Verify { expect_head } => {
+            let key = lake.audit_key().await?;
+            let check = lake.catalog.verify_audit(&key).await?;
+            let mut problems = check.problems.clone();
+            if let Some(expected) = expect_head {
+                let (seq, mac) = expected
+                    .split_once(':')
+                    .and_then(|(s, m)| Some((s.parse::<i64>().ok()?, m.to_owned())))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--expect-head {expected:?}: write SEQ:MAC as verify printed it"
+                        )
+                    })?;
+                let found = lake.catalog.audit_records(seq - 1, 1).await?;
+                match found.first() {
+                    Some(r) if r.seq == seq && r.mac == mac => {}
+                    Some(r) if r.seq == seq => problems.push(format!(
+                        "entry {seq} is not the one anchored (its MAC changed)"
+                    )),
+                    _ => problems.push(format!(
+                        "entry {seq} is gone: the newest entries were removed"
+                    )),
+                }
+            }
+            for p in &problems {
+                println!("BROKEN  {p}");
+            }
+            match &check.head {
+                Some((seq, mac)) => println!("{} entries; head {seq}:{mac}", check.entries),
+                None => println!("the audit trail is empty"),
+            }
+            if !problems.is_empty() {
+                bail!(
+                    "the audit trail was tampered with ({} problem(s))",
+                    problems.len()
+                );
+            }
+            println!("audit trail intact");
+        }
+        AuditCommand::List { limit, json } => {
+            for r in lake.catalog.latest_audit(limit).await? {
+                if json {
+                    println!("{}", serde_json::to_string(&r)?);
+                } else {
+                    let e = &r.entry;
+                    println!(
+                        "{:>6}  {}  {:<20} {:<18} {:<7} {} {}",
+                        r.seq,
+                        format_micros(r.at),
+                        e.principal,
+                        e.action,
+                        e.outcome,
+                        e.subject.as_deref().unwrap_or(""),
+                        e.reason.as_deref().unwrap_or("")
+                    );
+                }
+            }
         }
     }
     Ok(())

@@ -203,6 +203,11 @@ enum Command {
         #[command(subcommand)]
         command: access::TokenCommand,
     },
+    /// The audit trail: verify its chain, list entries.
+    Audit {
+        #[command(subcommand)]
+        command: access::AuditCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -343,6 +348,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Institution { command } => access::institution(&open(&cli.lake).await?, command).await,
         Command::User { command } => access::user(&open(&cli.lake).await?, command).await,
         Command::Token { command } => access::token(&open(&cli.lake).await?, command).await,
+        Command::Audit { command } => access::audit(&open(&cli.lake).await?, command).await,
         Command::Source { command } => {
             let lake = match &command {
                 delivery::SourceCommand::Run { .. } => Some(open(&cli.lake).await?),

@@ -220,6 +220,12 @@ pub async fn sources(lake: Lake, dir: &Path, command: SourcesCommand) -> Result<
                     SystemClock.now().timestamp_micros(),
                 )
                 .await?;
+            lake.audit(&lagoa_lake::catalog::AuditEntry {
+                action: "source_paused".into(),
+                subject: Some(name.clone()),
+                ..crate::access::cli_actor()
+            })
+            .await?;
             println!(
                 "source {name}: paused (scheduled runs skipped until `lagoa sources resume {name}`)"
             );
@@ -235,6 +241,12 @@ pub async fn sources(lake: Lake, dir: &Path, command: SourcesCommand) -> Result<
                     SystemClock.now().timestamp_micros(),
                 )
                 .await?;
+            lake.audit(&lagoa_lake::catalog::AuditEntry {
+                action: "source_resumed".into(),
+                subject: Some(name.clone()),
+                ..crate::access::cli_actor()
+            })
+            .await?;
             println!("source {name}: resumed");
             Ok(())
         }
@@ -308,6 +320,5 @@ async fn list(lake: &Lake, dir: &Path, json: bool) -> Result<()> {
 
 /// Who runs the command, for the record of who paused a source.
 fn cli_user() -> String {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
-    format!("cli:{user}")
+    crate::access::cli_actor().principal
 }

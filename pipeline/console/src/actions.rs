@@ -24,6 +24,9 @@ pub async fn trigger(
     Path(name): Path<String>,
 ) -> Redirect {
     if !viewer.role.operates() {
+        let _ = console
+            .audit(&viewer, "source_triggered", &name, "denied")
+            .await;
         return back("forbidden", &name);
     }
     let Some(source) = console.source(&name).cloned() else {
@@ -41,6 +44,13 @@ pub async fn trigger(
             tracing::error!(source = %name, error = %e, "cannot read the source's state");
             return back("unavailable", &name);
         }
+    }
+    if let Err(e) = console
+        .audit(&viewer, "source_triggered", &name, "ok")
+        .await
+    {
+        tracing::error!(source = %name, error = %e, "cannot record the trigger in the audit trail");
+        return back("unavailable", &name);
     }
     tracing::info!(source = %name, by = %viewer.name, "run triggered from the console");
     let firing = Firing {
@@ -86,11 +96,21 @@ async fn set_paused(
     name: String,
     paused: bool,
 ) -> Redirect {
+    let action = if paused {
+        "source_paused"
+    } else {
+        "source_resumed"
+    };
     if !viewer.role.operates() {
+        let _ = console.audit(&viewer, action, &name, "denied").await;
         return back("forbidden", &name);
     }
     if console.source(&name).is_none() {
         return back("unknown", &name);
+    }
+    if let Err(e) = console.audit(&viewer, action, &name, "ok").await {
+        tracing::error!(source = %name, error = %e, "cannot record the change in the audit trail");
+        return back("unavailable", &name);
     }
     let by = format!("console:{}", viewer.name);
     match console

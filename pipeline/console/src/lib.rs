@@ -26,7 +26,7 @@ use axum::routing::{get, post};
 use chrono_tz::Tz;
 use lagoa_daemon::{Clock, SourceFile};
 use lagoa_lake::Lake;
-use lagoa_lake::catalog::{AuthError, Principal};
+use lagoa_lake::catalog::{AuditEntry, AuthError, Principal};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -150,6 +150,29 @@ impl Console {
 
     fn sessions(&self) -> &Sessions {
         &self.0.sessions
+    }
+
+    /// Records what a principal did in the audit trail; an error means it
+    /// could not be recorded (and the action must not happen).
+    async fn audit(
+        &self,
+        who: &Principal,
+        action: &str,
+        subject: &str,
+        outcome: &str,
+    ) -> Result<(), lagoa_lake::LakeError> {
+        self.0
+            .lake
+            .audit(&AuditEntry {
+                principal: who.name.clone(),
+                institution: who.institution.clone(),
+                action: action.to_owned(),
+                subject: Some(subject.to_owned()),
+                outcome: outcome.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ())
     }
 
     async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {

@@ -1,5 +1,5 @@
 use crate::catalog::model::VacuumReport;
-use crate::catalog::{Backend, Catalog};
+use crate::catalog::{AuditEntry, AuditKey, Backend, Catalog};
 use crate::config::{CONFIG_FILE, LakeConfig, render_documented};
 use crate::crypto::LakeCrypto;
 use crate::error::{LakeError, Result};
@@ -11,6 +11,7 @@ use crate::{AsOf, vacuum};
 use lagoa_core::DatasetName;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 /// Where a new lake keeps things; `None` means the embedded default.
 #[derive(Clone, Debug, Default)]
@@ -119,6 +120,46 @@ impl Lake {
             self.config.writer.clone(),
             tokio::runtime::Handle::current(),
         )
+    }
+
+    /// A secret of the lake (the audit key, later the pseudonymisation
+    /// key): 32 random bytes made once, kept in the catalog wrapped by the
+    /// `data` master key of the pseudo-dataset `lagoa_<name>` of the key
+    /// provider, so the catalog database alone never holds it in clear.
+    pub async fn secret(&self, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+        if let Some((master_key_id, wrapped)) = self.catalog.secret(name).await? {
+            return self.crypto.keys().unwrap(&wrapped, &master_key_id);
+        }
+        let holder = DatasetName::new(format!("lagoa_{name}"))
+            .map_err(|e| LakeError::Invalid(format!("secret {name}: {e}")))?;
+        let master_key_id = self.crypto.keys().current_keys(&holder)?.data;
+        let mut fresh = Zeroizing::new(vec![0u8; 32]);
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut fresh)
+            .map_err(|_| LakeError::Keys("the system random generator failed".into()))?;
+        let wrapped = self.crypto.keys().wrap(&fresh, &master_key_id)?;
+        self.catalog
+            .store_secret(name, &master_key_id, &wrapped)
+            .await?;
+        // Another process may have stored its own first: use what won.
+        let (master_key_id, wrapped) = self
+            .catalog
+            .secret(name)
+            .await?
+            .ok_or_else(|| LakeError::Invalid(format!("secret {name} vanished")))?;
+        self.crypto.keys().unwrap(&wrapped, &master_key_id)
+    }
+
+    /// The key of the audit trail's chain.
+    pub async fn audit_key(&self) -> Result<AuditKey> {
+        Ok(AuditKey::new(self.secret("audit").await?))
+    }
+
+    /// Records an entry in the audit trail, now.
+    pub async fn audit(&self, entry: &AuditEntry) -> Result<i64> {
+        let key = self.audit_key().await?;
+        self.catalog
+            .append_audit(&key, entry, crate::catalog::now_micros())
+            .await
     }
 
     pub async fn session(&self, as_of: &AsOf) -> Result<LakeSession> {

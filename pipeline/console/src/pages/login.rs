@@ -67,6 +67,21 @@ pub async fn submit(
     let next = safe_next(form.next.as_deref());
     match console.authenticate(&form.token).await {
         Ok(principal) => {
+            if let Err(e) = console.audit(&principal, "sign_in", "console", "ok").await {
+                tracing::error!(error = %e, "cannot record a sign-in in the audit trail");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    login_page(
+                        lang,
+                        &next,
+                        Some(lang.t(
+                            "O catálogo não respondeu; tente de novo.",
+                            "The catalog did not answer; try again.",
+                        )),
+                    ),
+                )
+                    .into_response();
+            }
             tracing::info!(principal = %principal.name, "signed in to the console");
             let id = console.sessions().open(&form.token);
             (
@@ -95,6 +110,18 @@ pub async fn submit(
         }
         Err(refused) => {
             tracing::info!(reason = %refused, "console sign-in refused");
+            let record = lagoa_lake::catalog::AuditEntry {
+                principal: "unknown".into(),
+                institution: "-".into(),
+                action: "sign_in".into(),
+                subject: Some("console".into()),
+                outcome: "denied".into(),
+                reason: Some(refused.to_string()),
+                ..Default::default()
+            };
+            if let Err(e) = console.lake().audit(&record).await {
+                tracing::error!(error = %e, "cannot record a refused sign-in in the audit trail");
+            }
             let text = match refused {
                 AuthError::Expired { .. } => {
                     lang.t("Este token expirou.", "This token has expired.")

@@ -213,4 +213,35 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             "ALTER TABLE lagoa_source ADD COLUMN updated_by TEXT",
         ],
     ),
+    (
+        6,
+        "the audit trail (hash-chained) and wrapped lake secrets",
+        &[
+            "CREATE TABLE lagoa_audit (
+                seq BIGINT PRIMARY KEY,
+                at BIGINT NOT NULL,
+                principal TEXT NOT NULL,
+                institution TEXT NOT NULL,
+                purpose TEXT,
+                action TEXT NOT NULL,
+                datasets TEXT NOT NULL,
+                columns_read TEXT NOT NULL,
+                grants TEXT NOT NULL,
+                rows_returned BIGINT NOT NULL,
+                bytes_returned BIGINT NOT NULL,
+                duration_ms BIGINT NOT NULL,
+                outcome TEXT NOT NULL,
+                reason TEXT,
+                subject TEXT,
+                prev_mac TEXT NOT NULL,
+                mac TEXT NOT NULL
+            )",
+            "CREATE TABLE lagoa_secret (
+                name TEXT PRIMARY KEY,
+                master_key_id TEXT NOT NULL,
+                wrapped TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )",
+        ],
+    ),
 ];

@@ -12,12 +12,14 @@
 //! (production): sqlx's `Any` driver, `$N` placeholders, portable DDL in
 //! `migrations.rs`.
 
+mod audit;
 mod identity;
 mod migrations;
 pub mod model;
 mod runs;
 mod sources;
 
+pub use audit::{AuditCheck, AuditEntry, AuditKey, AuditRecord};
 pub use identity::{AuthError, Institution, IssuedToken, Principal, TokenInfo};
 pub use runs::{
     ContractVersion, DURATION_BUCKETS, DriftEvent, QuarantineRecord, RunFilter, RunRecord,
