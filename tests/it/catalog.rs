@@ -592,3 +592,149 @@ async fn concurrent_audit_entries_form_one_unbroken_chain() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn categorisations_requests_and_grants_on_both_backends() {
+    use lagoa_core::{InstitutionRole, Role};
+    use lagoa_lake::catalog::{NewCategorisation, NewRequest, now_micros};
+    on_both("categorisations_requests_and_grants", |c| async move {
+        seed(&c, "obitos").await;
+        c.add_institution("saude", InstitutionRole::Provider, "")
+            .await
+            .unwrap();
+        c.add_institution("educ", InstitutionRole::Consumer, "")
+            .await
+            .unwrap();
+        c.add_principal("joao", "educ", Role::Analyst, false)
+            .await
+            .unwrap();
+        let name = DatasetName::new("obitos").unwrap();
+        let open = NewCategorisation {
+            level: Some(SharingLevel::Amplo),
+            provider: Some("saude".into()),
+            reason: "abrir".into(),
+            ..Default::default()
+        };
+        let e = c
+            .categorise(&name, &open, "maria")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("personal columns (cpf)"), "{e}");
+        let v1 = c
+            .categorise(
+                &name,
+                &NewCategorisation {
+                    provider: Some("saude".into()),
+                    justification: Some("saúde".into()),
+                    reason: "primeira".into(),
+                    ..Default::default()
+                },
+                "maria",
+            )
+            .await
+            .unwrap();
+        assert_eq!((v1.version, v1.level), (1, SharingLevel::Especial));
+        assert!(
+            c.snapshots(Some(&name))
+                .await
+                .unwrap()
+                .iter()
+                .any(|s| s.snapshot_id == v1.snapshot_id && s.operation == "categorise")
+        );
+
+        let now = now_micros();
+        let ask = |purpose: &str, until: Option<i64>| NewRequest {
+            dataset: "obitos".into(),
+            columns: vec!["ano".into(), "cpf".into()],
+            personal: true,
+            purpose: purpose.into(),
+            legal_basis: "LGPD art. 11".into(),
+            until,
+            ..Default::default()
+        };
+        let r = c
+            .file_request("joao", "educ", &ask("vigilância", None))
+            .await
+            .unwrap();
+        assert_eq!(r.deadline_at - r.filed_at, 30 * 86_400_000_000);
+        let decided = c
+            .decide_request(&r.request_id, true, "maria", "ok")
+            .await
+            .unwrap();
+        assert_eq!(decided.status, "approved");
+        assert!(
+            c.decide_request(&r.request_id, false, "maria", "não")
+                .await
+                .is_err()
+        );
+        let live = c.live_grants("joao", "educ", now).await.unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!(
+            (live[0].columns.clone(), live[0].personal),
+            (vec!["ano".to_owned(), "cpf".to_owned()], true)
+        );
+        assert!(
+            c.live_grants("outro", "outra", now)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // An institution-wide grant that has expired is not live.
+        let short = c
+            .file_request(
+                "joao",
+                "educ",
+                &NewRequest {
+                    for_institution: true,
+                    ..ask("painel", Some(now + 1))
+                },
+            )
+            .await
+            .unwrap();
+        c.decide_request(&short.request_id, true, "maria", "ok")
+            .await
+            .unwrap();
+        assert_eq!(
+            c.live_grants("ana", "educ", now).await.unwrap().len(),
+            1,
+            "the institution's"
+        );
+        assert!(
+            c.live_grants("ana", "educ", now + 2)
+                .await
+                .unwrap()
+                .is_empty(),
+            "expired"
+        );
+
+        assert!(
+            c.revoke_grant(live[0].grant_id.as_str(), "maria")
+                .await
+                .unwrap()
+        );
+        assert!(
+            c.live_grants("joao", "educ", now)
+                .await
+                .unwrap()
+                .iter()
+                .all(|g| g.grant_id != live[0].grant_id)
+        );
+        let denied = c
+            .file_request("joao", "educ", &ask("outro", None))
+            .await
+            .unwrap();
+        let denied = c
+            .decide_request(
+                &denied.request_id,
+                false,
+                "maria",
+                "finalidade incompatível",
+            )
+            .await
+            .unwrap();
+        assert_eq!((denied.status.as_str(), denied.grant_id), ("denied", None));
+    })
+    .await;
+}

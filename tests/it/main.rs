@@ -10,6 +10,7 @@ mod daemon;
 mod e2e;
 mod faults;
 mod formats;
+mod governance;
 mod remote;
 mod security;
 mod storage;

@@ -4,6 +4,7 @@
 
 mod access;
 mod delivery;
+mod governance;
 mod output;
 mod schedule;
 
@@ -32,6 +33,10 @@ struct Cli {
         hide_env_values = true
     )]
     lake: PathBuf,
+
+    /// Act as the principal of this token (decisions: categorise, request, approve, revoke).
+    #[arg(long, global = true, env = "LAGOA_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -203,6 +208,21 @@ enum Command {
         #[command(subcommand)]
         command: access::TokenCommand,
     },
+    /// A dataset's categorisation: level, provider, justification (versioned).
+    Dataset {
+        #[command(subcommand)]
+        command: governance::DatasetCommand,
+    },
+    /// Requests for datasets: file, list (with deadlines), approve, deny.
+    Request {
+        #[command(subcommand)]
+        command: governance::RequestCommand,
+    },
+    /// Grants from approved requests: list, revoke.
+    Grant {
+        #[command(subcommand)]
+        command: governance::GrantCommand,
+    },
     /// The audit trail: verify its chain, list entries.
     Audit {
         #[command(subcommand)]
@@ -349,6 +369,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::User { command } => access::user(&open(&cli.lake).await?, command).await,
         Command::Token { command } => access::token(&open(&cli.lake).await?, command).await,
         Command::Audit { command } => access::audit(&open(&cli.lake).await?, command).await,
+        Command::Dataset { command } => governance::dataset(&open(&cli.lake).await?, cli.token.as_deref(), command).await,
+        Command::Request { command } => governance::request(&open(&cli.lake).await?, cli.token.as_deref(), command).await,
+        Command::Grant { command } => governance::grant(&open(&cli.lake).await?, cli.token.as_deref(), command).await,
         Command::Source { command } => {
             let lake = match &command {
                 delivery::SourceCommand::Run { .. } => Some(open(&cli.lake).await?),

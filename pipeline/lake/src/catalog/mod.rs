@@ -13,6 +13,7 @@
 //! `migrations.rs`.
 
 mod audit;
+mod governance;
 mod identity;
 mod migrations;
 pub mod model;
@@ -20,6 +21,9 @@ mod runs;
 mod sources;
 
 pub use audit::{AuditCheck, AuditEntry, AuditKey, AuditRecord};
+pub use governance::{
+    AccessRequest, Categorisation, DECISION_DAYS, Grant, NewCategorisation, NewRequest,
+};
 pub use identity::{AuthError, Institution, IssuedToken, Principal, TokenInfo};
 pub use runs::{
     ContractVersion, DURATION_BUCKETS, DriftEvent, QuarantineRecord, RunFilter, RunRecord,

@@ -1,0 +1,446 @@
+//! `lagoa dataset`, `lagoa request` and `lagoa grant`: the sharing model's
+//! decisions, each made by a named principal (its token in `--token` or
+//! `LAGOA_TOKEN`) and recorded in the audit trail.
+
+use anyhow::{Result, anyhow, bail};
+use lagoa_core::{DatasetName, Role, SharingLevel};
+use lagoa_lake::Lake;
+use lagoa_lake::catalog::{
+    AuditEntry, NewCategorisation, NewRequest, Principal, format_micros, now_micros,
+};
+
+#[derive(clap::Subcommand)]
+pub enum DatasetCommand {
+    /// Set a dataset's categorisation (a new version): level, provider, justification...
+    Categorise {
+        dataset: String,
+        #[arg(long)]
+        level: Option<SharingLevel>,
+        /// The institution that delivers it (decides its requests).
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        justification: Option<String>,
+        /// Conditions of use.
+        #[arg(long)]
+        conditions: Option<String>,
+        /// Access restrictions.
+        #[arg(long)]
+        restrictions: Option<String>,
+        /// Why it changes (kept with the version).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Every version of a dataset's categorisation: who, when, why.
+    History { dataset: String },
+}
+
+#[derive(clap::Subcommand)]
+pub enum RequestCommand {
+    /// Ask for a dataset (or some of its columns, or its personal columns).
+    File {
+        dataset: String,
+        #[arg(long)]
+        purpose: String,
+        /// e.g. "LGPD art. 7, III" or "LGPD art. 11, II, b".
+        #[arg(long)]
+        legal_basis: String,
+        /// Only these columns (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        columns: Vec<String>,
+        /// The personal columns, in clear.
+        #[arg(long)]
+        personal: bool,
+        /// For the whole institution, not only the requester.
+        #[arg(long)]
+        for_institution: bool,
+        /// Access until this date (YYYY-MM-DD).
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Requests with their deadlines; --overdue: pending past the deadline.
+    List {
+        #[arg(long)]
+        overdue: bool,
+    },
+    /// Approve a request: its grant takes effect at once.
+    Approve {
+        request_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    Deny {
+        request_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum GrantCommand {
+    List,
+    /// Revoke a grant: it stops working on the next query.
+    Revoke {
+        grant_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// The principal a command acts as.
+async fn actor(lake: &Lake, token: Option<&str>) -> Result<Principal> {
+    let token = token.ok_or_else(|| {
+        anyhow!("this is a decision made by a person: pass their token with --token or LAGOA_TOKEN (see `lagoa token create`)")
+    })?;
+    lake.catalog
+        .authenticate(token, now_micros())
+        .await
+        .map_err(|e| anyhow!("the token was refused: {e}"))
+}
+
+async fn record(
+    lake: &Lake,
+    who: &Principal,
+    action: &str,
+    dataset: &str,
+    subject: &str,
+    outcome: &str,
+    reason: Option<&str>,
+) -> Result<()> {
+    lake.audit(&AuditEntry {
+        principal: who.name.clone(),
+        institution: who.institution.clone(),
+        action: action.to_owned(),
+        datasets: vec![dataset.to_owned()],
+        subject: Some(subject.to_owned()),
+        outcome: outcome.to_owned(),
+        reason: reason.map(str::to_owned),
+        ..Default::default()
+    })
+    .await?;
+    Ok(())
+}
+
+/// Stewards of the dataset's provider, and admins, decide for it.
+async fn may_decide(lake: &Lake, who: &Principal, dataset: &str) -> Result<bool> {
+    if who.role == Role::Admin {
+        return Ok(true);
+    }
+    let provider = lake
+        .catalog
+        .categorisation(dataset)
+        .await?
+        .map(|c| c.provider);
+    Ok(who.role == Role::Steward && provider.as_deref() == Some(who.institution.as_str()))
+}
+
+pub async fn dataset(lake: &Lake, token: Option<&str>, command: DatasetCommand) -> Result<()> {
+    match command {
+        DatasetCommand::Categorise {
+            dataset,
+            level,
+            provider,
+            justification,
+            conditions,
+            restrictions,
+            reason,
+        } => {
+            let who = actor(lake, token).await?;
+            let name = DatasetName::new(dataset.clone())?;
+            let first = lake.catalog.categorisation(&dataset).await?.is_none();
+            let allowed = who.role == Role::Admin
+                || (who.role == Role::Steward
+                    && (first || may_decide(lake, &who, &dataset).await?));
+            if !allowed {
+                record(
+                    lake,
+                    &who,
+                    "categorise",
+                    &dataset,
+                    &dataset,
+                    "denied",
+                    Some("not a steward of the provider"),
+                )
+                .await?;
+                bail!(
+                    "{} may not categorise {dataset}: stewards of its provider institution and admins do",
+                    who.name
+                );
+            }
+            let change = NewCategorisation {
+                level,
+                provider,
+                justification,
+                conditions,
+                restrictions,
+                reason: reason.clone(),
+            };
+            match lake.catalog.categorise(&name, &change, &who.name).await {
+                Ok(c) => {
+                    record(
+                        lake,
+                        &who,
+                        "categorise",
+                        &dataset,
+                        &format!("v{} {}", c.version, c.level),
+                        "ok",
+                        Some(&reason),
+                    )
+                    .await?;
+                    println!(
+                        "{dataset}: categorisation v{} — {} (provider {}), snapshot {}",
+                        c.version, c.level, c.provider, c.snapshot_id
+                    );
+                }
+                Err(e) => {
+                    record(
+                        lake,
+                        &who,
+                        "categorise",
+                        &dataset,
+                        &dataset,
+                        "denied",
+                        Some(&e.to_string()),
+                    )
+                    .await?;
+                    return Err(e.into());
+                }
+            }
+        }
+        DatasetCommand::History { dataset } => {
+            for c in lake.catalog.categorisations(&dataset).await? {
+                println!(
+                    "v{:<3} {}  {:<12} provider {:<16} by {:<16} {}\n      justification: {}\n      conditions: {}\n      restrictions: {}",
+                    c.version,
+                    format_micros(c.changed_at),
+                    c.level,
+                    c.provider,
+                    c.changed_by,
+                    c.reason,
+                    c.justification,
+                    c.conditions,
+                    c.restrictions
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn request(lake: &Lake, token: Option<&str>, command: RequestCommand) -> Result<()> {
+    match command {
+        RequestCommand::File {
+            dataset,
+            purpose,
+            legal_basis,
+            columns,
+            personal,
+            for_institution,
+            until,
+        } => {
+            let who = actor(lake, token).await?;
+            let until = until
+                .map(|d| {
+                    chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                        .map_err(|_| anyhow!("--until {d:?}: write YYYY-MM-DD"))
+                        .map(|d| {
+                            d.and_hms_opt(23, 59, 59)
+                                .unwrap_or_default()
+                                .and_utc()
+                                .timestamp_micros()
+                        })
+                })
+                .transpose()?;
+            let new = NewRequest {
+                dataset: dataset.clone(),
+                columns,
+                personal,
+                for_institution,
+                purpose,
+                legal_basis,
+                until,
+            };
+            let r = lake
+                .catalog
+                .file_request(&who.name, &who.institution, &new)
+                .await?;
+            record(
+                lake,
+                &who,
+                "request_filed",
+                &dataset,
+                &r.request_id,
+                "ok",
+                None,
+            )
+            .await?;
+            println!(
+                "request {} filed for {dataset}; the provider decides by {}",
+                r.request_id,
+                format_micros(r.deadline_at)
+            );
+        }
+        RequestCommand::List { overdue } => {
+            let now = now_micros();
+            println!(
+                "{:<36} {:<16} {:<14} {:<9} {:<20} PURPOSE",
+                "REQUEST", "DATASET", "BY", "STATUS", "DEADLINE"
+            );
+            for r in lake.catalog.requests().await? {
+                let late = r.status == "pending" && r.deadline_at < now;
+                if overdue && !late {
+                    continue;
+                }
+                println!(
+                    "{:<36} {:<16} {:<14} {:<9} {:<20} {}{}",
+                    r.request_id,
+                    r.dataset,
+                    r.principal,
+                    r.status,
+                    format_micros(r.deadline_at),
+                    r.purpose,
+                    if late { "  [OVERDUE]" } else { "" }
+                );
+            }
+        }
+        RequestCommand::Approve { request_id, reason } => {
+            decide(lake, token, &request_id, true, &reason).await?
+        }
+        RequestCommand::Deny { request_id, reason } => {
+            decide(lake, token, &request_id, false, &reason).await?
+        }
+    }
+    Ok(())
+}
+
+async fn decide(
+    lake: &Lake,
+    token: Option<&str>,
+    request_id: &str,
+    approve: bool,
+    reason: &str,
+) -> Result<()> {
+    let who = actor(lake, token).await?;
+    let request = lake
+        .catalog
+        .request(request_id)
+        .await?
+        .ok_or_else(|| anyhow!("no request {request_id}"))?;
+    let action = if approve {
+        "request_approved"
+    } else {
+        "request_denied"
+    };
+    if !may_decide(lake, &who, &request.dataset).await? {
+        record(
+            lake,
+            &who,
+            action,
+            &request.dataset,
+            request_id,
+            "denied",
+            Some("not a steward of the provider"),
+        )
+        .await?;
+        bail!(
+            "{} may not decide requests for {}: stewards of its provider institution and admins do",
+            who.name,
+            request.dataset
+        );
+    }
+    let decided = lake
+        .catalog
+        .decide_request(request_id, approve, &who.name, reason)
+        .await?;
+    record(
+        lake,
+        &who,
+        action,
+        &request.dataset,
+        request_id,
+        "ok",
+        Some(reason),
+    )
+    .await?;
+    match decided.grant_id {
+        Some(grant) => println!(
+            "request {request_id} approved: grant {grant} for {} on {}",
+            decided.principal, decided.dataset
+        ),
+        None => println!("request {request_id} denied"),
+    }
+    Ok(())
+}
+
+pub async fn grant(lake: &Lake, token: Option<&str>, command: GrantCommand) -> Result<()> {
+    match command {
+        GrantCommand::List => {
+            let now = now_micros();
+            println!(
+                "{:<36} {:<16} {:<24} {:<8} {:<20} PURPOSE",
+                "GRANT", "DATASET", "GRANTEE", "STATE", "EXPIRES"
+            );
+            for g in lake.catalog.grants().await? {
+                println!(
+                    "{:<36} {:<16} {:<24} {:<8} {:<20} {}",
+                    g.grant_id,
+                    g.dataset,
+                    format!("{}:{}", g.grantee_kind, g.grantee),
+                    if g.live(now) {
+                        "live"
+                    } else if g.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "expired"
+                    },
+                    g.expires_at
+                        .map(format_micros)
+                        .unwrap_or_else(|| "never".into()),
+                    g.purpose
+                );
+            }
+        }
+        GrantCommand::Revoke { grant_id, reason } => {
+            let who = actor(lake, token).await?;
+            let grant = lake
+                .catalog
+                .grants()
+                .await?
+                .into_iter()
+                .find(|g| g.grant_id == grant_id)
+                .ok_or_else(|| anyhow!("no grant {grant_id}"))?;
+            if !may_decide(lake, &who, &grant.dataset).await? {
+                record(
+                    lake,
+                    &who,
+                    "grant_revoked",
+                    &grant.dataset,
+                    &grant_id,
+                    "denied",
+                    Some("not a steward of the provider"),
+                )
+                .await?;
+                bail!(
+                    "{} may not revoke grants on {}: stewards of its provider institution and admins do",
+                    who.name,
+                    grant.dataset
+                );
+            }
+            if !lake.catalog.revoke_grant(&grant_id, &who.name).await? {
+                bail!("grant {grant_id} was revoked already");
+            }
+            record(
+                lake,
+                &who,
+                "grant_revoked",
+                &grant.dataset,
+                &grant_id,
+                "ok",
+                Some(&reason),
+            )
+            .await?;
+            println!("grant {grant_id} revoked");
+        }
+    }
+    Ok(())
+}

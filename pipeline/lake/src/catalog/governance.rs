@@ -1,0 +1,536 @@
+//! The sharing model in the catalog: each dataset's categorisation
+//! (versioned: level, provider, justification, conditions, restrictions,
+//! who changed it, when and why), consumers' requests for datasets, and the
+//! grants approved requests become.
+//!
+//! `especial` data is read only through a grant; a grant comes only from
+//! an approved request, decided by a steward of the dataset's provider
+//! within the deadline (the decree gives 30 days).
+
+use super::{AsOf, Catalog, get, live_dataset_id, new_snapshot, now_micros};
+use crate::error::{LakeError, Result};
+use lagoa_core::{DatasetName, SharingLevel};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+/// Days the provider has to decide a request.
+pub const DECISION_DAYS: i64 = 30;
+const DAY_MICROS: i64 = 86_400_000_000;
+
+/// One version of a dataset's categorisation.
+#[derive(Clone, Debug, Serialize)]
+pub struct Categorisation {
+    pub dataset: String,
+    pub version: i64,
+    pub level: SharingLevel,
+    /// The institution that delivers the dataset (decides its requests).
+    pub provider: String,
+    pub justification: String,
+    pub conditions: String,
+    pub restrictions: String,
+    pub changed_by: String,
+    pub changed_at: i64,
+    pub reason: String,
+    pub snapshot_id: i64,
+}
+
+/// What a steward sets.
+#[derive(Clone, Debug, Default)]
+pub struct NewCategorisation {
+    pub level: Option<SharingLevel>,
+    pub provider: Option<String>,
+    pub justification: Option<String>,
+    pub conditions: Option<String>,
+    pub restrictions: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AccessRequest {
+    pub request_id: String,
+    pub dataset: String,
+    /// Columns asked for; empty: every column the level allows.
+    pub columns: Vec<String>,
+    /// The dataset's personal columns are asked for in clear.
+    pub personal: bool,
+    pub principal: String,
+    pub institution: String,
+    pub purpose: String,
+    pub legal_basis: String,
+    /// Access until (microseconds); `None`: until revoked.
+    pub until: Option<i64>,
+    /// `pending`, `approved`, `denied`.
+    pub status: String,
+    pub filed_at: i64,
+    pub deadline_at: i64,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+    pub decision_reason: Option<String>,
+    pub grant_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Grant {
+    pub grant_id: String,
+    pub request_id: String,
+    pub dataset: String,
+    /// `principal` or `institution`.
+    pub grantee_kind: String,
+    pub grantee: String,
+    pub columns: Vec<String>,
+    pub personal: bool,
+    pub purpose: String,
+    pub legal_basis: String,
+    pub expires_at: Option<i64>,
+    pub granted_by: String,
+    pub granted_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_by: Option<String>,
+}
+
+impl Grant {
+    /// In force at `now` (microseconds).
+    pub fn live(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+/// A request as filed.
+#[derive(Clone, Debug, Default)]
+pub struct NewRequest {
+    pub dataset: String,
+    pub columns: Vec<String>,
+    pub personal: bool,
+    /// Grant it to the whole institution rather than the principal.
+    pub for_institution: bool,
+    pub purpose: String,
+    pub legal_basis: String,
+    pub until: Option<i64>,
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn parse_list(r: &AnyRow, column: &str) -> Result<Vec<String>> {
+    let text: String = get(r, column)?;
+    serde_json::from_str(&text).map_err(|e| LakeError::Invalid(format!("{column}: {e}")))
+}
+
+const CATEGORISATION_COLUMNS: &str = "dataset, version, level, provider, justification, conditions, restrictions, changed_by, changed_at, reason, snapshot_id";
+const REQUEST_COLUMNS: &str = "request_id, dataset, columns_asked, personal, principal, institution, for_institution, purpose, legal_basis, until_at, status, filed_at, deadline_at, decided_by, decided_at, decision_reason, grant_id";
+const GRANT_COLUMNS: &str = "grant_id, request_id, dataset, grantee_kind, grantee, columns_granted, personal, purpose, legal_basis, expires_at, granted_by, granted_at, revoked_at, revoked_by";
+
+impl Catalog {
+    /// The categorisation in force (the newest version), if any was set.
+    pub async fn categorisation(&self, dataset: &str) -> Result<Option<Categorisation>> {
+        Ok(self.categorisations(dataset).await?.into_iter().last())
+    }
+
+    /// Every version of a dataset's categorisation, oldest first.
+    pub async fn categorisations(&self, dataset: &str) -> Result<Vec<Categorisation>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CATEGORISATION_COLUMNS} FROM lagoa_categorisation WHERE dataset = $1 ORDER BY version"
+        ))
+        .bind(dataset)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading categorisations"))?;
+        rows.iter().map(categorisation_from_row).collect()
+    }
+
+    /// Records a new version of a dataset's categorisation (a snapshot of
+    /// its own). Refused: a level of `amplo` or `corporativo` while the
+    /// dataset has personal columns, an unknown provider institution, and
+    /// a first categorisation without a provider.
+    pub async fn categorise(
+        &self,
+        name: &DatasetName,
+        change: &NewCategorisation,
+        by: &str,
+    ) -> Result<Categorisation> {
+        if change.reason.trim().is_empty() {
+            return Err(LakeError::Invalid(
+                "say why the categorisation changes (--reason)".into(),
+            ));
+        }
+        let latest = self.resolve(&AsOf::Latest).await?;
+        let info = self
+            .dataset(name, latest)
+            .await?
+            .ok_or_else(|| LakeError::UnknownDataset(name.to_string()))?;
+        let previous = self.categorisation(name.as_str()).await?;
+        let level = change.level.unwrap_or(info.level);
+        let personal = info.personal_columns();
+        if level != SharingLevel::Especial && !personal.is_empty() {
+            return Err(LakeError::Invalid(format!(
+                "dataset {name} has personal columns ({}): it can be {level} only once they are removed or pseudonymised; it stays especial",
+                personal.join(", ")
+            )));
+        }
+        let provider = match (&change.provider, &previous) {
+            (Some(p), _) => p.clone(),
+            (None, Some(prev)) => prev.provider.clone(),
+            (None, None) => {
+                return Err(LakeError::Invalid(format!(
+                    "dataset {name} has no provider yet: name the institution that delivers it (--provider)"
+                )));
+            }
+        };
+        if self.institution(&provider).await?.is_none() {
+            return Err(LakeError::Invalid(format!(
+                "institution {provider} does not exist (add it with `lagoa institution add`)"
+            )));
+        }
+        let keep = |new: &Option<String>, old: Option<&String>| {
+            new.clone().or_else(|| old.cloned()).unwrap_or_default()
+        };
+        let context = "recording a categorisation";
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(LakeError::catalog(context))?;
+        let dataset_id = live_dataset_id(&mut tx, name).await?;
+        let summary = serde_json::json!({ "level": level.as_str(), "by": by }).to_string();
+        let snapshot = new_snapshot(&mut tx, Some(dataset_id), "categorise", &summary).await?;
+        sqlx::query("UPDATE lagoa_dataset SET level = $1 WHERE dataset_id = $2")
+            .bind(level.as_str())
+            .bind(dataset_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog(context))?;
+        let record = Categorisation {
+            dataset: name.to_string(),
+            version: previous.as_ref().map_or(1, |p| p.version + 1),
+            level,
+            provider,
+            justification: keep(
+                &change.justification,
+                previous.as_ref().map(|p| &p.justification),
+            ),
+            conditions: keep(&change.conditions, previous.as_ref().map(|p| &p.conditions)),
+            restrictions: keep(
+                &change.restrictions,
+                previous.as_ref().map(|p| &p.restrictions),
+            ),
+            changed_by: by.to_owned(),
+            changed_at: now_micros(),
+            reason: change.reason.clone(),
+            snapshot_id: snapshot,
+        };
+        sqlx::query(&format!(
+            "INSERT INTO lagoa_categorisation ({CATEGORISATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&record.dataset)
+        .bind(record.version)
+        .bind(record.level.as_str())
+        .bind(&record.provider)
+        .bind(&record.justification)
+        .bind(&record.conditions)
+        .bind(&record.restrictions)
+        .bind(&record.changed_by)
+        .bind(record.changed_at)
+        .bind(&record.reason)
+        .bind(record.snapshot_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(LakeError::catalog(context))?;
+        tx.commit().await.map_err(LakeError::catalog(context))?;
+        Ok(record)
+    }
+
+    /// Files a request for `principal` of `institution`.
+    pub async fn file_request(
+        &self,
+        principal: &str,
+        institution: &str,
+        request: &NewRequest,
+    ) -> Result<AccessRequest> {
+        let name = DatasetName::new(request.dataset.clone())
+            .map_err(|e| LakeError::Invalid(e.to_string()))?;
+        let latest = self.resolve(&AsOf::Latest).await?;
+        let info = self
+            .dataset(&name, latest)
+            .await?
+            .ok_or_else(|| LakeError::UnknownDataset(name.to_string()))?;
+        let unknown: Vec<&String> = request
+            .columns
+            .iter()
+            .filter(|c| !info.columns.iter().any(|d| &d.name == *c))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(LakeError::Invalid(format!(
+                "dataset {name} has no column {}",
+                unknown
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if request.purpose.trim().is_empty() || request.legal_basis.trim().is_empty() {
+            return Err(LakeError::Invalid(
+                "a request states its purpose and its legal basis".into(),
+            ));
+        }
+        if self.categorisation(name.as_str()).await?.is_none() {
+            return Err(LakeError::Invalid(format!(
+                "dataset {name} has no provider on record yet; its steward must categorise it first (`lagoa dataset categorise`)"
+            )));
+        }
+        let now = now_micros();
+        let record = AccessRequest {
+            request_id: uuid::Uuid::now_v7().to_string(),
+            dataset: name.to_string(),
+            columns: request.columns.clone(),
+            personal: request.personal,
+            principal: principal.to_owned(),
+            institution: institution.to_owned(),
+            purpose: request.purpose.clone(),
+            legal_basis: request.legal_basis.clone(),
+            until: request.until,
+            status: "pending".into(),
+            filed_at: now,
+            deadline_at: now + DECISION_DAYS * DAY_MICROS,
+            decided_by: None,
+            decided_at: None,
+            decision_reason: None,
+            grant_id: None,
+        };
+        sqlx::query(&format!(
+            "INSERT INTO lagoa_request ({REQUEST_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, NULL, NULL, NULL)"
+        ))
+        .bind(&record.request_id)
+        .bind(&record.dataset)
+        .bind(json_list(&record.columns))
+        .bind(i64::from(record.personal))
+        .bind(&record.principal)
+        .bind(&record.institution)
+        .bind(i64::from(request.for_institution))
+        .bind(&record.purpose)
+        .bind(&record.legal_basis)
+        .bind(record.until)
+        .bind(&record.status)
+        .bind(record.filed_at)
+        .bind(record.deadline_at)
+        .execute(&self.pool)
+        .await
+        .map_err(LakeError::catalog("filing a request"))?;
+        Ok(record)
+    }
+
+    pub async fn request(&self, request_id: &str) -> Result<Option<AccessRequest>> {
+        let row = sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM lagoa_request WHERE request_id = $1"
+        ))
+        .bind(request_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading requests"))?;
+        row.as_ref().map(request_from_row).transpose()
+    }
+
+    /// Requests, newest first.
+    pub async fn requests(&self) -> Result<Vec<AccessRequest>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM lagoa_request ORDER BY filed_at DESC"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading requests"))?;
+        rows.iter().map(request_from_row).collect()
+    }
+
+    /// Decides a pending request. Approval creates its grant, for the
+    /// principal or (if asked) its institution. The caller checks that
+    /// `by` may decide (a steward of the provider, or an admin).
+    pub async fn decide_request(
+        &self,
+        request_id: &str,
+        approve: bool,
+        by: &str,
+        reason: &str,
+    ) -> Result<AccessRequest> {
+        if reason.trim().is_empty() {
+            return Err(LakeError::Invalid("a decision states its reason".into()));
+        }
+        let context = "deciding a request";
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(LakeError::catalog(context))?;
+        let row = sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM lagoa_request WHERE request_id = $1"
+        ))
+        .bind(request_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(LakeError::catalog(context))?
+        .ok_or_else(|| LakeError::Invalid(format!("no request {request_id}")))?;
+        let request = request_from_row(&row)?;
+        let for_institution = get::<i64>(&row, "for_institution")? != 0;
+        if request.status != "pending" {
+            return Err(LakeError::Invalid(format!(
+                "request {request_id} was {} already",
+                request.status
+            )));
+        }
+        let now = now_micros();
+        let grant_id = approve.then(|| uuid::Uuid::now_v7().to_string());
+        let n = sqlx::query(
+            "UPDATE lagoa_request SET status = $2, decided_by = $3, decided_at = $4, decision_reason = $5, grant_id = $6 WHERE request_id = $1 AND status = 'pending'",
+        )
+        .bind(request_id)
+        .bind(if approve { "approved" } else { "denied" })
+        .bind(by)
+        .bind(now)
+        .bind(reason)
+        .bind(grant_id.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(LakeError::catalog(context))?
+        .rows_affected();
+        if n != 1 {
+            return Err(LakeError::Invalid(format!(
+                "request {request_id} was decided meanwhile"
+            )));
+        }
+        if let Some(grant_id) = &grant_id {
+            let (kind, grantee) = if for_institution {
+                ("institution", request.institution.clone())
+            } else {
+                ("principal", request.principal.clone())
+            };
+            sqlx::query(&format!(
+                "INSERT INTO lagoa_grant ({GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL)"
+            ))
+            .bind(grant_id)
+            .bind(request_id)
+            .bind(&request.dataset)
+            .bind(kind)
+            .bind(grantee)
+            .bind(json_list(&request.columns))
+            .bind(i64::from(request.personal))
+            .bind(&request.purpose)
+            .bind(&request.legal_basis)
+            .bind(request.until)
+            .bind(by)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog(context))?;
+        }
+        tx.commit().await.map_err(LakeError::catalog(context))?;
+        self.request(request_id)
+            .await?
+            .ok_or_else(|| LakeError::Invalid(format!("request {request_id} vanished")))
+    }
+
+    /// Every grant, newest first.
+    pub async fn grants(&self) -> Result<Vec<Grant>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM lagoa_grant ORDER BY granted_at DESC"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading grants"))?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    /// Grants in force at `now` for a principal, directly or through its
+    /// institution.
+    pub async fn live_grants(
+        &self,
+        principal: &str,
+        institution: &str,
+        now: i64,
+    ) -> Result<Vec<Grant>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM lagoa_grant WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3) \
+             AND ((grantee_kind = 'principal' AND grantee = $1) OR (grantee_kind = 'institution' AND grantee = $2))"
+        ))
+        .bind(principal)
+        .bind(institution)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading grants"))?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    /// Revokes a grant; it stops working on the next query.
+    pub async fn revoke_grant(&self, grant_id: &str, by: &str) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE lagoa_grant SET revoked_at = $2, revoked_by = $3 WHERE grant_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(grant_id)
+        .bind(now_micros())
+        .bind(by)
+        .execute(&self.pool)
+        .await
+        .map_err(LakeError::catalog("revoking a grant"))?
+        .rows_affected();
+        Ok(n == 1)
+    }
+}
+
+fn categorisation_from_row(r: &AnyRow) -> Result<Categorisation> {
+    let level: String = get(r, "level")?;
+    Ok(Categorisation {
+        dataset: get(r, "dataset")?,
+        version: get(r, "version")?,
+        level: level
+            .parse()
+            .map_err(|e| LakeError::Invalid(format!("catalog holds {e}")))?,
+        provider: get(r, "provider")?,
+        justification: get(r, "justification")?,
+        conditions: get(r, "conditions")?,
+        restrictions: get(r, "restrictions")?,
+        changed_by: get(r, "changed_by")?,
+        changed_at: get(r, "changed_at")?,
+        reason: get(r, "reason")?,
+        snapshot_id: get(r, "snapshot_id")?,
+    })
+}
+
+fn request_from_row(r: &AnyRow) -> Result<AccessRequest> {
+    Ok(AccessRequest {
+        request_id: get(r, "request_id")?,
+        dataset: get(r, "dataset")?,
+        columns: parse_list(r, "columns_asked")?,
+        personal: get::<i64>(r, "personal")? != 0,
+        principal: get(r, "principal")?,
+        institution: get(r, "institution")?,
+        purpose: get(r, "purpose")?,
+        legal_basis: get(r, "legal_basis")?,
+        until: get(r, "until_at")?,
+        status: get(r, "status")?,
+        filed_at: get(r, "filed_at")?,
+        deadline_at: get(r, "deadline_at")?,
+        decided_by: get(r, "decided_by")?,
+        decided_at: get(r, "decided_at")?,
+        decision_reason: get(r, "decision_reason")?,
+        grant_id: get(r, "grant_id")?,
+    })
+}
+
+fn grant_from_row(r: &AnyRow) -> Result<Grant> {
+    Ok(Grant {
+        grant_id: get(r, "grant_id")?,
+        request_id: get(r, "request_id")?,
+        dataset: get(r, "dataset")?,
+        grantee_kind: get(r, "grantee_kind")?,
+        grantee: get(r, "grantee")?,
+        columns: parse_list(r, "columns_granted")?,
+        personal: get::<i64>(r, "personal")? != 0,
+        purpose: get(r, "purpose")?,
+        legal_basis: get(r, "legal_basis")?,
+        expires_at: get(r, "expires_at")?,
+        granted_by: get(r, "granted_by")?,
+        granted_at: get(r, "granted_at")?,
+        revoked_at: get(r, "revoked_at")?,
+        revoked_by: get(r, "revoked_by")?,
+    })
+}

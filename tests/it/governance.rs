@@ -1,0 +1,304 @@
+//! The sharing model's decisions from the command line: categorisations
+//! (versioned, personal data kept especial), requests with their deadline,
+//! decisions by the provider's steward only, grants and their revocation,
+//! every step in the audit trail.
+
+use crate::support::*;
+use std::path::Path;
+
+fn as_user(lake: &Path, token: &str, args: &[&str]) -> std::process::Output {
+    lagoa_env(lake, args, &[("LAGOA_TOKEN", token)])
+}
+
+fn ok_as(lake: &Path, token: &str, args: &[&str]) -> String {
+    ok(as_user(lake, token, args), args)
+}
+
+fn refused_as(lake: &Path, token: &str, args: &[&str]) -> String {
+    let out = as_user(lake, token, args);
+    assert!(!out.status.success(), "{args:?} should be refused");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn requests_are_decided_by_the_providers_steward_and_every_step_is_on_record() {
+    let (dir, lake) = new_lake();
+    let file = write_file(dir.path(), "obitos_2024.csv", &obitos_csv(2024, 2));
+    ingest(
+        &lake,
+        &file,
+        "obitos",
+        &["--personal", "cpf,nome", "--level", "especial"],
+    );
+    for (name, role) in [
+        ("saude", "provider"),
+        ("educacao", "consumer"),
+        ("seplag", "coordinator"),
+    ] {
+        lagoa_ok(&lake, &["institution", "add", name, "--role", role]);
+    }
+    for (user, institution, role) in [
+        ("maria", "saude", "steward"),
+        ("pedro", "educacao", "steward"),
+        ("joao", "educacao", "analyst"),
+    ] {
+        lagoa_ok(
+            &lake,
+            &[
+                "user",
+                "add",
+                user,
+                "--institution",
+                institution,
+                "--role",
+                role,
+            ],
+        );
+    }
+    let token = |u: &str| lagoa_ok(&lake, &["token", "create", u]).trim().to_owned();
+    let (maria, pedro, joao) = (token("maria"), token("pedro"), token("joao"));
+
+    // A decision needs a person.
+    let e = lagoa_err(
+        &lake,
+        &[
+            "dataset",
+            "categorise",
+            "obitos",
+            "--provider",
+            "saude",
+            "--reason",
+            "x",
+        ],
+    );
+    assert!(e.contains("--token or LAGOA_TOKEN"), "{e}");
+    // Personal columns keep the dataset especial.
+    let e = refused_as(
+        &lake,
+        &maria,
+        &[
+            "dataset",
+            "categorise",
+            "obitos",
+            "--provider",
+            "saude",
+            "--level",
+            "corporativo",
+            "--reason",
+            "abrir",
+        ],
+    );
+    assert!(
+        e.contains("personal columns (cpf, nome)") && e.contains("stays especial"),
+        "{e}"
+    );
+    ok_as(
+        &lake,
+        &maria,
+        &[
+            "dataset",
+            "categorise",
+            "obitos",
+            "--provider",
+            "saude",
+            "--level",
+            "especial",
+            "--justification",
+            "dados pessoais sensíveis de saúde (LGPD art. 11)",
+            "--conditions",
+            "uso restrito à vigilância",
+            "--reason",
+            "primeira categorização",
+        ],
+    );
+    let e = refused_as(
+        &lake,
+        &pedro,
+        &[
+            "dataset",
+            "categorise",
+            "obitos",
+            "--conditions",
+            "livre",
+            "--reason",
+            "quero",
+        ],
+    );
+    assert!(e.contains("stewards of its provider institution"), "{e}");
+    ok_as(
+        &lake,
+        &maria,
+        &[
+            "dataset",
+            "categorise",
+            "obitos",
+            "--restrictions",
+            "sem exportação",
+            "--reason",
+            "acordo revisto",
+        ],
+    );
+    let history = lagoa_ok(&lake, &["dataset", "history", "obitos"]);
+    assert!(
+        history.contains("v1") && history.contains("v2") && history.contains("acordo revisto"),
+        "{history}"
+    );
+    assert!(
+        history.contains("uso restrito à vigilância"),
+        "conditions carry over to v2: {history}"
+    );
+
+    // A consumer asks; the deadline is 30 days out.
+    let e = refused_as(
+        &lake,
+        &joao,
+        &[
+            "request",
+            "file",
+            "obitos",
+            "--purpose",
+            "p",
+            "--legal-basis",
+            "b",
+            "--columns",
+            "ano,salario",
+        ],
+    );
+    assert!(e.contains("no column salario"), "{e}");
+    let filed = ok_as(
+        &lake,
+        &joao,
+        &[
+            "request",
+            "file",
+            "obitos",
+            "--purpose",
+            "investigação de óbito infantil",
+            "--legal-basis",
+            "LGPD art. 11, II, b",
+            "--columns",
+            "ano,municipio,cpf",
+            "--personal",
+        ],
+    );
+    let request_id = filed.split_whitespace().nth(1).unwrap().to_owned();
+    let listed = lagoa_ok(&lake, &["request", "list"]);
+    assert!(
+        listed.contains(&request_id) && listed.contains("pending"),
+        "{listed}"
+    );
+    assert!(!lagoa_ok(&lake, &["request", "list", "--overdue"]).contains(&request_id));
+
+    // Only the provider's steward decides.
+    let e = refused_as(
+        &lake,
+        &pedro,
+        &["request", "approve", &request_id, "--reason", "ok"],
+    );
+    assert!(e.contains("may not decide"), "{e}");
+    let e = refused_as(
+        &lake,
+        &joao,
+        &["request", "approve", &request_id, "--reason", "ok"],
+    );
+    assert!(e.contains("may not decide"), "{e}");
+    let approved = ok_as(
+        &lake,
+        &maria,
+        &[
+            "request",
+            "approve",
+            &request_id,
+            "--reason",
+            "finalidade compatível",
+        ],
+    );
+    let grant_id = approved
+        .split("grant ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let e = refused_as(
+        &lake,
+        &maria,
+        &["request", "deny", &request_id, "--reason", "mudei de ideia"],
+    );
+    assert!(e.contains("was approved already"), "{e}");
+    assert!(
+        lagoa_ok(&lake, &["grant", "list"])
+            .lines()
+            .any(|l| l.contains(&grant_id) && l.contains("live") && l.contains("principal:joao"))
+    );
+
+    // Revocation by the steward, with its reason.
+    ok_as(
+        &lake,
+        &maria,
+        &[
+            "grant",
+            "revoke",
+            &grant_id,
+            "--reason",
+            "projeto encerrado",
+        ],
+    );
+    assert!(
+        lagoa_ok(&lake, &["grant", "list"])
+            .lines()
+            .any(|l| l.contains(&grant_id) && l.contains("revoked"))
+    );
+
+    // A request nobody decides becomes overdue for the coordinator to see.
+    let filed = ok_as(
+        &lake,
+        &joao,
+        &[
+            "request",
+            "file",
+            "obitos",
+            "--purpose",
+            "painel",
+            "--legal-basis",
+            "LGPD art. 7, III",
+        ],
+    );
+    let late_id = filed.split_whitespace().nth(1).unwrap().to_owned();
+    let url = format!("sqlite://{}", lake.join("catalog.db").display());
+    let pool = sqlx::sqlite::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE lagoa_request SET deadline_at = deadline_at - 31 * 86400000000 WHERE request_id = $1")
+        .bind(&late_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let overdue = lagoa_ok(&lake, &["request", "list", "--overdue"]);
+    assert!(
+        overdue.contains(&late_id)
+            && overdue.contains("[OVERDUE]")
+            && !overdue.contains(&request_id),
+        "{overdue}"
+    );
+
+    // Every step, refusals included, is in the intact audit trail.
+    let audit = lagoa_ok(&lake, &["audit", "list", "--limit", "200"]);
+    for (who, action, outcome) in [
+        ("maria", "categorise", "denied"),
+        ("maria", "categorise", "ok"),
+        ("pedro", "categorise", "denied"),
+        ("joao", "request_filed", "ok"),
+        ("pedro", "request_approved", "denied"),
+        ("maria", "request_approved", "ok"),
+        ("maria", "grant_revoked", "ok"),
+    ] {
+        assert!(
+            audit
+                .lines()
+                .any(|l| l.contains(who) && l.contains(action) && l.contains(outcome)),
+            "no {who} {action} {outcome} in:\n{audit}"
+        );
+    }
+    assert!(lagoa_ok(&lake, &["audit", "verify"]).contains("intact"));
+}
