@@ -77,9 +77,13 @@ impl LakeSession {
             system::snapshots(&lake.catalog.snapshots(None).await?)?,
         )?;
         system_schema.register_table("files".into(), system::files(&all_files)?)?;
+        let catalog = lake.catalog.clone();
         system_schema.register_table(
             "runs".into(),
-            system::runs(&lake.catalog.runs(None, i64::MAX).await?)?,
+            Arc::new(system::OnScan::new(system::runs(&[])?, move || {
+                let catalog = catalog.clone();
+                Box::pin(async move { system::runs(&catalog.runs(None, i64::MAX).await?) })
+            })),
         )?;
         if let Some(catalog) = ctx.catalog("datafusion") {
             catalog.register_schema("system", system_schema)?;

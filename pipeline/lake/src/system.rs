@@ -5,9 +5,70 @@ use crate::catalog::RunRecord;
 use crate::catalog::model::{DataFileInfo, DatasetInfo, SnapshotInfo};
 use crate::error::Result;
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::SchemaRef;
 use arrow::datatypes::{Field, Schema};
-use datafusion::datasource::MemTable;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::{MemTable, TableType};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+use futures::future::BoxFuture;
 use std::sync::Arc;
+
+type Loader = dyn Fn() -> BoxFuture<'static, Result<Arc<MemTable>>> + Send + Sync;
+
+/// A system table read from the catalog when a query scans it, not when a
+/// session opens: `system.runs` grows with every firing of the daemon, and
+/// most queries never look at it.
+pub struct OnScan {
+    schema: SchemaRef,
+    load: Box<Loader>,
+}
+
+impl OnScan {
+    /// `empty` gives the schema; `load` the rows, at scan time.
+    pub fn new(
+        empty: Arc<MemTable>,
+        load: impl Fn() -> BoxFuture<'static, Result<Arc<MemTable>>> + Send + Sync + 'static,
+    ) -> Self {
+        OnScan {
+            schema: empty.schema(),
+            load: Box::new(load),
+        }
+    }
+}
+
+impl std::fmt::Debug for OnScan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnScan")
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+#[async_trait::async_trait]
+impl TableProvider for OnScan {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let table = (self.load)()
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        table.scan(state, projection, filters, limit).await
+    }
+}
 
 fn table(columns: Vec<(&str, ArrayRef)>) -> Result<Arc<MemTable>> {
     let fields: Vec<Field> = columns
