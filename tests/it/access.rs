@@ -131,14 +131,7 @@ async fn the_audit_trail_shows_any_edit_deletion_or_truncation() {
         verified.contains("4 entries") && verified.contains("intact"),
         "{verified}"
     );
-    let head = verified
-        .split("head ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let head = word_after(&verified, "head ");
     lagoa_ok(&lake, &["audit", "verify", "--expect-head", &head]);
 
     // An edit: the entry no longer matches its MAC.
@@ -177,14 +170,7 @@ async fn the_audit_trail_shows_any_edit_deletion_or_truncation() {
         &["institution", "add", "paulista", "--role", "provider"],
     );
     let verified = lagoa_ok(&lake2, &["audit", "verify"]);
-    let head = verified
-        .split("head ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let head = word_after(&verified, "head ");
     tamper(&lake2, "DELETE FROM lagoa_audit WHERE seq = 2").await;
     lagoa_ok(&lake2, &["audit", "verify"]);
     let out = lagoa(&lake2, &["audit", "verify", "--expect-head", &head]);

@@ -181,7 +181,7 @@ async fn requests_are_decided_by_the_providers_steward_and_every_step_is_on_reco
             "--personal",
         ],
     );
-    let request_id = filed.split_whitespace().nth(1).unwrap().to_owned();
+    let request_id = word_after(&filed, "request ");
     let listed = lagoa_ok(&lake, &["request", "list"]);
     assert!(
         listed.contains(&request_id) && listed.contains("pending"),
@@ -213,14 +213,7 @@ async fn requests_are_decided_by_the_providers_steward_and_every_step_is_on_reco
             "finalidade compatível",
         ],
     );
-    let grant_id = approved
-        .split("grant ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let grant_id = word_after(&approved, "grant ");
     let e = refused_as(
         &lake,
         &maria,
@@ -265,7 +258,7 @@ async fn requests_are_decided_by_the_providers_steward_and_every_step_is_on_reco
             "LGPD art. 7, III",
         ],
     );
-    let late_id = filed.split_whitespace().nth(1).unwrap().to_owned();
+    let late_id = word_after(&filed, "request ");
     let url = format!("sqlite://{}", lake.join("catalog.db").display());
     let pool = sqlx::sqlite::SqlitePool::connect(&url).await.unwrap();
     sqlx::query("UPDATE lagoa_request SET deadline_at = deadline_at - 31 * 86400000000 WHERE request_id = $1")

@@ -405,3 +405,12 @@ settle_seconds = 0
         ),
     );
 }
+
+/// The first word after `marker` in a command's output (an id, a head).
+pub fn word_after(text: &str, marker: &str) -> String {
+    text.split(marker)
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {marker:?} in:\n{text}"))
+        .to_owned()
+}
