@@ -18,7 +18,8 @@ mod i18n;
 mod layout;
 mod pages;
 
-pub use auth::{SESSION_COOKIE, Sessions};
+pub use auth::SESSION_COOKIE;
+use auth::Sessions;
 pub use i18n::Lang;
 
 use axum::Router;
@@ -119,13 +120,6 @@ impl Console {
         {
             tracing::warn!("runs started from the console were still going at shutdown");
         }
-    }
-
-    /// Waits for every run started from the console so far to end.
-    pub async fn runs_finished(&self) {
-        self.0.runs.close();
-        self.0.runs.wait().await;
-        self.0.runs.reopen();
     }
 
     fn lake(&self) -> &Lake {
