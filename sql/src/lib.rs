@@ -4,6 +4,10 @@
 
 pub mod guard;
 pub mod policy;
+pub mod query;
+pub mod session;
 
 pub use guard::{CheckedSql, Denial, GuardLimits, StatementKind, check};
 pub use policy::{ColumnAccess, DatasetMeta, Reader, TableAccess, table_access};
+pub use query::{Answer, QueryError, QueryLimits, run};
+pub use session::GovernedSession;

@@ -3,6 +3,7 @@
 //! (moto), PyArrow. See `support.rs` for how each is found or started.
 
 mod access;
+mod bypass;
 mod catalog;
 mod console;
 mod contracts;

@@ -444,3 +444,38 @@ pub async fn grant(lake: &Lake, token: Option<&str>, command: GrantCommand) -> R
     }
     Ok(())
 }
+
+/// A query as a principal: the SQL guard, the sharing policy and the
+/// audit trail, then the result in the chosen format.
+pub async fn query(
+    lake: &Lake,
+    token: &str,
+    purpose: Option<&str>,
+    sql: &str,
+    format: crate::output::Format,
+    output: Option<&std::path::Path>,
+) -> Result<()> {
+    let who = match actor(lake, Some(token)).await {
+        Ok(who) => who,
+        Err(e) => {
+            // A refused token is a denied query too.
+            lake.audit(&AuditEntry {
+                principal: "unknown".into(),
+                institution: "-".into(),
+                purpose: purpose.map(str::to_owned),
+                action: "query".into(),
+                outcome: "denied".into(),
+                reason: Some(e.to_string()),
+                ..Default::default()
+            })
+            .await?;
+            return Err(e);
+        }
+    };
+    let answer =
+        lagoa_sql::run(lake, &who, purpose, sql, &lagoa_sql::QueryLimits::default()).await?;
+    let table = datafusion::datasource::MemTable::try_new(answer.schema, vec![answer.batches])?;
+    let df = datafusion::prelude::SessionContext::new().read_table(std::sync::Arc::new(table))?;
+    crate::output::write(df, format, output).await?;
+    Ok(())
+}

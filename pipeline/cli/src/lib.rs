@@ -125,6 +125,9 @@ enum Command {
         /// Read an earlier state: a snapshot number or an RFC 3339 time.
         #[arg(long)]
         as_of: Option<String>,
+        /// The purpose of this query (with --token; required for especial data).
+        #[arg(long)]
+        purpose: Option<String>,
     },
     /// List datasets.
     Datasets {
@@ -404,8 +407,14 @@ async fn run(cli: Cli) -> Result<()> {
             let lake = open(&cli.lake).await?;
             delivery::quarantine(&lake, command).await
         }
-        Command::Query { sql, format, output, as_of } => {
+        Command::Query { sql, format, output, as_of, purpose } => {
             let lake = open(&cli.lake).await?;
+            if let Some(token) = cli.token.as_deref() {
+                if as_of.is_some() {
+                    bail!("--as-of is not available to governed queries yet; drop it or --token");
+                }
+                return governance::query(&lake, token, purpose.as_deref(), &sql, format, output.as_deref()).await;
+            }
             let as_of = as_of.as_deref().map(parse_as_of).transpose()?.unwrap_or(AsOf::Latest);
             let session = lake.session(&as_of).await?;
             let df = session.sql(&sql).await?;

@@ -15,6 +15,28 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use std::sync::Arc;
 
+/// A DataFusion context as every Lagoa query runs: the lake's object
+/// store, the query memory limit, no spill files (they would put plaintext
+/// on local disk), and no tables yet.
+pub fn new_context(lake: &Lake, information_schema: bool) -> Result<SessionContext> {
+    let mut config = SessionConfig::new().with_information_schema(information_schema);
+    // Row-level filtering while decoding (late materialization); row
+    // groups and pages are pruned by the predicate either way.
+    config.options_mut().execution.parquet.pushdown_filters = lake.config.query.filter_pushdown;
+    config.options_mut().execution.parquet.reorder_filters = true;
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(lake.config.query_memory_limit(), 1.0)
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+        )
+        .build_arc()?;
+    runtime.register_object_store(
+        LakeStore::datafusion_url().as_ref(),
+        Arc::clone(&lake.store.store),
+    );
+    Ok(SessionContext::new_with_config_rt(config, runtime))
+}
+
 pub struct LakeSession {
     pub ctx: SessionContext,
     /// The snapshot every table of this session reads.
@@ -24,23 +46,7 @@ pub struct LakeSession {
 impl LakeSession {
     pub async fn open(lake: &Lake, as_of: &AsOf) -> Result<Self> {
         let snapshot = lake.catalog.resolve(as_of).await?;
-        let mut config = SessionConfig::new().with_information_schema(true);
-        // Row-level filtering while decoding (late materialization); row
-        // groups and pages are pruned by the predicate either way.
-        config.options_mut().execution.parquet.pushdown_filters = lake.config.query.filter_pushdown;
-        config.options_mut().execution.parquet.reorder_filters = true;
-        // No spill files: they would put plaintext on local disk.
-        let runtime = RuntimeEnvBuilder::new()
-            .with_memory_limit(lake.config.query_memory_limit(), 1.0)
-            .with_disk_manager_builder(
-                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
-            )
-            .build_arc()?;
-        runtime.register_object_store(
-            LakeStore::datafusion_url().as_ref(),
-            Arc::clone(&lake.store.store),
-        );
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let ctx = new_context(lake, true)?;
 
         let datasets = lake.catalog.datasets(snapshot).await?;
         let mut all_files: Vec<DataFileInfo> = Vec::new();

@@ -61,6 +61,71 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug {
     fn check(&self) -> Result<()>;
 }
 
+/// The key provider of one governed query session: it unwraps a dataset's
+/// `pessoal` master key only for the datasets whose personal columns the
+/// session's grants give in clear. A plan built by hand in such a session
+/// still cannot decrypt any other personal column. Everything else passes
+/// through; keys are never created, rotated or destroyed through it.
+#[derive(Debug)]
+pub struct PersonalKeyGate {
+    inner: std::sync::Arc<dyn KeyProvider>,
+    released: std::collections::HashSet<String>,
+}
+
+impl PersonalKeyGate {
+    pub fn new(
+        inner: std::sync::Arc<dyn KeyProvider>,
+        released: std::collections::HashSet<String>,
+    ) -> Self {
+        Self { inner, released }
+    }
+
+    fn refuse(&self, what: &str) -> crate::error::LakeError {
+        crate::error::LakeError::Keys(format!("{what} is not possible from a query session"))
+    }
+}
+
+impl KeyProvider for PersonalKeyGate {
+    fn current_keys(&self, _dataset: &DatasetName) -> Result<DatasetKeyIds> {
+        Err(self.refuse("choosing keys to write with"))
+    }
+
+    fn wrap(&self, _key: &[u8], _master_key_id: &str) -> Result<String> {
+        Err(self.refuse("wrapping a key"))
+    }
+
+    fn unwrap(&self, wrapped: &str, master_key_id: &str) -> Result<Zeroizing<Vec<u8>>> {
+        if let Some((dataset, PURPOSE_PERSONAL, _)) = parse_master_key_id(master_key_id)
+            && !self.released.contains(dataset)
+        {
+            return Err(crate::error::LakeError::Keys(format!(
+                "the personal-data key of {dataset} is not released to this session: no grant of yours gives its personal columns"
+            )));
+        }
+        self.inner.unwrap(wrapped, master_key_id)
+    }
+
+    fn rotate(&self, _dataset: &DatasetName) -> Result<DatasetKeyIds> {
+        Err(self.refuse("rotating keys"))
+    }
+
+    fn shred(&self, _dataset: &DatasetName) -> Result<()> {
+        Err(self.refuse("shredding keys"))
+    }
+
+    fn shredded_at(&self, dataset: &DatasetName) -> Option<String> {
+        self.inner.shredded_at(dataset)
+    }
+
+    fn list(&self) -> Result<Vec<MasterKeyInfo>> {
+        self.inner.list()
+    }
+
+    fn check(&self) -> Result<()> {
+        self.inner.check()
+    }
+}
+
 pub(crate) fn master_key_id(dataset: &str, purpose: &str, version: u32) -> String {
     format!("lagoa.{dataset}.{purpose}.v{version}")
 }

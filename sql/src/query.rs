@@ -1,0 +1,230 @@
+//! One governed query: the guard, the policy, the session, the limits and
+//! the audit entry, in that order. Every query, refused or not, leaves an
+//! entry; a query whose entry cannot be written returns nothing.
+
+use crate::guard::{self, GuardLimits};
+use crate::policy::Reader;
+use crate::session::GovernedSession;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SQLOptions;
+use futures::StreamExt;
+use lagoa_lake::catalog::{AuditEntry, Principal, now_micros};
+use lagoa_lake::{Lake, LakeError};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// Limits of one query.
+#[derive(Clone, Debug)]
+pub struct QueryLimits {
+    pub max_rows: usize,
+    pub timeout: Duration,
+    pub max_sql_bytes: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            max_rows: 100_000,
+            timeout: Duration::from_secs(300),
+            max_sql_bytes: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// Refused by the guard or the policy; the reason is for the analyst.
+    #[error("denied: {0}")]
+    Denied(String),
+    #[error("the query failed: {0}")]
+    Failed(String),
+    #[error("the query ran longer than {0:?} and was stopped")]
+    Timeout(Duration),
+    #[error("the result has more than {0} rows; narrow the query or add LIMIT")]
+    TooManyRows(usize),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+}
+
+pub struct Answer {
+    pub schema: datafusion::arrow::datatypes::SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub rows: usize,
+    pub datasets: Vec<String>,
+    pub columns: Vec<String>,
+    pub grants: Vec<String>,
+}
+
+/// Runs `sql` for `principal`, declaring `purpose`.
+pub async fn run(
+    lake: &Lake,
+    principal: &Principal,
+    purpose: Option<&str>,
+    sql: &str,
+    limits: &QueryLimits,
+) -> Result<Answer, QueryError> {
+    let started = Instant::now();
+    let mut entry = AuditEntry {
+        principal: principal.name.clone(),
+        institution: principal.institution.clone(),
+        purpose: purpose.map(str::to_owned),
+        action: "query".into(),
+        ..Default::default()
+    };
+    let result = answer(lake, principal, purpose, sql, limits, &mut entry).await;
+    entry.duration_ms = started.elapsed().as_millis() as i64;
+    match &result {
+        Ok(a) => {
+            entry.outcome = "ok".into();
+            entry.rows = a.rows as i64;
+            entry.bytes = a
+                .batches
+                .iter()
+                .map(|b| b.get_array_memory_size() as i64)
+                .sum();
+        }
+        Err(QueryError::Denied(reason)) => {
+            entry.outcome = "denied".into();
+            entry.reason = Some(reason.clone());
+        }
+        Err(e) => {
+            entry.outcome = "error".into();
+            entry.reason = Some(e.to_string());
+        }
+    }
+    lake.audit(&entry).await?;
+    result
+}
+
+async fn answer(
+    lake: &Lake,
+    principal: &Principal,
+    purpose: Option<&str>,
+    sql: &str,
+    limits: &QueryLimits,
+    entry: &mut AuditEntry,
+) -> Result<Answer, QueryError> {
+    let guard_limits = GuardLimits {
+        max_sql_bytes: limits.max_sql_bytes,
+        catalog_schemas: false,
+    };
+    let checked =
+        guard::check(sql, &guard_limits).map_err(|d| QueryError::Denied(d.to_string()))?;
+    entry.datasets = checked.tables.iter().cloned().collect();
+    let grants = lake
+        .catalog
+        .live_grants(&principal.name, &principal.institution, now_micros())
+        .await?;
+    let reader = Reader {
+        principal: principal.name.clone(),
+        institution: principal.institution.clone(),
+        role: principal.role,
+        purpose: purpose.map(str::to_owned),
+    };
+    let session = GovernedSession::open(lake, &reader, &grants).await?;
+    let mut used_grants = BTreeSet::new();
+    for table in &checked.tables {
+        match session.access.get(table) {
+            Some(Err(reason)) => return Err(QueryError::Denied(reason.clone())),
+            Some(Ok(a)) => used_grants.extend(a.grants.iter().cloned()),
+            None => {}
+        }
+    }
+    entry.grants = used_grants.iter().cloned().collect();
+    let options = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let df = match session.ctx.sql_with_options(sql, options).await {
+        Ok(df) => df,
+        Err(e) => {
+            return Err(explain_planning_error(
+                &e.to_string(),
+                &checked.tables,
+                &session,
+            ));
+        }
+    };
+    let plan = df
+        .clone()
+        .into_optimized_plan()
+        .map_err(|e| QueryError::Failed(e.to_string()))?;
+    entry.columns = columns_read(&plan);
+    let schema = df.schema().inner().clone();
+    let collect = async {
+        let mut stream = df
+            .execute_stream()
+            .await
+            .map_err(|e| QueryError::Failed(e.to_string()))?;
+        let (mut batches, mut rows) = (Vec::new(), 0usize);
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| QueryError::Failed(e.to_string()))?;
+            rows += batch.num_rows();
+            if rows > limits.max_rows {
+                return Err(QueryError::TooManyRows(limits.max_rows));
+            }
+            batches.push(batch);
+        }
+        Ok((batches, rows))
+    };
+    let (batches, rows) = tokio::time::timeout(limits.timeout, collect)
+        .await
+        .map_err(|_| QueryError::Timeout(limits.timeout))??;
+    // Only the datasets the statement named and the lake holds.
+    let datasets: Vec<String> = checked
+        .tables
+        .iter()
+        .filter(|t| session.access.contains_key(*t))
+        .cloned()
+        .collect();
+    entry.datasets = datasets.clone();
+    Ok(Answer {
+        schema,
+        batches,
+        rows,
+        datasets,
+        columns: entry.columns.clone(),
+        grants: entry.grants.clone(),
+    })
+}
+
+/// A column the reader may not see is missing from its view, so planning
+/// fails with "no field named …": say why instead.
+fn explain_planning_error(
+    message: &str,
+    tables: &BTreeSet<String>,
+    session: &GovernedSession,
+) -> QueryError {
+    for table in tables {
+        let Some(Ok(access)) = session.access.get(table) else {
+            continue;
+        };
+        for (column, seen) in &access.columns {
+            let named = message.contains(&format!("named {column}"))
+                || message.contains(&format!("named {table}.{column}"))
+                || message.contains(&format!("\"{column}\""));
+            if *seen != crate::policy::ColumnAccess::Clear && named {
+                return QueryError::Denied(format!(
+                    "{table}.{column} is not available to you: no grant of yours gives it for this purpose"
+                ));
+            }
+        }
+    }
+    QueryError::Failed(message.to_owned())
+}
+
+/// `dataset.column` for every column the plan reads from storage.
+fn columns_read(plan: &LogicalPlan) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            for field in scan.projected_schema.fields() {
+                out.insert(format!("{}.{}", scan.table_name, field.name()));
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    out.into_iter().collect()
+}

@@ -1,0 +1,441 @@
+//! Attempts that must fail: a table of ways an analyst might try to read
+//! what the sharing model keeps from them, each run through `lagoa query
+//! --token`, each denied with its reason and on the audit trail. And the
+//! personal-data key withheld from a session whose grants do not give it,
+//! even to a plan built by hand.
+
+use crate::support::*;
+use std::path::Path;
+
+fn query_as(lake: &Path, token: &str, purpose: Option<&str>, sql: &str) -> std::process::Output {
+    let mut args = vec!["query", sql, "--format", "csv"];
+    if let Some(p) = purpose {
+        args.extend(["--purpose", p]);
+    }
+    lagoa_env(lake, &args, &[("LAGOA_TOKEN", token)])
+}
+
+struct People {
+    maria: String,
+    joao: String,
+    ana: String,
+    op: String,
+}
+
+const PURPOSE: &str = "investigação de óbito infantil";
+
+/// Who asks, with which purpose, what SQL, and the CSV header expected or
+/// part of the refusal.
+type Case<'a> = (&'a str, Option<&'a str>, &'a str, Result<&'a str, &'a str>);
+
+fn setup(dir: &Path, lake: &Path) -> People {
+    let obitos = write_file(dir, "obitos_2024.csv", &obitos_csv(2024, 2));
+    ingest(
+        lake,
+        &obitos,
+        "obitos",
+        &["--personal", "cpf,nome", "--level", "especial"],
+    );
+    let pop = write_file(
+        dir,
+        "populacao.csv",
+        "municipio,ano,habitantes\n260005,2024,1000\n260055,2024,2000\n",
+    );
+    ingest(lake, &pop, "populacao", &["--level", "amplo"]);
+    let escolas = write_file(dir, "escolas.csv", "municipio,escolas\n260005,12\n");
+    ingest(lake, &escolas, "escolas", &["--level", "corporativo"]);
+    for (name, role) in [("saude", "provider"), ("educ", "consumer")] {
+        lagoa_ok(lake, &["institution", "add", name, "--role", role]);
+    }
+    for (user, inst, role) in [
+        ("maria", "saude", "steward"),
+        ("joao", "educ", "analyst"),
+        ("ana", "educ", "analyst"),
+        ("op", "educ", "operator"),
+    ] {
+        lagoa_ok(
+            lake,
+            &["user", "add", user, "--institution", inst, "--role", role],
+        );
+    }
+    let token = |u: &str| lagoa_ok(lake, &["token", "create", u]).trim().to_owned();
+    let people = People {
+        maria: token("maria"),
+        joao: token("joao"),
+        ana: token("ana"),
+        op: token("op"),
+    };
+    let as_maria = |args: &[&str]| {
+        ok(
+            lagoa_env(lake, args, &[("LAGOA_TOKEN", &people.maria)]),
+            args,
+        )
+    };
+    as_maria(&[
+        "dataset",
+        "categorise",
+        "obitos",
+        "--provider",
+        "saude",
+        "--reason",
+        "primeira",
+    ]);
+    let filed = ok(
+        lagoa_env(
+            lake,
+            &[
+                "request",
+                "file",
+                "obitos",
+                "--purpose",
+                PURPOSE,
+                "--legal-basis",
+                "LGPD art. 11, II, b",
+                "--columns",
+                "ano,municipio,cpf",
+                "--personal",
+            ],
+            &[("LAGOA_TOKEN", &people.joao)],
+        ),
+        &["request", "file"],
+    );
+    as_maria(&[
+        "request",
+        "approve",
+        &word_after(&filed, "request "),
+        "--reason",
+        "ok",
+    ]);
+    people
+}
+
+#[test]
+fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
+    let (dir, lake) = new_lake();
+    let p = setup(dir.path(), &lake);
+    let long = format!("SELECT 1 {}", " ".repeat(70 * 1024));
+    // (who, purpose, sql, Ok(first line of the CSV) or Err(part of the reason))
+    let cases: Vec<Case> = vec![
+        (
+            &p.ana,
+            None,
+            "SELECT count(*) FROM obitos",
+            Err("especial: it is read only through a grant"),
+        ),
+        (
+            &p.ana,
+            None,
+            "WITH x AS (SELECT * FROM obitos) SELECT count(*) FROM x",
+            Err("read only through a grant"),
+        ),
+        (
+            &p.ana,
+            None,
+            "SELECT * FROM (SELECT cpf FROM obitos) s",
+            Err("read only through a grant"),
+        ),
+        (
+            &p.ana,
+            None,
+            "SELECT p.habitantes FROM populacao p JOIN obitos o ON p.municipio = o.municipio",
+            Err("read only through a grant"),
+        ),
+        (
+            &p.ana,
+            None,
+            "SELECT * FROM information_schema.columns",
+            Err("information_schema schema"),
+        ),
+        (
+            &p.ana,
+            None,
+            "SELECT * FROM system.files",
+            Err("system schema"),
+        ),
+        (
+            &p.ana,
+            None,
+            "CREATE VIEW v AS SELECT * FROM obitos",
+            Err("not allowed"),
+        ),
+        (
+            &p.ana,
+            None,
+            "SELECT * FROM 'store/obitos/x.parquet'",
+            Err("reading files"),
+        ),
+        (
+            &p.ana,
+            None,
+            "SELECT * FROM read_parquet('store/obitos/x.parquet')",
+            Err("table functions"),
+        ),
+        (
+            &p.ana,
+            None,
+            "SELECT 1; SELECT 2",
+            Err("one statement at a time"),
+        ),
+        (&p.ana, None, &long, Err("the limit is 65536")),
+        (
+            &p.op,
+            None,
+            "SELECT * FROM populacao",
+            Err("operators run ingestion"),
+        ),
+        (
+            &p.joao,
+            None,
+            "SELECT ano FROM obitos",
+            Err("declare the purpose"),
+        ),
+        (
+            &p.joao,
+            Some("pesquisa acadêmica"),
+            "SELECT ano FROM obitos",
+            Err("no live grant of yours is for the purpose"),
+        ),
+        (
+            &p.joao,
+            Some(PURPOSE),
+            "SELECT nome FROM obitos",
+            Err("obitos.nome is not available to you"),
+        ),
+        (
+            &p.joao,
+            Some(PURPOSE),
+            "SELECT upper(nome) FROM obitos",
+            Err("obitos.nome is not available to you"),
+        ),
+        (
+            &p.joao,
+            Some(PURPOSE),
+            "SELECT CAST(causa_cid AS VARCHAR) FROM obitos",
+            Err("obitos.causa_cid is not available to you"),
+        ),
+        // What is allowed, and only that.
+        (
+            &p.joao,
+            Some(PURPOSE),
+            "SELECT * FROM obitos LIMIT 1",
+            Ok("municipio,ano,cpf"),
+        ),
+        (
+            &p.ana,
+            None,
+            "SELECT * FROM populacao ORDER BY municipio",
+            Ok("municipio,ano,habitantes"),
+        ),
+        (
+            &p.ana,
+            None,
+            "SELECT * FROM escolas",
+            Ok("municipio,escolas"),
+        ),
+    ];
+    let mut denied = 0;
+    for (i, (who, purpose, sql, expected)) in cases.iter().enumerate() {
+        let out = query_as(&lake, who, *purpose, sql);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        match expected {
+            Ok(header) => {
+                assert!(
+                    out.status.success(),
+                    "case {i} ({sql:.60}) failed: {stderr}"
+                );
+                assert_eq!(stdout.lines().next(), Some(*header), "case {i}");
+            }
+            Err(reason) => {
+                denied += 1;
+                assert!(
+                    !out.status.success(),
+                    "case {i} ({sql:.60}) passed:\n{stdout}"
+                );
+                assert!(stderr.contains(reason), "case {i} ({sql:.60}): {stderr}");
+                assert!(stdout.is_empty(), "case {i}: nothing is returned");
+            }
+        }
+    }
+
+    // The granted personal column comes in clear, and only for its rows.
+    let out = ok(
+        query_as(
+            &lake,
+            &p.joao,
+            Some(PURPOSE),
+            "SELECT cpf FROM obitos ORDER BY cpf LIMIT 1",
+        ),
+        &["query"],
+    );
+    assert!(
+        out.lines().nth(1).is_some_and(|cpf| cpf.len() >= 11),
+        "{out}"
+    );
+
+    // Revocation takes effect on the next query; so does expiry.
+    let grant = lagoa_ok(&lake, &["grant", "list"])
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    ok(
+        lagoa_env(
+            &lake,
+            &["grant", "revoke", &grant, "--reason", "fim"],
+            &[("LAGOA_TOKEN", &p.maria)],
+        ),
+        &["grant", "revoke"],
+    );
+    let out = query_as(&lake, &p.joao, Some(PURPOSE), "SELECT ano FROM obitos");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read only through a grant"));
+    let filed = ok(
+        lagoa_env(
+            &lake,
+            &[
+                "request",
+                "file",
+                "obitos",
+                "--purpose",
+                PURPOSE,
+                "--legal-basis",
+                "b",
+                "--until",
+                "2020-01-01",
+            ],
+            &[("LAGOA_TOKEN", &p.joao)],
+        ),
+        &["request", "file"],
+    );
+    ok(
+        lagoa_env(
+            &lake,
+            &[
+                "request",
+                "approve",
+                &word_after(&filed, "request "),
+                "--reason",
+                "ok",
+            ],
+            &[("LAGOA_TOKEN", &p.maria)],
+        ),
+        &["approve"],
+    );
+    let out = query_as(&lake, &p.joao, Some(PURPOSE), "SELECT ano FROM obitos");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("read only through a grant"),
+        "an expired grant is no grant"
+    );
+
+    // Tokens revoked, forged or of a disabled principal.
+    let listed = lagoa_ok(&lake, &["token", "list", "--principal", "ana"]);
+    let ana_token_id = listed
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let (head, secret) = p.ana.rsplit_once('_').unwrap();
+    let forged = format!("{head}_{}", secret.chars().rev().collect::<String>());
+    let out = query_as(&lake, &forged, None, "SELECT * FROM populacao");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown token"));
+    lagoa_ok(&lake, &["token", "revoke", &ana_token_id]);
+    let out = query_as(&lake, &p.ana, None, "SELECT * FROM populacao");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was revoked"));
+    lagoa_ok(&lake, &["user", "disable", "op"]);
+    let out = query_as(&lake, &p.op, None, "SELECT 1");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("disabled"));
+
+    // Every query is on record with its outcome and reason; no token, no value.
+    let audit: Vec<serde_json::Value> =
+        lagoa_ok(&lake, &["audit", "list", "--json", "--limit", "1000"])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let queries: Vec<&serde_json::Value> = audit
+        .iter()
+        .filter(|r| r["entry"]["action"] == "query")
+        .collect();
+    let refusals = queries
+        .iter()
+        .filter(|r| r["entry"]["outcome"] == "denied")
+        .count();
+    // The table's denials, the revoked and expired grants, and the three
+    // refused tokens.
+    assert!(
+        refusals >= denied + 5,
+        "{refusals} denials recorded for {denied} denied cases"
+    );
+    assert!(queries.iter().any(|r| {
+        r["entry"]["principal"] == "joao"
+            && r["entry"]["outcome"] == "ok"
+            && r["entry"]["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == "obitos.cpf")
+            && !r["entry"]["grants"].as_array().unwrap().is_empty()
+    }));
+    let text = serde_json::to_string(&audit).unwrap();
+    assert!(
+        !text.contains(&p.joao) && !text.contains("MARIA DA SILVA"),
+        "no token or value in the audit trail"
+    );
+    assert!(lagoa_ok(&lake, &["audit", "verify"]).contains("intact"));
+}
+
+#[tokio::test]
+async fn a_session_without_the_grant_cannot_decrypt_personal_columns_even_by_hand() {
+    let (dir, lake_dir) = new_lake();
+    let obitos = write_file(dir.path(), "obitos_2024.csv", &obitos_csv(2024, 2));
+    ingest(
+        &lake_dir,
+        &obitos,
+        "obitos",
+        &["--personal", "cpf,nome", "--level", "especial"],
+    );
+    let lake = lagoa_lake::Lake::open(&lake_dir).await.unwrap();
+    let snapshot = lake
+        .catalog
+        .resolve(&lagoa_lake::AsOf::Latest)
+        .await
+        .unwrap();
+    let name = lagoa_core::DatasetName::new("obitos").unwrap();
+    let info = lake
+        .catalog
+        .dataset(&name, snapshot)
+        .await
+        .unwrap()
+        .unwrap();
+    let files = lake.catalog.files(&info, snapshot).await.unwrap();
+    // The table provider itself, not a view: any column can be asked for.
+    let table = lagoa_lake::table::LakeTable::new(
+        info,
+        files,
+        lagoa_sql::session::crypto_without_personal_keys(&lake),
+        std::sync::Arc::clone(&lake.store.store),
+    )
+    .unwrap();
+    let ctx = lagoa_lake::session::new_context(&lake, false).unwrap();
+    ctx.register_table("t", std::sync::Arc::new(table)).unwrap();
+    let rows = ctx
+        .sql("SELECT count(ano) FROM t")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(rows[0].num_rows(), 1, "ordinary columns decrypt");
+    let e = match ctx.sql("SELECT cpf FROM t").await.unwrap().collect().await {
+        Ok(_) => panic!("a personal column was decrypted without its key"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("not released to this session"), "{e}");
+}
