@@ -5,6 +5,7 @@
 pub mod guard;
 pub mod policy;
 pub mod query;
+pub mod report;
 pub mod session;
 
 pub use guard::{CheckedSql, Denial, GuardLimits, StatementKind, check};

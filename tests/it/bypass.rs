@@ -439,3 +439,78 @@ async fn a_session_without_the_grant_cannot_decrypt_personal_columns_even_by_han
     };
     assert!(e.contains("not released to this session"), "{e}");
 }
+
+#[test]
+fn providers_see_who_read_their_datasets_for_which_purpose() {
+    let (dir, lake) = new_lake();
+    let p = setup(dir.path(), &lake);
+    for sql in [
+        "SELECT ano FROM obitos LIMIT 3",
+        "SELECT count(*) FROM obitos",
+    ] {
+        ok(query_as(&lake, &p.joao, Some(PURPOSE), sql), &["query"]);
+    }
+    ok(
+        query_as(&lake, &p.ana, None, "SELECT * FROM populacao"),
+        &["query"],
+    );
+    // A refused query is not consumption.
+    assert!(
+        !query_as(&lake, &p.ana, None, "SELECT * FROM obitos")
+            .status
+            .success()
+    );
+    let month = chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::Sao_Paulo)
+        .format("%Y-%m")
+        .to_string();
+    let args = [
+        "report",
+        "consumption",
+        "--provider",
+        "saude",
+        "--month",
+        &month,
+        "--format",
+        "json",
+    ];
+    let report = ok(lagoa_env(&lake, &args, &[("LAGOA_TOKEN", &p.maria)]), &args);
+    let lines: Vec<serde_json::Value> = report
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{report}");
+    let l = &lines[0];
+    assert_eq!(
+        (
+            l["institution"].as_str(),
+            l["dataset"].as_str(),
+            l["purpose"].as_str()
+        ),
+        (Some("educ"), Some("obitos"), Some(PURPOSE))
+    );
+    assert_eq!(
+        (l["queries"].as_i64(), l["rows"].as_i64()),
+        (Some(2), Some(4))
+    );
+    assert_eq!(l["principals"], serde_json::json!(["joao"]));
+    // Another month is empty; an analyst may not see it.
+    let text = ok(
+        lagoa_env(
+            &lake,
+            &[
+                "report",
+                "consumption",
+                "--provider",
+                "saude",
+                "--month",
+                "2020-01",
+            ],
+            &[("LAGOA_TOKEN", &p.maria)],
+        ),
+        &["report"],
+    );
+    assert!(text.contains("no query read these datasets"), "{text}");
+    let out = lagoa_env(&lake, &args, &[("LAGOA_TOKEN", &p.ana)]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("may not see saude's consumption"));
+}

@@ -479,3 +479,101 @@ pub async fn query(
     crate::output::write(df, format, output).await?;
     Ok(())
 }
+
+/// `lagoa report consumption --provider P --month YYYY-MM`: for the
+/// provider's stewards, coordinators and admins.
+pub async fn consumption(
+    lake: &Lake,
+    token: Option<&str>,
+    provider: Option<String>,
+    month: Option<String>,
+    format: crate::delivery::ReportFormat,
+) -> Result<()> {
+    let who = actor(lake, token).await?;
+    let provider = provider.ok_or_else(|| anyhow!("name the provider institution: --provider"))?;
+    let month = month.ok_or_else(|| anyhow!("name the month: --month YYYY-MM"))?;
+    let coordinator = lake
+        .catalog
+        .institution(&who.institution)
+        .await?
+        .is_some_and(|i| i.role == lagoa_core::InstitutionRole::Coordinator);
+    let allowed = who.role == Role::Admin
+        || coordinator
+        || (who.role == Role::Steward && who.institution == provider);
+    if !allowed {
+        record(
+            lake,
+            &who,
+            "consumption_report",
+            "-",
+            &provider,
+            "denied",
+            Some("not a steward of the provider, a coordinator or an admin"),
+        )
+        .await?;
+        bail!(
+            "{} may not see {provider}'s consumption: its stewards, coordinators and admins do",
+            who.name
+        );
+    }
+    let zone: chrono_tz::Tz = lake
+        .config
+        .console
+        .timezone
+        .parse()
+        .map_err(|_| anyhow!("console.timezone is not a time zone"))?;
+    let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .map_err(|_| anyhow!("--month {month:?}: write YYYY-MM"))?;
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(|| anyhow!("--month {month:?} is out of range"))?;
+    let start = |d: chrono::NaiveDate| -> Result<i64> {
+        use chrono::TimeZone;
+        let local = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+        zone.from_local_datetime(&local)
+            .earliest()
+            .map(|t| t.timestamp_micros())
+            .ok_or_else(|| anyhow!("no midnight on {d} in {zone}"))
+    };
+    let lines =
+        lagoa_sql::report::consumption(lake, &provider, start(first)?, start(next)?).await?;
+    record(
+        lake,
+        &who,
+        "consumption_report",
+        "-",
+        &format!("{provider} {month}"),
+        "ok",
+        None,
+    )
+    .await?;
+    match format {
+        crate::delivery::ReportFormat::Json => {
+            for line in &lines {
+                println!("{}", serde_json::to_string(line)?);
+            }
+        }
+        _ => {
+            println!("Consumption of {provider}'s datasets in {month}");
+            println!(
+                "{:<20} {:<20} {:>8} {:>10}  {:<30} PRINCIPALS",
+                "INSTITUTION", "DATASET", "QUERIES", "ROWS", "PURPOSE"
+            );
+            for l in &lines {
+                println!(
+                    "{:<20} {:<20} {:>8} {:>10}  {:<30} {}",
+                    l.institution,
+                    l.dataset,
+                    l.queries,
+                    l.rows,
+                    l.purpose,
+                    l.principals.join(", ")
+                );
+            }
+            if lines.is_empty() {
+                println!("(no query read these datasets in {month})");
+            }
+        }
+    }
+    Ok(())
+}

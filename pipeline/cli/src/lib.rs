@@ -92,13 +92,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The quality report of a run (to send back to the provider).
+    /// The quality report of a run (to send back to the provider); or
+    /// `report consumption --provider P --month YYYY-MM`: who read P's datasets.
     Report {
+        /// A run id, or `consumption`.
         run: String,
         #[arg(long, value_enum, default_value = "text")]
         format: delivery::ReportFormat,
         #[arg(long)]
         output: Option<PathBuf>,
+        /// consumption: the provider institution.
+        #[arg(long)]
+        provider: Option<String>,
+        /// consumption: the month, YYYY-MM (in console.timezone).
+        #[arg(long)]
+        month: Option<String>,
     },
     /// Reprocess a run's delivery from the raw zone (after a contract fix).
     Replay {
@@ -395,8 +403,11 @@ async fn run(cli: Cli) -> Result<()> {
             let lake = open(&cli.lake).await?;
             delivery::runs(&lake, dataset, limit, json).await
         }
-        Command::Report { run, format, output } => {
+        Command::Report { run, format, output, provider, month } => {
             let lake = open(&cli.lake).await?;
+            if run == "consumption" {
+                return governance::consumption(&lake, cli.token.as_deref(), provider, month, format).await;
+            }
             delivery::report(&lake, &run, format, output.as_deref()).await
         }
         Command::Replay { run, contract, read } => {

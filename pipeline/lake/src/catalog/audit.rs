@@ -160,6 +160,28 @@ impl Catalog {
         rows.iter().map(record_from_row).collect()
     }
 
+    /// Entries recorded in `[from, to)` (microseconds), oldest first, at
+    /// most `limit` after sequence number `after`.
+    pub async fn audit_between(
+        &self,
+        from: i64,
+        to: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM lagoa_audit WHERE at >= $1 AND at < $2 AND seq > $3 ORDER BY seq LIMIT $4"
+        ))
+        .bind(from)
+        .bind(to)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading the audit trail"))?;
+        rows.iter().map(record_from_row).collect()
+    }
+
     /// The newest entries, newest first.
     pub async fn latest_audit(&self, limit: i64) -> Result<Vec<AuditRecord>> {
         let rows = sqlx::query(&format!(
