@@ -59,7 +59,7 @@ fn a_token_is_printed_once_and_only_its_hash_is_kept() {
         listed.contains(id) && listed.contains("etl") && listed.contains("live"),
         "{listed}"
     );
-    let secret = token.rsplit_once('_').unwrap().1;
+    let secret = token_secret(&token);
     assert!(!listed.contains(secret));
     // Nowhere in the lake's files, the catalog included.
     for file in all_files(&lake) {

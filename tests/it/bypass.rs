@@ -342,8 +342,7 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
         .next()
         .unwrap()
         .to_owned();
-    let (head, secret) = p.ana.rsplit_once('_').unwrap();
-    let forged = format!("{head}_{}", secret.chars().rev().collect::<String>());
+    let forged = forged(&p.ana);
     let out = query_as(&lake, &forged, None, "SELECT * FROM populacao");
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown token"));
     lagoa_ok(&lake, &["token", "revoke", &ana_token_id]);

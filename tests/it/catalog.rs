@@ -498,8 +498,8 @@ async fn tokens_stand_for_their_principal_until_revoked_expired_or_disabled() {
 
         // A token of the right shape with another secret is unknown; a
         // mangled one is malformed; neither message shows the token.
-        let (head, secret) = token.rsplit_once('_').unwrap();
-        let forged = format!("{head}_{}", secret.chars().rev().collect::<String>());
+        let secret = crate::support::token_secret(&token);
+        let forged = crate::support::forged(&token);
         let e = c.authenticate(&forged, now).await.unwrap_err();
         assert!(matches!(e, AuthError::Unknown), "{e}");
         assert!(!e.to_string().contains(secret));

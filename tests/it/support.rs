@@ -414,3 +414,18 @@ pub fn word_after(text: &str, marker: &str) -> String {
         .unwrap_or_else(|| panic!("no {marker:?} in:\n{text}"))
         .to_owned()
 }
+
+/// The secret part of a `lagoa_<id>_<secret>` token (the secret, base64url,
+/// may hold '_' itself).
+pub fn token_secret(token: &str) -> &str {
+    &token["lagoa_".len() + 13..]
+}
+
+/// The same token with the last character of its secret changed: the right
+/// shape, the wrong secret.
+pub fn forged(token: &str) -> String {
+    let mut text = token.to_owned();
+    let last = text.pop().expect("a token");
+    text.push(if last == 'A' { 'B' } else { 'A' });
+    text
+}
