@@ -40,6 +40,8 @@ pub struct Reader {
     pub role: Role,
     /// The purpose declared for this query, if any.
     pub purpose: Option<String>,
+    /// Of the coordinating institution (or an admin): may read `system.audit`.
+    pub coordinator: bool,
 }
 
 /// What the reader sees of a dataset.
@@ -176,6 +178,7 @@ mod tests {
             institution: "saude".into(),
             role,
             purpose: purpose.map(str::to_owned),
+            coordinator: false,
         }
     }
 

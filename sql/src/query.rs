@@ -106,9 +106,15 @@ async fn answer(
     limits: &QueryLimits,
     entry: &mut AuditEntry,
 ) -> Result<Answer, QueryError> {
+    let coordinator = principal.role == lagoa_core::Role::Admin
+        || lake
+            .catalog
+            .institution(&principal.institution)
+            .await?
+            .is_some_and(|i| i.role == lagoa_core::InstitutionRole::Coordinator);
     let guard_limits = GuardLimits {
         max_sql_bytes: limits.max_sql_bytes,
-        catalog_schemas: false,
+        catalog_schemas: coordinator,
     };
     let checked =
         guard::check(sql, &guard_limits).map_err(|d| QueryError::Denied(d.to_string()))?;
@@ -122,6 +128,7 @@ async fn answer(
         institution: principal.institution.clone(),
         role: principal.role,
         purpose: purpose.map(str::to_owned),
+        coordinator,
     };
     let session = GovernedSession::open(lake, &reader, &grants).await?;
     let mut used_grants = BTreeSet::new();

@@ -88,12 +88,47 @@ impl GovernedSession {
                 .build()?;
             ctx.register_table(name, Arc::new(ViewTable::new(plan, None)))?;
         }
+        if reader.coordinator {
+            register_audit(lake, &ctx)?;
+        }
         Ok(GovernedSession {
             ctx,
             access,
             snapshot,
         })
     }
+}
+
+/// `system.audit` for coordinators: the whole trail, read when scanned.
+fn register_audit(lake: &Lake, ctx: &SessionContext) -> Result<(), LakeError> {
+    let schema = Arc::new(datafusion::catalog::MemorySchemaProvider::new());
+    let catalog = lake.catalog.clone();
+    let table = lagoa_lake::system::OnScan::new(lagoa_lake::system::audit(&[])?, move || {
+        let catalog = catalog.clone();
+        Box::pin(async move {
+            let mut all = Vec::new();
+            loop {
+                let after = all
+                    .last()
+                    .map_or(0, |r: &lagoa_lake::catalog::AuditRecord| r.seq);
+                let page = catalog.audit_records(after, 10_000).await?;
+                if page.is_empty() {
+                    break;
+                }
+                all.extend(page);
+            }
+            lagoa_lake::system::audit(&all)
+        })
+    });
+    datafusion::catalog::SchemaProvider::register_table(
+        schema.as_ref(),
+        "audit".into(),
+        Arc::new(table),
+    )?;
+    if let Some(catalog) = ctx.catalog("datafusion") {
+        catalog.register_schema("system", schema)?;
+    }
+    Ok(())
 }
 
 /// A crypto handle that releases no personal-data key at all: what a

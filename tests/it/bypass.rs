@@ -16,6 +16,7 @@ fn query_as(lake: &Path, token: &str, purpose: Option<&str>, sql: &str) -> std::
 }
 
 struct People {
+    carla: String,
     maria: String,
     joao: String,
     ana: String,
@@ -44,7 +45,11 @@ fn setup(dir: &Path, lake: &Path) -> People {
     ingest(lake, &pop, "populacao", &["--level", "amplo"]);
     let escolas = write_file(dir, "escolas.csv", "municipio,escolas\n260005,12\n");
     ingest(lake, &escolas, "escolas", &["--level", "corporativo"]);
-    for (name, role) in [("saude", "provider"), ("educ", "consumer")] {
+    for (name, role) in [
+        ("saude", "provider"),
+        ("educ", "consumer"),
+        ("seplag", "coordinator"),
+    ] {
         lagoa_ok(lake, &["institution", "add", name, "--role", role]);
     }
     for (user, inst, role) in [
@@ -52,6 +57,7 @@ fn setup(dir: &Path, lake: &Path) -> People {
         ("joao", "educ", "analyst"),
         ("ana", "educ", "analyst"),
         ("op", "educ", "operator"),
+        ("carla", "seplag", "analyst"),
     ] {
         lagoa_ok(
             lake,
@@ -60,6 +66,7 @@ fn setup(dir: &Path, lake: &Path) -> People {
     }
     let token = |u: &str| lagoa_ok(lake, &["token", "create", u]).trim().to_owned();
     let people = People {
+        carla: token("carla"),
         maria: token("maria"),
         joao: token("joao"),
         ana: token("ana"),
@@ -213,6 +220,19 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
             "SELECT CAST(causa_cid AS VARCHAR) FROM obitos",
             Err("obitos.causa_cid is not available to you"),
         ),
+        // The coordinator reads the audit trail; others may not.
+        (
+            &p.ana,
+            None,
+            "SELECT count(*) FROM system.audit",
+            Err("system schema"),
+        ),
+        (
+            &p.carla,
+            None,
+            "SELECT count(*) > 0 AS refusals FROM system.audit WHERE outcome = 'denied' AND action = 'query'",
+            Ok("refusals"),
+        ),
         // What is allowed, and only that.
         (
             &p.joao,
@@ -259,6 +279,25 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
             }
         }
     }
+
+    // The coordinator's view of the trail holds the refusals just made.
+    let trail = ok(
+        query_as(
+            &lake,
+            &p.carla,
+            None,
+            "SELECT count(*) AS n FROM system.audit WHERE outcome = 'denied' AND reason LIKE '%read only through a grant%'",
+        ),
+        &["query"],
+    );
+    assert!(
+        trail
+            .lines()
+            .nth(1)
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|n| n >= 4),
+        "{trail}"
+    );
 
     // The granted personal column comes in clear, and only for its rows.
     let out = ok(

@@ -1,8 +1,8 @@
 //! `system.datasets`, `system.snapshots`, `system.files`, `system.runs`:
 //! what the catalog holds, queryable in SQL like any table.
 
-use crate::catalog::RunRecord;
 use crate::catalog::model::{DataFileInfo, DatasetInfo, SnapshotInfo};
+use crate::catalog::{AuditRecord, RunRecord};
 use crate::error::Result;
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::SchemaRef;
@@ -270,5 +270,63 @@ pub fn runs(runs: &[RunRecord]) -> Result<Arc<MemTable>> {
             strings(runs.iter().map(|r| r.error_class.as_deref())),
         ),
         ("error", strings(runs.iter().map(|r| r.error.as_deref()))),
+    ])
+}
+
+/// The audit trail, for coordinators: every entry with its place in the
+/// chain (lists are comma-separated).
+pub fn audit(records: &[AuditRecord]) -> Result<Arc<MemTable>> {
+    let joined = |f: fn(&AuditRecord) -> &Vec<String>| -> Vec<String> {
+        records.iter().map(|r| f(r).join(",")).collect()
+    };
+    let (datasets, columns, grants) = (
+        joined(|r| &r.entry.datasets),
+        joined(|r| &r.entry.columns),
+        joined(|r| &r.entry.grants),
+    );
+    table(vec![
+        ("seq", ints(records.iter().map(|r| Some(r.seq)))),
+        ("at", times(records.iter().map(|r| Some(r.at)))),
+        (
+            "principal",
+            strings(records.iter().map(|r| Some(r.entry.principal.as_str()))),
+        ),
+        (
+            "institution",
+            strings(records.iter().map(|r| Some(r.entry.institution.as_str()))),
+        ),
+        (
+            "purpose",
+            strings(records.iter().map(|r| r.entry.purpose.as_deref())),
+        ),
+        (
+            "action",
+            strings(records.iter().map(|r| Some(r.entry.action.as_str()))),
+        ),
+        (
+            "datasets",
+            strings(datasets.iter().map(|d| Some(d.as_str()))),
+        ),
+        ("columns", strings(columns.iter().map(|d| Some(d.as_str())))),
+        ("grants", strings(grants.iter().map(|d| Some(d.as_str())))),
+        ("rows", ints(records.iter().map(|r| Some(r.entry.rows)))),
+        ("bytes", ints(records.iter().map(|r| Some(r.entry.bytes)))),
+        (
+            "duration_ms",
+            ints(records.iter().map(|r| Some(r.entry.duration_ms))),
+        ),
+        (
+            "outcome",
+            strings(records.iter().map(|r| Some(r.entry.outcome.as_str()))),
+        ),
+        (
+            "reason",
+            strings(records.iter().map(|r| r.entry.reason.as_deref())),
+        ),
+        (
+            "subject",
+            strings(records.iter().map(|r| r.entry.subject.as_deref())),
+        ),
+        ("mac", strings(records.iter().map(|r| Some(r.mac.as_str())))),
     ])
 }
