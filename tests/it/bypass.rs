@@ -30,13 +30,7 @@ const PURPOSE: &str = "investigação de óbito infantil";
 type Case<'a> = (&'a str, Option<&'a str>, &'a str, Result<&'a str, &'a str>);
 
 fn setup(dir: &Path, lake: &Path) -> People {
-    let obitos = write_file(dir, "obitos_2024.csv", &obitos_csv(2024, 2));
-    ingest(
-        lake,
-        &obitos,
-        "obitos",
-        &["--personal", "cpf,nome", "--level", "especial"],
-    );
+    ingest_obitos_especial(dir, lake);
     let pop = write_file(
         dir,
         "populacao.csv",
@@ -315,14 +309,7 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
     );
 
     // Revocation takes effect on the next query; so does expiry.
-    let grant = lagoa_ok(&lake, &["grant", "list"])
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let grant = first_id(&lagoa_ok(&lake, &["grant", "list"]));
     ok(
         lagoa_env(
             &lake,
@@ -373,14 +360,7 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
 
     // Tokens revoked, forged or of a disabled principal.
     let listed = lagoa_ok(&lake, &["token", "list", "--principal", "ana"]);
-    let ana_token_id = listed
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let ana_token_id = first_id(&listed);
     let forged = forged(&p.ana);
     let out = query_as(&lake, &forged, None, "SELECT * FROM populacao");
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown token"));
@@ -432,13 +412,7 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
 #[tokio::test]
 async fn a_session_without_the_grant_cannot_decrypt_personal_columns_even_by_hand() {
     let (dir, lake_dir) = new_lake();
-    let obitos = write_file(dir.path(), "obitos_2024.csv", &obitos_csv(2024, 2));
-    ingest(
-        &lake_dir,
-        &obitos,
-        "obitos",
-        &["--personal", "cpf,nome", "--level", "especial"],
-    );
+    ingest_obitos_especial(dir.path(), &lake_dir);
     let lake = lagoa_lake::Lake::open(&lake_dir).await.unwrap();
     let snapshot = lake
         .catalog

@@ -532,14 +532,7 @@ async fn the_console_shows_runs_and_lets_operators_act_in_a_real_browser() {
 
     // A revoked token is out on the next click.
     let listed = lagoa_ok(&lake, &["token", "list", "--principal", "ana"]);
-    let id = listed
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let id = first_id(&listed);
     lagoa_ok(&lake, &["token", "revoke", &id]);
     client.goto(&format!("{base}/sources")).await.unwrap();
     client

@@ -23,13 +23,7 @@ fn refused_as(lake: &Path, token: &str, args: &[&str]) -> String {
 #[tokio::test]
 async fn requests_are_decided_by_the_providers_steward_and_every_step_is_on_record() {
     let (dir, lake) = new_lake();
-    let file = write_file(dir.path(), "obitos_2024.csv", &obitos_csv(2024, 2));
-    ingest(
-        &lake,
-        &file,
-        "obitos",
-        &["--personal", "cpf,nome", "--level", "especial"],
-    );
+    ingest_obitos_especial(dir.path(), &lake);
     for (name, role) in [
         ("saude", "provider"),
         ("educacao", "consumer"),

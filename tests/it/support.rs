@@ -429,3 +429,25 @@ pub fn forged(token: &str) -> String {
     text.push(if last == 'A' { 'B' } else { 'A' });
     text
 }
+
+/// The first word of a listing's first row (after its header): an id.
+pub fn first_id(listing: &str) -> String {
+    listing
+        .lines()
+        .nth(1)
+        .and_then(|row| row.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no row in:\n{listing}"))
+        .to_owned()
+}
+
+/// Ingests the generated deaths file into an `especial` dataset `obitos`
+/// whose `cpf` and `nome` are personal.
+pub fn ingest_obitos_especial(dir: &Path, lake: &Path) {
+    let file = write_file(dir, "obitos_2024.csv", &obitos_csv(2024, 2));
+    ingest(
+        lake,
+        &file,
+        "obitos",
+        &["--personal", "cpf,nome", "--level", "especial"],
+    );
+}
