@@ -32,6 +32,20 @@ pub struct DatasetMeta {
     pub columns: Vec<(String, bool)>,
 }
 
+impl DatasetMeta {
+    pub fn of(dataset: &lagoa_lake::catalog::model::DatasetInfo) -> Self {
+        Self {
+            name: dataset.name.to_string(),
+            level: dataset.level,
+            columns: dataset
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.personal.is_some()))
+                .collect(),
+        }
+    }
+}
+
 /// The reader.
 #[derive(Clone, Debug)]
 pub struct Reader {

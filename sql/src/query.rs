@@ -23,6 +23,16 @@ pub struct QueryLimits {
     pub max_sql_bytes: usize,
 }
 
+impl QueryLimits {
+    pub fn from_config(config: &lagoa_lake::config::QueryConfig) -> Self {
+        Self {
+            max_rows: config.max_rows,
+            timeout: Duration::from_secs(config.timeout_seconds),
+            max_sql_bytes: config.max_sql_bytes,
+        }
+    }
+}
+
 impl Default for QueryLimits {
     fn default() -> Self {
         Self {
@@ -65,6 +75,20 @@ pub async fn run(
     sql: &str,
     limits: &QueryLimits,
 ) -> Result<Answer, QueryError> {
+    run_bound(lake, principal, purpose, sql, &[], limits).await
+}
+
+/// Runs `sql` with its `$1, $2...` parameters given as text (as the
+/// PostgreSQL protocol sends them; `None` is NULL), each read as the type
+/// the query gives its place.
+pub async fn run_bound(
+    lake: &Lake,
+    principal: &Principal,
+    purpose: Option<&str>,
+    sql: &str,
+    params: &[Option<String>],
+    limits: &QueryLimits,
+) -> Result<Answer, QueryError> {
     let started = Instant::now();
     let mut entry = AuditEntry {
         principal: principal.name.clone(),
@@ -73,7 +97,7 @@ pub async fn run(
         action: "query".into(),
         ..Default::default()
     };
-    let result = answer(lake, principal, purpose, sql, limits, &mut entry).await;
+    let result = answer(lake, principal, purpose, sql, params, limits, &mut entry).await;
     entry.duration_ms = started.elapsed().as_millis() as i64;
     match &result {
         Ok(a) => {
@@ -98,20 +122,72 @@ pub async fn run(
     result
 }
 
-async fn answer(
+/// What a statement returns and the types of its parameters, without
+/// running it: for clients that ask before they execute (the PostgreSQL
+/// protocol's Describe). A refusal is audited like a refused query.
+pub struct Description {
+    pub schema: datafusion::arrow::datatypes::SchemaRef,
+    /// `$1, $2...`: the type each place takes, when the query says.
+    pub params: Vec<Option<datafusion::arrow::datatypes::DataType>>,
+}
+
+pub async fn describe(
+    lake: &Lake,
+    principal: &Principal,
+    purpose: Option<&str>,
+    sql: &str,
+    limits: &QueryLimits,
+) -> Result<Description, QueryError> {
+    let mut entry = AuditEntry {
+        principal: principal.name.clone(),
+        institution: principal.institution.clone(),
+        purpose: purpose.map(str::to_owned),
+        action: "query".into(),
+        ..Default::default()
+    };
+    let prepared = prepare(lake, principal, purpose, sql, limits, &mut entry).await;
+    let described = prepared.and_then(|p| {
+        let types =
+            p.df.logical_plan()
+                .get_parameter_types()
+                .map_err(|e| QueryError::Failed(e.to_string()))?;
+        let params = (1..=types.len())
+            .map(|i| types.get(&format!("${i}")).cloned().flatten())
+            .collect();
+        Ok(Description {
+            schema: p.df.schema().inner().clone(),
+            params,
+        })
+    });
+    if let Err(e) = &described {
+        entry.outcome = if matches!(e, QueryError::Denied(_)) {
+            "denied".into()
+        } else {
+            "error".into()
+        };
+        entry.reason = Some(e.to_string());
+        lake.audit(&entry).await?;
+    }
+    described
+}
+
+/// A statement checked, authorised and planned in the reader's session.
+struct Prepared {
+    df: datafusion::prelude::DataFrame,
+    session: GovernedSession,
+    tables: BTreeSet<String>,
+}
+
+async fn prepare(
     lake: &Lake,
     principal: &Principal,
     purpose: Option<&str>,
     sql: &str,
     limits: &QueryLimits,
     entry: &mut AuditEntry,
-) -> Result<Answer, QueryError> {
-    let coordinator = principal.role == lagoa_core::Role::Admin
-        || lake
-            .catalog
-            .institution(&principal.institution)
-            .await?
-            .is_some_and(|i| i.role == lagoa_core::InstitutionRole::Coordinator);
+) -> Result<Prepared, QueryError> {
+    let reader = reader(lake, principal, purpose).await?;
+    let coordinator = reader.coordinator;
     let guard_limits = GuardLimits {
         max_sql_bytes: limits.max_sql_bytes,
         catalog_schemas: coordinator,
@@ -123,13 +199,6 @@ async fn answer(
         .catalog
         .live_grants(&principal.name, &principal.institution, now_micros())
         .await?;
-    let reader = Reader {
-        principal: principal.name.clone(),
-        institution: principal.institution.clone(),
-        role: principal.role,
-        purpose: purpose.map(str::to_owned),
-        coordinator,
-    };
     let session = GovernedSession::open(lake, &reader, &grants).await?;
     let mut used_grants = BTreeSet::new();
     for table in &checked.tables {
@@ -154,6 +223,63 @@ async fn answer(
             ));
         }
     };
+    Ok(Prepared {
+        df,
+        session,
+        tables: checked.tables,
+    })
+}
+
+/// Binds text parameters to the places of a planned statement.
+fn bind(
+    df: datafusion::prelude::DataFrame,
+    params: &[Option<String>],
+) -> Result<datafusion::prelude::DataFrame, QueryError> {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::scalar::ScalarValue;
+    if params.is_empty() {
+        return Ok(df);
+    }
+    let types = df
+        .logical_plan()
+        .get_parameter_types()
+        .map_err(|e| QueryError::Failed(e.to_string()))?;
+    let values = params
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let place = format!("${}", i + 1);
+            let data_type = types
+                .get(&place)
+                .cloned()
+                .flatten()
+                .unwrap_or(DataType::Utf8);
+            match text {
+                None => ScalarValue::try_from(&data_type),
+                Some(t) => ScalarValue::try_from_string(t.clone(), &data_type),
+            }
+            .map_err(|e| QueryError::Failed(format!("parameter {place}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    df.with_param_values(values)
+        .map_err(|e| QueryError::Failed(e.to_string()))
+}
+
+async fn answer(
+    lake: &Lake,
+    principal: &Principal,
+    purpose: Option<&str>,
+    sql: &str,
+    params: &[Option<String>],
+    limits: &QueryLimits,
+    entry: &mut AuditEntry,
+) -> Result<Answer, QueryError> {
+    let Prepared {
+        df,
+        session,
+        tables,
+    } = prepare(lake, principal, purpose, sql, limits, entry).await?;
+    let df = bind(df, params)?;
     let plan = df
         .clone()
         .into_optimized_plan()
@@ -180,8 +306,7 @@ async fn answer(
         .await
         .map_err(|_| QueryError::Timeout(limits.timeout))??;
     // Only the datasets the statement named and the lake holds.
-    let datasets: Vec<String> = checked
-        .tables
+    let datasets: Vec<String> = tables
         .iter()
         .filter(|t| session.access.contains_key(*t))
         .cloned()
@@ -194,6 +319,27 @@ async fn answer(
         datasets,
         columns: entry.columns.clone(),
         grants: entry.grants.clone(),
+    })
+}
+
+/// The principal as the policy sees it, declaring `purpose`.
+pub async fn reader(
+    lake: &Lake,
+    principal: &Principal,
+    purpose: Option<&str>,
+) -> Result<Reader, LakeError> {
+    let coordinator = principal.role == lagoa_core::Role::Admin
+        || lake
+            .catalog
+            .institution(&principal.institution)
+            .await?
+            .is_some_and(|i| i.role == lagoa_core::InstitutionRole::Coordinator);
+    Ok(Reader {
+        principal: principal.name.clone(),
+        institution: principal.institution.clone(),
+        role: principal.role,
+        purpose: purpose.map(str::to_owned),
+        coordinator,
     })
 }
 

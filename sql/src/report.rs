@@ -71,3 +71,37 @@ pub async fn consumption(
     }
     Ok(lines.into_values().collect())
 }
+
+/// The first and last-plus-one microsecond of `month` (`YYYY-MM`) in the
+/// time zone `zone`.
+pub fn month_range(month: &str, zone: &str) -> Result<(i64, i64), String> {
+    use chrono::TimeZone;
+    let zone: chrono_tz::Tz = zone
+        .parse()
+        .map_err(|_| format!("{zone:?} is not a time zone"))?;
+    let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .map_err(|_| "write the month as YYYY-MM".to_owned())?;
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(|| "the month is out of range".to_owned())?;
+    let start = |d: chrono::NaiveDate| {
+        zone.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map(|t| t.timestamp_micros())
+            .ok_or_else(|| format!("no midnight on {d} in {zone}"))
+    };
+    Ok((start(first)?, start(next)?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_month_is_its_local_days() {
+        let (from, to) = super::month_range("2026-02", "America/Recife").unwrap();
+        // 28 days; Recife is UTC-3 without daylight saving.
+        assert_eq!(to - from, 28 * 86_400 * 1_000_000);
+        assert_eq!(from % (86_400 * 1_000_000), 3 * 3_600 * 1_000_000);
+        assert!(super::month_range("2026-13", "America/Recife").is_err());
+        assert!(super::month_range("2026-01", "Mars/Olympus").is_err());
+    }
+}

@@ -1,11 +1,12 @@
 //! The session a principal's query runs in: only the datasets it may read,
 //! each as a view of only the columns it may see, over a key provider that
-//! releases a dataset's personal-data key only when a grant gives its
-//! personal columns in clear.
+//! releases a personal column's key only when a grant gives that column in
+//! clear.
 //!
-//! Personal columns without such a grant are left out for now:
-//! pseudonymised copies (keyed hashes written at ingest, so that joins
-//! still work) are the next step.
+//! A personal column without such a grant shows its pseudonym under the
+//! column's own name: the keyed hash written beside it at ingest (see
+//! `lagoa_lake::pseudonym`), so joins across datasets still work and the
+//! value never leaves in clear.
 
 use crate::policy::{ColumnAccess, DatasetMeta, Reader, TableAccess, table_access};
 use datafusion::catalog::view::ViewTable;
@@ -16,6 +17,7 @@ use datafusion::prelude::SessionContext;
 use lagoa_lake::catalog::Grant;
 use lagoa_lake::crypto::LakeCrypto;
 use lagoa_lake::keys::PersonalKeyGate;
+use lagoa_lake::pseudonym::pseudonym_column;
 use lagoa_lake::table::LakeTable;
 use lagoa_lake::{AsOf, Lake, LakeError};
 use std::collections::{BTreeMap, HashSet};
@@ -36,23 +38,13 @@ impl GovernedSession {
         let mut access = BTreeMap::new();
         let mut released = HashSet::new();
         for d in &datasets {
-            let meta = DatasetMeta {
-                name: d.name.to_string(),
-                level: d.level,
-                columns: d
-                    .columns
-                    .iter()
-                    .map(|c| (c.name.clone(), c.personal.is_some()))
-                    .collect(),
-            };
+            let meta = DatasetMeta::of(d);
             let seen = table_access(reader, &meta, grants);
             if let Ok(a) = &seen {
-                let personal_in_clear = meta
-                    .columns
-                    .iter()
-                    .any(|(c, personal)| *personal && a.access(c) == ColumnAccess::Clear);
-                if personal_in_clear {
-                    released.insert(meta.name.clone());
+                for (c, personal) in &meta.columns {
+                    if *personal && a.access(c) == ColumnAccess::Clear {
+                        released.insert((meta.name.clone(), c.clone()));
+                    }
                 }
             }
             access.insert(meta.name, seen);
@@ -72,13 +64,20 @@ impl GovernedSession {
                 files,
                 Arc::clone(&crypto),
                 Arc::clone(&lake.store.store),
-            )?;
+            )?
+            .with_pseudonyms();
             let name = d.name.as_str();
+            let column = |c: &str| Expr::Column(Column::new(Some(TableReference::bare(name)), c));
             let columns: Vec<Expr> = a
                 .columns
                 .iter()
-                .filter(|(_, x)| *x == ColumnAccess::Clear)
-                .map(|(c, _)| Expr::Column(Column::new(Some(TableReference::bare(name)), c)))
+                .filter_map(|(c, x)| match x {
+                    ColumnAccess::Clear => Some(column(c)),
+                    ColumnAccess::Pseudonymised => {
+                        Some(column(&pseudonym_column(c)).alias(c.as_str()))
+                    }
+                    ColumnAccess::Hidden => None,
+                })
                 .collect();
             if columns.is_empty() {
                 continue;

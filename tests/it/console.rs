@@ -9,33 +9,14 @@
 use crate::formats::hostile_csv_from;
 use crate::support::*;
 use fantoccini::{Client, ClientBuilder, Locator};
-use std::io::{BufRead, BufReader};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// A child process killed when the test ends, however it ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// chromedriver on a free port, answering.
 fn chromedriver() -> Option<(Killed, String)> {
     if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
         skip(
@@ -73,36 +54,6 @@ async fn browser(webdriver: &str) -> Client {
         .connect(webdriver)
         .await
         .expect("a Chromium session through chromedriver")
-}
-
-/// `lagoa serve` on a free port; returns the process and the base URL.
-fn serve(lake: &Path) -> (Killed, String) {
-    let mut child = Command::new(lagoa_bin())
-        .arg("--lake")
-        .arg(lake)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("LAGOA_LAKE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting lagoa serve");
-    let stderr = child.stderr.take().unwrap();
-    let child = Killed(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("Console: ") {
-                let _ = tx.send(url.trim_end_matches('/').to_owned());
-            }
-            // The server's log, shown when the test fails.
-            eprintln!("lagoa serve: {line}");
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("lagoa serve prints its address");
-    (child, url)
 }
 
 /// A drop-folder source feeding `name` daily at 06:00, under a daily
@@ -271,7 +222,7 @@ async fn the_console_shows_runs_and_lets_operators_act_in_a_real_browser() {
     let analyst = token(&lake, "bruno");
     assert!(operator.starts_with("lagoa_"), "{operator}");
 
-    let (_server, base) = serve(&lake);
+    let (_server, base) = serve(&lake, None);
     let client = browser(&webdriver).await;
 
     // The analyst sees the overview with the failure, but no buttons.

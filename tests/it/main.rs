@@ -3,6 +3,7 @@
 //! (moto), PyArrow. See `support.rs` for how each is found or started.
 
 mod access;
+mod api;
 mod bypass;
 mod catalog;
 mod console;
@@ -12,6 +13,9 @@ mod e2e;
 mod faults;
 mod formats;
 mod governance;
+mod opendata;
+mod pg;
+mod pseudonyms;
 mod remote;
 mod security;
 mod storage;

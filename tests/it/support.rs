@@ -5,9 +5,10 @@
 //! A fixture whose server is missing fails loudly when `CI=true`; locally it
 //! prints why the test is skipped.
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -244,7 +245,7 @@ pub fn s3(test: &str) -> Option<&'static S3> {
     server.as_ref()
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("binding a port")
         .local_addr()
@@ -450,4 +451,48 @@ pub fn ingest_obitos_especial(dir: &Path, lake: &Path) {
         "obitos",
         &["--personal", "cpf,nome", "--level", "especial"],
     );
+}
+
+/// A child process killed when the test ends, however it ends.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// chromedriver on a free port, answering.
+/// `lagoa serve` on a free port; returns the process and the base URL.
+/// The PostgreSQL port is closed unless `pg_port` is given.
+pub fn serve(lake: &Path, pg_port: Option<u16>) -> (Killed, String) {
+    let pg_listen = pg_port.map_or(String::new(), |p| format!("127.0.0.1:{p}"));
+    let mut child = Command::new(lagoa_bin())
+        .arg("--lake")
+        .arg(lake)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("LAGOA_LAKE")
+        .env("LAGOA__QUERY__PG_LISTEN", pg_listen)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting lagoa serve");
+    let stderr = child.stderr.take().unwrap();
+    let child = Killed(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("Console: ") {
+                let _ = tx.send(url.trim_end_matches('/').to_owned());
+            }
+            // The server's log, shown when the test fails.
+            eprintln!("lagoa serve: {line}");
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("lagoa serve prints its address");
+    (child, url)
 }

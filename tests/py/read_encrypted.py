@@ -11,6 +11,8 @@ the format of docs/interfaces.md:
 
     wrapped_key = base64( nonce(12) || AES-256-GCM ciphertext || tag(16) )
     key         = the master key's 32 bytes, AAD = UTF-8 of master_key_identifier
+    a personal column's id is `<master key id>#<column>`; its key is
+    HMAC-SHA256(master key, b"lagoa column key\\0" + UTF-8 column name)
 
 The file's AAD prefix is stored in the file, so nothing else is needed.
 
@@ -28,6 +30,8 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import hashlib
+import hmac
 import datetime as _dt
 import decimal
 import json
@@ -145,7 +149,11 @@ class LagoaKmsClient(pe.KmsClient):
         self.last_error: str | None = None
 
     def _key(self, key_id: str) -> bytes:
-        return _master_key(self._doc, key_id, self._path)
+        master_id, _, column = key_id.partition("#")
+        key = _master_key(self._doc, master_id, self._path)
+        if column:
+            key = hmac.new(key, b"lagoa column key\0" + column.encode("utf-8"), hashlib.sha256).digest()
+        return key
 
     def wrap_key(self, key_bytes, master_key_identifier):
         try:

@@ -2,12 +2,13 @@
 //! decisions, each made by a named principal (its token in `--token` or
 //! `LAGOA_TOKEN`) and recorded in the audit trail.
 
-use anyhow::{Result, anyhow, bail};
-use lagoa_core::{DatasetName, Role, SharingLevel};
+use anyhow::{Result, anyhow};
+use lagoa_core::SharingLevel;
 use lagoa_lake::Lake;
 use lagoa_lake::catalog::{
     AuditEntry, NewCategorisation, NewRequest, Principal, format_micros, now_micros,
 };
+use lagoa_sql::stewardship;
 
 #[derive(clap::Subcommand)]
 pub enum DatasetCommand {
@@ -98,42 +99,6 @@ async fn actor(lake: &Lake, token: Option<&str>) -> Result<Principal> {
         .map_err(|e| anyhow!("the token was refused: {e}"))
 }
 
-async fn record(
-    lake: &Lake,
-    who: &Principal,
-    action: &str,
-    dataset: &str,
-    subject: &str,
-    outcome: &str,
-    reason: Option<&str>,
-) -> Result<()> {
-    lake.audit(&AuditEntry {
-        principal: who.name.clone(),
-        institution: who.institution.clone(),
-        action: action.to_owned(),
-        datasets: vec![dataset.to_owned()],
-        subject: Some(subject.to_owned()),
-        outcome: outcome.to_owned(),
-        reason: reason.map(str::to_owned),
-        ..Default::default()
-    })
-    .await?;
-    Ok(())
-}
-
-/// Stewards of the dataset's provider, and admins, decide for it.
-async fn may_decide(lake: &Lake, who: &Principal, dataset: &str) -> Result<bool> {
-    if who.role == Role::Admin {
-        return Ok(true);
-    }
-    let provider = lake
-        .catalog
-        .categorisation(dataset)
-        .await?
-        .map(|c| c.provider);
-    Ok(who.role == Role::Steward && provider.as_deref() == Some(who.institution.as_str()))
-}
-
 pub async fn dataset(lake: &Lake, token: Option<&str>, command: DatasetCommand) -> Result<()> {
     match command {
         DatasetCommand::Categorise {
@@ -146,66 +111,19 @@ pub async fn dataset(lake: &Lake, token: Option<&str>, command: DatasetCommand) 
             reason,
         } => {
             let who = actor(lake, token).await?;
-            let name = DatasetName::new(dataset.clone())?;
-            let first = lake.catalog.categorisation(&dataset).await?.is_none();
-            let allowed = who.role == Role::Admin
-                || (who.role == Role::Steward
-                    && (first || may_decide(lake, &who, &dataset).await?));
-            if !allowed {
-                record(
-                    lake,
-                    &who,
-                    "categorise",
-                    &dataset,
-                    &dataset,
-                    "denied",
-                    Some("not a steward of the provider"),
-                )
-                .await?;
-                bail!(
-                    "{} may not categorise {dataset}: stewards of its provider institution and admins do",
-                    who.name
-                );
-            }
             let change = NewCategorisation {
                 level,
                 provider,
                 justification,
                 conditions,
                 restrictions,
-                reason: reason.clone(),
+                reason,
             };
-            match lake.catalog.categorise(&name, &change, &who.name).await {
-                Ok(c) => {
-                    record(
-                        lake,
-                        &who,
-                        "categorise",
-                        &dataset,
-                        &format!("v{} {}", c.version, c.level),
-                        "ok",
-                        Some(&reason),
-                    )
-                    .await?;
-                    println!(
-                        "{dataset}: categorisation v{} — {} (provider {}), snapshot {}",
-                        c.version, c.level, c.provider, c.snapshot_id
-                    );
-                }
-                Err(e) => {
-                    record(
-                        lake,
-                        &who,
-                        "categorise",
-                        &dataset,
-                        &dataset,
-                        "denied",
-                        Some(&e.to_string()),
-                    )
-                    .await?;
-                    return Err(e.into());
-                }
-            }
+            let c = stewardship::categorise(lake, &who, &dataset, &change).await?;
+            println!(
+                "{dataset}: categorisation v{} — {} (provider {}), snapshot {}",
+                c.version, c.level, c.provider, c.snapshot_id
+            );
         }
         DatasetCommand::History { dataset } => {
             for c in lake.catalog.categorisations(&dataset).await? {
@@ -260,20 +178,7 @@ pub async fn request(lake: &Lake, token: Option<&str>, command: RequestCommand) 
                 legal_basis,
                 until,
             };
-            let r = lake
-                .catalog
-                .file_request(&who.name, &who.institution, &new)
-                .await?;
-            record(
-                lake,
-                &who,
-                "request_filed",
-                &dataset,
-                &r.request_id,
-                "ok",
-                None,
-            )
-            .await?;
+            let r = stewardship::file_request(lake, &who, &new).await?;
             println!(
                 "request {} filed for {dataset}; the provider decides by {}",
                 r.request_id,
@@ -286,7 +191,13 @@ pub async fn request(lake: &Lake, token: Option<&str>, command: RequestCommand) 
                 "{:<36} {:<16} {:<14} {:<9} {:<20} PURPOSE",
                 "REQUEST", "DATASET", "BY", "STATUS", "DEADLINE"
             );
-            for r in lake.catalog.requests().await? {
+            // With a token, what that principal may see; without, the
+            // catalog owner's view of every request.
+            let requests = match token {
+                Some(_) => stewardship::visible_requests(lake, &actor(lake, token).await?).await?,
+                None => lake.catalog.requests().await?,
+            };
+            for r in requests {
                 let late = r.status == "pending" && r.deadline_at < now;
                 if overdue && !late {
                     continue;
@@ -321,47 +232,7 @@ async fn decide(
     reason: &str,
 ) -> Result<()> {
     let who = actor(lake, token).await?;
-    let request = lake
-        .catalog
-        .request(request_id)
-        .await?
-        .ok_or_else(|| anyhow!("no request {request_id}"))?;
-    let action = if approve {
-        "request_approved"
-    } else {
-        "request_denied"
-    };
-    if !may_decide(lake, &who, &request.dataset).await? {
-        record(
-            lake,
-            &who,
-            action,
-            &request.dataset,
-            request_id,
-            "denied",
-            Some("not a steward of the provider"),
-        )
-        .await?;
-        bail!(
-            "{} may not decide requests for {}: stewards of its provider institution and admins do",
-            who.name,
-            request.dataset
-        );
-    }
-    let decided = lake
-        .catalog
-        .decide_request(request_id, approve, &who.name, reason)
-        .await?;
-    record(
-        lake,
-        &who,
-        action,
-        &request.dataset,
-        request_id,
-        "ok",
-        Some(reason),
-    )
-    .await?;
+    let decided = stewardship::decide(lake, &who, request_id, approve, reason).await?;
     match decided.grant_id {
         Some(grant) => println!(
             "request {request_id} approved: grant {grant} for {} on {}",
@@ -402,43 +273,7 @@ pub async fn grant(lake: &Lake, token: Option<&str>, command: GrantCommand) -> R
         }
         GrantCommand::Revoke { grant_id, reason } => {
             let who = actor(lake, token).await?;
-            let grant = lake
-                .catalog
-                .grants()
-                .await?
-                .into_iter()
-                .find(|g| g.grant_id == grant_id)
-                .ok_or_else(|| anyhow!("no grant {grant_id}"))?;
-            if !may_decide(lake, &who, &grant.dataset).await? {
-                record(
-                    lake,
-                    &who,
-                    "grant_revoked",
-                    &grant.dataset,
-                    &grant_id,
-                    "denied",
-                    Some("not a steward of the provider"),
-                )
-                .await?;
-                bail!(
-                    "{} may not revoke grants on {}: stewards of its provider institution and admins do",
-                    who.name,
-                    grant.dataset
-                );
-            }
-            if !lake.catalog.revoke_grant(&grant_id, &who.name).await? {
-                bail!("grant {grant_id} was revoked already");
-            }
-            record(
-                lake,
-                &who,
-                "grant_revoked",
-                &grant.dataset,
-                &grant_id,
-                "ok",
-                Some(&reason),
-            )
-            .await?;
+            stewardship::revoke_grant(lake, &who, &grant_id, &reason).await?;
             println!("grant {grant_id} revoked");
         }
     }
@@ -472,8 +307,14 @@ pub async fn query(
             return Err(e);
         }
     };
-    let answer =
-        lagoa_sql::run(lake, &who, purpose, sql, &lagoa_sql::QueryLimits::default()).await?;
+    let answer = lagoa_sql::run(
+        lake,
+        &who,
+        purpose,
+        sql,
+        &lagoa_sql::QueryLimits::from_config(&lake.config.query),
+    )
+    .await?;
     let table = datafusion::datasource::MemTable::try_new(answer.schema, vec![answer.batches])?;
     let df = datafusion::prelude::SessionContext::new().read_table(std::sync::Arc::new(table))?;
     crate::output::write(df, format, output).await?;
@@ -492,61 +333,11 @@ pub async fn consumption(
     let who = actor(lake, token).await?;
     let provider = provider.ok_or_else(|| anyhow!("name the provider institution: --provider"))?;
     let month = month.ok_or_else(|| anyhow!("name the month: --month YYYY-MM"))?;
-    let coordinator = lake
-        .catalog
-        .institution(&who.institution)
-        .await?
-        .is_some_and(|i| i.role == lagoa_core::InstitutionRole::Coordinator);
-    let allowed = who.role == Role::Admin
-        || coordinator
-        || (who.role == Role::Steward && who.institution == provider);
-    if !allowed {
-        record(
-            lake,
-            &who,
-            "consumption_report",
-            "-",
-            &provider,
-            "denied",
-            Some("not a steward of the provider, a coordinator or an admin"),
-        )
-        .await?;
-        bail!(
-            "{} may not see {provider}'s consumption: its stewards, coordinators and admins do",
-            who.name
-        );
-    }
-    let zone: chrono_tz::Tz = lake
-        .config
-        .console
-        .timezone
-        .parse()
-        .map_err(|_| anyhow!("console.timezone is not a time zone"))?;
-    let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
-        .map_err(|_| anyhow!("--month {month:?}: write YYYY-MM"))?;
-    let next = first
-        .checked_add_months(chrono::Months::new(1))
-        .ok_or_else(|| anyhow!("--month {month:?} is out of range"))?;
-    let start = |d: chrono::NaiveDate| -> Result<i64> {
-        use chrono::TimeZone;
-        let local = d.and_hms_opt(0, 0, 0).unwrap_or_default();
-        zone.from_local_datetime(&local)
-            .earliest()
-            .map(|t| t.timestamp_micros())
-            .ok_or_else(|| anyhow!("no midnight on {d} in {zone}"))
-    };
-    let lines =
-        lagoa_sql::report::consumption(lake, &provider, start(first)?, start(next)?).await?;
-    record(
-        lake,
-        &who,
-        "consumption_report",
-        "-",
-        &format!("{provider} {month}"),
-        "ok",
-        None,
-    )
-    .await?;
+    stewardship::may_see_consumption(lake, &who, &provider).await?;
+    let (from, to) = lagoa_sql::report::month_range(&month, &lake.config.console.timezone)
+        .map_err(|e| anyhow!("--month {month:?}: {e}"))?;
+    let lines = lagoa_sql::report::consumption(lake, &provider, from, to).await?;
+    stewardship::record_consumption_read(lake, &who, &provider, &month).await?;
     match format {
         crate::delivery::ReportFormat::Json => {
             for line in &lines {
@@ -575,5 +366,30 @@ pub async fn consumption(
             }
         }
     }
+    Ok(())
+}
+
+/// `lagoa publish DATASET --out DIR`: open data, by a steward of the
+/// provider or an admin.
+pub async fn publish(
+    lake: &Lake,
+    token: Option<&str>,
+    dataset: &str,
+    out: &std::path::Path,
+    options: &lagoa_sql::opendata::PublishOptions<'_>,
+) -> Result<()> {
+    let who = actor(lake, token).await?;
+    let p = lagoa_sql::opendata::publish(lake, &who, dataset, out, options).await?;
+    println!(
+        "{}: {} rows of snapshot {} published to {}",
+        p.dataset,
+        p.rows,
+        p.snapshot,
+        out.display()
+    );
+    for f in &p.files {
+        println!("  {}", f.display());
+    }
+    println!("  {} (DCAT-AP, JSON-LD)", p.catalog.display());
     Ok(())
 }

@@ -122,6 +122,23 @@ enum Command {
         #[command(subcommand)]
         command: delivery::QuarantineCommand,
     },
+    /// Publish an amplo dataset as open data: CSV and Parquet files plus
+    /// DCAT-AP metadata (catalog.jsonld) for a CKAN portal to harvest.
+    Publish {
+        dataset: String,
+        /// The folder the files go to (served as --base-url).
+        #[arg(long)]
+        out: PathBuf,
+        /// The URL the folder is served under.
+        #[arg(long, default_value = "https://dados.example.gov.br/lagoa")]
+        base_url: String,
+        /// The publisher named in the metadata.
+        #[arg(long, default_value = "Escritório de dados")]
+        publisher: String,
+        /// The licence of the data.
+        #[arg(long, default_value = "http://creativecommons.org/licenses/by/4.0/")]
+        license: String,
+    },
     /// Run read-only SQL over the lake.
     Query {
         sql: String,
@@ -417,6 +434,15 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Quarantine { command } => {
             let lake = open(&cli.lake).await?;
             delivery::quarantine(&lake, command).await
+        }
+        Command::Publish { dataset, out, base_url, publisher, license } => {
+            let lake = open(&cli.lake).await?;
+            governance::publish(&lake, cli.token.as_deref(), &dataset, &out, &lagoa_sql::opendata::PublishOptions {
+                base_url: &base_url,
+                publisher: &publisher,
+                license: &license,
+            })
+            .await
         }
         Command::Query { sql, format, output, as_of, purpose } => {
             let lake = open(&cli.lake).await?;

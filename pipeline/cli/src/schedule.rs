@@ -127,17 +127,47 @@ pub async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Result<()>
         timezone,
         secure_cookie: config.console.secure_cookie,
     };
-    let console =
-        lagoa_console::Console::new(Arc::new(lake), sources, Arc::new(SystemClock), options);
+    let lake = Arc::new(lake);
+    let api = lagoa_api::Api::new(
+        Arc::clone(&lake),
+        sources.iter().cloned().map(Arc::new).collect(),
+        options.late_grace,
+        lagoa_sql::QueryLimits::from_config(&config.query),
+        config.console.timezone.clone(),
+    );
+    let stop_pg = tokio_util::sync::CancellationToken::new();
+    let pg_listen = config.query.pg_listen.trim();
+    let pg = if pg_listen.is_empty() {
+        None
+    } else {
+        let listener = tokio::net::TcpListener::bind(pg_listen)
+            .await
+            .map_err(|e| anyhow!("cannot listen on {pg_listen} (query.pg_listen): {e}"))?;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, "serving the PostgreSQL protocol");
+        eprintln!("PostgreSQL: {address} (user: your principal, password: your API token)");
+        Some(tokio::spawn(lagoa_pg::serve(
+            listener,
+            Arc::clone(&lake),
+            lagoa_sql::QueryLimits::from_config(&config.query),
+            stop_pg.clone(),
+        )))
+    };
+    let console = lagoa_console::Console::new(lake, sources, Arc::new(SystemClock), options);
     let listener = tokio::net::TcpListener::bind(listen.trim())
         .await
         .map_err(|e| anyhow!("cannot listen on {listen} (console.listen): {e}"))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, "serving the console");
+    tracing::info!(%address, "serving the console and the API");
     eprintln!("Console: http://{address}/");
-    axum::serve(listener, console.router())
+    eprintln!("API: http://{address}/api/v1 (OpenAPI: http://{address}/api/v1/openapi.json)");
+    axum::serve(listener, console.router().merge(api.router()))
         .with_graceful_shutdown(wait_for_signal())
         .await?;
+    stop_pg.cancel();
+    if let Some(pg) = pg {
+        let _ = pg.await;
+    }
     console
         .shutdown(Duration::from_secs(config.daemon.shutdown_grace_seconds))
         .await;

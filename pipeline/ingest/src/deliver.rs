@@ -879,6 +879,7 @@ async fn process(
         keys: Arc::clone(lake.crypto.keys()),
         crypto: Arc::clone(&lake.crypto),
         writer_config: lake.config.writer.clone(),
+        pseudonyms: lagoa_lake::pseudonym::PseudonymKey::new(&lake.secret("pseudonym").await?),
     };
     let request = request.clone();
     let handle = tokio::runtime::Handle::current();
@@ -906,6 +907,7 @@ struct LakeHandles {
     keys: Arc<dyn lagoa_lake::keys::KeyProvider>,
     crypto: Arc<lagoa_lake::crypto::LakeCrypto>,
     writer_config: lagoa_lake::config::WriterConfig,
+    pseudonyms: lagoa_lake::pseudonym::PseudonymKey,
 }
 
 fn check_and_write(
@@ -1001,6 +1003,7 @@ fn check_and_write(
             schema: checker.output_schema(),
             personal_columns,
             partition_column: contract.dataset.partition.clone(),
+            pseudonyms: Some(lake.pseudonyms.clone()),
         },
         Arc::clone(&lake.store),
         Arc::clone(&lake.crypto),

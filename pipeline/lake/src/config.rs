@@ -215,6 +215,16 @@ pub struct QueryConfig {
     /// default: measured 17-37 % slower on the benchmark queries; row groups
     /// and pages are pruned by the predicate either way.
     pub filter_pushdown: bool,
+    /// Governed queries (CLI with a token, HTTP, PostgreSQL port): most
+    /// rows one query may return.
+    pub max_rows: usize,
+    /// ... longest a query may run.
+    pub timeout_seconds: u64,
+    /// ... longest SQL text accepted.
+    pub max_sql_bytes: usize,
+    /// The PostgreSQL wire protocol port `lagoa serve` opens for analysts'
+    /// tools (psql, DBeaver, Metabase, Power BI); "" for none.
+    pub pg_listen: String,
 }
 
 impl Default for QueryConfig {
@@ -222,6 +232,10 @@ impl Default for QueryConfig {
         Self {
             memory_limit: "4GiB".into(),
             filter_pushdown: false,
+            max_rows: 100_000,
+            timeout_seconds: 300,
+            max_sql_bytes: 64 * 1024,
+            pg_listen: "127.0.0.1:5433".into(),
         }
     }
 }
@@ -501,6 +515,13 @@ memory_limit = {memory:?}
 # Filter rows while decoding Parquet (late materialization). Row groups and
 # pages are pruned by the query's predicate either way.
 filter_pushdown = {pushdown}
+# Limits of governed queries (with a token: CLI, HTTP API, PostgreSQL port).
+max_rows = {max_rows}
+timeout_seconds = {query_timeout}
+max_sql_bytes = {max_sql}
+# `lagoa serve` speaks the PostgreSQL protocol here, for psql, DBeaver,
+# Metabase or Power BI (user: principal, password: API token); "" for none.
+pg_listen = {pg_listen:?}
 
 [daemon]
 # `lagoa daemon` runs the *.source.toml files of this folder on their
@@ -553,6 +574,10 @@ secure_cookie = {secure_cookie}
         rg_rows = config.writer.row_group_rows,
         memory = config.query.memory_limit,
         pushdown = config.query.filter_pushdown,
+        max_rows = config.query.max_rows,
+        query_timeout = config.query.timeout_seconds,
+        max_sql = config.query.max_sql_bytes,
+        pg_listen = config.query.pg_listen,
         sources = config.daemon.sources,
         concurrency = config.daemon.concurrency,
         lease = config.daemon.lease_seconds,

@@ -5,7 +5,8 @@
 //!
 //! - every file gets fresh data keys: one per column, the footer's and the
 //!   ordinary columns' wrapped under the dataset's `data` master key, the
-//!   personal-data columns' under its `pessoal` master key;
+//!   each personal-data column's under a key of its own derived from the
+//!   dataset's `pessoal` master key (see `keys`);
 //! - the file's identity (`lagoa:v1:<object path>`) is its AAD prefix. It
 //!   is stored in the file for other readers, and Lagoa supplies the prefix
 //!   the catalog expects, so a file swapped or replayed onto another path
@@ -15,7 +16,7 @@
 //!   [`LakeCrypto::forget_cached_keys`] drops them (after a shred).
 
 use crate::error::{LakeError, Result};
-use crate::keys::KeyProvider;
+use crate::keys::{KeyProvider, column_key_id};
 use datafusion::common::config::EncryptionFactoryOptions;
 use datafusion::execution::parquet_encryption::EncryptionFactory;
 use lagoa_core::DatasetName;
@@ -150,8 +151,10 @@ impl LakeCrypto {
         if !ordinary.is_empty() {
             config = config.add_column_key(ids.data.clone(), ordinary);
         }
-        if !personal.is_empty() {
-            config = config.add_column_key(ids.personal.clone(), personal);
+        for column in personal {
+            // Each personal column under its own key, so a session can be
+            // given one personal column and not the others.
+            config = config.add_column_key(column_key_id(&ids.personal, &column), vec![column]);
         }
         let config = config.build().map_err(|e| err(e.to_string()))?;
         let keys = self

@@ -22,6 +22,7 @@ pub mod crypto;
 pub mod error;
 pub mod keys;
 mod lake;
+pub mod pseudonym;
 pub mod raw;
 pub mod session;
 pub mod store;

@@ -7,8 +7,8 @@
 //! another master key.
 
 use super::{
-    DatasetKeyIds, KeyProvider, MasterKeyInfo, PURPOSE_DATA, PURPOSE_PERSONAL, master_key_id,
-    parse_master_key_id,
+    DatasetKeyIds, KeyProvider, MasterKeyInfo, PURPOSE_DATA, PURPOSE_PERSONAL, column_key,
+    master_key_id, parse_master_key_id, split_column_scope,
 };
 use crate::error::{LakeError, Result};
 use base64::Engine;
@@ -182,11 +182,17 @@ impl LocalKeyStore {
         Ok(found)
     }
 
-    /// The master key as an AES-256-GCM key, or why it cannot be had.
+    /// The master key as an AES-256-GCM key, or why it cannot be had. A
+    /// column-scoped id (`<master>#<column>`) gives the column's own key,
+    /// derived from its master key.
     fn master_key(&self, master_key_id: &str) -> Result<LessSafeKey> {
-        let master = self
-            .key_bytes(master_key_id)?
-            .ok_or_else(|| self.missing_key_error(master_key_id))?;
+        let (stored_id, column) = split_column_scope(master_key_id);
+        let mut master = self
+            .key_bytes(stored_id)?
+            .ok_or_else(|| self.missing_key_error(stored_id))?;
+        if let Some(column) = column {
+            master = column_key(&master, column);
+        }
         let key = UnboundKey::new(&AES_256_GCM, &master)
             .map_err(|_| LakeError::Keys(format!("master key {master_key_id} has a bad length")))?;
         Ok(LessSafeKey::new(key))

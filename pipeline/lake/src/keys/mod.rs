@@ -7,6 +7,13 @@
 //! `lagoa.<dataset>.data.vN` wraps the footer and ordinary columns,
 //! `lagoa.<dataset>.pessoal.vN` wraps the personal-data columns, so access to
 //! them can be granted, audited and destroyed on its own.
+//!
+//! Personal columns go one step further: each is wrapped under a key of its
+//! own, named `lagoa.<dataset>.pessoal.vN#<column>` and derived by the key
+//! provider from the dataset's `pessoal` master key and the column's name
+//! ([`column_key`]). A query session is released the keys of exactly the
+//! columns its grants give in clear ([`PersonalKeyGate`]); shredding or
+//! rotating the `pessoal` master key covers every column.
 
 pub(crate) mod local;
 
@@ -61,21 +68,25 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug {
     fn check(&self) -> Result<()>;
 }
 
-/// The key provider of one governed query session: it unwraps a dataset's
-/// `pessoal` master key only for the datasets whose personal columns the
-/// session's grants give in clear. A plan built by hand in such a session
-/// still cannot decrypt any other personal column. Everything else passes
-/// through; keys are never created, rotated or destroyed through it.
+/// A personal column's key: `(dataset, column)`.
+pub type ColumnRef = (String, String);
+
+/// The key provider of one governed query session: it unwraps the key of a
+/// personal column only for the `(dataset, column)` pairs the session's
+/// grants give in clear. A plan built by hand in such a session still cannot
+/// decrypt any other personal column, not even another column of the same
+/// dataset. Everything else passes through; keys are never created, rotated
+/// or destroyed through it.
 #[derive(Debug)]
 pub struct PersonalKeyGate {
     inner: std::sync::Arc<dyn KeyProvider>,
-    released: std::collections::HashSet<String>,
+    released: std::collections::HashSet<ColumnRef>,
 }
 
 impl PersonalKeyGate {
     pub fn new(
         inner: std::sync::Arc<dyn KeyProvider>,
-        released: std::collections::HashSet<String>,
+        released: std::collections::HashSet<ColumnRef>,
     ) -> Self {
         Self { inner, released }
     }
@@ -95,12 +106,19 @@ impl KeyProvider for PersonalKeyGate {
     }
 
     fn unwrap(&self, wrapped: &str, master_key_id: &str) -> Result<Zeroizing<Vec<u8>>> {
-        if let Some((dataset, PURPOSE_PERSONAL, _)) = parse_master_key_id(master_key_id)
-            && !self.released.contains(dataset)
-        {
-            return Err(crate::error::LakeError::Keys(format!(
-                "the personal-data key of {dataset} is not released to this session: no grant of yours gives its personal columns"
-            )));
+        let (master, column) = split_column_scope(master_key_id);
+        if let Some((dataset, PURPOSE_PERSONAL, _)) = parse_master_key_id(master) {
+            let released =
+                column.is_some_and(|c| self.released.contains(&(dataset.to_owned(), c.to_owned())));
+            if !released {
+                let what = column.map_or_else(
+                    || format!("the personal-data key of {dataset}"),
+                    |c| format!("the key of {dataset}.{c}"),
+                );
+                return Err(crate::error::LakeError::Keys(format!(
+                    "{what} is not released to this session: no grant of yours gives that personal column"
+                )));
+            }
         }
         self.inner.unwrap(wrapped, master_key_id)
     }
@@ -138,6 +156,30 @@ pub(crate) fn parse_master_key_id(id: &str) -> Option<(&str, &str, u32)> {
     Some((dataset, purpose, version.parse().ok()?))
 }
 
+/// The id of the key that wraps one personal column's data keys.
+pub fn column_key_id(personal_master_key_id: &str, column: &str) -> String {
+    format!("{personal_master_key_id}#{column}")
+}
+
+/// Splits `<master key id>#<column>` into the master key id and the column.
+pub fn split_column_scope(id: &str) -> (&str, Option<&str>) {
+    match id.split_once('#') {
+        Some((master, column)) => (master, Some(column)),
+        None => (id, None),
+    }
+}
+
+/// A column's own key-encryption key, derived from the master key:
+/// HMAC-SHA256(master, "lagoa column key\0" || column). One-way, so holding
+/// one column's key says nothing of the master key or of the other columns'.
+pub fn column_key(master: &[u8], column: &str) -> Zeroizing<Vec<u8>> {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, master);
+    let mut context = ring::hmac::Context::with_key(&key);
+    context.update(b"lagoa column key\0");
+    context.update(column.as_bytes());
+    Zeroizing::new(context.sign().as_ref().to_vec())
+}
+
 pub(crate) const PURPOSE_DATA: &str = "data";
 pub(crate) const PURPOSE_PERSONAL: &str = "pessoal";
 
@@ -151,5 +193,22 @@ mod tests {
         assert_eq!(id, "lagoa.obitos_pe.pessoal.v3");
         assert_eq!(parse_master_key_id(&id), Some(("obitos_pe", "pessoal", 3)));
         assert_eq!(parse_master_key_id("other"), None);
+    }
+
+    #[test]
+    fn column_keys_are_scoped_and_distinct() {
+        let id = column_key_id("lagoa.obitos_pe.pessoal.v1", "cpf");
+        assert_eq!(
+            split_column_scope(&id),
+            ("lagoa.obitos_pe.pessoal.v1", Some("cpf"))
+        );
+        assert_eq!(
+            split_column_scope("lagoa.x.data.v1"),
+            ("lagoa.x.data.v1", None)
+        );
+        let master = [7u8; 32];
+        assert_ne!(*column_key(&master, "cpf"), *column_key(&master, "cns"));
+        assert_ne!(column_key(&master, "cpf").as_slice(), master.as_slice());
+        assert_eq!(column_key(&master, "cpf").len(), 32);
     }
 }

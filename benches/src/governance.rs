@@ -1,0 +1,395 @@
+//! Governance overhead and query throughput (issue 5's benchmark).
+//!
+//! 1. In process, the same small query on a bare DataFusion session over
+//!    the lake's table, and through `lagoa_sql::run` (guard, policy, a
+//!    governed session opened per query, the audit entry): median and p95
+//!    of each, and the median added latency. Also the audit append alone.
+//! 2. `lagoa serve` with concurrent clients on loopback: queries per second
+//!    through the HTTP API and through the PostgreSQL port, and the same
+//!    query on the PostgreSQL server of this machine as the reference a
+//!    user would otherwise pick.
+//!
+//! Prints a markdown report and writes `results.json` in the work folder.
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Parser;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const SQL: &str = "SELECT sum(habitantes) AS h FROM populacao WHERE municipio = '260005'";
+
+#[derive(Parser)]
+struct Args {
+    /// The lagoa binary (a release build).
+    #[arg(long)]
+    lagoa: PathBuf,
+    /// Work folder (emptied first).
+    #[arg(long, default_value = "bench-data/governance")]
+    workdir: PathBuf,
+    /// Municipalities × years of the table queried.
+    #[arg(long, default_value_t = 5570)]
+    municipalities: u32,
+    #[arg(long, default_value_t = 10)]
+    years: u32,
+    /// Timed runs of each in-process variant.
+    #[arg(long, default_value_t = 300)]
+    iterations: usize,
+    /// Concurrent clients for the throughput runs.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Seconds of each throughput run.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// The reference PostgreSQL server.
+    #[arg(
+        long,
+        default_value = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+    )]
+    postgres: String,
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn lagoa(args: &Args, lake: &Path, rest: &[&str]) -> Result<String> {
+    let out = Command::new(&args.lagoa)
+        .arg("--lake")
+        .arg(lake)
+        .args(rest)
+        .env_remove("LAGOA_LAKE")
+        .output()
+        .with_context(|| format!("running {}", args.lagoa.display()))?;
+    if !out.status.success() {
+        bail!(
+            "lagoa {rest:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn rows(args: &Args) -> Vec<(String, u32, u64)> {
+    let mut out = Vec::new();
+    for m in 0..args.municipalities {
+        for y in 0..args.years {
+            let code = format!("{:06}", 260005 + m * 50);
+            out.push((
+                code,
+                2015 + y,
+                1000 + u64::from((m * 7919 + y * 104_729) % 500_000),
+            ));
+        }
+    }
+    out
+}
+
+fn stats(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Runs `clients` loops of `one` for `seconds`; returns (queries/s, median ms).
+async fn throughput<F, Fut>(clients: usize, seconds: u64, one: F) -> Result<(f64, f64)>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let one = Arc::new(one);
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (one, stop, done) = (Arc::clone(&one), Arc::clone(&stop), Arc::clone(&done));
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                one(c).await?;
+                latencies.push(ms(t.elapsed()));
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let (median, _) = stats(all);
+    Ok((done.load(Ordering::Relaxed) as f64 / elapsed, median))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = std::fs::remove_dir_all(&args.workdir);
+    std::fs::create_dir_all(&args.workdir)?;
+    let lake = args.workdir.join("lake");
+    let data = rows(&args);
+
+    // The lake: one amplo table, an analyst with a token.
+    lagoa(&args, &lake, &["init"])?;
+    let csv = args.workdir.join("populacao.csv");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&csv)?);
+    writeln!(f, "municipio,ano,habitantes")?;
+    for (m, y, h) in &data {
+        writeln!(f, "{m},{y},{h}")?;
+    }
+    f.flush()?;
+    drop(f);
+    let csv_arg = csv.to_string_lossy().into_owned();
+    lagoa(
+        &args,
+        &lake,
+        &[
+            "ingest",
+            &csv_arg,
+            "--dataset",
+            "populacao",
+            "--level",
+            "amplo",
+        ],
+    )?;
+    lagoa(
+        &args,
+        &lake,
+        &["institution", "add", "seplag", "--role", "coordinator"],
+    )?;
+    lagoa(
+        &args,
+        &lake,
+        &[
+            "user",
+            "add",
+            "ana",
+            "--institution",
+            "seplag",
+            "--role",
+            "analyst",
+        ],
+    )?;
+    let token = lagoa(&args, &lake, &["token", "create", "ana"])?
+        .trim()
+        .to_owned();
+
+    // 1. In process.
+    let opened = lagoa_lake::Lake::open(&lake).await?;
+    let principal = opened
+        .catalog
+        .authenticate(&token, lagoa_lake::catalog::now_micros())
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let bare = lagoa_lake::session::LakeSession::open(&opened, &lagoa_lake::AsOf::Latest).await?;
+    let limits = lagoa_sql::QueryLimits::default();
+    let run_bare = || async {
+        let batches = bare.sql(SQL).await?.collect().await?;
+        anyhow::ensure!(batches.iter().map(|b| b.num_rows()).sum::<usize>() == 1);
+        Ok::<_, anyhow::Error>(())
+    };
+    let run_governed = || async {
+        let a = lagoa_sql::run(&opened, &principal, None, SQL, &limits).await?;
+        anyhow::ensure!(a.rows == 1);
+        Ok::<_, anyhow::Error>(())
+    };
+    for _ in 0..20 {
+        run_bare().await?;
+        run_governed().await?;
+    }
+    let (mut t_bare, mut t_gov, mut t_audit, mut t_open) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..args.iterations {
+        let t = Instant::now();
+        run_bare().await?;
+        t_bare.push(ms(t.elapsed()));
+        let t = Instant::now();
+        run_governed().await?;
+        t_gov.push(ms(t.elapsed()));
+        let t = Instant::now();
+        opened
+            .audit(&lagoa_lake::catalog::AuditEntry {
+                principal: "bench".into(),
+                institution: "seplag".into(),
+                action: "bench".into(),
+                outcome: "ok".into(),
+                ..Default::default()
+            })
+            .await?;
+        t_audit.push(ms(t.elapsed()));
+        let t = Instant::now();
+        lagoa_lake::session::LakeSession::open(&opened, &lagoa_lake::AsOf::Latest).await?;
+        t_open.push(ms(t.elapsed()));
+    }
+    let (bare_med, bare_p95) = stats(t_bare);
+    let (gov_med, gov_p95) = stats(t_gov);
+    let (audit_med, _) = stats(t_audit);
+    let (open_med, _) = stats(t_open);
+
+    // 2. Throughput through `lagoa serve`.
+    let pg_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = Command::new(&args.lagoa)
+        .arg("--lake")
+        .arg(&lake)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("LAGOA_LAKE")
+        .env("LAGOA__QUERY__PG_LISTEN", format!("127.0.0.1:{pg_port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = child.stderr.take().expect("piped");
+    let _server = Killed(child);
+    // Keep reading the server's stderr (a closed pipe would stop it).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("Console: ") {
+                let _ = tx.send(url.trim_end_matches('/').to_owned());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(30))
+        .map_err(|_| anyhow!("lagoa serve did not print its address"))?;
+
+    let http = reqwest::Client::new();
+    let url = format!("{base}/api/v1/query");
+    let token_http = token.clone();
+    let (http_qps, http_med) = throughput(args.clients, args.seconds, move |_| {
+        let (http, url, token) = (http.clone(), url.clone(), token_http.clone());
+        async move {
+            let r = http
+                .post(&url)
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "sql": SQL }))
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().is_success(), "HTTP {}", r.status());
+            r.bytes().await?;
+            Ok(())
+        }
+    })
+    .await?;
+
+    let connect = |conninfo: String| async move {
+        let (client, connection) =
+            tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        Ok::<_, anyhow::Error>(Arc::new(client))
+    };
+    let mut lagoa_clients = Vec::new();
+    for _ in 0..args.clients {
+        lagoa_clients.push(
+            connect(format!(
+                "host=127.0.0.1 port={pg_port} user=ana password={token} dbname=lagoa"
+            ))
+            .await?,
+        );
+    }
+    let lagoa_clients = Arc::new(lagoa_clients);
+    let (pg_qps, pg_med) = throughput(args.clients, args.seconds, move |c| {
+        let client = Arc::clone(&lagoa_clients[c]);
+        async move {
+            let rows = client.simple_query(SQL).await?;
+            anyhow::ensure!(!rows.is_empty());
+            Ok(())
+        }
+    })
+    .await?;
+
+    // The reference: the same table and query on PostgreSQL.
+    let setup = connect(args.postgres.clone()).await?;
+    setup
+        .batch_execute(
+            "DROP TABLE IF EXISTS bench_populacao; CREATE TABLE bench_populacao (municipio text, ano int, habitantes bigint)",
+        )
+        .await?;
+    for chunk in data.chunks(5000) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|(m, y, h)| format!("('{m}',{y},{h})"))
+            .collect();
+        setup
+            .batch_execute(&format!(
+                "INSERT INTO bench_populacao VALUES {}",
+                values.join(",")
+            ))
+            .await?;
+    }
+    setup.batch_execute("ANALYZE bench_populacao").await?;
+    let reference_sql = SQL.replace("populacao", "bench_populacao");
+    let mut pg_clients = Vec::new();
+    for _ in 0..args.clients {
+        pg_clients.push(connect(args.postgres.clone()).await?);
+    }
+    let pg_clients = Arc::new(pg_clients);
+    let (ref_qps, ref_med) = throughput(args.clients, args.seconds, move |c| {
+        let (client, sql) = (Arc::clone(&pg_clients[c]), reference_sql.clone());
+        async move {
+            client.simple_query(&sql).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    setup.batch_execute("DROP TABLE bench_populacao").await?;
+
+    let report = format!(
+        "## Governance overhead and throughput\n\n\
+Table `populacao`: {rows} rows (amplo, encrypted). Query: `{SQL}`.\n\n\
+| in process ({n} runs each) | median ms | p95 ms |\n|---|---|---|\n\
+| bare DataFusion session (table registered once) | {bare_med:.2} | {bare_p95:.2} |\n\
+| governed: guard, policy, session per query, audit | {gov_med:.2} | {gov_p95:.2} |\n\
+| **added by governance** | **{added:.2}** | |\n\
+| of which: one audit append (HMAC chain, catalog write) | {audit_med:.2} | |\n\
+| of which about: opening a session over the catalog | {open_med:.2} | |\n\n\
+| throughput, {clients} clients, {secs} s, loopback | queries/s | median ms | ratio to PostgreSQL |\n|---|---|---|---|\n\
+| lagoa HTTP API (JSON) | {http_qps:.0} | {http_med:.2} | {r_http:.2} |\n\
+| lagoa PostgreSQL port (simple query) | {pg_qps:.0} | {pg_med:.2} | {r_pg:.2} |\n\
+| PostgreSQL {pgv} (same table, no index) | {ref_qps:.0} | {ref_med:.2} | 1.00 |\n",
+        rows = data.len(),
+        n = args.iterations,
+        added = gov_med - bare_med,
+        clients = args.clients,
+        secs = args.seconds,
+        r_http = http_qps / ref_qps,
+        r_pg = pg_qps / ref_qps,
+        pgv = "server",
+    );
+    println!("{report}");
+    let json = serde_json::json!({
+        "rows": data.len(), "iterations": args.iterations, "clients": args.clients, "seconds": args.seconds,
+        "bare_median_ms": bare_med, "bare_p95_ms": bare_p95,
+        "governed_median_ms": gov_med, "governed_p95_ms": gov_p95,
+        "added_median_ms": gov_med - bare_med, "audit_append_median_ms": audit_med,
+        "session_open_median_ms": open_med,
+        "http_qps": http_qps, "http_median_ms": http_med,
+        "pg_qps": pg_qps, "pg_median_ms": pg_med,
+        "postgres_qps": ref_qps, "postgres_median_ms": ref_med,
+    });
+    std::fs::write(
+        args.workdir.join("results.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
+    std::fs::write(args.workdir.join("report.md"), report)?;
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! The catalog as analysts browse it: every dataset with its description,
+//! level, provider, columns (personal ones marked), freshness against its
+//! agreement, and what the caller may read of it. Metadata is not secret:
+//! an analyst finds an `especial` dataset here and files a request for it.
+
+use crate::caller::Caller;
+use crate::{Api, ApiError};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use lagoa_lake::AsOf;
+use lagoa_lake::catalog::model::DatasetInfo;
+use lagoa_lake::catalog::{Categorisation, Principal, now_micros};
+use lagoa_sql::{ColumnAccess, DatasetMeta, table_access};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+pub struct Search {
+    /// Words to find in the name, description or column names.
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    level: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ColumnView {
+    name: String,
+    #[serde(rename = "type")]
+    data_type: String,
+    personal: bool,
+    /// `clear`, `pseudonymised` or `hidden` for the caller (without a purpose).
+    access: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct FreshnessView {
+    sources: Vec<String>,
+    last_delivery: Option<String>,
+    expected_every_seconds: Option<u64>,
+    late: bool,
+}
+
+#[derive(Serialize)]
+pub struct DatasetView {
+    name: String,
+    description: String,
+    level: String,
+    provider: Option<String>,
+    schema_version: i64,
+    columns: Vec<ColumnView>,
+    freshness: Option<FreshnessView>,
+    /// Whether the caller can query it now, and if not, why.
+    readable: bool,
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    categorisation_history: Option<Vec<Categorisation>>,
+}
+
+async fn view(
+    api: &Api,
+    who: &Principal,
+    d: &DatasetInfo,
+    fresh: &BTreeMap<String, FreshnessView>,
+    grants: &[lagoa_lake::catalog::Grant],
+) -> Result<DatasetView, ApiError> {
+    let reader = lagoa_sql::reader(api.lake(), who, None).await?;
+    let seen = table_access(&reader, &DatasetMeta::of(d), grants);
+    let access = |c: &str| match &seen {
+        Ok(a) => match a.access(c) {
+            ColumnAccess::Clear => "clear",
+            ColumnAccess::Pseudonymised => "pseudonymised",
+            ColumnAccess::Hidden => "hidden",
+        },
+        Err(_) => "hidden",
+    };
+    let provider = api
+        .lake()
+        .catalog
+        .categorisation(d.name.as_str())
+        .await?
+        .map(|c| c.provider);
+    Ok(DatasetView {
+        name: d.name.to_string(),
+        description: d.description.clone(),
+        level: d.level.to_string(),
+        provider,
+        schema_version: d.schema_version,
+        columns: d
+            .columns
+            .iter()
+            .map(|c| ColumnView {
+                name: c.name.clone(),
+                data_type: c.data_type.clone(),
+                personal: c.personal.is_some(),
+                access: access(&c.name),
+            })
+            .collect(),
+        freshness: fresh.get(d.name.as_str()).map(|f| FreshnessView {
+            sources: f.sources.clone(),
+            last_delivery: f.last_delivery.clone(),
+            expected_every_seconds: f.expected_every_seconds,
+            late: f.late,
+        }),
+        readable: seen.is_ok(),
+        reason: seen.err(),
+        categorisation_history: None,
+    })
+}
+
+async fn freshness(api: &Api) -> Result<BTreeMap<String, FreshnessView>, ApiError> {
+    let all = lagoa_daemon::metrics::freshness(
+        api.lake(),
+        &api.0.sources,
+        chrono::Utc::now(),
+        api.0.late_grace,
+    )
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(all
+        .into_iter()
+        .map(|f| {
+            (
+                f.dataset.clone(),
+                FreshnessView {
+                    sources: f.sources,
+                    last_delivery: f.last_commit.map(|t| t.to_rfc3339()),
+                    expected_every_seconds: f.expected.map(|d| d.as_secs()),
+                    late: f.late,
+                },
+            )
+        })
+        .collect())
+}
+
+fn matches(d: &DatasetInfo, search: &Search) -> bool {
+    if let Some(level) = &search.level
+        && !d.level.to_string().eq_ignore_ascii_case(level.trim())
+    {
+        return false;
+    }
+    let Some(q) = search.q.as_deref().map(str::to_lowercase) else {
+        return true;
+    };
+    let text = format!(
+        "{} {} {}",
+        d.name,
+        d.description,
+        d.columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+    .to_lowercase();
+    q.split_whitespace().all(|word| text.contains(word))
+}
+
+/// `GET /api/v1/datasets?q=&level=`
+pub async fn list(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Query(search): Query<Search>,
+) -> Result<Json<Vec<DatasetView>>, ApiError> {
+    let latest = api.lake().catalog.resolve(&AsOf::Latest).await?;
+    let fresh = freshness(&api).await?;
+    let grants = api
+        .lake()
+        .catalog
+        .live_grants(&who.name, &who.institution, now_micros())
+        .await?;
+    let mut out = Vec::new();
+    for d in api.lake().catalog.datasets(latest).await? {
+        if matches(&d, &search) {
+            out.push(view(&api, &who, &d, &fresh, &grants).await?);
+        }
+    }
+    Ok(Json(out))
+}
+
+/// `GET /api/v1/datasets/{name}`: with its categorisation history.
+pub async fn one(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<DatasetView>, ApiError> {
+    let latest = api.lake().catalog.resolve(&AsOf::Latest).await?;
+    let dataset = lagoa_core::DatasetName::new(name.clone())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let d = api
+        .lake()
+        .catalog
+        .dataset(&dataset, latest)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no dataset {name}")))?;
+    let fresh = freshness(&api).await?;
+    let grants = api
+        .lake()
+        .catalog
+        .live_grants(&who.name, &who.institution, now_micros())
+        .await?;
+    let mut v = view(&api, &who, &d, &fresh, &grants).await?;
+    v.categorisation_history = Some(api.lake().catalog.categorisations(&name).await?);
+    Ok(Json(v))
+}

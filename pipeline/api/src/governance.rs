@@ -1,0 +1,194 @@
+//! Requests, grants and consumption reports over HTTP: the same decisions
+//! as `lagoa request|grant|report`, through `lagoa_sql::stewardship`.
+
+use crate::caller::Caller;
+use crate::{Api, ApiError};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use lagoa_lake::catalog::{AccessRequest, Categorisation, Grant, NewCategorisation, NewRequest};
+use lagoa_sql::report::ConsumptionLine;
+use lagoa_sql::stewardship;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct CategorisationBody {
+    #[serde(default)]
+    level: Option<String>,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    justification: Option<String>,
+    #[serde(default)]
+    conditions: Option<String>,
+    #[serde(default)]
+    restrictions: Option<String>,
+    reason: String,
+}
+
+/// `POST /api/v1/datasets/{name}/categorisation`: a new version.
+pub async fn categorise(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Path(name): Path<String>,
+    Json(body): Json<CategorisationBody>,
+) -> Result<(StatusCode, Json<Categorisation>), ApiError> {
+    let level = body
+        .level
+        .map(|l| {
+            l.parse::<lagoa_core::SharingLevel>()
+                .map_err(|e| ApiError::bad_request(format!("level {l:?}: {e}")))
+        })
+        .transpose()?;
+    let change = NewCategorisation {
+        level,
+        provider: body.provider,
+        justification: body.justification,
+        conditions: body.conditions,
+        restrictions: body.restrictions,
+        reason: body.reason,
+    };
+    let c = stewardship::categorise(api.lake(), &who, &name, &change).await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// `GET /api/v1/requests`: the caller's own, those it decides, or all
+/// (coordinators and admins). `?overdue=true` keeps pending ones past
+/// their deadline.
+#[derive(Deserialize)]
+pub struct RequestFilter {
+    #[serde(default)]
+    overdue: bool,
+}
+
+pub async fn requests(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Query(filter): Query<RequestFilter>,
+) -> Result<Json<Vec<AccessRequest>>, ApiError> {
+    let now = lagoa_lake::catalog::now_micros();
+    let all = stewardship::visible_requests(api.lake(), &who).await?;
+    Ok(Json(
+        all.into_iter()
+            .filter(|r| !filter.overdue || (r.status == "pending" && r.deadline_at < now))
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RequestBody {
+    dataset: String,
+    purpose: String,
+    legal_basis: String,
+    #[serde(default)]
+    columns: Vec<String>,
+    #[serde(default)]
+    personal: bool,
+    #[serde(default)]
+    for_institution: bool,
+    /// Last day of the grant asked for (`YYYY-MM-DD`).
+    #[serde(default)]
+    until: Option<String>,
+}
+
+/// `POST /api/v1/requests`
+pub async fn file_request(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Json(body): Json<RequestBody>,
+) -> Result<(StatusCode, Json<AccessRequest>), ApiError> {
+    let until = body
+        .until
+        .map(|d| {
+            chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                .map_err(|_| ApiError::bad_request(format!("until {d:?}: write YYYY-MM-DD")))
+                .map(|d| {
+                    d.and_hms_opt(23, 59, 59)
+                        .unwrap_or_default()
+                        .and_utc()
+                        .timestamp_micros()
+                })
+        })
+        .transpose()?;
+    let new = NewRequest {
+        dataset: body.dataset,
+        columns: body.columns,
+        personal: body.personal,
+        for_institution: body.for_institution,
+        purpose: body.purpose,
+        legal_basis: body.legal_basis,
+        until,
+    };
+    let filed = stewardship::file_request(api.lake(), &who, &new).await?;
+    Ok((StatusCode::CREATED, Json(filed)))
+}
+
+#[derive(Deserialize)]
+pub struct Reason {
+    reason: String,
+}
+
+/// `POST /api/v1/requests/{id}/approve`
+pub async fn approve(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Reason>,
+) -> Result<Json<AccessRequest>, ApiError> {
+    Ok(Json(
+        stewardship::decide(api.lake(), &who, &id, true, &body.reason).await?,
+    ))
+}
+
+/// `POST /api/v1/requests/{id}/deny`
+pub async fn deny(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Reason>,
+) -> Result<Json<AccessRequest>, ApiError> {
+    Ok(Json(
+        stewardship::decide(api.lake(), &who, &id, false, &body.reason).await?,
+    ))
+}
+
+/// `GET /api/v1/grants`
+pub async fn grants(
+    State(api): State<Api>,
+    Caller(who): Caller,
+) -> Result<Json<Vec<Grant>>, ApiError> {
+    Ok(Json(stewardship::visible_grants(api.lake(), &who).await?))
+}
+
+/// `POST /api/v1/grants/{id}/revoke`
+pub async fn revoke(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Reason>,
+) -> Result<Json<Grant>, ApiError> {
+    Ok(Json(
+        stewardship::revoke_grant(api.lake(), &who, &id, &body.reason).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ConsumptionParams {
+    provider: String,
+    /// `YYYY-MM`, in the console's time zone.
+    month: String,
+}
+
+/// `GET /api/v1/reports/consumption?provider=&month=`
+pub async fn consumption(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Query(p): Query<ConsumptionParams>,
+) -> Result<Json<Vec<ConsumptionLine>>, ApiError> {
+    stewardship::may_see_consumption(api.lake(), &who, &p.provider).await?;
+    let (from, to) = lagoa_sql::report::month_range(&p.month, &api.0.timezone)
+        .map_err(|e| ApiError::bad_request(format!("month {:?}: {e}", p.month)))?;
+    let lines = lagoa_sql::report::consumption(api.lake(), &p.provider, from, to).await?;
+    stewardship::record_consumption_read(api.lake(), &who, &p.provider, &p.month).await?;
+    Ok(Json(lines))
+}

@@ -1,0 +1,153 @@
+//! The analysts' HTTP API, under `/api/v1`: governed SQL whose results
+//! stream as JSON, CSV or Arrow IPC; the catalog to browse and search;
+//! requests, grants and consumption reports; and, for administrators,
+//! institutions, users and tokens. Every call carries an API token
+//! (`Authorization: Bearer …`); every query, decision and refusal lands in
+//! the audit trail through the same code the CLI uses (`lagoa_sql`).
+//!
+//! The contract is `openapi.json` (OpenAPI 3.1), served at
+//! `/api/v1/openapi.json`; a test checks that every route is in it.
+
+mod admin;
+mod caller;
+mod catalog;
+mod error;
+mod governance;
+mod query;
+
+pub use error::ApiError;
+
+use axum::Router;
+use axum::routing::{get, post};
+use lagoa_daemon::SourceFile;
+use lagoa_lake::Lake;
+use lagoa_sql::QueryLimits;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The OpenAPI document of this API.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// The API's shared state: cheap to clone.
+#[derive(Clone)]
+pub struct Api(Arc<Inner>);
+
+struct Inner {
+    lake: Arc<Lake>,
+    sources: Vec<Arc<SourceFile>>,
+    late_grace: Duration,
+    limits: QueryLimits,
+    /// Months of consumption reports are counted in this zone.
+    timezone: String,
+}
+
+impl Api {
+    pub fn new(
+        lake: Arc<Lake>,
+        sources: Vec<Arc<SourceFile>>,
+        late_grace: Duration,
+        limits: QueryLimits,
+        timezone: String,
+    ) -> Self {
+        Api(Arc::new(Inner {
+            lake,
+            sources,
+            late_grace,
+            limits,
+            timezone,
+        }))
+    }
+
+    fn lake(&self) -> &Lake {
+        &self.0.lake
+    }
+
+    /// Every route, with its method: what the OpenAPI document must list.
+    pub const ROUTES: &[(&str, &str)] = &[
+        ("get", "/api/v1/openapi.json"),
+        ("get", "/api/v1/me"),
+        ("post", "/api/v1/query"),
+        ("get", "/api/v1/datasets"),
+        ("get", "/api/v1/datasets/{name}"),
+        ("post", "/api/v1/datasets/{name}/categorisation"),
+        ("get", "/api/v1/requests"),
+        ("post", "/api/v1/requests"),
+        ("post", "/api/v1/requests/{id}/approve"),
+        ("post", "/api/v1/requests/{id}/deny"),
+        ("get", "/api/v1/grants"),
+        ("post", "/api/v1/grants/{id}/revoke"),
+        ("get", "/api/v1/reports/consumption"),
+        ("get", "/api/v1/institutions"),
+        ("post", "/api/v1/institutions"),
+        ("get", "/api/v1/users"),
+        ("post", "/api/v1/users"),
+        ("post", "/api/v1/users/{name}/disable"),
+        ("get", "/api/v1/tokens"),
+        ("post", "/api/v1/tokens"),
+        ("post", "/api/v1/tokens/{id}/revoke"),
+    ];
+
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route(
+                "/api/v1/openapi.json",
+                get(|| async { ([("content-type", "application/json")], OPENAPI) }),
+            )
+            .route("/api/v1/me", get(caller::me))
+            .route("/api/v1/query", post(query::submit))
+            .route("/api/v1/datasets", get(catalog::list))
+            .route("/api/v1/datasets/{name}", get(catalog::one))
+            .route(
+                "/api/v1/datasets/{name}/categorisation",
+                post(governance::categorise),
+            )
+            .route(
+                "/api/v1/requests",
+                get(governance::requests).post(governance::file_request),
+            )
+            .route("/api/v1/requests/{id}/approve", post(governance::approve))
+            .route("/api/v1/requests/{id}/deny", post(governance::deny))
+            .route("/api/v1/grants", get(governance::grants))
+            .route("/api/v1/grants/{id}/revoke", post(governance::revoke))
+            .route("/api/v1/reports/consumption", get(governance::consumption))
+            .route(
+                "/api/v1/institutions",
+                get(admin::institutions).post(admin::add_institution),
+            )
+            .route("/api/v1/users", get(admin::users).post(admin::add_user))
+            .route("/api/v1/users/{name}/disable", post(admin::disable_user))
+            .route(
+                "/api/v1/tokens",
+                get(admin::tokens).post(admin::issue_token),
+            )
+            .route("/api/v1/tokens/{id}/revoke", post(admin::revoke_token))
+            .with_state(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_lists_every_route_and_only_those() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let paths = doc["paths"].as_object().expect("paths");
+        for (method, path) in Api::ROUTES {
+            assert!(
+                paths.get(*path).and_then(|p| p.get(*method)).is_some(),
+                "{method} {path} is not in openapi.json"
+            );
+        }
+        let documented: usize = paths
+            .values()
+            .map(|p| p.as_object().map_or(0, |m| m.len()))
+            .sum();
+        assert_eq!(
+            documented,
+            Api::ROUTES.len(),
+            "openapi.json has routes the API lacks"
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! A connection's state (who signed in, with which token, the purpose
+//! declared) and the session commands answered without the query engine.
+
+use std::sync::Mutex;
+use zeroize::Zeroizing;
+
+/// Who signed in: the user and the token it presented (kept to check it
+/// again on every statement; never logged).
+pub struct Login {
+    pub user: String,
+    pub token: Zeroizing<String>,
+}
+
+pub struct Session {
+    pub user: String,
+    pub token: Zeroizing<String>,
+    purpose: Mutex<Option<String>>,
+}
+
+impl Session {
+    pub fn new(login: Login, purpose: Option<String>) -> Self {
+        Self {
+            user: login.user,
+            token: login.token,
+            purpose: Mutex::new(purpose),
+        }
+    }
+
+    pub fn purpose(&self) -> Option<String> {
+        self.purpose.lock().expect("purpose lock").clone()
+    }
+
+    pub fn set_purpose(&self, purpose: Option<String>) {
+        *self.purpose.lock().expect("purpose lock") = purpose;
+    }
+}
+
+/// A session command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Local {
+    Begin,
+    Commit,
+    Rollback,
+    /// `SET lagoa.purpose = '...'`; `None` from `RESET lagoa.purpose`.
+    SetPurpose(Option<String>),
+    /// Other settings clients send (`SET extra_float_digits = 3`,
+    /// `DEALLOCATE ALL`...): accepted, with their tag.
+    Accepted(String),
+    ShowPurpose,
+}
+
+const PURPOSE: &str = "lagoa.purpose";
+
+/// The session command `sql` is, if it is one.
+pub fn local_command(sql: &str) -> Option<Local> {
+    let sql = sql.trim().trim_end_matches(';').trim();
+    let mut words = sql.split_whitespace();
+    let first = words.next()?.to_ascii_uppercase();
+    match first.as_str() {
+        "BEGIN" | "START" => Some(Local::Begin),
+        "COMMIT" | "END" => Some(Local::Commit),
+        "ROLLBACK" | "ABORT" => Some(Local::Rollback),
+        "DEALLOCATE" | "DISCARD" => Some(Local::Accepted(first)),
+        "SET" => {
+            let rest = sql[3..].trim_start();
+            let rest = strip_keyword(rest, "SESSION")
+                .or_else(|| strip_keyword(rest, "LOCAL"))
+                .unwrap_or(rest);
+            let (name, value) = split_assignment(rest)?;
+            if name.eq_ignore_ascii_case(PURPOSE) {
+                Some(Local::SetPurpose(Some(unquote(value))))
+            } else {
+                Some(Local::Accepted("SET".into()))
+            }
+        }
+        "RESET" => {
+            let name = words.next().unwrap_or_default();
+            if name.eq_ignore_ascii_case(PURPOSE) || name.eq_ignore_ascii_case("ALL") {
+                Some(Local::SetPurpose(None))
+            } else {
+                Some(Local::Accepted("RESET".into()))
+            }
+        }
+        "SHOW"
+            if words
+                .next()
+                .is_some_and(|n| n.eq_ignore_ascii_case(PURPOSE)) =>
+        {
+            Some(Local::ShowPurpose)
+        }
+        _ => None,
+    }
+}
+
+fn strip_keyword<'a>(text: &'a str, keyword: &str) -> Option<&'a str> {
+    let (word, rest) = text.split_once(char::is_whitespace)?;
+    word.eq_ignore_ascii_case(keyword)
+        .then(|| rest.trim_start())
+}
+
+/// `name = value` or `name TO value`.
+fn split_assignment(text: &str) -> Option<(&str, &str)> {
+    if let Some((name, value)) = text.split_once('=') {
+        return Some((name.trim(), value.trim()));
+    }
+    let (name, rest) = text.split_once(char::is_whitespace)?;
+    let value = strip_keyword(rest.trim_start(), "TO")?;
+    Some((name.trim(), value.trim()))
+}
+
+fn unquote(value: &str) -> String {
+    let v = value.trim();
+    if v.len() >= 2 && v.starts_with('\'') && v.ends_with('\'') {
+        v[1..v.len() - 1].replace("''", "'")
+    } else {
+        v.to_owned()
+    }
+}
+
+/// `lagoa.purpose` from the startup `options` (`-c lagoa.purpose=...`,
+/// spaces escaped with a backslash, as libpq's PGOPTIONS).
+pub fn purpose_from_options(options: &str) -> Option<String> {
+    let mut tokens = Vec::new();
+    let mut current = String::new();
+    let mut chars = options.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    current.push(next);
+                }
+            }
+            c if c.is_whitespace() => {
+                if !current.is_empty() {
+                    tokens.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        tokens.push(current);
+    }
+    let mut found = None;
+    let mut i = 0;
+    while i < tokens.len() {
+        let setting = match tokens[i].as_str() {
+            "-c" => {
+                i += 1;
+                tokens.get(i).map(String::as_str)
+            }
+            t => t.strip_prefix("-c").or_else(|| t.strip_prefix("--")),
+        };
+        if let Some((name, value)) = setting.and_then(|s| s.split_once('='))
+            && name.eq_ignore_ascii_case(PURPOSE)
+        {
+            found = Some(value.to_owned());
+        }
+        i += 1;
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_commands_are_recognised() {
+        assert_eq!(local_command("begin;"), Some(Local::Begin));
+        assert_eq!(local_command("COMMIT"), Some(Local::Commit));
+        assert_eq!(
+            local_command("SET lagoa.purpose = 'investigação de óbito'"),
+            Some(Local::SetPurpose(Some("investigação de óbito".into())))
+        );
+        assert_eq!(
+            local_command("set session lagoa.purpose to 'it''s'"),
+            Some(Local::SetPurpose(Some("it's".into())))
+        );
+        assert_eq!(
+            local_command("SET extra_float_digits = 3"),
+            Some(Local::Accepted("SET".into()))
+        );
+        assert_eq!(
+            local_command("RESET lagoa.purpose"),
+            Some(Local::SetPurpose(None))
+        );
+        assert_eq!(
+            local_command("SHOW lagoa.purpose"),
+            Some(Local::ShowPurpose)
+        );
+        assert_eq!(local_command("SELECT 1"), None);
+        assert_eq!(local_command("SHOW TABLES"), None);
+        assert_eq!(local_command(""), None);
+    }
+
+    #[test]
+    fn the_purpose_comes_from_startup_options() {
+        assert_eq!(
+            purpose_from_options(r"-c lagoa.purpose=vigilância\ de\ óbitos -c x=1"),
+            Some("vigilância de óbitos".into())
+        );
+        assert_eq!(purpose_from_options("-clagoa.purpose=a"), Some("a".into()));
+        assert_eq!(purpose_from_options("--lagoa.purpose=b"), Some("b".into()));
+        assert_eq!(purpose_from_options("-c statement_timeout=5"), None);
+    }
+}

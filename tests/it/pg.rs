@@ -1,0 +1,311 @@
+//! The PostgreSQL port of `lagoa serve` with the real clients analysts
+//! use: `psql` (simple protocol) and psycopg 3 from PyPI (extended protocol
+//! with bound parameters). Token authentication, the purpose as a session
+//! parameter, refusals with their SQLSTATE, and a revocation that stops the
+//! next statement of an open connection.
+
+use crate::support::*;
+use std::path::Path;
+use std::process::Command;
+
+const PURPOSE: &str = "investigação de óbito infantil";
+
+struct Setup {
+    joao: String,
+    maria: String,
+}
+
+fn setup(dir: &Path, lake: &Path) -> Setup {
+    ingest_obitos_especial(dir, lake);
+    let pop = write_file(
+        dir,
+        "populacao.csv",
+        "municipio,ano,habitantes\n260005,2024,1000\n260055,2024,2000\n",
+    );
+    ingest(lake, &pop, "populacao", &["--level", "amplo"]);
+    lagoa_ok(lake, &["institution", "add", "saude", "--role", "provider"]);
+    lagoa_ok(lake, &["institution", "add", "educ", "--role", "consumer"]);
+    lagoa_ok(
+        lake,
+        &[
+            "user",
+            "add",
+            "maria",
+            "--institution",
+            "saude",
+            "--role",
+            "steward",
+        ],
+    );
+    lagoa_ok(
+        lake,
+        &[
+            "user",
+            "add",
+            "joao",
+            "--institution",
+            "educ",
+            "--role",
+            "analyst",
+        ],
+    );
+    let maria = lagoa_ok(lake, &["token", "create", "maria"])
+        .trim()
+        .to_owned();
+    let joao = lagoa_ok(lake, &["token", "create", "joao"])
+        .trim()
+        .to_owned();
+    let as_ =
+        |token: &str, args: &[&str]| ok(lagoa_env(lake, args, &[("LAGOA_TOKEN", token)]), args);
+    as_(
+        &maria,
+        &[
+            "dataset",
+            "categorise",
+            "obitos",
+            "--provider",
+            "saude",
+            "--reason",
+            "primeira",
+        ],
+    );
+    let filed = as_(
+        &joao,
+        &[
+            "request",
+            "file",
+            "obitos",
+            "--purpose",
+            PURPOSE,
+            "--legal-basis",
+            "LGPD art. 11, II, b",
+            "--columns",
+            "municipio,ano,causa_cid,cpf",
+        ],
+    );
+    as_(
+        &maria,
+        &[
+            "request",
+            "approve",
+            &word_after(&filed, "request "),
+            "--reason",
+            "ok",
+        ],
+    );
+    Setup { joao, maria }
+}
+
+fn psql(port: u16, user: &str, password: &str, commands: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new("psql");
+    cmd.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-U",
+        user,
+        "-d",
+        "lagoa",
+    ])
+    .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+    .env("PGPASSWORD", password)
+    .env("PGCONNECT_TIMEOUT", "10")
+    .env_remove("PGOPTIONS");
+    for c in commands {
+        cmd.args(["-c", c]);
+    }
+    cmd.output()
+        .expect("psql runs (scripts/bootstrap installs postgresql-client)")
+}
+
+#[test]
+fn psql_reads_through_the_postgresql_port_under_the_same_policy() {
+    if Command::new("psql").arg("--version").output().is_err() {
+        skip(
+            "psql_reads_through_the_postgresql_port_under_the_same_policy",
+            "no psql: run scripts/bootstrap (postgresql-client)",
+        );
+        return;
+    }
+    let (dir, lake) = new_lake();
+    let s = setup(dir.path(), &lake);
+    let port = free_port();
+    let (_server, _base) = serve(&lake, Some(port));
+
+    let out = psql(port, "joao", &s.joao, &["SELECT count(*) FROM populacao"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+
+    // especial: the purpose is a session parameter.
+    let out = psql(port, "joao", &s.joao, &["SELECT count(*) FROM obitos"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("declare the purpose"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let set = format!("SET lagoa.purpose = '{PURPOSE}'");
+    let out = psql(
+        port,
+        "joao",
+        &s.joao,
+        &[&set, "SELECT count(*), count(DISTINCT cpf) FROM obitos"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{}|{}", 2 * PEOPLE.len(), PEOPLE.len())
+    );
+    // The CPF comes as its pseudonym (the grant does not give personal values).
+    let out = psql(
+        port,
+        "joao",
+        &s.joao,
+        &[&set, "SELECT cpf FROM obitos LIMIT 1"],
+    );
+    let cpf = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(cpf.starts_with('p') && cpf.len() == 33, "{cpf}");
+
+    // Refusals: a column outside the grant, a write, a path.
+    for (sql, needle) in [
+        ("SELECT nome FROM obitos", "not available to you"),
+        ("DROP TABLE populacao", "denied"),
+        ("SELECT * FROM '/etc/passwd'", "denied"),
+    ] {
+        let out = psql(port, "joao", &s.joao, &[&set, sql]);
+        assert!(!out.status.success(), "{sql} passed");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{sql}: {err}");
+    }
+
+    // Wrong passwords: another user's token, a forged one.
+    for (user, password) in [("joao", s.maria.as_str()), ("joao", &forged(&s.joao))] {
+        let out = psql(port, user, password, &["SELECT 1"]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.to_lowercase()
+                .contains("password authentication failed"),
+            "{err}"
+        );
+        assert!(!err.contains(password));
+    }
+    let trail = lagoa_ok(&lake, &["audit", "list", "--limit", "100", "--json"]);
+    assert!(trail.contains("pg_login"), "refused logins are audited");
+    assert!(!trail.contains(&s.joao) && !trail.contains(&s.maria));
+}
+
+#[test]
+fn psycopg_binds_parameters_and_a_revocation_stops_an_open_connection() {
+    let Some(python) = python() else {
+        skip(
+            "psycopg_binds_parameters_and_a_revocation_stops_an_open_connection",
+            "no .venv/bin/python: run scripts/bootstrap",
+        );
+        return;
+    };
+    let (dir, lake) = new_lake();
+    let s = setup(dir.path(), &lake);
+    let port = free_port();
+    let (_server, _base) = serve(&lake, Some(port));
+    let grant = first_id(&lagoa_ok(&lake, &["grant", "list"]));
+
+    // The script connects, queries, then waits for a line on stdin (the
+    // test revokes the grant meanwhile) and queries again.
+    let script = r#"
+import json, sys, psycopg
+port, token, purpose = sys.argv[1], sys.argv[2], sys.argv[3]
+options = "-c lagoa.purpose=" + purpose.replace(" ", "\\ ")
+out = {}
+with psycopg.connect(host="127.0.0.1", port=port, user="joao", password=token,
+                     dbname="lagoa", options=options, connect_timeout=10) as conn:
+    cur = conn.cursor()
+    cur.execute("SELECT municipio, count(*) AS n FROM obitos WHERE ano = %s "
+                "GROUP BY municipio ORDER BY municipio", (2024,))
+    out["by_municipio"] = cur.fetchall()
+    out["columns"] = [d.name for d in cur.description]
+    cur.execute("SELECT habitantes > %s AS big, municipio FROM populacao ORDER BY municipio", (1500,))
+    out["flags"] = cur.fetchall()
+    for _ in range(6):  # past psycopg's prepare threshold: named statements
+        cur.execute("SELECT count(*) FROM populacao WHERE municipio = %s", (260005,))
+    out["prepared"] = cur.fetchone()[0]
+    try:
+        cur.execute("SELECT cpf, nome FROM obitos")
+    except psycopg.Error as e:
+        out["refused"] = [e.sqlstate, str(e)]
+        conn.rollback()
+    print(json.dumps(out), flush=True)
+    sys.stdin.readline()
+    try:
+        cur.execute("SELECT count(*) FROM obitos WHERE ano = %s", (2024,))
+        out["after_revocation"] = ["ok", cur.fetchone()[0]]
+    except psycopg.Error as e:
+        out["after_revocation"] = [e.sqlstate, str(e)]
+print(json.dumps(out), flush=True)
+"#;
+    let mut child = Command::new(python)
+        .args(["-c", script, &port.to_string(), &s.joao, PURPOSE])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    let before: serde_json::Value = serde_json::from_str(&first).unwrap_or_else(|_| {
+        let mut err = String::new();
+        let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
+        panic!("psycopg script failed: {first}{err}")
+    });
+    assert_eq!(before["columns"], serde_json::json!(["municipio", "n"]));
+    assert_eq!(
+        before["by_municipio"],
+        serde_json::json!([[260005, 2], [260055, 2], [260105, 2]])
+    );
+    assert_eq!(
+        before["flags"],
+        serde_json::json!([[false, 260005], [true, 260055]])
+    );
+    assert_eq!(before["prepared"], 1);
+    assert_eq!(before["refused"][0], "42501", "{before}");
+    assert!(
+        before["refused"][1]
+            .as_str()
+            .unwrap()
+            .contains("obitos.nome")
+    );
+
+    ok(
+        lagoa_env(
+            &lake,
+            &["grant", "revoke", &grant, "--reason", "fim"],
+            &[("LAGOA_TOKEN", &s.maria)],
+        ),
+        &["grant", "revoke"],
+    );
+    use std::io::Write;
+    child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    let mut second = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut second).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let after: serde_json::Value = serde_json::from_str(&second).unwrap();
+    assert_eq!(after["after_revocation"][0], "42501", "{after}");
+    assert!(
+        after["after_revocation"][1]
+            .as_str()
+            .unwrap()
+            .contains("read only through a grant"),
+        "{after}"
+    );
+}
