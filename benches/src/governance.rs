@@ -4,6 +4,9 @@
 //!    the lake's table, and through `lagoa_sql::run` (guard, policy, a
 //!    governed session opened per query, the audit entry): median and p95
 //!    of each, and the median added latency. Also the audit append alone.
+//!    Twice: on an `amplo` table, and on an `especial` one read through a
+//!    grant with a declared purpose, its personal column pseudonymised
+//!    (the masking path).
 //! 2. `lagoa serve` with concurrent clients on loopback: queries per second
 //!    through the HTTP API and through the PostgreSQL port, and the same
 //!    query on the PostgreSQL server of this machine as the reference a
@@ -21,6 +24,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const SQL: &str = "SELECT sum(habitantes) AS h FROM populacao WHERE municipio = '260005'";
+/// The especial variant: a personal column, pseudonymised for the analyst.
+const SQL_ESPECIAL: &str =
+    "SELECT count(DISTINCT cpf) AS pessoas FROM obitos WHERE municipio = '260005'";
+const PURPOSE: &str = "vigilância do óbito";
 
 #[derive(Parser)]
 struct Args {
@@ -62,11 +69,21 @@ impl Drop for Killed {
 }
 
 fn lagoa(args: &Args, lake: &Path, rest: &[&str]) -> Result<String> {
-    let out = Command::new(&args.lagoa)
-        .arg("--lake")
+    lagoa_as(args, lake, None, rest)
+}
+
+/// `lagoa` as the principal of `token`, if any.
+fn lagoa_as(args: &Args, lake: &Path, token: Option<&str>, rest: &[&str]) -> Result<String> {
+    let mut cmd = Command::new(&args.lagoa);
+    cmd.arg("--lake")
         .arg(lake)
         .args(rest)
-        .env_remove("LAGOA_LAKE")
+        .env_remove("LAGOA_LAKE");
+    match token {
+        Some(t) => cmd.env("LAGOA_TOKEN", t),
+        None => cmd.env_remove("LAGOA_TOKEN"),
+    };
+    let out = cmd
         .output()
         .with_context(|| format!("running {}", args.lagoa.display()))?;
     if !out.status.success() {
@@ -170,27 +187,96 @@ async fn main() -> Result<()> {
             "amplo",
         ],
     )?;
-    lagoa(
-        &args,
-        &lake,
-        &["institution", "add", "seplag", "--role", "coordinator"],
-    )?;
+    // The same rows as deaths with a personal column: especial.
+    let obitos = args.workdir.join("obitos.csv");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&obitos)?);
+    writeln!(f, "municipio,ano,cpf")?;
+    for (i, (m, y, _)) in data.iter().enumerate() {
+        writeln!(f, "{m},{y},{:011}", (i as u64 * 7_919) % 20_000)?;
+    }
+    f.flush()?;
+    drop(f);
+    let obitos_arg = obitos.to_string_lossy().into_owned();
     lagoa(
         &args,
         &lake,
         &[
-            "user",
-            "add",
-            "ana",
-            "--institution",
-            "seplag",
-            "--role",
-            "analyst",
+            "ingest",
+            &obitos_arg,
+            "--dataset",
+            "obitos",
+            "--level",
+            "especial",
+            "--personal",
+            "cpf",
         ],
     )?;
+    // An analyst of a consumer institution; the provider's steward grants
+    // it the deaths for one purpose (cpf as its pseudonym).
+    for (name, role) in [("saude", "provider"), ("educ", "consumer")] {
+        lagoa(&args, &lake, &["institution", "add", name, "--role", role])?;
+    }
+    for (user, institution, role) in [("maria", "saude", "steward"), ("ana", "educ", "analyst")] {
+        lagoa(
+            &args,
+            &lake,
+            &[
+                "user",
+                "add",
+                user,
+                "--institution",
+                institution,
+                "--role",
+                role,
+            ],
+        )?;
+    }
     let token = lagoa(&args, &lake, &["token", "create", "ana"])?
         .trim()
         .to_owned();
+    let steward = lagoa(&args, &lake, &["token", "create", "maria"])?
+        .trim()
+        .to_owned();
+    lagoa_as(
+        &args,
+        &lake,
+        Some(&steward),
+        &[
+            "dataset",
+            "categorise",
+            "obitos",
+            "--provider",
+            "saude",
+            "--reason",
+            "bench",
+        ],
+    )?;
+    let filed = lagoa_as(
+        &args,
+        &lake,
+        Some(&token),
+        &[
+            "request",
+            "file",
+            "obitos",
+            "--purpose",
+            PURPOSE,
+            "--legal-basis",
+            "LGPD art. 11, II, b",
+        ],
+    )?;
+    let request = filed
+        .split("request ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .ok_or_else(|| anyhow!("no request id in {filed:?}"))?
+        .to_owned();
+    lagoa_as(
+        &args,
+        &lake,
+        Some(&steward),
+        &["request", "approve", &request, "--reason", "bench"],
+    )?;
 
     // 1. In process.
     let opened = lagoa_lake::Lake::open(&lake).await?;
@@ -211,11 +297,50 @@ async fn main() -> Result<()> {
         anyhow::ensure!(a.rows == 1);
         Ok::<_, anyhow::Error>(())
     };
+    // The bare session: the table registered once, with its pseudonym
+    // columns, read directly (what the governed view serves as `cpf`).
+    let bare_especial = lagoa_lake::session::new_context(&opened, false)?;
+    {
+        let snapshot = opened.catalog.resolve(&lagoa_lake::AsOf::Latest).await?;
+        let name = lagoa_core::DatasetName::new("obitos")?;
+        let info = opened
+            .catalog
+            .dataset(&name, snapshot)
+            .await?
+            .ok_or_else(|| anyhow!("no obitos"))?;
+        let files = opened.catalog.files(&info, snapshot).await?;
+        let table = lagoa_lake::table::LakeTable::new(
+            info,
+            files,
+            Arc::clone(&opened.crypto),
+            Arc::clone(&opened.store.store),
+        )?
+        .with_pseudonyms();
+        bare_especial.register_table("obitos", Arc::new(table))?;
+    }
+    let bare_especial_sql = SQL_ESPECIAL.replace("DISTINCT cpf", "DISTINCT cpf__pseudonimo");
+    let run_bare_especial = || async {
+        let batches = bare_especial
+            .sql(&bare_especial_sql)
+            .await?
+            .collect()
+            .await?;
+        anyhow::ensure!(batches.iter().map(|b| b.num_rows()).sum::<usize>() == 1);
+        Ok::<_, anyhow::Error>(())
+    };
+    let run_governed_especial = || async {
+        let a = lagoa_sql::run(&opened, &principal, Some(PURPOSE), SQL_ESPECIAL, &limits).await?;
+        anyhow::ensure!(a.rows == 1 && !a.grants.is_empty());
+        Ok::<_, anyhow::Error>(())
+    };
     for _ in 0..20 {
         run_bare().await?;
         run_governed().await?;
+        run_bare_especial().await?;
+        run_governed_especial().await?;
     }
     let (mut t_bare, mut t_gov, mut t_audit, mut t_open) = (vec![], vec![], vec![], vec![]);
+    let (mut t_bare_esp, mut t_gov_esp) = (vec![], vec![]);
     for _ in 0..args.iterations {
         let t = Instant::now();
         run_bare().await?;
@@ -223,6 +348,12 @@ async fn main() -> Result<()> {
         let t = Instant::now();
         run_governed().await?;
         t_gov.push(ms(t.elapsed()));
+        let t = Instant::now();
+        run_bare_especial().await?;
+        t_bare_esp.push(ms(t.elapsed()));
+        let t = Instant::now();
+        run_governed_especial().await?;
+        t_gov_esp.push(ms(t.elapsed()));
         let t = Instant::now();
         opened
             .audit(&lagoa_lake::catalog::AuditEntry {
@@ -242,6 +373,8 @@ async fn main() -> Result<()> {
     let (gov_med, gov_p95) = stats(t_gov);
     let (audit_med, _) = stats(t_audit);
     let (open_med, _) = stats(t_open);
+    let (bare_esp_med, bare_esp_p95) = stats(t_bare_esp);
+    let (gov_esp_med, gov_esp_p95) = stats(t_gov_esp);
 
     // 2. Throughput through `lagoa serve`.
     let pg_port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -352,14 +485,19 @@ async fn main() -> Result<()> {
     })
     .await?;
     setup.batch_execute("DROP TABLE bench_populacao").await?;
+    let pg_version: String = setup.query_one("SHOW server_version", &[]).await?.get(0);
 
     let report = format!(
         "## Governance overhead and throughput\n\n\
-Table `populacao`: {rows} rows (amplo, encrypted). Query: `{SQL}`.\n\n\
+Tables `populacao` (amplo) and `obitos` (especial, `cpf` personal): {rows} rows each, encrypted. \
+Queries: `{SQL}`; `{SQL_ESPECIAL}` as an analyst of a consumer institution.\n\n\
 | in process ({n} runs each) | median ms | p95 ms |\n|---|---|---|\n\
 | bare DataFusion session (table registered once) | {bare_med:.2} | {bare_p95:.2} |\n\
 | governed: guard, policy, session per query, audit | {gov_med:.2} | {gov_p95:.2} |\n\
 | **added by governance** | **{added:.2}** | |\n\
+| especial, bare session (`count(DISTINCT cpf__pseudonimo)`) | {bare_esp_med:.2} | {bare_esp_p95:.2} |\n\
+| especial, governed: grant, purpose, `cpf` pseudonymised | {gov_esp_med:.2} | {gov_esp_p95:.2} |\n\
+| **added by governance, especial** | **{added_esp:.2}** | |\n\
 | of which: one audit append (HMAC chain, catalog write) | {audit_med:.2} | |\n\
 | of which about: opening a session over the catalog | {open_med:.2} | |\n\n\
 | throughput, {clients} clients, {secs} s, loopback | queries/s | median ms | ratio to PostgreSQL |\n|---|---|---|---|\n\
@@ -369,11 +507,12 @@ Table `populacao`: {rows} rows (amplo, encrypted). Query: `{SQL}`.\n\n\
         rows = data.len(),
         n = args.iterations,
         added = gov_med - bare_med,
+        added_esp = gov_esp_med - bare_esp_med,
         clients = args.clients,
         secs = args.seconds,
         r_http = http_qps / ref_qps,
         r_pg = pg_qps / ref_qps,
-        pgv = "server",
+        pgv = pg_version,
     );
     println!("{report}");
     let json = serde_json::json!({
@@ -382,6 +521,8 @@ Table `populacao`: {rows} rows (amplo, encrypted). Query: `{SQL}`.\n\n\
         "governed_median_ms": gov_med, "governed_p95_ms": gov_p95,
         "added_median_ms": gov_med - bare_med, "audit_append_median_ms": audit_med,
         "session_open_median_ms": open_med,
+        "especial_bare_median_ms": bare_esp_med, "especial_governed_median_ms": gov_esp_med,
+        "especial_added_median_ms": gov_esp_med - bare_esp_med,
         "http_qps": http_qps, "http_median_ms": http_med,
         "pg_qps": pg_qps, "pg_median_ms": pg_med,
         "postgres_qps": ref_qps, "postgres_median_ms": ref_med,

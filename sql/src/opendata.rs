@@ -77,10 +77,25 @@ pub async fn publish(
         ))
         .await;
     }
-    if info.level != SharingLevel::Amplo || !info.personal_columns().is_empty() {
+    if info.level != SharingLevel::Amplo {
         return deny(format!(
-            "{dataset} is {}: only amplo data without personal columns is published as open data",
+            "{dataset} is {}: only amplo data is published as open data",
             info.level
+        ))
+        .await;
+    }
+    // Personal columns (an amplo dataset has them only removed or
+    // pseudonymised) are never published: a pseudonym is still personal
+    // data (LGPD art. 13 §4).
+    let published: Vec<&str> = info
+        .columns
+        .iter()
+        .filter(|c| c.personal.is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    if published.is_empty() {
+        return deny(format!(
+            "{dataset} has only personal columns: nothing of it can be published"
         ))
         .await;
     }
@@ -89,7 +104,14 @@ pub async fn publish(
 
     // Stream the table into both files.
     let session = lagoa_lake::session::LakeSession::open(lake, &AsOf::Snapshot(snapshot)).await?;
-    let df = session.sql(&format!("SELECT * FROM \"{dataset}\"")).await?;
+    let select = published
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let df = session
+        .sql(&format!("SELECT {select} FROM \"{dataset}\""))
+        .await?;
     let schema = df.schema().inner().clone();
     let csv_path = out.join(format!("{dataset}.csv"));
     let parquet_path = out.join(format!("{dataset}.parquet"));
@@ -172,7 +194,7 @@ pub async fn publish(
         "dct:publisher": { "@type": "foaf:Agent", "foaf:name": options.publisher },
         "dct:accessRights": { "@id": "http://publications.europa.eu/resource/authority/access-right/PUBLIC" },
         "dct:license": { "@id": options.license },
-        "dcat:keyword": info.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        "dcat:keyword": published,
         "dct:issued": { "@value": iso(lagoa_lake::catalog::now_micros()), "@type": "xsd:dateTime" },
         "dcat:distribution": distributions,
         "lagoa:snapshot": snapshot,

@@ -2,7 +2,7 @@
 //! principal, a dataset and the principal's live grants (and the purpose
 //! it declared) to the table it may see.
 //!
-//! - `amplo`: any authenticated principal that queries (not operators).
+//! - `amplo`: any authenticated principal.
 //! - `corporativo`: analysts, stewards and admins of the agreement's
 //!   institutions.
 //! - `especial`: only through a live grant whose purpose is the one
@@ -30,10 +30,18 @@ pub struct DatasetMeta {
     pub level: SharingLevel,
     /// `(column, personal)` in table order.
     pub columns: Vec<(String, bool)>,
+    /// Personal columns its categorisation removes: hidden from every
+    /// reader but one whose grant gives them in clear.
+    pub removed: Vec<String>,
 }
 
 impl DatasetMeta {
-    pub fn of(dataset: &lagoa_lake::catalog::model::DatasetInfo) -> Self {
+    /// `removed`: what the categorisation in force removes
+    /// (`Catalog::removed_columns`).
+    pub fn of(
+        dataset: &lagoa_lake::catalog::model::DatasetInfo,
+        removed: &std::collections::HashMap<String, Vec<String>>,
+    ) -> Self {
         Self {
             name: dataset.name.to_string(),
             level: dataset.level,
@@ -42,6 +50,10 @@ impl DatasetMeta {
                 .iter()
                 .map(|c| (c.name.clone(), c.personal.is_some()))
                 .collect(),
+            removed: removed
+                .get(dataset.name.as_str())
+                .cloned()
+                .unwrap_or_default(),
         }
     }
 }
@@ -87,9 +99,6 @@ pub fn table_access(
     dataset: &DatasetMeta,
     grants: &[Grant],
 ) -> Result<TableAccess, String> {
-    if reader.role == Role::Operator {
-        return Err("operators run ingestion; querying data takes an analyst's role".into());
-    }
     let mine: Vec<&Grant> = grants
         .iter()
         .filter(|g| g.dataset == dataset.name)
@@ -103,6 +112,12 @@ pub fn table_access(
             .collect(),
         None => Vec::new(),
     };
+    if dataset.level != SharingLevel::Amplo && reader.role == Role::Operator {
+        return Err(format!(
+            "{} is {}: operators run ingestion and read only amplo data; reading it takes an analyst's role",
+            dataset.name, dataset.level
+        ));
+    }
     if dataset.level == SharingLevel::Especial {
         if mine.is_empty() {
             return Err(format!(
@@ -142,8 +157,9 @@ pub fn table_access(
             let access = if *personal {
                 if usable.iter().any(|g| g.personal && covers(g, column)) {
                     ColumnAccess::Clear
-                } else if dataset.level == SharingLevel::Especial
-                    && !usable.iter().any(|g| covers(g, column))
+                } else if dataset.removed.contains(column)
+                    || (dataset.level == SharingLevel::Especial
+                        && !usable.iter().any(|g| covers(g, column)))
                 {
                     ColumnAccess::Hidden
                 } else {
@@ -183,6 +199,7 @@ mod tests {
                 ("cpf".into(), true),
                 ("nome".into(), true),
             ],
+            removed: vec![],
         }
     }
 
@@ -254,6 +271,20 @@ mod tests {
                 Role::Operator,
                 None,
                 vec![],
+                Ok(vec![Clear, Clear, Pseudonymised, Pseudonymised]),
+            ),
+            (
+                Corporativo,
+                Role::Operator,
+                None,
+                vec![],
+                Err("operators run ingestion and read only amplo data"),
+            ),
+            (
+                Especial,
+                Role::Operator,
+                Some("vigilância do óbito"),
+                vec![vigilancia.clone()],
                 Err("operators run ingestion"),
             ),
             (
@@ -321,6 +352,22 @@ mod tests {
                 (got, want) => panic!("case {i}: got {got:?}, want {want:?}"),
             }
         }
+        // A categorisation that removes `nome` hides it at a lower level,
+        // but a grant that gives it in clear still does.
+        let removed = DatasetMeta {
+            removed: vec!["nome".into()],
+            ..dataset(Corporativo)
+        };
+        let a = table_access(&reader(Role::Analyst, None), &removed, &[]).unwrap();
+        assert_eq!(seen(&a), [Clear, Clear, Pseudonymised, Hidden]);
+        let full = grant("g4", "investigação de óbito infantil", &[], true);
+        let a = table_access(
+            &reader(Role::Analyst, Some("investigação de óbito infantil")),
+            &removed,
+            &[full],
+        )
+        .unwrap();
+        assert_eq!(seen(&a), [Clear, Clear, Clear, Clear]);
         let a = table_access(
             &reader(Role::Analyst, Some("investigação de óbito infantil")),
             &dataset(Especial),

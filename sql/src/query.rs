@@ -6,7 +6,7 @@ use crate::guard::{self, GuardLimits};
 use crate::policy::Reader;
 use crate::session::GovernedSession;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SQLOptions;
 use futures::StreamExt;
@@ -54,6 +54,11 @@ pub enum QueryError {
     Timeout(Duration),
     #[error("the result has more than {0} rows; narrow the query or add LIMIT")]
     TooManyRows(usize),
+    /// The query's memory pool (`query.memory_limit`) ran out.
+    #[error(
+        "the query needs more memory than query.memory_limit ({0}); narrow it or aggregate first"
+    )]
+    OutOfMemory(String),
     #[error(transparent)]
     Lake(#[from] LakeError),
 }
@@ -194,21 +199,22 @@ async fn prepare(
     };
     let checked =
         guard::check(sql, &guard_limits).map_err(|d| QueryError::Denied(d.to_string()))?;
-    entry.datasets = checked.tables.iter().cloned().collect();
+    let named: BTreeSet<String> = checked
+        .tables
+        .iter()
+        .map(|t| dataset_of(t).to_owned())
+        .collect();
+    entry.datasets = named.iter().cloned().collect();
     let grants = lake
         .catalog
         .live_grants(&principal.name, &principal.institution, now_micros())
         .await?;
     let session = GovernedSession::open(lake, &reader, &grants).await?;
-    let mut used_grants = BTreeSet::new();
-    for table in &checked.tables {
-        match session.access.get(table) {
-            Some(Err(reason)) => return Err(QueryError::Denied(reason.clone())),
-            Some(Ok(a)) => used_grants.extend(a.grants.iter().cloned()),
-            None => {}
+    for table in &named {
+        if let Some(Err(reason)) = session.access.get(table) {
+            return Err(QueryError::Denied(reason.clone()));
         }
     }
-    entry.grants = used_grants.iter().cloned().collect();
     let options = SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false)
@@ -216,18 +222,47 @@ async fn prepare(
     let df = match session.ctx.sql_with_options(sql, options).await {
         Ok(df) => df,
         Err(e) => {
-            return Err(explain_planning_error(
-                &e.to_string(),
-                &checked.tables,
-                &session,
-            ));
+            return Err(explain_planning_error(&e.to_string(), &named, &session));
         }
     };
+    // What the record says was read comes from the plan, not from the
+    // statement's text: a CTE that shadows a table's name, a qualified
+    // name or a subquery cannot hide a read from the provider's report.
+    let tables = tables_scanned(df.logical_plan());
+    entry.datasets = tables.iter().cloned().collect();
+    entry.grants = tables
+        .iter()
+        .filter_map(|t| session.access.get(t).and_then(|a| a.as_ref().ok()))
+        .flat_map(|a| a.grants.iter().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     Ok(Prepared {
         df,
         session,
-        tables: checked.tables,
+        tables,
     })
+}
+
+/// The dataset a table reference names: `obitos`, `public.obitos` and
+/// `datafusion.public.obitos` are the same table.
+fn dataset_of(table: &str) -> &str {
+    table
+        .strip_prefix("datafusion.public.")
+        .or_else(|| table.strip_prefix("public."))
+        .unwrap_or(table)
+}
+
+/// Every table the plan scans, subqueries included (`system.audit` keeps its schema).
+fn tables_scanned(plan: &LogicalPlan) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            out.insert(dataset_of(&scan.table_name.to_string()).to_owned());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    out
 }
 
 /// Binds text parameters to the places of a planned statement.
@@ -290,10 +325,10 @@ async fn answer(
         let mut stream = df
             .execute_stream()
             .await
-            .map_err(|e| QueryError::Failed(e.to_string()))?;
+            .map_err(|e| execution_error(lake, e))?;
         let (mut batches, mut rows) = (Vec::new(), 0usize);
         while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|e| QueryError::Failed(e.to_string()))?;
+            let batch = batch.map_err(|e| execution_error(lake, e))?;
             rows += batch.num_rows();
             if rows > limits.max_rows {
                 return Err(QueryError::TooManyRows(limits.max_rows));
@@ -305,13 +340,13 @@ async fn answer(
     let (batches, rows) = tokio::time::timeout(limits.timeout, collect)
         .await
         .map_err(|_| QueryError::Timeout(limits.timeout))??;
-    // Only the datasets the statement named and the lake holds.
+    // Only the lake's datasets (not `system.audit`).
     let datasets: Vec<String> = tables
         .iter()
         .filter(|t| session.access.contains_key(*t))
         .cloned()
         .collect();
-    entry.datasets = datasets.clone();
+    entry.datasets = tables.into_iter().collect();
     Ok(Answer {
         schema,
         batches,
@@ -368,10 +403,20 @@ fn explain_planning_error(
     QueryError::Failed(message.to_owned())
 }
 
+/// A failure while the query runs; running out of the memory pool says so.
+fn execution_error(lake: &Lake, e: datafusion::error::DataFusionError) -> QueryError {
+    let message = e.to_string();
+    if message.contains("Resources exhausted") {
+        QueryError::OutOfMemory(lake.config.query.memory_limit.clone())
+    } else {
+        QueryError::Failed(message)
+    }
+}
+
 /// `dataset.column` for every column the plan reads from storage.
 fn columns_read(plan: &LogicalPlan) -> Vec<String> {
     let mut out = BTreeSet::new();
-    let _ = plan.apply(|node| {
+    let _ = plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node {
             for field in scan.projected_schema.fields() {
                 out.insert(format!("{}.{}", scan.table_name, field.name()));

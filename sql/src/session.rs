@@ -33,12 +33,15 @@ pub struct GovernedSession {
 impl GovernedSession {
     pub async fn open(lake: &Lake, reader: &Reader, grants: &[Grant]) -> Result<Self, LakeError> {
         let snapshot = lake.catalog.resolve(&AsOf::Latest).await?;
-        let ctx = lagoa_lake::session::new_context(lake, false)?;
+        // information_schema lists only what this session holds, so SHOW TABLES,
+        // SHOW COLUMNS and DESCRIBE show the reader its own tables and columns.
+        let ctx = lagoa_lake::session::new_context(lake, true)?;
         let datasets = lake.catalog.datasets(snapshot).await?;
+        let removed = lake.catalog.removed_columns().await?;
         let mut access = BTreeMap::new();
         let mut released = HashSet::new();
         for d in &datasets {
-            let meta = DatasetMeta::of(d);
+            let meta = DatasetMeta::of(d, &removed);
             let seen = table_access(reader, &meta, grants);
             if let Ok(a) = &seen {
                 for (c, personal) in &meta.columns {

@@ -76,20 +76,6 @@ fn a_token_is_printed_once_and_only_its_hash_is_kept() {
     assert!(e.contains("no live token"), "{e}");
 }
 
-/// Runs one statement on the lake's SQLite catalog, as someone with write
-/// access to the database file (and not to the keys) could.
-async fn tamper(lake: &std::path::Path, sql: &str) {
-    let url = format!("sqlite://{}", lake.join("catalog.db").display());
-    let pool = sqlx::sqlite::SqlitePool::connect(&url).await.unwrap();
-    let n = sqlx::query(sql)
-        .execute(&pool)
-        .await
-        .unwrap()
-        .rows_affected();
-    assert!(n > 0, "{sql} changed nothing");
-    pool.close().await;
-}
-
 #[tokio::test]
 async fn the_audit_trail_shows_any_edit_deletion_or_truncation() {
     let (_dir, lake) = new_lake();

@@ -107,7 +107,55 @@ fn setup(dir: &Path, lake: &Path) -> People {
         "--reason",
         "ok",
     ]);
+    // A second especial dataset, granted to joao for another purpose.
+    let nascidos = write_file(
+        dir,
+        "nascidos.csv",
+        "municipio,ano,consultas\n260005,2024,7\n260055,2024,3\n",
+    );
+    ingest(lake, &nascidos, "nascidos", &["--level", "especial"]);
+    as_maria(&[
+        "dataset",
+        "categorise",
+        "nascidos",
+        "--provider",
+        "saude",
+        "--reason",
+        "primeira",
+    ]);
+    let filed = ok(
+        lagoa_env(
+            lake,
+            &[
+                "request",
+                "file",
+                "nascidos",
+                "--purpose",
+                OTHER_PURPOSE,
+                "--legal-basis",
+                "LGPD art. 7, III",
+            ],
+            &[("LAGOA_TOKEN", &people.joao)],
+        ),
+        &["request", "file"],
+    );
+    as_maria(&[
+        "request",
+        "approve",
+        &word_after(&filed, "request "),
+        "--reason",
+        "ok",
+    ]);
     people
+}
+
+const OTHER_PURPOSE: &str = "avaliação do pré-natal";
+
+/// The newest entry of the audit trail.
+fn last_audit(lake: &Path) -> serde_json::Value {
+    let line = lagoa_ok(lake, &["audit", "list", "--json", "--limit", "1"]);
+    serde_json::from_str::<serde_json::Value>(line.trim()).expect("one audit entry")["entry"]
+        .clone()
 }
 
 #[test]
@@ -179,10 +227,34 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
         ),
         (&p.ana, None, &long, Err("the limit is 65536")),
         (
+            &p.ana,
+            None,
+            "SELECT count(*) FROM public.obitos",
+            Err("read only through a grant"),
+        ),
+        (
+            &p.ana,
+            None,
+            "SELECT count(*) FROM datafusion.public.obitos",
+            Err("read only through a grant"),
+        ),
+        (
+            &p.ana,
+            None,
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM obitos)",
+            Err("read only through a grant"),
+        ),
+        (
             &p.op,
             None,
-            "SELECT * FROM populacao",
-            Err("operators run ingestion"),
+            "SELECT * FROM escolas",
+            Err("operators run ingestion and read only amplo data"),
+        ),
+        (
+            &p.joao,
+            Some(OTHER_PURPOSE),
+            "SELECT ano FROM obitos",
+            Err("no live grant of yours is for the purpose"),
         ),
         (
             &p.joao,
@@ -246,6 +318,18 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
             "SELECT * FROM escolas",
             Ok("municipio,escolas"),
         ),
+        (
+            &p.op,
+            None,
+            "SELECT * FROM populacao ORDER BY municipio",
+            Ok("municipio,ano,habitantes"),
+        ),
+        (
+            &p.joao,
+            Some(OTHER_PURPOSE),
+            "SELECT * FROM nascidos ORDER BY municipio",
+            Ok("municipio,ano,consultas"),
+        ),
     ];
     let mut denied = 0;
     for (i, (who, purpose, sql, expected)) in cases.iter().enumerate() {
@@ -272,7 +356,65 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
                 assert!(stdout.is_empty(), "case {i}: nothing is returned");
             }
         }
+        // Each attempt is on record, with its outcome and, if refused, why.
+        let entry = last_audit(&lake);
+        assert_eq!(entry["action"], "query", "case {i}: {entry}");
+        match expected {
+            Ok(_) => assert_eq!(entry["outcome"], "ok", "case {i}: {entry}"),
+            Err(reason) => {
+                assert_eq!(entry["outcome"], "denied", "case {i}: {entry}");
+                assert!(
+                    entry["reason"].as_str().is_some_and(|r| r.contains(reason)),
+                    "case {i}: {entry}"
+                );
+            }
+        }
     }
+
+    // What was read is recorded from the plan, however the statement names it.
+    for sql in [
+        "SELECT count(*) FROM public.obitos",
+        "WITH populacao AS (SELECT ano FROM obitos) SELECT count(*) FROM populacao",
+        "SELECT (SELECT count(*) FROM obitos) AS n",
+    ] {
+        ok(query_as(&lake, &p.joao, Some(PURPOSE), sql), &["query"]);
+        let entry = last_audit(&lake);
+        assert_eq!(
+            entry["datasets"],
+            serde_json::json!(["obitos"]),
+            "{sql}: {entry}"
+        );
+        assert!(
+            !entry["grants"].as_array().unwrap().is_empty(),
+            "{sql}: {entry}"
+        );
+    }
+
+    // SHOW and DESCRIBE show a reader its own tables and columns, no more.
+    let tables = ok(query_as(&lake, &p.ana, None, "SHOW TABLES"), &["query"]);
+    assert!(
+        tables.contains("populacao") && tables.contains("escolas"),
+        "{tables}"
+    );
+    assert!(
+        !tables.contains("obitos") && !tables.contains("nascidos"),
+        "{tables}"
+    );
+    let columns = ok(
+        query_as(&lake, &p.joao, Some(PURPOSE), "SHOW COLUMNS FROM obitos"),
+        &["query"],
+    );
+    assert!(
+        columns.contains("cpf") && columns.contains("municipio"),
+        "{columns}"
+    );
+    assert!(!columns.contains("nome"), "{columns}");
+    let out = query_as(&lake, &p.ana, None, "DESCRIBE obitos");
+    assert!(
+        !out.status.success(),
+        "DESCRIBE of a table one may not read"
+    );
+    assert!(out.stdout.is_empty());
 
     // The coordinator's view of the trail holds the refusals just made.
     let trail = ok(
@@ -309,7 +451,13 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
     );
 
     // Revocation takes effect on the next query; so does expiry.
-    let grant = first_id(&lagoa_ok(&lake, &["grant", "list"]));
+    let grants = lagoa_ok(&lake, &["grant", "list"]);
+    let grant = grants
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("obitos"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no grant on obitos: {grants}"))
+        .to_owned();
     ok(
         lagoa_env(
             &lake,
@@ -319,7 +467,8 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
         &["grant", "revoke"],
     );
     let out = query_as(&lake, &p.joao, Some(PURPOSE), "SELECT ano FROM obitos");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("read only through a grant"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("read only through a grant"), "{stderr}");
     let filed = ok(
         lagoa_env(
             &lake,
@@ -370,6 +519,15 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
     lagoa_ok(&lake, &["user", "disable", "op"]);
     let out = query_as(&lake, &p.op, None, "SELECT 1");
     assert!(String::from_utf8_lossy(&out.stderr).contains("disabled"));
+    let short = lagoa_ok(&lake, &["token", "create", "carla", "--expires-days", "1"]);
+    expire_tokens_of(&lake, "carla");
+    let out = query_as(&lake, short.trim(), None, "SELECT * FROM populacao");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expired"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
 
     // Every query is on record with its outcome and reason; no token, no value.
     let audit: Vec<serde_json::Value> =
@@ -385,10 +543,10 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
         .iter()
         .filter(|r| r["entry"]["outcome"] == "denied")
         .count();
-    // The table's denials, the revoked and expired grants, and the three
+    // The table's denials, the revoked and expired grants, and the four
     // refused tokens.
     assert!(
-        refusals >= denied + 5,
+        refusals >= denied + 6,
         "{refusals} denials recorded for {denied} denied cases"
     );
     assert!(queries.iter().any(|r| {
@@ -525,4 +683,62 @@ fn providers_see_who_read_their_datasets_for_which_purpose() {
     assert!(text.contains("no query read these datasets"), "{text}");
     let out = lagoa_env(&lake, &args, &[("LAGOA_TOKEN", &p.ana)]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("may not see saude's consumption"));
+}
+
+/// Moves the expiry of `principal`'s tokens into the past, as time would.
+fn expire_tokens_of(lake: &Path, principal: &str) {
+    let sql = format!(
+        "UPDATE lagoa_token SET expires_at = 1 WHERE principal = '{principal}' AND expires_at IS NOT NULL"
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(tamper(lake, &sql));
+}
+
+#[test]
+fn the_limits_of_a_governed_query_end_it_clearly_and_are_audited() {
+    let (dir, lake) = new_lake();
+    let p = setup(dir.path(), &lake);
+    // (setting, value, sql, part of the refusal, audited outcome)
+    let cases = [
+        (
+            "LAGOA__QUERY__MAX_ROWS",
+            "1",
+            "SELECT * FROM populacao",
+            "more than 1 rows",
+        ),
+        (
+            "LAGOA__QUERY__TIMEOUT_SECONDS",
+            "1",
+            "SELECT count(*) FROM (SELECT unnest(range(1, 100000)) AS a) x, (SELECT unnest(range(1, 100000)) AS b) y",
+            "ran longer than 1s",
+        ),
+        (
+            "LAGOA__QUERY__MEMORY_LIMIT",
+            "2MiB",
+            "SELECT count(DISTINCT x) FROM (SELECT unnest(range(1, 3000000)) AS x) t",
+            "needs more memory than query.memory_limit (2MiB)",
+        ),
+    ];
+    for (setting, value, sql, refusal) in cases {
+        let out = lagoa_env(
+            &lake,
+            &["query", sql, "--format", "csv"],
+            &[("LAGOA_TOKEN", &p.ana), (setting, value)],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{setting}: the query passed");
+        assert!(stderr.contains(refusal), "{setting}: {stderr}");
+        assert!(out.stdout.is_empty(), "{setting}: nothing is returned");
+        let entry = last_audit(&lake);
+        assert_eq!(entry["outcome"], "error", "{setting}: {entry}");
+        assert!(
+            entry["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains(refusal)),
+            "{setting}: {entry}"
+        );
+    }
 }

@@ -253,20 +253,30 @@ async fn requests_are_decided_by_the_providers_steward_and_every_step_is_on_reco
         ],
     );
     let late_id = word_after(&filed, "request ");
-    let url = format!("sqlite://{}", lake.join("catalog.db").display());
-    let pool = sqlx::sqlite::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query("UPDATE lagoa_request SET deadline_at = deadline_at - 31 * 86400000000 WHERE request_id = $1")
-        .bind(&late_id)
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let overdue = lagoa_ok(&lake, &["request", "list", "--overdue"]);
+    tamper(
+        &lake,
+        &format!("UPDATE lagoa_request SET deadline_at = deadline_at - 31 * 86400000000 WHERE request_id = '{late_id}'"),
+    )
+    .await;
+    lagoa_ok(
+        &lake,
+        &[
+            "user",
+            "add",
+            "rita",
+            "--institution",
+            "seplag",
+            "--role",
+            "analyst",
+        ],
+    );
+    let rita = token("rita");
+    let overdue = ok_as(&lake, &rita, &["request", "list", "--overdue"]);
     assert!(
         overdue.contains(&late_id)
             && overdue.contains("[OVERDUE]")
             && !overdue.contains(&request_id),
-        "{overdue}"
+        "the coordinator sees what is overdue: {overdue}"
     );
 
     // Every step, refusals included, is in the intact audit trail.
@@ -288,4 +298,104 @@ async fn requests_are_decided_by_the_providers_steward_and_every_step_is_on_reco
         );
     }
     assert!(lagoa_ok(&lake, &["audit", "verify"]).contains("intact"));
+}
+
+#[test]
+fn a_personal_dataset_opens_only_with_its_personal_columns_removed_or_pseudonymised() {
+    let (dir, lake) = new_lake();
+    ingest_obitos_especial(dir.path(), &lake);
+    for (name, role) in [("saude", "provider"), ("educacao", "consumer")] {
+        lagoa_ok(&lake, &["institution", "add", name, "--role", role]);
+    }
+    for (user, institution, role) in [
+        ("maria", "saude", "steward"),
+        ("ana", "educacao", "analyst"),
+    ] {
+        lagoa_ok(
+            &lake,
+            &[
+                "user",
+                "add",
+                user,
+                "--institution",
+                institution,
+                "--role",
+                role,
+            ],
+        );
+    }
+    let token = |u: &str| lagoa_ok(&lake, &["token", "create", u]).trim().to_owned();
+    let (maria, ana) = (token("maria"), token("ana"));
+    let open = |extra: &[&str]| {
+        let mut args = vec![
+            "dataset",
+            "categorise",
+            "obitos",
+            "--provider",
+            "saude",
+            "--level",
+            "corporativo",
+            "--reason",
+            "abrir para a rede",
+        ];
+        args.extend_from_slice(extra);
+        as_user(&lake, &maria, &args)
+    };
+    // Each personal column needs a treatment; a name that is not personal is refused.
+    let e = String::from_utf8_lossy(&open(&["--pseudonymise", "cpf"]).stderr).into_owned();
+    assert!(
+        e.contains("personal columns (nome)") && e.contains("--remove"),
+        "{e}"
+    );
+    let e =
+        String::from_utf8_lossy(&open(&["--pseudonymise", "cpf,ano", "--remove", "nome"]).stderr)
+            .into_owned();
+    assert!(e.contains("obitos.ano is not a personal column"), "{e}");
+    ok(
+        open(&["--pseudonymise", "cpf", "--remove", "nome"]),
+        &["categorise"],
+    );
+    let history = lagoa_ok(&lake, &["dataset", "history", "obitos"]);
+    assert!(
+        history.contains("corporativo")
+            && history.contains("pseudonymised: [cpf], removed: [nome]"),
+        "{history}"
+    );
+
+    // An analyst of the agreement reads it: the pseudonym for cpf, no nome.
+    let out = ok_as(
+        &lake,
+        &ana,
+        &[
+            "query",
+            "SELECT * FROM obitos ORDER BY cpf LIMIT 1",
+            "--format",
+            "csv",
+        ],
+    );
+    let rows = csv_rows(&out);
+    assert_eq!(
+        out.lines().next(),
+        Some("municipio,data_obito,ano,causa_cid,idade,valor,cpf")
+    );
+    let cpf = rows[0].last().unwrap();
+    assert!(cpf.starts_with('p') && cpf.len() == 33, "{cpf}");
+    let e = refused_as(&lake, &ana, &["query", "SELECT upper(nome) FROM obitos"]);
+    assert!(e.contains("obitos.nome is not available to you"), "{e}");
+    // Back to especial: treatments are kept, access needs a grant again.
+    ok_as(
+        &lake,
+        &maria,
+        &[
+            "dataset",
+            "categorise",
+            "obitos",
+            "--level",
+            "especial",
+            "--reason",
+            "revisão",
+        ],
+    );
+    let e = refused_as(&lake, &ana, &["query", "SELECT count(*) FROM obitos"]);
+    assert!(e.contains("read only through a grant"), "{e}");
 }

@@ -496,3 +496,18 @@ pub fn serve(lake: &Path, pg_port: Option<u16>) -> (Killed, String) {
         .expect("lagoa serve prints its address");
     (child, url)
 }
+
+/// Runs one statement on the lake's SQLite catalog, as someone with write
+/// access to the database file (and not to the keys) could, or as time
+/// would; it must change something.
+pub async fn tamper(lake: &Path, sql: &str) {
+    let url = format!("sqlite://{}", lake.join("catalog.db").display());
+    let pool = sqlx::sqlite::SqlitePool::connect(&url).await.unwrap();
+    let n = sqlx::query(sql)
+        .execute(&pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert!(n > 0, "{sql} changed nothing");
+    pool.close().await;
+}

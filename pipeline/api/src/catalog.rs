@@ -66,7 +66,8 @@ async fn view(
     grants: &[lagoa_lake::catalog::Grant],
 ) -> Result<DatasetView, ApiError> {
     let reader = lagoa_sql::reader(api.lake(), who, None).await?;
-    let seen = table_access(&reader, &DatasetMeta::of(d), grants);
+    let removed = api.lake().catalog.removed_columns().await?;
+    let seen = table_access(&reader, &DatasetMeta::of(d, &removed), grants);
     let access = |c: &str| match &seen {
         Ok(a) => match a.access(c) {
             ColumnAccess::Clear => "clear",

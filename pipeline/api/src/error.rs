@@ -81,6 +81,7 @@ impl From<QueryError> for ApiError {
             QueryError::Failed(_) => StatusCode::BAD_REQUEST,
             QueryError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             QueryError::TooManyRows(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            QueryError::OutOfMemory(_) => StatusCode::UNPROCESSABLE_ENTITY,
             QueryError::Lake(_) => {
                 let QueryError::Lake(e) = e else {
                     unreachable!("matched just above")

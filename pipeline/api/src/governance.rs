@@ -23,6 +23,12 @@ pub struct CategorisationBody {
     conditions: Option<String>,
     #[serde(default)]
     restrictions: Option<String>,
+    /// Personal columns served only as pseudonyms (absent: unchanged).
+    #[serde(default)]
+    pseudonymised: Option<Vec<String>>,
+    /// Personal columns no reader sees but through a grant (absent: unchanged).
+    #[serde(default)]
+    removed: Option<Vec<String>>,
     reason: String,
 }
 
@@ -46,6 +52,8 @@ pub async fn categorise(
         justification: body.justification,
         conditions: body.conditions,
         restrictions: body.restrictions,
+        pseudonymised: body.pseudonymised,
+        removed: body.removed,
         reason: body.reason,
     };
     let c = stewardship::categorise(api.lake(), &who, &name, &change).await?;

@@ -28,6 +28,12 @@ pub enum DatasetCommand {
         /// Access restrictions.
         #[arg(long)]
         restrictions: Option<String>,
+        /// Personal columns served only as pseudonyms (comma-separated; "" for none).
+        #[arg(long)]
+        pseudonymise: Option<String>,
+        /// Personal columns no reader sees but through a grant (comma-separated; "" for none).
+        #[arg(long)]
+        remove: Option<String>,
         /// Why it changes (kept with the version).
         #[arg(long)]
         reason: String,
@@ -108,15 +114,27 @@ pub async fn dataset(lake: &Lake, token: Option<&str>, command: DatasetCommand) 
             justification,
             conditions,
             restrictions,
+            pseudonymise,
+            remove,
             reason,
         } => {
             let who = actor(lake, token).await?;
+            let names = |list: Option<String>| {
+                list.map(|l| {
+                    l.split(',')
+                        .map(|c| c.trim().to_owned())
+                        .filter(|c| !c.is_empty())
+                        .collect::<Vec<_>>()
+                })
+            };
             let change = NewCategorisation {
                 level,
                 provider,
                 justification,
                 conditions,
                 restrictions,
+                pseudonymised: names(pseudonymise),
+                removed: names(remove),
                 reason,
             };
             let c = stewardship::categorise(lake, &who, &dataset, &change).await?;
@@ -128,7 +146,7 @@ pub async fn dataset(lake: &Lake, token: Option<&str>, command: DatasetCommand) 
         DatasetCommand::History { dataset } => {
             for c in lake.catalog.categorisations(&dataset).await? {
                 println!(
-                    "v{:<3} {}  {:<12} provider {:<16} by {:<16} {}\n      justification: {}\n      conditions: {}\n      restrictions: {}",
+                    "v{:<3} {}  {:<12} provider {:<16} by {:<16} {}\n      justification: {}\n      conditions: {}\n      restrictions: {}\n      personal columns pseudonymised: [{}], removed: [{}]",
                     c.version,
                     format_micros(c.changed_at),
                     c.level,
@@ -137,7 +155,9 @@ pub async fn dataset(lake: &Lake, token: Option<&str>, command: DatasetCommand) 
                     c.reason,
                     c.justification,
                     c.conditions,
-                    c.restrictions
+                    c.restrictions,
+                    c.pseudonymised.join(", "),
+                    c.removed.join(", ")
                 );
             }
         }

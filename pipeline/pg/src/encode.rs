@@ -26,6 +26,7 @@ pub fn error_info(e: &QueryError) -> ErrorInfo {
         QueryError::Failed(_) => "42000",
         QueryError::Timeout(_) => "57014",
         QueryError::TooManyRows(_) => "54000",
+        QueryError::OutOfMemory(_) => "53200",
         QueryError::Lake(_) => "XX000",
     };
     ErrorInfo::new("ERROR".into(), code.into(), e.to_string())

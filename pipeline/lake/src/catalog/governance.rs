@@ -28,6 +28,11 @@ pub struct Categorisation {
     pub justification: String,
     pub conditions: String,
     pub restrictions: String,
+    /// Personal columns served only as their pseudonyms at this level.
+    pub pseudonymised: Vec<String>,
+    /// Personal columns no reader sees at this level (but through a grant
+    /// that gives them in clear).
+    pub removed: Vec<String>,
     pub changed_by: String,
     pub changed_at: i64,
     pub reason: String,
@@ -42,6 +47,9 @@ pub struct NewCategorisation {
     pub justification: Option<String>,
     pub conditions: Option<String>,
     pub restrictions: Option<String>,
+    /// `None` keeps what the previous version said.
+    pub pseudonymised: Option<Vec<String>>,
+    pub removed: Option<Vec<String>>,
     pub reason: String,
 }
 
@@ -117,7 +125,7 @@ fn parse_list(r: &AnyRow, column: &str) -> Result<Vec<String>> {
     serde_json::from_str(&text).map_err(|e| LakeError::Invalid(format!("{column}: {e}")))
 }
 
-const CATEGORISATION_COLUMNS: &str = "dataset, version, level, provider, justification, conditions, restrictions, changed_by, changed_at, reason, snapshot_id";
+const CATEGORISATION_COLUMNS: &str = "dataset, version, level, provider, justification, conditions, restrictions, changed_by, changed_at, reason, snapshot_id, pseudonymised, removed";
 const REQUEST_COLUMNS: &str = "request_id, dataset, columns_asked, personal, principal, institution, for_institution, purpose, legal_basis, until_at, status, filed_at, deadline_at, decided_by, decided_at, decision_reason, grant_id";
 const GRANT_COLUMNS: &str = "grant_id, request_id, dataset, grantee_kind, grantee, columns_granted, personal, purpose, legal_basis, expires_at, granted_by, granted_at, revoked_at, revoked_by";
 
@@ -125,6 +133,20 @@ impl Catalog {
     /// The categorisation in force (the newest version), if any was set.
     pub async fn categorisation(&self, dataset: &str) -> Result<Option<Categorisation>> {
         Ok(self.categorisations(dataset).await?.into_iter().last())
+    }
+
+    /// The personal columns each dataset's categorisation in force removes.
+    pub async fn removed_columns(&self) -> Result<std::collections::HashMap<String, Vec<String>>> {
+        let rows = sqlx::query(
+            "SELECT c.dataset, c.removed FROM lagoa_categorisation c
+             WHERE c.version = (SELECT max(v.version) FROM lagoa_categorisation v WHERE v.dataset = c.dataset)",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading categorisations"))?;
+        rows.iter()
+            .map(|r| Ok((get(r, "dataset")?, parse_list(r, "removed")?)))
+            .collect()
     }
 
     /// Every version of a dataset's categorisation, oldest first.
@@ -162,10 +184,41 @@ impl Catalog {
         let previous = self.categorisation(name.as_str()).await?;
         let level = change.level.unwrap_or(info.level);
         let personal = info.personal_columns();
-        if level != SharingLevel::Especial && !personal.is_empty() {
+        let pseudonymised = change
+            .pseudonymised
+            .clone()
+            .or_else(|| previous.as_ref().map(|p| p.pseudonymised.clone()))
+            .unwrap_or_default();
+        let removed = change
+            .removed
+            .clone()
+            .or_else(|| previous.as_ref().map(|p| p.removed.clone()))
+            .unwrap_or_default();
+        for column in pseudonymised.iter().chain(&removed) {
+            if !personal.contains(column) {
+                return Err(LakeError::Invalid(format!(
+                    "{name}.{column} is not a personal column of the dataset (its personal columns: {})",
+                    personal.join(", ")
+                )));
+            }
+        }
+        if let Some(both) = pseudonymised.iter().find(|c| removed.contains(c)) {
             return Err(LakeError::Invalid(format!(
-                "dataset {name} has personal columns ({}): it can be {level} only once they are removed or pseudonymised; it stays especial",
-                personal.join(", ")
+                "{name}.{both} cannot be both pseudonymised and removed"
+            )));
+        }
+        let untreated: Vec<&String> = personal
+            .iter()
+            .filter(|c| !pseudonymised.contains(c) && !removed.contains(c))
+            .collect();
+        if level != SharingLevel::Especial && !untreated.is_empty() {
+            return Err(LakeError::Invalid(format!(
+                "dataset {name} has personal columns ({}): it can be {level} only once they are removed or pseudonymised (--remove, --pseudonymise); it stays especial",
+                untreated
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         let provider = match (&change.provider, &previous) {
@@ -214,13 +267,15 @@ impl Catalog {
                 &change.restrictions,
                 previous.as_ref().map(|p| &p.restrictions),
             ),
+            pseudonymised,
+            removed,
             changed_by: by.to_owned(),
             changed_at: now_micros(),
             reason: change.reason.clone(),
             snapshot_id: snapshot,
         };
         sqlx::query(&format!(
-            "INSERT INTO lagoa_categorisation ({CATEGORISATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO lagoa_categorisation ({CATEGORISATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
         .bind(&record.dataset)
         .bind(record.version)
@@ -233,6 +288,8 @@ impl Catalog {
         .bind(record.changed_at)
         .bind(&record.reason)
         .bind(record.snapshot_id)
+        .bind(serde_json::to_string(&record.pseudonymised).expect("a list of names"))
+        .bind(serde_json::to_string(&record.removed).expect("a list of names"))
         .execute(&mut *tx)
         .await
         .map_err(LakeError::catalog(context))?;
@@ -488,6 +545,8 @@ fn categorisation_from_row(r: &AnyRow) -> Result<Categorisation> {
         justification: get(r, "justification")?,
         conditions: get(r, "conditions")?,
         restrictions: get(r, "restrictions")?,
+        pseudonymised: parse_list(r, "pseudonymised")?,
+        removed: parse_list(r, "removed")?,
         changed_by: get(r, "changed_by")?,
         changed_at: get(r, "changed_at")?,
         reason: get(r, "reason")?,

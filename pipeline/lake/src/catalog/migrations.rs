@@ -300,4 +300,12 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             "CREATE INDEX lagoa_grant_grantee ON lagoa_grant (grantee_kind, grantee)",
         ],
     ),
+    (
+        8,
+        "what a categorisation does with personal columns: pseudonymised or removed",
+        &[
+            "ALTER TABLE lagoa_categorisation ADD COLUMN pseudonymised TEXT NOT NULL DEFAULT '[]'",
+            "ALTER TABLE lagoa_categorisation ADD COLUMN removed TEXT NOT NULL DEFAULT '[]'",
+        ],
+    ),
 ];
