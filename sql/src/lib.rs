@@ -2,9 +2,10 @@
 //! passes before DataFusion sees it, the policy that decides which tables
 //! and columns a principal sees and how, the governed session and query
 //! path (limits, audit), the stewards' decisions, consumption reports and
-//! open-data publication.
+//! open-data publication, and the policy indicators computed from the lake.
 
 pub mod guard;
+pub mod indicators;
 pub mod opendata;
 pub mod policy;
 pub mod query;

@@ -4,7 +4,9 @@
 
 mod access;
 mod delivery;
+mod demo;
 mod governance;
+mod indicators;
 mod output;
 mod schedule;
 
@@ -256,6 +258,16 @@ enum Command {
         #[command(subcommand)]
         command: access::AuditCommand,
     },
+    /// Policy indicators: list, run, their runs, verify a run by recomputing it.
+    Indicator {
+        #[command(subcommand)]
+        command: indicators::IndicatorCommand,
+    },
+    /// A synthetic state: generate its deliveries, or run the whole story on a lake.
+    Demo {
+        #[command(subcommand)]
+        command: demo::DemoCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -397,6 +409,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::User { command } => access::user(&open(&cli.lake).await?, command).await,
         Command::Token { command } => access::token(&open(&cli.lake).await?, command).await,
         Command::Audit { command } => access::audit(&open(&cli.lake).await?, command).await,
+        Command::Indicator { command } => indicators::command(&open(&cli.lake).await?, command).await,
+        Command::Demo { command } => demo::command(&cli.lake, command).await,
         Command::Dataset { command } => governance::dataset(&open(&cli.lake).await?, cli.token.as_deref(), command).await,
         Command::Request { command } => governance::request(&open(&cli.lake).await?, cli.token.as_deref(), command).await,
         Command::Grant { command } => governance::grant(&open(&cli.lake).await?, cli.token.as_deref(), command).await,

@@ -20,6 +20,7 @@ pub struct LakeConfig {
     pub query: QueryConfig,
     pub daemon: DaemonConfig,
     pub console: ConsoleConfig,
+    pub indicators: IndicatorsConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -107,6 +108,27 @@ impl Default for DaemonConfig {
             alert_webhook_env: "LAGOA_ALERT_WEBHOOK".into(),
             repeated_failures: 3,
             late_grace_hours: 24,
+        }
+    }
+}
+
+/// Policy indicators (`lagoa indicator`, and the daemon's runs of them).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IndicatorsConfig {
+    /// The folder of indicator definitions (`*.sql` with a header),
+    /// relative to the lake directory.
+    pub dir: String,
+    /// How often `lagoa daemon` looks for indicators whose sources changed
+    /// (and cron-triggered ones that are due); 0 turns that off.
+    pub check_seconds: u64,
+}
+
+impl Default for IndicatorsConfig {
+    fn default() -> Self {
+        Self {
+            dir: "indicators".into(),
+            check_seconds: 60,
         }
     }
 }
@@ -552,6 +574,14 @@ listen = {console_listen:?}
 timezone = {console_tz:?}
 # Set to true when the console is served behind HTTPS.
 secure_cookie = {secure_cookie}
+
+[indicators]
+# Indicator definitions: *.sql files with a header (relative to this
+# directory); `lagoa indicator init` copies Lagoa's reference set here.
+dir = {indicators_dir:?}
+# How often the daemon runs indicators whose sources changed (and cron
+# ones that are due); 0: never (run them with `lagoa indicator run`).
+check_seconds = {indicators_check}
 "#,
         catalog = config.catalog.url,
         storage = config.storage.url,
@@ -589,6 +619,8 @@ secure_cookie = {secure_cookie}
         console_listen = config.console.listen,
         console_tz = config.console.timezone,
         secure_cookie = config.console.secure_cookie,
+        indicators_dir = config.indicators.dir,
+        indicators_check = config.indicators.check_seconds,
     )
 }
 

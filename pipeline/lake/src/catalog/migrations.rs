@@ -308,4 +308,32 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             "ALTER TABLE lagoa_categorisation ADD COLUMN removed TEXT NOT NULL DEFAULT '[]'",
         ],
     ),
+    (
+        9,
+        "indicator runs: inputs, parameters, suppression and what was published",
+        &[
+            "CREATE TABLE lagoa_indicator_run (
+                run_id TEXT PRIMARY KEY,
+                indicator TEXT NOT NULL,
+                dataset TEXT NOT NULL,
+                trigger_kind TEXT NOT NULL,
+                status TEXT NOT NULL,
+                started_at BIGINT NOT NULL,
+                ended_at BIGINT,
+                input_snapshot BIGINT NOT NULL,
+                inputs TEXT NOT NULL,
+                parameters TEXT NOT NULL,
+                sql_sha256 TEXT NOT NULL,
+                min_cell BIGINT NOT NULL,
+                output_snapshot BIGINT,
+                output_level TEXT,
+                cells BIGINT NOT NULL,
+                suppressed_primary BIGINT NOT NULL,
+                suppressed_secondary BIGINT NOT NULL,
+                derivation TEXT NOT NULL,
+                error TEXT
+            )",
+            "CREATE INDEX lagoa_indicator_run_by_indicator ON lagoa_indicator_run (indicator, started_at)",
+        ],
+    ),
 ];

@@ -15,6 +15,7 @@
 mod audit;
 mod governance;
 mod identity;
+mod indicators;
 mod migrations;
 pub mod model;
 mod runs;
@@ -25,6 +26,7 @@ pub use governance::{
     AccessRequest, Categorisation, DECISION_DAYS, Grant, NewCategorisation, NewRequest,
 };
 pub use identity::{AuthError, Institution, IssuedToken, Principal, TokenInfo};
+pub use indicators::{IndicatorInput, IndicatorRun};
 pub use runs::{
     ContractVersion, DURATION_BUCKETS, DriftEvent, QuarantineRecord, RunFilter, RunRecord,
     RunStats, StatusCount, save_watermark,

@@ -1,0 +1,509 @@
+//! One run of an indicator: read its sources at one lake snapshot, run its
+//! SQL, suppress small cells, write the published cells as the lake table
+//! `ind_<name>` (a new snapshot: the history), and record the run with its
+//! inputs and derivation. `verify` recomputes a past run from its inputs
+//! and compares.
+
+use super::definition::{Indicator, results_dataset};
+use super::suppress::{Cell, Published, Summary, publish};
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use lagoa_core::{DatasetName, SharingLevel};
+use lagoa_lake::catalog::model::{ColumnDef, CommitOutcome, CommitRequest, DatasetSpec, WriteMode};
+use lagoa_lake::catalog::{AuditEntry, IndicatorInput, IndicatorRun, now_micros};
+use lagoa_lake::writer::WriteTarget;
+use lagoa_lake::{AsOf, Lake, LakeError};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndicatorError {
+    #[error(transparent)]
+    Definition(#[from] super::definition::DefinitionError),
+    #[error("indicator {indicator}: {message}")]
+    Failed { indicator: String, message: String },
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+}
+
+/// How a run was asked for.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub parameters: BTreeMap<String, String>,
+    /// `manual`, `after_sources`, `schedule`, `demo`.
+    pub trigger: String,
+    /// Who asked (for the audit trail).
+    pub actor: String,
+}
+
+/// The columns every indicator table has.
+pub fn results_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("municipio", DataType::Utf8, false),
+        Field::new("ano", DataType::Int64, false),
+        Field::new("numerador", DataType::Int64, true),
+        Field::new("denominador", DataType::Int64, true),
+        Field::new("valor", DataType::Float64, true),
+        Field::new("supressao", DataType::Utf8, true),
+        Field::new("total_estado", DataType::Boolean, false),
+        Field::new("execucao", DataType::Utf8, false),
+    ]))
+}
+
+fn failed(indicator: &Indicator, message: impl Into<String>) -> IndicatorError {
+    IndicatorError::Failed {
+        indicator: indicator.name.clone(),
+        message: message.into(),
+    }
+}
+
+/// Each source as it stands at `snapshot`.
+async fn inputs(
+    lake: &Lake,
+    indicator: &Indicator,
+    snapshot: i64,
+) -> Result<Vec<IndicatorInput>, IndicatorError> {
+    let mut out = Vec::new();
+    for source in &indicator.sources {
+        let name = DatasetName::new(source.clone())
+            .map_err(|e| failed(indicator, format!("source {source:?}: {e}")))?;
+        let info = lake.catalog.dataset(&name, snapshot).await?.ok_or_else(|| {
+            failed(
+                indicator,
+                format!("its source {source} is not in the lake yet (run the source that delivers it first)"),
+            )
+        })?;
+        if info.shredded_at.is_some() {
+            return Err(failed(indicator, format!("its source {source} was crypto-shredded")));
+        }
+        let last_change = lake
+            .catalog
+            .snapshots(Some(&name))
+            .await?
+            .iter()
+            .map(|s| s.snapshot_id)
+            .filter(|&s| s <= snapshot)
+            .max()
+            .unwrap_or(snapshot);
+        out.push(IndicatorInput {
+            dataset: source.clone(),
+            level: info.level.as_str().to_owned(),
+            snapshot: last_change,
+        });
+    }
+    Ok(out)
+}
+
+/// The level the results may be published at, and why, in words.
+fn derivation(inputs: &[IndicatorInput], min_cell: u64) -> (SharingLevel, String) {
+    let strictest = inputs
+        .iter()
+        .filter_map(|i| i.level.parse::<SharingLevel>().ok())
+        .max_by_key(|l| match l {
+            SharingLevel::Amplo => 0,
+            SharingLevel::Corporativo => 1,
+            SharingLevel::Especial => 2,
+        })
+        .unwrap_or(SharingLevel::Amplo);
+    let from: Vec<String> = inputs
+        .iter()
+        .map(|i| format!("{} ({})", i.dataset, i.level))
+        .collect();
+    if min_cell > 0 {
+        (
+            SharingLevel::Amplo,
+            format!(
+                "amplo: aggregated by municipality and year from {}, with counts from 1 to {} suppressed (primary) and complementary suppression against the state totals",
+                from.join(", "),
+                min_cell - 1
+            ),
+        )
+    } else {
+        (
+            strictest,
+            format!(
+                "{strictest}: no small-cell suppression (min_cell 0), so it keeps the strictest level of its sources: {}",
+                from.join(", ")
+            ),
+        )
+    }
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str, as_type: &DataType) -> Result<ArrayRef, String> {
+    let array = batch
+        .column_by_name(name)
+        .ok_or_else(|| format!("its SQL returns no column {name}"))?;
+    cast(array, as_type).map_err(|e| format!("column {name}: {e}"))
+}
+
+/// Runs the indicator's SQL at `snapshot` and reads its cells.
+async fn compute(
+    lake: &Lake,
+    indicator: &Indicator,
+    sql: &str,
+    snapshot: i64,
+) -> Result<Vec<Cell>, IndicatorError> {
+    let session = lagoa_lake::session::LakeSession::open(lake, &AsOf::Snapshot(snapshot)).await?;
+    let df = session
+        .sql(sql)
+        .await
+        .map_err(|e| failed(indicator, format!("its SQL does not plan: {e}")))?;
+    let batches = df
+        .collect()
+        .await
+        .map_err(|e| failed(indicator, format!("its SQL failed: {e}")))?;
+    let mut cells = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for batch in &batches {
+        let read = || -> Result<_, String> {
+            Ok((
+                column(batch, "municipio", &DataType::Utf8)?,
+                column(batch, "ano", &DataType::Int64)?,
+                column(batch, "numerador", &DataType::Int64)?,
+                column(batch, "denominador", &DataType::Int64)?,
+            ))
+        };
+        let (m, a, n, d) = read().map_err(|e| {
+            failed(
+                indicator,
+                format!("{e}; it must return municipio, ano, numerador and denominador"),
+            )
+        })?;
+        let m = m.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+        let a = a.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
+        let n = n.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
+        let d = d.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
+        for i in 0..batch.num_rows() {
+            if m.is_null(i) || a.is_null(i) {
+                return Err(failed(indicator, "a row has no municipio or ano"));
+            }
+            let (num, den) = (
+                if n.is_null(i) { 0 } else { n.value(i) },
+                if d.is_null(i) { 0 } else { d.value(i) },
+            );
+            if num < 0 || den < 0 {
+                return Err(failed(indicator, "numerador and denominador are counts: never negative"));
+            }
+            let key = (m.value(i).to_owned(), a.value(i));
+            if !seen.insert(key.clone()) {
+                return Err(failed(
+                    indicator,
+                    format!("its SQL returns municipio {} and ano {} twice", key.0, key.1),
+                ));
+            }
+            cells.push(Cell {
+                municipio: key.0,
+                ano: key.1,
+                numerador: num,
+                denominador: den,
+            });
+        }
+    }
+    Ok(cells)
+}
+
+/// The code of the state's total: the UF part (2 digits) of IBGE codes.
+fn total_code(cells: &[Cell]) -> String {
+    cells
+        .first()
+        .map(|c| c.municipio.chars().take(2).collect::<String>())
+        .filter(|uf| uf.len() == 2 && uf.chars().all(|c| c.is_ascii_digit()))
+        .filter(|uf| cells.iter().all(|c| c.municipio.starts_with(uf.as_str())))
+        .unwrap_or_else(|| "total".into())
+}
+
+fn to_batch(published: &[Published], run_id: &str) -> Result<RecordBatch, LakeError> {
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(published.iter().map(|p| p.municipio.as_str()))),
+        Arc::new(Int64Array::from_iter_values(published.iter().map(|p| p.ano))),
+        Arc::new(Int64Array::from_iter(published.iter().map(|p| p.numerador))),
+        Arc::new(Int64Array::from_iter(published.iter().map(|p| p.denominador))),
+        Arc::new(Float64Array::from_iter(published.iter().map(|p| p.valor))),
+        Arc::new(StringArray::from_iter(published.iter().map(|p| p.suppressed.map(|s| s.label())))),
+        Arc::new(BooleanArray::from_iter(published.iter().map(|p| Some(p.total)))),
+        Arc::new(StringArray::from_iter_values(published.iter().map(|_| run_id))),
+    ];
+    Ok(RecordBatch::try_new(results_schema(), columns)?)
+}
+
+fn sha256(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Runs `indicator` now. A run whose SQL, parameters and inputs are those
+/// of the results already published ends as `unchanged` and writes nothing.
+pub async fn run(
+    lake: &Lake,
+    indicator: &Indicator,
+    options: &RunOptions,
+) -> Result<IndicatorRun, IndicatorError> {
+    let parameters = indicator.parameters(&options.parameters)?;
+    let sql = indicator.sql_with(&parameters);
+    let snapshot = lake.catalog.resolve(&AsOf::Latest).await?;
+    let dataset = results_dataset(&indicator.name);
+    let mut record = IndicatorRun {
+        run_id: uuid::Uuid::now_v7().to_string(),
+        indicator: indicator.name.clone(),
+        dataset: dataset.clone(),
+        trigger: options.trigger.clone(),
+        status: "running".into(),
+        started_at: now_micros(),
+        input_snapshot: snapshot,
+        parameters: parameters.clone(),
+        sql_sha256: sha256(&sql),
+        min_cell: indicator.min_cell as i64,
+        ..Default::default()
+    };
+    let result = run_recorded(lake, indicator, &sql, &mut record).await;
+    record.ended_at = Some(now_micros());
+    if let Err(e) = &result {
+        record.status = "failed".into();
+        record.error = Some(e.to_string());
+    }
+    lake.catalog.save_indicator_run(&record).await?;
+    let mut datasets = indicator.sources.clone();
+    datasets.push(dataset);
+    lake.audit(&AuditEntry {
+        principal: options.actor.clone(),
+        institution: "-".into(),
+        action: "indicator_run".into(),
+        subject: Some(format!("{} ({})", indicator.name, record.run_id)),
+        datasets,
+        rows: record.cells,
+        outcome: if result.is_ok() { "ok" } else { "error" }.into(),
+        reason: record.error.clone(),
+        duration_ms: (record.ended_at.unwrap_or(record.started_at) - record.started_at) / 1000,
+        ..Default::default()
+    })
+    .await?;
+    result.map(|()| record)
+}
+
+async fn run_recorded(
+    lake: &Lake,
+    indicator: &Indicator,
+    sql: &str,
+    record: &mut IndicatorRun,
+) -> Result<(), IndicatorError> {
+    record.inputs = inputs(lake, indicator, record.input_snapshot).await?;
+    let (level, derivation) = derivation(&record.inputs, indicator.min_cell);
+    record.derivation = derivation;
+    lake.catalog.save_indicator_run(record).await?;
+    let cells = compute(lake, indicator, sql, record.input_snapshot).await?;
+    if cells.is_empty() {
+        return Err(failed(indicator, "its SQL returned no row: are its sources empty?"));
+    }
+    let (published, summary) = publish(&cells, indicator.min_cell, indicator.per, &total_code(&cells));
+    record.cells = summary.cells as i64;
+    record.suppressed_primary = summary.primary as i64;
+    record.suppressed_secondary = summary.complementary as i64;
+
+    // The same SQL, parameters and inputs as what is published: nothing to write.
+    let previous = lake
+        .catalog
+        .indicator_runs(Some(&indicator.name), 50)
+        .await?
+        .into_iter()
+        .find(|r| r.status == "committed" || r.status == "unchanged");
+    if let Some(p) = previous
+        && p.sql_sha256 == record.sql_sha256
+        && p.parameters == record.parameters
+        && p.inputs == record.inputs
+        && p.output_snapshot.is_some()
+    {
+        record.status = "unchanged".into();
+        record.output_snapshot = p.output_snapshot;
+        record.output_level = p.output_level;
+        return Ok(());
+    }
+
+    let name = DatasetName::new(record.dataset.clone())
+        .map_err(|e| failed(indicator, format!("results dataset: {e}")))?;
+    let batch = to_batch(&published, &record.run_id)?;
+    let schema = results_schema();
+    let mut writer = lake.writer(WriteTarget {
+        dataset: name.clone(),
+        schema: Arc::clone(&schema),
+        personal_columns: vec![],
+        partition_column: None,
+        pseudonyms: None,
+    })?;
+    let files = tokio::task::spawn_blocking(move || {
+        writer.write(&batch)?;
+        writer.finish()
+    })
+    .await
+    .map_err(|e| failed(indicator, format!("the writer stopped: {e}")))??;
+    let commit = CommitRequest {
+        spec: DatasetSpec {
+            name,
+            level,
+            description: format!("{} ({}), indicador publicado por município e ano", indicator.title, indicator.unit),
+            partition_column: None,
+            columns: schema
+                .fields()
+                .iter()
+                .map(|f| ColumnDef {
+                    name: f.name().clone(),
+                    data_type: f.data_type().to_string(),
+                    nullable: f.is_nullable(),
+                    personal: None,
+                })
+                .collect(),
+        },
+        mode: WriteMode::FullRefresh,
+        files,
+        fingerprint: None,
+        source: format!("indicador:{}:{}", indicator.name, record.run_id),
+        watermark: None,
+    };
+    match lake.catalog.commit(&commit).await? {
+        CommitOutcome::Committed { snapshot, .. } | CommitOutcome::AlreadyIngested { snapshot } => {
+            record.status = "committed".into();
+            record.output_snapshot = Some(snapshot);
+        }
+    }
+    let info = lake
+        .catalog
+        .dataset(&commit.spec.name, record.output_snapshot.unwrap_or(i64::MAX))
+        .await?;
+    record.output_level = Some(info.map_or(level, |d| d.level).as_str().to_owned());
+    Ok(())
+}
+
+/// What recomputing a run found.
+#[derive(Clone, Debug)]
+pub struct Verification {
+    pub run: IndicatorRun,
+    pub cells: usize,
+    /// Cells (published values) that differ, as `municipio/ano`.
+    pub differences: Vec<String>,
+}
+
+/// Recomputes `run_id` from the inputs it recorded (the lake as it was at
+/// its input snapshot), suppresses again, and compares with what it
+/// published (the results table at its output snapshot).
+pub async fn verify(lake: &Lake, indicator: &Indicator, run_id: &str) -> Result<Verification, IndicatorError> {
+    let run = lake
+        .catalog
+        .indicator_run(run_id)
+        .await?
+        .ok_or_else(|| failed(indicator, format!("no run {run_id}")))?;
+    let (Some(output), true) = (run.output_snapshot, run.indicator == indicator.name) else {
+        return Err(failed(indicator, format!("run {run_id} published nothing to verify")));
+    };
+    let sql = indicator.sql_with(&run.parameters);
+    if sha256(&sql) != run.sql_sha256 {
+        return Err(failed(
+            indicator,
+            format!("its definition changed since run {run_id}: the SQL it ran is not the SQL in the folder now"),
+        ));
+    }
+    let cells = compute(lake, indicator, &sql, run.input_snapshot).await?;
+    let (again, _) = publish(&cells, indicator.min_cell, indicator.per, &total_code(&cells));
+    let session = lagoa_lake::session::LakeSession::open(lake, &AsOf::Snapshot(output)).await?;
+    let stored = session
+        .sql(&format!(
+            "SELECT municipio, ano, numerador, denominador, valor, supressao FROM \"{}\"",
+            run.dataset
+        ))
+        .await?
+        .collect()
+        .await
+        .map_err(LakeError::from)?;
+    let mut published: BTreeMap<(String, i64), (Option<i64>, Option<i64>, Option<f64>, Option<String>)> =
+        BTreeMap::new();
+    for b in &stored {
+        let m = b.column(0).as_any().downcast_ref::<StringArray>().expect("Utf8");
+        let a = b.column(1).as_any().downcast_ref::<Int64Array>().expect("Int64");
+        let n = b.column(2).as_any().downcast_ref::<Int64Array>().expect("Int64");
+        let d = b.column(3).as_any().downcast_ref::<Int64Array>().expect("Int64");
+        let v = b.column(4).as_any().downcast_ref::<Float64Array>().expect("Float64");
+        let s = b.column(5).as_any().downcast_ref::<StringArray>().expect("Utf8");
+        for i in 0..b.num_rows() {
+            let opt_i = |x: &Int64Array| (!x.is_null(i)).then(|| x.value(i));
+            published.insert(
+                (m.value(i).to_owned(), a.value(i)),
+                (
+                    opt_i(n),
+                    opt_i(d),
+                    (!v.is_null(i)).then(|| v.value(i)),
+                    (!s.is_null(i)).then(|| s.value(i).to_owned()),
+                ),
+            );
+        }
+    }
+    let mut differences = Vec::new();
+    for p in &again {
+        let key = (p.municipio.clone(), p.ano);
+        let expected = (
+            p.numerador,
+            p.denominador,
+            p.valor,
+            p.suppressed.map(|s| s.label().to_owned()),
+        );
+        if published.remove(&key).as_ref() != Some(&expected) {
+            differences.push(format!("{}/{}", key.0, key.1));
+        }
+    }
+    differences.extend(published.keys().map(|(m, a)| format!("{m}/{a} (not recomputed)")));
+    Ok(Verification {
+        run,
+        cells: again.len(),
+        differences,
+    })
+}
+
+/// Whether any source changed since the indicator's last published run
+/// (or it never ran).
+pub async fn stale(lake: &Lake, indicator: &Indicator) -> Result<bool, IndicatorError> {
+    let last = lake
+        .catalog
+        .indicator_runs(Some(&indicator.name), 50)
+        .await?
+        .into_iter()
+        .find(|r| r.status == "committed" || r.status == "unchanged");
+    let Some(last) = last else {
+        return Ok(true);
+    };
+    let snapshot = lake.catalog.resolve(&AsOf::Latest).await?;
+    match inputs(lake, indicator, snapshot).await {
+        Ok(now) => Ok(now != last.inputs),
+        // A source gone (or shredded): running says why.
+        Err(IndicatorError::Failed { .. }) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// A summary line of a run, for people.
+pub fn describe(run: &IndicatorRun) -> String {
+    match run.status.as_str() {
+        "failed" => format!(
+            "{}: failed: {}",
+            run.indicator,
+            run.error.as_deref().unwrap_or("")
+        ),
+        status => format!(
+            "{}: {status}, {} cells ({} suppressed, {} of them complementary), {} in snapshot {}",
+            run.indicator,
+            run.cells,
+            run.suppressed_primary + run.suppressed_secondary,
+            run.suppressed_secondary,
+            run.output_level.as_deref().unwrap_or("-"),
+            run.output_snapshot.map_or("-".into(), |s| s.to_string()),
+        ),
+    }
+}
+
+/// The summary of a suppression, for tests and reports.
+pub fn summary_of(run: &IndicatorRun) -> Summary {
+    Summary {
+        cells: run.cells as usize,
+        primary: run.suppressed_primary as usize,
+        complementary: run.suppressed_secondary as usize,
+    }
+}

@@ -1,0 +1,374 @@
+//! An indicator definition: a SQL file whose leading comment lines are its
+//! header (`-- key: value`).
+//!
+//! ```sql
+//! -- name: pre_natal_7_consultas
+//! -- title: Nascidos vivos de mães com 7 ou mais consultas de pré-natal
+//! -- description: ...
+//! -- unit: % dos nascidos vivos
+//! -- formula: ... (in words)
+//! -- sources: sinasc_nascidos, ibge_populacao
+//! -- trigger: after-sources            (or: cron 0 7 * * *)
+//! -- min_cell: 5                       (0: no suppression)
+//! -- per: 100                          (valor = numerador ÷ denominador × per)
+//! -- param: denominador = todos (todos | informados): what it means
+//! SELECT municipio, ano, numerador, denominador FROM ...
+//! ```
+//!
+//! The query returns one row per municipality (7-digit IBGE code) and year
+//! with two counts: `numerador` and `denominador`. Lagoa computes the value,
+//! the state's total per year and the suppression of small cells, so every
+//! indicator is published the same way. `${name}` in the SQL is replaced by
+//! a parameter's value, which may hold only letters, digits, `_`, `-` and
+//! `.` (and, when the header lists choices, must be one of them).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// When an indicator runs by itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// After any of its sources gets a new snapshot.
+    AfterSources,
+    /// On a cron schedule (5 fields, `America/Sao_Paulo`).
+    Cron(String),
+    /// Only when asked.
+    Manual,
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trigger::AfterSources => f.write_str("after-sources"),
+            Trigger::Cron(c) => write!(f, "cron {c}"),
+            Trigger::Manual => f.write_str("manual"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Param {
+    pub name: String,
+    pub default: String,
+    /// Empty: any safe value.
+    pub choices: Vec<String>,
+    pub description: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Indicator {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub unit: String,
+    pub formula: String,
+    pub sources: Vec<String>,
+    pub trigger: Trigger,
+    /// Counts below this (and above zero) are suppressed; 0 turns
+    /// suppression off.
+    pub min_cell: u64,
+    pub per: f64,
+    pub params: Vec<Param>,
+    /// The whole file, header included.
+    pub sql: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DefinitionError {
+    #[error("{file}: {problems}")]
+    Invalid { file: String, problems: String },
+    #[error("indicator {indicator}: parameter {name}: {reason}")]
+    Param {
+        indicator: String,
+        name: String,
+        reason: String,
+    },
+}
+
+/// The lake dataset an indicator's results go to.
+pub fn results_dataset(indicator: &str) -> String {
+    format!("ind_{indicator}")
+}
+
+fn safe_value(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+impl Indicator {
+    /// Parses a definition; `file` names it in errors. Every problem of
+    /// the header is reported at once.
+    pub fn parse(file: &str, text: &str) -> Result<Self, DefinitionError> {
+        let mut fields: BTreeMap<String, String> = BTreeMap::new();
+        let mut params = Vec::new();
+        let mut problems = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let Some(comment) = line.strip_prefix("--") else {
+                break;
+            };
+            let Some((key, value)) = comment.split_once(':') else {
+                continue;
+            };
+            let (key, value) = (key.trim().to_lowercase(), value.trim().to_owned());
+            if key == "param" {
+                match parse_param(&value) {
+                    Ok(p) => params.push(p),
+                    Err(e) => problems.push(format!("param {value:?}: {e}")),
+                }
+            } else if fields.insert(key.clone(), value).is_some() {
+                problems.push(format!("{key} is given twice"));
+            }
+        }
+        let mut take = |key: &str| -> String {
+            fields.remove(key).unwrap_or_else(|| {
+                problems.push(format!("the header has no {key}"));
+                String::new()
+            })
+        };
+        let name = take("name");
+        let title = take("title");
+        let description = take("description");
+        let unit = take("unit");
+        let formula = take("formula");
+        let sources: Vec<String> = take("sources")
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let trigger_text = take("trigger");
+        let min_cell_text = take("min_cell");
+        let per_text = take("per");
+        for unknown in fields.keys() {
+            problems.push(format!(
+                "unknown header key {unknown:?} (name, title, description, unit, formula, sources, trigger, min_cell, per, param)"
+            ));
+        }
+        if !name.is_empty()
+            && !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            problems.push(format!("name {name:?}: lowercase letters, digits and _ only"));
+        }
+        if sources.is_empty() {
+            problems.push("sources names no dataset".into());
+        }
+        let trigger = match trigger_text.as_str() {
+            "after-sources" => Trigger::AfterSources,
+            "manual" => Trigger::Manual,
+            t if t.starts_with("cron ") => {
+                let expr = t["cron ".len()..].trim().to_owned();
+                if expr.split_whitespace().count() != 5 {
+                    problems.push(format!("trigger {t:?}: a cron expression has 5 fields"));
+                }
+                Trigger::Cron(expr)
+            }
+            other => {
+                if !other.is_empty() {
+                    problems.push(format!(
+                        "trigger {other:?}: after-sources, manual or cron <5 fields>"
+                    ));
+                }
+                Trigger::Manual
+            }
+        };
+        let min_cell = min_cell_text.parse::<u64>().unwrap_or_else(|_| {
+            if !min_cell_text.is_empty() {
+                problems.push(format!("min_cell {min_cell_text:?}: a whole number (0 turns suppression off)"));
+            }
+            0
+        });
+        let per = per_text.parse::<f64>().unwrap_or_else(|_| {
+            if !per_text.is_empty() {
+                problems.push(format!("per {per_text:?}: a number (100 for a percentage)"));
+            }
+            1.0
+        });
+        for p in &params {
+            if !text.contains(&format!("${{{}}}", p.name)) {
+                problems.push(format!("param {} is never used as ${{{}}} in the SQL", p.name, p.name));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(DefinitionError::Invalid {
+                file: file.to_owned(),
+                problems: problems.join("; "),
+            });
+        }
+        Ok(Indicator {
+            name,
+            title,
+            description,
+            unit,
+            formula,
+            sources,
+            trigger,
+            min_cell,
+            per,
+            params,
+            sql: text.to_owned(),
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Self, DefinitionError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| DefinitionError::Invalid {
+            file: file.clone(),
+            problems: format!("cannot read it: {}", e.kind()),
+        })?;
+        Self::parse(&file, &text)
+    }
+
+    /// Every parameter's value: `given` over the defaults, each checked.
+    pub fn parameters(
+        &self,
+        given: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, DefinitionError> {
+        let err = |name: &str, reason: String| DefinitionError::Param {
+            indicator: self.name.clone(),
+            name: name.to_owned(),
+            reason,
+        };
+        for name in given.keys() {
+            if !self.params.iter().any(|p| &p.name == name) {
+                let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
+                return Err(err(
+                    name,
+                    format!("not a parameter of it (its parameters: {})", known.join(", ")),
+                ));
+            }
+        }
+        let mut out = BTreeMap::new();
+        for p in &self.params {
+            let value = given.get(&p.name).unwrap_or(&p.default);
+            if !safe_value(value) {
+                return Err(err(
+                    &p.name,
+                    "a value holds only letters, digits, _, - and .".into(),
+                ));
+            }
+            if !p.choices.is_empty() && !p.choices.contains(value) {
+                return Err(err(
+                    &p.name,
+                    format!("{value:?} is not one of {}", p.choices.join(", ")),
+                ));
+            }
+            out.insert(p.name.clone(), value.clone());
+        }
+        Ok(out)
+    }
+
+    /// The SQL with the parameters' values in place.
+    pub fn sql_with(&self, parameters: &BTreeMap<String, String>) -> String {
+        let mut sql = self.sql.clone();
+        for (name, value) in parameters {
+            sql = sql.replace(&format!("${{{name}}}"), value);
+        }
+        sql
+    }
+}
+
+/// `name = default (a | b | c): description`; choices and description optional.
+fn parse_param(text: &str) -> Result<Param, String> {
+    let (name, rest) = text
+        .split_once('=')
+        .ok_or("write it as name = default (choice | choice): description")?;
+    let name = name.trim().to_owned();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("{name:?} is not a parameter name"));
+    }
+    let (value_part, description) = match rest.split_once("):") {
+        Some((v, d)) => (format!("{v})"), d.trim().to_owned()),
+        None => match rest.split_once(':') {
+            Some((v, d)) => (v.to_owned(), d.trim().to_owned()),
+            None => (rest.to_owned(), String::new()),
+        },
+    };
+    let (default, choices) = match value_part.split_once('(') {
+        Some((d, c)) => (
+            d.trim().to_owned(),
+            c.trim_end_matches(')')
+                .split('|')
+                .map(|x| x.trim().to_owned())
+                .filter(|x| !x.is_empty())
+                .collect::<Vec<_>>(),
+        ),
+        None => (value_part.trim().to_owned(), Vec::new()),
+    };
+    if !safe_value(&default) {
+        return Err(format!("default {default:?}: letters, digits, _, - and . only"));
+    }
+    if !choices.is_empty() && !choices.contains(&default) {
+        return Err(format!("default {default:?} is not one of its choices"));
+    }
+    Ok(Param {
+        name,
+        default,
+        choices,
+        description,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "-- name: prenatal\n-- title: T\n-- description: D\n-- unit: %\n-- formula: a / b\n-- sources: sinasc_nascidos, ibge_populacao\n-- trigger: after-sources\n-- min_cell: 5\n-- per: 100\n-- param: denominador = todos (todos | informados): which births\nSELECT '${denominador}' AS x\n";
+
+    #[test]
+    fn a_header_parses_and_parameters_are_checked() {
+        let i = Indicator::parse("p.sql", GOOD).unwrap();
+        assert_eq!(i.name, "prenatal");
+        assert_eq!(i.sources, ["sinasc_nascidos", "ibge_populacao"]);
+        assert_eq!((i.min_cell, i.per), (5, 100.0));
+        assert_eq!(i.trigger, Trigger::AfterSources);
+        assert_eq!(i.params[0].choices, ["todos", "informados"]);
+        assert_eq!(i.params[0].description, "which births");
+        let p = i.parameters(&BTreeMap::new()).unwrap();
+        assert!(i.sql_with(&p).contains("SELECT 'todos' AS x"));
+        let given = BTreeMap::from([("denominador".to_owned(), "informados".to_owned())]);
+        assert!(i.sql_with(&i.parameters(&given).unwrap()).contains("'informados'"));
+        for (value, reason) in [("outros", "not one of"), ("x'; DROP", "only letters")] {
+            let given = BTreeMap::from([("denominador".to_owned(), value.to_owned())]);
+            let e = i.parameters(&given).unwrap_err().to_string();
+            assert!(e.contains(reason), "{e}");
+        }
+        let given = BTreeMap::from([("ano".to_owned(), "2020".to_owned())]);
+        assert!(i.parameters(&given).unwrap_err().to_string().contains("not a parameter"));
+    }
+
+    #[test]
+    fn every_problem_of_a_header_is_named() {
+        let text = "-- name: Bad Name\n-- trigger: sometimes\n-- min_cell: few\n-- colour: blue\n-- param: x = 1\nSELECT 1";
+        let e = Indicator::parse("bad.sql", text).unwrap_err().to_string();
+        for part in [
+            "bad.sql",
+            "no title",
+            "no sources",
+            "trigger \"sometimes\"",
+            "min_cell \"few\"",
+            "unknown header key \"colour\"",
+            "name \"Bad Name\"",
+            "param x is never used",
+        ] {
+            assert!(e.contains(part), "{part}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_indicators_shipped_with_lagoa_parse() {
+        for (file, text) in super::super::BUILTIN {
+            let i = Indicator::parse(file, text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(format!("{}.sql", i.name), *file);
+            assert!(i.per > 0.0);
+        }
+        assert!(super::super::BUILTIN.len() >= 6);
+    }
+}
