@@ -13,6 +13,7 @@ mod e2e;
 mod faults;
 mod formats;
 mod governance;
+mod indicators;
 mod opendata;
 mod pg;
 mod pseudonyms;

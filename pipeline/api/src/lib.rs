@@ -1,6 +1,7 @@
 //! The analysts' HTTP API, under `/api/v1`: governed SQL whose results
 //! stream as JSON, CSV or Arrow IPC; the catalog to browse and search;
-//! requests, grants and consumption reports; and, for administrators,
+//! requests, grants and consumption reports; the published indicators;
+//! and, for administrators,
 //! institutions, users and tokens. Every call carries an API token
 //! (`Authorization: Bearer …`); every query, decision and refusal lands in
 //! the audit trail through the same code the CLI uses (`lagoa_sql`).
@@ -13,6 +14,7 @@ mod caller;
 mod catalog;
 mod error;
 mod governance;
+mod indicators;
 mod query;
 
 pub use error::ApiError;
@@ -85,6 +87,9 @@ impl Api {
         ("get", "/api/v1/tokens"),
         ("post", "/api/v1/tokens"),
         ("post", "/api/v1/tokens/{id}/revoke"),
+        ("get", "/api/v1/indicators"),
+        ("get", "/api/v1/indicators/{name}"),
+        ("get", "/api/v1/indicators/{name}/values"),
     ];
 
     pub fn router(&self) -> Router {
@@ -121,6 +126,9 @@ impl Api {
                 get(admin::tokens).post(admin::issue_token),
             )
             .route("/api/v1/tokens/{id}/revoke", post(admin::revoke_token))
+            .route("/api/v1/indicators", get(indicators::list))
+            .route("/api/v1/indicators/{name}", get(indicators::one))
+            .route("/api/v1/indicators/{name}/values", get(indicators::values))
             .with_state(self.clone())
     }
 }

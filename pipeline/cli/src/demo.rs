@@ -94,7 +94,10 @@ async fn generate(options: &GenerateOptions, out: &Path) -> Result<lagoa_demo::M
             println!(
                 "  {:<20} {:<32} {:>9} rows {:>10}",
                 d.dataset,
-                d.path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default(),
+                d.path
+                    .file_name()
+                    .map(|f| f.to_string_lossy())
+                    .unwrap_or_default(),
                 d.rows,
                 human_bytes(d.bytes)
             );
@@ -103,7 +106,10 @@ async fn generate(options: &GenerateOptions, out: &Path) -> Result<lagoa_demo::M
     .await??;
     manifest.esus_rows = lagoa_demo::generate_esus(options).await?;
     if let Some(rows) = manifest.esus_rows {
-        println!("  {:<20} {:<32} {rows:>9} rows", "pni_vacinacao", "e-SUS database (schema esus)");
+        println!(
+            "  {:<20} {:<32} {rows:>9} rows",
+            "pni_vacinacao", "e-SUS database (schema esus)"
+        );
     }
     let t = &manifest.territory;
     println!(
@@ -135,13 +141,17 @@ async fn ensure_people(lake: &Lake) -> Result<()> {
     for (name, role, description) in office::INSTITUTIONS {
         if lake.catalog.institution(name).await?.is_none() {
             let role: InstitutionRole = role.parse()?;
-            lake.catalog.add_institution(name, role, description).await?;
+            lake.catalog
+                .add_institution(name, role, description)
+                .await?;
         }
     }
     for (name, institution, role) in office::PEOPLE {
         if lake.catalog.principal(name).await?.is_none() {
             let role: Role = role.parse()?;
-            lake.catalog.add_principal(name, institution, role, false).await?;
+            lake.catalog
+                .add_principal(name, institution, role, false)
+                .await?;
         }
     }
     Ok(())
@@ -150,13 +160,21 @@ async fn ensure_people(lake: &Lake) -> Result<()> {
 /// Tokens for the demo's people, written to a file only the owner reads.
 async fn issue_tokens(lake: &Lake, path: &Path) -> Result<Vec<(String, String)>> {
     let mut tokens = Vec::new();
-    let mut text = String::from("# Tokens of the demo's people (lagoa demo run). Keep this file private.\n");
+    let mut text =
+        String::from("# Tokens of the demo's people (lagoa demo run). Keep this file private.\n");
     for (name, institution, role) in office::PEOPLE {
         let issued = lake
             .catalog
-            .issue_token(name, "demo", Some(lagoa_lake::catalog::now_micros() + 30 * 86_400_000_000))
+            .issue_token(
+                name,
+                "demo",
+                Some(lagoa_lake::catalog::now_micros() + 30 * 86_400_000_000),
+            )
             .await?;
-        text.push_str(&format!("{name}\t{institution}\t{role}\t{}\n", issued.token.as_str()));
+        text.push_str(&format!(
+            "{name}\t{institution}\t{role}\t{}\n",
+            issued.token.as_str()
+        ));
         tokens.push((name.to_string(), issued.token.as_str().to_owned()));
     }
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
@@ -182,7 +200,10 @@ async fn run_sources(lake: &Arc<Lake>, dir: &Path) -> Result<()> {
             stop_retries: CancellationToken::new(),
             observer: Arc::new(crate::delivery::CliObserver::default()),
         };
-        if !matches!(firing.run(None, "manual").await, FiringResult::Succeeded { .. }) {
+        if !matches!(
+            firing.run(None, "manual").await,
+            FiringResult::Succeeded { .. }
+        ) {
             failed.push(name);
         }
     }
@@ -227,10 +248,23 @@ async fn categorise_and_grant(lake: &Lake) -> Result<()> {
     }
     // The research agency asks for the deaths, without personal columns in
     // clear; the health secretariat's steward approves.
-    let lucia = lake.catalog.principal("lucia").await?.ok_or_else(|| anyhow!("lucia is missing"))?;
-    let marcos = lake.catalog.principal("marcos").await?.ok_or_else(|| anyhow!("marcos is missing"))?;
+    let lucia = lake
+        .catalog
+        .principal("lucia")
+        .await?
+        .ok_or_else(|| anyhow!("lucia is missing"))?;
+    let marcos = lake
+        .catalog
+        .principal("marcos")
+        .await?
+        .ok_or_else(|| anyhow!("marcos is missing"))?;
     let now = lagoa_lake::catalog::now_micros();
-    if lake.catalog.live_grants("lucia", "agencia", now).await?.is_empty() {
+    if lake
+        .catalog
+        .live_grants("lucia", "agencia", now)
+        .await?
+        .is_empty()
+    {
         let request = lagoa_sql::stewardship::file_request(
             lake,
             &lucia,
@@ -266,13 +300,19 @@ async fn run(lake_dir: &Path, options: &GenerateOptions) -> Result<()> {
         println!("==> creating a lake in {}", lake_dir.display());
         let lake = Lake::init(lake_dir, &InitOptions::default()).await?;
         if lake.uses_local_keystore() {
-            println!("    (local key store with generated master keys: {})", lake.config.keys.path);
+            println!(
+                "    (local key store with generated master keys: {})",
+                lake.config.keys.path
+            );
         }
     }
     let lake = Arc::new(Lake::open(lake_dir).await?);
     let deliveries = lake_dir.join("entregas");
 
-    println!("\n==> generating the state's deliveries into {}", deliveries.display());
+    println!(
+        "\n==> generating the state's deliveries into {}",
+        deliveries.display()
+    );
     generate(options, &deliveries).await?;
 
     println!("\n==> registering contracts and sources");
@@ -286,7 +326,9 @@ async fn run(lake_dir: &Path, options: &GenerateOptions) -> Result<()> {
     let tokens_path = lake_dir.join("demo-tokens.txt");
     let tokens = issue_tokens(&lake, &tokens_path).await?;
 
-    println!("\n==> running every source once (contracts checked, bad rows to quarantine, all encrypted)");
+    println!(
+        "\n==> running every source once (contracts checked, bad rows to quarantine, all encrypted)"
+    );
     run_sources(&lake, &sources_dir).await?;
 
     println!("\n==> categorising the datasets and granting the research agency its request");
@@ -301,7 +343,11 @@ async fn run(lake_dir: &Path, options: &GenerateOptions) -> Result<()> {
 
     println!("\n==> summary");
     summary(&lake, &all).await?;
-    let admin = tokens.iter().find(|(n, _)| n == "ana").map(|(_, t)| t.as_str()).unwrap_or("");
+    let admin = tokens
+        .iter()
+        .find(|(n, _)| n == "ana")
+        .map(|(_, t)| t.as_str())
+        .unwrap_or("");
     println!(
         "\nDone in {:.0}s. The console and the API: lagoa --lake {} serve  ->  http://{}/",
         started.elapsed().as_secs_f64(),
@@ -309,7 +355,10 @@ async fn run(lake_dir: &Path, options: &GenerateOptions) -> Result<()> {
         lake.config.console.listen
     );
     println!("Sign in as ana (admin) with her token: {admin}");
-    println!("Every token of the demo's people is in {} (mode 0600).", tokens_path.display());
+    println!(
+        "Every token of the demo's people is in {} (mode 0600).",
+        tokens_path.display()
+    );
     Ok(())
 }
 
@@ -320,7 +369,10 @@ async fn summary(lake: &Lake, all: &[indicators::Indicator]) -> Result<()> {
         .await?
         .collect()
         .await?;
-    println!("{}", datafusion::arrow::util::pretty::pretty_format_batches(&datasets)?);
+    println!(
+        "{}",
+        datafusion::arrow::util::pretty::pretty_format_batches(&datasets)?
+    );
     let quarantined = session
         .sql("SELECT dataset, sum(rows_rejected) AS rejected FROM system.runs WHERE rows_rejected > 0 GROUP BY dataset ORDER BY dataset")
         .await?
@@ -328,7 +380,10 @@ async fn summary(lake: &Lake, all: &[indicators::Indicator]) -> Result<()> {
         .await?;
     if quarantined.iter().any(|b| b.num_rows() > 0) {
         println!("Rows sent to quarantine (with line and reason; `lagoa quarantine show <run>`):");
-        println!("{}", datafusion::arrow::util::pretty::pretty_format_batches(&quarantined)?);
+        println!(
+            "{}",
+            datafusion::arrow::util::pretty::pretty_format_batches(&quarantined)?
+        );
     }
     for i in all {
         let table = indicators::results_dataset(&i.name);
@@ -346,7 +401,10 @@ async fn summary(lake: &Lake, all: &[indicators::Indicator]) -> Result<()> {
         );
         let batches = session.sql(&sql).await?.collect().await?;
         println!("{} ({}):", i.title, i.unit);
-        println!("{}", datafusion::arrow::util::pretty::pretty_format_batches(&batches)?);
+        println!(
+            "{}",
+            datafusion::arrow::util::pretty::pretty_format_batches(&batches)?
+        );
     }
     Ok(())
 }

@@ -104,7 +104,11 @@ pub async fn run_all(
         }
     }
     if !failures.is_empty() {
-        bail!("{} indicator(s) failed: {}", failures.len(), failures.join(", "));
+        bail!(
+            "{} indicator(s) failed: {}",
+            failures.len(),
+            failures.join(", ")
+        );
     }
     Ok(runs)
 }
@@ -179,7 +183,12 @@ pub async fn command(lake: &Lake, command: IndicatorCommand) -> Result<()> {
                 );
             }
             for r in lake.catalog.indicator_runs(Some(&i.name), 5).await? {
-                println!("  run {} {} — {}", r.run_id, format_micros(r.started_at), indicators::describe(&r));
+                println!(
+                    "  run {} {} — {}",
+                    r.run_id,
+                    format_micros(r.started_at),
+                    indicators::describe(&r)
+                );
             }
         }
         IndicatorCommand::Run {
@@ -261,7 +270,12 @@ pub async fn command(lake: &Lake, command: IndicatorCommand) -> Result<()> {
                     "run {run_id} of {}: {} cell(s) differ from what it published: {}",
                     v.run.indicator,
                     v.differences.len(),
-                    v.differences.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+                    v.differences
+                        .iter()
+                        .take(10)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
         }

@@ -96,7 +96,22 @@ pub async fn daemon(lake: Lake, dir: &Path) -> Result<()> {
         tracing::info!("signal received: shutting down");
         signalled.cancel();
     });
+    let check = lake.config.indicators.check_seconds;
+    let indicators = (check > 0).then(|| {
+        let watcher = lagoa_daemon::IndicatorWatcher {
+            dir: lagoa_sql::indicators::dir_of(&lake),
+            lake: Arc::clone(&lake),
+            every: Duration::from_secs(check),
+            clock: Arc::new(SystemClock),
+            owner: format!("daemon:{}", std::process::id()),
+            lease: options.lease,
+        };
+        tokio::spawn(watcher.run(shutdown.clone()))
+    });
     daemon.run(shutdown).await?;
+    if let Some(watcher) = indicators {
+        let _ = watcher.await;
+    }
     Ok(())
 }
 

@@ -74,3 +74,67 @@ pub fn rows_per_run(lang: Lang, zone: Tz, runs: &[RunRecord]) -> Markup {
         }
     }
 }
+
+/// One indicator's values over the years as a line, drawn as inline SVG:
+/// suppressed years are gaps with a hollow mark on the axis.
+pub fn series(lang: Lang, points: &[(i64, Option<f64>)], unit: &str) -> Markup {
+    if points.is_empty() {
+        return html! { p.muted { (lang.t("Ainda não há valores.", "No values yet.")) } };
+    }
+    let max = points
+        .iter()
+        .filter_map(|(_, v)| *v)
+        .fold(0.0f64, f64::max)
+        .max(f64::MIN_POSITIVE);
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let baseline = TOP + plot_h;
+    let x = |i: usize| {
+        if points.len() > 1 {
+            LEFT + 10.0 + i as f64 / (points.len() - 1) as f64 * (plot_w - 20.0)
+        } else {
+            LEFT + plot_w / 2.0
+        }
+    };
+    let y = |v: f64| baseline - v / max * plot_h;
+    // Runs of consecutive published years become one polyline each.
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for (i, (_, v)) in points.iter().enumerate() {
+        match v {
+            Some(v) => current.push_str(&format!("{:.1},{:.1} ", x(i), y(*v))),
+            None if !current.is_empty() => lines.push(std::mem::take(&mut current)),
+            None => {}
+        }
+    }
+    if !current.is_empty() {
+        lines.push(current);
+    }
+    html! {
+        svg.chart id="series-chart" xmlns="http://www.w3.org/2000/svg" width=(WIDTH) height=(HEIGHT)
+            viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } role="img" aria-label=(unit) {
+            line.axis x1=(LEFT) y1=(baseline) x2=(WIDTH - RIGHT) y2=(baseline) {}
+            line.axis x1=(LEFT) y1=(TOP) x2=(LEFT) y2=(baseline) {}
+            text x=(LEFT - 6.0) y=(TOP + 8.0) text-anchor="end" { (lang.decimal(max, 1)) }
+            text x=(LEFT - 6.0) y=(baseline) text-anchor="end" { "0" }
+            @for l in &lines {
+                polyline.line points=(l) {}
+            }
+            @for (i, (year, v)) in points.iter().enumerate() {
+                text x=(x(i)) y=(HEIGHT - 8.0) text-anchor="middle" { (year) }
+                @match v {
+                    Some(v) => {
+                        circle.point cx=(format!("{:.1}", x(i))) cy=(format!("{:.1}", y(*v))) r="4" data-year=(year) data-value=(v) {
+                            title { (year) ": " (lang.decimal(*v, 2)) " " (unit) }
+                        }
+                    }
+                    None => {
+                        circle.suppressed cx=(format!("{:.1}", x(i))) cy=(baseline) r="5" data-year=(year) {
+                            title { (year) ": " (lang.t("suprimido (células pequenas)", "suppressed (small cells)")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -26,6 +26,7 @@ pub enum Section {
     Sources,
     Runs,
     Datasets,
+    Indicators,
 }
 
 /// A whole page. `here` is the page's own path (the language links come
@@ -46,6 +47,11 @@ pub fn shell(
             Section::Datasets,
             "/datasets",
             lang.t("Conjuntos de dados", "Datasets"),
+        ),
+        (
+            Section::Indicators,
+            "/indicators",
+            lang.t("Indicadores", "Indicators"),
         ),
     ];
     let next = crate::auth::encode_component(here);

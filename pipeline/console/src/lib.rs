@@ -5,7 +5,9 @@
 //! datasets), the sources with their schedules and the buttons to trigger,
 //! pause and resume them (operators and admins only), the runs with each
 //! run's timeline, counts, error and quality report, and the datasets with
-//! their freshness against the agreement and a chart of rows per run.
+//! their freshness against the agreement and a chart of rows per run, and
+//! the indicators: each one's formula and sources, a ranking, a time series
+//! per municipality, suppressed cells marked, CSV and JSON downloads.
 //!
 //! Data flows one way: the catalog and the source files are read on each
 //! request; the only writes are the operators' actions, which go through
@@ -101,6 +103,12 @@ impl Console {
             .route("/runs/{id}", get(pages::runs::page))
             .route("/datasets", get(pages::datasets::list))
             .route("/datasets/{name}", get(pages::datasets::page))
+            .route("/indicators", get(pages::indicators::list))
+            .route("/indicators/{name}", get(pages::indicators::page))
+            .route(
+                "/indicators/{name}/{file}",
+                get(pages::indicators::download),
+            )
             .route("/login", get(pages::login::form).post(pages::login::submit))
             .route("/logout", post(pages::login::logout))
             .route("/lang/{code}", get(pages::login::language))

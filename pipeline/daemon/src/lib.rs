@@ -1,12 +1,13 @@
 //! Scheduled ingestion: configured sources (`*.source.toml`), their cron
 //! schedules on an injected clock, catalog leases so that daemons sharing a
 //! catalog never run one source twice, retries of transient failures, and
-//! graceful shutdown.
+//! graceful shutdown; and the indicators on their triggers.
 
 pub mod alerts;
 pub mod clock;
 pub mod daemon;
 pub mod http;
+pub mod indicators;
 pub mod metrics;
 pub mod run_source;
 pub mod schedule;
@@ -15,6 +16,7 @@ pub mod source_file;
 pub use alerts::{Alert, Alerter};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use daemon::{Daemon, DaemonOptions, Firing, FiringResult};
+pub use indicators::IndicatorWatcher;
 pub use run_source::{Quiet, RunObserver, SourceRun, run_source};
 pub use schedule::Schedule;
 pub use source_file::SourceFile;

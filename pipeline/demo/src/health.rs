@@ -14,8 +14,23 @@ use rand::Rng;
 use std::path::Path;
 
 pub const SIM_HEADER: &[&str] = &[
-    "NUMERODO", "TIPOBITO", "DTOBITO", "HORAOBITO", "DTNASC", "IDADE", "SEXO", "RACACOR",
-    "ESTCIV", "CODMUNRES", "LOCOCOR", "CIRCOBITO", "CAUSABAS", "LINHAA", "CPF", "CNS", "NOME",
+    "NUMERODO",
+    "TIPOBITO",
+    "DTOBITO",
+    "HORAOBITO",
+    "DTNASC",
+    "IDADE",
+    "SEXO",
+    "RACACOR",
+    "ESTCIV",
+    "CODMUNRES",
+    "LOCOCOR",
+    "CIRCOBITO",
+    "CAUSABAS",
+    "LINHAA",
+    "CPF",
+    "CNS",
+    "NOME",
     "NOMEMAE",
 ];
 
@@ -229,9 +244,11 @@ fn adult_death(
             .to_string(),
         residence.into(),
         if homicide {
-            rng.weighted(&[("4", 6.0), ("3", 2.0), ("1", 2.0)]).to_string()
+            rng.weighted(&[("4", 6.0), ("3", 2.0), ("1", 2.0)])
+                .to_string()
         } else {
-            rng.weighted(&[("1", 6.0), ("3", 3.0), ("2", 1.0)]).to_string()
+            rng.weighted(&[("1", 6.0), ("3", 3.0), ("2", 1.0)])
+                .to_string()
         },
         if homicide { "3" } else { "" }.into(),
         cause.to_string(),
@@ -248,27 +265,90 @@ fn adult_death(
 }
 
 pub const SINASC_FIELDS: &[DbfField] = &[
-    DbfField { name: "NUMERODN", width: 9 },
-    DbfField { name: "CODESTAB", width: 7 },
-    DbfField { name: "CODMUNNASC", width: 6 },
-    DbfField { name: "CODMUNRES", width: 6 },
-    DbfField { name: "LOCNASC", width: 1 },
-    DbfField { name: "IDADEMAE", width: 2 },
-    DbfField { name: "ESCMAE", width: 1 },
-    DbfField { name: "GESTACAO", width: 1 },
-    DbfField { name: "GRAVIDEZ", width: 1 },
-    DbfField { name: "PARTO", width: 1 },
-    DbfField { name: "CONSULTAS", width: 1 },
-    DbfField { name: "CONSPRENAT", width: 2 },
-    DbfField { name: "DTNASC", width: 8 },
-    DbfField { name: "HORANASC", width: 4 },
-    DbfField { name: "SEXO", width: 1 },
-    DbfField { name: "APGAR1", width: 2 },
-    DbfField { name: "APGAR5", width: 2 },
-    DbfField { name: "RACACOR", width: 1 },
-    DbfField { name: "PESO", width: 4 },
-    DbfField { name: "CPFMAE", width: 11 },
-    DbfField { name: "NOMEMAE", width: 60 },
+    DbfField {
+        name: "NUMERODN",
+        width: 9,
+    },
+    DbfField {
+        name: "CODESTAB",
+        width: 7,
+    },
+    DbfField {
+        name: "CODMUNNASC",
+        width: 6,
+    },
+    DbfField {
+        name: "CODMUNRES",
+        width: 6,
+    },
+    DbfField {
+        name: "LOCNASC",
+        width: 1,
+    },
+    DbfField {
+        name: "IDADEMAE",
+        width: 2,
+    },
+    DbfField {
+        name: "ESCMAE",
+        width: 1,
+    },
+    DbfField {
+        name: "GESTACAO",
+        width: 1,
+    },
+    DbfField {
+        name: "GRAVIDEZ",
+        width: 1,
+    },
+    DbfField {
+        name: "PARTO",
+        width: 1,
+    },
+    DbfField {
+        name: "CONSULTAS",
+        width: 1,
+    },
+    DbfField {
+        name: "CONSPRENAT",
+        width: 2,
+    },
+    DbfField {
+        name: "DTNASC",
+        width: 8,
+    },
+    DbfField {
+        name: "HORANASC",
+        width: 4,
+    },
+    DbfField {
+        name: "SEXO",
+        width: 1,
+    },
+    DbfField {
+        name: "APGAR1",
+        width: 2,
+    },
+    DbfField {
+        name: "APGAR5",
+        width: 2,
+    },
+    DbfField {
+        name: "RACACOR",
+        width: 1,
+    },
+    DbfField {
+        name: "PESO",
+        width: 4,
+    },
+    DbfField {
+        name: "CPFMAE",
+        width: 11,
+    },
+    DbfField {
+        name: "NOMEMAE",
+        width: 60,
+    },
 ];
 
 /// One SINASC file per year; returns the rows written.
@@ -313,18 +393,34 @@ pub fn write_sinasc(t: &Territory, year: i32, path: &Path) -> Result<u64, WriteE
                 rng.weighted(&[("1", 97.0), ("2", 1.0), ("3", 1.5), ("9", 0.5)])
                     .to_string(),
                 format!("{mother_age:02}"),
-                rng.weighted(&[("1", 0.5), ("2", 1.0), ("3", 2.5), ("4", 4.0), ("5", 2.0), ("9", 0.3)])
-                    .to_string(),
-                rng.weighted(&[("5", 85.0), ("4", 9.0), ("3", 2.0), ("2", 1.0), ("6", 2.0), ("9", 1.0)])
-                    .to_string(),
+                rng.weighted(&[
+                    ("1", 0.5),
+                    ("2", 1.0),
+                    ("3", 2.5),
+                    ("4", 4.0),
+                    ("5", 2.0),
+                    ("9", 0.3),
+                ])
+                .to_string(),
+                rng.weighted(&[
+                    ("5", 85.0),
+                    ("4", 9.0),
+                    ("3", 2.0),
+                    ("2", 1.0),
+                    ("6", 2.0),
+                    ("9", 1.0),
+                ])
+                .to_string(),
                 rng.weighted(&[("1", 97.0), ("2", 2.5), ("3", 0.2), ("9", 0.3)])
                     .to_string(),
-                rng.weighted(&[("1", 4.4), ("2", 5.5), ("9", 0.1)]).to_string(),
+                rng.weighted(&[("1", 4.4), ("2", 5.5), ("9", 0.1)])
+                    .to_string(),
                 band,
                 visits,
                 ddmmyyyy(people::day_of(&mut rng, year)),
                 hour(&mut rng),
-                rng.weighted(&[("1", 51.0), ("2", 49.0), ("0", 0.1)]).to_string(),
+                rng.weighted(&[("1", 51.0), ("2", 49.0), ("0", 0.1)])
+                    .to_string(),
                 format!("{:02}", 6 + rng.below(4)),
                 format!("{:02}", 8 + rng.below(3)),
                 rng.weighted(&[("1", 3.0), ("2", 1.0), ("4", 6.0), ("5", 0.1), ("9", 0.3)])

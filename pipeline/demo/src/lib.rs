@@ -275,8 +275,12 @@ mod tests {
         let sim = std::fs::read(a.path().join("sim_obitos/DOPE2024.csv")).unwrap();
         assert!(std::str::from_utf8(&sim).is_err(), "not UTF-8");
         assert!(sim.starts_with(b"NUMERODO;TIPOBITO;DTOBITO"));
-        let sinesp = std::fs::read(a.path().join("sinesp_ocorrencias/sinesp_vde_2024.csv")).unwrap();
-        assert!(sinesp.starts_with(&[0xEF, 0xBB, 0xBF]), "UTF-8 with a BOM since 2022");
+        let sinesp =
+            std::fs::read(a.path().join("sinesp_ocorrencias/sinesp_vde_2024.csv")).unwrap();
+        assert!(
+            sinesp.starts_with(&[0xEF, 0xBB, 0xBF]),
+            "UTF-8 with a BOM since 2022"
+        );
         let dbf = std::fs::read(a.path().join("sinasc_nascidos/DNPE2024.dbf")).unwrap();
         let records = u32::from_le_bytes(dbf[4..8].try_into().unwrap());
         let births: u64 = (0..3).map(|m| ma.territory.counts(m, 2024).births).sum();

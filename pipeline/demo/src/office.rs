@@ -8,22 +8,52 @@ use std::path::{Path, PathBuf};
 
 /// `(dataset, contract file)`.
 pub const CONTRACTS: &[(&str, &str)] = &[
-    ("sim_obitos", include_str!("../office/contratos/sim_obitos.toml")),
-    ("sinasc_nascidos", include_str!("../office/contratos/sinasc_nascidos.toml")),
-    ("pni_vacinacao", include_str!("../office/contratos/pni_vacinacao.toml")),
-    ("censo_matriculas", include_str!("../office/contratos/censo_matriculas.toml")),
-    ("ibge_populacao", include_str!("../office/contratos/ibge_populacao.toml")),
-    ("sinesp_ocorrencias", include_str!("../office/contratos/sinesp_ocorrencias.toml")),
+    (
+        "sim_obitos",
+        include_str!("../office/contratos/sim_obitos.toml"),
+    ),
+    (
+        "sinasc_nascidos",
+        include_str!("../office/contratos/sinasc_nascidos.toml"),
+    ),
+    (
+        "pni_vacinacao",
+        include_str!("../office/contratos/pni_vacinacao.toml"),
+    ),
+    (
+        "censo_matriculas",
+        include_str!("../office/contratos/censo_matriculas.toml"),
+    ),
+    (
+        "ibge_populacao",
+        include_str!("../office/contratos/ibge_populacao.toml"),
+    ),
+    (
+        "sinesp_ocorrencias",
+        include_str!("../office/contratos/sinesp_ocorrencias.toml"),
+    ),
 ];
 
 /// `(name, role, description)`.
 pub const INSTITUTIONS: &[(&str, &str, &str)] = &[
-    ("seplag", "coordinator", "Secretaria de Planejamento: o escritório de dados"),
+    (
+        "seplag",
+        "coordinator",
+        "Secretaria de Planejamento: o escritório de dados",
+    ),
     ("ses", "provider", "Secretaria Estadual de Saúde"),
     ("seduc", "provider", "Secretaria Estadual de Educação"),
     ("sds", "provider", "Secretaria de Defesa Social"),
-    ("ibge", "provider", "Instituto Brasileiro de Geografia e Estatística"),
-    ("agencia", "consumer", "Agência Estadual de Planejamento e Pesquisas"),
+    (
+        "ibge",
+        "provider",
+        "Instituto Brasileiro de Geografia e Estatística",
+    ),
+    (
+        "agencia",
+        "consumer",
+        "Agência Estadual de Planejamento e Pesquisas",
+    ),
 ];
 
 /// `(name, institution, role)`.

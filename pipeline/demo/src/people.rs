@@ -8,17 +8,60 @@ use lagoa_schemas::validators::{cns_from_seed, cpf_from_base};
 use rand::Rng;
 
 const FEMALE: &[&str] = &[
-    "Maria", "Ana", "Francisca", "Antônia", "Adriana", "Juliana", "Márcia", "Fernanda",
-    "Patrícia", "Aline", "Conceição", "Luíza", "Raimunda", "Josefa", "Sebastiana", "Cícera",
+    "Maria",
+    "Ana",
+    "Francisca",
+    "Antônia",
+    "Adriana",
+    "Juliana",
+    "Márcia",
+    "Fernanda",
+    "Patrícia",
+    "Aline",
+    "Conceição",
+    "Luíza",
+    "Raimunda",
+    "Josefa",
+    "Sebastiana",
+    "Cícera",
 ];
 const MALE: &[&str] = &[
-    "José", "João", "Antônio", "Francisco", "Carlos", "Paulo", "Pedro", "Lucas", "Luiz",
-    "Marcos", "Severino", "Sebastião", "Raimundo", "Cícero", "Damião", "Luciano",
+    "José",
+    "João",
+    "Antônio",
+    "Francisco",
+    "Carlos",
+    "Paulo",
+    "Pedro",
+    "Lucas",
+    "Luiz",
+    "Marcos",
+    "Severino",
+    "Sebastião",
+    "Raimundo",
+    "Cícero",
+    "Damião",
+    "Luciano",
 ];
 const SURNAMES: &[&str] = &[
-    "da Silva", "dos Santos", "de Oliveira", "de Souza", "Rodrigues", "Ferreira", "Alves",
-    "Pereira", "Lima", "Gomes", "Araújo", "Cavalcanti", "Gonçalves", "Barbosa", "Conceição",
-    "Albuquerque", "Magalhães", "Brandão",
+    "da Silva",
+    "dos Santos",
+    "de Oliveira",
+    "de Souza",
+    "Rodrigues",
+    "Ferreira",
+    "Alves",
+    "Pereira",
+    "Lima",
+    "Gomes",
+    "Araújo",
+    "Cavalcanti",
+    "Gonçalves",
+    "Barbosa",
+    "Conceição",
+    "Albuquerque",
+    "Magalhães",
+    "Brandão",
 ];
 
 /// A name, female or male.
@@ -103,6 +146,9 @@ mod tests {
             assert!(!is_valid_cpf(&bad), "{bad}");
         }
         assert_eq!(plain_upper("São José do Açaí"), "SAO JOSE DO ACAI");
-        assert_eq!(ddmmyyyy(NaiveDate::from_ymd_opt(2024, 2, 9).unwrap()), "09022024");
+        assert_eq!(
+            ddmmyyyy(NaiveDate::from_ymd_opt(2024, 2, 9).unwrap()),
+            "09022024"
+        );
     }
 }

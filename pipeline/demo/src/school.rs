@@ -79,7 +79,10 @@ pub fn write(t: &Territory, year: i32, path: &Path) -> Result<u64, WriteError> {
                 &city.code7,
                 &city.name,
                 &schools[rng.below(schools.len())],
-                &format!("{:012}", rng.random_range(100_000_000_000u64..999_999_999_999)),
+                &format!(
+                    "{:012}",
+                    rng.random_range(100_000_000_000u64..999_999_999_999)
+                ),
                 &age.to_string(),
                 if rng.chance(0.49) { "2" } else { "1" },
                 *rng.weighted(&[

@@ -58,7 +58,8 @@ pub fn write(t: &Territory, year: i32, path: &Path) -> Result<u64, WriteError> {
         let mut by_month_event = vec![[0u64; 5]; 12];
         for _ in 0..deaths {
             let month = rng.below(12);
-            let event = *rng.weighted(&[(0usize, 0.82), (1, 0.05), (2, 0.04), (3, 0.02), (4, 0.07)]);
+            let event =
+                *rng.weighted(&[(0usize, 0.82), (1, 0.05), (2, 0.04), (3, 0.02), (4, 0.07)]);
             by_month_event[month][event] += 1;
         }
         for (month, counts) in by_month_event.iter().enumerate() {

@@ -59,15 +59,52 @@ pub struct Territory {
 }
 
 const HEADS: &[&str] = &[
-    "São José", "Santa Cruz", "Lagoa", "Serra", "Riacho", "Brejo", "Poço", "Vila", "Alto",
-    "Campo", "Vale", "Pedra", "Água", "Bom Jesus", "Nova", "Cachoeira", "Ilha", "Morro",
-    "Barra", "Olho d'Água",
+    "São José",
+    "Santa Cruz",
+    "Lagoa",
+    "Serra",
+    "Riacho",
+    "Brejo",
+    "Poço",
+    "Vila",
+    "Alto",
+    "Campo",
+    "Vale",
+    "Pedra",
+    "Água",
+    "Bom Jesus",
+    "Nova",
+    "Cachoeira",
+    "Ilha",
+    "Morro",
+    "Barra",
+    "Olho d'Água",
 ];
 const CONNECTORS: &[&str] = &["do", "da", "dos", "das", "de"];
 const TAILS: &[&str] = &[
-    "Jatobá", "Esperança", "Conceição", "Araçá", "Umbuzeiro", "Tamarindo", "Juazeiro",
-    "Caatinga", "Mandacaru", "Ingá", "Aroeira", "Baraúna", "Pajeú", "Capibaribe", "Sertão",
-    "Gameleira", "Cajá", "Macambira", "Açude", "Piancó", "Xiquexique", "Jenipapo", "Ouricuri",
+    "Jatobá",
+    "Esperança",
+    "Conceição",
+    "Araçá",
+    "Umbuzeiro",
+    "Tamarindo",
+    "Juazeiro",
+    "Caatinga",
+    "Mandacaru",
+    "Ingá",
+    "Aroeira",
+    "Baraúna",
+    "Pajeú",
+    "Capibaribe",
+    "Sertão",
+    "Gameleira",
+    "Cajá",
+    "Macambira",
+    "Açude",
+    "Piancó",
+    "Xiquexique",
+    "Jenipapo",
+    "Ouricuri",
 ];
 
 const UFS: &[(u8, &str, &str)] = &[
@@ -126,7 +163,9 @@ impl Territory {
             ));
         }
         if last_year < first_year || first_year < 2000 || last_year > 2100 {
-            return Err(format!("years {first_year}-{last_year}: a range within 2000-2100"));
+            return Err(format!(
+                "years {first_year}-{last_year}: a range within 2000-2100"
+            ));
         }
         if !(scale > 0.0 && scale <= 1000.0) {
             return Err(format!("scale {scale}: more than 0, at most 1000"));
@@ -225,14 +264,19 @@ mod tests {
         assert_eq!(a.municipalities.len(), 30);
         for (x, y) in a.municipalities.iter().zip(&b.municipalities) {
             assert_eq!((&x.code7, &x.name), (&y.code7, &y.name));
-            assert!(lagoa_schemas::validators::is_valid_ibge_municipality(&x.code7));
+            assert!(lagoa_schemas::validators::is_valid_ibge_municipality(
+                &x.code7
+            ));
             assert_eq!(&x.code7[..6], x.code6);
         }
         assert_eq!(a.counts(3, 2022), b.counts(3, 2022));
         let c = Territory::new(8, 26, 30, 2020, 2024, 1.0).unwrap();
         assert_ne!(a.municipalities[1].name, c.municipalities[1].name);
         let capital = a.counts(0, 2020);
-        assert!(capital.population > 300_000 && capital.births > 3_000, "{capital:?}");
+        assert!(
+            capital.population > 300_000 && capital.births > 3_000,
+            "{capital:?}"
+        );
         assert!(Territory::new(7, 99, 3, 2020, 2024, 1.0).is_err());
     }
 }

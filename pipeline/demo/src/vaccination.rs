@@ -48,7 +48,13 @@ const SCHEDULE: &[(&str, &str, u32, f64, u32)] = &[
     ("PENTA", "Vacina pentavalente (DTP/HB/Hib)", 2, 1.02, 0),
     ("PENTA", "Vacina pentavalente (DTP/HB/Hib)", 3, 1.0, 0),
     ("VIP", "Vacina poliomielite inativada (VIP)", 3, 0.99, 0),
-    ("SCR", "Vacina tríplice viral (sarampo, caxumba e rubéola)", 1, 1.01, 1),
+    (
+        "SCR",
+        "Vacina tríplice viral (sarampo, caxumba e rubéola)",
+        1,
+        1.01,
+        1,
+    ),
 ];
 
 /// Every dose applied in municipality `m` in `year`, in a fixed order.
@@ -179,7 +185,10 @@ pub async fn write_esus(t: &Territory, url: &str, schema: &str) -> Result<u64, s
     for year in t.years() {
         let mut text = String::new();
         for m in 0..t.municipalities.len() {
-            let mut rng = rng_for(t.seed(), &["esus-cpf", &t.municipalities[m].code7, &year.to_string()]);
+            let mut rng = rng_for(
+                t.seed(),
+                &["esus-cpf", &t.municipalities[m].code7, &year.to_string()],
+            );
             for d in doses(t, m, year) {
                 rows += 1;
                 let (cns, cpf) = if rng.chance(0.15) {

@@ -94,12 +94,15 @@ impl LakeSession {
         let catalog = lake.catalog.clone();
         system_schema.register_table(
             "indicator_runs".into(),
-            Arc::new(system::OnScan::new(system::indicator_runs(&[])?, move || {
-                let catalog = catalog.clone();
-                Box::pin(async move {
-                    system::indicator_runs(&catalog.indicator_runs(None, i64::MAX).await?)
-                })
-            })),
+            Arc::new(system::OnScan::new(
+                system::indicator_runs(&[])?,
+                move || {
+                    let catalog = catalog.clone();
+                    Box::pin(async move {
+                        system::indicator_runs(&catalog.indicator_runs(None, i64::MAX).await?)
+                    })
+                },
+            )),
         )?;
         if let Some(catalog) = ctx.catalog("datafusion") {
             catalog.register_schema("system", system_schema)?;

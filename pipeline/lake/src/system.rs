@@ -297,24 +297,63 @@ pub fn indicator_runs(runs: &[crate::catalog::IndicatorRun]) -> Result<Arc<MemTa
         })
         .collect();
     table(vec![
-        ("run_id", strings(runs.iter().map(|r| Some(r.run_id.as_str())))),
-        ("indicator", strings(runs.iter().map(|r| Some(r.indicator.as_str())))),
-        ("dataset", strings(runs.iter().map(|r| Some(r.dataset.as_str())))),
-        ("trigger", strings(runs.iter().map(|r| Some(r.trigger.as_str())))),
-        ("status", strings(runs.iter().map(|r| Some(r.status.as_str())))),
+        (
+            "run_id",
+            strings(runs.iter().map(|r| Some(r.run_id.as_str()))),
+        ),
+        (
+            "indicator",
+            strings(runs.iter().map(|r| Some(r.indicator.as_str()))),
+        ),
+        (
+            "dataset",
+            strings(runs.iter().map(|r| Some(r.dataset.as_str()))),
+        ),
+        (
+            "trigger",
+            strings(runs.iter().map(|r| Some(r.trigger.as_str()))),
+        ),
+        (
+            "status",
+            strings(runs.iter().map(|r| Some(r.status.as_str()))),
+        ),
         ("started_at", times(runs.iter().map(|r| Some(r.started_at)))),
         ("ended_at", times(runs.iter().map(|r| r.ended_at))),
-        ("input_snapshot", ints(runs.iter().map(|r| Some(r.input_snapshot)))),
+        (
+            "input_snapshot",
+            ints(runs.iter().map(|r| Some(r.input_snapshot))),
+        ),
         ("inputs", strings(inputs.iter().map(|s| Some(s.as_str())))),
-        ("parameters", strings(parameters.iter().map(|s| Some(s.as_str())))),
-        ("sql_sha256", strings(runs.iter().map(|r| Some(r.sql_sha256.as_str())))),
+        (
+            "parameters",
+            strings(parameters.iter().map(|s| Some(s.as_str()))),
+        ),
+        (
+            "sql_sha256",
+            strings(runs.iter().map(|r| Some(r.sql_sha256.as_str()))),
+        ),
         ("min_cell", ints(runs.iter().map(|r| Some(r.min_cell)))),
-        ("output_snapshot", ints(runs.iter().map(|r| r.output_snapshot))),
-        ("output_level", strings(runs.iter().map(|r| r.output_level.as_deref()))),
+        (
+            "output_snapshot",
+            ints(runs.iter().map(|r| r.output_snapshot)),
+        ),
+        (
+            "output_level",
+            strings(runs.iter().map(|r| r.output_level.as_deref())),
+        ),
         ("cells", ints(runs.iter().map(|r| Some(r.cells)))),
-        ("suppressed_primary", ints(runs.iter().map(|r| Some(r.suppressed_primary)))),
-        ("suppressed_secondary", ints(runs.iter().map(|r| Some(r.suppressed_secondary)))),
-        ("derivation", strings(runs.iter().map(|r| Some(r.derivation.as_str())))),
+        (
+            "suppressed_primary",
+            ints(runs.iter().map(|r| Some(r.suppressed_primary))),
+        ),
+        (
+            "suppressed_secondary",
+            ints(runs.iter().map(|r| Some(r.suppressed_secondary))),
+        ),
+        (
+            "derivation",
+            strings(runs.iter().map(|r| Some(r.derivation.as_str()))),
+        ),
         ("error", strings(runs.iter().map(|r| r.error.as_deref()))),
     ])
 }

@@ -78,7 +78,10 @@ async fn inputs(
             )
         })?;
         if info.shredded_at.is_some() {
-            return Err(failed(indicator, format!("its source {source} was crypto-shredded")));
+            return Err(failed(
+                indicator,
+                format!("its source {source} was crypto-shredded"),
+            ));
         }
         let last_change = lake
             .catalog
@@ -173,10 +176,22 @@ async fn compute(
                 format!("{e}; it must return municipio, ano, numerador and denominador"),
             )
         })?;
-        let m = m.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
-        let a = a.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
-        let n = n.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
-        let d = d.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
+        let m = m
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("cast to Utf8");
+        let a = a
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("cast to Int64");
+        let n = n
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("cast to Int64");
+        let d = d
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("cast to Int64");
         for i in 0..batch.num_rows() {
             if m.is_null(i) || a.is_null(i) {
                 return Err(failed(indicator, "a row has no municipio or ano"));
@@ -186,13 +201,19 @@ async fn compute(
                 if d.is_null(i) { 0 } else { d.value(i) },
             );
             if num < 0 || den < 0 {
-                return Err(failed(indicator, "numerador and denominador are counts: never negative"));
+                return Err(failed(
+                    indicator,
+                    "numerador and denominador are counts: never negative",
+                ));
             }
             let key = (m.value(i).to_owned(), a.value(i));
             if !seen.insert(key.clone()) {
                 return Err(failed(
                     indicator,
-                    format!("its SQL returns municipio {} and ano {} twice", key.0, key.1),
+                    format!(
+                        "its SQL returns municipio {} and ano {} twice",
+                        key.0, key.1
+                    ),
                 ));
             }
             cells.push(Cell {
@@ -218,14 +239,26 @@ fn total_code(cells: &[Cell]) -> String {
 
 fn to_batch(published: &[Published], run_id: &str) -> Result<RecordBatch, LakeError> {
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(published.iter().map(|p| p.municipio.as_str()))),
-        Arc::new(Int64Array::from_iter_values(published.iter().map(|p| p.ano))),
+        Arc::new(StringArray::from_iter_values(
+            published.iter().map(|p| p.municipio.as_str()),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            published.iter().map(|p| p.ano),
+        )),
         Arc::new(Int64Array::from_iter(published.iter().map(|p| p.numerador))),
-        Arc::new(Int64Array::from_iter(published.iter().map(|p| p.denominador))),
+        Arc::new(Int64Array::from_iter(
+            published.iter().map(|p| p.denominador),
+        )),
         Arc::new(Float64Array::from_iter(published.iter().map(|p| p.valor))),
-        Arc::new(StringArray::from_iter(published.iter().map(|p| p.suppressed.map(|s| s.label())))),
-        Arc::new(BooleanArray::from_iter(published.iter().map(|p| Some(p.total)))),
-        Arc::new(StringArray::from_iter_values(published.iter().map(|_| run_id))),
+        Arc::new(StringArray::from_iter(
+            published.iter().map(|p| p.suppressed.map(|s| s.label())),
+        )),
+        Arc::new(BooleanArray::from_iter(
+            published.iter().map(|p| Some(p.total)),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            published.iter().map(|_| run_id),
+        )),
     ];
     Ok(RecordBatch::try_new(results_schema(), columns)?)
 }
@@ -295,9 +328,17 @@ async fn run_recorded(
     lake.catalog.save_indicator_run(record).await?;
     let cells = compute(lake, indicator, sql, record.input_snapshot).await?;
     if cells.is_empty() {
-        return Err(failed(indicator, "its SQL returned no row: are its sources empty?"));
+        return Err(failed(
+            indicator,
+            "its SQL returned no row: are its sources empty?",
+        ));
     }
-    let (published, summary) = publish(&cells, indicator.min_cell, indicator.per, &total_code(&cells));
+    let (published, summary) = publish(
+        &cells,
+        indicator.min_cell,
+        indicator.per,
+        &total_code(&cells),
+    );
     record.cells = summary.cells as i64;
     record.suppressed_primary = summary.primary as i64;
     record.suppressed_secondary = summary.complementary as i64;
@@ -342,7 +383,10 @@ async fn run_recorded(
         spec: DatasetSpec {
             name,
             level,
-            description: format!("{} ({}), indicador publicado por município e ano", indicator.title, indicator.unit),
+            description: format!(
+                "{} ({}), indicador publicado por município e ano",
+                indicator.title, indicator.unit
+            ),
             partition_column: None,
             columns: schema
                 .fields()
@@ -369,7 +413,10 @@ async fn run_recorded(
     }
     let info = lake
         .catalog
-        .dataset(&commit.spec.name, record.output_snapshot.unwrap_or(i64::MAX))
+        .dataset(
+            &commit.spec.name,
+            record.output_snapshot.unwrap_or(i64::MAX),
+        )
         .await?;
     record.output_level = Some(info.map_or(level, |d| d.level).as_str().to_owned());
     Ok(())
@@ -387,24 +434,38 @@ pub struct Verification {
 /// Recomputes `run_id` from the inputs it recorded (the lake as it was at
 /// its input snapshot), suppresses again, and compares with what it
 /// published (the results table at its output snapshot).
-pub async fn verify(lake: &Lake, indicator: &Indicator, run_id: &str) -> Result<Verification, IndicatorError> {
+pub async fn verify(
+    lake: &Lake,
+    indicator: &Indicator,
+    run_id: &str,
+) -> Result<Verification, IndicatorError> {
     let run = lake
         .catalog
         .indicator_run(run_id)
         .await?
         .ok_or_else(|| failed(indicator, format!("no run {run_id}")))?;
     let (Some(output), true) = (run.output_snapshot, run.indicator == indicator.name) else {
-        return Err(failed(indicator, format!("run {run_id} published nothing to verify")));
+        return Err(failed(
+            indicator,
+            format!("run {run_id} published nothing to verify"),
+        ));
     };
     let sql = indicator.sql_with(&run.parameters);
     if sha256(&sql) != run.sql_sha256 {
         return Err(failed(
             indicator,
-            format!("its definition changed since run {run_id}: the SQL it ran is not the SQL in the folder now"),
+            format!(
+                "its definition changed since run {run_id}: the SQL it ran is not the SQL in the folder now"
+            ),
         ));
     }
     let cells = compute(lake, indicator, &sql, run.input_snapshot).await?;
-    let (again, _) = publish(&cells, indicator.min_cell, indicator.per, &total_code(&cells));
+    let (again, _) = publish(
+        &cells,
+        indicator.min_cell,
+        indicator.per,
+        &total_code(&cells),
+    );
     let session = lagoa_lake::session::LakeSession::open(lake, &AsOf::Snapshot(output)).await?;
     let stored = session
         .sql(&format!(
@@ -415,15 +476,41 @@ pub async fn verify(lake: &Lake, indicator: &Indicator, run_id: &str) -> Result<
         .collect()
         .await
         .map_err(LakeError::from)?;
-    let mut published: BTreeMap<(String, i64), (Option<i64>, Option<i64>, Option<f64>, Option<String>)> =
-        BTreeMap::new();
+    let mut published: BTreeMap<
+        (String, i64),
+        (Option<i64>, Option<i64>, Option<f64>, Option<String>),
+    > = BTreeMap::new();
     for b in &stored {
-        let m = b.column(0).as_any().downcast_ref::<StringArray>().expect("Utf8");
-        let a = b.column(1).as_any().downcast_ref::<Int64Array>().expect("Int64");
-        let n = b.column(2).as_any().downcast_ref::<Int64Array>().expect("Int64");
-        let d = b.column(3).as_any().downcast_ref::<Int64Array>().expect("Int64");
-        let v = b.column(4).as_any().downcast_ref::<Float64Array>().expect("Float64");
-        let s = b.column(5).as_any().downcast_ref::<StringArray>().expect("Utf8");
+        let m = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("Utf8");
+        let a = b
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("Int64");
+        let n = b
+            .column(2)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("Int64");
+        let d = b
+            .column(3)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("Int64");
+        let v = b
+            .column(4)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("Float64");
+        let s = b
+            .column(5)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("Utf8");
         for i in 0..b.num_rows() {
             let opt_i = |x: &Int64Array| (!x.is_null(i)).then(|| x.value(i));
             published.insert(
@@ -450,7 +537,11 @@ pub async fn verify(lake: &Lake, indicator: &Indicator, run_id: &str) -> Result<
             differences.push(format!("{}/{}", key.0, key.1));
         }
     }
-    differences.extend(published.keys().map(|(m, a)| format!("{m}/{a} (not recomputed)")));
+    differences.extend(
+        published
+            .keys()
+            .map(|(m, a)| format!("{m}/{a} (not recomputed)")),
+    );
     Ok(Verification {
         run,
         cells: again.len(),

@@ -93,8 +93,7 @@ pub fn results_dataset(indicator: &str) -> String {
 fn safe_value(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= 64
-        && v
-            .chars()
+        && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
@@ -155,7 +154,9 @@ impl Indicator {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         {
-            problems.push(format!("name {name:?}: lowercase letters, digits and _ only"));
+            problems.push(format!(
+                "name {name:?}: lowercase letters, digits and _ only"
+            ));
         }
         if sources.is_empty() {
             problems.push("sources names no dataset".into());
@@ -181,7 +182,9 @@ impl Indicator {
         };
         let min_cell = min_cell_text.parse::<u64>().unwrap_or_else(|_| {
             if !min_cell_text.is_empty() {
-                problems.push(format!("min_cell {min_cell_text:?}: a whole number (0 turns suppression off)"));
+                problems.push(format!(
+                    "min_cell {min_cell_text:?}: a whole number (0 turns suppression off)"
+                ));
             }
             0
         });
@@ -193,7 +196,10 @@ impl Indicator {
         });
         for p in &params {
             if !text.contains(&format!("${{{}}}", p.name)) {
-                problems.push(format!("param {} is never used as ${{{}}} in the SQL", p.name, p.name));
+                problems.push(format!(
+                    "param {} is never used as ${{{}}} in the SQL",
+                    p.name, p.name
+                ));
             }
         }
         if !problems.is_empty() {
@@ -241,7 +247,10 @@ impl Indicator {
                 let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
                 return Err(err(
                     name,
-                    format!("not a parameter of it (its parameters: {})", known.join(", ")),
+                    format!(
+                        "not a parameter of it (its parameters: {})",
+                        known.join(", ")
+                    ),
                 ));
             }
         }
@@ -303,7 +312,9 @@ fn parse_param(text: &str) -> Result<Param, String> {
         None => (value_part.trim().to_owned(), Vec::new()),
     };
     if !safe_value(&default) {
-        return Err(format!("default {default:?}: letters, digits, _, - and . only"));
+        return Err(format!(
+            "default {default:?}: letters, digits, _, - and . only"
+        ));
     }
     if !choices.is_empty() && !choices.contains(&default) {
         return Err(format!("default {default:?} is not one of its choices"));
@@ -334,14 +345,22 @@ mod tests {
         let p = i.parameters(&BTreeMap::new()).unwrap();
         assert!(i.sql_with(&p).contains("SELECT 'todos' AS x"));
         let given = BTreeMap::from([("denominador".to_owned(), "informados".to_owned())]);
-        assert!(i.sql_with(&i.parameters(&given).unwrap()).contains("'informados'"));
+        assert!(
+            i.sql_with(&i.parameters(&given).unwrap())
+                .contains("'informados'")
+        );
         for (value, reason) in [("outros", "not one of"), ("x'; DROP", "only letters")] {
             let given = BTreeMap::from([("denominador".to_owned(), value.to_owned())]);
             let e = i.parameters(&given).unwrap_err().to_string();
             assert!(e.contains(reason), "{e}");
         }
         let given = BTreeMap::from([("ano".to_owned(), "2020".to_owned())]);
-        assert!(i.parameters(&given).unwrap_err().to_string().contains("not a parameter"));
+        assert!(
+            i.parameters(&given)
+                .unwrap_err()
+                .to_string()
+                .contains("not a parameter")
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 mod compute;
 pub mod definition;
+pub mod published;
 pub mod suppress;
 
 pub use compute::{
@@ -21,12 +22,30 @@ use std::path::Path;
 
 /// `(file name, text)` of the reference indicators.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("mortalidade_infantil.sql", include_str!("../../indicators/mortalidade_infantil.sql")),
-    ("pre_natal_7_consultas.sql", include_str!("../../indicators/pre_natal_7_consultas.sql")),
-    ("cobertura_vacinal.sql", include_str!("../../indicators/cobertura_vacinal.sql")),
-    ("abandono_escolar.sql", include_str!("../../indicators/abandono_escolar.sql")),
-    ("distorcao_idade_serie.sql", include_str!("../../indicators/distorcao_idade_serie.sql")),
-    ("homicidios.sql", include_str!("../../indicators/homicidios.sql")),
+    (
+        "mortalidade_infantil.sql",
+        include_str!("../../indicators/mortalidade_infantil.sql"),
+    ),
+    (
+        "pre_natal_7_consultas.sql",
+        include_str!("../../indicators/pre_natal_7_consultas.sql"),
+    ),
+    (
+        "cobertura_vacinal.sql",
+        include_str!("../../indicators/cobertura_vacinal.sql"),
+    ),
+    (
+        "abandono_escolar.sql",
+        include_str!("../../indicators/abandono_escolar.sql"),
+    ),
+    (
+        "distorcao_idade_serie.sql",
+        include_str!("../../indicators/distorcao_idade_serie.sql"),
+    ),
+    (
+        "homicidios.sql",
+        include_str!("../../indicators/homicidios.sql"),
+    ),
     (
         "mortes_violentas_intencionais.sql",
         include_str!("../../indicators/mortes_violentas_intencionais.sql"),

@@ -75,8 +75,15 @@ fn small(count: i64, k: i64) -> bool {
 }
 
 /// Withholds the next smallest count of the group when exactly one is withheld.
-fn complete(group: &[&Cell], marks: &mut [Marks], count: fn(&Cell) -> i64, mark: fn(&mut Marks) -> &mut Option<Suppressed>) {
-    let withheld = (0..marks.len()).filter(|&i| mark(&mut marks[i]).is_some()).count();
+fn complete(
+    group: &[&Cell],
+    marks: &mut [Marks],
+    count: fn(&Cell) -> i64,
+    mark: fn(&mut Marks) -> &mut Option<Suppressed>,
+) {
+    let withheld = (0..marks.len())
+        .filter(|&i| mark(&mut marks[i]).is_some())
+        .count();
     if withheld != 1 || group.len() < 2 {
         return;
     }
@@ -92,7 +99,12 @@ fn complete(group: &[&Cell], marks: &mut [Marks], count: fn(&Cell) -> i64, mark:
 
 /// The cells as published, years in order, each year's municipalities in
 /// code order followed by its total (coded `total_code`).
-pub fn publish(cells: &[Cell], min_cell: u64, per: f64, total_code: &str) -> (Vec<Published>, Summary) {
+pub fn publish(
+    cells: &[Cell],
+    min_cell: u64,
+    per: f64,
+    total_code: &str,
+) -> (Vec<Published>, Summary) {
     let k = i64::try_from(min_cell).unwrap_or(i64::MAX);
     let mut years: BTreeMap<i64, Vec<&Cell>> = BTreeMap::new();
     for c in cells {
@@ -145,16 +157,17 @@ pub fn publish(cells: &[Cell], min_cell: u64, per: f64, total_code: &str) -> (Ve
         let num: i64 = group.iter().map(|c| c.numerador).sum();
         let den: i64 = group.iter().map(|c| c.denominador).sum();
         let lone = group.len() == 1 && marks[0].num.or(marks[0].den).is_some();
-        let (num_out, den_out) = (
-            !(lone || small(num, k)),
-            !(lone || small(den, k)),
-        );
+        let (num_out, den_out) = (!(lone || small(num, k)), !(lone || small(den, k)));
         out.push(Published {
             municipio: total_code.to_owned(),
             ano,
             numerador: num_out.then_some(num),
             denominador: den_out.then_some(den),
-            valor: if num_out && den_out { value(num, den) } else { None },
+            valor: if num_out && den_out {
+                value(num, den)
+            } else {
+                None
+            },
             suppressed: (!num_out || !den_out).then_some(Suppressed::Primary),
             total: true,
         });
@@ -188,12 +201,25 @@ mod tests {
             cell("2600302", 2024, 7, 800),
         ];
         let (p, s) = publish(&cells, 5, 1000.0, "26");
-        assert_eq!(s, Summary { cells: 4, primary: 1, complementary: 1 });
+        assert_eq!(
+            s,
+            Summary {
+                cells: 4,
+                primary: 1,
+                complementary: 1
+            }
+        );
         let a = find(&p, "2600054", 2024);
-        assert_eq!((a.numerador, a.valor, a.suppressed), (None, None, Some(Suppressed::Primary)));
+        assert_eq!(
+            (a.numerador, a.valor, a.suppressed),
+            (None, None, Some(Suppressed::Primary))
+        );
         assert_eq!(a.denominador, Some(400), "a large denominator stays");
         let b = find(&p, "2600302", 2024);
-        assert_eq!((b.numerador, b.suppressed), (None, Some(Suppressed::Complementary)));
+        assert_eq!(
+            (b.numerador, b.suppressed),
+            (None, Some(Suppressed::Complementary))
+        );
         let c = find(&p, "2600104", 2024);
         assert_eq!((c.numerador, c.valor), (Some(9), Some(10.0)));
         let total = find(&p, "26", 2024);
@@ -223,14 +249,24 @@ mod tests {
         let c = find(&p, "2600203", 2023);
         assert_eq!((c.numerador, c.denominador), (Some(12), None));
         assert_eq!(s.primary, 2);
-        assert_eq!(s.complementary, 0, "two withheld denominators cover each other");
+        assert_eq!(
+            s.complementary, 0,
+            "two withheld denominators cover each other"
+        );
     }
 
     #[test]
     fn without_a_minimum_everything_is_published_and_a_lone_municipality_hides_its_total() {
         let cells = [cell("2600054", 2024, 1, 2), cell("2600054", 2023, 2, 1)];
         let (p, s) = publish(&cells, 0, 100.0, "26");
-        assert_eq!(s, Summary { cells: 2, primary: 0, complementary: 0 });
+        assert_eq!(
+            s,
+            Summary {
+                cells: 2,
+                primary: 0,
+                complementary: 0
+            }
+        );
         assert_eq!(find(&p, "26", 2024).valor, Some(50.0));
         let (p, _) = publish(&cells[..1], 5, 100.0, "26");
         let total = find(&p, "26", 2024);

@@ -1,6 +1,7 @@
 //! One module per page of the console.
 
 pub mod datasets;
+pub mod indicators;
 pub mod login;
 pub mod overview;
 pub mod runs;

@@ -57,7 +57,11 @@ impl Catalog {
     /// Records an indicator run (insert or update by id).
     pub async fn save_indicator_run(&self, run: &IndicatorRun) -> Result<()> {
         let context = "recording an indicator run";
-        let mut tx = self.pool.begin().await.map_err(LakeError::catalog(context))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(LakeError::catalog(context))?;
         sqlx::query("DELETE FROM lagoa_indicator_run WHERE run_id = $1")
             .bind(&run.run_id)
             .execute(&mut *tx)
@@ -92,7 +96,11 @@ impl Catalog {
     }
 
     /// Runs of one indicator (or all), newest first.
-    pub async fn indicator_runs(&self, indicator: Option<&str>, limit: i64) -> Result<Vec<IndicatorRun>> {
+    pub async fn indicator_runs(
+        &self,
+        indicator: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<IndicatorRun>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM lagoa_indicator_run WHERE ($1 = '' OR indicator = $1) ORDER BY started_at DESC, run_id DESC LIMIT $2"
         ))

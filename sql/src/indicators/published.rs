@@ -1,0 +1,199 @@
+//! What an indicator has published, as the console and the HTTP API show
+//! it: every cell of its results table at the latest snapshot, with the
+//! municipality's name when the lake has IBGE's population table
+//! (`ibge_populacao`, the office's municipality register), and who may see
+//! it.
+
+use super::compute::IndicatorError;
+use super::definition::{Indicator, results_dataset};
+use crate::policy::{DatasetMeta, table_access};
+use datafusion::arrow::array::{Array, BooleanArray, Float64Array, Int64Array, StringArray};
+use lagoa_core::{DatasetName, SharingLevel};
+use lagoa_lake::catalog::{IndicatorRun, Principal, now_micros};
+use lagoa_lake::{AsOf, Lake};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// One published cell.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Value {
+    pub municipio: String,
+    pub nome: Option<String>,
+    pub ano: i64,
+    pub numerador: Option<i64>,
+    pub denominador: Option<i64>,
+    pub valor: Option<f64>,
+    /// `primaria` or `complementar` when withheld.
+    pub supressao: Option<String>,
+    pub total_estado: bool,
+}
+
+/// Names of municipalities by 7-digit code, from `ibge_populacao` if the
+/// lake holds it with IBGE's columns; empty otherwise.
+async fn names(session: &lagoa_lake::session::LakeSession) -> HashMap<String, String> {
+    let sql = "SELECT DISTINCT CAST(cod_uf * 100000 + cod_munic AS VARCHAR) AS municipio, nome_do_municipio FROM ibge_populacao";
+    let Ok(df) = session.sql(sql).await else {
+        return HashMap::new();
+    };
+    let Ok(batches) = df.collect().await else {
+        return HashMap::new();
+    };
+    let mut out = HashMap::new();
+    for b in &batches {
+        let (Some(m), Some(n)) = (
+            b.column(0).as_any().downcast_ref::<StringArray>(),
+            b.column(1).as_any().downcast_ref::<StringArray>(),
+        ) else {
+            continue;
+        };
+        for i in 0..b.num_rows() {
+            if !m.is_null(i) && !n.is_null(i) {
+                out.insert(m.value(i).to_owned(), n.value(i).to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Every published cell of `indicator`, years then municipalities in code
+/// order, each year's state total last; empty when it never ran.
+pub async fn values(lake: &Lake, indicator: &Indicator) -> Result<Vec<Value>, IndicatorError> {
+    let dataset = results_dataset(&indicator.name);
+    let snapshot = lake.catalog.resolve(&AsOf::Latest).await?;
+    let name = DatasetName::new(dataset.clone()).map_err(|e| IndicatorError::Failed {
+        indicator: indicator.name.clone(),
+        message: e.to_string(),
+    })?;
+    if lake.catalog.dataset(&name, snapshot).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    let session = lagoa_lake::session::LakeSession::open(lake, &AsOf::Snapshot(snapshot)).await?;
+    let names = names(&session).await;
+    let batches = session
+        .sql(&format!(
+            "SELECT municipio, ano, numerador, denominador, valor, supressao, total_estado FROM \"{dataset}\" ORDER BY ano, total_estado, municipio"
+        ))
+        .await?
+        .collect()
+        .await
+        .map_err(lagoa_lake::LakeError::from)?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let m = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("Utf8");
+        let a = b
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("Int64");
+        let n = b
+            .column(2)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("Int64");
+        let d = b
+            .column(3)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("Int64");
+        let v = b
+            .column(4)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("Float64");
+        let s = b
+            .column(5)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("Utf8");
+        let t = b
+            .column(6)
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .expect("Boolean");
+        for i in 0..b.num_rows() {
+            let municipio = m.value(i).to_owned();
+            out.push(Value {
+                nome: names.get(&municipio).cloned(),
+                municipio,
+                ano: a.value(i),
+                numerador: (!n.is_null(i)).then(|| n.value(i)),
+                denominador: (!d.is_null(i)).then(|| d.value(i)),
+                valor: (!v.is_null(i)).then(|| v.value(i)),
+                supressao: (!s.is_null(i)).then(|| s.value(i).to_owned()),
+                total_estado: t.value(i),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `who` may see what `indicator` published, and if not, why: an
+/// `amplo` result is for every principal; another level follows the
+/// sharing policy like any table.
+pub async fn may_see(
+    lake: &Lake,
+    who: &Principal,
+    indicator: &Indicator,
+) -> Result<Result<(), String>, IndicatorError> {
+    let snapshot = lake.catalog.resolve(&AsOf::Latest).await?;
+    let Ok(name) = DatasetName::new(results_dataset(&indicator.name)) else {
+        return Ok(Err("not a dataset name".into()));
+    };
+    let Some(info) = lake.catalog.dataset(&name, snapshot).await? else {
+        return Ok(Ok(()));
+    };
+    if info.level == SharingLevel::Amplo {
+        return Ok(Ok(()));
+    }
+    let reader = crate::query::reader(lake, who, None).await?;
+    let grants = lake
+        .catalog
+        .live_grants(&who.name, &who.institution, now_micros())
+        .await?;
+    let removed = lake.catalog.removed_columns().await?;
+    Ok(table_access(&reader, &DatasetMeta::of(&info, &removed), &grants).map(|_| ()))
+}
+
+/// The latest run that published something, if any.
+pub async fn last_published(
+    lake: &Lake,
+    indicator: &Indicator,
+) -> Result<Option<IndicatorRun>, IndicatorError> {
+    Ok(lake
+        .catalog
+        .indicator_runs(Some(&indicator.name), 50)
+        .await?
+        .into_iter()
+        .find(|r| r.status == "committed" || r.status == "unchanged"))
+}
+
+/// CSV of published cells (UTF-8, `,`; empty fields for withheld counts).
+pub fn to_csv(values: &[Value]) -> String {
+    let mut out =
+        String::from("municipio,nome,ano,numerador,denominador,valor,supressao,total_estado\n");
+    let opt = |x: Option<i64>| x.map_or(String::new(), |v| v.to_string());
+    for v in values {
+        let nome = v.nome.as_deref().unwrap_or("");
+        let nome = if nome.contains([',', '"']) {
+            format!("\"{}\"", nome.replace('"', "\"\""))
+        } else {
+            nome.to_owned()
+        };
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\n",
+            v.municipio,
+            nome,
+            v.ano,
+            opt(v.numerador),
+            opt(v.denominador),
+            v.valor.map_or(String::new(), |x| x.to_string()),
+            v.supressao.as_deref().unwrap_or(""),
+            v.total_estado
+        ));
+    }
+    out
+}

@@ -1,0 +1,345 @@
+//! Policy indicators, end to end through the real binary:
+//!
+//! - golden tests: a hand-made state of three municipalities whose counts
+//!   are known, delivered through the demo's contracts; each indicator's
+//!   published table (values, small cells withheld, complementary
+//!   suppression, state totals) must equal the hand-computed file in
+//!   `sql/indicators/golden/`;
+//! - the demo's whole story on generated data, every indicator checked by
+//!   an independent recomputation from the raw deliveries (DuckDB, in
+//!   `tests/py/recompute_indicators.py`), runs recorded with their inputs,
+//!   recomputed exactly by `lagoa indicator verify`, and shown by the
+//!   console and the HTTP API.
+
+use crate::support::*;
+use std::path::{Path, PathBuf};
+
+const ALFA: &str = "260010";
+const BETA: &str = "260020";
+const GAMA: &str = "260030";
+
+fn contract(dataset: &str) -> PathBuf {
+    repo_root().join(format!("pipeline/demo/office/contratos/{dataset}.toml"))
+}
+
+/// A SIM row: `(municipality, year, tipobito, idade, causabas, cpf)`.
+fn sim_row(
+    n: usize,
+    m: &str,
+    year: i32,
+    tipobito: &str,
+    idade: &str,
+    cause: &str,
+    cpf: &str,
+) -> String {
+    format!(
+        "{:02}{n:07};{tipobito};1506{year};1200;;{idade};1;4;;{m};1;;{cause};;{cpf};;;\n",
+        year % 100
+    )
+}
+
+/// A SINASC row with its prenatal band (`CONSULTAS`) and visits.
+fn sinasc_row(n: usize, m: &str, year: i32, band: &str) -> String {
+    let visits = match band {
+        "4" => "08",
+        "3" => "05",
+        "2" => "02",
+        _ => "99",
+    };
+    format!(
+        "{:02}{n:07};2000001;{m};{m};1;25;4;5;1;1;{band};{visits};1003{year};0830;1;08;09;4;3200;;\n",
+        year % 100
+    )
+}
+
+/// The golden state: counts chosen so that each kind of suppression happens.
+fn golden_state(dir: &Path, lake: &Path) {
+    let mut sim = String::from(
+        "NUMERODO;TIPOBITO;DTOBITO;HORAOBITO;DTNASC;IDADE;SEXO;RACACOR;ESTCIV;CODMUNRES;LOCOCOR;CIRCOBITO;CAUSABAS;LINHAA;CPF;CNS;NOME;NOMEMAE\n",
+    );
+    let mut n = 0;
+    let mut add = |sim: &mut String,
+                   count: usize,
+                   m: &str,
+                   year: i32,
+                   tipobito: &str,
+                   idade: &str,
+                   cause: &str| {
+        for _ in 0..count {
+            n += 1;
+            sim.push_str(&sim_row(n, m, year, tipobito, idade, cause, ""));
+        }
+    };
+    // (municipality, year, infant deaths, homicides X95, legal intervention Y35, other deaths)
+    for (m, year, infant, homicides, legal, other) in [
+        (ALFA, 2023, 12, 30, 0, 50),
+        (BETA, 2023, 3, 2, 0, 10),
+        (GAMA, 2023, 0, 0, 0, 3),
+        (ALFA, 2024, 9, 25, 1, 40),
+        (BETA, 2024, 6, 7, 0, 0),
+        (GAMA, 2024, 1, 1, 0, 0),
+    ] {
+        add(&mut sim, infant, m, year, "2", "205", "P073");
+        add(&mut sim, homicides, m, year, "2", "430", "X954");
+        add(&mut sim, legal, m, year, "2", "430", "Y350");
+        add(&mut sim, other, m, year, "2", "470", "I219");
+    }
+    // Fetal deaths, a residence unknown within the state, and a CPF whose
+    // check digit is wrong (quarantined): none of them counts.
+    add(&mut sim, 5, ALFA, 2023, "1", "", "P95");
+    add(&mut sim, 2, "260000", 2023, "2", "430", "X954");
+    sim.push_str(&sim_row(
+        9_999,
+        ALFA,
+        2023,
+        "2",
+        "430",
+        "X954",
+        "52998224726",
+    ));
+
+    let mut sinasc = String::from(
+        "NUMERODN;CODESTAB;CODMUNNASC;CODMUNRES;LOCNASC;IDADEMAE;ESCMAE;GESTACAO;GRAVIDEZ;PARTO;CONSULTAS;CONSPRENAT;DTNASC;HORANASC;SEXO;APGAR1;APGAR5;RACACOR;PESO;CPFMAE;NOMEMAE\n",
+    );
+    let mut b = 0;
+    // (municipality, year, [(band, births)])
+    for (m, year, bands) in [
+        (ALFA, 2023, vec![("4", 800), ("9", 20), ("3", 180)]),
+        (BETA, 2023, vec![("4", 150), ("2", 50)]),
+        (GAMA, 2023, vec![("4", 4)]),
+        (ALFA, 2024, vec![("4", 850), ("3", 150)]),
+        (BETA, 2024, vec![("4", 120), ("3", 60)]),
+        (GAMA, 2024, vec![("4", 3), ("3", 3)]),
+    ] {
+        for (band, count) in bands {
+            for _ in 0..count {
+                b += 1;
+                sinasc.push_str(&sinasc_row(b, m, year, band));
+            }
+        }
+    }
+    let mut population =
+        String::from("UF;COD. UF;COD. MUNIC;NOME DO MUNICÍPIO;POPULAÇÃO ESTIMADA;planilha\n");
+    for (code, name, p2023, p2024) in [
+        ("104", "Alfa do Norte", 100_000, 101_000),
+        ("203", "Beta", 20_000, 20_100),
+        ("302", "Gama", 3_000, 3_000),
+    ] {
+        population.push_str(&format!(
+            "PE;26;{code};{name};{p2023};2023\nPE;26;{code};{name};{p2024};2024\n"
+        ));
+    }
+    for (dataset, text) in [
+        ("ibge_populacao", population),
+        ("sim_obitos", sim),
+        ("sinasc_nascidos", sinasc),
+    ] {
+        let file = write_file(dir, &format!("{dataset}.csv"), &text);
+        let c = contract(dataset);
+        ingest(lake, &file, dataset, &["--contract", c.to_str().unwrap()]);
+    }
+}
+
+fn published(lake: &Path, indicator: &str) -> String {
+    lagoa_ok(
+        lake,
+        &[
+            "query",
+            &format!(
+                "SELECT municipio, ano, numerador, denominador, round(valor, 6) AS valor, supressao, total_estado \
+                 FROM ind_{indicator} ORDER BY ano, total_estado, municipio"
+            ),
+            "--format",
+            "csv",
+        ],
+    )
+}
+
+#[test]
+fn indicators_publish_what_the_golden_files_say_small_cells_withheld() {
+    let (dir, lake) = new_lake();
+    golden_state(dir.path(), &lake);
+    assert!(lagoa_ok(&lake, &["indicator", "init"]).contains("7 indicator(s) written"));
+    // This state delivers only deaths, births and population.
+    for other in [
+        "cobertura_vacinal",
+        "abandono_escolar",
+        "distorcao_idade_serie",
+        "mortes_violentas_intencionais",
+    ] {
+        std::fs::remove_file(lake.join(format!("indicators/{other}.sql"))).unwrap();
+    }
+    let out = lagoa_ok(
+        &lake,
+        &[
+            "indicator",
+            "run",
+            "mortalidade_infantil",
+            "pre_natal_7_consultas",
+            "homicidios",
+        ],
+    );
+    assert_eq!(out.matches(": committed, 6 cells").count(), 3, "{out}");
+    for indicator in [
+        "mortalidade_infantil",
+        "pre_natal_7_consultas",
+        "homicidios",
+    ] {
+        let golden = std::fs::read_to_string(
+            repo_root().join(format!("sql/indicators/golden/{indicator}.csv")),
+        )
+        .unwrap();
+        assert_eq!(published(&lake, indicator), golden, "{indicator}");
+    }
+
+    // The same inputs again: nothing new is published.
+    let again = lagoa_ok(&lake, &["indicator", "run", "mortalidade_infantil"]);
+    assert!(again.contains("mortalidade_infantil: unchanged"), "{again}");
+
+    // A parameter changes the denominator: births with unknown visits out.
+    let out = lagoa_ok(
+        &lake,
+        &[
+            "indicator",
+            "run",
+            "pre_natal_7_consultas",
+            "--param",
+            "denominador=informados",
+        ],
+    );
+    assert!(out.contains("committed"), "{out}");
+    let rows = published(&lake, "pre_natal_7_consultas");
+    assert!(
+        rows.contains("2600104,2023,800,980,81.632653,,false"),
+        "{rows}"
+    );
+    assert!(rows.contains("26,2023,954,1184,80.574324,,true"), "{rows}");
+    let e = lagoa_err(
+        &lake,
+        &[
+            "indicator",
+            "run",
+            "pre_natal_7_consultas",
+            "--param",
+            "denominador=x'; DROP",
+        ],
+    );
+    assert!(e.contains("only letters"), "{e}");
+
+    // Every run is on record: what it read, what it withheld, its level and why.
+    let runs = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT indicator, status, output_level, suppressed_primary, suppressed_secondary, inputs, derivation \
+             FROM system.indicator_runs WHERE indicator = 'mortalidade_infantil' ORDER BY started_at",
+            "--format",
+            "json",
+        ],
+    );
+    let runs: Vec<serde_json::Value> = runs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0]["status"], "committed");
+    assert_eq!(runs[1]["status"], "unchanged");
+    assert_eq!(runs[0]["output_level"], "amplo");
+    assert_eq!(
+        (
+            runs[0]["suppressed_primary"].as_i64(),
+            runs[0]["suppressed_secondary"].as_i64()
+        ),
+        (Some(3), Some(2))
+    );
+    let inputs = runs[0]["inputs"].as_str().unwrap();
+    assert!(
+        inputs.contains("sim_obitos@") && inputs.contains("sinasc_nascidos@"),
+        "{inputs}"
+    );
+    let derivation = runs[0]["derivation"].as_str().unwrap();
+    assert!(
+        derivation.contains("sim_obitos (especial)")
+            && derivation.contains("counts from 1 to 4 suppressed"),
+        "{derivation}"
+    );
+    let level = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT level FROM system.datasets WHERE name = 'ind_homicidios'",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(level, "level\namplo\n");
+
+    // A published run is recomputed exactly from the inputs it recorded,
+    // even after its sources changed.
+    let run_id = lagoa_ok(&lake, &["indicator", "runs", "homicidios", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["status"] == "committed")
+        .unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let more = write_file(
+        dir.path(),
+        "mais.csv",
+        &format!(
+            "NUMERODO;TIPOBITO;DTOBITO;HORAOBITO;DTNASC;IDADE;SEXO;RACACOR;ESTCIV;CODMUNRES;LOCOCOR;CIRCOBITO;CAUSABAS;LINHAA;CPF;CNS;NOME;NOMEMAE\n{}",
+            sim_row(8_888, ALFA, 2024, "2", "430", "X954", "")
+        ),
+    );
+    let c = contract("sim_obitos");
+    ingest(
+        &lake,
+        &more,
+        "sim_obitos",
+        &["--contract", c.to_str().unwrap()],
+    );
+    let listed = lagoa_ok(&lake, &["indicator", "list"]);
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with("homicidios"))
+        .unwrap();
+    assert!(line.contains(" yes "), "its source changed: {line}");
+    let verified = lagoa_ok(&lake, &["indicator", "verify", &run_id]);
+    assert!(verified.contains("8 cells identical"), "{verified}");
+    let rerun = lagoa_ok(&lake, &["indicator", "run", "--stale"]);
+    assert!(
+        rerun.contains("homicidios: committed") && !rerun.contains("pre_natal"),
+        "{rerun}"
+    );
+    assert!(published(&lake, "homicidios").contains("2600104,2024,27,101000,"));
+}
+
+#[test]
+fn an_indicator_definition_that_is_wrong_says_what_and_where() {
+    let (_dir, lake) = new_lake();
+    let folder = lake.join("indicators");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("ruim.sql"),
+        "-- name: ruim\n-- title: Ruim\nSELECT 1",
+    )
+    .unwrap();
+    let e = lagoa_err(&lake, &["indicator", "list"]);
+    assert!(
+        e.contains("ruim.sql") && e.contains("no sources") && e.contains("no min_cell"),
+        "{e}"
+    );
+    std::fs::write(
+        folder.join("ruim.sql"),
+        "-- name: ruim\n-- title: R\n-- description: d\n-- unit: u\n-- formula: f\n-- sources: nada\n-- trigger: manual\n-- min_cell: 5\n-- per: 100\nSELECT 1 AS x",
+    )
+    .unwrap();
+    let e = lagoa_err(&lake, &["indicator", "run", "ruim"]);
+    assert!(e.contains("its source nada is not in the lake yet"), "{e}");
+    let runs = lagoa_ok(&lake, &["indicator", "runs", "ruim"]);
+    assert!(
+        runs.contains("failed"),
+        "a failed run is on record too: {runs}"
+    );
+}

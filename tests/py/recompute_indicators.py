@@ -1,0 +1,409 @@
+"""Recomputes Lagoa's policy indicators from the raw demo deliveries, without
+Lagoa, and checks the indicator tables Lagoa published against them.
+
+    recompute_indicators.py --deliveries DIR --published DIR --definitions DIR
+                            [--contracts DIR]
+
+--deliveries is the generator's output (`<dataset>/<file>`); --published holds
+`ind_<name>.csv` as `lagoa query ... --format csv` exports them. Every row a
+dataset contract would reject (bad CPF/CNS, pattern, values, ranges) is
+dropped here too, because Lagoa quarantines it. The small-cell suppression is
+re-derived from its rule in words (docs of sql/src/indicators/suppress.rs), so
+a published cell must carry exactly the expected label, NULLs and counts.
+Prints one line per indicator and exits 1 when any indicator differs.
+"""
+import argparse
+import csv
+import datetime as dt
+import re
+import sys
+import tomllib
+import unicodedata
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import openpyxl
+from dbfread import DBF
+
+REPO = Path(__file__).resolve().parents[2]
+
+# ------------------------------------------------------------ identifiers
+# Written from the public algorithms (validators.rs cites them), not ported.
+UF_CODES = {11, 12, 13, 14, 15, 16, 17, 21, 22, 23, 24, 25, 26, 27, 28, 29,
+            31, 32, 33, 35, 41, 42, 43, 50, 51, 52, 53}
+# Official IBGE codes whose 7th digit is not the computed one.
+IBGE_EXCEPTIONS = {"2201919", "2201988", "2202251", "2611533", "3117836",
+                   "3152131", "4305871", "5203939", "5203962"}
+
+def digits(text, n):
+    """The digits of `text` without people's separators, if exactly n of them."""
+    s = re.sub(r"[.\-/ ]", "", text)
+    return [int(c) for c in s] if len(s) == n and s.isascii() and s.isdigit() else None
+
+def cpf_ok(text):
+    d = digits(text, 11)
+    if d is None or len(set(d)) == 1:  # 111.111.111-11 passes the arithmetic
+        return False
+    for n in (9, 10):  # weights n+1 .. 2
+        r = sum(v * w for v, w in zip(d[:n], range(n + 1, 1, -1))) % 11
+        if d[n] != (0 if r < 2 else 11 - r):
+            return False
+    return True
+
+def cns_ok(text):
+    d = digits(text, 15)
+    if d is None:
+        return False
+    s = sum(v * (15 - i) for i, v in enumerate(d[:11]))
+    if d[0] in (1, 2):  # definitive: PIS + 000 + dv, or PIS + 001 + dv when dv = 10
+        dv = (11 - s % 11) % 11
+        tail = [0, 0, 0, dv] if dv != 10 else [0, 0, 1, (11 - (s + 2) % 11) % 11]
+        return d[11:] == tail
+    if d[0] in (7, 8, 9):  # provisional: the weighted sum closes on a multiple of 11
+        return sum(v * (15 - i) for i, v in enumerate(d)) % 11 == 0
+    return False
+
+def ibge7_ok(text):
+    d = digits(text, 7)
+    if d is None or d[0] * 10 + d[1] not in UF_CODES:
+        return False
+    code = "".join(map(str, d))
+    if any(e[:6] == code[:6] for e in IBGE_EXCEPTIONS):
+        return code in IBGE_EXCEPTIONS
+    s = sum(p // 10 + p % 10 for p in (v * w for v, w in zip(d, (1, 2, 1, 2, 1, 2))))
+    return d[6] == (10 - s % 10) % 10
+
+def datasus6_ok(text):
+    d = digits(text, 6)  # no check digit; UF0000 and 000000 are DATASUS placeholders
+    return d is not None and (not any(d) or d[0] * 10 + d[1] in UF_CODES)
+
+VALIDATORS = {"cpf": cpf_ok, "cns": cns_ok, "ibge_municipio": ibge7_ok,
+              "datasus_municipio": datasus6_ok}
+
+# ------------------------------------------------------------ contracts
+
+class Contract:
+    """The row-level promises of one dataset contract."""
+
+    def __init__(self, path):
+        c = tomllib.loads(path.read_text(encoding="utf-8"))
+        parse = c.get("parse", {})  # defaults: Lagoa's documented ones
+        self.nulls = {n.strip() for n in parse.get("null_values", ["", "--", "NA", "N/A", "NULL", "null"])}
+        self.dates = parse.get("date_formats", ["%Y-%m-%d", "%d/%m/%Y", "%Y%m%d", "%d%m%Y"])
+        self.comma = parse.get("decimal", ".") == ","
+        self.max_rejected = c["dataset"].get("max_rejected_share", 0.05)
+        self.columns = c["columns"]
+        for col in self.columns:
+            col["_re"] = re.compile(col["pattern"]) if "pattern" in col else None
+
+    def date(self, text):
+        for f in self.dates:
+            try:
+                return dt.datetime.strptime(text, f).date()
+            except ValueError:
+                continue
+        raise ValueError("not a date")
+
+    def typed(self, kind, text):
+        number = text.replace(",", ".") if self.comma else text
+        if kind.startswith("int"):
+            f = float(number)  # "12.0" from a spreadsheet is an integer too
+            if not f.is_integer():
+                raise ValueError("not an integer")
+            return int(number) if number.lstrip("+-").isdigit() else int(f)
+        if kind.startswith(("decimal", "float", "double")):
+            return float(number)
+        return self.date(text) if kind == "date" else text
+
+    def check(self, raw):
+        """The typed row, or (None, reason) when the contract rejects it."""
+        row = {}
+        for col in self.columns:
+            name, text = col["name"], (raw.get(col["name"]) or "").strip()
+            if text in self.nulls:  # NULLs pass every check but nullable
+                if not col.get("nullable", True):
+                    return None, f"{name} null"
+                row[name] = None
+                continue
+            try:
+                value = self.typed(col["type"], text)
+            except ValueError:
+                return None, f"{name} type"
+            bound = lambda b: dt.date.fromisoformat(b) if col["type"] == "date" else b  # bounds are ISO
+            if ("min" in col and value < bound(col["min"])) or ("max" in col and value > bound(col["max"])):
+                return None, f"{name} range"
+            if col["_re"] and not col["_re"].search(text):
+                return None, f"{name} pattern"
+            if "values" in col and text not in col["values"]:
+                return None, f"{name} values"
+            if "validator" in col and not VALIDATORS[col["validator"]](text):
+                return None, f"{name} fails {col['validator']}"
+            row[name] = value
+        return row, None
+
+# ------------------------------------------------------------ deliveries
+
+def column_name(header):
+    """`NOME DO MUNICÍPIO` -> `nome_do_municipio`, as contracts name columns."""
+    plain = unicodedata.normalize("NFKD", str(header)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_")
+
+def read_text(path):
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):  # SINESP since 2022
+        return data[3:].decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:  # DATASUS, INEP and SINESP before 2022
+        return data.decode("latin-1")
+
+def read_rows(path):
+    """Each record of a delivery as {contract column: text}."""
+    if path.suffix.lower() == ".dbf":
+        for rec in DBF(path, encoding="latin-1", char_decode_errors="strict"):
+            yield {column_name(k): ("" if v is None else str(v)) for k, v in rec.items()}
+    elif path.suffix.lower() == ".xlsx":
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        for sheet in book.worksheets:  # IBGE: one sheet per year, named by it
+            rows = sheet.iter_rows(values_only=True)
+            for _ in range(3):  # title, state and a blank row above the header
+                next(rows)
+            header = [column_name(h) for h in next(rows)]
+            for values in rows:
+                if all(v is None or str(v).strip() == "" for v in values):
+                    break  # the notes come after a blank row
+                cells = ["" if v is None else str(int(v)) if isinstance(v, float) and v.is_integer()
+                         else str(v) for v in values]
+                yield dict(zip(header, cells), ano=sheet.title)
+    else:
+        reader = csv.reader(read_text(path).splitlines(), delimiter=";")
+        header = [column_name(h) for h in next(reader)]
+        for values in reader:
+            yield dict(zip(header, values))
+
+def load(deliveries, contracts):
+    """Accepted rows of every dataset, as Lagoa's tables should hold them."""
+    tables = {}
+    for folder in sorted(p for p in deliveries.iterdir() if (contracts / f"{p.name}.toml").exists()):
+        contract = Contract(contracts / f"{folder.name}.toml")
+        accepted, reasons, total = [], Counter(), 0
+        for path in sorted(folder.iterdir()):
+            rows, rejected = [], 0
+            for row, why in map(contract.check, read_rows(path)):
+                if row is None:
+                    rejected, reasons[why] = rejected + 1, reasons[why] + 1
+                else:
+                    rows.append(row)
+            total += len(rows) + rejected
+            # A delivery rejecting more than the contract tolerates is refused whole.
+            if rejected > contract.max_rejected * (len(rows) + rejected):
+                print(f"  {path.name}: {rejected} rows rejected, over the contract's share: file refused")
+                continue
+            accepted += rows
+        tables[folder.name] = accepted
+        note = ", ".join(f"{w}: {n}" for w, n in sorted(reasons.items())) or "none"
+        print(f"  {folder.name}: {len(accepted)} of {total} rows accepted (rejected: {note})")
+    return tables
+
+# ------------------------------------------------------------ indicators
+# Each returns {(municipio7, ano): (numerador, denominador)} from the
+# definition's words; params are the header's defaults.
+
+def plain_upper(name):
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().upper()
+
+def code7(t):
+    """IBGE codes by their first 6 digits (DATASUS codes), from the population table."""
+    return {str(r["cod_uf"] * 100000 + r["cod_munic"])[:6]: str(r["cod_uf"] * 100000 + r["cod_munic"])
+            for r in t["ibge_populacao"]}
+
+def per_birth(t, numerator):
+    """Cells of live births by mother's residence; `numerator` counts by (cod6, ano)."""
+    births = Counter((r["codmunres"], r["dtnasc"].year) for r in t["sinasc_nascidos"])
+    codes = code7(t)
+    return {(codes[c6], y): (numerator[(c6, y)], n) for (c6, y), n in births.items() if c6 in codes}
+
+def per_inhabitant(t, numerator):
+    """Cells of every municipality and year IBGE estimated; `numerator` by (code7, ano)."""
+    return {(str(r["cod_uf"] * 100000 + r["cod_munic"]), r["ano"]):
+            (numerator(r), r["populacao_estimada"]) for r in t["ibge_populacao"]}
+
+def cobertura_vacinal(t, p):
+    doses = Counter((r["codigo_municipio_paciente"], r["data_vacina"].year) for r in t["pni_vacinacao"]
+                    if r["sigla_vacina"] == p["vacina"] and r["codigo_dose_vacina"] == int(p["dose"])
+                    and r["numero_idade_paciente"] == 0)  # under one year old
+    return per_birth(t, doses)
+
+def mortalidade_infantil(t, p):
+    # Non-fetal deaths aged in minutes (0), hours (1), days (2) or months (3).
+    infants = Counter((r["codmunres"], r["dtobito"].year) for r in t["sim_obitos"]
+                      if r["tipobito"] == "2" and r["idade"] and r["idade"][0] in "0123"
+                      and r["idade"] not in ("000", "999"))
+    return per_birth(t, infants)
+
+def homicidios(t, p):
+    deaths = Counter((r["codmunres"], r["dtobito"].year) for r in t["sim_obitos"]
+                     if r["tipobito"] == "2" and ("X85" <= r["causabas"][:3] <= "Y09" or r["causabas"][:3] == "Y35"))
+    return per_inhabitant(t, lambda r: deaths[(str(r["cod_uf"] * 100000 + r["cod_munic"])[:6], r["ano"])])
+
+def mortes_violentas_intencionais(t, p):
+    events = {"HOMICIDIO DOLOSO", "FEMINICIDIO", "ROUBO SEGUIDO DE MORTE (LATROCINIO)",
+              "LESAO CORPORAL SEGUIDA DE MORTE", "MORTE POR INTERVENCAO DE AGENTE DO ESTADO"}
+    victims = Counter()
+    for r in t["sinesp_ocorrencias"]:  # SINESP names municipalities, IBGE's way
+        if r["evento"] in events and r["total_vitima"] is not None:
+            victims[(r["municipio"], r["data_referencia"].year)] += r["total_vitima"]
+    return per_inhabitant(t, lambda r: victims[(plain_upper(r["nome_do_municipio"]), r["ano"])])
+
+def tally(rows, key, numerator, denominator=lambda r: True):
+    """{key(r): (rows meeting numerator, rows meeting denominator)}, rows keyed None left out."""
+    cells = defaultdict(lambda: [0, 0])
+    for r in rows:
+        if (k := key(r)) is not None:
+            cells[k][0] += bool(numerator(r))
+            cells[k][1] += bool(denominator(r))
+    return {k: tuple(v) for k, v in cells.items()}
+
+def pre_natal_7_consultas(t, p):
+    codes = code7(t)
+    return tally(t["sinasc_nascidos"],
+                 lambda r: (codes[r["codmunres"]], r["dtnasc"].year) if r["codmunres"] in codes else None,
+                 lambda r: r["consultas"] == "4",  # 7 or more visits
+                 lambda r: p["denominador"] == "todos" or r["consultas"] not in (None, "9"))
+
+def abandono_escolar(t, p):
+    return tally(t["censo_matriculas"], lambda r: (r["co_municipio"], r["nu_ano_censo"]),
+                 lambda r: r["tp_situacao"] == "2",  # left school
+                 lambda r: p["denominador"] == "todas" or r["tp_situacao"] in ("2", "4", "5"))
+
+def distorcao_idade_serie(t, p):
+    # The age each year of ensino fundamental expects (INEP stage codes).
+    age = {"14": 6, "15": 7, "16": 8, "17": 9, "18": 10, "19": 11, "20": 12, "21": 13, "41": 14}
+    return tally(t["censo_matriculas"], lambda r: (r["co_municipio"], r["nu_ano_censo"]),
+                 lambda r: r["tp_etapa_ensino"] in age and r["nu_idade_referencia"] >= age[r["tp_etapa_ensino"]] + 2)
+
+INDICATORS = {f.__name__: f for f in (abandono_escolar, cobertura_vacinal, distorcao_idade_serie, homicidios,
+                                      mortalidade_infantil, mortes_violentas_intencionais, pre_natal_7_consultas)}
+
+# ------------------------------------------------------------ suppression
+
+def withheld(cells, k):
+    """{(mun, ano): (num mark, den mark)}, marks None, 'primaria' or 'complementar'."""
+    marks, years = {}, defaultdict(list)
+    for (m, y), (num, den) in cells.items():
+        years[y].append(m)
+        marks[(m, y)] = ["primaria" if 0 < num < k else None, "primaria" if 0 < den < k else None]
+    for y, munis in years.items():
+        for i in (0, 1):  # numerators, then denominators
+            # A lone withheld count of a year could be recovered from the state's
+            # total: the smallest other count above zero (zeros last) hides too.
+            if sum(marks[(m, y)][i] is not None for m in munis) == 1 and len(munis) > 1:
+                rest = [m for m in munis if marks[(m, y)][i] is None]
+                partner = min(rest, key=lambda m: (cells[(m, y)][i] == 0, cells[(m, y)][i], m))
+                marks[(partner, y)][i] = "complementar"
+    return marks
+
+def label(marks):
+    return "primaria" if "primaria" in marks else "complementar" if any(marks) else ""
+
+# ------------------------------------------------------------ comparison
+
+def header(sql_path):
+    """min_cell, per and the default params from a definition's `-- key: value` lines."""
+    meta, params = {}, {}
+    for line in sql_path.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"--\s*(\w+):\s*(.*)", line)
+        if m and m[1] == "param":
+            name, default = re.match(r"(\w+)\s*=\s*(\S+)", m[2]).groups()
+            params[name] = default
+        elif m:
+            meta[m[1]] = m[2].strip()
+    return int(meta["min_cell"]), float(meta["per"]), params
+
+def published_rows(path):
+    as_int = lambda s: None if s == "" else int(s)
+    with path.open(newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            yield (r["municipio"], int(r["ano"]), as_int(r["numerador"]), as_int(r["denominador"]),
+                   None if r["valor"] == "" else float(r["valor"]), r["supressao"], r["total_estado"] == "true")
+
+def compare_cell(where, mine, marks, per, got):
+    """Differences between one published row and what it should be."""
+    num, den, valor, sup = got
+    out = []
+    if sup != label(marks):
+        out.append(f"{where}: supressao {sup!r}, expected {label(marks)!r} (counts {mine[0]}/{mine[1]})")
+    for what, pub, exp, mark in (("numerador", num, mine[0], marks[0]), ("denominador", den, mine[1], marks[1])):
+        if pub is not None and pub != exp:
+            out.append(f"{where}: {what} {pub}, recomputed {exp}")
+        elif (pub is None) != (mark is not None):
+            out.append(f"{where}: {what} {'withheld' if pub is None else 'published'}, expected otherwise")
+    exp_v = mine[0] * per / mine[1] if not any(marks) and mine[1] != 0 else None
+    if (valor is None) != (exp_v is None) or (exp_v is not None and abs(valor - exp_v) > 1e-9 * max(abs(exp_v), 1e-300)):
+        out.append(f"{where}: valor {valor}, recomputed {exp_v}")
+    return out
+
+def check(cells, rows, k, per):
+    problems, seen, totals = [], set(), defaultdict(list)
+    marks = withheld(cells, k)
+    for m, y, num, den, valor, sup, total in rows:
+        if total:
+            totals[y].append((m, num, den, valor, sup))
+            continue
+        if (m, y) in seen:
+            problems.append(f"{m}/{y}: published twice")
+        seen.add((m, y))
+        if (m, y) not in cells:
+            problems.append(f"{m}/{y}: published, not recomputed")
+        else:
+            problems += compare_cell(f"{m}/{y}", cells[(m, y)], marks[(m, y)], per, (num, den, valor, sup))
+    problems += [f"{m}/{y}: recomputed, not published" for m, y in sorted(set(cells) - seen)]
+    # The state's total per year: sums, withheld when small or when the year's
+    # single municipality is itself withheld.
+    for y in sorted({y for _, y in cells} | set(totals)):
+        munis = [m for m, yy in cells if yy == y]
+        if len(totals[y]) != 1:
+            problems.append(f"total/{y}: {len(totals[y])} total rows published")
+            continue
+        m, num, den, valor, sup = totals[y][0]
+        if munis and m != munis[0][:2]:
+            problems.append(f"total/{y}: coded {m}, expected {munis[0][:2]}")
+        sums = tuple(sum(cells[(mm, y)][i] for mm in munis) for i in (0, 1))
+        lone = len(munis) == 1 and any(marks[(munis[0], y)])
+        tmarks = ["primaria" if lone or 0 < s < k else None for s in sums]
+        problems += compare_cell(f"total/{y}", sums, tmarks, per, (num, den, valor, sup))
+    hidden = [label(v) for v in marks.values() if any(v)]
+    return len(cells), hidden, problems
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--deliveries", type=Path, required=True)
+    ap.add_argument("--published", type=Path, required=True)
+    ap.add_argument("--definitions", type=Path, required=True)
+    ap.add_argument("--contracts", type=Path, default=REPO / "pipeline/demo/office/contratos")
+    a = ap.parse_args()
+    print("contracts applied to the deliveries:")
+    tables = load(a.deliveries, a.contracts)
+    failed = False
+    for sql in sorted(a.definitions.glob("*.sql")):
+        name, (k, per, params) = sql.stem, header(sql)
+        csv_path = a.published / f"ind_{name}.csv"
+        if name not in INDICATORS or not csv_path.exists():
+            print(f"{name}: FAILED, {'no recomputation for it' if name not in INDICATORS else f'{csv_path} missing'}")
+            failed = True
+            continue
+        cells = INDICATORS[name](tables, params)
+        n, hidden, problems = check(cells, list(published_rows(csv_path)), k, per)
+        summary = (f"{name}: {n} cells checked (k={k}, {len(hidden)} suppressed, "
+                   f"{hidden.count('complementar')} complementary) + {len({y for _, y in cells})} state totals")
+        if problems:
+            failed = True
+            print(f"{summary}: {len(problems)} differences")
+            for p in problems[:10]:
+                print(f"    {p}")
+        else:
+            print(f"{summary}: OK")
+    return 1 if failed else 0
+
+if __name__ == "__main__":
+    sys.exit(main())
