@@ -9,6 +9,7 @@ mod catalog;
 mod console;
 mod contracts;
 mod daemon;
+mod demo;
 mod e2e;
 mod faults;
 mod formats;

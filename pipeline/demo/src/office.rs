@@ -110,12 +110,12 @@ const READING: &[(&str, &str, &str)] = &[
 ];
 
 /// The e-SUS source's query: the PEC tables mapped to the contract's names.
-pub const ESUS_QUERY: &str = "SELECT f.co_seq_fat_vacinacao, md5(coalesce(f.nu_cns_cidadao, f.nu_cpf_cidadao)) AS codigo_paciente, \
+pub const ESUS_QUERY: &str = "SELECT f.co_seq_fat_vacinacao::text AS codigo_registro, md5(coalesce(f.nu_cns_cidadao, f.nu_cpf_cidadao)) AS codigo_paciente, \
 f.nu_cns_cidadao AS numero_cns_paciente, f.sg_sexo AS tipo_sexo_paciente, f.nu_idade AS numero_idade_paciente, \
 left(m.co_ibge, 6) AS codigo_municipio_paciente, f.co_cnes AS codigo_cnes_estabelecimento, f.dt_vacina AS data_vacina, \
 f.sg_imunobiologico AS sigla_vacina, f.no_imunobiologico AS descricao_vacina, f.nu_dose AS codigo_dose_vacina, \
 CASE WHEN f.sg_imunobiologico = 'BCG' THEN 'Dose' ELSE f.nu_dose || 'ª Dose' END AS descricao_dose_vacina, \
-f.dt_atualizacao \
+f.dt_atualizacao AS atualizado_em \
 FROM {schema}.tb_fat_vacinacao f JOIN {schema}.tb_dim_municipio m ON m.co_seq_dim_municipio = f.co_dim_municipio";
 
 /// What `install` wrote.
@@ -150,7 +150,7 @@ pub fn install(
         let contract = contracts_dir.join(format!("{dataset}.toml"));
         let source = match (*dataset, esus) {
             ("pni_vacinacao", Some(url)) => format!(
-                "[source]\ntype = \"postgres\"\nurl = {url:?}\nquery = {query:?}\nincremental = {{ cursor = \"dt_atualizacao\", primary_key = [\"co_seq_fat_vacinacao\"] }}\n",
+                "[source]\ntype = \"postgres\"\nurl = {url:?}\nquery = {query:?}\nincremental = {{ cursor = \"atualizado_em\", primary_key = [\"codigo_registro\"] }}\n",
                 query = ESUS_QUERY.replace("{schema}", crate::ESUS_SCHEMA),
             ),
             _ => {
@@ -167,8 +167,14 @@ pub fn install(
         } else {
             name
         };
+        // IBGE publishes the whole series each time: it replaces the table.
+        let mode = if *dataset == "ibge_populacao" {
+            "full-refresh"
+        } else {
+            "append"
+        };
         let text = format!(
-            "# Written by `lagoa demo`: {dataset} from the state's deliveries.\nname = \"{name}\"\ndataset = \"{dataset}\"\ncontract = {:?}\nmode = \"append\"\n\n[schedule]\ncron = \"0 6 * * *\"\ntimezone = \"America/Sao_Paulo\"\n\n{source}",
+            "# Written by `lagoa demo`: {dataset} from the state's deliveries.\nname = \"{name}\"\ndataset = \"{dataset}\"\ncontract = {:?}\nmode = \"{mode}\"\n\n[schedule]\ncron = \"0 6 * * *\"\ntimezone = \"America/Sao_Paulo\"\n\n{source}",
             contract.display().to_string()
         );
         let path = sources_dir.join(format!("{name}.source.toml"));

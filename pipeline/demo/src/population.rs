@@ -5,7 +5,7 @@
 //! 54 for 2600054).
 
 use crate::territory::Territory;
-use rust_xlsxwriter::{Workbook, XlsxError};
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, XlsxError};
 use std::path::Path;
 
 pub const HEADER: &[&str] = &[
@@ -25,6 +25,10 @@ pub fn write(t: &Territory, path: &Path) -> Result<u64, XlsxError> {
         std::fs::create_dir_all(parent)?;
     }
     let mut book = Workbook::new();
+    // A fixed creation date: the same state gives the same bytes, so a
+    // delivery made again is recognised as already in the lake.
+    let created = ExcelDateTime::from_ymd((t.last_year + 1) as u16, 1, 15)?;
+    book.set_properties(&DocProperties::new().set_creation_datetime(&created));
     let mut rows = 0u64;
     for year in t.years() {
         let sheet = book.add_worksheet();

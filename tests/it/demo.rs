@@ -1,0 +1,301 @@
+//! The README's main command, `lagoa demo run`: a generated state taken in
+//! by its sources, categorised, granted, its indicators computed; every
+//! indicator then checked against an independent recomputation from the
+//! raw deliveries, and shown by the console and the HTTP API. And the same
+//! state with its vaccination in an e-SUS-like PostgreSQL database.
+
+use crate::support::*;
+use std::path::Path;
+
+const INDICATORS: &[&str] = &[
+    "abandono_escolar",
+    "cobertura_vacinal",
+    "distorcao_idade_serie",
+    "homicidios",
+    "mortalidade_infantil",
+    "mortes_violentas_intencionais",
+    "pre_natal_7_consultas",
+];
+
+fn tokens(lake: &Path) -> std::collections::HashMap<String, String> {
+    std::fs::read_to_string(lake.join("demo-tokens.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].to_owned(), f[3].to_owned())
+        })
+        .collect()
+}
+
+fn export(lake: &Path, out: &Path) {
+    std::fs::create_dir_all(out).unwrap();
+    for name in INDICATORS {
+        let file = out.join(format!("ind_{name}.csv"));
+        lagoa_ok(
+            lake,
+            &[
+                "query",
+                &format!("SELECT * FROM ind_{name}"),
+                "--format",
+                "csv",
+                "--output",
+                file.to_str().unwrap(),
+            ],
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_demo_tells_the_whole_story_and_an_independent_recomputation_agrees() {
+    let Some(python) = python() else {
+        skip(
+            "demo",
+            "the Python virtualenv is missing (scripts/bootstrap)",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let out = lagoa_ok(
+        &lake,
+        &[
+            "demo",
+            "run",
+            "--municipalities",
+            "6",
+            "--years",
+            "2022-2024",
+            "--seed",
+            "11",
+        ],
+    );
+    for part in [
+        "6 municipalities of Pernambuco (PE), 2022-2024",
+        "ses_sim",
+        "==> summary",
+        "Taxa de mortalidade infantil",
+        "Sign in as ana (admin)",
+    ] {
+        assert!(out.contains(part), "{part}: {out}");
+    }
+    assert_eq!(out.matches(": committed, 18 cells").count(), 7, "{out}");
+
+    // Independent recomputation from the raw files (DuckDB, not Lagoa's SQL).
+    let published = dir.path().join("published");
+    export(&lake, &published);
+    let check = std::process::Command::new(python)
+        .arg(repo_root().join("tests/py/recompute_indicators.py"))
+        .arg("--deliveries")
+        .arg(lake.join("entregas"))
+        .arg("--published")
+        .arg(&published)
+        .arg("--definitions")
+        .arg(repo_root().join("sql/indicators"))
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "the recomputation disagrees:\n{report}\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    for name in INDICATORS {
+        assert!(report.contains(name), "{name} was not checked: {report}");
+    }
+
+    // Running it again takes nothing twice and publishes nothing new.
+    let again = lagoa_ok(
+        &lake,
+        &[
+            "demo",
+            "run",
+            "--municipalities",
+            "6",
+            "--years",
+            "2022-2024",
+            "--seed",
+            "11",
+        ],
+    );
+    assert_eq!(again.matches(": unchanged").count(), 7, "{again}");
+
+    // The console and the API show the indicators to a signed-in analyst.
+    let people = tokens(&lake);
+    let (_server, base) = serve(&lake, None);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let get = |path: &str, who: &str| {
+        http.get(format!("{base}{path}"))
+            .bearer_auth(&people[who])
+            .send()
+    };
+    let list: serde_json::Value = get("/api/v1/indicators", "lucia")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), INDICATORS.len(), "{list}");
+    let csv = get(
+        "/api/v1/indicators/mortalidade_infantil/values?format=csv&ano=2024",
+        "lucia",
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        csv.starts_with("municipio,nome,ano,numerador,denominador,valor,supressao,total_estado\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 1 + 6 + 1, "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.contains(",2024,")), "{csv}");
+    let page = get("/indicators/mortalidade_infantil", "lucia")
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    for part in [
+        "id=\"ranking\"",
+        "id=\"series-chart\"",
+        "id=\"formula\"",
+        "sim_obitos",
+        "valores.csv",
+        "Total do estado",
+    ] {
+        assert!(html.contains(part), "{part} not on the page");
+    }
+    // Municipalities are named from IBGE's table; suppressed cells are marked.
+    let suppressed = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT count(*) AS n FROM ind_mortalidade_infantil WHERE supressao IS NOT NULL",
+            "--format",
+            "csv",
+        ],
+    );
+    if csv_rows(&suppressed)[0][0] != "0" {
+        assert!(
+            html.contains("data-suppressed="),
+            "suppressed cells are marked"
+        );
+    }
+    let download = get("/indicators/homicidios/valores.json", "otavio")
+        .await
+        .unwrap();
+    assert_eq!(
+        download.status(),
+        200,
+        "amplo indicators are for every principal"
+    );
+    let values: Vec<serde_json::Value> = download.json().await.unwrap();
+    assert!(
+        values
+            .iter()
+            .any(|v| v["total_estado"] == true && v["valor"].is_number())
+    );
+
+    // The analyst's grant: deaths for one purpose, CPFs only as pseudonyms.
+    let out = lagoa_env(
+        &lake,
+        &[
+            "query",
+            "SELECT count(*) AS n, count(DISTINCT cpf) AS pessoas, min(cpf) AS um FROM sim_obitos",
+            "--format",
+            "csv",
+            "--purpose",
+            "vigilância do óbito infantil",
+        ],
+        &[("LAGOA_TOKEN", &people["lucia"])],
+    );
+    let text = ok(out, &["query"]);
+    let row = &csv_rows(&text)[0];
+    assert!(row[0].parse::<i64>().unwrap() > 1000, "{text}");
+    assert!(
+        row[2].starts_with('p') && row[2].len() == 33,
+        "a pseudonym, not a CPF: {text}"
+    );
+
+    // Every view, export and run is in the intact audit trail.
+    let audit = lagoa_ok(&lake, &["audit", "list", "--limit", "500"]);
+    for action in [
+        "indicator_run",
+        "indicator_export",
+        "indicator_view",
+        "categorise",
+    ] {
+        assert!(audit.contains(action), "{action} not audited");
+    }
+    assert!(lagoa_ok(&lake, &["audit", "verify"]).contains("intact"));
+    // Nothing in the store is readable: no name of the generated people.
+    for path in all_files(&lake.join("store")) {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes
+                .windows(8)
+                .any(|w| w == b"Severino" || w == b"Gon\xe7alve"),
+            "{} holds a name in clear",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn vaccination_from_an_esus_database_gives_the_same_coverage_as_the_files() {
+    let Some(pg) = postgres("demo_esus").await else {
+        return;
+    };
+    let args = [
+        "--municipalities",
+        "3",
+        "--years",
+        "2023-2024",
+        "--seed",
+        "5",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let (files_lake, esus_lake) = (dir.path().join("files"), dir.path().join("esus"));
+    let mut run = vec!["demo", "run"];
+    run.extend_from_slice(&args);
+    lagoa_ok(&files_lake, &run);
+    run.extend_from_slice(&["--esus-postgres", &pg.url]);
+    let out = lagoa_ok(&esus_lake, &run);
+    assert!(out.contains("e-SUS database (schema esus)"), "{out}");
+    assert!(
+        esus_lake
+            .join("sources/esus_vacinacao.source.toml")
+            .exists()
+    );
+    let coverage = |lake: &Path| {
+        lagoa_ok(
+            lake,
+            &[
+                "query",
+                "SELECT municipio, ano, numerador, denominador, valor, supressao FROM ind_cobertura_vacinal ORDER BY 1, 2",
+                "--format",
+                "csv",
+            ],
+        )
+    };
+    assert_eq!(coverage(&files_lake), coverage(&esus_lake));
+    let rows = |lake: &Path| {
+        lagoa_ok(
+            lake,
+            &[
+                "query",
+                "SELECT count(*) FROM pni_vacinacao",
+                "--format",
+                "csv",
+            ],
+        )
+    };
+    assert_eq!(rows(&files_lake), rows(&esus_lake));
+    // The database source is incremental: a second run finds nothing new.
+    lagoa_ok(&esus_lake, &["run", "esus_vacinacao"]);
+    let runs = source_runs(&esus_lake, &[], "esus_vacinacao");
+    assert_eq!(runs.last().unwrap()["status"], "empty", "{runs:?}");
+}
