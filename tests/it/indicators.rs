@@ -343,3 +343,101 @@ fn an_indicator_definition_that_is_wrong_says_what_and_where() {
         "a failed run is on record too: {runs}"
     );
 }
+
+#[tokio::test]
+async fn the_daemon_runs_indicators_after_their_sources_change_and_on_cron_once_across_daemons() {
+    let (dir, lake_dir) = new_lake();
+    golden_state(dir.path(), &lake_dir);
+    lagoa_ok(&lake_dir, &["indicator", "init"]);
+    let folder = lake_dir.join("indicators");
+    for other in [
+        "cobertura_vacinal",
+        "abandono_escolar",
+        "distorcao_idade_serie",
+        "mortes_violentas_intencionais",
+    ] {
+        std::fs::remove_file(folder.join(format!("{other}.sql"))).unwrap();
+    }
+    // The prenatal indicator on a schedule: 07:00 in São Paulo every day.
+    let prenatal = folder.join("pre_natal_7_consultas.sql");
+    let text = std::fs::read_to_string(&prenatal).unwrap();
+    std::fs::write(
+        &prenatal,
+        text.replace("-- trigger: after-sources", "-- trigger: cron 0 7 * * *"),
+    )
+    .unwrap();
+
+    let lake = std::sync::Arc::new(lagoa_lake::Lake::open(&lake_dir).await.unwrap());
+    let clock = std::sync::Arc::new(lagoa_daemon::TestClock::new(
+        chrono::DateTime::parse_from_rfc3339("2030-01-10T12:00:00Z")
+            .unwrap()
+            .into(),
+    ));
+    let watcher = |owner: &str| lagoa_daemon::IndicatorWatcher {
+        lake: std::sync::Arc::clone(&lake),
+        dir: folder.clone(),
+        every: std::time::Duration::from_secs(60),
+        clock: clock.clone(),
+        owner: owner.into(),
+        lease: std::time::Duration::from_secs(120),
+    };
+    let (a, b) = (watcher("daemon-a"), watcher("daemon-b"));
+    let names = |runs: &[lagoa_lake::catalog::IndicatorRun]| {
+        let mut n: Vec<String> = runs
+            .iter()
+            .map(|r| format!("{}:{}", r.indicator, r.trigger))
+            .collect();
+        n.sort();
+        n
+    };
+
+    // Never run: the after-sources ones run, and the cron one for today's 07:00.
+    let first = a.check_once().await;
+    assert_eq!(
+        names(&first),
+        [
+            "homicidios:after_sources",
+            "mortalidade_infantil:after_sources",
+            "pre_natal_7_consultas:schedule"
+        ]
+    );
+    assert!(first.iter().all(|r| r.status == "committed"));
+    // Another daemon sees nothing to do.
+    assert!(b.check_once().await.is_empty());
+
+    // New deaths: the indicators of deaths run again, not the prenatal one.
+    let more = write_file(
+        dir.path(),
+        "mais.csv",
+        &format!(
+            "NUMERODO;TIPOBITO;DTOBITO;HORAOBITO;DTNASC;IDADE;SEXO;RACACOR;ESTCIV;CODMUNRES;LOCOCOR;CIRCOBITO;CAUSABAS;LINHAA;CPF;CNS;NOME;NOMEMAE\n{}",
+            sim_row(7_777, BETA, 2024, "2", "430", "X954", "")
+        ),
+    );
+    let c = contract("sim_obitos");
+    ingest(
+        &lake_dir,
+        &more,
+        "sim_obitos",
+        &["--contract", c.to_str().unwrap()],
+    );
+    let second = b.check_once().await;
+    assert_eq!(
+        names(&second),
+        [
+            "homicidios:after_sources",
+            "mortalidade_infantil:after_sources"
+        ]
+    );
+
+    // The next day's firing runs once, with two daemons checking at once.
+    clock.advance(chrono::Duration::days(1));
+    let (x, y) = tokio::join!(a.check_once(), b.check_once());
+    let mut both = x;
+    both.extend(y);
+    assert_eq!(names(&both), ["pre_natal_7_consultas:schedule"]);
+    assert_eq!(
+        both[0].status, "unchanged",
+        "same inputs: nothing new to publish"
+    );
+}
