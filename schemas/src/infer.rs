@@ -16,20 +16,26 @@ pub struct InferredColumn {
     pub data_type: DataType,
 }
 
+/// A Portuguese letter without its accent, in lower case (`Ã` -> `a`,
+/// `ç` -> `c`); any other character as it is.
+pub fn without_accent(c: char) -> char {
+    match c {
+        'á' | 'à' | 'â' | 'ã' | 'Á' | 'À' | 'Â' | 'Ã' => 'a',
+        'é' | 'ê' | 'É' | 'Ê' => 'e',
+        'í' | 'Í' => 'i',
+        'ó' | 'ô' | 'õ' | 'Ó' | 'Ô' | 'Õ' => 'o',
+        'ú' | 'ü' | 'Ú' | 'Ü' => 'u',
+        'ç' | 'Ç' => 'c',
+        c => c,
+    }
+}
+
 /// `Código Município` -> `codigo_municipio`-like: lowercase ASCII letters,
 /// digits and `_`, so columns need no quoting in SQL.
 pub fn normalize_column_name(header: &str) -> String {
     let mut out = String::new();
     for c in header.trim().chars() {
-        let c = match c {
-            'á' | 'à' | 'â' | 'ã' | 'Á' | 'À' | 'Â' | 'Ã' => 'a',
-            'é' | 'ê' | 'É' | 'Ê' => 'e',
-            'í' | 'Í' => 'i',
-            'ó' | 'ô' | 'õ' | 'Ó' | 'Ô' | 'Õ' => 'o',
-            'ú' | 'ü' | 'Ú' | 'Ü' => 'u',
-            'ç' | 'Ç' => 'c',
-            c => c,
-        };
+        let c = without_accent(c);
         if c.is_ascii_alphanumeric() {
             out.push(c.to_ascii_lowercase());
         } else if !out.ends_with('_') {

@@ -19,4 +19,5 @@ pub use contract::{
 };
 pub use infer::{
     InferredColumn, infer_columns, infer_csv_schema, normalize_column_name, sniff_delimiter,
+    without_accent,
 };

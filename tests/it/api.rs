@@ -74,31 +74,14 @@ impl Caller {
 
 fn setup(dir: &Path, lake: &Path) -> String {
     ingest_obitos_especial(dir, lake);
-    let pop = write_file(
-        dir,
-        "populacao.csv",
-        "municipio,ano,habitantes\n260005,2024,1000\n260055,2024,2000\n",
-    );
-    ingest(lake, &pop, "populacao", &["--level", "amplo"]);
-    lagoa_ok(
+    ingest_populacao_amplo(dir, lake);
+    agreement(
         lake,
-        &["institution", "add", "seplag", "--role", "coordinator"],
-    );
-    lagoa_ok(
-        lake,
-        &[
-            "user",
-            "add",
-            "root",
-            "--institution",
-            "seplag",
-            "--role",
-            "admin",
-        ],
-    );
-    lagoa_ok(lake, &["token", "create", "root"])
-        .trim()
-        .to_owned()
+        &[("seplag", "coordinator")],
+        &[("root", "seplag", "admin")],
+    )
+    .remove("root")
+    .unwrap()
 }
 
 #[tokio::test]

@@ -31,34 +31,25 @@ type Case<'a> = (&'a str, Option<&'a str>, &'a str, Result<&'a str, &'a str>);
 
 fn setup(dir: &Path, lake: &Path) -> People {
     ingest_obitos_especial(dir, lake);
-    let pop = write_file(
-        dir,
-        "populacao.csv",
-        "municipio,ano,habitantes\n260005,2024,1000\n260055,2024,2000\n",
-    );
-    ingest(lake, &pop, "populacao", &["--level", "amplo"]);
+    ingest_populacao_amplo(dir, lake);
     let escolas = write_file(dir, "escolas.csv", "municipio,escolas\n260005,12\n");
     ingest(lake, &escolas, "escolas", &["--level", "corporativo"]);
-    for (name, role) in [
-        ("saude", "provider"),
-        ("educ", "consumer"),
-        ("seplag", "coordinator"),
-    ] {
-        lagoa_ok(lake, &["institution", "add", name, "--role", role]);
-    }
-    for (user, inst, role) in [
-        ("maria", "saude", "steward"),
-        ("joao", "educ", "analyst"),
-        ("ana", "educ", "analyst"),
-        ("op", "educ", "operator"),
-        ("carla", "seplag", "analyst"),
-    ] {
-        lagoa_ok(
-            lake,
-            &["user", "add", user, "--institution", inst, "--role", role],
-        );
-    }
-    let token = |u: &str| lagoa_ok(lake, &["token", "create", u]).trim().to_owned();
+    let mut tokens = agreement(
+        lake,
+        &[
+            ("saude", "provider"),
+            ("educ", "consumer"),
+            ("seplag", "coordinator"),
+        ],
+        &[
+            ("maria", "saude", "steward"),
+            ("joao", "educ", "analyst"),
+            ("ana", "educ", "analyst"),
+            ("op", "educ", "operator"),
+            ("carla", "seplag", "analyst"),
+        ],
+    );
+    let mut token = |u: &str| tokens.remove(u).unwrap();
     let people = People {
         carla: token("carla"),
         maria: token("maria"),

@@ -17,6 +17,18 @@ const INDICATORS: &[&str] = &[
     "pre_natal_7_consultas",
 ];
 
+/// The state the demo test runs on.
+const STATE: [&str; 8] = [
+    "demo",
+    "run",
+    "--municipalities",
+    "6",
+    "--years",
+    "2022-2024",
+    "--seed",
+    "11",
+];
+
 fn tokens(lake: &Path) -> std::collections::HashMap<String, String> {
     std::fs::read_to_string(lake.join("demo-tokens.txt"))
         .unwrap()
@@ -58,19 +70,7 @@ async fn the_demo_tells_the_whole_story_and_an_independent_recomputation_agrees(
     };
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let out = lagoa_ok(
-        &lake,
-        &[
-            "demo",
-            "run",
-            "--municipalities",
-            "6",
-            "--years",
-            "2022-2024",
-            "--seed",
-            "11",
-        ],
-    );
+    let out = lagoa_ok(&lake, &STATE);
     for part in [
         "6 municipalities of Pernambuco (PE), 2022-2024",
         "ses_sim",
@@ -106,19 +106,7 @@ async fn the_demo_tells_the_whole_story_and_an_independent_recomputation_agrees(
     }
 
     // Running it again takes nothing twice and publishes nothing new.
-    let again = lagoa_ok(
-        &lake,
-        &[
-            "demo",
-            "run",
-            "--municipalities",
-            "6",
-            "--years",
-            "2022-2024",
-            "--seed",
-            "11",
-        ],
-    );
+    let again = lagoa_ok(&lake, &STATE);
     assert_eq!(again.matches(": unchanged").count(), 7, "{again}");
 
     // The console and the API show the indicators to a signed-in analyst.

@@ -24,33 +24,22 @@ fn refused_as(lake: &Path, token: &str, args: &[&str]) -> String {
 async fn requests_are_decided_by_the_providers_steward_and_every_step_is_on_record() {
     let (dir, lake) = new_lake();
     ingest_obitos_especial(dir.path(), &lake);
-    for (name, role) in [
-        ("saude", "provider"),
-        ("educacao", "consumer"),
-        ("seplag", "coordinator"),
-    ] {
-        lagoa_ok(&lake, &["institution", "add", name, "--role", role]);
-    }
-    for (user, institution, role) in [
-        ("maria", "saude", "steward"),
-        ("pedro", "educacao", "steward"),
-        ("joao", "educacao", "analyst"),
-    ] {
-        lagoa_ok(
-            &lake,
-            &[
-                "user",
-                "add",
-                user,
-                "--institution",
-                institution,
-                "--role",
-                role,
-            ],
-        );
-    }
-    let token = |u: &str| lagoa_ok(&lake, &["token", "create", u]).trim().to_owned();
-    let (maria, pedro, joao) = (token("maria"), token("pedro"), token("joao"));
+    let mut tokens = agreement(
+        &lake,
+        &[
+            ("saude", "provider"),
+            ("educacao", "consumer"),
+            ("seplag", "coordinator"),
+        ],
+        &[
+            ("maria", "saude", "steward"),
+            ("pedro", "educacao", "steward"),
+            ("joao", "educacao", "analyst"),
+            ("rita", "seplag", "analyst"),
+        ],
+    );
+    let mut token = |u: &str| tokens.remove(u).unwrap();
+    let (maria, pedro, joao, rita) = (token("maria"), token("pedro"), token("joao"), token("rita"));
 
     // A decision needs a person.
     let e = lagoa_err(
@@ -258,19 +247,6 @@ async fn requests_are_decided_by_the_providers_steward_and_every_step_is_on_reco
         &format!("UPDATE lagoa_request SET deadline_at = deadline_at - 31 * 86400000000 WHERE request_id = '{late_id}'"),
     )
     .await;
-    lagoa_ok(
-        &lake,
-        &[
-            "user",
-            "add",
-            "rita",
-            "--institution",
-            "seplag",
-            "--role",
-            "analyst",
-        ],
-    );
-    let rita = token("rita");
     let overdue = ok_as(&lake, &rita, &["request", "list", "--overdue"]);
     assert!(
         overdue.contains(&late_id)
@@ -304,28 +280,18 @@ async fn requests_are_decided_by_the_providers_steward_and_every_step_is_on_reco
 fn a_personal_dataset_opens_only_with_its_personal_columns_removed_or_pseudonymised() {
     let (dir, lake) = new_lake();
     ingest_obitos_especial(dir.path(), &lake);
-    for (name, role) in [("saude", "provider"), ("educacao", "consumer")] {
-        lagoa_ok(&lake, &["institution", "add", name, "--role", role]);
-    }
-    for (user, institution, role) in [
-        ("maria", "saude", "steward"),
-        ("ana", "educacao", "analyst"),
-    ] {
-        lagoa_ok(
-            &lake,
-            &[
-                "user",
-                "add",
-                user,
-                "--institution",
-                institution,
-                "--role",
-                role,
-            ],
-        );
-    }
-    let token = |u: &str| lagoa_ok(&lake, &["token", "create", u]).trim().to_owned();
-    let (maria, ana) = (token("maria"), token("ana"));
+    let mut tokens = agreement(
+        &lake,
+        &[("saude", "provider"), ("educacao", "consumer")],
+        &[
+            ("maria", "saude", "steward"),
+            ("ana", "educacao", "analyst"),
+        ],
+    );
+    let (maria, ana) = (
+        tokens.remove("maria").unwrap(),
+        tokens.remove("ana").unwrap(),
+    );
     let open = |extra: &[&str]| {
         let mut args = vec![
             "dataset",

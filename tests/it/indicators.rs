@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 const ALFA: &str = "260010";
 const BETA: &str = "260020";
 const GAMA: &str = "260030";
+const SIM_HEADER: &str = "NUMERODO;TIPOBITO;DTOBITO;HORAOBITO;DTNASC;IDADE;SEXO;RACACOR;ESTCIV;CODMUNRES;LOCOCOR;CIRCOBITO;CAUSABAS;LINHAA;CPF;CNS;NOME;NOMEMAE";
 
 fn contract(dataset: &str) -> PathBuf {
     repo_root().join(format!("pipeline/demo/office/contratos/{dataset}.toml"))
@@ -54,9 +55,7 @@ fn sinasc_row(n: usize, m: &str, year: i32, band: &str) -> String {
 
 /// The golden state: counts chosen so that each kind of suppression happens.
 fn golden_state(dir: &Path, lake: &Path) {
-    let mut sim = String::from(
-        "NUMERODO;TIPOBITO;DTOBITO;HORAOBITO;DTNASC;IDADE;SEXO;RACACOR;ESTCIV;CODMUNRES;LOCOCOR;CIRCOBITO;CAUSABAS;LINHAA;CPF;CNS;NOME;NOMEMAE\n",
-    );
+    let mut sim = format!("{SIM_HEADER}\n");
     let mut n = 0;
     let mut add = |sim: &mut String,
                    count: usize,
@@ -140,6 +139,36 @@ fn golden_state(dir: &Path, lake: &Path) {
     }
 }
 
+/// One more homicide of `municipality` in 2024, delivered on its own.
+fn deliver_a_death(dir: &Path, lake: &Path, n: usize, municipality: &str) {
+    let row = sim_row(n, municipality, 2024, "2", "430", "X954", "");
+    let file = write_file(
+        dir,
+        &format!("mais_{n}.csv"),
+        &format!("{SIM_HEADER}\n{row}"),
+    );
+    let c = contract("sim_obitos");
+    ingest(
+        lake,
+        &file,
+        "sim_obitos",
+        &["--contract", c.to_str().unwrap()],
+    );
+}
+
+/// Keeps only the indicators of deaths, births and population (what the
+/// golden state delivers).
+fn keep_golden_indicators(lake: &Path) {
+    for other in [
+        "cobertura_vacinal",
+        "abandono_escolar",
+        "distorcao_idade_serie",
+        "mortes_violentas_intencionais",
+    ] {
+        std::fs::remove_file(lake.join(format!("indicators/{other}.sql"))).unwrap();
+    }
+}
+
 fn published(lake: &Path, indicator: &str) -> String {
     lagoa_ok(
         lake,
@@ -161,14 +190,7 @@ fn indicators_publish_what_the_golden_files_say_small_cells_withheld() {
     golden_state(dir.path(), &lake);
     assert!(lagoa_ok(&lake, &["indicator", "init"]).contains("7 indicator(s) written"));
     // This state delivers only deaths, births and population.
-    for other in [
-        "cobertura_vacinal",
-        "abandono_escolar",
-        "distorcao_idade_serie",
-        "mortes_violentas_intencionais",
-    ] {
-        std::fs::remove_file(lake.join(format!("indicators/{other}.sql"))).unwrap();
-    }
+    keep_golden_indicators(&lake);
     let out = lagoa_ok(
         &lake,
         &[
@@ -284,21 +306,7 @@ fn indicators_publish_what_the_golden_files_say_small_cells_withheld() {
         .as_str()
         .unwrap()
         .to_owned();
-    let more = write_file(
-        dir.path(),
-        "mais.csv",
-        &format!(
-            "NUMERODO;TIPOBITO;DTOBITO;HORAOBITO;DTNASC;IDADE;SEXO;RACACOR;ESTCIV;CODMUNRES;LOCOCOR;CIRCOBITO;CAUSABAS;LINHAA;CPF;CNS;NOME;NOMEMAE\n{}",
-            sim_row(8_888, ALFA, 2024, "2", "430", "X954", "")
-        ),
-    );
-    let c = contract("sim_obitos");
-    ingest(
-        &lake,
-        &more,
-        "sim_obitos",
-        &["--contract", c.to_str().unwrap()],
-    );
+    deliver_a_death(dir.path(), &lake, 8_888, ALFA);
     let listed = lagoa_ok(&lake, &["indicator", "list"]);
     let line = listed
         .lines()
@@ -350,14 +358,7 @@ async fn the_daemon_runs_indicators_after_their_sources_change_and_on_cron_once_
     golden_state(dir.path(), &lake_dir);
     lagoa_ok(&lake_dir, &["indicator", "init"]);
     let folder = lake_dir.join("indicators");
-    for other in [
-        "cobertura_vacinal",
-        "abandono_escolar",
-        "distorcao_idade_serie",
-        "mortes_violentas_intencionais",
-    ] {
-        std::fs::remove_file(folder.join(format!("{other}.sql"))).unwrap();
-    }
+    keep_golden_indicators(&lake_dir);
     // The prenatal indicator on a schedule: 07:00 in São Paulo every day.
     let prenatal = folder.join("pre_natal_7_consultas.sql");
     let text = std::fs::read_to_string(&prenatal).unwrap();
@@ -406,21 +407,7 @@ async fn the_daemon_runs_indicators_after_their_sources_change_and_on_cron_once_
     assert!(b.check_once().await.is_empty());
 
     // New deaths: the indicators of deaths run again, not the prenatal one.
-    let more = write_file(
-        dir.path(),
-        "mais.csv",
-        &format!(
-            "NUMERODO;TIPOBITO;DTOBITO;HORAOBITO;DTNASC;IDADE;SEXO;RACACOR;ESTCIV;CODMUNRES;LOCOCOR;CIRCOBITO;CAUSABAS;LINHAA;CPF;CNS;NOME;NOMEMAE\n{}",
-            sim_row(7_777, BETA, 2024, "2", "430", "X954", "")
-        ),
-    );
-    let c = contract("sim_obitos");
-    ingest(
-        &lake_dir,
-        &more,
-        "sim_obitos",
-        &["--contract", c.to_str().unwrap()],
-    );
+    deliver_a_death(dir.path(), &lake_dir, 7_777, BETA);
     let second = b.check_once().await;
     assert_eq!(
         names(&second),

@@ -9,47 +9,16 @@ use crate::support::*;
 fn stewards_publish_amplo_data_with_dcat_metadata_a_harvester_reads() {
     let (dir, lake) = new_lake();
     ingest_obitos_especial(dir.path(), &lake);
-    let pop = write_file(
-        dir.path(),
-        "populacao.csv",
-        "municipio,ano,habitantes\n260005,2024,1000\n260055,2024,2000\n",
-    );
-    ingest(&lake, &pop, "populacao", &["--level", "amplo"]);
-    lagoa_ok(
+    ingest_populacao_amplo(dir.path(), &lake);
+    let mut tokens = agreement(
         &lake,
-        &["institution", "add", "saude", "--role", "provider"],
+        &[("saude", "provider"), ("educ", "consumer")],
+        &[("maria", "saude", "steward"), ("joao", "educ", "analyst")],
     );
-    lagoa_ok(&lake, &["institution", "add", "educ", "--role", "consumer"]);
-    lagoa_ok(
-        &lake,
-        &[
-            "user",
-            "add",
-            "maria",
-            "--institution",
-            "saude",
-            "--role",
-            "steward",
-        ],
+    let (maria, joao) = (
+        tokens.remove("maria").unwrap(),
+        tokens.remove("joao").unwrap(),
     );
-    lagoa_ok(
-        &lake,
-        &[
-            "user",
-            "add",
-            "joao",
-            "--institution",
-            "educ",
-            "--role",
-            "analyst",
-        ],
-    );
-    let maria = lagoa_ok(&lake, &["token", "create", "maria"])
-        .trim()
-        .to_owned();
-    let joao = lagoa_ok(&lake, &["token", "create", "joao"])
-        .trim()
-        .to_owned();
     for dataset in ["populacao", "obitos"] {
         ok(
             lagoa_env(

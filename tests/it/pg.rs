@@ -17,44 +17,16 @@ struct Setup {
 
 fn setup(dir: &Path, lake: &Path) -> Setup {
     ingest_obitos_especial(dir, lake);
-    let pop = write_file(
-        dir,
-        "populacao.csv",
-        "municipio,ano,habitantes\n260005,2024,1000\n260055,2024,2000\n",
-    );
-    ingest(lake, &pop, "populacao", &["--level", "amplo"]);
-    lagoa_ok(lake, &["institution", "add", "saude", "--role", "provider"]);
-    lagoa_ok(lake, &["institution", "add", "educ", "--role", "consumer"]);
-    lagoa_ok(
+    ingest_populacao_amplo(dir, lake);
+    let mut tokens = agreement(
         lake,
-        &[
-            "user",
-            "add",
-            "maria",
-            "--institution",
-            "saude",
-            "--role",
-            "steward",
-        ],
+        &[("saude", "provider"), ("educ", "consumer")],
+        &[("maria", "saude", "steward"), ("joao", "educ", "analyst")],
     );
-    lagoa_ok(
-        lake,
-        &[
-            "user",
-            "add",
-            "joao",
-            "--institution",
-            "educ",
-            "--role",
-            "analyst",
-        ],
+    let (maria, joao) = (
+        tokens.remove("maria").unwrap(),
+        tokens.remove("joao").unwrap(),
     );
-    let maria = lagoa_ok(lake, &["token", "create", "maria"])
-        .trim()
-        .to_owned();
-    let joao = lagoa_ok(lake, &["token", "create", "joao"])
-        .trim()
-        .to_owned();
     let as_ =
         |token: &str, args: &[&str]| ok(lagoa_env(lake, args, &[("LAGOA_TOKEN", token)]), args);
     as_(

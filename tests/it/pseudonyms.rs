@@ -31,38 +31,15 @@ fn setup(dir: &Path, lake: &Path) -> String {
         "internacoes",
         &["--personal", "cpf", "--level", "especial"],
     );
-    lagoa_ok(lake, &["institution", "add", "saude", "--role", "provider"]);
-    lagoa_ok(lake, &["institution", "add", "educ", "--role", "consumer"]);
-    lagoa_ok(
+    let mut tokens = agreement(
         lake,
-        &[
-            "user",
-            "add",
-            "maria",
-            "--institution",
-            "saude",
-            "--role",
-            "steward",
-        ],
+        &[("saude", "provider"), ("educ", "consumer")],
+        &[("maria", "saude", "steward"), ("ana", "educ", "analyst")],
     );
-    lagoa_ok(
-        lake,
-        &[
-            "user",
-            "add",
-            "ana",
-            "--institution",
-            "educ",
-            "--role",
-            "analyst",
-        ],
+    let (maria, ana) = (
+        tokens.remove("maria").unwrap(),
+        tokens.remove("ana").unwrap(),
     );
-    let maria = lagoa_ok(lake, &["token", "create", "maria"])
-        .trim()
-        .to_owned();
-    let ana = lagoa_ok(lake, &["token", "create", "ana"])
-        .trim()
-        .to_owned();
     for (dataset, columns) in [("obitos", "municipio,ano,cpf"), ("internacoes", "cpf,dias")] {
         ok(
             lagoa_env(

@@ -511,3 +511,44 @@ pub async fn tamper(lake: &Path, sql: &str) {
     assert!(n > 0, "{sql} changed nothing");
     pool.close().await;
 }
+
+/// The institutions `(name, role)` and people `(name, institution, role)`
+/// of an agreement; returns a token for each person, by name.
+pub fn agreement(
+    lake: &Path,
+    institutions: &[(&str, &str)],
+    people: &[(&str, &str, &str)],
+) -> std::collections::HashMap<String, String> {
+    for (name, role) in institutions {
+        lagoa_ok(lake, &["institution", "add", name, "--role", role]);
+    }
+    people
+        .iter()
+        .map(|(user, institution, role)| {
+            lagoa_ok(
+                lake,
+                &[
+                    "user",
+                    "add",
+                    user,
+                    "--institution",
+                    institution,
+                    "--role",
+                    role,
+                ],
+            );
+            let token = lagoa_ok(lake, &["token", "create", user]).trim().to_owned();
+            (user.to_string(), token)
+        })
+        .collect()
+}
+
+/// An `amplo` population table of two municipalities.
+pub fn ingest_populacao_amplo(dir: &Path, lake: &Path) {
+    let pop = write_file(
+        dir,
+        "populacao.csv",
+        "municipio,ano,habitantes\n260005,2024,1000\n260055,2024,2000\n",
+    );
+    ingest(lake, &pop, "populacao", &["--level", "amplo"]);
+}

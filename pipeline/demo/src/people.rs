@@ -118,15 +118,7 @@ pub fn ddmmyyyy(d: NaiveDate) -> String {
 /// Upper case without accents, as SINESP names municipalities.
 pub fn plain_upper(text: &str) -> String {
     text.chars()
-        .map(|c| match c {
-            'á' | 'à' | 'â' | 'ã' | 'Á' | 'À' | 'Â' | 'Ã' => 'A',
-            'é' | 'ê' | 'É' | 'Ê' => 'E',
-            'í' | 'Í' => 'I',
-            'ó' | 'ô' | 'õ' | 'Ó' | 'Ô' | 'Õ' => 'O',
-            'ú' | 'ü' | 'Ú' | 'Ü' => 'U',
-            'ç' | 'Ç' => 'C',
-            other => other.to_ascii_uppercase(),
-        })
+        .map(|c| lagoa_schemas::without_accent(c).to_ascii_uppercase())
         .collect()
 }
 

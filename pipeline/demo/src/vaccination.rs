@@ -170,54 +170,60 @@ pub async fn write_esus(t: &Territory, url: &str, schema: &str) -> Result<u64, s
     sqlx::raw_sql(&ESUS_TABLES.replace("{schema}", schema))
         .execute(&mut conn)
         .await?;
-    let mut dims = String::new();
-    for (i, city) in t.municipalities.iter().enumerate() {
-        dims.push_str(&format!("{}\t{}\t{}\n", i + 1, city.code7, city.name));
-    }
-    let mut copy = conn
-        .copy_in_raw(&format!(
-            "COPY {schema}.tb_dim_municipio (co_seq_dim_municipio, co_ibge, no_municipio) FROM STDIN"
-        ))
-        .await?;
-    copy.send(dims.into_bytes()).await?;
-    copy.finish().await?;
-    let mut rows = 0u64;
+    let mut municipalities = sqlx::QueryBuilder::new(format!(
+        "INSERT INTO {schema}.tb_dim_municipio (co_seq_dim_municipio, co_ibge, no_municipio) "
+    ));
+    municipalities.push_values(t.municipalities.iter().enumerate(), |mut b, (i, city)| {
+        b.push_bind(i as i32 + 1)
+            .push_bind(&city.code7)
+            .push_bind(&city.name);
+    });
+    municipalities.build().execute(&mut conn).await?;
+    // Rows go in batches of multi-row INSERTs (12 parameters a row, well
+    // under PostgreSQL's 65,535), in one transaction.
+    let mut tx = conn.begin().await?;
+    let mut rows = 0i64;
     for year in t.years() {
-        let mut text = String::new();
         for m in 0..t.municipalities.len() {
             let mut rng = rng_for(
                 t.seed(),
                 &["esus-cpf", &t.municipalities[m].code7, &year.to_string()],
             );
-            for d in doses(t, m, year) {
-                rows += 1;
-                let (cns, cpf) = if rng.chance(0.15) {
-                    ("\\N".to_owned(), people::cpf(&mut rng))
-                } else {
-                    (d.cns.clone(), "\\N".to_owned())
-                };
-                text.push_str(&format!(
-                    "{rows}\t{}\t{cns}\t{cpf}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{} 10:00:00-03\n",
-                    m + 1,
-                    if d.female { "F" } else { "M" },
-                    d.age_years,
-                    d.establishment,
-                    d.date.format("%Y-%m-%d"),
-                    d.vaccine,
-                    d.vaccine_name,
-                    d.dose,
-                    d.date.format("%Y-%m-%d"),
+            let doses = doses(t, m, year);
+            for batch in doses.chunks(2000) {
+                let mut insert = sqlx::QueryBuilder::new(format!(
+                    "INSERT INTO {schema}.tb_fat_vacinacao (co_seq_fat_vacinacao, co_dim_municipio, nu_cns_cidadao, nu_cpf_cidadao, sg_sexo, nu_idade, co_cnes, dt_vacina, sg_imunobiologico, no_imunobiologico, nu_dose, dt_atualizacao) "
                 ));
+                insert.push_values(batch, |mut b, d| {
+                    rows += 1;
+                    let (cns, cpf) = if rng.chance(0.15) {
+                        (None, Some(people::cpf(&mut rng)))
+                    } else {
+                        (Some(d.cns.clone()), None)
+                    };
+                    let updated = d
+                        .date
+                        .and_hms_opt(13, 0, 0)
+                        .expect("a valid time")
+                        .and_utc();
+                    b.push_bind(rows)
+                        .push_bind(m as i32 + 1)
+                        .push_bind(cns)
+                        .push_bind(cpf)
+                        .push_bind(if d.female { "F" } else { "M" })
+                        .push_bind(d.age_years as i32)
+                        .push_bind(d.establishment.clone())
+                        .push_bind(d.date)
+                        .push_bind(d.vaccine)
+                        .push_bind(d.vaccine_name)
+                        .push_bind(d.dose as i32)
+                        .push_bind(updated);
+                });
+                insert.build().execute(&mut *tx).await?;
             }
         }
-        let mut copy = conn
-            .copy_in_raw(&format!(
-                "COPY {schema}.tb_fat_vacinacao (co_seq_fat_vacinacao, co_dim_municipio, nu_cns_cidadao, nu_cpf_cidadao, sg_sexo, nu_idade, co_cnes, dt_vacina, sg_imunobiologico, no_imunobiologico, nu_dose, dt_atualizacao) FROM STDIN"
-            ))
-            .await?;
-        copy.send(text.into_bytes()).await?;
-        copy.finish().await?;
     }
+    tx.commit().await?;
     conn.close().await?;
-    Ok(rows)
+    Ok(rows as u64)
 }

@@ -136,7 +136,7 @@ fn derivation(inputs: &[IndicatorInput], min_cell: u64) -> (SharingLevel, String
     }
 }
 
-fn column<'a>(batch: &'a RecordBatch, name: &str, as_type: &DataType) -> Result<ArrayRef, String> {
+fn column(batch: &RecordBatch, name: &str, as_type: &DataType) -> Result<ArrayRef, String> {
     let array = batch
         .column_by_name(name)
         .ok_or_else(|| format!("its SQL returns no column {name}"))?;
@@ -467,73 +467,31 @@ pub async fn verify(
         &total_code(&cells),
     );
     let session = lagoa_lake::session::LakeSession::open(lake, &AsOf::Snapshot(output)).await?;
-    let stored = session
-        .sql(&format!(
-            "SELECT municipio, ano, numerador, denominador, valor, supressao FROM \"{}\"",
-            run.dataset
-        ))
-        .await?
-        .collect()
-        .await
-        .map_err(LakeError::from)?;
-    let mut published: BTreeMap<
-        (String, i64),
-        (Option<i64>, Option<i64>, Option<f64>, Option<String>),
-    > = BTreeMap::new();
-    for b in &stored {
-        let m = b
-            .column(0)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("Utf8");
-        let a = b
-            .column(1)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .expect("Int64");
-        let n = b
-            .column(2)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .expect("Int64");
-        let d = b
-            .column(3)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .expect("Int64");
-        let v = b
-            .column(4)
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .expect("Float64");
-        let s = b
-            .column(5)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("Utf8");
-        for i in 0..b.num_rows() {
-            let opt_i = |x: &Int64Array| (!x.is_null(i)).then(|| x.value(i));
-            published.insert(
-                (m.value(i).to_owned(), a.value(i)),
-                (
-                    opt_i(n),
-                    opt_i(d),
-                    (!v.is_null(i)).then(|| v.value(i)),
-                    (!s.is_null(i)).then(|| s.value(i).to_owned()),
-                ),
-            );
-        }
-    }
+    let mut published: BTreeMap<(String, i64), Published> =
+        super::published::read(&session, &run.dataset)
+            .await?
+            .into_iter()
+            .map(|v| {
+                let cell = Published {
+                    municipio: v.municipio.clone(),
+                    ano: v.ano,
+                    numerador: v.numerador,
+                    denominador: v.denominador,
+                    valor: v.valor,
+                    suppressed: match v.supressao.as_deref() {
+                        Some("primaria") => Some(super::suppress::Suppressed::Primary),
+                        Some(_) => Some(super::suppress::Suppressed::Complementary),
+                        None => None,
+                    },
+                    total: v.total_estado,
+                };
+                ((v.municipio, v.ano), cell)
+            })
+            .collect();
     let mut differences = Vec::new();
     for p in &again {
         let key = (p.municipio.clone(), p.ano);
-        let expected = (
-            p.numerador,
-            p.denominador,
-            p.valor,
-            p.suppressed.map(|s| s.label().to_owned()),
-        );
-        if published.remove(&key).as_ref() != Some(&expected) {
+        if published.remove(&key).as_ref() != Some(p) {
             differences.push(format!("{}/{}", key.0, key.1));
         }
     }

@@ -69,6 +69,19 @@ pub async fn values(lake: &Lake, indicator: &Indicator) -> Result<Vec<Value>, In
     }
     let session = lagoa_lake::session::LakeSession::open(lake, &AsOf::Snapshot(snapshot)).await?;
     let names = names(&session).await;
+    let mut out = read(&session, &dataset).await?;
+    for v in &mut out {
+        v.nome = names.get(&v.municipio).cloned();
+    }
+    Ok(out)
+}
+
+/// The cells of an indicator's results table as `session` sees it
+/// (without names).
+pub(super) async fn read(
+    session: &lagoa_lake::session::LakeSession,
+    dataset: &str,
+) -> Result<Vec<Value>, IndicatorError> {
     let batches = session
         .sql(&format!(
             "SELECT municipio, ano, numerador, denominador, valor, supressao, total_estado FROM \"{dataset}\" ORDER BY ano, total_estado, municipio"
@@ -115,10 +128,9 @@ pub async fn values(lake: &Lake, indicator: &Indicator) -> Result<Vec<Value>, In
             .downcast_ref::<BooleanArray>()
             .expect("Boolean");
         for i in 0..b.num_rows() {
-            let municipio = m.value(i).to_owned();
             out.push(Value {
-                nome: names.get(&municipio).cloned(),
-                municipio,
+                nome: None,
+                municipio: m.value(i).to_owned(),
                 ano: a.value(i),
                 numerador: (!n.is_null(i)).then(|| n.value(i)),
                 denominador: (!d.is_null(i)).then(|| d.value(i)),
