@@ -57,8 +57,9 @@ const SCHEDULE: &[(&str, &str, u32, f64, u32)] = &[
     ),
 ];
 
-/// Every dose applied in municipality `m` in `year`, in a fixed order.
-pub fn doses(t: &Territory, m: usize, year: i32) -> Vec<Dose> {
+/// Every dose applied in municipality `m` in `year`, in a fixed order,
+/// one at a time (a large state never holds its doses in memory).
+pub fn doses(t: &Territory, m: usize, year: i32) -> Doses<'_> {
     let city = &t.municipalities[m];
     let mut rng = rng_for(t.seed(), &["vacinacao", &city.code7, &year.to_string()]);
     let births = t.counts(m, year).births;
@@ -70,31 +71,89 @@ pub fn doses(t: &Territory, m: usize, year: i32) -> Vec<Dose> {
     let establishments: Vec<String> = (0..1 + births / 1500)
         .map(|_| format!("{:07}", rng.random_range(2_000_000..9_999_999u32)))
         .collect();
-    let mut out = Vec::new();
-    for &(vaccine, vaccine_name, dose, share, age) in SCHEDULE {
-        let cohort = if age == 0 { births } else { last_years_births };
-        let n = rng.binomial(cohort, (city.vaccination * share).min(1.0));
-        // A few doses of the infant scheme given late, at one year old.
-        let late = if age == 0 { rng.binomial(n, 0.03) } else { 0 };
-        for i in 0..n {
-            let mut patient = [0u8; 12];
-            rng.fill(&mut patient);
-            out.push(Dose {
-                patient: hex::encode(patient),
-                cns: people::cns(&mut rng),
-                female: rng.chance(0.49),
-                age_years: if i < late { 1 } else { age },
-                municipality6: city.code6.clone(),
-                municipality7: city.code7.clone(),
-                establishment: establishments[rng.below(establishments.len())].clone(),
-                date: people::day_of(&mut rng, year),
-                vaccine,
-                vaccine_name,
-                dose,
-            });
-        }
+    Doses {
+        city: &t.municipalities[m],
+        year,
+        rng,
+        births,
+        last_years_births,
+        establishments,
+        entry: 0,
+        drawn: false,
+        given: 0,
+        count: 0,
+        late: 0,
     }
-    out
+}
+
+/// The doses of one municipality and year, drawn as they are asked for.
+pub struct Doses<'a> {
+    city: &'a crate::Municipality,
+    year: i32,
+    rng: rand::rngs::StdRng,
+    births: u64,
+    last_years_births: u64,
+    establishments: Vec<String>,
+    /// The schedule entry being drawn (`drawn`: its count is known),
+    /// `count` doses of it, `given` so far, the first `late` of them at one
+    /// year old.
+    entry: usize,
+    drawn: bool,
+    given: u64,
+    count: u64,
+    late: u64,
+}
+
+impl Iterator for Doses<'_> {
+    type Item = Dose;
+
+    fn next(&mut self) -> Option<Dose> {
+        loop {
+            let &(_, _, _, share, age) = SCHEDULE.get(self.entry)?;
+            if !self.drawn {
+                let cohort = if age == 0 {
+                    self.births
+                } else {
+                    self.last_years_births
+                };
+                self.count = self
+                    .rng
+                    .binomial(cohort, (self.city.vaccination * share).min(1.0));
+                // A few doses of the infant scheme given late, at one year old.
+                self.late = if age == 0 {
+                    self.rng.binomial(self.count, 0.03)
+                } else {
+                    0
+                };
+                self.given = 0;
+                self.drawn = true;
+            }
+            if self.given < self.count {
+                break;
+            }
+            self.entry += 1;
+            self.drawn = false;
+        }
+        let (vaccine, vaccine_name, dose, _, age) = SCHEDULE[self.entry];
+        let rng = &mut self.rng;
+        let mut patient = [0u8; 12];
+        rng.fill(&mut patient);
+        let d = Dose {
+            patient: hex::encode(patient),
+            cns: people::cns(rng),
+            female: rng.chance(0.49),
+            age_years: if self.given < self.late { 1 } else { age },
+            municipality6: self.city.code6.clone(),
+            municipality7: self.city.code7.clone(),
+            establishment: self.establishments[rng.below(self.establishments.len())].clone(),
+            date: people::day_of(rng, self.year),
+            vaccine,
+            vaccine_name,
+            dose,
+        };
+        self.given += 1;
+        Some(d)
+    }
 }
 
 fn dose_label(vaccine: &str, dose: u32) -> String {
@@ -189,12 +248,13 @@ pub async fn write_esus(t: &Territory, url: &str, schema: &str) -> Result<u64, s
                 t.seed(),
                 &["esus-cpf", &t.municipalities[m].code7, &year.to_string()],
             );
-            let doses = doses(t, m, year);
-            for batch in doses.chunks(2000) {
+            let mut doses = doses(t, m, year).peekable();
+            while doses.peek().is_some() {
+                let batch: Vec<Dose> = doses.by_ref().take(2000).collect();
                 let mut insert = sqlx::QueryBuilder::new(format!(
                     "INSERT INTO {schema}.tb_fat_vacinacao (co_seq_fat_vacinacao, co_dim_municipio, nu_cns_cidadao, nu_cpf_cidadao, sg_sexo, nu_idade, co_cnes, dt_vacina, sg_imunobiologico, no_imunobiologico, nu_dose, dt_atualizacao) "
                 ));
-                insert.push_values(batch, |mut b, d| {
+                insert.push_values(&batch, |mut b, d| {
                     rows += 1;
                     let (cns, cpf) = if rng.chance(0.15) {
                         (None, Some(people::cpf(&mut rng)))
