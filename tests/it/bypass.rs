@@ -57,47 +57,15 @@ fn setup(dir: &Path, lake: &Path) -> People {
         ana: token("ana"),
         op: token("op"),
     };
-    let as_maria = |args: &[&str]| {
-        ok(
-            lagoa_env(lake, args, &[("LAGOA_TOKEN", &people.maria)]),
-            args,
-        )
-    };
-    as_maria(&[
-        "dataset",
-        "categorise",
+    grant_through_request(
+        lake,
+        &people.maria,
+        &people.joao,
         "obitos",
-        "--provider",
         "saude",
-        "--reason",
-        "primeira",
-    ]);
-    let filed = ok(
-        lagoa_env(
-            lake,
-            &[
-                "request",
-                "file",
-                "obitos",
-                "--purpose",
-                PURPOSE,
-                "--legal-basis",
-                "LGPD art. 11, II, b",
-                "--columns",
-                "ano,municipio,cpf",
-                "--personal",
-            ],
-            &[("LAGOA_TOKEN", &people.joao)],
-        ),
-        &["request", "file"],
+        PURPOSE,
+        &["--columns", "ano,municipio,cpf", "--personal"],
     );
-    as_maria(&[
-        "request",
-        "approve",
-        &word_after(&filed, "request "),
-        "--reason",
-        "ok",
-    ]);
     // A second especial dataset, granted to joao for another purpose.
     let nascidos = write_file(
         dir,
@@ -105,38 +73,15 @@ fn setup(dir: &Path, lake: &Path) -> People {
         "municipio,ano,consultas\n260005,2024,7\n260055,2024,3\n",
     );
     ingest(lake, &nascidos, "nascidos", &["--level", "especial"]);
-    as_maria(&[
-        "dataset",
-        "categorise",
+    grant_through_request(
+        lake,
+        &people.maria,
+        &people.joao,
         "nascidos",
-        "--provider",
         "saude",
-        "--reason",
-        "primeira",
-    ]);
-    let filed = ok(
-        lagoa_env(
-            lake,
-            &[
-                "request",
-                "file",
-                "nascidos",
-                "--purpose",
-                OTHER_PURPOSE,
-                "--legal-basis",
-                "LGPD art. 7, III",
-            ],
-            &[("LAGOA_TOKEN", &people.joao)],
-        ),
-        &["request", "file"],
+        OTHER_PURPOSE,
+        &[],
     );
-    as_maria(&[
-        "request",
-        "approve",
-        &word_after(&filed, "request "),
-        "--reason",
-        "ok",
-    ]);
     people
 }
 
@@ -563,19 +508,7 @@ async fn a_session_without_the_grant_cannot_decrypt_personal_columns_even_by_han
     let (dir, lake_dir) = new_lake();
     ingest_obitos_especial(dir.path(), &lake_dir);
     let lake = lagoa_lake::Lake::open(&lake_dir).await.unwrap();
-    let snapshot = lake
-        .catalog
-        .resolve(&lagoa_lake::AsOf::Latest)
-        .await
-        .unwrap();
-    let name = lagoa_core::DatasetName::new("obitos").unwrap();
-    let info = lake
-        .catalog
-        .dataset(&name, snapshot)
-        .await
-        .unwrap()
-        .unwrap();
-    let files = lake.catalog.files(&info, snapshot).await.unwrap();
+    let (info, files) = dataset_and_files(&lake, "obitos").await;
     // The table provider itself, not a view: any column can be asked for.
     let table = lagoa_lake::table::LakeTable::new(
         info,

@@ -27,43 +27,14 @@ fn setup(dir: &Path, lake: &Path) -> Setup {
         tokens.remove("maria").unwrap(),
         tokens.remove("joao").unwrap(),
     );
-    let as_ =
-        |token: &str, args: &[&str]| ok(lagoa_env(lake, args, &[("LAGOA_TOKEN", token)]), args);
-    as_(
+    grant_through_request(
+        lake,
         &maria,
-        &[
-            "dataset",
-            "categorise",
-            "obitos",
-            "--provider",
-            "saude",
-            "--reason",
-            "primeira",
-        ],
-    );
-    let filed = as_(
         &joao,
-        &[
-            "request",
-            "file",
-            "obitos",
-            "--purpose",
-            PURPOSE,
-            "--legal-basis",
-            "LGPD art. 11, II, b",
-            "--columns",
-            "municipio,ano,causa_cid,cpf",
-        ],
-    );
-    as_(
-        &maria,
-        &[
-            "request",
-            "approve",
-            &word_after(&filed, "request "),
-            "--reason",
-            "ok",
-        ],
+        "obitos",
+        "saude",
+        PURPOSE,
+        &["--columns", "municipio,ano,causa_cid,cpf"],
     );
     Setup { joao, maria }
 }

@@ -41,53 +41,14 @@ fn setup(dir: &Path, lake: &Path) -> String {
         tokens.remove("ana").unwrap(),
     );
     for (dataset, columns) in [("obitos", "municipio,ano,cpf"), ("internacoes", "cpf,dias")] {
-        ok(
-            lagoa_env(
-                lake,
-                &[
-                    "dataset",
-                    "categorise",
-                    dataset,
-                    "--provider",
-                    "saude",
-                    "--reason",
-                    "primeira",
-                ],
-                &[("LAGOA_TOKEN", &maria)],
-            ),
-            &["categorise"],
-        );
-        let filed = ok(
-            lagoa_env(
-                lake,
-                &[
-                    "request",
-                    "file",
-                    dataset,
-                    "--purpose",
-                    PURPOSE,
-                    "--legal-basis",
-                    "LGPD art. 11, II, b",
-                    "--columns",
-                    columns,
-                ],
-                &[("LAGOA_TOKEN", &ana)],
-            ),
-            &["request", "file"],
-        );
-        ok(
-            lagoa_env(
-                lake,
-                &[
-                    "request",
-                    "approve",
-                    &word_after(&filed, "request "),
-                    "--reason",
-                    "ok",
-                ],
-                &[("LAGOA_TOKEN", &maria)],
-            ),
-            &["request", "approve"],
+        grant_through_request(
+            lake,
+            &maria,
+            &ana,
+            dataset,
+            "saude",
+            PURPOSE,
+            &["--columns", columns],
         );
     }
     ana
@@ -155,19 +116,7 @@ async fn personal_column_keys_are_released_one_column_at_a_time() {
     let (dir, lake_dir) = new_lake();
     ingest_obitos_especial(dir.path(), &lake_dir);
     let lake = lagoa_lake::Lake::open(&lake_dir).await.unwrap();
-    let snapshot = lake
-        .catalog
-        .resolve(&lagoa_lake::AsOf::Latest)
-        .await
-        .unwrap();
-    let name = lagoa_core::DatasetName::new("obitos").unwrap();
-    let info = lake
-        .catalog
-        .dataset(&name, snapshot)
-        .await
-        .unwrap()
-        .unwrap();
-    let files = lake.catalog.files(&info, snapshot).await.unwrap();
+    let (info, files) = dataset_and_files(&lake, "obitos").await;
     // A session whose grants give `cpf` in clear, and not `nome`.
     let released = [("obitos".to_owned(), "cpf".to_owned())]
         .into_iter()

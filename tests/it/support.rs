@@ -552,3 +552,76 @@ pub fn ingest_populacao_amplo(dir: &Path, lake: &Path) {
     );
     ingest(lake, &pop, "populacao", &["--level", "amplo"]);
 }
+
+/// The provider's steward categorises `dataset` (provider `provider`),
+/// the analyst files a request for `purpose` (plus `request_args`, such as
+/// `--columns` or `--personal`), and the steward approves it.
+pub fn grant_through_request(
+    lake: &Path,
+    steward: &str,
+    analyst: &str,
+    dataset: &str,
+    provider: &str,
+    purpose: &str,
+    request_args: &[&str],
+) {
+    let as_ =
+        |token: &str, args: &[&str]| ok(lagoa_env(lake, args, &[("LAGOA_TOKEN", token)]), args);
+    as_(
+        steward,
+        &[
+            "dataset",
+            "categorise",
+            dataset,
+            "--provider",
+            provider,
+            "--reason",
+            "primeira",
+        ],
+    );
+    let mut file = vec![
+        "request",
+        "file",
+        dataset,
+        "--purpose",
+        purpose,
+        "--legal-basis",
+        "LGPD art. 11, II, b",
+    ];
+    file.extend_from_slice(request_args);
+    let filed = as_(analyst, &file);
+    as_(
+        steward,
+        &[
+            "request",
+            "approve",
+            &word_after(&filed, "request "),
+            "--reason",
+            "ok",
+        ],
+    );
+}
+
+/// A dataset as the catalog holds it at the latest snapshot, with its files.
+pub async fn dataset_and_files(
+    lake: &lagoa_lake::Lake,
+    dataset: &str,
+) -> (
+    lagoa_lake::catalog::model::DatasetInfo,
+    Vec<lagoa_lake::catalog::model::DataFileInfo>,
+) {
+    let snapshot = lake
+        .catalog
+        .resolve(&lagoa_lake::AsOf::Latest)
+        .await
+        .unwrap();
+    let name = lagoa_core::DatasetName::new(dataset.to_owned()).unwrap();
+    let info = lake
+        .catalog
+        .dataset(&name, snapshot)
+        .await
+        .unwrap()
+        .unwrap();
+    let files = lake.catalog.files(&info, snapshot).await.unwrap();
+    (info, files)
+}
