@@ -95,13 +95,7 @@ pub async fn run_bound(
     limits: &QueryLimits,
 ) -> Result<Answer, QueryError> {
     let started = Instant::now();
-    let mut entry = AuditEntry {
-        principal: principal.name.clone(),
-        institution: principal.institution.clone(),
-        purpose: purpose.map(str::to_owned),
-        action: "query".into(),
-        ..Default::default()
-    };
+    let mut entry = query_entry(principal, purpose);
     let result = answer(lake, principal, purpose, sql, params, limits, &mut entry).await;
     entry.duration_ms = started.elapsed().as_millis() as i64;
     match &result {
@@ -143,13 +137,7 @@ pub async fn describe(
     sql: &str,
     limits: &QueryLimits,
 ) -> Result<Description, QueryError> {
-    let mut entry = AuditEntry {
-        principal: principal.name.clone(),
-        institution: principal.institution.clone(),
-        purpose: purpose.map(str::to_owned),
-        action: "query".into(),
-        ..Default::default()
-    };
+    let mut entry = query_entry(principal, purpose);
     let prepared = prepare(lake, principal, purpose, sql, limits, &mut entry).await;
     let described = prepared.and_then(|p| {
         let types =
@@ -174,6 +162,17 @@ pub async fn describe(
         lake.audit(&entry).await?;
     }
     described
+}
+
+/// The audit entry of one query, before it runs.
+fn query_entry(principal: &Principal, purpose: Option<&str>) -> AuditEntry {
+    AuditEntry {
+        principal: principal.name.clone(),
+        institution: principal.institution.clone(),
+        purpose: purpose.map(str::to_owned),
+        action: "query".into(),
+        ..Default::default()
+    }
 }
 
 /// A statement checked, authorised and planned in the reader's session.

@@ -89,43 +89,37 @@ pub fn write(t: &Territory, year: i32, path: &Path) -> Result<u64, WriteError> {
                     "Formulário 1",
                 ])?;
             }
+            // Events counted by occurrence, not victim; seized drugs also weigh.
             let vehicles = rng.poisson(c.population as f64 * 0.0015 / 12.0);
-            out.record(&[
-                t.uf_sigla,
-                &name,
-                "ROUBO DE VEICULO",
-                &date,
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                &vehicles.to_string(),
-                "",
-                "Municipal",
-                "Formulário 2",
-            ])?;
             let seizures = rng.poisson(c.population as f64 * 0.0004 / 12.0);
             let kilos = seizures as f64 * rng.uniform(0.2, 3.0);
-            out.record(&[
-                t.uf_sigla,
-                &name,
-                "APREENSAO DE DROGAS",
-                &date,
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                &seizures.to_string(),
-                &format!("{kilos:.3}").replace('.', ","),
-                "Municipal",
-                "Formulário 3",
-            ])?;
+            for (event, total, weight, form) in [
+                ("ROUBO DE VEICULO", vehicles, String::new(), "Formulário 2"),
+                (
+                    "APREENSAO DE DROGAS",
+                    seizures,
+                    format!("{kilos:.3}").replace('.', ","),
+                    "Formulário 3",
+                ),
+            ] {
+                out.record(&[
+                    t.uf_sigla,
+                    &name,
+                    event,
+                    &date,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    &total.to_string(),
+                    &weight,
+                    "Municipal",
+                    form,
+                ])?;
+            }
         }
     }
     out.finish()

@@ -1160,12 +1160,7 @@ fn spec_for(contract: &Contract, schema: &SchemaRef) -> DatasetSpec {
         columns: schema
             .fields()
             .iter()
-            .map(|f| ColumnDef {
-                name: f.name().clone(),
-                data_type: f.data_type().to_string(),
-                nullable: f.is_nullable(),
-                personal: personal.get(f.name()).copied(),
-            })
+            .map(|f| ColumnDef::of_field(f, personal.get(f.name()).copied()))
             .collect(),
     }
 }

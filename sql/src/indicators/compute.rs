@@ -391,12 +391,7 @@ async fn run_recorded(
             columns: schema
                 .fields()
                 .iter()
-                .map(|f| ColumnDef {
-                    name: f.name().clone(),
-                    data_type: f.data_type().to_string(),
-                    nullable: f.is_nullable(),
-                    personal: None,
-                })
+                .map(|f| ColumnDef::of_field(f, None))
                 .collect(),
         },
         mode: WriteMode::FullRefresh,

@@ -12,6 +12,18 @@ pub struct ColumnDef {
     pub personal: Option<PersonalTag>,
 }
 
+impl ColumnDef {
+    /// The catalog's description of an Arrow field.
+    pub fn of_field(field: &arrow::datatypes::Field, personal: Option<PersonalTag>) -> Self {
+        ColumnDef {
+            name: field.name().clone(),
+            data_type: field.data_type().to_string(),
+            nullable: field.is_nullable(),
+            personal,
+        }
+    }
+}
+
 /// A dataset as valid at some snapshot.
 #[derive(Clone, Debug, Serialize)]
 pub struct DatasetInfo {
