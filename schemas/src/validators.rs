@@ -7,7 +7,7 @@
 //! issued.
 //!
 //! Inputs may be formatted as people write them (`529.982.247-25`,
-//! `898 0010 0066 9630`, `11.222.333/0001-81`): dots, hyphens, slashes and
+//! `898 0010 0066 9639`, `11.222.333/0001-81`): dots, hyphens, slashes and
 //! spaces are removed, and anything else makes the value invalid.
 //!
 //! Generators (`cpf_from_base`, `cns_from_seed`, `cnpj_from_base`,
@@ -212,7 +212,7 @@ fn definitive_cns(pis: &[u8]) -> [u8; 15] {
     out
 }
 
-/// A CNS (Cartão Nacional de Saúde, 15 digits, `898 0010 0066 9630`):
+/// A CNS (Cartão Nacional de Saúde, 15 digits, `898 0010 0066 9639`):
 /// definitive numbers start with 1 or 2 and must equal the number rebuilt
 /// from their first 11 digits; provisional ones start with 7, 8 or 9 and
 /// must have `Σ dᵢ·(15 − i) ≡ 0 (mod 11)`. Any other first digit is invalid.
@@ -577,6 +577,9 @@ mod tests {
         assert!(!is_valid_cns("300000000000000"));
         assert!(!is_valid_cns("7000000000000X0"));
         assert!(!is_valid_cns(&format!("{cns};")));
+        // The example the module documents, and the same with its last digit wrong.
+        assert!(is_valid_cns("898 0010 0066 9639"));
+        assert!(!is_valid_cns("898 0010 0066 9630"));
     }
 
     #[test]
