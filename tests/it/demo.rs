@@ -141,6 +141,14 @@ async fn the_demo_tells_the_whole_story_and_an_independent_recomputation_agrees(
     );
     assert_eq!(csv.lines().count(), 1 + 6 + 1, "{csv}");
     assert!(csv.lines().skip(1).all(|l| l.contains(",2024,")), "{csv}");
+    // Municipalities are named from IBGE's table (the state total has no name).
+    let names: Vec<String> = csv_rows(&csv)
+        .into_iter()
+        .filter(|r| r[7] == "false")
+        .map(|r| r[1].clone())
+        .collect();
+    assert_eq!(names.len(), 6, "{csv}");
+    assert!(names.iter().all(|n| !n.is_empty()), "unnamed: {csv}");
     let page = get("/indicators/mortalidade_infantil", "lucia")
         .await
         .unwrap();
@@ -156,7 +164,11 @@ async fn the_demo_tells_the_whole_story_and_an_independent_recomputation_agrees(
     ] {
         assert!(html.contains(part), "{part} not on the page");
     }
-    // Municipalities are named from IBGE's table; suppressed cells are marked.
+    assert!(
+        names.iter().all(|n| html.contains(&format!(">{n}</a>"))),
+        "the ranking names its municipalities"
+    );
+    // Suppressed cells are marked.
     let suppressed = lagoa_ok(
         &lake,
         &[

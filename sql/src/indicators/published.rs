@@ -7,7 +7,11 @@
 use super::compute::IndicatorError;
 use super::definition::{Indicator, results_dataset};
 use crate::policy::{DatasetMeta, table_access};
-use datafusion::arrow::array::{Array, BooleanArray, Float64Array, Int64Array, StringArray};
+use datafusion::arrow::array::{
+    Array, AsArray, BooleanArray, Float64Array, Int64Array, StringArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use lagoa_core::{DatasetName, SharingLevel};
 use lagoa_lake::catalog::{IndicatorRun, Principal, now_micros};
 use lagoa_lake::{AsOf, Lake};
@@ -40,12 +44,13 @@ async fn names(session: &lagoa_lake::session::LakeSession) -> HashMap<String, St
     };
     let mut out = HashMap::new();
     for b in &batches {
-        let (Some(m), Some(n)) = (
-            b.column(0).as_any().downcast_ref::<StringArray>(),
-            b.column(1).as_any().downcast_ref::<StringArray>(),
-        ) else {
+        // `CAST(.. AS VARCHAR)` gives a string view, a Parquet column plain
+        // strings: read both as plain strings.
+        let as_utf8 = |k: usize| cast(b.column(k), &DataType::Utf8).ok();
+        let (Some(m), Some(n)) = (as_utf8(0), as_utf8(1)) else {
             continue;
         };
+        let (m, n) = (m.as_string::<i32>(), n.as_string::<i32>());
         for i in 0..b.num_rows() {
             if !m.is_null(i) && !n.is_null(i) {
                 out.insert(m.value(i).to_owned(), n.value(i).to_owned());
