@@ -14,16 +14,23 @@
 //! - `catalog.jsonld`: a `dcat:Catalog` with the datasets published in DIR
 //!   (publishing another dataset into DIR adds it), each with its
 //!   distributions (download URL, media type, size, SHA-256).
+//!
+//! Each file is written beside its final name and moved into place only
+//! when complete, hashed as it is written: a failed publication leaves the
+//! previous files and catalog as they were, and a catalog that is there
+//! but cannot be read is refused, not replaced.
 
 use crate::stewardship::{self, StewardshipError};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use futures::StreamExt;
 use lagoa_core::{DatasetName, SharingLevel};
+use lagoa_lake::catalog::model::DatasetInfo;
 use lagoa_lake::catalog::{AuditEntry, Principal, format_micros};
 use lagoa_lake::{AsOf, Lake, LakeError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// What `publish` wrote.
@@ -49,6 +56,52 @@ pub struct PublishOptions<'a> {
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> StewardshipError + '_ {
     move |e| StewardshipError::Invalid(format!("writing {}: {e}", path.display()))
+}
+
+/// A file written as `<name>.partial`, counted and hashed on the way, and
+/// renamed to its name by `finish`.
+struct StagedFile {
+    path: PathBuf,
+    partial: PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl StagedFile {
+    fn create(path: PathBuf) -> Result<Self, StewardshipError> {
+        let mut partial = path.clone().into_os_string();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let file = std::fs::File::create(&partial).map_err(io(&partial))?;
+        Ok(Self {
+            path,
+            partial,
+            file: std::io::BufWriter::new(file),
+            hasher: Sha256::new(),
+            bytes: 0,
+        })
+    }
+
+    /// Moves the complete file into place: its size and SHA-256 (hex).
+    fn finish(mut self) -> Result<(u64, String), StewardshipError> {
+        self.file.flush().map_err(io(&self.partial))?;
+        std::fs::rename(&self.partial, &self.path).map_err(io(&self.path))?;
+        Ok((self.bytes, hex::encode(self.hasher.finalize())))
+    }
+}
+
+impl Write for StagedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 pub async fn publish(
@@ -99,8 +152,35 @@ pub async fn publish(
         ))
         .await;
     }
+    match export(lake, dataset, &info, &published, snapshot, out, options).await {
+        Ok((published, bytes)) => {
+            record(lake, who, dataset, "ok", None, published.rows, bytes).await?;
+            Ok(published)
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            record(lake, who, dataset, "error", Some(&reason), 0, 0).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Writes the files and the catalog entry of a publication already
+/// allowed: what was published, and the bytes of its files.
+async fn export(
+    lake: &Lake,
+    dataset: &str,
+    info: &DatasetInfo,
+    published: &[&str],
+    snapshot: i64,
+    out: &Path,
+    options: &PublishOptions<'_>,
+) -> Result<(Published, u64), StewardshipError> {
     let categorisation = lake.catalog.categorisation(dataset).await?;
     std::fs::create_dir_all(out).map_err(io(out))?;
+    let base = options.base_url.trim_end_matches('/');
+    let catalog_path = out.join("catalog.jsonld");
+    let mut catalog = read_catalog(&catalog_path, base, options.publisher)?;
 
     // Stream the table into both files.
     let session = lagoa_lake::session::LakeSession::open(lake, &AsOf::Snapshot(snapshot)).await?;
@@ -117,15 +197,9 @@ pub async fn publish(
     let parquet_path = out.join(format!("{dataset}.parquet"));
     let mut csv = datafusion::arrow::csv::WriterBuilder::new()
         .with_header(true)
-        .build(std::io::BufWriter::new(
-            std::fs::File::create(&csv_path).map_err(io(&csv_path))?,
-        ));
-    let mut parquet = ArrowWriter::try_new(
-        std::fs::File::create(&parquet_path).map_err(io(&parquet_path))?,
-        schema,
-        None,
-    )
-    .map_err(|e| StewardshipError::Invalid(e.to_string()))?;
+        .build(StagedFile::create(csv_path.clone())?);
+    let mut parquet = ArrowWriter::try_new(StagedFile::create(parquet_path.clone())?, schema, None)
+        .map_err(|e| StewardshipError::Invalid(e.to_string()))?;
     let mut stream = df
         .execute_stream()
         .await
@@ -141,19 +215,24 @@ pub async fn publish(
             .write(&batch)
             .map_err(|e| StewardshipError::Invalid(e.to_string()))?;
     }
-    drop(csv);
-    parquet
-        .close()
-        .map_err(|e| StewardshipError::Invalid(e.to_string()))?;
+    let csv = csv.into_inner().finish()?;
+    let parquet = parquet
+        .into_inner()
+        .map_err(|e| StewardshipError::Invalid(e.to_string()))?
+        .finish()?;
 
     let mut distributions = Vec::new();
     let mut bytes = 0u64;
-    for (path, media_type, format) in [
-        (&csv_path, "text/csv", "CSV"),
-        (&parquet_path, "application/vnd.apache.parquet", "PARQUET"),
+    for (path, (size, sha256), media_type, format) in [
+        (&csv_path, csv, "text/csv", "CSV"),
+        (
+            &parquet_path,
+            parquet,
+            "application/vnd.apache.parquet",
+            "PARQUET",
+        ),
     ] {
-        let content = std::fs::read(path).map_err(io(path))?;
-        bytes += content.len() as u64;
+        bytes += size;
         let file = path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
@@ -167,17 +246,16 @@ pub async fn publish(
             "dcat:accessURL": { "@id": url },
             "dcat:mediaType": { "@id": format!("https://www.iana.org/assignments/media-types/{media_type}") },
             "dct:format": { "@id": format!("http://publications.europa.eu/resource/authority/file-type/{format}") },
-            "dcat:byteSize": { "@value": content.len().to_string(), "@type": "xsd:nonNegativeInteger" },
+            "dcat:byteSize": { "@value": size.to_string(), "@type": "xsd:nonNegativeInteger" },
             "spdx:checksum": {
                 "@type": "spdx:Checksum",
                 "spdx:algorithm": { "@id": "spdx:checksumAlgorithm_sha256" },
-                "spdx:checksumValue": hex::encode(Sha256::digest(&content)),
+                "spdx:checksumValue": sha256,
             },
             "dct:license": { "@id": options.license },
         }));
     }
 
-    let base = options.base_url.trim_end_matches('/');
     let modified = lake
         .catalog
         .last_commits()
@@ -210,36 +288,58 @@ pub async fn publish(
         }
     }
 
-    let catalog_path = out.join("catalog.jsonld");
-    let mut catalog = read_catalog(&catalog_path, base, options.publisher)?;
-    let datasets = catalog["dcat:dataset"]
-        .as_array_mut()
-        .expect("dcat:dataset is a list");
-    datasets.retain(|d| d["dct:identifier"] != dataset);
-    datasets.push(entry);
-    let text = serde_json::to_string_pretty(&catalog).expect("JSON");
-    std::fs::write(&catalog_path, text).map_err(io(&catalog_path))?;
+    if let Some(datasets) = catalog["dcat:dataset"].as_array_mut() {
+        datasets.retain(|d| d["dct:identifier"] != dataset);
+        datasets.push(entry);
+    }
+    let mut staged = StagedFile::create(catalog_path.clone())?;
+    serde_json::to_writer_pretty(&mut staged, &catalog)
+        .map_err(|e| StewardshipError::Invalid(format!("writing catalog.jsonld: {e}")))?;
+    staged.finish()?;
 
-    record(lake, who, dataset, "ok", None, rows, bytes).await?;
-    Ok(Published {
-        dataset: dataset.to_owned(),
-        rows,
-        files: vec![csv_path, parquet_path],
-        catalog: catalog_path,
-        snapshot,
-    })
+    Ok((
+        Published {
+            dataset: dataset.to_owned(),
+            rows,
+            files: vec![csv_path, parquet_path],
+            catalog: catalog_path,
+            snapshot,
+        },
+        bytes,
+    ))
 }
 
 fn iso(micros: i64) -> String {
     format_micros(micros)
 }
 
+/// The catalog already in the folder, or a new one when there is none. One
+/// that is there but is not a catalog with a `dcat:dataset` list is
+/// refused: replacing it would drop the datasets it lists.
 fn read_catalog(path: &Path, base: &str, publisher: &str) -> Result<Value, StewardshipError> {
-    if let Ok(text) = std::fs::read_to_string(path)
-        && let Ok(existing) = serde_json::from_str::<Value>(&text)
-        && existing["dcat:dataset"].is_array()
-    {
-        return Ok(existing);
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let existing: Value = serde_json::from_str(&text).map_err(|e| {
+                StewardshipError::Invalid(format!(
+                    "{} is not JSON ({e}): fix it or move it away, and publish again",
+                    path.display()
+                ))
+            })?;
+            if !existing["dcat:dataset"].is_array() {
+                return Err(StewardshipError::Invalid(format!(
+                    "{} has no \"dcat:dataset\" list: fix it or move it away, and publish again",
+                    path.display()
+                )));
+            }
+            return Ok(existing);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(StewardshipError::Invalid(format!(
+                "reading {}: {e}",
+                path.display()
+            )));
+        }
     }
     Ok(json!({
         "@context": {

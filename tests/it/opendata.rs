@@ -87,14 +87,28 @@ fn stewards_publish_amplo_data_with_dcat_metadata_a_harvester_reads() {
     assert_eq!(dataset["dct:identifier"], "populacao");
     let distributions = dataset["dcat:distribution"].as_array().unwrap();
     assert_eq!(distributions.len(), 2);
-    let csv_dist = distributions
-        .iter()
-        .find(|d| d["dct:title"].as_str().unwrap().contains("CSV"))
-        .unwrap();
-    assert_eq!(
-        csv_dist["spdx:checksum"]["spdx:checksumValue"],
-        sha256_hex(&out.join("populacao.csv"))
-    );
+    // Sizes and checksums (taken while the files were written) are the files'.
+    for (title, file) in [("CSV", "populacao.csv"), ("PARQUET", "populacao.parquet")] {
+        let dist = distributions
+            .iter()
+            .find(|d| d["dct:title"].as_str().unwrap().contains(title))
+            .unwrap();
+        let path = out.join(file);
+        assert_eq!(
+            dist["spdx:checksum"]["spdx:checksumValue"],
+            sha256_hex(&path)
+        );
+        assert_eq!(
+            dist["dcat:byteSize"]["@value"],
+            std::fs::metadata(&path).unwrap().len().to_string()
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect();
+    assert!(left.is_empty(), "staging files left behind: {left:?}");
     // Publishing again replaces the entry instead of adding one.
     ok(publish(&maria, "populacao"), &["publish"]);
     let again: serde_json::Value =
@@ -136,6 +150,33 @@ print(str(g.value(datasets[0], DCTERMS.identifier)), " ".join(urls))
 
     let trail = lagoa_ok(&lake, &["audit", "list", "--json"]);
     assert_eq!(trail.matches("open_data_export").count(), 4, "{trail}");
+
+    // A catalog someone broke is refused, not replaced (it lists what other
+    // publications put there), and the published files stay as they were.
+    let csv_before = std::fs::read(out.join("populacao.csv")).unwrap();
+    let broken = "{\"dcat:dataset\": [ {\"dct:identifier\": \"escolas\"} ";
+    std::fs::write(out.join("catalog.jsonld"), broken).unwrap();
+    let refused = publish(&maria, "populacao");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("catalog.jsonld is not JSON") && stderr.contains("move it away"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("catalog.jsonld")).unwrap(),
+        broken
+    );
+    assert_eq!(
+        std::fs::read(out.join("populacao.csv")).unwrap(),
+        csv_before
+    );
+    let trail = lagoa_ok(&lake, &["audit", "list", "--json"]);
+    assert_eq!(trail.matches("open_data_export").count(), 5, "{trail}");
+    assert!(
+        trail.contains("is not JSON"),
+        "the failure is on record: {trail}"
+    );
 }
 
 fn sha256_hex(path: &std::path::Path) -> String {
