@@ -7,10 +7,10 @@
 use super::definition::{Indicator, results_dataset};
 use super::suppress::{Cell, Published, Summary, publish};
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use lagoa_core::{DatasetName, SharingLevel};
 use lagoa_lake::catalog::model::{ColumnDef, CommitOutcome, CommitRequest, DatasetSpec, WriteMode};
 use lagoa_lake::catalog::{AuditEntry, IndicatorInput, IndicatorRun, now_micros};
@@ -136,7 +136,11 @@ fn derivation(inputs: &[IndicatorInput], min_cell: u64) -> (SharingLevel, String
     }
 }
 
-fn column(batch: &RecordBatch, name: &str, as_type: &DataType) -> Result<ArrayRef, String> {
+pub(super) fn column(
+    batch: &RecordBatch,
+    name: &str,
+    as_type: &DataType,
+) -> Result<ArrayRef, String> {
     let array = batch
         .column_by_name(name)
         .ok_or_else(|| format!("its SQL returns no column {name}"))?;
@@ -176,22 +180,13 @@ async fn compute(
                 format!("{e}; it must return municipio, ano, numerador and denominador"),
             )
         })?;
-        let m = m
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("cast to Utf8");
-        let a = a
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .expect("cast to Int64");
-        let n = n
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .expect("cast to Int64");
-        let d = d
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .expect("cast to Int64");
+        // Cast above to exactly these types.
+        let m = m.as_string::<i32>();
+        let (a, n, d) = (
+            a.as_primitive::<Int64Type>(),
+            n.as_primitive::<Int64Type>(),
+            d.as_primitive::<Int64Type>(),
+        );
         for i in 0..batch.num_rows() {
             if m.is_null(i) || a.is_null(i) {
                 return Err(failed(indicator, "a row has no municipio or ano"));

@@ -5,13 +5,12 @@
 //! it.
 
 use super::compute::IndicatorError;
+use super::compute::column;
 use super::definition::{Indicator, results_dataset};
 use crate::policy::{DatasetMeta, table_access};
-use datafusion::arrow::array::{
-    Array, AsArray, BooleanArray, Float64Array, Int64Array, StringArray,
-};
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use lagoa_core::{DatasetName, SharingLevel};
 use lagoa_lake::catalog::{IndicatorRun, Principal, now_micros};
 use lagoa_lake::{AsOf, Lake};
@@ -97,41 +96,29 @@ pub(super) async fn read(
         .map_err(lagoa_lake::LakeError::from)?;
     let mut out = Vec::new();
     for b in &batches {
-        let m = b
-            .column(0)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("Utf8");
-        let a = b
-            .column(1)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .expect("Int64");
-        let n = b
-            .column(2)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .expect("Int64");
-        let d = b
-            .column(3)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .expect("Int64");
-        let v = b
-            .column(4)
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .expect("Float64");
-        let s = b
-            .column(5)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("Utf8");
-        let t = b
-            .column(6)
-            .as_any()
-            .downcast_ref::<BooleanArray>()
-            .expect("Boolean");
+        let read = || -> Result<_, String> {
+            Ok((
+                column(b, "municipio", &DataType::Utf8)?,
+                column(b, "ano", &DataType::Int64)?,
+                column(b, "numerador", &DataType::Int64)?,
+                column(b, "denominador", &DataType::Int64)?,
+                column(b, "valor", &DataType::Float64)?,
+                column(b, "supressao", &DataType::Utf8)?,
+                column(b, "total_estado", &DataType::Boolean)?,
+            ))
+        };
+        let (m, a, n, d, v, s, t) = read().map_err(|e| IndicatorError::Failed {
+            indicator: dataset.to_owned(),
+            message: format!("its results table does not read back: {e}"),
+        })?;
+        // Cast above to exactly these types.
+        let (m, s) = (m.as_string::<i32>(), s.as_string::<i32>());
+        let (a, n, d) = (
+            a.as_primitive::<Int64Type>(),
+            n.as_primitive::<Int64Type>(),
+            d.as_primitive::<Int64Type>(),
+        );
+        let (v, t) = (v.as_primitive::<Float64Type>(), t.as_boolean());
         for i in 0..b.num_rows() {
             out.push(Value {
                 nome: None,
