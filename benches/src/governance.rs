@@ -279,21 +279,22 @@ async fn main() -> Result<()> {
     )?;
 
     // 1. In process.
-    let opened = lagoa_lake::Lake::open(&lake).await?;
+    let opened = Arc::new(lagoa_lake::Lake::open(&lake).await?);
     let principal = opened
         .catalog
         .authenticate(&token, lagoa_lake::catalog::now_micros())
         .await
         .map_err(|e| anyhow!("{e}"))?;
     let bare = lagoa_lake::session::LakeSession::open(&opened, &lagoa_lake::AsOf::Latest).await?;
-    let limits = lagoa_sql::QueryLimits::default();
+    let queries = lagoa_sql::QueryService::new(Arc::clone(&opened));
     let run_bare = || async {
         let batches = bare.sql(SQL).await?.collect().await?;
         anyhow::ensure!(batches.iter().map(|b| b.num_rows()).sum::<usize>() == 1);
         Ok::<_, anyhow::Error>(())
     };
     let run_governed = || async {
-        let a = lagoa_sql::run(&opened, &principal, None, SQL, &limits).await?;
+        let request = lagoa_sql::QueryRequest::new(&principal, None, SQL);
+        let a = queries.run(&request, std::future::pending()).await?;
         anyhow::ensure!(a.rows == 1);
         Ok::<_, anyhow::Error>(())
     };
@@ -329,7 +330,8 @@ async fn main() -> Result<()> {
         Ok::<_, anyhow::Error>(())
     };
     let run_governed_especial = || async {
-        let a = lagoa_sql::run(&opened, &principal, Some(PURPOSE), SQL_ESPECIAL, &limits).await?;
+        let request = lagoa_sql::QueryRequest::new(&principal, Some(PURPOSE), SQL_ESPECIAL);
+        let a = queries.run(&request, std::future::pending()).await?;
         anyhow::ensure!(a.rows == 1 && !a.grants.is_empty());
         Ok::<_, anyhow::Error>(())
     };

@@ -9,10 +9,21 @@
 //! (`information_schema`, `pg_catalog`, `system`) unless the caller may
 //! read them; statements longer than the limit. The planner then runs the
 //! statement with DDL, DML and statements disabled as a second fence.
+//!
+//! The statement's shape is bounded here too, before anything plans it:
+//! how deeply expressions, subqueries and set operations nest (the
+//! planner and optimizer recurse on them, and a chain of `1+1+…` a few
+//! hundred terms long once overflowed a thread's stack), how many
+//! expression nodes it has, and how many table references it expands to
+//! once every CTE reference is inlined (a chain of CTEs that each read the
+//! previous one twice doubles at every step). The walk stops descending
+//! as soon as a bound is crossed, so measuring is itself bounded; callers
+//! run it on a thread with a known stack (the query engine's).
 
 use datafusion::sql::sqlparser::ast::{
-    ObjectName, Query, SetExpr, Statement, TableFactor, Visit, Visitor,
+    Expr, ObjectName, Query, SetExpr, Statement, TableFactor, Visit, Visitor,
 };
+use std::collections::HashMap;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use std::collections::BTreeSet;
@@ -26,6 +37,12 @@ pub struct GuardLimits {
     /// May read `information_schema`, `pg_catalog` and `system`
     /// (coordinators and admins).
     pub catalog_schemas: bool,
+    /// Deepest nesting of expressions, subqueries and set operations.
+    pub max_depth: usize,
+    /// Most expression nodes in the statement.
+    pub max_nodes: usize,
+    /// Most table references once every CTE reference is expanded.
+    pub max_relations: u64,
 }
 
 impl Default for GuardLimits {
@@ -33,6 +50,9 @@ impl Default for GuardLimits {
         Self {
             max_sql_bytes: 64 * 1024,
             catalog_schemas: false,
+            max_depth: 128,
+            max_nodes: 20_000,
+            max_relations: 1_000,
         }
     }
 }
@@ -77,6 +97,16 @@ pub enum Denial {
     CatalogSchema(String),
     #[error("{0} is not allowed in analyst SQL")]
     Construct(&'static str),
+    #[error(
+        "the statement nests {what} more than {max} levels deep; flatten it (an IN list instead of a chain of OR, a join instead of nested subqueries)"
+    )]
+    TooDeep { what: &'static str, max: usize },
+    #[error("the statement has more than {max} expression nodes; split it into smaller queries")]
+    TooManyNodes { max: usize },
+    #[error(
+        "the statement reads more than {max} tables once its CTEs are expanded; a CTE read several times is planned once per reference"
+    )]
+    TooManyRelations { max: u64 },
 }
 
 const CATALOG_SCHEMAS: [&str; 3] = ["information_schema", "pg_catalog", "system"];
@@ -90,12 +120,13 @@ pub fn check(sql: &str, limits: &GuardLimits) -> Result<CheckedSql, Denial> {
         });
     }
     let statements =
-        Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| Denial::Parse(e.to_string()))?;
+        Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| Denial::Parse(crate::redact::redact(&e.to_string())))?;
     let statement = match statements.len() {
         0 => return Err(Denial::Empty),
         1 => &statements[0],
         n => return Err(Denial::Multiple(n)),
     };
+    measure_shape(statement, limits)?;
     let kind = match statement {
         Statement::Query(q) => {
             check_query_shape(q)?;
@@ -129,6 +160,22 @@ pub fn check(sql: &str, limits: &GuardLimits) -> Result<CheckedSql, Denial> {
         .filter(|t| !walk.ctes.contains(t))
         .collect();
     Ok(CheckedSql { kind, tables })
+}
+
+/// Bounds the shape of `sql` and nothing else: for the lake's owner, who
+/// may run any read but must not overflow the planner either.
+pub fn check_shape(sql: &str, limits: &GuardLimits) -> Result<(), Denial> {
+    if sql.len() > limits.max_sql_bytes {
+        return Err(Denial::TooLong {
+            len: sql.len(),
+            max: limits.max_sql_bytes,
+        });
+    }
+    let statements = Parser::parse_sql(&GenericDialect {}, sql)
+        .map_err(|e| Denial::Parse(crate::redact::redact(&e.to_string())))?;
+    statements
+        .iter()
+        .try_for_each(|statement| measure_shape(statement, limits))
 }
 
 /// `SELECT … INTO` creates a table; refuse it here.
@@ -169,6 +216,143 @@ fn kind_name(statement: &Statement) -> String {
         }
         [first, ..] => first.to_ascii_uppercase(),
         [] => "empty".into(),
+    }
+}
+
+/// Refuses a statement whose shape crosses a bound of `limits`.
+pub fn measure_shape(statement: &Statement, limits: &GuardLimits) -> Result<(), Denial> {
+    let mut shape = Shape {
+        limits,
+        depth: 0,
+        nodes: 0,
+        frames: vec![0],
+        cte_bodies: HashMap::new(),
+        cte_weights: HashMap::new(),
+        denial: None,
+    };
+    let _ = statement.visit(&mut shape);
+    match shape.denial {
+        Some(d) => Err(d),
+        None => Ok(()),
+    }
+}
+
+/// The walk that measures a statement's shape: nesting depth, expression
+/// nodes, and table references with CTE references expanded.
+struct Shape<'a> {
+    limits: &'a GuardLimits,
+    depth: usize,
+    nodes: usize,
+    /// Table references counted so far, one frame per query being walked.
+    frames: Vec<u64>,
+    /// The CTE bodies of the queries being walked, by address, with their
+    /// names: when such a body is finished, its count becomes the CTE's weight.
+    cte_bodies: HashMap<usize, String>,
+    cte_weights: HashMap<String, u64>,
+    denial: Option<Denial>,
+}
+
+impl Shape<'_> {
+    fn deny(&mut self, denial: Denial) -> ControlFlow<()> {
+        self.denial.get_or_insert(denial);
+        ControlFlow::Break(())
+    }
+
+    fn enter(&mut self, what: &'static str) -> ControlFlow<()> {
+        self.depth += 1;
+        if self.depth > self.limits.max_depth {
+            return self.deny(Denial::TooDeep {
+                what,
+                max: self.limits.max_depth,
+            });
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn count(&mut self, weight: u64) -> ControlFlow<()> {
+        let frame = self.frames.last_mut().expect("a frame per query");
+        *frame = frame.saturating_add(weight);
+        let total = self.frames.iter().fold(0u64, |a, b| a.saturating_add(*b));
+        if total > self.limits.max_relations {
+            return self.deny(Denial::TooManyRelations {
+                max: self.limits.max_relations,
+            });
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// How many set operations (`UNION`, `EXCEPT`, `INTERSECT`) chain in a
+/// query body, walked without recursion.
+fn set_operation_depth(body: &SetExpr) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(body, 0usize)];
+    while let Some((set, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        if let SetExpr::SetOperation { left, right, .. } = set {
+            stack.push((left, depth + 1));
+            stack.push((right, depth + 1));
+        }
+    }
+    deepest
+}
+
+impl Visitor for Shape<'_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        self.enter("subqueries")?;
+        if set_operation_depth(&query.body) > self.limits.max_depth {
+            return self.deny(Denial::TooDeep {
+                what: "set operations (UNION, EXCEPT, INTERSECT)",
+                max: self.limits.max_depth,
+            });
+        }
+        if let Some(with) = &query.with {
+            for cte in &with.cte_tables {
+                let address = std::ptr::from_ref::<Query>(&cte.query) as usize;
+                self.cte_bodies
+                    .insert(address, cte.alias.name.value.to_lowercase());
+            }
+        }
+        self.frames.push(0);
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        self.depth -= 1;
+        let weight = self.frames.pop().unwrap_or(0);
+        let address = std::ptr::from_ref(query) as usize;
+        match self.cte_bodies.remove(&address) {
+            // A CTE costs nothing where it is defined, and its whole
+            // weight wherever it is read.
+            Some(name) => {
+                self.cte_weights.insert(name, weight.max(1));
+                ControlFlow::Continue(())
+            }
+            None => self.count(weight),
+        }
+    }
+
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+        let name = relation.to_string().trim_matches('"').to_lowercase();
+        let weight = self.cte_weights.get(&name).copied().unwrap_or(1);
+        self.count(weight)
+    }
+
+    fn pre_visit_expr(&mut self, _expr: &Expr) -> ControlFlow<()> {
+        self.nodes += 1;
+        if self.nodes > self.limits.max_nodes {
+            return self.deny(Denial::TooManyNodes {
+                max: self.limits.max_nodes,
+            });
+        }
+        self.enter("expressions")
+    }
+
+    fn post_visit_expr(&mut self, _expr: &Expr) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
     }
 }
 
@@ -329,5 +513,80 @@ mod tests {
             ..Default::default()
         };
         assert!(check("SELECT * FROM system.audit", &coordinator).is_ok());
+    }
+
+    /// Runs `f` on a thread with a large stack, as the query engine does:
+    /// dropping a statement tens of thousands of levels deep recurses.
+    fn on_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(f)
+            .expect("a thread")
+            .join()
+            .expect("no panic")
+    }
+
+    #[test]
+    fn deep_and_exploding_shapes_are_refused_before_planning() {
+        let chain = |op: &str, n: usize| {
+            let terms: Vec<String> = (0..n).map(|i| format!("x{i}")).collect();
+            format!("SELECT {} FROM t", terms.join(op))
+        };
+        on_big_stack(move || {
+            let limits = GuardLimits::default();
+            // A chain a bit under the bound passes; one over it is refused.
+            assert!(check(&chain(" + ", 100), &limits).is_ok());
+            for op in [" + ", " AND ", " OR ", " || "] {
+                let d = check(&chain(op, 2_000), &limits).unwrap_err();
+                assert!(matches!(d, Denial::TooDeep { .. }), "{op}: {d}");
+            }
+            // The longest chain the size limit lets through, refused
+            // without walking all of it.
+            let longest = format!("SELECT 1{}", "+1".repeat(30_000));
+            assert!(matches!(
+                check(&longest, &limits).unwrap_err(),
+                Denial::TooDeep { .. }
+            ));
+            let casts = format!("SELECT 1{}", "::int".repeat(500));
+            assert!(matches!(
+                check(&casts, &limits).unwrap_err(),
+                Denial::TooDeep { .. }
+            ));
+            let unions = vec!["SELECT 1"; 500].join(" UNION ALL ");
+            assert!(matches!(
+                check(&unions, &limits).unwrap_err(),
+                Denial::TooDeep { what, .. } if what.contains("UNION")
+            ));
+            // Each CTE reads the previous one twice: 2^n scans once inlined.
+            let doubling = |n: usize| {
+                let mut sql = String::from("WITH c0 AS (SELECT 1 AS x)");
+                for i in 1..=n {
+                    sql.push_str(&format!(
+                        ", c{i} AS (SELECT * FROM c{p} UNION ALL SELECT * FROM c{p})",
+                        p = i - 1
+                    ));
+                }
+                sql + &format!(" SELECT count(*) FROM c{n}")
+            };
+            assert!(matches!(
+                check(&doubling(20), &limits).unwrap_err(),
+                Denial::TooManyRelations { .. }
+            ));
+            assert!(check(&doubling(5), &limits).is_ok());
+            // Many nodes, none deep: a long IN list passes up to the bound.
+            let list: Vec<String> = (0..5_000).map(|i| i.to_string()).collect();
+            let in_list = format!("SELECT * FROM t WHERE x IN ({})", list.join(","));
+            assert!(check(&in_list, &limits).is_ok());
+            let list: Vec<String> = (0..25_000).map(|i| i.to_string()).collect();
+            let in_list = format!("SELECT * FROM t WHERE x IN ({})", list.join(","));
+            let big = GuardLimits {
+                max_sql_bytes: 1 << 20,
+                ..GuardLimits::default()
+            };
+            assert!(matches!(
+                check(&in_list, &big).unwrap_err(),
+                Denial::TooManyNodes { .. }
+            ));
+        });
     }
 }

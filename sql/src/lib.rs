@@ -4,16 +4,22 @@
 //! path (limits, audit), the stewards' decisions, consumption reports and
 //! open-data publication, and the policy indicators computed from the lake.
 
+pub mod bounded;
+pub mod engine;
 pub mod guard;
 pub mod indicators;
 pub mod opendata;
 pub mod policy;
 pub mod query;
+pub mod redact;
 pub mod report;
 pub mod session;
 pub mod stewardship;
 
 pub use guard::{CheckedSql, Denial, GuardLimits, StatementKind, check};
 pub use policy::{ColumnAccess, DatasetMeta, Reader, TableAccess, table_access};
-pub use query::{Answer, Description, QueryError, QueryLimits, describe, reader, run, run_bound};
+pub use engine::{EngineLimits, QueryEngine};
+pub use query::{
+    Answer, Description, QueryError, QueryLimits, QueryRequest, QueryService, reader,
+};
 pub use session::GovernedSession;

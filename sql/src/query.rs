@@ -1,45 +1,80 @@
-//! One governed query: the guard, the policy, the session, the limits and
-//! the audit entry, in that order. Every query, refused or not, leaves an
-//! entry; a query whose entry cannot be written returns nothing.
+//! One governed query: admitted by the engine (`engine.rs`), then the
+//! guard, the policy, the session, planning and execution, and the audit
+//! entry, in that order. Every query, refused or not, leaves an entry; a
+//! query whose entry cannot be written returns nothing; a query whose
+//! client went away is recorded as `cancelled`.
+//!
+//! Where each step runs: the guard, planning and execution on the query's
+//! own threads (deep statements recurse; the engine ends them all at the
+//! deadline); the catalog reads and the audit write on the caller's
+//! runtime, which owns the catalog's connections.
 
+use crate::engine::{CANCELLED_BY_CLIENT, EngineLimits, QueryEngine, QueryThreads};
 use crate::guard::{self, GuardLimits};
 use crate::policy::Reader;
+use crate::redact::redact;
 use crate::session::GovernedSession;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::SQLOptions;
+use datafusion::prelude::{DataFrame, SQLOptions};
 use futures::StreamExt;
 use lagoa_lake::catalog::{AuditEntry, Principal, now_micros};
 use lagoa_lake::{Lake, LakeError};
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Limits of one query.
+/// Limits of governed queries, from `[query]` in `lagoa.toml`.
 #[derive(Clone, Debug)]
 pub struct QueryLimits {
     pub max_rows: usize,
-    pub timeout: Duration,
     pub max_sql_bytes: usize,
+    pub max_depth: usize,
+    pub max_expression_nodes: usize,
+    pub max_relations: u64,
+    /// Largest value or batch one function may produce.
+    pub max_value_bytes: usize,
+    pub engine: EngineLimits,
 }
 
 impl QueryLimits {
     pub fn from_config(config: &lagoa_lake::config::QueryConfig) -> Self {
+        let memory = lagoa_lake::config::parse_size(&config.memory_limit).unwrap_or(4 << 30);
         Self {
             max_rows: config.max_rows,
-            timeout: Duration::from_secs(config.timeout_seconds),
             max_sql_bytes: config.max_sql_bytes,
+            max_depth: config.max_depth,
+            max_expression_nodes: config.max_expression_nodes,
+            max_relations: config.max_relations,
+            max_value_bytes: memory / 4,
+            engine: EngineLimits {
+                timeout: Duration::from_secs(config.timeout_seconds),
+                max_concurrent: config.max_concurrent,
+                max_per_principal: config.max_per_principal,
+                max_queued: config.max_queued,
+                queue_timeout: Duration::from_secs(config.queue_timeout_seconds),
+                background_after: Duration::from_millis(config.background_after_ms),
+            },
+        }
+    }
+
+    /// The guard's limits, for a reader who may (or may not) read the catalog schemas.
+    pub fn guard(&self, catalog_schemas: bool) -> GuardLimits {
+        GuardLimits {
+            max_sql_bytes: self.max_sql_bytes,
+            catalog_schemas,
+            max_depth: self.max_depth,
+            max_nodes: self.max_expression_nodes,
+            max_relations: self.max_relations,
         }
     }
 }
 
 impl Default for QueryLimits {
     fn default() -> Self {
-        Self {
-            max_rows: 100_000,
-            timeout: Duration::from_secs(300),
-            max_sql_bytes: 64 * 1024,
-        }
+        Self::from_config(&lagoa_lake::config::QueryConfig::default())
     }
 }
 
@@ -48,19 +83,64 @@ pub enum QueryError {
     /// Refused by the guard or the policy; the reason is for the analyst.
     #[error("denied: {0}")]
     Denied(String),
+    /// The engine refused or failed the statement; the message is
+    /// redacted (no value from a row or the statement is in it).
     #[error("the query failed: {0}")]
     Failed(String),
     #[error("the query ran longer than {0:?} and was stopped")]
     Timeout(Duration),
+    #[error("the query was stopped: {0}")]
+    Cancelled(String),
+    /// No place for the query now (`query.max_concurrent`, `max_per_principal`).
+    #[error("{0}")]
+    Busy(String),
     #[error("the result has more than {0} rows; narrow the query or add LIMIT")]
     TooManyRows(usize),
-    /// The query's memory pool (`query.memory_limit`) ran out.
+    /// The query's memory pool (`query.memory_limit`) ran out, or one
+    /// value or batch would have been larger than its share.
     #[error(
         "the query needs more memory than query.memory_limit ({0}); narrow it or aggregate first"
     )]
     OutOfMemory(String),
+    /// A panic inside the query: it ends this query only.
+    #[error("an internal error stopped the query ({0}); it was recorded and the service goes on")]
+    Internal(String),
     #[error(transparent)]
     Lake(#[from] LakeError),
+}
+
+impl QueryError {
+    /// An engine error, with its literals taken out.
+    pub fn failed(e: impl std::fmt::Display) -> Self {
+        QueryError::Failed(redact(&e.to_string()))
+    }
+
+    /// A panic's payload, redacted, as this query's error.
+    pub fn internal(panic: Box<dyn std::any::Any + Send>) -> Self {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic");
+        let message = redact(message);
+        tracing::error!(panic = %message, "a query panicked; it alone was stopped");
+        QueryError::Internal(message)
+    }
+
+    /// The audit trail's outcome for this error.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            QueryError::Denied(_) => "denied",
+            QueryError::Timeout(_) => "timeout",
+            QueryError::Cancelled(_) => "cancelled",
+            QueryError::Busy(_) => "busy",
+            QueryError::Internal(_) => "internal",
+            QueryError::Failed(_)
+            | QueryError::TooManyRows(_)
+            | QueryError::OutOfMemory(_)
+            | QueryError::Lake(_) => "error",
+        }
+    }
 }
 
 pub struct Answer {
@@ -72,55 +152,6 @@ pub struct Answer {
     pub grants: Vec<String>,
 }
 
-/// Runs `sql` for `principal`, declaring `purpose`.
-pub async fn run(
-    lake: &Lake,
-    principal: &Principal,
-    purpose: Option<&str>,
-    sql: &str,
-    limits: &QueryLimits,
-) -> Result<Answer, QueryError> {
-    run_bound(lake, principal, purpose, sql, &[], limits).await
-}
-
-/// Runs `sql` with its `$1, $2...` parameters given as text (as the
-/// PostgreSQL protocol sends them; `None` is NULL), each read as the type
-/// the query gives its place.
-pub async fn run_bound(
-    lake: &Lake,
-    principal: &Principal,
-    purpose: Option<&str>,
-    sql: &str,
-    params: &[Option<String>],
-    limits: &QueryLimits,
-) -> Result<Answer, QueryError> {
-    let started = Instant::now();
-    let mut entry = query_entry(principal, purpose);
-    let result = answer(lake, principal, purpose, sql, params, limits, &mut entry).await;
-    entry.duration_ms = started.elapsed().as_millis() as i64;
-    match &result {
-        Ok(a) => {
-            entry.outcome = "ok".into();
-            entry.rows = a.rows as i64;
-            entry.bytes = a
-                .batches
-                .iter()
-                .map(|b| b.get_array_memory_size() as i64)
-                .sum();
-        }
-        Err(QueryError::Denied(reason)) => {
-            entry.outcome = "denied".into();
-            entry.reason = Some(reason.clone());
-        }
-        Err(e) => {
-            entry.outcome = "error".into();
-            entry.reason = Some(e.to_string());
-        }
-    }
-    lake.audit(&entry).await?;
-    result
-}
-
 /// What a statement returns and the types of its parameters, without
 /// running it: for clients that ask before they execute (the PostgreSQL
 /// protocol's Describe). A refusal is audited like a refused query.
@@ -130,117 +161,354 @@ pub struct Description {
     pub params: Vec<Option<datafusion::arrow::datatypes::DataType>>,
 }
 
-pub async fn describe(
-    lake: &Lake,
-    principal: &Principal,
-    purpose: Option<&str>,
-    sql: &str,
-    limits: &QueryLimits,
-) -> Result<Description, QueryError> {
-    let mut entry = query_entry(principal, purpose);
-    let prepared = prepare(lake, principal, purpose, sql, limits, &mut entry).await;
-    let described = prepared.and_then(|p| {
-        let types =
-            p.df.logical_plan()
-                .get_parameter_types()
-                .map_err(|e| QueryError::Failed(e.to_string()))?;
-        let params = (1..=types.len())
-            .map(|i| types.get(&format!("${i}")).cloned().flatten())
-            .collect();
-        Ok(Description {
-            schema: p.df.schema().inner().clone(),
-            params,
-        })
-    });
-    if let Err(e) = &described {
-        entry.outcome = if matches!(e, QueryError::Denied(_)) {
-            "denied".into()
-        } else {
-            "error".into()
-        };
-        entry.reason = Some(e.to_string());
-        lake.audit(&entry).await?;
-    }
-    described
+/// One statement, as a principal sends it.
+#[derive(Clone, Copy, Debug)]
+pub struct QueryRequest<'a> {
+    pub principal: &'a Principal,
+    pub purpose: Option<&'a str>,
+    pub sql: &'a str,
+    /// `$1, $2...` as text (as the PostgreSQL protocol sends them; `None`
+    /// is NULL), each read as the type the query gives its place.
+    pub params: &'a [Option<String>],
 }
 
-/// The audit entry of one query, before it runs.
-fn query_entry(principal: &Principal, purpose: Option<&str>) -> AuditEntry {
-    AuditEntry {
-        principal: principal.name.clone(),
-        institution: principal.institution.clone(),
-        purpose: purpose.map(str::to_owned),
-        action: "query".into(),
-        ..Default::default()
+impl<'a> QueryRequest<'a> {
+    pub fn new(principal: &'a Principal, purpose: Option<&'a str>, sql: &'a str) -> Self {
+        QueryRequest {
+            principal,
+            purpose,
+            sql,
+            params: &[],
+        }
+    }
+}
+
+/// The governed query service of one process: the lake, the engine and
+/// the limits. Cheap to clone; clones share the engine.
+#[derive(Clone)]
+pub struct QueryService {
+    lake: Arc<Lake>,
+    engine: QueryEngine,
+    limits: QueryLimits,
+}
+
+impl std::fmt::Debug for QueryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryService")
+            .field("engine", &self.engine)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl QueryService {
+    /// With the limits of the lake's `[query]` configuration.
+    pub fn new(lake: Arc<Lake>) -> Self {
+        let limits = QueryLimits::from_config(&lake.config.query);
+        Self::with_limits(lake, limits)
+    }
+
+    pub fn with_limits(lake: Arc<Lake>, limits: QueryLimits) -> Self {
+        QueryService {
+            engine: QueryEngine::new(limits.engine.clone()),
+            lake,
+            limits,
+        }
+    }
+
+    pub fn lake(&self) -> &Arc<Lake> {
+        &self.lake
+    }
+
+    pub fn engine(&self) -> &QueryEngine {
+        &self.engine
+    }
+
+    pub fn limits(&self) -> &QueryLimits {
+        &self.limits
+    }
+
+    /// Runs one statement until its answer, its deadline or `cancel`.
+    pub async fn run(
+        &self,
+        request: &QueryRequest<'_>,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<Answer, QueryError> {
+        let record = Record::new(&self.lake, request, true);
+        let result = self
+            .engine
+            .run(&request.principal.name, cancel, |threads| {
+                self.answer(threads, request, &record)
+            })
+            .await;
+        record.finish(&result, |a| (a.rows, a.batches.iter().map(|b| b.get_array_memory_size()).sum())).await?;
+        result
+    }
+
+    /// Plans one statement and says what it returns; a refusal or failure
+    /// is audited (a statement that runs is audited when it runs).
+    pub async fn describe(
+        &self,
+        request: &QueryRequest<'_>,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<Description, QueryError> {
+        let record = Record::new(&self.lake, request, false);
+        let recording = &record;
+        let result = self
+            .engine
+            .run(&request.principal.name, cancel, |threads| async move {
+                let prepared = self.prepare(&threads, request, recording).await?;
+                let df = prepared.df;
+                threads
+                    .run(async move {
+                        let types = df
+                            .logical_plan()
+                            .get_parameter_types()
+                            .map_err(QueryError::failed)?;
+                        let params = (1..=types.len())
+                            .map(|i| types.get(&format!("${i}")).cloned().flatten())
+                            .collect();
+                        Ok(Description {
+                            schema: df.schema().inner().clone(),
+                            params,
+                        })
+                    })
+                    .await
+            })
+            .await;
+        record.finish(&result, |_| (0, 0)).await?;
+        result
+    }
+
+    /// A statement checked, authorised and planned in the reader's session.
+    async fn prepare(
+        &self,
+        threads: &QueryThreads,
+        request: &QueryRequest<'_>,
+        record: &Record,
+    ) -> Result<Prepared, QueryError> {
+        let lake = &self.lake;
+        let principal = request.principal;
+        let reader = reader(lake, principal, request.purpose).await?;
+        let guard_limits = self.limits.guard(reader.coordinator);
+        let sql = request.sql.to_owned();
+        let checked = threads
+            .run(async move {
+                guard::check(&sql, &guard_limits).map_err(|d| QueryError::Denied(d.to_string()))
+            })
+            .await?;
+        let named: BTreeSet<String> = checked
+            .tables
+            .iter()
+            .map(|t| dataset_of(t).to_owned())
+            .collect();
+        record.update(|e| e.datasets = named.iter().cloned().collect());
+        let grants = lake
+            .catalog
+            .live_grants(&principal.name, &principal.institution, now_micros())
+            .await?;
+        let session =
+            GovernedSession::open(lake, &reader, &grants, self.limits.max_value_bytes).await?;
+        for table in &named {
+            if let Some(Err(reason)) = session.access.get(table) {
+                return Err(QueryError::Denied(reason.clone()));
+            }
+        }
+        let ctx = session.ctx.clone();
+        let sql = request.sql.to_owned();
+        let planned = threads
+            .run(async move {
+                let options = SQLOptions::new()
+                    .with_allow_ddl(false)
+                    .with_allow_dml(false)
+                    .with_allow_statements(false);
+                Ok(ctx
+                    .sql_with_options(&sql, options)
+                    .await
+                    .map(|df| {
+                        let tables = tables_scanned(df.logical_plan());
+                        (df, tables)
+                    })
+                    .map_err(|e| e.to_string()))
+            })
+            .await?;
+        let (df, tables) =
+            planned.map_err(|message| explain_planning_error(&message, &named, &session))?;
+        // What the record says was read comes from the plan, not from the
+        // statement's text: a CTE that shadows a table's name, a qualified
+        // name or a subquery cannot hide a read from the provider's report.
+        record.update(|e| {
+            e.datasets = tables.iter().cloned().collect();
+            e.grants = tables
+                .iter()
+                .filter_map(|t| session.access.get(t).and_then(|a| a.as_ref().ok()))
+                .flat_map(|a| a.grants.iter().cloned())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+        });
+        Ok(Prepared {
+            df,
+            session,
+            tables,
+        })
+    }
+
+    async fn answer(
+        &self,
+        threads: QueryThreads,
+        request: &QueryRequest<'_>,
+        record: &Record,
+    ) -> Result<Answer, QueryError> {
+        let Prepared {
+            df,
+            session,
+            tables,
+        } = self.prepare(&threads, request, record).await?;
+        let params = request.params.to_vec();
+        let (df, columns) = threads
+            .run(async move {
+                let df = bind(df, &params)?;
+                let plan = df
+                    .clone()
+                    .into_optimized_plan()
+                    .map_err(QueryError::failed)?;
+                Ok((df, columns_read(&plan)))
+            })
+            .await?;
+        record.update(|e| e.columns = columns.clone());
+        let schema = df.schema().inner().clone();
+        let max_rows = self.limits.max_rows;
+        let memory_limit = self.lake.config.query.memory_limit.clone();
+        let (batches, rows) = threads
+            .run(async move {
+                let mut stream = df
+                    .execute_stream()
+                    .await
+                    .map_err(|e| execution_error(e, &memory_limit))?;
+                let (mut batches, mut rows) = (Vec::new(), 0usize);
+                while let Some(batch) = stream.next().await {
+                    let batch = batch.map_err(|e| execution_error(e, &memory_limit))?;
+                    rows += batch.num_rows();
+                    if rows > max_rows {
+                        return Err(QueryError::TooManyRows(max_rows));
+                    }
+                    batches.push(batch);
+                }
+                Ok((batches, rows))
+            })
+            .await?;
+        let grants = record.entry().grants;
+        // Only the lake's datasets (not `system.audit`).
+        let datasets: Vec<String> = tables
+            .iter()
+            .filter(|t| session.access.contains_key(*t))
+            .cloned()
+            .collect();
+        Ok(Answer {
+            schema,
+            batches,
+            rows,
+            datasets,
+            columns,
+            grants,
+        })
+    }
+}
+
+/// The audit entry of one statement as it goes. Written when the statement
+/// ends; if the caller's future is dropped first (an HTTP client went
+/// away), written as `cancelled` from a task of its own.
+struct Record {
+    lake: Arc<Lake>,
+    entry: Mutex<AuditEntry>,
+    started: Instant,
+    /// Also record a statement that succeeded (a run, not a describe).
+    success_too: bool,
+    written: std::sync::atomic::AtomicBool,
+}
+
+impl Record {
+    fn new(lake: &Arc<Lake>, request: &QueryRequest<'_>, success_too: bool) -> Self {
+        Record {
+            lake: Arc::clone(lake),
+            entry: Mutex::new(AuditEntry {
+                principal: request.principal.name.clone(),
+                institution: request.principal.institution.clone(),
+                purpose: request.purpose.map(str::to_owned),
+                action: "query".into(),
+                ..Default::default()
+            }),
+            started: Instant::now(),
+            success_too,
+            written: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut AuditEntry)) {
+        change(&mut self.entry.lock().expect("audit entry"));
+    }
+
+    fn entry(&self) -> AuditEntry {
+        self.entry.lock().expect("audit entry").clone()
+    }
+
+    /// Writes the entry for `result`; `size` gives an answer's rows and bytes.
+    async fn finish<T>(
+        &self,
+        result: &Result<T, QueryError>,
+        size: impl Fn(&T) -> (usize, usize),
+    ) -> Result<(), LakeError> {
+        self.written
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut entry = self.entry();
+        entry.duration_ms = self.started.elapsed().as_millis() as i64;
+        match result {
+            Ok(answer) => {
+                if !self.success_too {
+                    return Ok(());
+                }
+                let (rows, bytes) = size(answer);
+                entry.outcome = "ok".into();
+                entry.rows = rows as i64;
+                entry.bytes = bytes as i64;
+            }
+            Err(e) => {
+                entry.outcome = e.outcome().into();
+                entry.reason = Some(e.to_string());
+            }
+        }
+        self.lake.audit(&entry).await.map(|_| ())
+    }
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        if self.written.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let mut entry = self.entry();
+        entry.duration_ms = self.started.elapsed().as_millis() as i64;
+        entry.outcome = "cancelled".into();
+        entry.reason = Some(format!(
+            "the query was stopped: {CANCELLED_BY_CLIENT} (a cancel request, or the connection closed)"
+        ));
+        let lake = Arc::clone(&self.lake);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = lake.audit(&entry).await {
+                    tracing::error!(error = %e, "a cancelled query could not be audited");
+                }
+            });
+        }
     }
 }
 
 /// A statement checked, authorised and planned in the reader's session.
 struct Prepared {
-    df: datafusion::prelude::DataFrame,
+    df: DataFrame,
     session: GovernedSession,
     tables: BTreeSet<String>,
-}
-
-async fn prepare(
-    lake: &Lake,
-    principal: &Principal,
-    purpose: Option<&str>,
-    sql: &str,
-    limits: &QueryLimits,
-    entry: &mut AuditEntry,
-) -> Result<Prepared, QueryError> {
-    let reader = reader(lake, principal, purpose).await?;
-    let coordinator = reader.coordinator;
-    let guard_limits = GuardLimits {
-        max_sql_bytes: limits.max_sql_bytes,
-        catalog_schemas: coordinator,
-    };
-    let checked =
-        guard::check(sql, &guard_limits).map_err(|d| QueryError::Denied(d.to_string()))?;
-    let named: BTreeSet<String> = checked
-        .tables
-        .iter()
-        .map(|t| dataset_of(t).to_owned())
-        .collect();
-    entry.datasets = named.iter().cloned().collect();
-    let grants = lake
-        .catalog
-        .live_grants(&principal.name, &principal.institution, now_micros())
-        .await?;
-    let session = GovernedSession::open(lake, &reader, &grants).await?;
-    for table in &named {
-        if let Some(Err(reason)) = session.access.get(table) {
-            return Err(QueryError::Denied(reason.clone()));
-        }
-    }
-    let options = SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
-    let df = match session.ctx.sql_with_options(sql, options).await {
-        Ok(df) => df,
-        Err(e) => {
-            return Err(explain_planning_error(&e.to_string(), &named, &session));
-        }
-    };
-    // What the record says was read comes from the plan, not from the
-    // statement's text: a CTE that shadows a table's name, a qualified
-    // name or a subquery cannot hide a read from the provider's report.
-    let tables = tables_scanned(df.logical_plan());
-    entry.datasets = tables.iter().cloned().collect();
-    entry.grants = tables
-        .iter()
-        .filter_map(|t| session.access.get(t).and_then(|a| a.as_ref().ok()))
-        .flat_map(|a| a.grants.iter().cloned())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    Ok(Prepared {
-        df,
-        session,
-        tables,
-    })
 }
 
 /// The dataset a table reference names: `obitos`, `public.obitos` and
@@ -265,10 +533,7 @@ fn tables_scanned(plan: &LogicalPlan) -> BTreeSet<String> {
 }
 
 /// Binds text parameters to the places of a planned statement.
-fn bind(
-    df: datafusion::prelude::DataFrame,
-    params: &[Option<String>],
-) -> Result<datafusion::prelude::DataFrame, QueryError> {
+fn bind(df: DataFrame, params: &[Option<String>]) -> Result<DataFrame, QueryError> {
     use datafusion::arrow::datatypes::DataType;
     use datafusion::scalar::ScalarValue;
     if params.is_empty() {
@@ -277,7 +542,7 @@ fn bind(
     let types = df
         .logical_plan()
         .get_parameter_types()
-        .map_err(|e| QueryError::Failed(e.to_string()))?;
+        .map_err(QueryError::failed)?;
     let values = params
         .iter()
         .enumerate()
@@ -292,68 +557,10 @@ fn bind(
                 None => ScalarValue::try_from(&data_type),
                 Some(t) => ScalarValue::try_from_string(t.clone(), &data_type),
             }
-            .map_err(|e| QueryError::Failed(format!("parameter {place}: {e}")))
+            .map_err(|e| QueryError::failed(format!("parameter {place}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    df.with_param_values(values)
-        .map_err(|e| QueryError::Failed(e.to_string()))
-}
-
-async fn answer(
-    lake: &Lake,
-    principal: &Principal,
-    purpose: Option<&str>,
-    sql: &str,
-    params: &[Option<String>],
-    limits: &QueryLimits,
-    entry: &mut AuditEntry,
-) -> Result<Answer, QueryError> {
-    let Prepared {
-        df,
-        session,
-        tables,
-    } = prepare(lake, principal, purpose, sql, limits, entry).await?;
-    let df = bind(df, params)?;
-    let plan = df
-        .clone()
-        .into_optimized_plan()
-        .map_err(|e| QueryError::Failed(e.to_string()))?;
-    entry.columns = columns_read(&plan);
-    let schema = df.schema().inner().clone();
-    let collect = async {
-        let mut stream = df
-            .execute_stream()
-            .await
-            .map_err(|e| execution_error(lake, e))?;
-        let (mut batches, mut rows) = (Vec::new(), 0usize);
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|e| execution_error(lake, e))?;
-            rows += batch.num_rows();
-            if rows > limits.max_rows {
-                return Err(QueryError::TooManyRows(limits.max_rows));
-            }
-            batches.push(batch);
-        }
-        Ok((batches, rows))
-    };
-    let (batches, rows) = tokio::time::timeout(limits.timeout, collect)
-        .await
-        .map_err(|_| QueryError::Timeout(limits.timeout))??;
-    // Only the lake's datasets (not `system.audit`).
-    let datasets: Vec<String> = tables
-        .iter()
-        .filter(|t| session.access.contains_key(*t))
-        .cloned()
-        .collect();
-    entry.datasets = tables.into_iter().collect();
-    Ok(Answer {
-        schema,
-        batches,
-        rows,
-        datasets,
-        columns: entry.columns.clone(),
-        grants: entry.grants.clone(),
-    })
+    df.with_param_values(values).map_err(QueryError::failed)
 }
 
 /// The principal as the policy sees it, declaring `purpose`.
@@ -399,16 +606,17 @@ fn explain_planning_error(
             }
         }
     }
-    QueryError::Failed(message.to_owned())
+    QueryError::failed(message)
 }
 
-/// A failure while the query runs; running out of the memory pool says so.
-fn execution_error(lake: &Lake, e: datafusion::error::DataFusionError) -> QueryError {
+/// A failure while the query runs; running out of the memory pool, or a
+/// value over its bound, says so.
+fn execution_error(e: datafusion::error::DataFusionError, memory_limit: &str) -> QueryError {
     let message = e.to_string();
     if message.contains("Resources exhausted") {
-        QueryError::OutOfMemory(lake.config.query.memory_limit.clone())
+        QueryError::OutOfMemory(memory_limit.to_owned())
     } else {
-        QueryError::Failed(message)
+        QueryError::failed(message)
     }
 }
 

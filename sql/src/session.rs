@@ -31,11 +31,21 @@ pub struct GovernedSession {
 }
 
 impl GovernedSession {
-    pub async fn open(lake: &Lake, reader: &Reader, grants: &[Grant]) -> Result<Self, LakeError> {
+    /// The session of `reader`, holding `grants`; no function or batch in
+    /// it may produce more than `max_value_bytes`.
+    pub async fn open(
+        lake: &Lake,
+        reader: &Reader,
+        grants: &[Grant],
+        max_value_bytes: usize,
+    ) -> Result<Self, LakeError> {
         let snapshot = lake.catalog.resolve(&AsOf::Latest).await?;
         // information_schema lists only what this session holds, so SHOW TABLES,
         // SHOW COLUMNS and DESCRIBE show the reader its own tables and columns.
-        let ctx = lagoa_lake::session::new_context(lake, true)?;
+        let ctx = crate::bounded::bound_context(
+            &lagoa_lake::session::new_context(lake, true)?,
+            max_value_bytes,
+        );
         let datasets = lake.catalog.datasets(snapshot).await?;
         let removed = lake.catalog.removed_columns().await?;
         let mut access = BTreeMap::new();

@@ -632,21 +632,24 @@ fn the_limits_of_a_governed_query_end_it_clearly_and_are_audited() {
             "1",
             "SELECT * FROM populacao",
             "more than 1 rows",
+            "error",
         ),
         (
             "LAGOA__QUERY__TIMEOUT_SECONDS",
             "1",
             "SELECT count(*) FROM (SELECT unnest(range(1, 100000)) AS a) x, (SELECT unnest(range(1, 100000)) AS b) y",
             "ran longer than 1s",
+            "timeout",
         ),
         (
             "LAGOA__QUERY__MEMORY_LIMIT",
             "2MiB",
             "SELECT count(DISTINCT x) FROM (SELECT unnest(range(1, 3000000)) AS x) t",
             "needs more memory than query.memory_limit (2MiB)",
+            "error",
         ),
     ];
-    for (setting, value, sql, refusal) in cases {
+    for (setting, value, sql, refusal, outcome) in cases {
         let out = lagoa_env(
             &lake,
             &["query", sql, "--format", "csv"],
@@ -657,7 +660,7 @@ fn the_limits_of_a_governed_query_end_it_clearly_and_are_audited() {
         assert!(stderr.contains(refusal), "{setting}: {stderr}");
         assert!(out.stdout.is_empty(), "{setting}: nothing is returned");
         let entry = last_audit(&lake);
-        assert_eq!(entry["outcome"], "error", "{setting}: {entry}");
+        assert_eq!(entry["outcome"], outcome, "{setting}: {entry}");
         assert!(
             entry["reason"]
                 .as_str()

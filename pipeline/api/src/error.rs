@@ -80,6 +80,8 @@ impl From<QueryError> for ApiError {
             QueryError::Denied(_) => StatusCode::FORBIDDEN,
             QueryError::Failed(_) => StatusCode::BAD_REQUEST,
             QueryError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            QueryError::Cancelled(_) | QueryError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            QueryError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             QueryError::TooManyRows(_) => StatusCode::PAYLOAD_TOO_LARGE,
             QueryError::OutOfMemory(_) => StatusCode::UNPROCESSABLE_ENTITY,
             QueryError::Lake(_) => {

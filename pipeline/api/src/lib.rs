@@ -23,7 +23,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use lagoa_daemon::SourceFile;
 use lagoa_lake::Lake;
-use lagoa_sql::QueryLimits;
+use lagoa_sql::QueryService;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,33 +35,34 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 pub struct Api(Arc<Inner>);
 
 struct Inner {
-    lake: Arc<Lake>,
+    queries: QueryService,
     sources: Vec<Arc<SourceFile>>,
     late_grace: Duration,
-    limits: QueryLimits,
     /// Months of consumption reports are counted in this zone.
     timezone: String,
 }
 
 impl Api {
     pub fn new(
-        lake: Arc<Lake>,
+        queries: QueryService,
         sources: Vec<Arc<SourceFile>>,
         late_grace: Duration,
-        limits: QueryLimits,
         timezone: String,
     ) -> Self {
         Api(Arc::new(Inner {
-            lake,
+            queries,
             sources,
             late_grace,
-            limits,
             timezone,
         }))
     }
 
     fn lake(&self) -> &Lake {
-        &self.0.lake
+        self.0.queries.lake()
+    }
+
+    fn queries(&self) -> &QueryService {
+        &self.0.queries
     }
 
     /// Every route, with its method: what the OpenAPI document must list.

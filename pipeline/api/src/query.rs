@@ -1,6 +1,7 @@
 //! `POST /api/v1/query`: one governed query (the guard, the policy, the
-//! limits and the audit entry of `lagoa_sql::run`), its result encoded a
-//! batch at a time as JSON, NDJSON, CSV or Arrow IPC.
+//! limits and the audit entry of `lagoa_sql::QueryService::run`), its
+//! result encoded a batch at a time as JSON, NDJSON, CSV or Arrow IPC. A
+//! client that disconnects before the answer cancels the query.
 //!
 //! The purpose of a query on `especial` data comes in the body
 //! (`"purpose"`) or in the `Lagoa-Purpose` header (UTF-8).
@@ -96,14 +97,12 @@ pub async fn submit(
         })
         .transpose()?;
     let purpose = body.purpose.or(header_purpose);
-    let answer = lagoa_sql::run(
-        api.lake(),
-        &who,
-        purpose.as_deref(),
-        &body.sql,
-        &api.0.limits,
-    )
-    .await?;
+    // A client that goes away drops this future, and with it the query.
+    let request = lagoa_sql::QueryRequest::new(&who, purpose.as_deref(), &body.sql);
+    let answer = api
+        .queries()
+        .run(&request, std::future::pending())
+        .await?;
     let rows = answer.rows;
     let chunks = encode(format, answer.schema, answer.batches);
     let mut response = Body::from_stream(chunks).into_response();

@@ -9,6 +9,7 @@ use lagoa_lake::catalog::{
     AuditEntry, NewCategorisation, NewRequest, Principal, format_micros, now_micros,
 };
 use lagoa_sql::stewardship;
+use std::sync::Arc;
 
 #[derive(clap::Subcommand)]
 pub enum DatasetCommand {
@@ -303,7 +304,7 @@ pub async fn grant(lake: &Lake, token: Option<&str>, command: GrantCommand) -> R
 /// A query as a principal: the SQL guard, the sharing policy and the
 /// audit trail, then the result in the chosen format.
 pub async fn query(
-    lake: &Lake,
+    lake: &Arc<Lake>,
     token: &str,
     purpose: Option<&str>,
     sql: &str,
@@ -327,14 +328,13 @@ pub async fn query(
             return Err(e);
         }
     };
-    let answer = lagoa_sql::run(
-        lake,
-        &who,
-        purpose,
-        sql,
-        &lagoa_sql::QueryLimits::from_config(&lake.config.query),
-    )
-    .await?;
+    let queries = lagoa_sql::QueryService::new(Arc::clone(lake));
+    let request = lagoa_sql::QueryRequest::new(&who, purpose, sql);
+    // Ctrl-C cancels the query (and the audit trail says so).
+    let interrupted = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let answer = queries.run(&request, interrupted).await?;
     let table = datafusion::datasource::MemTable::try_new(answer.schema, vec![answer.batches])?;
     let df = datafusion::prelude::SessionContext::new().read_table(std::sync::Arc::new(table))?;
     crate::output::write(df, format, output).await?;

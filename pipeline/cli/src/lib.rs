@@ -312,8 +312,13 @@ pub fn main() -> ExitCode {
         cli.command,
         Command::Daemon { .. } | Command::Serve { .. }
     ));
+    std::panic::set_hook(Box::new(log_panic));
+    // Every thread of the command, the main one included, has the stack a
+    // query's threads have: planning recurses on the statement.
+    let stack = lagoa_sql::engine::STACK_BYTES;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(stack)
         .build()
     {
         Ok(rt) => rt,
@@ -322,13 +327,45 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    let main = std::thread::Builder::new()
+        .name("lagoa".into())
+        .stack_size(stack)
+        .spawn(move || {
+            let outcome = runtime.block_on(run(cli));
+            // Blocking work still going (a cancelled query's last batch) does
+            // not hold the exit.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+            outcome
+        });
+    match main.map(|t| t.join()) {
+        Ok(Ok(Ok(()))) => ExitCode::SUCCESS,
+        Ok(Ok(Err(e))) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+        Ok(Err(_)) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: cannot start the main thread: {e}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+/// Panics are logged without their values: the message goes through the
+/// same redaction as a query's errors (it could quote a row).
+fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let message = info
+        .payload()
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| info.payload().downcast_ref::<&str>().copied())
+        .unwrap_or("a panic");
+    let at = info
+        .location()
+        .map(|l| format!("{}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    let thread = std::thread::current().name().unwrap_or("unnamed").to_owned();
+    tracing::error!(%thread, %at, panic = %lagoa_sql::redact::redact(message), "a thread panicked");
 }
 
 /// Logs to stderr: human-readable on a terminal, JSON lines otherwise
@@ -464,8 +501,13 @@ async fn run(cli: Cli) -> Result<()> {
                 if as_of.is_some() {
                     bail!("--as-of is not available to governed queries yet; drop it or --token");
                 }
+                let lake = std::sync::Arc::new(lake);
                 return governance::query(&lake, token, purpose.as_deref(), &sql, format, output.as_deref()).await;
             }
+            // The lake's owner reads everything, but the statement's shape is
+            // bounded all the same: a deep one would overflow the planner.
+            lagoa_sql::guard::check_shape(&sql, &lagoa_sql::QueryLimits::from_config(&lake.config.query).guard(true))
+                .map_err(|d| anyhow!("{d}"))?;
             let as_of = as_of.as_deref().map(parse_as_of).transpose()?.unwrap_or(AsOf::Latest);
             let session = lake.session(&as_of).await?;
             let df = session.sql(&sql).await?;

@@ -143,11 +143,11 @@ pub async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Result<()>
         secure_cookie: config.console.secure_cookie,
     };
     let lake = Arc::new(lake);
+    let queries = lagoa_sql::QueryService::new(Arc::clone(&lake));
     let api = lagoa_api::Api::new(
-        Arc::clone(&lake),
+        queries.clone(),
         sources.iter().cloned().map(Arc::new).collect(),
         options.late_grace,
-        lagoa_sql::QueryLimits::from_config(&config.query),
         config.console.timezone.clone(),
     );
     let stop_pg = tokio_util::sync::CancellationToken::new();
@@ -163,8 +163,7 @@ pub async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Result<()>
         eprintln!("PostgreSQL: {address} (user: your principal, password: your API token)");
         Some(tokio::spawn(lagoa_pg::serve(
             listener,
-            Arc::clone(&lake),
-            lagoa_sql::QueryLimits::from_config(&config.query),
+            queries.clone(),
             stop_pg.clone(),
         )))
     };
@@ -176,16 +175,38 @@ pub async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Result<()>
     tracing::info!(%address, "serving the console and the API");
     eprintln!("Console: http://{address}/");
     eprintln!("API: http://{address}/api/v1 (OpenAPI: http://{address}/api/v1/openapi.json)");
-    axum::serve(listener, console.router().merge(api.router()))
-        .with_graceful_shutdown(wait_for_signal())
-        .await?;
+    let grace = Duration::from_secs(config.daemon.shutdown_grace_seconds);
+    let stopping = tokio_util::sync::CancellationToken::new();
+    let signalled = {
+        let stopping = stopping.clone();
+        let queries = queries.clone();
+        async move {
+            wait_for_signal().await;
+            tracing::info!("signal received: stopping queries and shutting down");
+            // Running and waiting queries end now (audited as cancelled),
+            // so the connections they hold can close.
+            queries.engine().shut_down();
+            stopping.cancel();
+        }
+    };
+    let served = async {
+        axum::serve(listener, console.router().merge(api.router()))
+            .with_graceful_shutdown(signalled)
+            .await
+    };
+    // A client that keeps its connection open does not hold the server:
+    // after the grace period it stops anyway.
+    tokio::select! {
+        result = served => result?,
+        _ = async { stopping.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("connections were still open after the shutdown grace period");
+        }
+    }
     stop_pg.cancel();
     if let Some(pg) = pg {
-        let _ = pg.await;
+        let _ = tokio::time::timeout(grace, pg).await;
     }
-    console
-        .shutdown(Duration::from_secs(config.daemon.shutdown_grace_seconds))
-        .await;
+    console.shutdown(grace).await;
     Ok(())
 }
 

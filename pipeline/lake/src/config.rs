@@ -244,6 +244,22 @@ pub struct QueryConfig {
     pub timeout_seconds: u64,
     /// ... longest SQL text accepted.
     pub max_sql_bytes: usize,
+    /// ... deepest nesting of expressions, subqueries or set operations.
+    pub max_depth: usize,
+    /// ... most expression nodes in one statement.
+    pub max_expression_nodes: usize,
+    /// ... most table references once every CTE reference is expanded.
+    pub max_relations: u64,
+    /// ... queries running at once, in all.
+    pub max_concurrent: usize,
+    /// ... queries of one principal running at once.
+    pub max_per_principal: usize,
+    /// ... queries waiting for a place; more are refused at once.
+    pub max_queued: usize,
+    /// ... longest a query waits for a place before it is refused.
+    pub queue_timeout_seconds: u64,
+    /// ... a query running longer than this yields the CPU to younger ones.
+    pub background_after_ms: u64,
     /// The PostgreSQL wire protocol port `lagoa serve` opens for analysts'
     /// tools (psql, DBeaver, Metabase, Power BI); "" for none.
     pub pg_listen: String,
@@ -257,6 +273,14 @@ impl Default for QueryConfig {
             max_rows: 100_000,
             timeout_seconds: 300,
             max_sql_bytes: 64 * 1024,
+            max_depth: 128,
+            max_expression_nodes: 20_000,
+            max_relations: 1_000,
+            max_concurrent: 8,
+            max_per_principal: 2,
+            max_queued: 64,
+            queue_timeout_seconds: 30,
+            background_after_ms: 1_000,
             pg_listen: "127.0.0.1:5433".into(),
         }
     }
@@ -350,6 +374,23 @@ impl LakeConfig {
         }
         if self.storage.timeout_seconds == 0 {
             problems.push("storage.timeout_seconds must be at least 1".into());
+        }
+        for (name, value) in [
+            ("query.max_depth", self.query.max_depth),
+            ("query.max_expression_nodes", self.query.max_expression_nodes),
+            ("query.max_concurrent", self.query.max_concurrent),
+            ("query.max_per_principal", self.query.max_per_principal),
+            ("query.timeout_seconds", self.query.timeout_seconds as usize),
+        ] {
+            if value == 0 {
+                problems.push(format!("{name} must be at least 1"));
+            }
+        }
+        if self.query.max_depth > 512 {
+            problems.push(format!(
+                "query.max_depth {} is more than the query threads' stack is measured for (512)",
+                self.query.max_depth
+            ));
         }
         if let Err(e) = parse_size(&self.query.memory_limit) {
             problems.push(format!("query.memory_limit: {e}"));
@@ -538,9 +579,22 @@ memory_limit = {memory:?}
 # pages are pruned by the query's predicate either way.
 filter_pushdown = {pushdown}
 # Limits of governed queries (with a token: CLI, HTTP API, PostgreSQL port).
+# The timeout covers checking, planning and running; the shape of a
+# statement is bounded before it is planned.
 max_rows = {max_rows}
 timeout_seconds = {query_timeout}
 max_sql_bytes = {max_sql}
+max_depth = {max_depth}
+max_expression_nodes = {max_nodes}
+max_relations = {max_relations}
+# Admission: queries running at once, in all and per principal; others wait
+# in a queue of max_queued for up to queue_timeout_seconds, then are refused.
+max_concurrent = {max_concurrent}
+max_per_principal = {max_per_principal}
+max_queued = {max_queued}
+queue_timeout_seconds = {queue_timeout}
+# A query running longer than this yields the CPU to younger queries.
+background_after_ms = {background_after}
 # `lagoa serve` speaks the PostgreSQL protocol here, for psql, DBeaver,
 # Metabase or Power BI (user: principal, password: API token); "" for none.
 pg_listen = {pg_listen:?}
@@ -607,6 +661,14 @@ check_seconds = {indicators_check}
         max_rows = config.query.max_rows,
         query_timeout = config.query.timeout_seconds,
         max_sql = config.query.max_sql_bytes,
+        max_depth = config.query.max_depth,
+        max_nodes = config.query.max_expression_nodes,
+        max_relations = config.query.max_relations,
+        max_concurrent = config.query.max_concurrent,
+        max_per_principal = config.query.max_per_principal,
+        max_queued = config.query.max_queued,
+        queue_timeout = config.query.queue_timeout_seconds,
+        background_after = config.query.background_after_ms,
         pg_listen = config.query.pg_listen,
         sources = config.daemon.sources,
         concurrency = config.daemon.concurrency,

@@ -69,6 +69,14 @@ impl LakeStore {
                         retry_timeout: std::time::Duration::from_secs(config.retry_timeout_seconds),
                         ..Default::default()
                     });
+                // HTTP connections live on the runtime that opens the lake:
+                // a governed query runs on threads that end with it, and a
+                // pooled connection made there would die with them.
+                if let Ok(io) = tokio::runtime::Handle::try_current() {
+                    builder = builder.with_http_connector(
+                        object_store::client::SpawnedReqwestConnector::new(io),
+                    );
+                }
                 let s3 = builder.build().map_err(LakeError::store(url))?;
                 let prefix = prefix.trim_matches('/');
                 if prefix.is_empty() {

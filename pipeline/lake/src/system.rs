@@ -23,10 +23,15 @@ type Loader = dyn Fn() -> BoxFuture<'static, Result<Arc<MemTable>>> + Send + Syn
 pub struct OnScan {
     schema: SchemaRef,
     load: Box<Loader>,
+    /// The runtime that owns the catalog's connections: the rows are read
+    /// there, whichever runtime plans the query (a governed query plans on
+    /// threads of its own, which end with it).
+    io: Option<tokio::runtime::Handle>,
 }
 
 impl OnScan {
-    /// `empty` gives the schema; `load` the rows, at scan time.
+    /// `empty` gives the schema; `load` the rows, at scan time, on the
+    /// runtime this is made on.
     pub fn new(
         empty: Arc<MemTable>,
         load: impl Fn() -> BoxFuture<'static, Result<Arc<MemTable>>> + Send + Sync + 'static,
@@ -34,6 +39,7 @@ impl OnScan {
         OnScan {
             schema: empty.schema(),
             load: Box::new(load),
+            io: tokio::runtime::Handle::try_current().ok(),
         }
     }
 }
@@ -63,9 +69,15 @@ impl TableProvider for OnScan {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let table = (self.load)()
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let load = (self.load)();
+        let table = match &self.io {
+            Some(io) => io
+                .spawn(load)
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))?,
+            None => load.await,
+        }
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
         table.scan(state, projection, filters, limit).await
     }
 }

@@ -24,7 +24,9 @@ pub fn error_info(e: &QueryError) -> ErrorInfo {
     let code = match e {
         QueryError::Denied(_) => "42501",
         QueryError::Failed(_) => "42000",
-        QueryError::Timeout(_) => "57014",
+        QueryError::Timeout(_) | QueryError::Cancelled(_) => "57014",
+        QueryError::Busy(_) => "53000",
+        QueryError::Internal(_) => "XX000",
         QueryError::TooManyRows(_) => "54000",
         QueryError::OutOfMemory(_) => "53200",
         QueryError::Lake(_) => "XX000",

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use futures::Sink;
 use lagoa_lake::Lake;
 use lagoa_lake::catalog::{AuditEntry, Principal, now_micros};
-use lagoa_sql::{QueryError, QueryLimits};
+use lagoa_sql::{QueryError, QueryRequest, QueryService};
 use pgwire::api::auth::cleartext::CleartextPasswordAuth;
 use pgwire::api::auth::mechanism::AuthMechanismFactory;
 use pgwire::api::auth::{
@@ -33,7 +33,8 @@ use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
+use pgwire::api::cancel::DefaultCancelHandler;
+use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use std::fmt::Debug;
@@ -42,13 +43,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Accepts connections until `shutdown`; each connection runs on its own task.
-pub async fn serve(
-    listener: TcpListener,
-    lake: Arc<Lake>,
-    limits: QueryLimits,
-    shutdown: CancellationToken,
-) {
-    let handlers = Arc::new(Handlers::new(lake, limits));
+pub async fn serve(listener: TcpListener, queries: QueryService, shutdown: CancellationToken) {
+    let handlers = Arc::new(Handlers::new(queries));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -70,30 +66,35 @@ pub async fn serve(
 struct Handlers {
     startup: Arc<Startup>,
     queries: Arc<Queries>,
+    /// Cancel requests find the connection's running query here.
+    cancel: Arc<DefaultCancelHandler>,
 }
 
 impl Handlers {
-    fn new(lake: Arc<Lake>, limits: QueryLimits) -> Self {
+    fn new(queries: QueryService) -> Self {
         let mut parameters = DefaultServerParameterProvider::default();
         // Clients parse the leading version number.
         parameters.server_version = format!("16.0 (lagoa {})", env!("CARGO_PKG_VERSION"));
+        let lake = Arc::clone(queries.lake());
         let source = Arc::new(TokenSource {
             lake: Arc::clone(&lake),
         });
         let parser = Arc::new(Parser {
             lake: Arc::clone(&lake),
-            limits: limits.clone(),
+            queries: queries.clone(),
         });
+        let connections = Arc::new(ConnectionManager::new());
         Self {
             startup: Arc::new(Startup {
-                driver: AuthDriver::new(parameters),
+                driver: AuthDriver::new(parameters).with_connection_manager(Arc::clone(&connections)),
                 factory: CleartextPasswordAuth::new(source),
             }),
             queries: Arc::new(Queries {
                 lake,
-                limits,
+                queries,
                 parser,
             }),
+            cancel: Arc::new(DefaultCancelHandler::new(connections)),
         }
     }
 }
@@ -109,6 +110,10 @@ impl PgWireServerHandlers for Handlers {
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         Arc::clone(&self.startup)
+    }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        Arc::clone(&self.cancel)
     }
 }
 
@@ -248,15 +253,31 @@ async fn principal<C: ClientInfo + ?Sized>(
         .session_extensions()
         .get::<Session>()
         .ok_or_else(|| fatal("28000", "not signed in".into()))?;
-    match lake
+    let reason = match lake
         .catalog
         .authenticate(&session.token, now_micros())
         .await
     {
-        Ok(p) if p.name == session.user => Ok((p, session)),
-        Ok(_) => Err(fatal("28000", "the token no longer names this user".into())),
-        Err(e) => Err(fatal("28000", format!("the token was refused: {e}"))),
+        Ok(p) if p.name == session.user => return Ok((p, session)),
+        Ok(_) => "the token no longer names this user".to_owned(),
+        Err(e) => format!("the token was refused: {e}"),
+    };
+    // A statement on a connection whose token was revoked, or whose user
+    // was disabled, since it signed in: refused, and on the record.
+    let entry = AuditEntry {
+        principal: session.user.clone(),
+        institution: "-".into(),
+        purpose: session.purpose(),
+        action: "query".into(),
+        subject: Some("PostgreSQL connection".into()),
+        outcome: "denied".into(),
+        reason: Some(reason.clone()),
+        ..Default::default()
+    };
+    if let Err(e) = lake.audit(&entry).await {
+        tracing::error!(error = %e, "a refused PostgreSQL statement could not be audited");
     }
+    Err(fatal("28000", reason))
 }
 
 fn fatal(code: &str, message: String) -> PgWireError {
@@ -283,7 +304,7 @@ fn local_response(local: &Local, session: &Session) -> Response {
 
 struct Queries {
     lake: Arc<Lake>,
-    limits: QueryLimits,
+    queries: QueryService,
     parser: Arc<Parser>,
 }
 
@@ -292,20 +313,19 @@ impl Queries {
         &self,
         who: &Principal,
         session: &Session,
-        sql: &str,
-        params: &[Option<String>],
+        request: (&str, &[Option<String>]),
         format: &Format,
     ) -> PgWireResult<Response> {
         let purpose = session.purpose();
-        let answer = lagoa_sql::run_bound(
-            &self.lake,
-            who,
-            purpose.as_deref(),
+        let (sql, params) = request;
+        let request = QueryRequest {
+            principal: who,
+            purpose: purpose.as_deref(),
             sql,
             params,
-            &self.limits,
-        )
-        .await;
+        };
+        // A CancelRequest makes pgwire drop this future, and with it the query.
+        let answer = self.queries.run(&request, std::future::pending()).await;
         let answer = match answer {
             Ok(a) => a,
             Err(QueryError::Lake(e)) => {
@@ -337,7 +357,7 @@ impl SimpleQueryHandler for Queries {
             return Ok(vec![local_response(&local, &session)]);
         }
         Ok(vec![
-            self.answer(&who, &session, query, &[], &Format::UnifiedText)
+            self.answer(&who, &session, (query, &[]), &Format::UnifiedText)
                 .await?,
         ])
     }
@@ -357,7 +377,7 @@ pub enum Statement {
 
 struct Parser {
     lake: Arc<Lake>,
-    limits: QueryLimits,
+    queries: QueryService,
 }
 
 #[async_trait]
@@ -378,7 +398,8 @@ impl QueryParser for Parser {
         }
         let (who, session) = principal(&self.lake, client).await?;
         let purpose = session.purpose();
-        match lagoa_sql::describe(&self.lake, &who, purpose.as_deref(), sql, &self.limits).await {
+        let request = QueryRequest::new(&who, purpose.as_deref(), sql);
+        match self.queries.describe(&request, std::future::pending()).await {
             Ok(d) => Ok(Some(Statement::Query {
                 sql: sql.to_owned(),
                 schema: d.schema,
@@ -463,7 +484,7 @@ impl ExtendedQueryHandler for Queries {
                     })?;
                     params.push(Some(text));
                 }
-                self.answer(&who, &session, sql, &params, &portal.result_column_format)
+                self.answer(&who, &session, (sql, &params), &portal.result_column_format)
                     .await
             }
         }

@@ -1,0 +1,793 @@
+//! No single value or batch larger than its share of the query's memory.
+//!
+//! DataFusion's memory pool (`query.memory_limit`) accounts for what
+//! operators hold (hash tables, sorts, aggregates), not for what scalar
+//! functions produce: `repeat('x', 1e9)` once built a 1 GB string under a
+//! 512 MiB limit, and `unnest(generate_series(1, 1e8))` grew to 3.6 GB. So
+//! a governed session gets two bounds, both at `max_bytes` (a quarter of
+//! the memory limit):
+//!
+//! - every scalar function is wrapped ([`BoundedFunction`]): those whose
+//!   output can be far larger than their input (`repeat`, `lpad`, `rpad`,
+//!   `array_repeat`, `array_resize`, `range`, `generate_series`, `replace`,
+//!   `regexp_replace`) have their output's size estimated from their
+//!   arguments *before* they run, and every function's output is measured
+//!   after it runs; a function the optimizer rewrites into another is
+//!   wrapped again;
+//! - the string operator `||`, which is no function, becomes one
+//!   ([`BoundedConcat`], evaluated by DataFusion's own operator, then
+//!   measured), so a chain of CTEs that each double a string stops at the
+//!   bound;
+//! - every projection and unnest has its output batches measured
+//!   ([`BoundedExec`]).
+//!
+//! Either refusal is DataFusion's "resources exhausted", which the query
+//! path reports as the memory limit's error.
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, FieldRef, IntervalMonthDayNano, TimeUnit};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{DataFusionError, ExprSchema, Result, ScalarValue};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
+use datafusion::logical_expr::sort_properties::{ExprProperties, SortProperties};
+use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, Expr, ExprSchemable, LogicalPlan, Operator,
+    ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+};
+use datafusion::optimizer::optimizer::ApplyOrder;
+use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::unnest::UnnestExec;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, PhysicalExpr, PlanProperties,
+};
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// `ctx` with every scalar function wrapped and every projection's and
+/// unnest's batches measured, at `max_bytes` each.
+pub fn bound_context(ctx: &SessionContext, max_bytes: usize) -> SessionContext {
+    // `||` becomes bounded before anything folds constants: the optimizer's
+    // simplification evaluates constant expressions while planning.
+    let mut rules: Vec<Arc<dyn OptimizerRule + Send + Sync>> =
+        vec![Arc::new(BoundConcatenation { max_bytes })];
+    rules.extend(datafusion::optimizer::Optimizer::new().rules);
+    let state = SessionStateBuilder::new_from_existing(ctx.state())
+        .with_optimizer_rules(rules)
+        .with_physical_optimizer_rule(Arc::new(BoundBatches { max_bytes }))
+        .build();
+    let bounded = SessionContext::new_with_state(state);
+    let mut seen = HashSet::new();
+    for function in ctx.state().scalar_functions().values() {
+        if seen.insert(function.name().to_owned()) {
+            bounded.register_udf(bound_function(function.as_ref().clone(), max_bytes));
+        }
+    }
+    bounded
+}
+
+fn bound_function(inner: ScalarUDF, max_bytes: usize) -> ScalarUDF {
+    if inner.inner().downcast_ref::<BoundedFunction>().is_some() {
+        return inner;
+    }
+    ScalarUDF::new_from_impl(BoundedFunction { inner, max_bytes })
+}
+
+fn too_large(what: &str, max_bytes: usize) -> DataFusionError {
+    DataFusionError::ResourcesExhausted(format!(
+        "{what} would produce more than one value or batch may take ({max_bytes} bytes, a quarter of query.memory_limit)"
+    ))
+}
+
+/// A scalar function whose output is bounded; everything else is the
+/// wrapped function's.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct BoundedFunction {
+    inner: ScalarUDF,
+    max_bytes: usize,
+}
+
+impl BoundedFunction {
+    fn inner(&self) -> &Arc<dyn ScalarUDFImpl> {
+        self.inner.inner()
+    }
+}
+
+#[warn(clippy::missing_trait_methods)]
+impl ScalarUDFImpl for BoundedFunction {
+    fn name(&self) -> &str {
+        self.inner().name()
+    }
+
+    #[allow(deprecated)]
+    fn display_name(&self, args: &[Expr]) -> Result<String> {
+        self.inner().display_name(args)
+    }
+
+    fn schema_name(&self, args: &[Expr]) -> Result<String> {
+        self.inner().schema_name(args)
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner().signature()
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        self.inner().return_type(arg_types)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        self.inner().return_field_from_args(args)
+    }
+
+    #[allow(deprecated)]
+    fn is_nullable(&self, args: &[Expr], schema: &dyn ExprSchema) -> bool {
+        self.inner().is_nullable(args, schema)
+    }
+
+    fn is_strict(&self) -> bool {
+        self.inner().is_strict()
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let name = self.inner().name().to_owned();
+        if let Some(estimate) = estimate_output(&name, &args.args, args.number_rows)
+            && estimate > self.max_bytes as u128
+        {
+            return Err(too_large(&name, self.max_bytes));
+        }
+        let output = self.inner().invoke_with_args(args)?;
+        let size = match &output {
+            ColumnarValue::Array(a) => a.get_array_memory_size(),
+            ColumnarValue::Scalar(s) => s.size(),
+        };
+        if size > self.max_bytes {
+            return Err(too_large(&name, self.max_bytes));
+        }
+        Ok(output)
+    }
+
+    fn with_updated_config(&self, config: &ConfigOptions) -> Option<ScalarUDF> {
+        self.inner()
+            .with_updated_config(config)
+            .map(|f| bound_function(f, self.max_bytes))
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.inner().aliases()
+    }
+
+    fn simplify(&self, args: Vec<Expr>, info: &SimplifyContext) -> Result<ExprSimplifyResult> {
+        // A function simplified into others must not escape the bound.
+        match self.inner().simplify(args, info)? {
+            ExprSimplifyResult::Simplified(expr) => {
+                let max_bytes = self.max_bytes;
+                let expr = expr
+                    .transform_up(|e| match e {
+                        Expr::ScalarFunction(f) => {
+                            let func = Arc::new(bound_function((*f.func).clone(), max_bytes));
+                            Ok(Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(
+                                func, f.args,
+                            ))))
+                        }
+                        other => Ok(Transformed::no(other)),
+                    })?
+                    .data;
+                Ok(ExprSimplifyResult::Simplified(expr))
+            }
+            original => Ok(original),
+        }
+    }
+
+    fn preimage(
+        &self,
+        args: &[Expr],
+        lit_expr: &Expr,
+        info: &SimplifyContext,
+    ) -> Result<datafusion::logical_expr::preimage::PreimageResult> {
+        self.inner().preimage(args, lit_expr, info)
+    }
+
+    fn conditional_arguments<'a>(
+        &self,
+        args: &'a [Expr],
+    ) -> Option<(Vec<&'a Expr>, Vec<&'a Expr>)> {
+        self.inner().conditional_arguments(args)
+    }
+
+    fn short_circuits(&self) -> bool {
+        self.inner().short_circuits()
+    }
+
+    fn evaluate_bounds(
+        &self,
+        input: &[&datafusion::logical_expr::interval_arithmetic::Interval],
+    ) -> Result<datafusion::logical_expr::interval_arithmetic::Interval> {
+        self.inner().evaluate_bounds(input)
+    }
+
+    fn propagate_constraints(
+        &self,
+        interval: &datafusion::logical_expr::interval_arithmetic::Interval,
+        inputs: &[&datafusion::logical_expr::interval_arithmetic::Interval],
+    ) -> Result<Option<Vec<datafusion::logical_expr::interval_arithmetic::Interval>>> {
+        self.inner().propagate_constraints(interval, inputs)
+    }
+
+    fn struct_field_mapping(
+        &self,
+        literal_args: &[Option<ScalarValue>],
+    ) -> Option<datafusion::logical_expr::StructFieldMapping> {
+        self.inner().struct_field_mapping(literal_args)
+    }
+
+    fn output_ordering(&self, inputs: &[ExprProperties]) -> Result<SortProperties> {
+        self.inner().output_ordering(inputs)
+    }
+
+    fn preserves_lex_ordering(&self, inputs: &[ExprProperties]) -> Result<bool> {
+        self.inner().preserves_lex_ordering(inputs)
+    }
+
+    fn strictly_order_preserving(&self, inputs: &[ExprProperties]) -> Result<bool> {
+        self.inner().strictly_order_preserving(inputs)
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        self.inner().coerce_types(arg_types)
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.inner().documentation()
+    }
+
+    fn placement(
+        &self,
+        args: &[datafusion::logical_expr::ExpressionPlacement],
+    ) -> datafusion::logical_expr::ExpressionPlacement {
+        self.inner().placement(args)
+    }
+}
+
+/// An upper bound of the bytes a function whose output can outgrow its
+/// input will produce, from its arguments; `None` for the others (they are
+/// measured after they run).
+fn estimate_output(name: &str, args: &[ColumnarValue], rows: usize) -> Option<u128> {
+    let rows = rows.max(1);
+    let arg = |i: usize| args.get(i);
+    let sum = |per_row: &dyn Fn(usize) -> u128| (0..rows).map(per_row).sum::<u128>();
+    match name {
+        "repeat" => {
+            let (text, times) = (Lengths::of(arg(0)?, rows), Ints::of(arg(1)?, rows)?);
+            Some(sum(&|r| text.at(r) * times.count_at(r)))
+        }
+        // The length is in characters, up to 4 bytes each.
+        "lpad" | "rpad" => {
+            let times = Ints::of(arg(1)?, rows)?;
+            Some(sum(&|r| 4 * times.count_at(r)))
+        }
+        "array_repeat" | "list_repeat" => {
+            let (element, times) = (Lengths::of(arg(0)?, rows), Ints::of(arg(1)?, rows)?);
+            Some(sum(&|r| (element.at(r) + 16) * times.count_at(r)))
+        }
+        "array_resize" | "list_resize" => {
+            let times = Ints::of(arg(1)?, rows)?;
+            Some(sum(&|r| 16 * times.count_at(r)))
+        }
+        "range" | "generate_series" | "gen_series" => series_elements(args, rows).map(|n| n * 8),
+        "replace" => {
+            let (text, from, to) = (
+                Lengths::of(arg(0)?, rows),
+                Lengths::of(arg(1)?, rows),
+                Lengths::of(arg(2)?, rows),
+            );
+            Some(sum(&|r| text.at(r) * (to.at(r) / from.at(r).max(1) + 1)))
+        }
+        "regexp_replace" => {
+            let (text, with) = (Lengths::of(arg(0)?, rows), Lengths::of(arg(2)?, rows));
+            Some(sum(&|r| (text.at(r) + 1) * (with.at(r) + 1)))
+        }
+        _ => None,
+    }
+}
+
+/// How many elements `range`/`generate_series` will make, over all rows:
+/// integers, or dates and timestamps stepped by an interval.
+fn series_elements(args: &[ColumnarValue], rows: usize) -> Option<u128> {
+    let (start, stop) = match args.len() {
+        1 => (None, &args[0]),
+        _ => (Some(&args[0]), &args[1]),
+    };
+    let integer = |v: &ColumnarValue| v.data_type().is_integer();
+    if integer(stop) {
+        let stop = Ints::of(stop, rows)?;
+        let start = match start {
+            Some(s) => Some(Ints::of(s, rows)?),
+            None => None,
+        };
+        let step = match args.get(2) {
+            Some(s) => Some(Ints::of(s, rows)?),
+            None => None,
+        };
+        return Some(
+            (0..rows)
+                .map(|r| {
+                    let from = start.as_ref().map_or(0, |s| s.at(r));
+                    let by = step.as_ref().map_or(1, |s| s.at(r)).unsigned_abs().max(1);
+                    (stop.at(r).abs_diff(from) / by) as u128 + 1
+                })
+                .sum(),
+        );
+    }
+    // Dates and timestamps: the span in nanoseconds over the step's.
+    let start = Nanos::of(start?, rows)?;
+    let stop = Nanos::of(stop, rows)?;
+    let step = match args.get(2) {
+        Some(ColumnarValue::Scalar(ScalarValue::IntervalMonthDayNano(Some(i)))) => interval_nanos(i),
+        Some(ColumnarValue::Scalar(ScalarValue::IntervalDayTime(Some(i)))) => {
+            i.days as i128 * DAY + i.milliseconds as i128 * 1_000_000
+        }
+        Some(ColumnarValue::Scalar(ScalarValue::IntervalYearMonth(Some(m)))) => {
+            *m as i128 * 30 * DAY
+        }
+        // A step per row, or none (a day): assume the smallest, a second.
+        _ => 1_000_000_000,
+    }
+    .unsigned_abs()
+    .max(1);
+    Some(
+        (0..rows)
+            .map(|r| (stop.at(r) - start.at(r)).unsigned_abs() / step + 1)
+            .sum(),
+    )
+}
+
+const DAY: i128 = 86_400 * 1_000_000_000;
+
+/// An interval's length in nanoseconds, a month taken as its shortest (28 days).
+fn interval_nanos(i: &IntervalMonthDayNano) -> i128 {
+    i.months as i128 * 28 * DAY + i.days as i128 * DAY + i.nanoseconds as i128
+}
+
+/// An integer argument, per row.
+enum Ints {
+    Scalar(i64),
+    Rows(Vec<i64>),
+}
+
+impl Ints {
+    fn of(value: &ColumnarValue, rows: usize) -> Option<Ints> {
+        match value {
+            ColumnarValue::Scalar(s) => match s.cast_to(&DataType::Int64).ok()? {
+                ScalarValue::Int64(v) => Some(Ints::Scalar(v.unwrap_or(0))),
+                _ => None,
+            },
+            ColumnarValue::Array(a) => {
+                let cast =
+                    datafusion::arrow::compute::cast(a, &DataType::Int64).ok()?;
+                let ints = cast.as_primitive_opt::<datafusion::arrow::datatypes::Int64Type>()?;
+                let _ = rows;
+                Some(Ints::Rows(
+                    (0..ints.len())
+                        .map(|i| if ints.is_null(i) { 0 } else { ints.value(i) })
+                        .collect(),
+                ))
+            }
+        }
+    }
+
+    fn at(&self, row: usize) -> i64 {
+        match self {
+            Ints::Scalar(v) => *v,
+            Ints::Rows(v) => v.get(row).copied().unwrap_or(0),
+        }
+    }
+
+    /// As a count: negative counts make nothing.
+    fn count_at(&self, row: usize) -> u128 {
+        self.at(row).max(0) as u128
+    }
+}
+
+/// A date or timestamp argument in nanoseconds since the epoch, per row.
+struct Nanos(Ints);
+
+impl Nanos {
+    fn of(value: &ColumnarValue, rows: usize) -> Option<Nanos> {
+        let as_nanos = DataType::Timestamp(TimeUnit::Nanosecond, None);
+        let value = match value {
+            ColumnarValue::Scalar(s) => {
+                let s = s.cast_to(&as_nanos).ok()?;
+                ColumnarValue::Scalar(s.cast_to(&DataType::Int64).ok()?)
+            }
+            ColumnarValue::Array(a) => {
+                let a = datafusion::arrow::compute::cast(a, &as_nanos).ok()?;
+                ColumnarValue::Array(datafusion::arrow::compute::cast(&a, &DataType::Int64).ok()?)
+            }
+        };
+        Ints::of(&value, rows).map(Nanos)
+    }
+
+    fn at(&self, row: usize) -> i128 {
+        self.0.at(row) as i128
+    }
+}
+
+/// The byte length of a text or binary argument per row (16 for other types).
+enum Lengths {
+    Scalar(u128),
+    Rows(Vec<u128>),
+}
+
+impl Lengths {
+    fn of(value: &ColumnarValue, rows: usize) -> Lengths {
+        let _ = rows;
+        match value {
+            ColumnarValue::Scalar(s) => Lengths::Scalar(match s {
+                ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => {
+                    v.as_ref().map_or(0, |t| t.len() as u128)
+                }
+                ScalarValue::Binary(v)
+                | ScalarValue::LargeBinary(v)
+                | ScalarValue::BinaryView(v) => v.as_ref().map_or(0, |b| b.len() as u128),
+                other => other.size() as u128,
+            }),
+            ColumnarValue::Array(a) => Lengths::Rows(array_lengths(a)),
+        }
+    }
+
+    fn at(&self, row: usize) -> u128 {
+        match self {
+            Lengths::Scalar(v) => *v,
+            Lengths::Rows(v) => v.get(row).copied().unwrap_or(0),
+        }
+    }
+}
+
+fn array_lengths(a: &ArrayRef) -> Vec<u128> {
+    let len = |i: usize, n: usize| if a.is_null(i) { 0 } else { n as u128 };
+    match a.data_type() {
+        DataType::Utf8 => {
+            let s = a.as_string::<i32>();
+            (0..s.len()).map(|i| len(i, s.value(i).len())).collect()
+        }
+        DataType::LargeUtf8 => {
+            let s = a.as_string::<i64>();
+            (0..s.len()).map(|i| len(i, s.value(i).len())).collect()
+        }
+        DataType::Utf8View => {
+            let s = a.as_string_view();
+            (0..s.len()).map(|i| len(i, s.value(i).len())).collect()
+        }
+        DataType::Binary => {
+            let s = a.as_binary::<i32>();
+            (0..s.len()).map(|i| len(i, s.value(i).len())).collect()
+        }
+        _ => {
+            let per_row = (a.get_array_memory_size() / a.len().max(1)) as u128;
+            vec![per_row.max(16); a.len()]
+        }
+    }
+}
+
+/// Turns every `a || b` on strings into [`BoundedConcat`]; runs first,
+/// after type coercion (an analyzer rule) and before constant folding.
+#[derive(Debug)]
+struct BoundConcatenation {
+    max_bytes: usize,
+}
+
+impl OptimizerRule for BoundConcatenation {
+    fn name(&self) -> &str {
+        "lagoa_bound_concatenation"
+    }
+
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        Some(ApplyOrder::BottomUp)
+    }
+
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        _config: &dyn OptimizerConfig,
+    ) -> Result<Transformed<LogicalPlan>> {
+        // Expressions read their input's columns (a join's read both sides,
+        // which its own schema holds).
+        let schema = match plan.inputs().as_slice() {
+            [input] => Arc::clone(input.schema()),
+            _ => Arc::clone(plan.schema()),
+        };
+        let max_bytes = self.max_bytes;
+        plan.map_expressions(|expr| {
+            expr.transform_up(|e| match e {
+                Expr::BinaryExpr(b) if b.op == Operator::StringConcat => {
+                    let (left, right) = (b.left.get_type(&schema), b.right.get_type(&schema));
+                    match (left, right) {
+                        (Ok(left), Ok(right)) => {
+                            let concat = BoundedConcat::new(left, right, max_bytes);
+                            Ok(Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(
+                                Arc::new(ScalarUDF::new_from_impl(concat)),
+                                vec![*b.left, *b.right],
+                            ))))
+                        }
+                        // A type the plan cannot tell here: leave the operator.
+                        _ => Ok(Transformed::no(Expr::BinaryExpr(b))),
+                    }
+                }
+                other => Ok(Transformed::no(other)),
+            })
+        })
+    }
+}
+
+/// `left || right` as DataFusion's operator computes it, then measured.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct BoundedConcat {
+    signature: Signature,
+    left: DataType,
+    right: DataType,
+    max_bytes: usize,
+}
+
+impl BoundedConcat {
+    fn new(left: DataType, right: DataType, max_bytes: usize) -> Self {
+        BoundedConcat {
+            signature: Signature::exact(
+                vec![left.clone(), right.clone()],
+                datafusion::logical_expr::Volatility::Immutable,
+            ),
+            left,
+            right,
+            max_bytes,
+        }
+    }
+}
+
+impl ScalarUDFImpl for BoundedConcat {
+    fn name(&self) -> &str {
+        "lagoa_bounded_concat"
+    }
+
+    fn display_name(&self, args: &[Expr]) -> Result<String> {
+        self.schema_name(args)
+    }
+
+    /// The operator's own name, so the query's column names do not change.
+    fn schema_name(&self, args: &[Expr]) -> Result<String> {
+        Ok(format!("{} || {}", args[0].schema_name(), args[1].schema_name()))
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        BinaryTypeCoercer::new(&self.left, &Operator::StringConcat, &self.right).get_result_type()
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::datatypes::{Field, Schema};
+        use datafusion::physical_expr::expressions::{BinaryExpr, Column};
+        let rows = args.number_rows;
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("l", self.left.clone(), true),
+            Field::new("r", self.right.clone(), true),
+        ]));
+        let batch = RecordBatch::try_new_with_options(
+            schema,
+            arrays,
+            &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
+        )?;
+        let operator = BinaryExpr::new(
+            Arc::new(Column::new("l", 0)),
+            Operator::StringConcat,
+            Arc::new(Column::new("r", 1)),
+        );
+        let output = operator.evaluate(&batch)?;
+        let size = match &output {
+            ColumnarValue::Array(a) => a.get_array_memory_size(),
+            ColumnarValue::Scalar(s) => s.size(),
+        };
+        if size > self.max_bytes {
+            return Err(too_large("||", self.max_bytes));
+        }
+        // Scalars in, a scalar out (constant folding expects it).
+        match (all_scalar, output) {
+            (true, ColumnarValue::Array(a)) if a.len() == 1 => {
+                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?))
+            }
+            (_, output) => Ok(output),
+        }
+    }
+}
+
+/// Puts a [`BoundedExec`] above every projection and unnest.
+#[derive(Debug)]
+struct BoundBatches {
+    max_bytes: usize,
+}
+
+impl PhysicalOptimizerRule for BoundBatches {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_up(|node| {
+            let any: &dyn std::any::Any = node.as_ref();
+            if any.is::<ProjectionExec>() || any.is::<UnnestExec>() {
+                Ok(Transformed::yes(Arc::new(BoundedExec {
+                    properties: Arc::clone(node.properties()),
+                    input: node,
+                    max_bytes: self.max_bytes,
+                }) as Arc<dyn ExecutionPlan>))
+            } else {
+                Ok(Transformed::no(node))
+            }
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "lagoa_bound_batches"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// Passes its input's batches through, refusing one larger than `max_bytes`.
+#[derive(Debug)]
+pub struct BoundedExec {
+    input: Arc<dyn ExecutionPlan>,
+    properties: Arc<PlanProperties>,
+    max_bytes: usize,
+}
+
+impl DisplayAs for BoundedExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "BoundedExec: max_bytes={}", self.max_bytes)
+    }
+}
+
+impl ExecutionPlan for BoundedExec {
+    fn name(&self) -> &str {
+        "BoundedExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let input = children
+            .pop()
+            .ok_or_else(|| DataFusionError::Internal("BoundedExec needs one child".into()))?;
+        Ok(Arc::new(BoundedExec {
+            properties: Arc::clone(input.properties()),
+            input,
+            max_bytes: self.max_bytes,
+        }))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let stream = self.input.execute(partition, context)?;
+        let schema = stream.schema();
+        let max_bytes = self.max_bytes;
+        let checked = stream.map(move |batch| {
+            let batch: RecordBatch = batch?;
+            if batch.get_array_memory_size() > max_bytes {
+                return Err(too_large("a batch of the query", max_bytes));
+            }
+            Ok(batch)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, checked)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn run(ctx: &SessionContext, sql: &str) -> Result<usize> {
+        let batches = ctx.sql(sql).await?.collect().await?;
+        Ok(batches.iter().map(|b| b.num_rows()).sum())
+    }
+
+    #[tokio::test]
+    async fn amplifying_functions_are_refused_before_they_allocate() {
+        let ctx = bound_context(&SessionContext::new(), 1 << 20);
+        for sql in [
+            "SELECT repeat('x', 100000000)",
+            "SELECT length(repeat('x', CAST(1e9 AS BIGINT)))",
+            "SELECT lpad('x', 100000000)",
+            "SELECT rpad('x', 100000000, 'y')",
+            "SELECT unnest(generate_series(1, 100000000))",
+            "SELECT count(*) FROM (SELECT unnest(range(1, 100000000)) AS x)",
+            "SELECT array_repeat('x', 10000000)",
+            "SELECT generate_series(TIMESTAMP '1900-01-01', TIMESTAMP '2100-01-01', INTERVAL '1 second')",
+            "SELECT replace(repeat('a', 100000), 'a', repeat('b', 1000))",
+            "SELECT regexp_replace(repeat('a', 100000), 'a', repeat('b', 1000), 'g')",
+        ] {
+            let e = run(&ctx, sql).await.unwrap_err().to_string();
+            assert!(e.contains("Resources exhausted"), "{sql}: {e}");
+            assert!(e.contains("query.memory_limit"), "{sql}: {e}");
+        }
+        // Within the bound, the same functions answer.
+        assert_eq!(run(&ctx, "SELECT repeat('x', 1000)").await.unwrap(), 1);
+        assert_eq!(
+            run(&ctx, "SELECT unnest(generate_series(1, 1000))").await.unwrap(),
+            1000
+        );
+    }
+
+    #[tokio::test]
+    async fn growth_by_operators_is_caught_at_the_batch() {
+        let ctx = bound_context(&SessionContext::new(), 1 << 20);
+        // Each step doubles with ||, which is no function.
+        let sql = "WITH a AS (SELECT repeat(c, 300000) AS s FROM (VALUES ('x')) v(c)), \
+                   b AS (SELECT s || s AS s FROM a), c AS (SELECT s || s AS s FROM b), \
+                   d AS (SELECT s || s AS s FROM c) SELECT length(s) FROM d";
+        let e = run(&ctx, sql).await.unwrap_err().to_string();
+        assert!(e.contains("|| would produce more"), "{e}");
+        // The same with constants, folded while planning: the bound holds there too.
+        let sql = sql.replace("repeat(c, 300000) AS s FROM (VALUES ('x')) v(c)", "repeat('x', 300000) AS s");
+        let e = run(&ctx, &sql).await.unwrap_err().to_string();
+        assert!(e.contains("|| would produce more"), "{e}");
+        // concat() is simplified into another concat by the optimizer: still bounded.
+        let sql = "SELECT length(concat(repeat('x', 600000), repeat('y', 600000)))";
+        let e = run(&ctx, sql).await.unwrap_err().to_string();
+        assert!(e.contains("concat would produce more"), "{e}");
+        // The operator keeps its meaning and its name.
+        let batches = ctx
+            .sql("SELECT 'a' || NULL AS n, 'a' || 'b' || 1 AS s")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        assert!(text.contains("| n | s   |") && text.contains("|   | ab1 |"), "{text}");
+        let t = ctx.sql("SELECT 'x' || c FROM (VALUES ('y')) v(c)").await.unwrap();
+        assert_eq!(t.schema().field(0).name(), "Utf8(\"x\") || v.c");
+    }
+}

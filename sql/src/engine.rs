@@ -1,0 +1,551 @@
+//! Where governed queries run, and the limits that hold for everyone.
+//!
+//! ```text
+//!  door (HTTP, PostgreSQL, CLI)
+//!    │ QueryEngine::run(principal, cancel, work)
+//!    ▼
+//!  admission ── full: wait in the queue (max_queued, queue_timeout), else refused
+//!    │ a place: at most max_concurrent in all, max_per_principal each
+//!    ▼
+//!  QueryThreads: a runtime of the query's own ── guard, planning, execution
+//!    │  (known stack; after background_after its threads yield the CPU)
+//!    ▼
+//!  first of: the answer │ the deadline │ the client's cancel │ shutdown
+//!    → the query's runtime is shut down: every task of it ends
+//! ```
+//!
+//! Every query gets threads of its own: a small tokio runtime (one worker
+//! per core) whose threads have a stack of [`STACK_BYTES`], so no
+//! statement can overflow a thread the server needs, and whose shutdown
+//! ends every task of the query at once (its memory goes with them). The
+//! catalog and the object store are not touched from these threads: the
+//! door's runtime does that I/O, so a query's end never breaks a pooled
+//! connection.
+//!
+//! The deadline covers the whole query: checking, planning, execution and
+//! collecting. A query that has run longer than `background_after` moves
+//! to the background: its threads go to the kernel's idle class
+//! (`SCHED_IDLE` on Linux), so a small query arriving while heavy ones run
+//! still gets the CPU at once, and the heavy ones use what is left.
+
+use crate::query::QueryError;
+use futures::FutureExt;
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// The stack of every thread a query runs on. Planning and optimizing
+/// recurse on the plan; the guard keeps nesting under `query.max_depth`,
+/// and the nasty-SQL corpus (tests/it/hostile_sql.rs) checks that this
+/// budget holds at that depth with room to spare.
+pub const STACK_BYTES: usize = 64 << 20;
+
+/// Limits of the engine, from `[query]` in `lagoa.toml`.
+#[derive(Clone, Debug)]
+pub struct EngineLimits {
+    /// Longest a query may take, from admission to its last row.
+    pub timeout: Duration,
+    pub max_concurrent: usize,
+    pub max_per_principal: usize,
+    /// Queries waiting for a place; more are refused at once.
+    pub max_queued: usize,
+    /// Longest a query may wait for a place.
+    pub queue_timeout: Duration,
+    /// A query running longer than this yields the CPU to younger ones.
+    pub background_after: Duration,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(300),
+            max_concurrent: 8,
+            max_per_principal: 2,
+            max_queued: 64,
+            queue_timeout: Duration::from_secs(30),
+            background_after: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why a query ended before its answer.
+pub const CANCELLED_BY_CLIENT: &str = "the client cancelled it";
+pub const CANCELLED_BY_SHUTDOWN: &str = "the server is shutting down";
+
+/// The governed queries of one process: admission and per-query threads.
+/// Cheap to clone; clones share the admission and the shutdown.
+#[derive(Clone)]
+pub struct QueryEngine(Arc<Inner>);
+
+struct Inner {
+    limits: EngineLimits,
+    admission: Admission,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for QueryEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryEngine")
+            .field("limits", &self.0.limits)
+            .finish()
+    }
+}
+
+impl QueryEngine {
+    pub fn new(limits: EngineLimits) -> Self {
+        QueryEngine(Arc::new(Inner {
+            limits,
+            admission: Admission::default(),
+            shutdown: CancellationToken::new(),
+        }))
+    }
+
+    pub fn limits(&self) -> &EngineLimits {
+        &self.0.limits
+    }
+
+    /// Ends every running and waiting query, now and from now on: the
+    /// server is stopping.
+    pub fn shut_down(&self) {
+        self.0.shutdown.cancel();
+    }
+
+    /// Queries running and waiting now.
+    pub fn load(&self) -> (usize, usize) {
+        let state = self.0.admission.state.lock().expect("admission lock");
+        (state.running, state.queued)
+    }
+
+    /// Runs `work` as one query of `principal`: admitted, on threads of its
+    /// own, until it answers, the deadline passes, `cancel` fires or the
+    /// engine shuts down, whichever comes first. A panic anywhere in the
+    /// query is this query's [`QueryError::Internal`], nobody else's.
+    pub async fn run<T, Fut>(
+        &self,
+        principal: &str,
+        cancel: impl Future<Output = ()>,
+        work: impl FnOnce(QueryThreads) -> Fut,
+    ) -> Result<T, QueryError>
+    where
+        Fut: Future<Output = Result<T, QueryError>>,
+    {
+        let limits = &self.0.limits;
+        let shutdown = self.0.shutdown.clone();
+        tokio::pin!(cancel);
+        let place = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return Err(QueryError::Cancelled(CANCELLED_BY_SHUTDOWN.into())),
+            _ = &mut cancel => return Err(QueryError::Cancelled(CANCELLED_BY_CLIENT.into())),
+            place = self.0.admission.admit(principal, limits) => place?,
+        };
+        let threads = QueryThreads::start()?;
+        let background = {
+            let threads = threads.clone();
+            let after = limits.background_after;
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                threads.to_background().await;
+            })
+        };
+        let result = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => Err(QueryError::Cancelled(CANCELLED_BY_SHUTDOWN.into())),
+            _ = &mut cancel => Err(QueryError::Cancelled(CANCELLED_BY_CLIENT.into())),
+            _ = tokio::time::sleep(limits.timeout) => Err(QueryError::Timeout(limits.timeout)),
+            answer = AssertUnwindSafe(work(threads.clone())).catch_unwind() => {
+                answer.unwrap_or_else(|panic| Err(QueryError::internal(panic)))
+            }
+        };
+        background.abort();
+        threads.stop();
+        drop(place);
+        result
+    }
+}
+
+/// The threads of one query: a tokio runtime of its own.
+#[derive(Clone)]
+pub struct QueryThreads(Arc<Threads>);
+
+struct Threads {
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    handle: tokio::runtime::Handle,
+    /// The native ids of the runtime's live threads; `None` once stopped
+    /// (from then on they may exit, and their ids must not be used).
+    ids: Arc<Mutex<Option<Vec<NativeThread>>>>,
+}
+
+#[cfg(target_os = "linux")]
+type NativeThread = thread_priority::unix::ThreadId;
+#[cfg(not(target_os = "linux"))]
+type NativeThread = ();
+
+#[cfg(target_os = "linux")]
+fn this_thread() -> NativeThread {
+    thread_priority::unix::thread_native_id()
+}
+#[cfg(not(target_os = "linux"))]
+fn this_thread() -> NativeThread {}
+
+impl QueryThreads {
+    fn start() -> Result<Self, QueryError> {
+        let ids: Arc<Mutex<Option<Vec<NativeThread>>>> = Arc::new(Mutex::new(Some(Vec::new())));
+        let (started, stopping) = (Arc::clone(&ids), Arc::clone(&ids));
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("lagoa-query")
+            .thread_stack_size(STACK_BYTES)
+            .enable_all()
+            .on_thread_start(move || {
+                if let Some(ids) = started.lock().expect("thread ids").as_mut() {
+                    ids.push(this_thread());
+                }
+            })
+            .on_thread_stop(move || {
+                let me = this_thread();
+                if let Some(ids) = stopping.lock().expect("thread ids").as_mut()
+                    && let Some(at) = ids.iter().position(|id| *id == me)
+                {
+                    ids.swap_remove(at);
+                }
+            })
+            .build()
+            .map_err(|e| QueryError::Busy(format!("cannot start the query's threads: {e}")))?;
+        let handle = runtime.handle().clone();
+        Ok(QueryThreads(Arc::new(Threads {
+            runtime: Mutex::new(Some(runtime)),
+            handle,
+            ids,
+        })))
+    }
+
+    /// Runs `work` on the query's threads. A panic there is this query's
+    /// internal error.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T, QueryError>> + Send + 'static,
+    ) -> Result<T, QueryError> {
+        match self.0.handle.spawn(work).await {
+            Ok(answer) => answer,
+            Err(e) if e.is_panic() => Err(QueryError::internal(e.into_panic())),
+            Err(_) => Err(QueryError::Cancelled(
+                "the query's threads were stopped".into(),
+            )),
+        }
+    }
+
+    /// Moves the query's threads to the kernel's idle class: they run only
+    /// when no other thread wants the CPU.
+    async fn to_background(&self) {
+        let ids = Arc::clone(&self.0.ids);
+        let _ = tokio::task::spawn_blocking(move || {
+            let ids = ids.lock().expect("thread ids");
+            for id in ids.iter().flatten() {
+                yield_cpu(*id);
+            }
+        })
+        .await;
+    }
+
+    /// Ends every task of the query and lets its threads go.
+    fn stop(&self) {
+        self.0.stop();
+    }
+}
+
+impl Threads {
+    fn stop(&self) {
+        // No more priority changes: from here the threads may exit.
+        *self.ids.lock().expect("thread ids") = None;
+        if let Some(runtime) = self.runtime.lock().expect("query runtime").take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        // The door's future was dropped (an HTTP client went away).
+        self.stop();
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn yield_cpu(id: NativeThread) {
+    use thread_priority::unix::{
+        NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+    };
+    // `set_thread_priority_and_policy` also sets the calling thread's nice
+    // value to the policy's priority (0 for the idle class): harmless on
+    // the blocking pool's threads, which run at 0.
+    if let Err(e) = set_thread_priority_and_policy(
+        id,
+        thread_priority::ThreadPriority::Min,
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+    ) {
+        tracing::debug!(error = ?e, "a long query's thread could not move to the idle class");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn yield_cpu(_id: NativeThread) {}
+
+/// Places for running queries: in all, per principal, and a bounded queue.
+#[derive(Default)]
+struct Admission {
+    state: Mutex<AdmissionState>,
+    freed: Notify,
+}
+
+#[derive(Default)]
+struct AdmissionState {
+    running: usize,
+    queued: usize,
+    per_principal: HashMap<String, usize>,
+}
+
+/// A query's place; freed when dropped.
+struct Place<'a> {
+    admission: &'a Admission,
+    principal: String,
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        let mut state = self.admission.state.lock().expect("admission lock");
+        state.running -= 1;
+        if let Some(n) = state.per_principal.get_mut(&self.principal) {
+            *n -= 1;
+            if *n == 0 {
+                state.per_principal.remove(&self.principal);
+            }
+        }
+        drop(state);
+        self.admission.freed.notify_waiters();
+    }
+}
+
+/// A query waiting in the queue; leaves it when dropped.
+struct Waiting<'a>(&'a Admission);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().expect("admission lock").queued -= 1;
+    }
+}
+
+impl Admission {
+    async fn admit(&self, principal: &str, limits: &EngineLimits) -> Result<Place<'_>, QueryError> {
+        let deadline = tokio::time::Instant::now() + limits.queue_timeout;
+        let mut waiting: Option<Waiting> = None;
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            {
+                let mut state = self.state.lock().expect("admission lock");
+                let mine = state.per_principal.get(principal).copied().unwrap_or(0);
+                if state.running < limits.max_concurrent && mine < limits.max_per_principal {
+                    state.running += 1;
+                    *state.per_principal.entry(principal.to_owned()).or_default() += 1;
+                    drop(state);
+                    drop(waiting);
+                    return Ok(Place {
+                        admission: self,
+                        principal: principal.to_owned(),
+                    });
+                }
+                if waiting.is_none() {
+                    if state.queued >= limits.max_queued {
+                        return Err(QueryError::Busy(format!(
+                            "the query service is full: {} queries are running and {} waiting; try again in a moment",
+                            state.running, state.queued
+                        )));
+                    }
+                    state.queued += 1;
+                    waiting = Some(Waiting(self));
+                }
+            }
+            if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                let state = self.state.lock().expect("admission lock");
+                let mine = state.per_principal.get(principal).copied().unwrap_or(0);
+                return Err(QueryError::Busy(if mine >= limits.max_per_principal {
+                    format!(
+                        "your query waited {}s for a place: {mine} of your queries are running (query.max_per_principal = {}); wait for them or cancel one",
+                        limits.queue_timeout.as_secs(),
+                        limits.max_per_principal
+                    )
+                } else {
+                    format!(
+                        "your query waited {}s for a place: {} queries are running (query.max_concurrent = {}); try again in a moment",
+                        limits.queue_timeout.as_secs(),
+                        state.running,
+                        limits.max_concurrent
+                    )
+                }));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn limits() -> EngineLimits {
+        EngineLimits {
+            timeout: Duration::from_secs(5),
+            max_concurrent: 3,
+            max_per_principal: 2,
+            max_queued: 1,
+            queue_timeout: Duration::from_millis(300),
+            background_after: Duration::from_secs(60),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_principal_over_its_cap_waits_and_is_refused_with_the_reason() {
+        let engine = QueryEngine::new(limits());
+        let hold = |engine: QueryEngine, who: &'static str| {
+            tokio::spawn(async move {
+                engine
+                    .run(who, std::future::pending(), |_| async {
+                        tokio::time::sleep(Duration::from_millis(800)).await;
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        let a1 = hold(engine.clone(), "ana");
+        let a2 = hold(engine.clone(), "ana");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(engine.load(), (2, 0));
+        // A third of ana's waits in the queue, then is refused.
+        let started = Instant::now();
+        let third = engine
+            .run("ana", std::future::pending(), |_| async { Ok(()) })
+            .await;
+        let e = third.unwrap_err().to_string();
+        assert!(e.contains("2 of your queries are running"), "{e}");
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        // Someone else gets a place at once.
+        let started = Instant::now();
+        engine
+            .run("bia", std::future::pending(), |_| async { Ok(()) })
+            .await
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_millis(200));
+        a1.await.unwrap().unwrap();
+        a2.await.unwrap().unwrap();
+        assert_eq!(engine.load(), (0, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once() {
+        let engine = QueryEngine::new(limits());
+        let mut running = Vec::new();
+        for who in ["a", "b", "c"] {
+            let engine = engine.clone();
+            running.push(tokio::spawn(async move {
+                engine
+                    .run(who, std::future::pending(), |_| async {
+                        tokio::time::sleep(Duration::from_millis(600)).await;
+                        Ok(())
+                    })
+                    .await
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let queued = {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                engine
+                    .run("d", std::future::pending(), |_| async { Ok(()) })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(engine.load(), (3, 1));
+        let e = engine
+            .run("e", std::future::pending(), |_| async { Ok(()) })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, QueryError::Busy(ref m) if m.contains("full")), "{e}");
+        // The queued one got its place when the first ones ended... or
+        // waited past its own limit; either way it left the queue.
+        let _ = queued.await.unwrap();
+        for r in running {
+            r.await.unwrap().unwrap();
+        }
+        assert_eq!(engine.load(), (0, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_deadline_ends_the_query_and_its_tasks() {
+        let engine = QueryEngine::new(EngineLimits {
+            timeout: Duration::from_millis(300),
+            ..limits()
+        });
+        let spinning = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = Arc::clone(&spinning);
+        let started = Instant::now();
+        let e = engine
+            .run("ana", std::future::pending(), |threads| async move {
+                threads
+                    .run::<()>(async move {
+                        loop {
+                            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            tokio::task::yield_now().await;
+                        }
+                    })
+                    .await
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, QueryError::Timeout(_)), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let after = spinning.load(std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            spinning.load(std::sync::atomic::Ordering::Relaxed),
+            after,
+            "the query's task still runs after its deadline"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_is_the_query_s_internal_error_and_a_cancel_ends_it() {
+        let engine = QueryEngine::new(limits());
+        let e = engine
+            .run("ana", std::future::pending(), |threads| async move {
+                threads
+                    .run(async {
+                        let v: Vec<i32> = Vec::new();
+                        Ok(v[3])
+                    })
+                    .await
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, QueryError::Internal(_)), "{e}");
+        let e = engine
+            .run::<(), _>("ana", async {}, |_| std::future::pending())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, QueryError::Cancelled(_)), "{e}");
+        engine.shut_down();
+        let e = engine
+            .run("ana", std::future::pending(), |_| async { Ok(()) })
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("shutting down"), "{e}");
+        assert_eq!(engine.load(), (0, 0));
+    }
+}
