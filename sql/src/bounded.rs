@@ -18,8 +18,8 @@
 //!   ([`BoundedConcat`], evaluated by DataFusion's own operator, then
 //!   measured), so a chain of CTEs that each double a string stops at the
 //!   bound;
-//! - every projection and unnest has its output batches measured
-//!   ([`BoundedExec`]).
+//! - every operator that can grow its input (projections, unnest, joins,
+//!   recursion) has its output batches measured ([`BoundedExec`]).
 //!
 //! Either refusal is DataFusion's "resources exhausted", which the query
 //! path reports as the memory limit's error.
@@ -37,21 +37,23 @@ use datafusion::logical_expr::sort_properties::{ExprProperties, SortProperties};
 use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, Expr, ExprSchemable, LogicalPlan, Operator,
-    ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::coop::make_cooperative;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::unnest::UnnestExec;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PhysicalExpr, PlanProperties,
 };
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use std::collections::HashSet;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 /// `ctx` with every scalar function wrapped and every projection's and
 /// unnest's batches measured, at `max_bytes` each.
@@ -79,8 +81,37 @@ fn bound_function(inner: ScalarUDF, max_bytes: usize) -> ScalarUDF {
     if inner.inner().downcast_ref::<BoundedFunction>().is_some() {
         return inner;
     }
-    ScalarUDF::new_from_impl(BoundedFunction { inner, max_bytes })
+    let mut signature = inner.signature().clone();
+    if AMPLIFIERS.contains(&inner.name()) {
+        // Not folded while planning: planning cannot be interrupted, and
+        // a folded 80 MB list is then printed into every plan's names.
+        // At execution the deadline and cancellation reach it.
+        signature.volatility = Volatility::Volatile;
+    }
+    ScalarUDF::new_from_impl(BoundedFunction {
+        inner,
+        signature,
+        max_bytes,
+    })
 }
+
+/// The functions whose output can be far larger than their input
+/// (estimated in [`estimate_output`]).
+const AMPLIFIERS: [&str; 13] = [
+    "repeat",
+    "lpad",
+    "rpad",
+    "array_repeat",
+    "list_repeat",
+    "array_resize",
+    "list_resize",
+    "range",
+    "generate_series",
+    "gen_series",
+    "replace",
+    "regexp_replace",
+    "unnest",
+];
 
 fn too_large(what: &str, max_bytes: usize) -> DataFusionError {
     DataFusionError::ResourcesExhausted(format!(
@@ -93,6 +124,8 @@ fn too_large(what: &str, max_bytes: usize) -> DataFusionError {
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct BoundedFunction {
     inner: ScalarUDF,
+    /// The wrapped function's, volatile for the amplifiers.
+    signature: Signature,
     max_bytes: usize,
 }
 
@@ -118,7 +151,7 @@ impl ScalarUDFImpl for BoundedFunction {
     }
 
     fn signature(&self) -> &Signature {
-        self.inner().signature()
+        &self.signature
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
@@ -615,7 +648,21 @@ impl ScalarUDFImpl for BoundedConcat {
     }
 }
 
-/// Puts a [`BoundedExec`] above every projection and unnest.
+/// The operators whose output can outgrow their input: values computed,
+/// lists unnested, rows joined, recursion.
+const GROWING: [&str; 9] = [
+    "ProjectionExec",
+    "UnnestExec",
+    "CrossJoinExec",
+    "NestedLoopJoinExec",
+    "HashJoinExec",
+    "SortMergeJoinExec",
+    "SymmetricHashJoinExec",
+    "PiecewiseMergeJoinExec",
+    "RecursiveQueryExec",
+];
+
+/// Puts a [`BoundedExec`] above every operator that can grow its input.
 #[derive(Debug)]
 struct BoundBatches {
     max_bytes: usize,
@@ -628,8 +675,7 @@ impl PhysicalOptimizerRule for BoundBatches {
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_up(|node| {
-            let any: &dyn std::any::Any = node.as_ref();
-            if any.is::<ProjectionExec>() || any.is::<UnnestExec>() {
+            if GROWING.contains(&node.name()) {
                 Ok(Transformed::yes(Arc::new(BoundedExec {
                     properties: Arc::clone(node.properties()),
                     input: node,
@@ -651,7 +697,11 @@ impl PhysicalOptimizerRule for BoundBatches {
     }
 }
 
-/// Passes its input's batches through, refusing one larger than `max_bytes`.
+/// Passes its input's batches through, refusing one larger than `max_bytes`,
+/// and yields to the scheduler at least every [`YIELD_EVERY`] of work: an
+/// operator that makes many batches from little input (an unnest feeding a
+/// join feeding a sort) never waits on anything, so without this its task
+/// would run on for seconds after the query was cancelled or timed out.
 #[derive(Debug)]
 pub struct BoundedExec {
     input: Arc<dyn ExecutionPlan>,
@@ -718,7 +768,37 @@ impl ExecutionPlan for BoundedExec {
             }
             Ok(batch)
         });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, checked)))
+        Ok(make_cooperative(Box::pin(RecordBatchStreamAdapter::new(
+            schema,
+            YieldingStream {
+                inner: Box::pin(checked),
+                since: Instant::now(),
+            },
+        ))))
+    }
+}
+
+/// Most work a query's task does between two yields, where it can be
+/// stopped.
+const YIELD_EVERY: Duration = Duration::from_millis(20);
+
+/// Returns `Pending` once (waking itself at once) when its task has worked
+/// for [`YIELD_EVERY`] since the last time.
+struct YieldingStream<S> {
+    inner: Pin<Box<S>>,
+    since: Instant,
+}
+
+impl<S: Stream> Stream for YieldingStream<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        if self.since.elapsed() >= YIELD_EVERY {
+            self.since = Instant::now();
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.inner.as_mut().poll_next(cx)
     }
 }
 

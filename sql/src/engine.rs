@@ -120,6 +120,13 @@ impl QueryEngine {
         (state.running, state.queued)
     }
 
+    /// Waits until no query runs or waits (for tests and shutdown).
+    pub async fn idle(&self) {
+        while self.load() != (0, 0) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Runs `work` as one query of `principal`: admitted, on threads of its
     /// own, until it answers, the deadline passes, `cancel` fires or the
     /// engine shuts down, whichever comes first. A panic anywhere in the
@@ -140,9 +147,11 @@ impl QueryEngine {
             biased;
             _ = shutdown.cancelled() => return Err(QueryError::Cancelled(CANCELLED_BY_SHUTDOWN.into())),
             _ = &mut cancel => return Err(QueryError::Cancelled(CANCELLED_BY_CLIENT.into())),
-            place = self.0.admission.admit(principal, limits) => place?,
+            place = Admission::admit(&self.0, principal) => place?,
         };
-        let threads = QueryThreads::start()?;
+        // The place goes with the threads: it is freed when they have
+        // really stopped, not when the answer (or the deadline) comes.
+        let threads = QueryThreads::start(place)?;
         let background = {
             let threads = threads.clone();
             let after = limits.background_after;
@@ -162,7 +171,6 @@ impl QueryEngine {
         };
         background.abort();
         threads.stop();
-        drop(place);
         result
     }
 }
@@ -172,7 +180,8 @@ impl QueryEngine {
 pub struct QueryThreads(Arc<Threads>);
 
 struct Threads {
-    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    /// The runtime and the query's admission place, until stopped.
+    running: Mutex<Option<(tokio::runtime::Runtime, Place)>>,
     handle: tokio::runtime::Handle,
     /// The native ids of the runtime's live threads; `None` once stopped
     /// (from then on they may exit, and their ids must not be used).
@@ -192,7 +201,7 @@ fn this_thread() -> NativeThread {
 fn this_thread() -> NativeThread {}
 
 impl QueryThreads {
-    fn start() -> Result<Self, QueryError> {
+    fn start(place: Place) -> Result<Self, QueryError> {
         let ids: Arc<Mutex<Option<Vec<NativeThread>>>> = Arc::new(Mutex::new(Some(Vec::new())));
         let (started, stopping) = (Arc::clone(&ids), Arc::clone(&ids));
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -218,7 +227,7 @@ impl QueryThreads {
             .map_err(|e| QueryError::Busy(format!("cannot start the query's threads: {e}")))?;
         let handle = runtime.handle().clone();
         Ok(QueryThreads(Arc::new(Threads {
-            runtime: Mutex::new(Some(runtime)),
+            running: Mutex::new(Some((runtime, place))),
             handle,
             ids,
         })))
@@ -258,12 +267,29 @@ impl QueryThreads {
     }
 }
 
+/// Longest a stopped query's thread may take to reach its next yield (a
+/// plan being optimized cannot be interrupted; the guard bounds how long
+/// that takes) before its place is freed anyway.
+const STOP_WAIT: Duration = Duration::from_secs(600);
+
 impl Threads {
     fn stop(&self) {
         // No more priority changes: from here the threads may exit.
         *self.ids.lock().expect("thread ids") = None;
-        if let Some(runtime) = self.runtime.lock().expect("query runtime").take() {
-            runtime.shutdown_background();
+        let Some((runtime, place)) = self.running.lock().expect("query runtime").take() else {
+            return;
+        };
+        // Every task is dropped at its next yield; the place is freed when
+        // the threads are gone, so a statement that keeps a thread busy
+        // past its deadline still counts against its principal.
+        let waited = std::thread::Builder::new()
+            .name("lagoa-query-end".into())
+            .spawn(move || {
+                runtime.shutdown_timeout(STOP_WAIT);
+                drop(place);
+            });
+        if let Err(e) = waited {
+            tracing::warn!(error = %e, "cannot wait for a query's threads; its place is freed now");
         }
     }
 }
@@ -310,14 +336,15 @@ struct AdmissionState {
 }
 
 /// A query's place; freed when dropped.
-struct Place<'a> {
-    admission: &'a Admission,
+struct Place {
+    engine: Arc<Inner>,
     principal: String,
 }
 
-impl Drop for Place<'_> {
+impl Drop for Place {
     fn drop(&mut self) {
-        let mut state = self.admission.state.lock().expect("admission lock");
+        let admission = &self.engine.admission;
+        let mut state = admission.state.lock().expect("admission lock");
         state.running -= 1;
         if let Some(n) = state.per_principal.get_mut(&self.principal) {
             *n -= 1;
@@ -326,7 +353,7 @@ impl Drop for Place<'_> {
             }
         }
         drop(state);
-        self.admission.freed.notify_waiters();
+        admission.freed.notify_waiters();
     }
 }
 
@@ -340,15 +367,17 @@ impl Drop for Waiting<'_> {
 }
 
 impl Admission {
-    async fn admit(&self, principal: &str, limits: &EngineLimits) -> Result<Place<'_>, QueryError> {
+    async fn admit(engine: &Arc<Inner>, principal: &str) -> Result<Place, QueryError> {
+        let this = &engine.admission;
+        let limits = &engine.limits;
         let deadline = tokio::time::Instant::now() + limits.queue_timeout;
         let mut waiting: Option<Waiting> = None;
         loop {
-            let freed = self.freed.notified();
+            let freed = this.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
             {
-                let mut state = self.state.lock().expect("admission lock");
+                let mut state = this.state.lock().expect("admission lock");
                 let mine = state.per_principal.get(principal).copied().unwrap_or(0);
                 if state.running < limits.max_concurrent && mine < limits.max_per_principal {
                     state.running += 1;
@@ -356,7 +385,7 @@ impl Admission {
                     drop(state);
                     drop(waiting);
                     return Ok(Place {
-                        admission: self,
+                        engine: Arc::clone(engine),
                         principal: principal.to_owned(),
                     });
                 }
@@ -368,11 +397,11 @@ impl Admission {
                         )));
                     }
                     state.queued += 1;
-                    waiting = Some(Waiting(self));
+                    waiting = Some(Waiting(this));
                 }
             }
             if tokio::time::timeout_at(deadline, freed).await.is_err() {
-                let state = self.state.lock().expect("admission lock");
+                let state = this.state.lock().expect("admission lock");
                 let mine = state.per_principal.get(principal).copied().unwrap_or(0);
                 return Err(QueryError::Busy(if mine >= limits.max_per_principal {
                     format!(
@@ -443,7 +472,9 @@ mod tests {
         assert!(started.elapsed() < Duration::from_millis(200));
         a1.await.unwrap().unwrap();
         a2.await.unwrap().unwrap();
-        assert_eq!(engine.load(), (0, 0));
+        tokio::time::timeout(Duration::from_secs(5), engine.idle())
+            .await
+            .expect("every place is freed once the threads stop");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -483,7 +514,9 @@ mod tests {
         for r in running {
             r.await.unwrap().unwrap();
         }
-        assert_eq!(engine.load(), (0, 0));
+        tokio::time::timeout(Duration::from_secs(5), engine.idle())
+            .await
+            .expect("every place is freed once the threads stop");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -546,6 +579,8 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("shutting down"), "{e}");
-        assert_eq!(engine.load(), (0, 0));
+        tokio::time::timeout(Duration::from_secs(5), engine.idle())
+            .await
+            .expect("every place is freed once the threads stop");
     }
 }

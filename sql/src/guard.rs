@@ -52,7 +52,7 @@ impl Default for GuardLimits {
             catalog_schemas: false,
             max_depth: 128,
             max_nodes: 20_000,
-            max_relations: 1_000,
+            max_relations: 256,
         }
     }
 }
@@ -225,9 +225,9 @@ pub fn measure_shape(statement: &Statement, limits: &GuardLimits) -> Result<(), 
         limits,
         depth: 0,
         nodes: 0,
-        frames: vec![0],
+        frames: vec![Frame::default()],
         cte_bodies: HashMap::new(),
-        cte_weights: HashMap::new(),
+        ctes: HashMap::new(),
         denial: None,
     };
     let _ = statement.visit(&mut shape);
@@ -243,12 +243,13 @@ struct Shape<'a> {
     limits: &'a GuardLimits,
     depth: usize,
     nodes: usize,
-    /// Table references counted so far, one frame per query being walked.
-    frames: Vec<u64>,
+    /// One frame per query being walked.
+    frames: Vec<Frame>,
     /// The CTE bodies of the queries being walked, by address, with their
     /// names: when such a body is finished, its count becomes the CTE's weight.
     cte_bodies: HashMap<usize, String>,
-    cte_weights: HashMap<String, u64>,
+    /// Each CTE finished so far: what reading it weighs.
+    ctes: HashMap<String, Frame>,
     denial: Option<Denial>,
 }
 
@@ -271,8 +272,11 @@ impl Shape<'_> {
 
     fn count(&mut self, weight: u64) -> ControlFlow<()> {
         let frame = self.frames.last_mut().expect("a frame per query");
-        *frame = frame.saturating_add(weight);
-        let total = self.frames.iter().fold(0u64, |a, b| a.saturating_add(*b));
+        frame.relations = frame.relations.saturating_add(weight);
+        let total = self
+            .frames
+            .iter()
+            .fold(0u64, |a, f| a.saturating_add(f.relations));
         if total > self.limits.max_relations {
             return self.deny(Denial::TooManyRelations {
                 max: self.limits.max_relations,
@@ -280,6 +284,14 @@ impl Shape<'_> {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// What a query (or a CTE, once walked) weighs: the table references it
+/// expands to, and how long the chain of CTEs it reads is.
+#[derive(Clone, Copy, Debug, Default)]
+struct Frame {
+    relations: u64,
+    chain: usize,
 }
 
 /// How many set operations (`UNION`, `EXCEPT`, `INTERSECT`) chain in a
@@ -315,29 +327,52 @@ impl Visitor for Shape<'_> {
                     .insert(address, cte.alias.name.value.to_lowercase());
             }
         }
-        self.frames.push(0);
+        self.frames.push(Frame::default());
         ControlFlow::Continue(())
     }
 
     fn post_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
         self.depth -= 1;
-        let weight = self.frames.pop().unwrap_or(0);
+        let frame = self.frames.pop().unwrap_or_default();
         let address = std::ptr::from_ref(query) as usize;
         match self.cte_bodies.remove(&address) {
             // A CTE costs nothing where it is defined, and its whole
-            // weight wherever it is read.
+            // weight wherever it is read; each CTE that reads another is
+            // planned one level deeper.
             Some(name) => {
-                self.cte_weights.insert(name, weight.max(1));
+                let chain = frame.chain + 1;
+                if chain > self.limits.max_depth {
+                    return self.deny(Denial::TooDeep {
+                        what: "CTEs that read each other",
+                        max: self.limits.max_depth,
+                    });
+                }
+                self.ctes.insert(
+                    name,
+                    Frame {
+                        relations: frame.relations.max(1),
+                        chain,
+                    },
+                );
                 ControlFlow::Continue(())
             }
-            None => self.count(weight),
+            None => {
+                let parent = self.frames.last_mut().expect("the statement's frame");
+                parent.chain = parent.chain.max(frame.chain);
+                self.count(frame.relations)
+            }
         }
     }
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
         let name = relation.to_string().trim_matches('"').to_lowercase();
-        let weight = self.cte_weights.get(&name).copied().unwrap_or(1);
-        self.count(weight)
+        let read = self.ctes.get(&name).copied().unwrap_or(Frame {
+            relations: 1,
+            chain: 0,
+        });
+        let frame = self.frames.last_mut().expect("a frame per query");
+        frame.chain = frame.chain.max(read.chain);
+        self.count(read.relations)
     }
 
     fn pre_visit_expr(&mut self, _expr: &Expr) -> ControlFlow<()> {
@@ -573,6 +608,22 @@ mod tests {
                 Denial::TooManyRelations { .. }
             ));
             assert!(check(&doubling(5), &limits).is_ok());
+            // A long chain of CTEs, each reading the one before: deep plans.
+            let chain = |n: usize| {
+                let ctes: Vec<String> = (1..n)
+                    .map(|i| format!("c{i} AS (SELECT * FROM c{})", i - 1))
+                    .collect();
+                format!(
+                    "WITH c0 AS (SELECT * FROM t), {} SELECT * FROM c{}",
+                    ctes.join(", "),
+                    n - 1
+                )
+            };
+            assert!(check(&chain(50), &limits).is_ok());
+            assert!(matches!(
+                check(&chain(500), &limits).unwrap_err(),
+                Denial::TooDeep { what, .. } if what.contains("CTEs")
+            ));
             // Many nodes, none deep: a long IN list passes up to the bound.
             let list: Vec<String> = (0..5_000).map(|i| i.to_string()).collect();
             let in_list = format!("SELECT * FROM t WHERE x IN ({})", list.join(","));

@@ -14,6 +14,7 @@ mod e2e;
 mod faults;
 mod formats;
 mod governance;
+mod hostile_sql;
 mod indicators;
 mod opendata;
 mod pg;

@@ -463,17 +463,26 @@ impl Drop for Killed {
     }
 }
 
-/// chromedriver on a free port, answering.
 /// `lagoa serve` on a free port; returns the process and the base URL.
 /// The PostgreSQL port is closed unless `pg_port` is given.
 pub fn serve(lake: &Path, pg_port: Option<u16>) -> (Killed, String) {
+    serve_with(lake, pg_port, &[])
+}
+
+/// `lagoa serve` as [`serve`] does, with extra environment (`LAGOA__...`).
+pub fn serve_with(lake: &Path, pg_port: Option<u16>, env: &[(&str, &str)]) -> (Killed, String) {
     let pg_listen = pg_port.map_or(String::new(), |p| format!("127.0.0.1:{p}"));
-    let mut child = Command::new(lagoa_bin())
+    let mut command = Command::new(lagoa_bin());
+    command
         .arg("--lake")
         .arg(lake)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env_remove("LAGOA_LAKE")
-        .env("LAGOA__QUERY__PG_LISTEN", pg_listen)
+        .env("LAGOA__QUERY__PG_LISTEN", pg_listen);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -275,7 +275,7 @@ impl Default for QueryConfig {
             max_sql_bytes: 64 * 1024,
             max_depth: 128,
             max_expression_nodes: 20_000,
-            max_relations: 1_000,
+            max_relations: 256,
             max_concurrent: 8,
             max_per_principal: 2,
             max_queued: 64,
