@@ -14,6 +14,7 @@ pub mod query;
 pub mod redact;
 pub mod report;
 pub mod session;
+pub mod signin;
 pub mod stewardship;
 
 pub use guard::{CheckedSql, Denial, GuardLimits, StatementKind, check};
@@ -23,3 +24,4 @@ pub use query::{
     Answer, Description, QueryError, QueryLimits, QueryRequest, QueryService, reader,
 };
 pub use session::GovernedSession;
+pub use signin::{Door, SignInError, SignInLimits, SignIns};

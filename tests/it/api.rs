@@ -306,7 +306,7 @@ async fn analysts_and_stewards_work_through_the_http_api() {
     // Everything is on the trail, which is intact.
     let trail = lagoa_ok(&lake, &["audit", "list", "--limit", "200", "--json"]);
     assert!(
-        trail.contains("\"api_call\""),
+        trail.contains("\"sign_in\"") && trail.contains("api from 127.0.0.1"),
         "refused tokens are recorded"
     );
     assert!(trail.contains("request_approved"));

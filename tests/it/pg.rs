@@ -143,7 +143,10 @@ fn psql_reads_through_the_postgresql_port_under_the_same_policy() {
         assert!(!err.contains(password));
     }
     let trail = lagoa_ok(&lake, &["audit", "list", "--limit", "100", "--json"]);
-    assert!(trail.contains("pg_login"), "refused logins are audited");
+    assert!(
+        trail.contains("\"sign_in\"") && trail.contains("postgres from 127.0.0.1"),
+        "refused logins are audited"
+    );
     assert!(!trail.contains(&s.joao) && !trail.contains(&s.maria));
 }
 
@@ -250,5 +253,62 @@ print(json.dumps(out), flush=True)
             .unwrap()
             .contains("read only through a grant"),
         "{after}"
+    );
+}
+
+#[test]
+fn a_statement_after_the_token_was_revoked_is_refused_and_on_the_record() {
+    let Some(python) = python() else {
+        skip(
+            "a_statement_after_the_token_was_revoked_is_refused_and_on_the_record",
+            "no .venv/bin/python: run scripts/bootstrap",
+        );
+        return;
+    };
+    let (dir, lake) = new_lake();
+    let s = setup(dir.path(), &lake);
+    let port = free_port();
+    let (_server, _base) = serve(&lake, Some(port));
+    let script = r#"
+import sys, psycopg
+port, token = sys.argv[1], sys.argv[2]
+with psycopg.connect(host="127.0.0.1", port=port, user="joao", password=token,
+                     dbname="lagoa", connect_timeout=10, autocommit=True) as conn:
+    print(conn.execute("SELECT count(*) FROM populacao").fetchone()[0], flush=True)
+    sys.stdin.readline()
+    try:
+        conn.execute("SELECT count(*) FROM populacao")
+        print("answered", flush=True)
+    except psycopg.Error as e:
+        print("refused", e.sqlstate, flush=True)
+"#;
+    let mut child = Command::new(python)
+        .args(["-c", script, &port.to_string(), &s.joao])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line.trim(), "2");
+    let listing = lagoa_ok(&lake, &["token", "list", "--principal", "joao"]);
+    let token_id = first_id(&listing);
+    lagoa_ok(&lake, &["token", "revoke", &token_id]);
+    use std::io::Write;
+    child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    line.clear();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let _ = child.wait();
+    assert_eq!(line.trim(), "refused 28000", "{line}");
+    let entry: serde_json::Value = serde_json::from_str(
+        lagoa_ok(&lake, &["audit", "list", "--json", "--limit", "1"]).trim(),
+    )
+    .unwrap();
+    assert_eq!(entry["entry"]["principal"], "joao", "{entry}");
+    assert_eq!(entry["entry"]["outcome"], "denied", "{entry}");
+    assert!(
+        entry["entry"]["reason"].as_str().unwrap().contains("revoked"),
+        "{entry}"
     );
 }

@@ -471,6 +471,17 @@ pub fn serve(lake: &Path, pg_port: Option<u16>) -> (Killed, String) {
 
 /// `lagoa serve` as [`serve`] does, with extra environment (`LAGOA__...`).
 pub fn serve_with(lake: &Path, pg_port: Option<u16>, env: &[(&str, &str)]) -> (Killed, String) {
+    let (server, url, _log) = serve_logged(lake, pg_port, env);
+    (server, url)
+}
+
+/// `lagoa serve` as [`serve_with`] does; its log (stderr) is also kept.
+pub fn serve_logged(
+    lake: &Path,
+    pg_port: Option<u16>,
+    env: &[(&str, &str)],
+) -> (Killed, String, std::sync::Arc<std::sync::Mutex<String>>) {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let pg_listen = pg_port.map_or(String::new(), |p| format!("127.0.0.1:{p}"));
     let mut command = Command::new(lagoa_bin());
     command
@@ -491,11 +502,13 @@ pub fn serve_with(lake: &Path, pg_port: Option<u16>, env: &[(&str, &str)]) -> (K
     let stderr = child.stderr.take().unwrap();
     let child = Killed(child);
     let (tx, rx) = std::sync::mpsc::channel();
+    let kept = std::sync::Arc::clone(&log);
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(url) = line.strip_prefix("Console: ") {
                 let _ = tx.send(url.trim_end_matches('/').to_owned());
             }
+            kept.lock().unwrap().push_str(&format!("{line}\n"));
             // The server's log, shown when the test fails.
             eprintln!("lagoa serve: {line}");
         }
@@ -503,7 +516,7 @@ pub fn serve_with(lake: &Path, pg_port: Option<u16>, env: &[(&str, &str)]) -> (K
     let url = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("lagoa serve prints its address");
-    (child, url)
+    (child, url, log)
 }
 
 /// Runs one statement on the lake's SQLite catalog, as someone with write

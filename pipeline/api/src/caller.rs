@@ -1,13 +1,16 @@
 //! Who calls: the principal of the bearer token, checked against the
 //! catalog on every call (a revoked or expired token, or a disabled user,
-//! is refused at once). A refused token is recorded in the audit trail.
+//! is refused at once). Refusals are counted, recorded once per address
+//! and window, and throttled past a bound (`lagoa_sql::signin`).
 
 use crate::{Api, ApiError};
 use axum::Json;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use lagoa_lake::catalog::{AuditEntry, Principal, now_micros};
+use lagoa_lake::catalog::Principal;
+use lagoa_sql::{Door, SignInError};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 pub struct Caller(pub Principal);
 
@@ -21,30 +24,29 @@ impl FromRequestParts<Api> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        let call = format!("{} {}", parts.method, parts.uri.path());
-        let refused = |reason: String| async move {
-            let entry = AuditEntry {
-                principal: "unknown".into(),
-                institution: "-".into(),
-                action: "api_call".into(),
-                subject: Some(call),
-                outcome: "denied".into(),
-                reason: Some(reason.clone()),
-                ..Default::default()
-            };
-            api.lake().audit(&entry).await?;
-            Err(ApiError::new(StatusCode::UNAUTHORIZED, reason))
-        };
-        let Some(token) = token else {
-            return refused(
-                "send an API token: Authorization: Bearer <token> (see `lagoa token create`)"
-                    .into(),
-            )
-            .await;
-        };
-        match api.lake().catalog.authenticate(token, now_micros()).await {
+        let from = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        match api.signins().authenticate(Door::Api, from, token).await {
             Ok(p) => Ok(Caller(p)),
-            Err(e) => refused(format!("the token was refused: {e}")).await,
+            Err(SignInError::Missing) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "send an API token: Authorization: Bearer <token> (see `lagoa token create`)",
+            )),
+            Err(SignInError::Throttled { retry_after }) => Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                SignInError::Throttled { retry_after }.to_string(),
+            )
+            .retry_after(retry_after)),
+            Err(SignInError::Unavailable(m)) => {
+                tracing::error!(error = %m, "cannot check an API token");
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the catalog did not answer; try again",
+                ))
+            }
+            Err(refused) => Err(ApiError::new(StatusCode::UNAUTHORIZED, refused.to_string())),
         }
     }
 }

@@ -12,6 +12,8 @@ use lagoa_sql::stewardship::StewardshipError;
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// Sent as `Retry-After` (throttled sign-ins, a full query service).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -19,7 +21,13 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, after: std::time::Duration) -> Self {
+        self.retry_after = Some(after);
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -42,6 +50,12 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"lagoa\""),
+            );
+        }
+        if let Some(after) = self.retry_after {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(after.as_secs().max(1)),
             );
         }
         response
@@ -80,7 +94,11 @@ impl From<QueryError> for ApiError {
             QueryError::Denied(_) => StatusCode::FORBIDDEN,
             QueryError::Failed(_) => StatusCode::BAD_REQUEST,
             QueryError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            QueryError::Cancelled(_) | QueryError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            QueryError::Busy(_) => {
+                return Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+                    .retry_after(std::time::Duration::from_secs(5));
+            }
+            QueryError::Cancelled(_) => StatusCode::SERVICE_UNAVAILABLE,
             QueryError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             QueryError::TooManyRows(_) => StatusCode::PAYLOAD_TOO_LARGE,
             QueryError::OutOfMemory(_) => StatusCode::UNPROCESSABLE_ENTITY,

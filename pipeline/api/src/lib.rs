@@ -23,7 +23,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use lagoa_daemon::SourceFile;
 use lagoa_lake::Lake;
-use lagoa_sql::QueryService;
+use lagoa_sql::{QueryService, SignIns};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +36,7 @@ pub struct Api(Arc<Inner>);
 
 struct Inner {
     queries: QueryService,
+    signins: Arc<SignIns>,
     sources: Vec<Arc<SourceFile>>,
     late_grace: Duration,
     /// Months of consumption reports are counted in this zone.
@@ -45,12 +46,14 @@ struct Inner {
 impl Api {
     pub fn new(
         queries: QueryService,
+        signins: Arc<SignIns>,
         sources: Vec<Arc<SourceFile>>,
         late_grace: Duration,
         timezone: String,
     ) -> Self {
         Api(Arc::new(Inner {
             queries,
+            signins,
             sources,
             late_grace,
             timezone,
@@ -63,6 +66,21 @@ impl Api {
 
     fn queries(&self) -> &QueryService {
         &self.0.queries
+    }
+
+    fn signins(&self) -> &SignIns {
+        &self.0.signins
+    }
+
+    /// `GET /metrics`: the serving process's counters (Prometheus text):
+    /// sign-ins refused and throttled, queries running and waiting.
+    async fn metrics(axum::extract::State(api): axum::extract::State<Api>) -> impl axum::response::IntoResponse {
+        let (running, queued) = api.queries().engine().load();
+        let text = format!(
+            "{}# HELP lagoa_queries_running Governed queries running now.\n# TYPE lagoa_queries_running gauge\nlagoa_queries_running {running}\n# HELP lagoa_queries_queued Governed queries waiting for a place.\n# TYPE lagoa_queries_queued gauge\nlagoa_queries_queued {queued}\n",
+            api.signins().metrics()
+        );
+        ([("content-type", "text/plain; version=0.0.4")], text)
     }
 
     /// Every route, with its method: what the OpenAPI document must list.
@@ -99,6 +117,7 @@ impl Api {
                 "/api/v1/openapi.json",
                 get(|| async { ([("content-type", "application/json")], OPENAPI) }),
             )
+            .route("/metrics", get(Api::metrics))
             .route("/api/v1/me", get(caller::me))
             .route("/api/v1/query", post(query::submit))
             .route("/api/v1/datasets", get(catalog::list))

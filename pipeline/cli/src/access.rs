@@ -62,7 +62,8 @@ pub enum TokenCommand {
     Revoke { token_id: String },
 }
 
-pub async fn institution(lake: &Lake, command: InstitutionCommand) -> Result<()> {
+pub async fn institution(lake: &Lake, actor_token: Option<&str>, command: InstitutionCommand) -> Result<()> {
+    let actor = admin_actor(lake, actor_token).await?;
     match command {
         InstitutionCommand::Add {
             name,
@@ -72,7 +73,7 @@ pub async fn institution(lake: &Lake, command: InstitutionCommand) -> Result<()>
             lake.catalog
                 .add_institution(&name, role, &description)
                 .await?;
-            audit_admin(lake, "institution_added", &name).await?;
+            audit_admin(lake, &actor, "institution_added", &name).await?;
             println!("institution {name} added ({role})");
         }
         InstitutionCommand::List => {
@@ -91,7 +92,8 @@ pub async fn institution(lake: &Lake, command: InstitutionCommand) -> Result<()>
     Ok(())
 }
 
-pub async fn user(lake: &Lake, command: UserCommand) -> Result<()> {
+pub async fn user(lake: &Lake, actor_token: Option<&str>, command: UserCommand) -> Result<()> {
+    let actor = admin_actor(lake, actor_token).await?;
     match command {
         UserCommand::Add {
             name,
@@ -103,8 +105,7 @@ pub async fn user(lake: &Lake, command: UserCommand) -> Result<()> {
                 .catalog
                 .add_principal(&name, &institution, role, service)
                 .await?;
-            audit_admin(
-                lake,
+            audit_admin(lake, &actor,
                 "principal_added",
                 &format!("{name} ({institution}, {role})"),
             )
@@ -134,14 +135,15 @@ pub async fn user(lake: &Lake, command: UserCommand) -> Result<()> {
             if !lake.catalog.disable_principal(&name).await? {
                 bail!("no active principal named {name}");
             }
-            audit_admin(lake, "principal_disabled", &name).await?;
+            audit_admin(lake, &actor, "principal_disabled", &name).await?;
             println!("{name} disabled: its tokens no longer work");
         }
     }
     Ok(())
 }
 
-pub async fn token(lake: &Lake, command: TokenCommand) -> Result<()> {
+pub async fn token(lake: &Lake, actor_token: Option<&str>, command: TokenCommand) -> Result<()> {
+    let actor = admin_actor(lake, actor_token).await?;
     match command {
         TokenCommand::Create {
             principal,
@@ -155,8 +157,7 @@ pub async fn token(lake: &Lake, command: TokenCommand) -> Result<()> {
                 .catalog
                 .issue_token(&principal, &label, expires_at)
                 .await?;
-            audit_admin(
-                lake,
+            audit_admin(lake, &actor,
                 "token_issued",
                 &format!("{} for {principal}", issued.info.token_id),
             )
@@ -198,7 +199,7 @@ pub async fn token(lake: &Lake, command: TokenCommand) -> Result<()> {
             if !lake.catalog.revoke_token(&token_id).await? {
                 bail!("no live token with id {token_id} (see `lagoa token list`)");
             }
-            audit_admin(lake, "token_revoked", &token_id).await?;
+            audit_admin(lake, &actor, "token_revoked", &token_id).await?;
             println!("token {token_id} revoked");
         }
     }
@@ -223,9 +224,46 @@ pub enum AuditCommand {
     },
 }
 
-/// Who runs an administrative command, for the audit trail.
+/// Who runs an administrative command, for the audit trail: the person
+/// of `--token` (who must be an admin), else the operating-system account
+/// running the command on the lake's machine.
+pub async fn admin_actor(lake: &Lake, token: Option<&str>) -> Result<AuditEntry> {
+    let Some(token) = token else {
+        return Ok(cli_actor());
+    };
+    let who = lake
+        .catalog
+        .authenticate(token, lagoa_lake::catalog::now_micros())
+        .await
+        .map_err(|e| anyhow::anyhow!("the token was refused: {e}"))?;
+    if who.role != Role::Admin {
+        bail!(
+            "{} is {}, not an admin: administrative commands need an admin's token (or none, on the lake's machine)",
+            who.name,
+            who.role
+        );
+    }
+    Ok(AuditEntry {
+        principal: who.name,
+        institution: who.institution,
+        outcome: "ok".to_owned(),
+        ..Default::default()
+    })
+}
+
+/// The operating-system account running the command: `cli:<user>`, or
+/// `cli:uid=<n>` when the environment does not name it.
 pub fn cli_actor() -> AuditEntry {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    let user = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .or_else(|| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata("/proc/self")
+                .ok()
+                .map(|m| format!("uid={}", m.uid()))
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
     AuditEntry {
         principal: format!("cli:{user}"),
         institution: "-".to_owned(),
@@ -234,12 +272,12 @@ pub fn cli_actor() -> AuditEntry {
     }
 }
 
-/// Records an administrative action by the command line.
-async fn audit_admin(lake: &Lake, action: &str, subject: &str) -> Result<()> {
+/// Records an administrative action by `actor`.
+async fn audit_admin(lake: &Lake, actor: &AuditEntry, action: &str, subject: &str) -> Result<()> {
     lake.audit(&AuditEntry {
         action: action.to_owned(),
         subject: Some(subject.to_owned()),
-        ..cli_actor()
+        ..actor.clone()
     })
     .await?;
     Ok(())
@@ -271,12 +309,21 @@ pub async fn audit(lake: &Lake, command: AuditCommand) -> Result<()> {
                     )),
                 }
             }
+            let (anchor_problems, anchor) = lake.check_audit_anchor(check.entries).await?;
+            problems.extend(anchor_problems);
             for p in &problems {
                 println!("BROKEN  {p}");
             }
             match &check.head {
                 Some((seq, mac)) => println!("{} entries; head {seq}:{mac}", check.entries),
                 None => println!("the audit trail is empty"),
+            }
+            if let Some(a) = &anchor {
+                println!(
+                    "anchored in the object store at entry {} ({})",
+                    a.seq,
+                    format_micros(a.at)
+                );
             }
             if !problems.is_empty() {
                 bail!(

@@ -371,22 +371,38 @@ fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
 /// Logs to stderr: human-readable on a terminal, JSON lines otherwise
 /// (the daemon under systemd or a container). `LAGOA_LOG` sets the filter
 /// (default `info` for the daemon, `warn` for commands).
+///
+/// Whatever the filter, the query engine's own logs stop at `info`: at
+/// `debug` DataFusion and sqlparser print plans and statements with their
+/// literals, which may be personal values.
 fn init_logging(daemon: bool) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let default = if daemon { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("LAGOA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        builder.try_init()
+    let engine = Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("datafusion", LevelFilter::INFO)
+        .with_target("sqlparser", LevelFilter::INFO)
+        .with_target("arrow", LevelFilter::INFO)
+        .with_target("parquet", LevelFilter::INFO)
+        .with_target("sqlx", LevelFilter::WARN);
+    let format = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let format = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        format.boxed()
     } else {
-        builder
+        format
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .try_init()
+            .boxed()
     };
+    let _ = tracing_subscriber::registry()
+        .with(format.with_filter(filter).with_filter(engine))
+        .try_init();
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -442,9 +458,9 @@ async fn run(cli: Cli) -> Result<()> {
             let dir = schedule::sources_dir(&cli.lake, &lake, sources);
             schedule::serve(lake, &dir, listen).await
         }
-        Command::Institution { command } => access::institution(&open(&cli.lake).await?, command).await,
-        Command::User { command } => access::user(&open(&cli.lake).await?, command).await,
-        Command::Token { command } => access::token(&open(&cli.lake).await?, command).await,
+        Command::Institution { command } => access::institution(&open(&cli.lake).await?, cli.token.as_deref(), command).await,
+        Command::User { command } => access::user(&open(&cli.lake).await?, cli.token.as_deref(), command).await,
+        Command::Token { command } => access::token(&open(&cli.lake).await?, cli.token.as_deref(), command).await,
         Command::Audit { command } => access::audit(&open(&cli.lake).await?, command).await,
         Command::Indicator { command } => indicators::command(&open(&cli.lake).await?, command).await,
         Command::Demo { command } => demo::command(&cli.lake, command).await,

@@ -144,8 +144,13 @@ pub async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Result<()>
     };
     let lake = Arc::new(lake);
     let queries = lagoa_sql::QueryService::new(Arc::clone(&lake));
+    let signins = Arc::new(lagoa_sql::SignIns::new(
+        Arc::clone(&lake),
+        lagoa_sql::SignInLimits::default(),
+    ));
     let api = lagoa_api::Api::new(
         queries.clone(),
+        Arc::clone(&signins),
         sources.iter().cloned().map(Arc::new).collect(),
         options.late_grace,
         config.console.timezone.clone(),
@@ -164,10 +169,12 @@ pub async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Result<()>
         Some(tokio::spawn(lagoa_pg::serve(
             listener,
             queries.clone(),
+            Arc::clone(&signins),
             stop_pg.clone(),
         )))
     };
-    let console = lagoa_console::Console::new(lake, sources, Arc::new(SystemClock), options);
+    let console =
+        lagoa_console::Console::new(lake, signins, sources, Arc::new(SystemClock), options);
     let listener = tokio::net::TcpListener::bind(listen.trim())
         .await
         .map_err(|e| anyhow!("cannot listen on {listen} (console.listen): {e}"))?;
@@ -190,9 +197,14 @@ pub async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Result<()>
         }
     };
     let served = async {
-        axum::serve(listener, console.router().merge(api.router()))
-            .with_graceful_shutdown(signalled)
-            .await
+        // The peer's address rate-limits refused sign-ins.
+        let app = console.router().merge(api.router());
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(signalled)
+        .await
     };
     // A client that keeps its connection open does not hold the server:
     // after the grace period it stops anyway.

@@ -65,6 +65,7 @@ pub struct Console(Arc<Inner>);
 
 struct Inner {
     lake: Arc<Lake>,
+    signins: Arc<lagoa_sql::SignIns>,
     sources: Vec<Arc<SourceFile>>,
     clock: Arc<dyn Clock>,
     options: ConsoleOptions,
@@ -77,12 +78,14 @@ struct Inner {
 impl Console {
     pub fn new(
         lake: Arc<Lake>,
+        signins: Arc<lagoa_sql::SignIns>,
         sources: Vec<SourceFile>,
         clock: Arc<dyn Clock>,
         options: ConsoleOptions,
     ) -> Self {
         Console(Arc::new(Inner {
             lake,
+            signins,
             sources: sources.into_iter().map(Arc::new).collect(),
             clock,
             options,
@@ -152,6 +155,10 @@ impl Console {
 
     fn sessions(&self) -> &Sessions {
         &self.0.sessions
+    }
+
+    fn signins(&self) -> &lagoa_sql::SignIns {
+        &self.0.signins
     }
 
     /// Records what a principal did in the audit trail; an error means it

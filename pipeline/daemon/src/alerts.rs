@@ -30,6 +30,9 @@ pub enum Alert {
         last_commit: String,
         expected_days: u64,
     },
+    /// The audit trail's head, for safekeeping outside the lake: a later
+    /// `lagoa audit verify --expect-head SEQ:MAC` checks it is still there.
+    AuditAnchor { seq: i64, mac: String, at: String },
 }
 
 impl Alert {
@@ -57,6 +60,9 @@ impl Alert {
             } => format!(
                 "Lagoa: o conjunto {dataset} está atrasado: última entrega em {last_commit}, o acordo prevê uma a cada {expected_days} dia(s) (fontes: {})",
                 sources.join(", ")
+            ),
+            Alert::AuditAnchor { seq, mac, at } => format!(
+                "Lagoa: âncora da trilha de auditoria em {at}: entrada {seq}, {seq}:{mac} (guarde-a; `lagoa audit verify --expect-head {seq}:{mac}` confere)"
             ),
         }
     }
@@ -105,7 +111,11 @@ impl Alerter {
     }
 
     pub async fn send(&self, alert: &Alert) {
-        tracing::warn!(alert = %alert.text(), "alert");
+        if matches!(alert, Alert::AuditAnchor { .. }) {
+            tracing::info!(alert = %alert.text(), "audit anchor");
+        } else {
+            tracing::warn!(alert = %alert.text(), "alert");
+        }
         let Some((client, url)) = &self.webhook else {
             return;
         };

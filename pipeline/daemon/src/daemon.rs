@@ -255,6 +255,7 @@ impl Daemon {
             }
             if now >= next_late_check {
                 self.check_lateness(now, &mut late_alerted).await;
+                self.push_audit_anchor().await;
                 next_late_check = now
                     + chrono::Duration::from_std(self.options.late_check_every).unwrap_or_default();
             }
@@ -276,6 +277,25 @@ impl Daemon {
         }
         self.shut_down(&mut plans, tasks).await;
         Ok(())
+    }
+
+    /// Moves the audit trail's anchor to its head and, when it moved,
+    /// sends it to the alert webhook: a copy of the head held outside the
+    /// lake altogether.
+    async fn push_audit_anchor(&self) {
+        match self.lake.anchor_audit().await {
+            Ok(Some(anchor)) => {
+                self.alerter
+                    .send(&Alert::AuditAnchor {
+                        seq: anchor.seq,
+                        mac: anchor.mac,
+                        at: lagoa_lake::catalog::format_micros(anchor.at),
+                    })
+                    .await;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot move the audit trail's anchor"),
+        }
     }
 
     /// Alerts for datasets that became late since the last check.

@@ -21,6 +21,25 @@ pub struct LakeConfig {
     pub daemon: DaemonConfig,
     pub console: ConsoleConfig,
     pub indicators: IndicatorsConfig,
+    pub audit: AuditConfig,
+}
+
+/// The audit trail.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// A process moves the trail's anchor in the object store at most this
+    /// often (seconds): entries deleted from the trail's end after the last
+    /// move cannot be told from entries never written.
+    pub anchor_interval_seconds: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            anchor_interval_seconds: 10,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -636,6 +655,12 @@ dir = {indicators_dir:?}
 # How often the daemon runs indicators whose sources changed (and cron
 # ones that are due); 0: never (run them with `lagoa indicator run`).
 check_seconds = {indicators_check}
+
+[audit]
+# The head of the audit trail is also kept in the object store
+# (audit/anchor.json, signed), so `lagoa audit verify` finds entries deleted
+# from the trail's end. A process moves it at most this often (seconds).
+anchor_interval_seconds = {anchor_interval}
 "#,
         catalog = config.catalog.url,
         storage = config.storage.url,
@@ -683,6 +708,7 @@ check_seconds = {indicators_check}
         secure_cookie = config.console.secure_cookie,
         indicators_dir = config.indicators.dir,
         indicators_check = config.indicators.check_seconds,
+        anchor_interval = config.audit.anchor_interval_seconds,
     )
 }
 

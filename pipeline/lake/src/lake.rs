@@ -34,6 +34,8 @@ pub struct Lake {
     pub catalog: Catalog,
     pub store: LakeStore,
     pub crypto: Arc<LakeCrypto>,
+    /// When this process last moved the audit trail's anchor.
+    anchored_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// What `lagoa check` found.
@@ -104,6 +106,7 @@ impl Lake {
             catalog,
             store,
             crypto,
+            anchored_at: std::sync::Mutex::new(None),
         })
     }
 
@@ -154,12 +157,69 @@ impl Lake {
         Ok(AuditKey::new(self.secret("audit").await?))
     }
 
-    /// Records an entry in the audit trail, now.
+    /// Records an entry in the audit trail, now; moves the trail's anchor
+    /// when this process's last move is older than
+    /// `audit.anchor_interval_seconds` (a failed move is logged: the entry
+    /// is recorded either way, and the next one tries again).
     pub async fn audit(&self, entry: &AuditEntry) -> Result<i64> {
         let key = self.audit_key().await?;
-        self.catalog
+        let seq = self
+            .catalog
             .append_audit(&key, entry, crate::catalog::now_micros())
-            .await
+            .await?;
+        let due = {
+            let mut last = self.anchored_at.lock().expect("anchor clock");
+            let interval = std::time::Duration::from_secs(self.config.audit.anchor_interval_seconds);
+            let due = last.is_none_or(|t| t.elapsed() >= interval);
+            if due {
+                *last = Some(std::time::Instant::now());
+            }
+            due
+        };
+        if due && let Err(e) = self.anchor_with(&key).await {
+            tracing::warn!(error = %e, "the audit trail's anchor could not be moved");
+            *self.anchored_at.lock().expect("anchor clock") = None;
+        }
+        Ok(seq)
+    }
+
+    /// Moves the audit trail's anchor to the trail's head, if it is
+    /// behind; returns the anchor written.
+    pub async fn anchor_audit(&self) -> Result<Option<crate::audit_anchor::Anchor>> {
+        let key = self.audit_key().await?;
+        self.anchor_with(&key).await
+    }
+
+    async fn anchor_with(&self, key: &AuditKey) -> Result<Option<crate::audit_anchor::Anchor>> {
+        let Some(head) = self.catalog.latest_audit(1).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        crate::audit_anchor::advance(
+            self.store.store.as_ref(),
+            key,
+            &head,
+            crate::catalog::now_micros(),
+        )
+        .await
+    }
+
+    /// What the anchor in the object store says of the trail: problems
+    /// (entries deleted from its end, a rewritten head, a missing or forged
+    /// anchor) and the anchor itself.
+    pub async fn check_audit_anchor(
+        &self,
+        entries: u64,
+    ) -> Result<(Vec<String>, Option<crate::audit_anchor::Anchor>)> {
+        let key = self.audit_key().await?;
+        crate::audit_anchor::check(self.store.store.as_ref(), &key, entries, async |seq| {
+            Ok(self
+                .catalog
+                .audit_records(seq - 1, 1)
+                .await?
+                .into_iter()
+                .find(|r| r.seq == seq))
+        })
+        .await
     }
 
     pub async fn session(&self, as_of: &AsOf) -> Result<LakeSession> {

@@ -16,6 +16,7 @@
 //! Data flows one way: batches -> `writer` -> files on the store ->
 //! `catalog::Catalog::commit` -> visible to `session`.
 
+pub mod audit_anchor;
 pub mod catalog;
 pub mod config;
 pub mod crypto;

@@ -21,7 +21,8 @@ use async_trait::async_trait;
 use futures::Sink;
 use lagoa_lake::Lake;
 use lagoa_lake::catalog::{AuditEntry, Principal, now_micros};
-use lagoa_sql::{QueryError, QueryRequest, QueryService};
+use lagoa_sql::{Door, QueryError, QueryRequest, QueryService, SignInError, SignIns};
+use std::net::IpAddr;
 use pgwire::api::auth::cleartext::CleartextPasswordAuth;
 use pgwire::api::auth::mechanism::AuthMechanismFactory;
 use pgwire::api::auth::{
@@ -43,8 +44,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Accepts connections until `shutdown`; each connection runs on its own task.
-pub async fn serve(listener: TcpListener, queries: QueryService, shutdown: CancellationToken) {
-    let handlers = Arc::new(Handlers::new(queries));
+pub async fn serve(
+    listener: TcpListener,
+    queries: QueryService,
+    signins: Arc<SignIns>,
+    shutdown: CancellationToken,
+) {
+    let handlers = Arc::new(Handlers::new(queries, signins));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -71,14 +77,12 @@ struct Handlers {
 }
 
 impl Handlers {
-    fn new(queries: QueryService) -> Self {
+    fn new(queries: QueryService, signins: Arc<SignIns>) -> Self {
         let mut parameters = DefaultServerParameterProvider::default();
         // Clients parse the leading version number.
         parameters.server_version = format!("16.0 (lagoa {})", env!("CARGO_PKG_VERSION"));
         let lake = Arc::clone(queries.lake());
-        let source = Arc::new(TokenSource {
-            lake: Arc::clone(&lake),
-        });
+        let source = Arc::new(TokenSource { signins });
         let parser = Arc::new(Parser {
             lake: Arc::clone(&lake),
             queries: queries.clone(),
@@ -119,30 +123,12 @@ impl PgWireServerHandlers for Handlers {
 
 /// Checks the password as an API token of the user it names.
 struct TokenSource {
-    lake: Arc<Lake>,
+    signins: Arc<SignIns>,
 }
 
 impl Debug for TokenSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("TokenSource")
-    }
-}
-
-impl TokenSource {
-    async fn refuse(&self, user: &str, reason: String) -> PgWireError {
-        let entry = AuditEntry {
-            principal: "unknown".into(),
-            institution: "-".into(),
-            action: "pg_login".into(),
-            subject: Some(user.to_owned()),
-            outcome: "denied".into(),
-            reason: Some(reason),
-            ..Default::default()
-        };
-        if let Err(e) = self.lake.audit(&entry).await {
-            tracing::error!(error = %e, "a refused PostgreSQL login could not be audited");
-        }
-        PgWireError::InvalidPassword(user.to_owned())
     }
 }
 
@@ -161,22 +147,42 @@ impl AuthSource<Login> for TokenSource {
         presented: &[u8],
     ) -> PgWireResult<Option<Login>> {
         let user = login.user().ok_or(PgWireError::UserNameRequired)?;
-        let Ok(token) = std::str::from_utf8(presented) else {
-            return Err(self
-                .refuse(user, "the password is not a token".into())
-                .await);
+        let from: IpAddr = login
+            .host()
+            .parse()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let token = std::str::from_utf8(presented).ok();
+        let refused = match self.signins.authenticate(Door::Postgres, from, token).await {
+            Ok(p) if p.name == user => {
+                return Ok(Some(Login {
+                    user: user.to_owned(),
+                    token: zeroize::Zeroizing::new(token.unwrap_or_default().to_owned()),
+                }));
+            }
+            Ok(p) => self
+                .signins
+                .refuse::<()>(
+                    Door::Postgres,
+                    from,
+                    SignInError::NotYours {
+                        owner: p.name,
+                        claimed: user.to_owned(),
+                    },
+                )
+                .await
+                .err(),
+            Err(e) => Some(e),
         };
-        match self.lake.catalog.authenticate(token, now_micros()).await {
-            Ok(p) if p.name == user => Ok(Some(Login {
-                user: user.to_owned(),
-                token: zeroize::Zeroizing::new(token.to_owned()),
-            })),
-            Ok(p) => Err(self
-                .refuse(user, format!("the token is {}'s, not {user}'s", p.name))
-                .await),
-            Err(e) => Err(self
-                .refuse(user, format!("the token was refused: {e}"))
-                .await),
+        match refused {
+            Some(SignInError::Throttled { retry_after }) => Err(fatal(
+                "53300",
+                SignInError::Throttled { retry_after }.to_string(),
+            )),
+            Some(SignInError::Unavailable(m)) => {
+                tracing::error!(error = %m, "cannot check a PostgreSQL sign-in");
+                Err(fatal("08006", "the catalog did not answer; try again".into()))
+            }
+            _ => Err(PgWireError::InvalidPassword(user.to_owned())),
         }
     }
 }

@@ -4,11 +4,13 @@ use crate::Console;
 use crate::auth::{SESSION_COOKIE, cookie, safe_next, same_origin, session_cookie};
 use crate::i18n::{LANG_COOKIE, Lang};
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use lagoa_lake::catalog::AuthError;
+use lagoa_sql::{Door, SignInError};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
@@ -59,28 +61,37 @@ pub async fn submit(
     State(console): State<Console>,
     lang: Lang,
     headers: HeaderMap,
+    connected: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     Form(form): Form<SignIn>,
 ) -> Response {
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
     }
     let next = safe_next(form.next.as_deref());
-    match console.authenticate(&form.token).await {
+    let from = connected.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.0.ip());
+    let unavailable = || {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            login_page(
+                lang,
+                &next,
+                Some(lang.t(
+                    "O catálogo não respondeu; tente de novo.",
+                    "The catalog did not answer; try again.",
+                )),
+            ),
+        )
+            .into_response()
+    };
+    match console
+        .signins()
+        .authenticate(Door::Console, from, Some(&form.token))
+        .await
+    {
         Ok(principal) => {
             if let Err(e) = console.audit(&principal, "sign_in", "console", "ok").await {
                 tracing::error!(error = %e, "cannot record a sign-in in the audit trail");
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    login_page(
-                        lang,
-                        &next,
-                        Some(lang.t(
-                            "O catálogo não respondeu; tente de novo.",
-                            "The catalog did not answer; try again.",
-                        )),
-                    ),
-                )
-                    .into_response();
+                return unavailable();
             }
             tracing::info!(principal = %principal.name, "signed in to the console");
             let id = console.sessions().open(&form.token);
@@ -93,52 +104,38 @@ pub async fn submit(
             )
                 .into_response()
         }
-        Err(AuthError::Catalog(e)) => {
+        Err(SignInError::Unavailable(e)) => {
             tracing::error!(error = %e, "cannot check a sign-in");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                login_page(
-                    lang,
-                    &next,
-                    Some(lang.t(
-                        "O catálogo não respondeu; tente de novo.",
-                        "The catalog did not answer; try again.",
-                    )),
-                ),
-            )
-                .into_response()
+            unavailable()
         }
         Err(refused) => {
             tracing::info!(reason = %refused, "console sign-in refused");
-            let record = lagoa_lake::catalog::AuditEntry {
-                principal: "unknown".into(),
-                institution: "-".into(),
-                action: "sign_in".into(),
-                subject: Some("console".into()),
-                outcome: "denied".into(),
-                reason: Some(refused.to_string()),
-                ..Default::default()
+            let (status, text) = match refused {
+                SignInError::Throttled { .. } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    lang.t(
+                        "Muitas tentativas recusadas deste endereço; aguarde um minuto.",
+                        "Too many refused sign-ins from this address; wait a minute.",
+                    ),
+                ),
+                SignInError::Refused(AuthError::Expired { .. }) => (
+                    StatusCode::UNAUTHORIZED,
+                    lang.t("Este token expirou.", "This token has expired."),
+                ),
+                SignInError::Refused(AuthError::Revoked { .. }) => (
+                    StatusCode::UNAUTHORIZED,
+                    lang.t("Este token foi revogado.", "This token was revoked."),
+                ),
+                SignInError::Refused(AuthError::Disabled { .. }) => (
+                    StatusCode::UNAUTHORIZED,
+                    lang.t("Este usuário está desativado.", "This user is disabled."),
+                ),
+                _ => (
+                    StatusCode::UNAUTHORIZED,
+                    lang.t("Token inválido.", "Invalid token."),
+                ),
             };
-            if let Err(e) = console.lake().audit(&record).await {
-                tracing::error!(error = %e, "cannot record a refused sign-in in the audit trail");
-            }
-            let text = match refused {
-                AuthError::Expired { .. } => {
-                    lang.t("Este token expirou.", "This token has expired.")
-                }
-                AuthError::Revoked { .. } => {
-                    lang.t("Este token foi revogado.", "This token was revoked.")
-                }
-                AuthError::Disabled { .. } => {
-                    lang.t("Este usuário está desativado.", "This user is disabled.")
-                }
-                _ => lang.t("Token inválido.", "Invalid token."),
-            };
-            (
-                StatusCode::UNAUTHORIZED,
-                login_page(lang, &next, Some(text)),
-            )
-                .into_response()
+            (status, login_page(lang, &next, Some(text))).into_response()
         }
     }
 }

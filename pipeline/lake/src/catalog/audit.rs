@@ -63,6 +63,12 @@ impl AuditKey {
         AuditKey(bytes)
     }
 
+    /// HMAC-SHA256 of `message` with the audit key, hex.
+    pub(crate) fn sign(&self, message: &[u8]) -> String {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &self.0);
+        hex::encode(hmac::sign(&key, message).as_ref())
+    }
+
     fn mac(&self, seq: i64, at: i64, prev: &str, entry: &AuditEntry) -> Result<String> {
         let body = serde_json::to_string(entry)
             .map_err(|e| LakeError::Invalid(format!("encoding an audit entry: {e}")))?;

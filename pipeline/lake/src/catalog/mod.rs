@@ -39,7 +39,7 @@ use model::*;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const COMMIT_ATTEMPTS: u32 = 8;
@@ -109,6 +109,46 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// The embedded catalog holds the audit trail, grants and the lake's
+/// wrapped secrets: it is created readable by its owner only (SQLite gives
+/// its `-wal` and `-shm` files the database file's mode), and a catalog
+/// others can read is refused at open, as the key store is.
+fn private_database_file(file: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if !file.exists() {
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(LakeError::io(format!("creating {}", dir.display())))?;
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(file)
+        {
+            Ok(_) => return Ok(()),
+            // Another process made it first: check it like any other.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(LakeError::io(format!("creating {}", file.display()))(e)),
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let path = PathBuf::from(format!("{}{suffix}", file.display()));
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(LakeError::Config(format!(
+                "the catalog {} is readable by other users (mode {:o}); run chmod 600 on it and on its -wal and -shm files",
+                path.display(),
+                mode & 0o777
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Catalog {
     /// Connects to `sqlite://<file>` (relative to `lake_dir`) or `postgres://...`.
     pub async fn connect(url: &str, lake_dir: &Path) -> Result<Self> {
@@ -122,6 +162,7 @@ impl Catalog {
             } else {
                 lake_dir.join(rest)
             };
+            private_database_file(&file)?;
             (
                 Backend::Sqlite,
                 format!("sqlite://{}?mode=rwc", file.display()),

@@ -238,6 +238,19 @@ fn read_file(path: &Path) -> Result<KeyStoreFile> {
             mode & 0o777
         )));
     }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mode = std::fs::metadata(dir)
+            .map_err(LakeError::io(format!("reading {}", dir.display())))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(LakeError::Keys(format!(
+                "the key directory {} is open to other users (mode {:o}); run chmod 700 on it",
+                dir.display(),
+                mode & 0o777
+            )));
+        }
+    }
     let state: KeyStoreFile = serde_json::from_slice(&bytes)
         .map_err(|e| LakeError::Keys(format!("key store {} is not valid: {e}", path.display())))?;
     if state.format != FORMAT {
