@@ -16,6 +16,7 @@ pub mod report;
 pub mod session;
 pub mod signin;
 pub mod stewardship;
+pub mod treatments;
 
 pub use guard::{CheckedSql, Denial, GuardLimits, StatementKind, check};
 pub use policy::{ColumnAccess, DatasetMeta, Reader, TableAccess, table_access};

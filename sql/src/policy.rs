@@ -10,17 +10,39 @@
 //! - Personal columns are in clear only under a grant that gives them
 //!   (`personal`) for the declared purpose; otherwise they are
 //!   pseudonymised (keyed hashing: equal values stay equal, so joins
-//!   across datasets still work) and never returned in clear.
+//!   across datasets still work), or generalised when the categorisation
+//!   says so (a month, an age band, a code's prefix), and never returned
+//!   in clear.
 
-use lagoa_core::{Role, SharingLevel};
-use lagoa_lake::catalog::Grant;
+use lagoa_core::{Generalisation, Role, SharingLevel};
+use lagoa_lake::catalog::{Grant, Treatments};
+use std::collections::BTreeMap;
 
 /// How one column reaches the principal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColumnAccess {
     Clear,
     Pseudonymised,
+    /// Coarser: computed from the clear value, which never leaves.
+    Generalised(Generalisation),
     Hidden,
+}
+
+impl ColumnAccess {
+    /// In words, for the catalog's listings.
+    pub fn name(&self) -> String {
+        match self {
+            ColumnAccess::Clear => "clear".into(),
+            ColumnAccess::Pseudonymised => "pseudonymised".into(),
+            ColumnAccess::Generalised(g) => format!("generalised ({g})"),
+            ColumnAccess::Hidden => "hidden".into(),
+        }
+    }
+
+    /// The session must decrypt the column to serve it this way.
+    pub fn reads_clear_value(&self) -> bool {
+        matches!(self, ColumnAccess::Clear | ColumnAccess::Generalised(_))
+    }
 }
 
 /// A dataset as the policy needs it.
@@ -33,15 +55,19 @@ pub struct DatasetMeta {
     /// Personal columns its categorisation removes: hidden from every
     /// reader but one whose grant gives them in clear.
     pub removed: Vec<String>,
+    /// Personal columns its categorisation generalises (instead of
+    /// pseudonyms) for every reader but one whose grant gives them in clear.
+    pub generalised: BTreeMap<String, Generalisation>,
 }
 
 impl DatasetMeta {
-    /// `removed`: what the categorisation in force removes
-    /// (`Catalog::removed_columns`).
+    /// `treatments`: what the categorisations in force do with personal
+    /// columns (`Catalog::treatments`).
     pub fn of(
         dataset: &lagoa_lake::catalog::model::DatasetInfo,
-        removed: &std::collections::HashMap<String, Vec<String>>,
+        treatments: &std::collections::HashMap<String, Treatments>,
     ) -> Self {
+        let treated = treatments.get(dataset.name.as_str());
         Self {
             name: dataset.name.to_string(),
             level: dataset.level,
@@ -50,10 +76,8 @@ impl DatasetMeta {
                 .iter()
                 .map(|c| (c.name.clone(), c.personal.is_some()))
                 .collect(),
-            removed: removed
-                .get(dataset.name.as_str())
-                .cloned()
-                .unwrap_or_default(),
+            removed: treated.map(|t| t.removed.clone()).unwrap_or_default(),
+            generalised: treated.map(|t| t.generalised.clone()).unwrap_or_default(),
         }
     }
 }
@@ -162,6 +186,8 @@ pub fn table_access(
                         && !usable.iter().any(|g| covers(g, column)))
                 {
                     ColumnAccess::Hidden
+                } else if let Some(g) = dataset.generalised.get(column) {
+                    ColumnAccess::Generalised(*g)
                 } else {
                     ColumnAccess::Pseudonymised
                 }
@@ -200,6 +226,7 @@ mod tests {
                 ("nome".into(), true),
             ],
             removed: vec![],
+            generalised: BTreeMap::new(),
         }
     }
 
@@ -365,6 +392,24 @@ mod tests {
             &reader(Role::Analyst, Some("investigação de óbito infantil")),
             &removed,
             &[full],
+        )
+        .unwrap();
+        assert_eq!(seen(&a), [Clear, Clear, Clear, Clear]);
+        // A generalised column is served coarser instead of as a pseudonym,
+        // and in clear through a grant that gives it.
+        let generalised = DatasetMeta {
+            generalised: BTreeMap::from([("nome".into(), Generalisation::Prefix(1))]),
+            ..dataset(Corporativo)
+        };
+        let a = table_access(&reader(Role::Analyst, None), &generalised, &[]).unwrap();
+        assert_eq!(
+            seen(&a),
+            [Clear, Clear, Pseudonymised, Generalised(Generalisation::Prefix(1))]
+        );
+        let a = table_access(
+            &reader(Role::Analyst, Some("investigação de óbito infantil")),
+            &generalised,
+            &[grant("g5", "investigação de óbito infantil", &[], true)],
         )
         .unwrap();
         assert_eq!(seen(&a), [Clear, Clear, Clear, Clear]);

@@ -9,6 +9,7 @@
 //! value never leaves in clear.
 
 use crate::policy::{ColumnAccess, DatasetMeta, Reader, TableAccess, table_access};
+use lagoa_core::Generalisation;
 use datafusion::catalog::view::ViewTable;
 use datafusion::common::{Column, TableReference};
 use datafusion::datasource::provider_as_source;
@@ -47,15 +48,15 @@ impl GovernedSession {
             max_value_bytes,
         );
         let datasets = lake.catalog.datasets(snapshot).await?;
-        let removed = lake.catalog.removed_columns().await?;
+        let treatments = lake.catalog.treatments().await?;
         let mut access = BTreeMap::new();
         let mut released = HashSet::new();
         for d in &datasets {
-            let meta = DatasetMeta::of(d, &removed);
+            let meta = DatasetMeta::of(d, &treatments);
             let seen = table_access(reader, &meta, grants);
             if let Ok(a) = &seen {
                 for (c, personal) in &meta.columns {
-                    if *personal && a.access(c) == ColumnAccess::Clear {
+                    if *personal && a.access(c).reads_clear_value() {
                         released.insert((meta.name.clone(), c.clone()));
                     }
                 }
@@ -89,6 +90,14 @@ impl GovernedSession {
                     ColumnAccess::Pseudonymised => {
                         Some(column(&pseudonym_column(c)).alias(c.as_str()))
                     }
+                    ColumnAccess::Generalised(g) => {
+                        let data_type = d
+                            .columns
+                            .iter()
+                            .find(|def| &def.name == c)
+                            .map_or("", |def| def.data_type.as_str());
+                        Some(generalised(column(c), *g, data_type).alias(c.as_str()))
+                    }
                     ColumnAccess::Hidden => None,
                 })
                 .collect();
@@ -108,6 +117,36 @@ impl GovernedSession {
             access,
             snapshot,
         })
+    }
+}
+
+/// The expression a generalised column is served as: dates to the first
+/// day of their month or year (same type), numbers to the multiple of the
+/// band below, codes to their prefix.
+fn generalised(value: Expr, rule: Generalisation, data_type: &str) -> Expr {
+    use datafusion::functions::expr_fn::{date_trunc, floor, left};
+    use datafusion::logical_expr::{cast, lit};
+    use datafusion::arrow::datatypes::DataType;
+    let original: Option<DataType> = data_type.parse().ok();
+    let truncate = |unit: &str| {
+        let truncated = date_trunc(lit(unit), value.clone());
+        match &original {
+            Some(t) => cast(truncated, t.clone()),
+            None => truncated,
+        }
+    };
+    match rule {
+        Generalisation::Month => truncate("month"),
+        Generalisation::Year => truncate("year"),
+        Generalisation::Band(n) => {
+            let n = i64::from(n);
+            let banded = floor(cast(value, DataType::Float64) / lit(n as f64)) * lit(n as f64);
+            match &original {
+                Some(t) => cast(banded, t.clone()),
+                None => banded,
+            }
+        }
+        Generalisation::Prefix(n) => left(value, lit(i64::from(n))),
     }
 }
 

@@ -2,11 +2,14 @@
 //! recorded in the audit trail, whether it is allowed or refused: the one
 //! place the CLI and the HTTP API both call.
 //!
-//! - categorising a dataset: stewards of its provider (any steward for a
-//!   first categorisation), and admins;
+//! - categorising a dataset: stewards of its provider, and admins. The
+//!   first categorisation names the provider that delivers the data (as
+//!   its source, command or contract named it); without one on record only
+//!   an admin may name it. Only admins move a dataset to another provider;
 //! - filing a request: any principal, for itself or its institution;
 //! - deciding a request and revoking a grant: stewards of the dataset's
-//!   provider, and admins;
+//!   provider, and admins, but nobody decides a request they filed or one
+//!   filed by their own institution; the record names both people;
 //! - seeing requests: one's own, those on one's institution's datasets for
 //!   its stewards, all for coordinators and admins;
 //! - a provider's consumption report: its stewards, coordinators, admins.
@@ -103,34 +106,161 @@ pub async fn may_decide(lake: &Lake, who: &Principal, dataset: &str) -> Result<b
     Ok(who.role == Role::Steward && provider.as_deref() == Some(who.institution.as_str()))
 }
 
+/// A categorisation made, with what it leaves exposed (quasi-identifiers
+/// that give a treated column back, columns whose pseudonyms hide little).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Categorised {
+    #[serde(flatten)]
+    pub categorisation: Categorisation,
+    pub warnings: Vec<String>,
+}
+
+/// Refuses pseudonyms that would hide nothing; returns the warnings (`Ok`)
+/// or the reason for the refusal (`Err`).
+async fn check_treatments(
+    lake: &Lake,
+    name: &DatasetName,
+    previous: Option<&Categorisation>,
+    change: &NewCategorisation,
+) -> Result<std::result::Result<Vec<String>, String>> {
+    use crate::treatments::{derivable, distinct_values};
+    let Some(info) = crate::treatments::dataset_now(lake, name).await? else {
+        return Err(StewardshipError::NotFound(format!("no dataset {name}")));
+    };
+    if info.shredded_at.is_some() {
+        return Ok(Ok(Vec::new()));
+    }
+    let pick = |new: &Option<Vec<String>>, old: Option<&Vec<String>>| {
+        new.clone().or_else(|| old.cloned()).unwrap_or_default()
+    };
+    let pseudonymised = pick(&change.pseudonymised, previous.map(|p| &p.pseudonymised));
+    let removed = pick(&change.removed, previous.map(|p| &p.removed));
+    let generalised = change
+        .generalised
+        .clone()
+        .or_else(|| previous.map(|p| p.generalised.clone()))
+        .unwrap_or_default();
+    let minimum = lake.config.governance.min_pseudonym_distinct;
+    let mut warnings = Vec::new();
+    for column in info.personal_columns() {
+        if removed.contains(&column) || generalised.contains_key(&column) {
+            continue;
+        }
+        let n = distinct_values(lake, &info, &column).await?;
+        if n >= minimum || n == 0 {
+            continue;
+        }
+        let hint = format!(
+            "{name}.{column} has {n} distinct values: its pseudonyms would be matched to them by frequency alone"
+        );
+        // Refused when this categorisation pseudonymises it; a pseudonym
+        // kept from an earlier version is warned about (its data changed).
+        let newly = change.pseudonymised.as_ref().is_some_and(|l| l.contains(&column))
+            && !previous.is_some_and(|p| p.pseudonymised.contains(&column));
+        if newly {
+            return Ok(Err(format!(
+                "{hint}, so it cannot be pseudonymised (governance.min_pseudonym_distinct = {minimum}); remove it (--remove {column}) or generalise it (--generalise {column}=prefix:1, month, year or band:10)"
+            )));
+        }
+        warnings.push(if pseudonymised.contains(&column) {
+            format!("{hint}; remove or generalise it")
+        } else {
+            format!("{hint} when a grant gives it without its personal columns; remove or generalise it")
+        });
+    }
+    let treated: std::collections::BTreeSet<String> = pseudonymised
+        .iter()
+        .chain(&removed)
+        .chain(generalised.keys())
+        .cloned()
+        .collect();
+    let columns: Vec<String> = info.columns.iter().map(|c| c.name.clone()).collect();
+    warnings.extend(derivable(&columns, &treated));
+    Ok(Ok(warnings))
+}
+
 pub async fn categorise(
     lake: &Lake,
     who: &Principal,
     dataset: &str,
     change: &NewCategorisation,
-) -> Result<Categorisation> {
+) -> Result<Categorised> {
     let name = DatasetName::new(dataset.to_owned())
         .map_err(|e| StewardshipError::Invalid(e.to_string()))?;
-    let first = lake.catalog.categorisation(dataset).await?.is_none();
+    let previous = lake.catalog.categorisation(dataset).await?;
+    let refused = |why: &'static str, message: String| {
+        refuse::<Categorised>(lake, who, "categorise", dataset, dataset, why, message)
+    };
+    let provider = match &previous {
+        None => {
+            let delivered = lake.catalog.dataset_provider(dataset).await?;
+            match (delivered, &change.provider) {
+                (Some(d), Some(named)) if *named != d => {
+                    return refused(
+                        "the provider named is not the one that delivers the data",
+                        format!(
+                            "{dataset} is delivered by {d}, not {named}: its first categorisation names {d} as the provider"
+                        ),
+                    )
+                    .await;
+                }
+                (Some(d), _) => d,
+                (None, Some(named)) if who.role == Role::Admin => named.clone(),
+                (None, _) => {
+                    return refused(
+                        "no delivering provider on record",
+                        format!(
+                            "no provider is on record as delivering {dataset} (its source, `lagoa ingest --provider` or its contract names one): an admin makes its first categorisation and names the provider (--provider)"
+                        ),
+                    )
+                    .await;
+                }
+            }
+        }
+        Some(p) => match &change.provider {
+            Some(named) if *named != p.provider && who.role != Role::Admin => {
+                return refused(
+                    "only admins move a dataset to another provider",
+                    format!(
+                        "{dataset} is {}'s: only an admin moves it to another provider",
+                        p.provider
+                    ),
+                )
+                .await;
+            }
+            Some(named) => named.clone(),
+            None => p.provider.clone(),
+        },
+    };
     let allowed = who.role == Role::Admin
-        || (who.role == Role::Steward && (first || may_decide(lake, who, dataset).await?));
+        || (who.role == Role::Steward && who.institution == provider);
     if !allowed {
-        return refuse(
-            lake,
-            who,
-            "categorise",
-            dataset,
-            dataset,
+        return refused(
             "not a steward of the provider",
             format!(
-                "{} may not categorise {dataset}: stewards of its provider institution and admins do",
+                "{} may not categorise {dataset}: stewards of its provider ({provider}) and admins do",
                 who.name
             ),
         )
         .await;
     }
+    let change = NewCategorisation {
+        provider: Some(provider),
+        ..change.clone()
+    };
+    let change = &change;
+    let warnings = match check_treatments(lake, &name, previous.as_ref(), change).await? {
+        Ok(warnings) => warnings,
+        Err(why) => {
+            return refused("a treatment that does not protect", why).await;
+        }
+    };
     match lake.catalog.categorise(&name, change, &who.name).await {
         Ok(c) => {
+            let mut said = change.reason.clone();
+            for w in &warnings {
+                said.push_str(&format!(" [warning: {w}]"));
+            }
             record(
                 lake,
                 who,
@@ -138,10 +268,13 @@ pub async fn categorise(
                 dataset,
                 &format!("v{} {}", c.version, c.level),
                 "ok",
-                Some(&change.reason),
+                Some(&said),
             )
             .await?;
-            Ok(c)
+            Ok(Categorised {
+                categorisation: c,
+                warnings,
+            })
         }
         Err(e) => {
             record(
@@ -199,13 +332,33 @@ pub async fn decide(
     } else {
         "request_denied"
     };
+    // Both people, on every decision's record.
+    let subject = format!(
+        "{request_id} filed by {} of {}",
+        request.principal, request.institution
+    );
+    if request.principal == who.name || request.institution == who.institution {
+        return refuse(
+            lake,
+            who,
+            action,
+            &request.dataset,
+            &subject,
+            "one's own request",
+            format!(
+                "{} may not decide request {request_id}: it was filed by {} of {}, and nobody decides a request they filed or one of their own institution",
+                who.name, request.principal, request.institution
+            ),
+        )
+        .await;
+    }
     if !may_decide(lake, who, &request.dataset).await? {
         return refuse(
             lake,
             who,
             action,
             &request.dataset,
-            request_id,
+            &subject,
             "not a steward of the provider",
             format!(
                 "{} may not decide requests for {}: stewards of its provider institution and admins do",
@@ -223,7 +376,7 @@ pub async fn decide(
         who,
         action,
         &request.dataset,
-        request_id,
+        &subject,
         "ok",
         Some(reason),
     )

@@ -165,7 +165,9 @@ async fn analysts_and_stewards_work_through_the_http_api() {
     assert_eq!(amplo[0]["name"], "populacao");
     assert_eq!(amplo[0]["readable"], true);
 
-    // Categorised by its steward, requested by the analyst, approved.
+    // Delivered by saude (as its source would say), categorised by its
+    // steward, requested by the analyst, approved.
+    lagoa_ok(&lake, &["dataset", "provider", "obitos", "saude"]);
     let (status, body) = maria
         .post(
             "/api/v1/datasets/obitos/categorisation",

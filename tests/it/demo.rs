@@ -168,6 +168,15 @@ async fn the_demo_tells_the_whole_story_and_an_independent_recomputation_agrees(
         names.iter().all(|n| html.contains(&format!(">{n}</a>"))),
         "the ranking names its municipalities"
     );
+    // A published table has a categorisation of its own (the office is its
+    // provider), and the datasets the sources delivered name theirs.
+    let history = lagoa_ok(&lake, &["dataset", "history", "ind_mortalidade_infantil"]);
+    assert!(
+        history.contains("amplo") && history.contains("provider seplag"),
+        "{history}"
+    );
+    let history = lagoa_ok(&lake, &["dataset", "history", "sim_obitos"]);
+    assert!(history.contains("provider ses"), "{history}");
     // Suppressed cells are marked.
     let suppressed = lagoa_ok(
         &lake,

@@ -20,6 +20,7 @@ fn stewards_publish_amplo_data_with_dcat_metadata_a_harvester_reads() {
         tokens.remove("joao").unwrap(),
     );
     for dataset in ["populacao", "obitos"] {
+        lagoa_ok(&lake, &["dataset", "provider", dataset, "saude"]);
         ok(
             lagoa_env(
                 &lake,

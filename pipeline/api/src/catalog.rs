@@ -30,8 +30,8 @@ pub struct ColumnView {
     #[serde(rename = "type")]
     data_type: String,
     personal: bool,
-    /// `clear`, `pseudonymised` or `hidden` for the caller (without a purpose).
-    access: &'static str,
+    /// `clear`, `pseudonymised`, `generalised (<rule>)` or `hidden` for the caller (without a purpose).
+    access: String,
 }
 
 #[derive(Serialize)]
@@ -66,15 +66,11 @@ async fn view(
     grants: &[lagoa_lake::catalog::Grant],
 ) -> Result<DatasetView, ApiError> {
     let reader = lagoa_sql::reader(api.lake(), who, None).await?;
-    let removed = api.lake().catalog.removed_columns().await?;
-    let seen = table_access(&reader, &DatasetMeta::of(d, &removed), grants);
+    let treatments = api.lake().catalog.treatments().await?;
+    let seen = table_access(&reader, &DatasetMeta::of(d, &treatments), grants);
     let access = |c: &str| match &seen {
-        Ok(a) => match a.access(c) {
-            ColumnAccess::Clear => "clear",
-            ColumnAccess::Pseudonymised => "pseudonymised",
-            ColumnAccess::Hidden => "hidden",
-        },
-        Err(_) => "hidden",
+        Ok(a) => a.access(c).name(),
+        Err(_) => ColumnAccess::Hidden.name(),
     };
     let provider = api
         .lake()

@@ -6,7 +6,7 @@ use crate::{Api, ApiError};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use lagoa_lake::catalog::{AccessRequest, Categorisation, Grant, NewCategorisation, NewRequest};
+use lagoa_lake::catalog::{AccessRequest, Grant, NewCategorisation, NewRequest};
 use lagoa_sql::report::ConsumptionLine;
 use lagoa_sql::stewardship;
 use serde::Deserialize;
@@ -29,6 +29,10 @@ pub struct CategorisationBody {
     /// Personal columns no reader sees but through a grant (absent: unchanged).
     #[serde(default)]
     removed: Option<Vec<String>>,
+    /// Personal columns served coarser, by column: `month`, `year`,
+    /// `band:<n>`, `prefix:<n>` (absent: unchanged).
+    #[serde(default)]
+    generalised: Option<std::collections::BTreeMap<String, lagoa_core::Generalisation>>,
     reason: String,
 }
 
@@ -38,7 +42,7 @@ pub async fn categorise(
     Caller(who): Caller,
     Path(name): Path<String>,
     Json(body): Json<CategorisationBody>,
-) -> Result<(StatusCode, Json<Categorisation>), ApiError> {
+) -> Result<(StatusCode, Json<stewardship::Categorised>), ApiError> {
     let level = body
         .level
         .map(|l| {
@@ -54,6 +58,7 @@ pub async fn categorise(
         restrictions: body.restrictions,
         pseudonymised: body.pseudonymised,
         removed: body.removed,
+        generalised: body.generalised,
         reason: body.reason,
     };
     let c = stewardship::categorise(api.lake(), &who, &name, &change).await?;

@@ -98,6 +98,10 @@ pub struct IngestArgs {
     pub partition: Option<String>,
     #[arg(long)]
     pub description: Option<String>,
+    /// The institution delivering the file: the dataset's provider, whose
+    /// stewards categorise it (else the contract's, when it names one).
+    #[arg(long)]
+    pub provider: Option<String>,
     /// append, replace-partition or full-refresh.
     #[arg(long, default_value = "append")]
     pub mode: String,
@@ -186,6 +190,7 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<()> {
     let deliveries = config.local_deliveries()?;
     let mut request = RunRequest::new(&display_name(&args.file), DatasetName::new(&args.dataset)?);
     request.contract = contract;
+    request.provider = args.provider.clone();
     request.reference_date = parse_date(args.reference_date.as_deref())?;
     request.mode = args.mode.parse::<WriteMode>().map_err(|e| anyhow!(e))?;
     request.hints = InferenceHints {

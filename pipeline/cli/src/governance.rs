@@ -35,12 +35,22 @@ pub enum DatasetCommand {
         /// Personal columns no reader sees but through a grant (comma-separated; "" for none).
         #[arg(long)]
         remove: Option<String>,
+        /// Personal columns served coarser instead of as pseudonyms:
+        /// `dtnasc=month,idade=band:10,codmun=prefix:2` (month, year,
+        /// band:<n>, prefix:<n>; "" for none).
+        #[arg(long)]
+        generalise: Option<String>,
         /// Why it changes (kept with the version).
         #[arg(long)]
         reason: String,
     },
     /// Every version of a dataset's categorisation: who, when, why.
     History { dataset: String },
+    /// Name the institution that delivers a dataset whose deliveries did not
+    /// (ingested without --provider, a source or a contract naming one); its
+    /// stewards then make the first categorisation. An admin's token, or
+    /// none on the lake's machine.
+    Provider { dataset: String, institution: String },
 }
 
 #[derive(clap::Subcommand)]
@@ -117,6 +127,7 @@ pub async fn dataset(lake: &Lake, token: Option<&str>, command: DatasetCommand) 
             restrictions,
             pseudonymise,
             remove,
+            generalise,
             reason,
         } => {
             let who = actor(lake, token).await?;
@@ -128,6 +139,23 @@ pub async fn dataset(lake: &Lake, token: Option<&str>, command: DatasetCommand) 
                         .collect::<Vec<_>>()
                 })
             };
+            let generalised = generalise
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(|pair| {
+                            let (column, rule) = pair.split_once('=').ok_or_else(|| {
+                                anyhow!("--generalise {pair:?}: write column=rule (month, year, band:<n>, prefix:<n>)")
+                            })?;
+                            let rule = rule
+                                .parse::<lagoa_core::Generalisation>()
+                                .map_err(|e| anyhow!("--generalise {column}: {e}"))?;
+                            Ok((column.trim().to_owned(), rule))
+                        })
+                        .collect::<Result<std::collections::BTreeMap<_, _>>>()
+                })
+                .transpose()?;
             let change = NewCategorisation {
                 level,
                 provider,
@@ -136,18 +164,40 @@ pub async fn dataset(lake: &Lake, token: Option<&str>, command: DatasetCommand) 
                 restrictions,
                 pseudonymised: names(pseudonymise),
                 removed: names(remove),
+                generalised,
                 reason,
             };
-            let c = stewardship::categorise(lake, &who, &dataset, &change).await?;
+            let done = stewardship::categorise(lake, &who, &dataset, &change).await?;
+            let c = &done.categorisation;
             println!(
                 "{dataset}: categorisation v{} — {} (provider {}), snapshot {}",
                 c.version, c.level, c.provider, c.snapshot_id
             );
+            for w in &done.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+        DatasetCommand::Provider {
+            dataset,
+            institution,
+        } => {
+            let actor = crate::access::admin_actor(lake, token).await?;
+            lake.catalog
+                .name_provider(&dataset, &institution, &format!("named by {}", actor.principal))
+                .await?;
+            lake.audit(&AuditEntry {
+                action: "provider_named".into(),
+                datasets: vec![dataset.clone()],
+                subject: Some(format!("{dataset}: {institution}")),
+                ..actor
+            })
+            .await?;
+            println!("{dataset} is delivered by {institution}");
         }
         DatasetCommand::History { dataset } => {
             for c in lake.catalog.categorisations(&dataset).await? {
                 println!(
-                    "v{:<3} {}  {:<12} provider {:<16} by {:<16} {}\n      justification: {}\n      conditions: {}\n      restrictions: {}\n      personal columns pseudonymised: [{}], removed: [{}]",
+                    "v{:<3} {}  {:<12} provider {:<16} by {:<16} {}\n      justification: {}\n      conditions: {}\n      restrictions: {}\n      personal columns pseudonymised: [{}], removed: [{}], generalised: [{}]",
                     c.version,
                     format_micros(c.changed_at),
                     c.level,
@@ -158,7 +208,12 @@ pub async fn dataset(lake: &Lake, token: Option<&str>, command: DatasetCommand) 
                     c.conditions,
                     c.restrictions,
                     c.pseudonymised.join(", "),
-                    c.removed.join(", ")
+                    c.removed.join(", "),
+                    c.generalised
+                        .iter()
+                        .map(|(c, g)| format!("{c}={g}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
         }

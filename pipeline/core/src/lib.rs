@@ -7,10 +7,12 @@
 
 mod dataset;
 mod error_class;
+mod generalisation;
 mod identity;
 mod level;
 
 pub use dataset::{DatasetName, InvalidDatasetName, SnapshotId};
 pub use error_class::{ErrorClass, Retryable};
+pub use generalisation::{Generalisation, UnknownGeneralisation};
 pub use identity::{InstitutionRole, Role, UnknownRole};
 pub use level::{PersonalTag, SharingLevel, UnknownLevel};

@@ -72,6 +72,7 @@ pub async fn run_source(
     observer: &dyn RunObserver,
 ) -> Result<SourceRun, DaemonError> {
     let mut request = RunRequest::new(&source.name, source.dataset_name()?);
+    request.provider = source.provider.clone();
     request.contract = source
         .contract
         .as_deref()

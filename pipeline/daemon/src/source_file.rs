@@ -41,6 +41,9 @@ pub const SOURCE_SUFFIX: &str = ".source.toml";
 pub struct SourceFile {
     pub name: String,
     pub dataset: String,
+    /// The institution that delivers through this source: the provider of
+    /// its dataset, whose stewards categorise it.
+    pub provider: Option<String>,
     /// Relative to the source file.
     pub contract: Option<PathBuf>,
     #[serde(default = "default_mode")]

@@ -173,8 +173,12 @@ pub fn install(
         } else {
             "append"
         };
+        let provider = PROVIDERS
+            .iter()
+            .find(|(d, _)| d == dataset)
+            .map_or("", |(_, p)| p);
         let text = format!(
-            "# Written by `lagoa demo`: {dataset} from the state's deliveries.\nname = \"{name}\"\ndataset = \"{dataset}\"\ncontract = {:?}\nmode = \"{mode}\"\n\n[schedule]\ncron = \"0 6 * * *\"\ntimezone = \"America/Sao_Paulo\"\n\n{source}",
+            "# Written by `lagoa demo`: {dataset} from the state's deliveries.\nname = \"{name}\"\ndataset = \"{dataset}\"\nprovider = \"{provider}\"\ncontract = {:?}\nmode = \"{mode}\"\n\n[schedule]\ncron = \"0 6 * * *\"\ntimezone = \"America/Sao_Paulo\"\n\n{source}",
             contract.display().to_string()
         );
         let path = sources_dir.join(format!("{name}.source.toml"));

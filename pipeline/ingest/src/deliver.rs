@@ -57,6 +57,9 @@ pub struct RunRequest {
     pub watermark_key: Option<String>,
     /// Which attempt of a scheduled run this is (1 = the first).
     pub attempt: u32,
+    /// The institution delivering (a source's `provider`, `--provider`);
+    /// else the contract's provider when it names an institution.
+    pub provider: Option<String>,
 }
 
 impl RunRequest {
@@ -73,6 +76,7 @@ impl RunRequest {
             batch_rows: lagoa_connectors::DEFAULT_BATCH_ROWS,
             watermark_key: None,
             attempt: 1,
+            provider: None,
         }
     }
 }
@@ -170,6 +174,44 @@ pub async fn run_input(
     }
 }
 
+/// Who delivers: the institution the source (or the command) names, else
+/// the contract's provider when it names an institution of the agreement;
+/// with where it was named. A delivery naming another provider than the
+/// dataset's is refused before anything is read.
+async fn delivering_provider(
+    lake: &Lake,
+    request: &RunRequest,
+    contract: Option<&Contract>,
+) -> Result<Option<(String, String)>, IngestError> {
+    let named = match (&request.provider, contract) {
+        (Some(p), _) => {
+            if lake.catalog.institution(p).await?.is_none() {
+                return Err(IngestError::Usage(format!(
+                    "institution {p}, named as the provider of this delivery, does not exist (add it with `lagoa institution add`)"
+                )));
+            }
+            (p.clone(), format!("source {}", request.source))
+        }
+        (None, Some(c)) => {
+            let p = c.dataset.provider.trim();
+            if p.is_empty() || lake.catalog.institution(p).await?.is_none() {
+                return Ok(None);
+            }
+            (p.to_owned(), format!("contract of {}", c.dataset.name))
+        }
+        (None, None) => return Ok(None),
+    };
+    if let Some(known) = lake.catalog.dataset_provider(request.dataset.as_str()).await?
+        && known != named.0
+    {
+        return Err(IngestError::Usage(format!(
+            "dataset {} is delivered by institution {known}; this delivery names {} ({}): one provider per dataset",
+            request.dataset, named.0, named.1
+        )));
+    }
+    Ok(Some(named))
+}
+
 /// Records a run that failed before it had a delivery (the source could
 /// not even be listed). A failure to record is logged, not returned: the
 /// caller reports the first error.
@@ -238,6 +280,8 @@ async fn execute(
             check_against_dataset(contract, info).map_err(IngestError::Usage)?;
         }
     }
+
+    let provider = delivering_provider(lake, request, contract.as_ref()).await?;
 
     let mut replayed_raw = None;
     let (raw, fingerprint, processed) = match delivery {
@@ -406,6 +450,14 @@ async fn execute(
                 CommitOutcome::Committed { snapshot, .. } => {
                     run.status = "committed".into();
                     run.snapshot_id = Some(snapshot);
+                    if let Some((provider, from)) = &provider
+                        && let Err(e) = lake
+                            .catalog
+                            .name_provider(request.dataset.as_str(), provider, from)
+                            .await
+                    {
+                        tracing::warn!(error = %e, "the delivery's provider could not be recorded");
+                    }
                     if processed.inferred {
                         register_inferred(lake, &processed.contract).await;
                     }

@@ -22,6 +22,25 @@ pub struct LakeConfig {
     pub console: ConsoleConfig,
     pub indicators: IndicatorsConfig,
     pub audit: AuditConfig,
+    pub governance: GovernanceConfig,
+}
+
+/// The sharing model's checks.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GovernanceConfig {
+    /// A personal column with fewer distinct values than this is not
+    /// pseudonymised (its pseudonyms would be matched to its values by
+    /// frequency): it is removed or generalised instead.
+    pub min_pseudonym_distinct: u64,
+}
+
+impl Default for GovernanceConfig {
+    fn default() -> Self {
+        Self {
+            min_pseudonym_distinct: 50,
+        }
+    }
 }
 
 /// The audit trail.
@@ -661,6 +680,12 @@ check_seconds = {indicators_check}
 # (audit/anchor.json, signed), so `lagoa audit verify` finds entries deleted
 # from the trail's end. A process moves it at most this often (seconds).
 anchor_interval_seconds = {anchor_interval}
+
+[governance]
+# A personal column with fewer distinct values than this cannot be
+# pseudonymised (frequencies alone match its pseudonyms to its values):
+# remove it or generalise it (a code to its prefix, a date to its month).
+min_pseudonym_distinct = {min_distinct}
 "#,
         catalog = config.catalog.url,
         storage = config.storage.url,
@@ -709,6 +734,7 @@ anchor_interval_seconds = {anchor_interval}
         indicators_dir = config.indicators.dir,
         indicators_check = config.indicators.check_seconds,
         anchor_interval = config.audit.anchor_interval_seconds,
+        min_distinct = config.governance.min_pseudonym_distinct,
     )
 }
 

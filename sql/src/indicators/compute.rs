@@ -409,6 +409,60 @@ async fn run_recorded(
         )
         .await?;
     record.output_level = Some(info.map_or(level, |d| d.level).as_str().to_owned());
+    categorise_published(lake, indicator, &commit.spec.name, level, record).await?;
+    Ok(())
+}
+
+/// A published table has a categorisation of its own: the coordinating
+/// institution (the office computes it) as provider, the level its
+/// derivation allows, and the derivation as its justification. A new
+/// version only when the level changes.
+async fn categorise_published(
+    lake: &Lake,
+    indicator: &Indicator,
+    name: &DatasetName,
+    level: SharingLevel,
+    record: &IndicatorRun,
+) -> Result<(), IndicatorError> {
+    let current = lake.catalog.categorisation(name.as_str()).await?;
+    if current.as_ref().is_some_and(|c| c.level == level) {
+        return Ok(());
+    }
+    let provider = match &current {
+        Some(c) => c.provider.clone(),
+        None => {
+            let office = lake
+                .catalog
+                .institutions()
+                .await?
+                .into_iter()
+                .find(|i| i.role == lagoa_core::InstitutionRole::Coordinator);
+            let Some(office) = office else {
+                tracing::warn!(
+                    indicator = %indicator.name,
+                    "no coordinating institution: the published table is not categorised (add one with `lagoa institution add <name> --role coordinator`)"
+                );
+                return Ok(());
+            };
+            lake.catalog
+                .name_provider(name.as_str(), &office.name, "indicator")
+                .await?;
+            office.name
+        }
+    };
+    lake.catalog
+        .categorise(
+            name,
+            &lagoa_lake::catalog::NewCategorisation {
+                level: Some(level),
+                provider: Some(provider),
+                justification: Some(record.derivation.clone()),
+                reason: format!("published by indicator run {}", record.run_id),
+                ..Default::default()
+            },
+            &format!("indicator:{}", indicator.name),
+        )
+        .await?;
     Ok(())
 }
 

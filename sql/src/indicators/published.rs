@@ -158,8 +158,8 @@ pub async fn may_see(
         .catalog
         .live_grants(&who.name, &who.institution, now_micros())
         .await?;
-    let removed = lake.catalog.removed_columns().await?;
-    Ok(table_access(&reader, &DatasetMeta::of(&info, &removed), &grants).map(|_| ()))
+    let treatments = lake.catalog.treatments().await?;
+    Ok(table_access(&reader, &DatasetMeta::of(&info, &treatments), &grants).map(|_| ()))
 }
 
 /// The latest run that published something, if any.

@@ -9,7 +9,8 @@
 
 use super::{AsOf, Catalog, get, live_dataset_id, new_snapshot, now_micros};
 use crate::error::{LakeError, Result};
-use lagoa_core::{DatasetName, SharingLevel};
+use lagoa_core::{DatasetName, Generalisation, SharingLevel};
+use std::collections::BTreeMap;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
@@ -33,10 +34,20 @@ pub struct Categorisation {
     /// Personal columns no reader sees at this level (but through a grant
     /// that gives them in clear).
     pub removed: Vec<String>,
+    /// Personal columns served coarser (a month, an age band, a code's
+    /// prefix) instead of as pseudonyms.
+    pub generalised: BTreeMap<String, Generalisation>,
     pub changed_by: String,
     pub changed_at: i64,
     pub reason: String,
     pub snapshot_id: i64,
+}
+
+/// What a categorisation does with personal columns, besides pseudonyms.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Treatments {
+    pub removed: Vec<String>,
+    pub generalised: BTreeMap<String, Generalisation>,
 }
 
 /// What a steward sets.
@@ -50,6 +61,7 @@ pub struct NewCategorisation {
     /// `None` keeps what the previous version said.
     pub pseudonymised: Option<Vec<String>>,
     pub removed: Option<Vec<String>>,
+    pub generalised: Option<BTreeMap<String, Generalisation>>,
     pub reason: String,
 }
 
@@ -125,7 +137,7 @@ fn parse_list(r: &AnyRow, column: &str) -> Result<Vec<String>> {
     serde_json::from_str(&text).map_err(|e| LakeError::Invalid(format!("{column}: {e}")))
 }
 
-const CATEGORISATION_COLUMNS: &str = "dataset, version, level, provider, justification, conditions, restrictions, changed_by, changed_at, reason, snapshot_id, pseudonymised, removed";
+const CATEGORISATION_COLUMNS: &str = "dataset, version, level, provider, justification, conditions, restrictions, changed_by, changed_at, reason, snapshot_id, pseudonymised, removed, generalised";
 const REQUEST_COLUMNS: &str = "request_id, dataset, columns_asked, personal, principal, institution, for_institution, purpose, legal_basis, until_at, status, filed_at, deadline_at, decided_by, decided_at, decision_reason, grant_id";
 const GRANT_COLUMNS: &str = "grant_id, request_id, dataset, grantee_kind, grantee, columns_granted, personal, purpose, legal_basis, expires_at, granted_by, granted_at, revoked_at, revoked_by";
 
@@ -137,15 +149,37 @@ impl Catalog {
 
     /// The personal columns each dataset's categorisation in force removes.
     pub async fn removed_columns(&self) -> Result<std::collections::HashMap<String, Vec<String>>> {
+        Ok(self
+            .treatments()
+            .await?
+            .into_iter()
+            .map(|(d, t)| (d, t.removed))
+            .collect())
+    }
+
+    /// What the categorisation in force of each dataset does with its
+    /// personal columns.
+    pub async fn treatments(&self) -> Result<std::collections::HashMap<String, Treatments>> {
         let rows = sqlx::query(
-            "SELECT c.dataset, c.removed FROM lagoa_categorisation c
+            "SELECT c.dataset, c.removed, c.generalised FROM lagoa_categorisation c
              WHERE c.version = (SELECT max(v.version) FROM lagoa_categorisation v WHERE v.dataset = c.dataset)",
         )
         .fetch_all(&self.pool)
         .await
         .map_err(LakeError::catalog("reading categorisations"))?;
         rows.iter()
-            .map(|r| Ok((get(r, "dataset")?, parse_list(r, "removed")?)))
+            .map(|r| {
+                let generalised: String = get(r, "generalised")?;
+                Ok((
+                    get(r, "dataset")?,
+                    Treatments {
+                        removed: parse_list(r, "removed")?,
+                        generalised: serde_json::from_str(&generalised).map_err(|e| {
+                            LakeError::Invalid(format!("catalog holds a bad generalisation: {e}"))
+                        })?,
+                    },
+                ))
+            })
             .collect()
     }
 
@@ -161,9 +195,57 @@ impl Catalog {
         rows.iter().map(categorisation_from_row).collect()
     }
 
+    /// The institution that delivers `dataset`, as its deliveries named it.
+    pub async fn dataset_provider(&self, dataset: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT provider FROM lagoa_dataset_provider WHERE dataset = $1")
+            .bind(dataset)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(LakeError::catalog("reading a dataset's provider"))?;
+        row.map(|r| get(&r, "provider")).transpose()
+    }
+
+    /// Records that `provider` delivers `dataset` (from `named_from`: a
+    /// source, a contract, a command), unless it is recorded already; a
+    /// delivery naming another provider is refused: a dataset has one.
+    pub async fn name_provider(&self, dataset: &str, provider: &str, named_from: &str) -> Result<()> {
+        if let Some(known) = self.dataset_provider(dataset).await? {
+            if known == provider {
+                return Ok(());
+            }
+            return Err(LakeError::Invalid(format!(
+                "dataset {dataset} is delivered by institution {known}; this delivery names {provider} (one provider per dataset: deliver it as another dataset, or ask an admin)"
+            )));
+        }
+        if self.institution(provider).await?.is_none() {
+            return Err(LakeError::Invalid(format!(
+                "institution {provider}, named as the provider of {dataset}, does not exist (add it with `lagoa institution add`)"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO lagoa_dataset_provider (dataset, provider, named_from, named_at) VALUES ($1, $2, $3, $4) ON CONFLICT (dataset) DO NOTHING",
+        )
+        .bind(dataset)
+        .bind(provider)
+        .bind(named_from)
+        .bind(now_micros())
+        .execute(&self.pool)
+        .await
+        .map_err(LakeError::catalog("recording a dataset's provider"))?;
+        // Another process may have named another one first.
+        match self.dataset_provider(dataset).await? {
+            Some(known) if known != provider => Err(LakeError::Invalid(format!(
+                "dataset {dataset} is delivered by institution {known}; this delivery names {provider}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Records a new version of a dataset's categorisation (a snapshot of
     /// its own). Refused: a level of `amplo` or `corporativo` while the
-    /// dataset has personal columns, an unknown provider institution, and
+    /// dataset has untreated personal columns, a treatment of a column that
+    /// is not personal (or two treatments of one), a generalisation that
+    /// does not fit the column's type, an unknown provider institution, and
     /// a first categorisation without a provider.
     pub async fn categorise(
         &self,
@@ -194,7 +276,12 @@ impl Catalog {
             .clone()
             .or_else(|| previous.as_ref().map(|p| p.removed.clone()))
             .unwrap_or_default();
-        for column in pseudonymised.iter().chain(&removed) {
+        let generalised = change
+            .generalised
+            .clone()
+            .or_else(|| previous.as_ref().map(|p| p.generalised.clone()))
+            .unwrap_or_default();
+        for column in pseudonymised.iter().chain(&removed).chain(generalised.keys()) {
             if !personal.contains(column) {
                 return Err(LakeError::Invalid(format!(
                     "{name}.{column} is not a personal column of the dataset (its personal columns: {})",
@@ -202,18 +289,39 @@ impl Catalog {
                 )));
             }
         }
-        if let Some(both) = pseudonymised.iter().find(|c| removed.contains(c)) {
-            return Err(LakeError::Invalid(format!(
-                "{name}.{both} cannot be both pseudonymised and removed"
-            )));
+        for column in &personal {
+            let treatments = [
+                pseudonymised.contains(column),
+                removed.contains(column),
+                generalised.contains_key(column),
+            ];
+            if treatments.iter().filter(|t| **t).count() > 1 {
+                return Err(LakeError::Invalid(format!(
+                    "{name}.{column} has more than one treatment: pseudonymise, remove or generalise it"
+                )));
+            }
+        }
+        for (column, rule) in &generalised {
+            let data_type = info
+                .columns
+                .iter()
+                .find(|c| &c.name == column)
+                .map_or("", |c| c.data_type.as_str());
+            if let Err(fits) = rule.fits(data_type) {
+                return Err(LakeError::Invalid(format!(
+                    "{name}.{column} is {data_type}: the generalisation {rule} is for {fits}"
+                )));
+            }
         }
         let untreated: Vec<&String> = personal
             .iter()
-            .filter(|c| !pseudonymised.contains(c) && !removed.contains(c))
+            .filter(|c| {
+                !pseudonymised.contains(c) && !removed.contains(c) && !generalised.contains_key(*c)
+            })
             .collect();
         if level != SharingLevel::Especial && !untreated.is_empty() {
             return Err(LakeError::Invalid(format!(
-                "dataset {name} has personal columns ({}): it can be {level} only once they are removed or pseudonymised (--remove, --pseudonymise); it stays especial",
+                "dataset {name} has personal columns ({}): it can be {level} only once they are removed, pseudonymised or generalised (--remove, --pseudonymise, --generalise); it stays especial",
                 untreated
                     .iter()
                     .map(|c| c.as_str())
@@ -269,13 +377,14 @@ impl Catalog {
             ),
             pseudonymised,
             removed,
+            generalised,
             changed_by: by.to_owned(),
             changed_at: now_micros(),
             reason: change.reason.clone(),
             snapshot_id: snapshot,
         };
         sqlx::query(&format!(
-            "INSERT INTO lagoa_categorisation ({CATEGORISATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            "INSERT INTO lagoa_categorisation ({CATEGORISATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(&record.dataset)
         .bind(record.version)
@@ -290,6 +399,7 @@ impl Catalog {
         .bind(record.snapshot_id)
         .bind(serde_json::to_string(&record.pseudonymised).expect("a list of names"))
         .bind(serde_json::to_string(&record.removed).expect("a list of names"))
+        .bind(serde_json::to_string(&record.generalised).expect("a map of names"))
         .execute(&mut *tx)
         .await
         .map_err(LakeError::catalog(context))?;
@@ -547,6 +657,11 @@ fn categorisation_from_row(r: &AnyRow) -> Result<Categorisation> {
         restrictions: get(r, "restrictions")?,
         pseudonymised: parse_list(r, "pseudonymised")?,
         removed: parse_list(r, "removed")?,
+        generalised: {
+            let text: String = get(r, "generalised")?;
+            serde_json::from_str(&text)
+                .map_err(|e| LakeError::Invalid(format!("catalog holds a bad generalisation: {e}")))?
+        },
         changed_by: get(r, "changed_by")?,
         changed_at: get(r, "changed_at")?,
         reason: get(r, "reason")?,

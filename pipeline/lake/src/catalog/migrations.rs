@@ -336,4 +336,17 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             "CREATE INDEX lagoa_indicator_run_by_indicator ON lagoa_indicator_run (indicator, started_at)",
         ],
     ),
+    (
+        10,
+        "who delivers each dataset (its provider institution), and generalised personal columns",
+        &[
+            "CREATE TABLE lagoa_dataset_provider (
+                dataset TEXT PRIMARY KEY,
+                provider TEXT NOT NULL,
+                named_from TEXT NOT NULL,
+                named_at BIGINT NOT NULL
+            )",
+            "ALTER TABLE lagoa_categorisation ADD COLUMN generalised TEXT NOT NULL DEFAULT '{}'",
+        ],
+    ),
 ];

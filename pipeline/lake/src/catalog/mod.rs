@@ -23,7 +23,7 @@ mod sources;
 
 pub use audit::{AuditCheck, AuditEntry, AuditKey, AuditRecord};
 pub use governance::{
-    AccessRequest, Categorisation, DECISION_DAYS, Grant, NewCategorisation, NewRequest,
+    AccessRequest, Categorisation, DECISION_DAYS, Grant, NewCategorisation, NewRequest, Treatments,
 };
 pub use identity::{AuthError, Institution, IssuedToken, Principal, TokenInfo};
 pub use indicators::{IndicatorInput, IndicatorRun};
