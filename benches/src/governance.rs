@@ -237,6 +237,9 @@ async fn main() -> Result<()> {
     let steward = lagoa(&args, &lake, &["token", "create", "maria"])?
         .trim()
         .to_owned();
+    // The file was ingested without naming its provider: name it, so that
+    // its steward may categorise it.
+    lagoa(&args, &lake, &["dataset", "provider", "obitos", "saude"])?;
     lagoa_as(
         &args,
         &lake,

@@ -68,13 +68,41 @@ pub fn bound_context(ctx: &SessionContext, max_bytes: usize) -> SessionContext {
         .with_physical_optimizer_rule(Arc::new(BoundBatches { max_bytes }))
         .build();
     let bounded = SessionContext::new_with_state(state);
-    let mut seen = HashSet::new();
-    for function in ctx.state().scalar_functions().values() {
-        if seen.insert(function.name().to_owned()) {
-            bounded.register_udf(bound_function(function.as_ref().clone(), max_bytes));
-        }
+    for function in wrapped_functions(ctx, max_bytes).iter() {
+        bounded.register_udf(function.clone());
     }
     bounded
+}
+
+/// Every scalar function of `ctx`, wrapped at `max_bytes`: made once per
+/// bound and kept (a session is opened for every query; the functions are
+/// DataFusion's built-in ones, the same in every session).
+fn wrapped_functions(ctx: &SessionContext, max_bytes: usize) -> Arc<Vec<ScalarUDF>> {
+    /// The wrapped functions, by bound.
+    type Made = std::sync::Mutex<Vec<(usize, Arc<Vec<ScalarUDF>>)>>;
+    static MADE: std::sync::OnceLock<Made> = std::sync::OnceLock::new();
+    let made = MADE.get_or_init(Default::default);
+    if let Some((_, functions)) = made
+        .lock()
+        .expect("wrapped functions")
+        .iter()
+        .find(|(bound, _)| *bound == max_bytes)
+    {
+        return Arc::clone(functions);
+    }
+    let mut seen = HashSet::new();
+    let functions: Arc<Vec<ScalarUDF>> = Arc::new(
+        ctx.state()
+            .scalar_functions()
+            .values()
+            .filter(|f| seen.insert(f.name().to_owned()))
+            .map(|f| bound_function(f.as_ref().clone(), max_bytes))
+            .collect(),
+    );
+    made.lock()
+        .expect("wrapped functions")
+        .push((max_bytes, Arc::clone(&functions)));
+    functions
 }
 
 fn bound_function(inner: ScalarUDF, max_bytes: usize) -> ScalarUDF {

@@ -64,7 +64,7 @@ impl Default for EngineLimits {
         Self {
             timeout: Duration::from_secs(300),
             max_concurrent: 8,
-            max_per_principal: 2,
+            max_per_principal: 4,
             max_queued: 64,
             queue_timeout: Duration::from_secs(30),
             background_after: Duration::from_secs(1),
@@ -85,6 +85,9 @@ struct Inner {
     limits: EngineLimits,
     admission: Admission,
     shutdown: CancellationToken,
+    /// Runtimes of queries that ended cleanly, kept for the next ones:
+    /// starting threads costs more than a small query.
+    idle: Mutex<Vec<QueryRuntime>>,
 }
 
 impl std::fmt::Debug for QueryEngine {
@@ -101,6 +104,7 @@ impl QueryEngine {
             limits,
             admission: Admission::default(),
             shutdown: CancellationToken::new(),
+            idle: Mutex::new(Vec::new()),
         }))
     }
 
@@ -151,7 +155,7 @@ impl QueryEngine {
         };
         // The place goes with the threads: it is freed when they have
         // really stopped, not when the answer (or the deadline) comes.
-        let threads = QueryThreads::start(place)?;
+        let threads = QueryThreads::start(&self.0, place)?;
         let background = {
             let threads = threads.clone();
             let after = limits.background_after;
@@ -160,17 +164,20 @@ impl QueryEngine {
                 threads.to_background().await;
             })
         };
-        let result = tokio::select! {
+        let (result, finished) = tokio::select! {
             biased;
-            _ = shutdown.cancelled() => Err(QueryError::Cancelled(CANCELLED_BY_SHUTDOWN.into())),
-            _ = &mut cancel => Err(QueryError::Cancelled(CANCELLED_BY_CLIENT.into())),
-            _ = tokio::time::sleep(limits.timeout) => Err(QueryError::Timeout(limits.timeout)),
+            _ = shutdown.cancelled() => (Err(QueryError::Cancelled(CANCELLED_BY_SHUTDOWN.into())), false),
+            _ = &mut cancel => (Err(QueryError::Cancelled(CANCELLED_BY_CLIENT.into())), false),
+            _ = tokio::time::sleep(limits.timeout) => (Err(QueryError::Timeout(limits.timeout)), false),
             answer = AssertUnwindSafe(work(threads.clone())).catch_unwind() => {
-                answer.unwrap_or_else(|panic| Err(QueryError::internal(panic)))
+                (answer.unwrap_or_else(|panic| Err(QueryError::internal(panic))), true)
             }
         };
         background.abort();
-        threads.stop();
+        // A query that ended by itself leaves nothing running on its threads:
+        // they serve the next query. Any other end stops them.
+        let reusable = finished && !matches!(result, Err(QueryError::Internal(_)));
+        threads.end(reusable);
         result
     }
 }
@@ -180,28 +187,47 @@ impl QueryEngine {
 pub struct QueryThreads(Arc<Threads>);
 
 struct Threads {
-    /// The runtime and the query's admission place, until stopped.
-    running: Mutex<Option<(tokio::runtime::Runtime, Place)>>,
+    /// The runtime and the query's admission place, until the query ends.
+    running: Mutex<Option<(QueryRuntime, Place)>>,
     handle: tokio::runtime::Handle,
     /// The native ids of the runtime's live threads; `None` once stopped
     /// (from then on they may exit, and their ids must not be used).
     ids: Arc<Mutex<Option<Vec<NativeThread>>>>,
+    /// Moved to the idle class: never reused (an unprivileged thread
+    /// cannot come back).
+    demoted: std::sync::atomic::AtomicBool,
+    engine: Arc<Inner>,
 }
 
-#[cfg(target_os = "linux")]
-type NativeThread = thread_priority::unix::ThreadId;
-#[cfg(not(target_os = "linux"))]
-type NativeThread = ();
-
-#[cfg(target_os = "linux")]
-fn this_thread() -> NativeThread {
-    thread_priority::unix::thread_native_id()
+/// A runtime for queries, with the registry of its threads.
+struct QueryRuntime {
+    /// Taken out when it is stopped.
+    runtime: Option<tokio::runtime::Runtime>,
+    ids: Arc<Mutex<Option<Vec<NativeThread>>>>,
 }
-#[cfg(not(target_os = "linux"))]
-fn this_thread() -> NativeThread {}
 
-impl QueryThreads {
-    fn start(place: Place) -> Result<Self, QueryError> {
+impl QueryRuntime {
+    fn handle(&self) -> tokio::runtime::Handle {
+        self.runtime
+            .as_ref()
+            .expect("a live query runtime")
+            .handle()
+            .clone()
+    }
+}
+
+impl Drop for QueryRuntime {
+    fn drop(&mut self) {
+        // Kept idle until the engine went away (often inside the server's
+        // runtime, where a runtime may not block to shut down).
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl QueryRuntime {
+    fn build() -> Result<Self, QueryError> {
         let ids: Arc<Mutex<Option<Vec<NativeThread>>>> = Arc::new(Mutex::new(Some(Vec::new())));
         let (started, stopping) = (Arc::clone(&ids), Arc::clone(&ids));
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -225,11 +251,38 @@ impl QueryThreads {
             })
             .build()
             .map_err(|e| QueryError::Busy(format!("cannot start the query's threads: {e}")))?;
-        let handle = runtime.handle().clone();
-        Ok(QueryThreads(Arc::new(Threads {
-            running: Mutex::new(Some((runtime, place))),
-            handle,
+        Ok(QueryRuntime {
+            runtime: Some(runtime),
             ids,
+        })
+    }
+}
+
+#[cfg(target_os = "linux")]
+type NativeThread = thread_priority::unix::ThreadId;
+#[cfg(not(target_os = "linux"))]
+type NativeThread = ();
+
+#[cfg(target_os = "linux")]
+fn this_thread() -> NativeThread {
+    thread_priority::unix::thread_native_id()
+}
+#[cfg(not(target_os = "linux"))]
+fn this_thread() -> NativeThread {}
+
+impl QueryThreads {
+    fn start(engine: &Arc<Inner>, place: Place) -> Result<Self, QueryError> {
+        let pooled = engine.idle.lock().expect("idle runtimes").pop();
+        let runtime = match pooled {
+            Some(r) => r,
+            None => QueryRuntime::build()?,
+        };
+        Ok(QueryThreads(Arc::new(Threads {
+            handle: runtime.handle(),
+            ids: Arc::clone(&runtime.ids),
+            running: Mutex::new(Some((runtime, place))),
+            demoted: std::sync::atomic::AtomicBool::new(false),
+            engine: Arc::clone(engine),
         })))
     }
 
@@ -251,6 +304,9 @@ impl QueryThreads {
     /// Moves the query's threads to the kernel's idle class: they run only
     /// when no other thread wants the CPU.
     async fn to_background(&self) {
+        self.0
+            .demoted
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let ids = Arc::clone(&self.0.ids);
         let _ = tokio::task::spawn_blocking(move || {
             let ids = ids.lock().expect("thread ids");
@@ -261,8 +317,25 @@ impl QueryThreads {
         .await;
     }
 
-    /// Ends every task of the query and lets its threads go.
-    fn stop(&self) {
+    /// The query is over: its threads serve the next query when `reusable`
+    /// (it ended by itself, at normal priority), else every task of it ends
+    /// and its threads go.
+    fn end(&self, reusable: bool) {
+        if reusable && !self.0.demoted.load(std::sync::atomic::Ordering::SeqCst) {
+            let Some((runtime, place)) = self.0.running.lock().expect("query runtime").take()
+            else {
+                return;
+            };
+            let mut idle = self.0.engine.idle.lock().expect("idle runtimes");
+            if idle.len() < self.0.engine.limits.max_concurrent {
+                idle.push(runtime);
+                drop(idle);
+                drop(place);
+                return;
+            }
+            drop(idle);
+            *self.0.running.lock().expect("query runtime") = Some((runtime, place));
+        }
         self.0.stop();
     }
 }
@@ -276,7 +349,11 @@ impl Threads {
     fn stop(&self) {
         // No more priority changes: from here the threads may exit.
         *self.ids.lock().expect("thread ids") = None;
-        let Some((runtime, place)) = self.running.lock().expect("query runtime").take() else {
+        let Some((mut query_runtime, place)) = self.running.lock().expect("query runtime").take()
+        else {
+            return;
+        };
+        let Some(runtime) = query_runtime.runtime.take() else {
             return;
         };
         // Every task is dropped at its next yield; the place is freed when
@@ -551,6 +628,40 @@ mod tests {
             after,
             "the query's task still runs after its deadline"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_threads_of_a_query_that_ended_by_itself_serve_the_next() {
+        let engine = QueryEngine::new(EngineLimits {
+            timeout: Duration::from_millis(200),
+            ..limits()
+        });
+        let idle = |e: &QueryEngine| e.0.idle.lock().unwrap().len();
+        let thread_of = |engine: QueryEngine| async move {
+            engine
+                .run("ana", std::future::pending(), |threads| async move {
+                    threads.run(async { Ok(std::thread::current().id()) }).await
+                })
+                .await
+        };
+        let first = thread_of(engine.clone()).await.unwrap();
+        assert_eq!(idle(&engine), 1);
+        let mut seen = vec![first];
+        for _ in 0..5 {
+            seen.push(thread_of(engine.clone()).await.unwrap());
+        }
+        // One runtime of two workers served them all.
+        seen.sort_by_key(|t| format!("{t:?}"));
+        seen.dedup();
+        assert!(seen.len() <= 2, "{seen:?}");
+        assert_eq!(idle(&engine), 1);
+        // A query stopped at its deadline does not give its threads back.
+        let e = engine
+            .run::<(), _>("ana", std::future::pending(), |_| std::future::pending())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, QueryError::Timeout(_)));
+        assert_eq!(idle(&engine), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

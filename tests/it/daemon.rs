@@ -908,6 +908,8 @@ async fn failed_runs_repeated_failures_and_late_datasets_alert_a_webhook() {
     .unwrap();
     write_file(&folder, "obitos_01.csv", &delivery(1, 3));
     lagoa_ok(&lake_dir, &["source", "run", file.to_str().unwrap()]);
+    // Something on the audit trail, whose head the daemon will send.
+    lagoa_ok(&lake_dir, &["institution", "add", "recife", "--role", "provider"]);
     let clock = Arc::new(TestClock::new(Utc::now() + chrono::Duration::days(3)));
     let daemon = start_with(
         Arc::clone(&lake),
@@ -932,6 +934,28 @@ async fn failed_runs_repeated_failures_and_late_datasets_alert_a_webhook() {
     assert_eq!(late[0]["lagoa"]["expected_days"], 1);
     assert!(
         late[0]["text"].as_str().unwrap().contains("atrasado"),
+        "{got:?}"
+    );
+    // The audit trail's head goes to the webhook too, for safekeeping
+    // outside the lake, once per new head.
+    let anchors: Vec<_> = got
+        .iter()
+        .filter(|a| a["lagoa"]["kind"] == "audit_anchor")
+        .collect();
+    let head = lagoa_ok(&lake_dir, &["audit", "verify"]);
+    let head = word_after(&head, "head ");
+    assert_eq!(anchors.len(), 1, "{got:?}");
+    assert_eq!(
+        format!(
+            "{}:{}",
+            anchors[0]["lagoa"]["seq"],
+            anchors[0]["lagoa"]["mac"].as_str().unwrap()
+        ),
+        head,
+        "{got:?}"
+    );
+    assert!(
+        anchors[0]["text"].as_str().unwrap().contains("--expect-head"),
         "{got:?}"
     );
 }

@@ -500,11 +500,10 @@ fn a_postgresql_cancel_request_ends_the_query_and_the_connection_goes_on() {
     let port = free_port();
     let (server, _base) = serve(&lake, Some(port));
     let pid = server.0.id();
-    let script = format!(
-        r#"
+    let script = r#"
 import json, sys, threading, time, psycopg
 port, token, heavy = sys.argv[1], sys.argv[2], sys.argv[3]
-out = {{}}
+out = {}
 with psycopg.connect(host="127.0.0.1", port=port, user="ana", password=token,
                      dbname="lagoa", connect_timeout=10, autocommit=True) as conn:
     threading.Timer(1.5, conn.cancel).start()
@@ -517,10 +516,9 @@ with psycopg.connect(host="127.0.0.1", port=port, user="ana", password=token,
     out["seconds"] = time.monotonic() - started
     out["after"] = conn.execute("SELECT sum(habitantes) FROM populacao").fetchone()[0]
 print(json.dumps(out))
-"#
-    );
+"#;
     let out = std::process::Command::new(python)
-        .args(["-c", &script, &port.to_string(), &p.ana, HEAVY])
+        .args(["-c", script, &port.to_string(), &p.ana, HEAVY])
         .output()
         .unwrap();
     assert!(

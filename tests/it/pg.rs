@@ -150,19 +150,50 @@ fn psql_reads_through_the_postgresql_port_under_the_same_policy() {
     assert!(!trail.contains(&s.joao) && !trail.contains(&s.maria));
 }
 
-#[test]
-fn psycopg_binds_parameters_and_a_revocation_stops_an_open_connection() {
+/// A served lake with the agreement of [`setup`], and the project's Python
+/// (for psycopg); `None` (said why) when Python is not there.
+struct Psycopg {
+    python: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    lake: std::path::PathBuf,
+    s: Setup,
+    port: u16,
+    _server: Killed,
+}
+
+fn psycopg(test: &str) -> Option<Psycopg> {
     let Some(python) = python() else {
-        skip(
-            "psycopg_binds_parameters_and_a_revocation_stops_an_open_connection",
-            "no .venv/bin/python: run scripts/bootstrap",
-        );
-        return;
+        skip(test, "no .venv/bin/python: run scripts/bootstrap");
+        return None;
     };
     let (dir, lake) = new_lake();
     let s = setup(dir.path(), &lake);
     let port = free_port();
-    let (_server, _base) = serve(&lake, Some(port));
+    let (server, _base) = serve(&lake, Some(port));
+    Some(Psycopg {
+        python,
+        _dir: dir,
+        lake,
+        s,
+        port,
+        _server: server,
+    })
+}
+
+#[test]
+fn psycopg_binds_parameters_and_a_revocation_stops_an_open_connection() {
+    // Bound by name (not `..`), so the lake and the server live to the end.
+    let Some(Psycopg {
+        python,
+        _dir,
+        lake,
+        s,
+        port,
+        _server,
+    }) = psycopg("psycopg_binds_parameters_and_a_revocation_stops_an_open_connection")
+    else {
+        return;
+    };
     let grant = first_id(&lagoa_ok(&lake, &["grant", "list"]));
 
     // The script connects, queries, then waits for a line on stdin (the
@@ -258,17 +289,18 @@ print(json.dumps(out), flush=True)
 
 #[test]
 fn a_statement_after_the_token_was_revoked_is_refused_and_on_the_record() {
-    let Some(python) = python() else {
-        skip(
-            "a_statement_after_the_token_was_revoked_is_refused_and_on_the_record",
-            "no .venv/bin/python: run scripts/bootstrap",
-        );
+    // Bound by name (not `..`), so the lake and the server live to the end.
+    let Some(Psycopg {
+        python,
+        _dir,
+        lake,
+        s,
+        port,
+        _server,
+    }) = psycopg("a_statement_after_the_token_was_revoked_is_refused_and_on_the_record")
+    else {
         return;
     };
-    let (dir, lake) = new_lake();
-    let s = setup(dir.path(), &lake);
-    let port = free_port();
-    let (_server, _base) = serve(&lake, Some(port));
     let script = r#"
 import sys, psycopg
 port, token = sys.argv[1], sys.argv[2]

@@ -221,6 +221,8 @@ impl Daemon {
         let mut late_alerted: std::collections::BTreeSet<String> =
             std::collections::BTreeSet::new();
         let mut next_late_check = self.clock.now();
+        // The audit anchor last sent to the webhook (its entry number).
+        let mut anchor_pushed: Option<i64> = None;
         loop {
             let now = self.clock.now();
             for (i, plan) in plans.iter_mut().enumerate() {
@@ -255,7 +257,7 @@ impl Daemon {
             }
             if now >= next_late_check {
                 self.check_lateness(now, &mut late_alerted).await;
-                self.push_audit_anchor().await;
+                self.push_audit_anchor(&mut anchor_pushed).await;
                 next_late_check = now
                     + chrono::Duration::from_std(self.options.late_check_every).unwrap_or_default();
             }
@@ -279,12 +281,13 @@ impl Daemon {
         Ok(())
     }
 
-    /// Moves the audit trail's anchor to its head and, when it moved,
-    /// sends it to the alert webhook: a copy of the head held outside the
-    /// lake altogether.
-    async fn push_audit_anchor(&self) {
+    /// Moves the audit trail's anchor to its head and, when the anchor is
+    /// further than the one last sent (whoever moved it), sends it to the
+    /// alert webhook: a copy of the head held outside the lake altogether.
+    async fn push_audit_anchor(&self, pushed: &mut Option<i64>) {
         match self.lake.anchor_audit().await {
-            Ok(Some(anchor)) => {
+            Ok(Some(anchor)) if pushed.is_none_or(|p| anchor.seq > p) => {
+                *pushed = Some(anchor.seq);
                 self.alerter
                     .send(&Alert::AuditAnchor {
                         seq: anchor.seq,
@@ -293,7 +296,7 @@ impl Daemon {
                     })
                     .await;
             }
-            Ok(None) => {}
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot move the audit trail's anchor"),
         }
     }

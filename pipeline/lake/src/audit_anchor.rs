@@ -55,6 +55,11 @@ impl Anchor {
     }
 }
 
+/// The anchor in the store, if any.
+pub async fn current(store: &dyn ObjectStore) -> Result<Option<Anchor>> {
+    Ok(read(store).await?.map(|(anchor, _)| anchor))
+}
+
 /// The anchor as stored, with the version a conditional write replaces.
 async fn read(store: &dyn ObjectStore) -> Result<Option<(Anchor, UpdateVersion)>> {
     let path = StorePath::from(ANCHOR_PATH);

@@ -315,7 +315,7 @@ impl Default for QueryConfig {
             max_expression_nodes: 20_000,
             max_relations: 256,
             max_concurrent: 8,
-            max_per_principal: 2,
+            max_per_principal: 4,
             max_queued: 64,
             queue_timeout_seconds: 30,
             background_after_ms: 1_000,

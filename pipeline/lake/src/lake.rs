@@ -184,10 +184,12 @@ impl Lake {
     }
 
     /// Moves the audit trail's anchor to the trail's head, if it is
-    /// behind; returns the anchor written.
+    /// behind; returns the anchor in the object store now (moved by this
+    /// call or by any other process).
     pub async fn anchor_audit(&self) -> Result<Option<crate::audit_anchor::Anchor>> {
         let key = self.audit_key().await?;
-        self.anchor_with(&key).await
+        self.anchor_with(&key).await?;
+        crate::audit_anchor::current(self.store.store.as_ref()).await
     }
 
     async fn anchor_with(&self, key: &AuditKey) -> Result<Option<crate::audit_anchor::Anchor>> {
