@@ -257,10 +257,12 @@ impl QueryService {
         let result = self
             .engine
             .run(&request.principal.name, cancel, |threads| async move {
-                let prepared = self.prepare(&threads, request, recording).await?;
-                let df = prepared.df;
+                let opened = self.open(&threads, request, recording).await?;
+                let entry = recording.shared();
+                let sql = request.sql.to_owned();
                 threads
                     .run(async move {
+                        let (df, _) = opened.plan(&sql, &entry).await?;
                         let types = df
                             .logical_plan()
                             .get_parameter_types()
@@ -280,13 +282,14 @@ impl QueryService {
         result
     }
 
-    /// A statement checked, authorised and planned in the reader's session.
-    async fn prepare(
+    /// A statement checked (on the query's threads) and the reader's
+    /// session opened (here, where the catalog's connections live).
+    async fn open(
         &self,
         threads: &QueryThreads,
         request: &QueryRequest<'_>,
         record: &Record,
-    ) -> Result<Prepared, QueryError> {
+    ) -> Result<Opened, QueryError> {
         let lake = &self.lake;
         let principal = request.principal;
         let reader = reader(lake, principal, request.purpose).await?;
@@ -314,44 +317,7 @@ impl QueryService {
                 return Err(QueryError::Denied(reason.clone()));
             }
         }
-        let ctx = session.ctx.clone();
-        let sql = request.sql.to_owned();
-        let planned = threads
-            .run(async move {
-                let options = SQLOptions::new()
-                    .with_allow_ddl(false)
-                    .with_allow_dml(false)
-                    .with_allow_statements(false);
-                Ok(ctx
-                    .sql_with_options(&sql, options)
-                    .await
-                    .map(|df| {
-                        let tables = tables_scanned(df.logical_plan());
-                        (df, tables)
-                    })
-                    .map_err(|e| e.to_string()))
-            })
-            .await?;
-        let (df, tables) =
-            planned.map_err(|message| explain_planning_error(&message, &named, &session))?;
-        // What the record says was read comes from the plan, not from the
-        // statement's text: a CTE that shadows a table's name, a qualified
-        // name or a subquery cannot hide a read from the provider's report.
-        record.update(|e| {
-            e.datasets = tables.iter().cloned().collect();
-            e.grants = tables
-                .iter()
-                .filter_map(|t| session.access.get(t).and_then(|a| a.as_ref().ok()))
-                .flat_map(|a| a.grants.iter().cloned())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-        });
-        Ok(Prepared {
-            df,
-            session,
-            tables,
-        })
+        Ok(Opened { session, named })
     }
 
     async fn answer(
@@ -360,28 +326,25 @@ impl QueryService {
         request: &QueryRequest<'_>,
         record: &Record,
     ) -> Result<Answer, QueryError> {
-        let Prepared {
-            df,
-            session,
-            tables,
-        } = self.prepare(&threads, request, record).await?;
+        let opened = self.open(&threads, request, record).await?;
+        let entry = record.shared();
+        let sql = request.sql.to_owned();
         let params = request.params.to_vec();
-        let (df, columns) = threads
+        let max_rows = self.limits.max_rows;
+        let memory_limit = self.lake.config.query.memory_limit.clone();
+        // Planning, optimizing and running in one visit to the query's
+        // threads: each visit is a wake-up of another thread.
+        threads
             .run(async move {
+                let (df, tables) = opened.plan(&sql, &entry).await?;
                 let df = bind(df, &params)?;
                 let plan = df
                     .clone()
                     .into_optimized_plan()
                     .map_err(QueryError::failed)?;
-                Ok((df, columns_read(&plan)))
-            })
-            .await?;
-        record.update(|e| e.columns = columns.clone());
-        let schema = df.schema().inner().clone();
-        let max_rows = self.limits.max_rows;
-        let memory_limit = self.lake.config.query.memory_limit.clone();
-        let (batches, rows) = threads
-            .run(async move {
+                let columns = columns_read(&plan);
+                entry.lock().expect("audit entry").columns = columns.clone();
+                let schema = df.schema().inner().clone();
                 let mut stream = df
                     .execute_stream()
                     .await
@@ -395,24 +358,65 @@ impl QueryService {
                     }
                     batches.push(batch);
                 }
-                Ok((batches, rows))
+                let grants = entry.lock().expect("audit entry").grants.clone();
+                // Only the lake's datasets (not `system.audit`).
+                let datasets: Vec<String> = tables
+                    .iter()
+                    .filter(|t| opened.session.access.contains_key(*t))
+                    .cloned()
+                    .collect();
+                Ok(Answer {
+                    schema,
+                    batches,
+                    rows,
+                    datasets,
+                    columns,
+                    grants,
+                })
             })
-            .await?;
-        let grants = record.entry().grants;
-        // Only the lake's datasets (not `system.audit`).
-        let datasets: Vec<String> = tables
+            .await
+    }
+}
+
+/// A statement that passed the guard, and the session it runs in.
+struct Opened {
+    session: GovernedSession,
+    /// The datasets its text names.
+    named: BTreeSet<String>,
+}
+
+impl Opened {
+    /// Plans the statement (read-only) and records, from the plan, what it
+    /// reads; on the query's threads.
+    async fn plan(
+        &self,
+        sql: &str,
+        entry: &Mutex<AuditEntry>,
+    ) -> Result<(DataFrame, BTreeSet<String>), QueryError> {
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let df = self
+            .session
+            .ctx
+            .sql_with_options(sql, options)
+            .await
+            .map_err(|e| explain_planning_error(&e.to_string(), &self.named, &self.session))?;
+        // What the record says was read comes from the plan, not from the
+        // statement's text: a CTE that shadows a table's name, a qualified
+        // name or a subquery cannot hide a read from the provider's report.
+        let tables = tables_scanned(df.logical_plan());
+        let mut e = entry.lock().expect("audit entry");
+        e.datasets = tables.iter().cloned().collect();
+        e.grants = tables
             .iter()
-            .filter(|t| session.access.contains_key(*t))
-            .cloned()
+            .filter_map(|t| self.session.access.get(t).and_then(|a| a.as_ref().ok()))
+            .flat_map(|a| a.grants.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
             .collect();
-        Ok(Answer {
-            schema,
-            batches,
-            rows,
-            datasets,
-            columns,
-            grants,
-        })
+        Ok((df, tables))
     }
 }
 
@@ -421,7 +425,7 @@ impl QueryService {
 /// away), written as `cancelled` from a task of its own.
 struct Record {
     lake: Arc<Lake>,
-    entry: Mutex<AuditEntry>,
+    entry: Arc<Mutex<AuditEntry>>,
     started: Instant,
     /// Also record a statement that succeeded (a run, not a describe).
     success_too: bool,
@@ -432,13 +436,13 @@ impl Record {
     fn new(lake: &Arc<Lake>, request: &QueryRequest<'_>, success_too: bool) -> Self {
         Record {
             lake: Arc::clone(lake),
-            entry: Mutex::new(AuditEntry {
+            entry: Arc::new(Mutex::new(AuditEntry {
                 principal: request.principal.name.clone(),
                 institution: request.principal.institution.clone(),
                 purpose: request.purpose.map(str::to_owned),
                 action: "query".into(),
                 ..Default::default()
-            }),
+            })),
             started: Instant::now(),
             success_too,
             written: std::sync::atomic::AtomicBool::new(false),
@@ -451,6 +455,11 @@ impl Record {
 
     fn entry(&self) -> AuditEntry {
         self.entry.lock().expect("audit entry").clone()
+    }
+
+    /// The entry, for the query's threads to fill in as they plan.
+    fn shared(&self) -> Arc<Mutex<AuditEntry>> {
+        Arc::clone(&self.entry)
     }
 
     /// Writes the entry for `result`; `size` gives an answer's rows and bytes.
@@ -504,12 +513,6 @@ impl Drop for Record {
     }
 }
 
-/// A statement checked, authorised and planned in the reader's session.
-struct Prepared {
-    df: DataFrame,
-    session: GovernedSession,
-    tables: BTreeSet<String>,
-}
 
 /// The dataset a table reference names: `obitos`, `public.obitos` and
 /// `datafusion.public.obitos` are the same table.
