@@ -29,15 +29,15 @@ use datafusion::arrow::datatypes::{DataType, FieldRef, IntervalMonthDayNano, Tim
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, ExprSchema, Result, ScalarValue};
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::sort_properties::{ExprProperties, SortProperties};
 use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, Expr, ExprSchemable, LogicalPlan, Operator,
-    ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, Expr, ExprSchemable, LogicalPlan, Operator, ReturnFieldArgs,
+    ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
@@ -236,9 +236,9 @@ impl ScalarUDFImpl for BoundedFunction {
                     .transform_up(|e| match e {
                         Expr::ScalarFunction(f) => {
                             let func = Arc::new(bound_function((*f.func).clone(), max_bytes));
-                            Ok(Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(
-                                func, f.args,
-                            ))))
+                            Ok(Transformed::yes(Expr::ScalarFunction(
+                                ScalarFunction::new_udf(func, f.args),
+                            )))
                         }
                         other => Ok(Transformed::no(other)),
                     })?
@@ -393,7 +393,9 @@ fn series_elements(args: &[ColumnarValue], rows: usize) -> Option<u128> {
     let start = Nanos::of(start?, rows)?;
     let stop = Nanos::of(stop, rows)?;
     let step = match args.get(2) {
-        Some(ColumnarValue::Scalar(ScalarValue::IntervalMonthDayNano(Some(i)))) => interval_nanos(i),
+        Some(ColumnarValue::Scalar(ScalarValue::IntervalMonthDayNano(Some(i)))) => {
+            interval_nanos(i)
+        }
         Some(ColumnarValue::Scalar(ScalarValue::IntervalDayTime(Some(i)))) => {
             i.days as i128 * DAY + i.milliseconds as i128 * 1_000_000
         }
@@ -433,8 +435,7 @@ impl Ints {
                 _ => None,
             },
             ColumnarValue::Array(a) => {
-                let cast =
-                    datafusion::arrow::compute::cast(a, &DataType::Int64).ok()?;
+                let cast = datafusion::arrow::compute::cast(a, &DataType::Int64).ok()?;
                 let ints = cast.as_primitive_opt::<datafusion::arrow::datatypes::Int64Type>()?;
                 let _ = rows;
                 Some(Ints::Rows(
@@ -575,10 +576,12 @@ impl OptimizerRule for BoundConcatenation {
                     match (left, right) {
                         (Ok(left), Ok(right)) => {
                             let concat = BoundedConcat::new(left, right, max_bytes);
-                            Ok(Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(
-                                Arc::new(ScalarUDF::new_from_impl(concat)),
-                                vec![*b.left, *b.right],
-                            ))))
+                            Ok(Transformed::yes(Expr::ScalarFunction(
+                                ScalarFunction::new_udf(
+                                    Arc::new(ScalarUDF::new_from_impl(concat)),
+                                    vec![*b.left, *b.right],
+                                ),
+                            )))
                         }
                         // A type the plan cannot tell here: leave the operator.
                         _ => Ok(Transformed::no(Expr::BinaryExpr(b))),
@@ -624,7 +627,11 @@ impl ScalarUDFImpl for BoundedConcat {
 
     /// The operator's own name, so the query's column names do not change.
     fn schema_name(&self, args: &[Expr]) -> Result<String> {
-        Ok(format!("{} || {}", args[0].schema_name(), args[1].schema_name()))
+        Ok(format!(
+            "{} || {}",
+            args[0].schema_name(),
+            args[1].schema_name()
+        ))
     }
 
     fn signature(&self) -> &Signature {
@@ -708,7 +715,8 @@ impl PhysicalOptimizerRule for BoundBatches {
                     properties: Arc::clone(node.properties()),
                     input: node,
                     max_bytes: self.max_bytes,
-                }) as Arc<dyn ExecutionPlan>))
+                })
+                    as Arc<dyn ExecutionPlan>))
             } else {
                 Ok(Transformed::no(node))
             }
@@ -861,7 +869,9 @@ mod tests {
         // Within the bound, the same functions answer.
         assert_eq!(run(&ctx, "SELECT repeat('x', 1000)").await.unwrap(), 1);
         assert_eq!(
-            run(&ctx, "SELECT unnest(generate_series(1, 1000))").await.unwrap(),
+            run(&ctx, "SELECT unnest(generate_series(1, 1000))")
+                .await
+                .unwrap(),
             1000
         );
     }
@@ -876,7 +886,10 @@ mod tests {
         let e = run(&ctx, sql).await.unwrap_err().to_string();
         assert!(e.contains("|| would produce more"), "{e}");
         // The same with constants, folded while planning: the bound holds there too.
-        let sql = sql.replace("repeat(c, 300000) AS s FROM (VALUES ('x')) v(c)", "repeat('x', 300000) AS s");
+        let sql = sql.replace(
+            "repeat(c, 300000) AS s FROM (VALUES ('x')) v(c)",
+            "repeat('x', 300000) AS s",
+        );
         let e = run(&ctx, &sql).await.unwrap_err().to_string();
         assert!(e.contains("|| would produce more"), "{e}");
         // concat() is simplified into another concat by the optimizer: still bounded.
@@ -894,8 +907,14 @@ mod tests {
         let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
             .unwrap()
             .to_string();
-        assert!(text.contains("| n | s   |") && text.contains("|   | ab1 |"), "{text}");
-        let t = ctx.sql("SELECT 'x' || c FROM (VALUES ('y')) v(c)").await.unwrap();
+        assert!(
+            text.contains("| n | s   |") && text.contains("|   | ab1 |"),
+            "{text}"
+        );
+        let t = ctx
+            .sql("SELECT 'x' || c FROM (VALUES ('y')) v(c)")
+            .await
+            .unwrap();
         assert_eq!(t.schema().field(0).name(), "Utf8(\"x\") || v.c");
     }
 }

@@ -584,7 +584,10 @@ mod tests {
             .run("e", std::future::pending(), |_| async { Ok(()) })
             .await
             .unwrap_err();
-        assert!(matches!(e, QueryError::Busy(ref m) if m.contains("full")), "{e}");
+        assert!(
+            matches!(e, QueryError::Busy(ref m) if m.contains("full")),
+            "{e}"
+        );
         // The queued one got its place when the first ones ended... or
         // waited past its own limit; either way it left the queue.
         let _ = queued.await.unwrap();

@@ -23,10 +23,10 @@
 use datafusion::sql::sqlparser::ast::{
     Expr, ObjectName, Query, SetExpr, Statement, TableFactor, Visit, Visitor,
 };
-use std::collections::HashMap;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 /// Limits of the guard.
@@ -119,8 +119,8 @@ pub fn check(sql: &str, limits: &GuardLimits) -> Result<CheckedSql, Denial> {
             max: limits.max_sql_bytes,
         });
     }
-    let statements =
-        Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| Denial::Parse(crate::redact::redact(&e.to_string())))?;
+    let statements = Parser::parse_sql(&GenericDialect {}, sql)
+        .map_err(|e| Denial::Parse(crate::redact::redact(&e.to_string())))?;
     let statement = match statements.len() {
         0 => return Err(Denial::Empty),
         1 => &statements[0],

@@ -18,11 +18,9 @@ pub mod signin;
 pub mod stewardship;
 pub mod treatments;
 
+pub use engine::{EngineLimits, QueryEngine};
 pub use guard::{CheckedSql, Denial, GuardLimits, StatementKind, check};
 pub use policy::{ColumnAccess, DatasetMeta, Reader, TableAccess, table_access};
-pub use engine::{EngineLimits, QueryEngine};
-pub use query::{
-    Answer, Description, QueryError, QueryLimits, QueryRequest, QueryService, reader,
-};
+pub use query::{Answer, Description, QueryError, QueryLimits, QueryRequest, QueryService, reader};
 pub use session::GovernedSession;
 pub use signin::{Door, SignInError, SignInLimits, SignIns};

@@ -404,7 +404,12 @@ mod tests {
         let a = table_access(&reader(Role::Analyst, None), &generalised, &[]).unwrap();
         assert_eq!(
             seen(&a),
-            [Clear, Clear, Pseudonymised, Generalised(Generalisation::Prefix(1))]
+            [
+                Clear,
+                Clear,
+                Pseudonymised,
+                Generalised(Generalisation::Prefix(1))
+            ]
         );
         let a = table_access(
             &reader(Role::Analyst, Some("investigação de óbito infantil")),

@@ -241,7 +241,14 @@ impl QueryService {
                 self.answer(threads, request, &record)
             })
             .await;
-        record.finish(&result, |a| (a.rows, a.batches.iter().map(|b| b.get_array_memory_size()).sum())).await?;
+        record
+            .finish(&result, |a| {
+                (
+                    a.rows,
+                    a.batches.iter().map(|b| b.get_array_memory_size()).sum(),
+                )
+            })
+            .await?;
         result
     }
 
@@ -512,7 +519,6 @@ impl Drop for Record {
         }
     }
 }
-
 
 /// The dataset a table reference names: `obitos`, `public.obitos` and
 /// `datafusion.public.obitos` are the same table.

@@ -67,9 +67,7 @@ pub fn redact(message: &str) -> String {
                 }
             }
             // A number glued to letters after it is part of a word (`2nd`).
-            let word = chars
-                .get(j)
-                .is_some_and(|n| n.is_alphabetic() || *n == '_');
+            let word = chars.get(j).is_some_and(|n| n.is_alphabetic() || *n == '_');
             if word || is_position(&out) {
                 out.extend(&chars[i..j]);
             } else {

@@ -9,12 +9,12 @@
 //! value never leaves in clear.
 
 use crate::policy::{ColumnAccess, DatasetMeta, Reader, TableAccess, table_access};
-use lagoa_core::Generalisation;
 use datafusion::catalog::view::ViewTable;
 use datafusion::common::{Column, TableReference};
 use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
 use datafusion::prelude::SessionContext;
+use lagoa_core::Generalisation;
 use lagoa_lake::catalog::Grant;
 use lagoa_lake::crypto::LakeCrypto;
 use lagoa_lake::keys::PersonalKeyGate;
@@ -124,9 +124,9 @@ impl GovernedSession {
 /// day of their month or year (same type), numbers to the multiple of the
 /// band below, codes to their prefix.
 fn generalised(value: Expr, rule: Generalisation, data_type: &str) -> Expr {
+    use datafusion::arrow::datatypes::DataType;
     use datafusion::functions::expr_fn::{date_trunc, floor, left};
     use datafusion::logical_expr::{cast, lit};
-    use datafusion::arrow::datatypes::DataType;
     let original: Option<DataType> = data_type.parse().ok();
     let truncate = |unit: &str| {
         let truncated = date_trunc(lit(unit), value.clone());

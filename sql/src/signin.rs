@@ -103,9 +103,13 @@ struct Window {
 /// What to do with one refusal.
 enum Verdict {
     /// Record it; `earlier` refusals of the address went unrecorded.
-    Record { earlier: u32 },
+    Record {
+        earlier: u32,
+    },
     Count,
-    Throttle { retry_after: Duration },
+    Throttle {
+        retry_after: Duration,
+    },
 }
 
 impl SignIns {

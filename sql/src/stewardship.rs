@@ -155,7 +155,10 @@ async fn check_treatments(
         );
         // Refused when this categorisation pseudonymises it; a pseudonym
         // kept from an earlier version is warned about (its data changed).
-        let newly = change.pseudonymised.as_ref().is_some_and(|l| l.contains(&column))
+        let newly = change
+            .pseudonymised
+            .as_ref()
+            .is_some_and(|l| l.contains(&column))
             && !previous.is_some_and(|p| p.pseudonymised.contains(&column));
         if newly {
             return Ok(Err(format!(
@@ -165,7 +168,9 @@ async fn check_treatments(
         warnings.push(if pseudonymised.contains(&column) {
             format!("{hint}; remove or generalise it")
         } else {
-            format!("{hint} when a grant gives it without its personal columns; remove or generalise it")
+            format!(
+                "{hint} when a grant gives it without its personal columns; remove or generalise it"
+            )
         });
     }
     let treated: std::collections::BTreeSet<String> = pseudonymised
@@ -232,8 +237,8 @@ pub async fn categorise(
             None => p.provider.clone(),
         },
     };
-    let allowed = who.role == Role::Admin
-        || (who.role == Role::Steward && who.institution == provider);
+    let allowed =
+        who.role == Role::Admin || (who.role == Role::Steward && who.institution == provider);
     if !allowed {
         return refused(
             "not a steward of the provider",

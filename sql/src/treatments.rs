@@ -58,7 +58,17 @@ pub fn quasi_identifier(column: &str) -> Option<QuasiIdentifier> {
         return Some(QuasiIdentifier::Age);
     }
     let dated = c.starts_with("dt") || has("data") || has("dt");
-    let event = ["obito", "vacina", "atendimento", "ocorrencia", "internacao", "notificacao", "evento", "fato", "registro"];
+    let event = [
+        "obito",
+        "vacina",
+        "atendimento",
+        "ocorrencia",
+        "internacao",
+        "notificacao",
+        "evento",
+        "fato",
+        "registro",
+    ];
     if dated && event.iter().any(|e| c.contains(e)) {
         return Some(QuasiIdentifier::EventDate);
     }
@@ -101,7 +111,11 @@ pub fn derivable(columns: &[String], treated: &BTreeSet<String>) -> Vec<String> 
 }
 
 /// How many distinct values `column` has, counted on its pseudonyms.
-pub async fn distinct_values(lake: &Lake, dataset: &DatasetInfo, column: &str) -> Result<u64, LakeError> {
+pub async fn distinct_values(
+    lake: &Lake,
+    dataset: &DatasetInfo,
+    column: &str,
+) -> Result<u64, LakeError> {
     let snapshot = lake.catalog.resolve(&AsOf::Latest).await?;
     let files = lake.catalog.files(dataset, snapshot).await?;
     let ctx = lagoa_lake::session::new_context(lake, false)?;
@@ -131,7 +145,10 @@ pub async fn distinct_values(lake: &Lake, dataset: &DatasetInfo, column: &str) -
 }
 
 /// The dataset, as the catalog holds it now.
-pub async fn dataset_now(lake: &Lake, name: &DatasetName) -> Result<Option<DatasetInfo>, LakeError> {
+pub async fn dataset_now(
+    lake: &Lake,
+    name: &DatasetName,
+) -> Result<Option<DatasetInfo>, LakeError> {
     let snapshot = lake.catalog.resolve(&AsOf::Latest).await?;
     lake.catalog.dataset(name, snapshot).await
 }

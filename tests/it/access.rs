@@ -161,7 +161,8 @@ async fn the_audit_trail_shows_any_edit_deletion_or_truncation() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{stdout}");
     assert!(
-        stdout.contains("names entry 3, which is gone: the newest entries of the trail were deleted"),
+        stdout
+            .contains("names entry 3, which is gone: the newest entries of the trail were deleted"),
         "{stdout}"
     );
     let out = lagoa(&lake2, &["audit", "verify", "--expect-head", &head]);
@@ -169,7 +170,10 @@ async fn the_audit_trail_shows_any_edit_deletion_or_truncation() {
 
     // The anchor cannot be taken away or rewritten without the key.
     let (_dir3, lake3) = new_lake();
-    lagoa_ok(&lake3, &["institution", "add", "olinda", "--role", "provider"]);
+    lagoa_ok(
+        &lake3,
+        &["institution", "add", "olinda", "--role", "provider"],
+    );
     let anchor = lake3.join("store/audit/anchor.json");
     let written = std::fs::read_to_string(&anchor).expect("the anchor is in the store");
     let mut forged: serde_json::Value = serde_json::from_str(&written).unwrap();
@@ -205,18 +209,29 @@ fn administration_with_a_token_records_the_person_and_needs_an_admin() {
         &["institution", "add", "recife", "--role", "provider"],
         &[("LAGOA_TOKEN", &tokens["rita"])],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let entry: serde_json::Value = serde_json::from_str(
-        lagoa_ok(&lake, &["audit", "list", "--json", "--limit", "1"]).trim(),
-    )
-    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let entry: serde_json::Value =
+        serde_json::from_str(lagoa_ok(&lake, &["audit", "list", "--json", "--limit", "1"]).trim())
+            .unwrap();
     assert_eq!(entry["entry"]["principal"], "rita", "{entry}");
     assert_eq!(entry["entry"]["institution"], "seplag", "{entry}");
     assert_eq!(entry["entry"]["action"], "institution_added", "{entry}");
     // An operator's token is not an admin's.
     let out = lagoa_env(
         &lake,
-        &["user", "add", "eve", "--institution", "recife", "--role", "admin"],
+        &[
+            "user",
+            "add",
+            "eve",
+            "--institution",
+            "recife",
+            "--role",
+            "admin",
+        ],
         &[("LAGOA_TOKEN", &tokens["op"])],
     );
     assert!(!out.status.success());
@@ -232,10 +247,9 @@ fn administration_with_a_token_records_the_person_and_needs_an_admin() {
         &[("USER", ""), ("LOGNAME", "")],
     );
     assert!(out.status.success());
-    let entry: serde_json::Value = serde_json::from_str(
-        lagoa_ok(&lake, &["audit", "list", "--json", "--limit", "1"]).trim(),
-    )
-    .unwrap();
+    let entry: serde_json::Value =
+        serde_json::from_str(lagoa_ok(&lake, &["audit", "list", "--json", "--limit", "1"]).trim())
+            .unwrap();
     let principal = entry["entry"]["principal"].as_str().unwrap();
     assert!(principal.starts_with("cli:uid="), "{principal}");
 }
@@ -245,7 +259,10 @@ fn the_catalog_and_the_keys_are_private_to_their_owner() {
     use std::os::unix::fs::PermissionsExt;
     let (_dir, lake) = new_lake();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    lagoa_ok(&lake, &["institution", "add", "recife", "--role", "provider"]);
+    lagoa_ok(
+        &lake,
+        &["institution", "add", "recife", "--role", "provider"],
+    );
     assert_eq!(mode(&lake.join("catalog.db")), 0o600);
     for suffix in ["-wal", "-shm"] {
         let side = lake.join(format!("catalog.db{suffix}"));
@@ -256,10 +273,21 @@ fn the_catalog_and_the_keys_are_private_to_their_owner() {
     assert_eq!(mode(&lake.join("keys")), 0o700);
     assert_eq!(mode(&lake.join("keys/keystore.json")), 0o600);
     // Opened up by someone: refused at open, with the fix.
-    std::fs::set_permissions(lake.join("catalog.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        lake.join("catalog.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let e = lagoa_err(&lake, &["datasets"]);
-    assert!(e.contains("readable by other users") && e.contains("chmod 600"), "{e}");
-    std::fs::set_permissions(lake.join("catalog.db"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(
+        e.contains("readable by other users") && e.contains("chmod 600"),
+        "{e}"
+    );
+    std::fs::set_permissions(
+        lake.join("catalog.db"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
     std::fs::set_permissions(lake.join("keys"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let e = lagoa_err(&lake, &["datasets"]);
     assert!(e.contains("chmod 700"), "{e}");

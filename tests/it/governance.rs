@@ -54,16 +54,35 @@ async fn requests_are_decided_by_the_providers_steward_and_every_step_is_on_reco
     let e = refused_as(
         &lake,
         &pedro,
-        &["dataset", "categorise", "obitos", "--provider", "educacao", "--reason", "minha"],
+        &[
+            "dataset",
+            "categorise",
+            "obitos",
+            "--provider",
+            "educacao",
+            "--reason",
+            "minha",
+        ],
     );
-    assert!(e.contains("no provider is on record as delivering obitos"), "{e}");
+    assert!(
+        e.contains("no provider is on record as delivering obitos"),
+        "{e}"
+    );
     // ...and once the delivering provider is on record (here named by the
     // lake's owner, as a source or `ingest --provider` would), it is the one.
     lagoa_ok(&lake, &["dataset", "provider", "obitos", "saude"]);
     let e = refused_as(
         &lake,
         &pedro,
-        &["dataset", "categorise", "obitos", "--provider", "educacao", "--reason", "minha"],
+        &[
+            "dataset",
+            "categorise",
+            "obitos",
+            "--provider",
+            "educacao",
+            "--reason",
+            "minha",
+        ],
     );
     assert!(e.contains("delivered by saude, not educacao"), "{e}");
     let e = refused_as(
@@ -223,7 +242,11 @@ async fn requests_are_decided_by_the_providers_steward_and_every_step_is_on_reco
     );
     let own_id = word_after(&own, "request ");
     for (who, token) in [("maria", &maria), ("sofia", &sofia)] {
-        let e = refused_as(&lake, token, &["request", "approve", &own_id, "--reason", "ok"]);
+        let e = refused_as(
+            &lake,
+            token,
+            &["request", "approve", &own_id, "--reason", "ok"],
+        );
         assert!(
             e.contains("nobody decides a request they filed or one of their own institution"),
             "{who}: {e}"
@@ -467,7 +490,10 @@ fn pseudonyms_that_would_hide_nothing_are_refused_and_generalisation_is_offered(
     let tokens = agreement(
         &lake,
         &[("saude", "provider"), ("educacao", "consumer")],
-        &[("maria", "saude", "steward"), ("ana", "educacao", "analyst")],
+        &[
+            ("maria", "saude", "steward"),
+            ("ana", "educacao", "analyst"),
+        ],
     );
     let file = infant_deaths(dir.path());
     // The contract names the provider (an institution of the agreement) and
@@ -538,7 +564,14 @@ type = "date"
         "{e}"
     );
     // A generalisation must fit the column.
-    let out = categorise(&["--pseudonymise", "cpf", "--remove", "racacor", "--generalise", "dtnasc=band:10"]);
+    let out = categorise(&[
+        "--pseudonymise",
+        "cpf",
+        "--remove",
+        "racacor",
+        "--generalise",
+        "dtnasc=band:10",
+    ]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("the generalisation band:10 is for numbers"),
@@ -547,8 +580,19 @@ type = "date"
     );
     // The birth date by month: accepted, with a warning that age and death
     // date, in clear, give it back.
-    let out = categorise(&["--pseudonymise", "cpf", "--remove", "racacor", "--generalise", "dtnasc=month"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = categorise(&[
+        "--pseudonymise",
+        "cpf",
+        "--remove",
+        "racacor",
+        "--generalise",
+        "dtnasc=month",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let warned = String::from_utf8_lossy(&out.stderr);
     assert!(
         warned.contains("dtnasc (a birth date) is treated, but idade and dtobito stay in clear"),
@@ -573,8 +617,15 @@ type = "date"
     let rows = csv_rows(&out);
     assert_eq!(rows.len(), 12, "{out}");
     assert!(rows.iter().all(|r| r[0].ends_with("-01")), "{out}");
-    let e = refused_as(&lake, &tokens["ana"], &["query", "SELECT racacor FROM obitos_infantis"]);
-    assert!(e.contains("obitos_infantis.racacor is not available to you"), "{e}");
+    let e = refused_as(
+        &lake,
+        &tokens["ana"],
+        &["query", "SELECT racacor FROM obitos_infantis"],
+    );
+    assert!(
+        e.contains("obitos_infantis.racacor is not available to you"),
+        "{e}"
+    );
     // Filtering on a day finds nothing: the filter sees the month too.
     let out = ok_as(
         &lake,

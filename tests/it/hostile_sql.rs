@@ -65,7 +65,12 @@ fn cpu_seconds(pid: u32) -> f64 {
 fn peak_memory(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
 }
 
 /// CPU the process burns over `window`.
@@ -93,7 +98,11 @@ fn corpus() -> Vec<(String, String)> {
     let mut add = |kind: &str, n: usize, sql: String| out.push((format!("{kind} x{n}"), sql));
     let join = |parts: Vec<String>, sep: &str| parts.join(sep);
     for n in [10, 100, 1_000, 5_000] {
-        add("arithmetic chain", n, format!("SELECT {}", vec!["1"; n].join("+")));
+        add(
+            "arithmetic chain",
+            n,
+            format!("SELECT {}", vec!["1"; n].join("+")),
+        );
         add(
             "AND chain",
             n,
@@ -115,7 +124,10 @@ fn corpus() -> Vec<(String, String)> {
             n,
             format!(
                 "SELECT CASE {} ELSE 0 END FROM populacao",
-                join((0..n).map(|i| format!("WHEN ano = {i} THEN {i}")).collect(), " ")
+                join(
+                    (0..n).map(|i| format!("WHEN ano = {i} THEN {i}")).collect(),
+                    " "
+                )
             ),
         );
         add(
@@ -143,7 +155,9 @@ fn corpus() -> Vec<(String, String)> {
             format!(
                 "SELECT count(*) FROM {}populacao{}",
                 "(SELECT * FROM ".repeat(n.min(2_000)),
-                (0..n.min(2_000)).map(|i| format!(") t{i}")).collect::<String>()
+                (0..n.min(2_000))
+                    .map(|i| format!(") t{i}"))
+                    .collect::<String>()
             ),
         );
         add(
@@ -166,7 +180,10 @@ fn corpus() -> Vec<(String, String)> {
         add(
             "UNION chain",
             n,
-            join((0..n).map(|i| format!("SELECT {i}")).collect(), " UNION ALL "),
+            join(
+                (0..n).map(|i| format!("SELECT {i}")).collect(),
+                " UNION ALL ",
+            ),
         );
         add(
             "IN list",
@@ -219,7 +236,10 @@ fn corpus() -> Vec<(String, String)> {
         "unnest cross join",
         "SELECT count(*) FROM (SELECT unnest(range(1, 1000000)) a) x, (SELECT unnest(range(1, 1000000)) b) y ORDER BY 1 LIMIT 1",
     );
-    add1("array_repeat", "SELECT cardinality(array_repeat(1, 500000000))");
+    add1(
+        "array_repeat",
+        "SELECT cardinality(array_repeat(1, 500000000))",
+    );
     add1(
         "string_agg of a series",
         "SELECT length(string_agg(repeat('x', 1000), ',')) FROM (SELECT unnest(range(1, 5000000)))",
@@ -240,9 +260,15 @@ fn corpus() -> Vec<(String, String)> {
     add1("two statements", "SELECT 1; SELECT 2");
     add1("dangling FROM", "SELECT * FROM");
     add1("NUL byte", "SELECT '\u{0}'");
-    add1("bidirectional text", "SELECT 'ção \u{202e}etiruces' AS \"\u{202e}x\"");
+    add1(
+        "bidirectional text",
+        "SELECT 'ção \u{202e}etiruces' AS \"\u{202e}x\"",
+    );
     add1("huge identifier", &format!("SELECT {}", "a".repeat(60_000)));
-    add1("huge string literal", &format!("SELECT length('{}')", "x".repeat(60_000)));
+    add1(
+        "huge string literal",
+        &format!("SELECT length('{}')", "x".repeat(60_000)),
+    );
     add1("too long", &format!("SELECT 1 {}", " ".repeat(70 * 1024)));
     add1("DDL", "CREATE TABLE x AS SELECT 1");
     add1("file read", "SELECT * FROM '/etc/passwd'");
@@ -282,7 +308,10 @@ async fn a_corpus_of_nasty_sql_never_takes_the_server_down() {
         );
         if !status.is_success() {
             let error = body["error"].as_str().unwrap_or_default();
-            assert!(!error.is_empty(), "{kind}: a refusal without a reason: {body}");
+            assert!(
+                !error.is_empty(),
+                "{kind}: a refusal without a reason: {body}"
+            );
         }
         assert!(took < Duration::from_secs(10), "{kind} took {took:?}");
     }
@@ -293,12 +322,26 @@ async fn a_corpus_of_nasty_sql_never_takes_the_server_down() {
         slowest.1
     );
     // The same corpus through the PostgreSQL port, one psql each.
-    if std::process::Command::new("psql").arg("--version").output().is_ok() {
+    if std::process::Command::new("psql")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
         let mut refused = 0;
         for (kind, sql) in corpus.iter().filter(|(_, s)| !s.contains('\u{0}')) {
             // On stdin: some statements are longer than one argument may be.
             let mut psql = std::process::Command::new("psql")
-                .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p"])
+                .args([
+                    "-X",
+                    "-q",
+                    "-A",
+                    "-t",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                ])
                 .arg(pg_port.to_string())
                 .args(["-U", "ana", "-d", "lagoa", "-f", "-"])
                 .env("PGPASSWORD", &p.ana)
@@ -329,16 +372,33 @@ async fn a_corpus_of_nasty_sql_never_takes_the_server_down() {
             corpus.len()
         );
     } else {
-        skip("corpus over the PostgreSQL port", "no psql: run scripts/bootstrap");
+        skip(
+            "corpus over the PostgreSQL port",
+            "no psql: run scripts/bootstrap",
+        );
     }
     // Still up, still right, and every statement on the record.
-    let (status, body) = query(&http, &base, &p.bia, "SELECT sum(habitantes) AS s FROM populacao").await;
+    let (status, body) = query(
+        &http,
+        &base,
+        &p.bia,
+        "SELECT sum(habitantes) AS s FROM populacao",
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["rows"][0]["s"], 3000);
     assert!(
-        http.get(format!("{base}/healthz")).send().await.unwrap().status().is_success()
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
     );
-    assert!(std::fs::metadata(format!("/proc/{pid}")).is_ok(), "the server is gone");
+    assert!(
+        std::fs::metadata(format!("/proc/{pid}")).is_ok(),
+        "the server is gone"
+    );
     let audited = audit_entries(&lake) - audited_before;
     assert!(
         audited >= corpus.len(),
@@ -358,11 +418,22 @@ fn audit_entries(lake: &Path) -> usize {
 const HEAVY: &str = "SELECT count(*) FROM (SELECT unnest(range(1, 20000)) AS a) x, (SELECT unnest(range(1, 1000000)) AS b) y WHERE (a * b) % 7 = 3";
 
 /// The median time of `n` small queries by `token`.
-async fn small_query_latency(http: &reqwest::Client, base: &str, token: &str, n: usize) -> Duration {
+async fn small_query_latency(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    n: usize,
+) -> Duration {
     let mut times = Vec::new();
     for _ in 0..n {
         let started = Instant::now();
-        let (status, body) = query(http, base, token, "SELECT count(*) AS n, sum(habitantes) AS s FROM populacao").await;
+        let (status, body) = query(
+            http,
+            base,
+            token,
+            "SELECT count(*) AS n, sum(habitantes) AS s FROM populacao",
+        )
+        .await;
         times.push(started.elapsed());
         assert_eq!(status, StatusCode::OK, "{body}");
     }
@@ -417,7 +488,10 @@ async fn heavy_queries_leave_room_for_others_and_end_when_their_client_goes() {
     let (status, body) = query(&http, &base, &p.ana, "SELECT 1").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(
-        body["error"].as_str().unwrap().contains("2 of your queries are running"),
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("2 of your queries are running"),
         "{body}"
     );
     assert!(started.elapsed() >= Duration::from_secs(2));
@@ -436,7 +510,10 @@ async fn heavy_queries_leave_room_for_others_and_end_when_their_client_goes() {
         .count();
     assert!(cancelled >= 2, "no cancelled entries:\n{trail}");
     let busy_entry = trail.lines().find(|l| l.contains("\"outcome\":\"busy\""));
-    assert!(busy_entry.is_some(), "the refused third query is not on the record:\n{trail}");
+    assert!(
+        busy_entry.is_some(),
+        "the refused third query is not on the record:\n{trail}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -462,7 +539,10 @@ async fn a_deadline_ends_the_query_and_memory_stays_under_the_limit() {
         let (status, body) = query(&http, &base, &p.ana, sql).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{sql}: {body}");
         assert!(
-            body["error"].as_str().unwrap().contains("query.memory_limit (512MiB)"),
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("query.memory_limit (512MiB)"),
             "{body}"
         );
     }
@@ -485,10 +565,9 @@ async fn a_deadline_ends_the_query_and_memory_stays_under_the_limit() {
         .expect("the query still burns CPU 5s after its deadline");
     eprintln!("deadline 2s: answered after {answered:?}, CPU quiet {quiet:?} later");
     assert!(answered < Duration::from_millis(2_900), "{answered:?}");
-    let entry: Value = serde_json::from_str(
-        lagoa_ok(&lake, &["audit", "list", "--json", "--limit", "1"]).trim(),
-    )
-    .unwrap();
+    let entry: Value =
+        serde_json::from_str(lagoa_ok(&lake, &["audit", "list", "--json", "--limit", "1"]).trim())
+            .unwrap();
     assert_eq!(entry["entry"]["outcome"], "timeout", "{entry}");
 }
 
@@ -577,12 +656,18 @@ async fn sigterm_stops_the_server_promptly_with_queries_running() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    eprintln!("SIGTERM with two heavy queries running: exited in {:?}", signalled.elapsed());
+    eprintln!(
+        "SIGTERM with two heavy queries running: exited in {:?}",
+        signalled.elapsed()
+    );
     assert!(status.success(), "{status:?}");
     for h in heavy {
         let (status, body) = h.await.unwrap();
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-        assert!(body["error"].as_str().unwrap().contains("shutting down"), "{body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("shutting down"),
+            "{body}"
+        );
     }
 }
 
@@ -594,7 +679,11 @@ async fn no_value_from_a_row_reaches_an_error_a_log_or_the_audit_trail() {
     ingest_obitos_especial(dir.path(), &lake);
     let tokens = agreement(
         &lake,
-        &[("saude", "provider"), ("educ", "consumer"), ("seplag", "coordinator")],
+        &[
+            ("saude", "provider"),
+            ("educ", "consumer"),
+            ("seplag", "coordinator"),
+        ],
         &[
             ("maria", "saude", "steward"),
             ("joao", "educ", "analyst"),
@@ -637,27 +726,56 @@ async fn no_value_from_a_row_reaches_an_error_a_log_or_the_audit_trail() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     errors.push(r.text().await.unwrap());
-    if std::process::Command::new("psql").arg("--version").output().is_ok() {
+    if std::process::Command::new("psql")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
         let out = std::process::Command::new("psql")
-            .args(["-X", "-h", "127.0.0.1", "-p", &pg_port.to_string(), "-U", "joao", "-d", "lagoa"])
+            .args([
+                "-X",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &pg_port.to_string(),
+                "-U",
+                "joao",
+                "-d",
+                "lagoa",
+            ])
             .args(["-c", &format!("SET lagoa.purpose = '{PURPOSE}'"), "-c", sql])
             .env("PGPASSWORD", &tokens["joao"])
             .output()
             .unwrap();
         errors.push(String::from_utf8_lossy(&out.stderr).into_owned());
     } else {
-        skip("psql door of no_value_from_a_row", "no psql: run scripts/bootstrap");
+        skip(
+            "psql door of no_value_from_a_row",
+            "no psql: run scripts/bootstrap",
+        );
     }
     for e in &errors {
-        assert!(e.contains("Cannot cast string") || e.contains("cast"), "{e}");
+        assert!(
+            e.contains("Cannot cast string") || e.contains("cast"),
+            "{e}"
+        );
     }
     // The coordinator's operator reads the trail back.
     let trail = lagoa_env(
         &lake,
-        &["query", "SELECT reason FROM system.audit WHERE outcome = 'error'", "--format", "csv"],
+        &[
+            "query",
+            "SELECT reason FROM system.audit WHERE outcome = 'error'",
+            "--format",
+            "csv",
+        ],
         &[("LAGOA_TOKEN", &tokens["carla"])],
     );
-    assert!(trail.status.success(), "{}", String::from_utf8_lossy(&trail.stderr));
+    assert!(
+        trail.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trail.stderr)
+    );
     let reasons = String::from_utf8_lossy(&trail.stdout).into_owned();
     assert!(reasons.lines().count() >= 3, "{reasons}");
     let log = log.lock().unwrap().clone();
@@ -715,9 +833,25 @@ async fn a_flood_of_bad_tokens_is_counted_and_throttled_not_written_row_by_row()
     let (status, _) = query(&http, &base, &p.bia, "SELECT 1").await;
     assert_eq!(status, StatusCode::OK);
     // The PostgreSQL port shares the count: a bad password is throttled too.
-    if std::process::Command::new("psql").arg("--version").output().is_ok() {
+    if std::process::Command::new("psql")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
         let out = std::process::Command::new("psql")
-            .args(["-X", "-h", "127.0.0.1", "-p", &pg_port.to_string(), "-U", "ana", "-d", "lagoa", "-c", "SELECT 1"])
+            .args([
+                "-X",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &pg_port.to_string(),
+                "-U",
+                "ana",
+                "-d",
+                "lagoa",
+                "-c",
+                "SELECT 1",
+            ])
             .env("PGPASSWORD", "lagoa_wrong_wrong")
             .output()
             .unwrap();
@@ -735,7 +869,13 @@ async fn a_flood_of_bad_tokens_is_counted_and_throttled_not_written_row_by_row()
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("lagoa_signin_refused_total{door=\"api\"} 100"), "{metrics}");
-    assert!(metrics.contains("lagoa_signin_throttled_total{door=\"api\"} 80"), "{metrics}");
+    assert!(
+        metrics.contains("lagoa_signin_refused_total{door=\"api\"} 100"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("lagoa_signin_throttled_total{door=\"api\"} 80"),
+        "{metrics}"
+    );
     assert!(metrics.contains("lagoa_queries_running 0"), "{metrics}");
 }

@@ -333,14 +333,16 @@ with psycopg.connect(host="127.0.0.1", port=port, user="joao", password=token,
     std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
     let _ = child.wait();
     assert_eq!(line.trim(), "refused 28000", "{line}");
-    let entry: serde_json::Value = serde_json::from_str(
-        lagoa_ok(&lake, &["audit", "list", "--json", "--limit", "1"]).trim(),
-    )
-    .unwrap();
+    let entry: serde_json::Value =
+        serde_json::from_str(lagoa_ok(&lake, &["audit", "list", "--json", "--limit", "1"]).trim())
+            .unwrap();
     assert_eq!(entry["entry"]["principal"], "joao", "{entry}");
     assert_eq!(entry["entry"]["outcome"], "denied", "{entry}");
     assert!(
-        entry["entry"]["reason"].as_str().unwrap().contains("revoked"),
+        entry["entry"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
         "{entry}"
     );
 }

@@ -591,7 +591,10 @@ pub fn grant_through_request(
         |token: &str, args: &[&str]| ok(lagoa_env(lake, args, &[("LAGOA_TOKEN", token)]), args);
     // The data was ingested without naming its provider: the lake's owner
     // names it, so the provider's steward may categorise it.
-    if lagoa_ok(lake, &["dataset", "history", dataset]).trim().is_empty() {
+    if lagoa_ok(lake, &["dataset", "history", dataset])
+        .trim()
+        .is_empty()
+    {
         lagoa_ok(lake, &["dataset", "provider", dataset, provider]);
     }
     as_(

@@ -74,7 +74,9 @@ impl Api {
 
     /// `GET /metrics`: the serving process's counters (Prometheus text):
     /// sign-ins refused and throttled, queries running and waiting.
-    async fn metrics(axum::extract::State(api): axum::extract::State<Api>) -> impl axum::response::IntoResponse {
+    async fn metrics(
+        axum::extract::State(api): axum::extract::State<Api>,
+    ) -> impl axum::response::IntoResponse {
         let (running, queued) = api.queries().engine().load();
         let text = format!(
             "{}# HELP lagoa_queries_running Governed queries running now.\n# TYPE lagoa_queries_running gauge\nlagoa_queries_running {running}\n# HELP lagoa_queries_queued Governed queries waiting for a place.\n# TYPE lagoa_queries_queued gauge\nlagoa_queries_queued {queued}\n",

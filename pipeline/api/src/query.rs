@@ -99,10 +99,7 @@ pub async fn submit(
     let purpose = body.purpose.or(header_purpose);
     // A client that goes away drops this future, and with it the query.
     let request = lagoa_sql::QueryRequest::new(&who, purpose.as_deref(), &body.sql);
-    let answer = api
-        .queries()
-        .run(&request, std::future::pending())
-        .await?;
+    let answer = api.queries().run(&request, std::future::pending()).await?;
     let rows = answer.rows;
     let chunks = encode(format, answer.schema, answer.batches);
     let mut response = Body::from_stream(chunks).into_response();

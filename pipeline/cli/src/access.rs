@@ -62,7 +62,11 @@ pub enum TokenCommand {
     Revoke { token_id: String },
 }
 
-pub async fn institution(lake: &Lake, actor_token: Option<&str>, command: InstitutionCommand) -> Result<()> {
+pub async fn institution(
+    lake: &Lake,
+    actor_token: Option<&str>,
+    command: InstitutionCommand,
+) -> Result<()> {
     let actor = admin_actor(lake, actor_token).await?;
     match command {
         InstitutionCommand::Add {
@@ -105,7 +109,9 @@ pub async fn user(lake: &Lake, actor_token: Option<&str>, command: UserCommand) 
                 .catalog
                 .add_principal(&name, &institution, role, service)
                 .await?;
-            audit_admin(lake, &actor,
+            audit_admin(
+                lake,
+                &actor,
                 "principal_added",
                 &format!("{name} ({institution}, {role})"),
             )
@@ -157,7 +163,9 @@ pub async fn token(lake: &Lake, actor_token: Option<&str>, command: TokenCommand
                 .catalog
                 .issue_token(&principal, &label, expires_at)
                 .await?;
-            audit_admin(lake, &actor,
+            audit_admin(
+                lake,
+                &actor,
                 "token_issued",
                 &format!("{} for {principal}", issued.info.token_id),
             )

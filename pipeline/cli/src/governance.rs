@@ -50,7 +50,10 @@ pub enum DatasetCommand {
     /// (ingested without --provider, a source or a contract naming one); its
     /// stewards then make the first categorisation. An admin's token, or
     /// none on the lake's machine.
-    Provider { dataset: String, institution: String },
+    Provider {
+        dataset: String,
+        institution: String,
+    },
 }
 
 #[derive(clap::Subcommand)]
@@ -183,7 +186,11 @@ pub async fn dataset(lake: &Lake, token: Option<&str>, command: DatasetCommand) 
         } => {
             let actor = crate::access::admin_actor(lake, token).await?;
             lake.catalog
-                .name_provider(&dataset, &institution, &format!("named by {}", actor.principal))
+                .name_provider(
+                    &dataset,
+                    &institution,
+                    &format!("named by {}", actor.principal),
+                )
                 .await?;
             lake.audit(&AuditEntry {
                 action: "provider_named".into(),

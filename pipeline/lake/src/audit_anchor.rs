@@ -186,25 +186,51 @@ mod tests {
     async fn the_anchor_only_moves_forward_and_names_what_went_missing() {
         let store = InMemory::new();
         let key = AuditKey::new(Zeroizing::new(vec![7u8; 32]));
-        assert!(advance(&store, &key, &record(3, "c"), 1).await.unwrap().is_some());
+        assert!(
+            advance(&store, &key, &record(3, "c"), 1)
+                .await
+                .unwrap()
+                .is_some()
+        );
         // An older head (a slower process) does not take it back.
-        assert!(advance(&store, &key, &record(2, "b"), 2).await.unwrap().is_none());
-        assert!(advance(&store, &key, &record(5, "e"), 3).await.unwrap().is_some());
+        assert!(
+            advance(&store, &key, &record(2, "b"), 2)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            advance(&store, &key, &record(5, "e"), 3)
+                .await
+                .unwrap()
+                .is_some()
+        );
         let trail = [record(4, "d"), record(5, "e")];
         let lookup = |trail: Vec<AuditRecord>| {
             async move |seq: i64| Ok(trail.into_iter().find(|r| r.seq == seq))
         };
-        let (problems, anchor) = check(&store, &key, 5, lookup(trail.to_vec())).await.unwrap();
+        let (problems, anchor) = check(&store, &key, 5, lookup(trail.to_vec()))
+            .await
+            .unwrap();
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(anchor.unwrap().seq, 5);
         // The head deleted, then rewritten.
-        let (problems, _) = check(&store, &key, 4, lookup(vec![record(4, "d")])).await.unwrap();
-        assert!(problems[0].contains("names entry 5, which is gone"), "{problems:?}");
-        let (problems, _) = check(&store, &key, 5, lookup(vec![record(5, "x")])).await.unwrap();
+        let (problems, _) = check(&store, &key, 4, lookup(vec![record(4, "d")]))
+            .await
+            .unwrap();
+        assert!(
+            problems[0].contains("names entry 5, which is gone"),
+            "{problems:?}"
+        );
+        let (problems, _) = check(&store, &key, 5, lookup(vec![record(5, "x")]))
+            .await
+            .unwrap();
         assert!(problems[0].contains("its MAC changed"), "{problems:?}");
         // Another key did not sign it.
         let other = AuditKey::new(Zeroizing::new(vec![8u8; 32]));
-        let (problems, _) = check(&store, &other, 5, lookup(trail.to_vec())).await.unwrap();
+        let (problems, _) = check(&store, &other, 5, lookup(trail.to_vec()))
+            .await
+            .unwrap();
         assert!(problems[0].contains("not signed"), "{problems:?}");
     }
 }

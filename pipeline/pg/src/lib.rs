@@ -22,23 +22,23 @@ use futures::Sink;
 use lagoa_lake::Lake;
 use lagoa_lake::catalog::{AuditEntry, Principal, now_micros};
 use lagoa_sql::{Door, QueryError, QueryRequest, QueryService, SignInError, SignIns};
-use std::net::IpAddr;
 use pgwire::api::auth::cleartext::CleartextPasswordAuth;
 use pgwire::api::auth::mechanism::AuthMechanismFactory;
 use pgwire::api::auth::{
     AuthDriver, AuthOutcome, AuthSource, DefaultServerParameterProvider, LoginInfo, Password,
     StartupHandler,
 };
+use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
-use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use std::fmt::Debug;
+use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -90,7 +90,8 @@ impl Handlers {
         let connections = Arc::new(ConnectionManager::new());
         Self {
             startup: Arc::new(Startup {
-                driver: AuthDriver::new(parameters).with_connection_manager(Arc::clone(&connections)),
+                driver: AuthDriver::new(parameters)
+                    .with_connection_manager(Arc::clone(&connections)),
                 factory: CleartextPasswordAuth::new(source),
             }),
             queries: Arc::new(Queries {
@@ -180,7 +181,10 @@ impl AuthSource<Login> for TokenSource {
             )),
             Some(SignInError::Unavailable(m)) => {
                 tracing::error!(error = %m, "cannot check a PostgreSQL sign-in");
-                Err(fatal("08006", "the catalog did not answer; try again".into()))
+                Err(fatal(
+                    "08006",
+                    "the catalog did not answer; try again".into(),
+                ))
             }
             _ => Err(PgWireError::InvalidPassword(user.to_owned())),
         }
@@ -405,7 +409,11 @@ impl QueryParser for Parser {
         let (who, session) = principal(&self.lake, client).await?;
         let purpose = session.purpose();
         let request = QueryRequest::new(&who, purpose.as_deref(), sql);
-        match self.queries.describe(&request, std::future::pending()).await {
+        match self
+            .queries
+            .describe(&request, std::future::pending())
+            .await
+        {
             Ok(d) => Ok(Some(Statement::Query {
                 sql: sql.to_owned(),
                 schema: d.schema,

@@ -10,9 +10,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use lagoa_lake::catalog::AuthError;
 use lagoa_sql::{Door, SignInError};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 #[derive(Deserialize)]
 pub struct Next {

@@ -10,9 +10,9 @@
 use super::{AsOf, Catalog, get, live_dataset_id, new_snapshot, now_micros};
 use crate::error::{LakeError, Result};
 use lagoa_core::{DatasetName, Generalisation, SharingLevel};
-use std::collections::BTreeMap;
 use serde::Serialize;
 use sqlx::any::AnyRow;
+use std::collections::BTreeMap;
 
 /// Days the provider has to decide a request.
 pub const DECISION_DAYS: i64 = 30;
@@ -208,7 +208,12 @@ impl Catalog {
     /// Records that `provider` delivers `dataset` (from `named_from`: a
     /// source, a contract, a command), unless it is recorded already; a
     /// delivery naming another provider is refused: a dataset has one.
-    pub async fn name_provider(&self, dataset: &str, provider: &str, named_from: &str) -> Result<()> {
+    pub async fn name_provider(
+        &self,
+        dataset: &str,
+        provider: &str,
+        named_from: &str,
+    ) -> Result<()> {
         if let Some(known) = self.dataset_provider(dataset).await? {
             if known == provider {
                 return Ok(());
@@ -281,7 +286,11 @@ impl Catalog {
             .clone()
             .or_else(|| previous.as_ref().map(|p| p.generalised.clone()))
             .unwrap_or_default();
-        for column in pseudonymised.iter().chain(&removed).chain(generalised.keys()) {
+        for column in pseudonymised
+            .iter()
+            .chain(&removed)
+            .chain(generalised.keys())
+        {
             if !personal.contains(column) {
                 return Err(LakeError::Invalid(format!(
                     "{name}.{column} is not a personal column of the dataset (its personal columns: {})",
@@ -659,8 +668,9 @@ fn categorisation_from_row(r: &AnyRow) -> Result<Categorisation> {
         removed: parse_list(r, "removed")?,
         generalised: {
             let text: String = get(r, "generalised")?;
-            serde_json::from_str(&text)
-                .map_err(|e| LakeError::Invalid(format!("catalog holds a bad generalisation: {e}")))?
+            serde_json::from_str(&text).map_err(|e| {
+                LakeError::Invalid(format!("catalog holds a bad generalisation: {e}"))
+            })?
         },
         changed_by: get(r, "changed_by")?,
         changed_at: get(r, "changed_at")?,
