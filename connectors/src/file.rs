@@ -310,18 +310,9 @@ fn is_member(name: &str) -> bool {
 /// The format of a zip's data members (they must agree), after checking
 /// the archive's declared sizes.
 fn zip_member_format(path: &Path, name: &str, max: Option<u64>) -> Result<Format, SourceError> {
+    // Several members are one delivery, each read with its own header
+    // (formats::read_file).
     let members = zip_members(path, name, max)?;
-    if members.len() > 1 {
-        // Readers stop at their format's end mark (DBF's 0x1A) and a CSV's
-        // second header would be a data row: one file per archive.
-        return Err(SourceError::input(
-            name,
-            format!(
-                "the archive holds {} files; deliver one file per archive, or unzip it",
-                members.len()
-            ),
-        ));
-    }
     let mut format = None;
     for member in &members {
         let f = Format::from_file_name(member).ok_or_else(|| {
@@ -390,6 +381,25 @@ pub fn open_zip_stream(
     max: Option<u64>,
 ) -> Result<Box<dyn std::io::Read + Send>, SourceError> {
     let members = zip_members(path, name, max)?;
+    open_zip_members(path, name, members)
+}
+
+/// The data members of a zip, in the order they are read, after checking
+/// the archive's declared sizes.
+pub fn zip_member_names(
+    path: &Path,
+    name: &str,
+    max: Option<u64>,
+) -> Result<Vec<String>, SourceError> {
+    zip_members(path, name, max)
+}
+
+/// Streams the given members of a zip one after another.
+pub fn open_zip_members(
+    path: &Path,
+    name: &str,
+    members: Vec<String>,
+) -> Result<Box<dyn std::io::Read + Send>, SourceError> {
     let file = std::fs::File::open(path)
         .map_err(|e| SourceError::input(name, format!("cannot open: {}", e.kind())))?;
     let (mut tx, rx) = crate::pipe::pipe(4);
@@ -511,11 +521,9 @@ mod tests {
         let files = config(Some(zpath.display().to_string()), None)
             .files()
             .unwrap();
-        let err = files[0].batches(10).err().unwrap().to_string();
-        assert!(
-            err.contains("holds 2 files; deliver one file per archive"),
-            "{err}"
-        );
+        // Several files are one delivery, each read with its own header.
+        assert_eq!(files[0].format, Format::Csv);
+        assert_eq!(rows(&files[0]), 3);
 
         let zpath = dir.path().join("uma.zip");
         let mut zip = zip::ZipWriter::new(std::fs::File::create(&zpath).unwrap());

@@ -65,6 +65,7 @@ fn file(partition: &str, rows: i64) -> NewDataFile {
         partition_value: Some(partition.into()),
         row_count: rows,
         size_bytes: 100,
+        sha256: String::new(),
         master_key_id: Some("lagoa.x.data.v1".into()),
         stats: vec![
             ColumnStats {
@@ -97,6 +98,11 @@ fn request(
         fingerprint: fingerprint.map(str::to_owned),
         source: "test.csv".into(),
         watermark: None,
+        raw: None,
+        quarantine: None,
+        run_id: None,
+        contract: None,
+        digests: Vec::new(),
     }
 }
 

@@ -77,6 +77,17 @@ async fn start_with(
     alerter: lagoa_daemon::Alerter,
     repeated_failures: u32,
 ) -> Running {
+    start_checking(lake, sources, clock, alerter, repeated_failures, None).await
+}
+
+async fn start_checking(
+    lake: Arc<Lake>,
+    sources: &Path,
+    clock: Arc<TestClock>,
+    alerter: lagoa_daemon::Alerter,
+    repeated_failures: u32,
+    deep_check_every: Option<Duration>,
+) -> Running {
     let daemon = Arc::new(
         Daemon::new(
             lake,
@@ -90,6 +101,7 @@ async fn start_with(
                 late_grace: Duration::from_secs(3600),
                 late_check_every: Duration::from_secs(600),
                 repeated_failures,
+                deep_check_every,
             },
         )
         .with_alerter(alerter),
@@ -513,9 +525,11 @@ settle_seconds = 0
     });
     first.kill().unwrap();
     first.wait().unwrap();
+    // Listing the runs is a command touching them: the killed daemon's run
+    // is closed as abandoned there and then, its process being gone.
     let killed: Vec<String> = source_runs(&lake, &[], "obitos_kill")
         .iter()
-        .filter(|r| r["status"] == "running")
+        .filter(|r| r["error_class"] == "abandoned")
         .map(|r| r["run_id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(killed.len(), 1);
@@ -909,7 +923,10 @@ async fn failed_runs_repeated_failures_and_late_datasets_alert_a_webhook() {
     write_file(&folder, "obitos_01.csv", &delivery(1, 3));
     lagoa_ok(&lake_dir, &["source", "run", file.to_str().unwrap()]);
     // Something on the audit trail, whose head the daemon will send.
-    lagoa_ok(&lake_dir, &["institution", "add", "recife", "--role", "provider"]);
+    lagoa_ok(
+        &lake_dir,
+        &["institution", "add", "recife", "--role", "provider"],
+    );
     let clock = Arc::new(TestClock::new(Utc::now() + chrono::Duration::days(3)));
     let daemon = start_with(
         Arc::clone(&lake),
@@ -955,7 +972,67 @@ async fn failed_runs_repeated_failures_and_late_datasets_alert_a_webhook() {
         "{got:?}"
     );
     assert!(
-        anchors[0]["text"].as_str().unwrap().contains("--expect-head"),
+        anchors[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("--expect-head"),
+        "{got:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reads_every_object_on_its_schedule_and_alerts_on_damage() {
+    let (hook, alerts) = webhook();
+    let (dir, lake_dir) = new_lake();
+    let (sources, folder) = folder_source(dir.path(), "obitos_verificados", "");
+    write_file(&folder, "obitos_01.csv", &delivery(1, 30));
+    let file = sources.join("obitos_verificados.source.toml");
+    lagoa_ok(&lake_dir, &["source", "run", file.to_str().unwrap()]);
+    // Bit rot in the data file, in bytes no query selects.
+    let parquet = &parquet_files(&lake_dir)[0];
+    let mut bytes = std::fs::read(parquet).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(parquet, &bytes).unwrap();
+
+    let lake = Arc::new(Lake::open(&lake_dir).await.unwrap());
+    let clock = Arc::new(TestClock::new(Utc::now()));
+    let daemon = start_checking(
+        Arc::clone(&lake),
+        &sources,
+        Arc::clone(&clock),
+        lagoa_daemon::Alerter::to(&format!("http://127.0.0.1:{hook}/hooks/lagoa")),
+        3,
+        Some(Duration::from_secs(24 * 3600)),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let damaged = |alerts: &Arc<std::sync::Mutex<Vec<serde_json::Value>>>| {
+        alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a["lagoa"]["kind"] == "damaged")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert!(damaged(&alerts).is_empty(), "not before its interval");
+    clock.advance(chrono::Duration::hours(25));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while damaged(&alerts).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    daemon.stop().await;
+    let got = damaged(&alerts);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["lagoa"]["damaged"], 1, "{got:?}");
+    let example = got[0]["lagoa"]["examples"][0].as_str().unwrap();
+    assert!(
+        example.contains("data file") && example.contains("obitos_verificados"),
+        "{example}"
+    );
+    assert!(
+        got[0]["text"].as_str().unwrap().contains("danificado"),
         "{got:?}"
     );
 }

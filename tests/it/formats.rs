@@ -1601,3 +1601,129 @@ retries = 0
         );
     }
 }
+
+#[test]
+fn a_zip_of_several_files_is_one_delivery_each_file_with_its_header() {
+    let (dir, lake) = new_lake();
+    let jan = "CPF,NOME,VALOR\n52998224725,Severina,1\n11144477735,Josué,2\n";
+    let feb = "CPF,NOME,VALOR\n01234567890,Maria,3\n";
+    let zip = dir.path().join("entregas_2026.zip");
+    zip_of(
+        &zip,
+        &[
+            ("2026_01.csv", jan.as_bytes()),
+            ("2026_02.csv", feb.as_bytes()),
+        ],
+    );
+    // Column names given as the header writes them.
+    let out = ingest(
+        &lake,
+        &zip,
+        "entregas",
+        &["--personal", "CPF,NOME", "--level", "especial"],
+    );
+    assert!(out.contains("ingested 3 rows"), "{out}");
+    let rows = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT sum(valor) FROM entregas",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(csv_rows(&rows), vec![vec!["6"]], "no header became a row");
+    let personal = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT personal_columns FROM system.datasets WHERE name = 'entregas'",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        personal.contains("cpf") && personal.contains("nome"),
+        "{personal}"
+    );
+
+    // Members with other columns are refused, naming the member.
+    let mixed = dir.path().join("mistura.zip");
+    zip_of(
+        &mixed,
+        &[
+            ("a.csv", jan.as_bytes()),
+            ("b.csv", b"CPF,VALOR\n52998224725,1\n".as_slice()),
+        ],
+    );
+    let err = lagoa_err(
+        &lake,
+        &[
+            "ingest",
+            mixed.to_str().unwrap(),
+            "--dataset",
+            "mistura",
+            "--level",
+            "amplo",
+        ],
+    );
+    assert!(
+        err.contains("mistura.zip:b.csv") && err.contains("same columns"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_utf16_export_from_windows_lands_with_its_names_and_accents() {
+    let (dir, lake) = new_lake();
+    let text = "Município;Óbitos\r\nSão José;3\r\nCaruaru;4\r\n";
+    let mut bytes = vec![0xFF, 0xFE];
+    bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let file = write_bytes(dir.path(), "obitos_utf16.csv", &bytes);
+    ingest(&lake, &file, "obitos_utf16", &["--level", "amplo"]);
+    let rows = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT municipio, obitos FROM obitos_utf16 ORDER BY obitos",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(
+        csv_rows(&rows),
+        vec![vec!["São José", "3"], vec!["Caruaru", "4"]]
+    );
+}
+
+#[test]
+fn a_header_naming_a_column_twice_is_reported_and_refused_under_a_contract() {
+    let (dir, lake) = new_lake();
+    let file = write_file(
+        dir.path(),
+        "repetida.csv",
+        "municipio,valor,valor\n260005,1,2\n260055,3,4\n",
+    );
+    ingest(&lake, &file, "repetida", &["--level", "amplo"]);
+    let runs = lagoa_ok(&lake, &["runs", "--json"]);
+    let run: serde_json::Value = serde_json::from_str(runs.lines().next().unwrap()).unwrap();
+    let report = lagoa_ok(&lake, &["report", run["run_id"].as_str().unwrap()]);
+    assert!(
+        report.contains(
+            "the header names column valor more than once; the repeat was kept as valor_2"
+        ),
+        "{report}"
+    );
+    // The first delivery left its contract: the next one with the same
+    // header is refused, naming the column.
+    let again = write_file(
+        dir.path(),
+        "repetida_2.csv",
+        "municipio,valor,valor\n260005,5,6\n",
+    );
+    let err = lagoa_err(
+        &lake,
+        &["ingest", again.to_str().unwrap(), "--dataset", "repetida"],
+    );
+    assert!(err.contains("names valor more than once"), "{err}");
+}

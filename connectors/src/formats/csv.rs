@@ -81,6 +81,8 @@ fn encoding_for(label: &str) -> Option<&'static Encoding> {
     match label.to_ascii_lowercase().replace('_', "-").as_str() {
         "utf-8" | "utf8" => Some(UTF_8),
         "latin1" | "latin-1" | "iso-8859-1" | "windows-1252" | "cp1252" => Some(WINDOWS_1252),
+        "utf-16le" | "utf-16" => Some(encoding_rs::UTF_16LE),
+        "utf-16be" => Some(encoding_rs::UTF_16BE),
         _ => None,
     }
 }
@@ -130,7 +132,7 @@ pub fn read_csv(
     let decoded: Box<dyn Read + Send> = if encoding == UTF_8 {
         Box::new(Skip::new(rest, bom))
     } else {
-        Box::new(Transcoder::new(rest, encoding))
+        Box::new(Transcoder::new(Skip::new(rest, bom), encoding))
     };
     let mut records = Records::new(
         decoded,
@@ -171,7 +173,14 @@ pub fn read_csv(
     let schema = Arc::new(Schema::new(
         names
             .iter()
-            .map(|n| Field::new(n, DataType::Utf8, true))
+            .enumerate()
+            .map(|(i, n)| {
+                let field = Field::new(n, DataType::Utf8, true);
+                match first.get(i).filter(|_| header) {
+                    Some(original) => crate::formats::mark_repeated(field, original),
+                    None => field,
+                }
+            })
             .collect::<Vec<_>>(),
     ));
     let pending = if header {
@@ -232,24 +241,56 @@ fn read_error(name: &str, e: &std::io::Error) -> SourceError {
     SourceError::input(name, format!("cannot read: {e}"))
 }
 
-/// The encoding and the length of a byte-order mark to skip.
+/// The encoding and the length of a byte-order mark to skip. A BOM
+/// decides (UTF-8, or UTF-16 as Windows programs export); without one,
+/// text whose every other byte is zero is UTF-16 too; then UTF-8 if the
+/// sample is valid UTF-8, else Windows-1252. A declared encoding wins, its
+/// own BOM skipped.
 fn detect_encoding(sample: &[u8], declared: Option<&str>) -> (&'static Encoding, usize) {
-    let bom = if sample.starts_with(b"\xEF\xBB\xBF") {
-        3
-    } else {
-        0
-    };
+    let by_bom = Encoding::for_bom(sample);
     if let Some(encoding) = declared.filter(|d| *d != "auto").and_then(encoding_for) {
-        return (encoding, if encoding == UTF_8 { bom } else { 0 });
+        let bom = match by_bom {
+            Some((found, length)) if found == encoding => length,
+            _ => 0,
+        };
+        return (encoding, bom);
     }
-    if bom == 3 {
-        return (UTF_8, 3);
+    if let Some(found) = by_bom {
+        return found;
+    }
+    if let Some(encoding) = utf16_without_bom(sample) {
+        return (encoding, 0);
     }
     match std::str::from_utf8(sample) {
         Ok(_) => (UTF_8, 0),
         // A multi-byte character cut by the end of the sample is still UTF-8.
         Err(e) if e.error_len().is_none() => (UTF_8, 0),
         Err(_) => (WINDOWS_1252, 0),
+    }
+}
+
+/// UTF-16 without a BOM: Latin text has a zero in every other byte (the
+/// high byte first in big-endian). Text in any 8-bit encoding has none.
+fn utf16_without_bom(sample: &[u8]) -> Option<&'static Encoding> {
+    let pairs = sample.len() / 2;
+    if pairs < 8 {
+        return None;
+    }
+    let zeros_at = |offset: usize| {
+        sample
+            .iter()
+            .skip(offset)
+            .step_by(2)
+            .filter(|b| **b == 0)
+            .count()
+    };
+    let (even, odd) = (zeros_at(0), zeros_at(1));
+    if odd * 10 >= pairs * 7 && even * 10 < pairs {
+        Some(encoding_rs::UTF_16LE)
+    } else if even * 10 >= pairs * 7 && odd * 10 < pairs {
+        Some(encoding_rs::UTF_16BE)
+    } else {
+        None
     }
 }
 
@@ -638,6 +679,7 @@ impl CsvBatches {
             first_row,
             rejects,
             lines: Some(lines),
+            member: None,
         }))
     }
 }
@@ -806,6 +848,33 @@ mod tests {
             vec![Some("14,16".into()), Some(",09".into())]
         );
         assert_eq!(batches[0].lines, Some(vec![2, 3]));
+    }
+
+    #[test]
+    fn utf16_with_or_without_a_bom_is_decoded() {
+        let text = "Nome;Município\nJosé;São Paulo\nAna;Óbidos\n";
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        for (label, bytes) in [
+            ("LE with BOM", [&[0xFF, 0xFE][..], &le].concat()),
+            ("BE with BOM", [&[0xFE, 0xFF][..], &be].concat()),
+            ("LE without BOM", le.clone()),
+            ("BE without BOM", be.clone()),
+        ] {
+            let batches = read(&bytes, &CsvOptions::default(), 10);
+            let batch = &batches[0].batch;
+            let names: Vec<&str> = batch
+                .schema_ref()
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect();
+            assert_eq!(names, ["Nome", "Município"], "{label}");
+            let city = batch.column(1).as_string::<i32>();
+            assert_eq!(city.value(0), "São Paulo", "{label}");
+            assert_eq!(city.value(1), "Óbidos", "{label}");
+            assert_eq!(batch.num_rows(), 2, "{label}");
+        }
     }
 
     #[test]

@@ -169,7 +169,8 @@ enum FieldKind {
     Text,
     /// `N`, `F`: blanks on both sides trimmed, digits as delivered.
     Number,
-    /// `D`: `YYYYMMDD` as delivered, blanks trimmed.
+    /// `D`: `YYYYMMDD` as an ISO date (`YYYY-MM-DD`); other text as
+    /// delivered, for the contract to judge.
     Date,
     /// `L`: one character, mapped to "true"/"false".
     Logical,
@@ -561,6 +562,20 @@ fn render_value(
     if value.is_empty() {
         return Ok(false);
     }
+    if kind == FieldKind::Date && value.len() == 8 && value.iter().all(u8::is_ascii_digit) {
+        // `YYYYMMDD` becomes an ISO date, which inference and contracts
+        // read as a date; `00000000` is how DBF writers leave it empty.
+        if value.iter().all(|b| *b == b'0') {
+            return Ok(false);
+        }
+        for (i, b) in value.iter().enumerate() {
+            if i == 4 || i == 6 {
+                out.push('-');
+            }
+            out.push(char::from(*b));
+        }
+        return Ok(true);
+    }
     if kind == FieldKind::Logical {
         match value {
             b"T" | b"t" | b"Y" | b"y" => out.push_str("true"),
@@ -886,7 +901,7 @@ mod tests {
         );
         assert_eq!(
             column(batch, "DTOBITO"),
-            owned(&[Some("20160101"), None, Some("20161231")])
+            owned(&[Some("2016-01-01"), None, Some("2016-12-31")])
         );
         assert_eq!(
             column(batch, "IDADE"),

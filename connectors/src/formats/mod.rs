@@ -49,6 +49,9 @@ pub struct SourceBatch {
     /// For line-based formats: the input line each row of `batch` starts
     /// on, so that messages say `line 1234` as the provider's editor does.
     pub lines: Option<Vec<u64>>,
+    /// The archive member the rows come from, when a delivery is a zip of
+    /// several files: messages say `obitos_02.csv line 12`.
+    pub member: Option<String>,
 }
 
 impl SourceBatch {
@@ -58,14 +61,19 @@ impl SourceBatch {
             first_row,
             rejects: Vec::new(),
             lines: None,
+            member: None,
         }
     }
 
     /// Where row `i` of the batch is, in the provider's terms.
     pub fn location(&self, i: usize) -> String {
-        match &self.lines {
+        let at = match &self.lines {
             Some(lines) if i < lines.len() => format!("line {}", lines[i]),
             _ => format!("row {}", self.first_row + i as u64),
+        };
+        match &self.member {
+            Some(member) => format!("{member} {at}"),
+            None => at,
         }
     }
 }
@@ -196,17 +204,183 @@ pub fn read_file(
             ),
         ));
     }
-    match format {
-        Format::Csv => csv::read_csv(open()?, name, &options.csv, None, batch_rows),
-        Format::Tsv => csv::read_csv(open()?, name, &options.csv, Some(b'\t'), batch_rows),
-        Format::Json => json::read_json(open()?, name, &options.json, false, batch_rows),
-        Format::Ndjson => json::read_json(open()?, name, &options.json, true, batch_rows),
-        Format::Dbf => dbf::read_dbf(open()?, name, &options.dbf, batch_rows),
-        Format::Dbc => dbf::read_dbc(open()?, name, &options.dbf, batch_rows),
-        Format::Xlsx | Format::Xls | Format::Ods => {
+    if crate::file::is_zip(name) {
+        let members = crate::file::zip_member_names(path, name, None)?;
+        if members.len() > 1 {
+            return Ok(Box::new(ZipMembers::new(
+                path, name, format, options, batch_rows, members,
+            )));
+        }
+    }
+    read_stream_format(open()?, Some(path), name, format, options, batch_rows)
+}
+
+/// Reads `input` in `format`; spreadsheets and Parquet need the whole
+/// file, so only with its `path`.
+fn read_stream_format(
+    input: Box<dyn std::io::Read + Send>,
+    path: Option<&Path>,
+    name: &str,
+    format: Format,
+    options: &FormatOptions,
+    batch_rows: usize,
+) -> Result<Batches, SourceError> {
+    match (format, path) {
+        (Format::Csv, _) => csv::read_csv(input, name, &options.csv, None, batch_rows),
+        (Format::Tsv, _) => csv::read_csv(input, name, &options.csv, Some(b'\t'), batch_rows),
+        (Format::Json, _) => json::read_json(input, name, &options.json, false, batch_rows),
+        (Format::Ndjson, _) => json::read_json(input, name, &options.json, true, batch_rows),
+        (Format::Dbf, _) => dbf::read_dbf(input, name, &options.dbf, batch_rows),
+        (Format::Dbc, _) => dbf::read_dbc(input, name, &options.dbf, batch_rows),
+        (Format::Xlsx | Format::Xls | Format::Ods, Some(path)) => {
             spreadsheet::read_spreadsheet(path, name, format, &options.sheet, batch_rows)
         }
-        Format::Parquet => parquet::read_parquet(path, name, batch_rows),
+        (Format::Parquet, Some(path)) => parquet::read_parquet(path, name, batch_rows),
+        (other, None) => Err(SourceError::input(
+            name,
+            format!("a {} delivery cannot be read as a stream", other.name()),
+        )),
+    }
+}
+
+/// A zip of several files read as one delivery: each member with its own
+/// reader (its own header, its own end mark), in name order, its rows
+/// numbered after the previous member's and located by member name. Every
+/// member must have the first member's columns.
+struct ZipMembers {
+    path: std::path::PathBuf,
+    name: String,
+    format: Format,
+    options: FormatOptions,
+    batch_rows: usize,
+    pending: std::collections::VecDeque<String>,
+    current: Option<(String, Batches)>,
+    /// The first member and its column names.
+    columns: Option<(String, Vec<String>)>,
+    /// Whether the current member's first batch was checked.
+    checked: bool,
+    rows_before: u64,
+    rows_in_member: u64,
+    failed: bool,
+}
+
+impl ZipMembers {
+    fn new(
+        path: &Path,
+        name: &str,
+        format: Format,
+        options: &FormatOptions,
+        batch_rows: usize,
+        members: Vec<String>,
+    ) -> Self {
+        ZipMembers {
+            path: path.to_owned(),
+            name: name.to_owned(),
+            format,
+            options: options.clone(),
+            batch_rows,
+            pending: members.into(),
+            current: None,
+            columns: None,
+            checked: false,
+            rows_before: 0,
+            rows_in_member: 0,
+            failed: false,
+        }
+    }
+
+    fn open_next(&mut self) -> Option<Result<(), SourceError>> {
+        let member = self.pending.pop_front()?;
+        let shown = format!("{}:{member}", self.name);
+        let opened = crate::file::open_zip_members(&self.path, &self.name, vec![member.clone()])
+            .and_then(|input| {
+                read_stream_format(
+                    input,
+                    Some(&self.path),
+                    &shown,
+                    self.format,
+                    &self.options,
+                    self.batch_rows,
+                )
+            });
+        Some(opened.map(|batches| {
+            self.rows_before += self.rows_in_member;
+            self.rows_in_member = 0;
+            self.checked = false;
+            self.current = Some((member, batches));
+        }))
+    }
+
+    fn check_columns(&mut self, member: &str, batch: &SourceBatch) -> Result<(), SourceError> {
+        let names: Vec<String> = batch
+            .batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        match &self.columns {
+            None => {
+                self.columns = Some((member.to_owned(), names));
+                Ok(())
+            }
+            Some((first, expected)) if *expected != names => Err(SourceError::input(
+                format!("{}:{member}", self.name),
+                format!(
+                    "has columns ({}) but {first} has ({}); every file of an archive must have the same columns",
+                    names.join(", "),
+                    expected.join(", ")
+                ),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+impl Iterator for ZipMembers {
+    type Item = Result<SourceBatch, SourceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            if self.current.is_none() {
+                match self.open_next()? {
+                    Ok(()) => {}
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            let (member, batches) = self.current.as_mut().expect("opened above");
+            let member = member.clone();
+            match batches.next() {
+                None => self.current = None,
+                Some(Err(e)) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+                Some(Ok(mut batch)) => {
+                    if !self.checked && batch.batch.num_columns() > 0 {
+                        if let Err(e) = self.check_columns(&member, &batch) {
+                            self.failed = true;
+                            return Some(Err(e));
+                        }
+                        self.checked = true;
+                    }
+                    let last = (batch.first_row + batch.batch.num_rows() as u64).saturating_sub(1);
+                    self.rows_in_member = self.rows_in_member.max(last);
+                    batch.first_row += self.rows_before;
+                    for reject in &mut batch.rejects {
+                        reject.location = format!("{member} {}", reject.location);
+                    }
+                    batch.member = Some(member);
+                    return Some(Ok(batch));
+                }
+            }
+        }
     }
 }
 
@@ -226,18 +400,7 @@ pub fn read_stream(
     } else {
         input
     };
-    match format {
-        Format::Csv => csv::read_csv(input, name, &options.csv, None, batch_rows),
-        Format::Tsv => csv::read_csv(input, name, &options.csv, Some(b'\t'), batch_rows),
-        Format::Json => json::read_json(input, name, &options.json, false, batch_rows),
-        Format::Ndjson => json::read_json(input, name, &options.json, true, batch_rows),
-        Format::Dbf => dbf::read_dbf(input, name, &options.dbf, batch_rows),
-        Format::Dbc => dbf::read_dbc(input, name, &options.dbf, batch_rows),
-        other => Err(SourceError::input(
-            name,
-            format!("a {} delivery cannot be read as a stream", other.name()),
-        )),
-    }
+    read_stream_format(input, None, name, format, options, batch_rows)
 }
 
 /// Opens a file for streaming, decompressing `.gz` and `.zip` on the fly.
@@ -253,6 +416,37 @@ pub fn open_stream(path: &Path, name: &str) -> Result<Box<dyn std::io::Read + Se
     } else {
         Ok(Box::new(reader))
     }
+}
+
+/// Field metadata on a column whose header name repeats an earlier
+/// column's: the name as the header wrote it. The run's report warns, and
+/// a delivery under a contract is refused.
+pub const REPEATS_COLUMN: &str = "lagoa.repeats_column";
+
+/// `field`, marked as repeating `original` when `unique_names` had to
+/// rename it.
+pub fn mark_repeated(field: arrow::datatypes::Field, original: &str) -> arrow::datatypes::Field {
+    let original = original.trim();
+    if original.is_empty() || field.name() == original {
+        return field;
+    }
+    let mut metadata = field.metadata().clone();
+    metadata.insert(REPEATS_COLUMN.to_owned(), original.to_owned());
+    field.with_metadata(metadata)
+}
+
+/// The columns of `schema` renamed because their header name repeats an
+/// earlier one: (name given, name in the header).
+pub fn repeated_columns(schema: &arrow::datatypes::Schema) -> Vec<(String, String)> {
+    schema
+        .fields()
+        .iter()
+        .filter_map(|f| {
+            f.metadata()
+                .get(REPEATS_COLUMN)
+                .map(|original| (f.name().clone(), original.clone()))
+        })
+        .collect()
 }
 
 /// Column names for a header: trimmed, blanks named `coluna_<n>` (1-based),

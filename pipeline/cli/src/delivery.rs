@@ -12,8 +12,8 @@ use lagoa_core::{DatasetName, SharingLevel};
 use lagoa_daemon::{RunObserver, SourceFile};
 use lagoa_ingest::{InferenceHints, QualityReport, RunOutcome, RunRequest};
 use lagoa_lake::Lake;
-use lagoa_lake::catalog::format_micros;
 use lagoa_lake::catalog::model::WriteMode;
+use lagoa_lake::catalog::{format_micros, now_micros};
 use lagoa_schemas::Contract;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -549,6 +549,17 @@ async fn registered(lake: &Lake, dataset: &str) -> Result<Vec<Contract>> {
 }
 
 pub async fn runs(lake: &Lake, dataset: Option<String>, limit: i64, json: bool) -> Result<()> {
+    // A run whose process died is closed before it is listed as running.
+    let closed = lake
+        .catalog
+        .close_abandoned_runs(dataset.as_deref(), None, now_micros())
+        .await?;
+    if !closed.is_empty() {
+        eprintln!(
+            "Closed {} run(s) whose process stopped as abandoned.",
+            closed.len()
+        );
+    }
     let runs = lake.catalog.runs(dataset.as_deref(), limit).await?;
     if json {
         for r in &runs {

@@ -194,7 +194,13 @@ enum Command {
         command: RawCommand,
     },
     /// Check the catalog, the object store and the key provider for real.
-    Check,
+    Check {
+        /// Also read every data file, raw-zone delivery and quarantine in
+        /// full: sizes and SHA-256 against the catalog, every encrypted
+        /// module authenticated. Exits non-zero naming anything damaged.
+        #[arg(long)]
+        deep: bool,
+    },
     /// Run the configured sources on their schedules until SIGTERM/SIGINT.
     Daemon {
         /// The folder of *.source.toml files (default: daemon.sources in lagoa.toml).
@@ -308,10 +314,8 @@ enum KeysCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(
-        cli.command,
-        Command::Daemon { .. } | Command::Serve { .. }
-    ));
+    let long_running = matches!(cli.command, Command::Daemon { .. } | Command::Serve { .. });
+    init_logging(long_running);
     std::panic::set_hook(Box::new(log_panic));
     // Every thread of the command, the main one included, has the stack a
     // query's threads have: planning recurses on the statement.
@@ -360,11 +364,19 @@ fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
         .map(String::as_str)
         .or_else(|| info.payload().downcast_ref::<&str>().copied())
         .unwrap_or("a panic");
+    if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+        // `lagoa runs | head`: the reader closed the pipe. End quietly, as
+        // other command-line tools do, with the shell's status for SIGPIPE.
+        std::process::exit(141);
+    }
     let at = info
         .location()
         .map(|l| format!("{}:{}", l.file(), l.line()))
         .unwrap_or_default();
-    let thread = std::thread::current().name().unwrap_or("unnamed").to_owned();
+    let thread = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_owned();
     tracing::error!(%thread, %at, panic = %lagoa_sql::redact::redact(message), "a thread panicked");
 }
 
@@ -589,10 +601,14 @@ async fn run(cli: Cli) -> Result<()> {
             for path in &report.orphan_files {
                 println!("{verb} orphan   {path}");
             }
+            for path in &report.partial_uploads {
+                println!("{verb} partial  {path}");
+            }
             println!(
-                "{verb} {} expired and {} orphan file(s), {}",
+                "{verb} {} expired and {} orphan file(s) and {} partial upload(s), {}",
                 report.expired_files.len(),
                 report.orphan_files.len(),
+                report.partial_uploads.len(),
                 human_bytes(report.bytes)
             );
             Ok(())
@@ -657,23 +673,84 @@ async fn run(cli: Cli) -> Result<()> {
                     Ok(())
                 }
                 RawCommand::Get { raw_id, output } => {
-                    let mut file = std::io::BufWriter::new(std::fs::File::create(&output).with_context(|| format!("creating {}", output.display()))?);
-                    let bytes = lake.read_raw(&raw_id, &mut file).await?;
-                    std::io::Write::flush(&mut file)?;
+                    if lake.catalog.raw_delivery(&raw_id).await?.is_none() {
+                        bail!("no delivery {raw_id} in the raw zone (see `lagoa raw list`)");
+                    }
+                    // Written beside the output and moved into place when
+                    // complete: a failure leaves an existing file as it was.
+                    let mut partial = output.clone().into_os_string();
+                    partial.push(".partial");
+                    let partial = PathBuf::from(partial);
+                    let written = async {
+                        let mut file = std::io::BufWriter::new(std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?);
+                        let bytes = lake.read_raw(&raw_id, &mut file).await?;
+                        std::io::Write::flush(&mut file)?;
+                        std::fs::rename(&partial, &output).with_context(|| format!("moving the delivery to {}", output.display()))?;
+                        anyhow::Ok(bytes)
+                    }
+                    .await;
+                    let bytes = written.inspect_err(|_| {
+                        let _ = std::fs::remove_file(&partial);
+                    })?;
                     println!("Wrote {} of delivery {raw_id} to {}", human_bytes(bytes), output.display());
                     Ok(())
                 }
             }
         }
-        Command::Check => {
+        Command::Check { deep } => {
             let lake = open(&cli.lake).await?;
             let report = lake.check().await?;
             println!("catalog  ok  {} (latest snapshot {})", report.catalog, report.latest_snapshot);
             println!("storage  ok  {}", report.store);
             println!("keys     ok  {}", report.keys);
+            if deep {
+                deep_check(&lake).await?;
+            }
             Ok(())
         }
     }
+}
+
+/// `check --deep`, with a progress bar on a terminal.
+async fn deep_check(lake: &Lake) -> Result<()> {
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} verifying {pos}/{len} objects {wide_bar} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress = {
+        let bar = bar.clone();
+        move |done: u64, total: u64| {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    };
+    let report = lagoa_lake::deep_check::deep_check(lake, &progress).await?;
+    bar.finish_and_clear();
+    for d in &report.damaged {
+        let snapshot = d
+            .snapshot_id
+            .map(|s| format!(", snapshot {s}"))
+            .unwrap_or_default();
+        println!(
+            "DAMAGED  {} of dataset {}{snapshot}: {} {}",
+            d.kind, d.dataset, d.path, d.problem
+        );
+    }
+    if !report.damaged.is_empty() {
+        bail!(
+            "{} of {} object(s) damaged: restore them from a backup of the store, or replay the deliveries from the raw zone",
+            report.damaged.len(),
+            report.objects
+        );
+    }
+    println!(
+        "deep     ok  {} object(s), {} read, sizes, SHA-256 and every encrypted module verified",
+        report.objects,
+        human_bytes(report.bytes)
+    );
+    Ok(())
 }
 
 async fn open(dir: &Path) -> Result<Lake> {

@@ -42,6 +42,8 @@ fn options(lake: &Lake) -> DaemonOptions {
         shutdown_grace: Duration::from_secs(d.shutdown_grace_seconds),
         late_grace: Duration::from_secs(d.late_grace_hours * 3600),
         repeated_failures: d.repeated_failures,
+        deep_check_every: (d.deep_check_hours > 0)
+            .then(|| Duration::from_secs(d.deep_check_hours * 3600)),
         ..Default::default()
     }
 }

@@ -126,6 +126,7 @@ impl Lang {
             "contract_violation" => self.t("violação do contrato", "contract violation"),
             "storage" => self.t("armazenamento", "storage"),
             "internal" => self.t("interno", "internal"),
+            "abandoned" => self.t("abandonada (processo parou)", "abandoned (process stopped)"),
             _ => self.t("outro", "other"),
         }
     }

@@ -33,6 +33,14 @@ pub enum Alert {
     /// The audit trail's head, for safekeeping outside the lake: a later
     /// `lagoa audit verify --expect-head SEQ:MAC` checks it is still there.
     AuditAnchor { seq: i64, mac: String, at: String },
+    /// The deep check found objects that are not as written (bit rot,
+    /// tampering, a lost object).
+    Damaged {
+        damaged: u64,
+        objects: u64,
+        /// Up to five, each naming kind, path, dataset and problem.
+        examples: Vec<String>,
+    },
 }
 
 impl Alert {
@@ -63,6 +71,14 @@ impl Alert {
             ),
             Alert::AuditAnchor { seq, mac, at } => format!(
                 "Lagoa: âncora da trilha de auditoria em {at}: entrada {seq}, {seq}:{mac} (guarde-a; `lagoa audit verify --expect-head {seq}:{mac}` confere)"
+            ),
+            Alert::Damaged {
+                damaged,
+                objects,
+                examples,
+            } => format!(
+                "Lagoa: a verificação profunda encontrou {damaged} de {objects} objeto(s) danificado(s) (`lagoa check --deep` lista todos): {}",
+                examples.join("; ")
             ),
         }
     }

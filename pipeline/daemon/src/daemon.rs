@@ -52,6 +52,9 @@ pub struct DaemonOptions {
     pub late_check_every: Duration,
     /// Alert when a source fails this many firings in a row.
     pub repeated_failures: u32,
+    /// How often every object of the lake is read in full and verified
+    /// (`check --deep`); none: never.
+    pub deep_check_every: Option<Duration>,
 }
 
 impl Default for DaemonOptions {
@@ -64,6 +67,7 @@ impl Default for DaemonOptions {
             late_grace: Duration::from_secs(24 * 3600),
             late_check_every: Duration::from_secs(300),
             repeated_failures: 3,
+            deep_check_every: None,
         }
     }
 }
@@ -79,7 +83,7 @@ pub struct Daemon {
     finished: tokio::sync::watch::Sender<u64>,
     /// Set once the plans are made (the clock was read).
     ready: tokio::sync::watch::Sender<bool>,
-    alerter: Alerter,
+    alerter: Arc<Alerter>,
 }
 
 /// One source's firings: those due and waiting, and the next one.
@@ -141,13 +145,13 @@ impl Daemon {
             owner,
             finished: tokio::sync::watch::Sender::new(0),
             ready: tokio::sync::watch::Sender::new(false),
-            alerter: Alerter::none(),
+            alerter: Arc::new(Alerter::none()),
         }
     }
 
     /// Sends alerts through `alerter` (by default they are only logged).
     pub fn with_alerter(mut self, alerter: Alerter) -> Self {
-        self.alerter = alerter;
+        self.alerter = Arc::new(alerter);
         self
     }
 
@@ -223,6 +227,12 @@ impl Daemon {
         let mut next_late_check = self.clock.now();
         // The audit anchor last sent to the webhook (its entry number).
         let mut anchor_pushed: Option<i64> = None;
+        let deep_every = self
+            .options
+            .deep_check_every
+            .and_then(|d| chrono::Duration::from_std(d).ok());
+        let mut next_deep_check = deep_every.map(|every| self.clock.now() + every);
+        let mut deep_check: Option<tokio::task::JoinHandle<()>> = None;
         loop {
             let now = self.clock.now();
             for (i, plan) in plans.iter_mut().enumerate() {
@@ -261,6 +271,19 @@ impl Daemon {
                 next_late_check = now
                     + chrono::Duration::from_std(self.options.late_check_every).unwrap_or_default();
             }
+            if let (Some(at), Some(every)) = (next_deep_check, deep_every)
+                && now >= at
+            {
+                if deep_check.as_ref().is_none_or(|h| h.is_finished()) {
+                    deep_check = Some(tokio::spawn(
+                        deep_check_and_alert(Arc::clone(&self.lake), Arc::clone(&self.alerter))
+                            .instrument(tracing::info_span!("deep_check")),
+                    ));
+                } else {
+                    tracing::warn!("the previous deep check is still running; this one is skipped");
+                }
+                next_deep_check = Some(now + every);
+            }
             let wake = plans
                 .iter()
                 .filter(|p| !p.running)
@@ -268,7 +291,8 @@ impl Daemon {
                 .min()
                 .unwrap_or(now + self.options.max_sleep)
                 .min(now + self.options.max_sleep)
-                .min(next_late_check);
+                .min(next_late_check)
+                .min(next_deep_check.unwrap_or(next_late_check));
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.clock.sleep_until(wake) => {}
@@ -276,6 +300,9 @@ impl Daemon {
                     self.finished(&mut plans, done).await;
                 }
             }
+        }
+        if let Some(check) = deep_check {
+            check.abort();
         }
         self.shut_down(&mut plans, tasks).await;
         Ok(())
@@ -622,5 +649,35 @@ impl Firing {
             }
             attempt += 1;
         }
+    }
+}
+
+/// Reads every object of the lake in full (`lagoa check --deep`) and
+/// alerts when anything is not as written.
+async fn deep_check_and_alert(lake: Arc<Lake>, alerter: Arc<Alerter>) {
+    tracing::info!("deep check started");
+    match lagoa_lake::deep_check::deep_check(&lake, &|_, _| {}).await {
+        Ok(report) if report.damaged.is_empty() => {
+            tracing::info!(
+                objects = report.objects,
+                bytes = report.bytes,
+                "deep check: every object is as written"
+            );
+        }
+        Ok(report) => {
+            alerter
+                .send(&Alert::Damaged {
+                    damaged: report.damaged.len() as u64,
+                    objects: report.objects,
+                    examples: report
+                        .damaged
+                        .iter()
+                        .take(5)
+                        .map(|d| format!("{} {} ({}): {}", d.kind, d.path, d.dataset, d.problem))
+                        .collect(),
+                })
+                .await;
+        }
+        Err(e) => tracing::warn!(error = %e, "the deep check could not run"),
     }
 }

@@ -64,7 +64,10 @@ pub fn contract_from_dataset(info: &DatasetInfo) -> Contract {
                     .unwrap_or_else(|_| "string".into());
                 let mut spec = column(&c.name, &data_type);
                 spec.personal = c.personal.map(|p| p.as_str().to_owned());
-                spec.nullable = true;
+                // A column the lake holds as required stays required: a
+                // delivery without its values goes to quarantine, never
+                // into files every later query would fail on.
+                spec.nullable = c.nullable;
                 spec
             })
             .collect(),
@@ -79,7 +82,9 @@ pub fn inferred_contract(
 ) -> Result<Contract, String> {
     let (mut specs, parse) = lagoa_schemas::infer_columns(columns);
     for wanted in &hints.personal {
-        let Some(spec) = specs.iter_mut().find(|c| &c.name == wanted) else {
+        // Named as in the header (`CPF`, `Nome da mãe`) or as normalised.
+        let normalised = lagoa_schemas::normalize_column_name(wanted);
+        let Some(spec) = specs.iter_mut().find(|c| c.name == normalised) else {
             return Err(format!(
                 "--personal names column {wanted}, which the delivery does not have (columns: {})",
                 specs
@@ -108,7 +113,10 @@ pub fn inferred_contract(
         dataset: section(
             dataset.as_str(),
             level,
-            hints.partition.clone(),
+            hints
+                .partition
+                .as_deref()
+                .map(lagoa_schemas::normalize_column_name),
             hints.description.clone().unwrap_or_default(),
             DriftPolicy::Evolve,
         ),

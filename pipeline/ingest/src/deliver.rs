@@ -21,11 +21,12 @@ use chrono::NaiveDate;
 use lagoa_connectors::{Batches, Delivery, Extraction, FileDelivery, SourceBatch, SourceError};
 use lagoa_core::{DatasetName, PersonalTag};
 use lagoa_lake::catalog::model::{
-    ColumnDef, CommitOutcome, CommitRequest, DatasetInfo, DatasetSpec, NewDataFile, RawDelivery,
-    Watermark, WriteMode,
+    ColumnDef, CommitOutcome, CommitRequest, ContractToRegister, DatasetInfo, DatasetSpec,
+    NewDataFile, ObjectDigest, RawDelivery, Watermark, WriteMode,
 };
 use lagoa_lake::catalog::{DriftEvent, QuarantineRecord, RunRecord, now_micros};
 use lagoa_lake::raw::{RawObject, RawWriter};
+use lagoa_lake::run_holder::RunHolder;
 use lagoa_lake::writer::WriteTarget;
 use lagoa_lake::{AsOf, Lake};
 use lagoa_schemas::{Contract, DriftPolicy};
@@ -107,9 +108,6 @@ struct Processed {
     drift: Vec<crate::check::Drift>,
     /// Why nothing is committed, if so: (status, error class, message).
     stop: Option<(&'static str, &'static str, String)>,
-    /// The contract was drafted from this delivery: registered with the
-    /// first commit, so later deliveries keep its parse options.
-    inferred: bool,
 }
 
 /// What a run reads: a new delivery, or one the raw zone already holds.
@@ -148,11 +146,18 @@ pub async fn run_input(
         replay_of: request.replay_of.clone(),
         ..Default::default()
     };
+    close_abandoned_runs(lake, request).await;
     lake.catalog.save_run(&run).await?;
+    lake.catalog
+        .hold_run(&run.run_id, &RunHolder::this_process(), run.started_at)
+        .await?;
+    lagoa_lake::fault::point("run.started");
+    let heartbeat = tokio::spawn(heartbeat(lake.catalog.clone(), run.run_id.clone()));
     let span = tracing::info_span!("run", run_id = %run.run_id, source = %run.source, dataset = %run.dataset);
     let result = execute(lake, request, delivery, progress, &mut run)
         .instrument(span)
         .await;
+    heartbeat.abort();
     run.ended_at = Some(now_micros());
     match result {
         Ok(report) => {
@@ -170,6 +175,38 @@ pub async fn run_input(
             }
             tracing::warn!(run_id = %run.run_id, source = %run.source, dataset = %run.dataset, error = %e, "run failed");
             Err(e)
+        }
+    }
+}
+
+/// Closes the runs of this source or dataset whose process died: the next
+/// run is the next command touching them.
+async fn close_abandoned_runs(lake: &Lake, request: &RunRequest) {
+    match lake
+        .catalog
+        .close_abandoned_runs(
+            Some(request.dataset.as_str()),
+            Some(&request.source),
+            now_micros(),
+        )
+        .await
+    {
+        Ok(closed) if closed.is_empty() => {}
+        Ok(closed) => {
+            tracing::warn!(dataset = %request.dataset, source = %request.source, runs = ?closed, "closed runs whose process stopped as abandoned")
+        }
+        Err(e) => tracing::warn!(error = %e, "could not close abandoned runs"),
+    }
+}
+
+/// Tells the catalog, while the run lasts, that its process is alive.
+async fn heartbeat(catalog: lagoa_lake::catalog::Catalog, run_id: String) {
+    let mut every = tokio::time::interval(lagoa_lake::run_holder::HEARTBEAT_EVERY);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        if let Err(e) = catalog.heartbeat_run(&run_id, now_micros()).await {
+            tracing::warn!(run_id, error = %e, "could not record the run's heartbeat");
         }
     }
 }
@@ -201,7 +238,10 @@ async fn delivering_provider(
         }
         (None, None) => return Ok(None),
     };
-    if let Some(known) = lake.catalog.dataset_provider(request.dataset.as_str()).await?
+    if let Some(known) = lake
+        .catalog
+        .dataset_provider(request.dataset.as_str())
+        .await?
         && known != named.0
     {
         return Err(IngestError::Usage(format!(
@@ -301,6 +341,8 @@ async fn execute(
                 path: raw.path.clone(),
                 size_bytes: raw.size_bytes as u64,
                 stored_bytes: raw.stored_bytes as u64,
+                // Recorded with the original delivery, not again.
+                sha256: String::new(),
             };
             let fingerprint = raw.fingerprint.clone();
             let name = raw.source.clone();
@@ -373,20 +415,19 @@ async fn execute(
     run.bytes_read = raw_object.size_bytes as i64;
     run.contract_version = Some(processed.contract.version() as i64);
 
-    if let Some((object, rows)) = &processed.quarantine {
-        lake.catalog
-            .record_quarantine(&QuarantineRecord {
-                run_id: run.run_id.clone(),
-                dataset: request.dataset.to_string(),
-                path: object.path.clone(),
-                row_count: *rows as i64,
-                stored_bytes: object.stored_bytes as i64,
-                created_at: now_micros(),
-                released_at: None,
-                released_by_run: None,
-            })
-            .await?;
-    }
+    let quarantine = processed
+        .quarantine
+        .as_ref()
+        .map(|(object, rows)| QuarantineRecord {
+            run_id: run.run_id.clone(),
+            dataset: request.dataset.to_string(),
+            path: object.path.clone(),
+            row_count: *rows as i64,
+            stored_bytes: object.stored_bytes as i64,
+            created_at: now_micros(),
+            released_at: None,
+            released_by_run: None,
+        });
     if !processed.drift.is_empty() {
         let events: Vec<DriftEvent> = processed
             .drift
@@ -403,21 +444,70 @@ async fn execute(
             .collect();
         lake.catalog.record_drift(&events).await?;
     }
+    // What each object this run wrote was, for `check --deep`.
+    let digest = |path: &str, size: u64, sha256: &str| ObjectDigest {
+        path: path.to_owned(),
+        size_bytes: size as i64,
+        sha256: sha256.to_owned(),
+    };
+    let mut digests: Vec<ObjectDigest> = processed
+        .quarantine
+        .iter()
+        .map(|(object, _)| digest(&object.path, object.stored_bytes, &object.sha256))
+        .collect();
+    if replayed_raw.is_none() {
+        digests.push(digest(
+            &raw_object.path,
+            raw_object.stored_bytes,
+            &raw_object.sha256,
+        ));
+    }
+    // The delivery's raw-zone record, unless it is a replay of one the raw
+    // zone already holds.
+    let raw_record = |status: &str, error: Option<String>| {
+        replayed_raw.is_none().then(|| {
+            raw_delivery_record(
+                request,
+                &delivery_name,
+                &raw_object,
+                &fingerprint,
+                status,
+                error,
+            )
+        })
+    };
 
-    let outcome = match (&processed.stop, processed.output_schema.as_ref()) {
+    match (&processed.stop, processed.output_schema.as_ref()) {
         (Some((status, class, message)), _) => {
             forget(lake, processed.files.iter().map(|f| &f.path)).await;
             run.status = (*status).into();
-            if *status != "empty" {
+            if *status == "empty" {
+                // An extraction that found nothing new delivered nothing:
+                // no original to keep.
+                if replayed_raw.is_none() {
+                    forget(lake, [&raw_object.path].into_iter()).await;
+                }
+            } else {
                 run.error_class = Some((*class).into());
                 run.error = Some(message.clone());
+                let raw = raw_record("failed", run.error.clone());
+                lake.catalog
+                    .record_unlanded(raw.as_ref(), quarantine.as_ref(), &digests)
+                    .await?;
+                run.raw_id = raw.map(|r| r.raw_id);
             }
-            None
         }
         (None, Some(schema)) => {
             let rows_written: i64 = processed.files.iter().map(|f| f.row_count).sum();
             let bytes_written: i64 = processed.files.iter().map(|f| f.size_bytes).sum();
             let paths: Vec<String> = processed.files.iter().map(|f| f.path.clone()).collect();
+            let raw = raw_record("committed", None);
+            let file_digests = processed
+                .files
+                .iter()
+                .map(|f| digest(&f.path, f.size_bytes as u64, &f.sha256));
+            let commit_digests: Vec<ObjectDigest> =
+                digests.iter().cloned().chain(file_digests).collect();
             let commit = CommitRequest {
                 spec: spec_for(&processed.contract, schema),
                 mode: request.mode.clone(),
@@ -431,25 +521,36 @@ async fn execute(
                     }),
                     _ => None,
                 },
+                raw: raw.clone(),
+                quarantine: quarantine.clone(),
+                run_id: Some(run.run_id.clone()),
+                digests: commit_digests,
+                contract: Some(ContractToRegister {
+                    version: processed.contract.version() as i64,
+                    effective_from: processed.contract.dataset.effective_from.clone(),
+                    body: processed.contract.to_toml(),
+                }),
             };
+            lagoa_lake::fault::point("run.before_commit");
             let outcome = match lake.catalog.commit(&commit).await {
                 Ok(outcome) => outcome,
                 Err(e) => {
                     // Nothing became visible; the delivery stays on record.
                     forget(lake, paths.iter()).await;
-                    if replayed_raw.is_none() {
-                        let failed =
-                            failed_raw(request, &delivery_name, &raw_object, &fingerprint, &e);
-                        lake.catalog.record_raw(&failed).await?;
-                        run.raw_id = Some(failed.raw_id);
-                    }
+                    let failed = raw_record("failed", Some(e.to_string()));
+                    lake.catalog
+                        .record_unlanded(failed.as_ref(), quarantine.as_ref(), &digests)
+                        .await?;
+                    run.raw_id = failed.map(|r| r.raw_id);
                     return Err(e.into());
                 }
             };
+            lagoa_lake::fault::point("run.after_commit");
             match outcome {
                 CommitOutcome::Committed { snapshot, .. } => {
                     run.status = "committed".into();
                     run.snapshot_id = Some(snapshot);
+                    run.raw_id = raw.map(|r| r.raw_id).or(replayed_raw.clone());
                     if let Some((provider, from)) = &provider
                         && let Err(e) = lake
                             .catalog
@@ -458,17 +559,15 @@ async fn execute(
                     {
                         tracing::warn!(error = %e, "the delivery's provider could not be recorded");
                     }
-                    if processed.inferred {
-                        register_inferred(lake, &processed.contract).await;
-                    }
                     run.rows_written = rows_written;
                     run.bytes_written = bytes_written;
                 }
                 CommitOutcome::AlreadyIngested { snapshot } => {
                     // The same bytes under another name: drop this copy's
-                    // files, and its raw copy if it made one (a replay reads
-                    // the original, which stays).
+                    // files, its quarantine and its raw copy if it made one
+                    // (a replay reads the original, which stays).
                     forget(lake, paths.iter()).await;
+                    forget(lake, quarantine.iter().map(|q| &q.path)).await;
                     if replayed_raw.is_none() {
                         forget(lake, [&raw_object.path].into_iter()).await;
                     }
@@ -476,46 +575,22 @@ async fn execute(
                     run.snapshot_id = Some(snapshot);
                 }
             }
-            Some(outcome)
         }
         (None, None) => {
             run.status = "failed".into();
             run.error_class = Some("contract_violation".into());
             run.error = Some("the delivery holds no rows and no columns".into());
-            None
+            let raw = raw_record("failed", run.error.clone());
+            lake.catalog
+                .record_unlanded(raw.as_ref(), quarantine.as_ref(), &digests)
+                .await?;
+            run.raw_id = raw.map(|r| r.raw_id);
         }
-    };
-    report.status = run.status.clone();
-
+    }
     if let Some(raw_id) = replayed_raw {
         run.raw_id = Some(raw_id);
-        return Ok(report);
     }
-    if run.status == "already_ingested" {
-        return Ok(report);
-    }
-    let raw_id = uuid::Uuid::now_v7().to_string();
-    lake.catalog
-        .record_raw(&RawDelivery {
-            raw_id: raw_id.clone(),
-            dataset: request.dataset.to_string(),
-            path: raw_object.path.clone(),
-            source: delivery_name,
-            fingerprint,
-            size_bytes: raw_object.size_bytes as i64,
-            stored_bytes: raw_object.stored_bytes as i64,
-            received_at: now_micros(),
-            status: if outcome.is_some() {
-                "committed"
-            } else {
-                "failed"
-            }
-            .into(),
-            snapshot_id: run.snapshot_id,
-            error: run.error.clone(),
-        })
-        .await?;
-    run.raw_id = Some(raw_id);
+    report.status = run.status.clone();
     Ok(report)
 }
 
@@ -608,6 +683,7 @@ async fn run_file(
     let (raw, fingerprint) = raw_copy
         .await
         .map_err(|e| IngestError::Usage(format!("the raw-zone thread failed: {e}")))??;
+    lagoa_lake::fault::point("run.raw_kept");
     let processed =
         kept_even_if_unread(lake, request, &file.name, &raw, &fingerprint, processed).await?;
     Ok(((file.name.clone(), raw, None), fingerprint, processed))
@@ -674,7 +750,15 @@ async fn kept_even_if_unread(
         Err(e) => e,
     };
     lake.catalog
-        .record_raw(&failed_raw(request, name, raw, fingerprint, &e))
+        .record_unlanded(
+            Some(&failed_raw(request, name, raw, fingerprint, &e)),
+            None,
+            &[ObjectDigest {
+                path: raw.path.clone(),
+                size_bytes: raw.stored_bytes as i64,
+                sha256: raw.sha256.clone(),
+            }],
+        )
         .await?;
     Err(e)
 }
@@ -687,6 +771,26 @@ fn failed_raw(
     fingerprint: &str,
     error: &dyn std::fmt::Display,
 ) -> RawDelivery {
+    raw_delivery_record(
+        request,
+        name,
+        raw,
+        fingerprint,
+        "failed",
+        Some(error.to_string()),
+    )
+}
+
+/// A delivery's raw-zone record (`committed` or `failed`); the commit
+/// fills in its snapshot.
+fn raw_delivery_record(
+    request: &RunRequest,
+    name: &str,
+    raw: &RawObject,
+    fingerprint: &str,
+    status: &str,
+    error: Option<String>,
+) -> RawDelivery {
     RawDelivery {
         raw_id: uuid::Uuid::now_v7().to_string(),
         dataset: request.dataset.to_string(),
@@ -696,9 +800,9 @@ fn failed_raw(
         size_bytes: raw.size_bytes as i64,
         stored_bytes: raw.stored_bytes as i64,
         received_at: now_micros(),
-        status: "failed".into(),
+        status: status.into(),
         snapshot_id: None,
-        error: Some(error.to_string()),
+        error,
     }
 }
 
@@ -1012,10 +1116,33 @@ fn check_and_write(
             contract,
             files: Vec::new(),
             stop: Some(("empty", "", "nothing new to take".into())),
-            inferred: false,
         });
     };
-    let inferred = contract.is_none() && existing.is_none();
+    // A header naming a column twice: the repeat was renamed (`a_2`). The
+    // report says so; under a contract it is refused, since which of the
+    // two the contract means cannot be told.
+    let repeated = lagoa_connectors::formats::repeated_columns(&first_schema);
+    if !repeated.is_empty() && contract.is_some() {
+        return Err(IngestError::Input {
+            path: request.source.clone(),
+            message: format!(
+                "the header names {} more than once; a delivery under a contract names each column once",
+                repeated
+                    .iter()
+                    .map(|(_, original)| original.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    let header_warnings: Vec<String> = repeated
+        .iter()
+        .map(|(given, original)| {
+            format!(
+                "the header names column {original} more than once; the repeat was kept as {given}"
+            )
+        })
+        .collect();
     let contract = match contract {
         Some(c) => c,
         None => match &existing {
@@ -1103,7 +1230,8 @@ fn check_and_write(
             }
         }
     }
-    let report = checker.quality.finish();
+    let mut report = checker.quality.finish();
+    report.warnings.extend(header_warnings);
     let max = contract.max_rejected_share();
     let stop = (report.rows_rejected > 0 && report.rejected_share > max).then(|| {
         (
@@ -1145,7 +1273,6 @@ fn check_and_write(
         contract,
         files,
         stop,
-        inferred,
     })
 }
 
@@ -1172,7 +1299,6 @@ fn stopped(
         contract,
         files: Vec::new(),
         stop: Some((status, "contract_violation", error.to_string())),
-        inferred: false,
     })
 }
 
@@ -1293,25 +1419,6 @@ pub async fn read_quarantine(lake: &Lake, path: &str) -> Result<Vec<RejectedRow>
                 .map_err(|e| IngestError::Usage(format!("quarantine {path} is unreadable: {e}")))
         })
         .collect()
-}
-
-/// Registers the contract drafted for a new dataset (version 1), unless
-/// one was registered meanwhile. A failure is logged: the data is committed.
-async fn register_inferred(lake: &Lake, contract: &Contract) {
-    let name = contract.dataset.name.as_str();
-    match lake.catalog.contract_versions(name).await {
-        Ok(versions) if versions.is_empty() => {
-            if let Err(e) = lake
-                .catalog
-                .register_contract(name, 1, None, &contract.to_toml())
-                .await
-            {
-                tracing::warn!(dataset = name, error = %e, "could not register the inferred contract");
-            }
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(dataset = name, error = %e, "could not read contracts"),
-    }
 }
 
 /// Deletes objects nothing refers to; what fails stays for vacuum.

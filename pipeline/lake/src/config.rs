@@ -133,6 +133,10 @@ pub struct DaemonConfig {
     /// A dataset is late when nothing was committed for its agreement's
     /// interval plus this many hours.
     pub late_grace_hours: u64,
+    /// Every this many hours the daemon reads every object of the lake in
+    /// full, as `lagoa check --deep` does, and alerts on any damage; 0
+    /// turns that off. The first check runs one interval after start.
+    pub deep_check_hours: u64,
 }
 
 impl Default for DaemonConfig {
@@ -146,6 +150,7 @@ impl Default for DaemonConfig {
             alert_webhook_env: "LAGOA_ALERT_WEBHOOK".into(),
             repeated_failures: 3,
             late_grace_hours: 24,
+            deep_check_hours: 168,
         }
     }
 }
@@ -415,7 +420,10 @@ impl LakeConfig {
         }
         for (name, value) in [
             ("query.max_depth", self.query.max_depth),
-            ("query.max_expression_nodes", self.query.max_expression_nodes),
+            (
+                "query.max_expression_nodes",
+                self.query.max_expression_nodes,
+            ),
             ("query.max_concurrent", self.query.max_concurrent),
             ("query.max_per_principal", self.query.max_per_principal),
             ("query.timeout_seconds", self.query.timeout_seconds as usize),
@@ -656,6 +664,9 @@ alert_webhook_env = {webhook_env:?}
 repeated_failures = {repeated}
 # Late: nothing committed for the agreement's interval plus this.
 late_grace_hours = {late_grace}
+# Every this many hours, read every object of the lake in full (as
+# `lagoa check --deep`) and alert on damage; 0 turns it off.
+deep_check_hours = {deep_check}
 
 [console]
 # `lagoa serve`: the operators' web console. Sign in with a token from
@@ -728,6 +739,7 @@ min_pseudonym_distinct = {min_distinct}
         webhook_env = config.daemon.alert_webhook_env,
         repeated = config.daemon.repeated_failures,
         late_grace = config.daemon.late_grace_hours,
+        deep_check = config.daemon.deep_check_hours,
         console_listen = config.console.listen,
         console_tz = config.console.timezone,
         secure_cookie = config.console.secure_cookie,

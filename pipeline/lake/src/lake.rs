@@ -79,6 +79,10 @@ impl Lake {
         if !keystore.exists() {
             LocalKeyStore::create(&keystore)?;
         }
+        // Where `lagoa sources` and the daemon look for source files.
+        let sources = dir.join(&config.daemon.sources);
+        std::fs::create_dir_all(&sources)
+            .map_err(LakeError::io(format!("creating {}", sources.display())))?;
         let lake = Self::open(dir).await?;
         lake.catalog.migrate().await?;
         lake.store.check().await?;
@@ -169,7 +173,8 @@ impl Lake {
             .await?;
         let due = {
             let mut last = self.anchored_at.lock().expect("anchor clock");
-            let interval = std::time::Duration::from_secs(self.config.audit.anchor_interval_seconds);
+            let interval =
+                std::time::Duration::from_secs(self.config.audit.anchor_interval_seconds);
             let due = last.is_none_or(|t| t.elapsed() >= interval);
             if due {
                 *last = Some(std::time::Instant::now());

@@ -10,7 +10,9 @@
 //! - `writer`: encrypted Parquet files, streamed to the store;
 //! - `table`, `system`, `session`: what DataFusion sees;
 //! - `raw`: the raw zone, original deliveries encrypted in chunks;
-//! - `vacuum`: removing what no snapshot needs;
+//! - `deep_check`: every object read in full, hashed and authenticated;
+//! - `vacuum`: removing what no snapshot, delivery or quarantine needs;
+//! - `run_holder`, `fault`: which process holds a run, and fault points for crash tests;
 //! - `lake`: [`Lake`], which ties them together.
 //!
 //! Data flows one way: batches -> `writer` -> files on the store ->
@@ -20,11 +22,14 @@ pub mod audit_anchor;
 pub mod catalog;
 pub mod config;
 pub mod crypto;
+pub mod deep_check;
 pub mod error;
+pub mod fault;
 pub mod keys;
 mod lake;
 pub mod pseudonym;
 pub mod raw;
+pub mod run_holder;
 pub mod session;
 pub mod store;
 pub mod system;

@@ -60,6 +60,9 @@ pub struct RawObject {
     pub size_bytes: u64,
     /// Bytes on the store (encrypted, with framing).
     pub stored_bytes: u64,
+    /// SHA-256 of the stored bytes (`sha256:<hex>`); empty for an object
+    /// recorded before digests were.
+    pub sha256: String,
 }
 
 /// Encrypts a delivery into the raw zone as it is read. Synchronous: use it
@@ -182,7 +185,7 @@ impl RawWriter {
     pub fn finish(mut self) -> Result<RawObject> {
         let last = std::mem::take(&mut self.pending);
         self.seal(last, true)?;
-        let stored = self
+        let (stored, sha256) = self
             .sink
             .complete()
             .map_err(LakeError::io(format!("uploading {}", self.path)))?;
@@ -190,6 +193,7 @@ impl RawWriter {
             path: self.path.to_string(),
             size_bytes: self.size,
             stored_bytes: stored,
+            sha256,
         })
     }
 

@@ -22,11 +22,15 @@ pub struct LakeStore {
     pub store: Arc<dyn ObjectStore>,
     /// Human-readable description of where the bytes are (no credentials).
     pub location: String,
+    /// The directory of a `file://` store, where vacuum finds the partial
+    /// uploads the store hides from listing.
+    pub local_root: Option<std::path::PathBuf>,
 }
 
 impl LakeStore {
     pub fn open(config: &StorageConfig, lake_dir: &Path) -> Result<Self> {
         let url = config.url.as_str();
+        let mut local_root = None;
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| LakeError::Config(format!("storage.url {url:?} has no scheme")))?;
@@ -42,6 +46,7 @@ impl LakeStore {
                 let fs = LocalFileSystem::new_with_prefix(&dir)
                     .map_err(LakeError::store(dir.display()))?
                     .with_automatic_cleanup(true);
+                local_root = Some(dir);
                 Arc::new(fs)
             }
             "memory" => Arc::new(InMemory::new()),
@@ -94,6 +99,7 @@ impl LakeStore {
         Ok(Self {
             store,
             location: redact_url(url),
+            local_root,
         })
     }
 

@@ -428,16 +428,34 @@ async fn attribute_error(
     store: &Arc<dyn ObjectStore>,
 ) -> DataFusionError {
     for path in paths {
-        if let Err(reason) = verify_file(path, crypto, store).await {
-            return DataFusionError::Execution(format!(
-                "data file {path} of dataset {dataset} cannot be read: it was tampered with, corrupted or swapped ({reason})"
-            ));
+        match verify_file(path, crypto, store).await {
+            Ok(_) => {}
+            // A key this session may not use is not damage: say which.
+            Err(reason) if reason.contains(crate::keys::NOT_RELEASED) => {
+                return DataFusionError::Execution(format!(
+                    "reading dataset {dataset}: {}",
+                    key_refusal(&reason)
+                ));
+            }
+            Err(reason) => {
+                return DataFusionError::Execution(format!(
+                    "data file {path} of dataset {dataset} cannot be read: it was tampered with, corrupted or swapped ({reason})"
+                ));
+            }
         }
     }
     let listed = paths.join(", ");
     DataFusionError::Execution(format!(
         "reading dataset {dataset} (files {listed}): {error}"
     ))
+}
+
+/// The key refusal inside a reader's error text, without the wrapping.
+fn key_refusal(reason: &str) -> &str {
+    reason
+        .find("the key of ")
+        .or_else(|| reason.find("the personal-data key of "))
+        .map_or(reason, |start| &reason[start..])
 }
 
 /// Reads and decrypts one file completely; the error says what failed.
@@ -455,11 +473,23 @@ pub async fn verify_file(
         .bytes()
         .await
         .map_err(|e| e.to_string())?;
+    verify_parquet(bytes, &location, crypto).await
+}
+
+/// Decrypts and decodes a Parquet file's bytes completely, page indexes
+/// included, so that every encrypted module is authenticated; returns its
+/// rows, or what failed.
+pub async fn verify_parquet(
+    bytes: bytes::Bytes,
+    location: &object_store::path::Path,
+    crypto: &Arc<LakeCrypto>,
+) -> Result<u64, String> {
     let decryption = crypto
-        .file_decryption(&location)
+        .file_decryption(location)
         .map_err(|e| e.to_string())?;
     tokio::task::spawn_blocking(move || {
-        let mut options = parquet::arrow::arrow_reader::ArrowReaderOptions::new();
+        let mut options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+            .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Required);
         if let Some(decryption) = decryption {
             options = options.with_file_decryption_properties(decryption);
         }

@@ -5,6 +5,7 @@
 use object_store::ObjectStore;
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
+use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
@@ -16,6 +17,9 @@ pub(crate) struct UploadSink {
     upload: Option<BufWriter>,
     buffer: Vec<u8>,
     written: u64,
+    /// Of the bytes as stored (encrypted): what `check --deep` compares.
+    hasher: Sha256,
+    parts: u32,
     handle: Handle,
     path: ObjectPath,
 }
@@ -28,6 +32,8 @@ impl UploadSink {
             upload: Some(BufWriter::with_capacity(store, path.clone(), UPLOAD_PART)),
             buffer: Vec::with_capacity(UPLOAD_PART + 1024 * 1024),
             written: 0,
+            hasher: Sha256::new(),
+            parts: 0,
             handle,
             path,
         }
@@ -43,18 +49,25 @@ impl UploadSink {
             .ok_or_else(|| std::io::Error::other("upload already closed"))?;
         let part = std::mem::take(&mut self.buffer);
         self.handle.block_on(upload.write_all(&part))?;
+        self.parts += 1;
+        if self.parts == 2 {
+            // By the second part, a multipart upload is under way.
+            crate::fault::point("upload.part_sent");
+        }
         self.buffer = part;
         self.buffer.clear();
         Ok(())
     }
 
-    /// Sends what is left and completes the upload; returns the bytes written.
-    pub(crate) fn complete(&mut self) -> std::io::Result<u64> {
+    /// Sends what is left and completes the upload; returns the bytes
+    /// written and their SHA-256 (`sha256:<hex>`).
+    pub(crate) fn complete(&mut self) -> std::io::Result<(u64, String)> {
         self.flush_part()?;
         if let Some(mut upload) = self.upload.take() {
             self.handle.block_on(upload.shutdown())?;
         }
-        Ok(self.written)
+        let digest = std::mem::take(&mut self.hasher).finalize();
+        Ok((self.written, format!("sha256:{}", hex::encode(digest))))
     }
 
     /// Abandons the upload; nothing becomes visible at the path (a local
@@ -71,6 +84,7 @@ impl UploadSink {
 impl Write for UploadSink {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         self.buffer.extend_from_slice(data);
+        self.hasher.update(data);
         self.written += data.len() as u64;
         if self.buffer.len() >= UPLOAD_PART {
             self.flush_part()?;

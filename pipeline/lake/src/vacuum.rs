@@ -1,10 +1,15 @@
-//! Removing files no snapshot needs: files of snapshots past retention, and
-//! orphans (files a crashed or aborted run wrote but never committed).
+//! Removing what nothing needs: files of snapshots past retention, and
+//! orphans, objects a crashed or aborted run wrote in any zone the lake
+//! writes (`tables/`, `raw/`, `quarantine/`, `_lagoa/healthcheck/`) that no
+//! snapshot, raw-zone record or quarantine record names, and the partial
+//! uploads a killed process leaves in a local store (`<name>#<n>`).
 //!
 //! The catalog forgets expired files before their objects are deleted, so a
 //! crash in between leaves orphans for the next vacuum, never a catalog that
 //! names missing files. Orphans younger than `orphan_min_age` are left: a
-//! run may be writing them right now.
+//! run may be writing them right now. On S3, an upload a killed process
+//! never completed is invisible to listing; the bucket's lifecycle rule
+//! `AbortIncompleteMultipartUpload` removes it (docs/daemon.md).
 
 use crate::Lake;
 use crate::catalog::model::VacuumReport;
@@ -36,19 +41,30 @@ pub async fn vacuum(
     let known = lake.catalog.known_paths().await?;
     let cutoff =
         chrono::Utc::now() - chrono::Duration::from_std(orphan_min_age).unwrap_or_default();
-    let prefix = ObjectPath::from("tables");
-    let listed: Vec<_> = lake
-        .store
-        .store
-        .list(Some(&prefix))
-        .try_collect()
-        .await
-        .map_err(LakeError::store("tables/"))?;
-    for object in listed {
-        let path = object.location.to_string();
-        if !known.contains(&path) && object.last_modified < cutoff {
-            report.bytes += object.size;
-            report.orphan_files.push(path);
+    for zone in ZONES {
+        let prefix = ObjectPath::from(*zone);
+        let listed: Vec<_> = lake
+            .store
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(LakeError::store(format!("{zone}/")))?;
+        for object in listed {
+            let path = object.location.to_string();
+            if !known.contains(&path) && object.last_modified < cutoff {
+                report.bytes += object.size;
+                report.orphan_files.push(path);
+            }
+        }
+    }
+    if let Some(root) = &lake.store.local_root {
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(orphan_min_age)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        for (path, size) in partial_uploads(root, cutoff)? {
+            report.bytes += size;
+            report.partial_uploads.push(path);
         }
     }
 
@@ -70,5 +86,68 @@ pub async fn vacuum(
             Err(e) => return Err(LakeError::store(path)(e)),
         }
     }
+    if let Some(root) = &lake.store.local_root {
+        for path in &report.partial_uploads {
+            match std::fs::remove_file(root.join(path)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(LakeError::io(format!("removing {path}"))(e)),
+            }
+        }
+    }
     Ok(report)
+}
+
+/// Every prefix the lake writes objects under, except `audit/` (the
+/// anchor, which the catalog does not list and vacuum must never touch).
+const ZONES: &[&str] = &["tables", "raw", "quarantine", "_lagoa/healthcheck"];
+
+/// Staged files of uploads that never completed in a local store: the
+/// store writes `<name>#<n>` and renames it when the upload completes, and
+/// hides such names from listing. Paths are relative to the root.
+fn partial_uploads(
+    root: &std::path::Path,
+    older_than: std::time::SystemTime,
+) -> Result<Vec<(String, u64)>> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(LakeError::io(format!("listing {}", dir.display()))(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(LakeError::io(format!("listing {}", dir.display())))?;
+            let file_type = entry
+                .file_type()
+                .map_err(LakeError::io(format!("listing {}", dir.display())))?;
+            if file_type.is_dir() {
+                pending.push(entry.path());
+                continue;
+            }
+            let name = entry.file_name();
+            let Some((_, suffix)) = name.to_str().and_then(|n| n.rsplit_once('#')) else {
+                continue;
+            };
+            if suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let meta = entry
+                .metadata()
+                .map_err(LakeError::io(format!("reading {}", entry.path().display())))?;
+            if meta.modified().is_ok_and(|m| m < older_than) {
+                let relative = entry
+                    .path()
+                    .strip_prefix(root)
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if !relative.is_empty() {
+                    found.push((relative, meta.len()));
+                }
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
 }

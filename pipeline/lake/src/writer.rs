@@ -137,11 +137,35 @@ impl DatasetWriter {
         if batch.num_rows() == 0 {
             return Ok(());
         }
+        self.refuse_nulls_in_required_columns(batch)?;
         let Some(index) = self.partition_index else {
             return self.write_partition(None, batch);
         };
         for (value, part) in split_by_partition(batch, index)? {
             self.write_partition(value, &part)?;
+        }
+        Ok(())
+    }
+
+    /// A required column with missing values would make every later read
+    /// of the dataset fail: refused before a byte of the batch is written.
+    fn refuse_nulls_in_required_columns(&self, batch: &RecordBatch) -> Result<()> {
+        for field in self.target.schema.fields() {
+            if field.is_nullable() {
+                continue;
+            }
+            let nulls = batch
+                .column_by_name(field.name())
+                .map_or(batch.num_rows(), |c| c.null_count());
+            if nulls > 0 {
+                return Err(LakeError::Schema {
+                    dataset: self.target.dataset.to_string(),
+                    message: format!(
+                        "column {} is required (not nullable) but {nulls} row(s) of a batch have no value; nothing of the batch was written",
+                        field.name()
+                    ),
+                });
+            }
         }
         Ok(())
     }
@@ -376,7 +400,7 @@ impl OpenFile {
                 path: path.clone(),
                 source,
             })?;
-        let written = sink
+        let (written, sha256) = sink
             .complete()
             .map_err(LakeError::io(format!("uploading {path}")))?;
         let stats = self
@@ -404,6 +428,7 @@ impl OpenFile {
             partition_value: self.partition_value,
             row_count: self.rows as i64,
             size_bytes: written as i64,
+            sha256,
             master_key_id: self.master_key_id,
             stats,
         })

@@ -374,6 +374,14 @@ async fn run_recorded(
     })
     .await
     .map_err(|e| failed(indicator, format!("the writer stopped: {e}")))??;
+    let digests = files
+        .iter()
+        .map(|f| lagoa_lake::catalog::model::ObjectDigest {
+            path: f.path.clone(),
+            size_bytes: f.size_bytes,
+            sha256: f.sha256.clone(),
+        })
+        .collect();
     let commit = CommitRequest {
         spec: DatasetSpec {
             name,
@@ -394,6 +402,11 @@ async fn run_recorded(
         fingerprint: None,
         source: format!("indicador:{}:{}", indicator.name, record.run_id),
         watermark: None,
+        raw: None,
+        quarantine: None,
+        run_id: None,
+        contract: None,
+        digests,
     };
     match lake.catalog.commit(&commit).await? {
         CommitOutcome::Committed { snapshot, .. } | CommitOutcome::AlreadyIngested { snapshot } => {

@@ -349,4 +349,25 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             "ALTER TABLE lagoa_categorisation ADD COLUMN generalised TEXT NOT NULL DEFAULT '{}'",
         ],
     ),
+    (
+        11,
+        "which process holds each running run, so a run whose process died is closed as abandoned",
+        &["CREATE TABLE lagoa_run_holder (
+                run_id TEXT PRIMARY KEY,
+                host TEXT NOT NULL,
+                pid BIGINT NOT NULL,
+                process_started TEXT NOT NULL,
+                heartbeat_at BIGINT NOT NULL
+            )"],
+    ),
+    (
+        12,
+        "the size and SHA-256 of every object the lake writes, for check --deep",
+        &["CREATE TABLE lagoa_object_digest (
+                path TEXT PRIMARY KEY,
+                size_bytes BIGINT NOT NULL,
+                sha256 TEXT NOT NULL,
+                recorded_at BIGINT NOT NULL
+            )"],
+    ),
 ];

@@ -689,6 +689,65 @@ impl Catalog {
                 .map_err(LakeError::catalog(ctx("recording the delivery")))?;
         }
 
+        if let Some(raw) = &request.raw {
+            insert_raw(&mut *tx, raw, Some(snapshot))
+                .await
+                .map_err(LakeError::catalog(ctx("recording the raw delivery")))?;
+        }
+        if let Some(quarantine) = &request.quarantine {
+            runs::insert_quarantine(&mut *tx, quarantine)
+                .await
+                .map_err(LakeError::catalog(ctx("recording quarantined rows")))?;
+        }
+
+        insert_digests(&mut tx, &request.digests)
+            .await
+            .map_err(LakeError::catalog(ctx("recording object digests")))?;
+
+        if let Some(contract) = &request.contract {
+            let registered: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM lagoa_contract WHERE dataset = $1")
+                    .bind(spec.name.as_str())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(LakeError::catalog(ctx("reading contracts")))?;
+            if registered == 0 {
+                sqlx::query(
+                    "INSERT INTO lagoa_contract (dataset, version, effective_from, body, registered_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(spec.name.as_str())
+                .bind(contract.version)
+                .bind(contract.effective_from.clone())
+                .bind(&contract.body)
+                .bind(now_micros())
+                .execute(&mut *tx)
+                .await
+                .map_err(LakeError::catalog(ctx("registering the contract")))?;
+            }
+        }
+
+        if let Some(run_id) = &request.run_id {
+            let bytes: i64 = request.files.iter().map(|f| f.size_bytes).sum();
+            sqlx::query(
+                "UPDATE lagoa_run SET status = 'committed', snapshot_id = $1, raw_id = $2, rows_written = $3, bytes_written = $4, ended_at = $5
+                  WHERE run_id = $6",
+            )
+            .bind(snapshot)
+            .bind(request.raw.as_ref().map(|r| r.raw_id.clone()))
+            .bind(rows)
+            .bind(bytes)
+            .bind(now_micros())
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog(ctx("recording the run")))?;
+            sqlx::query("DELETE FROM lagoa_run_holder WHERE run_id = $1")
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(LakeError::catalog(ctx("recording the run")))?;
+        }
+
         if let Some(watermark) = &request.watermark {
             save_watermark(&mut tx, watermark, snapshot)
                 .await
@@ -874,27 +933,31 @@ impl Catalog {
             .collect()
     }
 
-    /// Records a delivery kept in the raw zone, with what became of it.
-    pub async fn record_raw(&self, raw: &RawDelivery) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO lagoa_raw_delivery (raw_id, dataset, path, source, fingerprint, size_bytes, stored_bytes, received_at, status, snapshot_id, error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&raw.raw_id)
-        .bind(&raw.dataset)
-        .bind(&raw.path)
-        .bind(&raw.source)
-        .bind(&raw.fingerprint)
-        .bind(raw.size_bytes)
-        .bind(raw.stored_bytes)
-        .bind(raw.received_at)
-        .bind(&raw.status)
-        .bind(raw.snapshot_id)
-        .bind(raw.error.clone())
-        .execute(&self.pool)
-        .await
-        .map_err(LakeError::catalog("recording a raw delivery"))?;
-        Ok(())
+    /// Records a delivery kept in the raw zone that did not become visible
+    /// (rejected, held, failed), with the rows it quarantined, in one
+    /// transaction. A committed delivery's records go with its commit.
+    pub async fn record_unlanded(
+        &self,
+        raw: Option<&RawDelivery>,
+        quarantine: Option<&QuarantineRecord>,
+        digests: &[ObjectDigest],
+    ) -> Result<()> {
+        let what = "recording a delivery that did not land";
+        let mut tx = self.pool.begin().await.map_err(LakeError::catalog(what))?;
+        insert_digests(&mut tx, digests)
+            .await
+            .map_err(LakeError::catalog(what))?;
+        if let Some(raw) = raw {
+            insert_raw(&mut *tx, raw, raw.snapshot_id)
+                .await
+                .map_err(LakeError::catalog(what))?;
+        }
+        if let Some(q) = quarantine {
+            runs::insert_quarantine(&mut *tx, q)
+                .await
+                .map_err(LakeError::catalog(what))?;
+        }
+        tx.commit().await.map_err(LakeError::catalog(what))
     }
 
     /// Whether a delivery with this file name and size was already
@@ -963,13 +1026,54 @@ impl Catalog {
             .collect()
     }
 
-    /// Every path the catalog names, in any state: vacuum never touches these
-    /// as orphans.
+    /// Every object `check --deep` verifies: the data files the catalog
+    /// names (live or kept for time travel), the raw-zone deliveries and
+    /// the quarantines, with what they were when written. Shredded
+    /// datasets are left out: their keys are gone by design.
+    pub async fn objects_to_verify(&self) -> Result<Vec<StoredObject>> {
+        let rows = sqlx::query(
+            "SELECT 'data file' AS kind, d.name AS dataset, f.path, f.size_bytes, f.begin_snapshot AS snapshot_id, g.sha256
+               FROM lagoa_data_file f JOIN lagoa_dataset d ON d.dataset_id = f.dataset_id
+               LEFT JOIN lagoa_object_digest g ON g.path = f.path
+              WHERE d.shredded_at IS NULL
+             UNION ALL
+             SELECT 'raw delivery', r.dataset, r.path, r.stored_bytes, r.snapshot_id, g.sha256
+               FROM lagoa_raw_delivery r LEFT JOIN lagoa_object_digest g ON g.path = r.path
+              WHERE r.dataset NOT IN (SELECT name FROM lagoa_dataset WHERE shredded_at IS NOT NULL)
+             UNION ALL
+             SELECT 'quarantine', q.dataset, q.path, q.stored_bytes, NULL, g.sha256
+               FROM lagoa_quarantine q LEFT JOIN lagoa_object_digest g ON g.path = q.path
+              WHERE q.dataset NOT IN (SELECT name FROM lagoa_dataset WHERE shredded_at IS NOT NULL)
+             ORDER BY 1, 2, 3",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading the objects to verify"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredObject {
+                    kind: get(r, "kind")?,
+                    dataset: get(r, "dataset")?,
+                    path: get(r, "path")?,
+                    size_bytes: get(r, "size_bytes")?,
+                    snapshot_id: get(r, "snapshot_id")?,
+                    sha256: get(r, "sha256")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every object the catalog names, in any state (data files, raw-zone
+    /// deliveries, quarantines): vacuum never touches these as orphans.
     pub async fn known_paths(&self) -> Result<HashSet<String>> {
-        let paths: Vec<String> = sqlx::query_scalar("SELECT path FROM lagoa_data_file")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(LakeError::catalog("reading file paths"))?;
+        let paths: Vec<String> = sqlx::query_scalar(
+            "SELECT path FROM lagoa_data_file
+             UNION SELECT path FROM lagoa_raw_delivery
+             UNION SELECT path FROM lagoa_quarantine",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading object paths"))?;
         Ok(paths.into_iter().collect())
     }
 
@@ -1013,6 +1117,7 @@ impl Catalog {
         for id in file_ids {
             for statement in [
                 "DELETE FROM lagoa_file_column_stats WHERE file_id = $1",
+                "DELETE FROM lagoa_object_digest WHERE path IN (SELECT path FROM lagoa_data_file WHERE file_id = $1)",
                 "DELETE FROM lagoa_data_file WHERE file_id = $1",
             ] {
                 sqlx::query(statement)
@@ -1072,6 +1177,59 @@ async fn new_snapshot(
     .map_err(LakeError::catalog(format!(
         "recording a {operation} snapshot"
     )))
+}
+
+/// Records what objects were when written.
+async fn insert_digests(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    digests: &[ObjectDigest],
+) -> std::result::Result<(), sqlx::Error> {
+    let now = now_micros();
+    for digest in digests.iter().filter(|d| !d.sha256.is_empty()) {
+        sqlx::query("DELETE FROM lagoa_object_digest WHERE path = $1")
+            .bind(&digest.path)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO lagoa_object_digest (path, size_bytes, sha256, recorded_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&digest.path)
+        .bind(digest.size_bytes)
+        .bind(&digest.sha256)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records a raw-zone delivery, alone or inside a commit's transaction.
+async fn insert_raw<'e, E>(
+    executor: E,
+    raw: &RawDelivery,
+    snapshot: Option<i64>,
+) -> std::result::Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO lagoa_raw_delivery (raw_id, dataset, path, source, fingerprint, size_bytes, stored_bytes, received_at, status, snapshot_id, error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&raw.raw_id)
+    .bind(&raw.dataset)
+    .bind(&raw.path)
+    .bind(&raw.source)
+    .bind(&raw.fingerprint)
+    .bind(raw.size_bytes)
+    .bind(raw.stored_bytes)
+    .bind(raw.received_at)
+    .bind(&raw.status)
+    .bind(snapshot)
+    .bind(raw.error.clone())
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
 /// The id of the live dataset called `name`.

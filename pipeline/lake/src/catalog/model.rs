@@ -67,6 +67,8 @@ pub struct NewDataFile {
     pub partition_value: Option<String>,
     pub row_count: i64,
     pub size_bytes: i64,
+    /// SHA-256 of the stored (encrypted) bytes, `sha256:<hex>`.
+    pub sha256: String,
     pub master_key_id: Option<String>,
     pub stats: Vec<ColumnStats>,
 }
@@ -153,6 +155,57 @@ pub struct CommitRequest {
     /// An incremental source's new watermark, saved in the same
     /// transaction as the snapshot so that it never runs ahead of the data.
     pub watermark: Option<Watermark>,
+    /// The delivery's raw-zone record, written in the snapshot's
+    /// transaction (its `snapshot_id` is filled in there): a delivery is
+    /// never committed without its original on record.
+    pub raw: Option<RawDelivery>,
+    /// The rows this delivery quarantined, recorded in the same
+    /// transaction: a rerun after a crash never quarantines them twice.
+    pub quarantine: Option<super::runs::QuarantineRecord>,
+    /// The run delivering this: marked committed in the same transaction,
+    /// so a process killed right after the commit leaves a run that says
+    /// what became of it.
+    pub run_id: Option<String>,
+    /// Size and SHA-256 of every object this delivery wrote (data files,
+    /// raw copy, quarantine), recorded with the commit for `check --deep`.
+    pub digests: Vec<ObjectDigest>,
+    /// The contract this delivery was checked against, registered in the
+    /// same transaction when the dataset has none yet: whatever the door
+    /// (a source, a contract file, inference), the first delivery leaves
+    /// the dataset's contract in the catalog for every later one.
+    pub contract: Option<ContractToRegister>,
+}
+
+/// An object the catalog names, as `check --deep` verifies it.
+#[derive(Clone, Debug, Serialize)]
+pub struct StoredObject {
+    /// `data file`, `raw delivery` or `quarantine`.
+    pub kind: String,
+    pub dataset: String,
+    pub path: String,
+    /// Bytes on the store, as recorded at commit.
+    pub size_bytes: i64,
+    /// The snapshot that added a data file or committed a delivery.
+    pub snapshot_id: Option<i64>,
+    /// `sha256:<hex>` recorded when written (none for older objects).
+    pub sha256: Option<String>,
+}
+
+/// What an object was when written: `check --deep` compares it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ObjectDigest {
+    pub path: String,
+    pub size_bytes: i64,
+    /// `sha256:<hex>` of the stored bytes.
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct ContractToRegister {
+    pub version: i64,
+    pub effective_from: Option<String>,
+    /// The contract as TOML.
+    pub body: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -179,6 +232,9 @@ pub enum CommitOutcome {
 pub struct VacuumReport {
     pub expired_files: Vec<String>,
     pub orphan_files: Vec<String>,
+    /// Staged files of uploads a killed process never completed (local
+    /// stores), relative to the store's root.
+    pub partial_uploads: Vec<String>,
     pub bytes: u64,
     pub dry_run: bool,
 }

@@ -4,6 +4,7 @@
 use super::{Catalog, get, now_micros};
 use crate::catalog::model::Watermark;
 use crate::error::{LakeError, Result};
+use crate::run_holder::{self, RunHolder};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
@@ -153,6 +154,13 @@ impl Catalog {
         .execute(&mut *tx)
         .await
         .map_err(LakeError::catalog("recording a run"))?;
+        if run.status != "running" {
+            sqlx::query("DELETE FROM lagoa_run_holder WHERE run_id = $1")
+                .bind(&run.run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(LakeError::catalog("recording a run"))?;
+        }
         tx.commit()
             .await
             .map_err(LakeError::catalog("recording a run"))?;
@@ -305,21 +313,9 @@ impl Catalog {
     }
 
     pub async fn record_quarantine(&self, q: &QuarantineRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO lagoa_quarantine (run_id, dataset, path, row_count, stored_bytes, created_at, released_at, released_by_run) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&q.run_id)
-        .bind(&q.dataset)
-        .bind(&q.path)
-        .bind(q.row_count)
-        .bind(q.stored_bytes)
-        .bind(q.created_at)
-        .bind(q.released_at)
-        .bind(q.released_by_run.clone())
-        .execute(&self.pool)
-        .await
-        .map_err(LakeError::catalog("recording quarantined rows"))?;
-        Ok(())
+        insert_quarantine(&self.pool, q)
+            .await
+            .map_err(LakeError::catalog("recording quarantined rows"))
     }
 
     /// Quarantined deliveries, newest first; one dataset's if given.
@@ -467,6 +463,110 @@ impl Catalog {
     }
 
     /// The watermark an incremental source saved with its last commit.
+    /// Records the process holding a running run; its heartbeat starts now.
+    pub async fn hold_run(&self, run_id: &str, holder: &RunHolder, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO lagoa_run_holder (run_id, host, pid, process_started, heartbeat_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(run_id)
+        .bind(&holder.host)
+        .bind(holder.pid)
+        .bind(&holder.started)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(LakeError::catalog("recording who runs a run"))?;
+        Ok(())
+    }
+
+    /// The holder of a running run says it is alive.
+    pub async fn heartbeat_run(&self, run_id: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE lagoa_run_holder SET heartbeat_at = $1 WHERE run_id = $2")
+            .bind(now)
+            .bind(run_id)
+            .execute(&self.pool)
+            .await
+            .map_err(LakeError::catalog("recording a run's heartbeat"))?;
+        Ok(())
+    }
+
+    /// Closes as abandoned the running runs of this dataset or source (of
+    /// every one when both are `None`) whose process died (see
+    /// [`crate::run_holder`]); returns their ids. What they wrote stays,
+    /// unreferenced, for `vacuum`.
+    pub async fn close_abandoned_runs(
+        &self,
+        dataset: Option<&str>,
+        source: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<String>> {
+        let every = dataset.is_none() && source.is_none();
+        let rows = sqlx::query(
+            "SELECT r.run_id, r.started_at, h.host, h.pid, h.process_started, h.heartbeat_at
+               FROM lagoa_run r LEFT JOIN lagoa_run_holder h ON h.run_id = r.run_id
+              WHERE r.status = 'running' AND ($3 = 1 OR r.dataset = $1 OR r.source = $2)",
+        )
+        .bind(dataset.unwrap_or(""))
+        .bind(source.unwrap_or(""))
+        .bind(i64::from(every))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading running runs"))?;
+        let mut closed = Vec::new();
+        for row in &rows {
+            let run_id: String = get(row, "run_id")?;
+            let host: Option<String> = get(row, "host")?;
+            let holder = match host {
+                Some(host) => Some(RunHolder {
+                    host,
+                    pid: get(row, "pid")?,
+                    started: get(row, "process_started")?,
+                }),
+                None => None,
+            };
+            let heartbeat: Option<i64> = get(row, "heartbeat_at")?;
+            let heartbeat = heartbeat.unwrap_or(get(row, "started_at")?);
+            if !run_holder::abandoned(holder.as_ref(), heartbeat, now) {
+                continue;
+            }
+            let by = holder
+                .as_ref()
+                .map(|h| format!("process {} on {}", h.pid, h.host))
+                .unwrap_or_else(|| "its process".into());
+            let error = format!(
+                "abandoned: {by} stopped before recording the run's end; nothing it wrote became visible, and `lagoa vacuum` removes its files"
+            );
+            let mut tx = self
+                .pool
+                .begin()
+                .await
+                .map_err(LakeError::catalog("closing an abandoned run"))?;
+            let updated = sqlx::query(
+                "UPDATE lagoa_run SET status = 'failed', error = $1, error_class = 'abandoned', ended_at = $2
+                  WHERE run_id = $3 AND status = 'running'",
+            )
+            .bind(&error)
+            .bind(now)
+            .bind(&run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog("closing an abandoned run"))?
+            .rows_affected();
+            sqlx::query("DELETE FROM lagoa_run_holder WHERE run_id = $1")
+                .bind(&run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(LakeError::catalog("closing an abandoned run"))?;
+            tx.commit()
+                .await
+                .map_err(LakeError::catalog("closing an abandoned run"))?;
+            if updated == 1 {
+                closed.push(run_id);
+            }
+        }
+        Ok(closed)
+    }
+
     pub async fn watermark(&self, source: &str) -> Result<Option<String>> {
         sqlx::query_scalar("SELECT value FROM lagoa_watermark WHERE source = $1")
             .bind(source)
@@ -494,6 +594,30 @@ pub async fn save_watermark(
     .bind(snapshot)
     .bind(now_micros())
     .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records quarantined rows, alone or inside a commit's transaction.
+pub(crate) async fn insert_quarantine<'e, E>(
+    executor: E,
+    q: &QuarantineRecord,
+) -> std::result::Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO lagoa_quarantine (run_id, dataset, path, row_count, stored_bytes, created_at, released_at, released_by_run) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&q.run_id)
+    .bind(&q.dataset)
+    .bind(&q.path)
+    .bind(q.row_count)
+    .bind(q.stored_bytes)
+    .bind(q.created_at)
+    .bind(q.released_at)
+    .bind(q.released_by_run.clone())
+    .execute(executor)
     .await?;
     Ok(())
 }

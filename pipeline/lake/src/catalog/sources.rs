@@ -194,6 +194,12 @@ impl Catalog {
         .await
         .map_err(LakeError::catalog("closing unfinished runs"))?
         .rows_affected();
+        sqlx::query(
+            "DELETE FROM lagoa_run_holder WHERE run_id NOT IN (SELECT run_id FROM lagoa_run WHERE status = 'running')",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(LakeError::catalog("closing unfinished runs"))?;
         Ok(n)
     }
 }

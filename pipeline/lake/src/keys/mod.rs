@@ -17,6 +17,11 @@
 
 pub(crate) mod local;
 
+/// How a key withheld from a query session is refused; the words survive
+/// the Parquet reader's error wrapping, so that a withheld key is never
+/// reported as a damaged file.
+pub const NOT_RELEASED: &str = "is not released to this session";
+
 pub use local::LocalKeyStore;
 
 use crate::error::Result;
@@ -116,7 +121,7 @@ impl KeyProvider for PersonalKeyGate {
                     |c| format!("the key of {dataset}.{c}"),
                 );
                 return Err(crate::error::LakeError::Keys(format!(
-                    "{what} is not released to this session: no grant of yours gives that personal column"
+                    "{what} {NOT_RELEASED}: no grant of yours gives that personal column"
                 )));
             }
         }
