@@ -347,12 +347,15 @@ const STOP_WAIT: Duration = Duration::from_secs(600);
 
 impl Threads {
     fn stop(&self) {
-        // No more priority changes: from here the threads may exit.
-        *self.ids.lock().expect("thread ids") = None;
+        // A runtime already back in the pool is the next query's: its
+        // thread registry must stay, or that query could never be moved
+        // to the background.
         let Some((mut query_runtime, place)) = self.running.lock().expect("query runtime").take()
         else {
             return;
         };
+        // No more priority changes: from here the threads may exit.
+        *self.ids.lock().expect("thread ids") = None;
         let Some(runtime) = query_runtime.runtime.take() else {
             return;
         };
@@ -552,6 +555,56 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), engine.idle())
             .await
             .expect("every place is freed once the threads stop");
+    }
+
+    /// The scheduling policy of the calling thread (Linux: 5 is SCHED_IDLE).
+    #[cfg(target_os = "linux")]
+    fn this_thread_policy() -> u32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+            .split_whitespace()
+            .collect();
+        // Field 41 of stat, counted from the state (field 3).
+        fields[41 - 3].parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_query_moves_to_the_background_on_fresh_and_on_reused_threads() {
+        let engine = QueryEngine::new(EngineLimits {
+            background_after: Duration::from_millis(100),
+            ..limits()
+        });
+        let long = || {
+            engine.run("ana", std::future::pending(), |threads| async move {
+                threads
+                    .run(async {
+                        tokio::time::sleep(Duration::from_millis(400)).await;
+                        Ok(this_thread_policy())
+                    })
+                    .await
+            })
+        };
+        assert_eq!(long().await.unwrap(), 5, "fresh threads go to SCHED_IDLE");
+        // A short query's threads go back to the pool; the next long query
+        // on them must still move to the background.
+        let short = engine
+            .run("ana", std::future::pending(), |threads| async move {
+                threads.run(async { Ok(this_thread_policy()) }).await
+            })
+            .await
+            .unwrap();
+        assert_eq!(short, 0, "a short query runs at normal priority");
+        assert_eq!(
+            engine.0.idle.lock().unwrap().len(),
+            1,
+            "its threads are pooled"
+        );
+        assert_eq!(
+            long().await.unwrap(),
+            5,
+            "reused threads go to SCHED_IDLE too"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
