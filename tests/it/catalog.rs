@@ -101,6 +101,7 @@ fn request(
         raw: None,
         quarantine: None,
         run_id: None,
+        release_of: None,
         contract: None,
         digests: Vec::new(),
     }

@@ -311,3 +311,95 @@ fn init_makes_a_lake_whose_listings_work_and_end_quietly_in_a_closed_pipe() {
     assert!(err.contains("no delivery no-such-id"), "{err}");
     assert_eq!(std::fs::read_to_string(&keep).unwrap(), "precious");
 }
+
+#[test]
+fn killed_after_recording_a_rejected_delivery() {
+    let (dir, lake) = new_lake();
+    let contract = write_file(dir.path(), "entregas.toml", CONTRACT);
+    // One row in five with a bad CPF: over the contract's 5 % limit.
+    let mut text = String::from("id,municipio,valor,cpf\n");
+    for i in 0..100u32 {
+        let mut cpf = lagoa_schemas::validators::cpf_from_base(300_000_000 + i);
+        if i % 5 == 0 {
+            let last = cpf.pop().unwrap().to_digit(10).unwrap();
+            cpf.push(char::from_digit((last + 1) % 10, 10).unwrap());
+        }
+        text.push_str(&format!("{i},Recife,1.00,{cpf}\n"));
+    }
+    let file = write_file(dir.path(), "entregas_ruim.csv", &text);
+    let args = [
+        "ingest",
+        file.to_str().unwrap(),
+        "--dataset",
+        "entregas",
+        "--contract",
+        contract.to_str().unwrap(),
+    ];
+    let killed = lagoa_env(&lake, &args, &[("LAGOA_FAULT_POINT", "run.after_unlanded")]);
+    assert_eq!(killed.status.signal(), Some(9), "{killed:?}");
+    // The run's end went with its records: rejected, not abandoned.
+    let runs = json_lines(&lagoa_ok(&lake, &["runs", "--json"]));
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["status"], "rejected", "{runs:?}");
+    assert!(runs[0]["raw_id"].as_str().is_some(), "{runs:?}");
+    let raw = json_lines(&lagoa_ok(&lake, &["raw", "list", "--json"]));
+    assert_eq!(raw.len(), 1, "{raw:?}");
+    assert_eq!(raw[0]["status"], "failed");
+    let quarantine = lagoa_ok(&lake, &["quarantine", "list"]);
+    assert_eq!(quarantine.lines().skip(1).count(), 1, "{quarantine}");
+    // Vacuum keeps the recorded original and quarantine.
+    lagoa_ok(&lake, &["vacuum", "--min-age", "0s"]);
+    assert_eq!(store_files(&lake, "raw").len(), 1);
+    assert_eq!(store_files(&lake, "quarantine").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vacuum_leaves_what_a_running_run_may_be_writing() {
+    let (dir, lake_dir) = new_lake();
+    let (text, _) = delivery(50);
+    let contract = write_file(dir.path(), "entregas.toml", CONTRACT);
+    let file = write_file(dir.path(), "entregas.csv", &text);
+    ingest(
+        &lake_dir,
+        &file,
+        "entregas",
+        &["--contract", contract.to_str().unwrap()],
+    );
+    // A run of this very process, alive, and an object nothing names yet
+    // (as its raw copy would be), older than any --min-age.
+    let lake = lagoa_lake::Lake::open(&lake_dir).await.unwrap();
+    let started = lagoa_lake::catalog::now_micros() - 3_600_000_000;
+    let run = lagoa_lake::catalog::RunRecord {
+        run_id: "0000-em-curso".into(),
+        source: "entregas_longa".into(),
+        dataset: "entregas".into(),
+        trigger: "manual".into(),
+        status: "running".into(),
+        attempts: 1,
+        started_at: started,
+        ..Default::default()
+    };
+    lake.catalog.save_run(&run).await.unwrap();
+    lake.catalog
+        .hold_run(
+            &run.run_id,
+            &lagoa_lake::run_holder::RunHolder::this_process(),
+            lagoa_lake::catalog::now_micros(),
+        )
+        .await
+        .unwrap();
+    let in_flight = lake_dir.join("store/raw/entregas/em-curso.raw");
+    std::fs::write(&in_flight, b"being written").unwrap();
+    let out = lagoa_ok(&lake_dir, &["vacuum", "--min-age", "0s"]);
+    assert!(
+        in_flight.exists(),
+        "an object written since a live run started stays: {out}"
+    );
+    // Once the run has ended, it is an orphan like any other.
+    let mut ended = run.clone();
+    ended.status = "failed".into();
+    ended.ended_at = Some(lagoa_lake::catalog::now_micros());
+    lake.catalog.save_run(&ended).await.unwrap();
+    let out = lagoa_ok(&lake_dir, &["vacuum", "--min-age", "0s"]);
+    assert!(!in_flight.exists(), "{out}");
+}

@@ -249,11 +249,13 @@ fn read_error(name: &str, e: &std::io::Error) -> SourceError {
 fn detect_encoding(sample: &[u8], declared: Option<&str>) -> (&'static Encoding, usize) {
     let by_bom = Encoding::for_bom(sample);
     if let Some(encoding) = declared.filter(|d| *d != "auto").and_then(encoding_for) {
-        let bom = match by_bom {
-            Some((found, length)) if found == encoding => length,
-            _ => 0,
+        let utf16 = |e: &'static Encoding| e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE;
+        return match by_bom {
+            Some((found, length)) if found == encoding => (encoding, length),
+            // Declared UTF-16: the BOM says which byte order.
+            Some((found, length)) if utf16(found) && utf16(encoding) => (found, length),
+            _ => (encoding, 0),
         };
-        return (encoding, bom);
     }
     if let Some(found) = by_bom {
         return found;

@@ -41,15 +41,40 @@ pub struct DbfOptions {
     /// each byte its own code point), "windows-1252", "utf-8". Invalid
     /// UTF-8 under "utf-8" is an error naming the record and field.
     pub encoding: Option<String>,
+    /// Date fields (`D`, `YYYYMMDD`): "iso" (default) reads them as dates
+    /// (`YYYY-MM-DD`); "as_delivered" keeps the eight digits, as datasets
+    /// ingested before dates were read as dates hold them.
+    pub dates: Option<String>,
 }
 
 impl DbfOptions {
     /// Every problem of these options (empty when they can run).
     pub fn problems(&self) -> Vec<String> {
-        match TextEncoding::from_options(self) {
-            Ok(_) => Vec::new(),
-            Err(problem) => vec![problem],
+        let mut problems = Vec::new();
+        if let Err(problem) = TextEncoding::from_options(self) {
+            problems.push(problem);
         }
+        if let Some(dates) = &self.dates
+            && !matches!(dates.as_str(), "iso" | "as_delivered")
+        {
+            problems.push(format!(
+                "dbf.dates {dates:?}: expected \"iso\" or \"as_delivered\""
+            ));
+        }
+        problems
+    }
+
+    /// The header's fields as this reader reads them: date fields as
+    /// delivered text when the options say so.
+    fn apply(&self, mut header: Header) -> Header {
+        if self.dates.as_deref() == Some("as_delivered") {
+            for field in &mut header.fields {
+                if field.kind == FieldKind::Date {
+                    field.kind = FieldKind::Number;
+                }
+            }
+        }
+        header
     }
 }
 
@@ -81,7 +106,7 @@ pub fn read_dbf(
 ) -> Result<Batches, SourceError> {
     let encoding = TextEncoding::from_options(options).map_err(|p| SourceError::Config(vec![p]))?;
     let mut input = input;
-    let header = read_header(&mut input, name, encoding)?;
+    let header = options.apply(read_header(&mut input, name, encoding)?);
     Ok(Box::new(RecordStream::new(
         input, name, header, encoding, batch_rows,
     )))
@@ -97,7 +122,7 @@ pub fn read_dbc(
 ) -> Result<Batches, SourceError> {
     let encoding = TextEncoding::from_options(options).map_err(|p| SourceError::Config(vec![p]))?;
     let mut input = input;
-    let header = read_header(&mut input, name, encoding)?;
+    let header = options.apply(read_header(&mut input, name, encoding)?);
     let mut crc = [0u8; DBC_CRC_LEN];
     let got = read_fully(&mut input, &mut crc).map_err(|e| read_error(name, &e))?;
     if got < crc.len() {
@@ -1161,6 +1186,7 @@ mod tests {
         let decoded = |encoding: Option<&str>| {
             let options = DbfOptions {
                 encoding: encoding.map(str::to_owned),
+                ..Default::default()
             };
             let batches =
                 collect(read(Container::Dbf, file.clone(), &options, 10).unwrap()).unwrap();
@@ -1171,6 +1197,7 @@ mod tests {
 
         let options = DbfOptions {
             encoding: Some("utf-8".to_owned()),
+            ..Default::default()
         };
         let message = expect_error(read(Container::Dbf, file.clone(), &options, 10));
         assert!(message.contains("record 1, field NOME"), "{message}");
@@ -1182,8 +1209,39 @@ mod tests {
 
         let options = DbfOptions {
             encoding: Some("cp850".to_owned()),
+            ..Default::default()
         };
         assert_eq!(options.problems().len(), 1);
+        let bad_dates = DbfOptions {
+            dates: Some("brazilian".to_owned()),
+            ..Default::default()
+        };
+        assert!(bad_dates.problems()[0].contains("dbf.dates"));
+
+        // Dates as delivered, for datasets that took them that way before.
+        let fields = [("DTOBITO", 'D', 8)];
+        let dated = bytes_of(|out| {
+            write_dbf(
+                out,
+                &fields,
+                &[row(&[Some("20160101")]), row(&[Some("00000000")])],
+            )
+        });
+        let iso = collect(read(Container::Dbf, dated.clone(), &DbfOptions::default(), 10).unwrap())
+            .unwrap();
+        assert_eq!(
+            column(&iso[0], "DTOBITO"),
+            owned(&[Some("2016-01-01"), None])
+        );
+        let kept = DbfOptions {
+            dates: Some("as_delivered".to_owned()),
+            ..Default::default()
+        };
+        let kept = collect(read(Container::Dbf, dated, &kept, 10).unwrap()).unwrap();
+        assert_eq!(
+            column(&kept[0], "DTOBITO"),
+            owned(&[Some("20160101"), Some("00000000")])
+        );
         let message = expect_error(read(Container::Dbf, Vec::new(), &options, 10));
         assert!(message.contains("dbf.encoding"), "{message}");
     }

@@ -324,14 +324,24 @@ impl ZipMembers {
                 self.columns = Some((member.to_owned(), names));
                 Ok(())
             }
-            Some((first, expected)) if *expected != names => Err(SourceError::input(
-                format!("{}:{member}", self.name),
-                format!(
-                    "has columns ({}) but {first} has ({}); every file of an archive must have the same columns",
-                    names.join(", "),
-                    expected.join(", ")
-                ),
-            )),
+            Some((first, expected)) if *expected != names => {
+                // Positions and counts only: a member without a header would
+                // show its first row, data, as names.
+                let differs = expected
+                    .iter()
+                    .zip(&names)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(expected.len().min(names.len()))
+                    + 1;
+                Err(SourceError::input(
+                    format!("{}:{member}", self.name),
+                    format!(
+                        "has {} column(s) where {first} has {}, differing from column {differs} on; every file of an archive must have the same columns, each with its header",
+                        names.len(),
+                        expected.len()
+                    ),
+                ))
+            }
             Some(_) => Ok(()),
         }
     }

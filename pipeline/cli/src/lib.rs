@@ -316,7 +316,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let long_running = matches!(cli.command, Command::Daemon { .. } | Command::Serve { .. });
     init_logging(long_running);
-    std::panic::set_hook(Box::new(log_panic));
+    std::panic::set_hook(Box::new(move |info| log_panic(info, long_running)));
     // Every thread of the command, the main one included, has the stack a
     // query's threads have: planning recurses on the statement.
     let stack = lagoa_sql::engine::STACK_BYTES;
@@ -357,14 +357,17 @@ pub fn main() -> ExitCode {
 
 /// Panics are logged without their values: the message goes through the
 /// same redaction as a query's errors (it could quote a row).
-fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
+fn log_panic(info: &std::panic::PanicHookInfo<'_>, long_running: bool) {
     let message = info
         .payload()
         .downcast_ref::<String>()
         .map(String::as_str)
         .or_else(|| info.payload().downcast_ref::<&str>().copied())
         .unwrap_or("a panic");
-    if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+    if !long_running
+        && message.starts_with("failed printing to stdout")
+        && message.contains("Broken pipe")
+    {
         // `lagoa runs | head`: the reader closed the pipe. End quietly, as
         // other command-line tools do, with the shell's status for SIGPIPE.
         std::process::exit(141);
@@ -676,21 +679,39 @@ async fn run(cli: Cli) -> Result<()> {
                     if lake.catalog.raw_delivery(&raw_id).await?.is_none() {
                         bail!("no delivery {raw_id} in the raw zone (see `lagoa raw list`)");
                     }
-                    // Written beside the output and moved into place when
-                    // complete: a failure leaves an existing file as it was.
-                    let mut partial = output.clone().into_os_string();
-                    partial.push(".partial");
-                    let partial = PathBuf::from(partial);
+                    // Written beside the output (readable by its owner only:
+                    // it holds the delivery in clear) and moved into place
+                    // when complete, so a failure leaves an existing file as
+                    // it was. A device or a pipe (/dev/stdout) is written
+                    // directly.
+                    let special = std::fs::metadata(&output).is_ok_and(|m| !m.is_file());
+                    let partial = if special {
+                        output.clone()
+                    } else {
+                        let mut partial = output.clone().into_os_string();
+                        partial.push(".partial");
+                        PathBuf::from(partial)
+                    };
                     let written = async {
-                        let mut file = std::io::BufWriter::new(std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?);
+                        let file = if special {
+                            std::fs::OpenOptions::new().write(true).open(&partial)
+                        } else {
+                            use std::os::unix::fs::OpenOptionsExt;
+                            std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&partial)
+                        };
+                        let mut file = std::io::BufWriter::new(file.with_context(|| format!("creating {}", partial.display()))?);
                         let bytes = lake.read_raw(&raw_id, &mut file).await?;
                         std::io::Write::flush(&mut file)?;
-                        std::fs::rename(&partial, &output).with_context(|| format!("moving the delivery to {}", output.display()))?;
+                        if !special {
+                            std::fs::rename(&partial, &output).with_context(|| format!("moving the delivery to {}", output.display()))?;
+                        }
                         anyhow::Ok(bytes)
                     }
                     .await;
                     let bytes = written.inspect_err(|_| {
-                        let _ = std::fs::remove_file(&partial);
+                        if !special {
+                            let _ = std::fs::remove_file(&partial);
+                        }
                     })?;
                     println!("Wrote {} of delivery {raw_id} to {}", human_bytes(bytes), output.display());
                     Ok(())

@@ -520,7 +520,7 @@ impl Firing {
                         name,
                         now,
                         "abandoned: the run stopped without recording its end (its daemon stopped, or the catalog was unreachable)",
-                        "internal",
+                        "abandoned",
                         now,
                     )
                     .await

@@ -61,6 +61,9 @@ pub struct RunRequest {
     /// The institution delivering (a source's `provider`, `--provider`);
     /// else the contract's provider when it names an institution.
     pub provider: Option<String>,
+    /// `lagoa quarantine release`: the run whose quarantined rows this
+    /// run re-admits, marked released in the commit's transaction.
+    pub releases_quarantine_of: Option<String>,
 }
 
 impl RunRequest {
@@ -78,6 +81,7 @@ impl RunRequest {
             watermark_key: None,
             attempt: 1,
             provider: None,
+            releases_quarantine_of: None,
         }
     }
 }
@@ -152,12 +156,16 @@ pub async fn run_input(
         .hold_run(&run.run_id, &RunHolder::this_process(), run.started_at)
         .await?;
     lagoa_lake::fault::point("run.started");
-    let heartbeat = tokio::spawn(heartbeat(lake.catalog.clone(), run.run_id.clone()));
+    // Ends with this function, however it ends (a daemon's timeout drops
+    // the run's future).
+    let _heartbeat = AbortOnDrop(tokio::spawn(heartbeat(
+        lake.catalog.clone(),
+        run.run_id.clone(),
+    )));
     let span = tracing::info_span!("run", run_id = %run.run_id, source = %run.source, dataset = %run.dataset);
     let result = execute(lake, request, delivery, progress, &mut run)
         .instrument(span)
         .await;
-    heartbeat.abort();
     run.ended_at = Some(now_micros());
     match result {
         Ok(report) => {
@@ -196,6 +204,15 @@ async fn close_abandoned_runs(lake: &Lake, request: &RunRequest) {
             tracing::warn!(dataset = %request.dataset, source = %request.source, runs = ?closed, "closed runs whose process stopped as abandoned")
         }
         Err(e) => tracing::warn!(error = %e, "could not close abandoned runs"),
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -491,10 +508,11 @@ async fn execute(
                 run.error_class = Some((*class).into());
                 run.error = Some(message.clone());
                 let raw = raw_record("failed", run.error.clone());
+                run.raw_id = raw.as_ref().map(|r| r.raw_id.clone());
                 lake.catalog
-                    .record_unlanded(raw.as_ref(), quarantine.as_ref(), &digests)
+                    .record_unlanded(raw.as_ref(), quarantine.as_ref(), &digests, Some(run))
                     .await?;
-                run.raw_id = raw.map(|r| r.raw_id);
+                lagoa_lake::fault::point("run.after_unlanded");
             }
         }
         (None, Some(schema)) => {
@@ -524,6 +542,7 @@ async fn execute(
                 raw: raw.clone(),
                 quarantine: quarantine.clone(),
                 run_id: Some(run.run_id.clone()),
+                release_of: request.releases_quarantine_of.clone(),
                 digests: commit_digests,
                 contract: Some(ContractToRegister {
                     version: processed.contract.version() as i64,
@@ -537,12 +556,16 @@ async fn execute(
                 Err(e) => {
                     // Nothing became visible; the delivery stays on record.
                     forget(lake, paths.iter()).await;
+                    let e = IngestError::from(e);
                     let failed = raw_record("failed", Some(e.to_string()));
+                    run.status = "failed".into();
+                    run.error = Some(e.to_string());
+                    run.error_class = Some(error_class(&e).into());
+                    run.raw_id = failed.as_ref().map(|r| r.raw_id.clone());
                     lake.catalog
-                        .record_unlanded(failed.as_ref(), quarantine.as_ref(), &digests)
+                        .record_unlanded(failed.as_ref(), quarantine.as_ref(), &digests, Some(run))
                         .await?;
-                    run.raw_id = failed.map(|r| r.raw_id);
-                    return Err(e.into());
+                    return Err(e);
                 }
             };
             lagoa_lake::fault::point("run.after_commit");
@@ -581,10 +604,10 @@ async fn execute(
             run.error_class = Some("contract_violation".into());
             run.error = Some("the delivery holds no rows and no columns".into());
             let raw = raw_record("failed", run.error.clone());
+            run.raw_id = raw.as_ref().map(|r| r.raw_id.clone());
             lake.catalog
-                .record_unlanded(raw.as_ref(), quarantine.as_ref(), &digests)
+                .record_unlanded(raw.as_ref(), quarantine.as_ref(), &digests, Some(run))
                 .await?;
-            run.raw_id = raw.map(|r| r.raw_id);
         }
     }
     if let Some(raw_id) = replayed_raw {
@@ -758,6 +781,7 @@ async fn kept_even_if_unread(
                 size_bytes: raw.stored_bytes as i64,
                 sha256: raw.sha256.clone(),
             }],
+            None,
         )
         .await?;
     Err(e)

@@ -138,16 +138,11 @@ pub async fn release_quarantine(
     request.source = original.source.clone();
     request.trigger = "release".into();
     request.replay_of = Some(original.run_id.clone());
-    let outcome = run_input(lake, &request, RunInput::Replay { raw, batches }, progress).await?;
-    if outcome.run.status == "committed"
-        && !lake
-            .catalog
-            .release_quarantine(&original.run_id, &outcome.run.run_id)
-            .await?
-    {
-        tracing::warn!(run_id = %original.run_id, "quarantine released concurrently");
-    }
-    Ok(outcome)
+    // Marked released in the commit's own transaction: a crash cannot
+    // leave the rows admitted and the quarantine open, and two stewards
+    // releasing at once cannot admit them twice.
+    request.releases_quarantine_of = Some(original.run_id.clone());
+    run_input(lake, &request, RunInput::Replay { raw, batches }, progress).await
 }
 
 /// Quarantined rows back into one text batch with their delivered columns

@@ -65,6 +65,18 @@ pub async fn deep_check(
         }
         progress(report.objects, total);
     }
+    if !report.damaged.is_empty() {
+        // A vacuum or a shredding while the check ran removes objects on
+        // purpose: only what the catalog still names is damage.
+        let still: std::collections::HashSet<String> = lake
+            .catalog
+            .objects_to_verify()
+            .await?
+            .into_iter()
+            .map(|o| o.path)
+            .collect();
+        report.damaged.retain(|d| still.contains(&d.path));
+    }
     Ok(report)
 }
 

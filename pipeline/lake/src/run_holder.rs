@@ -21,8 +21,10 @@ pub const STALE_AFTER: Duration = Duration::from_secs(120);
 pub struct RunHolder {
     pub host: String,
     pub pid: i64,
-    /// The process's start time in clock ticks since boot (Linux), so that
-    /// a reused pid is told apart; empty where unknown.
+    /// The process's start time in clock ticks since boot and its pid
+    /// namespace (`<ticks>@<namespace>`, Linux), so that a reused pid, or a
+    /// process in another container under the same host name, is told
+    /// apart; empty where unknown.
     pub started: String,
 }
 
@@ -42,7 +44,10 @@ impl RunHolder {
         RunHolder {
             host: host_name(),
             pid,
-            started: process_start(pid).unwrap_or_default(),
+            started: match (process_start(pid), pid_namespace()) {
+                (Some(ticks), Some(ns)) => format!("{ticks}@{ns}"),
+                _ => String::new(),
+            },
         }
     }
 
@@ -51,10 +56,18 @@ impl RunHolder {
         if self.host != host_name() {
             return Liveness::Unknown;
         }
+        let Some((ticks, namespace)) = self.started.split_once('@') else {
+            // Nothing to tell a reused pid or another container by.
+            return Liveness::Unknown;
+        };
+        if pid_namespace().as_deref() != Some(namespace) {
+            // Another container with the same host name: its pids are not
+            // ours to look up.
+            return Liveness::Unknown;
+        }
         match process_start(self.pid) {
-            None => Liveness::Dead,
-            Some(started) if self.started.is_empty() || started == self.started => Liveness::Alive,
-            Some(_) => Liveness::Dead,
+            Some(started) if started == ticks => Liveness::Alive,
+            _ => Liveness::Dead,
         }
     }
 }
@@ -78,6 +91,13 @@ fn host_name() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into())
+}
+
+/// This process's pid namespace, e.g. `pid:[4026531836]`.
+fn pid_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
 }
 
 /// Field 22 of `/proc/<pid>/stat`: the start time, after the command name
@@ -104,14 +124,24 @@ mod tests {
         let gone = RunHolder { pid, ..me.clone() };
         assert_eq!(gone.liveness(), Liveness::Dead);
 
+        let namespace = me.started.split_once('@').unwrap().1.to_owned();
         let reused = RunHolder {
-            started: "1".into(),
+            started: format!("1@{namespace}"),
             ..me.clone()
         };
         assert_eq!(
             reused.liveness(),
             Liveness::Dead,
             "same pid, other start time"
+        );
+        let other_container = RunHolder {
+            started: "1@pid:[1]".into(),
+            ..me.clone()
+        };
+        assert_eq!(
+            other_container.liveness(),
+            Liveness::Unknown,
+            "same host name, another pid namespace"
         );
 
         let elsewhere = RunHolder {

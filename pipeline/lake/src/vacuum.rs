@@ -6,8 +6,8 @@
 //!
 //! The catalog forgets expired files before their objects are deleted, so a
 //! crash in between leaves orphans for the next vacuum, never a catalog that
-//! names missing files. Orphans younger than `orphan_min_age` are left: a
-//! run may be writing them right now. On S3, an upload a killed process
+//! names missing files. Orphans younger than `orphan_min_age`, or than
+//! the oldest run still going, are left: a run may be writing them now. On S3, an upload a killed process
 //! never completed is invisible to listing; the bucket's lifecycle rule
 //! `AbortIncompleteMultipartUpload` removes it (docs/daemon.md).
 
@@ -38,9 +38,22 @@ pub async fn vacuum(
     report.expired_files = expired.iter().map(|(_, path, _)| path.clone()).collect();
     report.bytes += expired.iter().map(|(_, _, size)| *size as u64).sum::<u64>();
 
-    let known = lake.catalog.known_paths().await?;
-    let cutoff =
+    // What a run still going may be writing is not an orphan, however
+    // old: runs whose process died are closed first, then nothing written
+    // since the oldest running one started (less a minute for clocks) is
+    // touched. Read before the catalog's paths, so that a run committing
+    // in between has its objects named or newer than the cutoff.
+    let now = now_micros();
+    lake.catalog.close_abandoned_runs(None, None, now).await?;
+    let oldest_running = lake.catalog.oldest_running_start().await?;
+    let mut cutoff =
         chrono::Utc::now() - chrono::Duration::from_std(orphan_min_age).unwrap_or_default();
+    if let Some(started) = oldest_running
+        .and_then(|micros| chrono::DateTime::from_timestamp_micros(micros - 60_000_000))
+    {
+        cutoff = cutoff.min(started);
+    }
+    let known = lake.catalog.known_paths().await?;
     for zone in ZONES {
         let prefix = ObjectPath::from(*zone);
         let listed: Vec<_> = lake
@@ -59,9 +72,7 @@ pub async fn vacuum(
         }
     }
     if let Some(root) = &lake.store.local_root {
-        let cutoff = std::time::SystemTime::now()
-            .checked_sub(orphan_min_age)
-            .unwrap_or(std::time::UNIX_EPOCH);
+        let cutoff = std::time::SystemTime::from(cutoff);
         for (path, size) in partial_uploads(root, cutoff)? {
             report.bytes += size;
             report.partial_uploads.push(path);

@@ -405,6 +405,7 @@ async fn run_recorded(
         raw: None,
         quarantine: None,
         run_id: None,
+        release_of: None,
         contract: None,
         digests,
     };

@@ -748,6 +748,24 @@ impl Catalog {
                 .map_err(LakeError::catalog(ctx("recording the run")))?;
         }
 
+        if let Some(released) = &request.release_of {
+            let marked = sqlx::query(
+                "UPDATE lagoa_quarantine SET released_at = $1, released_by_run = $2 WHERE run_id = $3 AND released_at IS NULL",
+            )
+            .bind(now_micros())
+            .bind(request.run_id.clone().unwrap_or_default())
+            .bind(released)
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog(ctx("releasing the quarantine")))?
+            .rows_affected();
+            if marked != 1 {
+                return Err(Attempt::Failed(LakeError::Invalid(format!(
+                    "the quarantined rows of run {released} were released by another run meanwhile; nothing was admitted twice"
+                ))));
+            }
+        }
+
         if let Some(watermark) = &request.watermark {
             save_watermark(&mut tx, watermark, snapshot)
                 .await
@@ -934,16 +952,27 @@ impl Catalog {
     }
 
     /// Records a delivery kept in the raw zone that did not become visible
-    /// (rejected, held, failed), with the rows it quarantined, in one
-    /// transaction. A committed delivery's records go with its commit.
+    /// (rejected, held, failed), with the rows it quarantined and the run's
+    /// end, in one transaction. A committed delivery's records go with its
+    /// commit.
     pub async fn record_unlanded(
         &self,
         raw: Option<&RawDelivery>,
         quarantine: Option<&QuarantineRecord>,
         digests: &[ObjectDigest],
+        run: Option<&RunRecord>,
     ) -> Result<()> {
         let what = "recording a delivery that did not land";
         let mut tx = self.pool.begin().await.map_err(LakeError::catalog(what))?;
+        if let Some(run) = run {
+            // The run's end goes with what it kept: killed after this, it
+            // is not mistaken for an abandoned run that kept nothing.
+            let mut ended = run.clone();
+            ended.ended_at.get_or_insert_with(now_micros);
+            runs::write_run(&mut tx, &ended)
+                .await
+                .map_err(LakeError::catalog(what))?;
+        }
         insert_digests(&mut tx, digests)
             .await
             .map_err(LakeError::catalog(what))?;
@@ -1275,7 +1304,9 @@ fn dataset_from_row(row: &AnyRow) -> Result<DatasetInfo> {
 }
 
 /// The dataset's schema after a delivery: existing columns keep their
-/// position; personal tags are only ever added; new columns are appended.
+/// position; personal tags are only ever added; a column becomes nullable
+/// when the delivery's contract says so, never required again; new columns
+/// are appended.
 /// Retyping a column is refused (the full drift policy is the contract's).
 pub fn merge_columns(
     dataset: &DatasetName,
@@ -1297,6 +1328,12 @@ pub fn merge_columns(
                 }
                 if existing.personal.is_none() && column.personal.is_some() {
                     existing.personal = column.personal;
+                }
+                // A contract that lets a required column be empty relaxes
+                // it (a new schema version): the files it writes may hold
+                // nulls there, and reads must accept them.
+                if column.nullable && !existing.nullable {
+                    existing.nullable = true;
                 }
             }
             None => {

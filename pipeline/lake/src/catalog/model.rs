@@ -166,6 +166,10 @@ pub struct CommitRequest {
     /// so a process killed right after the commit leaves a run that says
     /// what became of it.
     pub run_id: Option<String>,
+    /// A quarantine release: the run whose quarantine this commit
+    /// re-admits, marked released by `run_id` in the same transaction (the
+    /// commit fails if someone released it first).
+    pub release_of: Option<String>,
     /// Size and SHA-256 of every object this delivery wrote (data files,
     /// raw copy, quarantine), recorded with the commit for `check --deep`.
     pub digests: Vec<ObjectDigest>,

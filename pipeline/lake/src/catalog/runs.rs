@@ -123,44 +123,9 @@ impl Catalog {
             .begin()
             .await
             .map_err(LakeError::catalog("recording a run"))?;
-        sqlx::query("DELETE FROM lagoa_run WHERE run_id = $1")
-            .bind(&run.run_id)
-            .execute(&mut *tx)
+        write_run(&mut tx, run)
             .await
             .map_err(LakeError::catalog("recording a run"))?;
-        sqlx::query(&format!(
-            "INSERT INTO lagoa_run ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-        ))
-        .bind(&run.run_id)
-        .bind(&run.source)
-        .bind(&run.dataset)
-        .bind(&run.trigger)
-        .bind(&run.status)
-        .bind(run.attempts)
-        .bind(run.started_at)
-        .bind(run.ended_at)
-        .bind(run.rows_read)
-        .bind(run.rows_written)
-        .bind(run.rows_rejected)
-        .bind(run.bytes_read)
-        .bind(run.bytes_written)
-        .bind(run.snapshot_id)
-        .bind(run.raw_id.clone())
-        .bind(run.contract_version)
-        .bind(run.replay_of.clone())
-        .bind(run.error.clone())
-        .bind(run.error_class.clone())
-        .bind(run.report.clone())
-        .execute(&mut *tx)
-        .await
-        .map_err(LakeError::catalog("recording a run"))?;
-        if run.status != "running" {
-            sqlx::query("DELETE FROM lagoa_run_holder WHERE run_id = $1")
-                .bind(&run.run_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(LakeError::catalog("recording a run"))?;
-        }
         tx.commit()
             .await
             .map_err(LakeError::catalog("recording a run"))?;
@@ -344,21 +309,6 @@ impl Catalog {
             .collect()
     }
 
-    /// Marks a quarantine released by the run that re-admitted its rows;
-    /// false if it was already released (by a concurrent steward).
-    pub async fn release_quarantine(&self, run_id: &str, by_run: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE lagoa_quarantine SET released_at = $1, released_by_run = $2 WHERE run_id = $3 AND released_at IS NULL",
-        )
-        .bind(now_micros())
-        .bind(by_run)
-        .bind(run_id)
-        .execute(&self.pool)
-        .await
-        .map_err(LakeError::catalog("releasing quarantine"))?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// Registers a contract version; a version number is registered once.
     pub async fn register_contract(
         &self,
@@ -479,6 +429,14 @@ impl Catalog {
         Ok(())
     }
 
+    /// When the oldest run still marked running started, if any.
+    pub async fn oldest_running_start(&self) -> Result<Option<i64>> {
+        sqlx::query_scalar("SELECT MIN(started_at) FROM lagoa_run WHERE status = 'running'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(LakeError::catalog("reading running runs"))
+    }
+
     /// The holder of a running run says it is alive.
     pub async fn heartbeat_run(&self, run_id: &str, now: i64) -> Result<()> {
         sqlx::query("UPDATE lagoa_run_holder SET heartbeat_at = $1 WHERE run_id = $2")
@@ -541,13 +499,16 @@ impl Catalog {
                 .begin()
                 .await
                 .map_err(LakeError::catalog("closing an abandoned run"))?;
+            // Not if its heartbeat moved since it was read: alive after all.
             let updated = sqlx::query(
                 "UPDATE lagoa_run SET status = 'failed', error = $1, error_class = 'abandoned', ended_at = $2
-                  WHERE run_id = $3 AND status = 'running'",
+                  WHERE run_id = $3 AND status = 'running'
+                    AND NOT EXISTS (SELECT 1 FROM lagoa_run_holder h WHERE h.run_id = $3 AND h.heartbeat_at > $4)",
             )
             .bind(&error)
             .bind(now)
             .bind(&run_id)
+            .bind(heartbeat)
             .execute(&mut *tx)
             .await
             .map_err(LakeError::catalog("closing an abandoned run"))?
@@ -595,6 +556,50 @@ pub async fn save_watermark(
     .bind(now_micros())
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// Writes a run's row (insert or replace by id) inside `tx`; a run no
+/// longer running has no holder.
+pub(crate) async fn write_run(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    run: &RunRecord,
+) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM lagoa_run WHERE run_id = $1")
+        .bind(&run.run_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO lagoa_run ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+    ))
+    .bind(&run.run_id)
+    .bind(&run.source)
+    .bind(&run.dataset)
+    .bind(&run.trigger)
+    .bind(&run.status)
+    .bind(run.attempts)
+    .bind(run.started_at)
+    .bind(run.ended_at)
+    .bind(run.rows_read)
+    .bind(run.rows_written)
+    .bind(run.rows_rejected)
+    .bind(run.bytes_read)
+    .bind(run.bytes_written)
+    .bind(run.snapshot_id)
+    .bind(run.raw_id.clone())
+    .bind(run.contract_version)
+    .bind(run.replay_of.clone())
+    .bind(run.error.clone())
+    .bind(run.error_class.clone())
+    .bind(run.report.clone())
+    .execute(&mut **tx)
+    .await?;
+    if run.status != "running" {
+        sqlx::query("DELETE FROM lagoa_run_holder WHERE run_id = $1")
+            .bind(&run.run_id)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 
