@@ -403,3 +403,35 @@ async fn vacuum_leaves_what_a_running_run_may_be_writing() {
     let out = lagoa_ok(&lake_dir, &["vacuum", "--min-age", "0s"]);
     assert!(!in_flight.exists(), "{out}");
 }
+
+#[test]
+fn a_delivery_that_cannot_be_read_keeps_its_original_under_its_run() {
+    let (dir, lake) = new_lake();
+    let garbage = write_file(dir.path(), "DOAC2024.dbf", "not a dbf at all, just text");
+    let err = lagoa_err(
+        &lake,
+        &[
+            "ingest",
+            garbage.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--level",
+            "especial",
+        ],
+    );
+    assert!(err.contains("DOAC2024.dbf"), "{err}");
+    let runs = json_lines(&lagoa_ok(&lake, &["runs", "--json"]));
+    assert_eq!(runs[0]["status"], "failed", "{runs:?}");
+    let raw_id = runs[0]["raw_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the run names its original: {runs:?}"));
+    let back = dir.path().join("back.dbf");
+    lagoa_ok(
+        &lake,
+        &["raw", "get", raw_id, "--output", back.to_str().unwrap()],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&back).unwrap(),
+        "not a dbf at all, just text"
+    );
+}

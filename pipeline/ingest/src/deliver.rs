@@ -370,7 +370,16 @@ async fn execute(
             if let Some(snapshot) = rerun_of(lake, request, &file).await? {
                 return Ok(already_ingested(request, run, &file.name, snapshot));
             }
-            run_file(lake, request, &file, contract, existing.clone(), progress).await?
+            run_file(
+                lake,
+                request,
+                &file,
+                contract,
+                existing.clone(),
+                progress,
+                run,
+            )
+            .await?
         }
         RunInput::New(Delivery::Remote(remote)) => {
             let (object, fingerprint) = fetch_into_raw(lake, request, &remote).await?;
@@ -395,10 +404,9 @@ async fn execute(
             let processed = kept_even_if_unread(
                 lake,
                 request,
-                &remote.name,
-                &object,
-                &fingerprint,
+                (&remote.name, &object, &fingerprint),
                 processed,
+                run,
             )
             .await?;
             ((remote.name.clone(), object, None), fingerprint, processed)
@@ -671,6 +679,7 @@ async fn run_file(
     contract: Option<Contract>,
     existing: Option<DatasetInfo>,
     progress: Progress,
+    run: &mut RunRecord,
 ) -> Result<(RawCopy, String, Processed), IngestError> {
     // The original bytes go to the raw zone on a thread of their own, and
     // the copy completes even when the delivery is rejected.
@@ -707,8 +716,14 @@ async fn run_file(
         .await
         .map_err(|e| IngestError::Usage(format!("the raw-zone thread failed: {e}")))??;
     lagoa_lake::fault::point("run.raw_kept");
-    let processed =
-        kept_even_if_unread(lake, request, &file.name, &raw, &fingerprint, processed).await?;
+    let processed = kept_even_if_unread(
+        lake,
+        request,
+        (&file.name, &raw, &fingerprint),
+        processed,
+        run,
+    )
+    .await?;
     Ok(((file.name.clone(), raw, None), fingerprint, processed))
 }
 
@@ -759,29 +774,35 @@ async fn run_remote(
 }
 
 /// A delivery that could not even be opened is still kept in the raw zone
-/// and recorded; the run fails with the reader's error.
+/// and recorded, with the run's end (so `lagoa replay <run>` finds its
+/// original); the run fails with the reader's error.
 async fn kept_even_if_unread(
     lake: &Lake,
     request: &RunRequest,
-    name: &str,
-    raw: &RawObject,
-    fingerprint: &str,
+    (name, raw, fingerprint): (&str, &RawObject, &str),
     processed: Result<Processed, IngestError>,
+    run: &mut RunRecord,
 ) -> Result<Processed, IngestError> {
     let e = match processed {
         Ok(p) => return Ok(p),
         Err(e) => e,
     };
+    let record = failed_raw(request, name, raw, fingerprint, &e);
+    run.status = "failed".into();
+    run.error = Some(e.to_string());
+    run.error_class = Some(error_class(&e).into());
+    run.raw_id = Some(record.raw_id.clone());
+    run.bytes_read = raw.size_bytes as i64;
     lake.catalog
         .record_unlanded(
-            Some(&failed_raw(request, name, raw, fingerprint, &e)),
+            Some(&record),
             None,
             &[ObjectDigest {
                 path: raw.path.clone(),
                 size_bytes: raw.stored_bytes as i64,
                 sha256: raw.sha256.clone(),
             }],
-            None,
+            Some(run),
         )
         .await?;
     Err(e)
