@@ -42,12 +42,12 @@ pub(crate) fn delivery(rows: usize) -> (String, usize) {
     let mut text = String::from("id,municipio,valor,cpf\n");
     let mut bad = 0;
     for i in 0..rows {
-        let mut cpf = lagoa_schemas::validators::cpf_from_base(100_000_000 + i as u32);
-        if i % 100 == 7 {
-            let last = cpf.pop().unwrap().to_digit(10).unwrap();
-            cpf.push(char::from_digit((last + 1) % 10, 10).unwrap());
+        let cpf = if i % 100 == 7 {
             bad += 1;
-        }
+            broken_cpf(100_000_000 + i as u32)
+        } else {
+            lagoa_schemas::validators::cpf_from_base(100_000_000 + i as u32)
+        };
         text.push_str(&format!(
             "{i},Município de Teste {:04} — distrito sede,{}.{:02},{cpf}\n",
             i % 5000,
@@ -56,6 +56,14 @@ pub(crate) fn delivery(rows: usize) -> (String, usize) {
         ));
     }
     (text, bad)
+}
+
+/// A CPF whose last check digit is wrong: the validator rejects it.
+fn broken_cpf(base: u32) -> String {
+    let mut cpf = lagoa_schemas::validators::cpf_from_base(base);
+    let last = cpf.pop().and_then(|d| d.to_digit(10)).unwrap_or(0);
+    cpf.push(char::from_digit((last + 1) % 10, 10).unwrap_or('0'));
+    cpf
 }
 
 fn store_files(lake: &Path, zone: &str) -> Vec<PathBuf> {
@@ -319,11 +327,11 @@ fn killed_after_recording_a_rejected_delivery() {
     // One row in five with a bad CPF: over the contract's 5 % limit.
     let mut text = String::from("id,municipio,valor,cpf\n");
     for i in 0..100u32 {
-        let mut cpf = lagoa_schemas::validators::cpf_from_base(300_000_000 + i);
-        if i % 5 == 0 {
-            let last = cpf.pop().unwrap().to_digit(10).unwrap();
-            cpf.push(char::from_digit((last + 1) % 10, 10).unwrap());
-        }
+        let cpf = if i % 5 == 0 {
+            broken_cpf(300_000_000 + i)
+        } else {
+            lagoa_schemas::validators::cpf_from_base(300_000_000 + i)
+        };
         text.push_str(&format!("{i},Recife,1.00,{cpf}\n"));
     }
     let file = write_file(dir.path(), "entregas_ruim.csv", &text);

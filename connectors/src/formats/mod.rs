@@ -364,7 +364,9 @@ impl Iterator for ZipMembers {
                     }
                 }
             }
-            let (member, batches) = self.current.as_mut().expect("opened above");
+            let Some((member, batches)) = self.current.as_mut() else {
+                continue;
+            };
             let member = member.clone();
             match batches.next() {
                 None => self.current = None,

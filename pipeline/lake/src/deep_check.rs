@@ -13,7 +13,6 @@
 use crate::Lake;
 use crate::catalog::model::StoredObject;
 use crate::error::Result;
-use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
 use serde::Serialize;
@@ -103,35 +102,16 @@ async fn verify(lake: &Lake, object: &StoredObject) -> std::result::Result<u64, 
             .map_err(|e| format!("fails authentication or decoding: {e}"))?;
         return Ok(object.size_bytes as u64);
     }
-    // Raw-zone and quarantine objects can be gigabytes: hashed as they
-    // stream, then decrypted chunk by chunk.
-    let mut stream = lake
-        .store
-        .store
-        .get(&location)
+    // Raw-zone and quarantine objects can be gigabytes: one streaming pass
+    // authenticates every chunk and hashes the stored bytes.
+    let stored = crate::raw::verify_raw(&lake.store.store, lake.crypto.keys(), &object.path)
         .await
-        .map_err(missing)?
-        .into_stream();
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| format!("cannot be read: {e}"))?;
-        size += chunk.len() as u64;
-        hasher.update(&chunk);
-    }
-    compare(
-        object,
-        size,
-        &format!("sha256:{}", hex::encode(hasher.finalize())),
-    )?;
-    crate::raw::read_raw(
-        &lake.store.store,
-        lake.crypto.keys(),
-        &object.path,
-        &mut std::io::sink(),
-    )
-    .await
-    .map_err(|e| format!("fails authentication: {e}"))?;
+        .map_err(|e| match e.store_error() {
+            Some(object_store::Error::NotFound { .. }) => "is missing from the store".into(),
+            _ => format!("fails authentication: {e}"),
+        })?;
+    let size = stored.size;
+    compare(object, size, &stored.sha256())?;
     Ok(size)
 }
 

@@ -28,6 +28,7 @@ use object_store::path::Path as ObjectPath;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::sync::Arc;
 use tokio::runtime::Handle;
@@ -210,12 +211,48 @@ pub async fn read_raw(
     path: &str,
     out: &mut (dyn Write + Send),
 ) -> Result<u64> {
+    read_raw_counting(store, keys, path, out, &mut None).await
+}
+
+/// The bytes of a raw object as stored: how many, and their SHA-256.
+#[derive(Default)]
+pub struct StoredBytes {
+    pub size: u64,
+    hasher: Sha256,
+}
+
+impl StoredBytes {
+    /// `sha256:<hex>`, as recorded when the object was written.
+    pub fn sha256(self) -> String {
+        format!("sha256:{}", hex::encode(self.hasher.finalize()))
+    }
+}
+
+/// Reads a raw object once, authenticating every chunk and counting and
+/// hashing the stored bytes on the way (`lagoa check --deep`).
+pub async fn verify_raw(
+    store: &Arc<dyn ObjectStore>,
+    keys: &Arc<dyn KeyProvider>,
+    path: &str,
+) -> Result<StoredBytes> {
+    let mut stored = Some(StoredBytes::default());
+    read_raw_counting(store, keys, path, &mut std::io::sink(), &mut stored).await?;
+    Ok(stored.unwrap_or_default())
+}
+
+async fn read_raw_counting(
+    store: &Arc<dyn ObjectStore>,
+    keys: &Arc<dyn KeyProvider>,
+    path: &str,
+    out: &mut (dyn Write + Send),
+    stored: &mut Option<StoredBytes>,
+) -> Result<u64> {
     let location = ObjectPath::from(path);
     let corrupt = |what: &str| LakeError::Encryption {
         path: path.to_owned(),
         message: format!("raw object is corrupt or tampered with: {what}"),
     };
-    let mut stream = store
+    let stream = store
         .get(&location)
         .await
         .map_err(LakeError::store(path))?
@@ -223,6 +260,13 @@ pub async fn read_raw(
     let mut buf: Vec<u8> = Vec::new();
     let mut eof = false;
     // Fills `buf` to at least `n` bytes unless the object ends first.
+    let mut stream = stream.map(|bytes| {
+        if let (Ok(bytes), Some(stored)) = (&bytes, stored.as_mut()) {
+            stored.size += bytes.len() as u64;
+            stored.hasher.update(bytes);
+        }
+        bytes
+    });
     async fn fill(
         stream: &mut (impl futures::Stream<Item = object_store::Result<bytes::Bytes>> + Unpin),
         buf: &mut Vec<u8>,
