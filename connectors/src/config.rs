@@ -19,6 +19,19 @@ pub enum SourceConfig {
 }
 
 impl SourceConfig {
+    /// The columns that identify a row at the source, when the source says
+    /// (a database source's `incremental.primary_key`).
+    pub fn primary_key(&self) -> Vec<String> {
+        match self {
+            SourceConfig::Postgres(c) | SourceConfig::Mysql(c) => c
+                .incremental
+                .as_ref()
+                .map(|i| i.primary_key.clone())
+                .unwrap_or_default(),
+            SourceConfig::File(_) | SourceConfig::HttpApi(_) => Vec::new(),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             SourceConfig::File(_) => "file",

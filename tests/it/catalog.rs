@@ -104,6 +104,8 @@ fn request(
         release_of: None,
         contract: None,
         digests: Vec::new(),
+        deletes: Vec::new(),
+        replaces: Vec::new(),
     }
 }
 
@@ -743,5 +745,93 @@ async fn categorisations_requests_and_grants_on_both_backends() {
             .unwrap();
         assert_eq!((denied.status.as_str(), denied.grant_id), ("denied", None));
     })
+    .await;
+}
+
+/// Deletion vectors are versioned like files: each snapshot reads the
+/// vector it had, a commit computed from an older vector (or a file a
+/// compaction already replaced) fails instead of landing stale positions,
+/// and a compaction ends the files it replaces without touching the past.
+#[tokio::test]
+async fn deletion_vectors_follow_snapshots_and_refuse_stale_positions() {
+    use lagoa_lake::deletion::DeletionVector;
+    on_both(
+        "deletion_vectors_follow_snapshots_and_refuse_stale_positions",
+        |c| async move {
+            let first = file("2024", 10);
+            let first_id = first.file_id.clone();
+            let before = snapshot_of(
+                &c.commit(&request("dv", WriteMode::Append, vec![first], None))
+                    .await
+                    .unwrap(),
+            );
+            let mut upsert = request("dv", WriteMode::Upsert, vec![file("2024", 2)], None);
+            upsert.deletes = vec![NewDeletes {
+                file_id: first_id.clone(),
+                based_on: None,
+                vector: DeletionVector::new(vec![3, 7]),
+            }];
+            let after = snapshot_of(&c.commit(&upsert).await.unwrap());
+            let summary = c
+                .snapshots(None)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|s| s.snapshot_id == after)
+                .unwrap()
+                .summary;
+            assert!(summary.contains("\"rows_deleted\":2"), "{summary}");
+
+            let (_, then) = live_rows(&c, "dv", AsOf::Snapshot(before)).await;
+            assert!(then[0].deletes.is_none(), "the past has no deletes");
+            let (_, now) = live_rows(&c, "dv", AsOf::Latest).await;
+            let old = now.iter().find(|f| f.file_id == first_id).unwrap();
+            assert_eq!(old.live_rows(), 8);
+            let since = old.deletes.as_ref().unwrap().since;
+            assert_eq!(since, after);
+            assert_eq!(now.iter().map(|f| f.live_rows()).sum::<i64>(), 10);
+
+            // Positions computed before that upsert: refused, nothing lands.
+            let mut stale = request("dv", WriteMode::Upsert, vec![file("2024", 1)], None);
+            stale.deletes = vec![NewDeletes {
+                file_id: first_id.clone(),
+                based_on: None,
+                vector: DeletionVector::new(vec![1]),
+            }];
+            let err = c.commit(&stale).await.unwrap_err();
+            assert!(matches!(err, LakeError::ConcurrentChange { .. }), "{err}");
+            let (_, unchanged) = live_rows(&c, "dv", AsOf::Latest).await;
+            assert_eq!(unchanged.len(), 2, "the refused commit added no file");
+
+            // A compaction that read the current vector replaces the file.
+            let mut compaction = request("dv", WriteMode::Compact, vec![file("2024", 8)], None);
+            compaction.replaces = vec![ReplacedFile {
+                file_id: first_id.clone(),
+                based_on: Some(since),
+            }];
+            let compacted = snapshot_of(&c.commit(&compaction).await.unwrap());
+            let (rows, files) = live_rows(&c, "dv", AsOf::Latest).await;
+            assert_eq!(rows, 10);
+            assert!(
+                files
+                    .iter()
+                    .all(|f| f.file_id != first_id && f.deletes.is_none())
+            );
+            // Time travel still reads the old file with its vector.
+            let (_, past) = live_rows(&c, "dv", AsOf::Snapshot(compacted - 1)).await;
+            let old = past.iter().find(|f| f.file_id == first_id).unwrap();
+            assert_eq!(old.live_rows(), 8);
+
+            // A second compaction of the same file (it read it before the
+            // first committed) is refused.
+            let mut again = request("dv", WriteMode::Compact, vec![file("2024", 8)], None);
+            again.replaces = vec![ReplacedFile {
+                file_id: first_id,
+                based_on: Some(since),
+            }];
+            let err = c.commit(&again).await.unwrap_err();
+            assert!(matches!(err, LakeError::ConcurrentChange { .. }), "{err}");
+        },
+    )
     .await;
 }

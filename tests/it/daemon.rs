@@ -77,7 +77,7 @@ async fn start_with(
     alerter: lagoa_daemon::Alerter,
     repeated_failures: u32,
 ) -> Running {
-    start_checking(lake, sources, clock, alerter, repeated_failures, None).await
+    start_checking(lake, sources, clock, alerter, repeated_failures, None, None).await
 }
 
 async fn start_checking(
@@ -87,6 +87,7 @@ async fn start_checking(
     alerter: lagoa_daemon::Alerter,
     repeated_failures: u32,
     deep_check_every: Option<Duration>,
+    compact_every: Option<Duration>,
 ) -> Running {
     let daemon = Arc::new(
         Daemon::new(
@@ -102,6 +103,7 @@ async fn start_checking(
                 late_check_every: Duration::from_secs(600),
                 repeated_failures,
                 deep_check_every,
+                compact_every,
             },
         )
         .with_alerter(alerter),
@@ -1004,6 +1006,7 @@ async fn the_daemon_reads_every_object_on_its_schedule_and_alerts_on_damage() {
         lagoa_daemon::Alerter::to(&format!("http://127.0.0.1:{hook}/hooks/lagoa")),
         3,
         Some(Duration::from_secs(24 * 3600)),
+        None,
     )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -1034,5 +1037,63 @@ async fn the_daemon_reads_every_object_on_its_schedule_and_alerts_on_damage() {
     assert!(
         got[0]["text"].as_str().unwrap().contains("danificado"),
         "{got:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_compacts_on_its_schedule() {
+    let (dir, lake_dir) = new_lake();
+    let (sources, folder) = folder_source(dir.path(), "obitos_compactados", "");
+    let file = sources.join("obitos_compactados.source.toml");
+    write_file(&folder, "obitos_01.csv", &delivery(1, 30));
+    lagoa_ok(&lake_dir, &["source", "run", file.to_str().unwrap()]);
+    write_file(&folder, "obitos_02.csv", &delivery(2, 20));
+    lagoa_ok(&lake_dir, &["source", "run", file.to_str().unwrap()]);
+
+    let lake = Arc::new(Lake::open(&lake_dir).await.unwrap());
+    let files = |lake: Arc<Lake>| async move {
+        let snapshot = lake
+            .catalog
+            .resolve(&lagoa_lake::AsOf::Latest)
+            .await
+            .unwrap();
+        let name = lagoa_core::DatasetName::new("obitos_compactados").unwrap();
+        let dataset = lake
+            .catalog
+            .dataset(&name, snapshot)
+            .await
+            .unwrap()
+            .unwrap();
+        let files = lake.catalog.files(&dataset, snapshot).await.unwrap();
+        (files.len(), files.iter().map(|f| f.row_count).sum::<i64>())
+    };
+    assert_eq!(files(Arc::clone(&lake)).await, (2, 50));
+    let clock = Arc::new(TestClock::new(Utc::now()));
+    let daemon = start_checking(
+        Arc::clone(&lake),
+        &sources,
+        Arc::clone(&clock),
+        lagoa_daemon::Alerter::none(),
+        3,
+        None,
+        Some(Duration::from_secs(3600)),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        files(Arc::clone(&lake)).await.0,
+        2,
+        "not before its interval"
+    );
+    clock.advance(chrono::Duration::hours(2));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while files(Arc::clone(&lake)).await.0 != 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    daemon.stop().await;
+    assert_eq!(
+        files(Arc::clone(&lake)).await,
+        (1, 50),
+        "two small files became one"
     );
 }

@@ -25,3 +25,4 @@ mod remote;
 mod security;
 mod storage;
 mod support;
+mod upsert;

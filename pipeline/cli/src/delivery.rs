@@ -102,9 +102,17 @@ pub struct IngestArgs {
     /// stewards categorise it (else the contract's, when it names one).
     #[arg(long)]
     pub provider: Option<String>,
-    /// append, replace-partition or full-refresh.
+    /// append, replace-partition, full-refresh or upsert (rows replace
+    /// the current rows with the same primary key).
     #[arg(long, default_value = "append")]
     pub mode: String,
+    /// Upsert: the key's columns, when the contract declares no primary_key.
+    #[arg(long, value_delimiter = ',')]
+    pub key: Vec<String>,
+    /// Upsert: a column whose value marks the row's key deleted at the
+    /// source (true, non-zero, S/sim, or any non-null time).
+    #[arg(long)]
+    pub delete_column: Option<String>,
     #[command(flatten)]
     pub read: ReadOptions,
 }
@@ -193,6 +201,18 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<()> {
     request.provider = args.provider.clone();
     request.reference_date = parse_date(args.reference_date.as_deref())?;
     request.mode = args.mode.parse::<WriteMode>().map_err(|e| anyhow!(e))?;
+    if request.mode != WriteMode::Upsert && (!args.key.is_empty() || args.delete_column.is_some()) {
+        bail!("--key and --delete-column apply to --mode upsert only");
+    }
+    request.key = args
+        .key
+        .iter()
+        .map(|k| lagoa_schemas::normalize_column_name(k))
+        .collect();
+    request.delete_column = args
+        .delete_column
+        .as_deref()
+        .map(lagoa_schemas::normalize_column_name);
     request.hints = InferenceHints {
         level: args.level.map(|l| l.parse::<SharingLevel>()).transpose()?,
         personal: args.personal,
@@ -305,6 +325,22 @@ pub fn print_outcome(name: &str, outcome: &RunOutcome, elapsed: std::time::Durat
     let run = &outcome.run;
     let secs = elapsed.as_secs_f64().max(1e-9);
     match run.status.as_str() {
+        "committed" if outcome.report.upsert.is_some() => {
+            let upsert = outcome.report.upsert.clone().unwrap_or_default();
+            println!(
+                "{name}: upserted {} rows into {} as snapshot {} ({} rejected to quarantine): {} row(s) replaced, {} deleted ({} deletion mark(s), {} repeated key(s) in the delivery) in {:.2}s; run {}",
+                run.rows_written,
+                run.dataset,
+                run.snapshot_id.unwrap_or_default(),
+                run.rows_rejected,
+                upsert.rows_replaced,
+                upsert.rows_deleted,
+                upsert.deletion_marks,
+                upsert.repeated_keys,
+                secs,
+                run.run_id
+            );
+        }
         "committed" => println!(
             "{name}: ingested {} rows into {} as snapshot {} ({} rejected to quarantine) in {:.2}s ({:.0} rows/s, {:.1} MB/s); run {}",
             run.rows_written,

@@ -183,6 +183,15 @@ enum Command {
         #[arg(long)]
         min_age: Option<String>,
     },
+    /// Rewrite small files and files with deleted rows (upserts) into
+    /// fewer files; earlier snapshots still read the old ones.
+    Compact {
+        /// Only this dataset (default: every dataset).
+        dataset: Option<String>,
+        /// Say what would be rewritten, and rewrite nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Master keys: rotation and crypto-shredding.
     Keys {
         #[command(subcommand)]
@@ -614,6 +623,35 @@ async fn run(cli: Cli) -> Result<()> {
                 report.partial_uploads.len(),
                 human_bytes(report.bytes)
             );
+            Ok(())
+        }
+        Command::Compact { dataset, dry_run } => {
+            let lake = open(&cli.lake).await?;
+            let dataset = dataset.map(DatasetName::new).transpose()?;
+            let done = lagoa_lake::compact::compact(&lake, dataset.as_ref(), dry_run).await?;
+            if done.is_empty() {
+                println!("Nothing to compact.");
+            }
+            for c in done {
+                let what = format!(
+                    "{}: {} file(s), {} rows ({} deleted row(s) folded), {}",
+                    c.dataset,
+                    c.files_before,
+                    c.rows,
+                    c.deleted_rows,
+                    human_bytes(c.bytes_before as u64)
+                );
+                match (dry_run, c.snapshot, c.skipped) {
+                    (true, _, _) => println!("Would compact {what}"),
+                    (false, _, Some(why)) => println!("Left {what} as is: {why}"),
+                    (false, snapshot, None) => println!(
+                        "Compacted {what} into {} file(s), {} (snapshot {})",
+                        c.files_after,
+                        human_bytes(c.bytes_after as u64),
+                        snapshot.unwrap_or_default()
+                    ),
+                }
+            }
             Ok(())
         }
         Command::Keys { command } => {

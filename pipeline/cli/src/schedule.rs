@@ -44,6 +44,7 @@ fn options(lake: &Lake) -> DaemonOptions {
         repeated_failures: d.repeated_failures,
         deep_check_every: (d.deep_check_hours > 0)
             .then(|| Duration::from_secs(d.deep_check_hours * 3600)),
+        compact_every: (d.compact_hours > 0).then(|| Duration::from_secs(d.compact_hours * 3600)),
         ..Default::default()
     }
 }

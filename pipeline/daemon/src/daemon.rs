@@ -55,6 +55,8 @@ pub struct DaemonOptions {
     /// How often every object of the lake is read in full and verified
     /// (`check --deep`); none: never.
     pub deep_check_every: Option<Duration>,
+    /// How often every dataset is compacted (`lagoa compact`); none: never.
+    pub compact_every: Option<Duration>,
 }
 
 impl Default for DaemonOptions {
@@ -68,6 +70,7 @@ impl Default for DaemonOptions {
             late_check_every: Duration::from_secs(300),
             repeated_failures: 3,
             deep_check_every: None,
+            compact_every: None,
         }
     }
 }
@@ -227,12 +230,13 @@ impl Daemon {
         let mut next_late_check = self.clock.now();
         // The audit anchor last sent to the webhook (its entry number).
         let mut anchor_pushed: Option<i64> = None;
-        let deep_every = self
-            .options
-            .deep_check_every
-            .and_then(|d| chrono::Duration::from_std(d).ok());
-        let mut next_deep_check = deep_every.map(|every| self.clock.now() + every);
-        let mut deep_check: Option<tokio::task::JoinHandle<()>> = None;
+        let mut deep_check = Periodic::new(
+            "deep check",
+            self.options.deep_check_every,
+            self.clock.now(),
+        );
+        let mut compaction =
+            Periodic::new("compaction", self.options.compact_every, self.clock.now());
         loop {
             let now = self.clock.now();
             for (i, plan) in plans.iter_mut().enumerate() {
@@ -271,19 +275,13 @@ impl Daemon {
                 next_late_check = now
                     + chrono::Duration::from_std(self.options.late_check_every).unwrap_or_default();
             }
-            if let (Some(at), Some(every)) = (next_deep_check, deep_every)
-                && now >= at
-            {
-                if deep_check.as_ref().is_none_or(|h| h.is_finished()) {
-                    deep_check = Some(tokio::spawn(
-                        deep_check_and_alert(Arc::clone(&self.lake), Arc::clone(&self.alerter))
-                            .instrument(tracing::info_span!("deep_check")),
-                    ));
-                } else {
-                    tracing::warn!("the previous deep check is still running; this one is skipped");
-                }
-                next_deep_check = Some(now + every);
-            }
+            deep_check.start_if_due(now, || {
+                deep_check_and_alert(Arc::clone(&self.lake), Arc::clone(&self.alerter))
+                    .instrument(tracing::info_span!("deep_check"))
+            });
+            compaction.start_if_due(now, || {
+                compact(Arc::clone(&self.lake)).instrument(tracing::info_span!("compaction"))
+            });
             let wake = plans
                 .iter()
                 .filter(|p| !p.running)
@@ -292,7 +290,8 @@ impl Daemon {
                 .unwrap_or(now + self.options.max_sleep)
                 .min(now + self.options.max_sleep)
                 .min(next_late_check)
-                .min(next_deep_check.unwrap_or(next_late_check));
+                .min(deep_check.next().unwrap_or(next_late_check))
+                .min(compaction.next().unwrap_or(next_late_check));
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.clock.sleep_until(wake) => {}
@@ -301,9 +300,10 @@ impl Daemon {
                 }
             }
         }
-        if let Some(check) = deep_check {
-            check.abort();
-        }
+        // A compaction or check cut short commits nothing: its files are
+        // orphans for vacuum.
+        deep_check.abort();
+        compaction.abort();
         self.shut_down(&mut plans, tasks).await;
         Ok(())
     }
@@ -649,6 +649,83 @@ impl Firing {
             }
             attempt += 1;
         }
+    }
+}
+
+/// A background job the daemon starts every `every` (the first one
+/// interval after start), never two of them at once.
+struct Periodic {
+    name: &'static str,
+    every: Option<chrono::Duration>,
+    next: Option<chrono::DateTime<chrono::Utc>>,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Periodic {
+    fn new(
+        name: &'static str,
+        every: Option<Duration>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let every = every.and_then(|d| chrono::Duration::from_std(d).ok());
+        Periodic {
+            name,
+            every,
+            next: every.map(|e| now + e),
+            running: None,
+        }
+    }
+
+    fn next(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.next
+    }
+
+    fn start_if_due<F>(&mut self, now: chrono::DateTime<chrono::Utc>, job: impl FnOnce() -> F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (Some(at), Some(every)) = (self.next, self.every) else {
+            return;
+        };
+        if now < at {
+            return;
+        }
+        if self.running.as_ref().is_none_or(|h| h.is_finished()) {
+            self.running = Some(tokio::spawn(job()));
+        } else {
+            tracing::warn!(
+                job = self.name,
+                "the previous run is still going; this one is skipped"
+            );
+        }
+        self.next = Some(now + every);
+    }
+
+    fn abort(self) {
+        if let Some(running) = self.running {
+            running.abort();
+        }
+    }
+}
+
+/// Compacts every dataset (`lagoa compact`).
+async fn compact(lake: Arc<Lake>) {
+    match lagoa_lake::compact::compact(&lake, None, false).await {
+        Ok(done) => {
+            for c in done {
+                tracing::info!(
+                    dataset = %c.dataset,
+                    files_before = c.files_before,
+                    files_after = c.files_after,
+                    rows = c.rows,
+                    deleted_rows = c.deleted_rows,
+                    snapshot = c.snapshot,
+                    skipped = c.skipped,
+                    "compacted"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "the compaction could not run"),
     }
 }
 

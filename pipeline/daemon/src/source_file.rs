@@ -5,7 +5,8 @@
 //! name = "obitos_rio_branco"
 //! dataset = "sim_obitos"
 //! contract = "sim_obitos.toml"          # relative to this file
-//! mode = "append"
+//! mode = "append"                       # or replace-partition, full-refresh, upsert
+//! delete_column = "excluido"            # upsert: marks a row deleted at the source
 //! expected_frequency = "monthly"        # default: the contract's frequency
 //!
 //! [schedule]
@@ -46,8 +47,14 @@ pub struct SourceFile {
     pub provider: Option<String>,
     /// Relative to the source file.
     pub contract: Option<PathBuf>,
+    /// `append`, `replace-partition`, `full-refresh` or `upsert` (keyed by
+    /// the contract's `primary_key`, else a database source's
+    /// `incremental.primary_key`).
     #[serde(default = "default_mode")]
     pub mode: String,
+    /// Upsert: a column whose value marks the row's key deleted at the
+    /// source (`true`, non-zero, `S`/`sim`, or any non-null time).
+    pub delete_column: Option<String>,
     /// `daily`, `weekly`, `monthly`, `quarterly`, `yearly` or `<n>d`;
     /// default the contract's `frequency`.
     pub expected_frequency: Option<String>,
@@ -214,8 +221,13 @@ impl SourceFile {
         if let Err(e) = DatasetName::new(&self.dataset) {
             problems.push(e.to_string());
         }
-        if let Err(e) = self.mode.parse::<WriteMode>() {
-            problems.push(e);
+        match self.mode.parse::<WriteMode>() {
+            Err(e) => problems.push(e),
+            Ok(mode) if mode != WriteMode::Upsert && self.delete_column.is_some() => problems.push(
+                "delete_column applies to mode = \"upsert\" only: other modes never delete by key"
+                    .into(),
+            ),
+            Ok(_) => {}
         }
         if let Some(f) = &self.expected_frequency
             && lagoa_schemas::frequency_days(f).is_none()

@@ -64,6 +64,11 @@ pub struct RunRequest {
     /// `lagoa quarantine release`: the run whose quarantined rows this
     /// run re-admits, marked released in the commit's transaction.
     pub releases_quarantine_of: Option<String>,
+    /// Upsert: the key's columns, when not the contract's `primary_key`
+    /// (`--key`, a database source's `incremental.primary_key`).
+    pub key: Vec<String>,
+    /// Upsert: the column whose value marks a row deleted at the source.
+    pub delete_column: Option<String>,
 }
 
 impl RunRequest {
@@ -82,6 +87,8 @@ impl RunRequest {
             attempt: 1,
             provider: None,
             releases_quarantine_of: None,
+            key: Vec::new(),
+            delete_column: None,
         }
     }
 }
@@ -336,6 +343,9 @@ async fn execute(
         if let Some(info) = &existing {
             check_against_dataset(contract, info).map_err(IngestError::Usage)?;
         }
+        if request.mode == WriteMode::Upsert {
+            upsert_rule(request, contract).map_err(IngestError::Usage)?;
+        }
     }
 
     let provider = delivering_provider(lake, request, contract.as_ref()).await?;
@@ -557,25 +567,37 @@ async fn execute(
                     effective_from: processed.contract.dataset.effective_from.clone(),
                     body: processed.contract.to_toml(),
                 }),
+                // An upsert's deletion vectors are worked out just before
+                // the commit (`commit_delivery`).
+                deletes: Vec::new(),
+                replaces: Vec::new(),
             };
+            let mut commit = commit;
             lagoa_lake::fault::point("run.before_commit");
-            let outcome = match lake.catalog.commit(&commit).await {
-                Ok(outcome) => outcome,
-                Err(e) => {
-                    // Nothing became visible; the delivery stays on record.
-                    forget(lake, paths.iter()).await;
-                    let e = IngestError::from(e);
-                    let failed = raw_record("failed", Some(e.to_string()));
-                    run.status = "failed".into();
-                    run.error = Some(e.to_string());
-                    run.error_class = Some(error_class(&e).into());
-                    run.raw_id = failed.as_ref().map(|r| r.raw_id.clone());
-                    lake.catalog
-                        .record_unlanded(failed.as_ref(), quarantine.as_ref(), &digests, Some(run))
-                        .await?;
-                    return Err(e);
-                }
-            };
+            let outcome =
+                match commit_delivery(lake, request, &processed.contract, &mut commit, &mut report)
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        // Nothing became visible; the delivery stays on record.
+                        forget(lake, paths.iter()).await;
+                        let failed = raw_record("failed", Some(e.to_string()));
+                        run.status = "failed".into();
+                        run.error = Some(e.to_string());
+                        run.error_class = Some(error_class(&e).into());
+                        run.raw_id = failed.as_ref().map(|r| r.raw_id.clone());
+                        lake.catalog
+                            .record_unlanded(
+                                failed.as_ref(),
+                                quarantine.as_ref(),
+                                &digests,
+                                Some(run),
+                            )
+                            .await?;
+                        return Err(e);
+                    }
+                };
             lagoa_lake::fault::point("run.after_commit");
             match outcome {
                 CommitOutcome::Committed { snapshot, .. } => {
@@ -623,6 +645,77 @@ async fn execute(
     }
     report.status = run.status.clone();
     Ok(report)
+}
+
+/// Commits a delivery; an upsert first works out which rows it replaces
+/// or deletes, and does so again when another writer changed the dataset
+/// in between.
+async fn commit_delivery(
+    lake: &Lake,
+    request: &RunRequest,
+    contract: &Contract,
+    commit: &mut CommitRequest,
+    report: &mut QualityReport,
+) -> Result<CommitOutcome, IngestError> {
+    if request.mode != WriteMode::Upsert {
+        return Ok(lake.catalog.commit(commit).await?);
+    }
+    let rule = upsert_rule(request, contract).map_err(IngestError::Usage)?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let plan = lagoa_lake::upsert::plan(lake, &request.dataset, &commit.files, &rule).await?;
+        commit.deletes = plan.deletes;
+        lagoa_lake::fault::pause("upsert.planned").await;
+        match lake.catalog.commit(commit).await {
+            Err(lagoa_lake::LakeError::ConcurrentChange { .. }) if attempt < 5 => {
+                tracing::debug!(dataset = %request.dataset, attempt, "the dataset changed while the upsert was prepared; preparing again");
+            }
+            Err(e) => return Err(e.into()),
+            Ok(outcome) => {
+                report.upsert = Some(crate::quality::UpsertSummary {
+                    rows_replaced: plan.rows_replaced,
+                    rows_deleted: plan.rows_deleted,
+                    deletion_marks: plan.deletion_marks,
+                    repeated_keys: plan.repeated_keys,
+                });
+                return Ok(outcome);
+            }
+        }
+    }
+}
+
+/// The key and delete column of an upsert into the dataset `contract`
+/// describes: `--key` or the source's key, else the contract's primary key.
+pub fn upsert_rule(
+    request: &RunRequest,
+    contract: &Contract,
+) -> Result<lagoa_lake::upsert::UpsertRule, String> {
+    let key = if request.key.is_empty() {
+        contract.dataset.primary_key.clone()
+    } else {
+        request.key.clone()
+    };
+    if key.is_empty() {
+        return Err(format!(
+            "an upsert into {} needs a primary key: declare primary_key in the dataset's contract, or give --key",
+            request.dataset
+        ));
+    }
+    let known =
+        |name: &str| contract.columns.is_empty() || contract.columns.iter().any(|c| c.name == name);
+    for column in key.iter().chain(request.delete_column.iter()) {
+        if !known(column) {
+            return Err(format!(
+                "an upsert into {} names column {column}, which the contract does not have",
+                request.dataset
+            ));
+        }
+    }
+    Ok(lagoa_lake::upsert::UpsertRule {
+        key,
+        delete_column: request.delete_column.clone(),
+    })
 }
 
 fn report_header(request: &RunRequest, run: &RunRecord, delivery: &str) -> QualityReport {
@@ -848,6 +941,9 @@ fn raw_delivery_record(
         status: status.into(),
         snapshot_id: None,
         error,
+        write_mode: request.mode.as_str().to_owned(),
+        write_key: request.key.clone(),
+        delete_column: request.delete_column.clone(),
     }
 }
 

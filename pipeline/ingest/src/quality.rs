@@ -37,6 +37,22 @@ pub struct QualityReport {
     pub drift: Vec<Drift>,
     pub warnings: Vec<String>,
     pub status: String,
+    /// An upsert's effect on the rows already in the dataset.
+    #[serde(default)]
+    pub upsert: Option<UpsertSummary>,
+}
+
+/// What an upsert did besides adding the delivery's rows.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct UpsertSummary {
+    /// Older rows the delivery's rows replaced.
+    pub rows_replaced: u64,
+    /// Older rows the delivery's deletion marks removed.
+    pub rows_deleted: u64,
+    /// Rows of the delivery that mark their key deleted.
+    pub deletion_marks: u64,
+    /// Rows of the delivery a later row with the same key superseded.
+    pub repeated_keys: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

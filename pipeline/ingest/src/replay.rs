@@ -59,9 +59,21 @@ pub async fn replay(
     request.dataset =
         DatasetName::new(&original.dataset).map_err(|e| IngestError::Usage(e.to_string()))?;
     request.source = original.source.clone();
+    written_as(&mut request, &raw)?;
     request.trigger = "replay".into();
     request.replay_of = Some(original.run_id.clone());
     run_input(lake, &request, RunInput::Replay { raw, batches }, progress).await
+}
+
+/// Writes a replayed or released delivery as the original was written.
+fn written_as(request: &mut RunRequest, raw: &RawDelivery) -> Result<(), IngestError> {
+    request.mode = raw
+        .write_mode
+        .parse()
+        .map_err(|e: String| IngestError::Usage(format!("raw delivery {}: {e}", raw.raw_id)))?;
+    request.key = raw.write_key.clone();
+    request.delete_column = raw.delete_column.clone();
+    Ok(())
 }
 
 async fn recorded_run(
@@ -82,7 +94,10 @@ fn is_arrow_ipc(_source: &str, raw: &RawDelivery) -> bool {
 
 /// Re-admits a run's quarantined rows: they are checked again against the
 /// contract in force (fixed since, or given in `request.contract`); those
-/// that pass are appended, those that still fail go to a new quarantine.
+/// that pass are written as their delivery was (appended, or upserted as
+/// the current version of their keys: release before a newer delivery of
+/// the same keys, or the older rows win), those that still fail go to a new
+/// quarantine.
 pub async fn release_quarantine(
     lake: &Lake,
     run_id: &str,
@@ -129,7 +144,17 @@ pub async fn release_quarantine(
         status: "quarantine".into(),
         snapshot_id: None,
         error: None,
+        write_mode: String::new(),
+        write_key: Vec::new(),
+        delete_column: None,
     };
+    // Released rows are written as their delivery was (an upsert's become
+    // the current version of their keys).
+    if let Some(raw_id) = &original.raw_id
+        && let Some(delivered) = lake.catalog.raw_delivery(raw_id).await?
+    {
+        written_as(&mut request, &delivered)?;
+    }
     let mut source_batch = SourceBatch::new(batch, 1);
     source_batch.rejects = unsplit;
     let batches: Batches = Box::new(std::iter::once(Ok(source_batch)));

@@ -137,6 +137,11 @@ pub struct DaemonConfig {
     /// full, as `lagoa check --deep` does, and alerts on any damage; 0
     /// turns that off. The first check runs one interval after start.
     pub deep_check_hours: u64,
+    /// Every this many hours the daemon compacts every dataset, as
+    /// `lagoa compact` does (small files merged, upserts' deleted rows
+    /// folded away); 0 turns that off. The first runs one interval after
+    /// start.
+    pub compact_hours: u64,
 }
 
 impl Default for DaemonConfig {
@@ -151,6 +156,7 @@ impl Default for DaemonConfig {
             repeated_failures: 3,
             late_grace_hours: 24,
             deep_check_hours: 168,
+            compact_hours: 24,
         }
     }
 }
@@ -667,6 +673,9 @@ late_grace_hours = {late_grace}
 # Every this many hours, read every object of the lake in full (as
 # `lagoa check --deep`) and alert on damage; 0 turns it off.
 deep_check_hours = {deep_check}
+# Every this many hours, compact every dataset (as `lagoa compact`: small
+# files merged, upserts' deleted rows folded); 0 turns it off.
+compact_hours = {compact}
 
 [console]
 # `lagoa serve`: the operators' web console. Sign in with a token from
@@ -740,6 +749,7 @@ min_pseudonym_distinct = {min_distinct}
         repeated = config.daemon.repeated_failures,
         late_grace = config.daemon.late_grace_hours,
         deep_check = config.daemon.deep_check_hours,
+        compact = config.daemon.compact_hours,
         console_listen = config.console.listen,
         console_tz = config.console.timezone,
         secure_cookie = config.console.secure_cookie,

@@ -33,6 +33,11 @@ pub enum LakeError {
     )]
     CommitConflict { dataset: String, attempts: u32 },
 
+    #[error(
+        "dataset {dataset} changed while this write was prepared (another upsert or compaction committed first); nothing was written, and the write can be prepared again"
+    )]
+    ConcurrentChange { dataset: String },
+
     #[error("dataset {0} does not exist (see `lagoa datasets`)")]
     UnknownDataset(String),
 
@@ -133,7 +138,9 @@ fn store_class(source: &object_store::Error) -> ErrorClass {
 impl Retryable for LakeError {
     fn class(&self) -> ErrorClass {
         match self {
-            LakeError::CommitConflict { .. } => ErrorClass::Transient,
+            LakeError::CommitConflict { .. } | LakeError::ConcurrentChange { .. } => {
+                ErrorClass::Transient
+            }
             LakeError::Store { source, .. } => store_class(source),
             // An upload failing inside a write: the store's own class.
             LakeError::Io { .. } | LakeError::Write { .. } if self.store_error().is_some() => self

@@ -11,6 +11,7 @@
 //! - `table`, `system`, `session`: what DataFusion sees;
 //! - `raw`: the raw zone, original deliveries encrypted in chunks;
 //! - `deep_check`: every object read in full, hashed and authenticated;
+//! - `deletion`, `upsert`, `compact`: the current state of a table (deletion vectors);
 //! - `vacuum`: removing what no snapshot, delivery or quarantine needs;
 //! - `run_holder`, `fault`: which process holds a run, and fault points for crash tests;
 //! - `lake`: [`Lake`], which ties them together.
@@ -20,9 +21,11 @@
 
 pub mod audit_anchor;
 pub mod catalog;
+pub mod compact;
 pub mod config;
 pub mod crypto;
 pub mod deep_check;
+pub mod deletion;
 pub mod error;
 pub mod fault;
 pub mod keys;
@@ -35,6 +38,7 @@ pub mod store;
 pub mod system;
 pub mod table;
 mod upload;
+pub mod upsert;
 pub mod vacuum;
 pub mod writer;
 

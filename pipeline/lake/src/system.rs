@@ -155,7 +155,7 @@ pub fn datasets(datasets: &[DatasetInfo], files: &[DataFileInfo]) -> Result<Arc<
         ("files", ints(datasets.iter().map(|d| Some(per(d, |_| 1))))),
         (
             "rows",
-            ints(datasets.iter().map(|d| Some(per(d, |f| f.row_count)))),
+            ints(datasets.iter().map(|d| Some(per(d, |f| f.live_rows())))),
         ),
         (
             "bytes",
@@ -210,6 +210,10 @@ pub fn files(files: &[DataFileInfo]) -> Result<Arc<MemTable>> {
             strings(files.iter().map(|f| f.partition_value.as_deref())),
         ),
         ("row_count", ints(files.iter().map(|f| Some(f.row_count)))),
+        (
+            "deleted_rows",
+            ints(files.iter().map(|f| Some(f.row_count - f.live_rows()))),
+        ),
         ("size_bytes", ints(files.iter().map(|f| Some(f.size_bytes)))),
         (
             "schema_version",

@@ -5,7 +5,8 @@
 //! statistics and partition values; the remaining files are read by
 //! DataFusion's Parquet reader with projection and predicate pushdown, each
 //! decrypted with the keys its own key material names and the AAD prefix
-//! the catalog expects for its path.
+//! the catalog expects for its path. Rows a file's deletion vector names
+//! (replaced or deleted by later upserts) are skipped while decoding.
 
 use crate::catalog::model::{DataFileInfo, DatasetInfo};
 use crate::crypto::{LakeCrypto, LakeEncryptionFactory};
@@ -20,6 +21,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Column, DFSchema, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
 use datafusion::datasource::physical_plan::{
     FileGroup, FileScanConfig, FileScanConfigBuilder, ParquetSource,
 };
@@ -177,10 +179,14 @@ impl TableProvider for LakeTable {
             vec![Vec::new(); target.min(files.len().max(1))];
         for (i, file) in files.iter().enumerate() {
             let n = groups.len();
-            groups[i % n].push(PartitionedFile::new(
-                file.path.clone(),
-                file.size_bytes as u64,
-            ));
+            let mut partitioned = PartitionedFile::new(file.path.clone(), file.size_bytes as u64);
+            // Rows later upserts replaced or deleted are never decoded.
+            if let Some(deletes) = file.deletes.as_ref().filter(|d| !d.vector.is_empty()) {
+                partitioned = partitioned.with_extension(ParquetRowSelection::new(
+                    deletes.vector.row_selection(file.row_count as u64),
+                ));
+            }
+            groups[i % n].push(partitioned);
         }
         let group_paths: Vec<Vec<String>> = groups
             .iter()

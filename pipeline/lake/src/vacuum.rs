@@ -82,7 +82,9 @@ pub async fn vacuum(
     if dry_run {
         return Ok(report);
     }
-    if let (Some(boundary), false) = (boundary, expired.is_empty()) {
+    if let Some(boundary) = boundary
+        && (!expired.is_empty() || lake.catalog.ended_deletes_up_to(boundary).await? > 0)
+    {
         let ids: Vec<String> = expired.iter().map(|(id, _, _)| id.clone()).collect();
         lake.catalog.forget_files(&ids, boundary).await?;
     }

@@ -408,6 +408,8 @@ async fn run_recorded(
         release_of: None,
         contract: None,
         digests,
+        deletes: Vec::new(),
+        replaces: Vec::new(),
     };
     match lake.catalog.commit(&commit).await? {
         CommitOutcome::Committed { snapshot, .. } | CommitOutcome::AlreadyIngested { snapshot } => {

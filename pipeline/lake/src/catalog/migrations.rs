@@ -370,4 +370,25 @@ pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
                 recorded_at BIGINT NOT NULL
             )"],
     ),
+    (
+        13,
+        "deletion vectors: the rows of a file that upserts replaced or deleted, per snapshot; each delivery's write mode",
+        &[
+            "CREATE TABLE lagoa_file_deletes (
+                file_id TEXT NOT NULL,
+                dataset_id BIGINT NOT NULL,
+                begin_snapshot BIGINT NOT NULL,
+                end_snapshot BIGINT,
+                deleted_rows BIGINT NOT NULL,
+                positions TEXT NOT NULL,
+                PRIMARY KEY (file_id, begin_snapshot)
+            )",
+            "CREATE INDEX lagoa_file_deletes_by_dataset ON lagoa_file_deletes (dataset_id, begin_snapshot)",
+            // How each delivery was to be written, so that a replay or a
+            // quarantine release writes it the same way.
+            "ALTER TABLE lagoa_raw_delivery ADD COLUMN write_mode TEXT NOT NULL DEFAULT 'append'",
+            "ALTER TABLE lagoa_raw_delivery ADD COLUMN write_key TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE lagoa_raw_delivery ADD COLUMN delete_column TEXT",
+        ],
+    ),
 ];

@@ -13,6 +13,7 @@
 //! `migrations.rs`.
 
 mod audit;
+mod deletes;
 mod governance;
 mod identity;
 mod indicators;
@@ -415,11 +416,13 @@ impl Catalog {
                     max: get(&row, "max_value")?,
                 });
         }
+        let mut deletes = deletes::valid_at(&self.pool, dataset.dataset_id, snapshot).await?;
         rows.into_iter()
             .map(|row| {
                 let file_id: String = get(&row, "file_id")?;
                 Ok(DataFileInfo {
                     stats: stats.remove(&file_id).unwrap_or_default(),
+                    deletes: deletes.remove(&file_id),
                     file_id,
                     dataset: dataset.name.to_string(),
                     path: get(&row, "path")?,
@@ -594,7 +597,17 @@ impl Catalog {
 
         // What this delivery replaces.
         let removed = match request.mode {
-            WriteMode::Append => 0,
+            WriteMode::Append | WriteMode::Upsert => 0,
+            WriteMode::Compact => {
+                deletes::end_replaced(
+                    &mut tx,
+                    spec.name.as_str(),
+                    dataset_id,
+                    snapshot,
+                    &request.replaces,
+                )
+                .await?
+            }
             WriteMode::FullRefresh => sqlx::query("UPDATE lagoa_data_file SET end_snapshot = $1 WHERE dataset_id = $2 AND end_snapshot IS NULL")
                 .bind(snapshot)
                 .bind(dataset_id)
@@ -675,6 +688,15 @@ impl Catalog {
                 .map_err(LakeError::catalog(ctx("recording statistics")))?;
             }
         }
+
+        let rows_deleted = deletes::record(
+            &mut tx,
+            spec.name.as_str(),
+            dataset_id,
+            snapshot,
+            &request.deletes,
+        )
+        .await?;
 
         if let Some(fingerprint) = &request.fingerprint {
             sqlx::query("INSERT INTO lagoa_delivery (dataset_id, fingerprint, snapshot_id, source, rows_written, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -776,6 +798,7 @@ impl Catalog {
             "rows_added": rows,
             "files_added": request.files.len(),
             "files_removed": removed,
+            "rows_deleted": rows_deleted,
             "schema_version": schema_version,
             "source": request.source,
         })
@@ -1029,7 +1052,8 @@ impl Catalog {
 
     async fn select_raw(&self, filter: &str, value: &str) -> Result<Vec<RawDelivery>> {
         let rows = sqlx::query(&format!(
-            "SELECT raw_id, dataset, path, source, fingerprint, size_bytes, stored_bytes, received_at, status, snapshot_id, error
+            "SELECT raw_id, dataset, path, source, fingerprint, size_bytes, stored_bytes, received_at, status, snapshot_id, error,
+                    write_mode, write_key, delete_column
                FROM lagoa_raw_delivery {filter} ORDER BY received_at DESC, raw_id DESC"
         ))
         .bind(value)
@@ -1050,6 +1074,13 @@ impl Catalog {
                     status: get(r, "status")?,
                     snapshot_id: get(r, "snapshot_id")?,
                     error: get(r, "error")?,
+                    write_mode: get(r, "write_mode")?,
+                    write_key: get::<String>(r, "write_key")?
+                        .split(',')
+                        .filter(|k| !k.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    delete_column: get(r, "delete_column")?,
                 })
             })
             .collect()
@@ -1135,6 +1166,18 @@ impl Catalog {
         Ok((Some(boundary), files))
     }
 
+    /// Versions of deletion vectors ended at or before `boundary`: a
+    /// vacuum forgets them with the expired files.
+    pub async fn ended_deletes_up_to(&self, boundary: i64) -> Result<i64> {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM lagoa_file_deletes WHERE end_snapshot IS NOT NULL AND end_snapshot <= $1",
+        )
+        .bind(boundary)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading deletion vectors"))
+    }
+
     /// Forgets expired files and records that snapshots before `boundary`
     /// can no longer be read.
     pub async fn forget_files(&self, file_ids: &[String], boundary: i64) -> Result<()> {
@@ -1146,6 +1189,7 @@ impl Catalog {
         for id in file_ids {
             for statement in [
                 "DELETE FROM lagoa_file_column_stats WHERE file_id = $1",
+                "DELETE FROM lagoa_file_deletes WHERE file_id = $1",
                 "DELETE FROM lagoa_object_digest WHERE path IN (SELECT path FROM lagoa_data_file WHERE file_id = $1)",
                 "DELETE FROM lagoa_data_file WHERE file_id = $1",
             ] {
@@ -1156,6 +1200,14 @@ impl Catalog {
                     .map_err(LakeError::catalog("forgetting expired files"))?;
             }
         }
+        // Versions of deletion vectors no retained snapshot reads.
+        sqlx::query(
+            "DELETE FROM lagoa_file_deletes WHERE end_snapshot IS NOT NULL AND end_snapshot <= $1",
+        )
+        .bind(boundary)
+        .execute(&mut *tx)
+        .await
+        .map_err(LakeError::catalog("forgetting expired deletion vectors"))?;
         let previous: Option<String> = sqlx::query_scalar(
             "SELECT value FROM lagoa_metadata WHERE key = 'expired_before_snapshot'",
         )
@@ -1242,8 +1294,9 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     sqlx::query(
-        "INSERT INTO lagoa_raw_delivery (raw_id, dataset, path, source, fingerprint, size_bytes, stored_bytes, received_at, status, snapshot_id, error)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO lagoa_raw_delivery (raw_id, dataset, path, source, fingerprint, size_bytes, stored_bytes, received_at, status, snapshot_id, error,
+                                         write_mode, write_key, delete_column)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(&raw.raw_id)
     .bind(&raw.dataset)
@@ -1256,6 +1309,9 @@ where
     .bind(&raw.status)
     .bind(snapshot)
     .bind(raw.error.clone())
+    .bind(&raw.write_mode)
+    .bind(raw.write_key.join(","))
+    .bind(raw.delete_column.clone())
     .execute(executor)
     .await?;
     Ok(())

@@ -86,6 +86,44 @@ pub struct DataFileInfo {
     pub begin_snapshot: i64,
     pub end_snapshot: Option<i64>,
     pub stats: Vec<ColumnStats>,
+    /// Rows of this file that later upserts replaced or deleted, as of the
+    /// snapshot the file was read at.
+    #[serde(skip)]
+    pub deletes: Option<FileDeletes>,
+}
+
+impl DataFileInfo {
+    /// Rows of the file that belong to the state read.
+    pub fn live_rows(&self) -> i64 {
+        self.row_count - self.deletes.as_ref().map_or(0, |d| d.vector.len() as i64)
+    }
+}
+
+/// The deletion vector of a file valid at some snapshot.
+#[derive(Clone, Debug)]
+pub struct FileDeletes {
+    /// The snapshot that recorded this version of the vector.
+    pub since: i64,
+    pub vector: std::sync::Arc<crate::deletion::DeletionVector>,
+}
+
+/// A commit's new deletion vector for a file: the file's whole vector
+/// after the commit, and the version it was computed from (`None` when the
+/// file had none). The commit fails when the file or its vector changed
+/// meanwhile, so positions computed from an older state never land.
+#[derive(Clone, Debug)]
+pub struct NewDeletes {
+    pub file_id: String,
+    pub based_on: Option<i64>,
+    pub vector: crate::deletion::DeletionVector,
+}
+
+/// A file a compaction replaces, with the version of its deletion vector
+/// the compaction read.
+#[derive(Clone, Debug)]
+pub struct ReplacedFile {
+    pub file_id: String,
+    pub based_on: Option<i64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -106,6 +144,12 @@ pub enum WriteMode {
     ReplacePartition,
     /// Replace the whole dataset.
     FullRefresh,
+    /// Insert or replace rows by the dataset's primary key: the delivery's
+    /// rows become the current version of their keys, and the older
+    /// versions are marked deleted (deletion vectors).
+    Upsert,
+    /// `lagoa compact`: the same rows in fewer files, deletes folded.
+    Compact,
 }
 
 impl WriteMode {
@@ -114,6 +158,8 @@ impl WriteMode {
             WriteMode::Append => "append",
             WriteMode::ReplacePartition => "replace_partition",
             WriteMode::FullRefresh => "full_refresh",
+            WriteMode::Upsert => "upsert",
+            WriteMode::Compact => "compact",
         }
     }
 }
@@ -125,8 +171,9 @@ impl std::str::FromStr for WriteMode {
             "append" => Ok(WriteMode::Append),
             "replace-partition" | "replace_partition" => Ok(WriteMode::ReplacePartition),
             "full-refresh" | "full_refresh" => Ok(WriteMode::FullRefresh),
+            "upsert" => Ok(WriteMode::Upsert),
             other => Err(format!(
-                "unknown write mode {other:?}: expected append, replace-partition or full-refresh"
+                "unknown write mode {other:?}: expected append, replace-partition, full-refresh or upsert"
             )),
         }
     }
@@ -178,6 +225,12 @@ pub struct CommitRequest {
     /// (a source, a contract file, inference), the first delivery leaves
     /// the dataset's contract in the catalog for every later one.
     pub contract: Option<ContractToRegister>,
+    /// Upsert: the new deletion vectors of the files whose rows this
+    /// delivery replaces or deletes (and of its own files, for rows a later
+    /// row of the same delivery replaced or that mark a deletion).
+    pub deletes: Vec<NewDeletes>,
+    /// Compaction: the files the new ones replace.
+    pub replaces: Vec<ReplacedFile>,
 }
 
 /// An object the catalog names, as `check --deep` verifies it.
@@ -259,4 +312,10 @@ pub struct RawDelivery {
     pub snapshot_id: Option<i64>,
     /// Why it failed; never holds data values.
     pub error: Option<String>,
+    /// How the delivery was to be written (`append`, `upsert`, ...), with
+    /// an upsert's key and delete column: a replay or a quarantine release
+    /// writes it the same way.
+    pub write_mode: String,
+    pub write_key: Vec<String>,
+    pub delete_column: Option<String>,
 }

@@ -1,0 +1,148 @@
+//! The catalog side of deletion vectors (see `crate::deletion`): one row
+//! per version of a file's vector, valid over `[begin_snapshot,
+//! end_snapshot)` like every versioned row, so time travel reads each file
+//! with the vector it had then.
+
+use super::model::{FileDeletes, NewDeletes, ReplacedFile};
+use super::{Attempt, get};
+use crate::deletion::DeletionVector;
+use crate::error::{LakeError, Result};
+use sqlx::AnyPool;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The vectors of `dataset_id`'s files valid at `snapshot`, by file id.
+pub(super) async fn valid_at(
+    pool: &AnyPool,
+    dataset_id: i64,
+    snapshot: i64,
+) -> Result<HashMap<String, FileDeletes>> {
+    let rows = sqlx::query(
+        "SELECT file_id, begin_snapshot, positions FROM lagoa_file_deletes
+          WHERE dataset_id = $1 AND begin_snapshot <= $2 AND (end_snapshot IS NULL OR end_snapshot > $2)",
+    )
+    .bind(dataset_id)
+    .bind(snapshot)
+    .fetch_all(pool)
+    .await
+    .map_err(LakeError::catalog("reading deletion vectors"))?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let file_id: String = get(&row, "file_id")?;
+        let text: String = get(&row, "positions")?;
+        let vector = DeletionVector::decode(&text).map_err(|e| {
+            LakeError::Invalid(format!(
+                "the catalog's deletion vector of file {file_id}: {e}"
+            ))
+        })?;
+        out.insert(
+            file_id,
+            FileDeletes {
+                since: get(&row, "begin_snapshot")?,
+                vector: Arc::new(vector),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The file is live in `dataset_id` and its vector is still the version
+/// `based_on` names; otherwise another commit changed it meanwhile.
+async fn unchanged(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    dataset: &str,
+    dataset_id: i64,
+    file_id: &str,
+    based_on: Option<i64>,
+) -> std::result::Result<(), Attempt> {
+    let live: Option<i64> = sqlx::query_scalar(
+        "SELECT count(*) FROM lagoa_data_file WHERE file_id = $1 AND dataset_id = $2 AND end_snapshot IS NULL",
+    )
+    .bind(file_id)
+    .bind(dataset_id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(LakeError::catalog("reading files"))?;
+    let current: Option<i64> = sqlx::query_scalar(
+        "SELECT begin_snapshot FROM lagoa_file_deletes WHERE file_id = $1 AND end_snapshot IS NULL",
+    )
+    .bind(file_id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(LakeError::catalog("reading deletion vectors"))?;
+    if live.unwrap_or(0) != 1 || current != based_on {
+        return Err(Attempt::Failed(LakeError::ConcurrentChange {
+            dataset: dataset.to_owned(),
+        }));
+    }
+    Ok(())
+}
+
+/// Records each file's new vector in `snapshot`, ending the version it
+/// replaces. Returns the rows newly deleted.
+pub(super) async fn record(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    dataset: &str,
+    dataset_id: i64,
+    snapshot: i64,
+    deletes: &[NewDeletes],
+) -> std::result::Result<i64, Attempt> {
+    let mut newly = 0;
+    for d in deletes {
+        unchanged(tx, dataset, dataset_id, &d.file_id, d.based_on).await?;
+        let before: Option<i64> = sqlx::query_scalar(
+            "SELECT deleted_rows FROM lagoa_file_deletes WHERE file_id = $1 AND end_snapshot IS NULL",
+        )
+        .bind(&d.file_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(LakeError::catalog("reading deletion vectors"))?;
+        sqlx::query(
+            "UPDATE lagoa_file_deletes SET end_snapshot = $1 WHERE file_id = $2 AND end_snapshot IS NULL",
+        )
+        .bind(snapshot)
+        .bind(&d.file_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(LakeError::catalog("ending a deletion vector"))?;
+        sqlx::query(
+            "INSERT INTO lagoa_file_deletes (file_id, dataset_id, begin_snapshot, deleted_rows, positions) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&d.file_id)
+        .bind(dataset_id)
+        .bind(snapshot)
+        .bind(d.vector.len() as i64)
+        .bind(d.vector.encode())
+        .execute(&mut **tx)
+        .await
+        .map_err(LakeError::catalog("recording a deletion vector"))?;
+        newly += d.vector.len() as i64 - before.unwrap_or(0);
+    }
+    Ok(newly)
+}
+
+/// Ends the files a compaction replaces, each only if it is as the
+/// compaction read it. Returns how many were ended.
+pub(super) async fn end_replaced(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    dataset: &str,
+    dataset_id: i64,
+    snapshot: i64,
+    replaced: &[ReplacedFile],
+) -> std::result::Result<u64, Attempt> {
+    for file in replaced {
+        unchanged(tx, dataset, dataset_id, &file.file_id, file.based_on).await?;
+        for statement in [
+            "UPDATE lagoa_data_file SET end_snapshot = $1 WHERE file_id = $2",
+            "UPDATE lagoa_file_deletes SET end_snapshot = $1 WHERE file_id = $2 AND end_snapshot IS NULL",
+        ] {
+            sqlx::query(statement)
+                .bind(snapshot)
+                .bind(&file.file_id)
+                .execute(&mut **tx)
+                .await
+                .map_err(LakeError::catalog("ending compacted files"))?;
+        }
+    }
+    Ok(replaced.len() as u64)
+}
