@@ -106,6 +106,7 @@ fn request(
         digests: Vec::new(),
         deletes: Vec::new(),
         replaces: Vec::new(),
+        planned_at: None,
     }
 }
 

@@ -222,6 +222,27 @@ fn an_upsert_replaces_and_deletes_by_key_and_every_earlier_state_stays_readable(
     assert_eq!(current(Some(&second)), now);
     let out = lagoa_ok(&lake, &["compact"]);
     assert!(out.contains("Nothing to compact"), "{out}");
+    // Each compaction is a run: the killed one closed as abandoned, the
+    // other committed.
+    let runs: Vec<serde_json::Value> = lagoa_ok(&lake, &["runs", "--json"])
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &serde_json::Value| r["source"] == "lagoa compact")
+        .collect();
+    let outcomes: Vec<(&str, &str)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["status"].as_str().unwrap(),
+                r["error_class"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        outcomes.contains(&("committed", "")) && outcomes.contains(&("failed", "abandoned")),
+        "{runs:?}"
+    );
 
     // Upserts go on against the compacted file.
     let mut third = String::from(header);
@@ -574,37 +595,14 @@ async fn the_lake_matches_the_source_database_row_by_row_after_random_changes_an
     drop(dir);
 }
 
-/// Two upserts prepared from the same state: the one that commits second
-/// finds its deletion vectors out of date, works them out again, and both
-/// land with no row resurrected or doubled.
-#[test]
-fn concurrent_upserts_both_land_without_resurrecting_rows() {
-    let (dir, lake) = new_lake();
-    let mut base = String::from("id,valor\n");
-    for id in 1..=100 {
-        base.push_str(&format!("{id},0\n"));
-    }
-    let base = write_file(dir.path(), "base.csv", &base);
+/// Runs the upsert of `first` paused right after its planning, and the
+/// upsert of `second` while it waits: `first` commits against a state it
+/// did not plan from.
+fn race(lake: &Path, first: &Path, second: &Path) {
     let upsert = ["--mode", "upsert", "--key", "id"];
-    let out = ingest(
-        &lake,
-        &base,
-        "saldo",
-        &[&["--level", "amplo"][..], &upsert[..]].concat(),
-    );
-    assert!(out.contains("upserted 100 rows"), "{out}");
-    let half = |from: i64, value: i64| {
-        let mut text = String::from("id,valor\n");
-        for id in from..from + 50 {
-            text.push_str(&format!("{id},{value}\n"));
-        }
-        text
-    };
-    let first = write_file(dir.path(), "first.csv", &half(1, 1));
-    let second = write_file(dir.path(), "second.csv", &half(51, 2));
     let mut slow = std::process::Command::new(lagoa_bin())
         .arg("--lake")
-        .arg(&lake)
+        .arg(lake)
         .args(["ingest", first.to_str().unwrap(), "--dataset", "saldo"])
         .args(upsert)
         .env("LAGOA_FAULT_PAUSE", "upsert.planned=4000")
@@ -612,8 +610,6 @@ fn concurrent_upserts_both_land_without_resurrecting_rows() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Once the slow one has planned (it waits right after), the fast one
-    // commits: the slow one's vectors are then out of date.
     let (planned, waiting) = std::sync::mpsc::channel();
     let stderr = slow.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
@@ -634,21 +630,94 @@ fn concurrent_upserts_both_land_without_resurrecting_rows() {
     waiting
         .recv_timeout(std::time::Duration::from_secs(60))
         .expect("the slow upsert reaches its pause");
-    let out = ingest(&lake, &second, "saldo", &upsert);
-    assert!(out.contains("50 row(s) replaced"), "{out}");
+    let out = ingest(lake, second, "saldo", &upsert);
+    assert!(out.contains("upserted"), "{out}");
     let slow = slow.wait_with_output().unwrap();
     let stderr = reader.join().unwrap();
     assert!(slow.status.success(), "{stderr}");
     assert!(
-        String::from_utf8_lossy(&slow.stdout).contains("50 row(s) replaced"),
+        String::from_utf8_lossy(&slow.stdout).contains("upserted"),
         "{stderr}"
     );
-    assert_eq!(
-        one(
-            &lake,
-            "SELECT count(*) || ':' || sum(valor) FROM saldo",
-            None
-        ),
-        "100:150"
+}
+
+/// Two upserts prepared from the same state: the one that commits second
+/// finds the dataset changed since, works its deletion vectors out again,
+/// and both land with no row resurrected or doubled, whether they touch
+/// the same file or only carry the same new keys.
+#[test]
+fn concurrent_upserts_both_land_without_resurrecting_or_doubling_rows() {
+    let (dir, lake) = new_lake();
+    let rows = |ids: std::ops::RangeInclusive<i64>, value: i64| {
+        let mut text = String::from("id,valor\n");
+        for id in ids {
+            text.push_str(&format!("{id},{value}\n"));
+        }
+        text
+    };
+    let base = write_file(dir.path(), "base.csv", &rows(1..=100, 0));
+    let out = ingest(
+        &lake,
+        &base,
+        "saldo",
+        &["--level", "amplo", "--mode", "upsert", "--key", "id"],
     );
+    assert!(out.contains("upserted 100 rows"), "{out}");
+    let state = |lake: &Path| {
+        one(
+            lake,
+            "SELECT count(*) || ':' || count(DISTINCT id) || ':' || sum(valor) FROM saldo",
+            None,
+        )
+    };
+
+    // Both replace rows of the same file.
+    let first = write_file(dir.path(), "first.csv", &rows(1..=50, 1));
+    let second = write_file(dir.path(), "second.csv", &rows(51..=100, 2));
+    race(&lake, &first, &second);
+    assert_eq!(state(&lake), "100:100:150");
+
+    // Both carry the same keys, new to the table: no file of the table is
+    // touched, and each key must still end up once.
+    let third = write_file(dir.path(), "third.csv", &rows(101..=110, 1));
+    let fourth = write_file(dir.path(), "fourth.csv", &rows(105..=115, 1));
+    race(&lake, &third, &fourth);
+    assert_eq!(state(&lake), "115:115:165");
+}
+
+/// Rows of different partitions are written to different files, in no
+/// order the delivery gave them: one key in two partitions is refused, and
+/// nothing lands.
+#[test]
+fn a_key_in_two_partitions_of_one_delivery_is_refused() {
+    let (dir, lake) = new_lake();
+    let file = write_file(
+        dir.path(),
+        "mudancas.csv",
+        "id,ano,valor\n1,2024,1\n2,2024,2\n1,2025,3\n",
+    );
+    let err = lagoa_err(
+        &lake,
+        &[
+            "ingest",
+            file.to_str().unwrap(),
+            "--dataset",
+            "mudancas",
+            "--level",
+            "amplo",
+            "--partition",
+            "ano",
+            "--mode",
+            "upsert",
+            "--key",
+            "id",
+        ],
+    );
+    assert!(
+        err.contains("in two partitions (2024 and 2025)")
+            || err.contains("in two partitions (2025 and 2024)"),
+        "{err}"
+    );
+    let err = lagoa_err(&lake, &["query", "SELECT count(*) FROM mudancas"]);
+    assert!(err.contains("mudancas"), "nothing landed: {err}");
 }

@@ -106,7 +106,8 @@ pub struct IngestArgs {
     /// the current rows with the same primary key).
     #[arg(long, default_value = "append")]
     pub mode: String,
-    /// Upsert: the key's columns, when the contract declares no primary_key.
+    /// Upsert: the key's columns, when the contract declares no primary_key
+    /// (when it does, they must agree).
     #[arg(long, value_delimiter = ',')]
     pub key: Vec<String>,
     /// Upsert: a column whose value marks the row's key deleted at the

@@ -632,6 +632,7 @@ async fn run(cli: Cli) -> Result<()> {
             if done.is_empty() {
                 println!("Nothing to compact.");
             }
+            let failed = done.iter().filter(|c| c.error.is_some()).count();
             for c in done {
                 let what = format!(
                     "{}: {} file(s), {} rows ({} deleted row(s) folded), {}",
@@ -641,16 +642,20 @@ async fn run(cli: Cli) -> Result<()> {
                     c.deleted_rows,
                     human_bytes(c.bytes_before as u64)
                 );
-                match (dry_run, c.snapshot, c.skipped) {
-                    (true, _, _) => println!("Would compact {what}"),
-                    (false, _, Some(why)) => println!("Left {what} as is: {why}"),
-                    (false, snapshot, None) => println!(
+                match (dry_run, c.snapshot, c.skipped, c.error) {
+                    (true, ..) => println!("Would compact {what}"),
+                    (false, _, _, Some(error)) => eprintln!("Could not compact {what}: {error}"),
+                    (false, _, Some(why), None) => println!("Left {what} as is: {why}"),
+                    (false, snapshot, None, None) => println!(
                         "Compacted {what} into {} file(s), {} (snapshot {})",
                         c.files_after,
                         human_bytes(c.bytes_after as u64),
                         snapshot.unwrap_or_default()
                     ),
                 }
+            }
+            if failed > 0 {
+                bail!("{failed} dataset(s) could not be compacted (see above); nothing of them changed");
             }
             Ok(())
         }

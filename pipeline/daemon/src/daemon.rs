@@ -721,6 +721,7 @@ async fn compact(lake: Arc<Lake>) {
                     deleted_rows = c.deleted_rows,
                     snapshot = c.snapshot,
                     skipped = c.skipped,
+                    error = c.error,
                     "compacted"
                 );
             }

@@ -83,11 +83,7 @@ pub async fn run_source(
         .mode
         .parse::<WriteMode>()
         .map_err(DaemonError::Config)?;
-    let contract_key = request
-        .contract
-        .as_ref()
-        .is_some_and(|c| !c.dataset.primary_key.is_empty());
-    if !contract_key {
+    if request.mode == WriteMode::Upsert {
         request.key = source.source.primary_key();
     }
     request.delete_column = source.delete_column.clone();

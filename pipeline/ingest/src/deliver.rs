@@ -64,8 +64,9 @@ pub struct RunRequest {
     /// `lagoa quarantine release`: the run whose quarantined rows this
     /// run re-admits, marked released in the commit's transaction.
     pub releases_quarantine_of: Option<String>,
-    /// Upsert: the key's columns, when not the contract's `primary_key`
-    /// (`--key`, a database source's `incremental.primary_key`).
+    /// Upsert: the key's columns when the contract declares no
+    /// `primary_key` (`--key`, a database source's
+    /// `incremental.primary_key`); when it does, they must agree.
     pub key: Vec<String>,
     /// Upsert: the column whose value marks a row deleted at the source.
     pub delete_column: Option<String>,
@@ -165,10 +166,8 @@ pub async fn run_input(
     lagoa_lake::fault::point("run.started");
     // Ends with this function, however it ends (a daemon's timeout drops
     // the run's future).
-    let _heartbeat = AbortOnDrop(tokio::spawn(heartbeat(
-        lake.catalog.clone(),
-        run.run_id.clone(),
-    )));
+    let _heartbeat =
+        lagoa_lake::run_holder::Heartbeat::start(lake.catalog.clone(), run.run_id.clone());
     let span = tracing::info_span!("run", run_id = %run.run_id, source = %run.source, dataset = %run.dataset);
     let result = execute(lake, request, delivery, progress, &mut run)
         .instrument(span)
@@ -211,27 +210,6 @@ async fn close_abandoned_runs(lake: &Lake, request: &RunRequest) {
             tracing::warn!(dataset = %request.dataset, source = %request.source, runs = ?closed, "closed runs whose process stopped as abandoned")
         }
         Err(e) => tracing::warn!(error = %e, "could not close abandoned runs"),
-    }
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Tells the catalog, while the run lasts, that its process is alive.
-async fn heartbeat(catalog: lagoa_lake::catalog::Catalog, run_id: String) {
-    let mut every = tokio::time::interval(lagoa_lake::run_holder::HEARTBEAT_EVERY);
-    every.tick().await;
-    loop {
-        every.tick().await;
-        if let Err(e) = catalog.heartbeat_run(&run_id, now_micros()).await {
-            tracing::warn!(run_id, error = %e, "could not record the run's heartbeat");
-        }
     }
 }
 
@@ -571,6 +549,7 @@ async fn execute(
                 // the commit (`commit_delivery`).
                 deletes: Vec::new(),
                 replaces: Vec::new(),
+                planned_at: None,
             };
             let mut commit = commit;
             lagoa_lake::fault::point("run.before_commit");
@@ -666,12 +645,14 @@ async fn commit_delivery(
         attempt += 1;
         let plan = lagoa_lake::upsert::plan(lake, &request.dataset, &commit.files, &rule).await?;
         commit.deletes = plan.deletes;
+        commit.planned_at = Some(plan.planned_at);
         lagoa_lake::fault::pause("upsert.planned").await;
         match lake.catalog.commit(commit).await {
             Err(lagoa_lake::LakeError::ConcurrentChange { .. }) if attempt < 5 => {
                 tracing::debug!(dataset = %request.dataset, attempt, "the dataset changed while the upsert was prepared; preparing again");
             }
             Err(e) => return Err(e.into()),
+            Ok(outcome @ CommitOutcome::AlreadyIngested { .. }) => return Ok(outcome),
             Ok(outcome) => {
                 report.upsert = Some(crate::quality::UpsertSummary {
                     rows_replaced: plan.rows_replaced,
@@ -686,22 +667,32 @@ async fn commit_delivery(
 }
 
 /// The key and delete column of an upsert into the dataset `contract`
-/// describes: `--key` or the source's key, else the contract's primary key.
+/// describes: the contract's primary key; when it declares none, `--key`
+/// or the source's key. Both given, they must agree.
 pub fn upsert_rule(
     request: &RunRequest,
     contract: &Contract,
 ) -> Result<lagoa_lake::upsert::UpsertRule, String> {
-    let key = if request.key.is_empty() {
-        contract.dataset.primary_key.clone()
-    } else {
-        request.key.clone()
+    let declared = &contract.dataset.primary_key;
+    let key = match (declared.is_empty(), request.key.is_empty()) {
+        (true, true) => {
+            return Err(format!(
+                "an upsert into {} needs a primary key: declare primary_key in the dataset's contract, or give --key",
+                request.dataset
+            ));
+        }
+        (true, false) => request.key.clone(),
+        (false, true) => declared.clone(),
+        (false, false) if declared == &request.key => declared.clone(),
+        (false, false) => {
+            return Err(format!(
+                "the contract of {} declares primary key ({}), and the upsert was given ({}): make them agree",
+                request.dataset,
+                declared.join(", "),
+                request.key.join(", ")
+            ));
+        }
     };
-    if key.is_empty() {
-        return Err(format!(
-            "an upsert into {} needs a primary key: declare primary_key in the dataset's contract, or give --key",
-            request.dataset
-        ));
-    }
     let known =
         |name: &str| contract.columns.is_empty() || contract.columns.iter().any(|c| c.name == name);
     for column in key.iter().chain(request.delete_column.iter()) {

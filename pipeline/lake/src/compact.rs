@@ -14,13 +14,21 @@
 //! The commit names the version of each old file's deletion vector it
 //! read: an upsert committed meanwhile makes it fail, the new files are
 //! removed, and the dataset is left for the next compaction.
+//!
+//! Each dataset's compaction is a run (`lagoa runs`: source `lagoa
+//! compact`, trigger `compact`), held by this process like an ingest run:
+//! `vacuum` never takes the files it is writing for orphans, and one killed
+//! is closed as abandoned by the next command, its files left for vacuum.
+//! A dataset that cannot be compacted is reported, and the others are.
 
 use crate::catalog::model::{
     CommitOutcome, CommitRequest, DataFileInfo, DatasetInfo, DatasetSpec, ObjectDigest,
     ReplacedFile, WriteMode,
 };
+use crate::catalog::{RunRecord, now_micros};
 use crate::error::{LakeError, Result};
 use crate::pseudonym::PseudonymKey;
+use crate::run_holder::{Heartbeat, RunHolder};
 use crate::table::LakeTable;
 use crate::writer::WriteTarget;
 use crate::{AsOf, Lake};
@@ -45,8 +53,12 @@ pub struct Compaction {
     pub bytes_after: i64,
     /// The snapshot that made it visible (none when dry or skipped).
     pub snapshot: Option<i64>,
-    /// Why nothing was committed, when so.
+    /// Why nothing was committed, when another writer changed the files.
     pub skipped: Option<String>,
+    /// Why nothing was committed, when the compaction failed.
+    pub error: Option<String>,
+    /// The compaction's run (none when dry).
+    pub run_id: Option<String>,
 }
 
 /// Compacts every live dataset, or only `only`.
@@ -82,9 +94,11 @@ pub async fn compact(
             bytes_after: 0,
             snapshot: None,
             skipped: None,
+            error: None,
+            run_id: None,
         };
         if !dry_run {
-            rewrite(lake, &dataset, candidates, &mut report).await?;
+            as_run(lake, &dataset, candidates, &mut report).await?;
         }
         done.push(report);
     }
@@ -112,10 +126,58 @@ fn candidates(files: &[DataFileInfo], target_rows: usize) -> Vec<DataFileInfo> {
         .collect()
 }
 
+/// Compacts one dataset as a run of its own: recorded, held by this
+/// process, ended by the commit or as failed.
+async fn as_run(
+    lake: &Lake,
+    dataset: &DatasetInfo,
+    old: Vec<DataFileInfo>,
+    report: &mut Compaction,
+) -> Result<()> {
+    let mut run = RunRecord {
+        run_id: uuid::Uuid::now_v7().to_string(),
+        source: "lagoa compact".into(),
+        dataset: dataset.name.to_string(),
+        trigger: "compact".into(),
+        status: "running".into(),
+        attempts: 1,
+        started_at: now_micros(),
+        rows_read: report.rows,
+        bytes_read: report.bytes_before,
+        ..Default::default()
+    };
+    lake.catalog.save_run(&run).await?;
+    lake.catalog
+        .hold_run(&run.run_id, &RunHolder::this_process(), run.started_at)
+        .await?;
+    let _heartbeat = Heartbeat::start(lake.catalog.clone(), run.run_id.clone());
+    report.run_id = Some(run.run_id.clone());
+    let outcome = rewrite(lake, dataset, old, &run.run_id, report).await;
+    let failure = match (&outcome, &report.skipped) {
+        (Err(e), _) => Some((e.to_string(), "internal")),
+        (Ok(()), Some(why)) => Some((why.clone(), "concurrent_change")),
+        (Ok(()), None) => None,
+    };
+    if let Some((message, class)) = failure {
+        // The commit did not happen, so the run is still `running`.
+        run.status = "failed".into();
+        run.error = Some(message.clone());
+        run.error_class = Some(class.into());
+        run.ended_at = Some(now_micros());
+        lake.catalog.save_run(&run).await?;
+        if outcome.is_err() {
+            tracing::warn!(dataset = %dataset.name, error = %message, "compaction failed");
+            report.error = Some(message);
+        }
+    }
+    Ok(())
+}
+
 async fn rewrite(
     lake: &Lake,
     dataset: &DatasetInfo,
     old: Vec<DataFileInfo>,
+    run_id: &str,
     report: &mut Compaction,
 ) -> Result<()> {
     let personal_columns = dataset.personal_columns();
@@ -132,6 +194,15 @@ async fn rewrite(
     )?;
     let schema = datafusion::catalog::TableProvider::schema(&table);
     let ctx = crate::session::new_context(lake, false)?;
+    // One stream, the files in catalog order: rows keep their order, so the
+    // new files' key ranges (and the pruning they allow) stay as narrow as
+    // the old ones'.
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .execution
+        .target_partitions = 1;
     ctx.register_table("compacted", Arc::new(table))?;
     let mut stream = ctx.table("compacted").await?.execute_stream().await?;
 
@@ -214,7 +285,7 @@ async fn rewrite(
         watermark: None,
         raw: None,
         quarantine: None,
-        run_id: None,
+        run_id: Some(run_id.to_owned()),
         release_of: None,
         digests,
         contract: None,
@@ -226,6 +297,7 @@ async fn rewrite(
                 based_on: f.deletes.as_ref().map(|d| d.since),
             })
             .collect(),
+        planned_at: None,
     };
     crate::fault::point("compact.before_commit");
     match lake.catalog.commit(&commit).await {

@@ -156,3 +156,30 @@ mod tests {
         assert!(!abandoned(None, now, now));
     }
 }
+
+/// Tells the catalog, while it lives, that this process still holds
+/// `run_id`: a heartbeat every [`HEARTBEAT_EVERY`], stopped when dropped
+/// (however the run ends, a timeout dropping its future included).
+pub struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Heartbeat {
+    pub fn start(catalog: crate::catalog::Catalog, run_id: String) -> Self {
+        Heartbeat(tokio::spawn(async move {
+            let mut every = tokio::time::interval(HEARTBEAT_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let now = crate::catalog::now_micros();
+                if let Err(e) = catalog.heartbeat_run(&run_id, now).await {
+                    tracing::warn!(run_id, error = %e, "could not record the run's heartbeat");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

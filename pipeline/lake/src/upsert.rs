@@ -16,10 +16,11 @@
 //! computed from, so a concurrent upsert or compaction makes the commit
 //! fail instead of landing stale positions (the caller plans again).
 //!
-//! Keys are compared by a 128-bit hash of their row-format bytes (two
-//! SipHash passes with different prefixes), which keeps memory at a few
-//! dozen bytes per key of the delivery; a collision between two different
-//! keys is less likely than a disk returning wrong bytes undetected.
+//! Keys are compared by a 128-bit hash of their row-format bytes (XXH3),
+//! which keeps memory at a few dozen bytes per key of the delivery; a
+//! collision between two different keys is less likely than a disk
+//! returning wrong bytes undetected. The map from key hashes to rows uses
+//! the hash's own bits, not a second hash.
 
 use crate::AsOf;
 use crate::Lake;
@@ -41,7 +42,7 @@ use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 use std::sync::Arc;
 
 /// How an upsert identifies rows.
@@ -59,6 +60,9 @@ pub struct UpsertRule {
 /// What an upsert does besides adding its rows.
 #[derive(Clone, Debug, Default)]
 pub struct UpsertPlan {
+    /// The snapshot the plan read: the commit fails if the dataset changed
+    /// after it.
+    pub planned_at: i64,
     pub deletes: Vec<NewDeletes>,
     /// Older rows the delivery's rows replace.
     pub rows_replaced: u64,
@@ -72,6 +76,31 @@ pub struct UpsertPlan {
 }
 
 type KeyHash = u128;
+
+/// Key hashes are already uniform: the map takes their low bits as is.
+#[derive(Clone, Copy, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u128` is used; anything else is folded in.
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 = value as u64;
+    }
+}
+
+type KeyMap = HashMap<KeyHash, Latest, std::hash::BuildHasherDefault<KeyHasher>>;
 
 /// Where the current version of a key is in the delivery.
 #[derive(Clone, Copy)]
@@ -89,15 +118,31 @@ pub async fn plan(
     new_files: &[NewDataFile],
     rule: &UpsertRule,
 ) -> Result<UpsertPlan> {
-    let mut plan = UpsertPlan::default();
-    let mut latest: HashMap<KeyHash, Latest> = HashMap::new();
+    let snapshot = lake.catalog.resolve(&AsOf::Latest).await?;
+    let mut plan = UpsertPlan {
+        planned_at: snapshot,
+        ..Default::default()
+    };
+    let mut latest = KeyMap::default();
     let mut superseded: Vec<Vec<u64>> = vec![Vec::new(); new_files.len()];
     let mut key_types: Option<Vec<DataType>> = None;
 
     for (index, file) in new_files.iter().enumerate() {
         let mut position = 0u64;
-        let mut batches =
-            key_batches(lake, dataset, &file.path, file.size_bytes, rule, true).await?;
+        let mut batches = key_batches(lake, &file.path, file.size_bytes, rule, true)
+            .await?
+            .ok_or_else(|| LakeError::Schema {
+                dataset: dataset.to_string(),
+                message: format!(
+                    "an upsert needs columns {} in the delivery",
+                    rule.key
+                        .iter()
+                        .chain(rule.delete_column.iter())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
         while let Some(batch) = batches
             .try_next()
             .await
@@ -119,6 +164,23 @@ pub async fn plan(
                     deleted,
                 };
                 if let Some(before) = latest.insert(hash, here) {
+                    let (was, now) = (
+                        &new_files[before.file].partition_value,
+                        &file.partition_value,
+                    );
+                    if was != now {
+                        // Rows of different partitions are in different
+                        // files, in no order the delivery gave them.
+                        return Err(LakeError::Schema {
+                            dataset: dataset.to_string(),
+                            message: format!(
+                                "the delivery carries one key ({}) in two partitions ({} and {}): which row is current cannot be told; deliver each key once",
+                                rule.key.join(", "),
+                                was.as_deref().unwrap_or("none"),
+                                now.as_deref().unwrap_or("none"),
+                            ),
+                        });
+                    }
                     superseded[before.file].push(before.position);
                     plan.repeated_keys += 1;
                 }
@@ -143,10 +205,15 @@ pub async fn plan(
         return Ok(plan);
     };
 
-    let snapshot = lake.catalog.resolve(&AsOf::Latest).await?;
     let Some(info) = lake.catalog.dataset(dataset, snapshot).await? else {
         return Ok(plan);
     };
+    if let Some(at) = info.shredded_at {
+        return Err(LakeError::Shredded {
+            dataset: dataset.to_string(),
+            at: crate::catalog::format_micros(at),
+        });
+    }
     let range = key_range(new_files, rule, &types);
     for file in lake.catalog.files(&info, snapshot).await? {
         if let Some(range) = &range
@@ -154,7 +221,7 @@ pub async fn plan(
         {
             continue;
         }
-        let found = older_rows(lake, dataset, &file, rule, &types, &latest).await?;
+        let found = older_rows(lake, &file, rule, &types, &latest).await?;
         if found.is_empty() {
             continue;
         }
@@ -241,15 +308,18 @@ fn may_hold(
 /// with whether the delivery deletes that key.
 async fn older_rows(
     lake: &Lake,
-    dataset: &DatasetName,
     file: &DataFileInfo,
     rule: &UpsertRule,
     types: &[DataType],
-    latest: &HashMap<KeyHash, Latest>,
+    latest: &KeyMap,
 ) -> Result<Vec<(u64, bool)>> {
     let mut found = Vec::new();
     let mut position = 0u64;
-    let mut batches = key_batches(lake, dataset, &file.path, file.size_bytes, rule, false).await?;
+    let Some(mut batches) = key_batches(lake, &file.path, file.size_bytes, rule, false).await?
+    else {
+        // Written before the key's columns existed: no row of it has a key.
+        return Ok(found);
+    };
     while let Some(batch) = batches
         .try_next()
         .await
@@ -274,15 +344,15 @@ type Batches =
     std::pin::Pin<Box<dyn futures::Stream<Item = parquet::errors::Result<RecordBatch>> + Send>>;
 
 /// The key columns of a data file (and the delete column, for the
-/// delivery's own files), in row order.
+/// delivery's own files), in row order; `None` when the file has not all
+/// of them (written before they were added to the dataset).
 async fn key_batches(
     lake: &Lake,
-    dataset: &DatasetName,
     path: &str,
     size: i64,
     rule: &UpsertRule,
     with_delete_column: bool,
-) -> Result<Batches> {
+) -> Result<Option<Batches>> {
     let location = ObjectPath::from(path);
     let reader = StoredFile {
         store: Arc::clone(&lake.store.store),
@@ -301,17 +371,13 @@ async fn key_batches(
         names.push(column);
     }
     let schema = Arc::clone(builder.schema());
-    let indices = names
+    let Some(indices) = names
         .iter()
-        .map(|name| {
-            schema.index_of(name).map_err(|_| LakeError::Schema {
-                dataset: dataset.to_string(),
-                message: format!(
-                    "an upsert needs column {name}, and file {path} has none (the key and the delete column must be columns of every file)"
-                ),
-            })
-        })
-        .collect::<Result<Vec<usize>>>()?;
+        .map(|name| schema.index_of(name).ok())
+        .collect::<Option<Vec<usize>>>()
+    else {
+        return Ok(None);
+    };
     // `roots` keeps the file's column order: put the columns back in the
     // order asked for.
     let mut sorted = indices.clone();
@@ -336,7 +402,7 @@ async fn key_batches(
             RecordBatch::try_new(Arc::clone(&asked), columns)
                 .map_err(|e| parquet::errors::ParquetError::ArrowError(e.to_string()))
         });
-    Ok(Box::pin(stream))
+    Ok(Some(Box::pin(stream)))
 }
 
 /// A data file on the lake's store, read by ranges.
@@ -414,21 +480,18 @@ fn key_hashes(keys: &[ArrayRef], types: &[DataType]) -> Result<Vec<KeyHash>> {
     let rows = converter.convert_columns(&columns)?;
     Ok(rows
         .iter()
-        .map(|row| {
-            let bytes = row.as_ref();
-            let mut first = std::collections::hash_map::DefaultHasher::new();
-            bytes.hash(&mut first);
-            let mut second = std::collections::hash_map::DefaultHasher::new();
-            0xa5u8.hash(&mut second);
-            bytes.hash(&mut second);
-            (u128::from(first.finish()) << 64) | u128::from(second.finish())
-        })
+        .map(|row| twox_hash::XxHash3_128::oneshot(row.as_ref()))
         .collect())
 }
 
 /// Whether each row's delete column marks its key deleted.
 fn deletion_marks(column: &ArrayRef) -> Vec<bool> {
     let n = column.len();
+    if let DataType::Dictionary(_, values) = column.data_type()
+        && let Ok(plain) = cast(column, values)
+    {
+        return deletion_marks(&plain);
+    }
     match column.data_type() {
         DataType::Boolean => {
             let values = column.as_boolean();
@@ -452,17 +515,15 @@ fn deletion_marks(column: &ArrayRef) -> Vec<bool> {
                 })
                 .collect()
         }
-        t if t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(..)) => {
-            match cast(column, &DataType::Float64) {
-                Ok(numbers) => {
-                    let values = numbers.as_primitive::<arrow::datatypes::Float64Type>();
-                    (0..n)
-                        .map(|i| values.is_valid(i) && values.value(i) != 0.0)
-                        .collect()
-                }
-                Err(_) => vec![false; n],
+        t if t.is_numeric() => match cast(column, &DataType::Float64) {
+            Ok(numbers) => {
+                let values = numbers.as_primitive::<arrow::datatypes::Float64Type>();
+                (0..n)
+                    .map(|i| values.is_valid(i) && values.value(i) != 0.0)
+                    .collect()
             }
-        }
+            Err(_) => vec![false; n],
+        },
         _ => (0..n).map(|i| column.is_valid(i)).collect(),
     }
 }
@@ -571,5 +632,17 @@ mod tests {
             None,
         ]));
         assert_eq!(deletion_marks(&times), vec![true, false]);
+        let coded: ArrayRef = Arc::new(
+            vec![Some("N"), Some("S"), None]
+                .into_iter()
+                .collect::<arrow::array::DictionaryArray<arrow::datatypes::Int32Type>>(),
+        );
+        assert_eq!(deletion_marks(&coded), vec![false, true, false]);
+        let cents: ArrayRef = Arc::new(
+            arrow::array::Decimal64Array::from(vec![Some(0), Some(150)])
+                .with_precision_and_scale(10, 2)
+                .unwrap(),
+        );
+        assert_eq!(deletion_marks(&cents), vec![false, true]);
     }
 }

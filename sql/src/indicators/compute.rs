@@ -410,6 +410,7 @@ async fn run_recorded(
         digests,
         deletes: Vec::new(),
         replaces: Vec::new(),
+        planned_at: None,
     };
     match lake.catalog.commit(&commit).await? {
         CommitOutcome::Committed { snapshot, .. } | CommitOutcome::AlreadyIngested { snapshot } => {

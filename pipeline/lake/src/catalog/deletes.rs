@@ -78,6 +78,38 @@ async fn unchanged(
     Ok(())
 }
 
+/// Nothing of `dataset_id` changed after snapshot `planned_at` (before
+/// this commit's own rows): no file added or ended, no vector recorded.
+pub(super) async fn unchanged_since(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    dataset: &str,
+    dataset_id: i64,
+    planned_at: i64,
+) -> std::result::Result<(), Attempt> {
+    let files: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM lagoa_data_file WHERE dataset_id = $1 AND (begin_snapshot > $2 OR end_snapshot > $2)",
+    )
+    .bind(dataset_id)
+    .bind(planned_at)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(LakeError::catalog("reading files"))?;
+    let vectors: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM lagoa_file_deletes WHERE dataset_id = $1 AND begin_snapshot > $2",
+    )
+    .bind(dataset_id)
+    .bind(planned_at)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(LakeError::catalog("reading deletion vectors"))?;
+    if files + vectors > 0 {
+        return Err(Attempt::Failed(LakeError::ConcurrentChange {
+            dataset: dataset.to_owned(),
+        }));
+    }
+    Ok(())
+}
+
 /// Records each file's new vector in `snapshot`, ending the version it
 /// replaces. Returns the rows newly deleted.
 pub(super) async fn record(

@@ -595,6 +595,11 @@ impl Catalog {
             }
         };
 
+        // An upsert worked out from an older state of the dataset is
+        // worked out again.
+        if let Some(planned_at) = request.planned_at {
+            deletes::unchanged_since(&mut tx, spec.name.as_str(), dataset_id, planned_at).await?;
+        }
         // What this delivery replaces.
         let removed = match request.mode {
             WriteMode::Append | WriteMode::Upsert => 0,

@@ -231,6 +231,10 @@ pub struct CommitRequest {
     pub deletes: Vec<NewDeletes>,
     /// Compaction: the files the new ones replace.
     pub replaces: Vec<ReplacedFile>,
+    /// Upsert: the snapshot its deletion vectors were worked out from. The
+    /// commit fails when the dataset gained or lost files or vectors since
+    /// (another writer may have added a key this delivery also carries).
+    pub planned_at: Option<i64>,
 }
 
 /// An object the catalog names, as `check --deep` verifies it.
