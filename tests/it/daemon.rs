@@ -1052,19 +1052,7 @@ async fn the_daemon_compacts_on_its_schedule() {
 
     let lake = Arc::new(Lake::open(&lake_dir).await.unwrap());
     let files = |lake: Arc<Lake>| async move {
-        let snapshot = lake
-            .catalog
-            .resolve(&lagoa_lake::AsOf::Latest)
-            .await
-            .unwrap();
-        let name = lagoa_core::DatasetName::new("obitos_compactados").unwrap();
-        let dataset = lake
-            .catalog
-            .dataset(&name, snapshot)
-            .await
-            .unwrap()
-            .unwrap();
-        let files = lake.catalog.files(&dataset, snapshot).await.unwrap();
+        let (_, files) = dataset_and_files(&lake, "obitos_compactados").await;
         (files.len(), files.iter().map(|f| f.row_count).sum::<i64>())
     };
     assert_eq!(files(Arc::clone(&lake)).await, (2, 50));

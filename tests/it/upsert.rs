@@ -9,34 +9,14 @@ use crate::support::*;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 
-const CONTRACT: &str = r#"[dataset]
-name = "entregas"
-level = "especial"
-primary_key = ["id"]
-
-[[columns]]
-name = "id"
-type = "integer"
-nullable = false
-
-[[columns]]
-name = "municipio"
-type = "string"
-nullable = false
-
-[[columns]]
-name = "valor"
-type = "decimal(12,2)"
-
-[[columns]]
-name = "cpf"
-type = "string"
-personal = "pessoal"
-
-[[columns]]
-name = "excluido"
-type = "string"
-"#;
+/// The crash tests' contract (a primary key, a personal column), with a
+/// soft-delete column.
+fn contract() -> String {
+    format!(
+        "{}\n[[columns]]\nname = \"excluido\"\ntype = \"string\"\n",
+        crate::crashes::CONTRACT
+    )
+}
 
 fn rows(lake: &Path, sql: &str, as_of: Option<&str>) -> Vec<Vec<String>> {
     let mut args = vec!["query", sql, "--format", "csv"];
@@ -61,8 +41,8 @@ fn line(id: i64, valor: &str, excluido: &str) -> String {
 #[test]
 fn an_upsert_replaces_and_deletes_by_key_and_every_earlier_state_stays_readable() {
     let (dir, lake) = new_lake();
-    let contract = write_file(dir.path(), "entregas.toml", CONTRACT);
-    let contract = contract.to_str().unwrap();
+    let contract_file = write_file(dir.path(), "entregas.toml", &contract());
+    let contract_path = contract_file.to_str().unwrap();
     let header = "id,municipio,valor,cpf,excluido\n";
 
     let mut base = String::from(header);
@@ -79,7 +59,7 @@ fn an_upsert_replaces_and_deletes_by_key_and_every_earlier_state_stays_readable(
                 "--dataset",
                 "entregas",
                 "--contract",
-                contract,
+                contract_path,
                 "--mode",
                 "upsert",
                 "--delete-column",
@@ -278,7 +258,7 @@ fn an_upsert_replaces_and_deletes_by_key_and_every_earlier_state_stays_readable(
     let relaxed = write_file(
         dir.path(),
         "relaxed.toml",
-        &CONTRACT.replace(
+        &contract().replace(
             "name = \"municipio\"\ntype = \"string\"\nnullable = false",
             "name = \"municipio\"\ntype = \"string\"\nnullable = true",
         ),
@@ -319,116 +299,57 @@ fn an_upsert_replaces_and_deletes_by_key_and_every_earlier_state_stays_readable(
 #[test]
 fn an_upsert_without_a_key_is_refused_and_lands_nothing() {
     let (dir, lake) = new_lake();
+    // `lagoa ingest FILE --dataset sem_chave ARGS...`.
+    let ingest_args = |file: &Path, args: &[&str]| -> Vec<String> {
+        let mut all = vec!["ingest".to_owned(), file.display().to_string()];
+        all.extend(["--dataset", "sem_chave"].iter().map(|a| a.to_string()));
+        all.extend(args.iter().map(|a| a.to_string()));
+        all
+    };
+    let run_ok = |file: &Path, args: &[&str]| {
+        let all = ingest_args(file, args);
+        lagoa_ok(&lake, &all.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let run_err = |file: &Path, args: &[&str]| {
+        let all = ingest_args(file, args);
+        lagoa_err(&lake, &all.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let count_and_max = || {
+        one(
+            &lake,
+            "SELECT count(*) || ':' || max(valor) FROM sem_chave",
+            None,
+        )
+    };
+
     let file = write_file(dir.path(), "sem_chave.csv", "id,valor\n1,2\n");
-    let err = lagoa_err(
-        &lake,
-        &[
-            "ingest",
-            file.to_str().unwrap(),
-            "--dataset",
-            "sem_chave",
-            "--level",
-            "amplo",
-            "--mode",
-            "upsert",
-        ],
-    );
+    let err = run_err(&file, &["--level", "amplo", "--mode", "upsert"]);
     assert!(err.contains("needs a primary key"), "{err}");
     let err = lagoa_err(&lake, &["query", "SELECT count(*) FROM sem_chave"]);
     assert!(err.contains("sem_chave"), "nothing landed: {err}");
-    let err = lagoa_err(
-        &lake,
-        &[
-            "ingest",
-            file.to_str().unwrap(),
-            "--dataset",
-            "sem_chave",
-            "--level",
-            "amplo",
-            "--key",
-            "id",
-        ],
-    );
+    let err = run_err(&file, &["--level", "amplo", "--key", "id"]);
     assert!(err.contains("--mode upsert only"), "{err}");
-    // With --key, it works, and a key that is not a column is named.
-    let out = lagoa_ok(
-        &lake,
-        &[
-            "ingest",
-            file.to_str().unwrap(),
-            "--dataset",
-            "sem_chave",
-            "--level",
-            "amplo",
-            "--mode",
-            "upsert",
-            "--key",
-            "ID",
-        ],
+
+    // With --key, it works (named as the header is normalised), and a key
+    // that is not a column is named.
+    let out = run_ok(
+        &file,
+        &["--level", "amplo", "--mode", "upsert", "--key", "ID"],
     );
     assert!(out.contains("upserted 1 rows"), "{out}");
     let again = write_file(dir.path(), "sem_chave_2.csv", "id,valor\n1,3\n");
-    let out = lagoa_ok(
-        &lake,
-        &[
-            "ingest",
-            again.to_str().unwrap(),
-            "--dataset",
-            "sem_chave",
-            "--mode",
-            "upsert",
-            "--key",
-            "id",
-        ],
-    );
+    let out = run_ok(&again, &["--mode", "upsert", "--key", "id"]);
     assert!(out.contains("1 row(s) replaced"), "{out}");
-    assert_eq!(
-        one(
-            &lake,
-            "SELECT count(*) || ':' || max(valor) FROM sem_chave",
-            None
-        ),
-        "1:3"
-    );
-    let err = lagoa_err(
-        &lake,
-        &[
-            "ingest",
-            again.to_str().unwrap(),
-            "--dataset",
-            "sem_chave",
-            "--mode",
-            "upsert",
-            "--key",
-            "codigo",
-        ],
-    );
+    assert_eq!(count_and_max(), "1:3");
+    let err = run_err(&again, &["--mode", "upsert", "--key", "codigo"]);
     assert!(err.contains("codigo"), "{err}");
+
     // A row without its key is never an upsert: the run fails and the
     // table stays as it was.
     let keyless = write_file(dir.path(), "sem_chave_3.csv", "id,valor\n,4\n1,5\n");
-    let err = lagoa_err(
-        &lake,
-        &[
-            "ingest",
-            keyless.to_str().unwrap(),
-            "--dataset",
-            "sem_chave",
-            "--mode",
-            "upsert",
-            "--key",
-            "id",
-        ],
-    );
+    let err = run_err(&keyless, &["--mode", "upsert", "--key", "id"]);
     assert!(err.contains("id"), "{err}");
-    assert_eq!(
-        one(
-            &lake,
-            "SELECT count(*) || ':' || max(valor) FROM sem_chave",
-            None
-        ),
-        "1:3"
-    );
+    assert_eq!(count_and_max(), "1:3");
 }
 
 /// A small deterministic generator (the test's sequence is the same on

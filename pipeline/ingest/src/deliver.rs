@@ -1555,17 +1555,7 @@ pub async fn read_quarantine(lake: &Lake, path: &str) -> Result<Vec<RejectedRow>
 
 /// Deletes objects nothing refers to; what fails stays for vacuum.
 async fn forget<'a>(lake: &Lake, paths: impl Iterator<Item = &'a String>) {
-    use object_store::ObjectStoreExt;
-    for path in paths {
-        if let Err(e) = lake
-            .store
-            .store
-            .delete(&object_store::path::Path::from(path.as_str()))
-            .await
-        {
-            tracing::warn!(path, error = %e, "could not delete an unneeded object; vacuum will");
-        }
-    }
+    lake.forget_objects(paths.map(String::as_str)).await;
 }
 
 /// Copies a delivered file into the raw zone, encrypted, and fingerprints

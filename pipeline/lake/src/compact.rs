@@ -34,7 +34,6 @@ use crate::writer::WriteTarget;
 use crate::{AsOf, Lake};
 use futures::StreamExt;
 use lagoa_core::DatasetName;
-use object_store::ObjectStoreExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -246,14 +245,16 @@ async fn rewrite(
     let files = match (read_error, written) {
         (None, Ok(files)) => files,
         (Some(e), Ok(files)) => {
-            forget(lake, files.iter().map(|f| f.path.as_str())).await;
+            lake.forget_objects(files.iter().map(|f| f.path.as_str()))
+                .await;
             return Err(e);
         }
         (_, Err(e)) => return Err(e),
     };
     let written_rows: i64 = files.iter().map(|f| f.row_count).sum();
     if written_rows != report.rows {
-        forget(lake, files.iter().map(|f| f.path.as_str())).await;
+        lake.forget_objects(files.iter().map(|f| f.path.as_str()))
+            .await;
         return Err(LakeError::Invalid(format!(
             "compacting {}: read {written_rows} rows where the catalog counts {}; nothing was changed",
             dataset.name, report.rows
@@ -307,27 +308,14 @@ async fn rewrite(
         }
         Ok(CommitOutcome::AlreadyIngested { .. }) => Ok(()),
         Err(LakeError::ConcurrentChange { .. }) => {
-            forget(lake, paths.iter().map(String::as_str)).await;
+            lake.forget_objects(paths.iter().map(String::as_str)).await;
             report.skipped =
                 Some("an upsert or another compaction changed these files meanwhile".into());
             Ok(())
         }
         Err(e) => {
-            forget(lake, paths.iter().map(String::as_str)).await;
+            lake.forget_objects(paths.iter().map(String::as_str)).await;
             Err(e)
-        }
-    }
-}
-
-async fn forget<'a>(lake: &Lake, paths: impl Iterator<Item = &'a str>) {
-    for path in paths {
-        if let Err(e) = lake
-            .store
-            .store
-            .delete(&object_store::path::Path::from(path))
-            .await
-        {
-            tracing::warn!(path, error = %e, "could not delete an unneeded object; vacuum will");
         }
     }
 }

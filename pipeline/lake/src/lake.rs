@@ -233,6 +233,18 @@ impl Lake {
         LakeSession::open(self, as_of).await
     }
 
+    /// Deletes objects a write left that will never be committed; one that
+    /// cannot be deleted now stays for `vacuum`.
+    pub async fn forget_objects<'a>(&self, paths: impl Iterator<Item = &'a str>) {
+        use object_store::ObjectStoreExt;
+        for path in paths {
+            let location = object_store::path::Path::from(path);
+            if let Err(e) = self.store.store.delete(&location).await {
+                tracing::warn!(path, error = %e, "could not delete an unneeded object; vacuum will");
+            }
+        }
+    }
+
     pub async fn vacuum(
         &self,
         dry_run: bool,

@@ -108,6 +108,33 @@ fn process_start(pid: i64) -> Option<String> {
     after_name.split_whitespace().nth(19).map(str::to_owned)
 }
 
+/// Tells the catalog, while it lives, that this process still holds
+/// `run_id`: a heartbeat every [`HEARTBEAT_EVERY`], stopped when dropped
+/// (however the run ends, a timeout dropping its future included).
+pub struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Heartbeat {
+    pub fn start(catalog: crate::catalog::Catalog, run_id: String) -> Self {
+        Heartbeat(tokio::spawn(async move {
+            let mut every = tokio::time::interval(HEARTBEAT_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let now = crate::catalog::now_micros();
+                if let Err(e) = catalog.heartbeat_run(&run_id, now).await {
+                    tracing::warn!(run_id, error = %e, "could not record the run's heartbeat");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,32 +181,5 @@ mod tests {
         assert!(abandoned(Some(&elsewhere), now - 200_000_000, now));
         assert!(abandoned(None, now - 200_000_000, now));
         assert!(!abandoned(None, now, now));
-    }
-}
-
-/// Tells the catalog, while it lives, that this process still holds
-/// `run_id`: a heartbeat every [`HEARTBEAT_EVERY`], stopped when dropped
-/// (however the run ends, a timeout dropping its future included).
-pub struct Heartbeat(tokio::task::JoinHandle<()>);
-
-impl Heartbeat {
-    pub fn start(catalog: crate::catalog::Catalog, run_id: String) -> Self {
-        Heartbeat(tokio::spawn(async move {
-            let mut every = tokio::time::interval(HEARTBEAT_EVERY);
-            every.tick().await;
-            loop {
-                every.tick().await;
-                let now = crate::catalog::now_micros();
-                if let Err(e) = catalog.heartbeat_run(&run_id, now).await {
-                    tracing::warn!(run_id, error = %e, "could not record the run's heartbeat");
-                }
-            }
-        }))
-    }
-}
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

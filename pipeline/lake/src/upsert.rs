@@ -16,11 +16,14 @@
 //! computed from, so a concurrent upsert or compaction makes the commit
 //! fail instead of landing stale positions (the caller plans again).
 //!
-//! Keys are compared by a 128-bit hash of their row-format bytes (XXH3),
-//! which keeps memory at a few dozen bytes per key of the delivery; a
-//! collision between two different keys is less likely than a disk
-//! returning wrong bytes undetected. The map from key hashes to rows uses
-//! the hash's own bits, not a second hash.
+//! Keys are compared by a 128-bit hash of their row-format bytes, which
+//! keeps memory at a few dozen bytes per key of the delivery. The hash is
+//! SipHash-1-3 under a key drawn at random for each upsert: a delivery
+//! cannot be crafted so that its keys collide with other rows (a
+//! municipality's delivery must never delete another's rows), and a
+//! collision by chance is less likely than a disk returning wrong bytes
+//! undetected. The map from key hashes to rows uses the hash's own bits,
+//! not a second hash.
 
 use crate::AsOf;
 use crate::Lake;
@@ -40,6 +43,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use siphasher::sip128::SipHasher13;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::Hasher;
@@ -123,6 +127,7 @@ pub async fn plan(
         planned_at: snapshot,
         ..Default::default()
     };
+    let hash_key = SipHasher13::new_with_keys(rand::random(), rand::random());
     let mut latest = KeyMap::default();
     let mut superseded: Vec<Vec<u64>> = vec![Vec::new(); new_files.len()];
     let mut key_types: Option<Vec<DataType>> = None;
@@ -152,7 +157,7 @@ pub async fn plan(
             refuse_empty_keys(dataset, rule, keys)?;
             let types = key_types
                 .get_or_insert_with(|| keys.iter().map(|k| k.data_type().clone()).collect());
-            let hashes = key_hashes(keys, types)?;
+            let hashes = key_hashes(&hash_key, keys, types)?;
             let marks = match &rule.delete_column {
                 Some(_) => deletion_marks(batch.column(rule.key.len())),
                 None => vec![false; batch.num_rows()],
@@ -221,7 +226,7 @@ pub async fn plan(
         {
             continue;
         }
-        let found = older_rows(lake, &file, rule, &types, &latest).await?;
+        let found = older_rows(lake, &file, rule, &hash_key, &types, &latest).await?;
         if found.is_empty() {
             continue;
         }
@@ -310,6 +315,7 @@ async fn older_rows(
     lake: &Lake,
     file: &DataFileInfo,
     rule: &UpsertRule,
+    hash_key: &SipHasher13,
     types: &[DataType],
     latest: &KeyMap,
 ) -> Result<Vec<(u64, bool)>> {
@@ -325,7 +331,7 @@ async fn older_rows(
         .await
         .map_err(|e| read_error(&file.path, e))?
     {
-        let hashes = key_hashes(batch.columns(), types)?;
+        let hashes = key_hashes(hash_key, batch.columns(), types)?;
         for hash in hashes {
             let gone = file
                 .deletes
@@ -464,7 +470,7 @@ fn refuse_empty_keys(dataset: &DatasetName, rule: &UpsertRule, keys: &[ArrayRef]
 
 /// One 128-bit hash per row of the key columns, cast to `types` (files
 /// written before a column was widened hold the narrower type).
-fn key_hashes(keys: &[ArrayRef], types: &[DataType]) -> Result<Vec<KeyHash>> {
+fn key_hashes(key: &SipHasher13, keys: &[ArrayRef], types: &[DataType]) -> Result<Vec<KeyHash>> {
     let columns = keys
         .iter()
         .zip(types)
@@ -480,7 +486,7 @@ fn key_hashes(keys: &[ArrayRef], types: &[DataType]) -> Result<Vec<KeyHash>> {
     let rows = converter.convert_columns(&columns)?;
     Ok(rows
         .iter()
-        .map(|row| twox_hash::XxHash3_128::oneshot(row.as_ref()))
+        .map(|row| key.hash(row.as_ref()).as_u128())
         .collect())
 }
 
@@ -596,8 +602,9 @@ mod tests {
         let narrow: ArrayRef = Arc::new(arrow::array::Int32Array::from(vec![1, 2, 3]));
         let wide: ArrayRef = Arc::new(Int64Array::from(vec![3, 2, 1]));
         let types = [DataType::Int64];
-        let a = key_hashes(&[narrow], &types).unwrap();
-        let b = key_hashes(&[wide], &types).unwrap();
+        let key = SipHasher13::new_with_keys(1, 2);
+        let a = key_hashes(&key, &[narrow], &types).unwrap();
+        let b = key_hashes(&key, &[wide], &types).unwrap();
         assert_eq!(a[0], b[2]);
         assert_eq!(a[2], b[0]);
         assert_ne!(a[0], a[1]);
@@ -609,7 +616,7 @@ mod tests {
         let first: ArrayRef = Arc::new(StringArray::from(vec!["ab", "a"]));
         let second: ArrayRef = Arc::new(StringArray::from(vec!["c", "bc"]));
         let types = [DataType::Utf8, DataType::Utf8];
-        let h = key_hashes(&[first, second], &types).unwrap();
+        let h = key_hashes(&SipHasher13::new_with_keys(1, 2), &[first, second], &types).unwrap();
         assert_ne!(h[0], h[1]);
     }
 
