@@ -642,3 +642,86 @@ fn a_key_in_two_partitions_of_one_delivery_is_refused() {
     let err = lagoa_err(&lake, &["query", "SELECT count(*) FROM mudancas"]);
     assert!(err.contains("mudancas"), "nothing landed: {err}");
 }
+
+/// The same from MariaDB, whose booleans are `TINYINT(1)`: a non-zero
+/// delete column marks the row deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mariadb_source_upserts_and_deletes_by_key() {
+    use sqlx::Connection;
+    let url = "mysql://root@127.0.0.1:3306/test";
+    let mut db = match sqlx::MySqlConnection::connect(url).await {
+        Ok(db) => db,
+        Err(e) => {
+            skip(
+                "a_mariadb_source_upserts_and_deletes_by_key",
+                &format!("MariaDB is not reachable at {url}: {e}"),
+            );
+            return;
+        }
+    };
+    let table = format!(
+        "atend_up_{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
+    sqlx::raw_sql(&format!(
+        "CREATE TABLE {table} (id BIGINT PRIMARY KEY, codmun VARCHAR(10) NOT NULL, valor DECIMAL(10,2), atualizado_em DATETIME NOT NULL, excluido TINYINT(1) NOT NULL DEFAULT 0)"
+    ))
+    .execute(&mut db)
+    .await
+    .unwrap();
+    sqlx::raw_sql(&format!(
+        "INSERT INTO {table} VALUES (1,'12001',1.00,'2026-01-01 00:00:00',0),(2,'12002',2.00,'2026-01-01 00:00:00',0),(3,'12003',3.00,'2026-01-01 00:00:00',0)"
+    ))
+    .execute(&mut db)
+    .await
+    .unwrap();
+
+    let (dir, lake) = new_lake();
+    let contract = write_file(
+        dir.path(),
+        "atend_up.toml",
+        &PG_CONTRACT
+            .replace("atendimento", "atend_up")
+            .replace("type = \"boolean\"", "type = \"integer\""),
+    );
+    let source = write_file(
+        dir.path(),
+        "atend_up.source.toml",
+        &format!(
+            "name = \"mariadb_atend\"\ndataset = \"atend_up\"\ncontract = \"{}\"\nmode = \"upsert\"\ndelete_column = \"excluido\"\n[source]\ntype = \"mysql\"\nurl = \"{url}\"\ntable = \"{table}\"\nincremental = {{ cursor = \"atualizado_em\", primary_key = [\"id\"] }}\n",
+            contract.display()
+        ),
+    );
+    let source = source.to_str().unwrap();
+    let out = lagoa_ok(&lake, &["source", "run", source]);
+    assert!(out.contains("upserted 3 rows"), "{out}");
+    for statement in [
+        format!(
+            "UPDATE {table} SET valor = 9.99, atualizado_em = '2026-01-02 00:00:00' WHERE id = 1"
+        ),
+        format!(
+            "UPDATE {table} SET excluido = 1, atualizado_em = '2026-01-02 00:00:00' WHERE id = 2"
+        ),
+        format!("INSERT INTO {table} VALUES (4,'12004',4.00,'2026-01-02 00:00:00',0)"),
+    ] {
+        sqlx::raw_sql(&statement).execute(&mut db).await.unwrap();
+    }
+    let out = lagoa_ok(&lake, &["source", "run", source]);
+    assert!(out.contains("1 row(s) replaced, 1 deleted"), "{out}");
+    sqlx::raw_sql(&format!("DROP TABLE {table}"))
+        .execute(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(
+            &lake,
+            "SELECT id, codmun, valor FROM atend_up ORDER BY id",
+            None
+        ),
+        vec![
+            vec!["1", "12001", "9.99"],
+            vec!["3", "12003", "3.00"],
+            vec!["4", "12004", "4.00"],
+        ]
+    );
+}
