@@ -355,7 +355,11 @@ impl Threads {
             return;
         };
         // No more priority changes: from here the threads may exit.
-        *self.ids.lock().expect("thread ids") = None;
+        // A poisoned registry is only a list of thread ids: clear it all the same.
+        *self
+            .ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         let Some(runtime) = query_runtime.runtime.take() else {
             return;
         };

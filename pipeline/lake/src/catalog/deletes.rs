@@ -7,75 +7,55 @@ use super::model::{FileDeletes, NewDeletes, ReplacedFile};
 use super::{Attempt, get};
 use crate::deletion::DeletionVector;
 use crate::error::{LakeError, Result};
-use sqlx::AnyPool;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The vectors of `dataset_id`'s files valid at `snapshot`, by file id.
-pub(super) async fn valid_at(
-    pool: &AnyPool,
-    dataset_id: i64,
-    snapshot: i64,
-) -> Result<HashMap<String, FileDeletes>> {
-    let rows = sqlx::query(
-        "SELECT file_id, begin_snapshot, positions FROM lagoa_file_deletes
-          WHERE dataset_id = $1 AND begin_snapshot <= $2 AND (end_snapshot IS NULL OR end_snapshot > $2)",
-    )
-    .bind(dataset_id)
-    .bind(snapshot)
-    .fetch_all(pool)
-    .await
-    .map_err(LakeError::catalog("reading deletion vectors"))?;
-    let mut out = HashMap::new();
-    for row in rows {
-        let file_id: String = get(&row, "file_id")?;
-        let text: String = get(&row, "positions")?;
-        let vector = DeletionVector::decode(&text).map_err(|e| {
-            LakeError::Invalid(format!(
-                "the catalog's deletion vector of file {file_id}: {e}"
-            ))
-        })?;
-        out.insert(
-            file_id,
-            FileDeletes {
-                since: get(&row, "begin_snapshot")?,
-                vector: Arc::new(vector),
-            },
-        );
-    }
-    Ok(out)
+/// A file's vector as the catalog read it (`positions`, valid since the
+/// snapshot `since`).
+pub(super) fn vector(file_id: &str, since: i64, positions: &str) -> Result<FileDeletes> {
+    let vector = DeletionVector::decode(positions).map_err(|e| {
+        LakeError::Invalid(format!(
+            "the catalog's deletion vector of file {file_id}: {e}"
+        ))
+    })?;
+    Ok(FileDeletes {
+        since,
+        vector: Arc::new(vector),
+    })
 }
 
 /// The file is live in `dataset_id` and its vector is still the version
-/// `based_on` names; otherwise another commit changed it meanwhile.
+/// `based_on` names (otherwise another commit changed it meanwhile);
+/// returns the rows that version deletes.
 async fn unchanged(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     dataset: &str,
     dataset_id: i64,
     file_id: &str,
     based_on: Option<i64>,
-) -> std::result::Result<(), Attempt> {
-    let live: Option<i64> = sqlx::query_scalar(
-        "SELECT count(*) FROM lagoa_data_file WHERE file_id = $1 AND dataset_id = $2 AND end_snapshot IS NULL",
+) -> std::result::Result<i64, Attempt> {
+    let row = sqlx::query(
+        "SELECT d.begin_snapshot, d.deleted_rows
+           FROM lagoa_data_file f
+           LEFT JOIN lagoa_file_deletes d ON d.file_id = f.file_id AND d.end_snapshot IS NULL
+          WHERE f.file_id = $1 AND f.dataset_id = $2 AND f.end_snapshot IS NULL",
     )
     .bind(file_id)
     .bind(dataset_id)
     .fetch_optional(&mut **tx)
     .await
-    .map_err(LakeError::catalog("reading files"))?;
-    let current: Option<i64> = sqlx::query_scalar(
-        "SELECT begin_snapshot FROM lagoa_file_deletes WHERE file_id = $1 AND end_snapshot IS NULL",
-    )
-    .bind(file_id)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(LakeError::catalog("reading deletion vectors"))?;
-    if live.unwrap_or(0) != 1 || current != based_on {
-        return Err(Attempt::Failed(LakeError::ConcurrentChange {
+    .map_err(LakeError::catalog(
+        "reading files and their deletion vectors",
+    ))?;
+    let changed = || {
+        Attempt::Failed(LakeError::ConcurrentChange {
             dataset: dataset.to_owned(),
-        }));
+        })
+    };
+    let row = row.ok_or_else(changed)?;
+    if get::<Option<i64>>(&row, "begin_snapshot")? != based_on {
+        return Err(changed());
     }
-    Ok(())
+    Ok(get::<Option<i64>>(&row, "deleted_rows")?.unwrap_or(0))
 }
 
 /// Nothing of `dataset_id` changed after snapshot `planned_at` (before
@@ -121,14 +101,7 @@ pub(super) async fn record(
 ) -> std::result::Result<i64, Attempt> {
     let mut newly = 0;
     for d in deletes {
-        unchanged(tx, dataset, dataset_id, &d.file_id, d.based_on).await?;
-        let before: Option<i64> = sqlx::query_scalar(
-            "SELECT deleted_rows FROM lagoa_file_deletes WHERE file_id = $1 AND end_snapshot IS NULL",
-        )
-        .bind(&d.file_id)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(LakeError::catalog("reading deletion vectors"))?;
+        let before = unchanged(tx, dataset, dataset_id, &d.file_id, d.based_on).await?;
         sqlx::query(
             "UPDATE lagoa_file_deletes SET end_snapshot = $1 WHERE file_id = $2 AND end_snapshot IS NULL",
         )
@@ -148,7 +121,7 @@ pub(super) async fn record(
         .execute(&mut **tx)
         .await
         .map_err(LakeError::catalog("recording a deletion vector"))?;
-        newly += d.vector.len() as i64 - before.unwrap_or(0);
+        newly += d.vector.len() as i64 - before;
     }
     Ok(newly)
 }

@@ -381,10 +381,13 @@ impl Catalog {
     /// Files of a dataset valid at `snapshot`, with their statistics.
     pub async fn files(&self, dataset: &DatasetInfo, snapshot: i64) -> Result<Vec<DataFileInfo>> {
         let rows = sqlx::query(
-            "SELECT file_id, path, partition_value, row_count, size_bytes, schema_version, master_key_id, begin_snapshot, end_snapshot
-               FROM lagoa_data_file
-              WHERE dataset_id = $1 AND begin_snapshot <= $2 AND (end_snapshot IS NULL OR end_snapshot > $2)
-              ORDER BY begin_snapshot, path",
+            "SELECT f.file_id, f.path, f.partition_value, f.row_count, f.size_bytes, f.schema_version, f.master_key_id,
+                    f.begin_snapshot, f.end_snapshot, d.begin_snapshot AS deletes_since, d.positions
+               FROM lagoa_data_file f
+               LEFT JOIN lagoa_file_deletes d ON d.file_id = f.file_id
+                    AND d.begin_snapshot <= $2 AND (d.end_snapshot IS NULL OR d.end_snapshot > $2)
+              WHERE f.dataset_id = $1 AND f.begin_snapshot <= $2 AND (f.end_snapshot IS NULL OR f.end_snapshot > $2)
+              ORDER BY f.begin_snapshot, f.path",
         )
         .bind(dataset.dataset_id)
         .bind(snapshot)
@@ -416,13 +419,18 @@ impl Catalog {
                     max: get(&row, "max_value")?,
                 });
         }
-        let mut deletes = deletes::valid_at(&self.pool, dataset.dataset_id, snapshot).await?;
         rows.into_iter()
             .map(|row| {
                 let file_id: String = get(&row, "file_id")?;
+                let since: Option<i64> = get(&row, "deletes_since")?;
+                let positions: Option<String> = get(&row, "positions")?;
+                let deletes = match (since, positions) {
+                    (Some(since), Some(text)) => Some(deletes::vector(&file_id, since, &text)?),
+                    _ => None,
+                };
                 Ok(DataFileInfo {
                     stats: stats.remove(&file_id).unwrap_or_default(),
-                    deletes: deletes.remove(&file_id),
+                    deletes,
                     file_id,
                     dataset: dataset.name.to_string(),
                     path: get(&row, "path")?,
