@@ -382,7 +382,7 @@ async fn vacuum_leaves_what_a_running_run_may_be_writing() {
         source: "entregas_longa".into(),
         dataset: "entregas".into(),
         trigger: "manual".into(),
-        status: "running".into(),
+        status: lagoa_core::RunStatus::Running,
         attempts: 1,
         started_at: started,
         ..Default::default()
@@ -405,7 +405,7 @@ async fn vacuum_leaves_what_a_running_run_may_be_writing() {
     );
     // Once the run has ended, it is an orphan like any other.
     let mut ended = run.clone();
-    ended.status = "failed".into();
+    ended.status = lagoa_core::RunStatus::Failed;
     ended.ended_at = Some(lagoa_lake::catalog::now_micros());
     lake.catalog.save_run(&ended).await.unwrap();
     let out = lagoa_ok(&lake_dir, &["vacuum", "--min-age", "0s"]);

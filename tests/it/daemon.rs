@@ -6,6 +6,7 @@
 use crate::formats::{hostile_contract, hostile_csv_from as delivery, read_request_head};
 use crate::support::*;
 use chrono::{DateTime, Utc};
+use lagoa_core::{FailureClass, RunStatus};
 use lagoa_daemon::{Clock, Daemon, DaemonOptions, SourceFile, TestClock};
 use lagoa_lake::Lake;
 use std::io::Write;
@@ -206,12 +207,19 @@ async fn firings_follow_the_cron_on_a_test_clock_and_pause_skips_them() {
     clock.set(utc("2026-01-01T02:00:00Z"));
     daemon.finished(2).await;
     assert_eq!(rows(&lake, "obitos_hora").await, 15);
-    let statuses: Vec<String> = runs(&lake, "obitos_hora")
+    let statuses: Vec<RunStatus> = runs(&lake, "obitos_hora")
         .await
         .into_iter()
         .map(|r| r.status)
         .collect();
-    assert_eq!(statuses, vec!["committed", "already_ingested", "committed"]);
+    assert_eq!(
+        statuses,
+        vec![
+            RunStatus::Committed,
+            RunStatus::AlreadyIngested,
+            RunStatus::Committed
+        ]
+    );
     assert!(
         runs(&lake, "obitos_hora")
             .await
@@ -303,7 +311,10 @@ async fn two_daemons_sharing_a_postgres_catalog_run_each_firing_once() {
         b.finished(hour).await;
     }
     let all = runs(&one, "obitos_pg").await;
-    let committed = all.iter().filter(|r| r.status == "committed").count();
+    let committed = all
+        .iter()
+        .filter(|r| r.status == RunStatus::Committed)
+        .count();
     assert_eq!(committed, 4, "each delivery committed once: {all:?}");
     // Four firings, each run by one daemon: 1 + 2 + 3 + 4 deliveries seen.
     assert_eq!(all.len(), 10, "{all:?}");
@@ -388,17 +399,17 @@ async fn transient_failures_are_retried_with_backoff_and_permanent_ones_are_not(
     let daemon = start(Arc::clone(&lake), &sources, Arc::clone(&clock)).await;
     drive(&clock, &daemon, 1).await;
     let all = runs(&lake, "obitos_instavel").await;
-    let seen: Vec<(i64, String)> = all.iter().map(|r| (r.attempts, r.status.clone())).collect();
+    let seen: Vec<(i64, RunStatus)> = all.iter().map(|r| (r.attempts, r.status)).collect();
     assert_eq!(
         seen,
         vec![
-            (1, "failed".into()),
-            (2, "failed".into()),
-            (3, "committed".into())
+            (1, RunStatus::Failed),
+            (2, RunStatus::Failed),
+            (3, RunStatus::Committed)
         ],
         "{all:?}"
     );
-    assert_eq!(all[0].error_class.as_deref(), Some("source_unreachable"));
+    assert_eq!(all[0].error_class, Some(FailureClass::SourceUnreachable));
     // Backoff on the test clock: 60 s then 120 s, with jitter in the upper
     // half (at least 30 s, then at least 60 s; the clock moves in 10 s
     // steps while a run goes, so only the lower bounds are exact).
@@ -451,7 +462,7 @@ async fn an_expired_lease_is_taken_over_and_its_abandoned_run_closed() {
             source: "obitos_orfao".into(),
             dataset: "obitos_orfao".into(),
             trigger: "schedule".into(),
-            status: "running".into(),
+            status: RunStatus::Running,
             attempts: 1,
             started_at: t("2026-01-01T00:20:00Z"),
             ..Default::default()
@@ -464,12 +475,12 @@ async fn an_expired_lease_is_taken_over_and_its_abandoned_run_closed() {
     daemon.finished(1).await;
     let all = runs(&lake, "obitos_orfao").await;
     assert_eq!(all.len(), 2, "{all:?}");
-    assert_eq!(all[0].status, "failed");
+    assert_eq!(all[0].status, RunStatus::Failed);
     assert!(
         all[0].error.as_deref().unwrap_or("").contains("abandoned"),
         "{all:?}"
     );
-    assert_eq!(all[1].status, "committed");
+    assert_eq!(all[1].status, RunStatus::Committed);
     assert_eq!(rows(&lake, "obitos_orfao").await, 3);
     daemon.stop().await;
 }

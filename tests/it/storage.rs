@@ -30,7 +30,12 @@ async fn ingest_file(lake: &Lake, path: &std::path::Path) {
     let outcome = run_delivery(lake, &request, delivery, Arc::new(|_| {}))
         .await
         .unwrap();
-    assert_eq!(outcome.run.status, "committed", "{:?}", outcome.run.error);
+    assert_eq!(
+        outcome.run.status,
+        lagoa_core::RunStatus::Committed,
+        "{:?}",
+        outcome.run.error
+    );
 }
 
 #[tokio::test]

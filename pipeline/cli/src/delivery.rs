@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lagoa_connectors::Delivery;
 use lagoa_connectors::file::FileSourceConfig;
 use lagoa_connectors::formats::{Format, FormatOptions};
+use lagoa_core::RunStatus;
 use lagoa_core::{DatasetName, SharingLevel};
 use lagoa_daemon::{RunObserver, SourceFile};
 use lagoa_ingest::{InferenceHints, QualityReport, RunOutcome, RunRequest};
@@ -325,8 +326,8 @@ async fn run_one(lake: &Lake, request: &RunRequest, delivery: Delivery) -> Resul
 pub fn print_outcome(name: &str, outcome: &RunOutcome, elapsed: std::time::Duration) {
     let run = &outcome.run;
     let secs = elapsed.as_secs_f64().max(1e-9);
-    match run.status.as_str() {
-        "committed" if outcome.report.upsert.is_some() => {
+    match run.status {
+        RunStatus::Committed if outcome.report.upsert.is_some() => {
             let upsert = outcome.report.upsert.clone().unwrap_or_default();
             println!(
                 "{name}: upserted {} rows into {} as snapshot {} ({} rejected to quarantine): {} row(s) replaced, {} deleted ({} deletion mark(s), {} repeated key(s) in the delivery) in {:.2}s; run {}",
@@ -342,7 +343,7 @@ pub fn print_outcome(name: &str, outcome: &RunOutcome, elapsed: std::time::Durat
                 run.run_id
             );
         }
-        "committed" => println!(
+        RunStatus::Committed => println!(
             "{name}: ingested {} rows into {} as snapshot {} ({} rejected to quarantine) in {:.2}s ({:.0} rows/s, {:.1} MB/s); run {}",
             run.rows_written,
             run.dataset,
@@ -353,12 +354,12 @@ pub fn print_outcome(name: &str, outcome: &RunOutcome, elapsed: std::time::Durat
             run.bytes_read as f64 / 1e6 / secs,
             run.run_id
         ),
-        "already_ingested" => println!(
+        RunStatus::AlreadyIngested => println!(
             "{name}: already ingested: this exact delivery was committed to {} in snapshot {}; nothing to do.",
             run.dataset,
             run.snapshot_id.unwrap_or_default()
         ),
-        "empty" => println!("{name}: nothing new to take into {}", run.dataset),
+        RunStatus::Empty => println!("{name}: nothing new to take into {}", run.dataset),
         status => {
             eprintln!(
                 "{name}: {status}: {}; run {}",

@@ -357,7 +357,7 @@ async fn list(lake: &Lake, dir: &Path, json: bool) -> Result<()> {
             "schedule": s.schedule.as_ref().map(|c| format!("{} ({})", c.cron, c.timezone)),
             "paused": paused,
             "running": state.is_some_and(|x| x.lease_owner.is_some() && x.lease_until.is_some_and(|u| u > now.timestamp_micros())),
-            "last_status": last.map(|r| r.status.clone()),
+            "last_status": last.map(|r| r.status),
             "last_started_at": last.map(|r| format_micros(r.started_at)),
             "next_run_at": next.map(|n| n.to_rfc3339()),
         }));

@@ -4,6 +4,7 @@
 
 use crate::i18n::Lang;
 use chrono_tz::Tz;
+use lagoa_core::RunStatus;
 use lagoa_lake::catalog::RunRecord;
 use maud::{Markup, html};
 
@@ -20,7 +21,12 @@ pub fn rows_per_run(lang: Lang, zone: Tz, runs: &[RunRecord]) -> Markup {
     // nothing new (`already_ingested`) or are still going.
     let mut runs: Vec<&RunRecord> = runs
         .iter()
-        .filter(|r| matches!(r.status.as_str(), "committed" | "failed" | "rejected"))
+        .filter(|r| {
+            matches!(
+                r.status,
+                RunStatus::Committed | RunStatus::Failed | RunStatus::Rejected
+            )
+        })
         .collect();
     runs.sort_by_key(|r| r.started_at);
     if runs.is_empty() {
@@ -60,9 +66,9 @@ pub fn rows_per_run(lang: Lang, zone: Tz, runs: &[RunRecord]) -> Markup {
             text x=(WIDTH - RIGHT) y=(HEIGHT - 8.0) text-anchor="end" { (lang.micros(runs[runs.len() - 1].started_at, zone)) }
             @for (i, r) in runs.iter().enumerate() {
                 @let cx = x(i, r.started_at);
-                @if matches!(r.status.as_str(), "failed" | "rejected") {
+                @if matches!(r.status, RunStatus::Failed | RunStatus::Rejected) {
                     rect.bad x=(cx - bar_w / 2.0) y=(baseline - 6.0) width=(bar_w) height="6" data-run=(r.run_id) {
-                        title { (lang.micros(r.started_at, zone)) ": " (lang.status(&r.status)) }
+                        title { (lang.micros(r.started_at, zone)) ": " (lang.status(r.status)) }
                     }
                 } @else {
                     @let h = (r.rows_written as f64 / max_rows * plot_h).max(if r.rows_written > 0 { 1.0 } else { 0.0 });

@@ -7,6 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use lagoa_core::{FailureClass, RunStatus};
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -108,26 +109,30 @@ impl Lang {
     }
 
     /// A run's status in words.
-    pub fn status(self, status: &str) -> &'static str {
+    pub fn status(self, status: RunStatus) -> &'static str {
         match status {
-            "committed" => self.t("concluída", "committed"),
-            "already_ingested" => self.t("já recebida", "already ingested"),
-            "failed" => self.t("falhou", "failed"),
-            "rejected" => self.t("rejeitada", "rejected"),
-            "held" => self.t("retida (deriva)", "held (drift)"),
-            "running" => self.t("em execução", "running"),
-            _ => self.t("outro", "other"),
+            RunStatus::Committed => self.t("concluída", "committed"),
+            RunStatus::AlreadyIngested => self.t("já recebida", "already ingested"),
+            RunStatus::Empty => self.t("nada novo", "nothing new"),
+            RunStatus::Failed => self.t("falhou", "failed"),
+            RunStatus::Rejected => self.t("rejeitada", "rejected"),
+            RunStatus::Held => self.t("retida (deriva)", "held (drift)"),
+            RunStatus::Running => self.t("em execução", "running"),
         }
     }
 
-    pub fn error_class(self, class: &str) -> &'static str {
+    pub fn error_class(self, class: FailureClass) -> &'static str {
         match class {
-            "source_unreachable" => self.t("fonte inacessível", "source unreachable"),
-            "contract_violation" => self.t("violação do contrato", "contract violation"),
-            "storage" => self.t("armazenamento", "storage"),
-            "internal" => self.t("interno", "internal"),
-            "abandoned" => self.t("abandonada (processo parou)", "abandoned (process stopped)"),
-            _ => self.t("outro", "other"),
+            FailureClass::SourceUnreachable => self.t("fonte inacessível", "source unreachable"),
+            FailureClass::ContractViolation => self.t("violação do contrato", "contract violation"),
+            FailureClass::Storage => self.t("armazenamento", "storage"),
+            FailureClass::Internal => self.t("interno", "internal"),
+            FailureClass::Abandoned => {
+                self.t("abandonada (processo parou)", "abandoned (process stopped)")
+            }
+            FailureClass::ConcurrentChange => {
+                self.t("outra escrita veio antes", "another write came first")
+            }
         }
     }
 }

@@ -96,7 +96,7 @@ pub fn shell(
 }
 
 /// A run's status as a coloured badge.
-pub fn status_badge(lang: Lang, status: &str) -> Markup {
+pub fn status_badge(lang: Lang, status: lagoa_core::RunStatus) -> Markup {
     html! { span class={ "badge " (status) } data-status=(status) { (lang.status(status)) } }
 }
 

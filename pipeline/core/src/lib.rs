@@ -10,9 +10,11 @@ mod error_class;
 mod generalisation;
 mod identity;
 mod level;
+mod run;
 
 pub use dataset::{DatasetName, InvalidDatasetName, SnapshotId};
 pub use error_class::{ErrorClass, Retryable};
 pub use generalisation::{Generalisation, UnknownGeneralisation};
 pub use identity::{InstitutionRole, Role, UnknownRole};
 pub use level::{PersonalTag, SharingLevel, UnknownLevel};
+pub use run::{FailureClass, RunStatus, UnknownRunWord};

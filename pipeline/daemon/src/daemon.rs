@@ -398,7 +398,7 @@ impl Daemon {
                     .map(|r| {
                         format!(
                             "{}: {}",
-                            r.error_class.unwrap_or_else(|| r.status.clone()),
+                            r.error_class.map_or(r.status.as_str(), |c| c.as_str()),
                             r.error.unwrap_or_default()
                         )
                     })

@@ -178,7 +178,7 @@ fn render_runs(out: &mut String, stats: &[RunStats]) {
             &[
                 ("source", &s.source),
                 ("dataset", &s.dataset),
-                ("status", &s.status),
+                ("status", s.status.as_str()),
             ],
             s.runs as f64,
         );
@@ -239,7 +239,7 @@ fn render_runs(out: &mut String, stats: &[RunStats]) {
         let mut m: BTreeMap<&str, i64> = BTreeMap::new();
         for s in stats
             .iter()
-            .filter(|s| !only_committed || s.status == "committed")
+            .filter(|s| !only_committed || s.status == lagoa_core::RunStatus::Committed)
         {
             *m.entry(&s.dataset).or_default() += f(s);
         }

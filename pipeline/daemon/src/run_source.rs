@@ -6,7 +6,7 @@ use crate::DaemonError;
 use crate::source_file::SourceFile;
 use lagoa_connectors::{Delivery, ExtractContext};
 use lagoa_core::Retryable;
-use lagoa_ingest::deliver::record_failed_run;
+use lagoa_ingest::record_failed_run;
 use lagoa_ingest::{IngestError, Progress, RunOutcome, RunRequest};
 use lagoa_lake::Lake;
 use lagoa_lake::catalog::model::WriteMode;

@@ -5,19 +5,17 @@
 
 pub mod check;
 pub mod contract_source;
-pub mod deliver;
 pub mod quality;
 pub mod replay;
+pub mod run;
 
 use lagoa_connectors::SourceError;
 use lagoa_lake::LakeError;
 use lagoa_schemas::ContractError;
 
 pub use contract_source::InferenceHints;
-pub use deliver::{
-    Progress, RunOutcome, RunRequest, read_quarantine, record_failed_run, run_delivery,
-};
 pub use quality::QualityReport;
+pub use run::{Progress, RunOutcome, RunRequest, read_quarantine, record_failed_run, run_delivery};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {

@@ -36,7 +36,7 @@ pub struct QualityReport {
     pub period: Option<(String, String)>,
     pub drift: Vec<Drift>,
     pub warnings: Vec<String>,
-    pub status: String,
+    pub status: lagoa_core::RunStatus,
     /// An upsert's effect on the rows already in the dataset.
     #[serde(default)]
     pub upsert: Option<UpsertSummary>,
@@ -318,14 +318,14 @@ impl QualityReport {
             e(&self.run_id),
             self.contract_version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
         ));
-        let class = if self.status == "committed" {
+        let class = if self.status == lagoa_core::RunStatus::Committed {
             "ok"
         } else {
             "bad"
         };
         out.push_str(&format!(
             "<p>Situação: <b class=\"{class}\">{}</b></p><table><tr><th>Linhas lidas</th><th>Aceitas</th><th>Rejeitadas</th><th>Proporção rejeitada</th><th>Limite do contrato</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}%</td><td>{:.2}%</td></tr></table>",
-            e(&self.status),
+            e(self.status.as_str()),
             self.rows_read,
             self.rows_accepted,
             self.rows_rejected,

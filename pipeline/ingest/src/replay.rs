@@ -5,7 +5,7 @@
 //! store through a bounded pipe into the readers.
 
 use crate::IngestError;
-use crate::deliver::{
+use crate::run::{
     Progress, RunInput, RunOutcome, RunRequest, decrypting_stream, read_quarantine, run_input,
 };
 use arrow::array::{ArrayRef, RecordBatch, StringBuilder};

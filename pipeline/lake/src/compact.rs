@@ -33,7 +33,7 @@ use crate::table::LakeTable;
 use crate::writer::WriteTarget;
 use crate::{AsOf, Lake};
 use futures::StreamExt;
-use lagoa_core::DatasetName;
+use lagoa_core::{DatasetName, FailureClass, RunStatus};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -138,7 +138,7 @@ async fn as_run(
         source: "lagoa compact".into(),
         dataset: dataset.name.to_string(),
         trigger: "compact".into(),
-        status: "running".into(),
+        status: RunStatus::Running,
         attempts: 1,
         started_at: now_micros(),
         rows_read: report.rows,
@@ -153,15 +153,15 @@ async fn as_run(
     report.run_id = Some(run.run_id.clone());
     let outcome = rewrite(lake, dataset, old, &run.run_id, report).await;
     let failure = match (&outcome, &report.skipped) {
-        (Err(e), _) => Some((e.to_string(), "internal")),
-        (Ok(()), Some(why)) => Some((why.clone(), "concurrent_change")),
+        (Err(e), _) => Some((e.to_string(), FailureClass::Internal)),
+        (Ok(()), Some(why)) => Some((why.clone(), FailureClass::ConcurrentChange)),
         (Ok(()), None) => None,
     };
     if let Some((message, class)) = failure {
         // The commit did not happen, so the run is still `running`.
-        run.status = "failed".into();
+        run.status = RunStatus::Failed;
         run.error = Some(message.clone());
-        run.error_class = Some(class.into());
+        run.error_class = Some(class);
         run.ended_at = Some(now_micros());
         lake.catalog.save_run(&run).await?;
         if outcome.is_err() {

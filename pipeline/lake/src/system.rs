@@ -13,6 +13,7 @@ use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use futures::future::BoxFuture;
+use lagoa_core::FailureClass;
 use std::sync::Arc;
 
 type Loader = dyn Fn() -> BoxFuture<'static, Result<Arc<MemTable>>> + Send + Sync;
@@ -283,7 +284,7 @@ pub fn runs(runs: &[RunRecord]) -> Result<Arc<MemTable>> {
         ),
         (
             "error_class",
-            strings(runs.iter().map(|r| r.error_class.as_deref())),
+            strings(runs.iter().map(|r| r.error_class.map(FailureClass::as_str))),
         ),
         ("error", strings(runs.iter().map(|r| r.error.as_deref()))),
     ])

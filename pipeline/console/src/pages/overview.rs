@@ -6,6 +6,7 @@ use crate::auth::Viewer;
 use crate::i18n::Lang;
 use crate::layout::{PageResult, Section, shell, status_badge};
 use axum::extract::State;
+use lagoa_core::RunStatus;
 use lagoa_lake::catalog::RunFilter;
 use maud::html;
 use std::time::Duration;
@@ -21,7 +22,7 @@ pub async fn page(
     let since = now.timestamp_micros() - DAY_MICROS;
     let catalog = &console.lake().catalog;
     let counts = catalog.run_counts_since(since).await?;
-    let count = |status: &str| {
+    let count = |status: RunStatus| {
         counts
             .iter()
             .filter(|c| c.status == status)
@@ -30,10 +31,10 @@ pub async fn page(
     };
     let total: i64 = counts.iter().map(|c| c.runs).sum();
     let rows: i64 = counts.iter().map(|c| c.rows_written).sum();
-    let failed = count("failed") + count("rejected");
+    let failed = count(RunStatus::Failed) + count(RunStatus::Rejected);
     let mut failures = catalog
         .find_runs(&RunFilter {
-            status: Some("failed".into()),
+            status: Some(RunStatus::Failed),
             since: Some(since),
             limit: 20,
             ..Default::default()
@@ -42,7 +43,7 @@ pub async fn page(
     failures.extend(
         catalog
             .find_runs(&RunFilter {
-                status: Some("rejected".into()),
+                status: Some(RunStatus::Rejected),
                 since: Some(since),
                 limit: 20,
                 ..Default::default()
@@ -70,9 +71,9 @@ pub async fn page(
         p.muted { (lang.t("Últimas 24 horas, até ", "The last 24 hours, up to ")) (lang.time(now, zone)) "." }
         div.cards {
             div.card { div.n data-count="runs" { (lang.count(total)) } div.l { (lang.t("execuções", "runs")) } }
-            div.card.ok { div.n data-count="committed" { (lang.count(count("committed"))) } div.l { (lang.t("concluídas", "committed")) } }
+            div.card.ok { div.n data-count="committed" { (lang.count(count(RunStatus::Committed))) } div.l { (lang.t("concluídas", "committed")) } }
             div.card.fail { div.n data-count="failed" { (lang.count(failed)) } div.l { (lang.t("falhas", "failures")) } }
-            div.card.run { div.n data-count="running" { (lang.count(count("running"))) } div.l { (lang.t("em execução", "running")) } }
+            div.card.run { div.n data-count="running" { (lang.count(count(RunStatus::Running))) } div.l { (lang.t("em execução", "running")) } }
             div.card.warn { div.n data-count="late" { (lang.count(late.len() as i64)) } div.l { (lang.t("conjuntos atrasados", "late datasets")) } }
             div.card { div.n data-count="rows" { (lang.count(rows)) } div.l { (lang.t("linhas gravadas", "rows written")) } }
         }
@@ -87,9 +88,9 @@ pub async fn page(
                         td { a href={ "/runs/" (r.run_id) } { (lang.micros(r.started_at, zone)) } }
                         td { (r.source) }
                         td { a href={ "/datasets/" (r.dataset) } { (r.dataset) } }
-                        td { (status_badge(lang, &r.status)) }
+                        td { (status_badge(lang, r.status)) }
                         td {
-                            @if let Some(class) = &r.error_class { strong { (lang.error_class(class)) } ": " }
+                            @if let Some(class) = r.error_class { strong { (lang.error_class(class)) } ": " }
                             span.error { (truncate(r.error.as_deref().unwrap_or(""), 240)) }
                         }
                     }

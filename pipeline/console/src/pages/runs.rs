@@ -9,7 +9,7 @@ use crate::layout::{PageError, PageResult, Section, shell, status_badge};
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use lagoa_core::DatasetName;
+use lagoa_core::{DatasetName, RunStatus};
 use lagoa_ingest::QualityReport;
 use lagoa_lake::catalog::{RunFilter, RunRecord};
 use maud::{Markup, html};
@@ -22,14 +22,34 @@ pub struct Filter {
     dataset: Option<String>,
 }
 
-const STATUSES: [&str; 6] = [
-    "committed",
-    "failed",
-    "rejected",
-    "held",
-    "already_ingested",
-    "running",
+const STATUSES: [RunStatus; 6] = [
+    RunStatus::Committed,
+    RunStatus::Failed,
+    RunStatus::Rejected,
+    RunStatus::Held,
+    RunStatus::AlreadyIngested,
+    RunStatus::Running,
 ];
+
+/// The 200 most recent runs the filter selects.
+async fn find(
+    console: &Console,
+    status: Option<RunStatus>,
+    filter: &Filter,
+) -> Result<Vec<RunRecord>, PageError> {
+    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    Ok(console
+        .lake()
+        .catalog
+        .find_runs(&RunFilter {
+            status,
+            source: nonempty(&filter.source),
+            dataset: nonempty(&filter.dataset),
+            limit: 200,
+            ..Default::default()
+        })
+        .await?)
+}
 
 pub async fn list(
     State(console): State<Console>,
@@ -38,17 +58,13 @@ pub async fn list(
     Query(filter): Query<Filter>,
 ) -> PageResult {
     let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-    let runs = console
-        .lake()
-        .catalog
-        .find_runs(&RunFilter {
-            status: nonempty(&filter.status),
-            source: nonempty(&filter.source),
-            dataset: nonempty(&filter.dataset),
-            limit: 200,
-            ..Default::default()
-        })
-        .await?;
+    // A status no run can have lists no runs.
+    let status = nonempty(&filter.status).map(|s| s.parse::<RunStatus>());
+    let runs = match status {
+        Some(Err(_)) => Vec::new(),
+        Some(Ok(status)) => find(&console, Some(status), &filter).await?,
+        None => find(&console, None, &filter).await?,
+    };
     let zone = console.options().timezone;
     let body = html! {
         p.filters {
@@ -95,7 +111,7 @@ pub fn table(lang: Lang, zone: Tz, runs: &[RunRecord], now: DateTime<Utc>) -> Ma
                         td { (r.source) }
                         td { a href={ "/datasets/" (r.dataset) } { (r.dataset) } }
                         td { (trigger(lang, &r.trigger)) @if r.attempts > 1 { " · " (lang.t("tentativa ", "attempt ")) (r.attempts) } }
-                        td { (status_badge(lang, &r.status)) }
+                        td { (status_badge(lang, r.status)) }
                         td.num { (lang.count(r.rows_read)) }
                         td.num { (lang.count(r.rows_written)) }
                         td.num { (lang.count(r.rows_rejected)) }
@@ -239,19 +255,19 @@ pub async fn page(
     if let Some(end) = run.ended_at {
         events.push(Event {
             at: end,
-            class: match run.status.as_str() {
-                "committed" | "already_ingested" => "ok",
-                "failed" | "rejected" => "fail",
+            class: match run.status {
+                RunStatus::Committed | RunStatus::AlreadyIngested => "ok",
+                RunStatus::Failed | RunStatus::Rejected => "fail",
                 _ => "warn",
             },
-            what: format!("{}: {}", lang.t("Fim", "Ended"), lang.status(&run.status)),
+            what: format!("{}: {}", lang.t("Fim", "Ended"), lang.status(run.status)),
         });
     }
     events.sort_by_key(|e| e.at);
 
     let body = html! {
         dl.facts {
-            dt { (lang.t("Situação", "Status")) } dd id="status" { (status_badge(lang, &run.status)) }
+            dt { (lang.t("Situação", "Status")) } dd id="status" { (status_badge(lang, run.status)) }
             dt { (lang.t("Fonte", "Source")) } dd { (run.source) }
             dt { (lang.t("Conjunto", "Dataset")) } dd { a href={ "/datasets/" (run.dataset) } { (run.dataset) } }
             dt { (lang.t("Execução", "Run")) } dd { code { (run.run_id) } }
@@ -266,7 +282,7 @@ pub async fn page(
         @if let Some(error) = &run.error {
             h2 { (lang.t("Erro", "Error")) }
             p id="error" {
-                @if let Some(class) = &run.error_class { strong { (lang.error_class(class)) } br; }
+                @if let Some(class) = run.error_class { strong { (lang.error_class(class)) } br; }
                 span.error { (error) }
             }
         }

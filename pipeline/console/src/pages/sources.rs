@@ -97,7 +97,7 @@ pub async fn page(
                         }
                         td {
                             @if let Some(r) = last {
-                                (status_badge(lang, &r.status)) " "
+                                (status_badge(lang, r.status)) " "
                                 a href={ "/runs/" (r.run_id) } { (lang.micros(r.started_at, zone)) }
                             } @else { span.muted { (lang.t("nunca executada", "never run")) } }
                         }

@@ -5,6 +5,7 @@ use super::{Catalog, get, now_micros};
 use crate::catalog::model::Watermark;
 use crate::error::{LakeError, Result};
 use crate::run_holder::{self, RunHolder};
+use lagoa_core::{FailureClass, RunStatus};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
@@ -17,9 +18,7 @@ pub struct RunRecord {
     pub dataset: String,
     /// `manual`, `schedule`, `replay`, `release`.
     pub trigger: String,
-    /// `running`, `committed`, `already_ingested`, `failed`, `rejected`
-    /// (too many bad rows), `held` (drift held for review).
-    pub status: String,
+    pub status: RunStatus,
     pub attempts: i64,
     pub started_at: i64,
     pub ended_at: Option<i64>,
@@ -34,8 +33,7 @@ pub struct RunRecord {
     pub replay_of: Option<String>,
     /// Never holds data values.
     pub error: Option<String>,
-    /// `source_unreachable`, `contract_violation`, `storage`, `internal`.
-    pub error_class: Option<String>,
+    pub error_class: Option<FailureClass>,
     /// The quality report, as JSON.
     pub report: Option<String>,
 }
@@ -45,7 +43,7 @@ pub struct RunRecord {
 pub struct RunFilter {
     pub dataset: Option<String>,
     pub source: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<RunStatus>,
     /// Started at or after (microseconds).
     pub since: Option<i64>,
     pub limit: i64,
@@ -54,7 +52,7 @@ pub struct RunFilter {
 /// Runs with one status, and the rows they wrote.
 #[derive(Clone, Debug, Serialize)]
 pub struct StatusCount {
-    pub status: String,
+    pub status: RunStatus,
     pub runs: i64,
     pub rows_written: i64,
 }
@@ -67,7 +65,7 @@ pub const DURATION_BUCKETS: [f64; 8] = [1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600
 pub struct RunStats {
     pub source: String,
     pub dataset: String,
-    pub status: String,
+    pub status: RunStatus,
     pub runs: i64,
     pub rows_written: i64,
     pub rows_rejected: i64,
@@ -175,7 +173,7 @@ impl Catalog {
         ))
         .bind(filter.dataset.as_deref().unwrap_or(""))
         .bind(filter.source.as_deref().unwrap_or(""))
-        .bind(filter.status.as_deref().unwrap_or(""))
+        .bind(filter.status.map(RunStatus::as_str).unwrap_or(""))
         .bind(filter.since.unwrap_or(i64::MIN))
         .bind(filter.limit)
         .fetch_all(&self.pool)
@@ -197,7 +195,7 @@ impl Catalog {
         rows.iter()
             .map(|r| {
                 Ok(StatusCount {
-                    status: get(r, "status")?,
+                    status: word(r, "status")?,
                     runs: get(r, "runs")?,
                     rows_written: get(r, "rows_written")?,
                 })
@@ -240,7 +238,7 @@ impl Catalog {
                 Ok(RunStats {
                     source: get(r, "source")?,
                     dataset: get(r, "dataset")?,
-                    status: get(r, "status")?,
+                    status: word(r, "status")?,
                     runs: get(r, "runs")?,
                     rows_written: get(r, "rows_written")?,
                     rows_rejected: get(r, "rows_rejected")?,
@@ -576,7 +574,7 @@ pub(crate) async fn write_run(
     .bind(&run.source)
     .bind(&run.dataset)
     .bind(&run.trigger)
-    .bind(&run.status)
+    .bind(run.status.as_str())
     .bind(run.attempts)
     .bind(run.started_at)
     .bind(run.ended_at)
@@ -590,11 +588,11 @@ pub(crate) async fn write_run(
     .bind(run.contract_version)
     .bind(run.replay_of.clone())
     .bind(run.error.clone())
-    .bind(run.error_class.clone())
+    .bind(run.error_class.map(FailureClass::as_str))
     .bind(run.report.clone())
     .execute(&mut **tx)
     .await?;
-    if run.status != "running" {
+    if run.status != RunStatus::Running {
         sqlx::query("DELETE FROM lagoa_run_holder WHERE run_id = $1")
             .bind(&run.run_id)
             .execute(&mut **tx)
@@ -633,7 +631,7 @@ fn run_from_row(r: &AnyRow) -> Result<RunRecord> {
         source: get(r, "source")?,
         dataset: get(r, "dataset")?,
         trigger: get(r, "trigger_kind")?,
-        status: get(r, "status")?,
+        status: word(r, "status")?,
         attempts: get(r, "attempts")?,
         started_at: get(r, "started_at")?,
         ended_at: get(r, "ended_at")?,
@@ -647,7 +645,18 @@ fn run_from_row(r: &AnyRow) -> Result<RunRecord> {
         contract_version: get(r, "contract_version")?,
         replay_of: get(r, "replay_of")?,
         error: get(r, "error")?,
-        error_class: get(r, "error_class")?,
+        error_class: get::<Option<String>>(r, "error_class")?
+            .map(|w| w.parse().map_err(unknown_word))
+            .transpose()?,
         report: get(r, "report")?,
     })
+}
+
+/// A status column read back as its enum.
+fn word(r: &AnyRow, column: &str) -> Result<RunStatus> {
+    get::<String>(r, column)?.parse().map_err(unknown_word)
+}
+
+fn unknown_word(e: lagoa_core::UnknownRunWord) -> LakeError {
+    LakeError::Invalid(format!("the catalog holds an {e}"))
 }
