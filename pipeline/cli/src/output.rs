@@ -77,3 +77,19 @@ pub async fn write(df: DataFrame, format: Format, output: Option<&Path>) -> Resu
     }
     Ok(rows)
 }
+
+/// A byte count for people: 1.2 MB.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

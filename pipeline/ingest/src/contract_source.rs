@@ -3,6 +3,7 @@
 //! dataset's current columns, else a draft inferred from the delivery.
 
 use crate::IngestError;
+use arrow::array::{Array, RecordBatch, StringArray};
 use arrow::datatypes::DataType;
 use chrono::NaiveDate;
 use lagoa_core::{DatasetName, PersonalTag, SharingLevel};
@@ -149,6 +150,68 @@ pub fn contract_from_parts(
         parse,
         columns,
     }
+}
+
+/// A draft contract from a sample of a delivery (`lagoa contract infer`):
+/// the columns as inferred, and those whose values mostly look like CPF or
+/// CNS numbers marked personal with that validator. Its drift policy is
+/// `reject`: a draft is a starting point for a person to review.
+pub fn draft_contract(
+    dataset: &DatasetName,
+    level: SharingLevel,
+    sample: &RecordBatch,
+) -> Contract {
+    let columns = text_sample(sample, sample.num_rows());
+    let borrowed: Vec<(String, Vec<Option<&str>>)> = columns
+        .iter()
+        .map(|(n, v)| (n.clone(), v.iter().map(|x| x.as_deref()).collect()))
+        .collect();
+    let (specs, parse) = lagoa_schemas::infer_columns(&borrowed);
+    let mut draft = contract_from_parts(dataset, level, specs, parse);
+    for column in &mut draft.columns {
+        let values: Vec<&str> = columns
+            .iter()
+            .find(|(n, _)| lagoa_schemas::normalize_column_name(n) == column.name)
+            .map(|(_, v)| v.iter().flatten().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mostly = |looks: fn(&str) -> bool| {
+            !values.is_empty() && values.iter().filter(|v| looks(v)).count() * 2 > values.len()
+        };
+        let validator = if mostly(lagoa_schemas::validators::looks_like_cpf) {
+            "cpf"
+        } else if mostly(lagoa_schemas::validators::looks_like_cns) {
+            "cns"
+        } else {
+            continue;
+        };
+        column.personal = Some(PersonalTag::Pessoal.as_str().to_owned());
+        column.validator = Some(validator.into());
+    }
+    draft
+}
+
+/// Up to `rows` values of each column of `batch`, as text, for inference.
+pub fn text_sample(batch: &RecordBatch, rows: usize) -> Vec<(String, Vec<Option<String>>)> {
+    let n = batch.num_rows().min(rows);
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(field, column)| {
+            let text = arrow::compute::cast(&column.slice(0, n), &DataType::Utf8).ok();
+            let values = match text
+                .as_ref()
+                .and_then(|t| t.as_any().downcast_ref::<StringArray>())
+            {
+                Some(t) => (0..t.len())
+                    .map(|i| t.is_valid(i).then(|| t.value(i).to_owned()))
+                    .collect(),
+                None => Vec::new(),
+            };
+            (field.name().clone(), values)
+        })
+        .collect()
 }
 
 /// Refuses a contract that would silently change what the lake holds: a

@@ -8,9 +8,8 @@ use super::raw_zone::IpcTee;
 use super::{Progress, RunContext, RunRequest};
 use crate::IngestError;
 use crate::check::{CheckError, Checker, Drift};
-use crate::contract_source::{contract_from_dataset, inferred_contract};
+use crate::contract_source::{contract_from_dataset, inferred_contract, text_sample};
 use crate::quality::QualityReport;
-use arrow::array::{Array, StringArray};
 use arrow::datatypes::SchemaRef;
 use lagoa_connectors::{Batches, SourceBatch, SourceError};
 use lagoa_core::{FailureClass, RunStatus};
@@ -247,7 +246,7 @@ impl CheckJob {
             .find(|b| b.batch.num_rows() > 0)
             .or(pending.last())
             .expect("at least one batch");
-        let columns = text_sample(&sample.batch);
+        let columns = text_sample(&sample.batch, 1000);
         let borrowed: Vec<(String, Vec<Option<&str>>)> = columns
             .iter()
             .map(|(name, values)| (name.clone(), values.iter().map(|v| v.as_deref()).collect()))
@@ -366,29 +365,4 @@ fn stopped(
             message: error.to_string(),
         }),
     })
-}
-
-/// Up to 1 000 values per column, as text, for inference.
-fn text_sample(batch: &arrow::array::RecordBatch) -> Vec<(String, Vec<Option<String>>)> {
-    let n = batch.num_rows().min(1000);
-    batch
-        .schema()
-        .fields()
-        .iter()
-        .zip(batch.columns())
-        .map(|(field, column)| {
-            let text =
-                arrow::compute::cast(&column.slice(0, n), &arrow::datatypes::DataType::Utf8).ok();
-            let values = match text
-                .as_ref()
-                .and_then(|t| t.as_any().downcast_ref::<StringArray>())
-            {
-                Some(t) => (0..t.len())
-                    .map(|i| t.is_valid(i).then(|| t.value(i).to_owned()))
-                    .collect(),
-                None => Vec::new(),
-            };
-            (field.name().clone(), values)
-        })
-        .collect()
 }

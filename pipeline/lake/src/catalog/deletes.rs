@@ -3,8 +3,9 @@
 //! end_snapshot)` like every versioned row, so time travel reads each file
 //! with the vector it had then.
 
+use super::commit::Attempt;
+use super::get;
 use super::model::{FileDeletes, NewDeletes, ReplacedFile};
-use super::{Attempt, get};
 use crate::deletion::DeletionVector;
 use crate::error::{LakeError, Result};
 use std::sync::Arc;

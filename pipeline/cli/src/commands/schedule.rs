@@ -2,7 +2,7 @@
 //! sources of a lake (`*.source.toml` in its sources folder) on their
 //! schedules.
 
-use crate::delivery::CliObserver;
+use super::ingest::CliObserver;
 use anyhow::{Result, anyhow, bail};
 use lagoa_daemon::{
     Alerter, Clock, Daemon, DaemonOptions, Firing, FiringResult, SourceFile, SystemClock,
@@ -304,7 +304,7 @@ pub async fn sources(lake: Lake, dir: &Path, command: SourcesCommand) -> Result<
             lake.audit(&lagoa_lake::catalog::AuditEntry {
                 action: "source_paused".into(),
                 subject: Some(name.clone()),
-                ..crate::access::cli_actor()
+                ..super::access::cli_actor()
             })
             .await?;
             println!(
@@ -325,7 +325,7 @@ pub async fn sources(lake: Lake, dir: &Path, command: SourcesCommand) -> Result<
             lake.audit(&lagoa_lake::catalog::AuditEntry {
                 action: "source_resumed".into(),
                 subject: Some(name.clone()),
-                ..crate::access::cli_actor()
+                ..super::access::cli_actor()
             })
             .await?;
             println!("source {name}: resumed");
@@ -401,5 +401,5 @@ async fn list(lake: &Lake, dir: &Path, json: bool) -> Result<()> {
 
 /// Who runs the command, for the record of who paused a source.
 fn cli_user() -> String {
-    crate::access::cli_actor().principal
+    super::access::cli_actor().principal
 }

@@ -4,6 +4,7 @@
 //! the categorisations, a request and its grant, the indicators computed
 //! and published through small-cell suppression, and a summary.
 
+use crate::output::human_bytes;
 use anyhow::{Context, Result, anyhow};
 use lagoa_core::{InstitutionRole, Role};
 use lagoa_daemon::{Firing, FiringResult, SourceFile, SystemClock};
@@ -76,14 +77,6 @@ pub enum DemoCommand {
         #[command(flatten)]
         state: StateArgs,
     },
-}
-
-fn human_bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
-        n => format!("{:.0} KiB", n as f64 / 1024.0),
-    }
 }
 
 async fn generate(options: &GenerateOptions, out: &Path) -> Result<lagoa_demo::Manifest> {
@@ -198,7 +191,7 @@ async fn run_sources(lake: &Arc<Lake>, dir: &Path) -> Result<()> {
             owner: format!("demo:{}", std::process::id()),
             lease: Duration::from_secs(lake.config.daemon.lease_seconds),
             stop_retries: CancellationToken::new(),
-            observer: Arc::new(crate::delivery::CliObserver::default()),
+            observer: Arc::new(super::ingest::CliObserver::default()),
         };
         if !matches!(
             firing.run(None, "manual").await,
@@ -339,7 +332,7 @@ async fn run(lake_dir: &Path, options: &GenerateOptions) -> Result<()> {
     indicators::init(&dir)?;
     let all = indicators::load_dir(&dir)?;
     let selected: Vec<&indicators::Indicator> = all.iter().collect();
-    crate::indicators::run_all(&lake, &selected, &Default::default(), "demo").await?;
+    super::indicators::run_all(&lake, &selected, &Default::default(), "demo").await?;
 
     println!("\n==> summary");
     summary(&lake, &all).await?;

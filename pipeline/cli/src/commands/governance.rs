@@ -184,7 +184,7 @@ pub async fn dataset(lake: &Lake, token: Option<&str>, command: DatasetCommand) 
             dataset,
             institution,
         } => {
-            let actor = crate::access::admin_actor(lake, token).await?;
+            let actor = super::access::admin_actor(lake, token).await?;
             lake.catalog
                 .name_provider(
                     &dataset,
@@ -410,7 +410,7 @@ pub async fn consumption(
     token: Option<&str>,
     provider: Option<String>,
     month: Option<String>,
-    format: crate::delivery::ReportFormat,
+    format: super::runs::ReportFormat,
 ) -> Result<()> {
     let who = actor(lake, token).await?;
     let provider = provider.ok_or_else(|| anyhow!("name the provider institution: --provider"))?;
@@ -421,7 +421,7 @@ pub async fn consumption(
     let lines = lagoa_sql::report::consumption(lake, &provider, from, to).await?;
     stewardship::record_consumption_read(lake, &who, &provider, &month).await?;
     match format {
-        crate::delivery::ReportFormat::Json => {
+        super::runs::ReportFormat::Json => {
             for line in &lines {
                 println!("{}", serde_json::to_string(line)?);
             }
@@ -453,6 +453,32 @@ pub async fn consumption(
 
 /// `lagoa publish DATASET --out DIR`: open data, by a steward of the
 /// provider or an admin.
+#[derive(clap::Args)]
+pub struct PublishArgs {
+    dataset: String,
+    /// The folder the files go to (served as --base-url).
+    #[arg(long)]
+    out: std::path::PathBuf,
+    /// The URL the folder is served under.
+    #[arg(long, default_value = "https://dados.example.gov.br/lagoa")]
+    base_url: String,
+    /// The publisher named in the metadata.
+    #[arg(long, default_value = "Escritório de dados")]
+    publisher: String,
+    /// The licence of the data.
+    #[arg(long, default_value = "http://creativecommons.org/licenses/by/4.0/")]
+    license: String,
+}
+
+pub async fn publish_command(lake: &Lake, token: Option<&str>, args: PublishArgs) -> Result<()> {
+    let options = lagoa_sql::opendata::PublishOptions {
+        base_url: &args.base_url,
+        publisher: &args.publisher,
+        license: &args.license,
+    };
+    publish(lake, token, &args.dataset, &args.out, &options).await
+}
+
 pub async fn publish(
     lake: &Lake,
     token: Option<&str>,

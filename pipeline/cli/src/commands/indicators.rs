@@ -74,7 +74,7 @@ fn parse_params(params: &[String]) -> Result<BTreeMap<String, String>> {
 
 /// Who runs indicators from the command line, for the audit trail.
 fn actor() -> String {
-    crate::access::cli_actor().principal
+    super::access::cli_actor().principal
 }
 
 /// Runs `indicators`, printing a line each; an error names every failure.

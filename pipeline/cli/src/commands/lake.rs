@@ -1,0 +1,219 @@
+//! `lagoa init`, `check`, `vacuum` and `compact`: the lake's own upkeep.
+
+use crate::output::human_bytes;
+use anyhow::{Result, anyhow, bail};
+use clap::Args;
+use lagoa_core::DatasetName;
+use lagoa_lake::{InitOptions, LOCAL_KEYSTORE_WARNING, Lake};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Directory of the new lake (default: --lake).
+    dir: Option<PathBuf>,
+    /// Catalog database: sqlite://catalog.db (default) or postgres://user@host/db.
+    #[arg(long)]
+    catalog: Option<String>,
+    /// Object store: file://store (default), memory:// or s3://bucket/prefix.
+    #[arg(long)]
+    storage: Option<String>,
+    /// S3 endpoint for S3-compatible servers.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// S3 region (default: the endpoint's, or us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+    /// Allow a plain http:// S3 endpoint (trusted networks only).
+    #[arg(long)]
+    allow_http: bool,
+    /// Rewrite an existing lagoa.toml (keys and data are kept).
+    #[arg(long)]
+    force: bool,
+    /// Benchmarks only: write unencrypted Parquet.
+    #[arg(long, hide = true)]
+    insecure_no_encryption: bool,
+}
+
+#[derive(Args)]
+pub struct VacuumArgs {
+    /// Say what would be removed, and remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Only remove orphans older than this (default: retention.orphan_min_age).
+    #[arg(long)]
+    min_age: Option<String>,
+}
+
+#[derive(Args)]
+pub struct CompactArgs {
+    /// Only this dataset (default: every dataset).
+    dataset: Option<String>,
+    /// Say what would be rewritten, and rewrite nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub async fn init(default_dir: PathBuf, args: InitArgs) -> Result<()> {
+    let dir = args.dir.unwrap_or(default_dir);
+    let options = InitOptions {
+        catalog_url: args.catalog,
+        storage_url: args.storage,
+        endpoint: args.endpoint,
+        region: args.region,
+        allow_http: args.allow_http,
+        insecure_no_encryption: args.insecure_no_encryption,
+        force: args.force,
+    };
+    let lake = Lake::init(&dir, &options).await?;
+    println!("Created a lake in {}", dir.display());
+    println!("  configuration  {}", dir.join("lagoa.toml").display());
+    println!("  catalog        {}", lake.catalog.location());
+    println!("  storage        {}", lake.store.location);
+    println!(
+        "  keys           {}",
+        dir.join(&lake.config.keys.path).display()
+    );
+    if lake.uses_local_keystore() {
+        eprintln!("\n{}\n", loud(LOCAL_KEYSTORE_WARNING));
+    }
+    if args.insecure_no_encryption {
+        eprintln!(
+            "{}",
+            loud(
+                "WARNING: encryption is OFF in this lake. It exists only to measure the cost of encryption."
+            )
+        );
+    }
+    println!(
+        "Next: lagoa --lake {} ingest <file.csv> --dataset <name> --level <amplo|corporativo|especial>",
+        dir.display()
+    );
+    Ok(())
+}
+
+pub async fn check(lake: &Lake, deep: bool) -> Result<()> {
+    let report = lake.check().await?;
+    println!(
+        "catalog  ok  {} (latest snapshot {})",
+        report.catalog, report.latest_snapshot
+    );
+    println!("storage  ok  {}", report.store);
+    println!("keys     ok  {}", report.keys);
+    if deep {
+        deep_check(lake).await?;
+    }
+    Ok(())
+}
+
+/// `check --deep`, with a progress bar on a terminal.
+async fn deep_check(lake: &Lake) -> Result<()> {
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} verifying {pos}/{len} objects {wide_bar} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress = {
+        let bar = bar.clone();
+        move |done: u64, total: u64| {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    };
+    let report = lagoa_lake::deep_check::deep_check(lake, &progress).await?;
+    bar.finish_and_clear();
+    for d in &report.damaged {
+        let snapshot = d
+            .snapshot_id
+            .map(|s| format!(", snapshot {s}"))
+            .unwrap_or_default();
+        println!(
+            "DAMAGED  {} of dataset {}{snapshot}: {} {}",
+            d.kind, d.dataset, d.path, d.problem
+        );
+    }
+    if !report.damaged.is_empty() {
+        bail!(
+            "{} of {} object(s) damaged: restore them from a backup of the store, or replay the deliveries from the raw zone",
+            report.damaged.len(),
+            report.objects
+        );
+    }
+    println!(
+        "deep     ok  {} object(s), {} read, sizes, SHA-256 and every encrypted module verified",
+        report.objects,
+        human_bytes(report.bytes)
+    );
+    Ok(())
+}
+
+pub async fn vacuum(lake: &Lake, args: VacuumArgs) -> Result<()> {
+    let min_age = args
+        .min_age
+        .map(|m| lagoa_lake::config::parse_duration(&m))
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
+    let report = lake.vacuum(args.dry_run, min_age).await?;
+    let verb = if args.dry_run {
+        "Would remove"
+    } else {
+        "Removed"
+    };
+    for path in &report.expired_files {
+        println!("{verb} expired  {path}");
+    }
+    for path in &report.orphan_files {
+        println!("{verb} orphan   {path}");
+    }
+    for path in &report.partial_uploads {
+        println!("{verb} partial  {path}");
+    }
+    println!(
+        "{verb} {} expired and {} orphan file(s) and {} partial upload(s), {}",
+        report.expired_files.len(),
+        report.orphan_files.len(),
+        report.partial_uploads.len(),
+        human_bytes(report.bytes)
+    );
+    Ok(())
+}
+
+pub async fn compact(lake: &Lake, args: CompactArgs) -> Result<()> {
+    let dataset = args.dataset.map(DatasetName::new).transpose()?;
+    let dry_run = args.dry_run;
+    let done = lagoa_lake::compact::compact(lake, dataset.as_ref(), dry_run).await?;
+    if done.is_empty() {
+        println!("Nothing to compact.");
+    }
+    let failed = done.iter().filter(|c| c.error.is_some()).count();
+    for c in done {
+        let what = format!(
+            "{}: {} file(s), {} rows ({} deleted row(s) folded), {}",
+            c.dataset,
+            c.files_before,
+            c.rows,
+            c.deleted_rows,
+            human_bytes(c.bytes_before as u64)
+        );
+        match (dry_run, c.snapshot, c.skipped, c.error) {
+            (true, ..) => println!("Would compact {what}"),
+            (false, _, _, Some(error)) => eprintln!("Could not compact {what}: {error}"),
+            (false, _, Some(why), None) => println!("Left {what} as is: {why}"),
+            (false, snapshot, None, None) => println!(
+                "Compacted {what} into {} file(s), {} (snapshot {})",
+                c.files_after,
+                human_bytes(c.bytes_after as u64),
+                snapshot.unwrap_or_default()
+            ),
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} dataset(s) could not be compacted (see above); nothing of them changed");
+    }
+    Ok(())
+}
+
+fn loud(text: &str) -> String {
+    let line = "!".repeat(78);
+    format!("{line}\n{text}\n{line}")
+}

@@ -1,0 +1,147 @@
+//! `lagoa query`, `datasets`, `snapshots`, `files` and `tag`: reading the
+//! lake. With `--token` a query goes through governance (see
+//! `governance.rs`); without, the lake's owner reads everything, bounded
+//! in shape all the same.
+
+use crate::output::{self, Format};
+use anyhow::{Result, anyhow, bail};
+use clap::Args;
+use lagoa_core::DatasetName;
+use lagoa_lake::{AsOf, Lake};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct QueryArgs {
+    /// The statement: read-only SQL.
+    sql: String,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Write the result to a file instead of stdout.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Read an earlier state: a snapshot number or an RFC 3339 time.
+    #[arg(long)]
+    as_of: Option<String>,
+    /// The purpose of this query (with --token; required for especial data).
+    #[arg(long)]
+    purpose: Option<String>,
+}
+
+pub async fn query(lake: Lake, token: Option<&str>, args: QueryArgs) -> Result<()> {
+    if let Some(token) = token {
+        if args.as_of.is_some() {
+            bail!("--as-of is not available to governed queries yet; drop it or --token");
+        }
+        let lake = std::sync::Arc::new(lake);
+        return super::governance::query(
+            &lake,
+            token,
+            args.purpose.as_deref(),
+            &args.sql,
+            args.format,
+            args.output.as_deref(),
+        )
+        .await;
+    }
+    // The lake's owner reads everything, but the statement's shape is
+    // bounded all the same: a deep one would overflow the planner.
+    let limits = lagoa_sql::QueryLimits::from_config(&lake.config.query);
+    lagoa_sql::guard::check_shape(&args.sql, &limits.guard(true)).map_err(|d| anyhow!("{d}"))?;
+    let as_of = args
+        .as_of
+        .as_deref()
+        .map(parse_as_of)
+        .transpose()?
+        .unwrap_or(AsOf::Latest);
+    let session = lake.session(&as_of).await?;
+    let df = session.sql(&args.sql).await?;
+    output::write(df, args.format, args.output.as_deref())
+        .await
+        .map_err(|e| {
+            if format!("{e:#}").contains("Resources exhausted") {
+                e.context(format!(
+                    "the query needs more memory than query.memory_limit ({}); narrow it, or raise the limit in lagoa.toml or with LAGOA__QUERY__MEMORY_LIMIT",
+                    lake.config.query.memory_limit
+                ))
+            } else {
+                e
+            }
+        })?;
+    Ok(())
+}
+
+pub async fn datasets(lake: &Lake, format: Format) -> Result<()> {
+    system_table(
+        lake,
+        "SELECT name, level, rows, files, bytes, schema_version, personal_columns, partition_column, shredded_at FROM system.datasets ORDER BY name",
+        format,
+    )
+    .await
+}
+
+pub async fn snapshots(lake: &Lake, dataset: String, format: Format) -> Result<()> {
+    let dataset = known_dataset(lake, dataset).await?;
+    let sql = format!(
+        "SELECT snapshot_id, created_at, operation, summary FROM system.snapshots WHERE dataset = '{dataset}' ORDER BY snapshot_id DESC"
+    );
+    system_table(lake, &sql, format).await
+}
+
+pub async fn files(lake: &Lake, dataset: String, format: Format) -> Result<()> {
+    let dataset = known_dataset(lake, dataset).await?;
+    let sql = format!(
+        "SELECT path, partition_value, row_count, size_bytes, begin_snapshot, master_key_id FROM system.files WHERE dataset = '{dataset}' ORDER BY begin_snapshot, path"
+    );
+    system_table(lake, &sql, format).await
+}
+
+/// Sets tags on a dataset (KEY=VALUE), or lists them when none are given.
+pub async fn tag(lake: &Lake, dataset: String, tags: Vec<String>) -> Result<()> {
+    let dataset = DatasetName::new(dataset)?;
+    for tag in &tags {
+        let (key, value) = tag
+            .split_once('=')
+            .ok_or_else(|| anyhow!("tag {tag:?}: write KEY=VALUE"))?;
+        let snapshot = lake
+            .catalog
+            .set_tag(&dataset, key.trim(), value.trim())
+            .await?;
+        println!("{dataset}: {key} = {value} (snapshot {snapshot})");
+    }
+    if tags.is_empty() {
+        let latest = lake.catalog.resolve(&AsOf::Latest).await?;
+        for (key, value) in lake.catalog.tags(&dataset, latest).await? {
+            println!("{key} = {value}");
+        }
+    }
+    Ok(())
+}
+
+/// A dataset name the latest snapshot knows (a valid name is also safe to
+/// quote in the system tables' SQL).
+async fn known_dataset(lake: &Lake, name: String) -> Result<DatasetName> {
+    let dataset = DatasetName::new(name)?;
+    let latest = lake.catalog.resolve(&AsOf::Latest).await?;
+    if lake.catalog.dataset(&dataset, latest).await?.is_none() {
+        bail!(lagoa_lake::LakeError::UnknownDataset(dataset.to_string()));
+    }
+    Ok(dataset)
+}
+
+async fn system_table(lake: &Lake, sql: &str, format: Format) -> Result<()> {
+    let session = lake.session(&AsOf::Latest).await?;
+    output::write(session.sql(sql).await?, format, None).await?;
+    Ok(())
+}
+
+fn parse_as_of(text: &str) -> Result<AsOf> {
+    if let Ok(id) = text.parse::<i64>() {
+        return Ok(AsOf::Snapshot(id));
+    }
+    let time = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| {
+        anyhow!(
+            "--as-of {text:?}: give a snapshot number or an RFC 3339 time like 2026-11-22T10:00:00-03:00"
+        )
+    })?;
+    Ok(AsOf::Time(time.timestamp_micros()))
+}
