@@ -184,6 +184,7 @@ const NO_FIELD: usize = usize::MAX;
 
 /// Gathers flattened records into batches of `Utf8` columns whose set only
 /// grows (see the module docs).
+#[derive(Debug)]
 pub struct RecordBatcher {
     batch_rows: usize,
     names: Vec<String>,

@@ -51,6 +51,7 @@ impl Default for ExtractContext {
 }
 
 /// One delivery a source has for the lake.
+#[derive(Debug)]
 pub enum Delivery {
     /// A file as received. The raw zone keeps its bytes; its rows come from
     /// [`formats::read_file`].
@@ -110,4 +111,13 @@ pub struct Extraction {
     /// Once `batches` is exhausted: the watermark to save with the commit
     /// (incremental sources), or `None`.
     pub next_watermark: Arc<Mutex<Option<String>>>,
+}
+
+/// The name only: the batches are the rows themselves.
+impl std::fmt::Debug for Extraction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extraction")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }

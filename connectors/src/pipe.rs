@@ -19,7 +19,7 @@ pub fn pipe(capacity: usize) -> (PipeWriter, PipeReader) {
     )
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct PipeWriter {
     tx: SyncSender<Chunk>,
 }
@@ -44,6 +44,7 @@ impl Write for PipeWriter {
     }
 }
 
+#[derive(Debug)]
 pub struct PipeReader {
     rx: Receiver<Chunk>,
     current: Vec<u8>,

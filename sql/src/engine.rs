@@ -506,6 +506,12 @@ impl Admission {
     }
 }
 
+impl std::fmt::Debug for QueryThreads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryThreads").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

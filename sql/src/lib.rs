@@ -9,18 +9,12 @@ pub mod engine;
 pub mod guard;
 pub mod indicators;
 pub mod opendata;
-pub mod policy;
 pub mod query;
 pub mod redact;
 pub mod report;
 pub mod session;
-pub mod signin;
-pub mod stewardship;
-pub mod treatments;
 
 pub use engine::{EngineLimits, QueryEngine};
 pub use guard::{CheckedSql, Denial, GuardLimits, StatementKind, check};
-pub use policy::{ColumnAccess, DatasetMeta, Reader, TableAccess, table_access};
 pub use query::{Answer, Description, QueryError, QueryLimits, QueryRequest, QueryService, reader};
 pub use session::GovernedSession;
-pub use signin::{Door, SignInError, SignInLimits, SignIns};

@@ -20,11 +20,11 @@
 //! previous files and catalog as they were, and a catalog that is there
 //! but cannot be read is refused, not replaced.
 
-use crate::stewardship::{self, StewardshipError};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use futures::StreamExt;
 use lagoa_core::{DatasetName, SharingLevel};
+use lagoa_governance::stewardship::{self, StewardshipError};
 use lagoa_lake::catalog::model::DatasetInfo;
 use lagoa_lake::catalog::{AuditEntry, Principal, format_micros};
 use lagoa_lake::{AsOf, Lake, LakeError};
@@ -44,6 +44,7 @@ pub struct Published {
 }
 
 /// Where the files will be downloaded from, and who publishes.
+#[derive(Debug)]
 pub struct PublishOptions<'a> {
     /// The URL the files are served under (`https://dados.pe.gov.br/lagoa/`);
     /// the download URLs are this plus the file name.

@@ -11,7 +11,6 @@
 
 use crate::engine::{CANCELLED_BY_CLIENT, EngineLimits, QueryEngine, QueryThreads};
 use crate::guard::{self, GuardLimits};
-use crate::policy::Reader;
 use crate::redact::redact;
 use crate::session::GovernedSession;
 use datafusion::arrow::array::RecordBatch;
@@ -19,6 +18,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SQLOptions};
 use futures::StreamExt;
+use lagoa_governance::policy::Reader;
 use lagoa_lake::catalog::{AuditEntry, Principal, now_micros};
 use lagoa_lake::{Lake, LakeError};
 use std::collections::BTreeSet;
@@ -155,6 +155,7 @@ pub struct Answer {
 /// What a statement returns and the types of its parameters, without
 /// running it: for clients that ask before they execute (the PostgreSQL
 /// protocol's Describe). A refusal is audited like a refused query.
+#[derive(Debug)]
 pub struct Description {
     pub schema: datafusion::arrow::datatypes::SchemaRef,
     /// `$1, $2...`: the type each place takes, when the query says.
@@ -470,10 +471,10 @@ impl Record {
     }
 
     /// Writes the entry for `result`; `size` gives an answer's rows and bytes.
-    async fn finish<T>(
+    async fn finish<T: Sync>(
         &self,
         result: &Result<T, QueryError>,
-        size: impl Fn(&T) -> (usize, usize),
+        size: impl Fn(&T) -> (usize, usize) + Send,
     ) -> Result<(), LakeError> {
         self.written
             .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -608,7 +609,7 @@ fn explain_planning_error(
             let named = message.contains(&format!("named {column}"))
                 || message.contains(&format!("named {table}.{column}"))
                 || message.contains(&format!("\"{column}\""));
-            if *seen != crate::policy::ColumnAccess::Clear && named {
+            if *seen != lagoa_governance::policy::ColumnAccess::Clear && named {
                 return QueryError::Denied(format!(
                     "{table}.{column} is not available to you: no grant of yours gives it for this purpose"
                 ));
@@ -641,4 +642,16 @@ fn columns_read(plan: &LogicalPlan) -> Vec<String> {
         Ok(TreeNodeRecursion::Continue)
     });
     out.into_iter().collect()
+}
+
+/// What was read and how much: never the rows.
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer")
+            .field("rows", &self.rows)
+            .field("datasets", &self.datasets)
+            .field("columns", &self.columns)
+            .field("grants", &self.grants)
+            .finish_non_exhaustive()
+    }
 }

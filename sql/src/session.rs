@@ -8,13 +8,13 @@
 //! `lagoa_lake::pseudonym`), so joins across datasets still work and the
 //! value never leaves in clear.
 
-use crate::policy::{ColumnAccess, DatasetMeta, Reader, TableAccess, table_access};
 use datafusion::catalog::view::ViewTable;
 use datafusion::common::{Column, TableReference};
 use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
 use datafusion::prelude::SessionContext;
 use lagoa_core::Generalisation;
+use lagoa_governance::policy::{ColumnAccess, DatasetMeta, Reader, TableAccess, table_access};
 use lagoa_lake::catalog::Grant;
 use lagoa_lake::crypto::LakeCrypto;
 use lagoa_lake::keys::PersonalKeyGate;
@@ -188,4 +188,13 @@ fn register_audit(lake: &Lake, ctx: &SessionContext) -> Result<(), LakeError> {
 pub fn crypto_without_personal_keys(lake: &Lake) -> Arc<LakeCrypto> {
     let gate = PersonalKeyGate::new(Arc::clone(lake.crypto.keys()), HashSet::new());
     Arc::new(LakeCrypto::new(Arc::new(gate), lake.crypto.enabled()))
+}
+
+impl std::fmt::Debug for GovernedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GovernedSession")
+            .field("snapshot", &self.snapshot)
+            .field("access", &self.access)
+            .finish_non_exhaustive()
+    }
 }

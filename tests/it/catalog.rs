@@ -3,6 +3,8 @@
 
 use crate::support::postgres;
 use lagoa_core::{DatasetName, PersonalTag, SharingLevel};
+use lagoa_governance::DECISION_DAYS;
+use lagoa_governance::categorisation::categorise;
 use lagoa_lake::catalog::Catalog;
 use lagoa_lake::catalog::model::*;
 use lagoa_lake::{AsOf, LakeError};
@@ -625,25 +627,24 @@ async fn categorisations_requests_and_grants_on_both_backends() {
             reason: "abrir".into(),
             ..Default::default()
         };
-        let e = c
-            .categorise(&name, &open, "maria")
+        let e = categorise(&c, &name, &open, "maria")
             .await
             .unwrap_err()
             .to_string();
         assert!(e.contains("personal columns (cpf)"), "{e}");
-        let v1 = c
-            .categorise(
-                &name,
-                &NewCategorisation {
-                    provider: Some("saude".into()),
-                    justification: Some("saúde".into()),
-                    reason: "primeira".into(),
-                    ..Default::default()
-                },
-                "maria",
-            )
-            .await
-            .unwrap();
+        let v1 = categorise(
+            &c,
+            &name,
+            &NewCategorisation {
+                provider: Some("saude".into()),
+                justification: Some("saúde".into()),
+                reason: "primeira".into(),
+                ..Default::default()
+            },
+            "maria",
+        )
+        .await
+        .unwrap();
         assert_eq!((v1.version, v1.level), (1, SharingLevel::Especial));
         assert!(
             c.snapshots(Some(&name))
@@ -664,7 +665,7 @@ async fn categorisations_requests_and_grants_on_both_backends() {
             ..Default::default()
         };
         let r = c
-            .file_request("joao", "educ", &ask("vigilância", None))
+            .file_request("joao", "educ", &ask("vigilância", None), DECISION_DAYS)
             .await
             .unwrap();
         assert_eq!(r.deadline_at - r.filed_at, 30 * 86_400_000_000);
@@ -700,6 +701,7 @@ async fn categorisations_requests_and_grants_on_both_backends() {
                     for_institution: true,
                     ..ask("painel", Some(now + 1))
                 },
+                DECISION_DAYS,
             )
             .await
             .unwrap();
@@ -732,7 +734,7 @@ async fn categorisations_requests_and_grants_on_both_backends() {
                 .all(|g| g.grant_id != live[0].grant_id)
         );
         let denied = c
-            .file_request("joao", "educ", &ask("outro", None))
+            .file_request("joao", "educ", &ask("outro", None), DECISION_DAYS)
             .await
             .unwrap();
         let denied = c

@@ -1333,7 +1333,7 @@ pub(super) mod test_support {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     /// A table or role name no other test (or test run) uses.
-    pub fn unique_name(prefix: &str) -> String {
+    pub(crate) fn unique_name(prefix: &str) -> String {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -1344,14 +1344,14 @@ pub(super) mod test_support {
 
     /// With CI=true a missing server fails the test; elsewhere the test
     /// returns early with a note.
-    pub fn server_unavailable(server: &str, error: &dyn fmt::Display) {
+    pub(crate) fn server_unavailable(server: &str, error: &dyn fmt::Display) {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("{server} is not reachable, and CI=true requires it: {error}");
         }
         eprintln!("skipping: {server} is not reachable: {error}");
     }
 
-    pub fn config(url: &str) -> DatabaseConfig {
+    pub(crate) fn config(url: &str) -> DatabaseConfig {
         DatabaseConfig {
             url: url.into(),
             password_env: None,
@@ -1365,26 +1365,26 @@ pub(super) mod test_support {
     }
 
     /// What a consumer got out of an extraction.
-    pub struct Collected {
+    pub(crate) struct Collected {
         pub batches: Vec<SourceBatch>,
         pub error: Option<SourceError>,
         pub watermark: Option<String>,
     }
 
     impl Collected {
-        pub fn rows(&self) -> usize {
+        pub(crate) fn rows(&self) -> usize {
             self.batches.iter().map(|b| b.batch.num_rows()).sum()
         }
 
         /// Every batch in one (panics on no batch: use `rows` first).
-        pub fn all(&self) -> RecordBatch {
+        pub(crate) fn all(&self) -> RecordBatch {
             let schema = self.batches[0].batch.schema();
             arrow::compute::concat_batches(&schema, self.batches.iter().map(|b| &b.batch)).unwrap()
         }
     }
 
     /// Reads the batches on a blocking thread, as the pipeline does.
-    pub async fn collect(extraction: Extraction) -> Collected {
+    pub(crate) async fn collect(extraction: Extraction) -> Collected {
         let Extraction {
             batches,
             next_watermark,
@@ -1411,7 +1411,7 @@ pub(super) mod test_support {
     }
 
     /// One extraction, start to end; panics if it cannot start.
-    pub async fn run(
+    pub(crate) async fn run(
         config: &DatabaseConfig,
         engine: Engine,
         watermark: Option<String>,
@@ -1427,7 +1427,7 @@ pub(super) mod test_support {
     }
 
     /// A local port nothing listens on.
-    pub fn free_port() -> u16 {
+    pub(crate) fn free_port() -> u16 {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     }

@@ -34,13 +34,8 @@ async fn record(
 ) -> Result<(), ApiError> {
     api.lake()
         .audit(&AuditEntry {
-            principal: who.name.clone(),
-            institution: who.institution.clone(),
-            action: action.to_owned(),
-            subject: Some(subject.to_owned()),
-            outcome: outcome.to_owned(),
             reason: reason.map(str::to_owned),
-            ..Default::default()
+            ..AuditEntry::by(who, action, subject, outcome)
         })
         .await?;
     Ok(())
@@ -55,7 +50,7 @@ where
         .map_err(|e| ApiError::bad_request(format!("{what} {value:?}: {e}")))
 }
 
-pub async fn institutions(
+pub(crate) async fn institutions(
     State(api): State<Api>,
     Caller(who): Caller,
 ) -> Result<Json<Vec<Institution>>, ApiError> {
@@ -64,7 +59,7 @@ pub async fn institutions(
 }
 
 #[derive(Deserialize)]
-pub struct NewInstitution {
+pub(crate) struct NewInstitution {
     name: String,
     /// `provider`, `consumer` or `coordinator`.
     role: String,
@@ -72,7 +67,7 @@ pub struct NewInstitution {
     description: String,
 }
 
-pub async fn add_institution(
+pub(crate) async fn add_institution(
     State(api): State<Api>,
     Caller(who): Caller,
     Json(body): Json<NewInstitution>,
@@ -88,7 +83,7 @@ pub async fn add_institution(
     Ok((StatusCode::CREATED, Json(added)))
 }
 
-pub async fn users(
+pub(crate) async fn users(
     State(api): State<Api>,
     Caller(who): Caller,
 ) -> Result<Json<Vec<Principal>>, ApiError> {
@@ -97,7 +92,7 @@ pub async fn users(
 }
 
 #[derive(Deserialize)]
-pub struct NewUser {
+pub(crate) struct NewUser {
     name: String,
     institution: String,
     /// `admin`, `steward`, `operator` or `analyst`.
@@ -107,7 +102,7 @@ pub struct NewUser {
     service: bool,
 }
 
-pub async fn add_user(
+pub(crate) async fn add_user(
     State(api): State<Api>,
     Caller(who): Caller,
     Json(body): Json<NewUser>,
@@ -123,7 +118,7 @@ pub async fn add_user(
     Ok((StatusCode::CREATED, Json(added)))
 }
 
-pub async fn disable_user(
+pub(crate) async fn disable_user(
     State(api): State<Api>,
     Caller(who): Caller,
     Path(name): Path<String>,
@@ -140,12 +135,12 @@ pub async fn disable_user(
 }
 
 #[derive(Deserialize)]
-pub struct TokenFilter {
+pub(crate) struct TokenFilter {
     #[serde(default)]
     principal: Option<String>,
 }
 
-pub async fn tokens(
+pub(crate) async fn tokens(
     State(api): State<Api>,
     Caller(who): Caller,
     Query(filter): Query<TokenFilter>,
@@ -160,7 +155,7 @@ pub async fn tokens(
 }
 
 #[derive(Deserialize)]
-pub struct NewToken {
+pub(crate) struct NewToken {
     principal: String,
     /// Days until it expires; 0 or absent: until revoked.
     #[serde(default)]
@@ -169,7 +164,7 @@ pub struct NewToken {
     label: String,
 }
 
-pub async fn issue_token(
+pub(crate) async fn issue_token(
     State(api): State<Api>,
     Caller(who): Caller,
     Json(body): Json<NewToken>,
@@ -200,7 +195,7 @@ pub async fn issue_token(
     ))
 }
 
-pub async fn revoke_token(
+pub(crate) async fn revoke_token(
     State(api): State<Api>,
     Caller(who): Caller,
     Path(id): Path<String>,

@@ -1,18 +1,18 @@
 //! Who calls: the principal of the bearer token, checked against the
 //! catalog on every call (a revoked or expired token, or a disabled user,
 //! is refused at once). Refusals are counted, recorded once per address
-//! and window, and throttled past a bound (`lagoa_sql::signin`).
+//! and window, and throttled past a bound (`lagoa_governance::signin`).
 
 use crate::{Api, ApiError};
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use lagoa_governance::{Door, SignInError};
 use lagoa_lake::catalog::Principal;
-use lagoa_sql::{Door, SignInError};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-pub struct Caller(pub Principal);
+pub(crate) struct Caller(pub Principal);
 
 impl FromRequestParts<Api> for Caller {
     type Rejection = ApiError;
@@ -52,6 +52,6 @@ impl FromRequestParts<Api> for Caller {
 }
 
 /// `GET /api/v1/me`: the caller's principal.
-pub async fn me(State(_api): State<Api>, Caller(who): Caller) -> Json<Principal> {
+pub(crate) async fn me(State(_api): State<Api>, Caller(who): Caller) -> Json<Principal> {
     Json(who)
 }

@@ -8,15 +8,15 @@ use crate::{Api, ApiError};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use lagoa_governance::{ColumnAccess, DatasetMeta, table_access};
 use lagoa_lake::AsOf;
 use lagoa_lake::catalog::model::DatasetInfo;
 use lagoa_lake::catalog::{Categorisation, Principal, now_micros};
-use lagoa_sql::{ColumnAccess, DatasetMeta, table_access};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Deserialize)]
-pub struct Search {
+pub(crate) struct Search {
     /// Words to find in the name, description or column names.
     #[serde(default)]
     q: Option<String>,
@@ -25,7 +25,7 @@ pub struct Search {
 }
 
 #[derive(Serialize)]
-pub struct ColumnView {
+pub(crate) struct ColumnView {
     name: String,
     #[serde(rename = "type")]
     data_type: String,
@@ -35,7 +35,7 @@ pub struct ColumnView {
 }
 
 #[derive(Serialize)]
-pub struct FreshnessView {
+pub(crate) struct FreshnessView {
     sources: Vec<String>,
     last_delivery: Option<String>,
     expected_every_seconds: Option<u64>,
@@ -43,7 +43,7 @@ pub struct FreshnessView {
 }
 
 #[derive(Serialize)]
-pub struct DatasetView {
+pub(crate) struct DatasetView {
     name: String,
     description: String,
     level: String,
@@ -155,7 +155,7 @@ fn matches(d: &DatasetInfo, search: &Search) -> bool {
 }
 
 /// `GET /api/v1/datasets?q=&level=`
-pub async fn list(
+pub(crate) async fn list(
     State(api): State<Api>,
     Caller(who): Caller,
     Query(search): Query<Search>,
@@ -177,7 +177,7 @@ pub async fn list(
 }
 
 /// `GET /api/v1/datasets/{name}`: with its categorisation history.
-pub async fn one(
+pub(crate) async fn one(
     State(api): State<Api>,
     Caller(who): Caller,
     Path(name): Path<String>,

@@ -4,9 +4,9 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use lagoa_governance::stewardship::StewardshipError;
 use lagoa_lake::LakeError;
 use lagoa_sql::QueryError;
-use lagoa_sql::stewardship::StewardshipError;
 
 #[derive(Debug)]
 pub struct ApiError {

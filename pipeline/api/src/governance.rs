@@ -1,18 +1,18 @@
 //! Requests, grants and consumption reports over HTTP: the same decisions
-//! as `lagoa request|grant|report`, through `lagoa_sql::stewardship`.
+//! as `lagoa request|grant|report`, through `lagoa_governance::stewardship`.
 
 use crate::caller::Caller;
 use crate::{Api, ApiError};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use lagoa_governance::stewardship;
 use lagoa_lake::catalog::{AccessRequest, Grant, NewCategorisation, NewRequest};
 use lagoa_sql::report::ConsumptionLine;
-use lagoa_sql::stewardship;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
-pub struct CategorisationBody {
+pub(crate) struct CategorisationBody {
     #[serde(default)]
     level: Option<String>,
     #[serde(default)]
@@ -37,7 +37,7 @@ pub struct CategorisationBody {
 }
 
 /// `POST /api/v1/datasets/{name}/categorisation`: a new version.
-pub async fn categorise(
+pub(crate) async fn categorise(
     State(api): State<Api>,
     Caller(who): Caller,
     Path(name): Path<String>,
@@ -69,12 +69,12 @@ pub async fn categorise(
 /// (coordinators and admins). `?overdue=true` keeps pending ones past
 /// their deadline.
 #[derive(Deserialize)]
-pub struct RequestFilter {
+pub(crate) struct RequestFilter {
     #[serde(default)]
     overdue: bool,
 }
 
-pub async fn requests(
+pub(crate) async fn requests(
     State(api): State<Api>,
     Caller(who): Caller,
     Query(filter): Query<RequestFilter>,
@@ -89,7 +89,7 @@ pub async fn requests(
 }
 
 #[derive(Deserialize)]
-pub struct RequestBody {
+pub(crate) struct RequestBody {
     dataset: String,
     purpose: String,
     legal_basis: String,
@@ -105,7 +105,7 @@ pub struct RequestBody {
 }
 
 /// `POST /api/v1/requests`
-pub async fn file_request(
+pub(crate) async fn file_request(
     State(api): State<Api>,
     Caller(who): Caller,
     Json(body): Json<RequestBody>,
@@ -113,14 +113,8 @@ pub async fn file_request(
     let until = body
         .until
         .map(|d| {
-            chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
-                .map_err(|_| ApiError::bad_request(format!("until {d:?}: write YYYY-MM-DD")))
-                .map(|d| {
-                    d.and_hms_opt(23, 59, 59)
-                        .unwrap_or_default()
-                        .and_utc()
-                        .timestamp_micros()
-                })
+            stewardship::end_of_day(&d)
+                .ok_or_else(|| ApiError::bad_request(format!("until {d:?}: write YYYY-MM-DD")))
         })
         .transpose()?;
     let new = NewRequest {
@@ -137,12 +131,12 @@ pub async fn file_request(
 }
 
 #[derive(Deserialize)]
-pub struct Reason {
+pub(crate) struct Reason {
     reason: String,
 }
 
 /// `POST /api/v1/requests/{id}/approve`
-pub async fn approve(
+pub(crate) async fn approve(
     State(api): State<Api>,
     Caller(who): Caller,
     Path(id): Path<String>,
@@ -154,7 +148,7 @@ pub async fn approve(
 }
 
 /// `POST /api/v1/requests/{id}/deny`
-pub async fn deny(
+pub(crate) async fn deny(
     State(api): State<Api>,
     Caller(who): Caller,
     Path(id): Path<String>,
@@ -166,7 +160,7 @@ pub async fn deny(
 }
 
 /// `GET /api/v1/grants`
-pub async fn grants(
+pub(crate) async fn grants(
     State(api): State<Api>,
     Caller(who): Caller,
 ) -> Result<Json<Vec<Grant>>, ApiError> {
@@ -174,7 +168,7 @@ pub async fn grants(
 }
 
 /// `POST /api/v1/grants/{id}/revoke`
-pub async fn revoke(
+pub(crate) async fn revoke(
     State(api): State<Api>,
     Caller(who): Caller,
     Path(id): Path<String>,
@@ -186,14 +180,14 @@ pub async fn revoke(
 }
 
 #[derive(Deserialize)]
-pub struct ConsumptionParams {
+pub(crate) struct ConsumptionParams {
     provider: String,
     /// `YYYY-MM`, in the console's time zone.
     month: String,
 }
 
 /// `GET /api/v1/reports/consumption?provider=&month=`
-pub async fn consumption(
+pub(crate) async fn consumption(
     State(api): State<Api>,
     Caller(who): Caller,
     Query(p): Query<ConsumptionParams>,

@@ -24,7 +24,7 @@ impl From<IndicatorError> for ApiError {
 }
 
 #[derive(Serialize)]
-pub struct ParamView {
+pub(crate) struct ParamView {
     name: String,
     default: String,
     choices: Vec<String>,
@@ -32,7 +32,7 @@ pub struct ParamView {
 }
 
 #[derive(Serialize)]
-pub struct IndicatorView {
+pub(crate) struct IndicatorView {
     name: String,
     title: String,
     description: String,
@@ -103,21 +103,16 @@ async fn record(
 ) -> Result<(), ApiError> {
     api.lake()
         .audit(&AuditEntry {
-            principal: who.name.clone(),
-            institution: who.institution.clone(),
-            action: action.into(),
-            subject: Some(subject.into()),
-            outcome: outcome.into(),
             reason,
             rows: rows as i64,
-            ..Default::default()
+            ..AuditEntry::by(who, action, subject, outcome)
         })
         .await?;
     Ok(())
 }
 
 /// `GET /api/v1/indicators`.
-pub async fn list(
+pub(crate) async fn list(
     State(api): State<Api>,
     Caller(who): Caller,
 ) -> Result<Json<Vec<IndicatorView>>, ApiError> {
@@ -130,7 +125,7 @@ pub async fn list(
 }
 
 /// `GET /api/v1/indicators/{name}`.
-pub async fn one(
+pub(crate) async fn one(
     State(api): State<Api>,
     Caller(who): Caller,
     Path(name): Path<String>,
@@ -142,7 +137,7 @@ pub async fn one(
 }
 
 #[derive(Deserialize)]
-pub struct ValueFilter {
+pub(crate) struct ValueFilter {
     /// A 7-digit municipality code (or the state's 2-digit code).
     municipio: Option<String>,
     ano: Option<i64>,
@@ -151,7 +146,7 @@ pub struct ValueFilter {
 }
 
 /// `GET /api/v1/indicators/{name}/values`.
-pub async fn values(
+pub(crate) async fn values(
     State(api): State<Api>,
     Caller(who): Caller,
     Path(name): Path<String>,

@@ -22,8 +22,9 @@ pub use error::ApiError;
 use axum::Router;
 use axum::routing::{get, post};
 use lagoa_daemon::SourceFile;
+use lagoa_governance::SignIns;
 use lagoa_lake::Lake;
-use lagoa_sql::{QueryService, SignIns};
+use lagoa_sql::QueryService;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -152,6 +153,12 @@ impl Api {
             .route("/api/v1/indicators/{name}", get(indicators::one))
             .route("/api/v1/indicators/{name}/values", get(indicators::values))
             .with_state(self.clone())
+    }
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").finish_non_exhaustive()
     }
 }
 

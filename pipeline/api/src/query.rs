@@ -20,14 +20,14 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
-pub struct QueryBody {
+pub(crate) struct QueryBody {
     sql: String,
     #[serde(default)]
     purpose: Option<String>,
 }
 
 #[derive(Deserialize)]
-pub struct FormatParam {
+pub(crate) struct FormatParam {
     #[serde(default)]
     format: Option<String>,
 }
@@ -81,7 +81,7 @@ impl Format {
     }
 }
 
-pub async fn submit(
+pub(crate) async fn submit(
     State(api): State<Api>,
     Caller(who): Caller,
     Query(param): Query<FormatParam>,

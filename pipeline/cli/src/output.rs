@@ -9,14 +9,14 @@ use std::io::Write;
 use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Table,
     Csv,
     Json,
     Parquet,
 }
 
-pub async fn write(df: DataFrame, format: Format, output: Option<&Path>) -> Result<u64> {
+pub(crate) async fn write(df: DataFrame, format: Format, output: Option<&Path>) -> Result<u64> {
     let sink: Box<dyn Write + Send> = match output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -79,7 +79,7 @@ pub async fn write(df: DataFrame, format: Format, output: Option<&Path>) -> Resu
 }
 
 /// A byte count for people: 1.2 MB.
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut value = n as f64;
     let mut unit = 0;

@@ -18,7 +18,7 @@ fn back(notice: &str, source: &str) -> Redirect {
 
 /// Starts a run of the source now (under its lease, with its retries),
 /// then returns to the sources page while it goes on.
-pub async fn trigger(
+pub(crate) async fn trigger(
     State(console): State<Console>,
     Viewer(viewer): Viewer,
     Path(name): Path<String>,
@@ -74,7 +74,7 @@ pub async fn trigger(
     back("triggered", &name)
 }
 
-pub async fn pause(
+pub(crate) async fn pause(
     State(console): State<Console>,
     Viewer(viewer): Viewer,
     Path(name): Path<String>,
@@ -82,7 +82,7 @@ pub async fn pause(
     set_paused(console, viewer, name, true).await
 }
 
-pub async fn resume(
+pub(crate) async fn resume(
     State(console): State<Console>,
     Viewer(viewer): Viewer,
     Path(name): Path<String>,

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 pub const SESSION_COOKIE: &str = "lagoa_session";
 /// A session lasts this long after sign-in (the token may end it sooner).
-pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+pub(crate) const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 
 struct Session {
     token: Zeroizing<String>,
@@ -29,13 +29,13 @@ struct Session {
 
 /// Sessions of this console process (a restart signs everyone out).
 #[derive(Default)]
-pub struct Sessions {
+pub(crate) struct Sessions {
     by_id: Mutex<HashMap<String, Session>>,
 }
 
 impl Sessions {
     /// Opens a session for a token already checked; returns its id.
-    pub fn open(&self, token: &str) -> String {
+    pub(crate) fn open(&self, token: &str) -> String {
         let mut id = [0u8; 32];
         rand::rng().fill_bytes(&mut id);
         let id = hex::encode(id);
@@ -59,14 +59,14 @@ impl Sessions {
             .map(|s| s.token.clone())
     }
 
-    pub fn close(&self, id: &str) {
+    pub(crate) fn close(&self, id: &str) {
         let mut map = self.by_id.lock().unwrap_or_else(|e| e.into_inner());
         map.remove(id);
     }
 }
 
 /// A cookie's value from the request's `Cookie` headers.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -79,7 +79,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// A `Set-Cookie` value for the session id (or, with `None`, one that
 /// clears it).
-pub fn session_cookie(id: Option<&str>, secure: bool) -> String {
+pub(crate) fn session_cookie(id: Option<&str>, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     match id {
         Some(id) => format!(
@@ -92,7 +92,7 @@ pub fn session_cookie(id: Option<&str>, secure: bool) -> String {
 
 /// A form sent from another site is refused: the `Origin` header, when
 /// the browser sends one, must name this console's host.
-pub fn same_origin(headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(ORIGIN).and_then(|o| o.to_str().ok()) else {
         // No Origin: not a cross-site browser form (browsers send one on
         // every cross-site POST); the SameSite cookie guards the rest.
@@ -106,10 +106,10 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 /// The signed-in principal of a request.
-pub struct Viewer(pub Principal);
+pub(crate) struct Viewer(pub Principal);
 
 /// Why a request has no viewer.
-pub enum NotSignedIn {
+pub(crate) enum NotSignedIn {
     /// A page: go and sign in, then come back.
     SignIn { next: String },
     /// Cross-site form.
@@ -184,7 +184,7 @@ impl FromRequestParts<Console> for Viewer {
 }
 
 /// Percent-encodes a query component.
-pub fn encode_component(text: &str) -> String {
+pub(crate) fn encode_component(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
@@ -197,7 +197,7 @@ pub fn encode_component(text: &str) -> String {
 }
 
 /// Where to go after signing in: a path of this console only.
-pub fn safe_next(next: Option<&str>) -> String {
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
         _ => "/".to_owned(),

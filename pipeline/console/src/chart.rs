@@ -16,7 +16,7 @@ const TOP: f64 = 14.0;
 const BOTTOM: f64 = 30.0;
 
 /// `runs` in any order; the chart sorts them by start.
-pub fn rows_per_run(lang: Lang, zone: Tz, runs: &[RunRecord]) -> Markup {
+pub(crate) fn rows_per_run(lang: Lang, zone: Tz, runs: &[RunRecord]) -> Markup {
     // Runs that brought rows, and runs that failed; not those that found
     // nothing new (`already_ingested`) or are still going.
     let mut runs: Vec<&RunRecord> = runs
@@ -83,7 +83,7 @@ pub fn rows_per_run(lang: Lang, zone: Tz, runs: &[RunRecord]) -> Markup {
 
 /// One indicator's values over the years as a line, drawn as inline SVG:
 /// suppressed years are gaps with a hollow mark on the axis.
-pub fn series(lang: Lang, points: &[(i64, Option<f64>)], unit: &str) -> Markup {
+pub(crate) fn series(lang: Lang, points: &[(i64, Option<f64>)], unit: &str) -> Markup {
     if points.is_empty() {
         return html! { p.muted { (lang.t("Ainda não há valores.", "No values yet.")) } };
     }

@@ -11,7 +11,7 @@ use lagoa_core::{FailureClass, RunStatus};
 use std::convert::Infallible;
 use std::time::Duration;
 
-pub const LANG_COOKIE: &str = "lagoa_lang";
+pub(crate) const LANG_COOKIE: &str = "lagoa_lang";
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Lang {

@@ -9,7 +9,7 @@ use maud::{DOCTYPE, Markup, html};
 
 const STYLESHEET: &str = include_str!("../assets/console.css");
 
-pub async fn stylesheet() -> impl IntoResponse {
+pub(crate) async fn stylesheet() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -21,7 +21,7 @@ pub async fn stylesheet() -> impl IntoResponse {
 
 /// The sections of the navigation.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Section {
+pub(crate) enum Section {
     Overview,
     Sources,
     Runs,
@@ -31,7 +31,7 @@ pub enum Section {
 
 /// A whole page. `here` is the page's own path (the language links come
 /// back to it).
-pub fn shell(
+pub(crate) fn shell(
     lang: Lang,
     viewer: &Principal,
     section: Section,
@@ -96,19 +96,19 @@ pub fn shell(
 }
 
 /// A run's status as a coloured badge.
-pub fn status_badge(lang: Lang, status: lagoa_core::RunStatus) -> Markup {
+pub(crate) fn status_badge(lang: Lang, status: lagoa_core::RunStatus) -> Markup {
     html! { span class={ "badge " (status) } data-status=(status) { (lang.status(status)) } }
 }
 
 /// A page that could not be built (the catalog did not answer, or the
 /// thing asked for does not exist).
-pub struct PageError {
+pub(crate) struct PageError {
     pub status: StatusCode,
     pub message: String,
 }
 
 impl PageError {
-    pub fn not_found(what: String) -> Self {
+    pub(crate) fn not_found(what: String) -> Self {
         PageError {
             status: StatusCode::NOT_FOUND,
             message: what,
@@ -143,4 +143,4 @@ impl IntoResponse for PageError {
     }
 }
 
-pub type PageResult = Result<Markup, PageError>;
+pub(crate) type PageResult = Result<Markup, PageError>;

@@ -65,7 +65,7 @@ pub struct Console(Arc<Inner>);
 
 struct Inner {
     lake: Arc<Lake>,
-    signins: Arc<lagoa_sql::SignIns>,
+    signins: Arc<lagoa_governance::SignIns>,
     sources: Vec<Arc<SourceFile>>,
     clock: Arc<dyn Clock>,
     options: ConsoleOptions,
@@ -78,7 +78,7 @@ struct Inner {
 impl Console {
     pub fn new(
         lake: Arc<Lake>,
-        signins: Arc<lagoa_sql::SignIns>,
+        signins: Arc<lagoa_governance::SignIns>,
         sources: Vec<SourceFile>,
         clock: Arc<dyn Clock>,
         options: ConsoleOptions,
@@ -157,7 +157,7 @@ impl Console {
         &self.0.sessions
     }
 
-    fn signins(&self) -> &lagoa_sql::SignIns {
+    fn signins(&self) -> &lagoa_governance::SignIns {
         &self.0.signins
     }
 
@@ -172,14 +172,7 @@ impl Console {
     ) -> Result<(), lagoa_lake::LakeError> {
         self.0
             .lake
-            .audit(&AuditEntry {
-                principal: who.name.clone(),
-                institution: who.institution.clone(),
-                action: action.to_owned(),
-                subject: Some(subject.to_owned()),
-                outcome: outcome.to_owned(),
-                ..Default::default()
-            })
+            .audit(&AuditEntry::by(who, action, subject, outcome))
             .await
             .map(|_| ())
     }
@@ -190,5 +183,11 @@ impl Console {
             .catalog
             .authenticate(token, self.now().timestamp_micros())
             .await
+    }
+}
+
+impl std::fmt::Debug for Console {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console").finish_non_exhaustive()
     }
 }

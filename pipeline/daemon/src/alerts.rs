@@ -91,6 +91,7 @@ struct Body<'a> {
 }
 
 /// Sends alerts, or only logs them when no webhook is configured.
+#[derive(Debug)]
 pub struct Alerter {
     webhook: Option<(reqwest::Client, String)>,
 }

@@ -8,13 +8,14 @@ use std::sync::Mutex;
 use tokio::sync::watch;
 
 #[async_trait]
-pub trait Clock: Send + Sync {
+pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> DateTime<Utc>;
     /// Returns once the clock reads `at` or later.
     async fn sleep_until(&self, at: DateTime<Utc>);
 }
 
 /// The wall clock.
+#[derive(Debug)]
 pub struct SystemClock;
 
 #[async_trait]
@@ -31,6 +32,7 @@ impl Clock for SystemClock {
 
 /// A clock that moves only when told to. Sleepers wake when it passes
 /// their time.
+#[derive(Debug)]
 pub struct TestClock {
     now: Mutex<DateTime<Utc>>,
     moved: watch::Sender<DateTime<Utc>>,

@@ -75,6 +75,7 @@ impl Default for DaemonOptions {
     }
 }
 
+#[derive(Debug)]
 pub struct Daemon {
     lake: Arc<Lake>,
     sources: Vec<Arc<SourceFile>>,
@@ -467,6 +468,7 @@ impl Daemon {
 }
 
 /// One claimed run of a source, with its lease, retries and timeout.
+#[derive(Debug)]
 pub struct Firing {
     pub lake: Arc<Lake>,
     pub source: Arc<SourceFile>,

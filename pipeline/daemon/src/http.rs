@@ -13,7 +13,7 @@ use lagoa_lake::Lake;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct HttpState {
     pub lake: Arc<Lake>,
     pub sources: Arc<Vec<Arc<SourceFile>>>,

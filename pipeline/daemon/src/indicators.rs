@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+#[derive(Debug)]
 pub struct IndicatorWatcher {
     pub lake: Arc<Lake>,
     pub dir: PathBuf,

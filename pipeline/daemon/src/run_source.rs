@@ -48,13 +48,14 @@ pub fn is_transient(e: &IngestError) -> bool {
 }
 
 /// How the caller watches deliveries go by.
-pub trait RunObserver: Send + Sync {
+pub trait RunObserver: Send + Sync + std::fmt::Debug {
     /// A delivery starts; returns the progress callback for its rows.
     fn delivery_started(&self, name: &str) -> Progress;
     fn delivery_finished(&self, name: &str, result: Result<&RunOutcome, &IngestError>);
 }
 
 /// An observer that shows nothing (the daemon logs instead).
+#[derive(Debug)]
 pub struct Quiet;
 
 impl RunObserver for Quiet {

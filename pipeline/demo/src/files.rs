@@ -14,7 +14,7 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
-pub fn create(path: &Path) -> Result<BufWriter<File>, WriteError> {
+pub(crate) fn create(path: &Path) -> Result<BufWriter<File>, WriteError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| WriteError {
             path: parent.to_owned(),
@@ -39,7 +39,7 @@ pub enum Encoding {
 }
 
 /// A `;`-separated file, one record at a time.
-pub struct DelimitedWriter {
+pub(crate) struct DelimitedWriter {
     out: BufWriter<File>,
     path: PathBuf,
     encoding: Encoding,
@@ -48,7 +48,11 @@ pub struct DelimitedWriter {
 }
 
 impl DelimitedWriter {
-    pub fn create(path: &Path, encoding: Encoding, header: &[&str]) -> Result<Self, WriteError> {
+    pub(crate) fn create(
+        path: &Path,
+        encoding: Encoding,
+        header: &[&str],
+    ) -> Result<Self, WriteError> {
         let mut w = DelimitedWriter {
             out: create(path)?,
             path: path.to_owned(),
@@ -72,7 +76,7 @@ impl DelimitedWriter {
     }
 
     /// One record; fields never hold `;`, quotes or line breaks here.
-    pub fn record<S: AsRef<str>>(&mut self, fields: &[S]) -> Result<(), WriteError> {
+    pub(crate) fn record<S: AsRef<str>>(&mut self, fields: &[S]) -> Result<(), WriteError> {
         let mut line = std::mem::take(&mut self.line);
         line.clear();
         for (i, f) in fields.iter().enumerate() {
@@ -94,7 +98,7 @@ impl DelimitedWriter {
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<u64, WriteError> {
+    pub(crate) fn finish(mut self) -> Result<u64, WriteError> {
         self.out.flush().map_err(|source| WriteError {
             path: self.path.clone(),
             source,
@@ -104,7 +108,7 @@ impl DelimitedWriter {
 }
 
 /// Latin-1 bytes of `text` (every character used here is in Latin-1).
-pub fn latin1(text: &str) -> Vec<u8> {
+pub(crate) fn latin1(text: &str) -> Vec<u8> {
     text.chars()
         .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
         .collect()
@@ -112,6 +116,7 @@ pub fn latin1(text: &str) -> Vec<u8> {
 
 /// One field of a dBase III table: a name and its width (all fields are
 /// character fields, as DATASUS writes them).
+#[derive(Debug)]
 pub struct DbfField {
     pub name: &'static str,
     pub width: u8,
@@ -119,7 +124,7 @@ pub struct DbfField {
 
 /// A dBase III file (`.dbf`), Latin-1, written record by record; the record
 /// count in the header is filled in at the end.
-pub struct DbfWriter {
+pub(crate) struct DbfWriter {
     out: BufWriter<File>,
     path: PathBuf,
     widths: Vec<u8>,
@@ -127,7 +132,7 @@ pub struct DbfWriter {
 }
 
 impl DbfWriter {
-    pub fn create(path: &Path, fields: &[DbfField], year: i32) -> Result<Self, WriteError> {
+    pub(crate) fn create(path: &Path, fields: &[DbfField], year: i32) -> Result<Self, WriteError> {
         let mut out = create(path)?;
         let header_len = 32 + 32 * fields.len() + 1;
         let record_len = 1 + fields.iter().map(|f| usize::from(f.width)).sum::<usize>();
@@ -160,7 +165,7 @@ impl DbfWriter {
     }
 
     /// One record: values left-aligned and space-padded to their width.
-    pub fn record<S: AsRef<str>>(&mut self, values: &[S]) -> Result<(), WriteError> {
+    pub(crate) fn record<S: AsRef<str>>(&mut self, values: &[S]) -> Result<(), WriteError> {
         let mut bytes = Vec::with_capacity(256);
         bytes.push(b' ');
         for (v, &w) in values.iter().zip(&self.widths) {
@@ -176,7 +181,7 @@ impl DbfWriter {
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<u64, WriteError> {
+    pub(crate) fn finish(mut self) -> Result<u64, WriteError> {
         let err = |source| WriteError {
             path: self.path.clone(),
             source,

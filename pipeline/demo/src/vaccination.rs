@@ -87,6 +87,7 @@ pub fn doses(t: &Territory, m: usize, year: i32) -> Doses<'_> {
 }
 
 /// The doses of one municipality and year, drawn as they are asked for.
+#[derive(Debug)]
 pub struct Doses<'a> {
     city: &'a crate::Municipality,
     year: i32,

@@ -392,3 +392,13 @@ fn html_escape(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
+
+/// Which columns are followed: the examples it keeps are data.
+impl std::fmt::Debug for QualityBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QualityBuilder")
+            .field("columns", &self.columns.len())
+            .field("reference", &self.reference)
+            .finish_non_exhaustive()
+    }
+}

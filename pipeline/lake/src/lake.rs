@@ -28,6 +28,7 @@ pub struct InitOptions {
 }
 
 /// An open lake: configuration, catalog, object store and keys.
+#[derive(Debug)]
 pub struct Lake {
     pub dir: PathBuf,
     pub config: LakeConfig,

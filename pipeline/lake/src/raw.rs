@@ -215,7 +215,7 @@ pub async fn read_raw(
 }
 
 /// The bytes of a raw object as stored: how many, and their SHA-256.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct StoredBytes {
     pub size: u64,
     hasher: Sha256,
@@ -343,6 +343,28 @@ async fn read_raw_counting(
     }
 }
 
+/// Lets encoders (Arrow IPC, JSON lines) write straight into the raw zone.
+impl Write for RawWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        RawWriter::write(self, buf).map_err(std::io::Error::other)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where and how much: never the key or the bytes pending encryption.
+impl std::fmt::Debug for RawWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawWriter")
+            .field("path", &self.path)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,17 +476,5 @@ mod tests {
                 "{name}: {err}"
             );
         }
-    }
-}
-
-/// Lets encoders (Arrow IPC, JSON lines) write straight into the raw zone.
-impl Write for RawWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        RawWriter::write(self, buf).map_err(std::io::Error::other)?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }

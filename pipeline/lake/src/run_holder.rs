@@ -111,6 +111,7 @@ fn process_start(pid: i64) -> Option<String> {
 /// Tells the catalog, while it lives, that this process still holds
 /// `run_id`: a heartbeat every [`HEARTBEAT_EVERY`], stopped when dropped
 /// (however the run ends, a timeout dropping its future included).
+#[derive(Debug)]
 pub struct Heartbeat(tokio::task::JoinHandle<()>);
 
 impl Heartbeat {

@@ -119,3 +119,11 @@ impl LakeSession {
         Ok(self.ctx.sql_with_options(sql, options).await?)
     }
 }
+
+impl std::fmt::Debug for LakeSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LakeSession")
+            .field("snapshot", &self.snapshot)
+            .finish_non_exhaustive()
+    }
+}

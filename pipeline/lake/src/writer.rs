@@ -33,7 +33,7 @@ use tokio::runtime::Handle;
 const MAX_STAT_LEN: usize = 256;
 
 /// Everything the writer needs to know about the dataset.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct WriteTarget {
     pub dataset: DatasetName,
     pub schema: SchemaRef,
@@ -457,4 +457,15 @@ fn stat_string(value: Option<datafusion::scalar::ScalarValue>) -> Option<String>
     }
     let text = value.to_string();
     (text.len() <= MAX_STAT_LEN).then_some(text)
+}
+
+/// The dataset and the files: never the rows being written.
+impl std::fmt::Debug for DatasetWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatasetWriter")
+            .field("dataset", &self.target.dataset)
+            .field("open_files", &self.open.len())
+            .field("done_files", &self.done.len())
+            .finish_non_exhaustive()
+    }
 }

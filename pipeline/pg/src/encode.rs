@@ -11,7 +11,7 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
 use std::sync::Arc;
 
-pub fn user_error(code: &str, message: String) -> PgWireError {
+pub(crate) fn user_error(code: &str, message: String) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
         "ERROR".into(),
         code.into(),
@@ -20,7 +20,7 @@ pub fn user_error(code: &str, message: String) -> PgWireError {
 }
 
 /// The SQLSTATE a client sees for a query error.
-pub fn error_info(e: &QueryError) -> ErrorInfo {
+pub(crate) fn error_info(e: &QueryError) -> ErrorInfo {
     let code = match e {
         QueryError::Denied(_) => "42501",
         QueryError::Failed(_) => "42000",
@@ -34,7 +34,7 @@ pub fn error_info(e: &QueryError) -> ErrorInfo {
     ErrorInfo::new("ERROR".into(), code.into(), e.to_string())
 }
 
-pub fn pg_type(t: &DataType) -> Type {
+pub(crate) fn pg_type(t: &DataType) -> Type {
     use DataType::*;
     match t {
         Boolean => Type::BOOL,
@@ -53,7 +53,7 @@ pub fn pg_type(t: &DataType) -> Type {
     }
 }
 
-pub fn fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
+pub(crate) fn fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
     schema
         .fields()
         .iter()
@@ -78,7 +78,10 @@ pub fn fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<FieldInfo>> 
 
 /// Every row of `batches` in PostgreSQL's text forms (`t`/`f`, timestamps
 /// with a space, bytea as `\x...`).
-pub fn rows(fields: &Arc<Vec<FieldInfo>>, batches: &[RecordBatch]) -> PgWireResult<Vec<DataRow>> {
+pub(crate) fn rows(
+    fields: &Arc<Vec<FieldInfo>>,
+    batches: &[RecordBatch],
+) -> PgWireResult<Vec<DataRow>> {
     let options = FormatOptions::new()
         .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
         .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.f%:z"));
@@ -116,7 +119,7 @@ pub fn rows(fields: &Arc<Vec<FieldInfo>>, batches: &[RecordBatch]) -> PgWireResu
     Ok(out)
 }
 
-pub fn single_text_fields(name: &str) -> Vec<FieldInfo> {
+pub(crate) fn single_text_fields(name: &str) -> Vec<FieldInfo> {
     vec![FieldInfo::new(
         name.to_owned(),
         None,
@@ -127,7 +130,7 @@ pub fn single_text_fields(name: &str) -> Vec<FieldInfo> {
 }
 
 /// A one-row, one-column answer (`SHOW lagoa.purpose`).
-pub fn single_text(name: &str, value: Option<String>) -> Response {
+pub(crate) fn single_text(name: &str, value: Option<String>) -> Response {
     let fields = Arc::new(single_text_fields(name));
     let mut encoder = DataRowEncoder::new(Arc::clone(&fields));
     let row = encoder
@@ -139,7 +142,7 @@ pub fn single_text(name: &str, value: Option<String>) -> Response {
 /// A parameter sent in binary, as the text the query engine reads it
 /// from. The types clients send binary by default (psycopg: integers,
 /// floats, booleans, dates, decimals) are known; others must come as text.
-pub fn binary_param(t: &Type, bytes: &[u8]) -> Result<String, String> {
+pub(crate) fn binary_param(t: &Type, bytes: &[u8]) -> Result<String, String> {
     let fixed = |n: usize| -> Result<&[u8], String> {
         (bytes.len() == n)
             .then_some(bytes)

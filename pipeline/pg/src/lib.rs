@@ -19,9 +19,10 @@ use session::{Local, Login, Session, local_command};
 
 use async_trait::async_trait;
 use futures::Sink;
+use lagoa_governance::{Door, SignInError, SignIns};
 use lagoa_lake::Lake;
 use lagoa_lake::catalog::{AuditEntry, Principal, now_micros};
-use lagoa_sql::{Door, QueryError, QueryRequest, QueryService, SignInError, SignIns};
+use lagoa_sql::{QueryError, QueryRequest, QueryService};
 use pgwire::api::auth::cleartext::CleartextPasswordAuth;
 use pgwire::api::auth::mechanism::AuthMechanismFactory;
 use pgwire::api::auth::{
@@ -255,7 +256,7 @@ impl StartupHandler for Startup {
 }
 
 /// The connection's principal, authenticated again now.
-async fn principal<C: ClientInfo + ?Sized>(
+async fn principal<C: ClientInfo + Sync + ?Sized>(
     lake: &Lake,
     client: &C,
 ) -> PgWireResult<(Principal, Arc<Session>)> {

@@ -6,19 +6,19 @@ use zeroize::Zeroizing;
 
 /// Who signed in: the user and the token it presented (kept to check it
 /// again on every statement; never logged).
-pub struct Login {
+pub(crate) struct Login {
     pub user: String,
     pub token: Zeroizing<String>,
 }
 
-pub struct Session {
+pub(crate) struct Session {
     pub user: String,
     pub token: Zeroizing<String>,
     purpose: Mutex<Option<String>>,
 }
 
 impl Session {
-    pub fn new(login: Login, purpose: Option<String>) -> Self {
+    pub(crate) fn new(login: Login, purpose: Option<String>) -> Self {
         Self {
             user: login.user,
             token: login.token,
@@ -26,11 +26,11 @@ impl Session {
         }
     }
 
-    pub fn purpose(&self) -> Option<String> {
+    pub(crate) fn purpose(&self) -> Option<String> {
         self.purpose.lock().expect("purpose lock").clone()
     }
 
-    pub fn set_purpose(&self, purpose: Option<String>) {
+    pub(crate) fn set_purpose(&self, purpose: Option<String>) {
         *self.purpose.lock().expect("purpose lock") = purpose;
     }
 }
@@ -52,7 +52,7 @@ pub enum Local {
 const PURPOSE: &str = "lagoa.purpose";
 
 /// The session command `sql` is, if it is one.
-pub fn local_command(sql: &str) -> Option<Local> {
+pub(crate) fn local_command(sql: &str) -> Option<Local> {
     let sql = sql.trim().trim_end_matches(';').trim();
     let mut words = sql.split_whitespace();
     let first = words.next()?.to_ascii_uppercase();
@@ -119,7 +119,7 @@ fn unquote(value: &str) -> String {
 
 /// `lagoa.purpose` from the startup `options` (`-c lagoa.purpose=...`,
 /// spaces escaped with a backslash, as libpq's PGOPTIONS).
-pub fn purpose_from_options(options: &str) -> Option<String> {
+pub(crate) fn purpose_from_options(options: &str) -> Option<String> {
     let mut tokens = Vec::new();
     let mut current = String::new();
     let mut chars = options.chars();

@@ -467,19 +467,19 @@ async fn categorise_published(
             office.name
         }
     };
-    lake.catalog
-        .categorise(
-            name,
-            &lagoa_lake::catalog::NewCategorisation {
-                level: Some(level),
-                provider: Some(provider),
-                justification: Some(record.derivation.clone()),
-                reason: format!("published by indicator run {}", record.run_id),
-                ..Default::default()
-            },
-            &format!("indicator:{}", indicator.name),
-        )
-        .await?;
+    lagoa_governance::categorisation::categorise(
+        &lake.catalog,
+        name,
+        &lagoa_lake::catalog::NewCategorisation {
+            level: Some(level),
+            provider: Some(provider),
+            justification: Some(record.derivation.clone()),
+            reason: format!("published by indicator run {}", record.run_id),
+            ..Default::default()
+        },
+        &format!("indicator:{}", indicator.name),
+    )
+    .await?;
     Ok(())
 }
 

@@ -7,11 +7,11 @@
 use super::compute::IndicatorError;
 use super::compute::column;
 use super::definition::{Indicator, results_dataset};
-use crate::policy::{DatasetMeta, table_access};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use lagoa_core::{DatasetName, SharingLevel};
+use lagoa_governance::policy::{DatasetMeta, table_access};
 use lagoa_lake::catalog::{IndicatorRun, Principal, now_micros};
 use lagoa_lake::{AsOf, Lake};
 use serde::Serialize;

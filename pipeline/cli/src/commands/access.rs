@@ -8,7 +8,7 @@ use lagoa_lake::Lake;
 use lagoa_lake::catalog::{AuditEntry, format_micros};
 
 #[derive(clap::Subcommand)]
-pub enum InstitutionCommand {
+pub(super) enum InstitutionCommand {
     /// Add an institution of the agreement.
     Add {
         name: String,
@@ -22,7 +22,7 @@ pub enum InstitutionCommand {
 }
 
 #[derive(clap::Subcommand)]
-pub enum UserCommand {
+pub(super) enum UserCommand {
     /// Add a person (or, with --service, a service account) to an institution.
     Add {
         name: String,
@@ -42,7 +42,7 @@ pub enum UserCommand {
 }
 
 #[derive(clap::Subcommand)]
-pub enum TokenCommand {
+pub(super) enum TokenCommand {
     /// Issue a token for a principal; it is printed once, to stdout.
     Create {
         principal: String,
@@ -62,7 +62,7 @@ pub enum TokenCommand {
     Revoke { token_id: String },
 }
 
-pub async fn institution(
+pub(super) async fn institution(
     lake: &Lake,
     actor_token: Option<&str>,
     command: InstitutionCommand,
@@ -96,7 +96,11 @@ pub async fn institution(
     Ok(())
 }
 
-pub async fn user(lake: &Lake, actor_token: Option<&str>, command: UserCommand) -> Result<()> {
+pub(super) async fn user(
+    lake: &Lake,
+    actor_token: Option<&str>,
+    command: UserCommand,
+) -> Result<()> {
     let actor = admin_actor(lake, actor_token).await?;
     match command {
         UserCommand::Add {
@@ -148,7 +152,11 @@ pub async fn user(lake: &Lake, actor_token: Option<&str>, command: UserCommand) 
     Ok(())
 }
 
-pub async fn token(lake: &Lake, actor_token: Option<&str>, command: TokenCommand) -> Result<()> {
+pub(super) async fn token(
+    lake: &Lake,
+    actor_token: Option<&str>,
+    command: TokenCommand,
+) -> Result<()> {
     let actor = admin_actor(lake, actor_token).await?;
     match command {
         TokenCommand::Create {
@@ -215,7 +223,7 @@ pub async fn token(lake: &Lake, actor_token: Option<&str>, command: TokenCommand
 }
 
 #[derive(clap::Subcommand)]
-pub enum AuditCommand {
+pub(super) enum AuditCommand {
     /// Check the whole chain: every edited, deleted or inserted entry is reported.
     Verify {
         /// A head printed by an earlier verify (SEQ:MAC): check it is still in the chain.
@@ -235,7 +243,7 @@ pub enum AuditCommand {
 /// Who runs an administrative command, for the audit trail: the person
 /// of `--token` (who must be an admin), else the operating-system account
 /// running the command on the lake's machine.
-pub async fn admin_actor(lake: &Lake, token: Option<&str>) -> Result<AuditEntry> {
+pub(super) async fn admin_actor(lake: &Lake, token: Option<&str>) -> Result<AuditEntry> {
     let Some(token) = token else {
         return Ok(cli_actor());
     };
@@ -261,7 +269,7 @@ pub async fn admin_actor(lake: &Lake, token: Option<&str>) -> Result<AuditEntry>
 
 /// The operating-system account running the command: `cli:<user>`, or
 /// `cli:uid=<n>` when the environment does not name it.
-pub fn cli_actor() -> AuditEntry {
+pub(super) fn cli_actor() -> AuditEntry {
     let user = ["USER", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
@@ -291,7 +299,7 @@ async fn audit_admin(lake: &Lake, actor: &AuditEntry, action: &str, subject: &st
     Ok(())
 }
 
-pub async fn audit(lake: &Lake, command: AuditCommand) -> Result<()> {
+pub(super) async fn audit(lake: &Lake, command: AuditCommand) -> Result<()> {
     match command {
         AuditCommand::Verify { expect_head } => {
             let key = lake.audit_key().await?;

@@ -11,7 +11,7 @@ use lagoa_schemas::Contract;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
-pub enum ContractCommand {
+pub(super) enum ContractCommand {
     /// Validate a contract file; every problem is named.
     Check { file: PathBuf },
     /// Draft a contract from a sample of a delivery (printed as TOML).
@@ -40,7 +40,7 @@ pub enum ContractCommand {
 
 impl ContractCommand {
     /// Whether the command reads the lake's catalog.
-    pub fn needs_lake(&self) -> bool {
+    pub(super) fn needs_lake(&self) -> bool {
         match self {
             ContractCommand::Register { .. } | ContractCommand::List { .. } => true,
             ContractCommand::Diff { second, .. } => second.is_none(),
@@ -49,7 +49,7 @@ impl ContractCommand {
     }
 }
 
-pub async fn contract(lake: Option<&Lake>, command: ContractCommand) -> Result<()> {
+pub(super) async fn contract(lake: Option<&Lake>, command: ContractCommand) -> Result<()> {
     let lake = || lake.ok_or_else(|| anyhow!("no lake"));
     match command {
         ContractCommand::Check { file } => check(&file),

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args, Clone)]
-pub struct StateArgs {
+pub(super) struct StateArgs {
     /// Municipalities of the state (the first is its large capital).
     #[arg(long, default_value_t = 8)]
     pub municipalities: usize,
@@ -60,7 +60,7 @@ impl StateArgs {
 }
 
 #[derive(clap::Subcommand)]
-pub enum DemoCommand {
+pub(super) enum DemoCommand {
     /// Write a synthetic state's deliveries (SIM, SINASC, SI-PNI,
     /// Educacenso, IBGE, SINESP) in their real layouts, seeded.
     Generate {
@@ -120,7 +120,7 @@ async fn generate(options: &GenerateOptions, out: &Path) -> Result<lagoa_demo::M
     Ok(manifest)
 }
 
-pub async fn command(lake_dir: &Path, command: DemoCommand) -> Result<()> {
+pub(super) async fn command(lake_dir: &Path, command: DemoCommand) -> Result<()> {
     match command {
         DemoCommand::Generate { out, state } => {
             generate(&state.options()?, &out).await?;
@@ -225,7 +225,7 @@ async fn categorise_and_grant(lake: &Lake) -> Result<()> {
             .map(|(d, text)| lagoa_schemas::Contract::parse(text, d))
             .transpose()?
             .ok_or_else(|| anyhow!("no contract for {dataset}"))?;
-        lagoa_sql::stewardship::categorise(
+        lagoa_governance::stewardship::categorise(
             lake,
             &admin,
             dataset,
@@ -258,7 +258,7 @@ async fn categorise_and_grant(lake: &Lake) -> Result<()> {
         .await?
         .is_empty()
     {
-        let request = lagoa_sql::stewardship::file_request(
+        let request = lagoa_governance::stewardship::file_request(
             lake,
             &lucia,
             &NewRequest {
@@ -272,7 +272,7 @@ async fn categorise_and_grant(lake: &Lake) -> Result<()> {
             },
         )
         .await?;
-        lagoa_sql::stewardship::decide(
+        lagoa_governance::stewardship::decide(
             lake,
             &marcos,
             &request.request_id,
@@ -285,7 +285,7 @@ async fn categorise_and_grant(lake: &Lake) -> Result<()> {
 }
 
 /// The purpose of the demo's grant.
-pub const DEMO_PURPOSE: &str = "vigilância do óbito infantil";
+pub(super) const DEMO_PURPOSE: &str = "vigilância do óbito infantil";
 
 async fn run(lake_dir: &Path, options: &GenerateOptions) -> Result<()> {
     let started = std::time::Instant::now();

@@ -4,15 +4,15 @@
 
 use anyhow::{Result, anyhow};
 use lagoa_core::SharingLevel;
+use lagoa_governance::stewardship;
 use lagoa_lake::Lake;
 use lagoa_lake::catalog::{
     AuditEntry, NewCategorisation, NewRequest, Principal, format_micros, now_micros,
 };
-use lagoa_sql::stewardship;
 use std::sync::Arc;
 
 #[derive(clap::Subcommand)]
-pub enum DatasetCommand {
+pub(super) enum DatasetCommand {
     /// Set a dataset's categorisation (a new version): level, provider, justification...
     Categorise {
         dataset: String,
@@ -57,7 +57,7 @@ pub enum DatasetCommand {
 }
 
 #[derive(clap::Subcommand)]
-pub enum RequestCommand {
+pub(super) enum RequestCommand {
     /// Ask for a dataset (or some of its columns, or its personal columns).
     File {
         dataset: String,
@@ -98,7 +98,7 @@ pub enum RequestCommand {
 }
 
 #[derive(clap::Subcommand)]
-pub enum GrantCommand {
+pub(super) enum GrantCommand {
     List,
     /// Revoke a grant: it stops working on the next query.
     Revoke {
@@ -119,7 +119,11 @@ async fn actor(lake: &Lake, token: Option<&str>) -> Result<Principal> {
         .map_err(|e| anyhow!("the token was refused: {e}"))
 }
 
-pub async fn dataset(lake: &Lake, token: Option<&str>, command: DatasetCommand) -> Result<()> {
+pub(super) async fn dataset(
+    lake: &Lake,
+    token: Option<&str>,
+    command: DatasetCommand,
+) -> Result<()> {
     match command {
         DatasetCommand::Categorise {
             dataset,
@@ -228,7 +232,11 @@ pub async fn dataset(lake: &Lake, token: Option<&str>, command: DatasetCommand) 
     Ok(())
 }
 
-pub async fn request(lake: &Lake, token: Option<&str>, command: RequestCommand) -> Result<()> {
+pub(super) async fn request(
+    lake: &Lake,
+    token: Option<&str>,
+    command: RequestCommand,
+) -> Result<()> {
     match command {
         RequestCommand::File {
             dataset,
@@ -242,14 +250,8 @@ pub async fn request(lake: &Lake, token: Option<&str>, command: RequestCommand) 
             let who = actor(lake, token).await?;
             let until = until
                 .map(|d| {
-                    chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
-                        .map_err(|_| anyhow!("--until {d:?}: write YYYY-MM-DD"))
-                        .map(|d| {
-                            d.and_hms_opt(23, 59, 59)
-                                .unwrap_or_default()
-                                .and_utc()
-                                .timestamp_micros()
-                        })
+                    stewardship::end_of_day(&d)
+                        .ok_or_else(|| anyhow!("--until {d:?}: write YYYY-MM-DD"))
                 })
                 .transpose()?;
             let new = NewRequest {
@@ -326,7 +328,7 @@ async fn decide(
     Ok(())
 }
 
-pub async fn grant(lake: &Lake, token: Option<&str>, command: GrantCommand) -> Result<()> {
+pub(super) async fn grant(lake: &Lake, token: Option<&str>, command: GrantCommand) -> Result<()> {
     match command {
         GrantCommand::List => {
             let now = now_micros();
@@ -365,7 +367,7 @@ pub async fn grant(lake: &Lake, token: Option<&str>, command: GrantCommand) -> R
 
 /// A query as a principal: the SQL guard, the sharing policy and the
 /// audit trail, then the result in the chosen format.
-pub async fn query(
+pub(super) async fn query(
     lake: &Arc<Lake>,
     token: &str,
     purpose: Option<&str>,
@@ -405,7 +407,7 @@ pub async fn query(
 
 /// `lagoa report consumption --provider P --month YYYY-MM`: for the
 /// provider's stewards, coordinators and admins.
-pub async fn consumption(
+pub(super) async fn consumption(
     lake: &Lake,
     token: Option<&str>,
     provider: Option<String>,
@@ -454,7 +456,7 @@ pub async fn consumption(
 /// `lagoa publish DATASET --out DIR`: open data, by a steward of the
 /// provider or an admin.
 #[derive(clap::Args)]
-pub struct PublishArgs {
+pub(super) struct PublishArgs {
     dataset: String,
     /// The folder the files go to (served as --base-url).
     #[arg(long)]
@@ -470,7 +472,11 @@ pub struct PublishArgs {
     license: String,
 }
 
-pub async fn publish_command(lake: &Lake, token: Option<&str>, args: PublishArgs) -> Result<()> {
+pub(super) async fn publish_command(
+    lake: &Lake,
+    token: Option<&str>,
+    args: PublishArgs,
+) -> Result<()> {
     let options = lagoa_sql::opendata::PublishOptions {
         base_url: &args.base_url,
         publisher: &args.publisher,
@@ -479,7 +485,7 @@ pub async fn publish_command(lake: &Lake, token: Option<&str>, args: PublishArgs
     publish(lake, token, &args.dataset, &args.out, &options).await
 }
 
-pub async fn publish(
+pub(super) async fn publish(
     lake: &Lake,
     token: Option<&str>,
     dataset: &str,

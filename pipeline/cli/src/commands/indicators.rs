@@ -8,7 +8,7 @@ use lagoa_sql::indicators::{self, Indicator, RunOptions};
 use std::collections::BTreeMap;
 
 #[derive(clap::Subcommand)]
-pub enum IndicatorCommand {
+pub(super) enum IndicatorCommand {
     /// Copy Lagoa's reference indicators into the lake's indicators folder
     /// (files already there are kept).
     Init,
@@ -78,7 +78,7 @@ fn actor() -> String {
 }
 
 /// Runs `indicators`, printing a line each; an error names every failure.
-pub async fn run_all(
+pub(super) async fn run_all(
     lake: &Lake,
     selected: &[&Indicator],
     parameters: &BTreeMap<String, String>,
@@ -113,172 +113,195 @@ pub async fn run_all(
     Ok(runs)
 }
 
-pub async fn command(lake: &Lake, command: IndicatorCommand) -> Result<()> {
+pub(super) async fn command(lake: &Lake, command: IndicatorCommand) -> Result<()> {
     match command {
-        IndicatorCommand::Init => {
-            let dir = indicators::dir_of(lake);
-            let written = indicators::init(&dir)?;
-            println!(
-                "{} indicator(s) written to {}{}",
-                written.len(),
-                dir.display(),
-                if written.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", written.join(", "))
-                }
-            );
-        }
-        IndicatorCommand::List => {
-            println!(
-                "{:<30} {:<14} {:>8}  {:<6} {:<26} SOURCES",
-                "INDICATOR", "TRIGGER", "MIN_CELL", "STALE", "LAST RUN"
-            );
-            for i in load(lake)? {
-                let last = lake.catalog.indicator_runs(Some(&i.name), 1).await?;
-                let stale = indicators::stale(lake, &i).await?;
-                println!(
-                    "{:<30} {:<14} {:>8}  {:<6} {:<26} {}",
-                    i.name,
-                    i.trigger.to_string(),
-                    i.min_cell,
-                    if stale { "yes" } else { "no" },
-                    last.first()
-                        .map(|r| format!("{} {}", format_micros(r.started_at), r.status))
-                        .unwrap_or_else(|| "never".into()),
-                    i.sources.join(", ")
-                );
-            }
-        }
-        IndicatorCommand::Show { name } => {
-            let all = load(lake)?;
-            let i = find(&all, &name)?;
-            println!("{} — {}", i.name, i.title);
-            println!("  {}", i.description);
-            println!("  unit:     {}", i.unit);
-            println!("  formula:  {}", i.formula);
-            println!("  sources:  {}", i.sources.join(", "));
-            println!("  trigger:  {}", i.trigger);
-            println!(
-                "  min_cell: {} ({})",
-                i.min_cell,
-                if i.min_cell == 0 {
-                    "no suppression".to_owned()
-                } else {
-                    format!("counts from 1 to {} are suppressed", i.min_cell - 1)
-                }
-            );
-            println!("  results:  {}", indicators::results_dataset(&i.name));
-            for p in &i.params {
-                println!(
-                    "  param {} = {}{}: {}",
-                    p.name,
-                    p.default,
-                    if p.choices.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", p.choices.join(" | "))
-                    },
-                    p.description
-                );
-            }
-            for r in lake.catalog.indicator_runs(Some(&i.name), 5).await? {
-                println!(
-                    "  run {} {} — {}",
-                    r.run_id,
-                    format_micros(r.started_at),
-                    indicators::describe(&r)
-                );
-            }
-        }
+        IndicatorCommand::Init => init(lake),
+        IndicatorCommand::List => list(lake).await,
+        IndicatorCommand::Show { name } => show(lake, &name).await,
         IndicatorCommand::Run {
             names,
             all,
             stale,
             params,
-        } => {
-            let every = load(lake)?;
-            let mut selected: Vec<&Indicator> = if all || (stale && names.is_empty()) {
-                every.iter().collect()
-            } else if names.is_empty() {
-                bail!("name the indicators to run, or --all, or --stale");
+        } => run(lake, &names, all, stale, &params).await,
+        IndicatorCommand::Runs { name, limit, json } => runs(lake, name, limit, json).await,
+        IndicatorCommand::Verify { run_id } => verify(lake, &run_id).await,
+    }
+}
+
+fn init(lake: &Lake) -> Result<()> {
+    let dir = indicators::dir_of(lake);
+    let written = indicators::init(&dir)?;
+    println!(
+        "{} indicator(s) written to {}{}",
+        written.len(),
+        dir.display(),
+        if written.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", written.join(", "))
+        }
+    );
+    Ok(())
+}
+
+async fn list(lake: &Lake) -> Result<()> {
+    println!(
+        "{:<30} {:<14} {:>8}  {:<6} {:<26} SOURCES",
+        "INDICATOR", "TRIGGER", "MIN_CELL", "STALE", "LAST RUN"
+    );
+    for i in load(lake)? {
+        let last = lake.catalog.indicator_runs(Some(&i.name), 1).await?;
+        let stale = indicators::stale(lake, &i).await?;
+        println!(
+            "{:<30} {:<14} {:>8}  {:<6} {:<26} {}",
+            i.name,
+            i.trigger.to_string(),
+            i.min_cell,
+            if stale { "yes" } else { "no" },
+            last.first()
+                .map(|r| format!("{} {}", format_micros(r.started_at), r.status))
+                .unwrap_or_else(|| "never".into()),
+            i.sources.join(", ")
+        );
+    }
+    Ok(())
+}
+
+async fn show(lake: &Lake, name: &str) -> Result<()> {
+    let all = load(lake)?;
+    let i = find(&all, name)?;
+    println!("{} — {}", i.name, i.title);
+    println!("  {}", i.description);
+    println!("  unit:     {}", i.unit);
+    println!("  formula:  {}", i.formula);
+    println!("  sources:  {}", i.sources.join(", "));
+    println!("  trigger:  {}", i.trigger);
+    println!(
+        "  min_cell: {} ({})",
+        i.min_cell,
+        if i.min_cell == 0 {
+            "no suppression".to_owned()
+        } else {
+            format!("counts from 1 to {} are suppressed", i.min_cell - 1)
+        }
+    );
+    println!("  results:  {}", indicators::results_dataset(&i.name));
+    for p in &i.params {
+        println!(
+            "  param {} = {}{}: {}",
+            p.name,
+            p.default,
+            if p.choices.is_empty() {
+                String::new()
             } else {
-                names
-                    .iter()
-                    .map(|n| find(&every, n))
-                    .collect::<Result<_>>()?
-            };
-            if stale {
-                let mut kept = Vec::new();
-                for i in selected {
-                    if indicators::stale(lake, i).await? {
-                        kept.push(i);
-                    }
-                }
-                selected = kept;
-                if selected.is_empty() {
-                    println!("every indicator is up to date with its sources");
-                }
-            }
-            let parameters = parse_params(&params)?;
-            if !parameters.is_empty() && selected.len() > 1 {
-                bail!("--param applies to one indicator at a time");
-            }
-            run_all(lake, &selected, &parameters, "manual").await?;
-        }
-        IndicatorCommand::Runs { name, limit, json } => {
-            for r in lake.catalog.indicator_runs(name.as_deref(), limit).await? {
-                if json {
-                    println!("{}", serde_json::to_string(&r)?);
-                } else {
-                    println!(
-                        "{}  {}  {:<9} in@{:<5} {}",
-                        r.run_id,
-                        format_micros(r.started_at),
-                        r.trigger,
-                        r.input_snapshot,
-                        indicators::describe(&r)
-                    );
-                }
-            }
-        }
-        IndicatorCommand::Verify { run_id } => {
-            let run = lake
-                .catalog
-                .indicator_run(&run_id)
-                .await?
-                .ok_or_else(|| anyhow!("no indicator run {run_id}"))?;
-            let all = load(lake)?;
-            let i = find(&all, &run.indicator)?;
-            let v = indicators::verify(lake, i, &run_id).await?;
-            if v.differences.is_empty() {
-                println!(
-                    "run {run_id} of {}: recomputed from snapshot {} ({}), {} cells identical to what it published in snapshot {}",
-                    v.run.indicator,
-                    v.run.input_snapshot,
-                    v.run
-                        .inputs
-                        .iter()
-                        .map(|i| format!("{}@{}", i.dataset, i.snapshot))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    v.cells,
-                    v.run.output_snapshot.unwrap_or_default()
-                );
-            } else {
-                bail!(
-                    "run {run_id} of {}: {} cell(s) differ from what it published: {}",
-                    v.run.indicator,
-                    v.differences.len(),
-                    v.differences
-                        .iter()
-                        .take(10)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
+                format!(" ({})", p.choices.join(" | "))
+            },
+            p.description
+        );
+    }
+    for r in lake.catalog.indicator_runs(Some(&i.name), 5).await? {
+        println!(
+            "  run {} {} — {}",
+            r.run_id,
+            format_micros(r.started_at),
+            indicators::describe(&r)
+        );
+    }
+    Ok(())
+}
+
+async fn run(
+    lake: &Lake,
+    names: &[String],
+    all: bool,
+    stale: bool,
+    params: &[String],
+) -> Result<()> {
+    let every = load(lake)?;
+    let mut selected: Vec<&Indicator> = if all || (stale && names.is_empty()) {
+        every.iter().collect()
+    } else if names.is_empty() {
+        bail!("name the indicators to run, or --all, or --stale");
+    } else {
+        names
+            .iter()
+            .map(|n| find(&every, n))
+            .collect::<Result<_>>()?
+    };
+    if stale {
+        let mut kept = Vec::new();
+        for i in selected {
+            if indicators::stale(lake, i).await? {
+                kept.push(i);
             }
         }
+        selected = kept;
+        if selected.is_empty() {
+            println!("every indicator is up to date with its sources");
+        }
+    }
+    let parameters = parse_params(params)?;
+    if !parameters.is_empty() && selected.len() > 1 {
+        bail!("--param applies to one indicator at a time");
+    }
+    run_all(lake, &selected, &parameters, "manual").await?;
+    Ok(())
+}
+
+async fn runs(lake: &Lake, name: Option<String>, limit: i64, json: bool) -> Result<()> {
+    for r in lake.catalog.indicator_runs(name.as_deref(), limit).await? {
+        if json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            println!(
+                "{}  {}  {:<9} in@{:<5} {}",
+                r.run_id,
+                format_micros(r.started_at),
+                r.trigger,
+                r.input_snapshot,
+                indicators::describe(&r)
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn verify(lake: &Lake, run_id: &str) -> Result<()> {
+    let run = lake
+        .catalog
+        .indicator_run(run_id)
+        .await?
+        .ok_or_else(|| anyhow!("no indicator run {run_id}"))?;
+    let all = load(lake)?;
+    let i = find(&all, &run.indicator)?;
+    let v = indicators::verify(lake, i, run_id).await?;
+    if v.differences.is_empty() {
+        println!(
+            "run {run_id} of {}: recomputed from snapshot {} ({}), {} cells identical to what it published in snapshot {}",
+            v.run.indicator,
+            v.run.input_snapshot,
+            v.run
+                .inputs
+                .iter()
+                .map(|i| format!("{}@{}", i.dataset, i.snapshot))
+                .collect::<Vec<_>>()
+                .join(", "),
+            v.cells,
+            v.run.output_snapshot.unwrap_or_default()
+        );
+    } else {
+        bail!(
+            "run {run_id} of {}: {} cell(s) differ from what it published: {}",
+            v.run.indicator,
+            v.differences.len(),
+            v.differences
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 /// How to read a file given on the command line.
 #[derive(Args, Clone, Debug, Default)]
-pub struct ReadOptions {
+pub(super) struct ReadOptions {
     /// csv, tsv, json, ndjson, xlsx, xls, ods, dbf, dbc, parquet (default: from the extension).
     #[arg(long)]
     pub format: Option<String>,
@@ -74,7 +74,7 @@ impl ReadOptions {
 
 /// What goes into a dataset and how, for a file on the command line.
 #[derive(Args, Clone, Debug)]
-pub struct IngestArgs {
+pub(super) struct IngestArgs {
     pub file: PathBuf,
     #[arg(long)]
     pub dataset: String,
@@ -117,7 +117,7 @@ pub struct IngestArgs {
 }
 
 #[derive(Subcommand)]
-pub enum SourceCommand {
+pub(super) enum SourceCommand {
     /// Validate a source file (every problem at once) and do a real healthcheck.
     Check { file: PathBuf },
     /// Take every waiting delivery of a source into the lake now.
@@ -126,7 +126,7 @@ pub enum SourceCommand {
 
 impl SourceCommand {
     /// Whether the command reads or writes the lake.
-    pub fn needs_lake(&self) -> bool {
+    pub(super) fn needs_lake(&self) -> bool {
         match self {
             SourceCommand::Run { .. } => true,
             SourceCommand::Check { .. } => false,
@@ -134,7 +134,7 @@ impl SourceCommand {
     }
 }
 
-pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<()> {
+pub(super) async fn ingest(lake: &Lake, args: IngestArgs) -> Result<()> {
     let contract = args.contract.as_deref().map(Contract::load).transpose()?;
     if contract.is_some()
         && (!args.personal.is_empty() || args.level.is_some() || args.partition.is_some())
@@ -182,7 +182,7 @@ pub async fn ingest(lake: &Lake, args: IngestArgs) -> Result<()> {
     Ok(())
 }
 
-pub async fn source(lake: Option<&Lake>, command: SourceCommand) -> Result<()> {
+pub(super) async fn source(lake: Option<&Lake>, command: SourceCommand) -> Result<()> {
     match command {
         SourceCommand::Check { file } => {
             let source = SourceFile::load(&file)?;
@@ -216,8 +216,8 @@ pub async fn source(lake: Option<&Lake>, command: SourceCommand) -> Result<()> {
 
 /// Shows each delivery of a source run: a spinner while it reads, then
 /// its outcome.
-#[derive(Default)]
-pub struct CliObserver {
+#[derive(Debug, Default)]
+pub(super) struct CliObserver {
     bars: std::sync::Mutex<Vec<(String, ProgressBar, std::time::Instant)>>,
 }
 
@@ -270,7 +270,7 @@ async fn run_one(lake: &Lake, request: &RunRequest, delivery: Delivery) -> Resul
     Ok(outcome.succeeded())
 }
 
-pub fn print_outcome(name: &str, outcome: &RunOutcome, elapsed: std::time::Duration) {
+pub(super) fn print_outcome(name: &str, outcome: &RunOutcome, elapsed: std::time::Duration) {
     let run = &outcome.run;
     let secs = elapsed.as_secs_f64().max(1e-9);
     match run.status {

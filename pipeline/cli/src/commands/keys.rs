@@ -6,7 +6,7 @@ use lagoa_core::DatasetName;
 use lagoa_lake::Lake;
 
 #[derive(Subcommand)]
-pub enum KeysCommand {
+pub(super) enum KeysCommand {
     /// Start new master-key versions (new files use them; old files stay readable).
     Rotate {
         /// Only this dataset's keys (default: every dataset's).
@@ -24,7 +24,7 @@ pub enum KeysCommand {
     List,
 }
 
-pub async fn keys(lake: &Lake, command: KeysCommand) -> Result<()> {
+pub(super) async fn keys(lake: &Lake, command: KeysCommand) -> Result<()> {
     match command {
         KeysCommand::Rotate { dataset } => {
             let dataset = dataset.map(DatasetName::new).transpose()?;

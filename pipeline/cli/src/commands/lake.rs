@@ -8,7 +8,7 @@ use lagoa_lake::{InitOptions, LOCAL_KEYSTORE_WARNING, Lake};
 use std::path::PathBuf;
 
 #[derive(Args)]
-pub struct InitArgs {
+pub(super) struct InitArgs {
     /// Directory of the new lake (default: --lake).
     dir: Option<PathBuf>,
     /// Catalog database: sqlite://catalog.db (default) or postgres://user@host/db.
@@ -35,7 +35,7 @@ pub struct InitArgs {
 }
 
 #[derive(Args)]
-pub struct VacuumArgs {
+pub(super) struct VacuumArgs {
     /// Say what would be removed, and remove nothing.
     #[arg(long)]
     dry_run: bool,
@@ -45,7 +45,7 @@ pub struct VacuumArgs {
 }
 
 #[derive(Args)]
-pub struct CompactArgs {
+pub(super) struct CompactArgs {
     /// Only this dataset (default: every dataset).
     dataset: Option<String>,
     /// Say what would be rewritten, and rewrite nothing.
@@ -53,7 +53,7 @@ pub struct CompactArgs {
     dry_run: bool,
 }
 
-pub async fn init(default_dir: PathBuf, args: InitArgs) -> Result<()> {
+pub(super) async fn init(default_dir: PathBuf, args: InitArgs) -> Result<()> {
     let dir = args.dir.unwrap_or(default_dir);
     let options = InitOptions {
         catalog_url: args.catalog,
@@ -91,7 +91,7 @@ pub async fn init(default_dir: PathBuf, args: InitArgs) -> Result<()> {
     Ok(())
 }
 
-pub async fn check(lake: &Lake, deep: bool) -> Result<()> {
+pub(super) async fn check(lake: &Lake, deep: bool) -> Result<()> {
     let report = lake.check().await?;
     println!(
         "catalog  ok  {} (latest snapshot {})",
@@ -147,7 +147,7 @@ async fn deep_check(lake: &Lake) -> Result<()> {
     Ok(())
 }
 
-pub async fn vacuum(lake: &Lake, args: VacuumArgs) -> Result<()> {
+pub(super) async fn vacuum(lake: &Lake, args: VacuumArgs) -> Result<()> {
     let min_age = args
         .min_age
         .map(|m| lagoa_lake::config::parse_duration(&m))
@@ -178,7 +178,7 @@ pub async fn vacuum(lake: &Lake, args: VacuumArgs) -> Result<()> {
     Ok(())
 }
 
-pub async fn compact(lake: &Lake, args: CompactArgs) -> Result<()> {
+pub(super) async fn compact(lake: &Lake, args: CompactArgs) -> Result<()> {
     let dataset = args.dataset.map(DatasetName::new).transpose()?;
     let dry_run = args.dry_run;
     let done = lagoa_lake::compact::compact(lake, dataset.as_ref(), dry_run).await?;

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
     version,
     about = "Lagoa: a secure data lake for public-sector data offices"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The lake's directory (holds lagoa.toml).
     #[arg(
         long,
@@ -48,11 +48,13 @@ pub struct Cli {
 
 impl Cli {
     /// The daemon and the console log as services do (JSON lines, `info`).
-    pub fn long_running(&self) -> bool {
+    pub(crate) fn long_running(&self) -> bool {
         matches!(self.command, Command::Daemon { .. } | Command::Serve { .. })
     }
 }
 
+/// Parsed once per process, so the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Create a lake: lagoa.toml, catalog, object store and key store.
@@ -208,7 +210,7 @@ enum Command {
 }
 
 /// Runs the command: opens the lake where it needs one, and hands over.
-pub async fn run(cli: Cli) -> Result<()> {
+pub(crate) async fn run(cli: Cli) -> Result<()> {
     let dir = cli.lake;
     let token = cli.token.as_deref();
     match cli.command {

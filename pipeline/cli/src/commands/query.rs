@@ -11,7 +11,7 @@ use lagoa_lake::{AsOf, Lake};
 use std::path::PathBuf;
 
 #[derive(Args)]
-pub struct QueryArgs {
+pub(super) struct QueryArgs {
     /// The statement: read-only SQL.
     sql: String,
     #[arg(long, value_enum, default_value = "table")]
@@ -27,7 +27,7 @@ pub struct QueryArgs {
     purpose: Option<String>,
 }
 
-pub async fn query(lake: Lake, token: Option<&str>, args: QueryArgs) -> Result<()> {
+pub(super) async fn query(lake: Lake, token: Option<&str>, args: QueryArgs) -> Result<()> {
     if let Some(token) = token {
         if args.as_of.is_some() {
             bail!("--as-of is not available to governed queries yet; drop it or --token");
@@ -70,7 +70,7 @@ pub async fn query(lake: Lake, token: Option<&str>, args: QueryArgs) -> Result<(
     Ok(())
 }
 
-pub async fn datasets(lake: &Lake, format: Format) -> Result<()> {
+pub(super) async fn datasets(lake: &Lake, format: Format) -> Result<()> {
     system_table(
         lake,
         "SELECT name, level, rows, files, bytes, schema_version, personal_columns, partition_column, shredded_at FROM system.datasets ORDER BY name",
@@ -79,7 +79,7 @@ pub async fn datasets(lake: &Lake, format: Format) -> Result<()> {
     .await
 }
 
-pub async fn snapshots(lake: &Lake, dataset: String, format: Format) -> Result<()> {
+pub(super) async fn snapshots(lake: &Lake, dataset: String, format: Format) -> Result<()> {
     let dataset = known_dataset(lake, dataset).await?;
     let sql = format!(
         "SELECT snapshot_id, created_at, operation, summary FROM system.snapshots WHERE dataset = '{dataset}' ORDER BY snapshot_id DESC"
@@ -87,7 +87,7 @@ pub async fn snapshots(lake: &Lake, dataset: String, format: Format) -> Result<(
     system_table(lake, &sql, format).await
 }
 
-pub async fn files(lake: &Lake, dataset: String, format: Format) -> Result<()> {
+pub(super) async fn files(lake: &Lake, dataset: String, format: Format) -> Result<()> {
     let dataset = known_dataset(lake, dataset).await?;
     let sql = format!(
         "SELECT path, partition_value, row_count, size_bytes, begin_snapshot, master_key_id FROM system.files WHERE dataset = '{dataset}' ORDER BY begin_snapshot, path"
@@ -96,7 +96,7 @@ pub async fn files(lake: &Lake, dataset: String, format: Format) -> Result<()> {
 }
 
 /// Sets tags on a dataset (KEY=VALUE), or lists them when none are given.
-pub async fn tag(lake: &Lake, dataset: String, tags: Vec<String>) -> Result<()> {
+pub(super) async fn tag(lake: &Lake, dataset: String, tags: Vec<String>) -> Result<()> {
     let dataset = DatasetName::new(dataset)?;
     for tag in &tags {
         let (key, value) = tag

@@ -10,7 +10,7 @@ use lagoa_lake::catalog::format_micros;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
-pub enum RawCommand {
+pub(super) enum RawCommand {
     /// List deliveries received: when, from which file, and what became of them.
     List {
         /// Only the deliveries of this dataset.
@@ -29,7 +29,7 @@ pub enum RawCommand {
     },
 }
 
-pub async fn raw(lake: &Lake, command: RawCommand) -> Result<()> {
+pub(super) async fn raw(lake: &Lake, command: RawCommand) -> Result<()> {
     match command {
         RawCommand::List { dataset, json } => list(lake, dataset, json).await,
         RawCommand::Get { raw_id, output } => get(lake, &raw_id, &output).await,

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Args)]
-pub struct RunsArgs {
+pub(super) struct RunsArgs {
     /// Only the runs of this dataset.
     #[arg(long)]
     dataset: Option<String>,
@@ -26,7 +26,7 @@ pub struct RunsArgs {
 }
 
 #[derive(Args)]
-pub struct ReportArgs {
+pub(super) struct ReportArgs {
     /// A run id, or `consumption`.
     pub run: String,
     #[arg(long, value_enum, default_value = "text")]
@@ -43,7 +43,7 @@ pub struct ReportArgs {
 }
 
 #[derive(Args)]
-pub struct ReplayArgs {
+pub(super) struct ReplayArgs {
     /// The run whose delivery to take again.
     run: String,
     /// Check against this contract instead of the registered one.
@@ -54,7 +54,7 @@ pub struct ReplayArgs {
 }
 
 #[derive(Subcommand)]
-pub enum QuarantineCommand {
+pub(super) enum QuarantineCommand {
     /// Runs with rejected rows in quarantine.
     List {
         #[arg(long)]
@@ -79,13 +79,13 @@ pub enum QuarantineCommand {
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum ReportFormat {
+pub(super) enum ReportFormat {
     Text,
     Json,
     Html,
 }
 
-pub async fn runs(lake: &Lake, args: RunsArgs) -> Result<()> {
+pub(super) async fn runs(lake: &Lake, args: RunsArgs) -> Result<()> {
     let RunsArgs {
         dataset,
         limit,
@@ -134,7 +134,7 @@ pub async fn runs(lake: &Lake, args: RunsArgs) -> Result<()> {
     Ok(())
 }
 
-pub async fn report(lake: &Lake, args: &ReportArgs) -> Result<()> {
+pub(super) async fn report(lake: &Lake, args: &ReportArgs) -> Result<()> {
     let (run, format, output) = (args.run.as_str(), args.format, args.output.as_deref());
     let record = lake
         .catalog
@@ -225,7 +225,7 @@ fn report_text(run: &lagoa_lake::catalog::RunRecord, r: &QualityReport) -> Strin
     out
 }
 
-pub async fn replay(lake: &Lake, args: ReplayArgs) -> Result<()> {
+pub(super) async fn replay(lake: &Lake, args: ReplayArgs) -> Result<()> {
     let ReplayArgs {
         run,
         contract,
@@ -245,7 +245,7 @@ pub async fn replay(lake: &Lake, args: ReplayArgs) -> Result<()> {
     Ok(())
 }
 
-pub async fn quarantine(lake: &Lake, command: QuarantineCommand) -> Result<()> {
+pub(super) async fn quarantine(lake: &Lake, command: QuarantineCommand) -> Result<()> {
     match command {
         QuarantineCommand::List { dataset } => {
             let list = lake.catalog.quarantines(dataset.as_deref()).await?;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Subcommand)]
-pub enum SourcesCommand {
+pub(super) enum SourcesCommand {
     /// Every configured source with its schedule, last run and next run.
     List {
         /// One JSON object per line.
@@ -30,7 +30,7 @@ pub enum SourcesCommand {
 
 /// The sources folder: `--sources`, else `daemon.sources` of lagoa.toml
 /// (relative to the lake).
-pub fn sources_dir(lake_dir: &Path, lake: &Lake, flag: Option<PathBuf>) -> PathBuf {
+pub(super) fn sources_dir(lake_dir: &Path, lake: &Lake, flag: Option<PathBuf>) -> PathBuf {
     flag.unwrap_or_else(|| lake_dir.join(&lake.config.daemon.sources))
 }
 
@@ -49,7 +49,7 @@ fn options(lake: &Lake) -> DaemonOptions {
     }
 }
 
-pub async fn daemon(lake: Lake, dir: &Path) -> Result<()> {
+pub(super) async fn daemon(lake: Lake, dir: &Path) -> Result<()> {
     let sources = SourceFile::load_dir(dir)?;
     let scheduled = sources.iter().filter(|s| s.schedule.is_some()).count();
     if scheduled == 0 {
@@ -120,7 +120,7 @@ pub async fn daemon(lake: Lake, dir: &Path) -> Result<()> {
 
 /// Serves the operators' console until SIGTERM/SIGINT; runs started from
 /// it get `daemon.shutdown_grace_seconds` to finish.
-pub async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Result<()> {
+pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Result<()> {
     let sources = if dir.exists() {
         SourceFile::load_dir(dir)?
     } else {
@@ -147,9 +147,9 @@ pub async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Result<()>
     };
     let lake = Arc::new(lake);
     let queries = lagoa_sql::QueryService::new(Arc::clone(&lake));
-    let signins = Arc::new(lagoa_sql::SignIns::new(
+    let signins = Arc::new(lagoa_governance::SignIns::new(
         Arc::clone(&lake),
-        lagoa_sql::SignInLimits::default(),
+        lagoa_governance::SignInLimits::default(),
     ));
     let api = lagoa_api::Api::new(
         queries.clone(),
@@ -264,7 +264,7 @@ fn find(dir: &Path, name: &str) -> Result<SourceFile> {
 }
 
 /// Runs one source now, by hand, under its lease and retry policy.
-pub async fn run_now(lake: Lake, dir: &Path, name: &str) -> Result<()> {
+pub(super) async fn run_now(lake: Lake, dir: &Path, name: &str) -> Result<()> {
     let source = find(dir, name)?;
     let options = options(&lake);
     let firing = Firing {
@@ -289,7 +289,7 @@ pub async fn run_now(lake: Lake, dir: &Path, name: &str) -> Result<()> {
     }
 }
 
-pub async fn sources(lake: Lake, dir: &Path, command: SourcesCommand) -> Result<()> {
+pub(super) async fn sources(lake: Lake, dir: &Path, command: SourcesCommand) -> Result<()> {
     match command {
         SourcesCommand::Pause { name } => {
             find(dir, &name)?;
@@ -373,8 +373,8 @@ async fn list(lake: &Lake, dir: &Path, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<28} {:<22} {:<9} {:<30} {:<8} {:<18} {}",
-        "SOURCE", "DATASET", "TYPE", "SCHEDULE", "STATE", "LAST RUN", "NEXT RUN"
+        "{:<28} {:<22} {:<9} {:<30} {:<8} {:<18} NEXT RUN",
+        "SOURCE", "DATASET", "TYPE", "SCHEDULE", "STATE", "LAST RUN"
     );
     for r in rows {
         let text = |k: &str| r[k].as_str().unwrap_or("-").to_owned();

@@ -12,7 +12,7 @@ use lagoa_lake::AsOf;
 use lagoa_lake::catalog::RunFilter;
 use maud::html;
 
-pub async fn list(
+pub(crate) async fn list(
     State(console): State<Console>,
     Viewer(viewer): Viewer,
     lang: Lang,
@@ -63,7 +63,7 @@ pub async fn list(
     ))
 }
 
-pub async fn page(
+pub(crate) async fn page(
     State(console): State<Console>,
     Viewer(viewer): Viewer,
     lang: Lang,

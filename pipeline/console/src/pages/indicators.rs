@@ -55,7 +55,7 @@ fn count(lang: Lang, v: Option<i64>) -> String {
     v.map_or_else(|| "—".into(), |v| lang.count(v))
 }
 
-pub async fn list(
+pub(crate) async fn list(
     State(console): State<Console>,
     Viewer(viewer): Viewer,
     lang: Lang,
@@ -122,12 +122,12 @@ pub async fn list(
 }
 
 #[derive(Deserialize)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// The municipality of the time series (7-digit code; default: the state).
     municipio: Option<String>,
 }
 
-pub async fn page(
+pub(crate) async fn page(
     State(console): State<Console>,
     Viewer(viewer): Viewer,
     lang: Lang,
@@ -272,7 +272,7 @@ pub async fn page(
 }
 
 /// `/indicators/{name}/valores.csv` and `.json`.
-pub async fn download(
+pub(crate) async fn download(
     State(console): State<Console>,
     Viewer(viewer): Viewer,
     Path((name, file)): Path<(String, String)>,

@@ -8,19 +8,19 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use lagoa_governance::{Door, SignInError};
 use lagoa_lake::catalog::AuthError;
-use lagoa_sql::{Door, SignInError};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 #[derive(Deserialize)]
-pub struct Next {
+pub(crate) struct Next {
     next: Option<String>,
 }
 
 #[derive(Deserialize)]
-pub struct SignIn {
+pub(crate) struct SignIn {
     token: String,
     next: Option<String>,
 }
@@ -53,11 +53,11 @@ fn login_page(lang: Lang, next: &str, problem: Option<&str>) -> Markup {
     }
 }
 
-pub async fn form(lang: Lang, Query(q): Query<Next>) -> Markup {
+pub(crate) async fn form(lang: Lang, Query(q): Query<Next>) -> Markup {
     login_page(lang, &safe_next(q.next.as_deref()), None)
 }
 
-pub async fn submit(
+pub(crate) async fn submit(
     State(console): State<Console>,
     lang: Lang,
     headers: HeaderMap,
@@ -140,7 +140,7 @@ pub async fn submit(
     }
 }
 
-pub async fn logout(State(console): State<Console>, headers: HeaderMap) -> Response {
+pub(crate) async fn logout(State(console): State<Console>, headers: HeaderMap) -> Response {
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
     }
@@ -158,7 +158,7 @@ pub async fn logout(State(console): State<Console>, headers: HeaderMap) -> Respo
 }
 
 /// Sets the language cookie and goes back to the page.
-pub async fn language(Path(code): Path<String>, Query(q): Query<Next>) -> Response {
+pub(crate) async fn language(Path(code): Path<String>, Query(q): Query<Next>) -> Response {
     let lang = Lang::from_code(&code).unwrap_or_default();
     let cookie = format!(
         "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",

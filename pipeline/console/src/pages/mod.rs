@@ -1,11 +1,11 @@
 //! One module per page of the console.
 
-pub mod datasets;
-pub mod indicators;
-pub mod login;
-pub mod overview;
-pub mod runs;
-pub mod sources;
+pub(crate) mod datasets;
+pub(crate) mod indicators;
+pub(crate) mod login;
+pub(crate) mod overview;
+pub(crate) mod runs;
+pub(crate) mod sources;
 
 use crate::Console;
 use crate::i18n::Lang;
@@ -14,7 +14,9 @@ use lagoa_daemon::metrics::Freshness;
 use maud::{Markup, html};
 
 /// Every dataset a configured source feeds, against its agreement.
-pub async fn freshness(console: &Console) -> Result<Vec<Freshness>, lagoa_daemon::DaemonError> {
+pub(crate) async fn freshness(
+    console: &Console,
+) -> Result<Vec<Freshness>, lagoa_daemon::DaemonError> {
     metrics::freshness(
         console.lake(),
         console.sources(),
@@ -25,7 +27,7 @@ pub async fn freshness(console: &Console) -> Result<Vec<Freshness>, lagoa_daemon
 }
 
 /// A dataset's freshness as a badge: late, fresh, or never delivered.
-pub fn freshness_badge(lang: Lang, f: &Freshness) -> Markup {
+pub(crate) fn freshness_badge(lang: Lang, f: &Freshness) -> Markup {
     let (class, text) = if f.late {
         ("late", lang.t("atrasado", "late"))
     } else if f.last_commit.is_none() {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 const DAY_MICROS: i64 = 86_400_000_000;
 
-pub async fn page(
+pub(crate) async fn page(
     State(console): State<Console>,
     Viewer(viewer): Viewer,
     lang: Lang,
@@ -135,7 +135,7 @@ pub async fn page(
 }
 
 /// At most `max` characters, with an ellipsis when cut.
-pub fn truncate(text: &str, max: usize) -> String {
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_owned(),
@@ -143,7 +143,7 @@ pub fn truncate(text: &str, max: usize) -> String {
 }
 
 /// A run's duration, or the time it has been going.
-pub fn duration(
+pub(crate) fn duration(
     lang: Lang,
     started: i64,
     ended: Option<i64>,

@@ -11,12 +11,13 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use lagoa_core::{DatasetName, RunStatus};
 use lagoa_ingest::QualityReport;
-use lagoa_lake::catalog::{RunFilter, RunRecord};
+use lagoa_lake::catalog::model::{RawDelivery, SnapshotInfo};
+use lagoa_lake::catalog::{DriftEvent, QuarantineRecord, RunFilter, RunRecord};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
-pub struct Filter {
+pub(crate) struct Filter {
     status: Option<String>,
     source: Option<String>,
     dataset: Option<String>,
@@ -51,7 +52,7 @@ async fn find(
         .await?)
 }
 
-pub async fn list(
+pub(crate) async fn list(
     State(console): State<Console>,
     Viewer(viewer): Viewer,
     lang: Lang,
@@ -88,7 +89,7 @@ pub async fn list(
 }
 
 /// A table of runs, newest first.
-pub fn table(lang: Lang, zone: Tz, runs: &[RunRecord], now: DateTime<Utc>) -> Markup {
+pub(crate) fn table(lang: Lang, zone: Tz, runs: &[RunRecord], now: DateTime<Utc>) -> Markup {
     html! {
         @if runs.is_empty() {
             p.muted { (lang.t("Nenhuma execução.", "No runs.")) }
@@ -140,7 +141,7 @@ struct Event {
     what: String,
 }
 
-pub async fn page(
+pub(crate) async fn page(
     State(console): State<Console>,
     Viewer(viewer): Viewer,
     lang: Lang,
@@ -182,88 +183,14 @@ pub async fn page(
     let zone = console.options().timezone;
     let now = console.now();
 
-    let mut events = vec![Event {
-        at: run.started_at,
-        class: "run",
-        what: format!(
-            "{} ({}{})",
-            lang.t("Início", "Started"),
-            trigger(lang, &run.trigger),
-            if run.attempts > 1 {
-                format!(", {}{}", lang.t("tentativa ", "attempt "), run.attempts)
-            } else {
-                String::new()
-            }
-        ),
-    }];
-    if let Some(raw) = &raw {
-        events.push(Event {
-            at: raw.received_at,
-            class: "ok",
-            what: format!(
-                "{} {} ({} bytes, SHA-256 {}…)",
-                lang.t(
-                    "Entrega guardada na zona bruta:",
-                    "Delivery kept in the raw zone:"
-                ),
-                raw.path,
-                lang.count(raw.size_bytes),
-                short_fingerprint(&raw.fingerprint)
-            ),
-        });
-    }
-    for d in &drift {
-        events.push(Event {
-            at: d.at,
-            class: "warn",
-            what: format!(
-                "{} {} {} ({}: {})",
-                lang.t("Deriva de esquema:", "Schema drift:"),
-                d.kind,
-                d.column,
-                lang.t("política", "policy"),
-                d.policy
-            ),
-        });
-    }
-    if let Some(q) = &quarantine {
-        events.push(Event {
-            at: q.created_at,
-            class: "warn",
-            what: format!(
-                "{} {}",
-                lang.count(q.row_count),
-                lang.t(
-                    "linhas rejeitadas em quarentena",
-                    "rejected rows quarantined"
-                )
-            ),
-        });
-    }
-    if let Some(s) = &snapshot {
-        events.push(Event {
-            at: s.created_at,
-            class: "ok",
-            what: format!(
-                "{} {} ({})",
-                lang.t("Snapshot confirmado", "Snapshot committed"),
-                s.snapshot_id,
-                s.operation
-            ),
-        });
-    }
-    if let Some(end) = run.ended_at {
-        events.push(Event {
-            at: end,
-            class: match run.status {
-                RunStatus::Committed | RunStatus::AlreadyIngested => "ok",
-                RunStatus::Failed | RunStatus::Rejected => "fail",
-                _ => "warn",
-            },
-            what: format!("{}: {}", lang.t("Fim", "Ended"), lang.status(run.status)),
-        });
-    }
-    events.sort_by_key(|e| e.at);
+    let events = timeline(
+        lang,
+        &run,
+        raw.as_ref(),
+        &drift,
+        quarantine.as_ref(),
+        snapshot.as_ref(),
+    );
 
     let body = html! {
         dl.facts {
@@ -311,6 +238,101 @@ pub async fn page(
         ),
         body,
     ))
+}
+
+/// What happened to a run, in order: its start, the raw copy, drift,
+/// quarantine, the snapshot and its end.
+fn timeline(
+    lang: Lang,
+    run: &RunRecord,
+    raw: Option<&RawDelivery>,
+    drift: &[DriftEvent],
+    quarantine: Option<&QuarantineRecord>,
+    snapshot: Option<&SnapshotInfo>,
+) -> Vec<Event> {
+    let mut events = vec![Event {
+        at: run.started_at,
+        class: "run",
+        what: format!(
+            "{} ({}{})",
+            lang.t("Início", "Started"),
+            trigger(lang, &run.trigger),
+            if run.attempts > 1 {
+                format!(", {}{}", lang.t("tentativa ", "attempt "), run.attempts)
+            } else {
+                String::new()
+            }
+        ),
+    }];
+    if let Some(raw) = raw {
+        events.push(Event {
+            at: raw.received_at,
+            class: "ok",
+            what: format!(
+                "{} {} ({} bytes, SHA-256 {}…)",
+                lang.t(
+                    "Entrega guardada na zona bruta:",
+                    "Delivery kept in the raw zone:"
+                ),
+                raw.path,
+                lang.count(raw.size_bytes),
+                short_fingerprint(&raw.fingerprint)
+            ),
+        });
+    }
+    for d in drift {
+        events.push(Event {
+            at: d.at,
+            class: "warn",
+            what: format!(
+                "{} {} {} ({}: {})",
+                lang.t("Deriva de esquema:", "Schema drift:"),
+                d.kind,
+                d.column,
+                lang.t("política", "policy"),
+                d.policy
+            ),
+        });
+    }
+    if let Some(q) = quarantine {
+        events.push(Event {
+            at: q.created_at,
+            class: "warn",
+            what: format!(
+                "{} {}",
+                lang.count(q.row_count),
+                lang.t(
+                    "linhas rejeitadas em quarentena",
+                    "rejected rows quarantined"
+                )
+            ),
+        });
+    }
+    if let Some(s) = snapshot {
+        events.push(Event {
+            at: s.created_at,
+            class: "ok",
+            what: format!(
+                "{} {} ({})",
+                lang.t("Snapshot confirmado", "Snapshot committed"),
+                s.snapshot_id,
+                s.operation
+            ),
+        });
+    }
+    if let Some(end) = run.ended_at {
+        events.push(Event {
+            at: end,
+            class: match run.status {
+                RunStatus::Committed | RunStatus::AlreadyIngested => "ok",
+                RunStatus::Failed | RunStatus::Rejected => "fail",
+                _ => "warn",
+            },
+            what: format!("{}: {}", lang.t("Fim", "Ended"), lang.status(run.status)),
+        });
+    }
+    events.sort_by_key(|e| e.at);
+    events
 }
 
 fn quality(lang: Lang, r: &QualityReport) -> Markup {

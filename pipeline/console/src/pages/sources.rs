@@ -10,7 +10,7 @@ use maud::html;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
-pub struct Notice {
+pub(crate) struct Notice {
     notice: Option<String>,
     source: Option<String>,
 }
@@ -42,7 +42,7 @@ fn notice_text(lang: Lang, notice: &str) -> Option<(&'static str, bool)> {
     })
 }
 
-pub async fn page(
+pub(crate) async fn page(
     State(console): State<Console>,
     Viewer(viewer): Viewer,
     lang: Lang,

@@ -144,3 +144,15 @@ pub(crate) struct RunContext<'a> {
     /// The institution delivering, and where it was named.
     pub provider: Option<(String, String)>,
 }
+
+impl std::fmt::Debug for RunInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunInput::New(delivery) => f.debug_tuple("New").field(delivery).finish(),
+            RunInput::Replay { raw, .. } => f
+                .debug_struct("Replay")
+                .field("raw_id", &raw.raw_id)
+                .finish_non_exhaustive(),
+        }
+    }
+}

@@ -29,10 +29,12 @@
 //! rolls back whole: nothing half-committed is ever visible, and the files
 //! already written are orphans for `vacuum`.
 
+use super::deliveries::insert_raw;
 use super::model::*;
+use super::objects::insert_digests;
 use super::{
-    Catalog, dataset_from_row, deletes, format_micros, get, insert_digests, insert_raw,
-    is_conflict, new_snapshot, now_micros, runs, save_watermark,
+    Catalog, dataset_from_row, deletes, format_micros, get, is_conflict, new_snapshot, now_micros,
+    runs, save_watermark,
 };
 use crate::error::{LakeError, Result};
 use lagoa_core::DatasetName;
@@ -40,7 +42,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// Attempts of one commit before a conflict is returned.
-pub const COMMIT_ATTEMPTS: u32 = 8;
+pub(super) const COMMIT_ATTEMPTS: u32 = 8;
 
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 

@@ -14,8 +14,6 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use std::collections::BTreeMap;
 
-/// Days the provider has to decide a request.
-pub const DECISION_DAYS: i64 = 30;
 const DAY_MICROS: i64 = 86_400_000_000;
 
 /// One version of a dataset's categorisation.
@@ -246,152 +244,34 @@ impl Catalog {
         }
     }
 
-    /// Records a new version of a dataset's categorisation (a snapshot of
-    /// its own). Refused: a level of `amplo` or `corporativo` while the
-    /// dataset has untreated personal columns, a treatment of a column that
-    /// is not personal (or two treatments of one), a generalisation that
-    /// does not fit the column's type, an unknown provider institution, and
-    /// a first categorisation without a provider.
-    pub async fn categorise(
+    /// Records a version of a dataset's categorisation, decided by
+    /// governance (`lagoa_governance::categorisation`), in a snapshot of
+    /// its own; the dataset's level follows it.
+    pub async fn record_categorisation(
         &self,
-        name: &DatasetName,
-        change: &NewCategorisation,
-        by: &str,
+        mut record: Categorisation,
     ) -> Result<Categorisation> {
-        if change.reason.trim().is_empty() {
-            return Err(LakeError::Invalid(
-                "say why the categorisation changes (--reason)".into(),
-            ));
-        }
-        let latest = self.resolve(&AsOf::Latest).await?;
-        let info = self
-            .dataset(name, latest)
-            .await?
-            .ok_or_else(|| LakeError::UnknownDataset(name.to_string()))?;
-        let previous = self.categorisation(name.as_str()).await?;
-        let level = change.level.unwrap_or(info.level);
-        let personal = info.personal_columns();
-        let pseudonymised = change
-            .pseudonymised
-            .clone()
-            .or_else(|| previous.as_ref().map(|p| p.pseudonymised.clone()))
-            .unwrap_or_default();
-        let removed = change
-            .removed
-            .clone()
-            .or_else(|| previous.as_ref().map(|p| p.removed.clone()))
-            .unwrap_or_default();
-        let generalised = change
-            .generalised
-            .clone()
-            .or_else(|| previous.as_ref().map(|p| p.generalised.clone()))
-            .unwrap_or_default();
-        for column in pseudonymised
-            .iter()
-            .chain(&removed)
-            .chain(generalised.keys())
-        {
-            if !personal.contains(column) {
-                return Err(LakeError::Invalid(format!(
-                    "{name}.{column} is not a personal column of the dataset (its personal columns: {})",
-                    personal.join(", ")
-                )));
-            }
-        }
-        for column in &personal {
-            let treatments = [
-                pseudonymised.contains(column),
-                removed.contains(column),
-                generalised.contains_key(column),
-            ];
-            if treatments.iter().filter(|t| **t).count() > 1 {
-                return Err(LakeError::Invalid(format!(
-                    "{name}.{column} has more than one treatment: pseudonymise, remove or generalise it"
-                )));
-            }
-        }
-        for (column, rule) in &generalised {
-            let data_type = info
-                .columns
-                .iter()
-                .find(|c| &c.name == column)
-                .map_or("", |c| c.data_type.as_str());
-            if let Err(fits) = rule.fits(data_type) {
-                return Err(LakeError::Invalid(format!(
-                    "{name}.{column} is {data_type}: the generalisation {rule} is for {fits}"
-                )));
-            }
-        }
-        let untreated: Vec<&String> = personal
-            .iter()
-            .filter(|c| {
-                !pseudonymised.contains(c) && !removed.contains(c) && !generalised.contains_key(*c)
-            })
-            .collect();
-        if level != SharingLevel::Especial && !untreated.is_empty() {
-            return Err(LakeError::Invalid(format!(
-                "dataset {name} has personal columns ({}): it can be {level} only once they are removed, pseudonymised or generalised (--remove, --pseudonymise, --generalise); it stays especial",
-                untreated
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        let provider = match (&change.provider, &previous) {
-            (Some(p), _) => p.clone(),
-            (None, Some(prev)) => prev.provider.clone(),
-            (None, None) => {
-                return Err(LakeError::Invalid(format!(
-                    "dataset {name} has no provider yet: name the institution that delivers it (--provider)"
-                )));
-            }
-        };
-        if self.institution(&provider).await?.is_none() {
-            return Err(LakeError::Invalid(format!(
-                "institution {provider} does not exist (add it with `lagoa institution add`)"
-            )));
-        }
-        let keep = |new: &Option<String>, old: Option<&String>| {
-            new.clone().or_else(|| old.cloned()).unwrap_or_default()
-        };
+        let name = DatasetName::new(record.dataset.clone())
+            .map_err(|e| LakeError::Invalid(e.to_string()))?;
         let context = "recording a categorisation";
         let mut tx = self
             .pool
             .begin()
             .await
             .map_err(LakeError::catalog(context))?;
-        let dataset_id = live_dataset_id(&mut tx, name).await?;
-        let summary = serde_json::json!({ "level": level.as_str(), "by": by }).to_string();
+        let dataset_id = live_dataset_id(&mut tx, &name).await?;
+        let summary =
+            serde_json::json!({ "level": record.level.as_str(), "by": record.changed_by })
+                .to_string();
         let snapshot = new_snapshot(&mut tx, Some(dataset_id), "categorise", &summary).await?;
         sqlx::query("UPDATE lagoa_dataset SET level = $1 WHERE dataset_id = $2")
-            .bind(level.as_str())
+            .bind(record.level.as_str())
             .bind(dataset_id)
             .execute(&mut *tx)
             .await
             .map_err(LakeError::catalog(context))?;
-        let record = Categorisation {
-            dataset: name.to_string(),
-            version: previous.as_ref().map_or(1, |p| p.version + 1),
-            level,
-            provider,
-            justification: keep(
-                &change.justification,
-                previous.as_ref().map(|p| &p.justification),
-            ),
-            conditions: keep(&change.conditions, previous.as_ref().map(|p| &p.conditions)),
-            restrictions: keep(
-                &change.restrictions,
-                previous.as_ref().map(|p| &p.restrictions),
-            ),
-            pseudonymised,
-            removed,
-            generalised,
-            changed_by: by.to_owned(),
-            changed_at: now_micros(),
-            reason: change.reason.clone(),
-            snapshot_id: snapshot,
-        };
+        record.changed_at = now_micros();
+        record.snapshot_id = snapshot;
         sqlx::query(&format!(
             "INSERT INTO lagoa_categorisation ({CATEGORISATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
@@ -416,12 +296,14 @@ impl Catalog {
         Ok(record)
     }
 
-    /// Files a request for `principal` of `institution`.
+    /// Files a request for `principal` of `institution`, to be decided
+    /// within `decision_days` (governance's rule).
     pub async fn file_request(
         &self,
         principal: &str,
         institution: &str,
         request: &NewRequest,
+        decision_days: i64,
     ) -> Result<AccessRequest> {
         let name = DatasetName::new(request.dataset.clone())
             .map_err(|e| LakeError::Invalid(e.to_string()))?;
@@ -468,7 +350,7 @@ impl Catalog {
             until: request.until,
             status: "pending".into(),
             filed_at: now,
-            deadline_at: now + DECISION_DAYS * DAY_MICROS,
+            deadline_at: now + decision_days * DAY_MICROS,
             decided_by: None,
             decided_at: None,
             decision_reason: None,

@@ -402,6 +402,16 @@ fn token_from_row(r: &AnyRow) -> Result<TokenInfo> {
     })
 }
 
+/// The token's record, never the token.
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("info", &self.info)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

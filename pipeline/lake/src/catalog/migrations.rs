@@ -3,7 +3,7 @@
 //! Times are microseconds since the Unix epoch; validity of every versioned
 //! row is `[begin_snapshot, end_snapshot)`, NULL end meaning "still valid".
 
-pub const MIGRATIONS: &[(i64, &str, &[&str])] = &[
+pub(super) const MIGRATIONS: &[(i64, &str, &[&str])] = &[
     (
         1,
         "lake core: snapshots, datasets, schema versions, columns, files, statistics, tags, deliveries",

@@ -15,18 +15,20 @@
 mod audit;
 mod commit;
 mod deletes;
+mod deliveries;
 mod governance;
 mod identity;
 mod indicators;
 mod migrations;
 pub mod model;
+mod objects;
 mod runs;
 mod sources;
 
 pub use audit::{AuditCheck, AuditEntry, AuditKey, AuditRecord};
 pub use commit::merge_columns;
 pub use governance::{
-    AccessRequest, Categorisation, DECISION_DAYS, Grant, NewCategorisation, NewRequest, Treatments,
+    AccessRequest, Categorisation, Grant, NewCategorisation, NewRequest, Treatments,
 };
 pub use identity::{AuthError, Institution, IssuedToken, Principal, TokenInfo};
 pub use indicators::{IndicatorInput, IndicatorRun};
@@ -41,7 +43,7 @@ use lagoa_core::{DatasetName, PersonalTag, SharingLevel, SnapshotId};
 use model::*;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -549,266 +551,6 @@ impl Catalog {
             .map(|r| Ok((get(r, "key")?, get(r, "value")?)))
             .collect()
     }
-
-    /// Records a delivery kept in the raw zone that did not become visible
-    /// (rejected, held, failed), with the rows it quarantined and the run's
-    /// end, in one transaction. A committed delivery's records go with its
-    /// commit.
-    pub async fn record_unlanded(
-        &self,
-        raw: Option<&RawDelivery>,
-        quarantine: Option<&QuarantineRecord>,
-        digests: &[ObjectDigest],
-        run: Option<&RunRecord>,
-    ) -> Result<()> {
-        let what = "recording a delivery that did not land";
-        let mut tx = self.pool.begin().await.map_err(LakeError::catalog(what))?;
-        if let Some(run) = run {
-            // The run's end goes with what it kept: killed after this, it
-            // is not mistaken for an abandoned run that kept nothing.
-            let mut ended = run.clone();
-            ended.ended_at.get_or_insert_with(now_micros);
-            runs::write_run(&mut tx, &ended)
-                .await
-                .map_err(LakeError::catalog(what))?;
-        }
-        insert_digests(&mut tx, digests)
-            .await
-            .map_err(LakeError::catalog(what))?;
-        if let Some(raw) = raw {
-            insert_raw(&mut *tx, raw, raw.snapshot_id)
-                .await
-                .map_err(LakeError::catalog(what))?;
-        }
-        if let Some(q) = quarantine {
-            runs::insert_quarantine(&mut *tx, q)
-                .await
-                .map_err(LakeError::catalog(what))?;
-        }
-        tx.commit().await.map_err(LakeError::catalog(what))
-    }
-
-    /// Whether a delivery with this file name and size was already
-    /// committed to the dataset: a likely rerun, worth fingerprinting first.
-    pub async fn has_committed_delivery_like(
-        &self,
-        dataset: &DatasetName,
-        source: &str,
-        size_bytes: i64,
-    ) -> Result<bool> {
-        let found: Option<String> = sqlx::query_scalar(
-            "SELECT raw_id FROM lagoa_raw_delivery WHERE dataset = $1 AND source = $2 AND size_bytes = $3 AND status = 'committed' LIMIT 1",
-        )
-        .bind(dataset.as_str())
-        .bind(source)
-        .bind(size_bytes)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(LakeError::catalog("reading raw deliveries"))?;
-        Ok(found.is_some())
-    }
-
-    /// Deliveries in the raw zone, newest first; one dataset's if given.
-    pub async fn raw_deliveries(&self, dataset: Option<&DatasetName>) -> Result<Vec<RawDelivery>> {
-        self.select_raw(
-            "WHERE $1 = '' OR dataset = $1",
-            dataset.map(|d| d.as_str()).unwrap_or(""),
-        )
-        .await
-    }
-
-    /// One delivery of the raw zone.
-    pub async fn raw_delivery(&self, raw_id: &str) -> Result<Option<RawDelivery>> {
-        Ok(self
-            .select_raw("WHERE raw_id = $1", raw_id)
-            .await?
-            .into_iter()
-            .next())
-    }
-
-    async fn select_raw(&self, filter: &str, value: &str) -> Result<Vec<RawDelivery>> {
-        let rows = sqlx::query(&format!(
-            "SELECT raw_id, dataset, path, source, fingerprint, size_bytes, stored_bytes, received_at, status, snapshot_id, error,
-                    write_mode, write_key, delete_column
-               FROM lagoa_raw_delivery {filter} ORDER BY received_at DESC, raw_id DESC"
-        ))
-        .bind(value)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(LakeError::catalog("reading raw deliveries"))?;
-        rows.iter()
-            .map(|r| {
-                Ok(RawDelivery {
-                    raw_id: get(r, "raw_id")?,
-                    dataset: get(r, "dataset")?,
-                    path: get(r, "path")?,
-                    source: get(r, "source")?,
-                    fingerprint: get(r, "fingerprint")?,
-                    size_bytes: get(r, "size_bytes")?,
-                    stored_bytes: get(r, "stored_bytes")?,
-                    received_at: get(r, "received_at")?,
-                    status: get(r, "status")?,
-                    snapshot_id: get(r, "snapshot_id")?,
-                    error: get(r, "error")?,
-                    write_mode: get(r, "write_mode")?,
-                    write_key: get::<String>(r, "write_key")?
-                        .split(',')
-                        .filter(|k| !k.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
-                    delete_column: get(r, "delete_column")?,
-                })
-            })
-            .collect()
-    }
-
-    /// Every object `check --deep` verifies: the data files the catalog
-    /// names (live or kept for time travel), the raw-zone deliveries and
-    /// the quarantines, with what they were when written. Shredded
-    /// datasets are left out: their keys are gone by design.
-    pub async fn objects_to_verify(&self) -> Result<Vec<StoredObject>> {
-        let rows = sqlx::query(
-            "SELECT 'data file' AS kind, d.name AS dataset, f.path, f.size_bytes, f.begin_snapshot AS snapshot_id, g.sha256
-               FROM lagoa_data_file f JOIN lagoa_dataset d ON d.dataset_id = f.dataset_id
-               LEFT JOIN lagoa_object_digest g ON g.path = f.path
-              WHERE d.shredded_at IS NULL
-             UNION ALL
-             SELECT 'raw delivery', r.dataset, r.path, r.stored_bytes, r.snapshot_id, g.sha256
-               FROM lagoa_raw_delivery r LEFT JOIN lagoa_object_digest g ON g.path = r.path
-              WHERE r.dataset NOT IN (SELECT name FROM lagoa_dataset WHERE shredded_at IS NOT NULL)
-             UNION ALL
-             SELECT 'quarantine', q.dataset, q.path, q.stored_bytes, NULL, g.sha256
-               FROM lagoa_quarantine q LEFT JOIN lagoa_object_digest g ON g.path = q.path
-              WHERE q.dataset NOT IN (SELECT name FROM lagoa_dataset WHERE shredded_at IS NOT NULL)
-             ORDER BY 1, 2, 3",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(LakeError::catalog("reading the objects to verify"))?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredObject {
-                    kind: get(r, "kind")?,
-                    dataset: get(r, "dataset")?,
-                    path: get(r, "path")?,
-                    size_bytes: get(r, "size_bytes")?,
-                    snapshot_id: get(r, "snapshot_id")?,
-                    sha256: get(r, "sha256")?,
-                })
-            })
-            .collect()
-    }
-
-    /// Every object the catalog names, in any state (data files, raw-zone
-    /// deliveries, quarantines): vacuum never touches these as orphans.
-    pub async fn known_paths(&self) -> Result<HashSet<String>> {
-        let paths: Vec<String> = sqlx::query_scalar(
-            "SELECT path FROM lagoa_data_file
-             UNION SELECT path FROM lagoa_raw_delivery
-             UNION SELECT path FROM lagoa_quarantine",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(LakeError::catalog("reading object paths"))?;
-        Ok(paths.into_iter().collect())
-    }
-
-    /// Files no retained snapshot needs: ended at or before the last
-    /// snapshot older than `before_micros` (the state time travel must still
-    /// reach stays intact).
-    pub async fn expirable_files(
-        &self,
-        before_micros: i64,
-    ) -> Result<(Option<i64>, Vec<(String, String, i64)>)> {
-        let boundary: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(snapshot_id) FROM lagoa_snapshot WHERE created_at <= $1",
-        )
-        .bind(before_micros)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(LakeError::catalog("reading snapshots"))?;
-        let Some(boundary) = boundary else {
-            return Ok((None, vec![]));
-        };
-        let rows = sqlx::query("SELECT file_id, path, size_bytes FROM lagoa_data_file WHERE end_snapshot IS NOT NULL AND end_snapshot <= $1")
-            .bind(boundary)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(LakeError::catalog("reading expired files"))?;
-        let files = rows
-            .iter()
-            .map(|r| Ok((get(r, "file_id")?, get(r, "path")?, get(r, "size_bytes")?)))
-            .collect::<Result<Vec<_>>>()?;
-        Ok((Some(boundary), files))
-    }
-
-    /// Versions of deletion vectors ended at or before `boundary`: a
-    /// vacuum forgets them with the expired files.
-    pub async fn ended_deletes_up_to(&self, boundary: i64) -> Result<i64> {
-        sqlx::query_scalar(
-            "SELECT count(*) FROM lagoa_file_deletes WHERE end_snapshot IS NOT NULL AND end_snapshot <= $1",
-        )
-        .bind(boundary)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(LakeError::catalog("reading deletion vectors"))
-    }
-
-    /// Forgets expired files and records that snapshots before `boundary`
-    /// can no longer be read.
-    pub async fn forget_files(&self, file_ids: &[String], boundary: i64) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(LakeError::catalog("begin"))?;
-        for id in file_ids {
-            for statement in [
-                "DELETE FROM lagoa_file_column_stats WHERE file_id = $1",
-                "DELETE FROM lagoa_file_deletes WHERE file_id = $1",
-                "DELETE FROM lagoa_object_digest WHERE path IN (SELECT path FROM lagoa_data_file WHERE file_id = $1)",
-                "DELETE FROM lagoa_data_file WHERE file_id = $1",
-            ] {
-                sqlx::query(statement)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(LakeError::catalog("forgetting expired files"))?;
-            }
-        }
-        // Versions of deletion vectors no retained snapshot reads.
-        sqlx::query(
-            "DELETE FROM lagoa_file_deletes WHERE end_snapshot IS NOT NULL AND end_snapshot <= $1",
-        )
-        .bind(boundary)
-        .execute(&mut *tx)
-        .await
-        .map_err(LakeError::catalog("forgetting expired deletion vectors"))?;
-        let previous: Option<String> = sqlx::query_scalar(
-            "SELECT value FROM lagoa_metadata WHERE key = 'expired_before_snapshot'",
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(LakeError::catalog("reading lagoa_metadata"))?;
-        let keep = previous
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0)
-            .max(boundary);
-        sqlx::query("DELETE FROM lagoa_metadata WHERE key = 'expired_before_snapshot'")
-            .execute(&mut *tx)
-            .await
-            .map_err(LakeError::catalog("writing lagoa_metadata"))?;
-        sqlx::query(
-            "INSERT INTO lagoa_metadata (key, value) VALUES ('expired_before_snapshot', $1)",
-        )
-        .bind(keep.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(LakeError::catalog("writing lagoa_metadata"))?;
-        tx.commit()
-            .await
-            .map_err(LakeError::catalog("committing vacuum"))
-    }
 }
 
 /// Takes the next lake-wide snapshot id inside `tx`. This insert is the lock
@@ -834,63 +576,6 @@ async fn new_snapshot(
     .map_err(LakeError::catalog(format!(
         "recording a {operation} snapshot"
     )))
-}
-
-/// Records what objects were when written.
-async fn insert_digests(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    digests: &[ObjectDigest],
-) -> std::result::Result<(), sqlx::Error> {
-    let now = now_micros();
-    for digest in digests.iter().filter(|d| !d.sha256.is_empty()) {
-        sqlx::query("DELETE FROM lagoa_object_digest WHERE path = $1")
-            .bind(&digest.path)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO lagoa_object_digest (path, size_bytes, sha256, recorded_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&digest.path)
-        .bind(digest.size_bytes)
-        .bind(&digest.sha256)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
-
-/// Records a raw-zone delivery, alone or inside a commit's transaction.
-async fn insert_raw<'e, E>(
-    executor: E,
-    raw: &RawDelivery,
-    snapshot: Option<i64>,
-) -> std::result::Result<(), sqlx::Error>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    sqlx::query(
-        "INSERT INTO lagoa_raw_delivery (raw_id, dataset, path, source, fingerprint, size_bytes, stored_bytes, received_at, status, snapshot_id, error,
-                                         write_mode, write_key, delete_column)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(&raw.raw_id)
-    .bind(&raw.dataset)
-    .bind(&raw.path)
-    .bind(&raw.source)
-    .bind(&raw.fingerprint)
-    .bind(raw.size_bytes)
-    .bind(raw.stored_bytes)
-    .bind(raw.received_at)
-    .bind(&raw.status)
-    .bind(snapshot)
-    .bind(raw.error.clone())
-    .bind(&raw.write_mode)
-    .bind(raw.write_key.join(","))
-    .bind(raw.delete_column.clone())
-    .execute(executor)
-    .await?;
-    Ok(())
 }
 
 /// The id of the live dataset called `name`.

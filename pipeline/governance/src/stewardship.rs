@@ -57,14 +57,9 @@ async fn record(
     reason: Option<&str>,
 ) -> Result<()> {
     lake.audit(&AuditEntry {
-        principal: who.name.clone(),
-        institution: who.institution.clone(),
-        action: action.to_owned(),
         datasets: vec![dataset.to_owned()],
-        subject: Some(subject.to_owned()),
-        outcome: outcome.to_owned(),
         reason: reason.map(str::to_owned),
-        ..Default::default()
+        ..AuditEntry::by(who, action, subject, outcome)
     })
     .await?;
     Ok(())
@@ -260,7 +255,7 @@ pub async fn categorise(
             return refused("a treatment that does not protect", why).await;
         }
     };
-    match lake.catalog.categorise(&name, change, &who.name).await {
+    match crate::categorisation::categorise(&lake.catalog, &name, change, &who.name).await {
         Ok(c) => {
             let mut said = change.reason.clone();
             for w in &warnings {
@@ -297,6 +292,13 @@ pub async fn categorise(
     }
 }
 
+/// The last moment of a day written YYYY-MM-DD (23:59:59 UTC), in
+/// microseconds: a request's `until`. `None` when it is not such a date.
+pub fn end_of_day(date: &str) -> Option<i64> {
+    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    Some(day.and_hms_opt(23, 59, 59)?.and_utc().timestamp_micros())
+}
+
 pub async fn file_request(
     lake: &Lake,
     who: &Principal,
@@ -304,7 +306,12 @@ pub async fn file_request(
 ) -> Result<AccessRequest> {
     let filed = lake
         .catalog
-        .file_request(&who.name, &who.institution, request)
+        .file_request(
+            &who.name,
+            &who.institution,
+            request,
+            crate::categorisation::DECISION_DAYS,
+        )
         .await?;
     record(
         lake,

@@ -1,0 +1,155 @@
+//! The rules of a dataset's categorisation, decided here and recorded by
+//! the catalog ([`lagoa_lake::catalog::Catalog::record_categorisation`]):
+//!
+//! - a change says why;
+//! - treatments (pseudonymise, remove, generalise) apply to personal
+//!   columns only, one per column, and a generalisation must fit the
+//!   column's type;
+//! - a dataset with an untreated personal column stays `especial`;
+//! - a dataset has a provider, an institution of the agreement.
+//!
+//! A request is decided within [`DECISION_DAYS`] of being filed.
+
+use lagoa_core::{DatasetName, SharingLevel};
+use lagoa_lake::catalog::model::DatasetInfo;
+use lagoa_lake::catalog::{Catalog, Categorisation, NewCategorisation};
+use lagoa_lake::{AsOf, LakeError};
+
+/// Days the provider has to decide a request (the decree gives 30).
+pub const DECISION_DAYS: i64 = 30;
+
+/// Records a new version of a dataset's categorisation after checking
+/// it against the rules above; a refusal is `LakeError::Invalid` naming
+/// what to change.
+pub async fn categorise(
+    catalog: &Catalog,
+    name: &DatasetName,
+    change: &NewCategorisation,
+    by: &str,
+) -> Result<Categorisation, LakeError> {
+    if change.reason.trim().is_empty() {
+        return Err(LakeError::Invalid(
+            "say why the categorisation changes (--reason)".into(),
+        ));
+    }
+    let latest = catalog.resolve(&AsOf::Latest).await?;
+    let info = catalog
+        .dataset(name, latest)
+        .await?
+        .ok_or_else(|| LakeError::UnknownDataset(name.to_string()))?;
+    let previous = catalog.categorisation(name.as_str()).await?;
+    let next = decide(&info, previous.as_ref(), change, by).map_err(LakeError::Invalid)?;
+    if catalog.institution(&next.provider).await?.is_none() {
+        return Err(LakeError::Invalid(format!(
+            "institution {} does not exist (add it with `lagoa institution add`)",
+            next.provider
+        )));
+    }
+    catalog.record_categorisation(next).await
+}
+
+/// The next version of a dataset's categorisation: what `change` sets,
+/// the rest as `previous` had it. Its snapshot and time are the catalog's
+/// to fill in.
+pub fn decide(
+    info: &DatasetInfo,
+    previous: Option<&Categorisation>,
+    change: &NewCategorisation,
+    by: &str,
+) -> Result<Categorisation, String> {
+    let name = &info.name;
+    let level = change.level.unwrap_or(info.level);
+    let personal = info.personal_columns();
+    let pseudonymised = change
+        .pseudonymised
+        .clone()
+        .or_else(|| previous.map(|p| p.pseudonymised.clone()))
+        .unwrap_or_default();
+    let removed = change
+        .removed
+        .clone()
+        .or_else(|| previous.map(|p| p.removed.clone()))
+        .unwrap_or_default();
+    let generalised = change
+        .generalised
+        .clone()
+        .or_else(|| previous.map(|p| p.generalised.clone()))
+        .unwrap_or_default();
+    for column in pseudonymised
+        .iter()
+        .chain(&removed)
+        .chain(generalised.keys())
+    {
+        if !personal.contains(column) {
+            return Err(format!(
+                "{name}.{column} is not a personal column of the dataset (its personal columns: {})",
+                personal.join(", ")
+            ));
+        }
+    }
+    for column in &personal {
+        let treatments = [
+            pseudonymised.contains(column),
+            removed.contains(column),
+            generalised.contains_key(column),
+        ];
+        if treatments.iter().filter(|t| **t).count() > 1 {
+            return Err(format!(
+                "{name}.{column} has more than one treatment: pseudonymise, remove or generalise it"
+            ));
+        }
+    }
+    for (column, rule) in &generalised {
+        let data_type = info
+            .columns
+            .iter()
+            .find(|c| &c.name == column)
+            .map_or("", |c| c.data_type.as_str());
+        if let Err(fits) = rule.fits(data_type) {
+            return Err(format!(
+                "{name}.{column} is {data_type}: the generalisation {rule} is for {fits}"
+            ));
+        }
+    }
+    let untreated: Vec<&str> = personal
+        .iter()
+        .filter(|c| {
+            !pseudonymised.contains(c) && !removed.contains(c) && !generalised.contains_key(*c)
+        })
+        .map(String::as_str)
+        .collect();
+    if level != SharingLevel::Especial && !untreated.is_empty() {
+        return Err(format!(
+            "dataset {name} has personal columns ({}): it can be {level} only once they are removed, pseudonymised or generalised (--remove, --pseudonymise, --generalise); it stays especial",
+            untreated.join(", ")
+        ));
+    }
+    let provider = match (&change.provider, previous) {
+        (Some(p), _) => p.clone(),
+        (None, Some(prev)) => prev.provider.clone(),
+        (None, None) => {
+            return Err(format!(
+                "dataset {name} has no provider yet: name the institution that delivers it (--provider)"
+            ));
+        }
+    };
+    let keep = |new: &Option<String>, old: Option<&String>| {
+        new.clone().or_else(|| old.cloned()).unwrap_or_default()
+    };
+    Ok(Categorisation {
+        dataset: name.to_string(),
+        version: previous.map_or(1, |p| p.version + 1),
+        level,
+        provider,
+        justification: keep(&change.justification, previous.map(|p| &p.justification)),
+        conditions: keep(&change.conditions, previous.map(|p| &p.conditions)),
+        restrictions: keep(&change.restrictions, previous.map(|p| &p.restrictions)),
+        pseudonymised,
+        removed,
+        generalised,
+        changed_by: by.to_owned(),
+        changed_at: 0,
+        reason: change.reason.clone(),
+        snapshot_id: 0,
+    })
+}
