@@ -153,3 +153,105 @@ pub fn decide(
         snapshot_id: 0,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lagoa_core::{Generalisation, PersonalTag, SnapshotId};
+    use lagoa_lake::catalog::model::ColumnDef;
+
+    fn dataset() -> DatasetInfo {
+        let column = |name: &str, data_type: &str, personal: Option<PersonalTag>| ColumnDef {
+            name: name.into(),
+            data_type: data_type.into(),
+            nullable: true,
+            personal,
+        };
+        DatasetInfo {
+            dataset_id: 1,
+            name: DatasetName::new("obitos").expect("a name"),
+            level: SharingLevel::Especial,
+            description: String::new(),
+            partition_column: None,
+            created_snapshot: SnapshotId(1),
+            schema_version: 1,
+            columns: vec![
+                column("cpf", "string", Some(PersonalTag::Pessoal)),
+                column("nascimento", "date", Some(PersonalTag::Pessoal)),
+                column("ano", "int64", None),
+            ],
+            shredded_at: None,
+        }
+    }
+
+    fn change(level: SharingLevel) -> NewCategorisation {
+        NewCategorisation {
+            level: Some(level),
+            provider: Some("saude".into()),
+            reason: "abrir".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_dataset_with_an_untreated_personal_column_stays_especial() {
+        let refused = decide(&dataset(), None, &change(SharingLevel::Amplo), "maria").unwrap_err();
+        assert!(
+            refused.contains("personal columns (cpf, nascimento)"),
+            "{refused}"
+        );
+        let treated = NewCategorisation {
+            pseudonymised: Some(vec!["cpf".into()]),
+            removed: Some(vec!["nascimento".into()]),
+            ..change(SharingLevel::Amplo)
+        };
+        let next = decide(&dataset(), None, &treated, "maria").expect("treated");
+        assert_eq!((next.version, next.level), (1, SharingLevel::Amplo));
+        assert_eq!(next.provider, "saude");
+    }
+
+    #[test]
+    fn treatments_apply_once_to_personal_columns_and_fit_their_type() {
+        let not_personal = NewCategorisation {
+            removed: Some(vec!["ano".into()]),
+            ..change(SharingLevel::Especial)
+        };
+        let e = decide(&dataset(), None, &not_personal, "maria").unwrap_err();
+        assert!(e.contains("obitos.ano is not a personal column"), "{e}");
+        let twice = NewCategorisation {
+            removed: Some(vec!["cpf".into()]),
+            pseudonymised: Some(vec!["cpf".into()]),
+            ..change(SharingLevel::Especial)
+        };
+        let e = decide(&dataset(), None, &twice, "maria").unwrap_err();
+        assert!(e.contains("more than one treatment"), "{e}");
+        let month = "month".parse::<Generalisation>().expect("a generalisation");
+        let misfit = NewCategorisation {
+            generalised: Some([("cpf".to_owned(), month)].into()),
+            ..change(SharingLevel::Especial)
+        };
+        let e = decide(&dataset(), None, &misfit, "maria").unwrap_err();
+        assert!(e.contains("obitos.cpf is string"), "{e}");
+    }
+
+    #[test]
+    fn a_new_version_keeps_what_the_change_does_not_set() {
+        let first =
+            decide(&dataset(), None, &change(SharingLevel::Especial), "maria").expect("first");
+        let reason_only = NewCategorisation {
+            reason: "revisão".into(),
+            ..Default::default()
+        };
+        let second = decide(&dataset(), Some(&first), &reason_only, "joao").expect("second");
+        assert_eq!(second.version, 2);
+        assert_eq!(second.provider, "saude");
+        assert_eq!(second.level, SharingLevel::Especial);
+        assert_eq!(second.changed_by, "joao");
+        let no_provider = NewCategorisation {
+            provider: None,
+            ..change(SharingLevel::Especial)
+        };
+        let e = decide(&dataset(), None, &no_provider, "maria").unwrap_err();
+        assert!(e.contains("no provider yet"), "{e}");
+    }
+}

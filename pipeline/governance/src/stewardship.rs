@@ -518,3 +518,15 @@ pub async fn record_consumption_read(
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::end_of_day;
+
+    #[test]
+    fn until_a_day_means_its_last_second_in_utc() {
+        assert_eq!(end_of_day("2026-12-31"), Some(1_798_761_599_000_000));
+        assert_eq!(end_of_day("31/12/2026"), None);
+        assert_eq!(end_of_day("2026-02-30"), None);
+    }
+}

@@ -289,3 +289,73 @@ fn column(name: &str, data_type: &str) -> ColumnSpec {
         validator: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn batch(columns: &[(&str, Vec<&str>)]) -> RecordBatch {
+        let fields: Vec<arrow::datatypes::Field> = columns
+            .iter()
+            .map(|(name, _)| arrow::datatypes::Field::new(*name, DataType::Utf8, true))
+            .collect();
+        let arrays: Vec<arrow::array::ArrayRef> = columns
+            .iter()
+            .map(|(_, values)| {
+                Arc::new(StringArray::from(values.clone())) as arrow::array::ArrayRef
+            })
+            .collect();
+        RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), arrays)
+            .expect("a batch")
+    }
+
+    #[test]
+    fn a_draft_marks_columns_of_cpf_numbers_personal_with_their_validator() {
+        let sample = batch(&[
+            ("CPF", vec!["52998224725", "11144477735", "39053344705"]),
+            ("ano", vec!["2024", "2024", "2023"]),
+        ]);
+        let name = DatasetName::new("obitos").expect("a name");
+        let draft = draft_contract(&name, SharingLevel::Especial, &sample);
+        let cpf = draft
+            .columns
+            .iter()
+            .find(|c| c.name == "cpf")
+            .expect("the cpf column, normalised");
+        assert_eq!(cpf.personal.as_deref(), Some("pessoal"));
+        assert_eq!(cpf.validator.as_deref(), Some("cpf"));
+        let ano = draft.columns.iter().find(|c| c.name == "ano").expect("ano");
+        assert_eq!(
+            (ano.personal.as_deref(), ano.validator.as_deref()),
+            (None, None)
+        );
+        assert!(draft.problems().is_empty(), "{:?}", draft.problems());
+    }
+
+    #[test]
+    fn a_text_sample_takes_at_most_the_rows_asked_for_and_keeps_nulls() {
+        let sample = text_sample(&batch(&[("a", vec!["1", "2", "3"])]), 2);
+        assert_eq!(
+            sample,
+            vec![(
+                "a".to_owned(),
+                vec![Some("1".to_owned()), Some("2".to_owned())]
+            )]
+        );
+        let with_null = RecordBatch::try_new(
+            Arc::new(arrow::datatypes::Schema::new(vec![
+                arrow::datatypes::Field::new("n", DataType::Int64, true),
+            ])),
+            vec![Arc::new(arrow::array::Int64Array::from(vec![
+                Some(7),
+                None,
+            ]))],
+        )
+        .expect("a batch");
+        assert_eq!(
+            text_sample(&with_null, 10),
+            vec![("n".to_owned(), vec![Some("7".to_owned()), None])]
+        );
+    }
+}

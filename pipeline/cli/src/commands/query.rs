@@ -145,3 +145,19 @@ fn parse_as_of(text: &str) -> Result<AsOf> {
     })?;
     Ok(AsOf::Time(time.timestamp_micros()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_of_is_a_snapshot_number_or_an_rfc3339_time() {
+        assert!(matches!(parse_as_of("12").unwrap(), AsOf::Snapshot(12)));
+        match parse_as_of("2026-11-22T10:00:00-03:00").unwrap() {
+            AsOf::Time(micros) => assert_eq!(micros, 1_795_352_400_000_000),
+            other => panic!("{other:?}"),
+        }
+        let error = parse_as_of("ontem").unwrap_err().to_string();
+        assert!(error.contains("RFC 3339"), "{error}");
+    }
+}

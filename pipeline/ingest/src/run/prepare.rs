@@ -127,3 +127,52 @@ pub fn upsert_rule(
         delete_column: request.delete_column.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contract(primary_key: &str) -> Contract {
+        Contract::parse(
+            &format!(
+                "[dataset]\nname = \"obitos\"\nlevel = \"especial\"\n{primary_key}\n\
+                 [[columns]]\nname = \"numerodo\"\ntype = \"string\"\n\
+                 [[columns]]\nname = \"excluido\"\ntype = \"boolean\"\n"
+            ),
+            "test",
+        )
+        .expect("a valid contract")
+    }
+
+    fn request(key: &[&str], delete_column: Option<&str>) -> RunRequest {
+        let mut request = RunRequest::new("test", "obitos".parse().expect("a name"));
+        request.key = key.iter().map(|k| (*k).to_owned()).collect();
+        request.delete_column = delete_column.map(str::to_owned);
+        request
+    }
+
+    #[test]
+    fn the_contracts_primary_key_comes_first_and_a_given_key_must_agree() {
+        let declared = contract("primary_key = [\"numerodo\"]");
+        let rule = upsert_rule(&request(&[], Some("excluido")), &declared).expect("a rule");
+        assert_eq!(rule.key, ["numerodo"]);
+        assert_eq!(rule.delete_column.as_deref(), Some("excluido"));
+        assert!(upsert_rule(&request(&["numerodo"], None), &declared).is_ok());
+        let disagree = upsert_rule(&request(&["excluido"], None), &declared).unwrap_err();
+        assert!(disagree.contains("make them agree"), "{disagree}");
+    }
+
+    #[test]
+    fn without_a_declared_key_the_given_one_is_used_and_must_exist() {
+        let undeclared = contract("");
+        let none = upsert_rule(&request(&[], None), &undeclared).unwrap_err();
+        assert!(none.contains("needs a primary key"), "{none}");
+        let rule = upsert_rule(&request(&["numerodo"], None), &undeclared).expect("a rule");
+        assert_eq!(rule.key, ["numerodo"]);
+        let unknown = upsert_rule(&request(&["cpf"], None), &undeclared).unwrap_err();
+        assert!(unknown.contains("column cpf"), "{unknown}");
+        let unknown =
+            upsert_rule(&request(&["numerodo"], Some("apagado")), &undeclared).unwrap_err();
+        assert!(unknown.contains("column apagado"), "{unknown}");
+    }
+}
