@@ -283,8 +283,7 @@ async fn main() -> Result<()> {
 
     // 1. In process.
     let opened = Arc::new(lagoa_lake::Lake::open(&lake).await?);
-    let principal = opened
-        .catalog
+    let principal = lagoa_governance::GovernanceStore::of(&opened.catalog)
         .authenticate(&token, lagoa_lake::catalog::now_micros())
         .await
         .map_err(|e| anyhow!("{e}"))?;

@@ -24,9 +24,10 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use futures::StreamExt;
 use lagoa_core::{DatasetName, SharingLevel};
+use lagoa_governance::Principal;
 use lagoa_governance::stewardship::{self, StewardshipError};
 use lagoa_lake::catalog::model::DatasetInfo;
-use lagoa_lake::catalog::{AuditEntry, Principal, format_micros};
+use lagoa_lake::catalog::{AuditEntry, format_micros};
 use lagoa_lake::{AsOf, Lake, LakeError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -177,7 +178,9 @@ async fn export(
     out: &Path,
     options: &PublishOptions<'_>,
 ) -> Result<(Published, u64), StewardshipError> {
-    let categorisation = lake.catalog.categorisation(dataset).await?;
+    let categorisation = lagoa_governance::GovernanceStore::of(&lake.catalog)
+        .categorisation(dataset)
+        .await?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     let base = options.base_url.trim_end_matches('/');
     let catalog_path = out.join("catalog.jsonld");

@@ -18,8 +18,9 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SQLOptions};
 use futures::StreamExt;
+use lagoa_governance::Principal;
 use lagoa_governance::policy::Reader;
-use lagoa_lake::catalog::{AuditEntry, Principal, now_micros};
+use lagoa_lake::catalog::{AuditEntry, now_micros};
 use lagoa_lake::{Lake, LakeError};
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -314,8 +315,7 @@ impl QueryService {
             .map(|t| dataset_of(t).to_owned())
             .collect();
         record.update(|e| e.datasets = named.iter().cloned().collect());
-        let grants = lake
-            .catalog
+        let grants = lagoa_governance::GovernanceStore::of(&lake.catalog)
             .live_grants(&principal.name, &principal.institution, now_micros())
             .await?;
         let session =
@@ -580,8 +580,7 @@ pub async fn reader(
     purpose: Option<&str>,
 ) -> Result<Reader, LakeError> {
     let coordinator = principal.role == lagoa_core::Role::Admin
-        || lake
-            .catalog
+        || lagoa_governance::GovernanceStore::of(&lake.catalog)
             .institution(&principal.institution)
             .await?
             .is_some_and(|i| i.role == lagoa_core::InstitutionRole::Coordinator);

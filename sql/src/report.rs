@@ -30,7 +30,9 @@ pub async fn consumption(
     let latest = lake.catalog.resolve(&AsOf::Latest).await?;
     let mut theirs = BTreeSet::new();
     for d in lake.catalog.datasets(latest).await? {
-        if let Some(c) = lake.catalog.categorisation(d.name.as_str()).await?
+        if let Some(c) = lagoa_governance::GovernanceStore::of(&lake.catalog)
+            .categorisation(d.name.as_str())
+            .await?
             && c.provider == provider
         {
             theirs.insert(d.name.to_string());

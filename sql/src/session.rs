@@ -14,8 +14,9 @@ use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
 use datafusion::prelude::SessionContext;
 use lagoa_core::Generalisation;
+use lagoa_governance::Grant;
 use lagoa_governance::policy::{ColumnAccess, DatasetMeta, Reader, TableAccess, table_access};
-use lagoa_lake::catalog::Grant;
+
 use lagoa_lake::crypto::LakeCrypto;
 use lagoa_lake::keys::PersonalKeyGate;
 use lagoa_lake::pseudonym::pseudonym_column;
@@ -48,7 +49,9 @@ impl GovernedSession {
             max_value_bytes,
         );
         let datasets = lake.catalog.datasets(snapshot).await?;
-        let treatments = lake.catalog.treatments().await?;
+        let treatments = lagoa_governance::GovernanceStore::of(&lake.catalog)
+            .treatments()
+            .await?;
         let mut access = BTreeMap::new();
         let mut released = HashSet::new();
         for d in &datasets {

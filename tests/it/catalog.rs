@@ -3,8 +3,9 @@
 
 use crate::support::postgres;
 use lagoa_core::{DatasetName, PersonalTag, SharingLevel};
-use lagoa_governance::DECISION_DAYS;
 use lagoa_governance::categorisation::categorise;
+use lagoa_governance::{AuthError, NewCategorisation, NewRequest};
+use lagoa_governance::{DECISION_DAYS, GovernanceStore};
 use lagoa_lake::catalog::Catalog;
 use lagoa_lake::catalog::model::*;
 use lagoa_lake::{AsOf, LakeError};
@@ -466,45 +467,46 @@ async fn tags_are_versioned_with_snapshots() {
 #[tokio::test]
 async fn tokens_stand_for_their_principal_until_revoked_expired_or_disabled() {
     use lagoa_core::{InstitutionRole, Role};
-    use lagoa_lake::catalog::{AuthError, now_micros};
+    use lagoa_lake::catalog::now_micros;
     on_both("tokens_stand_for_their_principal", |c| async move {
-        c.add_institution("seplag", InstitutionRole::Coordinator, "SEPLAG")
+        let g = GovernanceStore::of(&c);
+        g.add_institution("seplag", InstitutionRole::Coordinator, "SEPLAG")
             .await
             .unwrap();
-        let e = c
+        let e = g
             .add_principal("ana", "nowhere", Role::Operator, false)
             .await
             .unwrap_err()
             .to_string();
         assert!(e.contains("institution nowhere does not exist"), "{e}");
         assert!(
-            c.add_principal("Ana Maria", "seplag", Role::Operator, false)
+            g.add_principal("Ana Maria", "seplag", Role::Operator, false)
                 .await
                 .is_err()
         );
-        c.add_principal("ana", "seplag", Role::Operator, false)
+        g.add_principal("ana", "seplag", Role::Operator, false)
             .await
             .unwrap();
-        c.add_principal("etl", "seplag", Role::Analyst, true)
+        g.add_principal("etl", "seplag", Role::Analyst, true)
             .await
             .unwrap();
         assert!(
-            c.add_principal("ana", "seplag", Role::Admin, false)
+            g.add_principal("ana", "seplag", Role::Admin, false)
                 .await
                 .is_err(),
             "names are unique"
         );
 
         let now = now_micros();
-        let issued = c
+        let issued = g
             .issue_token("ana", "console", Some(now + 3_600_000_000))
             .await
             .unwrap();
         let token = issued.token.as_str().to_owned();
-        let who = c.authenticate(&token, now).await.unwrap();
+        let who = g.authenticate(&token, now).await.unwrap();
         assert_eq!((who.name.as_str(), who.role), ("ana", Role::Operator));
         assert_eq!(
-            c.tokens(Some("ana")).await.unwrap()[0].last_used_at,
+            g.tokens(Some("ana")).await.unwrap()[0].last_used_at,
             Some(now)
         );
 
@@ -512,45 +514,45 @@ async fn tokens_stand_for_their_principal_until_revoked_expired_or_disabled() {
         // mangled one is malformed; neither message shows the token.
         let secret = crate::support::token_secret(&token);
         let forged = crate::support::forged(&token);
-        let e = c.authenticate(&forged, now).await.unwrap_err();
+        let e = g.authenticate(&forged, now).await.unwrap_err();
         assert!(matches!(e, AuthError::Unknown), "{e}");
         assert!(!e.to_string().contains(secret));
         assert!(matches!(
-            c.authenticate("lagoa_xyz", now).await,
+            g.authenticate("lagoa_xyz", now).await,
             Err(AuthError::Malformed)
         ));
 
         // Expired an hour later.
         let later = now + 3_600_000_001;
         assert!(matches!(
-            c.authenticate(&token, later).await,
+            g.authenticate(&token, later).await,
             Err(AuthError::Expired { .. })
         ));
 
         // Revoked: out at once; another token of ana still works.
-        let second = c.issue_token("ana", "cli", None).await.unwrap();
-        assert!(c.revoke_token(&issued.info.token_id).await.unwrap());
+        let second = g.issue_token("ana", "cli", None).await.unwrap();
+        assert!(g.revoke_token(&issued.info.token_id).await.unwrap());
         assert!(
-            !c.revoke_token(&issued.info.token_id).await.unwrap(),
+            !g.revoke_token(&issued.info.token_id).await.unwrap(),
             "revoked once"
         );
         assert!(matches!(
-            c.authenticate(&token, now).await,
+            g.authenticate(&token, now).await,
             Err(AuthError::Revoked { .. })
         ));
         assert!(
-            c.authenticate(second.token.as_str(), later).await.is_ok(),
+            g.authenticate(second.token.as_str(), later).await.is_ok(),
             "no expiry"
         );
 
         // A disabled principal's tokens stop working, and it gets no new one.
-        assert!(c.disable_principal("ana").await.unwrap());
+        assert!(g.disable_principal("ana").await.unwrap());
         assert!(matches!(
-            c.authenticate(second.token.as_str(), now).await,
+            g.authenticate(second.token.as_str(), now).await,
             Err(AuthError::Disabled { .. })
         ));
-        assert!(c.issue_token("ana", "", None).await.is_err());
-        let listed = c.tokens(None).await.unwrap();
+        assert!(g.issue_token("ana", "", None).await.is_err());
+        let listed = g.tokens(None).await.unwrap();
         assert_eq!(listed.len(), 2);
         assert!(
             serde_json::to_string(&listed)
@@ -608,16 +610,17 @@ async fn concurrent_audit_entries_form_one_unbroken_chain() {
 #[tokio::test]
 async fn categorisations_requests_and_grants_on_both_backends() {
     use lagoa_core::{InstitutionRole, Role};
-    use lagoa_lake::catalog::{NewCategorisation, NewRequest, now_micros};
+    use lagoa_lake::catalog::now_micros;
     on_both("categorisations_requests_and_grants", |c| async move {
+        let g = GovernanceStore::of(&c);
         seed(&c, "obitos").await;
-        c.add_institution("saude", InstitutionRole::Provider, "")
+        g.add_institution("saude", InstitutionRole::Provider, "")
             .await
             .unwrap();
-        c.add_institution("educ", InstitutionRole::Consumer, "")
+        g.add_institution("educ", InstitutionRole::Consumer, "")
             .await
             .unwrap();
-        c.add_principal("joao", "educ", Role::Analyst, false)
+        g.add_principal("joao", "educ", Role::Analyst, false)
             .await
             .unwrap();
         let name = DatasetName::new("obitos").unwrap();
@@ -664,36 +667,36 @@ async fn categorisations_requests_and_grants_on_both_backends() {
             until,
             ..Default::default()
         };
-        let r = c
+        let r = g
             .file_request("joao", "educ", &ask("vigilância", None), DECISION_DAYS)
             .await
             .unwrap();
         assert_eq!(r.deadline_at - r.filed_at, 30 * 86_400_000_000);
-        let decided = c
+        let decided = g
             .decide_request(&r.request_id, true, "maria", "ok")
             .await
             .unwrap();
         assert_eq!(decided.status, "approved");
         assert!(
-            c.decide_request(&r.request_id, false, "maria", "não")
+            g.decide_request(&r.request_id, false, "maria", "não")
                 .await
                 .is_err()
         );
-        let live = c.live_grants("joao", "educ", now).await.unwrap();
+        let live = g.live_grants("joao", "educ", now).await.unwrap();
         assert_eq!(live.len(), 1);
         assert_eq!(
             (live[0].columns.clone(), live[0].personal),
             (vec!["ano".to_owned(), "cpf".to_owned()], true)
         );
         assert!(
-            c.live_grants("outro", "outra", now)
+            g.live_grants("outro", "outra", now)
                 .await
                 .unwrap()
                 .is_empty()
         );
 
         // An institution-wide grant that has expired is not live.
-        let short = c
+        let short = g
             .file_request(
                 "joao",
                 "educ",
@@ -705,16 +708,16 @@ async fn categorisations_requests_and_grants_on_both_backends() {
             )
             .await
             .unwrap();
-        c.decide_request(&short.request_id, true, "maria", "ok")
+        g.decide_request(&short.request_id, true, "maria", "ok")
             .await
             .unwrap();
         assert_eq!(
-            c.live_grants("ana", "educ", now).await.unwrap().len(),
+            g.live_grants("ana", "educ", now).await.unwrap().len(),
             1,
             "the institution's"
         );
         assert!(
-            c.live_grants("ana", "educ", now + 2)
+            g.live_grants("ana", "educ", now + 2)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -722,22 +725,22 @@ async fn categorisations_requests_and_grants_on_both_backends() {
         );
 
         assert!(
-            c.revoke_grant(live[0].grant_id.as_str(), "maria")
+            g.revoke_grant(live[0].grant_id.as_str(), "maria")
                 .await
                 .unwrap()
         );
         assert!(
-            c.live_grants("joao", "educ", now)
+            g.live_grants("joao", "educ", now)
                 .await
                 .unwrap()
                 .iter()
                 .all(|g| g.grant_id != live[0].grant_id)
         );
-        let denied = c
+        let denied = g
             .file_request("joao", "educ", &ask("outro", None), DECISION_DAYS)
             .await
             .unwrap();
-        let denied = c
+        let denied = g
             .decide_request(
                 &denied.request_id,
                 false,

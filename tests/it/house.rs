@@ -16,6 +16,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "lagoa-core",
             "lagoa-lake",
+            "lagoa-governance",
             "lagoa-connectors",
             "lagoa-schemas",
         ],

@@ -9,7 +9,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use lagoa_core::{InstitutionRole, Role};
-use lagoa_lake::catalog::{AuditEntry, Institution, Principal, TokenInfo, now_micros};
+use lagoa_governance::{Institution, Principal, TokenInfo};
+use lagoa_lake::catalog::{AuditEntry, now_micros};
 use serde::Deserialize;
 
 async fn admin_only(api: &Api, who: &Principal, action: &str) -> Result<(), ApiError> {
@@ -35,7 +36,7 @@ async fn record(
     api.lake()
         .audit(&AuditEntry {
             reason: reason.map(str::to_owned),
-            ..AuditEntry::by(who, action, subject, outcome)
+            ..who.audit_entry(action, subject, outcome)
         })
         .await?;
     Ok(())
@@ -55,7 +56,11 @@ pub(crate) async fn institutions(
     Caller(who): Caller,
 ) -> Result<Json<Vec<Institution>>, ApiError> {
     admin_only(&api, &who, "list_institutions").await?;
-    Ok(Json(api.lake().catalog.institutions().await?))
+    Ok(Json(
+        lagoa_governance::GovernanceStore::of(&api.lake().catalog)
+            .institutions()
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -74,9 +79,7 @@ pub(crate) async fn add_institution(
 ) -> Result<(StatusCode, Json<Institution>), ApiError> {
     admin_only(&api, &who, "add_institution").await?;
     let role: InstitutionRole = parse("role", &body.role)?;
-    let added = api
-        .lake()
-        .catalog
+    let added = lagoa_governance::GovernanceStore::of(&api.lake().catalog)
         .add_institution(&body.name, role, &body.description)
         .await?;
     record(&api, &who, "institution_added", &body.name, "ok", None).await?;
@@ -88,7 +91,11 @@ pub(crate) async fn users(
     Caller(who): Caller,
 ) -> Result<Json<Vec<Principal>>, ApiError> {
     admin_only(&api, &who, "list_users").await?;
-    Ok(Json(api.lake().catalog.principals().await?))
+    Ok(Json(
+        lagoa_governance::GovernanceStore::of(&api.lake().catalog)
+            .principals()
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -109,9 +116,7 @@ pub(crate) async fn add_user(
 ) -> Result<(StatusCode, Json<Principal>), ApiError> {
     admin_only(&api, &who, "add_user").await?;
     let role: Role = parse("role", &body.role)?;
-    let added = api
-        .lake()
-        .catalog
+    let added = lagoa_governance::GovernanceStore::of(&api.lake().catalog)
         .add_principal(&body.name, &body.institution, role, body.service)
         .await?;
     record(&api, &who, "user_added", &body.name, "ok", None).await?;
@@ -124,7 +129,10 @@ pub(crate) async fn disable_user(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     admin_only(&api, &who, "disable_user").await?;
-    if !api.lake().catalog.disable_principal(&name).await? {
+    if !lagoa_governance::GovernanceStore::of(&api.lake().catalog)
+        .disable_principal(&name)
+        .await?
+    {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no enabled user {name}"),
@@ -147,8 +155,7 @@ pub(crate) async fn tokens(
 ) -> Result<Json<Vec<TokenInfo>>, ApiError> {
     admin_only(&api, &who, "list_tokens").await?;
     Ok(Json(
-        api.lake()
-            .catalog
+        lagoa_governance::GovernanceStore::of(&api.lake().catalog)
             .tokens(filter.principal.as_deref())
             .await?,
     ))
@@ -172,9 +179,7 @@ pub(crate) async fn issue_token(
     admin_only(&api, &who, "issue_token").await?;
     let expires_at = (body.expires_days > 0)
         .then(|| now_micros() + i64::from(body.expires_days) * 86_400_000_000);
-    let issued = api
-        .lake()
-        .catalog
+    let issued = lagoa_governance::GovernanceStore::of(&api.lake().catalog)
         .issue_token(&body.principal, &body.label, expires_at)
         .await?;
     record(
@@ -201,7 +206,10 @@ pub(crate) async fn revoke_token(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     admin_only(&api, &who, "revoke_token").await?;
-    if !api.lake().catalog.revoke_token(&id).await? {
+    if !lagoa_governance::GovernanceStore::of(&api.lake().catalog)
+        .revoke_token(&id)
+        .await?
+    {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no live token with id {id}"),

@@ -8,8 +8,9 @@ use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use lagoa_governance::Principal;
 use lagoa_governance::{Door, SignInError};
-use lagoa_lake::catalog::Principal;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 pub(crate) struct Caller(pub Principal);

@@ -8,10 +8,11 @@ use crate::{Api, ApiError};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use lagoa_governance::{Categorisation, Principal};
 use lagoa_governance::{ColumnAccess, DatasetMeta, table_access};
 use lagoa_lake::AsOf;
 use lagoa_lake::catalog::model::DatasetInfo;
-use lagoa_lake::catalog::{Categorisation, Principal, now_micros};
+use lagoa_lake::catalog::now_micros;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -63,18 +64,18 @@ async fn view(
     who: &Principal,
     d: &DatasetInfo,
     fresh: &BTreeMap<String, FreshnessView>,
-    grants: &[lagoa_lake::catalog::Grant],
+    grants: &[lagoa_governance::Grant],
 ) -> Result<DatasetView, ApiError> {
     let reader = lagoa_sql::reader(api.lake(), who, None).await?;
-    let treatments = api.lake().catalog.treatments().await?;
+    let treatments = lagoa_governance::GovernanceStore::of(&api.lake().catalog)
+        .treatments()
+        .await?;
     let seen = table_access(&reader, &DatasetMeta::of(d, &treatments), grants);
     let access = |c: &str| match &seen {
         Ok(a) => a.access(c).name(),
         Err(_) => ColumnAccess::Hidden.name(),
     };
-    let provider = api
-        .lake()
-        .catalog
+    let provider = lagoa_governance::GovernanceStore::of(&api.lake().catalog)
         .categorisation(d.name.as_str())
         .await?
         .map(|c| c.provider);
@@ -162,9 +163,7 @@ pub(crate) async fn list(
 ) -> Result<Json<Vec<DatasetView>>, ApiError> {
     let latest = api.lake().catalog.resolve(&AsOf::Latest).await?;
     let fresh = freshness(&api).await?;
-    let grants = api
-        .lake()
-        .catalog
+    let grants = lagoa_governance::GovernanceStore::of(&api.lake().catalog)
         .live_grants(&who.name, &who.institution, now_micros())
         .await?;
     let mut out = Vec::new();
@@ -192,12 +191,14 @@ pub(crate) async fn one(
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no dataset {name}")))?;
     let fresh = freshness(&api).await?;
-    let grants = api
-        .lake()
-        .catalog
+    let grants = lagoa_governance::GovernanceStore::of(&api.lake().catalog)
         .live_grants(&who.name, &who.institution, now_micros())
         .await?;
     let mut v = view(&api, &who, &d, &fresh, &grants).await?;
-    v.categorisation_history = Some(api.lake().catalog.categorisations(&name).await?);
+    v.categorisation_history = Some(
+        lagoa_governance::GovernanceStore::of(&api.lake().catalog)
+            .categorisations(&name)
+            .await?,
+    );
     Ok(Json(v))
 }

@@ -7,7 +7,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use lagoa_governance::stewardship;
-use lagoa_lake::catalog::{AccessRequest, Grant, NewCategorisation, NewRequest};
+use lagoa_governance::{AccessRequest, Grant, NewCategorisation, NewRequest};
+
 use lagoa_sql::report::ConsumptionLine;
 use serde::Deserialize;
 

@@ -9,7 +9,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use lagoa_lake::catalog::{AuditEntry, IndicatorRun, Principal};
+use lagoa_governance::Principal;
+use lagoa_lake::catalog::{AuditEntry, IndicatorRun};
 use lagoa_sql::indicators::published::{self, Value};
 use lagoa_sql::indicators::{self, Indicator, IndicatorError};
 use serde::{Deserialize, Serialize};
@@ -105,7 +106,7 @@ async fn record(
         .audit(&AuditEntry {
             reason,
             rows: rows as i64,
-            ..AuditEntry::by(who, action, subject, outcome)
+            ..who.audit_entry(action, subject, outcome)
         })
         .await?;
     Ok(())

@@ -92,7 +92,7 @@ pub(crate) async fn resume(
 
 async fn set_paused(
     console: Console,
-    viewer: lagoa_lake::catalog::Principal,
+    viewer: lagoa_governance::Principal,
     name: String,
     paused: bool,
 ) -> Redirect {

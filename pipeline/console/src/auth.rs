@@ -11,7 +11,8 @@ use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Redirect, Response};
-use lagoa_lake::catalog::{AuthError, Principal};
+use lagoa_governance::{AuthError, Principal};
+
 use rand::RngCore;
 use std::collections::HashMap;
 use std::sync::Mutex;

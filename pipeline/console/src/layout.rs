@@ -4,7 +4,8 @@
 use crate::i18n::Lang;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use lagoa_lake::catalog::Principal;
+use lagoa_governance::Principal;
+
 use maud::{DOCTYPE, Markup, html};
 
 const STYLESHEET: &str = include_str!("../assets/console.css");

@@ -23,13 +23,13 @@ mod pages;
 pub use auth::SESSION_COOKIE;
 use auth::Sessions;
 pub use i18n::Lang;
+use lagoa_governance::{AuthError, Principal};
 
 use axum::Router;
 use axum::routing::{get, post};
 use chrono_tz::Tz;
 use lagoa_daemon::{Clock, SourceFile};
 use lagoa_lake::Lake;
-use lagoa_lake::catalog::{AuditEntry, AuthError, Principal};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -172,15 +172,13 @@ impl Console {
     ) -> Result<(), lagoa_lake::LakeError> {
         self.0
             .lake
-            .audit(&AuditEntry::by(who, action, subject, outcome))
+            .audit(&who.audit_entry(action, subject, outcome))
             .await
             .map(|_| ())
     }
 
     async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
-        self.0
-            .lake
-            .catalog
+        lagoa_governance::GovernanceStore::of(&self.0.lake.catalog)
             .authenticate(token, self.now().timestamp_micros())
             .await
     }

@@ -1,5 +1,5 @@
 //! The rules of a dataset's categorisation, decided here and recorded by
-//! the catalog ([`lagoa_lake::catalog::Catalog::record_categorisation`]):
+//! the store ([`crate::GovernanceStore::record_categorisation`]):
 //!
 //! - a change says why;
 //! - treatments (pseudonymise, remove, generalise) apply to personal
@@ -10,9 +10,10 @@
 //!
 //! A request is decided within [`DECISION_DAYS`] of being filed.
 
+use crate::store::{Categorisation, NewCategorisation};
 use lagoa_core::{DatasetName, SharingLevel};
+use lagoa_lake::catalog::Catalog;
 use lagoa_lake::catalog::model::DatasetInfo;
-use lagoa_lake::catalog::{Catalog, Categorisation, NewCategorisation};
 use lagoa_lake::{AsOf, LakeError};
 
 /// Days the provider has to decide a request (the decree gives 30).
@@ -37,15 +38,16 @@ pub async fn categorise(
         .dataset(name, latest)
         .await?
         .ok_or_else(|| LakeError::UnknownDataset(name.to_string()))?;
-    let previous = catalog.categorisation(name.as_str()).await?;
+    let store = crate::GovernanceStore::of(catalog);
+    let previous = store.categorisation(name.as_str()).await?;
     let next = decide(&info, previous.as_ref(), change, by).map_err(LakeError::Invalid)?;
-    if catalog.institution(&next.provider).await?.is_none() {
+    if store.institution(&next.provider).await?.is_none() {
         return Err(LakeError::Invalid(format!(
             "institution {} does not exist (add it with `lagoa institution add`)",
             next.provider
         )));
     }
-    catalog.record_categorisation(next).await
+    store.record_categorisation(next).await
 }
 
 /// The next version of a dataset's categorisation: what `change` sets,

@@ -11,16 +11,23 @@
 //! - [`policy`]: what a reader sees of each dataset, column by column.
 //! - [`treatments`]: pseudonyms and generalisations that would not protect.
 //!
+//! - [`store`]: its tables (identity, categorisations, providers,
+//!   requests, grants) on the catalog's database.
+//!
 //! The query path (`lagoa-sql`) applies the policy; the doors call
-//! sign-in; the CLI and the API call stewardship. The catalog tables these
-//! decisions are recorded in live in the lake's catalog database.
+//! sign-in; the CLI and the API call stewardship.
 
 pub mod categorisation;
 pub mod policy;
 pub mod signin;
 pub mod stewardship;
+pub mod store;
 pub mod treatments;
 
 pub use categorisation::DECISION_DAYS;
 pub use policy::{ColumnAccess, DatasetMeta, Reader, TableAccess, table_access};
 pub use signin::{Door, SignInError, SignInLimits, SignIns};
+pub use store::{
+    AccessRequest, AuthError, Categorisation, GovernanceStore, Grant, Institution, IssuedToken,
+    NewCategorisation, NewRequest, Principal, TokenInfo, Treatments,
+};

@@ -14,8 +14,9 @@
 //!   says so (a month, an age band, a code's prefix), and never returned
 //!   in clear.
 
+use crate::store::{Grant, Treatments};
 use lagoa_core::{Generalisation, Role, SharingLevel};
-use lagoa_lake::catalog::{Grant, Treatments};
+
 use std::collections::BTreeMap;
 
 /// How one column reaches the principal.

@@ -11,8 +11,9 @@
 //! "too many requests" with the time to wait (a good token still passes:
 //! people behind the same address are not locked out).
 
+use crate::store::{AuthError, Principal};
 use lagoa_lake::Lake;
-use lagoa_lake::catalog::{AuditEntry, AuthError, Principal, now_micros};
+use lagoa_lake::catalog::{AuditEntry, now_micros};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -134,7 +135,10 @@ impl SignIns {
         // say) does not lock out the people behind it.
         let refused = match token {
             None => SignInError::Missing,
-            Some(token) => match self.lake.catalog.authenticate(token, now_micros()).await {
+            Some(token) => match crate::GovernanceStore::of(&self.lake.catalog)
+                .authenticate(token, now_micros())
+                .await
+            {
                 Ok(p) => return Ok(p),
                 Err(AuthError::Catalog(e)) => return Err(SignInError::Unavailable(e.to_string())),
                 Err(e) => SignInError::Refused(e),

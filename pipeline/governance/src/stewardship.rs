@@ -14,10 +14,11 @@
 //!   its stewards, all for coordinators and admins;
 //! - a provider's consumption report: its stewards, coordinators, admins.
 
-use lagoa_core::{DatasetName, InstitutionRole, Role};
-use lagoa_lake::catalog::{
-    AccessRequest, AuditEntry, Categorisation, Grant, NewCategorisation, NewRequest, Principal,
+use crate::store::{
+    AccessRequest, Categorisation, Grant, NewCategorisation, NewRequest, Principal,
 };
+use lagoa_core::{DatasetName, InstitutionRole, Role};
+use lagoa_lake::catalog::AuditEntry;
 use lagoa_lake::{Lake, LakeError};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +60,7 @@ async fn record(
     lake.audit(&AuditEntry {
         datasets: vec![dataset.to_owned()],
         reason: reason.map(str::to_owned),
-        ..AuditEntry::by(who, action, subject, outcome)
+        ..who.audit_entry(action, subject, outcome)
     })
     .await?;
     Ok(())
@@ -81,8 +82,7 @@ async fn refuse<T>(
 
 /// Whether the principal's institution coordinates the agreement.
 pub async fn is_coordinator(lake: &Lake, who: &Principal) -> Result<bool> {
-    Ok(lake
-        .catalog
+    Ok(crate::GovernanceStore::of(&lake.catalog)
         .institution(&who.institution)
         .await?
         .is_some_and(|i| i.role == InstitutionRole::Coordinator))
@@ -93,8 +93,7 @@ pub async fn may_decide(lake: &Lake, who: &Principal, dataset: &str) -> Result<b
     if who.role == Role::Admin {
         return Ok(true);
     }
-    let provider = lake
-        .catalog
+    let provider = crate::GovernanceStore::of(&lake.catalog)
         .categorisation(dataset)
         .await?
         .map(|c| c.provider);
@@ -187,13 +186,17 @@ pub async fn categorise(
 ) -> Result<Categorised> {
     let name = DatasetName::new(dataset.to_owned())
         .map_err(|e| StewardshipError::Invalid(e.to_string()))?;
-    let previous = lake.catalog.categorisation(dataset).await?;
+    let previous = crate::GovernanceStore::of(&lake.catalog)
+        .categorisation(dataset)
+        .await?;
     let refused = |why: &'static str, message: String| {
         refuse::<Categorised>(lake, who, "categorise", dataset, dataset, why, message)
     };
     let provider = match &previous {
         None => {
-            let delivered = lake.catalog.dataset_provider(dataset).await?;
+            let delivered = crate::GovernanceStore::of(&lake.catalog)
+                .dataset_provider(dataset)
+                .await?;
             match (delivered, &change.provider) {
                 (Some(d), Some(named)) if *named != d => {
                     return refused(
@@ -304,8 +307,7 @@ pub async fn file_request(
     who: &Principal,
     request: &NewRequest,
 ) -> Result<AccessRequest> {
-    let filed = lake
-        .catalog
+    let filed = crate::GovernanceStore::of(&lake.catalog)
         .file_request(
             &who.name,
             &who.institution,
@@ -334,8 +336,7 @@ pub async fn decide(
     approve: bool,
     reason: &str,
 ) -> Result<AccessRequest> {
-    let request = lake
-        .catalog
+    let request = crate::GovernanceStore::of(&lake.catalog)
         .request(request_id)
         .await?
         .ok_or_else(|| StewardshipError::NotFound(format!("no request {request_id}")))?;
@@ -379,8 +380,7 @@ pub async fn decide(
         )
         .await;
     }
-    let decided = lake
-        .catalog
+    let decided = crate::GovernanceStore::of(&lake.catalog)
         .decide_request(request_id, approve, &who.name, reason)
         .await?;
     record(
@@ -402,8 +402,7 @@ pub async fn revoke_grant(
     grant_id: &str,
     reason: &str,
 ) -> Result<Grant> {
-    let grant = lake
-        .catalog
+    let grant = crate::GovernanceStore::of(&lake.catalog)
         .grants()
         .await?
         .into_iter()
@@ -424,7 +423,10 @@ pub async fn revoke_grant(
         )
         .await;
     }
-    if !lake.catalog.revoke_grant(grant_id, &who.name).await? {
+    if !crate::GovernanceStore::of(&lake.catalog)
+        .revoke_grant(grant_id, &who.name)
+        .await?
+    {
         return Err(StewardshipError::Invalid(format!(
             "grant {grant_id} was revoked already"
         )));
@@ -444,7 +446,7 @@ pub async fn revoke_grant(
 
 /// The requests the principal may see.
 pub async fn visible_requests(lake: &Lake, who: &Principal) -> Result<Vec<AccessRequest>> {
-    let all = lake.catalog.requests().await?;
+    let all = crate::GovernanceStore::of(&lake.catalog).requests().await?;
     if who.role == Role::Admin || is_coordinator(lake, who).await? {
         return Ok(all);
     }
@@ -461,7 +463,7 @@ pub async fn visible_requests(lake: &Lake, who: &Principal) -> Result<Vec<Access
 /// The grants the principal may see: its own and its institution's, those
 /// on datasets it decides for, all for coordinators and admins.
 pub async fn visible_grants(lake: &Lake, who: &Principal) -> Result<Vec<Grant>> {
-    let all = lake.catalog.grants().await?;
+    let all = crate::GovernanceStore::of(&lake.catalog).grants().await?;
     if who.role == Role::Admin || is_coordinator(lake, who).await? {
         return Ok(all);
     }

@@ -85,7 +85,8 @@ pub enum LakeError {
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;
 
 impl LakeError {
-    pub(crate) fn catalog(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> LakeError {
+    /// A catalog error with what was being done.
+    pub fn catalog(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> LakeError {
         let context = context.into();
         move |source| LakeError::Catalog { context, source }
     }

@@ -15,13 +15,14 @@ mod encode;
 mod session;
 
 use encode::{error_info, fields, pg_type, rows};
+use lagoa_governance::Principal;
 use session::{Local, Login, Session, local_command};
 
 use async_trait::async_trait;
 use futures::Sink;
 use lagoa_governance::{Door, SignInError, SignIns};
 use lagoa_lake::Lake;
-use lagoa_lake::catalog::{AuditEntry, Principal, now_micros};
+use lagoa_lake::catalog::{AuditEntry, now_micros};
 use lagoa_sql::{QueryError, QueryRequest, QueryService};
 use pgwire::api::auth::cleartext::CleartextPasswordAuth;
 use pgwire::api::auth::mechanism::AuthMechanismFactory;
@@ -264,8 +265,7 @@ async fn principal<C: ClientInfo + Sync + ?Sized>(
         .session_extensions()
         .get::<Session>()
         .ok_or_else(|| fatal("28000", "not signed in".into()))?;
-    let reason = match lake
-        .catalog
+    let reason = match lagoa_governance::GovernanceStore::of(&lake.catalog)
         .authenticate(&session.token, now_micros())
         .await
     {

@@ -441,15 +441,16 @@ async fn categorise_published(
     level: SharingLevel,
     record: &IndicatorRun,
 ) -> Result<(), IndicatorError> {
-    let current = lake.catalog.categorisation(name.as_str()).await?;
+    let current = lagoa_governance::GovernanceStore::of(&lake.catalog)
+        .categorisation(name.as_str())
+        .await?;
     if current.as_ref().is_some_and(|c| c.level == level) {
         return Ok(());
     }
     let provider = match &current {
         Some(c) => c.provider.clone(),
         None => {
-            let office = lake
-                .catalog
+            let office = lagoa_governance::GovernanceStore::of(&lake.catalog)
                 .institutions()
                 .await?
                 .into_iter()
@@ -461,7 +462,7 @@ async fn categorise_published(
                 );
                 return Ok(());
             };
-            lake.catalog
+            lagoa_governance::GovernanceStore::of(&lake.catalog)
                 .name_provider(name.as_str(), &office.name, "indicator")
                 .await?;
             office.name
@@ -470,7 +471,7 @@ async fn categorise_published(
     lagoa_governance::categorisation::categorise(
         &lake.catalog,
         name,
-        &lagoa_lake::catalog::NewCategorisation {
+        &lagoa_governance::NewCategorisation {
             level: Some(level),
             provider: Some(provider),
             justification: Some(record.derivation.clone()),

@@ -11,8 +11,9 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use lagoa_core::{DatasetName, SharingLevel};
+use lagoa_governance::Principal;
 use lagoa_governance::policy::{DatasetMeta, table_access};
-use lagoa_lake::catalog::{IndicatorRun, Principal, now_micros};
+use lagoa_lake::catalog::{IndicatorRun, now_micros};
 use lagoa_lake::{AsOf, Lake};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -154,11 +155,12 @@ pub async fn may_see(
         return Ok(Ok(()));
     }
     let reader = crate::query::reader(lake, who, None).await?;
-    let grants = lake
-        .catalog
+    let grants = lagoa_governance::GovernanceStore::of(&lake.catalog)
         .live_grants(&who.name, &who.institution, now_micros())
         .await?;
-    let treatments = lake.catalog.treatments().await?;
+    let treatments = lagoa_governance::GovernanceStore::of(&lake.catalog)
+        .treatments()
+        .await?;
     Ok(table_access(&reader, &DatasetMeta::of(&info, &treatments), &grants).map(|_| ()))
 }
 

@@ -74,7 +74,7 @@ pub(super) async fn institution(
             role,
             description,
         } => {
-            lake.catalog
+            lagoa_governance::GovernanceStore::of(&lake.catalog)
                 .add_institution(&name, role, &description)
                 .await?;
             audit_admin(lake, &actor, "institution_added", &name).await?;
@@ -82,7 +82,10 @@ pub(super) async fn institution(
         }
         InstitutionCommand::List => {
             println!("{:<24} {:<12} {:<20} DESCRIPTION", "NAME", "ROLE", "ADDED");
-            for i in lake.catalog.institutions().await? {
+            for i in lagoa_governance::GovernanceStore::of(&lake.catalog)
+                .institutions()
+                .await?
+            {
                 println!(
                     "{:<24} {:<12} {:<20} {}",
                     i.name,
@@ -109,8 +112,7 @@ pub(super) async fn user(
             role,
             service,
         } => {
-            let p = lake
-                .catalog
+            let p = lagoa_governance::GovernanceStore::of(&lake.catalog)
                 .add_principal(&name, &institution, role, service)
                 .await?;
             audit_admin(
@@ -130,7 +132,10 @@ pub(super) async fn user(
                 "{:<24} {:<20} {:<9} {:<8} STATE",
                 "NAME", "INSTITUTION", "ROLE", "KIND"
             );
-            for p in lake.catalog.principals().await? {
+            for p in lagoa_governance::GovernanceStore::of(&lake.catalog)
+                .principals()
+                .await?
+            {
                 let state = match p.disabled_at {
                     Some(at) => format!("disabled {}", format_micros(at)),
                     None => "active".to_owned(),
@@ -142,7 +147,10 @@ pub(super) async fn user(
             }
         }
         UserCommand::Disable { name } => {
-            if !lake.catalog.disable_principal(&name).await? {
+            if !lagoa_governance::GovernanceStore::of(&lake.catalog)
+                .disable_principal(&name)
+                .await?
+            {
                 bail!("no active principal named {name}");
             }
             audit_admin(lake, &actor, "principal_disabled", &name).await?;
@@ -167,8 +175,7 @@ pub(super) async fn token(
             let expires_at = (expires_days > 0).then(|| {
                 lagoa_lake::catalog::now_micros() + i64::from(expires_days) * 86_400_000_000
             });
-            let issued = lake
-                .catalog
+            let issued = lagoa_governance::GovernanceStore::of(&lake.catalog)
                 .issue_token(&principal, &label, expires_at)
                 .await?;
             audit_admin(
@@ -193,7 +200,10 @@ pub(super) async fn token(
                 "{:<14} {:<24} {:<20} {:<20} {:<20} LABEL",
                 "ID", "PRINCIPAL", "CREATED", "EXPIRES", "STATE"
             );
-            for t in lake.catalog.tokens(principal.as_deref()).await? {
+            for t in lagoa_governance::GovernanceStore::of(&lake.catalog)
+                .tokens(principal.as_deref())
+                .await?
+            {
                 let state = match t.revoked_at {
                     Some(at) => format!("revoked {}", format_micros(at)),
                     None => "live".to_owned(),
@@ -212,7 +222,10 @@ pub(super) async fn token(
             }
         }
         TokenCommand::Revoke { token_id } => {
-            if !lake.catalog.revoke_token(&token_id).await? {
+            if !lagoa_governance::GovernanceStore::of(&lake.catalog)
+                .revoke_token(&token_id)
+                .await?
+            {
                 bail!("no live token with id {token_id} (see `lagoa token list`)");
             }
             audit_admin(lake, &actor, "token_revoked", &token_id).await?;
@@ -247,8 +260,7 @@ pub(super) async fn admin_actor(lake: &Lake, token: Option<&str>) -> Result<Audi
     let Some(token) = token else {
         return Ok(cli_actor());
     };
-    let who = lake
-        .catalog
+    let who = lagoa_governance::GovernanceStore::of(&lake.catalog)
         .authenticate(token, lagoa_lake::catalog::now_micros())
         .await
         .map_err(|e| anyhow::anyhow!("the token was refused: {e}"))?;

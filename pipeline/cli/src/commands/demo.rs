@@ -9,7 +9,8 @@ use anyhow::{Context, Result, anyhow};
 use lagoa_core::{InstitutionRole, Role};
 use lagoa_daemon::{Firing, FiringResult, SourceFile, SystemClock};
 use lagoa_demo::{GenerateOptions, office};
-use lagoa_lake::catalog::{NewCategorisation, NewRequest};
+use lagoa_governance::{NewCategorisation, NewRequest};
+
 use lagoa_lake::{InitOptions, Lake};
 use lagoa_sql::indicators;
 use std::path::{Path, PathBuf};
@@ -132,17 +133,25 @@ pub(super) async fn command(lake_dir: &Path, command: DemoCommand) -> Result<()>
 
 async fn ensure_people(lake: &Lake) -> Result<()> {
     for (name, role, description) in office::INSTITUTIONS {
-        if lake.catalog.institution(name).await?.is_none() {
+        if lagoa_governance::GovernanceStore::of(&lake.catalog)
+            .institution(name)
+            .await?
+            .is_none()
+        {
             let role: InstitutionRole = role.parse()?;
-            lake.catalog
+            lagoa_governance::GovernanceStore::of(&lake.catalog)
                 .add_institution(name, role, description)
                 .await?;
         }
     }
     for (name, institution, role) in office::PEOPLE {
-        if lake.catalog.principal(name).await?.is_none() {
+        if lagoa_governance::GovernanceStore::of(&lake.catalog)
+            .principal(name)
+            .await?
+            .is_none()
+        {
             let role: Role = role.parse()?;
-            lake.catalog
+            lagoa_governance::GovernanceStore::of(&lake.catalog)
                 .add_principal(name, institution, role, false)
                 .await?;
         }
@@ -156,8 +165,7 @@ async fn issue_tokens(lake: &Lake, path: &Path) -> Result<Vec<(String, String)>>
     let mut text =
         String::from("# Tokens of the demo's people (lagoa demo run). Keep this file private.\n");
     for (name, institution, role) in office::PEOPLE {
-        let issued = lake
-            .catalog
+        let issued = lagoa_governance::GovernanceStore::of(&lake.catalog)
             .issue_token(
                 name,
                 "demo",
@@ -210,13 +218,16 @@ async fn run_sources(lake: &Arc<Lake>, dir: &Path) -> Result<()> {
 }
 
 async fn categorise_and_grant(lake: &Lake) -> Result<()> {
-    let admin = lake
-        .catalog
+    let admin = lagoa_governance::GovernanceStore::of(&lake.catalog)
         .principal("ana")
         .await?
         .ok_or_else(|| anyhow!("the demo's admin is missing"))?;
     for (dataset, provider) in office::PROVIDERS {
-        if lake.catalog.categorisation(dataset).await?.is_some() {
+        if lagoa_governance::GovernanceStore::of(&lake.catalog)
+            .categorisation(dataset)
+            .await?
+            .is_some()
+        {
             continue;
         }
         let contract = office::CONTRACTS
@@ -241,19 +252,16 @@ async fn categorise_and_grant(lake: &Lake) -> Result<()> {
     }
     // The research agency asks for the deaths, without personal columns in
     // clear; the health secretariat's steward approves.
-    let lucia = lake
-        .catalog
+    let lucia = lagoa_governance::GovernanceStore::of(&lake.catalog)
         .principal("lucia")
         .await?
         .ok_or_else(|| anyhow!("lucia is missing"))?;
-    let marcos = lake
-        .catalog
+    let marcos = lagoa_governance::GovernanceStore::of(&lake.catalog)
         .principal("marcos")
         .await?
         .ok_or_else(|| anyhow!("marcos is missing"))?;
     let now = lagoa_lake::catalog::now_micros();
-    if lake
-        .catalog
+    if lagoa_governance::GovernanceStore::of(&lake.catalog)
         .live_grants("lucia", "agencia", now)
         .await?
         .is_empty()

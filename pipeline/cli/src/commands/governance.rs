@@ -5,10 +5,9 @@
 use anyhow::{Result, anyhow};
 use lagoa_core::SharingLevel;
 use lagoa_governance::stewardship;
+use lagoa_governance::{NewCategorisation, NewRequest, Principal};
 use lagoa_lake::Lake;
-use lagoa_lake::catalog::{
-    AuditEntry, NewCategorisation, NewRequest, Principal, format_micros, now_micros,
-};
+use lagoa_lake::catalog::{AuditEntry, format_micros, now_micros};
 use std::sync::Arc;
 
 #[derive(clap::Subcommand)]
@@ -113,7 +112,7 @@ async fn actor(lake: &Lake, token: Option<&str>) -> Result<Principal> {
     let token = token.ok_or_else(|| {
         anyhow!("this is a decision made by a person: pass their token with --token or LAGOA_TOKEN (see `lagoa token create`)")
     })?;
-    lake.catalog
+    lagoa_governance::GovernanceStore::of(&lake.catalog)
         .authenticate(token, now_micros())
         .await
         .map_err(|e| anyhow!("the token was refused: {e}"))
@@ -189,7 +188,7 @@ pub(super) async fn dataset(
             institution,
         } => {
             let actor = super::access::admin_actor(lake, token).await?;
-            lake.catalog
+            lagoa_governance::GovernanceStore::of(&lake.catalog)
                 .name_provider(
                     &dataset,
                     &institution,
@@ -206,7 +205,10 @@ pub(super) async fn dataset(
             println!("{dataset} is delivered by {institution}");
         }
         DatasetCommand::History { dataset } => {
-            for c in lake.catalog.categorisations(&dataset).await? {
+            for c in lagoa_governance::GovernanceStore::of(&lake.catalog)
+                .categorisations(&dataset)
+                .await?
+            {
                 println!(
                     "v{:<3} {}  {:<12} provider {:<16} by {:<16} {}\n      justification: {}\n      conditions: {}\n      restrictions: {}\n      personal columns pseudonymised: [{}], removed: [{}], generalised: [{}]",
                     c.version,
@@ -280,7 +282,11 @@ pub(super) async fn request(
             // catalog owner's view of every request.
             let requests = match token {
                 Some(_) => stewardship::visible_requests(lake, &actor(lake, token).await?).await?,
-                None => lake.catalog.requests().await?,
+                None => {
+                    lagoa_governance::GovernanceStore::of(&lake.catalog)
+                        .requests()
+                        .await?
+                }
             };
             for r in requests {
                 let late = r.status == "pending" && r.deadline_at < now;
@@ -336,7 +342,10 @@ pub(super) async fn grant(lake: &Lake, token: Option<&str>, command: GrantComman
                 "{:<36} {:<16} {:<24} {:<8} {:<20} PURPOSE",
                 "GRANT", "DATASET", "GRANTEE", "STATE", "EXPIRES"
             );
-            for g in lake.catalog.grants().await? {
+            for g in lagoa_governance::GovernanceStore::of(&lake.catalog)
+                .grants()
+                .await?
+            {
                 println!(
                     "{:<36} {:<16} {:<24} {:<8} {:<20} {}",
                     g.grant_id,

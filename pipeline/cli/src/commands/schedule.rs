@@ -134,7 +134,11 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
             config.console.timezone
         )
     })?;
-    if lake.catalog.principals().await?.is_empty() {
+    if lagoa_governance::GovernanceStore::of(&lake.catalog)
+        .principals()
+        .await?
+        .is_empty()
+    {
         eprintln!(
             "No one can sign in yet. Create an operator and a token:\n  lagoa institution add <office> --role coordinator\n  lagoa user add <name> --institution <office> --role operator\n  lagoa token create <name>"
         );

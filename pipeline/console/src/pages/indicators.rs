@@ -30,7 +30,7 @@ fn find(console: &Console, name: &str) -> Result<Indicator, PageError> {
 /// The values `viewer` may see, or a refusal page; the view is audited.
 async fn visible(
     console: &Console,
-    viewer: &lagoa_lake::catalog::Principal,
+    viewer: &lagoa_governance::Principal,
     indicator: &Indicator,
     action: &str,
 ) -> Result<Vec<Value>, PageError> {

@@ -8,8 +8,9 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use lagoa_governance::AuthError;
 use lagoa_governance::{Door, SignInError};
-use lagoa_lake::catalog::AuthError;
+
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -269,8 +269,7 @@ impl Landing {
                 ctx.run.snapshot_id = Some(snapshot);
                 ctx.run.raw_id = raw.map(|r| r.raw_id).or(self.replayed_raw.clone());
                 if let Some((provider, from)) = &ctx.provider
-                    && let Err(e) = lake
-                        .catalog
+                    && let Err(e) = lagoa_governance::GovernanceStore::of(&lake.catalog)
                         .name_provider(ctx.request.dataset.as_str(), provider, from)
                         .await
                 {

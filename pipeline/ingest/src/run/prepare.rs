@@ -55,7 +55,11 @@ async fn delivering_provider(
 ) -> Result<Option<(String, String)>, IngestError> {
     let named = match (&request.provider, contract) {
         (Some(p), _) => {
-            if lake.catalog.institution(p).await?.is_none() {
+            if lagoa_governance::GovernanceStore::of(&lake.catalog)
+                .institution(p)
+                .await?
+                .is_none()
+            {
                 return Err(IngestError::Usage(format!(
                     "institution {p}, named as the provider of this delivery, does not exist (add it with `lagoa institution add`)"
                 )));
@@ -64,15 +68,19 @@ async fn delivering_provider(
         }
         (None, Some(c)) => {
             let p = c.dataset.provider.trim();
-            if p.is_empty() || lake.catalog.institution(p).await?.is_none() {
+            if p.is_empty()
+                || lagoa_governance::GovernanceStore::of(&lake.catalog)
+                    .institution(p)
+                    .await?
+                    .is_none()
+            {
                 return Ok(None);
             }
             (p.to_owned(), format!("contract of {}", c.dataset.name))
         }
         (None, None) => return Ok(None),
     };
-    if let Some(known) = lake
-        .catalog
+    if let Some(known) = lagoa_governance::GovernanceStore::of(&lake.catalog)
         .dataset_provider(request.dataset.as_str())
         .await?
         && known != named.0

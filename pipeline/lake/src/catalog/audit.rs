@@ -44,21 +44,6 @@ pub struct AuditEntry {
     pub subject: Option<String>,
 }
 
-impl AuditEntry {
-    /// An entry for `action` by `who` about `subject`, with its outcome;
-    /// the other fields empty, to be set where they apply.
-    pub fn by(who: &super::Principal, action: &str, subject: &str, outcome: &str) -> Self {
-        AuditEntry {
-            principal: who.name.clone(),
-            institution: who.institution.clone(),
-            action: action.to_owned(),
-            subject: Some(subject.to_owned()),
-            outcome: outcome.to_owned(),
-            ..Default::default()
-        }
-    }
-}
-
 /// An entry as stored, with its place in the chain.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditRecord {

@@ -16,8 +16,6 @@ mod audit;
 mod commit;
 mod deletes;
 mod deliveries;
-mod governance;
-mod identity;
 mod indicators;
 mod migrations;
 pub mod model;
@@ -27,10 +25,6 @@ mod sources;
 
 pub use audit::{AuditCheck, AuditEntry, AuditKey, AuditRecord};
 pub use commit::merge_columns;
-pub use governance::{
-    AccessRequest, Categorisation, Grant, NewCategorisation, NewRequest, Treatments,
-};
-pub use identity::{AuthError, Institution, IssuedToken, Principal, TokenInfo};
 pub use indicators::{IndicatorInput, IndicatorRun};
 pub use runs::{
     ContractVersion, DURATION_BUCKETS, DriftEvent, QuarantineRecord, RunFilter, RunRecord,
@@ -199,6 +193,40 @@ impl Catalog {
 
     pub fn location(&self) -> &str {
         &self.location
+    }
+
+    /// The catalog database, for the crates that own tables in it
+    /// (governance: identity, categorisations, requests, grants). The lake's
+    /// own tables are changed only through its methods.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Opens the transaction of a change of a dataset's sharing level: the
+    /// level is set and a `categorise` snapshot taken in it; the caller
+    /// records why in the same transaction and commits it.
+    pub async fn begin_level_change(
+        &self,
+        name: &DatasetName,
+        level: SharingLevel,
+        by: &str,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Any>, i64)> {
+        let context = "changing a dataset's level";
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(LakeError::catalog(context))?;
+        let dataset_id = live_dataset_id(&mut tx, name).await?;
+        let summary = serde_json::json!({ "level": level.as_str(), "by": by }).to_string();
+        let snapshot = new_snapshot(&mut tx, Some(dataset_id), "categorise", &summary).await?;
+        sqlx::query("UPDATE lagoa_dataset SET level = $1 WHERE dataset_id = $2")
+            .bind(level.as_str())
+            .bind(dataset_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(LakeError::catalog(context))?;
+        Ok((tx, snapshot))
     }
 
     pub async fn close(&self) {

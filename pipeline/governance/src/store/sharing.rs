@@ -7,9 +7,10 @@
 //! an approved request, decided by a steward of the dataset's provider
 //! within the deadline (the decree gives 30 days).
 
-use super::{AsOf, Catalog, get, live_dataset_id, new_snapshot, now_micros};
-use crate::error::{LakeError, Result};
+use super::{GovernanceStore, get};
 use lagoa_core::{DatasetName, Generalisation, SharingLevel};
+use lagoa_lake::catalog::now_micros;
+use lagoa_lake::{AsOf, LakeError, Result};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use std::collections::BTreeMap;
@@ -139,7 +140,7 @@ const CATEGORISATION_COLUMNS: &str = "dataset, version, level, provider, justifi
 const REQUEST_COLUMNS: &str = "request_id, dataset, columns_asked, personal, principal, institution, for_institution, purpose, legal_basis, until_at, status, filed_at, deadline_at, decided_by, decided_at, decision_reason, grant_id";
 const GRANT_COLUMNS: &str = "grant_id, request_id, dataset, grantee_kind, grantee, columns_granted, personal, purpose, legal_basis, expires_at, granted_by, granted_at, revoked_at, revoked_by";
 
-impl Catalog {
+impl GovernanceStore {
     /// The categorisation in force (the newest version), if any was set.
     pub async fn categorisation(&self, dataset: &str) -> Result<Option<Categorisation>> {
         Ok(self.categorisations(dataset).await?.into_iter().last())
@@ -162,7 +163,7 @@ impl Catalog {
             "SELECT c.dataset, c.removed, c.generalised FROM lagoa_categorisation c
              WHERE c.version = (SELECT max(v.version) FROM lagoa_categorisation v WHERE v.dataset = c.dataset)",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await
         .map_err(LakeError::catalog("reading categorisations"))?;
         rows.iter()
@@ -187,7 +188,7 @@ impl Catalog {
             "SELECT {CATEGORISATION_COLUMNS} FROM lagoa_categorisation WHERE dataset = $1 ORDER BY version"
         ))
         .bind(dataset)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await
         .map_err(LakeError::catalog("reading categorisations"))?;
         rows.iter().map(categorisation_from_row).collect()
@@ -197,7 +198,7 @@ impl Catalog {
     pub async fn dataset_provider(&self, dataset: &str) -> Result<Option<String>> {
         let row = sqlx::query("SELECT provider FROM lagoa_dataset_provider WHERE dataset = $1")
             .bind(dataset)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await
             .map_err(LakeError::catalog("reading a dataset's provider"))?;
         row.map(|r| get(&r, "provider")).transpose()
@@ -232,7 +233,7 @@ impl Catalog {
         .bind(provider)
         .bind(named_from)
         .bind(now_micros())
-        .execute(&self.pool)
+        .execute(self.pool())
         .await
         .map_err(LakeError::catalog("recording a dataset's provider"))?;
         // Another process may have named another one first.
@@ -245,8 +246,8 @@ impl Catalog {
     }
 
     /// Records a version of a dataset's categorisation, decided by
-    /// governance (`lagoa_governance::categorisation`), in a snapshot of
-    /// its own; the dataset's level follows it.
+    /// [`crate::categorisation`], in the snapshot of the dataset's level
+    /// change: both land in one transaction, or neither.
     pub async fn record_categorisation(
         &self,
         mut record: Categorisation,
@@ -254,22 +255,10 @@ impl Catalog {
         let name = DatasetName::new(record.dataset.clone())
             .map_err(|e| LakeError::Invalid(e.to_string()))?;
         let context = "recording a categorisation";
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(LakeError::catalog(context))?;
-        let dataset_id = live_dataset_id(&mut tx, &name).await?;
-        let summary =
-            serde_json::json!({ "level": record.level.as_str(), "by": record.changed_by })
-                .to_string();
-        let snapshot = new_snapshot(&mut tx, Some(dataset_id), "categorise", &summary).await?;
-        sqlx::query("UPDATE lagoa_dataset SET level = $1 WHERE dataset_id = $2")
-            .bind(record.level.as_str())
-            .bind(dataset_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(LakeError::catalog(context))?;
+        let (mut tx, snapshot) = self
+            .catalog
+            .begin_level_change(&name, record.level, &record.changed_by)
+            .await?;
         record.changed_at = now_micros();
         record.snapshot_id = snapshot;
         sqlx::query(&format!(
@@ -307,8 +296,9 @@ impl Catalog {
     ) -> Result<AccessRequest> {
         let name = DatasetName::new(request.dataset.clone())
             .map_err(|e| LakeError::Invalid(e.to_string()))?;
-        let latest = self.resolve(&AsOf::Latest).await?;
+        let latest = self.catalog.resolve(&AsOf::Latest).await?;
         let info = self
+            .catalog
             .dataset(&name, latest)
             .await?
             .ok_or_else(|| LakeError::UnknownDataset(name.to_string()))?;
@@ -372,7 +362,7 @@ impl Catalog {
         .bind(&record.status)
         .bind(record.filed_at)
         .bind(record.deadline_at)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await
         .map_err(LakeError::catalog("filing a request"))?;
         Ok(record)
@@ -383,7 +373,7 @@ impl Catalog {
             "SELECT {REQUEST_COLUMNS} FROM lagoa_request WHERE request_id = $1"
         ))
         .bind(request_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await
         .map_err(LakeError::catalog("reading requests"))?;
         row.as_ref().map(request_from_row).transpose()
@@ -394,7 +384,7 @@ impl Catalog {
         let rows = sqlx::query(&format!(
             "SELECT {REQUEST_COLUMNS} FROM lagoa_request ORDER BY filed_at DESC"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await
         .map_err(LakeError::catalog("reading requests"))?;
         rows.iter().map(request_from_row).collect()
@@ -415,7 +405,7 @@ impl Catalog {
         }
         let context = "deciding a request";
         let mut tx = self
-            .pool
+            .pool()
             .begin()
             .await
             .map_err(LakeError::catalog(context))?;
@@ -491,7 +481,7 @@ impl Catalog {
         let rows = sqlx::query(&format!(
             "SELECT {GRANT_COLUMNS} FROM lagoa_grant ORDER BY granted_at DESC"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await
         .map_err(LakeError::catalog("reading grants"))?;
         rows.iter().map(grant_from_row).collect()
@@ -512,7 +502,7 @@ impl Catalog {
         .bind(principal)
         .bind(institution)
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await
         .map_err(LakeError::catalog("reading grants"))?;
         rows.iter().map(grant_from_row).collect()
@@ -526,7 +516,7 @@ impl Catalog {
         .bind(grant_id)
         .bind(now_micros())
         .bind(by)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await
         .map_err(LakeError::catalog("revoking a grant"))?
         .rows_affected();

@@ -5,10 +5,11 @@
 //! is stored; the token itself is shown once, when it is issued, and never
 //! appears in an error or a log.
 
-use super::{Catalog, get, now_micros};
-use crate::error::{LakeError, Result};
+use super::{GovernanceStore, get};
 use base64::Engine;
 use lagoa_core::{InstitutionRole, Role};
+use lagoa_lake::catalog::{AuditEntry, now_micros};
+use lagoa_lake::{LakeError, Result};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -32,6 +33,21 @@ pub struct Principal {
     pub kind: String,
     pub created_at: i64,
     pub disabled_at: Option<i64>,
+}
+
+impl Principal {
+    /// An audit entry for `action` by this principal about `subject`, with
+    /// its outcome; the other fields empty, to be set where they apply.
+    pub fn audit_entry(&self, action: &str, subject: &str, outcome: &str) -> AuditEntry {
+        AuditEntry {
+            principal: self.name.clone(),
+            institution: self.institution.clone(),
+            action: action.to_owned(),
+            subject: Some(subject.to_owned()),
+            outcome: outcome.to_owned(),
+            ..Default::default()
+        }
+    }
 }
 
 /// A token as the catalog knows it: never the secret.
@@ -104,7 +120,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-impl Catalog {
+impl GovernanceStore {
     pub async fn add_institution(
         &self,
         name: &str,
@@ -130,7 +146,7 @@ impl Catalog {
         .bind(role.as_str())
         .bind(&institution.description)
         .bind(institution.created_at)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await
         .map_err(LakeError::catalog("adding an institution"))?;
         Ok(institution)
@@ -141,7 +157,7 @@ impl Catalog {
             "SELECT name, role, description, created_at FROM lagoa_institution WHERE name = $1",
         )
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await
         .map_err(LakeError::catalog("reading institutions"))?;
         row.as_ref().map(institution_from_row).transpose()
@@ -151,7 +167,7 @@ impl Catalog {
         let rows = sqlx::query(
             "SELECT name, role, description, created_at FROM lagoa_institution ORDER BY name",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await
         .map_err(LakeError::catalog("reading institutions"))?;
         rows.iter().map(institution_from_row).collect()
@@ -192,7 +208,7 @@ impl Catalog {
         .bind(role.as_str())
         .bind(&principal.kind)
         .bind(principal.created_at)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await
         .map_err(LakeError::catalog("adding a principal"))?;
         Ok(principal)
@@ -203,7 +219,7 @@ impl Catalog {
             "SELECT {PRINCIPAL_COLUMNS} FROM lagoa_principal WHERE name = $1"
         ))
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await
         .map_err(LakeError::catalog("reading principals"))?;
         row.as_ref().map(principal_from_row).transpose()
@@ -213,7 +229,7 @@ impl Catalog {
         let rows = sqlx::query(&format!(
             "SELECT {PRINCIPAL_COLUMNS} FROM lagoa_principal ORDER BY name"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await
         .map_err(LakeError::catalog("reading principals"))?;
         rows.iter().map(principal_from_row).collect()
@@ -226,7 +242,7 @@ impl Catalog {
         )
         .bind(name)
         .bind(now_micros())
-        .execute(&self.pool)
+        .execute(self.pool())
         .await
         .map_err(LakeError::catalog("disabling a principal"))?
         .rows_affected();
@@ -278,7 +294,7 @@ impl Catalog {
         .bind(&info.label)
         .bind(info.created_at)
         .bind(info.expires_at)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await
         .map_err(LakeError::catalog("issuing a token"))?;
         Ok(IssuedToken { info, token })
@@ -290,7 +306,7 @@ impl Catalog {
             "SELECT {TOKEN_COLUMNS} FROM lagoa_token WHERE $1 = '' OR principal = $1 ORDER BY created_at DESC"
         ))
         .bind(principal.unwrap_or(""))
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await
         .map_err(LakeError::catalog("reading tokens"))?;
         rows.iter().map(token_from_row).collect()
@@ -303,7 +319,7 @@ impl Catalog {
         )
         .bind(token_id)
         .bind(now_micros())
-        .execute(&self.pool)
+        .execute(self.pool())
         .await
         .map_err(LakeError::catalog("revoking a token"))?
         .rows_affected();
@@ -317,7 +333,7 @@ impl Catalog {
             "SELECT {TOKEN_COLUMNS}, token_hash FROM lagoa_token WHERE token_id = $1"
         ))
         .bind(token_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await
         .map_err(LakeError::catalog("checking a token"))?
         .ok_or(AuthError::Unknown)?;
@@ -352,7 +368,7 @@ impl Catalog {
             sqlx::query("UPDATE lagoa_token SET last_used_at = $2 WHERE token_id = $1")
                 .bind(&info.token_id)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(self.pool())
                 .await
                 .map_err(LakeError::catalog("recording a token's use"))?;
         }

@@ -1,0 +1,46 @@
+//! Governance's tables in the catalog database: institutions, principals
+//! and tokens (`identity.rs`); categorisations, providers, requests and
+//! grants (`sharing.rs`). The lake's migrations create them with the rest
+//! of the catalog (one migration sequence per database); only this store
+//! reads and writes them.
+
+mod identity;
+mod sharing;
+
+pub use identity::{AuthError, Institution, IssuedToken, Principal, TokenInfo};
+pub use sharing::{
+    AccessRequest, Categorisation, Grant, NewCategorisation, NewRequest, Treatments,
+};
+
+use lagoa_lake::catalog::Catalog;
+use lagoa_lake::{LakeError, Result};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// Governance's view of the catalog database.
+#[derive(Clone, Debug)]
+pub struct GovernanceStore {
+    catalog: Catalog,
+}
+
+impl GovernanceStore {
+    /// The store on the database of `catalog` (a cheap handle: the pool is
+    /// shared).
+    pub fn of(catalog: &Catalog) -> Self {
+        GovernanceStore {
+            catalog: catalog.clone(),
+        }
+    }
+
+    fn pool(&self) -> &sqlx::AnyPool {
+        self.catalog.pool()
+    }
+}
+
+fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get(column)
+        .map_err(LakeError::catalog(format!("reading column {column}")))
+}
