@@ -42,7 +42,6 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "lagoa-governance",
             "lagoa-sql",
             "lagoa-daemon",
-            "lagoa-ingest",
         ],
     ),
     (

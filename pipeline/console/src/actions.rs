@@ -6,8 +6,7 @@ use crate::Console;
 use crate::auth::Viewer;
 use axum::extract::{Path, State};
 use axum::response::Redirect;
-use lagoa_daemon::{Firing, FiringResult, Quiet};
-use std::sync::Arc;
+use lagoa_daemon::Started;
 
 fn back(notice: &str, source: &str) -> Redirect {
     Redirect::to(&format!(
@@ -32,19 +31,6 @@ pub(crate) async fn trigger(
     let Some(source) = console.source(&name).cloned() else {
         return back("unknown", &name);
     };
-    let now = console.now().timestamp_micros();
-    match console.lake().catalog.source_state(&name).await {
-        Ok(Some(state))
-            if state.lease_owner.is_some() && state.lease_until.is_some_and(|u| u > now) =>
-        {
-            return back("busy", &name);
-        }
-        Ok(_) => {}
-        Err(e) => {
-            tracing::error!(source = %name, error = %e, "cannot read the source's state");
-            return back("unavailable", &name);
-        }
-    }
     if let Err(e) = console
         .audit(&viewer, "source_triggered", &name, "ok")
         .await
@@ -53,25 +39,16 @@ pub(crate) async fn trigger(
         return back("unavailable", &name);
     }
     tracing::info!(source = %name, by = %viewer.name, "run triggered from the console");
-    let firing = Firing {
-        lake: Arc::clone(&console.0.lake),
-        source,
-        clock: Arc::clone(&console.0.clock),
-        owner: format!("console:{}", viewer.name),
-        lease: console.options().lease,
-        stop_retries: console.0.stop_retries.clone(),
-        observer: Arc::new(Quiet),
-    };
-    console.0.runs.spawn(async move {
-        let result = firing.run(None, "manual").await;
-        match result {
-            FiringResult::Succeeded { attempts } => {
-                tracing::info!(source = %firing.source.name, attempts, "console run succeeded")
-            }
-            other => tracing::warn!(source = %firing.source.name, result = ?other, "console run did not succeed"),
-        }
-    });
-    back("triggered", &name)
+    match console
+        .0
+        .triggers
+        .start(source, &format!("console:{}", viewer.name))
+        .await
+    {
+        Started::Started => back("triggered", &name),
+        Started::Busy => back("busy", &name),
+        Started::Unavailable => back("unavailable", &name),
+    }
 }
 
 pub(crate) async fn pause(

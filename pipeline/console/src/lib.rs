@@ -28,12 +28,10 @@ use lagoa_governance::{AuthError, Principal};
 use axum::Router;
 use axum::routing::{get, post};
 use chrono_tz::Tz;
-use lagoa_daemon::{Clock, SourceFile};
+use lagoa_daemon::{Clock, SourceFile, Triggers};
 use lagoa_lake::Lake;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 /// How the console behaves; `lagoa serve` fills it from `lagoa.toml`.
 #[derive(Clone, Debug)]
@@ -70,9 +68,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     options: ConsoleOptions,
     sessions: Sessions,
-    /// Runs started from the console.
-    runs: TaskTracker,
-    stop_retries: CancellationToken,
+    /// Runs started from the console, through the daemon's trigger API.
+    triggers: Triggers,
 }
 
 impl Console {
@@ -84,14 +81,13 @@ impl Console {
         options: ConsoleOptions,
     ) -> Self {
         Console(Arc::new(Inner {
-            lake,
             signins,
             sources: sources.into_iter().map(Arc::new).collect(),
+            triggers: Triggers::new(Arc::clone(&lake), Arc::clone(&clock), options.lease),
+            lake,
             clock,
             options,
             sessions: Sessions::default(),
-            runs: TaskTracker::new(),
-            stop_retries: CancellationToken::new(),
         }))
     }
 
@@ -123,12 +119,7 @@ impl Console {
     /// Stops retrying runs started from the console and waits up to
     /// `grace` for them to end.
     pub async fn shutdown(&self, grace: Duration) {
-        self.0.stop_retries.cancel();
-        self.0.runs.close();
-        if tokio::time::timeout(grace, self.0.runs.wait())
-            .await
-            .is_err()
-        {
+        if !self.0.triggers.shutdown(grace).await {
             tracing::warn!("runs started from the console were still going at shutdown");
         }
     }

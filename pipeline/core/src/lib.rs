@@ -10,6 +10,7 @@ mod error_class;
 mod generalisation;
 mod identity;
 mod level;
+pub mod quality;
 mod run;
 
 pub use dataset::{DatasetName, InvalidDatasetName, SnapshotId};
@@ -17,4 +18,5 @@ pub use error_class::{ErrorClass, Retryable};
 pub use generalisation::{Generalisation, UnknownGeneralisation};
 pub use identity::{InstitutionRole, Role, UnknownRole};
 pub use level::{PersonalTag, SharingLevel, UnknownLevel};
+pub use quality::QualityReport;
 pub use run::{FailureClass, RunStatus, UnknownRunWord};

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod run_source;
 pub mod schedule;
 pub mod source_file;
+pub mod trigger;
 
 pub use alerts::{Alert, Alerter};
 pub use clock::{Clock, SystemClock, TestClock};
@@ -20,6 +21,7 @@ pub use indicators::IndicatorWatcher;
 pub use run_source::{Quiet, RunObserver, SourceRun, run_source};
 pub use schedule::Schedule;
 pub use source_file::SourceFile;
+pub use trigger::{Started, Triggers};
 
 use lagoa_ingest::IngestError;
 use lagoa_lake::LakeError;

@@ -14,7 +14,8 @@ use lagoa_lake::LakeError;
 use lagoa_schemas::ContractError;
 
 pub use contract_source::InferenceHints;
-pub use quality::QualityReport;
+pub use lagoa_core::QualityReport;
+pub use quality::report_html;
 pub use run::{Progress, RunOutcome, RunRequest, read_quarantine, record_failed_run, run_delivery};
 
 #[derive(Debug, thiserror::Error)]

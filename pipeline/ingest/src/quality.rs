@@ -3,79 +3,16 @@
 //! the municipality, so it holds counts and ranges, never a personal value:
 //! personal columns get counts only, text columns no ranges.
 
-use crate::check::{Drift, RejectedRow};
+use crate::check::RejectedRow;
 use arrow::array::{Array, ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Schema};
-use serde::{Deserialize, Serialize};
+use lagoa_core::quality::{ColumnQuality, QualityReport, ReasonCount};
 use std::collections::{BTreeMap, HashSet};
 
 /// Distinct values are counted exactly up to this many per column.
 const DISTINCT_CAP: usize = 100_000;
 /// Values sampled per untagged text column to spot CPF or CNS numbers.
 const IDENTIFIER_SAMPLE: usize = 1_000;
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct QualityReport {
-    pub run_id: String,
-    pub dataset: String,
-    pub source: String,
-    pub delivery: String,
-    pub contract_version: Option<u32>,
-    pub rows_read: u64,
-    pub rows_accepted: u64,
-    pub rows_rejected: u64,
-    pub rejected_share: f64,
-    pub max_rejected_share: f64,
-    /// `(column, reason) -> rows`; column `-` for rows that could not be
-    /// split into columns.
-    pub rejected_by_reason: Vec<ReasonCount>,
-    /// The first few rejected rows' locations, per reason, for the provider
-    /// to find them.
-    pub columns: Vec<ColumnQuality>,
-    /// Earliest and latest value of the contract's reference column.
-    pub period: Option<(String, String)>,
-    pub drift: Vec<Drift>,
-    pub warnings: Vec<String>,
-    pub status: lagoa_core::RunStatus,
-    /// An upsert's effect on the rows already in the dataset.
-    #[serde(default)]
-    pub upsert: Option<UpsertSummary>,
-}
-
-/// What an upsert did besides adding the delivery's rows.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct UpsertSummary {
-    /// Older rows the delivery's rows replaced.
-    pub rows_replaced: u64,
-    /// Older rows the delivery's deletion marks removed.
-    pub rows_deleted: u64,
-    /// Rows of the delivery that mark their key deleted.
-    pub deletion_marks: u64,
-    /// Rows of the delivery a later row with the same key superseded.
-    pub repeated_keys: u64,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ReasonCount {
-    pub column: String,
-    pub reason: String,
-    pub rows: u64,
-    /// Up to five locations (`line 12`).
-    pub examples: Vec<String>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ColumnQuality {
-    pub name: String,
-    pub data_type: String,
-    pub personal: bool,
-    pub nulls: u64,
-    /// Exact up to 100 000; `distinct_capped` says when it stopped counting.
-    pub distinct: u64,
-    pub distinct_capped: bool,
-    pub min: Option<String>,
-    pub max: Option<String>,
-}
 
 struct ColumnState {
     name: String,
@@ -303,87 +240,86 @@ fn render(data_type: &DataType, v: f64) -> String {
     }
 }
 
-impl QualityReport {
-    /// A self-contained HTML page the office can send to the municipality.
-    pub fn to_html(&self) -> String {
-        let e = html_escape;
-        let mut out = String::new();
-        out.push_str("<!doctype html><html lang=\"pt-BR\"><head><meta charset=\"utf-8\"><title>Relatório de qualidade</title>");
-        out.push_str("<style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f2f2f2}.bad{color:#a00}.ok{color:#070}</style></head><body>");
-        out.push_str(&format!(
-            "<h1>Relatório de qualidade da entrega</h1><p>Conjunto <b>{}</b> · fonte {} · entrega {} · execução <code>{}</code> · contrato v{}</p>",
-            e(&self.dataset),
-            e(&self.source),
-            e(&self.delivery),
-            e(&self.run_id),
-            self.contract_version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
-        ));
-        let class = if self.status == lagoa_core::RunStatus::Committed {
-            "ok"
-        } else {
-            "bad"
-        };
-        out.push_str(&format!(
-            "<p>Situação: <b class=\"{class}\">{}</b></p><table><tr><th>Linhas lidas</th><th>Aceitas</th><th>Rejeitadas</th><th>Proporção rejeitada</th><th>Limite do contrato</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}%</td><td>{:.2}%</td></tr></table>",
-            e(self.status.as_str()),
-            self.rows_read,
-            self.rows_accepted,
-            self.rows_rejected,
-            self.rejected_share * 100.0,
-            self.max_rejected_share * 100.0
-        ));
-        if let Some((from, to)) = &self.period {
-            out.push_str(&format!("<p>Período coberto: {} a {}</p>", e(from), e(to)));
-        }
-        if !self.rejected_by_reason.is_empty() {
-            out.push_str("<h2>Linhas rejeitadas por motivo</h2><table><tr><th>Coluna</th><th>Motivo</th><th>Linhas</th><th>Exemplos</th></tr>");
-            for r in &self.rejected_by_reason {
-                out.push_str(&format!(
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    e(&r.column),
-                    e(&r.reason),
-                    r.rows,
-                    e(&r.examples.join(", "))
-                ));
-            }
-            out.push_str("</table>");
-        }
-        if !self.drift.is_empty() {
-            out.push_str("<h2>Mudanças de estrutura</h2><ul>");
-            for d in &self.drift {
-                out.push_str(&format!(
-                    "<li>{} <b>{}</b>: {}</li>",
-                    e(&d.kind),
-                    e(&d.column),
-                    e(&d.detail)
-                ));
-            }
-            out.push_str("</ul>");
-        }
-        if !self.warnings.is_empty() {
-            out.push_str("<h2>Avisos</h2><ul>");
-            for w in &self.warnings {
-                out.push_str(&format!("<li>{}</li>", e(w)));
-            }
-            out.push_str("</ul>");
-        }
-        out.push_str("<h2>Colunas aceitas</h2><table><tr><th>Coluna</th><th>Tipo</th><th>Nulos</th><th>Distintos</th><th>Mínimo</th><th>Máximo</th></tr>");
-        for c in &self.columns {
+/// A report-contained HTML page the office can send to the municipality.
+/// The report as a page to send back to the provider.
+pub fn report_html(report: &QualityReport) -> String {
+    let e = html_escape;
+    let mut out = String::new();
+    out.push_str("<!doctype html><html lang=\"pt-BR\"><head><meta charset=\"utf-8\"><title>Relatório de qualidade</title>");
+    out.push_str("<style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f2f2f2}.bad{color:#a00}.ok{color:#070}</style></head><body>");
+    out.push_str(&format!(
+        "<h1>Relatório de qualidade da entrega</h1><p>Conjunto <b>{}</b> · fonte {} · entrega {} · execução <code>{}</code> · contrato v{}</p>",
+        e(&report.dataset),
+        e(&report.source),
+        e(&report.delivery),
+        e(&report.run_id),
+        report.contract_version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+    ));
+    let class = if report.status == lagoa_core::RunStatus::Committed {
+        "ok"
+    } else {
+        "bad"
+    };
+    out.push_str(&format!(
+        "<p>Situação: <b class=\"{class}\">{}</b></p><table><tr><th>Linhas lidas</th><th>Aceitas</th><th>Rejeitadas</th><th>Proporção rejeitada</th><th>Limite do contrato</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}%</td><td>{:.2}%</td></tr></table>",
+        e(report.status.as_str()),
+        report.rows_read,
+        report.rows_accepted,
+        report.rows_rejected,
+        report.rejected_share * 100.0,
+        report.max_rejected_share * 100.0
+    ));
+    if let Some((from, to)) = &report.period {
+        out.push_str(&format!("<p>Período coberto: {} a {}</p>", e(from), e(to)));
+    }
+    if !report.rejected_by_reason.is_empty() {
+        out.push_str("<h2>Linhas rejeitadas por motivo</h2><table><tr><th>Coluna</th><th>Motivo</th><th>Linhas</th><th>Exemplos</th></tr>");
+        for r in &report.rejected_by_reason {
             out.push_str(&format!(
-                "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>",
-                e(&c.name),
-                if c.personal { " (pessoal)" } else { "" },
-                e(&c.data_type),
-                c.nulls,
-                c.distinct,
-                if c.distinct_capped { "+" } else { "" },
-                e(c.min.as_deref().unwrap_or("")),
-                e(c.max.as_deref().unwrap_or(""))
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                e(&r.column),
+                e(&r.reason),
+                r.rows,
+                e(&r.examples.join(", "))
             ));
         }
-        out.push_str("</table></body></html>\n");
-        out
+        out.push_str("</table>");
     }
+    if !report.drift.is_empty() {
+        out.push_str("<h2>Mudanças de estrutura</h2><ul>");
+        for d in &report.drift {
+            out.push_str(&format!(
+                "<li>{} <b>{}</b>: {}</li>",
+                e(&d.kind),
+                e(&d.column),
+                e(&d.detail)
+            ));
+        }
+        out.push_str("</ul>");
+    }
+    if !report.warnings.is_empty() {
+        out.push_str("<h2>Avisos</h2><ul>");
+        for w in &report.warnings {
+            out.push_str(&format!("<li>{}</li>", e(w)));
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("<h2>Colunas aceitas</h2><table><tr><th>Coluna</th><th>Tipo</th><th>Nulos</th><th>Distintos</th><th>Mínimo</th><th>Máximo</th></tr>");
+    for c in &report.columns {
+        out.push_str(&format!(
+            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>",
+            e(&c.name),
+            if c.personal { " (pessoal)" } else { "" },
+            e(&c.data_type),
+            c.nulls,
+            c.distinct,
+            if c.distinct_capped { "+" } else { "" },
+            e(c.min.as_deref().unwrap_or("")),
+            e(c.max.as_deref().unwrap_or(""))
+        ));
+    }
+    out.push_str("</table></body></html>\n");
+    out
 }
 
 fn html_escape(text: &str) -> String {

@@ -7,7 +7,7 @@
 use crate::output::human_bytes;
 use anyhow::{Context, Result, anyhow};
 use lagoa_core::{InstitutionRole, Role};
-use lagoa_daemon::{Firing, FiringResult, SourceFile, SystemClock};
+use lagoa_daemon::{FiringResult, SourceFile, SystemClock, Triggers};
 use lagoa_demo::{GenerateOptions, office};
 use lagoa_governance::{NewCategorisation, NewRequest};
 
@@ -16,7 +16,6 @@ use lagoa_sql::indicators;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args, Clone)]
 pub(super) struct StateArgs {
@@ -189,20 +188,15 @@ async fn issue_tokens(lake: &Lake, path: &Path) -> Result<Vec<(String, String)>>
 
 async fn run_sources(lake: &Arc<Lake>, dir: &Path) -> Result<()> {
     let sources = SourceFile::load_dir(dir)?;
+    let lease = Duration::from_secs(lake.config.daemon.lease_seconds);
+    let triggers = Triggers::new(Arc::clone(lake), Arc::new(SystemClock), lease);
+    let owner = format!("demo:{}", std::process::id());
     let mut failed = Vec::new();
     for source in sources {
         let name = source.name.clone();
-        let firing = Firing {
-            lake: Arc::clone(lake),
-            source: Arc::new(source),
-            clock: Arc::new(SystemClock),
-            owner: format!("demo:{}", std::process::id()),
-            lease: Duration::from_secs(lake.config.daemon.lease_seconds),
-            stop_retries: CancellationToken::new(),
-            observer: Arc::new(super::ingest::CliObserver::default()),
-        };
+        let observer = Arc::new(super::ingest::CliObserver::default());
         if !matches!(
-            firing.run(None, "manual").await,
+            triggers.run(Arc::new(source), &owner, observer).await,
             FiringResult::Succeeded { .. }
         ) {
             failed.push(name);

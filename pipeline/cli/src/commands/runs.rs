@@ -152,7 +152,7 @@ pub(super) async fn report(lake: &Lake, args: &ReportArgs) -> Result<()> {
     };
     let text = match format {
         ReportFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
-        ReportFormat::Html => report.to_html(),
+        ReportFormat::Html => lagoa_ingest::report_html(&report),
         ReportFormat::Text => report_text(&record, &report),
     };
     match output {

@@ -5,7 +5,7 @@
 use super::ingest::CliObserver;
 use anyhow::{Result, anyhow, bail};
 use lagoa_daemon::{
-    Alerter, Clock, Daemon, DaemonOptions, Firing, FiringResult, SourceFile, SystemClock,
+    Alerter, Clock, Daemon, DaemonOptions, FiringResult, SourceFile, SystemClock, Triggers,
 };
 use lagoa_lake::Lake;
 use lagoa_lake::catalog::{Claim, format_micros};
@@ -271,16 +271,10 @@ fn find(dir: &Path, name: &str) -> Result<SourceFile> {
 pub(super) async fn run_now(lake: Lake, dir: &Path, name: &str) -> Result<()> {
     let source = find(dir, name)?;
     let options = options(&lake);
-    let firing = Firing {
-        lake: Arc::new(lake),
-        source: Arc::new(source),
-        clock: Arc::new(SystemClock),
-        owner: format!("manual:{}", std::process::id()),
-        lease: options.lease,
-        stop_retries: CancellationToken::new(),
-        observer: Arc::new(CliObserver::default()),
-    };
-    match firing.run(None, "manual").await {
+    let triggers = Triggers::new(Arc::new(lake), Arc::new(SystemClock), options.lease);
+    let owner = format!("manual:{}", std::process::id());
+    let observer = Arc::new(CliObserver::default());
+    match triggers.run(Arc::new(source), &owner, observer).await {
         FiringResult::Succeeded { .. } => Ok(()),
         FiringResult::Failed { attempts } => bail!(
             "source {name}: not every delivery was taken into the lake ({attempts} attempt(s); `lagoa runs` has the details)"

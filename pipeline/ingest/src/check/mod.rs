@@ -15,6 +15,7 @@ use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt
 use arrow::compute::{CastOptions, cast_with_options, filter_record_batch, take};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use lagoa_connectors::SourceBatch;
+pub use lagoa_core::quality::Drift;
 use lagoa_schemas::validators::Validator;
 use lagoa_schemas::values::ValueParser;
 use lagoa_schemas::{ColumnSpec, Contract, DriftPolicy, normalize_column_name, parse_type};
@@ -32,14 +33,6 @@ pub struct RejectedRow {
     pub reason: String,
     /// The row as delivered, as text, by delivered column name.
     pub row: serde_json::Map<String, serde_json::Value>,
-}
-
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Drift {
-    /// `new_column`, `missing_column`, `retyped_column`.
-    pub kind: String,
-    pub column: String,
-    pub detail: String,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -7,8 +7,8 @@ use super::input::Delivered;
 use super::process::{Processed, Stop};
 use super::{RunContext, lifecycle, prepare::upsert_rule, raw_zone};
 use crate::IngestError;
-use crate::quality::{QualityReport, UpsertSummary};
 use arrow::datatypes::SchemaRef;
+use lagoa_core::quality::{QualityReport, UpsertSummary};
 use lagoa_core::{FailureClass, PersonalTag, RunStatus};
 use lagoa_lake::catalog::model::{
     ColumnDef, CommitOutcome, CommitRequest, ContractToRegister, DatasetSpec, ObjectDigest,

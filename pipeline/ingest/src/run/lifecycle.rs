@@ -4,8 +4,8 @@
 
 use super::{RunContext, RunInput, RunOutcome, RunRequest, input, land, prepare};
 use crate::IngestError;
-use crate::quality::QualityReport;
 use lagoa_connectors::{Delivery, SourceError};
+use lagoa_core::QualityReport;
 use lagoa_core::{FailureClass, RunStatus};
 use lagoa_lake::Lake;
 use lagoa_lake::catalog::{RunRecord, now_micros};

@@ -30,10 +30,10 @@ mod quarantine;
 mod raw_zone;
 
 use crate::contract_source::InferenceHints;
-use crate::quality::QualityReport;
 use chrono::NaiveDate;
 use lagoa_connectors::{Batches, Delivery};
 use lagoa_core::DatasetName;
+use lagoa_core::QualityReport;
 use lagoa_lake::Lake;
 use lagoa_lake::catalog::RunRecord;
 use lagoa_lake::catalog::model::{DatasetInfo, RawDelivery, WriteMode};
