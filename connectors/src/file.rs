@@ -50,7 +50,7 @@ pub struct FileSourceConfig {
     /// name).
     pub pattern: Option<String>,
     /// Credentials for an `https://` url (as for `http_api` sources).
-    pub auth: Option<crate::http_api::AuthConfig>,
+    pub auth: Option<crate::http::auth::AuthConfig>,
     /// Endpoint and credentials for an `s3://` url.
     pub s3: Option<crate::remote::S3SourceConfig>,
     /// A download that sends nothing for this long fails (default 120 s).

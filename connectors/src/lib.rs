@@ -24,6 +24,7 @@ pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
 pub mod database;
 pub mod file;
 pub mod flatten;
+pub mod http;
 pub mod http_api;
 pub mod pipe;
 pub mod remote;

@@ -25,7 +25,8 @@
 //! optionally `.gz`) can come from a remote source.
 
 use crate::formats::{Format, FormatOptions};
-use crate::http_api::{AuthConfig, Credentials, is_loopback, shown_url};
+use crate::http::auth::{AuthConfig, Credentials};
+use crate::http::{is_loopback, shown_url};
 use crate::{Delivery, SourceError};
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
@@ -399,7 +400,7 @@ impl RemoteFile {
 /// No total timeout: a large file takes as long as it takes, but a
 /// stalled one fails.
 fn download_client(read_timeout: Duration) -> Result<reqwest::Client, SourceError> {
-    crate::http_api::client_builder(read_timeout.min(Duration::from_secs(30)))
+    crate::http::client_builder(read_timeout.min(Duration::from_secs(30)))
         .read_timeout(read_timeout)
         .build()
         .map_err(|e| SourceError::Internal(format!("cannot set up the HTTP client: {e}")))
@@ -517,7 +518,7 @@ mod tests {
     fn credentials_never_go_over_plain_http() {
         let mut s = source("http://x/y.csv");
         s.auth = Some(AuthConfig {
-            kind: crate::http_api::AuthKind::Bearer,
+            kind: crate::http::auth::AuthKind::Bearer,
             token_env: Some("T".into()),
             token_file: None,
             username: None,
