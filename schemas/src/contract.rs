@@ -206,6 +206,26 @@ pub struct ColumnSpec {
     pub validator: Option<String>,
 }
 
+impl ColumnSpec {
+    /// A column of `data_type` that may be empty, with no constraint: what
+    /// inference and a dataset's own columns start from.
+    pub fn new(name: &str, data_type: &str) -> Self {
+        ColumnSpec {
+            name: name.to_owned(),
+            data_type: data_type.to_owned(),
+            source: None,
+            nullable: true,
+            personal: None,
+            description: String::new(),
+            min: None,
+            max: None,
+            pattern: None,
+            values: None,
+            validator: None,
+        }
+    }
+}
+
 fn default_true() -> bool {
     true
 }

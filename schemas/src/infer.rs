@@ -228,16 +228,7 @@ pub fn infer_columns(
             let name = normalize_column_name(original);
             crate::ColumnSpec {
                 source: (name != *original).then(|| original.clone()),
-                name,
-                data_type: data_type.into(),
-                nullable: true,
-                personal: None,
-                description: String::new(),
-                min: None,
-                max: None,
-                pattern: None,
-                values: None,
-                validator: None,
+                ..crate::ColumnSpec::new(&name, data_type)
             }
         })
         .collect();

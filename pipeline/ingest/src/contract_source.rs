@@ -63,7 +63,7 @@ pub fn contract_from_dataset(info: &DatasetInfo) -> Contract {
                     .parse::<DataType>()
                     .map(|t| lagoa_schemas::type_name(&t))
                     .unwrap_or_else(|_| "string".into());
-                let mut spec = column(&c.name, &data_type);
+                let mut spec = ColumnSpec::new(&c.name, &data_type);
                 spec.personal = c.personal.map(|p| p.as_str().to_owned());
                 // A column the lake holds as required stays required: a
                 // delivery without its values goes to quarantine, never
@@ -271,22 +271,6 @@ fn section(
         version: None,
         effective_from: None,
         reference_column: None,
-    }
-}
-
-fn column(name: &str, data_type: &str) -> ColumnSpec {
-    ColumnSpec {
-        name: name.to_owned(),
-        data_type: data_type.to_owned(),
-        source: None,
-        nullable: true,
-        personal: None,
-        description: String::new(),
-        min: None,
-        max: None,
-        pattern: None,
-        values: None,
-        validator: None,
     }
 }
 
