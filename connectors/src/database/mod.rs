@@ -65,6 +65,7 @@
 //! `postgres.rs`, a type mapping to [`types::Kind`]/[`types::Wire`], and an
 //! error classification; the streaming loop ([`pump`]) is shared.
 
+mod engine;
 mod mysql;
 mod postgres;
 mod types;
@@ -293,8 +294,8 @@ impl DatabaseConfig {
     pub async fn healthcheck(&self, engine: Engine) -> Result<(), SourceError> {
         let settings = self.settings(engine, DEFAULT_BATCH, env_var)?;
         match engine {
-            Engine::Postgres => postgres::healthcheck(&settings).await,
-            Engine::Mysql => mysql::healthcheck(&settings).await,
+            Engine::Postgres => engine::healthcheck::<postgres::PostgresDialect>(&settings).await,
+            Engine::Mysql => engine::healthcheck::<mysql::MysqlDialect>(&settings).await,
         }
     }
 
@@ -311,8 +312,10 @@ impl DatabaseConfig {
             None => None,
         };
         match engine {
-            Engine::Postgres => postgres::extract(settings, watermark).await,
-            Engine::Mysql => mysql::extract(settings, watermark).await,
+            Engine::Postgres => {
+                engine::extract::<postgres::PostgresDialect>(settings, watermark).await
+            }
+            Engine::Mysql => engine::extract::<mysql::MysqlDialect>(settings, watermark).await,
         }
     }
 

@@ -31,18 +31,16 @@
 //! such a column arrives as Binary unless the query casts it
 //! (`CAST(col AS CHAR)`).
 
+use super::engine::Dialect;
 use super::types::{Kind, Wire};
 use super::{
-    Bind, CursorChoice, CursorUse, ErrorContext, Failure, Job, Plan, PlannedColumn, RawRow,
-    Relation, Settings, Watermark, choose_cursor, pump, spawn_extraction,
+    Bind, CursorChoice, CursorUse, ErrorContext, Failure, Plan, PlannedColumn, RawRow, Relation,
+    Settings, Watermark, choose_cursor,
 };
-use crate::{Extraction, SourceError};
+use crate::SourceError;
 use sqlx::error::DatabaseError;
-use sqlx::mysql::{
-    MySql, MySqlArguments, MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlRow,
-};
-use sqlx::query::Query;
-use sqlx::{Column, ConnectOptions, Connection, Executor, Row, Statement, TypeInfo};
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlRow};
+use sqlx::{Column, ConnectOptions, Executor, Row, Statement, TypeInfo};
 use std::collections::HashMap;
 
 impl RawRow for MySqlRow {
@@ -51,35 +49,23 @@ impl RawRow for MySqlRow {
     }
 }
 
-pub(super) async fn healthcheck(settings: &Settings) -> Result<(), SourceError> {
-    let mut conn = connect(settings).await?;
-    let plan = plan(&mut conn, settings, None).await?;
-    let sql = format!("{} LIMIT 0", plan.sql);
-    bind_all(sqlx::query(&sql), &plan.binds)
-        .fetch_all(&mut conn)
-        .await
-        .map_err(|e| settings.errors.map(e))?;
-    end(conn).await;
-    Ok(())
-}
+/// Mysql's side of the shared extraction (`engine.rs`).
+pub(super) struct MysqlDialect;
 
-pub(super) async fn extract(
-    settings: Settings,
-    watermark: Option<Watermark>,
-) -> Result<Extraction, SourceError> {
-    let mut conn = connect(&settings).await?;
-    let plan = plan(&mut conn, &settings, watermark.as_ref()).await?;
-    let job = Job::new(plan, &settings, watermark);
-    Ok(spawn_extraction(job, |mut job, tx| async move {
-        let result = {
-            let (sql, binds) = (job.plan.sql.clone(), job.plan.binds.clone());
-            let rows = bind_all(sqlx::query(&sql), &binds).fetch(&mut conn);
-            pump(&mut job, rows, &tx).await
-        };
-        job.conclude(result, &tx).await;
-        drop(tx);
-        end(conn).await;
-    }))
+impl Dialect for MysqlDialect {
+    type Db = MySql;
+
+    async fn connect(settings: &Settings) -> Result<MySqlConnection, SourceError> {
+        connect(settings).await
+    }
+
+    async fn plan(
+        conn: &mut MySqlConnection,
+        settings: &Settings,
+        watermark: Option<&Watermark>,
+    ) -> Result<Plan, SourceError> {
+        plan(conn, settings, watermark).await
+    }
 }
 
 async fn connect(settings: &Settings) -> Result<MySqlConnection, SourceError> {
@@ -100,33 +86,10 @@ async fn connect(settings: &Settings) -> Result<MySqlConnection, SourceError> {
     }
 }
 
-/// Closes the connection, which ends the read-only transaction (nothing
-/// to keep). Closing does not wait for the rest of a result the consumer
-/// no longer wants.
-async fn end(conn: MySqlConnection) {
-    let _ = conn.close().await;
-}
-
-fn bind_all<'q>(
-    mut query: Query<'q, MySql, MySqlArguments>,
-    binds: &'q [Bind],
-) -> Query<'q, MySql, MySqlArguments> {
-    for bind in binds {
-        query = match bind {
-            Bind::Text(text) => query.bind(text.as_str()),
-            Bind::Int(int) => query.bind(*int),
-            Bind::Float(float) => query.bind(*float),
-        };
-    }
-    query
-}
-
 pub(super) fn quote_identifier(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-/// Opens the read-only transaction, describes the table or query and
-/// writes the extraction SQL.
 async fn plan(
     conn: &mut MySqlConnection,
     settings: &Settings,
@@ -402,7 +365,7 @@ mod tests {
     const URL: &str = "mysql://root@127.0.0.1:3306/test";
 
     async fn admin() -> Option<MySqlConnection> {
-        match MySqlConnection::connect(URL).await {
+        match <MySqlConnection as sqlx::Connection>::connect(URL).await {
             Ok(mut conn) => {
                 // Fixtures write zero dates and UTC timestamps.
                 exec(&mut conn, "SET SESSION sql_mode = '', time_zone = '+00:00'").await;

@@ -22,17 +22,17 @@
 //! A numeric's declared precision is looked up in `pg_attribute` for
 //! columns that come straight from a table (custom queries included).
 
+use super::engine::Dialect;
 use super::types::{Kind, Wire};
 use super::{
-    Bind, CursorChoice, CursorUse, ErrorContext, Failure, Job, Plan, PlannedColumn, RawRow,
-    Settings, Watermark, choose_cursor, pump, spawn_extraction,
+    Bind, CursorChoice, CursorUse, ErrorContext, Failure, Plan, PlannedColumn, RawRow, Settings,
+    Watermark, choose_cursor,
 };
-use crate::{Extraction, SourceError};
+use crate::SourceError;
 use sqlx::error::DatabaseError;
 use sqlx::postgres::types::Oid;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow, Postgres};
-use sqlx::query::Query;
-use sqlx::{Column, ConnectOptions, Connection, Executor, Row, Statement, TypeInfo};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow, Postgres};
+use sqlx::{Column, ConnectOptions, Executor, Row, Statement, TypeInfo};
 
 impl RawRow for PgRow {
     fn raw(&self, index: usize) -> Result<Option<&[u8]>, sqlx::Error> {
@@ -40,35 +40,23 @@ impl RawRow for PgRow {
     }
 }
 
-pub(super) async fn healthcheck(settings: &Settings) -> Result<(), SourceError> {
-    let mut conn = connect(settings).await?;
-    let plan = plan(&mut conn, settings, None).await?;
-    let sql = format!("{} LIMIT 0", plan.sql);
-    bind_all(sqlx::query(&sql), &plan.binds)
-        .fetch_all(&mut conn)
-        .await
-        .map_err(|e| settings.errors.map(e))?;
-    end(conn).await;
-    Ok(())
-}
+/// Postgres's side of the shared extraction (`engine.rs`).
+pub(super) struct PostgresDialect;
 
-pub(super) async fn extract(
-    settings: Settings,
-    watermark: Option<Watermark>,
-) -> Result<Extraction, SourceError> {
-    let mut conn = connect(&settings).await?;
-    let plan = plan(&mut conn, &settings, watermark.as_ref()).await?;
-    let job = Job::new(plan, &settings, watermark);
-    Ok(spawn_extraction(job, |mut job, tx| async move {
-        let result = {
-            let (sql, binds) = (job.plan.sql.clone(), job.plan.binds.clone());
-            let rows = bind_all(sqlx::query(&sql), &binds).fetch(&mut conn);
-            pump(&mut job, rows, &tx).await
-        };
-        job.conclude(result, &tx).await;
-        drop(tx);
-        end(conn).await;
-    }))
+impl Dialect for PostgresDialect {
+    type Db = Postgres;
+
+    async fn connect(settings: &Settings) -> Result<PgConnection, SourceError> {
+        connect(settings).await
+    }
+
+    async fn plan(
+        conn: &mut PgConnection,
+        settings: &Settings,
+        watermark: Option<&Watermark>,
+    ) -> Result<Plan, SourceError> {
+        plan(conn, settings, watermark).await
+    }
 }
 
 async fn connect(settings: &Settings) -> Result<PgConnection, SourceError> {
@@ -83,33 +71,10 @@ async fn connect(settings: &Settings) -> Result<PgConnection, SourceError> {
     }
 }
 
-/// Closes the connection, which ends the read-only transaction (nothing
-/// to keep). Closing does not wait for the rest of a result the consumer
-/// no longer wants.
-async fn end(conn: PgConnection) {
-    let _ = conn.close().await;
-}
-
-fn bind_all<'q>(
-    mut query: Query<'q, Postgres, PgArguments>,
-    binds: &'q [Bind],
-) -> Query<'q, Postgres, PgArguments> {
-    for bind in binds {
-        query = match bind {
-            Bind::Text(text) => query.bind(text.as_str()),
-            Bind::Int(int) => query.bind(*int),
-            Bind::Float(float) => query.bind(*float),
-        };
-    }
-    query
-}
-
 pub(super) fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Opens the read-only transaction, describes the table or query and
-/// writes the extraction SQL.
 async fn plan(
     conn: &mut PgConnection,
     settings: &Settings,
@@ -399,7 +364,7 @@ mod tests {
     /// An administrator connection for fixtures, or `None` (with a note,
     /// or a failure under CI=true) when the server is not there.
     async fn admin() -> Option<PgConnection> {
-        match PgConnection::connect(URL).await {
+        match <PgConnection as sqlx::Connection>::connect(URL).await {
             Ok(conn) => Some(conn),
             Err(e) => {
                 test_support::server_unavailable("PostgreSQL at 127.0.0.1:5432", &e);
