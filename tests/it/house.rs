@@ -58,7 +58,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "pipeline/pg",
         &["lagoa-core", "lagoa-lake", "lagoa-governance", "lagoa-sql"],
     ),
-    ("pipeline/demo", &["lagoa-schemas"]),
+    (
+        "pipeline/demo",
+        &[
+            "lagoa-schemas",
+            "lagoa-core",
+            "lagoa-lake",
+            "lagoa-governance",
+            "lagoa-daemon",
+        ],
+    ),
 ];
 
 /// The `lagoa-*` crates a manifest's `[dependencies]` names (dev- and

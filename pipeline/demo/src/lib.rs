@@ -25,6 +25,7 @@ pub mod population;
 pub mod random;
 pub mod school;
 pub mod security;
+pub mod story;
 pub mod territory;
 pub mod vaccination;
 

@@ -5,17 +5,13 @@
 //! and published through small-cell suppression, and a summary.
 
 use crate::output::human_bytes;
-use anyhow::{Context, Result, anyhow};
-use lagoa_core::{InstitutionRole, Role};
-use lagoa_daemon::{FiringResult, SourceFile, SystemClock, Triggers};
-use lagoa_demo::{GenerateOptions, office};
-use lagoa_governance::{NewCategorisation, NewRequest};
+use anyhow::{Result, anyhow};
+use lagoa_demo::{GenerateOptions, office, story};
 
 use lagoa_lake::{InitOptions, Lake};
 use lagoa_sql::indicators;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(clap::Args, Clone)]
 pub(super) struct StateArgs {
@@ -130,165 +126,6 @@ pub(super) async fn command(lake_dir: &Path, command: DemoCommand) -> Result<()>
     }
 }
 
-async fn ensure_people(lake: &Lake) -> Result<()> {
-    for (name, role, description) in office::INSTITUTIONS {
-        if lagoa_governance::GovernanceStore::of(&lake.catalog)
-            .institution(name)
-            .await?
-            .is_none()
-        {
-            let role: InstitutionRole = role.parse()?;
-            lagoa_governance::GovernanceStore::of(&lake.catalog)
-                .add_institution(name, role, description)
-                .await?;
-        }
-    }
-    for (name, institution, role) in office::PEOPLE {
-        if lagoa_governance::GovernanceStore::of(&lake.catalog)
-            .principal(name)
-            .await?
-            .is_none()
-        {
-            let role: Role = role.parse()?;
-            lagoa_governance::GovernanceStore::of(&lake.catalog)
-                .add_principal(name, institution, role, false)
-                .await?;
-        }
-    }
-    Ok(())
-}
-
-/// Tokens for the demo's people, written to a file only the owner reads.
-async fn issue_tokens(lake: &Lake, path: &Path) -> Result<Vec<(String, String)>> {
-    let mut tokens = Vec::new();
-    let mut text =
-        String::from("# Tokens of the demo's people (lagoa demo run). Keep this file private.\n");
-    for (name, institution, role) in office::PEOPLE {
-        let issued = lagoa_governance::GovernanceStore::of(&lake.catalog)
-            .issue_token(
-                name,
-                "demo",
-                Some(lagoa_lake::catalog::now_micros() + 30 * 86_400_000_000),
-            )
-            .await?;
-        text.push_str(&format!(
-            "{name}\t{institution}\t{role}\t{}\n",
-            issued.token.as_str()
-        ));
-        tokens.push((name.to_string(), issued.token.as_str().to_owned()));
-    }
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(tokens)
-}
-
-async fn run_sources(lake: &Arc<Lake>, dir: &Path) -> Result<()> {
-    let sources = SourceFile::load_dir(dir)?;
-    let lease = Duration::from_secs(lake.config.daemon.lease_seconds);
-    let triggers = Triggers::new(Arc::clone(lake), Arc::new(SystemClock), lease);
-    let owner = format!("demo:{}", std::process::id());
-    let mut failed = Vec::new();
-    for source in sources {
-        let name = source.name.clone();
-        let observer = Arc::new(super::ingest::CliObserver::default());
-        if !matches!(
-            triggers.run(Arc::new(source), &owner, observer).await,
-            FiringResult::Succeeded { .. }
-        ) {
-            failed.push(name);
-        }
-    }
-    if !failed.is_empty() {
-        anyhow::bail!(
-            "source(s) {} did not take every delivery (`lagoa runs` says why)",
-            failed.join(", ")
-        );
-    }
-    Ok(())
-}
-
-async fn categorise_and_grant(lake: &Lake) -> Result<()> {
-    let admin = lagoa_governance::GovernanceStore::of(&lake.catalog)
-        .principal("ana")
-        .await?
-        .ok_or_else(|| anyhow!("the demo's admin is missing"))?;
-    for (dataset, provider) in office::PROVIDERS {
-        if lagoa_governance::GovernanceStore::of(&lake.catalog)
-            .categorisation(dataset)
-            .await?
-            .is_some()
-        {
-            continue;
-        }
-        let contract = office::CONTRACTS
-            .iter()
-            .find(|(d, _)| d == dataset)
-            .map(|(d, text)| lagoa_schemas::Contract::parse(text, d))
-            .transpose()?
-            .ok_or_else(|| anyhow!("no contract for {dataset}"))?;
-        lagoa_governance::stewardship::categorise(
-            lake,
-            &admin,
-            dataset,
-            &NewCategorisation {
-                provider: Some(provider.to_string()),
-                justification: Some(contract.dataset.justification.clone()),
-                conditions: Some(contract.dataset.conditions.clone()),
-                reason: "acordo de cooperação: primeira categorização".into(),
-                ..Default::default()
-            },
-        )
-        .await?;
-    }
-    // The research agency asks for the deaths, without personal columns in
-    // clear; the health secretariat's steward approves.
-    let lucia = lagoa_governance::GovernanceStore::of(&lake.catalog)
-        .principal("lucia")
-        .await?
-        .ok_or_else(|| anyhow!("lucia is missing"))?;
-    let marcos = lagoa_governance::GovernanceStore::of(&lake.catalog)
-        .principal("marcos")
-        .await?
-        .ok_or_else(|| anyhow!("marcos is missing"))?;
-    let now = lagoa_lake::catalog::now_micros();
-    if lagoa_governance::GovernanceStore::of(&lake.catalog)
-        .live_grants("lucia", "agencia", now)
-        .await?
-        .is_empty()
-    {
-        let request = lagoa_governance::stewardship::file_request(
-            lake,
-            &lucia,
-            &NewRequest {
-                dataset: "sim_obitos".into(),
-                columns: vec![],
-                personal: false,
-                for_institution: false,
-                purpose: DEMO_PURPOSE.into(),
-                legal_basis: "LGPD art. 11, II, b (execução de políticas públicas)".into(),
-                until: Some(now + 365 * 86_400_000_000),
-            },
-        )
-        .await?;
-        lagoa_governance::stewardship::decide(
-            lake,
-            &marcos,
-            &request.request_id,
-            true,
-            "finalidade compatível com o acordo; sem identificação em claro",
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// The purpose of the demo's grant.
-pub(super) const DEMO_PURPOSE: &str = "vigilância do óbito infantil";
-
 async fn run(lake_dir: &Path, options: &GenerateOptions) -> Result<()> {
     let started = std::time::Instant::now();
     if !lake_dir.join("lagoa.toml").exists() {
@@ -317,17 +154,20 @@ async fn run(lake_dir: &Path, options: &GenerateOptions) -> Result<()> {
     for path in &installed.sources {
         println!("  {}", path.display());
     }
-    ensure_people(&lake).await?;
+    story::ensure_people(&lake).await?;
     let tokens_path = lake_dir.join("demo-tokens.txt");
-    let tokens = issue_tokens(&lake, &tokens_path).await?;
+    let tokens = story::issue_tokens(&lake, &tokens_path).await?;
 
     println!(
         "\n==> running every source once (contracts checked, bad rows to quarantine, all encrypted)"
     );
-    run_sources(&lake, &sources_dir).await?;
+    story::run_sources(&lake, &sources_dir, || {
+        Arc::new(super::ingest::CliObserver::default())
+    })
+    .await?;
 
     println!("\n==> categorising the datasets and granting the research agency its request");
-    categorise_and_grant(&lake).await?;
+    story::categorise_and_grant(&lake).await?;
 
     println!("\n==> computing the indicators (small cells suppressed before publication)");
     let dir = indicators::dir_of(&lake);
