@@ -25,7 +25,7 @@
 //! records only.
 
 use super::blast;
-use crate::formats::{SourceBatch, unique_names};
+use crate::formats::{NextBatch, SourceBatch, UntilError, unique_names};
 use crate::{Batches, SourceError};
 use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field as ArrowField, Schema, SchemaRef};
@@ -107,9 +107,9 @@ pub fn read_dbf(
     let encoding = TextEncoding::from_options(options).map_err(|p| SourceError::Config(vec![p]))?;
     let mut input = input;
     let header = options.apply(read_header(&mut input, name, encoding)?);
-    Ok(Box::new(RecordStream::new(
+    Ok(Box::new(UntilError::new(RecordStream::new(
         input, name, header, encoding, batch_rows,
-    )))
+    ))))
 }
 
 /// Reads a DATASUS DBC file: the DBF header, 4 CRC bytes, then the records
@@ -133,9 +133,9 @@ pub fn read_dbc(
     }
     let stream_offset = (header.header_len + DBC_CRC_LEN) as u64;
     let records: Box<dyn Read + Send> = Box::new(blast::Explode::new(input, stream_offset));
-    Ok(Box::new(RecordStream::new(
+    Ok(Box::new(UntilError::new(RecordStream::new(
         records, name, header, encoding, batch_rows,
-    )))
+    ))))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -376,7 +376,6 @@ struct RecordStream {
     rows_yielded: u64,
     batches_yielded: u64,
     reached_end: bool,
-    failed: bool,
     /// Reused for decoding, so values cost no allocation each.
     scratch: String,
 }
@@ -414,7 +413,6 @@ impl RecordStream {
             rows_yielded: 0,
             batches_yielded: 0,
             reached_end: false,
-            failed: false,
             scratch: String::new(),
         }
     }
@@ -503,7 +501,7 @@ impl RecordStream {
         Ok(())
     }
 
-    fn next_batch(&mut self) -> Result<Option<SourceBatch>, SourceError> {
+    fn read_batch(&mut self) -> Result<Option<SourceBatch>, SourceError> {
         if self.reached_end {
             return Ok(None);
         }
@@ -541,23 +539,6 @@ impl RecordStream {
         self.rows_yielded += rows as u64;
         self.batches_yielded += 1;
         Ok(Some(SourceBatch::new(batch, first_row)))
-    }
-}
-
-impl Iterator for RecordStream {
-    type Item = Result<SourceBatch, SourceError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        match self.next_batch() {
-            Ok(batch) => batch.map(Ok),
-            Err(e) => {
-                self.failed = true;
-                Some(Err(e))
-            }
-        }
     }
 }
 
@@ -787,6 +768,12 @@ pub mod fixtures {
                     .map_err(|_| invalid("a value has a character outside Latin-1"))
             })
             .collect()
+    }
+}
+
+impl NextBatch for RecordStream {
+    fn next_batch(&mut self) -> Result<Option<SourceBatch>, SourceError> {
+        self.read_batch()
     }
 }
 

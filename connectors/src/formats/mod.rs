@@ -347,6 +347,44 @@ impl ZipMembers {
     }
 }
 
+/// A reader that makes one batch at a time; `None` at the end.
+pub(crate) trait NextBatch {
+    fn next_batch(&mut self) -> Result<Option<SourceBatch>, SourceError>;
+}
+
+/// The batches of a [`NextBatch`] reader, ending after its first error
+/// (a reader that failed mid-record cannot be trusted to go on).
+pub(crate) struct UntilError<R> {
+    reader: R,
+    failed: bool,
+}
+
+impl<R> UntilError<R> {
+    pub(crate) fn new(reader: R) -> Self {
+        UntilError {
+            reader,
+            failed: false,
+        }
+    }
+}
+
+impl<R: NextBatch> Iterator for UntilError<R> {
+    type Item = Result<SourceBatch, SourceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        match self.reader.next_batch() {
+            Ok(batch) => batch.map(Ok),
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
 impl Iterator for ZipMembers {
     type Item = Result<SourceBatch, SourceError>;
 

@@ -7,7 +7,7 @@
 //! fields becomes a [`RowReject`] naming its line instead of failing the
 //! delivery.
 
-use crate::formats::{RowReject, SourceBatch, unique_names};
+use crate::formats::{NextBatch, RowReject, SourceBatch, UntilError, unique_names};
 use crate::{Batches, SourceError};
 use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -193,14 +193,13 @@ pub fn read_csv(
     } else {
         Some((first, first_line))
     };
-    Ok(Box::new(CsvBatches {
+    Ok(Box::new(UntilError::new(CsvBatches {
         records,
         schema,
         batch_rows: batch_rows.max(1),
         pending,
         rows_yielded: 0,
-        failed: false,
-    }))
+    })))
 }
 
 enum Record {
@@ -450,11 +449,10 @@ struct CsvBatches {
     /// The first line, when it held data rather than names.
     pending: Option<(Vec<String>, u64)>,
     rows_yielded: u64,
-    failed: bool,
 }
 
 impl CsvBatches {
-    fn next_batch(&mut self) -> Result<Option<SourceBatch>, SourceError> {
+    fn read_batch(&mut self) -> Result<Option<SourceBatch>, SourceError> {
         let ncols = self.schema.fields().len();
         let mut builders: Vec<StringBuilder> = (0..ncols)
             .map(|_| StringBuilder::with_capacity(self.batch_rows, self.batch_rows * 8))
@@ -545,23 +543,6 @@ fn truncate(text: &str, max: usize) -> String {
     text[..end].to_owned()
 }
 
-impl Iterator for CsvBatches {
-    type Item = Result<SourceBatch, SourceError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        match self.next_batch() {
-            Ok(batch) => batch.map(Ok),
-            Err(e) => {
-                self.failed = true;
-                Some(Err(e))
-            }
-        }
-    }
-}
-
 /// Skips the first `n` bytes (a byte-order mark).
 struct Skip<R> {
     inner: R,
@@ -646,6 +627,12 @@ impl<R: Read> Read for Transcoder<R> {
         buf[..n].copy_from_slice(&self.decoded[self.decoded_start..self.decoded_start + n]);
         self.decoded_start += n;
         Ok(n)
+    }
+}
+
+impl NextBatch for CsvBatches {
+    fn next_batch(&mut self) -> Result<Option<SourceBatch>, SourceError> {
+        self.read_batch()
     }
 }
 
