@@ -231,8 +231,8 @@ pub(super) async fn replay(lake: &Lake, args: ReplayArgs) -> Result<()> {
         contract,
         read,
     } = args;
-    let placeholder = DatasetName::new("replay").expect("valid");
-    let mut request = RunRequest::new("replay", placeholder);
+    // The replay names the dataset of the run it replays.
+    let mut request = RunRequest::new("replay", DatasetName::new("replay")?);
     request.contract = contract.as_deref().map(Contract::load).transpose()?;
     let started = std::time::Instant::now();
     let outcome =
@@ -304,8 +304,8 @@ pub(super) async fn quarantine(lake: &Lake, command: QuarantineCommand) -> Resul
             Ok(())
         }
         QuarantineCommand::Release { run, contract } => {
-            let placeholder = DatasetName::new("release").expect("valid");
-            let mut request = RunRequest::new("release", placeholder);
+            // The release names the dataset of the run it releases.
+            let mut request = RunRequest::new("release", DatasetName::new("release")?);
             request.contract = contract.as_deref().map(Contract::load).transpose()?;
             let started = std::time::Instant::now();
             let outcome =

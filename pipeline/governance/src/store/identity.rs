@@ -120,7 +120,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-impl GovernanceStore {
+impl GovernanceStore<'_> {
     pub async fn add_institution(
         &self,
         name: &str,

@@ -17,19 +17,17 @@ use lagoa_lake::{LakeError, Result};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-/// Governance's view of the catalog database.
-#[derive(Clone, Debug)]
-pub struct GovernanceStore {
-    catalog: Catalog,
+/// Governance's view of the catalog database: a borrow of the catalog,
+/// made where it is used.
+#[derive(Clone, Copy, Debug)]
+pub struct GovernanceStore<'a> {
+    catalog: &'a Catalog,
 }
 
-impl GovernanceStore {
-    /// The store on the database of `catalog` (a cheap handle: the pool is
-    /// shared).
-    pub fn of(catalog: &Catalog) -> Self {
-        GovernanceStore {
-            catalog: catalog.clone(),
-        }
+impl<'a> GovernanceStore<'a> {
+    /// The store on the database of `catalog`.
+    pub fn of(catalog: &'a Catalog) -> Self {
+        GovernanceStore { catalog }
     }
 
     fn pool(&self) -> &sqlx::AnyPool {

@@ -140,7 +140,7 @@ const CATEGORISATION_COLUMNS: &str = "dataset, version, level, provider, justifi
 const REQUEST_COLUMNS: &str = "request_id, dataset, columns_asked, personal, principal, institution, for_institution, purpose, legal_basis, until_at, status, filed_at, deadline_at, decided_by, decided_at, decision_reason, grant_id";
 const GRANT_COLUMNS: &str = "grant_id, request_id, dataset, grantee_kind, grantee, columns_granted, personal, purpose, legal_basis, expires_at, granted_by, granted_at, revoked_at, revoked_by";
 
-impl GovernanceStore {
+impl GovernanceStore<'_> {
     /// The categorisation in force (the newest version), if any was set.
     pub async fn categorisation(&self, dataset: &str) -> Result<Option<Categorisation>> {
         Ok(self.categorisations(dataset).await?.into_iter().last())

@@ -245,7 +245,10 @@ impl CheckJob {
             .rev()
             .find(|b| b.batch.num_rows() > 0)
             .or(pending.last())
-            .expect("at least one batch");
+            .ok_or_else(|| IngestError::Input {
+                path: self.request.source.clone(),
+                message: "the delivery is empty: no rows".into(),
+            })?;
         let columns = text_sample(&sample.batch, 1000);
         let borrowed: Vec<(String, Vec<Option<&str>>)> = columns
             .iter()

@@ -40,17 +40,17 @@ impl Quarantine {
         if rows.is_empty() {
             return Ok(());
         }
-        if self.writer.is_none() {
-            self.writer = Some(RawWriter::create_in(
+        let writer = match &mut self.writer {
+            Some(writer) => writer,
+            None => self.writer.insert(RawWriter::create_in(
                 "quarantine",
                 Arc::clone(&self.store),
                 &self.keys,
                 &self.dataset,
                 self.handle.clone(),
                 lagoa_lake::raw::DEFAULT_CHUNK,
-            )?);
-        }
-        let writer = self.writer.as_mut().expect("created above");
+            )?),
+        };
         let mut line = Vec::with_capacity(256);
         for row in rows {
             line.clear();

@@ -186,26 +186,26 @@ impl IpcTee {
     }
 
     fn try_write(&mut self, batch: &arrow::array::RecordBatch) -> Result<(), String> {
-        if self.ipc.is_some() && self.ipc_schema.as_ref() != Some(&batch.schema()) {
+        if self.ipc_schema.as_ref() != Some(&batch.schema())
+            && let Some(mut writer) = self.ipc.take()
+        {
             // A new schema (API keys seen late): a new IPC stream follows.
-            let mut writer = self.ipc.take().expect("checked");
             writer.finish().map_err(|e| e.to_string())?;
             let inner = writer.into_inner().map_err(|e| e.to_string())?;
             self.raw = Some(inner);
         }
-        if self.ipc.is_none() {
-            let raw = self.raw.take().ok_or("the raw copy is closed")?;
-            self.ipc = Some(
-                arrow::ipc::writer::StreamWriter::try_new(raw, &batch.schema())
-                    .map_err(|e| e.to_string())?,
-            );
-            self.ipc_schema = Some(batch.schema());
-        }
-        self.ipc
-            .as_mut()
-            .expect("opened above")
-            .write(batch)
-            .map_err(|e| e.to_string())
+        let writer = match &mut self.ipc {
+            Some(writer) => writer,
+            None => {
+                let raw = self.raw.take().ok_or("the raw copy is closed")?;
+                self.ipc_schema = Some(batch.schema());
+                self.ipc.insert(
+                    arrow::ipc::writer::StreamWriter::try_new(raw, &batch.schema())
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+        };
+        writer.write(batch).map_err(|e| e.to_string())
     }
 
     pub(super) fn finish(mut self) -> Result<(RawObject, String), IngestError> {
