@@ -164,45 +164,58 @@ async fn main() -> Result<()> {
     let lake = args.workdir.join("lake");
     let data = rows(&args);
 
-    // The lake: one amplo table, an analyst with a token.
-    lagoa(&args, &lake, &["init"])?;
-    let csv = args.workdir.join("populacao.csv");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&csv)?);
-    writeln!(f, "municipio,ano,habitantes")?;
-    for (m, y, h) in &data {
-        writeln!(f, "{m},{y},{h}")?;
+    let analyst = prepare_lake(&args, &lake, &data)?;
+    let in_process = measure_in_process(&args, &lake, &analyst).await?;
+    let served = measure_served(&args, &lake, &analyst).await?;
+    let reference = measure_postgres(&args, &data).await?;
+    write_report(&args, data.len(), &in_process, &served, &reference)
+}
+
+/// Writes `rows` as a CSV with `header`, one line per row from `line`.
+fn write_csv<T>(
+    path: &Path,
+    header: &str,
+    rows: &[T],
+    line: impl Fn(usize, &T) -> String,
+) -> Result<String> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(f, "{header}")?;
+    for (i, row) in rows.iter().enumerate() {
+        writeln!(f, "{}", line(i, row))?;
     }
     f.flush()?;
-    drop(f);
-    let csv_arg = csv.to_string_lossy().into_owned();
-    lagoa(
-        &args,
-        &lake,
-        &[
-            "ingest",
-            &csv_arg,
-            "--dataset",
-            "populacao",
-            "--level",
-            "amplo",
-        ],
+    Ok(path.to_string_lossy().into_owned())
+}
+
+/// The lake: `populacao` (amplo) and the same rows as deaths with a
+/// personal column (`obitos`, especial), granted for one purpose to an
+/// analyst of a consumer institution by the provider's steward. Returns
+/// the analyst's token.
+fn prepare_lake(args: &Args, lake: &Path, data: &[(String, u32, u64)]) -> Result<String> {
+    lagoa(args, lake, &["init"])?;
+    let csv = write_csv(
+        &args.workdir.join("populacao.csv"),
+        "municipio,ano,habitantes",
+        data,
+        |_, (m, y, h)| format!("{m},{y},{h}"),
     )?;
-    // The same rows as deaths with a personal column: especial.
-    let obitos = args.workdir.join("obitos.csv");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&obitos)?);
-    writeln!(f, "municipio,ano,cpf")?;
-    for (i, (m, y, _)) in data.iter().enumerate() {
-        writeln!(f, "{m},{y},{:011}", (i as u64 * 7_919) % 20_000)?;
-    }
-    f.flush()?;
-    drop(f);
-    let obitos_arg = obitos.to_string_lossy().into_owned();
     lagoa(
-        &args,
-        &lake,
+        args,
+        lake,
+        &["ingest", &csv, "--dataset", "populacao", "--level", "amplo"],
+    )?;
+    let obitos = write_csv(
+        &args.workdir.join("obitos.csv"),
+        "municipio,ano,cpf",
+        data,
+        |i, (m, y, _)| format!("{m},{y},{:011}", (i as u64 * 7_919) % 20_000),
+    )?;
+    lagoa(
+        args,
+        lake,
         &[
             "ingest",
-            &obitos_arg,
+            &obitos,
             "--dataset",
             "obitos",
             "--level",
@@ -211,15 +224,13 @@ async fn main() -> Result<()> {
             "cpf",
         ],
     )?;
-    // An analyst of a consumer institution; the provider's steward grants
-    // it the deaths for one purpose (cpf as its pseudonym).
     for (name, role) in [("saude", "provider"), ("educ", "consumer")] {
-        lagoa(&args, &lake, &["institution", "add", name, "--role", role])?;
+        lagoa(args, lake, &["institution", "add", name, "--role", role])?;
     }
     for (user, institution, role) in [("maria", "saude", "steward"), ("ana", "educ", "analyst")] {
         lagoa(
-            &args,
-            &lake,
+            args,
+            lake,
             &[
                 "user",
                 "add",
@@ -231,18 +242,18 @@ async fn main() -> Result<()> {
             ],
         )?;
     }
-    let token = lagoa(&args, &lake, &["token", "create", "ana"])?
+    let analyst = lagoa(args, lake, &["token", "create", "ana"])?
         .trim()
         .to_owned();
-    let steward = lagoa(&args, &lake, &["token", "create", "maria"])?
+    let steward = lagoa(args, lake, &["token", "create", "maria"])?
         .trim()
         .to_owned();
     // The file was ingested without naming its provider: name it, so that
     // its steward may categorise it.
-    lagoa(&args, &lake, &["dataset", "provider", "obitos", "saude"])?;
+    lagoa(args, lake, &["dataset", "provider", "obitos", "saude"])?;
     lagoa_as(
-        &args,
-        &lake,
+        args,
+        lake,
         Some(&steward),
         &[
             "dataset",
@@ -255,9 +266,9 @@ async fn main() -> Result<()> {
         ],
     )?;
     let filed = lagoa_as(
-        &args,
-        &lake,
-        Some(&token),
+        args,
+        lake,
+        Some(&analyst),
         &[
             "request",
             "file",
@@ -275,16 +286,67 @@ async fn main() -> Result<()> {
         .ok_or_else(|| anyhow!("no request id in {filed:?}"))?
         .to_owned();
     lagoa_as(
-        &args,
-        &lake,
+        args,
+        lake,
         Some(&steward),
         &["request", "approve", &request, "--reason", "bench"],
     )?;
+    Ok(analyst)
+}
 
-    // 1. In process.
-    let opened = Arc::new(lagoa_lake::Lake::open(&lake).await?);
+/// Median and 95th percentile, in milliseconds.
+#[derive(Clone, Copy)]
+struct Latency {
+    median: f64,
+    p95: f64,
+}
+
+impl Latency {
+    fn of(samples: Vec<f64>) -> Latency {
+        let (median, p95) = stats(samples);
+        Latency { median, p95 }
+    }
+}
+
+/// Part 1: the same queries in process, bare and governed.
+struct InProcess {
+    bare: Latency,
+    governed: Latency,
+    bare_especial: Latency,
+    governed_especial: Latency,
+    audit_append: Latency,
+    session_open: Latency,
+}
+
+/// A bare session over `obitos` with its pseudonym columns, read
+/// directly (what the governed view serves as `cpf`).
+async fn bare_especial_session(
+    lake: &lagoa_lake::Lake,
+) -> Result<datafusion::prelude::SessionContext> {
+    let session = lagoa_lake::session::new_context(lake, false)?;
+    let snapshot = lake.catalog.resolve(&lagoa_lake::AsOf::Latest).await?;
+    let name = lagoa_core::DatasetName::new("obitos")?;
+    let info = lake
+        .catalog
+        .dataset(&name, snapshot)
+        .await?
+        .ok_or_else(|| anyhow!("no obitos"))?;
+    let files = lake.catalog.files(&info, snapshot).await?;
+    let table = lagoa_lake::table::LakeTable::new(
+        info,
+        files,
+        Arc::clone(&lake.crypto),
+        Arc::clone(&lake.store.store),
+    )?
+    .with_pseudonyms();
+    session.register_table("obitos", Arc::new(table))?;
+    Ok(session)
+}
+
+async fn measure_in_process(args: &Args, lake: &Path, token: &str) -> Result<InProcess> {
+    let opened = Arc::new(lagoa_lake::Lake::open(lake).await?);
     let principal = lagoa_governance::GovernanceStore::of(&opened.catalog)
-        .authenticate(&token, lagoa_lake::catalog::now_micros())
+        .authenticate(token, lagoa_lake::catalog::now_micros())
         .await
         .map_err(|e| anyhow!("{e}"))?;
     let bare = lagoa_lake::session::LakeSession::open(&opened, &lagoa_lake::AsOf::Latest).await?;
@@ -300,27 +362,7 @@ async fn main() -> Result<()> {
         anyhow::ensure!(a.rows == 1);
         Ok::<_, anyhow::Error>(())
     };
-    // The bare session: the table registered once, with its pseudonym
-    // columns, read directly (what the governed view serves as `cpf`).
-    let bare_especial = lagoa_lake::session::new_context(&opened, false)?;
-    {
-        let snapshot = opened.catalog.resolve(&lagoa_lake::AsOf::Latest).await?;
-        let name = lagoa_core::DatasetName::new("obitos")?;
-        let info = opened
-            .catalog
-            .dataset(&name, snapshot)
-            .await?
-            .ok_or_else(|| anyhow!("no obitos"))?;
-        let files = opened.catalog.files(&info, snapshot).await?;
-        let table = lagoa_lake::table::LakeTable::new(
-            info,
-            files,
-            Arc::clone(&opened.crypto),
-            Arc::clone(&opened.store.store),
-        )?
-        .with_pseudonyms();
-        bare_especial.register_table("obitos", Arc::new(table))?;
-    }
+    let bare_especial = bare_especial_session(&opened).await?;
     let bare_especial_sql = SQL_ESPECIAL.replace("DISTINCT cpf", "DISTINCT cpf__pseudonimo");
     let run_bare_especial = || async {
         let batches = bare_especial
@@ -343,21 +385,20 @@ async fn main() -> Result<()> {
         run_bare_especial().await?;
         run_governed_especial().await?;
     }
-    let (mut t_bare, mut t_gov, mut t_audit, mut t_open) = (vec![], vec![], vec![], vec![]);
-    let (mut t_bare_esp, mut t_gov_esp) = (vec![], vec![]);
+    let mut samples: [Vec<f64>; 6] = Default::default();
     for _ in 0..args.iterations {
         let t = Instant::now();
         run_bare().await?;
-        t_bare.push(ms(t.elapsed()));
+        samples[0].push(ms(t.elapsed()));
         let t = Instant::now();
         run_governed().await?;
-        t_gov.push(ms(t.elapsed()));
+        samples[1].push(ms(t.elapsed()));
         let t = Instant::now();
         run_bare_especial().await?;
-        t_bare_esp.push(ms(t.elapsed()));
+        samples[2].push(ms(t.elapsed()));
         let t = Instant::now();
         run_governed_especial().await?;
-        t_gov_esp.push(ms(t.elapsed()));
+        samples[3].push(ms(t.elapsed()));
         let t = Instant::now();
         opened
             .audit(&lagoa_lake::catalog::AuditEntry {
@@ -368,25 +409,47 @@ async fn main() -> Result<()> {
                 ..Default::default()
             })
             .await?;
-        t_audit.push(ms(t.elapsed()));
+        samples[4].push(ms(t.elapsed()));
         let t = Instant::now();
         lagoa_lake::session::LakeSession::open(&opened, &lagoa_lake::AsOf::Latest).await?;
-        t_open.push(ms(t.elapsed()));
+        samples[5].push(ms(t.elapsed()));
     }
-    let (bare_med, bare_p95) = stats(t_bare);
-    let (gov_med, gov_p95) = stats(t_gov);
-    let (audit_med, _) = stats(t_audit);
-    let (open_med, _) = stats(t_open);
-    let (bare_esp_med, bare_esp_p95) = stats(t_bare_esp);
-    let (gov_esp_med, gov_esp_p95) = stats(t_gov_esp);
+    let [
+        bare,
+        governed,
+        bare_especial,
+        governed_especial,
+        audit_append,
+        session_open,
+    ] = samples.map(Latency::of);
+    Ok(InProcess {
+        bare,
+        governed,
+        bare_especial,
+        governed_especial,
+        audit_append,
+        session_open,
+    })
+}
 
-    // 2. Throughput through `lagoa serve`.
-    let pg_port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+/// Queries per second and median latency of a throughput run.
+struct Throughput {
+    qps: f64,
+    median: f64,
+}
+
+/// Part 2: through `lagoa serve`, over HTTP and the PostgreSQL port.
+struct Served {
+    http: Throughput,
+    pg: Throughput,
+}
+
+/// Starts `lagoa serve` with the PostgreSQL port on `pg_port`; returns the
+/// process (killed when dropped) and the console's base URL.
+fn start_server(args: &Args, lake: &Path, pg_port: u16) -> Result<(Killed, String)> {
     let mut child = Command::new(&args.lagoa)
         .arg("--lake")
-        .arg(&lake)
+        .arg(lake)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env_remove("LAGOA_LAKE")
         .env("LAGOA__QUERY__PG_LISTEN", format!("127.0.0.1:{pg_port}"))
@@ -395,7 +458,7 @@ async fn main() -> Result<()> {
         .stderr(Stdio::piped())
         .spawn()?;
     let stderr = child.stderr.take().expect("piped");
-    let _server = Killed(child);
+    let server = Killed(child);
     // Keep reading the server's stderr (a closed pipe would stop it).
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -408,11 +471,25 @@ async fn main() -> Result<()> {
     let base = rx
         .recv_timeout(Duration::from_secs(30))
         .map_err(|_| anyhow!("lagoa serve did not print its address"))?;
+    Ok((server, base))
+}
+
+async fn connect(conninfo: String) -> Result<Arc<tokio_postgres::Client>> {
+    let (client, connection) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    Ok(Arc::new(client))
+}
+
+async fn measure_served(args: &Args, lake: &Path, token: &str) -> Result<Served> {
+    let pg_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let (_server, base) = start_server(args, lake, pg_port)?;
 
     let http = reqwest::Client::new();
     let url = format!("{base}/api/v1/query");
-    let token_http = token.clone();
-    let (http_qps, http_med) = throughput(args.clients, args.seconds, move |_| {
+    let token_http = token.to_owned();
+    let (qps, median) = throughput(args.clients, args.seconds, move |_| {
         let (http, url, token) = (http.clone(), url.clone(), token_http.clone());
         async move {
             let r = http
@@ -427,25 +504,20 @@ async fn main() -> Result<()> {
         }
     })
     .await?;
+    let http = Throughput { qps, median };
 
-    let connect = |conninfo: String| async move {
-        let (client, connection) =
-            tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await?;
-        tokio::spawn(connection);
-        Ok::<_, anyhow::Error>(Arc::new(client))
-    };
-    let mut lagoa_clients = Vec::new();
+    let mut clients = Vec::new();
     for _ in 0..args.clients {
-        lagoa_clients.push(
+        clients.push(
             connect(format!(
                 "host=127.0.0.1 port={pg_port} user=ana password={token} dbname=lagoa"
             ))
             .await?,
         );
     }
-    let lagoa_clients = Arc::new(lagoa_clients);
-    let (pg_qps, pg_med) = throughput(args.clients, args.seconds, move |c| {
-        let client = Arc::clone(&lagoa_clients[c]);
+    let clients = Arc::new(clients);
+    let (qps, median) = throughput(args.clients, args.seconds, move |c| {
+        let client = Arc::clone(&clients[c]);
         async move {
             let rows = client.simple_query(SQL).await?;
             anyhow::ensure!(!rows.is_empty());
@@ -453,8 +525,19 @@ async fn main() -> Result<()> {
         }
     })
     .await?;
+    Ok(Served {
+        http,
+        pg: Throughput { qps, median },
+    })
+}
 
-    // The reference: the same table and query on PostgreSQL.
+/// The reference: the same table and query on PostgreSQL.
+struct Reference {
+    throughput: Throughput,
+    version: String,
+}
+
+async fn measure_postgres(args: &Args, data: &[(String, u32, u64)]) -> Result<Reference> {
     let setup = connect(args.postgres.clone()).await?;
     setup
         .batch_execute(
@@ -475,13 +558,13 @@ async fn main() -> Result<()> {
     }
     setup.batch_execute("ANALYZE bench_populacao").await?;
     let reference_sql = SQL.replace("populacao", "bench_populacao");
-    let mut pg_clients = Vec::new();
+    let mut clients = Vec::new();
     for _ in 0..args.clients {
-        pg_clients.push(connect(args.postgres.clone()).await?);
+        clients.push(connect(args.postgres.clone()).await?);
     }
-    let pg_clients = Arc::new(pg_clients);
-    let (ref_qps, ref_med) = throughput(args.clients, args.seconds, move |c| {
-        let (client, sql) = (Arc::clone(&pg_clients[c]), reference_sql.clone());
+    let clients = Arc::new(clients);
+    let (qps, median) = throughput(args.clients, args.seconds, move |c| {
+        let (client, sql) = (Arc::clone(&clients[c]), reference_sql.clone());
         async move {
             client.simple_query(&sql).await?;
             Ok(())
@@ -489,47 +572,78 @@ async fn main() -> Result<()> {
     })
     .await?;
     setup.batch_execute("DROP TABLE bench_populacao").await?;
-    let pg_version: String = setup.query_one("SHOW server_version", &[]).await?.get(0);
+    let version: String = setup.query_one("SHOW server_version", &[]).await?.get(0);
+    Ok(Reference {
+        throughput: Throughput { qps, median },
+        version,
+    })
+}
 
+/// Prints the markdown report and writes it with `results.json`.
+fn write_report(
+    args: &Args,
+    rows: usize,
+    p: &InProcess,
+    served: &Served,
+    reference: &Reference,
+) -> Result<()> {
+    let (http, pg, pg_ref) = (&served.http, &served.pg, &reference.throughput);
     let report = format!(
         "## Governance overhead and throughput\n\n\
 Tables `populacao` (amplo) and `obitos` (especial, `cpf` personal): {rows} rows each, encrypted. \
 Queries: `{SQL}`; `{SQL_ESPECIAL}` as an analyst of a consumer institution.\n\n\
 | in process ({n} runs each) | median ms | p95 ms |\n|---|---|---|\n\
-| bare DataFusion session (table registered once) | {bare_med:.2} | {bare_p95:.2} |\n\
-| governed: guard, policy, session per query, audit | {gov_med:.2} | {gov_p95:.2} |\n\
+| bare DataFusion session (table registered once) | {:.2} | {:.2} |\n\
+| governed: guard, policy, session per query, audit | {:.2} | {:.2} |\n\
 | **added by governance** | **{added:.2}** | |\n\
-| especial, bare session (`count(DISTINCT cpf__pseudonimo)`) | {bare_esp_med:.2} | {bare_esp_p95:.2} |\n\
-| especial, governed: grant, purpose, `cpf` pseudonymised | {gov_esp_med:.2} | {gov_esp_p95:.2} |\n\
+| especial, bare session (`count(DISTINCT cpf__pseudonimo)`) | {:.2} | {:.2} |\n\
+| especial, governed: grant, purpose, `cpf` pseudonymised | {:.2} | {:.2} |\n\
 | **added by governance, especial** | **{added_esp:.2}** | |\n\
-| of which: one audit append (HMAC chain, catalog write) | {audit_med:.2} | |\n\
-| of which about: opening a session over the catalog | {open_med:.2} | |\n\n\
+| of which: one audit append (HMAC chain, catalog write) | {:.2} | |\n\
+| of which about: opening a session over the catalog | {:.2} | |\n\n\
 | throughput, {clients} clients, {secs} s, loopback | queries/s | median ms | ratio to PostgreSQL |\n|---|---|---|---|\n\
-| lagoa HTTP API (JSON) | {http_qps:.0} | {http_med:.2} | {r_http:.2} |\n\
-| lagoa PostgreSQL port (simple query) | {pg_qps:.0} | {pg_med:.2} | {r_pg:.2} |\n\
-| PostgreSQL {pgv} (same table, no index) | {ref_qps:.0} | {ref_med:.2} | 1.00 |\n",
-        rows = data.len(),
+| lagoa HTTP API (JSON) | {:.0} | {:.2} | {r_http:.2} |\n\
+| lagoa PostgreSQL port (simple query) | {:.0} | {:.2} | {r_pg:.2} |\n\
+| PostgreSQL {pgv} (same table, no index) | {:.0} | {:.2} | 1.00 |\n",
+        p.bare.median,
+        p.bare.p95,
+        p.governed.median,
+        p.governed.p95,
+        p.bare_especial.median,
+        p.bare_especial.p95,
+        p.governed_especial.median,
+        p.governed_especial.p95,
+        p.audit_append.median,
+        p.session_open.median,
+        http.qps,
+        http.median,
+        pg.qps,
+        pg.median,
+        pg_ref.qps,
+        pg_ref.median,
         n = args.iterations,
-        added = gov_med - bare_med,
-        added_esp = gov_esp_med - bare_esp_med,
+        added = p.governed.median - p.bare.median,
+        added_esp = p.governed_especial.median - p.bare_especial.median,
         clients = args.clients,
         secs = args.seconds,
-        r_http = http_qps / ref_qps,
-        r_pg = pg_qps / ref_qps,
-        pgv = pg_version,
+        r_http = http.qps / pg_ref.qps,
+        r_pg = pg.qps / pg_ref.qps,
+        pgv = reference.version,
     );
     println!("{report}");
     let json = serde_json::json!({
-        "rows": data.len(), "iterations": args.iterations, "clients": args.clients, "seconds": args.seconds,
-        "bare_median_ms": bare_med, "bare_p95_ms": bare_p95,
-        "governed_median_ms": gov_med, "governed_p95_ms": gov_p95,
-        "added_median_ms": gov_med - bare_med, "audit_append_median_ms": audit_med,
-        "session_open_median_ms": open_med,
-        "especial_bare_median_ms": bare_esp_med, "especial_governed_median_ms": gov_esp_med,
-        "especial_added_median_ms": gov_esp_med - bare_esp_med,
-        "http_qps": http_qps, "http_median_ms": http_med,
-        "pg_qps": pg_qps, "pg_median_ms": pg_med,
-        "postgres_qps": ref_qps, "postgres_median_ms": ref_med,
+        "rows": rows, "iterations": args.iterations, "clients": args.clients, "seconds": args.seconds,
+        "bare_median_ms": p.bare.median, "bare_p95_ms": p.bare.p95,
+        "governed_median_ms": p.governed.median, "governed_p95_ms": p.governed.p95,
+        "added_median_ms": p.governed.median - p.bare.median,
+        "audit_append_median_ms": p.audit_append.median,
+        "session_open_median_ms": p.session_open.median,
+        "especial_bare_median_ms": p.bare_especial.median,
+        "especial_governed_median_ms": p.governed_especial.median,
+        "especial_added_median_ms": p.governed_especial.median - p.bare_especial.median,
+        "http_qps": http.qps, "http_median_ms": http.median,
+        "pg_qps": pg.qps, "pg_median_ms": pg.median,
+        "postgres_qps": pg_ref.qps, "postgres_median_ms": pg_ref.median,
     });
     std::fs::write(
         args.workdir.join("results.json"),

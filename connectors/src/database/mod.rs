@@ -646,6 +646,7 @@ pub(super) mod test_support {
     //! Helpers for the tests that run against real servers.
     use super::*;
     use crate::ExtractContext;
+    use arrow::array::AsArray;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     /// A table or role name no other test (or test run) uses.
@@ -678,6 +679,29 @@ pub(super) mod test_support {
             chunk_rows: None,
             connect_timeout: None,
         }
+    }
+
+    /// A source reading the whole of `table`.
+    pub(crate) fn table_source(url: &str, table: &str) -> DatabaseConfig {
+        let mut c = config(url);
+        c.table = Some(table.into());
+        c
+    }
+
+    /// The `id` column of everything extracted, as sorted integers.
+    pub(crate) fn ids(collected: &Collected) -> Vec<i64> {
+        if collected.rows() == 0 {
+            return Vec::new();
+        }
+        let all = collected.all();
+        let column = all.column_by_name("id").expect("an id column");
+        let column = arrow::compute::cast(column, &arrow::datatypes::DataType::Int64).unwrap();
+        let mut ids: Vec<i64> = column
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .values()
+            .to_vec();
+        ids.sort_unstable();
+        ids
     }
 
     /// What a consumer got out of an extraction.

@@ -56,7 +56,21 @@ impl Dialect for MysqlDialect {
     type Db = MySql;
 
     async fn connect(settings: &Settings) -> Result<MySqlConnection, SourceError> {
-        connect(settings).await
+        let mut options: MySqlConnectOptions =
+            settings.url.parse().map_err(|e| settings.errors.map(e))?;
+        if let Some(password) = settings.password() {
+            options = options.password(password);
+        }
+        let options = options
+            .pipes_as_concat(false)
+            .no_engine_substitution(false)
+            .timezone(Some("+00:00".to_string()))
+            .charset("utf8mb4")
+            .disable_statement_logging();
+        match tokio::time::timeout(settings.connect_timeout, options.connect()).await {
+            Ok(connected) => connected.map_err(|e| settings.errors.map(e)),
+            Err(_) => Err(settings.timed_out()),
+        }
     }
 
     async fn plan(
@@ -64,70 +78,44 @@ impl Dialect for MysqlDialect {
         settings: &Settings,
         watermark: Option<&Watermark>,
     ) -> Result<Plan, SourceError> {
-        plan(conn, settings, watermark).await
-    }
-}
-
-async fn connect(settings: &Settings) -> Result<MySqlConnection, SourceError> {
-    let mut options: MySqlConnectOptions =
-        settings.url.parse().map_err(|e| settings.errors.map(e))?;
-    if let Some(password) = settings.password() {
-        options = options.password(password);
-    }
-    let options = options
-        .pipes_as_concat(false)
-        .no_engine_substitution(false)
-        .timezone(Some("+00:00".to_string()))
-        .charset("utf8mb4")
-        .disable_statement_logging();
-    match tokio::time::timeout(settings.connect_timeout, options.connect()).await {
-        Ok(connected) => connected.map_err(|e| settings.errors.map(e)),
-        Err(_) => Err(settings.timed_out()),
+        let errors = &settings.errors;
+        conn.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            .await
+            .map_err(|e| errors.map(e))?;
+        let base = settings.base_sql(quote_identifier);
+        let described = describe(conn, &base).await.map_err(|e| errors.map(e))?;
+        if described.is_empty() {
+            return Err(errors.refused("the table or query has no columns".into()));
+        }
+        let declared = match &settings.relation {
+            Relation::Table { schema, name, .. } => declared_columns(conn, schema.as_deref(), name)
+                .await
+                .map_err(|e| errors.map(e))?,
+            Relation::Query(_) => HashMap::new(),
+        };
+        let columns: Vec<PlannedColumn> = described
+            .into_iter()
+            .map(|(name, type_name)| {
+                let declared = declared.get(&name);
+                planned_column(name, type_name, declared)
+            })
+            .collect();
+        let cursor = match &settings.incremental {
+            Some(incremental) => Some(choose_cursor(&columns, incremental, errors)?),
+            None => None,
+        };
+        let (sql, binds) = extraction_sql(&base, &columns, cursor.as_ref(), watermark);
+        Ok(Plan {
+            columns,
+            sql,
+            binds,
+            cursor,
+        })
     }
 }
 
 pub(super) fn quote_identifier(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
-}
-
-async fn plan(
-    conn: &mut MySqlConnection,
-    settings: &Settings,
-    watermark: Option<&Watermark>,
-) -> Result<Plan, SourceError> {
-    let errors = &settings.errors;
-    conn.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-        .await
-        .map_err(|e| errors.map(e))?;
-    let base = settings.base_sql(quote_identifier);
-    let described = describe(conn, &base).await.map_err(|e| errors.map(e))?;
-    if described.is_empty() {
-        return Err(errors.refused("the table or query has no columns".into()));
-    }
-    let declared = match &settings.relation {
-        Relation::Table { schema, name, .. } => declared_columns(conn, schema.as_deref(), name)
-            .await
-            .map_err(|e| errors.map(e))?,
-        Relation::Query(_) => HashMap::new(),
-    };
-    let columns: Vec<PlannedColumn> = described
-        .into_iter()
-        .map(|(name, type_name)| {
-            let declared = declared.get(&name);
-            planned_column(name, type_name, declared)
-        })
-        .collect();
-    let cursor = match &settings.incremental {
-        Some(incremental) => Some(choose_cursor(&columns, incremental, errors)?),
-        None => None,
-    };
-    let (sql, binds) = extraction_sql(&base, &columns, cursor.as_ref(), watermark);
-    Ok(Plan {
-        columns,
-        sql,
-        binds,
-        cursor,
-    })
 }
 
 /// The result's (name, type name) pairs, from preparing the statement.
@@ -351,7 +339,7 @@ pub(super) fn classify(error: &dyn DatabaseError, ctx: &ErrorContext) -> Failure
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{self, Collected, config, run, unique_name};
+    use super::super::test_support::{self, config, ids, run, table_source, unique_name};
     use super::super::{DatabaseConfig, Engine, IncrementalConfig};
     use super::*;
     use crate::ExtractContext;
@@ -387,27 +375,6 @@ mod tests {
         }
     }
 
-    fn table_source(table: &str) -> DatabaseConfig {
-        let mut c = config(URL);
-        c.table = Some(table.into());
-        c
-    }
-
-    fn ids(collected: &Collected) -> Vec<i64> {
-        if collected.rows() == 0 {
-            return Vec::new();
-        }
-        let all = collected.all();
-        let column = all.column_by_name("id").expect("an id column");
-        let column = arrow::compute::cast(column, &DataType::Int64).unwrap();
-        let mut ids: Vec<i64> = column
-            .as_primitive::<arrow::datatypes::Int64Type>()
-            .values()
-            .to_vec();
-        ids.sort_unstable();
-        ids
-    }
-
     #[test]
     fn identifiers_double_their_backticks() {
         assert_eq!(quote_identifier("a`b"), "`a``b`");
@@ -439,7 +406,7 @@ mod tests {
             ),
         )
         .await;
-        let got = run(&table_source(&t), Engine::Mysql, None).await;
+        let got = run(&table_source(URL, &t), Engine::Mysql, None).await;
         exec(&mut admin, &format!("DROP TABLE {t}")).await;
         assert!(got.error.is_none(), "{:?}", got.error);
         let all = got.all();
@@ -649,7 +616,7 @@ mod tests {
             ),
         )
         .await;
-        let mut source = table_source(&t);
+        let mut source = table_source(URL, &t);
         source.chunk_rows = Some(30_000);
         let got = run(&source, Engine::Mysql, None).await;
         exec(&mut admin, &format!("DROP TABLE {t}")).await;
@@ -684,7 +651,7 @@ mod tests {
             ),
         )
         .await;
-        let mut source = table_source(&t);
+        let mut source = table_source(URL, &t);
         source.incremental = Some(IncrementalConfig {
             cursor: "atualizado".into(),
             primary_key: vec!["id".into()],
@@ -799,7 +766,7 @@ mod tests {
         let victim = unique_name("lagoa_my_victim");
         exec(&mut admin, &format!("CREATE TABLE {victim} (id INT)")).await;
         let hostile = format!("x`; DROP TABLE {victim}; --");
-        let error = table_source(&hostile)
+        let error = table_source(URL, &hostile)
             .healthcheck(Engine::Mysql)
             .await
             .unwrap_err();

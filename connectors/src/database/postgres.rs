@@ -47,7 +47,16 @@ impl Dialect for PostgresDialect {
     type Db = Postgres;
 
     async fn connect(settings: &Settings) -> Result<PgConnection, SourceError> {
-        connect(settings).await
+        let mut options: PgConnectOptions =
+            settings.url.parse().map_err(|e| settings.errors.map(e))?;
+        if let Some(password) = settings.password() {
+            options = options.password(password);
+        }
+        let options = options.disable_statement_logging();
+        match tokio::time::timeout(settings.connect_timeout, options.connect()).await {
+            Ok(connected) => connected.map_err(|e| settings.errors.map(e)),
+            Err(_) => Err(settings.timed_out()),
+        }
     }
 
     async fn plan(
@@ -55,66 +64,48 @@ impl Dialect for PostgresDialect {
         settings: &Settings,
         watermark: Option<&Watermark>,
     ) -> Result<Plan, SourceError> {
-        plan(conn, settings, watermark).await
-    }
-}
-
-async fn connect(settings: &Settings) -> Result<PgConnection, SourceError> {
-    let mut options: PgConnectOptions = settings.url.parse().map_err(|e| settings.errors.map(e))?;
-    if let Some(password) = settings.password() {
-        options = options.password(password);
-    }
-    let options = options.disable_statement_logging();
-    match tokio::time::timeout(settings.connect_timeout, options.connect()).await {
-        Ok(connected) => connected.map_err(|e| settings.errors.map(e)),
-        Err(_) => Err(settings.timed_out()),
+        let errors = &settings.errors;
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(|e| errors.map(e))?;
+        let base = settings.base_sql(quote_identifier);
+        let described = describe(conn, &base).await.map_err(|e| errors.map(e))?;
+        if described.is_empty() {
+            return Err(errors.refused("the table or query has no columns".into()));
+        }
+        let mut columns = Vec::with_capacity(described.len());
+        for column in described {
+            let declared = match (column.oid, column.origin) {
+                (Some(NUMERIC), Some((table, attribute))) => {
+                    declared_numeric(conn, table, attribute)
+                        .await
+                        .map_err(|e| errors.map(e))?
+                }
+                _ => None,
+            };
+            columns.push(planned_column(
+                column.name,
+                column.type_name,
+                column.oid,
+                declared,
+            ));
+        }
+        let cursor = match &settings.incremental {
+            Some(incremental) => Some(choose_cursor(&columns, incremental, errors)?),
+            None => None,
+        };
+        let (sql, binds) = extraction_sql(&base, &columns, cursor.as_ref(), watermark);
+        Ok(Plan {
+            columns,
+            sql,
+            binds,
+            cursor,
+        })
     }
 }
 
 pub(super) fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-async fn plan(
-    conn: &mut PgConnection,
-    settings: &Settings,
-    watermark: Option<&Watermark>,
-) -> Result<Plan, SourceError> {
-    let errors = &settings.errors;
-    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await
-        .map_err(|e| errors.map(e))?;
-    let base = settings.base_sql(quote_identifier);
-    let described = describe(conn, &base).await.map_err(|e| errors.map(e))?;
-    if described.is_empty() {
-        return Err(errors.refused("the table or query has no columns".into()));
-    }
-    let mut columns = Vec::with_capacity(described.len());
-    for column in described {
-        let declared = match (column.oid, column.origin) {
-            (Some(NUMERIC), Some((table, attribute))) => declared_numeric(conn, table, attribute)
-                .await
-                .map_err(|e| errors.map(e))?,
-            _ => None,
-        };
-        columns.push(planned_column(
-            column.name,
-            column.type_name,
-            column.oid,
-            declared,
-        ));
-    }
-    let cursor = match &settings.incremental {
-        Some(incremental) => Some(choose_cursor(&columns, incremental, errors)?),
-        None => None,
-    };
-    let (sql, binds) = extraction_sql(&base, &columns, cursor.as_ref(), watermark);
-    Ok(Plan {
-        columns,
-        sql,
-        binds,
-        cursor,
-    })
 }
 
 struct Described {
@@ -348,7 +339,7 @@ pub(super) fn classify(error: &dyn DatabaseError, ctx: &ErrorContext) -> Failure
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{self, Collected, config, run, unique_name};
+    use super::super::test_support::{self, config, ids, run, table_source, unique_name};
     use super::super::{DatabaseConfig, Engine, IncrementalConfig};
     use super::*;
     use crate::ExtractContext;
@@ -380,12 +371,6 @@ mod tests {
             .unwrap_or_else(|e| panic!("fixture SQL failed: {e}\n{sql}"));
     }
 
-    fn table_source(table: &str) -> DatabaseConfig {
-        let mut c = config(URL);
-        c.table = Some(table.into());
-        c
-    }
-
     fn incremental(cursor: &str, lag: Option<&str>, time_zone: Option<&str>) -> IncrementalConfig {
         IncrementalConfig {
             cursor: cursor.into(),
@@ -393,18 +378,6 @@ mod tests {
             lag: lag.map(String::from),
             time_zone: time_zone.map(String::from),
         }
-    }
-
-    fn ids(collected: &Collected) -> Vec<i64> {
-        let all = collected.all();
-        let column = all.column_by_name("id").expect("an id column");
-        let column = arrow::compute::cast(column, &DataType::Int64).unwrap();
-        let mut ids: Vec<i64> = column
-            .as_primitive::<arrow::datatypes::Int64Type>()
-            .values()
-            .to_vec();
-        ids.sort_unstable();
-        ids
     }
 
     #[test]
@@ -440,7 +413,7 @@ mod tests {
              INSERT INTO {t} DEFAULT VALUES;
              INSERT INTO {t} (dec, free, d, ts, tstz) VALUES ('NaN', 'NaN', 'infinity', '-infinity', 'infinity');"
         )).await;
-        let got = run(&table_source(&t), Engine::Postgres, None).await;
+        let got = run(&table_source(URL, &t), Engine::Postgres, None).await;
         exec(&mut admin, &format!("DROP TABLE {t}")).await;
         assert!(got.error.is_none(), "{:?}", got.error);
         let all = got.all();
@@ -643,7 +616,7 @@ mod tests {
             ),
         )
         .await;
-        let mut source = table_source(&t);
+        let mut source = table_source(URL, &t);
         source.chunk_rows = Some(30_000);
         let got = run(&source, Engine::Postgres, None).await;
         exec(&mut admin, &format!("DROP TABLE {t}")).await;
@@ -681,7 +654,7 @@ mod tests {
             ),
         )
         .await;
-        let mut source = table_source(&t);
+        let mut source = table_source(URL, &t);
         source.incremental = Some(incremental("atualizado", None, None));
         let first = run(&source, Engine::Postgres, None).await;
         assert!(first.error.is_none(), "{:?}", first.error);
@@ -735,7 +708,7 @@ mod tests {
             ),
         )
         .await;
-        let mut source = table_source(&t);
+        let mut source = table_source(URL, &t);
         source.incremental = Some(incremental("em", Some("10m"), None));
         let instants = run(&source, Engine::Postgres, None).await;
         assert_eq!(ids(&instants), [1]);
@@ -824,8 +797,12 @@ mod tests {
         let victim = unique_name("lagoa_pg_victim");
         exec(&mut admin, &format!("CREATE TABLE {victim} (id int4)")).await;
         let hostile = format!("x\"; DROP TABLE {victim}; --");
-        assert!(table_source(&hostile).problems(Engine::Postgres).is_empty());
-        let error = table_source(&hostile)
+        assert!(
+            table_source(URL, &hostile)
+                .problems(Engine::Postgres)
+                .is_empty()
+        );
+        let error = table_source(URL, &hostile)
             .healthcheck(Engine::Postgres)
             .await
             .unwrap_err();

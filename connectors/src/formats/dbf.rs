@@ -500,46 +500,6 @@ impl RecordStream {
         }
         Ok(())
     }
-
-    fn read_batch(&mut self) -> Result<Option<SourceBatch>, SourceError> {
-        if self.reached_end {
-            return Ok(None);
-        }
-        let mut columns: Vec<StringBuilder> =
-            self.fields.iter().map(|_| StringBuilder::new()).collect();
-        let mut rows = 0usize;
-        let mut bytes = 0usize;
-        while rows < self.batch_rows && bytes < MAX_BATCH_BYTES {
-            match self.read_slot()? {
-                Slot::End => {
-                    self.reached_end = true;
-                    break;
-                }
-                Slot::Deleted => {}
-                Slot::Live => {
-                    self.append_record(&mut columns)?;
-                    rows += 1;
-                    bytes += self.record.len();
-                }
-            }
-        }
-        // A file without live rows still yields one empty batch, so that its
-        // columns are known.
-        if rows == 0 && self.batches_yielded > 0 {
-            return Ok(None);
-        }
-        let arrays: Vec<ArrayRef> = columns
-            .iter_mut()
-            .map(|c| Arc::new(c.finish()) as ArrayRef)
-            .collect();
-        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| {
-            SourceError::Internal(format!("{}: building a batch failed: {e}", self.name))
-        })?;
-        let first_row = self.rows_yielded + 1;
-        self.rows_yielded += rows as u64;
-        self.batches_yielded += 1;
-        Ok(Some(SourceBatch::new(batch, first_row)))
-    }
 }
 
 fn record_location(name: &str, number: u64) -> String {
@@ -773,7 +733,43 @@ pub mod fixtures {
 
 impl NextBatch for RecordStream {
     fn next_batch(&mut self) -> Result<Option<SourceBatch>, SourceError> {
-        self.read_batch()
+        if self.reached_end {
+            return Ok(None);
+        }
+        let mut columns: Vec<StringBuilder> =
+            self.fields.iter().map(|_| StringBuilder::new()).collect();
+        let mut rows = 0usize;
+        let mut bytes = 0usize;
+        while rows < self.batch_rows && bytes < MAX_BATCH_BYTES {
+            match self.read_slot()? {
+                Slot::End => {
+                    self.reached_end = true;
+                    break;
+                }
+                Slot::Deleted => {}
+                Slot::Live => {
+                    self.append_record(&mut columns)?;
+                    rows += 1;
+                    bytes += self.record.len();
+                }
+            }
+        }
+        // A file without live rows still yields one empty batch, so that its
+        // columns are known.
+        if rows == 0 && self.batches_yielded > 0 {
+            return Ok(None);
+        }
+        let arrays: Vec<ArrayRef> = columns
+            .iter_mut()
+            .map(|c| Arc::new(c.finish()) as ArrayRef)
+            .collect();
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| {
+            SourceError::Internal(format!("{}: building a batch failed: {e}", self.name))
+        })?;
+        let first_row = self.rows_yielded + 1;
+        self.rows_yielded += rows as u64;
+        self.batches_yielded += 1;
+        Ok(Some(SourceBatch::new(batch, first_row)))
     }
 }
 

@@ -447,32 +447,44 @@ pub async fn revoke_grant(
 /// The requests the principal may see.
 pub async fn visible_requests(lake: &Lake, who: &Principal) -> Result<Vec<AccessRequest>> {
     let all = crate::GovernanceStore::of(&lake.catalog).requests().await?;
-    if who.role == Role::Admin || is_coordinator(lake, who).await? {
-        return Ok(all);
-    }
-    let mut out = Vec::new();
-    for r in all {
-        let mine = r.principal == who.name;
-        if mine || may_decide(lake, who, &r.dataset).await? {
-            out.push(r);
-        }
-    }
-    Ok(out)
+    visible(
+        lake,
+        who,
+        all,
+        |r| r.principal == who.name,
+        |r| r.dataset.as_str(),
+    )
+    .await
 }
 
 /// The grants the principal may see: its own and its institution's, those
 /// on datasets it decides for, all for coordinators and admins.
 pub async fn visible_grants(lake: &Lake, who: &Principal) -> Result<Vec<Grant>> {
     let all = crate::GovernanceStore::of(&lake.catalog).grants().await?;
+    let mine = |g: &Grant| {
+        (g.grantee_kind == "principal" && g.grantee == who.name)
+            || (g.grantee_kind == "institution" && g.grantee == who.institution)
+    };
+    visible(lake, who, all, mine, |g| g.dataset.as_str()).await
+}
+
+/// Of `all`, what the principal may see: everything for admins and
+/// coordinators; otherwise its own (`mine`) and those on datasets it
+/// decides for.
+async fn visible<T>(
+    lake: &Lake,
+    who: &Principal,
+    all: Vec<T>,
+    mine: impl Fn(&T) -> bool,
+    dataset: impl Fn(&T) -> &str,
+) -> Result<Vec<T>> {
     if who.role == Role::Admin || is_coordinator(lake, who).await? {
         return Ok(all);
     }
     let mut out = Vec::new();
-    for g in all {
-        let mine = (g.grantee_kind == "principal" && g.grantee == who.name)
-            || (g.grantee_kind == "institution" && g.grantee == who.institution);
-        if mine || may_decide(lake, who, &g.dataset).await? {
-            out.push(g);
+    for item in all {
+        if mine(&item) || may_decide(lake, who, dataset(&item)).await? {
+            out.push(item);
         }
     }
     Ok(out)

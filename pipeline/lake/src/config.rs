@@ -569,18 +569,33 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
-/// The documented `lagoa.toml` written by `lagoa init`.
+/// The default `lagoa.toml` written by `lagoa init`, with every option
+/// commented: the header, then each section.
 pub fn render_documented(config: &LakeConfig) -> String {
+    [
+        DOCUMENTED_HEADER.to_owned(),
+        storage_sections(config),
+        data_sections(config),
+        query_section(config),
+        daemon_section(config),
+        serving_sections(config),
+    ]
+    .join("\n")
+}
+
+const DOCUMENTED_HEADER: &str = "\
+# Lagoa lake configuration. Every option is described in docs/configuration.md.
+# Any option can be overridden from the environment: LAGOA__SECTION__KEY,
+# for example LAGOA__CATALOG__URL=postgres://lagoa@db/lagoa.
+";
+
+fn storage_sections(config: &LakeConfig) -> String {
     let opt = |v: &Option<String>, key: &str, example: &str| match v {
         Some(v) => format!("{key} = {v:?}"),
         None => format!("# {key} = {example:?}"),
     };
     format!(
-        r#"# Lagoa lake configuration. Every option is described in docs/configuration.md.
-# Any option can be overridden from the environment: LAGOA__SECTION__KEY,
-# for example LAGOA__CATALOG__URL=postgres://lagoa@db/lagoa.
-
-[catalog]
+        r#"[catalog]
 # Where snapshots, datasets, files and statistics are recorded.
 # sqlite://<file> (relative to this directory) for one machine,
 # postgres://user@host:5432/db for production and several processes.
@@ -601,8 +616,25 @@ allow_http = {allow_http}
 max_retries = {max_retries}
 retry_timeout_seconds = {retry_timeout}
 timeout_seconds = {timeout}
+"#,
+        catalog = config.catalog.url,
+        storage = config.storage.url,
+        endpoint = opt(
+            &config.storage.endpoint,
+            "endpoint",
+            "https://s3.example.gov.br"
+        ),
+        region = opt(&config.storage.region, "region", "us-east-1"),
+        allow_http = config.storage.allow_http,
+        max_retries = config.storage.max_retries,
+        retry_timeout = config.storage.retry_timeout_seconds,
+        timeout = config.storage.timeout_seconds,
+    )
+}
 
-[keys]
+fn data_sections(config: &LakeConfig) -> String {
+    format!(
+        r#"[keys]
 # Master keys that wrap every file's data keys. "local" is a key file on
 # this machine (mode 0600): fine for one machine, not for production.
 provider = {provider:?}
@@ -622,8 +654,20 @@ orphan_min_age = {orphan:?}
 # Rows per data file and per Parquet row group.
 target_file_rows = {target_rows}
 row_group_rows = {rg_rows}
+"#,
+        provider = config.keys.provider,
+        keys_path = config.keys.path,
+        enabled = config.encryption.enabled,
+        snapshots = config.retention.snapshots,
+        orphan = config.retention.orphan_min_age,
+        target_rows = config.writer.target_file_rows,
+        rg_rows = config.writer.row_group_rows,
+    )
+}
 
-[query]
+fn query_section(config: &LakeConfig) -> String {
+    format!(
+        r#"[query]
 # Memory one query may use. Queries never spill to disk (spill files would
 # hold plaintext); a query that needs more fails with a clear error.
 memory_limit = {memory:?}
@@ -650,8 +694,27 @@ background_after_ms = {background_after}
 # `lagoa serve` speaks the PostgreSQL protocol here, for psql, DBeaver,
 # Metabase or Power BI (user: principal, password: API token); "" for none.
 pg_listen = {pg_listen:?}
+"#,
+        memory = config.query.memory_limit,
+        pushdown = config.query.filter_pushdown,
+        max_rows = config.query.max_rows,
+        query_timeout = config.query.timeout_seconds,
+        max_sql = config.query.max_sql_bytes,
+        max_depth = config.query.max_depth,
+        max_nodes = config.query.max_expression_nodes,
+        max_relations = config.query.max_relations,
+        max_concurrent = config.query.max_concurrent,
+        max_per_principal = config.query.max_per_principal,
+        max_queued = config.query.max_queued,
+        queue_timeout = config.query.queue_timeout_seconds,
+        background_after = config.query.background_after_ms,
+        pg_listen = config.query.pg_listen,
+    )
+}
 
-[daemon]
+fn daemon_section(config: &LakeConfig) -> String {
+    format!(
+        r#"[daemon]
 # `lagoa daemon` runs the *.source.toml files of this folder on their
 # schedules (relative to this directory).
 sources = {sources:?}
@@ -676,8 +739,23 @@ deep_check_hours = {deep_check}
 # Every this many hours, compact every dataset (as `lagoa compact`: small
 # files merged, upserts' deleted rows folded); 0 turns it off.
 compact_hours = {compact}
+"#,
+        sources = config.daemon.sources,
+        concurrency = config.daemon.concurrency,
+        lease = config.daemon.lease_seconds,
+        grace = config.daemon.shutdown_grace_seconds,
+        listen = config.daemon.listen,
+        webhook_env = config.daemon.alert_webhook_env,
+        repeated = config.daemon.repeated_failures,
+        late_grace = config.daemon.late_grace_hours,
+        deep_check = config.daemon.deep_check_hours,
+        compact = config.daemon.compact_hours,
+    )
+}
 
-[console]
+fn serving_sections(config: &LakeConfig) -> String {
+    format!(
+        r#"[console]
 # `lagoa serve`: the operators' web console. Sign in with a token from
 # `lagoa token create <user>`; operators and admins may trigger, pause and
 # resume sources.
@@ -707,49 +785,6 @@ anchor_interval_seconds = {anchor_interval}
 # remove it or generalise it (a code to its prefix, a date to its month).
 min_pseudonym_distinct = {min_distinct}
 "#,
-        catalog = config.catalog.url,
-        storage = config.storage.url,
-        endpoint = opt(
-            &config.storage.endpoint,
-            "endpoint",
-            "https://s3.example.gov.br"
-        ),
-        region = opt(&config.storage.region, "region", "us-east-1"),
-        allow_http = config.storage.allow_http,
-        max_retries = config.storage.max_retries,
-        retry_timeout = config.storage.retry_timeout_seconds,
-        timeout = config.storage.timeout_seconds,
-        provider = config.keys.provider,
-        keys_path = config.keys.path,
-        enabled = config.encryption.enabled,
-        snapshots = config.retention.snapshots,
-        orphan = config.retention.orphan_min_age,
-        target_rows = config.writer.target_file_rows,
-        rg_rows = config.writer.row_group_rows,
-        memory = config.query.memory_limit,
-        pushdown = config.query.filter_pushdown,
-        max_rows = config.query.max_rows,
-        query_timeout = config.query.timeout_seconds,
-        max_sql = config.query.max_sql_bytes,
-        max_depth = config.query.max_depth,
-        max_nodes = config.query.max_expression_nodes,
-        max_relations = config.query.max_relations,
-        max_concurrent = config.query.max_concurrent,
-        max_per_principal = config.query.max_per_principal,
-        max_queued = config.query.max_queued,
-        queue_timeout = config.query.queue_timeout_seconds,
-        background_after = config.query.background_after_ms,
-        pg_listen = config.query.pg_listen,
-        sources = config.daemon.sources,
-        concurrency = config.daemon.concurrency,
-        lease = config.daemon.lease_seconds,
-        grace = config.daemon.shutdown_grace_seconds,
-        listen = config.daemon.listen,
-        webhook_env = config.daemon.alert_webhook_env,
-        repeated = config.daemon.repeated_failures,
-        late_grace = config.daemon.late_grace_hours,
-        deep_check = config.daemon.deep_check_hours,
-        compact = config.daemon.compact_hours,
         console_listen = config.console.listen,
         console_tz = config.console.timezone,
         secure_cookie = config.console.secure_cookie,

@@ -451,78 +451,7 @@ struct CsvBatches {
     rows_yielded: u64,
 }
 
-impl CsvBatches {
-    fn read_batch(&mut self) -> Result<Option<SourceBatch>, SourceError> {
-        let ncols = self.schema.fields().len();
-        let mut builders: Vec<StringBuilder> = (0..ncols)
-            .map(|_| StringBuilder::with_capacity(self.batch_rows, self.batch_rows * 8))
-            .collect();
-        let mut lines = Vec::with_capacity(self.batch_rows);
-        let mut rejects = Vec::new();
-        if let Some((first, line)) = self.pending.take() {
-            for (builder, value) in builders.iter_mut().zip(&first) {
-                append(builder, value);
-            }
-            lines.push(line);
-        }
-        // Rows and rejects are also capped by bytes: 64k rows of long
-        // values, or a file of nothing but ragged lines, stay bounded.
-        let mut bytes = 0usize;
-        while lines.len() < self.batch_rows && bytes < BATCH_BYTES {
-            let line = self.records.next_line();
-            let Some(raw) = self.records.read_raw()? else {
-                break;
-            };
-            match self.records.fields_of(raw, line) {
-                Ok(fields) if fields.len() == ncols => {
-                    for (builder, value) in builders.iter_mut().zip(fields) {
-                        bytes += value.len();
-                        append(builder, value);
-                    }
-                    lines.push(line);
-                }
-                // A trailing delimiter on every line of a header-less export.
-                Ok(fields) if fields.len() == ncols + 1 && fields[ncols].is_empty() => {
-                    for (builder, value) in builders.iter_mut().zip(fields) {
-                        append(builder, value);
-                    }
-                    lines.push(line);
-                }
-                Ok(fields) => {
-                    let content = truncate(&fields.join("\u{1f}"), REJECT_CONTENT_BYTES);
-                    bytes += content.len() + 64;
-                    rejects.push(RowReject {
-                        location: format!("line {line}"),
-                        reason: format!("{} fields, expected {ncols}", fields.len()),
-                        content,
-                    })
-                }
-                Err(reject) => {
-                    bytes += reject.content.len() + 64;
-                    rejects.push(reject)
-                }
-            }
-        }
-        if lines.is_empty() && rejects.is_empty() {
-            return Ok(None);
-        }
-        let columns: Vec<ArrayRef> = builders
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef)
-            .collect();
-        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)
-            .map_err(|e| SourceError::Internal(format!("building a batch: {e}")))?;
-        let first_row = self.rows_yielded + 1;
-        self.rows_yielded += batch.num_rows() as u64;
-        Ok(Some(SourceBatch {
-            batch,
-            first_row,
-            rejects,
-            lines: Some(lines),
-            member: None,
-        }))
-    }
-}
+impl CsvBatches {}
 
 fn append(builder: &mut StringBuilder, value: &str) {
     if value.is_empty() {
@@ -632,7 +561,74 @@ impl<R: Read> Read for Transcoder<R> {
 
 impl NextBatch for CsvBatches {
     fn next_batch(&mut self) -> Result<Option<SourceBatch>, SourceError> {
-        self.read_batch()
+        let ncols = self.schema.fields().len();
+        let mut builders: Vec<StringBuilder> = (0..ncols)
+            .map(|_| StringBuilder::with_capacity(self.batch_rows, self.batch_rows * 8))
+            .collect();
+        let mut lines = Vec::with_capacity(self.batch_rows);
+        let mut rejects = Vec::new();
+        if let Some((first, line)) = self.pending.take() {
+            for (builder, value) in builders.iter_mut().zip(&first) {
+                append(builder, value);
+            }
+            lines.push(line);
+        }
+        // Rows and rejects are also capped by bytes: 64k rows of long
+        // values, or a file of nothing but ragged lines, stay bounded.
+        let mut bytes = 0usize;
+        while lines.len() < self.batch_rows && bytes < BATCH_BYTES {
+            let line = self.records.next_line();
+            let Some(raw) = self.records.read_raw()? else {
+                break;
+            };
+            match self.records.fields_of(raw, line) {
+                Ok(fields) if fields.len() == ncols => {
+                    for (builder, value) in builders.iter_mut().zip(fields) {
+                        bytes += value.len();
+                        append(builder, value);
+                    }
+                    lines.push(line);
+                }
+                // A trailing delimiter on every line of a header-less export.
+                Ok(fields) if fields.len() == ncols + 1 && fields[ncols].is_empty() => {
+                    for (builder, value) in builders.iter_mut().zip(fields) {
+                        append(builder, value);
+                    }
+                    lines.push(line);
+                }
+                Ok(fields) => {
+                    let content = truncate(&fields.join("\u{1f}"), REJECT_CONTENT_BYTES);
+                    bytes += content.len() + 64;
+                    rejects.push(RowReject {
+                        location: format!("line {line}"),
+                        reason: format!("{} fields, expected {ncols}", fields.len()),
+                        content,
+                    })
+                }
+                Err(reject) => {
+                    bytes += reject.content.len() + 64;
+                    rejects.push(reject)
+                }
+            }
+        }
+        if lines.is_empty() && rejects.is_empty() {
+            return Ok(None);
+        }
+        let columns: Vec<ArrayRef> = builders
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as ArrayRef)
+            .collect();
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)
+            .map_err(|e| SourceError::Internal(format!("building a batch: {e}")))?;
+        let first_row = self.rows_yielded + 1;
+        self.rows_yielded += batch.num_rows() as u64;
+        Ok(Some(SourceBatch {
+            batch,
+            first_row,
+            rejects,
+            lines: Some(lines),
+            member: None,
+        }))
     }
 }
 
