@@ -318,8 +318,8 @@ struct InProcess {
     session_open: Latency,
 }
 
-/// A bare session over `obitos` with its pseudonym columns, read
-/// directly (what the governed view serves as `cpf`).
+/// A bare session over `obitos` with the pseudonym function registered,
+/// so that the query computes what the governed view serves as `cpf`.
 async fn bare_especial_session(
     lake: &lagoa_lake::Lake,
 ) -> Result<datafusion::prelude::SessionContext> {
@@ -337,9 +337,10 @@ async fn bare_especial_session(
         files,
         Arc::clone(&lake.crypto),
         Arc::clone(&lake.store.store),
-    )?
-    .with_pseudonyms();
+    )?;
     session.register_table("obitos", Arc::new(table))?;
+    let pseudonym = lagoa_lake::pseudonym::pseudonym_udf(lake.pseudonym_key().await?);
+    session.register_udf(pseudonym.as_ref().clone());
     Ok(session)
 }
 
@@ -363,7 +364,7 @@ async fn measure_in_process(args: &Args, lake: &Path, token: &str) -> Result<InP
         Ok::<_, anyhow::Error>(())
     };
     let bare_especial = bare_especial_session(&opened).await?;
-    let bare_especial_sql = SQL_ESPECIAL.replace("DISTINCT cpf", "DISTINCT cpf__pseudonimo");
+    let bare_especial_sql = SQL_ESPECIAL.replace("DISTINCT cpf", "DISTINCT lagoa_pseudonym(cpf)");
     let run_bare_especial = || async {
         let batches = bare_especial
             .sql(&bare_especial_sql)
@@ -596,7 +597,7 @@ Queries: `{SQL}`; `{SQL_ESPECIAL}` as an analyst of a consumer institution.\n\n\
 | bare DataFusion session (table registered once) | {:.2} | {:.2} |\n\
 | governed: guard, policy, session per query, audit | {:.2} | {:.2} |\n\
 | **added by governance** | **{added:.2}** | |\n\
-| especial, bare session (`count(DISTINCT cpf__pseudonimo)`) | {:.2} | {:.2} |\n\
+| especial, bare session (`count(DISTINCT lagoa_pseudonym(cpf))`) | {:.2} | {:.2} |\n\
 | especial, governed: grant, purpose, `cpf` pseudonymised | {:.2} | {:.2} |\n\
 | **added by governance, especial** | **{added_esp:.2}** | |\n\
 | of which: one audit append (HMAC chain, catalog write) | {:.2} | |\n\

@@ -1,12 +1,14 @@
 //! The session a principal's query runs in: only the datasets it may read,
 //! each as a view of only the columns it may see, over a key provider that
-//! releases a personal column's key only when a grant gives that column in
-//! clear.
+//! releases a personal column's key only for the columns the view serves
+//! (in clear, generalised or pseudonymised); a hidden column's key and
+//! those of datasets the reader may not open stay locked.
 //!
 //! A personal column without such a grant shows its pseudonym under the
-//! column's own name: the keyed hash written beside it at ingest (see
-//! `lagoa_lake::pseudonym`), so joins across datasets still work and the
-//! value never leaves in clear.
+//! column's own name: a keyed hash computed in the view, above the query's
+//! filters (see `lagoa_lake::pseudonym`), so joins across datasets still
+//! work and the value never leaves in clear. The pseudonym function is not
+//! registered in the session: a query cannot call it on values of its own.
 
 use datafusion::catalog::view::ViewTable;
 use datafusion::common::{Column, TableReference};
@@ -19,7 +21,7 @@ use lagoa_governance::policy::{ColumnAccess, DatasetMeta, Reader, TableAccess, t
 
 use lagoa_lake::crypto::LakeCrypto;
 use lagoa_lake::keys::PersonalKeyGate;
-use lagoa_lake::pseudonym::pseudonym_column;
+use lagoa_lake::pseudonym::pseudonym_udf;
 use lagoa_lake::table::LakeTable;
 use lagoa_lake::{AsOf, Lake, LakeError};
 use std::collections::{BTreeMap, HashSet};
@@ -59,13 +61,22 @@ impl GovernedSession {
             let seen = table_access(reader, &meta, grants);
             if let Ok(a) = &seen {
                 for (c, personal) in &meta.columns {
-                    if *personal && a.access(c).reads_clear_value() {
+                    if *personal && a.access(c).decrypts_value() {
                         released.insert((meta.name.clone(), c.clone()));
                     }
                 }
             }
             access.insert(meta.name, seen);
         }
+        let pseudonymise = if access.values().flatten().any(|a| {
+            a.columns
+                .iter()
+                .any(|(_, x)| *x == ColumnAccess::Pseudonymised)
+        }) {
+            Some(pseudonym_udf(lake.pseudonym_key().await?))
+        } else {
+            None
+        };
         let gate = PersonalKeyGate::new(Arc::clone(lake.crypto.keys()), released);
         let crypto = Arc::new(LakeCrypto::new(Arc::new(gate), lake.crypto.enabled()));
         for d in &datasets {
@@ -81,8 +92,7 @@ impl GovernedSession {
                 files,
                 Arc::clone(&crypto),
                 Arc::clone(&lake.store.store),
-            )?
-            .with_pseudonyms();
+            )?;
             let name = d.name.as_str();
             let column = |c: &str| Expr::Column(Column::new(Some(TableReference::bare(name)), c));
             let columns: Vec<Expr> = a
@@ -90,9 +100,9 @@ impl GovernedSession {
                 .iter()
                 .filter_map(|(c, x)| match x {
                     ColumnAccess::Clear => Some(column(c)),
-                    ColumnAccess::Pseudonymised => {
-                        Some(column(&pseudonym_column(c)).alias(c.as_str()))
-                    }
+                    ColumnAccess::Pseudonymised => pseudonymise
+                        .as_ref()
+                        .map(|udf| udf.call(vec![column(c)]).alias(c.as_str())),
                     ColumnAccess::Generalised(g) => {
                         let data_type = d
                             .columns

@@ -101,6 +101,17 @@ fn ungranted_personal_columns_come_as_pseudonyms_that_still_join() {
         "{cast}"
     );
 
+    // The pseudonym function is not there to hash a guessed CPF with.
+    for sql in [
+        "SELECT lagoa_pseudonym('52998224725') AS p",
+        "SELECT lagoa_pseudonym(municipio) AS p FROM obitos",
+    ] {
+        let out = query_as(&lake, &ana, sql);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{sql} ran: {stderr}");
+        assert!(stderr.contains("Invalid function"), "{sql}: {stderr}");
+    }
+
     // A personal column outside the grant stays hidden.
     let out = query_as(&lake, &ana, "SELECT nome FROM obitos");
     assert!(!out.status.success());

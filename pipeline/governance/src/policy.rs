@@ -40,9 +40,12 @@ impl ColumnAccess {
         }
     }
 
-    /// The session must decrypt the column to serve it this way.
-    pub fn reads_clear_value(&self) -> bool {
-        matches!(self, ColumnAccess::Clear | ColumnAccess::Generalised(_))
+    /// The session must decrypt the column to serve it this way: its clear
+    /// value, or a generalisation or pseudonym computed from it in the
+    /// session (the clear value never leaves). Only a hidden column is
+    /// never decrypted.
+    pub fn decrypts_value(&self) -> bool {
+        !matches!(self, ColumnAccess::Hidden)
     }
 }
 

@@ -20,7 +20,7 @@
 
 use lagoa_core::DatasetName;
 use lagoa_lake::catalog::model::DatasetInfo;
-use lagoa_lake::pseudonym::pseudonym_column;
+use lagoa_lake::pseudonym::pseudonym_udf;
 use lagoa_lake::table::LakeTable;
 use lagoa_lake::{AsOf, Lake, LakeError};
 use std::collections::BTreeSet;
@@ -110,12 +110,16 @@ pub fn derivable(columns: &[String], treated: &BTreeSet<String>) -> Vec<String> 
     warnings
 }
 
-/// How many distinct values `column` has, counted on its pseudonyms.
+/// How many distinct values `column` has, counted on its pseudonyms (so
+/// that `123.456.789-09` and `12345678909` count once, as they would be
+/// served).
 pub async fn distinct_values(
     lake: &Lake,
     dataset: &DatasetInfo,
     column: &str,
 ) -> Result<u64, LakeError> {
+    use datafusion::functions_aggregate::expr_fn::count_distinct;
+    use datafusion::prelude::ident;
     let snapshot = lake.catalog.resolve(&AsOf::Latest).await?;
     let files = lake.catalog.files(dataset, snapshot).await?;
     let ctx = lagoa_lake::session::new_context(lake, false)?;
@@ -124,14 +128,16 @@ pub async fn distinct_values(
         files,
         Arc::clone(&lake.crypto),
         Arc::clone(&lake.store.store),
-    )?
-    .with_pseudonyms();
-    ctx.register_table("t", Arc::new(table))?;
-    let sql = format!(
-        "SELECT count(DISTINCT \"{}\") AS n FROM t",
-        pseudonym_column(column).replace('"', "\"\"")
-    );
-    let batches = ctx.sql(&sql).await?.collect().await?;
+    )?;
+    let pseudonym = pseudonym_udf(lake.pseudonym_key().await?);
+    let batches = ctx
+        .read_table(Arc::new(table))?
+        .aggregate(
+            vec![],
+            vec![count_distinct(pseudonym.call(vec![ident(column)])).alias("n")],
+        )?
+        .collect()
+        .await?;
     let n = batches
         .first()
         .and_then(|b| {

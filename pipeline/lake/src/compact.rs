@@ -27,7 +27,6 @@ use crate::catalog::model::{
 };
 use crate::catalog::{RunRecord, now_micros};
 use crate::error::{LakeError, Result};
-use crate::pseudonym::PseudonymKey;
 use crate::run_holder::{Heartbeat, RunHolder};
 use crate::table::LakeTable;
 use crate::writer::WriteTarget;
@@ -180,11 +179,6 @@ async fn rewrite(
     report: &mut Compaction,
 ) -> Result<()> {
     let personal_columns = dataset.personal_columns();
-    let pseudonyms = if personal_columns.is_empty() {
-        None
-    } else {
-        Some(PseudonymKey::new(&lake.secret("pseudonym").await?))
-    };
     let table = LakeTable::new(
         dataset.clone(),
         old.clone(),
@@ -210,7 +204,6 @@ async fn rewrite(
         schema,
         personal_columns,
         partition_column: dataset.partition_column.clone(),
-        pseudonyms,
     })?;
     // Encoding and encryption off the async threads; batches cross a
     // bounded channel so memory stays flat.

@@ -4,6 +4,7 @@ use crate::config::{CONFIG_FILE, LakeConfig, render_documented};
 use crate::crypto::LakeCrypto;
 use crate::error::{LakeError, Result};
 use crate::keys::{DatasetKeyIds, KeyProvider, LocalKeyStore};
+use crate::pseudonym::PseudonymKey;
 use crate::session::LakeSession;
 use crate::store::LakeStore;
 use crate::writer::{DatasetWriter, WriteTarget};
@@ -37,6 +38,8 @@ pub struct Lake {
     pub crypto: Arc<LakeCrypto>,
     /// When this process last moved the audit trail's anchor.
     anchored_at: std::sync::Mutex<Option<std::time::Instant>>,
+    /// The pseudonym key, unwrapped once per process.
+    pseudonym_key: tokio::sync::OnceCell<Arc<PseudonymKey>>,
 }
 
 /// What `lagoa check` found.
@@ -112,6 +115,7 @@ impl Lake {
             store,
             crypto,
             anchored_at: std::sync::Mutex::new(None),
+            pseudonym_key: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -155,6 +159,19 @@ impl Lake {
             .await?
             .ok_or_else(|| LakeError::Invalid(format!("secret {name} vanished")))?;
         self.crypto.keys().unwrap(&wrapped, &master_key_id)
+    }
+
+    /// The key pseudonyms are computed with (see `pseudonym`); made with
+    /// the lake's first personal data, unwrapped once per process.
+    pub async fn pseudonym_key(&self) -> Result<Arc<PseudonymKey>> {
+        self.pseudonym_key
+            .get_or_try_init(|| async {
+                Ok(Arc::new(PseudonymKey::new(
+                    &self.secret("pseudonym").await?,
+                )))
+            })
+            .await
+            .cloned()
     }
 
     /// The key of the audit trail's chain.

@@ -89,27 +89,6 @@ impl LakeTable {
         })
     }
 
-    /// The table with each personal column's pseudonym column too (after
-    /// the data's columns). Files written before pseudonyms existed give
-    /// nulls there.
-    pub fn with_pseudonyms(mut self) -> Self {
-        let mut fields: Vec<Field> = self
-            .schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
-        for c in self.dataset.columns.iter().filter(|c| c.personal.is_some()) {
-            fields.push(Field::new(
-                crate::pseudonym::pseudonym_column(&c.name),
-                DataType::Utf8,
-                true,
-            ));
-        }
-        self.schema = Arc::new(Schema::new(fields));
-        self
-    }
-
     /// Files that may hold rows matching `filters`, judged only from the
     /// catalog's statistics.
     pub fn prune(&self, state: &dyn Session, filters: &[Expr]) -> DfResult<Pruned> {

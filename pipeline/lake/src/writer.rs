@@ -11,11 +11,10 @@ use crate::catalog::model::{ColumnStats, NewDataFile};
 use crate::config::WriterConfig;
 use crate::crypto::LakeCrypto;
 use crate::error::{LakeError, Result};
-use crate::pseudonym::{PseudonymKey, pseudonym_column};
 use crate::upload::UploadSink;
 use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::{cast, take_record_batch};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::functions_aggregate::min_max::{MaxAccumulator, MinAccumulator};
 use datafusion::logical_expr::Accumulator;
 use lagoa_core::DatasetName;
@@ -39,50 +38,6 @@ pub struct WriteTarget {
     pub schema: SchemaRef,
     pub personal_columns: Vec<String>,
     pub partition_column: Option<String>,
-    /// With a key, each personal column gets its pseudonym column beside it
-    /// (see `pseudonym`), encrypted under the ordinary key.
-    pub pseudonyms: Option<PseudonymKey>,
-}
-
-impl WriteTarget {
-    /// The schema of the files: the data's, then a pseudonym column per
-    /// personal column when pseudonyms are written.
-    fn file_schema(&self) -> SchemaRef {
-        if self.pseudonyms.is_none() || self.personal_columns.is_empty() {
-            return Arc::clone(&self.schema);
-        }
-        let mut fields: Vec<Field> = self
-            .schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
-        for column in &self.personal_columns {
-            fields.push(Field::new(pseudonym_column(column), DataType::Utf8, true));
-        }
-        Arc::new(Schema::new(fields))
-    }
-
-    /// `batch` with its pseudonym columns added, as the files hold it.
-    fn file_batch(&self, schema: &SchemaRef, batch: &RecordBatch) -> Result<RecordBatch> {
-        let Some(key) = &self.pseudonyms else {
-            return Ok(batch.clone());
-        };
-        if self.personal_columns.is_empty() {
-            return Ok(batch.clone());
-        }
-        let mut columns = batch.columns().to_vec();
-        for column in &self.personal_columns {
-            let values = batch
-                .column_by_name(column)
-                .ok_or_else(|| LakeError::Schema {
-                    dataset: self.dataset.to_string(),
-                    message: format!("personal column {column} is not a column of the data"),
-                })?;
-            columns.push(key.pseudonyms(values)?);
-        }
-        Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
-    }
 }
 
 pub struct DatasetWriter {
@@ -268,8 +223,6 @@ struct OpenFile {
     file_id: String,
     path: ObjectPath,
     partition_value: Option<String>,
-    target: WriteTarget,
-    file_schema: SchemaRef,
     writer: ArrowWriter<UploadSink>,
     rows: usize,
     master_key_id: Option<String>,
@@ -301,8 +254,8 @@ impl OpenFile {
         path.push_str(&format!("{file_id}.parquet"));
         let path = ObjectPath::from(path);
 
-        let file_schema = target.file_schema();
-        let columns: Vec<String> = file_schema
+        let columns: Vec<String> = target
+            .schema
             .fields()
             .iter()
             .map(|f| f.name().clone())
@@ -315,20 +268,17 @@ impl OpenFile {
             .set_max_row_group_row_count(Some(config.row_group_rows))
             .set_created_by(format!("lagoa {}", env!("CARGO_PKG_VERSION")));
         for personal in &target.personal_columns {
-            // No statistics of personal values (or of their pseudonyms)
-            // anywhere, not even encrypted.
-            for column in [personal.clone(), pseudonym_column(personal)] {
-                props = props.set_column_statistics_enabled(
-                    ColumnPath::from(column.as_str()),
-                    EnabledStatistics::None,
-                );
-            }
+            // No statistics of personal values anywhere, not even encrypted.
+            props = props.set_column_statistics_enabled(
+                ColumnPath::from(personal.as_str()),
+                EnabledStatistics::None,
+            );
         }
         if let Some(encryption) = encryption {
             props = props.with_file_encryption_properties(encryption.0);
         }
         let sink = UploadSink::new(Arc::clone(store), path.clone(), handle.clone());
-        let writer = ArrowWriter::try_new(sink, Arc::clone(&file_schema), Some(props.build()))
+        let writer = ArrowWriter::try_new(sink, Arc::clone(&target.schema), Some(props.build()))
             .map_err(|source| LakeError::Write {
                 path: path.to_string(),
                 source,
@@ -361,8 +311,6 @@ impl OpenFile {
             file_id,
             path,
             partition_value,
-            target: target.clone(),
-            file_schema,
             writer,
             rows: 0,
             master_key_id,
@@ -380,9 +328,8 @@ impl OpenFile {
                 }
             }
         }
-        let batch = self.target.file_batch(&self.file_schema, batch)?;
         self.writer
-            .write(&batch)
+            .write(batch)
             .map_err(|source| LakeError::Write {
                 path: self.path.to_string(),
                 source,

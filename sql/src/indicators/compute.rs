@@ -366,7 +366,6 @@ async fn run_recorded(
         schema: Arc::clone(&schema),
         personal_columns: vec![],
         partition_column: None,
-        pseudonyms: None,
     })?;
     let files = tokio::task::spawn_blocking(move || {
         writer.write(&batch)?;

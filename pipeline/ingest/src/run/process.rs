@@ -77,11 +77,13 @@ pub(super) async fn process(
         .map_err(|e| IngestError::Usage(format!("cannot start the reader thread: {e}")))?;
 
     let lake = ctx.lake;
+    // Readers compute pseudonyms under this lake-wide key: make it with the
+    // first delivery, before any reader needs it (once per process).
+    lake.pseudonym_key().await?;
     let job = CheckJob {
         store: Arc::clone(&lake.store.store),
         crypto: Arc::clone(&lake.crypto),
         writer_config: lake.config.writer.clone(),
-        pseudonyms: lagoa_lake::pseudonym::PseudonymKey::new(&lake.secret("pseudonym").await?),
         request: ctx.request.clone(),
         contract: ctx.contract.clone(),
         existing: ctx.existing.clone(),
@@ -101,7 +103,6 @@ struct CheckJob {
     store: Arc<dyn object_store::ObjectStore>,
     crypto: Arc<lagoa_lake::crypto::LakeCrypto>,
     writer_config: lagoa_lake::config::WriterConfig,
-    pseudonyms: lagoa_lake::pseudonym::PseudonymKey,
     request: RunRequest,
     contract: Option<Contract>,
     existing: Option<DatasetInfo>,
@@ -270,7 +271,6 @@ impl CheckJob {
                 schema,
                 personal_columns,
                 partition_column: contract.dataset.partition.clone(),
-                pseudonyms: Some(self.pseudonyms.clone()),
             },
             Arc::clone(&self.store),
             Arc::clone(&self.crypto),
