@@ -332,12 +332,7 @@ async fn bare_especial_session(
         .await?
         .ok_or_else(|| anyhow!("no obitos"))?;
     let files = lake.catalog.files(&info, snapshot).await?;
-    let table = lagoa_lake::table::LakeTable::new(
-        info,
-        files,
-        Arc::clone(&lake.crypto),
-        Arc::clone(&lake.store.store),
-    )?;
+    let table = lake.table(&info, files)?;
     session.register_table("obitos", Arc::new(table))?;
     let pseudonym = lagoa_lake::pseudonym::pseudonym_udf(lake.pseudonym_key().await?);
     session.register_udf(pseudonym.as_ref().clone());

@@ -21,7 +21,6 @@
 use lagoa_core::DatasetName;
 use lagoa_lake::catalog::model::DatasetInfo;
 use lagoa_lake::pseudonym::pseudonym_udf;
-use lagoa_lake::table::LakeTable;
 use lagoa_lake::{AsOf, Lake, LakeError};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -123,12 +122,7 @@ pub async fn distinct_values(
     let snapshot = lake.catalog.resolve(&AsOf::Latest).await?;
     let files = lake.catalog.files(dataset, snapshot).await?;
     let ctx = lagoa_lake::session::new_context(lake, false)?;
-    let table = LakeTable::new(
-        dataset.clone(),
-        files,
-        Arc::clone(&lake.crypto),
-        Arc::clone(&lake.store.store),
-    )?;
+    let table = lake.table(dataset, files)?;
     let pseudonym = pseudonym_udf(lake.pseudonym_key().await?);
     let batches = ctx
         .read_table(Arc::new(table))?

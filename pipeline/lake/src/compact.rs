@@ -28,7 +28,6 @@ use crate::catalog::model::{
 use crate::catalog::{RunRecord, now_micros};
 use crate::error::{LakeError, Result};
 use crate::run_holder::{Heartbeat, RunHolder};
-use crate::table::LakeTable;
 use crate::writer::WriteTarget;
 use crate::{AsOf, Lake};
 use futures::StreamExt;
@@ -179,12 +178,7 @@ async fn rewrite(
     report: &mut Compaction,
 ) -> Result<()> {
     let personal_columns = dataset.personal_columns();
-    let table = LakeTable::new(
-        dataset.clone(),
-        old.clone(),
-        Arc::clone(&lake.crypto),
-        Arc::clone(&lake.store.store),
-    )?;
+    let table = lake.table(dataset, old.clone())?;
     let schema = datafusion::catalog::TableProvider::schema(&table);
     let ctx = crate::session::new_context(lake, false)?;
     // One stream, the files in catalog order: rows keep their order, so the

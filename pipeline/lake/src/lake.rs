@@ -1,4 +1,4 @@
-use crate::catalog::model::VacuumReport;
+use crate::catalog::model::{DataFileInfo, DatasetInfo, VacuumReport};
 use crate::catalog::{AuditEntry, AuditKey, Backend, Catalog};
 use crate::config::{CONFIG_FILE, LakeConfig, render_documented};
 use crate::crypto::LakeCrypto;
@@ -7,6 +7,7 @@ use crate::keys::{DatasetKeyIds, KeyProvider, LocalKeyStore};
 use crate::pseudonym::PseudonymKey;
 use crate::session::LakeSession;
 use crate::store::LakeStore;
+use crate::table::LakeTable;
 use crate::writer::{DatasetWriter, WriteTarget};
 use crate::{AsOf, vacuum};
 use lagoa_core::DatasetName;
@@ -121,6 +122,17 @@ impl Lake {
 
     pub fn uses_local_keystore(&self) -> bool {
         self.config.keys.provider == "local"
+    }
+
+    /// A table over `files` of `dataset`, read with the lake's own keys
+    /// (every column; a governed session builds its own over a key gate).
+    pub fn table(&self, dataset: &DatasetInfo, files: Vec<DataFileInfo>) -> Result<LakeTable> {
+        LakeTable::new(
+            dataset.clone(),
+            files,
+            Arc::clone(&self.crypto),
+            Arc::clone(&self.store.store),
+        )
     }
 
     /// A writer for one delivery; run it on a blocking thread.

@@ -6,7 +6,7 @@ use crate::catalog::format_micros;
 use crate::catalog::model::DataFileInfo;
 use crate::error::Result;
 use crate::store::LakeStore;
-use crate::table::{LakeTable, ShreddedTable, arrow_schema};
+use crate::table::{ShreddedTable, arrow_schema};
 use crate::{AsOf, Lake, system};
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use datafusion::dataframe::DataFrame;
@@ -64,12 +64,7 @@ impl LakeSession {
                     ctx.register_table(name, Arc::new(table))?;
                 }
                 None => {
-                    let table = LakeTable::new(
-                        dataset.clone(),
-                        files,
-                        Arc::clone(&lake.crypto),
-                        Arc::clone(&lake.store.store),
-                    )?;
+                    let table = lake.table(dataset, files)?;
                     ctx.register_table(name, Arc::new(table))?;
                 }
             }
