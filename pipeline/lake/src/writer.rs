@@ -21,12 +21,22 @@ use lagoa_core::DatasetName;
 use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::runtime::Handle;
+
+/// ZSTD at level 1. Measured on the benchmark's 3 M rows (issue 17): 24 %
+/// smaller than Snappy (51.8 against 68.5 MiB; DuckDB's default file is
+/// 64.7) for about the same encoding time, while level 3 gave no smaller
+/// file for 35 % more time and LZ4 a larger one. Smaller pages also mean
+/// less to encrypt, upload and decrypt.
+fn file_compression() -> Compression {
+    // ZstdLevel's default is level 1.
+    Compression::ZSTD(ZstdLevel::default())
+}
 
 /// Longer min/max strings are not kept: they would bloat the catalog.
 const MAX_STAT_LEN: usize = 256;
@@ -264,7 +274,7 @@ impl OpenFile {
             crypto.file_encryption(&target.dataset, &path, &columns, &target.personal_columns)?;
         let master_key_id = encryption.as_ref().map(|(_, id)| id.clone());
         let mut props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
+            .set_compression(file_compression())
             .set_max_row_group_row_count(Some(config.row_group_rows))
             .set_created_by(format!("lagoa {}", env!("CARGO_PKG_VERSION")));
         for personal in &target.personal_columns {
