@@ -254,13 +254,21 @@ impl Settings {
         }
     }
 
-    fn timed_out(&self) -> SourceError {
-        self.errors.unreachable(format!(
-            "no connection to {}:{} within {} s",
-            self.errors.host,
-            self.errors.port,
-            self.connect_timeout.as_secs()
-        ))
+    /// Waits for `connecting` at most `connect_timeout`; its errors
+    /// classified as every other database error is.
+    async fn connect_within<C>(
+        &self,
+        connecting: impl std::future::Future<Output = Result<C, sqlx::Error>>,
+    ) -> Result<C, SourceError> {
+        match tokio::time::timeout(self.connect_timeout, connecting).await {
+            Ok(connected) => connected.map_err(|e| self.errors.map(e)),
+            Err(_) => Err(self.errors.unreachable(format!(
+                "no connection to {}:{} within {} s",
+                self.errors.host,
+                self.errors.port,
+                self.connect_timeout.as_secs()
+            ))),
+        }
     }
 }
 

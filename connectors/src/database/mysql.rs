@@ -67,10 +67,7 @@ impl Dialect for MysqlDialect {
             .timezone(Some("+00:00".to_string()))
             .charset("utf8mb4")
             .disable_statement_logging();
-        match tokio::time::timeout(settings.connect_timeout, options.connect()).await {
-            Ok(connected) => connected.map_err(|e| settings.errors.map(e)),
-            Err(_) => Err(settings.timed_out()),
-        }
+        settings.connect_within(options.connect()).await
     }
 
     async fn plan(

@@ -53,10 +53,7 @@ impl Dialect for PostgresDialect {
             options = options.password(password);
         }
         let options = options.disable_statement_logging();
-        match tokio::time::timeout(settings.connect_timeout, options.connect()).await {
-            Ok(connected) => connected.map_err(|e| settings.errors.map(e)),
-            Err(_) => Err(settings.timed_out()),
-        }
+        settings.connect_within(options.connect()).await
     }
 
     async fn plan(

@@ -18,6 +18,8 @@
 //!   categorisation warns when it leaves such a pair in clear; the
 //!   documentation (`docs/access.md`) lists the pairs.
 
+use datafusion::functions_aggregate::expr_fn::count_distinct;
+use datafusion::prelude::ident;
 use lagoa_core::DatasetName;
 use lagoa_lake::catalog::model::DatasetInfo;
 use lagoa_lake::pseudonym::pseudonym_udf;
@@ -117,8 +119,6 @@ pub async fn distinct_values(
     dataset: &DatasetInfo,
     column: &str,
 ) -> Result<u64, LakeError> {
-    use datafusion::functions_aggregate::expr_fn::count_distinct;
-    use datafusion::prelude::ident;
     let snapshot = lake.catalog.resolve(&AsOf::Latest).await?;
     let files = lake.catalog.files(dataset, snapshot).await?;
     let ctx = lagoa_lake::session::new_context(lake, false)?;

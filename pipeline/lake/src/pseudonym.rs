@@ -52,28 +52,22 @@ impl PseudonymKey {
 
     /// The pseudonym of one value.
     pub fn pseudonym(&self, value: &str) -> String {
-        let mut scratch = String::new();
-        let mut out = [0u8; PSEUDONYM_LEN];
-        self.pseudonym_into(value, &mut scratch, &mut out)
-            .to_owned()
+        let mut out = String::with_capacity(PSEUDONYM_LEN);
+        self.pseudonym_into(value, &mut String::new(), &mut out);
+        out
     }
 
     /// The pseudonym of `value` written into `out`, with `scratch` for the
-    /// normalised value: no allocation per value once `scratch` has grown.
-    fn pseudonym_into<'a>(
-        &self,
-        value: &str,
-        scratch: &mut String,
-        out: &'a mut [u8; PSEUDONYM_LEN],
-    ) -> &'a str {
-        let tag = ring::hmac::sign(&self.0, normalise(value, scratch).as_bytes());
+    /// normalised value: no allocation per value once both have grown.
+    fn pseudonym_into(&self, value: &str, scratch: &mut String, out: &mut String) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        out[0] = b'p';
-        for (i, byte) in tag.as_ref()[..16].iter().enumerate() {
-            out[1 + 2 * i] = HEX[usize::from(byte >> 4)];
-            out[2 + 2 * i] = HEX[usize::from(byte & 0x0f)];
+        let tag = ring::hmac::sign(&self.0, normalise(value, scratch).as_bytes());
+        out.clear();
+        out.push('p');
+        for byte in &tag.as_ref()[..16] {
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
         }
-        std::str::from_utf8(out).expect("hex digits are ASCII")
     }
 
     /// The pseudonyms of a column (any type, through its string form); nulls stay null.
@@ -82,15 +76,15 @@ impl PseudonymKey {
         let text = text
             .as_any()
             .downcast_ref::<StringArray>()
-            .expect("cast to Utf8 gives a StringArray");
+            .ok_or_else(|| ArrowError::CastError("pseudonyms: the column is not text".into()))?;
         let mut out = StringBuilder::with_capacity(text.len(), text.len() * PSEUDONYM_LEN);
-        let mut scratch = String::new();
-        let mut buffer = [0u8; PSEUDONYM_LEN];
+        let (mut scratch, mut pseudonym) = (String::new(), String::with_capacity(PSEUDONYM_LEN));
         for i in 0..text.len() {
             if text.is_null(i) {
                 out.append_null();
             } else {
-                out.append_value(self.pseudonym_into(text.value(i), &mut scratch, &mut buffer));
+                self.pseudonym_into(text.value(i), &mut scratch, &mut pseudonym);
+                out.append_value(&pseudonym);
             }
         }
         Ok(Arc::new(out.finish()))
