@@ -161,13 +161,12 @@ impl QualityBuilder {
 fn observe_column(state: &mut ColumnState, array: &ArrayRef, hasher: &ahash::RandomState) {
     state.nulls += array.null_count() as u64;
     let numeric = cast_f64(array);
-    for row in 0..array.len() {
-        if array.is_null(row) {
-            continue;
-        }
-        if let Some(values) = &numeric {
-            let v = values.value(row);
+    if let Some(values) = &numeric {
+        // The kernels skip nulls and run vectorised.
+        if let Some(v) = arrow::compute::min(values) {
             state.min = Some(state.min.map_or(v, |m| m.min(v)));
+        }
+        if let Some(v) = arrow::compute::max(values) {
             state.max = Some(state.max.map_or(v, |m| m.max(v)));
         }
     }

@@ -28,6 +28,7 @@ mod prepare;
 mod process;
 mod quarantine;
 mod raw_zone;
+mod writing;
 
 use crate::contract_source::InferenceHints;
 use chrono::NaiveDate;

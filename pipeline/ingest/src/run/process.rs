@@ -1,10 +1,12 @@
-//! Reads on one thread, checks and writes on another: the source's batches
-//! cross a bounded channel to the checker, accepted rows go to the
-//! encrypting writer, rejected ones to quarantine. Drift, too many
+//! Reads on one thread, checks on another and writes on a third: the
+//! source's batches cross a bounded channel to the checker, accepted rows
+//! another to the encrypting writer (`writing`), rejected ones go to
+//! quarantine. Drift, too many
 //! rejected rows, or an empty delivery stop the run without a commit.
 
 use super::quarantine::Quarantine;
 use super::raw_zone::IpcTee;
+use super::writing::WriterThread;
 use super::{Progress, RunContext, RunRequest};
 use crate::IngestError;
 use crate::check::{CheckError, Checker, Drift};
@@ -148,7 +150,7 @@ impl CheckJob {
         if let Err(e) = checker.prepare(&first_schema) {
             return stopped(checker, contract, quarantine, e);
         }
-        let mut writer = self.writer(&contract, checker.output_schema())?;
+        let mut writer = WriterThread::start(self.writer(&contract, checker.output_schema())?)?;
         let all = pending.into_iter().map(Ok).chain(incoming);
         match self.check_and_write(all, &mut checker, &mut writer, &mut quarantine) {
             Ok(None) => {}
@@ -285,7 +287,7 @@ impl CheckJob {
         &self,
         batches: impl Iterator<Item = Result<SourceBatch, SourceError>>,
         checker: &mut Checker,
-        writer: &mut DatasetWriter,
+        writer: &mut WriterThread,
         quarantine: &mut Quarantine,
     ) -> Result<Option<CheckError>, IngestError> {
         let mut rows_seen = 0u64;
@@ -299,7 +301,7 @@ impl CheckJob {
             };
             quarantine.add(&checked.rejected)?;
             if checked.batch.num_rows() > 0 {
-                writer.write(&checked.batch)?;
+                writer.write(checked.batch)?;
             }
         }
         Ok(None)
