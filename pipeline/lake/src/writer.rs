@@ -28,14 +28,28 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::runtime::Handle;
 
-/// ZSTD at level 1. Measured on the benchmark's 3 M rows (issue 17): 24 %
-/// smaller than Snappy (51.8 against 68.5 MiB; DuckDB's default file is
-/// 64.7) for about the same encoding time, while level 3 gave no smaller
-/// file for 35 % more time and LZ4 a larger one. Smaller pages also mean
-/// less to encrypt, upload and decrypt.
-fn file_compression() -> Compression {
-    // ZstdLevel's default is level 1.
-    Compression::ZSTD(ZstdLevel::default())
+/// How data pages are compressed, chosen per column from measurements on
+/// the benchmark's 3 M rows (issue 17; size, and decoding time of the column
+/// alone on one core):
+///
+/// - ordinary columns, LZ4: the columns queries scan. Most are dictionary
+///   encoded, and no codec shrinks their bit-packed indices by more than
+///   10 %; for the one that is not (`valor`, a decimal), ZSTD level 1 gave
+///   14.7 MiB decoded in 18.8 ms, LZ4 17.3 MiB in 9.8 ms, Snappy 17.6 MiB in
+///   23.1 ms, none 24.6 MiB in 6.9 ms. ZSTD's decoding was a quarter of the
+///   full scan's time.
+/// - personal columns, ZSTD level 1: near-unique text (`cpf`) that dominates
+///   the file and is seldom scanned whole: 18.2 MiB against 34.1 with LZ4
+///   and 30.9 with Snappy. Level 3 gave no smaller file for 35 % more time.
+///
+/// The file stays smaller than DuckDB's default one for the same rows.
+fn column_compression(personal: bool) -> Compression {
+    if personal {
+        // ZstdLevel's default is level 1.
+        Compression::ZSTD(ZstdLevel::default())
+    } else {
+        Compression::LZ4_RAW
+    }
 }
 
 /// Longer min/max strings are not kept: they would bloat the catalog.
@@ -274,15 +288,15 @@ impl OpenFile {
             crypto.file_encryption(&target.dataset, &path, &columns, &target.personal_columns)?;
         let master_key_id = encryption.as_ref().map(|(_, id)| id.clone());
         let mut props = WriterProperties::builder()
-            .set_compression(file_compression())
+            .set_compression(column_compression(false))
             .set_max_row_group_row_count(Some(config.row_group_rows))
             .set_created_by(format!("lagoa {}", env!("CARGO_PKG_VERSION")));
         for personal in &target.personal_columns {
+            let column = ColumnPath::from(personal.as_str());
             // No statistics of personal values anywhere, not even encrypted.
-            props = props.set_column_statistics_enabled(
-                ColumnPath::from(personal.as_str()),
-                EnabledStatistics::None,
-            );
+            props = props
+                .set_column_statistics_enabled(column.clone(), EnabledStatistics::None)
+                .set_column_compression(column, column_compression(true));
         }
         if let Some(encryption) = encryption {
             props = props.with_file_encryption_properties(encryption.0);
