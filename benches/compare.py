@@ -57,6 +57,7 @@ GIB = 1024 * MIB
 
 CSV_COLUMNS = ["municipio", "data_obito", "ano", "mes", "causa_cid", "sexo", "idade", "valor", "cpf", "nome"]
 PERSONAL = ["cpf", "nome"]
+PURPOSE = "vigilância do óbito"
 DATASET = "obitos"
 
 # Explicit types for the peers (so no sniffing differences, and codes keep leading zeros).
@@ -398,12 +399,45 @@ def child_duckdb_query_once(p: dict) -> dict:
     return {}
 
 
+def child_lagoa_served(p: dict) -> dict:
+    """The governed path on a warm server: each query POSTed to `lagoa serve`'s /api/v1/query as
+    the analyst, with the purpose, answered as CSV on one keep-alive connection (the body read and
+    dropped, as DuckDB's COPY to /dev/null drops its rows). One warm-up run writes the answer."""
+    import http.client
+    import urllib.parse
+
+    u = urllib.parse.urlsplit(p["url"])
+    con = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+    headers = {"Authorization": f"Bearer {p['token']}", "Content-Type": "application/json"}
+
+    def ask(sql: str) -> bytes:
+        con.request("POST", "/api/v1/query?format=csv", body=json.dumps({"sql": sql, "purpose": p["purpose"]}), headers=headers)
+        r = con.getresponse()
+        body = r.read()
+        if r.status != 200:
+            raise SystemExit(f"lagoa serve answered HTTP {r.status}: {body[:500]!r}")
+        return body
+
+    res = {}
+    for q in p["queries"]:
+        with open(q["out"], "wb") as f:
+            f.write(ask(q["sql"]))
+        times = []
+        for _ in range(p["runs"]):
+            s = time.perf_counter()
+            ask(q["sql"])
+            times.append(time.perf_counter() - s)
+        res[q["id"]] = times
+    return {"times": res}
+
+
 CHILDREN = {
     "duckdb_ingest": child_duckdb_ingest,
     "pyarrow_ingest": child_pyarrow_ingest,
     "duckdb_info": child_duckdb_info,
     "duckdb_queries": child_duckdb_queries,
     "duckdb_query_once": child_duckdb_query_once,
+    "lagoa_served": child_lagoa_served,
 }
 
 
@@ -609,6 +643,71 @@ class Bench:
         if rows != self.csv_rows:
             self.mismatches.append(f"{label}: wrote {rows} rows, CSV has {self.csv_rows}")
 
+    # ------------------------------------------------------------------ b. the governed path, served
+    def lagoa_out(self, lake: str, *args: str, token: str | None = None) -> str:
+        """One untimed lagoa command (setup), its stdout; failure stops the run."""
+        env = dict(self.env)
+        env.pop("LAGOA_TOKEN", None)
+        if token:
+            env["LAGOA_TOKEN"] = token
+        cmd = self.lagoa_cmd(lake, *args)
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=self.a.timeout)
+        if r.returncode != 0:
+            raise ChildFailed(f"setup: lagoa {args[0]}", cmd, r.returncode, r.stdout, r.stderr, "")
+        return r.stdout
+
+    def govern(self, lake: str) -> str:
+        """Makes the encrypted lake's `obitos` readable the way a data office does: its provider's
+        steward categorises it, an analyst of another institution files a request with a purpose,
+        the steward approves it. Returns the analyst's token."""
+        for name, role in (("saude", "provider"), ("educ", "consumer")):
+            self.lagoa_out(lake, "institution", "add", name, "--role", role)
+        for user, inst, role in (("maria", "saude", "steward"), ("ana", "educ", "analyst")):
+            self.lagoa_out(lake, "user", "add", user, "--institution", inst, "--role", role)
+        analyst = self.lagoa_out(lake, "token", "create", "ana").strip()
+        steward = self.lagoa_out(lake, "token", "create", "maria").strip()
+        self.lagoa_out(lake, "dataset", "provider", DATASET, "saude")
+        self.lagoa_out(lake, "dataset", "categorise", DATASET, "--provider", "saude", "--reason", "benchmark", token=steward)
+        filed = self.lagoa_out(lake, "request", "file", DATASET, "--purpose", PURPOSE, "--legal-basis", "LGPD art. 11, II, b",
+                               token=analyst)
+        request = filed.split("request ", 1)[1].split()[0]
+        self.lagoa_out(lake, "request", "approve", request, "--reason", "benchmark", token=steward)
+        return analyst
+
+    def served_queries(self, qs: list[dict], resdir: str) -> dict:
+        """Every query through `lagoa serve` (HTTP API, governed), the server started once and warm."""
+        lake = os.path.join(self.wd, "lake-enc")
+        token = self.govern(lake)
+        cmd = self.lagoa_cmd(lake, "serve", "--listen", "127.0.0.1:0")
+        env = dict(self.env)
+        env["RUST_LOG"] = "warn"
+        env["LAGOA__QUERY__PG_LISTEN"] = "127.0.0.1:0"
+        log(f"lagoa serve: {shlex.join(cmd)}")
+        server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+        found: list[str] = []
+        ready = threading.Event()
+
+        def read_stderr():
+            for line in server.stderr:
+                if line.startswith("Console: ") and not found:
+                    found.append(line.removeprefix("Console: ").strip().rstrip("/"))
+                    ready.set()
+
+        threading.Thread(target=read_stderr, daemon=True).start()
+        try:
+            if not ready.wait(60):
+                raise SystemExit("compare.py: lagoa serve did not print its address within 60 s")
+            dq = [{"id": q["id"], "sql": q["sql"], "out": os.path.join(resdir, f"{q['id']}.lagoa_served.csv")} for q in qs]
+            return self.run(child_cmd("lagoa_served", url=found[0], token=token, purpose=PURPOSE, queries=dq, runs=self.a.runs),
+                            "lagoa served, governed: all queries").json()
+        finally:
+            server.terminate()
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
     # ------------------------------------------------------------------ b. queries
     def step_queries(self) -> None:
         info = self.run(child_cmd("duckdb_info", parquet=self.plain_parquet), "duckdb data info").json()
@@ -634,6 +733,12 @@ class Bench:
                 out.setdefault(q["id"], {"title": q["title"], "sql": q["sql"]})[variant] = {"best_s": min(r["times"][q["id"]]), "runs_s": r["times"][q["id"]]}
         self.save()
 
+        served = self.served_queries(qs, resdir)
+        for q in qs:
+            t = served["times"][q["id"]]
+            out[q["id"]]["lagoa_served"] = {"best_s": min(t), "runs_s": t}
+        self.save()
+
         for q in [STARTUP_QUERY] + qs:
             e = out.setdefault(q["id"], {"title": q["title"], "sql": q["sql"]})
             # lagoa on both lakes: warm-up (result kept for checking), then timed runs to /dev/null.
@@ -653,6 +758,7 @@ class Bench:
             e["duckdb_process"] = {"best_s": min(m.wall_s for m in ms), "runs_s": [m.wall_s for m in ms],
                                    "peak_rss_bytes": max(m.peak_rss for m in ms)}
             if q is not STARTUP_QUERY:
+                e["ratio_lagoa_served_vs_duckdb_inproc"] = e["lagoa_served"]["best_s"] / e["duckdb_inproc"]["best_s"]
                 e["ratio_lagoa_enc_vs_duckdb_inproc"] = e["lagoa_enc"]["best_s"] / e["duckdb_inproc"]["best_s"]
                 e["ratio_lagoa_enc_vs_duckdb_process"] = e["lagoa_enc"]["best_s"] / e["duckdb_process"]["best_s"]
                 e["ratio_lagoa_plain_vs_duckdb_inproc"] = e["lagoa_plain"]["best_s"] / e["duckdb_inproc"]["best_s"]
@@ -670,7 +776,8 @@ class Bench:
     def check_query(self, q: dict, resdir: str) -> dict:
         ref = read_result_csv(os.path.join(resdir, f"{q['id']}.duckdb.csv"), q["header"])
         status = {}
-        for variant, suffix in (("lagoa_enc", "lagoa_enc"), ("lagoa_plain", "lagoa_plain"), ("duckdb_enc", "duckdb-enc")):
+        for variant, suffix in (("lagoa_served", "lagoa_served"), ("lagoa_enc", "lagoa_enc"), ("lagoa_plain", "lagoa_plain"),
+                                ("duckdb_enc", "duckdb-enc")):
             path = os.path.join(resdir, f"{q['id']}.{suffix}.csv")
             try:
                 diff = compare_results(ref, read_result_csv(path, q["header"]))
@@ -735,9 +842,9 @@ class Bench:
         qs = r.get("queries")
         if qs:
             L.append(f"## b. Queries (best of {m['runs']}, seconds)\n")
-            L.append("| query | lagoa enc | lagoa plain | DuckDB in-process | DuckDB process | DuckDB enc in-process "
-                     "| lagoa enc / DuckDB in-proc | lagoa enc / DuckDB process | lagoa enc / plain | answers |")
-            L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+            L.append("| query | lagoa served | DuckDB in-process | **served / in-proc** | lagoa enc | lagoa plain | DuckDB process "
+                     "| DuckDB enc in-process | lagoa enc / DuckDB in-proc | lagoa enc / DuckDB process | lagoa enc / plain | answers |")
+            L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
             for qid, e in qs.items():
                 def g(k):
                     return f"{e[k]['best_s']:.3f}" if k in e else "—"
@@ -751,11 +858,14 @@ class Bench:
                     ans = "match" if not bad else "**MISMATCH** " + ", ".join(bad)
                 else:
                     ans = ""
-                L.append(f"| {qid}: {e['title']} | {g('lagoa_enc')} | {g('lagoa_plain')} | {g('duckdb_inproc')} | {g('duckdb_process')} "
-                         f"| {g('duckdb_enc_inproc')} | {ratio('ratio_lagoa_enc_vs_duckdb_inproc')} | {ratio('ratio_lagoa_enc_vs_duckdb_process')} "
+                L.append(f"| {qid}: {e['title']} | {g('lagoa_served')} | {g('duckdb_inproc')} | {ratio('ratio_lagoa_served_vs_duckdb_inproc')} "
+                         f"| {g('lagoa_enc')} | {g('lagoa_plain')} | {g('duckdb_process')} | {g('duckdb_enc_inproc')} | {ratio('ratio_lagoa_enc_vs_duckdb_inproc')} | {ratio('ratio_lagoa_enc_vs_duckdb_process')} "
                          f"| {ratio('encryption_overhead_lagoa')} | {ans} |")
             st = r.get("duckdb_inproc_startup", {})
             L.append("")
+            L.append("- lagoa served: the governed path on a warm `lagoa serve` (encrypted lake): an analyst's grant with a purpose, "
+                     "the guard, the policy's view, the audit entry, each query POSTed to `/api/v1/query?format=csv` on one "
+                     "keep-alive connection, the body read and dropped; warm-up excluded. The figure to hold against DuckDB in-process.")
             L.append("- lagoa: whole process per run (start, catalog, plan, scan, CSV to /dev/null); one untimed warm-up run first "
                      "(its output is the answer checked against DuckDB's).")
             L.append("- DuckDB in-process: one process, view over the Parquet file, `COPY (query) TO '/dev/null'`; warm-up excluded. "
