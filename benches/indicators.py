@@ -161,7 +161,7 @@ def main() -> int:
     report = f"""## Indicators over a generated state (issue 6)
 
 {args.municipalities} municipalities, {args.years} (seed {args.seed}): {total_rows:,} source rows
-({', '.join(f'{t} {n:,}' for t, n in rows.items())}); {lake_bytes / MIB:.0f} MiB of encrypted tables in the lake (with pseudonym columns; the raw zone apart),
+({', '.join(f'{t} {n:,}' for t, n in rows.items())}); {lake_bytes / MIB:.0f} MiB of encrypted tables in the lake (the raw zone apart),
 {plain_bytes / MIB:.0f} MiB as plain Parquet for DuckDB. Taking the deliveries in and computing once
 (`lagoa demo run`): {setup.wall_s:.0f} s, peak RSS {setup.peak_rss / MIB:.0f} MiB.
 
