@@ -107,3 +107,103 @@ impl std::fmt::Debug for WriterThread {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use lagoa_core::DatasetName;
+    use lagoa_lake::writer::WriteTarget;
+    use lagoa_lake::{InitOptions, Lake};
+    use std::sync::Arc;
+
+    fn batch(rows: i64) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(0..rows))])
+            .unwrap()
+    }
+
+    async fn writer(lake: &Lake) -> DatasetWriter {
+        lake.writer(WriteTarget {
+            dataset: DatasetName::new("contagens").unwrap(),
+            schema: batch(0).schema(),
+            personal_columns: Vec::new(),
+            partition_column: None,
+        })
+        .unwrap()
+    }
+
+    fn tables_in(dir: &std::path::Path) -> usize {
+        fn walk(p: &std::path::Path) -> usize {
+            std::fs::read_dir(p).map_or(0, |entries| {
+                entries
+                    .flatten()
+                    .map(|e| {
+                        let path = e.path();
+                        if path.is_dir() {
+                            walk(&path)
+                        } else {
+                            usize::from(path.extension().is_some_and(|x| x == "parquet"))
+                        }
+                    })
+                    .sum()
+            })
+        }
+        walk(dir)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_batches_are_all_written_and_an_abort_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::init(&dir.path().join("lake"), &InitOptions::default())
+            .await
+            .unwrap();
+        let mut thread = WriterThread::start(writer(&lake).await).unwrap();
+        let files = tokio::task::spawn_blocking(move || {
+            for _ in 0..5 {
+                thread.write(batch(1000))?;
+            }
+            thread.finish()
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(files.iter().map(|f| f.row_count).sum::<i64>(), 5000);
+        let written = tables_in(dir.path());
+        assert_eq!(written, files.len());
+
+        let mut thread = WriterThread::start(writer(&lake).await).unwrap();
+        tokio::task::spawn_blocking(move || {
+            thread.write(batch(1000)).unwrap();
+            thread.abort();
+        })
+        .await
+        .unwrap();
+        assert_eq!(tables_in(dir.path()), written, "the aborted file is gone");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_that_fails_is_the_writer_s_error_at_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("lake");
+        let lake = Lake::init(&root, &InitOptions::default()).await.unwrap();
+        let mut thread = WriterThread::start(writer(&lake).await).unwrap();
+        // The store's folder becomes a file: every upload fails.
+        let store = root.join("store");
+        std::fs::remove_dir_all(&store).unwrap();
+        std::fs::write(&store, b"not a folder").unwrap();
+        let result = tokio::task::spawn_blocking(move || {
+            thread.write(batch(1000))?;
+            thread.finish()
+        })
+        .await
+        .unwrap();
+        let error = result.expect_err("the upload cannot succeed");
+        let message = error.to_string();
+        assert!(
+            message.contains("uploading tables/contagens/"),
+            "the error names the file it could not upload: {message}"
+        );
+    }
+}
