@@ -1,8 +1,8 @@
 //! Reads on one thread, checks on another and writes on a third: the
 //! source's batches cross a bounded channel to the checker, accepted rows
 //! another to the encrypting writer (`writing`), rejected ones go to
-//! quarantine. Drift, too many
-//! rejected rows, or an empty delivery stop the run without a commit.
+//! quarantine. Drift, too many rejected rows, or an empty delivery stop the
+//! run without a commit.
 
 use super::quarantine::Quarantine;
 use super::raw_zone::IpcTee;
