@@ -196,6 +196,7 @@ async fn export(
     let df = session
         .sql(&format!("SELECT {select} FROM \"{dataset}\""))
         .await?;
+    let df = lagoa_lake::table::plain_strings(df).map_err(LakeError::from)?;
     let schema = df.schema().inner().clone();
     let csv_path = out.join(format!("{dataset}.csv"));
     let parquet_path = out.join(format!("{dataset}.parquet"));

@@ -30,6 +30,7 @@ use crate::error::{LakeError, Result};
 use crate::run_holder::{Heartbeat, RunHolder};
 use crate::writer::WriteTarget;
 use crate::{AsOf, Lake};
+use arrow::datatypes::SchemaRef;
 use futures::StreamExt;
 use lagoa_core::{DatasetName, FailureClass, RunStatus};
 use serde::Serialize;
@@ -170,6 +171,18 @@ async fn as_run(
     Ok(())
 }
 
+/// Every column cast to the type the catalog declares for it.
+fn as_declared(schema: &SchemaRef) -> Vec<datafusion::prelude::Expr> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let column = datafusion::common::Column::from_name(f.name());
+            datafusion::prelude::cast(column.into(), f.data_type().clone()).alias(f.name())
+        })
+        .collect()
+}
+
 async fn rewrite(
     lake: &Lake,
     dataset: &DatasetInfo,
@@ -179,7 +192,8 @@ async fn rewrite(
 ) -> Result<()> {
     let personal_columns = dataset.personal_columns();
     let table = lake.table(dataset, old.clone())?;
-    let schema = datafusion::catalog::TableProvider::schema(&table);
+    // Written back with the catalog's types (queries read text as views).
+    let schema = crate::table::arrow_schema(dataset)?;
     let ctx = crate::session::new_context(lake, false)?;
     // One stream, the files in catalog order: rows keep their order, so the
     // new files' key ranges (and the pruning they allow) stay as narrow as
@@ -191,10 +205,16 @@ async fn rewrite(
         .execution
         .target_partitions = 1;
     ctx.register_table("compacted", Arc::new(table))?;
-    let mut stream = ctx.table("compacted").await?.execute_stream().await?;
+    let mut stream = ctx
+        .table("compacted")
+        .await?
+        .select(as_declared(&schema))?
+        .execute_stream()
+        .await?;
 
     let mut writer = lake.writer(WriteTarget {
         dataset: dataset.name.clone(),
+        sort_column: crate::sorting::default_sort_column(&schema),
         schema,
         personal_columns,
         partition_column: dataset.partition_column.clone(),

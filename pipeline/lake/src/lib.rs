@@ -34,6 +34,7 @@ pub mod pseudonym;
 pub mod raw;
 pub mod run_holder;
 pub mod session;
+pub mod sorting;
 pub mod store;
 pub mod system;
 pub mod table;

@@ -6,7 +6,7 @@ use crate::catalog::format_micros;
 use crate::catalog::model::DataFileInfo;
 use crate::error::Result;
 use crate::store::LakeStore;
-use crate::table::{ShreddedTable, arrow_schema};
+use crate::table::{ShreddedTable, arrow_schema, scan_schema};
 use crate::{AsOf, Lake, system};
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use datafusion::dataframe::DataFrame;
@@ -59,7 +59,7 @@ impl LakeSession {
                     let table = ShreddedTable {
                         dataset: name.to_owned(),
                         at: format_micros(at),
-                        schema: arrow_schema(dataset)?,
+                        schema: scan_schema(&arrow_schema(dataset)?),
                     };
                     ctx.register_table(name, Arc::new(table))?;
                 }

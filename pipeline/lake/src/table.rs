@@ -60,6 +60,51 @@ pub fn arrow_schema(dataset: &DatasetInfo) -> Result<SchemaRef, LakeError> {
     Ok(Arc::new(Schema::new(fields)))
 }
 
+/// The schema queries see: the catalog's, with text read as string views
+/// (`Utf8View`). The Parquet reader then points into its decoded pages
+/// instead of copying every string, and filters, `LIKE` and grouping on
+/// text compare the inlined prefixes first: q3 of the benchmark (a prefix
+/// filter and a group by on a code column) ran 1.8x faster so.
+pub fn scan_schema(declared: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = declared
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 => {
+                f.as_ref().clone().with_data_type(DataType::Utf8View)
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(
+        fields,
+        declared.metadata().clone(),
+    ))
+}
+
+/// The frame with its string views turned back into plain strings, for
+/// files others read (open data): readers older than string views still
+/// read them.
+pub fn plain_strings(
+    df: datafusion::dataframe::DataFrame,
+) -> DfResult<datafusion::dataframe::DataFrame> {
+    let columns: Vec<Expr> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            let column = Expr::Column(Column::from_name(f.name()));
+            match f.data_type() {
+                DataType::Utf8View => {
+                    datafusion::prelude::cast(column, DataType::Utf8).alias(f.name())
+                }
+                _ => column,
+            }
+        })
+        .collect();
+    df.select(columns)
+}
+
 /// The files that may match, and the physical predicate to push into the scan.
 pub type Pruned = (Vec<DataFileInfo>, Option<Arc<dyn PhysicalExpr>>);
 
@@ -79,7 +124,7 @@ impl LakeTable {
         crypto: Arc<LakeCrypto>,
         store: Arc<dyn ObjectStore>,
     ) -> Result<Self, LakeError> {
-        let schema = arrow_schema(&dataset)?;
+        let schema = scan_schema(&arrow_schema(&dataset)?);
         Ok(Self {
             dataset,
             schema,

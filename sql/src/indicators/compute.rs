@@ -366,6 +366,7 @@ async fn run_recorded(
         schema: Arc::clone(&schema),
         personal_columns: vec![],
         partition_column: None,
+        sort_column: None,
     })?;
     let files = tokio::task::spawn_blocking(move || {
         writer.write(&batch)?;

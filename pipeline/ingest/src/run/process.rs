@@ -17,6 +17,7 @@ use lagoa_core::QualityReport;
 use lagoa_core::{FailureClass, RunStatus};
 use lagoa_lake::catalog::model::{DatasetInfo, NewDataFile};
 use lagoa_lake::raw::RawObject;
+use lagoa_lake::sorting::default_sort_column;
 use lagoa_lake::writer::{DatasetWriter, WriteTarget};
 use lagoa_schemas::{Contract, DriftPolicy};
 use std::sync::mpsc::{Receiver, sync_channel};
@@ -267,12 +268,21 @@ impl CheckJob {
             .into_iter()
             .map(|(n, _)| n)
             .collect();
+        // The contract's reference date, else the first date column: the
+        // column periods are asked on.
+        let sort_column = contract
+            .dataset
+            .reference_column
+            .clone()
+            .filter(|c| schema.index_of(c).is_ok())
+            .or_else(|| default_sort_column(&schema));
         Ok(DatasetWriter::new(
             WriteTarget {
                 dataset: self.request.dataset.clone(),
                 schema,
                 personal_columns,
                 partition_column: contract.dataset.partition.clone(),
+                sort_column,
             },
             Arc::clone(&self.store),
             Arc::clone(&self.crypto),

@@ -4,18 +4,77 @@
 //! benchmark's 3 M rows (issue 17): the thread that did both spent about
 //! 0.6 s checking and 1.0 s writing, one after the other, and was the
 //! ingest's critical path.
+//!
+//! When the writer sorts rows, it takes batches in at once and then spends
+//! a while sorting and encoding a whole run; the queue then holds up to a
+//! run's worth of bytes, so checking goes on meanwhile instead of waiting.
 
 use crate::IngestError;
 use arrow::array::RecordBatch;
 use lagoa_lake::LakeError;
 use lagoa_lake::catalog::model::NewDataFile;
 use lagoa_lake::writer::DatasetWriter;
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-/// Batches waiting for the writer: enough to keep it busy while the next
-/// batch is checked, few enough to keep memory flat.
+/// Batches the queue always accepts besides the one being written: enough
+/// to keep the writer busy while the next batch is checked.
 const QUEUED_BATCHES: usize = 2;
+
+/// What waits in the queue, and how much may.
+#[derive(Debug)]
+struct Queue {
+    state: Mutex<Queued>,
+    taken: Condvar,
+    /// Bytes allowed beyond [`QUEUED_BATCHES`] batches.
+    max_bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct Queued {
+    batches: usize,
+    bytes: usize,
+    /// The writer stopped: nothing will be taken any more.
+    closed: bool,
+}
+
+impl Queue {
+    /// Waits until a batch of `bytes` fits, then counts it in.
+    fn enter(&self, bytes: usize) {
+        let mut queued = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while !queued.closed
+            && queued.batches > QUEUED_BATCHES
+            && queued.bytes + bytes > self.max_bytes
+        {
+            queued = self.taken.wait(queued).unwrap_or_else(|e| e.into_inner());
+        }
+        queued.batches += 1;
+        queued.bytes += bytes;
+    }
+
+    /// The writer is done with a batch of `bytes`.
+    fn leave(&self, bytes: usize) {
+        let mut queued = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        queued.batches = queued.batches.saturating_sub(1);
+        queued.bytes = queued.bytes.saturating_sub(bytes);
+        self.taken.notify_all();
+    }
+
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        self.taken.notify_all();
+    }
+}
+
+/// Closes the queue when the writer thread ends, however it ends.
+struct CloseOnExit(Arc<Queue>);
+
+impl Drop for CloseOnExit {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
 
 enum Order {
     Write(RecordBatch),
@@ -26,21 +85,31 @@ enum Order {
 type Written = Result<Vec<NewDataFile>, LakeError>;
 
 pub(super) struct WriterThread {
-    orders: SyncSender<Order>,
+    orders: Sender<Order>,
+    queue: Arc<Queue>,
     /// `None` once joined (after the writer stopped on an error).
     thread: Option<JoinHandle<Written>>,
 }
 
 impl WriterThread {
     pub(super) fn start(mut writer: DatasetWriter) -> Result<Self, IngestError> {
-        let (orders, incoming) = sync_channel::<Order>(QUEUED_BATCHES);
+        let (orders, incoming) = channel::<Order>();
+        let queue = Arc::new(Queue {
+            state: Mutex::new(Queued::default()),
+            taken: Condvar::new(),
+            max_bytes: writer.sort_memory(),
+        });
+        let exit = CloseOnExit(Arc::clone(&queue));
         let thread = std::thread::Builder::new()
             .name("lagoa-write".into())
             .spawn(move || {
+                let exit = exit;
                 for order in incoming {
                     match order {
                         Order::Write(batch) => {
-                            if let Err(e) = writer.write(&batch) {
+                            let written = writer.write(&batch);
+                            exit.0.leave(batch.get_array_memory_size());
+                            if let Err(e) = written {
                                 writer.abort();
                                 return Err(e);
                             }
@@ -56,6 +125,7 @@ impl WriterThread {
             .map_err(|e| IngestError::Usage(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             orders,
+            queue,
             thread: Some(thread),
         })
     }
@@ -63,6 +133,7 @@ impl WriterThread {
     /// Queues `batch`; waits while the writer is behind. An error is the
     /// writer's own, from this batch or an earlier one.
     pub(super) fn write(&mut self, batch: RecordBatch) -> Result<(), IngestError> {
+        self.queue.enter(batch.get_array_memory_size());
         if self.orders.send(Order::Write(batch)).is_ok() {
             return Ok(());
         }
@@ -133,6 +204,7 @@ mod tests {
             schema: batch(0).schema(),
             personal_columns: Vec::new(),
             partition_column: None,
+            sort_column: None,
         })
         .unwrap()
     }

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Duration;
 
+mod documented;
+pub use documented::render_documented;
+
 pub const CONFIG_FILE: &str = "lagoa.toml";
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -264,6 +267,12 @@ pub struct WriterConfig {
     pub target_file_rows: usize,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
+    /// Memory the writer may hold rows in to sort them by the dataset's
+    /// reference date before writing (`64MiB`; `0` writes rows as they
+    /// come). Sorted rows give each row group a narrow range of dates, so
+    /// a query over a period reads only the row groups of that period.
+    #[serde(deserialize_with = "size_or_zero")]
+    pub sort_memory: String,
 }
 
 impl Default for WriterConfig {
@@ -271,6 +280,7 @@ impl Default for WriterConfig {
         Self {
             target_file_rows: 4_000_000,
             row_group_rows: 256 * 1024,
+            sort_memory: "64MiB".into(),
         }
     }
 }
@@ -453,6 +463,11 @@ impl LakeConfig {
         if self.writer.row_group_rows == 0 {
             problems.push("writer.row_group_rows must be positive".into());
         }
+        if self.writer.sort_memory.trim() != "0"
+            && let Err(e) = parse_size(&self.writer.sort_memory)
+        {
+            problems.push(format!("writer.sort_memory: {e}"));
+        }
         if self.daemon.concurrency == 0 {
             problems.push("daemon.concurrency must be at least 1".into());
         }
@@ -485,6 +500,33 @@ impl LakeConfig {
     pub fn query_memory_limit(&self) -> usize {
         parse_size(&self.query.memory_limit).unwrap_or(4 << 30)
     }
+}
+
+impl WriterConfig {
+    /// Bytes of rows held for sorting; 0 when rows are written as they come.
+    pub fn sort_memory_bytes(&self) -> usize {
+        match self.sort_memory.trim() {
+            "0" => 0,
+            text => parse_size(text).unwrap_or(64 << 20),
+        }
+    }
+}
+
+/// A size written as text (`64MiB`) or as a number of bytes (`0`, which
+/// the environment's `LAGOA__WRITER__SORT_MEMORY=0` also gives).
+fn size_or_zero<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Text(String),
+        Bytes(u64),
+    }
+    Ok(match Size::deserialize(deserializer)? {
+        Size::Text(text) => text,
+        Size::Bytes(n) => n.to_string(),
+    })
 }
 
 /// `512MiB`, `4GiB`, `1GB`, `1000000` (bytes).
@@ -569,235 +611,23 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
-/// The default `lagoa.toml` written by `lagoa init`, with every option
-/// commented: the header, then each section.
-pub fn render_documented(config: &LakeConfig) -> String {
-    [
-        DOCUMENTED_HEADER.to_owned(),
-        storage_sections(config),
-        data_sections(config),
-        query_section(config),
-        daemon_section(config),
-        serving_sections(config),
-    ]
-    .join("\n")
-}
-
-const DOCUMENTED_HEADER: &str = "\
-# Lagoa lake configuration. Every option is described in docs/configuration.md.
-# Any option can be overridden from the environment: LAGOA__SECTION__KEY,
-# for example LAGOA__CATALOG__URL=postgres://lagoa@db/lagoa.
-";
-
-fn storage_sections(config: &LakeConfig) -> String {
-    let opt = |v: &Option<String>, key: &str, example: &str| match v {
-        Some(v) => format!("{key} = {v:?}"),
-        None => format!("# {key} = {example:?}"),
-    };
-    format!(
-        r#"[catalog]
-# Where snapshots, datasets, files and statistics are recorded.
-# sqlite://<file> (relative to this directory) for one machine,
-# postgres://user@host:5432/db for production and several processes.
-url = {catalog:?}
-
-[storage]
-# Where the encrypted files live: file://<dir> (relative to this directory),
-# file:///absolute/dir, memory:// (tests), or s3://bucket/prefix.
-url = {storage:?}
-# For s3:// only. Credentials come from the environment
-# (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
-{endpoint}
-{region}
-# Plain http:// endpoints are refused unless this is true.
-allow_http = {allow_http}
-# S3 requests: retries (connection cut, 5xx, throttling), how long to keep
-# retrying one request, and how long one may take.
-max_retries = {max_retries}
-retry_timeout_seconds = {retry_timeout}
-timeout_seconds = {timeout}
-"#,
-        catalog = config.catalog.url,
-        storage = config.storage.url,
-        endpoint = opt(
-            &config.storage.endpoint,
-            "endpoint",
-            "https://s3.example.gov.br"
-        ),
-        region = opt(&config.storage.region, "region", "us-east-1"),
-        allow_http = config.storage.allow_http,
-        max_retries = config.storage.max_retries,
-        retry_timeout = config.storage.retry_timeout_seconds,
-        timeout = config.storage.timeout_seconds,
-    )
-}
-
-fn data_sections(config: &LakeConfig) -> String {
-    format!(
-        r#"[keys]
-# Master keys that wrap every file's data keys. "local" is a key file on
-# this machine (mode 0600): fine for one machine, not for production.
-provider = {provider:?}
-path = {keys_path:?}
-
-[encryption]
-# Parquet Modular Encryption on every data file. Leave it on.
-enabled = {enabled}
-
-[retention]
-# Time travel reaches back this far; `lagoa vacuum` expires older snapshots.
-snapshots = {snapshots:?}
-# Files the catalog does not name are removed only when older than this.
-orphan_min_age = {orphan:?}
-
-[writer]
-# Rows per data file and per Parquet row group.
-target_file_rows = {target_rows}
-row_group_rows = {rg_rows}
-"#,
-        provider = config.keys.provider,
-        keys_path = config.keys.path,
-        enabled = config.encryption.enabled,
-        snapshots = config.retention.snapshots,
-        orphan = config.retention.orphan_min_age,
-        target_rows = config.writer.target_file_rows,
-        rg_rows = config.writer.row_group_rows,
-    )
-}
-
-fn query_section(config: &LakeConfig) -> String {
-    format!(
-        r#"[query]
-# Memory one query may use. Queries never spill to disk (spill files would
-# hold plaintext); a query that needs more fails with a clear error.
-memory_limit = {memory:?}
-# Filter rows while decoding Parquet (late materialization). Row groups and
-# pages are pruned by the query's predicate either way.
-filter_pushdown = {pushdown}
-# Limits of governed queries (with a token: CLI, HTTP API, PostgreSQL port).
-# The timeout covers checking, planning and running; the shape of a
-# statement is bounded before it is planned.
-max_rows = {max_rows}
-timeout_seconds = {query_timeout}
-max_sql_bytes = {max_sql}
-max_depth = {max_depth}
-max_expression_nodes = {max_nodes}
-max_relations = {max_relations}
-# Admission: queries running at once, in all and per principal; others wait
-# in a queue of max_queued for up to queue_timeout_seconds, then are refused.
-max_concurrent = {max_concurrent}
-max_per_principal = {max_per_principal}
-max_queued = {max_queued}
-queue_timeout_seconds = {queue_timeout}
-# A query running longer than this yields the CPU to younger queries.
-background_after_ms = {background_after}
-# `lagoa serve` speaks the PostgreSQL protocol here, for psql, DBeaver,
-# Metabase or Power BI (user: principal, password: API token); "" for none.
-pg_listen = {pg_listen:?}
-"#,
-        memory = config.query.memory_limit,
-        pushdown = config.query.filter_pushdown,
-        max_rows = config.query.max_rows,
-        query_timeout = config.query.timeout_seconds,
-        max_sql = config.query.max_sql_bytes,
-        max_depth = config.query.max_depth,
-        max_nodes = config.query.max_expression_nodes,
-        max_relations = config.query.max_relations,
-        max_concurrent = config.query.max_concurrent,
-        max_per_principal = config.query.max_per_principal,
-        max_queued = config.query.max_queued,
-        queue_timeout = config.query.queue_timeout_seconds,
-        background_after = config.query.background_after_ms,
-        pg_listen = config.query.pg_listen,
-    )
-}
-
-fn daemon_section(config: &LakeConfig) -> String {
-    format!(
-        r#"[daemon]
-# `lagoa daemon` runs the *.source.toml files of this folder on their
-# schedules (relative to this directory).
-sources = {sources:?}
-# Sources running at once.
-concurrency = {concurrency}
-# A running source's lease in the catalog; renewed every third of it. A
-# daemon that dies leaves its sources to others after this long.
-lease_seconds = {lease}
-# On SIGTERM/SIGINT, runs under way get this long to finish.
-shutdown_grace_seconds = {grace}
-# /metrics (Prometheus), /healthz and /readyz; "" for none.
-listen = {listen:?}
-# Alerts (failed runs, repeated failures, late datasets) go to the webhook
-# whose URL is in this environment variable (Slack, Teams, Mattermost).
-alert_webhook_env = {webhook_env:?}
-repeated_failures = {repeated}
-# Late: nothing committed for the agreement's interval plus this.
-late_grace_hours = {late_grace}
-# Every this many hours, read every object of the lake in full (as
-# `lagoa check --deep`) and alert on damage; 0 turns it off.
-deep_check_hours = {deep_check}
-# Every this many hours, compact every dataset (as `lagoa compact`: small
-# files merged, upserts' deleted rows folded); 0 turns it off.
-compact_hours = {compact}
-"#,
-        sources = config.daemon.sources,
-        concurrency = config.daemon.concurrency,
-        lease = config.daemon.lease_seconds,
-        grace = config.daemon.shutdown_grace_seconds,
-        listen = config.daemon.listen,
-        webhook_env = config.daemon.alert_webhook_env,
-        repeated = config.daemon.repeated_failures,
-        late_grace = config.daemon.late_grace_hours,
-        deep_check = config.daemon.deep_check_hours,
-        compact = config.daemon.compact_hours,
-    )
-}
-
-fn serving_sections(config: &LakeConfig) -> String {
-    format!(
-        r#"[console]
-# `lagoa serve`: the operators' web console. Sign in with a token from
-# `lagoa token create <user>`; operators and admins may trigger, pause and
-# resume sources.
-listen = {console_listen:?}
-# Times on its pages are shown in this zone.
-timezone = {console_tz:?}
-# Set to true when the console is served behind HTTPS.
-secure_cookie = {secure_cookie}
-
-[indicators]
-# Indicator definitions: *.sql files with a header (relative to this
-# directory); `lagoa indicator init` copies Lagoa's reference set here.
-dir = {indicators_dir:?}
-# How often the daemon runs indicators whose sources changed (and cron
-# ones that are due); 0: never (run them with `lagoa indicator run`).
-check_seconds = {indicators_check}
-
-[audit]
-# The head of the audit trail is also kept in the object store
-# (audit/anchor.json, signed), so `lagoa audit verify` finds entries deleted
-# from the trail's end. A process moves it at most this often (seconds).
-anchor_interval_seconds = {anchor_interval}
-
-[governance]
-# A personal column with fewer distinct values than this cannot be
-# pseudonymised (frequencies alone match its pseudonyms to its values):
-# remove it or generalise it (a code to its prefix, a date to its month).
-min_pseudonym_distinct = {min_distinct}
-"#,
-        console_listen = config.console.listen,
-        console_tz = config.console.timezone,
-        secure_cookie = config.console.secure_cookie,
-        indicators_dir = config.indicators.dir,
-        indicators_check = config.indicators.check_seconds,
-        anchor_interval = config.audit.anchor_interval_seconds,
-        min_distinct = config.governance.min_pseudonym_distinct,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sorting_is_turned_off_with_a_zero_from_the_file_or_the_environment() {
+        let config = LakeConfig::from_toml_with_env("[writer]\nsort_memory = 0\n", []).unwrap();
+        assert_eq!(config.writer.sort_memory_bytes(), 0);
+        let config =
+            LakeConfig::from_toml_with_env("", [("LAGOA__WRITER__SORT_MEMORY".into(), "0".into())])
+                .unwrap();
+        assert_eq!(config.writer.sort_memory_bytes(), 0);
+        let config = LakeConfig::from_toml_with_env("", []).unwrap();
+        assert_eq!(config.writer.sort_memory_bytes(), 64 << 20);
+        let bad = LakeConfig::from_toml_with_env("[writer]\nsort_memory = \"lots\"\n", []);
+        assert!(bad.unwrap_err().to_string().contains("writer.sort_memory"));
+    }
 
     #[test]
     fn documented_default_parses_back() {
