@@ -529,13 +529,18 @@ fn size_or_zero<'de, D: serde::Deserializer<'de>>(
     })
 }
 
-/// `512MiB`, `4GiB`, `1GB`, `1000000` (bytes).
-pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
-    let text = text.trim();
+/// The leading digits and what follows them: `("512", "MiB")`.
+fn number_and_unit(text: &str) -> (&str, &str) {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
+    text.split_at(split)
+}
+
+/// `512MiB`, `4GiB`, `1GB`, `1000000` (bytes).
+pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
+    let text = text.trim();
+    let (number, unit) = number_and_unit(text);
     let n: usize = number
         .parse()
         .map_err(|_| format!("{text:?} is not a size like 512MiB or 4GiB"))?;
@@ -590,10 +595,7 @@ fn set_path(
 /// `90s`, `15m`, `1h`, `30d`.
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
+    let (number, unit) = number_and_unit(text);
     let n: u64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration like 90s, 15m, 1h or 30d"))?;
