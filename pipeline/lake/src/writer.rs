@@ -77,6 +77,8 @@ pub struct DatasetWriter {
     sort_index: Option<usize>,
     /// Bytes of rows held for sorting, over every open file.
     held_bytes: usize,
+    /// ... and the most they may take: 0 when rows are not sorted.
+    sort_budget: usize,
     store: Arc<dyn ObjectStore>,
     crypto: Arc<LakeCrypto>,
     config: WriterConfig,
@@ -110,21 +112,20 @@ impl DatasetWriter {
                 )
             }
         };
+        let sort_budget = config.sort_memory_bytes();
         let sort_index = match &target.sort_column {
-            Some(column) if config.sort_memory_bytes() > 0 => Some(
-                target
-                    .schema
-                    .index_of(column)
-                    .map_err(|_| LakeError::Schema {
-                        dataset: target.dataset.to_string(),
-                        message: format!("sort column {column} is not a column of the data"),
-                    })?,
-            ),
+            Some(column) if sort_budget > 0 => Some(target.schema.index_of(column).map_err(
+                |_| LakeError::Schema {
+                    dataset: target.dataset.to_string(),
+                    message: format!("sort column {column} is not a column of the data"),
+                },
+            )?),
             _ => None,
         };
         Ok(Self {
             target,
             partition_index,
+            sort_budget: if sort_index.is_some() { sort_budget } else { 0 },
             sort_index,
             held_bytes: 0,
             store,
@@ -139,11 +140,7 @@ impl DatasetWriter {
     /// Bytes of rows this writer may hold to sort them; 0 when it writes
     /// rows as they come.
     pub fn sort_memory(&self) -> usize {
-        if self.sort_index.is_some() {
-            self.config.sort_memory_bytes()
-        } else {
-            0
-        }
+        self.sort_budget
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -209,8 +206,7 @@ impl DatasetWriter {
     /// While the rows held for sorting take more than `sort_memory`, the
     /// open file holding the most writes its rows out (as one sorted run).
     fn write_held_rows_over_budget(&mut self) -> Result<()> {
-        let budget = self.config.sort_memory_bytes();
-        while self.held_bytes > budget {
+        while self.held_bytes > self.sort_budget {
             let Some(file) = self.open.values_mut().max_by_key(|f| f.held_bytes) else {
                 break;
             };

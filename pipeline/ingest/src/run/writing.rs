@@ -77,7 +77,8 @@ impl Drop for CloseOnExit {
 }
 
 enum Order {
-    Write(RecordBatch),
+    /// A batch and the bytes it was counted for in the queue.
+    Write(RecordBatch, usize),
     Finish,
     Abort,
 }
@@ -106,9 +107,9 @@ impl WriterThread {
                 let exit = exit;
                 for order in incoming {
                     match order {
-                        Order::Write(batch) => {
+                        Order::Write(batch, bytes) => {
                             let written = writer.write(&batch);
-                            exit.0.leave(batch.get_array_memory_size());
+                            exit.0.leave(bytes);
                             if let Err(e) = written {
                                 writer.abort();
                                 return Err(e);
@@ -133,8 +134,9 @@ impl WriterThread {
     /// Queues `batch`; waits while the writer is behind. An error is the
     /// writer's own, from this batch or an earlier one.
     pub(super) fn write(&mut self, batch: RecordBatch) -> Result<(), IngestError> {
-        self.queue.enter(batch.get_array_memory_size());
-        if self.orders.send(Order::Write(batch)).is_ok() {
+        let bytes = batch.get_array_memory_size();
+        self.queue.enter(bytes);
+        if self.orders.send(Order::Write(batch, bytes)).is_ok() {
             return Ok(());
         }
         // The writer stopped: it failed on an earlier batch.
