@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 /// The crate map: each crate and the Lagoa crates it may depend on.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("pipeline/core", &[]),
-    ("pipeline/lake", &["lagoa-core"]),
+    ("pipeline/keys", &["lagoa-core"]),
+    ("pipeline/lake", &["lagoa-core", "lagoa-keys"]),
     ("connectors", &["lagoa-core"]),
     ("schemas", &["lagoa-core"]),
     (

@@ -133,6 +133,7 @@ impl Lang {
             FailureClass::ConcurrentChange => {
                 self.t("outra escrita veio antes", "another write came first")
             }
+            FailureClass::Keys => self.t("chaves", "keys"),
         }
     }
 }

@@ -76,16 +76,19 @@ pub enum FailureClass {
     Abandoned,
     /// Another writer changed the dataset first (compaction gives way).
     ConcurrentChange,
+    /// The key provider (key file, HSM token) refused or could not answer.
+    Keys,
 }
 
 impl FailureClass {
-    pub const ALL: [FailureClass; 6] = [
+    pub const ALL: [FailureClass; 7] = [
         FailureClass::SourceUnreachable,
         FailureClass::ContractViolation,
         FailureClass::Storage,
         FailureClass::Internal,
         FailureClass::Abandoned,
         FailureClass::ConcurrentChange,
+        FailureClass::Keys,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +99,7 @@ impl FailureClass {
             FailureClass::Internal => "internal",
             FailureClass::Abandoned => "abandoned",
             FailureClass::ConcurrentChange => "concurrent_change",
+            FailureClass::Keys => "keys",
         }
     }
 }

@@ -160,7 +160,17 @@ impl LakeCrypto {
         let keys = self
             .factory()
             .file_encryption_keys(Arc::clone(&self.kms_config), &config)
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| match e {
+                // The key provider's own failure keeps its class (an
+                // unreachable token or KMS is retried like storage).
+                parquet_key_management::errors::Error::External(inner) => {
+                    match inner.downcast::<lagoa_keys::KeyError>() {
+                        Ok(key_error) => LakeError::from(*key_error),
+                        Err(other) => err(other.to_string()),
+                    }
+                }
+                other => err(other.to_string()),
+            })?;
         let footer = keys.footer_key();
         let mut builder = FileEncryptionProperties::builder(footer.key().to_vec())
             .with_footer_key_metadata(footer.metadata().to_vec())

@@ -49,8 +49,13 @@ pub enum LakeError {
     )]
     Shredded { dataset: String, at: String },
 
-    #[error("key store: {0}")]
+    #[error("keys: {0}")]
     Keys(String),
+
+    /// The key provider could not be reached or could not answer now; a
+    /// run failing on it is retried like a storage outage.
+    #[error("key provider: {0}")]
+    KeysUnavailable(String),
 
     #[error("encryption of {path}: {message}")]
     Encryption { path: String, message: String },
@@ -83,6 +88,19 @@ pub enum LakeError {
 }
 
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;
+
+impl From<lagoa_keys::KeyError> for LakeError {
+    fn from(error: lagoa_keys::KeyError) -> Self {
+        match error {
+            lagoa_keys::KeyError::Refused(message) => LakeError::Keys(message),
+            lagoa_keys::KeyError::Shredded { dataset, at } => LakeError::Shredded { dataset, at },
+            lagoa_keys::KeyError::Io { context, source } => LakeError::Io { context, source },
+            unavailable @ lagoa_keys::KeyError::Unavailable { .. } => {
+                LakeError::KeysUnavailable(unavailable.to_string())
+            }
+        }
+    }
+}
 
 impl LakeError {
     /// A catalog error with what was being done.
@@ -139,9 +157,9 @@ fn store_class(source: &object_store::Error) -> ErrorClass {
 impl Retryable for LakeError {
     fn class(&self) -> ErrorClass {
         match self {
-            LakeError::CommitConflict { .. } | LakeError::ConcurrentChange { .. } => {
-                ErrorClass::Transient
-            }
+            LakeError::CommitConflict { .. }
+            | LakeError::ConcurrentChange { .. }
+            | LakeError::KeysUnavailable(_) => ErrorClass::Transient,
             LakeError::Store { source, .. } => store_class(source),
             // An upload failing inside a write: the store's own class.
             LakeError::Io { .. } | LakeError::Write { .. } if self.store_error().is_some() => self

@@ -3,7 +3,7 @@ use crate::catalog::{AuditEntry, AuditKey, Backend, Catalog};
 use crate::config::{CONFIG_FILE, LakeConfig, render_documented};
 use crate::crypto::LakeCrypto;
 use crate::error::{LakeError, Result};
-use crate::keys::{DatasetKeyIds, KeyProvider, LocalKeyStore};
+use crate::keys::{DatasetKeyIds, KeyProvider};
 use crate::pseudonym::PseudonymKey;
 use crate::session::LakeSession;
 use crate::store::LakeStore;
@@ -27,6 +27,8 @@ pub struct InitOptions {
     pub insecure_no_encryption: bool,
     /// Overwrite an existing `lagoa.toml` (never the key store).
     pub force: bool,
+    /// Who holds the master keys (default: the local key file).
+    pub keys: Option<crate::config::KeysConfig>,
 }
 
 /// An open lake: configuration, catalog, object store and keys.
@@ -76,14 +78,14 @@ impl Lake {
         config.storage.region = options.region.clone();
         config.storage.allow_http = options.allow_http;
         config.encryption.enabled = !options.insecure_no_encryption;
+        if let Some(keys) = &options.keys {
+            config.keys = keys.clone();
+        }
         config.validate().map_err(LakeError::Config)?;
         std::fs::write(&config_path, render_documented(&config))
             .map_err(LakeError::io(format!("writing {}", config_path.display())))?;
 
-        let keystore = dir.join(&config.keys.path);
-        if !keystore.exists() {
-            LocalKeyStore::create(&keystore)?;
-        }
+        lagoa_keys::prepare(dir, &config.keys)?;
         // Where `lagoa sources` and the daemon look for source files.
         let sources = dir.join(&config.daemon.sources);
         std::fs::create_dir_all(&sources)
@@ -100,8 +102,7 @@ impl Lake {
     }
 
     pub async fn open_with(dir: &Path, config: LakeConfig) -> Result<Lake> {
-        let keys: Arc<dyn KeyProvider> =
-            Arc::new(LocalKeyStore::open(&dir.join(&config.keys.path))?);
+        let keys: Arc<dyn KeyProvider> = lagoa_keys::open(dir, &config.keys)?;
         let crypto = Arc::new(LakeCrypto::new(keys, config.encryption.enabled));
         let store = LakeStore::open(&config.storage, dir)?;
         let catalog = Catalog::connect(&config.catalog.url, dir).await?;
@@ -152,7 +153,7 @@ impl Lake {
     /// provider, so the catalog database alone never holds it in clear.
     pub async fn secret(&self, name: &str) -> Result<Zeroizing<Vec<u8>>> {
         if let Some((master_key_id, wrapped)) = self.catalog.secret(name).await? {
-            return self.crypto.keys().unwrap(&wrapped, &master_key_id);
+            return Ok(self.crypto.keys().unwrap(&wrapped, &master_key_id)?);
         }
         let holder = DatasetName::new(format!("lagoa_{name}"))
             .map_err(|e| LakeError::Invalid(format!("secret {name}: {e}")))?;
@@ -170,7 +171,7 @@ impl Lake {
             .secret(name)
             .await?
             .ok_or_else(|| LakeError::Invalid(format!("secret {name} vanished")))?;
-        self.crypto.keys().unwrap(&wrapped, &master_key_id)
+        Ok(self.crypto.keys().unwrap(&wrapped, &master_key_id)?)
     }
 
     /// The key pseudonyms are computed with (see `pseudonym`); made with
@@ -360,7 +361,7 @@ impl Lake {
             catalog: self.catalog.location().to_owned(),
             latest_snapshot,
             store: self.store.location.clone(),
-            keys: format!("{} ({})", self.config.keys.provider, self.config.keys.path),
+            keys: self.config.keys.describe(),
         })
     }
 }

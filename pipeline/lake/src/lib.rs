@@ -4,7 +4,7 @@
 //! Layout:
 //! - `config`: `lagoa.toml` and its validation;
 //! - `store`: one factory for `file://`, `memory://`, `s3://`;
-//! - `keys`: the [`keys::KeyProvider`] trait and the local key store;
+//! - `keys`: master keys (the `lagoa-keys` crate) and the gate of a query session;
 //! - `crypto`: Parquet Modular Encryption in the key-tools format;
 //! - `catalog`: snapshots, datasets, schemas, files, statistics (SQLite or PostgreSQL);
 //! - `writer`: encrypted Parquet files, streamed to the store;
@@ -45,5 +45,5 @@ pub mod writer;
 
 pub use catalog::AsOf;
 pub use error::{LakeError, Result};
-pub use keys::local::LOCAL_KEYSTORE_WARNING;
+pub use keys::LOCAL_KEYSTORE_WARNING;
 pub use lake::{CheckReport, InitOptions, Lake};

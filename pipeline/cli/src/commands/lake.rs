@@ -29,6 +29,23 @@ pub(super) struct InitArgs {
     /// Rewrite an existing lagoa.toml (keys and data are kept).
     #[arg(long)]
     force: bool,
+    /// Who holds the master keys: local (a key file beside the lake, one
+    /// machine only) or pkcs11 (a hardware security module's token).
+    #[arg(long, default_value = "local", value_parser = ["local", "pkcs11"])]
+    keys: String,
+    /// pkcs11: the token vendor's module (a shared library).
+    #[arg(long, required_if_eq("keys", "pkcs11"))]
+    pkcs11_module: Option<String>,
+    /// pkcs11: the label of the token that holds the keys.
+    #[arg(long, required_if_eq("keys", "pkcs11"))]
+    pkcs11_token: Option<String>,
+    /// pkcs11: the environment variable holding the user PIN.
+    #[arg(long, default_value = "LAGOA_PKCS11_PIN")]
+    pkcs11_pin_env: String,
+    /// pkcs11: a file holding the user PIN (mode 0600), relative to the
+    /// lake, read when the variable is not set.
+    #[arg(long)]
+    pkcs11_pin_file: Option<String>,
     /// Benchmarks only: write unencrypted Parquet.
     #[arg(long, hide = true)]
     insecure_no_encryption: bool,
@@ -63,16 +80,21 @@ pub(super) async fn init(default_dir: PathBuf, args: InitArgs) -> Result<()> {
         allow_http: args.allow_http,
         insecure_no_encryption: args.insecure_no_encryption,
         force: args.force,
+        keys: Some(lagoa_lake::config::KeysConfig {
+            provider: args.keys,
+            pkcs11_module: args.pkcs11_module.unwrap_or_default(),
+            pkcs11_token: args.pkcs11_token.unwrap_or_default(),
+            pkcs11_pin_env: args.pkcs11_pin_env,
+            pkcs11_pin_file: args.pkcs11_pin_file.unwrap_or_default(),
+            ..Default::default()
+        }),
     };
     let lake = Lake::init(&dir, &options).await?;
     println!("Created a lake in {}", dir.display());
     println!("  configuration  {}", dir.join("lagoa.toml").display());
     println!("  catalog        {}", lake.catalog.location());
     println!("  storage        {}", lake.store.location);
-    println!(
-        "  keys           {}",
-        dir.join(&lake.config.keys.path).display()
-    );
+    println!("  keys           {}", lake.config.keys.describe());
     if lake.uses_local_keystore() {
         eprintln!("\n{}\n", loud(LOCAL_KEYSTORE_WARNING));
     }

@@ -7,9 +7,9 @@ use crate::IngestError;
 use lagoa_connectors::{Delivery, SourceError};
 use lagoa_core::QualityReport;
 use lagoa_core::{FailureClass, RunStatus};
-use lagoa_lake::Lake;
 use lagoa_lake::catalog::{RunRecord, now_micros};
 use lagoa_lake::run_holder::{Heartbeat, RunHolder};
+use lagoa_lake::{Lake, LakeError};
 use tracing::Instrument;
 
 pub async fn run_delivery(
@@ -152,6 +152,36 @@ pub(super) fn failure_class(e: &IngestError) -> FailureClass {
             FailureClass::ContractViolation
         }
         IngestError::Lake(e) if e.store_error().is_some() => FailureClass::Storage,
+        IngestError::Lake(
+            LakeError::Keys(_) | LakeError::KeysUnavailable(_) | LakeError::Shredded { .. },
+        ) => FailureClass::Keys,
         _ => FailureClass::Internal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lagoa_core::Retryable;
+
+    #[test]
+    fn a_key_provider_failure_is_classed_keys_and_only_an_outage_is_retried() {
+        let outage = LakeError::from(lagoa_lake::keys::KeyError::Unavailable {
+            provider: "PKCS#11 token \"t\"".into(),
+            message: "opening a session: DeviceRemoved".into(),
+        });
+        assert!(outage.is_retryable());
+        assert_eq!(
+            failure_class(&IngestError::Lake(outage)),
+            FailureClass::Keys
+        );
+        let refused = LakeError::from(lagoa_lake::keys::KeyError::Refused(
+            "the PIN for PKCS#11 token \"t\" was refused".into(),
+        ));
+        assert!(!refused.is_retryable());
+        assert_eq!(
+            failure_class(&IngestError::Lake(refused)),
+            FailureClass::Keys
+        );
     }
 }

@@ -71,8 +71,16 @@ fn data_sections(config: &LakeConfig) -> String {
         r#"[keys]
 # Master keys that wrap every file's data keys. "local" is a key file on
 # this machine (mode 0600): fine for one machine, not for production.
+# "pkcs11" keeps them inside a hardware security module's token, where
+# they are generated and never leave.
 provider = {provider:?}
 path = {keys_path:?}
+# pkcs11: the vendor's module, the token's label, and where the user PIN
+# comes from (the variable first, else the file, mode 0600).
+pkcs11_module = {pkcs11_module:?}
+pkcs11_token = {pkcs11_token:?}
+pkcs11_pin_env = {pkcs11_pin_env:?}
+pkcs11_pin_file = {pkcs11_pin_file:?}
 
 [encryption]
 # Parquet Modular Encryption on every data file. Leave it on.
@@ -94,6 +102,10 @@ sort_memory = {sort_memory:?}
 "#,
         provider = config.keys.provider,
         keys_path = config.keys.path,
+        pkcs11_module = config.keys.pkcs11_module,
+        pkcs11_token = config.keys.pkcs11_token,
+        pkcs11_pin_env = config.keys.pkcs11_pin_env,
+        pkcs11_pin_file = config.keys.pkcs11_pin_file,
         enabled = config.encryption.enabled,
         snapshots = config.retention.snapshots,
         orphan = config.retention.orphan_min_age,

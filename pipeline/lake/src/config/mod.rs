@@ -8,6 +8,7 @@ use std::time::Duration;
 
 mod documented;
 pub use documented::render_documented;
+pub use lagoa_keys::KeysConfig;
 
 pub const CONFIG_FILE: &str = "lagoa.toml";
 
@@ -210,24 +211,6 @@ impl Default for ConsoleConfig {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct KeysConfig {
-    /// Only `local` for now; an external KMS is another `KeyProvider`.
-    pub provider: String,
-    /// Local key store file, relative to the lake directory.
-    pub path: String,
-}
-
-impl Default for KeysConfig {
-    fn default() -> Self {
-        Self {
-            provider: "local".into(),
-            path: "keys/keystore.json".into(),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
 pub struct EncryptionConfig {
     /// Always true in a real lake. False only for benchmarks measuring the
     /// cost of encryption (`lagoa init --insecure-no-encryption`).
@@ -417,12 +400,7 @@ impl LakeConfig {
                 "storage.url {storage:?}: expected file://, memory:// or s3://bucket/prefix"
             )),
         }
-        if self.keys.provider != "local" {
-            problems.push(format!(
-                "keys.provider {:?}: only \"local\" is available",
-                self.keys.provider
-            ));
-        }
+        problems.extend(self.keys.problems());
         for (name, value) in [
             ("retention.snapshots", &self.retention.snapshots),
             ("retention.orphan_min_age", &self.retention.orphan_min_age),

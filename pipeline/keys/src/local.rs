@@ -6,11 +6,11 @@
 //! with the master key id as AAD, so a wrapped key cannot be replayed under
 //! another master key.
 
-use super::{
+use crate::error::{KeyError, Result};
+use crate::{
     DatasetKeyIds, KeyProvider, MasterKeyInfo, PURPOSE_DATA, PURPOSE_PERSONAL, column_key,
     master_key_id, parse_master_key_id, split_column_scope,
 };
-use crate::error::{LakeError, Result};
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 use lagoa_core::DatasetName;
@@ -29,7 +29,7 @@ const FORMAT: &str = "lagoa-local-keystore/1";
 
 pub const LOCAL_KEYSTORE_WARNING: &str = "WARNING: this lake keeps its master keys in a local key file. \
 Anyone who can read that file and the storage can read every dataset. \
-This default is for a single machine; use an external KMS in production.";
+This default is for a single machine; keep the keys in an HSM in production (lagoa init --keys pkcs11).";
 
 #[derive(Default, Serialize, Deserialize)]
 struct KeyStoreFile {
@@ -70,12 +70,12 @@ impl LocalKeyStore {
     pub fn create(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
-                .map_err(LakeError::io(format!("creating {}", dir.display())))?;
+                .map_err(KeyError::io(format!("creating {}", dir.display())))?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(LakeError::io(format!("restricting {}", dir.display())))?;
+                .map_err(KeyError::io(format!("restricting {}", dir.display())))?;
         }
         if path.exists() {
-            return Err(LakeError::Keys(format!(
+            return Err(KeyError::Refused(format!(
                 "{} already exists; refusing to overwrite master keys",
                 path.display()
             )));
@@ -115,9 +115,9 @@ impl LocalKeyStore {
             .write(true)
             .mode(0o600)
             .open(&lock_path)
-            .map_err(LakeError::io(format!("opening {}", lock_path.display())))?;
+            .map_err(KeyError::io(format!("opening {}", lock_path.display())))?;
         lock.lock()
-            .map_err(LakeError::io(format!("locking {}", lock_path.display())))?;
+            .map_err(KeyError::io(format!("locking {}", lock_path.display())))?;
         let mut fresh = read_file(&self.path)?;
         let out = change(&mut fresh, &self.rng)?;
         self.persist(&fresh)?;
@@ -131,7 +131,7 @@ impl LocalKeyStore {
             .path
             .with_extension(format!("tmp{}", std::process::id()));
         let mut json = Zeroizing::new(
-            serde_json::to_vec_pretty(state).map_err(|e| LakeError::Keys(e.to_string()))?,
+            serde_json::to_vec_pretty(state).map_err(|e| KeyError::Refused(e.to_string()))?,
         );
         {
             let mut file = OpenOptions::new()
@@ -140,15 +140,15 @@ impl LocalKeyStore {
                 .write(true)
                 .mode(0o600)
                 .open(&tmp)
-                .map_err(LakeError::io(format!("writing {}", tmp.display())))?;
+                .map_err(KeyError::io(format!("writing {}", tmp.display())))?;
             file.write_all(&json)
-                .map_err(LakeError::io(format!("writing {}", tmp.display())))?;
+                .map_err(KeyError::io(format!("writing {}", tmp.display())))?;
             file.sync_all()
-                .map_err(LakeError::io(format!("syncing {}", tmp.display())))?;
+                .map_err(KeyError::io(format!("syncing {}", tmp.display())))?;
         }
         json.zeroize();
         std::fs::rename(&tmp, &self.path)
-            .map_err(LakeError::io(format!("replacing {}", self.path.display())))?;
+            .map_err(KeyError::io(format!("replacing {}", self.path.display())))?;
         if let Some(dir) = self.path.parent()
             && let Ok(d) = File::open(dir)
         {
@@ -165,7 +165,7 @@ impl LocalKeyStore {
                     .decode(&k.key)
                     .map(|b| Some(Zeroizing::new(b)))
                     .map_err(|_| {
-                        LakeError::Keys(format!(
+                        KeyError::Refused(format!(
                             "master key {master_key_id} is corrupt in {}",
                             self.path.display()
                         ))
@@ -193,12 +193,13 @@ impl LocalKeyStore {
         if let Some(column) = column {
             master = column_key(&master, column);
         }
-        let key = UnboundKey::new(&AES_256_GCM, &master)
-            .map_err(|_| LakeError::Keys(format!("master key {master_key_id} has a bad length")))?;
+        let key = UnboundKey::new(&AES_256_GCM, &master).map_err(|_| {
+            KeyError::Refused(format!("master key {master_key_id} has a bad length"))
+        })?;
         Ok(LessSafeKey::new(key))
     }
 
-    fn missing_key_error(&self, master_key_id: &str) -> LakeError {
+    fn missing_key_error(&self, master_key_id: &str) -> KeyError {
         if let Some((dataset, _, _)) = parse_master_key_id(master_key_id)
             && let Some(at) = self
                 .state
@@ -207,12 +208,12 @@ impl LocalKeyStore {
                 .shredded
                 .get(dataset)
         {
-            return LakeError::Shredded {
+            return KeyError::Shredded {
                 dataset: dataset.to_owned(),
                 at: at.clone(),
             };
         }
-        LakeError::Keys(format!(
+        KeyError::Refused(format!(
             "master key {master_key_id} is not in the key store {}",
             self.path.display()
         ))
@@ -222,45 +223,46 @@ impl LocalKeyStore {
 fn read_file(path: &Path) -> Result<KeyStoreFile> {
     let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            LakeError::Keys(format!("key store {} not found", path.display()))
+            KeyError::Refused(format!("key store {} not found", path.display()))
         } else {
-            LakeError::io(format!("reading {}", path.display()))(e)
+            KeyError::io(format!("reading {}", path.display()))(e)
         }
     })?);
-    let mode = std::fs::metadata(path)
-        .map_err(LakeError::io(format!("reading {}", path.display())))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(LakeError::Keys(format!(
-            "key store {} is readable by other users (mode {:o}); run chmod 600 on it",
-            path.display(),
-            mode & 0o777
-        )));
-    }
+    require_private(path, &format!("key store {}", path.display()), "chmod 600")?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let mode = std::fs::metadata(dir)
-            .map_err(LakeError::io(format!("reading {}", dir.display())))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            return Err(LakeError::Keys(format!(
-                "the key directory {} is open to other users (mode {:o}); run chmod 700 on it",
-                dir.display(),
-                mode & 0o777
-            )));
-        }
+        require_private(
+            dir,
+            &format!("the key directory {}", dir.display()),
+            "chmod 700",
+        )?;
     }
-    let state: KeyStoreFile = serde_json::from_slice(&bytes)
-        .map_err(|e| LakeError::Keys(format!("key store {} is not valid: {e}", path.display())))?;
+    let state: KeyStoreFile = serde_json::from_slice(&bytes).map_err(|e| {
+        KeyError::Refused(format!("key store {} is not valid: {e}", path.display()))
+    })?;
     if state.format != FORMAT {
-        return Err(LakeError::Keys(format!(
+        return Err(KeyError::Refused(format!(
             "key store {} has unknown format {:?}",
             path.display(),
             state.format
         )));
     }
     Ok(state)
+}
+
+/// Refuses a file or directory other users can read or enter: `what` names
+/// it in the error, `fix` is the command that puts it right.
+pub(crate) fn require_private(path: &Path, what: &str, fix: &str) -> Result<()> {
+    let mode = std::fs::metadata(path)
+        .map_err(KeyError::io(format!("reading {}", path.display())))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(KeyError::Refused(format!(
+            "{what} is open to other users (mode {:o}); run {fix} on it",
+            mode & 0o777
+        )));
+    }
+    Ok(())
 }
 
 fn now() -> String {
@@ -280,7 +282,7 @@ fn current_version(state: &KeyStoreFile, dataset: &str, purpose: &str) -> Option
 fn new_key(rng: &SystemRandom) -> Result<StoredKey> {
     let mut bytes = Zeroizing::new([0u8; 32]);
     rng.fill(bytes.as_mut())
-        .map_err(|_| LakeError::Keys("system random generator failed".into()))?;
+        .map_err(|_| KeyError::Refused("system random generator failed".into()))?;
     Ok(StoredKey {
         key: BASE64_STANDARD.encode(bytes.as_ref()),
         created_at: now(),
@@ -307,7 +309,7 @@ impl KeyProvider for LocalKeyStore {
         let name = dataset.as_str();
         let existing = |state: &KeyStoreFile| -> Result<Option<DatasetKeyIds>> {
             if let Some(at) = state.shredded.get(name) {
-                return Err(LakeError::Shredded {
+                return Err(KeyError::Shredded {
                     dataset: name.to_owned(),
                     at: at.clone(),
                 });
@@ -333,7 +335,7 @@ impl KeyProvider for LocalKeyStore {
         let mut nonce = [0u8; NONCE_LEN];
         self.rng
             .fill(&mut nonce)
-            .map_err(|_| LakeError::Keys("system random generator failed".into()))?;
+            .map_err(|_| KeyError::Refused("system random generator failed".into()))?;
         let mut out = Vec::with_capacity(NONCE_LEN + key.len() + 16);
         out.extend_from_slice(&nonce);
         let mut sealed = key.to_vec();
@@ -343,7 +345,7 @@ impl KeyProvider for LocalKeyStore {
                 Aad::from(master_key_id.as_bytes()),
                 &mut sealed,
             )
-            .map_err(|_| LakeError::Keys(format!("wrapping under {master_key_id} failed")))?;
+            .map_err(|_| KeyError::Refused(format!("wrapping under {master_key_id} failed")))?;
         out.extend_from_slice(&sealed);
         Ok(BASE64_STANDARD.encode(out))
     }
@@ -351,21 +353,21 @@ impl KeyProvider for LocalKeyStore {
     fn unwrap(&self, wrapped: &str, master_key_id: &str) -> Result<Zeroizing<Vec<u8>>> {
         let opening = self.master_key(master_key_id)?;
         let raw = BASE64_STANDARD.decode(wrapped).map_err(|_| {
-            LakeError::Keys(format!("wrapped key under {master_key_id} is not base64"))
+            KeyError::Refused(format!("wrapped key under {master_key_id} is not base64"))
         })?;
         if raw.len() < NONCE_LEN + 16 {
-            return Err(LakeError::Keys(format!(
+            return Err(KeyError::Refused(format!(
                 "wrapped key under {master_key_id} is too short"
             )));
         }
         let (nonce, sealed) = raw.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce)
-            .map_err(|_| LakeError::Keys("bad nonce".into()))?;
+            .map_err(|_| KeyError::Refused("bad nonce".into()))?;
         let mut buf = Zeroizing::new(sealed.to_vec());
         let plain = opening
             .open_in_place(nonce, Aad::from(master_key_id.as_bytes()), &mut buf)
             .map_err(|_| {
-                LakeError::Keys(format!(
+                KeyError::Refused(format!(
                     "a data key wrapped under {master_key_id} failed authentication"
                 ))
             })?;
@@ -376,7 +378,7 @@ impl KeyProvider for LocalKeyStore {
         let name = dataset.as_str();
         self.modify(|state, rng| {
             if let Some(at) = state.shredded.get(name) {
-                return Err(LakeError::Shredded {
+                return Err(KeyError::Shredded {
                     dataset: name.to_owned(),
                     at: at.clone(),
                 });
@@ -438,7 +440,7 @@ impl KeyProvider for LocalKeyStore {
         let probe = [7u8; 16];
         let wrapped = self.wrap(&probe, &id)?;
         if self.unwrap(&wrapped, &id)?.as_slice() != probe {
-            return Err(LakeError::Keys(
+            return Err(KeyError::Refused(
                 "wrap/unwrap round trip returned a different key".into(),
             ));
         }
@@ -495,7 +497,7 @@ mod tests {
         );
         ks.shred(&ds).unwrap();
         match ks.unwrap(&wrapped, &v1.data) {
-            Err(LakeError::Shredded { dataset, .. }) => assert_eq!(dataset, "obitos"),
+            Err(KeyError::Shredded { dataset, .. }) => assert_eq!(dataset, "obitos"),
             other => panic!("expected Shredded, got {other:?}"),
         }
         assert!(ks.list().unwrap().is_empty());

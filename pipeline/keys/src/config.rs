@@ -1,0 +1,180 @@
+//! `[keys]` in `lagoa.toml`: which provider holds the master keys, and how
+//! to reach it. Every option is documented in docs/configuration.md.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::error::{KeyError, Result};
+use crate::pkcs11::Pkcs11Settings;
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// `local`: a key file beside the lake (one machine, not production);
+    /// `pkcs11`: keys generated and kept inside a PKCS#11 token (an HSM).
+    pub provider: String,
+    /// local: the key store file, relative to the lake directory.
+    pub path: String,
+    /// pkcs11: the token vendor's module, a shared library.
+    pub pkcs11_module: String,
+    /// pkcs11: the label of the token holding the keys.
+    pub pkcs11_token: String,
+    /// pkcs11: the environment variable holding the user PIN.
+    pub pkcs11_pin_env: String,
+    /// pkcs11: a file holding the user PIN (mode 0600 or 0400), read when
+    /// the variable is not set; relative to the lake directory.
+    pub pkcs11_pin_file: String,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            provider: "local".into(),
+            path: "keys/keystore.json".into(),
+            pkcs11_module: String::new(),
+            pkcs11_token: String::new(),
+            pkcs11_pin_env: "LAGOA_PKCS11_PIN".into(),
+            pkcs11_pin_file: String::new(),
+        }
+    }
+}
+
+impl KeysConfig {
+    /// What is wrong with these settings, each naming its option.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        match self.provider.as_str() {
+            "local" => {
+                if self.path.trim().is_empty() {
+                    problems.push("keys.path: the local key store needs a file".into());
+                }
+            }
+            "pkcs11" => {
+                if self.pkcs11_module.trim().is_empty() {
+                    problems.push(
+                        "keys.pkcs11_module: the PKCS#11 provider needs the module's path".into(),
+                    );
+                }
+                if self.pkcs11_token.trim().is_empty() {
+                    problems.push(
+                        "keys.pkcs11_token: the PKCS#11 provider needs the token's label".into(),
+                    );
+                }
+                if self.pkcs11_pin_env.trim().is_empty() && self.pkcs11_pin_file.trim().is_empty() {
+                    problems.push(
+                        "keys.pkcs11_pin_env / keys.pkcs11_pin_file: say where the PIN comes from"
+                            .into(),
+                    );
+                }
+            }
+            other => problems.push(format!(
+                "keys.provider {other:?}: expected \"local\" or \"pkcs11\""
+            )),
+        }
+        problems
+    }
+
+    /// Where the keys are, for people: `local (keys/keystore.json)`,
+    /// `pkcs11 (token "lagoa" in /usr/lib/softhsm/libsofthsm2.so)`.
+    pub fn describe(&self) -> String {
+        match self.provider.as_str() {
+            "pkcs11" => format!(
+                "pkcs11 (token {:?} in {})",
+                self.pkcs11_token, self.pkcs11_module
+            ),
+            other => format!("{other} ({})", self.path),
+        }
+    }
+
+    /// The token settings, the PIN read from the environment or its file.
+    pub fn pkcs11_settings(&self, lake_dir: &Path) -> Result<Pkcs11Settings> {
+        Ok(Pkcs11Settings {
+            module: self.pkcs11_module.clone(),
+            token: self.pkcs11_token.clone(),
+            pin: self.pin(lake_dir)?,
+        })
+    }
+
+    fn pin(&self, lake_dir: &Path) -> Result<Zeroizing<String>> {
+        let variable = self.pkcs11_pin_env.trim();
+        if !variable.is_empty()
+            && let Ok(pin) = std::env::var(variable)
+        {
+            return Ok(Zeroizing::new(pin));
+        }
+        if self.pkcs11_pin_file.trim().is_empty() {
+            return Err(KeyError::Refused(format!(
+                "no PIN for PKCS#11 token {:?}: set {variable} or keys.pkcs11_pin_file",
+                self.pkcs11_token
+            )));
+        }
+        let path = lake_dir.join(&self.pkcs11_pin_file);
+        crate::local::require_private(
+            &path,
+            &format!("the PIN file {}", path.display()),
+            "chmod 600",
+        )?;
+        let text = Zeroizing::new(
+            std::fs::read_to_string(&path)
+                .map_err(KeyError::io(format!("reading {}", path.display())))?,
+        );
+        Ok(Zeroizing::new(
+            text.trim_end_matches(['\n', '\r']).to_owned(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn each_provider_names_what_it_misses() {
+        assert!(KeysConfig::default().problems().is_empty());
+        let pkcs11 = KeysConfig {
+            provider: "pkcs11".into(),
+            pkcs11_pin_env: String::new(),
+            ..KeysConfig::default()
+        };
+        let problems = pkcs11.problems().join("\n");
+        for option in [
+            "keys.pkcs11_module",
+            "keys.pkcs11_token",
+            "keys.pkcs11_pin_file",
+        ] {
+            assert!(
+                problems.contains(option),
+                "{option} missing from {problems}"
+            );
+        }
+        let unknown = KeysConfig {
+            provider: "vault".into(),
+            ..KeysConfig::default()
+        };
+        assert!(unknown.problems()[0].contains("\"vault\""));
+    }
+
+    #[test]
+    fn a_pin_file_others_can_read_is_refused_and_a_private_one_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pin");
+        std::fs::write(&file, "1234\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let config = KeysConfig {
+            provider: "pkcs11".into(),
+            pkcs11_pin_env: "LAGOA_TEST_PIN_THAT_IS_NEVER_SET".into(),
+            pkcs11_pin_file: "pin".into(),
+            ..KeysConfig::default()
+        };
+        let refused = config.pkcs11_settings(dir.path()).unwrap_err().to_string();
+        assert!(refused.contains("chmod 600"), "{refused}");
+        assert!(!refused.contains("1234"), "the PIN never shows: {refused}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let settings = config.pkcs11_settings(dir.path()).unwrap();
+        assert_eq!(settings.pin.as_str(), "1234");
+        assert!(!format!("{settings:?}").contains("1234"));
+    }
+}

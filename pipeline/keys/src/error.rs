@@ -1,0 +1,37 @@
+//! What can go wrong with keys. Messages name the key, the file or the
+//! provider involved, never key material.
+
+/// Errors of the key providers.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// A key that cannot be had or used, for good: unknown, corrupt,
+    /// failing authentication, or refused to this caller.
+    #[error("{0}")]
+    Refused(String),
+
+    #[error(
+        "dataset {dataset} was crypto-shredded at {at}: its keys were destroyed and none of its files can be decrypted"
+    )]
+    Shredded { dataset: String, at: String },
+
+    /// The provider could not be reached or could not do it now (device
+    /// error, lost session, network): worth trying again later.
+    #[error("{provider} is unavailable: {message}")]
+    Unavailable { provider: String, message: String },
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = KeyError> = std::result::Result<T, E>;
+
+impl KeyError {
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> KeyError {
+        let context = context.into();
+        move |source| KeyError::Io { context, source }
+    }
+}
