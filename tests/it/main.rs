@@ -22,6 +22,7 @@ mod hostile_sql;
 mod house;
 mod indicators;
 mod integrity;
+mod keys_kms;
 mod keys_pkcs11;
 mod opendata;
 mod pg;

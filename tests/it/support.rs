@@ -254,26 +254,7 @@ pub fn free_port() -> u16 {
 }
 
 fn start_moto() -> Option<S3> {
-    let moto = repo_root().join(".venv/bin/moto_server");
-    if !moto.exists() {
-        return None;
-    }
-    let port = free_port();
-    // The shell watches the test process and stops moto when it exits.
-    let script = format!(
-        "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {} 2>/dev/null; do sleep 1; done; kill $m",
-        moto.display(),
-        std::process::id()
-    );
-    // Not waited on: the shell ends with this process (see the script).
-    #[allow(clippy::zombie_processes)]
-    Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("starting moto_server");
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let (endpoint, port) = start_moto_server(&[])?;
     let deadline = Instant::now() + Duration::from_secs(30);
     let bucket = "lagoa-test".to_owned();
     loop {
@@ -285,6 +266,38 @@ fn start_moto() -> Option<S3> {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Starts a moto server of its own (with `env`), stopped when this test
+/// process exits: its endpoint and port, once it accepts connections.
+pub fn start_moto_server(env: &[(&str, &str)]) -> Option<(String, u16)> {
+    let moto = repo_root().join(".venv/bin/moto_server");
+    if !moto.exists() {
+        return None;
+    }
+    let port = free_port();
+    // The shell watches the test process and stops moto when it exits.
+    let script = format!(
+        "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {} 2>/dev/null; do sleep 1; done; kill $m",
+        moto.display(),
+        std::process::id()
+    );
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(script).stdin(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    // Not waited on: the shell ends with this process (see the script).
+    #[allow(clippy::zombie_processes)]
+    command.spawn().expect("starting moto_server");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            panic!("moto_server did not start on port {port} within 30s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Some((format!("http://127.0.0.1:{port}"), port))
 }
 
 /// Creates a bucket with a bare HTTP request (moto accepts unsigned ones).

@@ -13,7 +13,8 @@ use crate::pkcs11::Pkcs11Settings;
 #[serde(deny_unknown_fields, default)]
 pub struct KeysConfig {
     /// `local`: a key file beside the lake (one machine, not production);
-    /// `pkcs11`: keys generated and kept inside a PKCS#11 token (an HSM).
+    /// `pkcs11`: keys generated and kept inside a PKCS#11 token (an HSM);
+    /// `kms`: keys kept by a service speaking the AWS KMS API.
     pub provider: String,
     /// local: the key store file, relative to the lake directory.
     pub path: String,
@@ -26,6 +27,18 @@ pub struct KeysConfig {
     /// pkcs11: a file holding the user PIN (mode 0600 or 0400), read when
     /// the variable is not set; relative to the lake directory.
     pub pkcs11_pin_file: String,
+    /// kms: the service's address (`https://kms.sa-east-1.amazonaws.com`).
+    pub kms_endpoint: String,
+    /// kms: the region requests are signed for.
+    pub kms_region: String,
+    /// kms: allow a plain `http://` endpoint (a server on a trusted network).
+    pub kms_allow_http: bool,
+    /// kms: aliases are `alias/<prefix><dataset>/<purpose>/v<N>`.
+    pub kms_alias_prefix: String,
+    /// kms: days a shredded key waits before the service deletes it (7-30).
+    pub kms_deletion_days: u32,
+    /// kms: the longest one request may take.
+    pub kms_timeout_seconds: u64,
 }
 
 impl Default for KeysConfig {
@@ -37,6 +50,12 @@ impl Default for KeysConfig {
             pkcs11_token: String::new(),
             pkcs11_pin_env: "LAGOA_PKCS11_PIN".into(),
             pkcs11_pin_file: String::new(),
+            kms_endpoint: String::new(),
+            kms_region: "us-east-1".into(),
+            kms_allow_http: false,
+            kms_alias_prefix: "lagoa/".into(),
+            kms_deletion_days: 7,
+            kms_timeout_seconds: 10,
         }
     }
 }
@@ -69,11 +88,59 @@ impl KeysConfig {
                     );
                 }
             }
+            "kms" => problems.extend(self.kms_problems()),
             other => problems.push(format!(
-                "keys.provider {other:?}: expected \"local\" or \"pkcs11\""
+                "keys.provider {other:?}: expected \"local\", \"pkcs11\" or \"kms\""
             )),
         }
         problems
+    }
+
+    fn kms_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        match url::Url::parse(&self.kms_endpoint) {
+            Ok(u) if u.scheme() == "https" => {}
+            Ok(u) if u.scheme() == "http" && self.kms_allow_http => {}
+            Ok(u) if u.scheme() == "http" => problems.push(format!(
+                "keys.kms_endpoint {:?} is plain HTTP: set keys.kms_allow_http = true only for a server on a trusted network",
+                self.kms_endpoint
+            )),
+            _ => problems.push(format!(
+                "keys.kms_endpoint {:?}: the KMS provider needs the service's https:// address",
+                self.kms_endpoint
+            )),
+        }
+        if !(7..=30).contains(&self.kms_deletion_days) {
+            problems.push(format!(
+                "keys.kms_deletion_days {}: the KMS API takes 7 to 30 days",
+                self.kms_deletion_days
+            ));
+        }
+        let prefix_ok = self
+            .kms_alias_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-'));
+        if !prefix_ok || self.kms_alias_prefix.starts_with("aws/") {
+            problems.push(format!(
+                "keys.kms_alias_prefix {:?}: letters, digits, '/', '_' and '-' only, not aws/",
+                self.kms_alias_prefix
+            ));
+        }
+        if self.kms_timeout_seconds == 0 {
+            problems.push("keys.kms_timeout_seconds: at least 1".into());
+        }
+        problems
+    }
+
+    /// The service settings of the `kms` provider.
+    pub fn kms_settings(&self) -> crate::kms::KmsSettings {
+        crate::kms::KmsSettings {
+            endpoint: self.kms_endpoint.clone(),
+            region: self.kms_region.clone(),
+            alias_prefix: self.kms_alias_prefix.clone(),
+            deletion_days: self.kms_deletion_days,
+            timeout: std::time::Duration::from_secs(self.kms_timeout_seconds),
+        }
     }
 
     /// Where the keys are, for people: `local (keys/keystore.json)`,
@@ -83,6 +150,10 @@ impl KeysConfig {
             "pkcs11" => format!(
                 "pkcs11 (token {:?} in {})",
                 self.pkcs11_token, self.pkcs11_module
+            ),
+            "kms" => format!(
+                "kms ({}, aliases alias/{}…)",
+                self.kms_endpoint, self.kms_alias_prefix
             ),
             other => format!("{other} ({})", self.path),
         }

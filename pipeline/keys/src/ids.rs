@@ -6,6 +6,15 @@ pub fn master_key_id(dataset: &str, purpose: &str, version: u32) -> String {
     format!("lagoa.{dataset}.{purpose}.v{version}")
 }
 
+/// The newest version of a dataset's keys among `ids` (by its `data` key).
+pub fn latest_version<'a>(ids: impl IntoIterator<Item = &'a str>, dataset: &str) -> Option<u32> {
+    ids.into_iter()
+        .filter_map(parse_master_key_id)
+        .filter(|(d, p, _)| *d == dataset && *p == PURPOSE_DATA)
+        .map(|(_, _, v)| v)
+        .max()
+}
+
 /// Splits `lagoa.<dataset>.<purpose>.v<N>`.
 pub fn parse_master_key_id(id: &str) -> Option<(&str, &str, u32)> {
     let rest = id.strip_prefix("lagoa.")?;

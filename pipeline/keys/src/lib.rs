@@ -19,20 +19,23 @@
 //! `pessoal` master key covers every column.
 //!
 //! Modules: `ids` (key names), `error`, `config` (`[keys]`), and the
-//! providers: `local` (the embedded key file) and `pkcs11` (an HSM token).
+//! providers: `local` (the embedded key file), `pkcs11` (an HSM token) and
+//! `kms` (a service speaking the AWS KMS API).
 
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod kms;
 pub mod local;
 pub mod pkcs11;
 
 pub use config::KeysConfig;
 pub use error::{KeyError, Result};
 pub use ids::{
-    PURPOSE_DATA, PURPOSE_PERSONAL, column_key, column_key_id, master_key_id, parse_master_key_id,
-    split_column_scope,
+    PURPOSE_DATA, PURPOSE_PERSONAL, column_key, column_key_id, latest_version, master_key_id,
+    parse_master_key_id, split_column_scope,
 };
+pub use kms::KmsKeys;
 pub use local::{LOCAL_KEYSTORE_WARNING, LocalKeyStore};
 pub use pkcs11::Pkcs11Keys;
 
@@ -52,6 +55,16 @@ pub const NOT_RELEASED: &str = "is not released to this session";
 pub struct DatasetKeyIds {
     pub data: String,
     pub personal: String,
+}
+
+impl DatasetKeyIds {
+    /// The ids of version `version` of a dataset's keys.
+    pub fn of(dataset: &str, version: u32) -> Self {
+        Self {
+            data: master_key_id(dataset, PURPOSE_DATA, version),
+            personal: master_key_id(dataset, PURPOSE_PERSONAL, version),
+        }
+    }
 }
 
 /// What a key provider can tell about one master key (never its bytes).
@@ -93,8 +106,9 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug {
 }
 
 /// Makes a new lake's provider ready: the local key file is created (never
-/// overwritten); a token is signed in to, so a wrong PIN or label shows at
-/// `lagoa init` rather than at the first ingest.
+/// overwritten); a token is signed in to and a KMS asked for its keys, so a
+/// wrong PIN, label, address or credential shows at `lagoa init` rather
+/// than at the first ingest.
 pub fn prepare(lake_dir: &Path, config: &KeysConfig) -> Result<()> {
     if config.provider == "local" {
         let path = lake_dir.join(&config.path);
@@ -103,7 +117,7 @@ pub fn prepare(lake_dir: &Path, config: &KeysConfig) -> Result<()> {
         }
         return Ok(());
     }
-    open(lake_dir, config).map(drop)
+    open(lake_dir, config)?.list().map(drop)
 }
 
 /// The provider `[keys]` names, opened.
@@ -113,6 +127,20 @@ pub fn open(lake_dir: &Path, config: &KeysConfig) -> Result<Arc<dyn KeyProvider>
     }
     Ok(match config.provider.as_str() {
         "pkcs11" => Arc::new(Pkcs11Keys::open(&config.pkcs11_settings(lake_dir)?)?),
+        "kms" => Arc::new(KmsKeys::open(config.kms_settings())?),
         _ => Arc::new(LocalKeyStore::open(&lake_dir.join(&config.path))?),
     })
+}
+
+/// Wraps a probe under `id` and unwraps it again (`lagoa check`): the
+/// provider must give back exactly what it was given.
+pub(crate) fn round_trip(provider: &dyn KeyProvider, id: &str, who: &str) -> Result<()> {
+    let probe = [7u8; 16];
+    let wrapped = provider.wrap(&probe, id)?;
+    if provider.unwrap(&wrapped, id)?.as_slice() != probe {
+        return Err(KeyError::Refused(format!(
+            "{who}: a wrap/unwrap round trip under {id} returned a different key"
+        )));
+    }
+    Ok(())
 }

@@ -8,8 +8,7 @@
 
 use crate::error::{KeyError, Result};
 use crate::{
-    DatasetKeyIds, KeyProvider, MasterKeyInfo, PURPOSE_DATA, PURPOSE_PERSONAL, column_key,
-    master_key_id, parse_master_key_id, split_column_scope,
+    DatasetKeyIds, KeyProvider, MasterKeyInfo, column_key, parse_master_key_id, split_column_scope,
 };
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
@@ -269,14 +268,8 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn current_version(state: &KeyStoreFile, dataset: &str, purpose: &str) -> Option<u32> {
-    state
-        .keys
-        .keys()
-        .filter_map(|id| parse_master_key_id(id))
-        .filter(|(d, p, _)| *d == dataset && *p == purpose)
-        .map(|(_, _, v)| v)
-        .max()
+fn current_version(state: &KeyStoreFile, dataset: &str) -> Option<u32> {
+    crate::latest_version(state.keys.keys().map(String::as_str), dataset)
 }
 
 fn new_key(rng: &SystemRandom) -> Result<StoredKey> {
@@ -295,10 +288,7 @@ fn add_version(
     dataset: &str,
     version: u32,
 ) -> Result<DatasetKeyIds> {
-    let ids = DatasetKeyIds {
-        data: master_key_id(dataset, PURPOSE_DATA, version),
-        personal: master_key_id(dataset, PURPOSE_PERSONAL, version),
-    };
+    let ids = DatasetKeyIds::of(dataset, version);
     state.keys.insert(ids.data.clone(), new_key(rng)?);
     state.keys.insert(ids.personal.clone(), new_key(rng)?);
     Ok(ids)
@@ -314,12 +304,7 @@ impl KeyProvider for LocalKeyStore {
                     at: at.clone(),
                 });
             }
-            Ok(
-                current_version(state, name, PURPOSE_DATA).map(|v| DatasetKeyIds {
-                    data: master_key_id(name, PURPOSE_DATA, v),
-                    personal: master_key_id(name, PURPOSE_PERSONAL, v),
-                }),
-            )
+            Ok(current_version(state, name).map(|v| DatasetKeyIds::of(name, v)))
         };
         if let Some(ids) = existing(&self.state.read().expect("key store lock"))? {
             return Ok(ids);
@@ -383,7 +368,7 @@ impl KeyProvider for LocalKeyStore {
                     at: at.clone(),
                 });
             }
-            let next = current_version(state, name, PURPOSE_DATA).unwrap_or(0) + 1;
+            let next = current_version(state, name).unwrap_or(0) + 1;
             add_version(state, rng, name, next)
         })
     }
@@ -437,14 +422,7 @@ impl KeyProvider for LocalKeyStore {
             return Ok(());
         };
         drop(state);
-        let probe = [7u8; 16];
-        let wrapped = self.wrap(&probe, &id)?;
-        if self.unwrap(&wrapped, &id)?.as_slice() != probe {
-            return Err(KeyError::Refused(
-                "wrap/unwrap round trip returned a different key".into(),
-            ));
-        }
-        Ok(())
+        crate::round_trip(self, &id, &format!("key store {}", self.path.display()))
     }
 }
 

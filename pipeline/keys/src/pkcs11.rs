@@ -32,10 +32,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
 use crate::error::{KeyError, Result};
-use crate::{
-    DatasetKeyIds, KeyProvider, MasterKeyInfo, PURPOSE_DATA, PURPOSE_PERSONAL, master_key_id,
-    parse_master_key_id, split_column_scope,
-};
+use crate::{DatasetKeyIds, KeyProvider, MasterKeyInfo, parse_master_key_id, split_column_scope};
 
 const WRAP_PREFIX: &str = "p11:1:";
 const NONCE_LEN: usize = 12;
@@ -193,11 +190,7 @@ impl Pkcs11Keys {
     }
 
     fn version_of(keys: &[(String, ObjectHandle)], dataset: &str) -> Option<u32> {
-        keys.iter()
-            .filter_map(|(label, _)| parse_master_key_id(label))
-            .filter(|(d, p, _)| *d == dataset && *p == PURPOSE_DATA)
-            .map(|(_, _, v)| v)
-            .max()
+        crate::latest_version(keys.iter().map(|(label, _)| label.as_str()), dataset)
     }
 
     fn generate(&self, session: &Session, id: &str) -> Result<()> {
@@ -237,10 +230,7 @@ impl Pkcs11Keys {
     }
 
     fn add_version(&self, session: &Session, dataset: &str, version: u32) -> Result<DatasetKeyIds> {
-        let ids = DatasetKeyIds {
-            data: master_key_id(dataset, PURPOSE_DATA, version),
-            personal: master_key_id(dataset, PURPOSE_PERSONAL, version),
-        };
+        let ids = DatasetKeyIds::of(dataset, version);
         self.generate(session, &ids.data)?;
         self.generate(session, &ids.personal)?;
         Ok(ids)
@@ -340,10 +330,7 @@ impl KeyProvider for Pkcs11Keys {
         self.refuse_if_shredded(&session, name)?;
         let keys = self.all_keys(&session)?;
         match Self::version_of(&keys, name) {
-            Some(version) => Ok(DatasetKeyIds {
-                data: master_key_id(name, PURPOSE_DATA, version),
-                personal: master_key_id(name, PURPOSE_PERSONAL, version),
-            }),
+            Some(version) => Ok(DatasetKeyIds::of(name, version)),
             None => self.add_version(&session, name, 1),
         }
     }
@@ -486,14 +473,6 @@ impl KeyProvider for Pkcs11Keys {
         let Some((id, _)) = first else {
             return Ok(());
         };
-        let probe = [7u8; 16];
-        let wrapped = self.wrap(&probe, &id)?;
-        if self.unwrap(&wrapped, &id)?.as_slice() != probe {
-            return Err(KeyError::Refused(format!(
-                "PKCS#11 token {:?}: a wrap/unwrap round trip returned a different key",
-                self.token
-            )));
-        }
-        Ok(())
+        crate::round_trip(self, &id, &format!("PKCS#11 token {:?}", self.token))
     }
 }

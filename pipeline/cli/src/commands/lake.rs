@@ -30,9 +30,23 @@ pub(super) struct InitArgs {
     #[arg(long)]
     force: bool,
     /// Who holds the master keys: local (a key file beside the lake, one
-    /// machine only) or pkcs11 (a hardware security module's token).
-    #[arg(long, default_value = "local", value_parser = ["local", "pkcs11"])]
+    /// machine only), pkcs11 (a hardware security module's token) or kms
+    /// (a service speaking the AWS KMS API).
+    #[arg(long, default_value = "local", value_parser = ["local", "pkcs11", "kms"])]
     keys: String,
+    /// kms: the service's address (credentials from AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY, as for storage).
+    #[arg(long, required_if_eq("keys", "kms"))]
+    kms_endpoint: Option<String>,
+    /// kms: the region requests are signed for (default us-east-1).
+    #[arg(long)]
+    kms_region: Option<String>,
+    /// kms: allow a plain http:// endpoint (trusted networks only).
+    #[arg(long)]
+    kms_allow_http: bool,
+    /// kms: aliases are alias/<prefix><dataset>/<purpose>/v<N> (default lagoa/).
+    #[arg(long)]
+    kms_alias_prefix: Option<String>,
     /// pkcs11: the token vendor's module (a shared library).
     #[arg(long, required_if_eq("keys", "pkcs11"))]
     pkcs11_module: Option<String>,
@@ -82,6 +96,10 @@ pub(super) async fn init(default_dir: PathBuf, args: InitArgs) -> Result<()> {
         force: args.force,
         keys: Some(lagoa_lake::config::KeysConfig {
             provider: args.keys,
+            kms_endpoint: args.kms_endpoint.unwrap_or_default(),
+            kms_region: args.kms_region.unwrap_or_else(|| "us-east-1".into()),
+            kms_allow_http: args.kms_allow_http,
+            kms_alias_prefix: args.kms_alias_prefix.unwrap_or_else(|| "lagoa/".into()),
             pkcs11_module: args.pkcs11_module.unwrap_or_default(),
             pkcs11_token: args.pkcs11_token.unwrap_or_default(),
             pkcs11_pin_env: args.pkcs11_pin_env,

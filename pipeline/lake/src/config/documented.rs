@@ -81,6 +81,15 @@ pkcs11_module = {pkcs11_module:?}
 pkcs11_token = {pkcs11_token:?}
 pkcs11_pin_env = {pkcs11_pin_env:?}
 pkcs11_pin_file = {pkcs11_pin_file:?}
+# kms: a service speaking the AWS KMS API (credentials from AWS_ACCESS_KEY_ID
+# and AWS_SECRET_ACCESS_KEY); aliases alias/<prefix><dataset>/<purpose>/v<N>;
+# a shredded key is deleted by the service after kms_deletion_days (7-30).
+kms_endpoint = {kms_endpoint:?}
+kms_region = {kms_region:?}
+kms_allow_http = {kms_allow_http}
+kms_alias_prefix = {kms_alias_prefix:?}
+kms_deletion_days = {kms_deletion_days}
+kms_timeout_seconds = {kms_timeout_seconds}
 
 [encryption]
 # Parquet Modular Encryption on every data file. Leave it on.
@@ -106,6 +115,12 @@ sort_memory = {sort_memory:?}
         pkcs11_token = config.keys.pkcs11_token,
         pkcs11_pin_env = config.keys.pkcs11_pin_env,
         pkcs11_pin_file = config.keys.pkcs11_pin_file,
+        kms_endpoint = config.keys.kms_endpoint,
+        kms_region = config.keys.kms_region,
+        kms_allow_http = config.keys.kms_allow_http,
+        kms_alias_prefix = config.keys.kms_alias_prefix,
+        kms_deletion_days = config.keys.kms_deletion_days,
+        kms_timeout_seconds = config.keys.kms_timeout_seconds,
         enabled = config.encryption.enabled,
         snapshots = config.retention.snapshots,
         orphan = config.retention.orphan_min_age,
