@@ -288,3 +288,100 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
     let err = String::from_utf8_lossy(&forged.stderr);
     assert!(err.contains("refused") && !err.contains(secret), "{err}");
 }
+
+/// The KMS requests one command made, by operation, from its debug log.
+fn kms_requests(stderr: &[u8]) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for line in String::from_utf8_lossy(stderr).lines() {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if event["message"] == "kms request" {
+            let operation = event["operation"].as_str().unwrap_or("?").to_owned();
+            *counts.entry(operation).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn the_kms_is_called_per_key_not_per_file_or_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(kms) = KmsLake::new("the_kms_is_called_per_key_not_per_file_or_row", dir.path())
+    else {
+        return;
+    };
+    // Deliveries of very different sizes, the big one written as ten files;
+    // each ingest is its own process, as the daemon's runs are.
+    let first = write_file(dir.path(), "first.csv", &obitos_csv(2022, 1));
+    let small = write_file(dir.path(), "small.csv", &obitos_csv(2023, 1));
+    // Ten years, one file per year in a dataset partitioned by year.
+    let mut years = obitos_csv(2015, 700);
+    for year in 2016..=2024 {
+        years.push_str(obitos_csv(year, 700).split_once('\n').unwrap().1);
+    }
+    let big = write_file(dir.path(), "big.csv", &years);
+    let mut env = s3_env();
+    env.push(("LAGOA_LOG", "lagoa_keys=debug"));
+    let ingest = |file: &Path| {
+        let args = [
+            "ingest",
+            file.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--personal",
+            "cpf,nome",
+            "--partition",
+            "ano",
+        ];
+        let out = lagoa_env(&kms.lake, &args, &env);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        kms_requests(&out.stderr)
+    };
+    ingest(&first); // the dataset's first keys are made here
+    let small_calls = ingest(&small);
+    let big_calls = ingest(&big);
+    let files = kms.rows("SELECT count(*) FROM system.files");
+    assert!(
+        files[0][0].parse::<u32>().unwrap() >= 12,
+        "the big delivery was cut into several files: {files:?}"
+    );
+    let encrypts = |calls: &std::collections::BTreeMap<String, usize>| {
+        calls.get("Encrypt").copied().unwrap_or(0)
+    };
+    // One Encrypt per key-encryption key (data, each personal column) and
+    // per raw copy, whatever the rows and files.
+    assert!(encrypts(&small_calls) >= 1, "{small_calls:?}");
+    assert_eq!(
+        encrypts(&big_calls),
+        encrypts(&small_calls),
+        "21,000 rows in 10 files cost no more Encrypt calls than 3 rows in 1: {big_calls:?} vs {small_calls:?}"
+    );
+    assert!(encrypts(&big_calls) <= 5, "{big_calls:?}");
+    let total: usize = big_calls.values().sum();
+    assert!(total <= 15, "KMS requests of one ingest: {big_calls:?}");
+
+    let query = [
+        "query",
+        "SELECT count(DISTINCT cpf) FROM obitos",
+        "--format",
+        "csv",
+    ];
+    let out = lagoa_env(&kms.lake, &query, &env);
+    assert!(out.status.success());
+    let read_calls = kms_requests(&out.stderr);
+    let decrypts = read_calls.get("Decrypt").copied().unwrap_or(0);
+    // One Decrypt per distinct key-encryption key in the files read (three
+    // ingest processes, each with its own), not per file or row group.
+    assert!(
+        (1..=9).contains(&decrypts),
+        "Decrypt calls for {files:?} files: {read_calls:?}"
+    );
+    eprintln!(
+        "KMS requests: small ingest {small_calls:?}, big ingest {big_calls:?}, query {read_calls:?}"
+    );
+}

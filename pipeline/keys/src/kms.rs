@@ -49,6 +49,9 @@ pub struct KmsSettings {
     pub timeout: Duration,
 }
 
+/// A master key id and the alias that names its key in the service.
+type MasterAlias = (String, String);
+
 /// What the service said of one key.
 #[derive(Clone, Debug)]
 struct KeyState {
@@ -66,6 +69,8 @@ pub struct KmsKeys {
     secret_key: Zeroizing<String>,
     session_token: Option<Zeroizing<String>>,
     states: Mutex<HashMap<String, KeyState>>,
+    /// Lagoa's aliases in the service, as last listed.
+    aliases: Mutex<Option<(Instant, Vec<MasterAlias>)>>,
     /// Serialises creating keys within this process.
     creating: Mutex<()>,
 }
@@ -95,6 +100,7 @@ impl KmsKeys {
             secret_key,
             session_token,
             states: Mutex::new(HashMap::new()),
+            aliases: Mutex::new(None),
             creating: Mutex::new(()),
         })
     }
@@ -156,10 +162,19 @@ impl KmsKeys {
                 let _ = sender.send(answer);
             })
             .map_err(|e| self.unavailable(operation, &e.to_string()))?;
+        let started = Instant::now();
         let (status, text) = receiver
             .recv_timeout(timeout + Duration::from_secs(1))
             .map_err(|_| self.unavailable(operation, "no answer in time"))?
             .map_err(|reason| self.unavailable(operation, &reason))?;
+        // One line per request (`LAGOA_LOG=lagoa_keys=debug`): what was
+        // asked and how it went, never a body.
+        tracing::debug!(
+            operation,
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "kms request"
+        );
         if status == 200 {
             return serde_json::from_str(&text)
                 .map_err(|_| self.unavailable(operation, "an answer that is not JSON"));
@@ -269,8 +284,37 @@ impl KmsKeys {
         ))
     }
 
-    /// Every alias of Lagoa's in the service, as master key ids.
+    /// Every alias of Lagoa's in the service, as master key ids with their
+    /// aliases; listed at most once a minute (a file written meanwhile uses
+    /// the version seen then), and again after this process makes or
+    /// shreds keys.
     fn master_ids(&self) -> Result<Vec<(String, String)>> {
+        if let Some((listed, ids)) = self
+            .aliases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            && listed.elapsed() < STATE_LIFETIME
+        {
+            return Ok(ids.clone());
+        }
+        let ids = self.list_aliases()?;
+        *self
+            .aliases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), ids.clone()));
+        Ok(ids)
+    }
+
+    fn forget_aliases(&self) {
+        *self
+            .aliases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    fn list_aliases(&self) -> Result<Vec<(String, String)>> {
         let mut found = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -378,6 +422,7 @@ impl KmsKeys {
     }
 
     fn create(&self, id: &str) -> Result<()> {
+        self.forget_aliases();
         let alias = self.alias(id)?;
         let made = self.call(
             "CreateKey",
@@ -525,6 +570,7 @@ impl KeyProvider for KmsKeys {
 
     fn shred(&self, dataset: &DatasetName) -> Result<()> {
         let name = dataset.as_str();
+        self.forget_aliases();
         for (id, alias) in self.master_ids()? {
             if parse_master_key_id(&id).is_none_or(|(d, _, _)| d != name) {
                 continue;
@@ -603,6 +649,7 @@ mod tests {
             secret_key: Zeroizing::new("secret".into()),
             session_token: None,
             states: Mutex::new(HashMap::new()),
+            aliases: Mutex::new(None),
             creating: Mutex::new(()),
         }
     }

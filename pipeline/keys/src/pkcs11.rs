@@ -346,6 +346,7 @@ impl KeyProvider for Pkcs11Keys {
         let mut iv = nonce;
         let params = GcmParams::new(&mut iv, master_key_id.as_bytes(), 128.into())
             .map_err(|e| KeyError::Refused(format!("wrapping under {master_key_id}: {e}")))?;
+        tracing::debug!(operation = "encrypt", key = master_key_id, "pkcs11 call");
         let sealed = session
             .encrypt(&Mechanism::AesGcm(params), handle, key)
             .map_err(|e| {
@@ -380,6 +381,7 @@ impl KeyProvider for Pkcs11Keys {
             iv.copy_from_slice(nonce);
             let params = GcmParams::new(&mut iv, master_key_id.as_bytes(), 128.into())
                 .map_err(|e| refused(&format!("cannot be opened: {e}")))?;
+            tracing::debug!(operation = "decrypt", key = master_key_id, "pkcs11 call");
             match session.decrypt(&Mechanism::AesGcm(params), handle, sealed) {
                 Ok(plain) => return Ok(Zeroizing::new(plain)),
                 // SoftHSM reports a failed tag as a general error.

@@ -43,6 +43,9 @@ pub struct Lake {
     anchored_at: std::sync::Mutex<Option<std::time::Instant>>,
     /// The pseudonym key, unwrapped once per process.
     pseudonym_key: tokio::sync::OnceCell<Arc<PseudonymKey>>,
+    /// The audit trail's key, unwrapped once per process: with a KMS or an
+    /// HSM every audited query would otherwise cost a call to it.
+    audit_key: tokio::sync::OnceCell<Arc<AuditKey>>,
 }
 
 /// What `lagoa check` found.
@@ -118,6 +121,7 @@ impl Lake {
             crypto,
             anchored_at: std::sync::Mutex::new(None),
             pseudonym_key: tokio::sync::OnceCell::new(),
+            audit_key: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -188,8 +192,11 @@ impl Lake {
     }
 
     /// The key of the audit trail's chain.
-    pub async fn audit_key(&self) -> Result<AuditKey> {
-        Ok(AuditKey::new(self.secret("audit").await?))
+    pub async fn audit_key(&self) -> Result<Arc<AuditKey>> {
+        self.audit_key
+            .get_or_try_init(|| async { Ok(Arc::new(AuditKey::new(self.secret("audit").await?))) })
+            .await
+            .cloned()
     }
 
     /// Records an entry in the audit trail, now; moves the trail's anchor
