@@ -385,3 +385,68 @@ fn the_kms_is_called_per_key_not_per_file_or_row() {
         "KMS requests: small ingest {small_calls:?}, big ingest {big_calls:?}, query {read_calls:?}"
     );
 }
+
+#[tokio::test]
+async fn governed_queries_on_a_server_ask_the_kms_once_per_key_not_once_per_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(kms) = KmsLake::new(
+        "governed_queries_on_a_server_ask_the_kms_once_per_key_not_once_per_query",
+        dir.path(),
+    ) else {
+        return;
+    };
+    let file = write_file(dir.path(), "a.csv", &obitos_csv(2023, 2));
+    kms.ok(&[
+        "ingest",
+        file.to_str().unwrap(),
+        "--dataset",
+        "obitos",
+        "--level",
+        "amplo",
+    ]);
+    kms.ok(&["institution", "add", "seplag", "--role", "coordinator"]);
+    kms.ok(&[
+        "user",
+        "add",
+        "root",
+        "--institution",
+        "seplag",
+        "--role",
+        "admin",
+    ]);
+    let token = kms.ok(&["token", "create", "root"]).trim().to_owned();
+    let mut env = s3_env();
+    env.push(("LAGOA_LOG", "lagoa_keys=debug,info"));
+    let (_server, base, log) = serve_logged(&kms.lake, None, &env);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let decrypts = || {
+        kms_requests(log.lock().unwrap().as_bytes())
+            .get("Decrypt")
+            .copied()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let answer = http
+            .post(format!("{base}/api/v1/query?format=csv"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "sql": "SELECT count(*) AS n FROM obitos" }))
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status();
+        let text = answer.text().await.unwrap();
+        assert!(status.is_success(), "{status}: {text}");
+        assert_eq!(csv_rows(&text), vec![vec!["6"]]);
+        seen.push(decrypts().unwrap_or(0));
+    }
+    assert!(
+        seen[0] >= 1,
+        "the first query unwraps through the KMS: {seen:?}"
+    );
+    assert_eq!(
+        seen[1..],
+        [seen[0], seen[0]],
+        "later queries reuse what the first unwrapped: {seen:?}"
+    );
+}

@@ -36,6 +36,12 @@ const WRAP_PREFIX: &str = "kms:1:";
 /// How long a key's state (enabled, pending deletion) is trusted.
 const STATE_LIFETIME: Duration = Duration::from_secs(60);
 const ATTEMPTS: u32 = 3;
+/// How long an unwrapped key-encryption key is kept, as the Parquet key
+/// tools keep theirs; a shredded or disabled key stops being served from
+/// the cache when its state is next asked (within `STATE_LIFETIME`).
+const UNWRAPPED_LIFETIME: Duration = Duration::from_secs(600);
+/// Most unwrapped keys kept at once.
+const UNWRAPPED_MAX: usize = 4096;
 
 /// Where the service is and how keys are named there.
 #[derive(Clone, Debug)]
@@ -48,6 +54,9 @@ pub struct KmsSettings {
     pub deletion_days: u32,
     pub timeout: Duration,
 }
+
+/// A key-encryption key unwrapped lately, and when.
+type Unwrapped = (Instant, Zeroizing<Vec<u8>>);
 
 /// A master key id and the alias that names its key in the service.
 type MasterAlias = (String, String);
@@ -73,6 +82,10 @@ pub struct KmsKeys {
     aliases: Mutex<Option<(Instant, Vec<MasterAlias>)>>,
     /// Serialises creating keys within this process.
     creating: Mutex<()>,
+    /// Keys unwrapped lately, by (key id, wrapped key): every governed
+    /// query opens a session of its own, and would otherwise ask the
+    /// service again for each key-encryption key it reads.
+    unwrapped: Mutex<HashMap<(String, String), Unwrapped>>,
 }
 
 impl std::fmt::Debug for KmsKeys {
@@ -102,6 +115,7 @@ impl KmsKeys {
             states: Mutex::new(HashMap::new()),
             aliases: Mutex::new(None),
             creating: Mutex::new(()),
+            unwrapped: Mutex::new(HashMap::new()),
         })
     }
 
@@ -398,6 +412,38 @@ impl KmsKeys {
         Ok(alias)
     }
 
+    fn unwrapped_cache(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Unwrapped>> {
+        self.unwrapped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn decrypt(&self, alias: &str, blob: &str, master_key_id: &str) -> Result<Zeroizing<Vec<u8>>> {
+        let answer = self.call(
+            "Decrypt",
+            &json!({
+                "KeyId": alias,
+                "CiphertextBlob": blob,
+                "EncryptionContext": { "lagoa:key": master_key_id },
+            }),
+        );
+        let answer = match answer {
+            Err(KeyError::Refused(message)) if message.contains("InvalidCiphertext") => {
+                return Err(KeyError::Refused(format!(
+                    "a data key wrapped under {master_key_id} failed authentication"
+                )));
+            }
+            other => other?,
+        };
+        let plain = answer["Plaintext"]
+            .as_str()
+            .ok_or_else(|| self.unavailable("Decrypt", "no Plaintext in the answer"))?;
+        BASE64_STANDARD
+            .decode(plain)
+            .map(Zeroizing::new)
+            .map_err(|_| self.unavailable("Decrypt", "a Plaintext that is not base64"))
+    }
+
     fn versions_of(ids: &[(String, String)], dataset: &str) -> Option<u32> {
         crate::latest_version(ids.iter().map(|(id, _)| id.as_str()), dataset)
     }
@@ -536,29 +582,19 @@ impl KeyProvider for KmsKeys {
         })?;
         let (stored_id, _) = split_column_scope(master_key_id);
         let alias = self.usable(stored_id)?;
-        let answer = self.call(
-            "Decrypt",
-            &json!({
-                "KeyId": alias,
-                "CiphertextBlob": blob,
-                "EncryptionContext": { "lagoa:key": master_key_id },
-            }),
-        );
-        let answer = match answer {
-            Err(KeyError::Refused(message)) if message.contains("InvalidCiphertext") => {
-                return Err(KeyError::Refused(format!(
-                    "a data key wrapped under {master_key_id} failed authentication"
-                )));
-            }
-            other => other?,
-        };
-        let plain = answer["Plaintext"]
-            .as_str()
-            .ok_or_else(|| self.unavailable("Decrypt", "no Plaintext in the answer"))?;
-        BASE64_STANDARD
-            .decode(plain)
-            .map(Zeroizing::new)
-            .map_err(|_| self.unavailable("Decrypt", "a Plaintext that is not base64"))
+        let cache_key = (master_key_id.to_owned(), blob.to_owned());
+        if let Some((at, key)) = self.unwrapped_cache().get(&cache_key)
+            && at.elapsed() < UNWRAPPED_LIFETIME
+        {
+            return Ok(key.clone());
+        }
+        let key = self.decrypt(&alias, blob, master_key_id)?;
+        let mut cache = self.unwrapped_cache();
+        if cache.len() >= UNWRAPPED_MAX {
+            cache.clear();
+        }
+        cache.insert(cache_key, (Instant::now(), key.clone()));
+        Ok(key)
     }
 
     fn rotate(&self, dataset: &DatasetName) -> Result<DatasetKeyIds> {
@@ -571,6 +607,9 @@ impl KeyProvider for KmsKeys {
     fn shred(&self, dataset: &DatasetName) -> Result<()> {
         let name = dataset.as_str();
         self.forget_aliases();
+        self.unwrapped_cache().retain(|(id, _), _| {
+            parse_master_key_id(split_column_scope(id).0).is_none_or(|(d, _, _)| d != name)
+        });
         for (id, alias) in self.master_ids()? {
             if parse_master_key_id(&id).is_none_or(|(d, _, _)| d != name) {
                 continue;
@@ -651,6 +690,7 @@ mod tests {
             states: Mutex::new(HashMap::new()),
             aliases: Mutex::new(None),
             creating: Mutex::new(()),
+            unwrapped: Mutex::new(HashMap::new()),
         }
     }
 
