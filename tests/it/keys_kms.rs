@@ -14,6 +14,13 @@ struct KmsLake {
 }
 
 impl KmsLake {
+    /// A temporary directory holding a new lake whose keys are in moto.
+    fn start(test: &str) -> Option<(tempfile::TempDir, KmsLake)> {
+        let dir = tempfile::tempdir().unwrap();
+        let kms = KmsLake::new(test, dir.path())?;
+        Some((dir, kms))
+    }
+
     fn new(test: &str, root: &Path) -> Option<KmsLake> {
         let server = s3(test)?;
         let prefix = format!("t{}/", uuid::Uuid::now_v7().simple());
@@ -98,11 +105,9 @@ for alias in kms.list_aliases()["Aliases"]:
 
 #[test]
 fn a_kms_holds_the_keys_through_ingest_rotation_and_shredding() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(kms) = KmsLake::new(
-        "a_kms_holds_the_keys_through_ingest_rotation_and_shredding",
-        dir.path(),
-    ) else {
+    let Some((dir, kms)) =
+        KmsLake::start("a_kms_holds_the_keys_through_ingest_rotation_and_shredding")
+    else {
         return;
     };
     assert!(!kms.lake.join("keys/keystore.json").exists());
@@ -175,11 +180,9 @@ fn a_kms_holds_the_keys_through_ingest_rotation_and_shredding() {
 
 #[test]
 fn a_kms_that_cannot_be_reached_fails_the_run_as_keys_and_commits_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(kms) = KmsLake::new(
-        "a_kms_that_cannot_be_reached_fails_the_run_as_keys_and_commits_nothing",
-        dir.path(),
-    ) else {
+    let Some((dir, kms)) =
+        KmsLake::start("a_kms_that_cannot_be_reached_fails_the_run_as_keys_and_commits_nothing")
+    else {
         return;
     };
     let file = write_file(dir.path(), "a.csv", &obitos_csv(2023, 1));
@@ -306,9 +309,7 @@ fn kms_requests(stderr: &[u8]) -> std::collections::BTreeMap<String, usize> {
 
 #[test]
 fn the_kms_is_called_per_key_not_per_file_or_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(kms) = KmsLake::new("the_kms_is_called_per_key_not_per_file_or_row", dir.path())
-    else {
+    let Some((dir, kms)) = KmsLake::start("the_kms_is_called_per_key_not_per_file_or_row") else {
         return;
     };
     // Deliveries of very different sizes, the big one written as ten files;
@@ -388,11 +389,9 @@ fn the_kms_is_called_per_key_not_per_file_or_row() {
 
 #[tokio::test]
 async fn governed_queries_on_a_server_ask_the_kms_once_per_key_not_once_per_query() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(kms) = KmsLake::new(
-        "governed_queries_on_a_server_ask_the_kms_once_per_key_not_once_per_query",
-        dir.path(),
-    ) else {
+    let Some((dir, kms)) =
+        KmsLake::start("governed_queries_on_a_server_ask_the_kms_once_per_key_not_once_per_query")
+    else {
         return;
     };
     let file = write_file(dir.path(), "a.csv", &obitos_csv(2023, 2));

@@ -78,6 +78,21 @@ impl Token {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
+    /// `lagoa ingest` of `file` into `obitos`, `cpf` and `nome` personal.
+    fn ingest(&self, lake: &Path, file: &Path) -> String {
+        self.ok(
+            lake,
+            &[
+                "ingest",
+                file.to_str().unwrap(),
+                "--dataset",
+                "obitos",
+                "--personal",
+                "cpf,nome",
+            ],
+        )
+    }
+
     /// A lake whose master keys live in this token.
     fn lake(&self, root: &Path) -> PathBuf {
         let lake = root.join("lake");
@@ -136,17 +151,7 @@ fn keys_are_made_and_used_inside_the_token_and_never_leave_it() {
         "no key file is written when a token holds the keys"
     );
     let file = write_file(dir.path(), "a.csv", &obitos_csv(2023, 2));
-    token.ok(
-        &lake,
-        &[
-            "ingest",
-            file.to_str().unwrap(),
-            "--dataset",
-            "obitos",
-            "--personal",
-            "cpf,nome",
-        ],
-    );
+    token.ingest(&lake, &file);
     assert_eq!(
         count(
             &token,
@@ -220,23 +225,10 @@ fn rotation_and_shredding_happen_in_the_token_and_hold_for_copies_of_the_lake() 
     let lake = token.lake(dir.path());
     let f1 = write_file(dir.path(), "a.csv", &obitos_csv(2023, 2));
     let f2 = write_file(dir.path(), "b.csv", &obitos_csv(2024, 2));
-    let ingest = |file: &Path| {
-        token.ok(
-            &lake,
-            &[
-                "ingest",
-                file.to_str().unwrap(),
-                "--dataset",
-                "obitos",
-                "--personal",
-                "cpf,nome",
-            ],
-        )
-    };
-    ingest(&f1);
+    token.ingest(&lake, &f1);
     let rotated = token.ok(&lake, &["keys", "rotate", "--dataset", "obitos"]);
     assert!(rotated.contains("lagoa.obitos.data.v2"), "{rotated}");
-    ingest(&f2);
+    token.ingest(&lake, &f2);
     assert_eq!(
         count(
             &token,
