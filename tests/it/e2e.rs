@@ -568,6 +568,23 @@ fn shredding_makes_a_dataset_unreadable_for_good() {
 
     let err = lagoa_err(&lake, &["keys", "shred", "obitos"]);
     assert!(err.contains("--yes"), "{err}");
+    // Shredding is an admin's: an analyst's token is refused, keys intact.
+    let tokens = agreement(
+        &lake,
+        &[("saude", "consumer")],
+        &[("ana", "saude", "analyst")],
+    );
+    let refused = lagoa_env(
+        &lake,
+        &["keys", "shred", "obitos", "--yes"],
+        &[("LAGOA_TOKEN", &tokens["ana"])],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not an admin"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     let out = lagoa_ok(&lake, &["keys", "shred", "obitos", "--yes"]);
     assert!(out.contains("Shredded obitos"), "{out}");
 

@@ -176,6 +176,38 @@ fn a_kms_holds_the_keys_through_ingest_rotation_and_shredding() {
         let err = kms.err_at(lake, &["query", "SELECT count(*) FROM obitos"]);
         assert!(err.contains("crypto-shredded"), "{err}");
     }
+    // Who rotated and shredded, and what the service said, are in the trail.
+    let trail = kms.ok(&["audit", "list", "--json"]);
+    let entries: Vec<serde_json::Value> = trail
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |action: &str| {
+        entries
+            .iter()
+            .find(|e| e["entry"]["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} in {trail}"))["entry"]
+            .clone()
+    };
+    let rotated = of("keys_rotated");
+    assert!(
+        rotated["principal"].as_str().unwrap().starts_with("cli:"),
+        "{rotated}"
+    );
+    assert!(
+        rotated["subject"]
+            .as_str()
+            .unwrap()
+            .contains("lagoa.obitos.data.v2"),
+        "{rotated}"
+    );
+    let shredded = of("dataset_shredded");
+    let subject = shredded["subject"].as_str().unwrap();
+    assert!(
+        subject.contains("keys shredded in kms (")
+            && subject.contains("(the service deletes the keys then)"),
+        "{shredded}"
+    );
 }
 
 #[test]

@@ -274,6 +274,19 @@ fn rotation_and_shredding_happen_in_the_token_and_hold_for_copies_of_the_lake() 
     }
     let err = token.err(&lake, &["keys", "rotate", "--dataset", "obitos"]);
     assert!(err.contains("shredded"), "{err}");
+    let trail = token.ok(&lake, &["audit", "list", "--json"]);
+    let shredded = trail
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["entry"]["action"] == "dataset_shredded")
+        .unwrap_or_else(|| panic!("no dataset_shredded in {trail}"));
+    let subject = shredded["entry"]["subject"].as_str().unwrap();
+    let year = chrono::Utc::now().format(" at %Y-").to_string();
+    assert!(
+        subject.starts_with("keys shredded in pkcs11 (token \"lagoa-test\"")
+            && subject.contains(&year),
+        "{shredded}"
+    );
 }
 
 #[test]

@@ -638,7 +638,10 @@ impl KeyProvider for KmsKeys {
         let alias = self
             .alias(&master_key_id(dataset.as_str(), PURPOSE_DATA, version))
             .ok()?;
-        self.state(&alias).ok()?.deletion_date
+        self.state(&alias)
+            .ok()?
+            .deletion_date
+            .map(|at| format!("{at} (the service deletes the keys then)"))
     }
 
     fn list(&self) -> Result<Vec<MasterKeyInfo>> {

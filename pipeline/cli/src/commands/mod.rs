@@ -274,7 +274,7 @@ async fn with_lake(lake: &Lake, token: Option<&str>, command: Command) -> Result
         Command::Tag { dataset, tags } => query::tag(lake, dataset, tags).await,
         Command::Vacuum(args) => lake::vacuum(lake, args).await,
         Command::Compact(args) => lake::compact(lake, args).await,
-        Command::Keys { command } => keys::keys(lake, command).await,
+        Command::Keys { command } => keys::keys(lake, token, command).await,
         Command::Raw { command } => raw::raw(lake, command).await,
         Command::Check { deep } => lake::check(lake, deep).await,
         Command::Institution { command } => access::institution(lake, token, command).await,
