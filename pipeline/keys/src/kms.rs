@@ -303,29 +303,18 @@ impl KmsKeys {
     /// the version seen then), and again after this process makes or
     /// shreds keys.
     fn master_ids(&self) -> Result<Vec<(String, String)>> {
-        if let Some((listed, ids)) = self
-            .aliases
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
+        if let Some((listed, ids)) = crate::lock(&self.aliases).as_ref()
             && listed.elapsed() < STATE_LIFETIME
         {
             return Ok(ids.clone());
         }
         let ids = self.list_aliases()?;
-        *self
-            .aliases
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((Instant::now(), ids.clone()));
+        *crate::lock(&self.aliases) = Some((Instant::now(), ids.clone()));
         Ok(ids)
     }
 
     fn forget_aliases(&self) {
-        *self
-            .aliases
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        *crate::lock(&self.aliases) = None;
     }
 
     fn list_aliases(&self) -> Result<Vec<(String, String)>> {
@@ -352,10 +341,7 @@ impl KmsKeys {
 
     /// The key behind an alias and its state, asked at most once a minute.
     fn state(&self, alias: &str) -> Result<KeyState> {
-        if let Some(state) = self
-            .states
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        if let Some(state) = crate::lock(&self.states)
             .get(alias)
             .filter(|s| s.seen.elapsed() < STATE_LIFETIME)
         {
@@ -377,10 +363,7 @@ impl KmsKeys {
             created: date(&meta["CreationDate"]).unwrap_or_default(),
             seen: Instant::now(),
         };
-        self.states
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(alias.to_owned(), state.clone());
+        crate::lock(&self.states).insert(alias.to_owned(), state.clone());
         Ok(state)
     }
 
@@ -413,9 +396,7 @@ impl KmsKeys {
     }
 
     fn unwrapped_cache(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Unwrapped>> {
-        self.unwrapped
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.unwrapped)
     }
 
     fn decrypt(&self, alias: &str, blob: &str, master_key_id: &str) -> Result<Zeroizing<Vec<u8>>> {
@@ -455,10 +436,7 @@ impl KmsKeys {
         dataset: &str,
         then: impl FnOnce(Option<u32>) -> Result<T>,
     ) -> Result<T> {
-        let _creating = self
-            .creating
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _creating = crate::lock(&self.creating);
         let ids = self.master_ids()?;
         let latest = Self::versions_of(&ids, dataset);
         if let Some(version) = latest {
@@ -624,10 +602,7 @@ impl KeyProvider for KmsKeys {
                     }),
                 )?;
             }
-            self.states
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&alias);
+            crate::lock(&self.states).remove(&alias);
         }
         Ok(())
     }

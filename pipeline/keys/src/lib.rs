@@ -144,3 +144,11 @@ pub(crate) fn round_trip(provider: &dyn KeyProvider, id: &str, who: &str) -> Res
     }
     Ok(())
 }
+
+/// A provider's in-process state: a panic elsewhere while it was held
+/// leaves caches that are still consistent, so poisoning is ignored.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
@@ -38,6 +39,9 @@ const WRAP_PREFIX: &str = "p11:1:";
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const SHREDDED_PREFIX: &str = "lagoa.shredded.";
+/// How long a dataset's newest key version is trusted before the token is
+/// asked again (a rotation or a shredding by another process shows then).
+const VERSION_LIFETIME: Duration = Duration::from_secs(60);
 
 /// Where the token is and how to sign in to it.
 #[derive(Clone)]
@@ -68,6 +72,10 @@ pub struct Pkcs11Keys {
     session: Mutex<Session>,
     /// Key objects found so far, by label.
     handles: Mutex<HashMap<String, Vec<ObjectHandle>>>,
+    /// Each dataset's newest key version, and when it was read from the
+    /// token: files are written with it without listing the token's keys
+    /// each time.
+    versions: Mutex<HashMap<String, (Instant, u32)>>,
     rng: SystemRandom,
 }
 
@@ -128,19 +136,18 @@ impl Pkcs11Keys {
             token: token.clone(),
             session: Mutex::new(session),
             handles: Mutex::new(HashMap::new()),
+            versions: Mutex::new(HashMap::new()),
             rng: SystemRandom::new(),
         })
     }
 
     fn session(&self) -> std::sync::MutexGuard<'_, Session> {
-        self.session
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.session)
     }
 
     /// Every key object under `label`, oldest lookup first.
     fn key_objects(&self, session: &Session, label: &str) -> Result<Vec<ObjectHandle>> {
-        if let Some(found) = self.cached_handles(label) {
+        if let Some(found) = crate::lock(&self.handles).get(label).cloned() {
             return Ok(found);
         }
         let found = session
@@ -151,23 +158,9 @@ impl Pkcs11Keys {
             ])
             .map_err(|e| unavailable(&self.token, &format!("looking up {label}"), &e))?;
         if !found.is_empty() {
-            self.handles_mut().insert(label.to_owned(), found.clone());
+            crate::lock(&self.handles).insert(label.to_owned(), found.clone());
         }
         Ok(found)
-    }
-
-    fn cached_handles(&self, label: &str) -> Option<Vec<ObjectHandle>> {
-        self.handles
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(label)
-            .cloned()
-    }
-
-    fn handles_mut(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<ObjectHandle>>> {
-        self.handles
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The labels of every Lagoa master key in the token, with their handles.
@@ -225,7 +218,7 @@ impl Pkcs11Keys {
                 ],
             )
             .map_err(|e| unavailable(&self.token, &format!("creating {id}"), &e))?;
-        self.handles_mut().insert(id.to_owned(), vec![handle]);
+        crate::lock(&self.handles).insert(id.to_owned(), vec![handle]);
         Ok(())
     }
 
@@ -233,7 +226,19 @@ impl Pkcs11Keys {
         let ids = DatasetKeyIds::of(dataset, version);
         self.generate(session, &ids.data)?;
         self.generate(session, &ids.personal)?;
+        crate::lock(&self.versions).insert(dataset.to_owned(), (Instant::now(), version));
         Ok(ids)
+    }
+
+    /// The dataset's newest key version as the token has it, refusing a
+    /// shredded dataset.
+    fn newest_version(&self, session: &Session, dataset: &str) -> Result<Option<u32>> {
+        self.refuse_if_shredded(session, dataset)?;
+        let version = Self::version_of(&self.all_keys(session)?, dataset);
+        if let Some(version) = version {
+            crate::lock(&self.versions).insert(dataset.to_owned(), (Instant::now(), version));
+        }
+        Ok(version)
     }
 
     fn shredded_marker(&self, session: &Session, dataset: &str) -> Result<Option<String>> {
@@ -326,10 +331,15 @@ fn unavailable(token: &str, doing: &str, error: &P11Error) -> KeyError {
 impl KeyProvider for Pkcs11Keys {
     fn current_keys(&self, dataset: &DatasetName) -> Result<DatasetKeyIds> {
         let name = dataset.as_str();
+        let known = crate::lock(&self.versions)
+            .get(name)
+            .filter(|(seen, _)| seen.elapsed() < VERSION_LIFETIME)
+            .map(|(_, version)| *version);
+        if let Some(version) = known {
+            return Ok(DatasetKeyIds::of(name, version));
+        }
         let session = self.session();
-        self.refuse_if_shredded(&session, name)?;
-        let keys = self.all_keys(&session)?;
-        match Self::version_of(&keys, name) {
+        match self.newest_version(&session, name)? {
             Some(version) => Ok(DatasetKeyIds::of(name, version)),
             None => self.add_version(&session, name, 1),
         }
@@ -406,9 +416,7 @@ impl KeyProvider for Pkcs11Keys {
     fn rotate(&self, dataset: &DatasetName) -> Result<DatasetKeyIds> {
         let name = dataset.as_str();
         let session = self.session();
-        self.refuse_if_shredded(&session, name)?;
-        let keys = self.all_keys(&session)?;
-        let next = Self::version_of(&keys, name).unwrap_or(0) + 1;
+        let next = self.newest_version(&session, name)?.unwrap_or(0) + 1;
         self.add_version(&session, name, next)
     }
 
@@ -422,8 +430,9 @@ impl KeyProvider for Pkcs11Keys {
                     .map_err(|e| unavailable(&self.token, &format!("destroying {label}"), &e))?;
             }
         }
-        self.handles_mut()
+        crate::lock(&self.handles)
             .retain(|label, _| parse_master_key_id(label).is_none_or(|(d, _, _)| d != name));
+        crate::lock(&self.versions).remove(name);
         if self.shredded_marker(&session, name)?.is_none() {
             let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             session
