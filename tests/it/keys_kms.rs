@@ -84,17 +84,7 @@ for alias in kms.list_aliases()["Aliases"]:
         meta = kms.describe_key(KeyId=name)["KeyMetadata"]
         print(name, meta["KeyState"])
 "#;
-        let python = python().expect("the project's virtualenv (scripts/bootstrap)");
-        let out = std::process::Command::new(python)
-            .args(["-c", script, &self.endpoint, &self.prefix])
-            .output()
-            .expect("python");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        let mut lines: Vec<String> = boto3(script, &[&self.endpoint, &self.prefix])
             .lines()
             .map(|l| l.replacen(&format!("alias/{}", self.prefix), "", 1))
             .collect();
@@ -480,4 +470,408 @@ async fn governed_queries_on_a_server_ask_the_kms_once_per_key_not_once_per_quer
         [seen[0], seen[0]],
         "later queries reuse what the first unwrapped: {seen:?}"
     );
+}
+
+/// `lagoa keys migrate --to kms`: a lake started on the local key store
+/// moves its keys into the KMS, the key store and its seal key file are
+/// destroyed, and every file, raw copy and the audit trail still read;
+/// new files use the KMS's own keys, and shredding in the KMS makes the
+/// files written before the move unreadable too.
+#[test]
+fn a_local_lake_moves_its_keys_into_the_kms_and_loses_no_file() {
+    let Some(server) = s3("a_local_lake_moves_its_keys_into_the_kms_and_loses_no_file") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let run = |args: &[&str]| lagoa_env(&lake, args, &s3_env());
+    let run_ok = |args: &[&str]| ok(run(args), args);
+    run_ok(&["init"]);
+    let f1 = write_file(dir.path(), "a.csv", &obitos_csv(2023, 2));
+    run_ok(&[
+        "ingest",
+        f1.to_str().unwrap(),
+        "--dataset",
+        "obitos",
+        "--personal",
+        "cpf,nome",
+    ]);
+    // An audited action before the move: the audit trail's key is one of
+    // the keys that move.
+    run_ok(&["institution", "add", "recife", "--role", "provider"]);
+    let sql = "SELECT cpf, nome, idade FROM obitos ORDER BY cpf, idade";
+    let before = run_ok(&["query", sql, "--format", "csv"]);
+
+    let prefix = format!("t{}/", uuid::Uuid::now_v7().simple());
+    let moved = run_ok(&[
+        "keys",
+        "migrate",
+        "--to",
+        "kms",
+        "--kms-endpoint",
+        &server.endpoint,
+        "--kms-allow-http",
+        "--kms-alias-prefix",
+        &prefix,
+    ]);
+    assert!(moved.contains("Moved "), "{moved}");
+    assert!(moved.contains("No file was rewritten"), "{moved}");
+    let config = std::fs::read_to_string(lake.join("lagoa.toml")).unwrap();
+    assert!(config.contains("provider = \"kms\""), "{config}");
+    assert!(config.contains("moved_from = \"local\""), "{config}");
+
+    // The local key store and its seal go.
+    std::fs::remove_file(lake.join("keys/keystore.json")).unwrap();
+    std::fs::remove_dir_all(seal_home(&lake)).unwrap();
+
+    assert_eq!(run_ok(&["query", sql, "--format", "csv"]), before);
+    run_ok(&["check"]);
+    let audit = run_ok(&["audit", "verify"]);
+    assert!(
+        audit.contains("2 entries") && audit.contains("intact"),
+        "the entry made before the move and the move's own: {audit}"
+    );
+    let raw = run_ok(&["raw", "list", "--json"]);
+    let raw_id = raw
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["status"] == "committed")
+        .and_then(|r| r["raw_id"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no committed delivery in {raw}"));
+    let back = dir.path().join("back.csv");
+    run_ok(&["raw", "get", &raw_id, "--output", back.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        std::fs::read(&f1).unwrap(),
+        "the raw copy made before the move reads back as delivered"
+    );
+
+    // New files use the KMS's keys, numbered after the moved ones.
+    let f2 = write_file(dir.path(), "b.csv", &obitos_csv(2024, 2));
+    run_ok(&[
+        "ingest",
+        f2.to_str().unwrap(),
+        "--dataset",
+        "obitos",
+        "--personal",
+        "cpf,nome",
+    ]);
+    let keys = run_ok(&["keys", "list"]);
+    assert!(keys.contains("lagoa.obitos.data.v2 "), "{keys}");
+    assert!(keys.contains("lagoa.obitos.data.v1 "), "{keys}");
+    assert!(
+        keys.contains("moved, wrapped by lagoa.obitos.data.v2"),
+        "{keys}"
+    );
+    assert_eq!(
+        csv_rows(&run_ok(&[
+            "query",
+            "SELECT count(*) FROM obitos",
+            "--format",
+            "csv"
+        ])),
+        vec![vec!["12"]]
+    );
+    let listed = run_ok(&["audit", "list"]);
+    assert!(listed.contains("keys_migrated"), "{listed}");
+
+    // Shredding in the KMS takes the moved keys with it.
+    run_ok(&["keys", "shred", "obitos", "--yes"]);
+    let refused = run(&["query", "SELECT count(*) FROM obitos WHERE ano = 2023"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("shred"), "{stderr}");
+    let kms = KmsLake {
+        endpoint: server.endpoint.clone(),
+        prefix,
+        lake: lake.clone(),
+    };
+    let obitos: Vec<String> = kms
+        .aliases()
+        .into_iter()
+        .filter(|a| a.starts_with("obitos/"))
+        .collect();
+    assert_eq!(
+        obitos,
+        vec![
+            "obitos/data/v2 PendingDeletion",
+            "obitos/pessoal/v2 PendingDeletion"
+        ],
+        "the keys wrapping the moved ones are the dataset's, and shredded with it"
+    );
+}
+
+/// Other readers keep working with the keys in the KMS: PyArrow through
+/// the Python client in `interop/python`, and Spark through the Java
+/// client in `interop/spark` (compiled here with the JDK), each reading
+/// the same rows Lagoa does, the KMS releasing the keys.
+#[test]
+fn pyarrow_and_spark_read_the_files_with_the_keys_in_the_kms() {
+    let test = "pyarrow_and_spark_read_the_files_with_the_keys_in_the_kms";
+    let Some((dir, kms)) = KmsLake::start(test) else {
+        return;
+    };
+    let Some(python) = python() else {
+        skip(test, "the Python virtualenv is missing (scripts/bootstrap)");
+        return;
+    };
+    let f = write_file(dir.path(), "a.csv", &obitos_csv(2023, 3));
+    kms.ingest(&f);
+    let mut ours: Vec<Vec<String>> = kms.rows("SELECT cpf, nome, idade FROM obitos");
+    ours.sort();
+    assert_eq!(ours.len(), 9);
+    let files = parquet_files(&kms.lake);
+    assert!(!files.is_empty());
+    let as_rows = |out: &std::process::Output, who: &str| -> Vec<Vec<String>> {
+        assert!(
+            out.status.success(),
+            "{who} could not read the files: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut rows: Vec<Vec<String>> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                ["cpf", "nome", "idade"]
+                    .iter()
+                    .map(|c| match &v[*c] {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect()
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+
+    // PyArrow, file by file.
+    let client = repo_root().join("interop/python/lagoa_kms.py");
+    let mut pyarrow_rows = Vec::new();
+    for file in &files {
+        let out = std::process::Command::new(&python)
+            .arg(&client)
+            .args(["--endpoint", &kms.endpoint, "--alias-prefix", &kms.prefix])
+            .arg("--file")
+            .arg(file)
+            .args(["--columns", "cpf,nome,idade"])
+            .envs(s3_env())
+            .output()
+            .expect("python");
+        pyarrow_rows.extend(as_rows(&out, "PyArrow"));
+    }
+    pyarrow_rows.sort();
+    assert_eq!(pyarrow_rows, ours);
+
+    // Under another lake's aliases the KMS has no key, and PyArrow fails.
+    let out = std::process::Command::new(&python)
+        .arg(&client)
+        .args(["--endpoint", &kms.endpoint, "--alias-prefix", "elsewhere/"])
+        .arg("--file")
+        .arg(&files[0])
+        .envs(s3_env())
+        .output()
+        .expect("python");
+    assert!(!out.status.success(), "a wrong alias prefix finds no key");
+
+    // Spark, all files at once, with the Java client compiled now.
+    let jars = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), 'jars'))",
+        ])
+        .output()
+        .expect("python");
+    if !jars.status.success() {
+        skip(test, "pyspark is not installed (scripts/bootstrap)");
+        return;
+    }
+    let jars = String::from_utf8_lossy(&jars.stdout).trim().to_owned();
+    let classes = dir.path().join("classes");
+    let javac = std::process::Command::new("javac")
+        .arg("-cp")
+        .arg(format!("{jars}/*"))
+        .arg("-d")
+        .arg(&classes)
+        .arg(repo_root().join("interop/spark/src/lagoa/interop/LagoaKmsClient.java"))
+        .output();
+    let Ok(javac) = javac else {
+        skip(test, "no JDK (javac): scripts/bootstrap installs one");
+        return;
+    };
+    assert!(
+        javac.status.success(),
+        "javac: {}",
+        String::from_utf8_lossy(&javac.stderr)
+    );
+    let out = std::process::Command::new(&python)
+        .arg(repo_root().join("tests/py/spark_read_kms.py"))
+        .args([&kms.endpoint, &kms.prefix])
+        .arg(&classes)
+        .arg("cpf,nome,idade")
+        .args(&files)
+        .envs(s3_env())
+        .output()
+        .expect("python");
+    assert_eq!(as_rows(&out, "Spark"), ours);
+}
+
+impl KmsLake {
+    /// Runs a boto3 KMS call on this lake's key behind `alias` (without
+    /// `alias/<prefix>`): `disable_key`, `enable_key`, `delete_alias`,
+    /// `create_alias`.
+    fn kms_admin(&self, action: &str, alias: &str, key_id: &str) -> String {
+        let script = r#"
+import sys, boto3
+kms = boto3.client("kms", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+action, alias, key_id = sys.argv[2], sys.argv[3], sys.argv[4]
+if action == "key_id":
+    print(kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"])
+elif action == "disable_key":
+    kms.disable_key(KeyId=key_id)
+elif action == "enable_key":
+    kms.enable_key(KeyId=key_id)
+elif action == "delete_alias":
+    kms.delete_alias(AliasName=alias)
+elif action == "create_alias":
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+"#;
+        let alias = format!("alias/{}{alias}", self.prefix);
+        boto3(script, &[&self.endpoint, action, &alias, key_id])
+            .trim()
+            .to_owned()
+    }
+}
+
+/// Runs a Python script with boto3 (the project's virtualenv) and returns
+/// what it printed; a failure fails the test with its error.
+fn boto3(script: &str, args: &[&str]) -> String {
+    let python = python().expect("the project's virtualenv (scripts/bootstrap)");
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A stand-in for a KMS that is there but broken: every request answered
+/// `500`, or (`silent`) accepted and never answered. Returns its address.
+fn broken_kms(silent: bool) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            if silent {
+                held.push(stream);
+                continue;
+            }
+            let mut stream = stream;
+            let mut buf = [0u8; 8192];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    address
+}
+
+/// Bad keys and a bad service, each a clear error naming the key or the
+/// service, never a key's bytes, and nothing lost: a disabled key, an alias
+/// that is gone, a KMS that answers 500 and one that never answers.
+#[test]
+fn a_disabled_key_a_missing_alias_and_a_failing_kms_each_say_what_is_wrong() {
+    let Some((dir, kms)) =
+        KmsLake::start("a_disabled_key_a_missing_alias_and_a_failing_kms_each_say_what_is_wrong")
+    else {
+        return;
+    };
+    let a = write_file(dir.path(), "a.csv", &obitos_csv(2023, 1));
+    kms.ingest(&a);
+    let cpfs = "SELECT count(DISTINCT cpf) FROM obitos";
+    assert_eq!(kms.rows(cpfs), vec![vec!["3"]]);
+
+    // A disabled personal key: its columns refuse, naming the key; the
+    // other columns still read.
+    let personal = kms.kms_admin("key_id", "obitos/pessoal/v1", "");
+    kms.kms_admin("disable_key", "", &personal);
+    let err = kms.err_at(&kms.lake, &["query", cpfs]);
+    assert!(
+        err.contains("lagoa.obitos.pessoal.v1") && err.contains("disabled"),
+        "{err}"
+    );
+    assert_eq!(
+        kms.rows("SELECT count(*) FROM obitos"),
+        vec![vec!["3"]],
+        "columns under the data key still read"
+    );
+    let b = write_file(dir.path(), "b.csv", &obitos_csv(2024, 1));
+    let err = kms.err_at(
+        &kms.lake,
+        &[
+            "ingest",
+            b.to_str().unwrap(),
+            "--dataset",
+            "obitos",
+            "--personal",
+            "cpf,nome",
+        ],
+    );
+    assert!(err.contains("lagoa.obitos.pessoal.v1"), "{err}");
+    kms.kms_admin("enable_key", "", &personal);
+    assert_eq!(kms.rows(cpfs), vec![vec!["3"]]);
+
+    // The data key's alias removed: every read names the key it misses.
+    let data = kms.kms_admin("key_id", "obitos/data/v1", "");
+    kms.kms_admin("delete_alias", "obitos/data/v1", "");
+    let err = kms.err_at(&kms.lake, &["query", "SELECT count(*) FROM obitos"]);
+    assert!(
+        err.contains("lagoa.obitos.data.v1") && err.contains("is not in the KMS at"),
+        "{err}"
+    );
+    kms.kms_admin("create_alias", "obitos/data/v1", &data);
+    assert_eq!(kms.rows("SELECT count(*) FROM obitos"), vec![vec!["3"]]);
+
+    // A KMS answering 500, then one that never answers: `keys`, unavailable,
+    // naming the service; the timeout bounds the wait.
+    for (silent, expect) in [(false, "500"), (true, "no answer in time")] {
+        let address = broken_kms(silent);
+        let started = std::time::Instant::now();
+        let out = lagoa_env(
+            &kms.lake,
+            &["query", "SELECT count(*) FROM obitos"],
+            &[
+                s3_env(),
+                vec![
+                    ("LAGOA__KEYS__KMS_ENDPOINT", address.as_str()),
+                    ("LAGOA__KEYS__KMS_TIMEOUT_SECONDS", "1"),
+                ],
+            ]
+            .concat(),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            err.contains("unavailable") && err.contains(&address),
+            "{err}"
+        );
+        assert!(err.to_lowercase().contains(expect), "{expect}: {err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "three attempts of a second each, not a hang"
+        );
+    }
+    // Nothing was lost meanwhile.
+    assert_eq!(kms.rows(cpfs), vec![vec!["3"]]);
 }

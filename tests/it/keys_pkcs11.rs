@@ -371,3 +371,49 @@ fn a_wrong_pin_an_unknown_token_or_no_pin_is_refused_clearly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `lagoa keys migrate --to pkcs11`: a lake started on the local key store
+/// moves its keys into the token; with the key store and its seal gone,
+/// the files written before still read, and new ones use the token's keys.
+#[test]
+fn a_local_lake_moves_its_keys_into_the_token() {
+    let Some(token) = Token::new("a_local_lake_moves_its_keys_into_the_token") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    token.ok(&lake, &["init"]);
+    let f1 = write_file(dir.path(), "a.csv", &obitos_csv(2023, 2));
+    token.ingest(&lake, &f1);
+    let sql = "SELECT cpf, nome, idade FROM obitos ORDER BY cpf, idade";
+    let before = token.ok(&lake, &["query", sql, "--format", "csv"]);
+    let moved = token.ok(
+        &lake,
+        &[
+            "keys",
+            "migrate",
+            "--to",
+            "pkcs11",
+            "--pkcs11-module",
+            MODULE,
+            "--pkcs11-token",
+            LABEL,
+        ],
+    );
+    assert!(moved.contains("into pkcs11"), "{moved}");
+    std::fs::remove_file(lake.join("keys/keystore.json")).unwrap();
+    std::fs::remove_dir_all(seal_home(&lake)).unwrap();
+    assert_eq!(token.ok(&lake, &["query", sql, "--format", "csv"]), before);
+
+    let f2 = write_file(dir.path(), "b.csv", &obitos_csv(2024, 2));
+    token.ingest(&lake, &f2);
+    let keys = token.ok(&lake, &["keys", "list"]);
+    assert!(keys.contains("lagoa.obitos.pessoal.v2 "), "{keys}");
+    assert!(
+        keys.contains("moved, wrapped by lagoa.obitos.pessoal.v2"),
+        "{keys}"
+    );
+    // A wrong PIN now fails the files written before the move too.
+    let refused = token.lagoa_with_pin(&lake, &["query", sql], "0000");
+    assert!(!refused.status.success());
+}

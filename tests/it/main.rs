@@ -23,6 +23,7 @@ mod house;
 mod indicators;
 mod integrity;
 mod keys_kms;
+mod keys_local;
 mod keys_pkcs11;
 mod opendata;
 mod pg;

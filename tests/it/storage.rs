@@ -44,6 +44,9 @@ async fn in_memory_store_serves_the_same_lake() {
     let lake_dir = dir.path().join("lake");
     let options = InitOptions {
         storage_url: Some("memory://".into()),
+        keys: Some(lagoa_lake::config::KeysConfig::local_sealed_by(
+            &dir.path().join("seal.key"),
+        )),
         ..Default::default()
     };
     let lake = Lake::init(&lake_dir, &options).await.unwrap();

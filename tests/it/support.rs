@@ -45,11 +45,20 @@ pub fn lagoa_env(lake: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .arg(lake)
         .args(args)
         .env_remove("LAGOA_LAKE")
+        // `lagoa init` seals the local key store by a key file under the
+        // user's configuration directory: the test's own, beside its lake.
+        .env("XDG_CONFIG_HOME", seal_home(lake))
         .stdin(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }
     cmd.output().expect("running lagoa")
+}
+
+/// The configuration directory the test's `lagoa` processes see: beside
+/// the lake, inside the test's scratch directory.
+pub fn seal_home(lake: &Path) -> PathBuf {
+    lake.with_extension("config")
 }
 
 pub fn lagoa(lake: &Path, args: &[&str]) -> Output {

@@ -7,7 +7,8 @@ Usage:
 Only the public `pyarrow.parquet.encryption` API is used (CryptoFactory,
 KmsConnectionConfig, DecryptionConfiguration and a KmsClient subclass). The KMS
 client loads Lagoa's local key store (keys/keystore.json) and unwraps keys in
-the format of docs/interfaces.md:
+the format of docs/interfaces.md (a sealed store, format 2, is opened with the
+seal key file it names, `--seal-key-file`, or LAGOA_KEYSTORE_PASSPHRASE):
 
     wrapped_key = base64( nonce(12) || AES-256-GCM ciphertext || tag(16) )
     key         = the master key's 32 bytes, AAD = UTF-8 of master_key_identifier
@@ -39,10 +40,13 @@ import math
 import os
 import sys
 
-KEYSTORE_FORMAT = "lagoa-local-keystore/1"
+SEALED_FORMAT = "lagoa-local-keystore/2"
+UNSEALED_FORMAT = "lagoa-local-keystore/1"
+KEYSTORE_FORMATS = (SEALED_FORMAT, UNSEALED_FORMAT)
 NONCE_LEN = 12
 TAG_LEN = 16
 KEYSTORE_CONF_KEY = "lagoa.keystore"
+SEAL_KEY_FILE_CONF_KEY = "lagoa.seal_key_file"
 
 
 class ReadError(Exception):
@@ -67,8 +71,56 @@ except ImportError as e:  # pragma: no cover - environment problem
 # --------------------------------------------------------------------------- key store
 
 
-def load_keystore(path: str) -> dict:
-    """Load and validate keys/keystore.json; returns the parsed document."""
+def _seal_key(doc: dict, path: str, seal_key_file: str | None) -> bytes | None:
+    """The key a format-2 store's master keys are sealed under (None for format 1).
+
+    A key-file seal reads the file the store names (or `seal_key_file`); a
+    passphrase seal stretches LAGOA_KEYSTORE_PASSPHRASE with Argon2id, as
+    docs/interfaces.md says."""
+    seal = doc.get("seal")
+    if seal is None:
+        return None
+    if seal.get("kind") == "key-file":
+        file = seal_key_file or seal.get("key_file")
+        try:
+            with open(file, "r", encoding="ascii") as f:
+                key = base64.b64decode(f.read().strip(), validate=True)
+        except (OSError, TypeError, ValueError) as e:
+            raise ReadError(f"{path} is sealed by the key file {file}, which cannot be read: {e}")
+    elif seal.get("kind") == "passphrase":
+        from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+        passphrase = os.environ.get("LAGOA_KEYSTORE_PASSPHRASE")
+        if not passphrase:
+            raise ReadError(f"{path} is sealed by a passphrase: set LAGOA_KEYSTORE_PASSPHRASE")
+        kdf = seal["kdf"]
+        key = Argon2id(
+            salt=base64.b64decode(kdf["salt"]),
+            length=32,
+            iterations=kdf["iterations"],
+            lanes=kdf["parallelism"],
+            memory_cost=kdf["memory_kib"],
+        ).derive(passphrase.encode("utf-8"))
+    else:
+        raise ReadError(f"{path}: unknown seal {seal.get('kind')!r}")
+    if len(key) != 32:
+        raise ReadError(f"{path}: the seal key is {len(key)} bytes, expected 32")
+    try:
+        AESGCM(key).decrypt(*_split(seal["check"]), b"lagoa-seal-check")
+    except (InvalidTag, ReadError):
+        raise ReadError(f"the seal key does not open {path} (wrong key file or passphrase)")
+    return key
+
+
+def _split(sealed: str) -> tuple[bytes, bytes]:
+    blob = base64.b64decode(sealed)
+    if len(blob) < NONCE_LEN + TAG_LEN:
+        raise ReadError("a sealed value is too short")
+    return blob[:NONCE_LEN], blob[NONCE_LEN:]
+
+
+def load_keystore(path: str, seal_key_file: str | None = None) -> dict:
+    """Load and validate keys/keystore.json (unsealing format 2); returns the parsed document."""
     try:
         with open(path, "r", encoding="utf-8") as f:
             doc = json.load(f)
@@ -76,11 +128,12 @@ def load_keystore(path: str) -> dict:
         raise ReadError(f"key store not found: {path}")
     except (OSError, ValueError) as e:
         raise ReadError(f"cannot read key store {path}: {e}")
-    if not isinstance(doc, dict) or doc.get("format") != KEYSTORE_FORMAT:
+    if not isinstance(doc, dict) or doc.get("format") not in KEYSTORE_FORMATS:
         fmt = doc.get("format") if isinstance(doc, dict) else None
-        raise ReadError(f"{path}: unsupported key store format {fmt!r}, expected {KEYSTORE_FORMAT!r}")
+        raise ReadError(f"{path}: unsupported key store format {fmt!r}, expected one of {KEYSTORE_FORMATS!r}")
     if not isinstance(doc.get("keys"), dict):
         raise ReadError(f"{path}: key store has no 'keys' object")
+    doc["_seal_key"] = _seal_key(doc, path, seal_key_file)
     return doc
 
 
@@ -94,6 +147,14 @@ def _master_key(doc: dict, key_id: str, path: str) -> bytes:
         if dataset and dataset in shredded:
             raise ReadError(f"master key {key_id!r} is gone: dataset {dataset!r} was shredded at {shredded[dataset]}")
         raise ReadError(f"master key {key_id!r} not in key store {path}")
+    if doc.get("_seal_key") is not None and isinstance(entry, dict) and isinstance(entry.get("sealed"), str):
+        try:
+            key = AESGCM(doc["_seal_key"]).decrypt(*_split(entry["sealed"]), f"lagoa-seal:{key_id}".encode("utf-8"))
+        except InvalidTag:
+            raise ReadError(f"master key {key_id!r} does not open under the seal (the key store was altered)")
+        if len(key) != 32:
+            raise ReadError(f"master key {key_id!r} is {len(key)} bytes, expected 32 (AES-256)")
+        return key
     b64 = entry.get("key") if isinstance(entry, dict) else None
     if not isinstance(b64, str):
         raise ReadError(f"master key {key_id!r} in {path} has no 'key' string")
@@ -134,18 +195,20 @@ def unwrap(master_key: bytes, key_id: str, wrapped_key) -> bytes:
 class LagoaKmsClient(pe.KmsClient):
     """KmsClient backed by Lagoa's local key store (or a dict of raw keys, for tests)."""
 
-    def __init__(self, keystore_path: str | None = None, keys: dict | None = None):
+    def __init__(self, keystore_path: str | None = None, keys: dict | None = None,
+                 seal_key_file: str | None = None):
         pe.KmsClient.__init__(self)
         if (keystore_path is None) == (keys is None):
             raise ValueError("give exactly one of keystore_path or keys")
         self._path = keystore_path or "<in-memory>"
         if keys is not None:
             self._doc = {
-                "format": KEYSTORE_FORMAT,
+                "format": UNSEALED_FORMAT,
                 "keys": {k: {"key": base64.b64encode(v).decode()} for k, v in keys.items()},
+                "_seal_key": None,
             }
         else:
-            self._doc = load_keystore(keystore_path)
+            self._doc = load_keystore(keystore_path, seal_key_file)
         self.last_error: str | None = None
 
     def _key(self, key_id: str) -> bytes:
@@ -170,11 +233,11 @@ class LagoaKmsClient(pe.KmsClient):
             raise
 
 
-def kms_connection_config(keystore_path: str) -> "pe.KmsConnectionConfig":
-    return pe.KmsConnectionConfig(
-        kms_instance_id="lagoa-local",
-        custom_kms_conf={KEYSTORE_CONF_KEY: os.path.abspath(keystore_path)},
-    )
+def kms_connection_config(keystore_path: str, seal_key_file: str | None = None) -> "pe.KmsConnectionConfig":
+    conf = {KEYSTORE_CONF_KEY: os.path.abspath(keystore_path)}
+    if seal_key_file:
+        conf[SEAL_KEY_FILE_CONF_KEY] = os.path.abspath(seal_key_file)
+    return pe.KmsConnectionConfig(kms_instance_id="lagoa-local", custom_kms_conf=conf)
 
 
 def crypto_factory(clients: list | None = None) -> "pe.CryptoFactory":
@@ -188,7 +251,7 @@ def crypto_factory(clients: list | None = None) -> "pe.CryptoFactory":
         path = config.custom_kms_conf.get(KEYSTORE_CONF_KEY)
         if not path:
             raise ReadError(f"KmsConnectionConfig lacks custom_kms_conf[{KEYSTORE_CONF_KEY!r}]")
-        client = LagoaKmsClient(keystore_path=path)
+        client = LagoaKmsClient(keystore_path=path, seal_key_file=config.custom_kms_conf.get(SEAL_KEY_FILE_CONF_KEY))
         if clients is not None:
             clients.append(client)
         return client
@@ -199,14 +262,15 @@ def crypto_factory(clients: list | None = None) -> "pe.CryptoFactory":
 # --------------------------------------------------------------------------- reading
 
 
-def read_table(keystore: str, file: str, columns: list[str] | None = None) -> "pa.Table":
+def read_table(keystore: str, file: str, columns: list[str] | None = None,
+               seal_key_file: str | None = None) -> "pa.Table":
     if not os.path.isfile(file):
         raise ReadError(f"parquet file not found: {file}")
-    load_keystore(keystore)  # fail early and clearly on a bad key store
+    load_keystore(keystore, seal_key_file)  # fail early and clearly on a bad key store
     clients: list = []
     factory = crypto_factory(clients)
     props = factory.file_decryption_properties(
-        kms_connection_config(keystore),
+        kms_connection_config(keystore, seal_key_file),
         pe.DecryptionConfiguration(cache_lifetime=_dt.timedelta(minutes=5)),
     )
     try:
@@ -257,12 +321,13 @@ def table_to_json_lines(table: "pa.Table") -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Read a Lagoa encrypted Parquet file with PyArrow's key tools.")
     ap.add_argument("--keystore", required=True, help="path to keys/keystore.json")
+    ap.add_argument("--seal-key-file", help="the seal key file (default: the one the key store names)")
     ap.add_argument("--file", required=True, help="encrypted Parquet file")
     ap.add_argument("--columns", help="comma-separated columns to read (default: all)")
     args = ap.parse_args(argv)
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
     try:
-        table = read_table(args.keystore, args.file, columns)
+        table = read_table(args.keystore, args.file, columns, args.seal_key_file)
         out = "\n".join(table_to_json_lines(table))
     except ReadError as e:
         _die(str(e))

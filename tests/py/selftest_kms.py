@@ -39,7 +39,7 @@ PESSOAL_KEY = "lagoa.t.pessoal.v1"
 def write_keystore(path: str, keys: dict[str, bytes], shredded: dict | None = None) -> None:
     now = dt.datetime.now(dt.timezone.utc).isoformat()
     doc = {
-        "format": re_mod.KEYSTORE_FORMAT,
+        "format": re_mod.UNSEALED_FORMAT,
         "keys": {k: {"key": base64.b64encode(v).decode(), "created_at": now} for k, v in keys.items()},
         "shredded": shredded or {},
     }
@@ -223,6 +223,64 @@ def test_plaintext_footer_file(c: Ctx):
     p = run_reader("--keystore", c.keystore, "--file", f)
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines() == expected_lines(c.table)
+
+
+def write_sealed_keystore(path: str, keys: dict[str, bytes], seal_key: bytes, seal: dict) -> None:
+    """A format-2 store as Lagoa writes it (docs/interfaces.md)."""
+
+    def sealed(plain: bytes, aad: bytes) -> str:
+        nonce = os.urandom(12)
+        return base64.b64encode(nonce + AESGCM(seal_key).encrypt(nonce, plain, aad)).decode()
+
+    doc = {
+        "format": re_mod.SEALED_FORMAT,
+        "seal": {**seal, "check": sealed(b"lagoa key store seal", b"lagoa-seal-check")},
+        "keys": {k: {"sealed": sealed(v, f"lagoa-seal:{k}".encode()), "created_at": "2026-12-06T00:00:00Z"}
+                 for k, v in keys.items()},
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+
+
+def test_sealed_keystore_by_key_file(c: Ctx):
+    seal_key = os.urandom(32)
+    key_file = os.path.join(c.tmp, "seal.key")
+    with open(key_file, "w") as f:
+        f.write(base64.b64encode(seal_key).decode() + "\n")
+    ks = os.path.join(c.tmp, "sealed.json")
+    write_sealed_keystore(ks, c.keys, seal_key, {"kind": "key-file", "key_file": key_file})
+    assert base64.b64encode(c.keys[FOOTER_KEY]).decode() not in open(ks).read()
+    p = run_reader("--keystore", ks, "--file", c.file)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == expected_lines(c.table)
+    # Another seal key file: refused as a wrong seal, not as a damaged file.
+    other = os.path.join(c.tmp, "other.key")
+    with open(other, "w") as f:
+        f.write(base64.b64encode(os.urandom(32)).decode())
+    p = run_reader("--keystore", ks, "--seal-key-file", other, "--file", c.file)
+    assert p.returncode != 0 and "wrong key file or passphrase" in p.stderr, p.stderr
+
+
+def test_sealed_keystore_by_passphrase(c: Ctx):
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+    salt = os.urandom(16)
+    kdf = {"algorithm": "argon2id", "memory_kib": 8192, "iterations": 1, "parallelism": 1,
+           "salt": base64.b64encode(salt).decode()}
+    seal_key = Argon2id(salt=salt, length=32, iterations=1, lanes=1, memory_cost=8192).derive(b"senha forte")
+    ks = os.path.join(c.tmp, "sealed-pass.json")
+    write_sealed_keystore(ks, c.keys, seal_key, {"kind": "passphrase", "kdf": kdf})
+    env = {**os.environ, "LAGOA_KEYSTORE_PASSPHRASE": "senha forte"}
+    p = subprocess.run([sys.executable, READER, "--keystore", ks, "--file", c.file],
+                       capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == expected_lines(c.table)
+    env["LAGOA_KEYSTORE_PASSPHRASE"] = "senha errada"
+    p = subprocess.run([sys.executable, READER, "--keystore", ks, "--file", c.file],
+                       capture_output=True, text=True, env=env)
+    assert p.returncode != 0 and "wrong key file or passphrase" in p.stderr, p.stderr
+    assert "senha" not in p.stderr, "the passphrase never shows"
 
 
 def main() -> int:

@@ -18,6 +18,18 @@ pub struct KeysConfig {
     pub provider: String,
     /// local: the key store file, relative to the lake directory.
     pub path: String,
+    /// local: what seals the key store's keys: `key-file` (a random key in
+    /// a file outside the lake) or `passphrase` (stretched with Argon2id).
+    pub seal: String,
+    /// local, key-file seal: the seal key file (absolute, or relative to
+    /// the lake directory). Empty: the file the key store names, chosen at
+    /// `lagoa init` under `$XDG_CONFIG_HOME/lagoa/seal/` (`~/.config`).
+    pub seal_key_file: String,
+    /// local, passphrase seal: the environment variable holding it.
+    pub seal_passphrase_env: String,
+    /// local, passphrase seal: a file holding it (mode 0600), read when the
+    /// variable is not set; relative to the lake directory.
+    pub seal_passphrase_file: String,
     /// pkcs11: the token vendor's module, a shared library.
     pub pkcs11_module: String,
     /// pkcs11: the label of the token holding the keys.
@@ -39,6 +51,10 @@ pub struct KeysConfig {
     pub kms_deletion_days: u32,
     /// kms: the longest one request may take.
     pub kms_timeout_seconds: u64,
+    /// Set by `lagoa keys migrate` (`"local"`): the lake's earlier master
+    /// keys moved into this provider and are kept, wrapped by it, in the
+    /// catalog; files written before the move are read through them.
+    pub moved_from: String,
 }
 
 impl Default for KeysConfig {
@@ -46,6 +62,10 @@ impl Default for KeysConfig {
         Self {
             provider: "local".into(),
             path: "keys/keystore.json".into(),
+            seal: "key-file".into(),
+            seal_key_file: String::new(),
+            seal_passphrase_env: "LAGOA_KEYSTORE_PASSPHRASE".into(),
+            seal_passphrase_file: String::new(),
             pkcs11_module: String::new(),
             pkcs11_token: String::new(),
             pkcs11_pin_env: "LAGOA_PKCS11_PIN".into(),
@@ -56,6 +76,7 @@ impl Default for KeysConfig {
             kms_alias_prefix: "lagoa/".into(),
             kms_deletion_days: 7,
             kms_timeout_seconds: 10,
+            moved_from: String::new(),
         }
     }
 }
@@ -68,6 +89,22 @@ impl KeysConfig {
             "local" => {
                 if self.path.trim().is_empty() {
                     problems.push("keys.path: the local key store needs a file".into());
+                }
+                match self.seal.as_str() {
+                    "key-file" => {}
+                    "passphrase" => {
+                        if self.seal_passphrase_env.trim().is_empty()
+                            && self.seal_passphrase_file.trim().is_empty()
+                        {
+                            problems.push(
+                                "keys.seal_passphrase_env / keys.seal_passphrase_file: say where the passphrase comes from"
+                                    .into(),
+                            );
+                        }
+                    }
+                    other => problems.push(format!(
+                        "keys.seal {other:?}: expected \"key-file\" or \"passphrase\""
+                    )),
                 }
             }
             "pkcs11" => {
@@ -132,6 +169,28 @@ impl KeysConfig {
         problems
     }
 
+    /// What seals the local key store, paths resolved against the lake.
+    pub fn seal_source(&self, lake_dir: &Path) -> crate::SealSource {
+        let resolve = |p: &str| (!p.trim().is_empty()).then(|| lake_dir.join(p));
+        if self.seal == "passphrase" {
+            crate::SealSource::Passphrase {
+                env: self.seal_passphrase_env.trim().to_owned(),
+                file: resolve(&self.seal_passphrase_file),
+            }
+        } else {
+            crate::SealSource::KeyFile(resolve(&self.seal_key_file))
+        }
+    }
+
+    /// A local key store sealed by `key_file` (tests and tools that make
+    /// lakes in a scratch directory and keep the seal beside them).
+    pub fn local_sealed_by(key_file: &Path) -> Self {
+        Self {
+            seal_key_file: key_file.display().to_string(),
+            ..Self::default()
+        }
+    }
+
     /// The service settings of the `kms` provider.
     pub fn kms_settings(&self) -> crate::kms::KmsSettings {
         crate::kms::KmsSettings {
@@ -155,7 +214,19 @@ impl KeysConfig {
                 "kms ({}, aliases alias/{}…)",
                 self.kms_endpoint, self.kms_alias_prefix
             ),
-            other => format!("{other} ({})", self.path),
+            other => format!(
+                "{other} ({}, sealed by {})",
+                self.path,
+                self.seal_description()
+            ),
+        }
+    }
+
+    fn seal_description(&self) -> String {
+        match (self.seal.as_str(), self.seal_key_file.as_str()) {
+            ("passphrase", _) => "a passphrase".into(),
+            (_, "") => "the key file it names".into(),
+            (_, file) => format!("the key file {file}"),
         }
     }
 

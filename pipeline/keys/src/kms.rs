@@ -582,6 +582,14 @@ impl KeyProvider for KmsKeys {
         })
     }
 
+    fn continue_after(&self, dataset: &DatasetName, version: u32) -> Result<DatasetKeyIds> {
+        let name = dataset.as_str();
+        self.with_latest_version(name, |latest| match latest {
+            Some(newest) if newest > version => Ok(DatasetKeyIds::of(name, newest)),
+            _ => self.add_version(name, version + 1),
+        })
+    }
+
     fn shred(&self, dataset: &DatasetName) -> Result<()> {
         let name = dataset.as_str();
         self.forget_aliases();

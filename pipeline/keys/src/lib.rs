@@ -19,15 +19,19 @@
 //! `pessoal` master key covers every column.
 //!
 //! Modules: `ids` (key names), `error`, `config` (`[keys]`), and the
-//! providers: `local` (the embedded key file), `pkcs11` (an HSM token) and
-//! `kms` (a service speaking the AWS KMS API).
+//! providers: `local` (the embedded key file, sealed by `seal`), `pkcs11`
+//! (an HSM token) and `kms` (a service speaking the AWS KMS API); `moved`
+//! keeps a lake's old local keys readable once they moved into one of the
+//! others.
 
 pub mod config;
 pub mod error;
 pub mod ids;
 pub mod kms;
 pub mod local;
+pub mod moved;
 pub mod pkcs11;
+pub mod seal;
 
 pub use config::KeysConfig;
 pub use error::{KeyError, Result};
@@ -37,7 +41,9 @@ pub use ids::{
 };
 pub use kms::KmsKeys;
 pub use local::{LOCAL_KEYSTORE_WARNING, LocalKeyStore};
+pub use moved::{MOVED_KEY_PREFIX, MovedKey, WithMovedKeys, move_local_keys};
 pub use pkcs11::Pkcs11Keys;
+pub use seal::{SealSource, default_key_file};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -93,6 +99,12 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug {
     /// old versions stay to read old files.
     fn rotate(&self, dataset: &DatasetName) -> Result<DatasetKeyIds>;
 
+    /// The dataset's keys at a version after `version`, created when the
+    /// provider has none that recent: keys moved here from another
+    /// provider (`lagoa keys migrate`) keep their ids, and this one's
+    /// continue the numbering instead of reusing them.
+    fn continue_after(&self, dataset: &DatasetName, version: u32) -> Result<DatasetKeyIds>;
+
     /// Destroys every version of the dataset's master keys (crypto-shredding).
     fn shred(&self, dataset: &DatasetName) -> Result<()>;
 
@@ -106,14 +118,19 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug {
 }
 
 /// Makes a new lake's provider ready: the local key file is created (never
-/// overwritten); a token is signed in to and a KMS asked for its keys, so a
-/// wrong PIN, label, address or credential shows at `lagoa init` rather
-/// than at the first ingest.
+/// overwritten), sealed by a new key file outside the lake unless
+/// `[keys]` names one or a passphrase; a token is signed in to and a KMS
+/// asked for its keys, so a wrong PIN, label, address or credential shows
+/// at `lagoa init` rather than at the first ingest.
 pub fn prepare(lake_dir: &Path, config: &KeysConfig) -> Result<()> {
     if config.provider == "local" {
         let path = lake_dir.join(&config.path);
         if !path.exists() {
-            LocalKeyStore::create(&path)?;
+            let seal = match config.seal_source(lake_dir) {
+                SealSource::KeyFile(None) => SealSource::KeyFile(Some(default_key_file(lake_dir)?)),
+                other => other,
+            };
+            LocalKeyStore::create(&path, &seal)?;
         }
         return Ok(());
     }
@@ -128,7 +145,10 @@ pub fn open(lake_dir: &Path, config: &KeysConfig) -> Result<Arc<dyn KeyProvider>
     Ok(match config.provider.as_str() {
         "pkcs11" => Arc::new(Pkcs11Keys::open(&config.pkcs11_settings(lake_dir)?)?),
         "kms" => Arc::new(KmsKeys::open(config.kms_settings())?),
-        _ => Arc::new(LocalKeyStore::open(&lake_dir.join(&config.path))?),
+        _ => Arc::new(LocalKeyStore::open(
+            &lake_dir.join(&config.path),
+            &config.seal_source(lake_dir),
+        )?),
     })
 }
 

@@ -420,6 +420,15 @@ impl KeyProvider for Pkcs11Keys {
         self.add_version(&session, name, next)
     }
 
+    fn continue_after(&self, dataset: &DatasetName, version: u32) -> Result<DatasetKeyIds> {
+        let name = dataset.as_str();
+        let session = self.session();
+        match self.newest_version(&session, name)? {
+            Some(newest) if newest > version => Ok(DatasetKeyIds::of(name, newest)),
+            _ => self.add_version(&session, name, version + 1),
+        }
+    }
+
     fn shred(&self, dataset: &DatasetName) -> Result<()> {
         let name = dataset.as_str();
         let session = self.session();

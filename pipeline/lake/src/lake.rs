@@ -106,13 +106,18 @@ impl Lake {
 
     pub async fn open_with(dir: &Path, config: LakeConfig) -> Result<Lake> {
         let keys: Arc<dyn KeyProvider> = lagoa_keys::open(dir, &config.keys)?;
-        let crypto = Arc::new(LakeCrypto::new(keys, config.encryption.enabled));
         let store = LakeStore::open(&config.storage, dir)?;
         let catalog = Catalog::connect(&config.catalog.url, dir).await?;
         if catalog.backend() == Backend::Sqlite {
             // The embedded catalog belongs to this lake: keep it current.
             catalog.migrate().await?;
         }
+        let keys = if config.keys.moved_from.is_empty() {
+            keys
+        } else {
+            crate::key_move::with_moved_keys(&catalog, keys).await?
+        };
+        let crypto = Arc::new(LakeCrypto::new(keys, config.encryption.enabled));
         Ok(Lake {
             dir: dir.to_owned(),
             config,

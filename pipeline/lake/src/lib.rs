@@ -28,6 +28,7 @@ pub mod deep_check;
 pub mod deletion;
 pub mod error;
 pub mod fault;
+pub mod key_move;
 pub mod keys;
 mod lake;
 pub mod pseudonym;

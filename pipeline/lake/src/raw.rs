@@ -380,8 +380,13 @@ mod tests {
 
     fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let keys: Arc<dyn KeyProvider> =
-            Arc::new(LocalKeyStore::create(&dir.path().join("k.json")).unwrap());
+        let keys: Arc<dyn KeyProvider> = Arc::new(
+            LocalKeyStore::create(
+                &dir.path().join("k.json"),
+                &crate::keys::SealSource::KeyFile(Some(dir.path().join("seal.key"))),
+            )
+            .unwrap(),
+        );
         Fixture {
             _dir: dir,
             store: Arc::new(InMemory::new()),

@@ -556,6 +556,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let options = InitOptions {
             insecure_no_encryption: true,
+            keys: Some(crate::config::KeysConfig::local_sealed_by(
+                &dir.path().join("seal.key"),
+            )),
             ..InitOptions::default()
         };
         let mut lake = Lake::init(&dir.path().join("lake"), &options)

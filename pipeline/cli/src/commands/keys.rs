@@ -1,4 +1,5 @@
-//! `lagoa keys`: rotation, crypto-shredding and the list of master keys.
+//! `lagoa keys`: rotation, crypto-shredding, sealing the local key store
+//! and the list of master keys.
 //! Rotation and shredding are administrative: they need an admin's token,
 //! or none on the lake's machine, and each is recorded in the audit trail
 //! with who did it and what the key provider says of it.
@@ -8,6 +9,7 @@ use clap::Subcommand;
 use lagoa_core::DatasetName;
 use lagoa_lake::Lake;
 use lagoa_lake::catalog::AuditEntry;
+use lagoa_lake::keys::{LocalKeyStore, SealSource};
 
 #[derive(Subcommand)]
 pub(super) enum KeysCommand {
@@ -26,6 +28,20 @@ pub(super) enum KeysCommand {
     },
     /// List master keys (ids and dates, never key material).
     List,
+    /// Seal a local key store written before sealing existed: its keys are
+    /// encrypted under the seal key file or passphrase that `[keys]` names
+    /// (a new key file under ~/.config/lagoa/seal/ when it names none).
+    Seal,
+    /// Move a lake's local master keys into an HSM or a KMS: each is
+    /// wrapped there, no data file is rewritten, and the local key store
+    /// can then be destroyed. Stop the daemon and the server first.
+    Migrate {
+        /// Where the keys go.
+        #[arg(long, value_parser = ["pkcs11", "kms"])]
+        to: String,
+        #[command(flatten)]
+        provider: super::lake::KeyProviderArgs,
+    },
 }
 
 pub(super) async fn keys(lake: &Lake, token: Option<&str>, command: KeysCommand) -> Result<()> {
@@ -82,6 +98,74 @@ pub(super) async fn keys(lake: &Lake, token: Option<&str>, command: KeysCommand)
             .await?;
             println!(
                 "Shredded {dataset} (snapshot {snapshot}): its master keys are destroyed and its files can no longer be decrypted."
+            );
+        }
+        KeysCommand::Seal => {
+            if !lake.uses_local_keystore() {
+                bail!(
+                    "only the local key store is sealed; this lake's keys are in {}",
+                    lake.config.keys.describe()
+                );
+            }
+            let actor = super::access::admin_actor(lake, token).await?;
+            let store = lake.dir.join(&lake.config.keys.path);
+            let seal = match lake.config.keys.seal_source(&lake.dir) {
+                SealSource::KeyFile(None) => {
+                    SealSource::KeyFile(Some(lagoa_lake::keys::default_key_file(&lake.dir)?))
+                }
+                other => other,
+            };
+            let sealed = LocalKeyStore::seal_in_place(&store, &seal)?;
+            if sealed == 0 {
+                println!("The key store {} is already sealed.", store.display());
+                return Ok(());
+            }
+            let by =
+                LocalKeyStore::named_seal_key_file(&store).unwrap_or_else(|| "a passphrase".into());
+            lake.audit(&AuditEntry {
+                action: "keys_sealed".into(),
+                subject: Some(format!(
+                    "{sealed} master key(s) in {} sealed by {by}",
+                    store.display()
+                )),
+                ..actor
+            })
+            .await?;
+            println!(
+                "Sealed {sealed} master key(s) in {} by {by}.",
+                store.display()
+            );
+        }
+        KeysCommand::Migrate { to, provider } => {
+            let actor = super::access::admin_actor(lake, token).await?;
+            let moved = lake.migrate_keys(provider.keys_config(to)).await?;
+            // Recorded through the lake as it now is: with the keys where
+            // they moved (an entry written with the local store now would
+            // make a key there that nothing moved).
+            let lake = Lake::open(&lake.dir).await?;
+            lake.audit(&AuditEntry {
+                action: "keys_migrated".into(),
+                subject: Some(format!(
+                    "{} master key(s) of {} dataset(s) moved from the local key store into {}",
+                    moved.moved, moved.datasets, moved.to
+                )),
+                ..actor
+            })
+            .await?;
+            println!(
+                "Moved {} master key(s) of {} dataset(s) into {}; lagoa.toml now names it.",
+                moved.moved, moved.datasets, moved.to
+            );
+            println!(
+                "No file was rewritten: files written before read through the moved keys, new files use the provider's own."
+            );
+            let seal = moved
+                .seal_key_file
+                .map(|f| format!(" and its seal key file {f}"))
+                .unwrap_or_default();
+            println!(
+                "The local key store {}{seal} are no longer needed: destroy them (shred -u).",
+                moved.local_store.display()
             );
         }
         KeysCommand::List => {

@@ -34,9 +34,36 @@ pub(super) struct InitArgs {
     /// (a service speaking the AWS KMS API).
     #[arg(long, default_value = "local", value_parser = ["local", "pkcs11", "kms"])]
     keys: String,
+    #[command(flatten)]
+    provider: KeyProviderArgs,
+    /// local: what seals the key store's keys: key-file (a random key kept
+    /// outside the lake) or passphrase (stretched with Argon2id).
+    #[arg(long, default_value = "key-file", value_parser = ["key-file", "passphrase"])]
+    seal: String,
+    /// local, key-file seal: where the seal key file is (made if missing;
+    /// default: a new file under ~/.config/lagoa/seal/). Keep it apart
+    /// from the lake's backups.
+    #[arg(long)]
+    seal_key_file: Option<String>,
+    /// local, passphrase seal: the environment variable holding it.
+    #[arg(long, default_value = "LAGOA_KEYSTORE_PASSPHRASE")]
+    seal_passphrase_env: String,
+    /// local, passphrase seal: a file holding it (mode 0600), read when
+    /// the variable is not set.
+    #[arg(long)]
+    seal_passphrase_file: Option<String>,
+    /// Benchmarks only: write unencrypted Parquet.
+    #[arg(long, hide = true)]
+    insecure_no_encryption: bool,
+}
+
+/// Where an HSM or a KMS is, for `lagoa init --keys` and `lagoa keys
+/// migrate --to`.
+#[derive(Args)]
+pub(super) struct KeyProviderArgs {
     /// kms: the service's address (credentials from AWS_ACCESS_KEY_ID and
     /// AWS_SECRET_ACCESS_KEY, as for storage).
-    #[arg(long, required_if_eq("keys", "kms"))]
+    #[arg(long)]
     kms_endpoint: Option<String>,
     /// kms: the region requests are signed for (default us-east-1).
     #[arg(long)]
@@ -48,10 +75,10 @@ pub(super) struct InitArgs {
     #[arg(long)]
     kms_alias_prefix: Option<String>,
     /// pkcs11: the token vendor's module (a shared library).
-    #[arg(long, required_if_eq("keys", "pkcs11"))]
+    #[arg(long)]
     pkcs11_module: Option<String>,
     /// pkcs11: the label of the token that holds the keys.
-    #[arg(long, required_if_eq("keys", "pkcs11"))]
+    #[arg(long)]
     pkcs11_token: Option<String>,
     /// pkcs11: the environment variable holding the user PIN.
     #[arg(long, default_value = "LAGOA_PKCS11_PIN")]
@@ -60,9 +87,25 @@ pub(super) struct InitArgs {
     /// lake, read when the variable is not set.
     #[arg(long)]
     pkcs11_pin_file: Option<String>,
-    /// Benchmarks only: write unencrypted Parquet.
-    #[arg(long, hide = true)]
-    insecure_no_encryption: bool,
+}
+
+impl KeyProviderArgs {
+    /// `[keys]` for `provider` with these settings; what a provider misses
+    /// is named by the configuration's own check.
+    pub(super) fn keys_config(self, provider: String) -> lagoa_lake::config::KeysConfig {
+        lagoa_lake::config::KeysConfig {
+            provider,
+            kms_endpoint: self.kms_endpoint.unwrap_or_default(),
+            kms_region: self.kms_region.unwrap_or_else(|| "us-east-1".into()),
+            kms_allow_http: self.kms_allow_http,
+            kms_alias_prefix: self.kms_alias_prefix.unwrap_or_else(|| "lagoa/".into()),
+            pkcs11_module: self.pkcs11_module.unwrap_or_default(),
+            pkcs11_token: self.pkcs11_token.unwrap_or_default(),
+            pkcs11_pin_env: self.pkcs11_pin_env,
+            pkcs11_pin_file: self.pkcs11_pin_file.unwrap_or_default(),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Args)]
@@ -84,6 +127,14 @@ pub(super) struct CompactArgs {
     dry_run: bool,
 }
 
+/// A path given on the command line, made absolute (the configuration
+/// resolves relative paths against the lake, not the shell's directory).
+fn absolute(path: String) -> String {
+    std::path::absolute(&path)
+        .map(|p| p.display().to_string())
+        .unwrap_or(path)
+}
+
 pub(super) async fn init(default_dir: PathBuf, args: InitArgs) -> Result<()> {
     let dir = args.dir.unwrap_or(default_dir);
     let options = InitOptions {
@@ -95,16 +146,11 @@ pub(super) async fn init(default_dir: PathBuf, args: InitArgs) -> Result<()> {
         insecure_no_encryption: args.insecure_no_encryption,
         force: args.force,
         keys: Some(lagoa_lake::config::KeysConfig {
-            provider: args.keys,
-            kms_endpoint: args.kms_endpoint.unwrap_or_default(),
-            kms_region: args.kms_region.unwrap_or_else(|| "us-east-1".into()),
-            kms_allow_http: args.kms_allow_http,
-            kms_alias_prefix: args.kms_alias_prefix.unwrap_or_else(|| "lagoa/".into()),
-            pkcs11_module: args.pkcs11_module.unwrap_or_default(),
-            pkcs11_token: args.pkcs11_token.unwrap_or_default(),
-            pkcs11_pin_env: args.pkcs11_pin_env,
-            pkcs11_pin_file: args.pkcs11_pin_file.unwrap_or_default(),
-            ..Default::default()
+            seal: args.seal,
+            seal_key_file: args.seal_key_file.map(absolute).unwrap_or_default(),
+            seal_passphrase_env: args.seal_passphrase_env,
+            seal_passphrase_file: args.seal_passphrase_file.map(absolute).unwrap_or_default(),
+            ..args.provider.keys_config(args.keys)
         }),
     };
     let lake = Lake::init(&dir, &options).await?;
@@ -114,6 +160,13 @@ pub(super) async fn init(default_dir: PathBuf, args: InitArgs) -> Result<()> {
     println!("  storage        {}", lake.store.location);
     println!("  keys           {}", lake.config.keys.describe());
     if lake.uses_local_keystore() {
+        let store = dir.join(&lake.config.keys.path);
+        if let Some(file) = lagoa_lake::keys::LocalKeyStore::named_seal_key_file(&store) {
+            println!("  seal key file  {file}");
+            eprintln!(
+                "\nThe master keys are sealed by {file}: keep it, and keep it apart from the lake's backups.\nWithout it no file of this lake can be read."
+            );
+        }
         eprintln!("\n{}\n", loud(LOCAL_KEYSTORE_WARNING));
     }
     if args.insecure_no_encryption {

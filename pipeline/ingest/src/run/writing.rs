@@ -200,6 +200,17 @@ mod tests {
         .unwrap()
     }
 
+    /// A lake in a scratch directory, its key store sealed by a key file
+    /// beside it.
+    fn scratch(dir: &std::path::Path) -> InitOptions {
+        InitOptions {
+            keys: Some(lagoa_lake::config::KeysConfig::local_sealed_by(
+                &dir.join("seal.key"),
+            )),
+            ..InitOptions::default()
+        }
+    }
+
     async fn writer(lake: &Lake) -> DatasetWriter {
         lake.writer(WriteTarget {
             dataset: DatasetName::new("contagens").unwrap(),
@@ -233,7 +244,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queued_batches_are_all_written_and_an_abort_leaves_no_file() {
         let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::init(&dir.path().join("lake"), &InitOptions::default())
+        let lake = Lake::init(&dir.path().join("lake"), &scratch(dir.path()))
             .await
             .unwrap();
         let mut thread = WriterThread::start(writer(&lake).await).unwrap();
@@ -264,7 +275,7 @@ mod tests {
     async fn a_store_that_fails_is_the_writer_s_error_at_finish() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("lake");
-        let lake = Lake::init(&root, &InitOptions::default()).await.unwrap();
+        let lake = Lake::init(&root, &scratch(dir.path())).await.unwrap();
         let mut thread = WriterThread::start(writer(&lake).await).unwrap();
         // The store's folder becomes a file: every upload fails.
         let store = root.join("store");

@@ -239,6 +239,34 @@ impl Catalog {
         Ok(check)
     }
 
+    /// Every secret whose name starts with `prefix`: name, master key id,
+    /// wrapped form and when it was stored (microseconds), by name.
+    pub async fn secrets_named(&self, prefix: &str) -> Result<Vec<(String, String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT name, master_key_id, wrapped, created_at FROM lagoa_secret WHERE name LIKE $1 ESCAPE '\\' ORDER BY name",
+        )
+        .bind(format!(
+            "{}%",
+            prefix
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("reading secrets"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    get(r, "name")?,
+                    get(r, "master_key_id")?,
+                    get(r, "wrapped")?,
+                    get(r, "created_at")?,
+                ))
+            })
+            .collect()
+    }
+
     /// A named secret of the lake, wrapped by a master key: its wrapped
     /// form and master key id, if stored.
     pub async fn secret(&self, name: &str) -> Result<Option<(String, String)>> {

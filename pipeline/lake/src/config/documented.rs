@@ -75,6 +75,15 @@ fn data_sections(config: &LakeConfig) -> String {
 # they are generated and never leave.
 provider = {provider:?}
 path = {keys_path:?}
+# local: the key file's keys are sealed by a seal key kept outside the lake:
+# "key-file" (seal_key_file; empty means the file named when the key store
+# was made, under ~/.config/lagoa/seal/) or "passphrase" (Argon2id; from
+# the variable first, else the file, mode 0600). Keep the seal apart from
+# the lake's backups: without it no file can be read.
+seal = {seal:?}
+seal_key_file = {seal_key_file:?}
+seal_passphrase_env = {seal_passphrase_env:?}
+seal_passphrase_file = {seal_passphrase_file:?}
 # pkcs11: the vendor's module, the token's label, and where the user PIN
 # comes from (the variable first, else the file, mode 0600).
 pkcs11_module = {pkcs11_module:?}
@@ -90,6 +99,9 @@ kms_allow_http = {kms_allow_http}
 kms_alias_prefix = {kms_alias_prefix:?}
 kms_deletion_days = {kms_deletion_days}
 kms_timeout_seconds = {kms_timeout_seconds}
+# Set by `lagoa keys migrate`: the provider the lake's earlier keys came
+# from; they are kept in the catalog, wrapped by this provider's keys.
+moved_from = {moved_from:?}
 
 [encryption]
 # Parquet Modular Encryption on every data file. Leave it on.
@@ -111,6 +123,10 @@ sort_memory = {sort_memory:?}
 "#,
         provider = config.keys.provider,
         keys_path = config.keys.path,
+        seal = config.keys.seal,
+        seal_key_file = config.keys.seal_key_file,
+        seal_passphrase_env = config.keys.seal_passphrase_env,
+        seal_passphrase_file = config.keys.seal_passphrase_file,
         pkcs11_module = config.keys.pkcs11_module,
         pkcs11_token = config.keys.pkcs11_token,
         pkcs11_pin_env = config.keys.pkcs11_pin_env,
@@ -121,6 +137,7 @@ sort_memory = {sort_memory:?}
         kms_alias_prefix = config.keys.kms_alias_prefix,
         kms_deletion_days = config.keys.kms_deletion_days,
         kms_timeout_seconds = config.keys.kms_timeout_seconds,
+        moved_from = config.keys.moved_from,
         enabled = config.encryption.enabled,
         snapshots = config.retention.snapshots,
         orphan = config.retention.orphan_min_age,

@@ -66,6 +66,10 @@ impl KeyProvider for PersonalKeyGate {
         Err(self.refuse("rotating keys"))
     }
 
+    fn continue_after(&self, _dataset: &DatasetName, _version: u32) -> Result<DatasetKeyIds> {
+        Err(self.refuse("creating keys"))
+    }
+
     fn shred(&self, _dataset: &DatasetName) -> Result<()> {
         Err(self.refuse("shredding keys"))
     }
