@@ -417,3 +417,103 @@ fn a_local_lake_moves_its_keys_into_the_token() {
     let refused = token.lagoa_with_pin(&lake, &["query", sql], "0000");
     assert!(!refused.status.success());
 }
+
+/// A key destroyed in the token while a server holds its handle (another
+/// process shredding, or the token's officer): the server's next use of it
+/// is refused as a missing key, naming it, not taken for an outage of the
+/// token (which would be retried for ever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_destroyed_under_a_running_server_is_refused_as_missing() {
+    let Some(token) = Token::new("a_key_destroyed_under_a_running_server_is_refused_as_missing")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lake = token.lake(dir.path());
+    let ingest = |name: &str, year: i32| {
+        let file = write_file(dir.path(), name, &obitos_csv(year, 1));
+        token.ok(
+            &lake,
+            &[
+                "ingest",
+                file.to_str().unwrap(),
+                "--dataset",
+                "obitos",
+                "--level",
+                "amplo",
+            ],
+        );
+    };
+    ingest("a.csv", 2023);
+    token.ok(
+        &lake,
+        &["institution", "add", "seplag", "--role", "coordinator"],
+    );
+    token.ok(
+        &lake,
+        &[
+            "user",
+            "add",
+            "root",
+            "--institution",
+            "seplag",
+            "--role",
+            "admin",
+        ],
+    );
+    let bearer = token
+        .ok(&lake, &["token", "create", "root"])
+        .trim()
+        .to_owned();
+    let conf = token.conf();
+    let (_server, base) = serve_with(
+        &lake,
+        None,
+        &[
+            ("SOFTHSM2_CONF", conf.to_str().unwrap()),
+            ("LAGOA_PKCS11_PIN", PIN),
+        ],
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let ask = || async {
+        let answer = http
+            .post(format!("{base}/api/v1/query?format=csv"))
+            .bearer_auth(&bearer)
+            .json(&serde_json::json!({ "sql": "SELECT count(*) AS n FROM obitos" }))
+            .send()
+            .await
+            .unwrap();
+        (answer.status(), answer.text().await.unwrap())
+    };
+    let (status, text) = ask().await;
+    assert!(status.is_success(), "{status}: {text}");
+    assert_eq!(csv_rows(&text), vec![vec!["3"]]);
+
+    // A second delivery (a key-encryption key the server has not seen),
+    // then the data key destroyed behind the server's back.
+    ingest("b.csv", 2024);
+    let deleted = token.tool(&[
+        "--delete-object",
+        "--type",
+        "secrkey",
+        "--label",
+        "lagoa.obitos.data.v1",
+    ]);
+    assert!(
+        deleted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deleted.stderr)
+    );
+    let (status, text) = ask().await;
+    assert!(!status.is_success(), "{status}: {text}");
+    // (The API's error text masks digits and quoted words: `PKCS#…`.)
+    assert!(
+        text.contains("the key provider cannot give its key")
+            && text.contains("lagoa.obitos.data.v1")
+            && text.contains("is not in PKCS#"),
+        "refused as a missing key, naming it: {text}"
+    );
+    assert!(!text.contains("unavailable"), "not an outage: {text}");
+    assert!(!text.contains("tampered"), "not damage to the file: {text}");
+}

@@ -410,7 +410,7 @@ impl KmsKeys {
         );
         let answer = match answer {
             Err(KeyError::Refused(message)) if message.contains("InvalidCiphertext") => {
-                return Err(KeyError::Refused(format!(
+                return Err(KeyError::Tampered(format!(
                     "a data key wrapped under {master_key_id} failed authentication"
                 )));
             }

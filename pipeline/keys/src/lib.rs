@@ -34,7 +34,7 @@ pub mod pkcs11;
 pub mod seal;
 
 pub use config::KeysConfig;
-pub use error::{KeyError, Result};
+pub use error::{KeyError, PROVIDER_CANNOT_GIVE, Result};
 pub use ids::{
     PURPOSE_DATA, PURPOSE_PERSONAL, column_key, column_key_id, latest_version, master_key_id,
     parse_master_key_id, split_column_scope,

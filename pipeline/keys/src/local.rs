@@ -357,7 +357,7 @@ pub(crate) fn unwrap_with(
     let plain = opening
         .open_in_place(nonce, Aad::from(master_key_id.as_bytes()), &mut buf)
         .map_err(|_| {
-            KeyError::Refused(format!(
+            KeyError::Tampered(format!(
                 "a data key wrapped under {master_key_id} failed authentication"
             ))
         })?;

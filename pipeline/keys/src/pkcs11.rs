@@ -270,6 +270,114 @@ impl Pkcs11Keys {
         }
     }
 
+    /// Runs `attempt` (`None`: a cached handle of `label` no longer names
+    /// an object, destroyed by another process or the token's officer) and,
+    /// on a stale handle, once more after looking the key up again: a key
+    /// that is gone is then refused as missing or shredded, never taken for
+    /// an outage.
+    fn with_fresh_handles<T>(
+        &self,
+        label: &str,
+        attempt: impl Fn() -> Result<Option<T>>,
+    ) -> Result<T> {
+        if let Some(done) = attempt()? {
+            return Ok(done);
+        }
+        crate::lock(&self.handles).remove(label);
+        attempt()?.ok_or_else(|| {
+            KeyError::Refused(format!(
+                "master key {label} changed in PKCS#11 token {:?} while in use",
+                self.token
+            ))
+        })
+    }
+
+    /// One wrap with the key's handles as cached (see [`Self::with_fresh_handles`]).
+    fn wrap_once(&self, key: &[u8], master_key_id: &str) -> Result<Option<String>> {
+        let (stored_id, _) = split_column_scope(master_key_id);
+        let session = self.session();
+        let handle = self.master(&session, stored_id)?[0];
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng
+            .fill(&mut nonce)
+            .map_err(|_| KeyError::Refused("the system random generator failed".into()))?;
+        let mut iv = nonce;
+        let params = GcmParams::new(&mut iv, master_key_id.as_bytes(), 128.into())
+            .map_err(|e| KeyError::Refused(format!("wrapping under {master_key_id}: {e}")))?;
+        tracing::debug!(operation = "encrypt", key = master_key_id, "pkcs11 call");
+        let sealed = match session.encrypt(&Mechanism::AesGcm(params), handle, key) {
+            Ok(sealed) => sealed,
+            Err(e) if stale(&e) => return Ok(None),
+            Err(e) => {
+                return Err(unavailable(
+                    &self.token,
+                    &format!("wrapping under {master_key_id}"),
+                    &e,
+                ));
+            }
+        };
+        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(Some(format!(
+            "{WRAP_PREFIX}{}",
+            BASE64_STANDARD.encode(out)
+        )))
+    }
+
+    /// One unwrap with the key's handles as cached (see [`Self::with_fresh_handles`]).
+    fn unwrap_once(
+        &self,
+        wrapped: &str,
+        master_key_id: &str,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        let refused = |what: &str| {
+            KeyError::Refused(format!("a data key wrapped under {master_key_id} {what}"))
+        };
+        let raw = wrapped
+            .strip_prefix(WRAP_PREFIX)
+            .ok_or_else(|| refused("was not wrapped by a PKCS#11 token"))
+            .and_then(|b64| {
+                BASE64_STANDARD
+                    .decode(b64)
+                    .map_err(|_| refused("is not base64"))
+            })?;
+        if raw.len() < NONCE_LEN + TAG_LEN {
+            return Err(refused("is too short"));
+        }
+        let (nonce, sealed) = raw.split_at(NONCE_LEN);
+        let (stored_id, _) = split_column_scope(master_key_id);
+        let session = self.session();
+        for handle in self.master(&session, stored_id)? {
+            let mut iv = [0u8; NONCE_LEN];
+            iv.copy_from_slice(nonce);
+            let params = GcmParams::new(&mut iv, master_key_id.as_bytes(), 128.into())
+                .map_err(|e| refused(&format!("cannot be opened: {e}")))?;
+            tracing::debug!(operation = "decrypt", key = master_key_id, "pkcs11 call");
+            match session.decrypt(&Mechanism::AesGcm(params), handle, sealed) {
+                Ok(plain) => return Ok(Some(Zeroizing::new(plain))),
+                Err(e) if stale(&e) => return Ok(None),
+                // SoftHSM reports a failed tag as a general error.
+                Err(P11Error::Pkcs11(
+                    RvError::EncryptedDataInvalid
+                    | RvError::EncryptedDataLenRange
+                    | RvError::GeneralError,
+                    _,
+                )) => continue,
+                Err(e) => {
+                    return Err(unavailable(
+                        &self.token,
+                        &format!("unwrapping under {master_key_id}"),
+                        &e,
+                    ));
+                }
+            }
+        }
+        Err(KeyError::Tampered(format!(
+            "a data key wrapped under {master_key_id} failed authentication"
+        )))
+    }
+
     /// The key objects of a master key, or why there are none.
     fn master(&self, session: &Session, master_key_id: &str) -> Result<Vec<ObjectHandle>> {
         let found = self.key_objects(session, master_key_id)?;
@@ -315,6 +423,16 @@ fn created_at(session: &Session, handle: ObjectHandle) -> String {
         .unwrap_or_default()
 }
 
+/// A handle this process cached that no longer names an object: the key
+/// was destroyed meanwhile (by another process's shredding, or the token's
+/// officer).
+fn stale(error: &P11Error) -> bool {
+    matches!(
+        error,
+        P11Error::Pkcs11(RvError::KeyHandleInvalid | RvError::ObjectHandleInvalid, _)
+    )
+}
+
 /// A token that could not do what was asked, for a reason that may pass
 /// (device error, session lost): the caller may try again later.
 fn unavailable(token: &str, doing: &str, error: &P11Error) -> KeyError {
@@ -347,70 +465,12 @@ impl KeyProvider for Pkcs11Keys {
 
     fn wrap(&self, key: &[u8], master_key_id: &str) -> Result<String> {
         let (stored_id, _) = split_column_scope(master_key_id);
-        let session = self.session();
-        let handle = self.master(&session, stored_id)?[0];
-        let mut nonce = [0u8; NONCE_LEN];
-        self.rng
-            .fill(&mut nonce)
-            .map_err(|_| KeyError::Refused("the system random generator failed".into()))?;
-        let mut iv = nonce;
-        let params = GcmParams::new(&mut iv, master_key_id.as_bytes(), 128.into())
-            .map_err(|e| KeyError::Refused(format!("wrapping under {master_key_id}: {e}")))?;
-        tracing::debug!(operation = "encrypt", key = master_key_id, "pkcs11 call");
-        let sealed = session
-            .encrypt(&Mechanism::AesGcm(params), handle, key)
-            .map_err(|e| {
-                unavailable(&self.token, &format!("wrapping under {master_key_id}"), &e)
-            })?;
-        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        Ok(format!("{WRAP_PREFIX}{}", BASE64_STANDARD.encode(out)))
+        self.with_fresh_handles(stored_id, || self.wrap_once(key, master_key_id))
     }
 
     fn unwrap(&self, wrapped: &str, master_key_id: &str) -> Result<Zeroizing<Vec<u8>>> {
-        let refused = |what: &str| {
-            KeyError::Refused(format!("a data key wrapped under {master_key_id} {what}"))
-        };
-        let raw = wrapped
-            .strip_prefix(WRAP_PREFIX)
-            .ok_or_else(|| refused("was not wrapped by a PKCS#11 token"))
-            .and_then(|b64| {
-                BASE64_STANDARD
-                    .decode(b64)
-                    .map_err(|_| refused("is not base64"))
-            })?;
-        if raw.len() < NONCE_LEN + TAG_LEN {
-            return Err(refused("is too short"));
-        }
-        let (nonce, sealed) = raw.split_at(NONCE_LEN);
         let (stored_id, _) = split_column_scope(master_key_id);
-        let session = self.session();
-        for handle in self.master(&session, stored_id)? {
-            let mut iv = [0u8; NONCE_LEN];
-            iv.copy_from_slice(nonce);
-            let params = GcmParams::new(&mut iv, master_key_id.as_bytes(), 128.into())
-                .map_err(|e| refused(&format!("cannot be opened: {e}")))?;
-            tracing::debug!(operation = "decrypt", key = master_key_id, "pkcs11 call");
-            match session.decrypt(&Mechanism::AesGcm(params), handle, sealed) {
-                Ok(plain) => return Ok(Zeroizing::new(plain)),
-                // SoftHSM reports a failed tag as a general error.
-                Err(P11Error::Pkcs11(
-                    RvError::EncryptedDataInvalid
-                    | RvError::EncryptedDataLenRange
-                    | RvError::GeneralError,
-                    _,
-                )) => continue,
-                Err(e) => {
-                    return Err(unavailable(
-                        &self.token,
-                        &format!("unwrapping under {master_key_id}"),
-                        &e,
-                    ));
-                }
-            }
-        }
-        Err(refused("failed authentication"))
+        self.with_fresh_handles(stored_id, || self.unwrap_once(wrapped, master_key_id))
     }
 
     fn rotate(&self, dataset: &DatasetName) -> Result<DatasetKeyIds> {

@@ -227,7 +227,24 @@ struct Retriever {
 impl KeyRetriever for Retriever {
     fn retrieve_key(&self, key_metadata: &[u8]) -> parquet::errors::Result<Vec<u8>> {
         self.unwrapper.unwrap_key(key_metadata).map_err(|e| {
-            ParquetError::General(format!("cannot unwrap a data key of {}: {e}", self.path))
+            // A key the provider will not or cannot give is said so, in
+            // words a reader's caller finds (`PROVIDER_CANNOT_GIVE`); only a
+            // wrapped key that fails authentication is the file's fault.
+            let provider_refusal = match &e {
+                parquet_key_management::errors::Error::External(inner) => inner
+                    .downcast_ref::<lagoa_keys::KeyError>()
+                    .is_some_and(|k| !matches!(k, lagoa_keys::KeyError::Tampered(_))),
+                _ => false,
+            };
+            if provider_refusal {
+                ParquetError::General(format!(
+                    "{} of {} ({e})",
+                    lagoa_keys::PROVIDER_CANNOT_GIVE,
+                    self.path
+                ))
+            } else {
+                ParquetError::General(format!("cannot unwrap a data key of {}: {e}", self.path))
+            }
         })
     }
 }

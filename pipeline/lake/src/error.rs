@@ -93,6 +93,7 @@ impl From<lagoa_keys::KeyError> for LakeError {
     fn from(error: lagoa_keys::KeyError) -> Self {
         match error {
             lagoa_keys::KeyError::Refused(message) => LakeError::Keys(message),
+            lagoa_keys::KeyError::Tampered(message) => LakeError::Keys(message),
             lagoa_keys::KeyError::Shredded { dataset, at } => LakeError::Shredded { dataset, at },
             lagoa_keys::KeyError::Io { context, source } => LakeError::Io { context, source },
             unavailable @ lagoa_keys::KeyError::Unavailable { .. } => {

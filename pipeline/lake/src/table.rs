@@ -467,6 +467,16 @@ async fn attribute_error(
                     key_refusal(&reason)
                 ));
             }
+            // Nor is a key the provider cannot give (missing, disabled,
+            // shredded, unreachable).
+            Err(reason) if reason.contains(crate::keys::PROVIDER_CANNOT_GIVE) => {
+                return DataFusionError::Execution(format!(
+                    "reading dataset {dataset}: {}",
+                    &reason[reason
+                        .find(crate::keys::PROVIDER_CANNOT_GIVE)
+                        .unwrap_or_default()..]
+                ));
+            }
             Err(reason) => {
                 return DataFusionError::Execution(format!(
                     "data file {path} of dataset {dataset} cannot be read: it was tampered with, corrupted or swapped ({reason})"
