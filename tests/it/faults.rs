@@ -315,3 +315,105 @@ fn the_daemon_survives_its_catalog_database_going_away_and_coming_back() {
         "the outage shows in the log:\n{text}"
     );
 }
+
+/// The KMS holding the keys down for a whole attempt: the attempt fails as
+/// `keys`, nothing of it is visible, and the retry commits once the KMS is
+/// back, as a storage outage is handled.
+#[test]
+fn a_kms_down_for_an_attempt_fails_it_as_keys_and_the_retry_commits() {
+    let Some(s3) = s3("a_kms_down_for_an_attempt_fails_it_as_keys_and_the_retry_commits") else {
+        return;
+    };
+    let moto_port: u16 = s3.endpoint.rsplit(':').next().unwrap().parse().unwrap();
+    let proxy = FaultProxy::start(moto_port);
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let mut env = s3_env();
+    env.push(("LAGOA__KEYS__KMS_TIMEOUT_SECONDS", "2"));
+    let endpoint = format!("http://127.0.0.1:{}", proxy.port);
+    let prefix = format!("t{}/", uuid::Uuid::now_v7().simple());
+    let out = lagoa_env(
+        &lake,
+        &[
+            "init",
+            "--keys",
+            "kms",
+            "--kms-endpoint",
+            &endpoint,
+            "--kms-allow-http",
+            "--kms-alias-prefix",
+            &prefix,
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let folder = dir.path().join("entregas");
+    std::fs::create_dir_all(&folder).unwrap();
+    drop_folder_source(
+        &lake,
+        "obitos_kms",
+        &folder,
+        "0 6 * * *",
+        "",
+        "attempts = 3\ninitial_backoff_seconds = 2\nmax_backoff_seconds = 2",
+    );
+    write_file(&folder, "obitos_01.csv", &delivery(1, 500));
+    let run = lagoa_env(&lake, &["run", "obitos_kms"], &env);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(count(&lake, &env, "obitos_kms").unwrap(), "500");
+
+    write_file(&folder, "obitos_02.csv", &delivery(5000, 300));
+    proxy.set_down(true);
+    let child = std::process::Command::new(lagoa_bin())
+        .args(["--lake", lake.to_str().unwrap(), "run", "obitos_kms"])
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("a failed attempt", Duration::from_secs(120), || {
+        source_runs(&lake, &env, "obitos_kms")
+            .iter()
+            .any(|r| r["status"] == "failed")
+    });
+    let snapshots = lagoa_env(&lake, &["snapshots", "obitos_kms", "--format", "csv"], &env);
+    let snapshots = csv_rows(&String::from_utf8_lossy(&snapshots.stdout));
+    assert_eq!(
+        snapshots.len(),
+        1,
+        "only the first delivery's snapshot: {snapshots:?}"
+    );
+    proxy.set_down(false);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the retry commits once the KMS is back:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count(&lake, &env, "obitos_kms").unwrap(), "800");
+    let runs = source_runs(&lake, &env, "obitos_kms");
+    let failed: Vec<_> = runs.iter().filter(|r| r["status"] == "failed").collect();
+    assert!(!failed.is_empty(), "{runs:?}");
+    assert!(
+        failed.iter().all(|r| r["error_class"] == "keys"),
+        "{failed:?}"
+    );
+    let committed: Vec<_> = runs
+        .iter()
+        .filter(|r| r["status"] == "committed")
+        .map(|r| r["attempts"].as_i64().unwrap())
+        .collect();
+    assert_eq!(committed.len(), 2, "{runs:?}");
+    assert!(
+        committed[1] >= 2,
+        "the second delivery committed on a retry: {runs:?}"
+    );
+}
