@@ -674,9 +674,10 @@ class Bench:
         self.lagoa_out(lake, "request", "approve", request, "--reason", "benchmark", token=steward)
         return analyst
 
-    def served_queries(self, qs: list[dict], resdir: str) -> dict:
-        """Every query through `lagoa serve` (HTTP API, governed), the server started once and warm."""
-        lake = os.path.join(self.wd, "lake-enc")
+    def served_queries(self, qs: list[dict], resdir: str, lake: str | None = None) -> dict:
+        """Every query through `lagoa serve` (HTTP API, governed), the server started once and warm;
+        on the encrypted lake of step a unless `lake` names another."""
+        lake = lake or os.path.join(self.wd, "lake-enc")
         token = self.govern(lake)
         cmd = self.lagoa_cmd(lake, "serve", "--listen", "127.0.0.1:0")
         env = dict(self.env)
