@@ -84,6 +84,10 @@ pub enum QueryError {
     /// Refused by the guard or the policy; the reason is for the analyst.
     #[error("denied: {0}")]
     Denied(String),
+    /// Not a statement at all (it does not parse, or is empty): a mistake
+    /// to fix, not a refusal.
+    #[error("invalid: {0}")]
+    Invalid(String),
     /// The engine refused or failed the statement; the message is
     /// redacted (no value from a row or the statement is in it).
     #[error("the query failed: {0}")]
@@ -110,6 +114,19 @@ pub enum QueryError {
     Lake(#[from] LakeError),
 }
 
+impl From<guard::Denial> for QueryError {
+    /// A statement that does not parse is a mistake (`Invalid`); anything
+    /// else the guard stops is a refusal (`Denied`).
+    fn from(denial: guard::Denial) -> Self {
+        match denial {
+            guard::Denial::Empty | guard::Denial::Parse(_) => {
+                QueryError::Invalid(denial.to_string())
+            }
+            other => QueryError::Denied(other.to_string()),
+        }
+    }
+}
+
 impl QueryError {
     /// An engine error, with its literals taken out.
     pub fn failed(e: impl std::fmt::Display) -> Self {
@@ -132,6 +149,7 @@ impl QueryError {
     pub fn outcome(&self) -> &'static str {
         match self {
             QueryError::Denied(_) => "denied",
+            QueryError::Invalid(_) => "invalid",
             QueryError::Timeout(_) => "timeout",
             QueryError::Cancelled(_) => "cancelled",
             QueryError::Busy(_) => "busy",
@@ -305,9 +323,7 @@ impl QueryService {
         let guard_limits = self.limits.guard(reader.coordinator);
         let sql = request.sql.to_owned();
         let checked = threads
-            .run(async move {
-                guard::check(&sql, &guard_limits).map_err(|d| QueryError::Denied(d.to_string()))
-            })
+            .run(async move { guard::check(&sql, &guard_limits).map_err(QueryError::from) })
             .await?;
         let named: BTreeSet<String> = checked
             .tables

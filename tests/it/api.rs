@@ -316,3 +316,93 @@ async fn analysts_and_stewards_work_through_the_http_api() {
     assert!(!trail.contains(&tokens["joao"]));
     assert!(lagoa_ok(&lake, &["audit", "verify"]).contains("intact"));
 }
+
+/// Whatever refuses a request, the framework or a handler, the answer is
+/// JSON with a message that quotes nothing of the request; a statement that
+/// does not parse is a mistake (400, audited as `invalid`), not a refusal.
+#[tokio::test]
+async fn every_error_is_json_and_a_syntax_error_is_a_bad_request() {
+    let (dir, lake) = new_lake();
+    let root_token = setup(dir.path(), &lake);
+    let (_server, base) = serve(&lake, None);
+    let http = reqwest::Client::new();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = |path: &str| format!("{base}{path}");
+    let cases: Vec<(&str, reqwest::RequestBuilder, StatusCode, &str)> = vec![
+        (
+            "a body that is not JSON",
+            http.post(url("/api/v1/query"))
+                .header("content-type", "application/json")
+                .body("{\"sql\": \"SELECT 52998224725"),
+            StatusCode::BAD_REQUEST,
+            "JSON",
+        ),
+        (
+            "a missing field",
+            http.post(url("/api/v1/query"))
+                .json(&json!({ "query": "SELECT 1" })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "sql",
+        ),
+        (
+            "a field of the wrong type",
+            http.post(url("/api/v1/query"))
+                .json(&json!({ "sql": 52998224725u64 })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "",
+        ),
+        (
+            "a body that is not declared JSON",
+            http.post(url("/api/v1/query")).body("SELECT 1"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "application/json",
+        ),
+        (
+            "an unknown route",
+            http.get(url("/api/v1/nothing-here")),
+            StatusCode::NOT_FOUND,
+            "no such route",
+        ),
+        (
+            "a wrong method",
+            http.delete(url("/api/v1/query")),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "DELETE is not allowed",
+        ),
+        (
+            "a level that is not one",
+            http.get(url("/api/v1/datasets?level=secreto")),
+            StatusCode::BAD_REQUEST,
+            "amplo, corporativo or especial",
+        ),
+        (
+            "SQL that does not parse",
+            http.post(url("/api/v1/query"))
+                .json(&json!({ "sql": "SELEC cpf FROM obitos WHERE cpf = '52998224725'" })),
+            StatusCode::BAD_REQUEST,
+            "does not parse",
+        ),
+    ];
+    for (what, request, status, needle) in cases {
+        let answer = request.bearer_auth(&root_token).send().await.unwrap();
+        assert_eq!(answer.status(), status, "{what}");
+        let kind = answer
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(kind.starts_with("application/json"), "{what}: {kind}");
+        let body: Value = answer.json().await.unwrap();
+        let message = body["error"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{what}: {body}");
+        assert!(message.contains(needle), "{what}: {message}");
+        assert!(
+            !message.contains("52998224725"),
+            "{what}: the request's values are not echoed: {message}"
+        );
+    }
+    let entry = last_audit(&lake);
+    assert_eq!(entry["action"], "query", "{entry}");
+    assert_eq!(entry["outcome"], "invalid", "{entry}");
+}

@@ -88,12 +88,6 @@ fn setup(dir: &Path, lake: &Path) -> People {
 const OTHER_PURPOSE: &str = "avaliação do pré-natal";
 
 /// The newest entry of the audit trail.
-fn last_audit(lake: &Path) -> serde_json::Value {
-    let line = lagoa_ok(lake, &["audit", "list", "--json", "--limit", "1"]);
-    serde_json::from_str::<serde_json::Value>(line.trim()).expect("one audit entry")["entry"]
-        .clone()
-}
-
 #[test]
 fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
     let (dir, lake) = new_lake();

@@ -130,6 +130,20 @@ fn psql_reads_through_the_postgresql_port_under_the_same_policy() {
         assert!(err.contains(needle), "{sql}: {err}");
     }
 
+    // A refusal is 42501 (insufficient privilege); a statement that does
+    // not parse is 42601 (syntax error), a mistake rather than a refusal.
+    for (sql, code) in [("SELECT nome FROM obitos", "42501"), ("SELEC 1", "42601")] {
+        let out = psql(
+            port,
+            "joao",
+            &s.joao,
+            &["\\set VERBOSITY verbose", &set, sql],
+        );
+        assert!(!out.status.success(), "{sql} passed");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(code), "{sql}: {err}");
+    }
+
     // Wrong passwords: another user's token, a forged one.
     for (user, password) in [("joao", s.maria.as_str()), ("joao", &forged(&s.joao))] {
         let out = psql(port, user, password, &["SELECT 1"]);

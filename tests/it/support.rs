@@ -677,3 +677,10 @@ pub async fn dataset_and_files(
     let files = lake.catalog.files(&info, snapshot).await.unwrap();
     (info, files)
 }
+
+/// The newest entry of the lake's audit trail.
+pub fn last_audit(lake: &Path) -> serde_json::Value {
+    let line = lagoa_ok(lake, &["audit", "list", "--json", "--limit", "1"]);
+    serde_json::from_str::<serde_json::Value>(line.trim()).expect("one audit entry")["entry"]
+        .clone()
+}

@@ -161,6 +161,17 @@ pub(crate) async fn list(
     Caller(who): Caller,
     Query(search): Query<Search>,
 ) -> Result<Json<Vec<DatasetView>>, ApiError> {
+    if let Some(level) = &search.level
+        && level
+            .trim()
+            .to_lowercase()
+            .parse::<lagoa_core::SharingLevel>()
+            .is_err()
+    {
+        return Err(ApiError::bad_request(
+            "the level parameter is not a sharing level: amplo, corporativo or especial",
+        ));
+    }
     let latest = api.lake().catalog.resolve(&AsOf::Latest).await?;
     let fresh = freshness(&api).await?;
     let grants = lagoa_governance::GovernanceStore::of(&api.lake().catalog)

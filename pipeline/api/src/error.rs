@@ -1,5 +1,10 @@
 //! Errors as HTTP answers: a status and `{"error": "..."}`. Messages name
 //! what was refused and why, never a token or a data value.
+//!
+//! Every error leaves as JSON, including those the framework answers
+//! before a handler runs (a body that is not JSON, a missing field, a wrong
+//! content type, an unknown route, a wrong method): [`as_json`] rewrites
+//! them, their text redacted of anything quoted from the request.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -62,6 +67,66 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// An unknown route: 404 in JSON.
+pub(crate) async fn unknown_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no such route {}; the routes are in /api/v1/openapi.json",
+            uri.path()
+        ),
+    )
+}
+
+/// A known route asked with another method: 405 in JSON.
+pub(crate) async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{method} is not allowed on {}; see /api/v1/openapi.json",
+            uri.path()
+        ),
+    )
+}
+
+/// The longest framework error text kept (they are a line or two).
+const MAX_FRAMEWORK_ERROR: usize = 4096;
+
+/// Rewrites an error answer that is not JSON (the framework's own, for a
+/// request its extractors refused) as `{"error": ...}`, keeping its status
+/// and headers; literals the request carried are redacted out of the text.
+pub(crate) async fn as_json(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_FRAMEWORK_ERROR)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("the request was refused")
+            .to_owned()
+    } else {
+        lagoa_sql::redact::redact(&text)
+    };
+    let json = serde_json::json!({ "error": message }).to_string();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(json))
+}
+
 impl From<LakeError> for ApiError {
     fn from(e: LakeError) -> Self {
         match e {
@@ -92,6 +157,7 @@ impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         let status = match &e {
             QueryError::Denied(_) => StatusCode::FORBIDDEN,
+            QueryError::Invalid(_) => StatusCode::BAD_REQUEST,
             QueryError::Failed(_) => StatusCode::BAD_REQUEST,
             QueryError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             QueryError::Busy(_) => {

@@ -152,6 +152,9 @@ impl Api {
             .route("/api/v1/indicators", get(indicators::list))
             .route("/api/v1/indicators/{name}", get(indicators::one))
             .route("/api/v1/indicators/{name}/values", get(indicators::values))
+            .fallback(error::unknown_route)
+            .method_not_allowed_fallback(error::wrong_method)
+            .layer(axum::middleware::map_response(error::as_json))
             .with_state(self.clone())
     }
 }

@@ -23,6 +23,7 @@ pub(crate) fn user_error(code: &str, message: String) -> PgWireError {
 pub(crate) fn error_info(e: &QueryError) -> ErrorInfo {
     let code = match e {
         QueryError::Denied(_) => "42501",
+        QueryError::Invalid(_) => "42601",
         QueryError::Failed(_) => "42000",
         QueryError::Timeout(_) | QueryError::Cancelled(_) => "57014",
         QueryError::Busy(_) => "53000",
