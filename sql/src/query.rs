@@ -21,7 +21,7 @@ use futures::StreamExt;
 use lagoa_governance::Principal;
 use lagoa_governance::policy::Reader;
 use lagoa_lake::catalog::{AuditEntry, now_micros};
-use lagoa_lake::{Lake, LakeError};
+use lagoa_lake::{AsOf, Lake, LakeError};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -190,6 +190,9 @@ pub struct QueryRequest<'a> {
     /// `$1, $2...` as text (as the PostgreSQL protocol sends them; `None`
     /// is NULL), each read as the type the query gives its place.
     pub params: &'a [Option<String>],
+    /// Which state of the lake to read: the data as it was then, under the
+    /// policy in force now (see `GovernedSession::open`).
+    pub as_of: AsOf,
 }
 
 impl<'a> QueryRequest<'a> {
@@ -199,7 +202,13 @@ impl<'a> QueryRequest<'a> {
             purpose,
             sql,
             params: &[],
+            as_of: AsOf::Latest,
         }
+    }
+
+    /// The same request, reading the lake as it was at `as_of`.
+    pub fn as_of(self, as_of: AsOf) -> Self {
+        QueryRequest { as_of, ..self }
     }
 }
 
@@ -334,8 +343,17 @@ impl QueryService {
         let grants = lagoa_governance::GovernanceStore::of(&lake.catalog)
             .live_grants(&principal.name, &principal.institution, now_micros())
             .await?;
-        let session =
-            GovernedSession::open(lake, &reader, &grants, self.limits.max_value_bytes).await?;
+        let session = GovernedSession::open(
+            lake,
+            &reader,
+            &grants,
+            self.limits.max_value_bytes,
+            request.as_of,
+        )
+        .await?;
+        if request.as_of != AsOf::Latest {
+            record.update(|e| e.subject = Some(format!("as of snapshot {}", session.snapshot)));
+        }
         for table in &named {
             if let Some(Err(reason)) = session.access.get(table) {
                 return Err(QueryError::Denied(reason.clone()));

@@ -37,20 +37,31 @@ pub struct GovernedSession {
 impl GovernedSession {
     /// The session of `reader`, holding `grants`; no function or batch in
     /// it may produce more than `max_value_bytes`.
+    ///
+    /// `as_of` reads the data as it was then, under the policy in force
+    /// now: what the reader may see is decided on the datasets as they are
+    /// categorised today and the grants live today, so a grant revoked or
+    /// a column hidden since stays hidden in the past too; a column the
+    /// dataset no longer has is not served, nor a dataset it no longer has.
     pub async fn open(
         lake: &Lake,
         reader: &Reader,
         grants: &[Grant],
         max_value_bytes: usize,
+        as_of: AsOf,
     ) -> Result<Self, LakeError> {
-        let snapshot = lake.catalog.resolve(&AsOf::Latest).await?;
+        let now = lake.catalog.resolve(&AsOf::Latest).await?;
+        let snapshot = match as_of {
+            AsOf::Latest => now,
+            earlier => lake.catalog.resolve(&earlier).await?,
+        };
         // information_schema lists only what this session holds, so SHOW TABLES,
         // SHOW COLUMNS and DESCRIBE show the reader its own tables and columns.
         let ctx = crate::bounded::bound_context(
             &lagoa_lake::session::new_context(lake, true)?,
             max_value_bytes,
         );
-        let datasets = lake.catalog.datasets(snapshot).await?;
+        let datasets = lake.catalog.datasets(now).await?;
         let treatments = lagoa_governance::GovernanceStore::of(&lake.catalog)
             .treatments()
             .await?;
@@ -79,11 +90,21 @@ impl GovernedSession {
         };
         let gate = PersonalKeyGate::new(Arc::clone(lake.crypto.keys()), released);
         let crypto = Arc::new(LakeCrypto::new(Arc::new(gate), lake.crypto.enabled()));
-        for d in &datasets {
+        let shredded_now: HashSet<&str> = datasets
+            .iter()
+            .filter(|d| d.shredded_at.is_some())
+            .map(|d| d.name.as_str())
+            .collect();
+        let then = if snapshot == now {
+            datasets.clone()
+        } else {
+            lake.catalog.datasets(snapshot).await?
+        };
+        for d in &then {
             let Some(Ok(a)) = access.get(d.name.as_str()) else {
                 continue;
             };
-            if d.shredded_at.is_some() {
+            if d.shredded_at.is_some() || shredded_now.contains(d.name.as_str()) {
                 continue;
             }
             let files = lake.catalog.files(d, snapshot).await?;
@@ -98,6 +119,8 @@ impl GovernedSession {
             let columns: Vec<Expr> = a
                 .columns
                 .iter()
+                // Today's columns that the data of then has.
+                .filter(|(c, _)| d.columns.iter().any(|def| &def.name == c))
                 .filter_map(|(c, x)| match x {
                     ColumnAccess::Clear => Some(column(c)),
                     ColumnAccess::Pseudonymised => pseudonymise

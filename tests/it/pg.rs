@@ -144,6 +144,49 @@ fn psql_reads_through_the_postgresql_port_under_the_same_policy() {
         assert!(err.contains(code), "{sql}: {err}");
     }
 
+    // An earlier state is a session setting: `lagoa.as_of`.
+    let then = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let more = write_file(
+        dir.path(),
+        "populacao-2.csv",
+        "municipio,ano,habitantes\n260105,2024,3000\n",
+    );
+    ingest(&lake, &more, "populacao", &[]);
+    let set_then = format!("SET lagoa.as_of = '{then}'");
+    let out = psql(
+        port,
+        "joao",
+        &s.joao,
+        &[
+            "SELECT count(*) FROM populacao",
+            &set_then,
+            "SHOW lagoa.as_of",
+            "SELECT count(*) FROM populacao",
+            "RESET lagoa.as_of",
+            "SELECT count(*) FROM populacao",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        vec!["3", then.as_str(), "2", "3"]
+    );
+    let out = psql(
+        port,
+        "joao",
+        &s.joao,
+        &["\\set VERBOSITY verbose", "SET lagoa.as_of = 'ontem'"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("22023"), "{err}");
+
     // Wrong passwords: another user's token, a forged one.
     for (user, password) in [("joao", s.maria.as_str()), ("joao", &forged(&s.joao))] {
         let out = psql(port, user, password, &["SELECT 1"]);

@@ -24,6 +24,10 @@ pub(crate) struct QueryBody {
     sql: String,
     #[serde(default)]
     purpose: Option<String>,
+    /// A snapshot number or an RFC 3339 time: the data as it was then,
+    /// under the policy in force now.
+    #[serde(default)]
+    as_of: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -98,7 +102,12 @@ pub(crate) async fn submit(
         .transpose()?;
     let purpose = body.purpose.or(header_purpose);
     // A client that goes away drops this future, and with it the query.
-    let request = lagoa_sql::QueryRequest::new(&who, purpose.as_deref(), &body.sql);
+    let as_of = match body.as_of.as_deref() {
+        Some(text) => lagoa_lake::AsOf::parse(text)
+            .map_err(|e| ApiError::bad_request(format!("as_of: {e}")))?,
+        None => lagoa_lake::AsOf::Latest,
+    };
+    let request = lagoa_sql::QueryRequest::new(&who, purpose.as_deref(), &body.sql).as_of(as_of);
     let answer = api.queries().run(&request, std::future::pending()).await?;
     let rows = answer.rows;
     let chunks = encode(format, answer.schema, answer.batches);

@@ -310,6 +310,20 @@ fn local_response(local: &Local, session: &Session) -> Response {
         }
         Local::Accepted(tag) => Response::Execution(Tag::new(tag)),
         Local::ShowPurpose => encode::single_text("lagoa.purpose", session.purpose()),
+        Local::SetAsOf(text) => match session.set_as_of(text.clone()) {
+            Ok(()) => Response::Execution(Tag::new("SET")),
+            Err(e) => Response::Error(Box::new(ErrorInfo::new(
+                "ERROR".into(),
+                "22023".into(),
+                format!("{}: {e}", session::AS_OF),
+            ))),
+        },
+        Local::ResetAll => {
+            session.set_purpose(None);
+            let _ = session.set_as_of(None);
+            Response::Execution(Tag::new("RESET"))
+        }
+        Local::ShowAsOf => encode::single_text(session::AS_OF, session.as_of_text()),
     }
 }
 
@@ -334,6 +348,7 @@ impl Queries {
             purpose: purpose.as_deref(),
             sql,
             params,
+            as_of: session.as_of(),
         };
         // A CancelRequest makes pgwire drop this future, and with it the query.
         let answer = self.queries.run(&request, std::future::pending()).await;
@@ -409,7 +424,7 @@ impl QueryParser for Parser {
         }
         let (who, session) = principal(&self.lake, client).await?;
         let purpose = session.purpose();
-        let request = QueryRequest::new(&who, purpose.as_deref(), sql);
+        let request = QueryRequest::new(&who, purpose.as_deref(), sql).as_of(session.as_of());
         match self
             .queries
             .describe(&request, std::future::pending())
@@ -441,6 +456,7 @@ impl QueryParser for Parser {
     ) -> PgWireResult<Vec<FieldInfo>> {
         match statement {
             Statement::Local(Local::ShowPurpose) => Ok(encode::single_text_fields("lagoa.purpose")),
+            Statement::Local(Local::ShowAsOf) => Ok(encode::single_text_fields(session::AS_OF)),
             Statement::Local(_) => Ok(Vec::new()),
             Statement::Query { schema, .. } => {
                 fields(schema, format.unwrap_or(&Format::UnifiedText))

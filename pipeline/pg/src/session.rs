@@ -1,6 +1,8 @@
 //! A connection's state (who signed in, with which token, the purpose
-//! declared) and the session commands answered without the query engine.
+//! declared, the state of the lake it reads) and the session commands
+//! answered without the query engine.
 
+use lagoa_lake::AsOf;
 use std::sync::Mutex;
 use zeroize::Zeroizing;
 
@@ -15,6 +17,8 @@ pub(crate) struct Session {
     pub user: String,
     pub token: Zeroizing<String>,
     purpose: Mutex<Option<String>>,
+    /// `SET lagoa.as_of`: the text as set, and what it reads.
+    as_of: Mutex<Option<(String, AsOf)>>,
 }
 
 impl Session {
@@ -23,7 +27,37 @@ impl Session {
             user: login.user,
             token: login.token,
             purpose: Mutex::new(purpose),
+            as_of: Mutex::new(None),
         }
+    }
+
+    /// The state of the lake this session's queries read.
+    pub(crate) fn as_of(&self) -> AsOf {
+        self.as_of
+            .lock()
+            .expect("as_of lock")
+            .as_ref()
+            .map_or(AsOf::Latest, |(_, a)| *a)
+    }
+
+    /// `lagoa.as_of` as set (`SHOW`), if it is.
+    pub(crate) fn as_of_text(&self) -> Option<String> {
+        self.as_of
+            .lock()
+            .expect("as_of lock")
+            .as_ref()
+            .map(|(t, _)| t.clone())
+    }
+
+    /// Sets (or, `None`, resets) `lagoa.as_of`; a value that is neither a
+    /// snapshot number nor a time is refused, the setting unchanged.
+    pub(crate) fn set_as_of(&self, text: Option<String>) -> Result<(), String> {
+        let parsed = match text {
+            Some(t) => Some((t.clone(), AsOf::parse(&t)?)),
+            None => None,
+        };
+        *self.as_of.lock().expect("as_of lock") = parsed;
+        Ok(())
     }
 
     pub(crate) fn purpose(&self) -> Option<String> {
@@ -43,13 +77,20 @@ pub enum Local {
     Rollback,
     /// `SET lagoa.purpose = '...'`; `None` from `RESET lagoa.purpose`.
     SetPurpose(Option<String>),
+    /// `SET lagoa.as_of = '12'` (a snapshot) or `'2026-11-22T10:00:00Z'`;
+    /// `None` from `RESET lagoa.as_of`.
+    SetAsOf(Option<String>),
+    /// `RESET ALL`.
+    ResetAll,
     /// Other settings clients send (`SET extra_float_digits = 3`,
     /// `DEALLOCATE ALL`...): accepted, with their tag.
     Accepted(String),
     ShowPurpose,
+    ShowAsOf,
 }
 
 const PURPOSE: &str = "lagoa.purpose";
+pub(crate) const AS_OF: &str = "lagoa.as_of";
 
 /// The session command `sql` is, if it is one.
 pub(crate) fn local_command(sql: &str) -> Option<Local> {
@@ -69,25 +110,29 @@ pub(crate) fn local_command(sql: &str) -> Option<Local> {
             let (name, value) = split_assignment(rest)?;
             if name.eq_ignore_ascii_case(PURPOSE) {
                 Some(Local::SetPurpose(Some(unquote(value))))
+            } else if name.eq_ignore_ascii_case(AS_OF) {
+                Some(Local::SetAsOf(Some(unquote(value))))
             } else {
                 Some(Local::Accepted("SET".into()))
             }
         }
         "RESET" => {
             let name = words.next().unwrap_or_default();
-            if name.eq_ignore_ascii_case(PURPOSE) || name.eq_ignore_ascii_case("ALL") {
+            if name.eq_ignore_ascii_case(PURPOSE) {
                 Some(Local::SetPurpose(None))
+            } else if name.eq_ignore_ascii_case(AS_OF) {
+                Some(Local::SetAsOf(None))
+            } else if name.eq_ignore_ascii_case("ALL") {
+                Some(Local::ResetAll)
             } else {
                 Some(Local::Accepted("RESET".into()))
             }
         }
-        "SHOW"
-            if words
-                .next()
-                .is_some_and(|n| n.eq_ignore_ascii_case(PURPOSE)) =>
-        {
-            Some(Local::ShowPurpose)
-        }
+        "SHOW" => match words.next() {
+            Some(n) if n.eq_ignore_ascii_case(PURPOSE) => Some(Local::ShowPurpose),
+            Some(n) if n.eq_ignore_ascii_case(AS_OF) => Some(Local::ShowAsOf),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -189,6 +234,16 @@ mod tests {
             local_command("SHOW lagoa.purpose"),
             Some(Local::ShowPurpose)
         );
+        assert_eq!(
+            local_command("SET lagoa.as_of = '12'"),
+            Some(Local::SetAsOf(Some("12".into())))
+        );
+        assert_eq!(
+            local_command("RESET lagoa.as_of"),
+            Some(Local::SetAsOf(None))
+        );
+        assert_eq!(local_command("RESET ALL"), Some(Local::ResetAll));
+        assert_eq!(local_command("show LAGOA.AS_OF"), Some(Local::ShowAsOf));
         assert_eq!(local_command("SELECT 1"), None);
         assert_eq!(local_command("SHOW TABLES"), None);
         assert_eq!(local_command(""), None);

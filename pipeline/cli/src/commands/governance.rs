@@ -380,7 +380,7 @@ pub(super) async fn query(
     lake: &Arc<Lake>,
     token: &str,
     purpose: Option<&str>,
-    sql: &str,
+    (sql, as_of): (&str, lagoa_lake::AsOf),
     format: crate::output::Format,
     output: Option<&std::path::Path>,
 ) -> Result<()> {
@@ -402,7 +402,7 @@ pub(super) async fn query(
         }
     };
     let queries = lagoa_sql::QueryService::new(Arc::clone(lake));
-    let request = lagoa_sql::QueryRequest::new(&who, purpose, sql);
+    let request = lagoa_sql::QueryRequest::new(&who, purpose, sql).as_of(as_of);
     // Ctrl-C cancels the query (and the audit trail says so).
     let interrupted = async {
         let _ = tokio::signal::ctrl_c().await;

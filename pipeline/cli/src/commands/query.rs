@@ -19,7 +19,8 @@ pub(super) struct QueryArgs {
     /// Write the result to a file instead of stdout.
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Read an earlier state: a snapshot number or an RFC 3339 time.
+    /// Read an earlier state: a snapshot number or an RFC 3339 time. With
+    /// --token, the data of then under the policy in force now.
     #[arg(long)]
     as_of: Option<String>,
     /// The purpose of this query (with --token; required for especial data).
@@ -28,16 +29,19 @@ pub(super) struct QueryArgs {
 }
 
 pub(super) async fn query(lake: Lake, token: Option<&str>, args: QueryArgs) -> Result<()> {
+    let as_of = args
+        .as_of
+        .as_deref()
+        .map(parse_as_of)
+        .transpose()?
+        .unwrap_or(AsOf::Latest);
     if let Some(token) = token {
-        if args.as_of.is_some() {
-            bail!("--as-of is not available to governed queries yet; drop it or --token");
-        }
         let lake = std::sync::Arc::new(lake);
         return super::governance::query(
             &lake,
             token,
             args.purpose.as_deref(),
-            &args.sql,
+            (&args.sql, as_of),
             args.format,
             args.output.as_deref(),
         )
@@ -47,12 +51,6 @@ pub(super) async fn query(lake: Lake, token: Option<&str>, args: QueryArgs) -> R
     // bounded all the same: a deep one would overflow the planner.
     let limits = lagoa_sql::QueryLimits::from_config(&lake.config.query);
     lagoa_sql::guard::check_shape(&args.sql, &limits.guard(true)).map_err(|d| anyhow!("{d}"))?;
-    let as_of = args
-        .as_of
-        .as_deref()
-        .map(parse_as_of)
-        .transpose()?
-        .unwrap_or(AsOf::Latest);
     let session = lake.session(&as_of).await?;
     let df = session.sql(&args.sql).await?;
     output::write(df, args.format, args.output.as_deref())
@@ -135,15 +133,7 @@ async fn system_table(lake: &Lake, sql: &str, format: Format) -> Result<()> {
 }
 
 fn parse_as_of(text: &str) -> Result<AsOf> {
-    if let Ok(id) = text.parse::<i64>() {
-        return Ok(AsOf::Snapshot(id));
-    }
-    let time = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| {
-        anyhow!(
-            "--as-of {text:?}: give a snapshot number or an RFC 3339 time like 2026-11-22T10:00:00-03:00"
-        )
-    })?;
-    Ok(AsOf::Time(time.timestamp_micros()))
+    AsOf::parse(text).map_err(|e| anyhow!("--as-of: {e}"))
 }
 
 #[cfg(test)]

@@ -56,12 +56,30 @@ pub struct Catalog {
 }
 
 /// Which state of the lake to read.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AsOf {
     Latest,
     Snapshot(i64),
     /// Microseconds since the epoch: the last snapshot committed at or before.
     Time(i64),
+}
+
+impl AsOf {
+    /// A snapshot number (`12`) or an RFC 3339 time
+    /// (`2026-11-22T10:00:00-03:00`), as every door takes it.
+    pub fn parse(text: &str) -> std::result::Result<AsOf, String> {
+        let text = text.trim();
+        if let Ok(id) = text.parse::<i64>() {
+            return Ok(AsOf::Snapshot(id));
+        }
+        chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| AsOf::Time(t.timestamp_micros()))
+            .map_err(|_| {
+                format!(
+                    "{text:?} is neither a snapshot number nor an RFC 3339 time like 2026-11-22T10:00:00-03:00"
+                )
+            })
+    }
 }
 
 pub fn now_micros() -> i64 {
