@@ -216,6 +216,31 @@ async fn analysts_and_stewards_work_through_the_http_api() {
     assert_eq!(status, StatusCode::OK, "{decided}");
     assert!(decided["grant_id"].is_string());
 
+    // The dataset's page tells joao what his grant lets him read: which
+    // purpose to declare, and, declared, which columns in clear.
+    let (_, page) = joao.get("/api/v1/datasets/obitos").await;
+    assert_eq!(page["readable"], false, "{page}");
+    assert_eq!(page["grant_purposes"], json!([PURPOSE]), "{page}");
+    let with_purpose =
+        reqwest::Url::parse_with_params("http://x/api/v1/datasets/obitos", [("purpose", PURPOSE)])
+            .unwrap();
+    let (status, page) = joao
+        .get(&format!(
+            "{}?{}",
+            with_purpose.path(),
+            with_purpose.query().unwrap()
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["readable"], true, "{page}");
+    let municipio = page["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "municipio")
+        .unwrap();
+    assert_eq!(municipio["access"], "clear", "{page}");
+
     // Queries: the purpose is required, then the grant's columns in any format.
     let sql =
         "SELECT municipio, count(*) AS obitos FROM obitos GROUP BY municipio ORDER BY municipio";
@@ -325,8 +350,8 @@ async fn every_error_is_json_and_a_syntax_error_is_a_bad_request() {
     let (dir, lake) = new_lake();
     let root_token = setup(dir.path(), &lake);
     let (_server, base) = serve(&lake, None);
-    let http = reqwest::Client::new();
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
     let url = |path: &str| format!("{base}{path}");
     let cases: Vec<(&str, reqwest::RequestBuilder, StatusCode, &str)> = vec![
         (

@@ -23,6 +23,34 @@ pub(crate) struct Search {
     q: Option<String>,
     #[serde(default)]
     level: Option<String>,
+    /// The purpose to judge access under (else the `Lagoa-Purpose` header).
+    #[serde(default)]
+    purpose: Option<String>,
+}
+
+/// `?purpose=` of a dataset's page.
+#[derive(Deserialize)]
+pub(crate) struct PurposeParam {
+    #[serde(default)]
+    purpose: Option<String>,
+}
+
+/// The purpose a catalog call is judged under: the parameter, else the
+/// `Lagoa-Purpose` header (as a query declares it).
+fn purpose_of(
+    param: Option<String>,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<String>, ApiError> {
+    if param.is_some() {
+        return Ok(param);
+    }
+    headers
+        .get("lagoa-purpose")
+        .map(|v| {
+            String::from_utf8(v.as_bytes().to_vec())
+                .map_err(|_| ApiError::bad_request("the Lagoa-Purpose header is not UTF-8"))
+        })
+        .transpose()
 }
 
 #[derive(Serialize)]
@@ -31,7 +59,8 @@ pub(crate) struct ColumnView {
     #[serde(rename = "type")]
     data_type: String,
     personal: bool,
-    /// `clear`, `pseudonymised`, `generalised (<rule>)` or `hidden` for the caller (without a purpose).
+    /// `clear`, `pseudonymised`, `generalised (<rule>)` or `hidden` for the
+    /// caller, under the purpose it declared.
     access: String,
 }
 
@@ -52,21 +81,24 @@ pub(crate) struct DatasetView {
     schema_version: i64,
     columns: Vec<ColumnView>,
     freshness: Option<FreshnessView>,
-    /// Whether the caller can query it now, and if not, why.
+    /// Whether the caller can query it now (under the purpose declared),
+    /// and if not, why.
     readable: bool,
     reason: Option<String>,
+    /// The purposes of the caller's live grants on it: what to declare.
+    grant_purposes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     categorisation_history: Option<Vec<Categorisation>>,
 }
 
 async fn view(
     api: &Api,
-    who: &Principal,
+    (who, purpose): (&Principal, Option<&str>),
     d: &DatasetInfo,
     fresh: &BTreeMap<String, FreshnessView>,
     grants: &[lagoa_governance::Grant],
 ) -> Result<DatasetView, ApiError> {
-    let reader = lagoa_sql::reader(api.lake(), who, None).await?;
+    let reader = lagoa_sql::reader(api.lake(), who, purpose).await?;
     let treatments = lagoa_governance::GovernanceStore::of(&api.lake().catalog)
         .treatments()
         .await?;
@@ -103,6 +135,13 @@ async fn view(
         }),
         readable: seen.is_ok(),
         reason: seen.err(),
+        grant_purposes: grants
+            .iter()
+            .filter(|g| g.dataset == d.name.as_str())
+            .map(|g| g.purpose.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         categorisation_history: None,
     })
 }
@@ -159,8 +198,10 @@ fn matches(d: &DatasetInfo, search: &Search) -> bool {
 pub(crate) async fn list(
     State(api): State<Api>,
     Caller(who): Caller,
+    headers: axum::http::HeaderMap,
     Query(search): Query<Search>,
 ) -> Result<Json<Vec<DatasetView>>, ApiError> {
+    let purpose = purpose_of(search.purpose.clone(), &headers)?;
     if let Some(level) = &search.level
         && level
             .trim()
@@ -180,7 +221,7 @@ pub(crate) async fn list(
     let mut out = Vec::new();
     for d in api.lake().catalog.datasets(latest).await? {
         if matches(&d, &search) {
-            out.push(view(&api, &who, &d, &fresh, &grants).await?);
+            out.push(view(&api, (&who, purpose.as_deref()), &d, &fresh, &grants).await?);
         }
     }
     Ok(Json(out))
@@ -191,7 +232,10 @@ pub(crate) async fn one(
     State(api): State<Api>,
     Caller(who): Caller,
     Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+    Query(param): Query<PurposeParam>,
 ) -> Result<Json<DatasetView>, ApiError> {
+    let purpose = purpose_of(param.purpose, &headers)?;
     let latest = api.lake().catalog.resolve(&AsOf::Latest).await?;
     let dataset = lagoa_core::DatasetName::new(name.clone())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -205,7 +249,7 @@ pub(crate) async fn one(
     let grants = lagoa_governance::GovernanceStore::of(&api.lake().catalog)
         .live_grants(&who.name, &who.institution, now_micros())
         .await?;
-    let mut v = view(&api, &who, &d, &fresh, &grants).await?;
+    let mut v = view(&api, (&who, purpose.as_deref()), &d, &fresh, &grants).await?;
     v.categorisation_history = Some(
         lagoa_governance::GovernanceStore::of(&api.lake().catalog)
             .categorisations(&name)
