@@ -20,6 +20,8 @@ Usage: benches/keys.py --lagoa target/bench-release/lagoa --csv bench-data/obito
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import shutil
@@ -121,20 +123,21 @@ class Bench:
         calls = sum(1 for line in p.stderr.splitlines() if any(c in line for c in CALL_LINES))
         return wall, calls, p.stdout
 
-    def provider(self, provider: str) -> dict:
-        ingests = []
-        lake = None
-        for run in range(self.a.runs):
-            lake = os.path.join(self.work, f"lake-{provider}-{run}")
-            self.lagoa(lake, "init", *self.init_flags(provider))
-            # A first small delivery makes the dataset and its keys (and the lake's own
-            # secrets): the timed ingest is a delivery to a dataset that exists, as most are.
-            _, first_calls, _ = self.lagoa(lake, "ingest", self.head, "--dataset", DATASET,
-                                           "--personal", ",".join(PERSONAL), "--level", "especial")
-            wall, calls, _ = self.lagoa(lake, "ingest", self.a.csv, "--dataset", DATASET,
-                                        "--personal", ",".join(PERSONAL), "--level", "especial")
-            log(f"{provider} ingest {run + 1}: {wall:.2f} s, {calls} provider calls ({first_calls} for the first)")
-            ingests.append((wall, calls, first_calls))
+    def ingest(self, provider: str, run: int) -> tuple[str, tuple[float, int, int]]:
+        """A fresh lake of `provider` and the timed ingest into it: the lake, (seconds, calls,
+        calls of its first delivery)."""
+        lake = os.path.join(self.work, f"lake-{provider}-{run}")
+        self.lagoa(lake, "init", *self.init_flags(provider))
+        # A first small delivery makes the dataset and its keys (and the lake's own
+        # secrets): the timed ingest is a delivery to a dataset that exists, as most are.
+        _, first_calls, _ = self.lagoa(lake, "ingest", self.head, "--dataset", DATASET,
+                                       "--personal", ",".join(PERSONAL), "--level", "especial")
+        wall, calls, _ = self.lagoa(lake, "ingest", self.a.csv, "--dataset", DATASET,
+                                    "--personal", ",".join(PERSONAL), "--level", "especial")
+        log(f"{provider} ingest {run + 1}: {wall:.2f} s, {calls} provider calls ({first_calls} for the first)")
+        return lake, (wall, calls, first_calls)
+
+    def provider(self, provider: str, lake: str, ingests: list) -> dict:
         out = {"ingest_seconds": min(i[0] for i in ingests), "ingest_calls": ingests[0][1],
                "first_ingest_calls": ingests[0][2], "queries": {}}
         if self.year is None:
@@ -164,9 +167,18 @@ class Bench:
 
     def run(self) -> dict:
         results = {"csv": self.a.csv, "runs": self.a.runs, "providers": {}}
+        providers = ("local", "pkcs11", "kms")
         try:
-            for provider in ("local", "pkcs11", "kms"):
-                results["providers"][provider] = self.provider(provider)
+            # Ingests interleaved (local, pkcs11, kms, local, ...) so that the machine's
+            # drift over the run falls on every provider alike.
+            ingests: dict = {p: [] for p in providers}
+            lakes: dict = {}
+            for run in range(self.a.runs):
+                for provider in providers:
+                    lakes[provider], measured = self.ingest(provider, run)
+                    ingests[provider].append(measured)
+            for provider in providers:
+                results["providers"][provider] = self.provider(provider, lakes[provider], ingests[provider])
         finally:
             self.moto.kill()
         local = results["providers"]["local"]
@@ -175,12 +187,21 @@ class Bench:
             r["query_total_seconds"] = sum(q["seconds"] for q in r["queries"].values())
             r["query_ratio"] = r["query_total_seconds"] / local["query_total_seconds"]
             for qid, q in r["queries"].items():
-                if q["answer"] != local["queries"][qid]["answer"]:
-                    raise SystemExit(f"keys-bench: {name} answered {qid} differently from local")
+                # Same rows, floating-point sums compared as compare.py does
+                # (their last digits follow the threads' order).
+                differs = compare.compare_results(rows_of(local["queries"][qid]["answer"]), rows_of(q["answer"]))
+                if differs:
+                    raise SystemExit(f"keys-bench: {name} answered {qid} differently from local: {differs}")
             r["served_total_seconds"] = sum(r["served"].values())
             r["served_ratio"] = r["served_total_seconds"] / local["served_total_seconds"]
         results["query_year"] = self.year
         return results
+
+
+def rows_of(answer: str) -> list[list]:
+    """A CSV answer's rows, cells read as compare.py reads them."""
+    rows = list(csv.reader(io.StringIO(answer)))[1:]
+    return [[compare._norm_cell(c) for c in r] for r in rows if r]
 
 
 def report(results: dict) -> str:
