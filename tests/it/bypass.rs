@@ -87,6 +87,25 @@ fn setup(dir: &Path, lake: &Path) -> People {
 
 const OTHER_PURPOSE: &str = "avaliação do pré-natal";
 
+/// The steward (`token`) revokes the grant on `dataset`.
+fn revoke_grant_on(lake: &Path, token: &str, dataset: &str) {
+    let grants = lagoa_ok(lake, &["grant", "list"]);
+    let grant = grants
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(dataset))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no grant on {dataset}: {grants}"))
+        .to_owned();
+    ok(
+        lagoa_env(
+            lake,
+            &["grant", "revoke", &grant, "--reason", "fim"],
+            &[("LAGOA_TOKEN", token)],
+        ),
+        &["grant", "revoke"],
+    );
+}
+
 /// The newest entry of the audit trail.
 #[test]
 fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
@@ -381,21 +400,7 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
     );
 
     // Revocation takes effect on the next query; so does expiry.
-    let grants = lagoa_ok(&lake, &["grant", "list"]);
-    let grant = grants
-        .lines()
-        .find(|l| l.split_whitespace().nth(1) == Some("obitos"))
-        .and_then(|l| l.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no grant on obitos: {grants}"))
-        .to_owned();
-    ok(
-        lagoa_env(
-            &lake,
-            &["grant", "revoke", &grant, "--reason", "fim"],
-            &[("LAGOA_TOKEN", &p.maria)],
-        ),
-        &["grant", "revoke"],
-    );
+    revoke_grant_on(&lake, &p.maria, "obitos");
     let out = query_as(&lake, &p.joao, Some(PURPOSE), "SELECT ano FROM obitos");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("read only through a grant"), "{stderr}");
@@ -671,15 +676,7 @@ fn the_limits_of_a_governed_query_end_it_clearly_and_are_audited() {
 async fn an_analyst_reads_an_earlier_state_under_the_policy_in_force_now() {
     let (dir, lake) = new_lake();
     let p = setup(dir.path(), &lake);
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    let then = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    let more = write_file(
-        dir.path(),
-        "populacao-2.csv",
-        "municipio,ano,habitantes\n260105,2024,3000\n",
-    );
-    ingest(&lake, &more, "populacao", &[]);
+    let then = populacao_grows(dir.path(), &lake);
 
     let count = |as_of: Option<&str>, dataset: &str, purpose: Option<&str>| {
         let sql = format!("SELECT count(*) AS n FROM {dataset}");
@@ -736,21 +733,7 @@ async fn an_analyst_reads_an_earlier_state_under_the_policy_in_force_now() {
     assert_eq!(answer.status(), reqwest::StatusCode::BAD_REQUEST);
 
     // The grant is revoked now: the past is closed to joao too.
-    let grants = lagoa_ok(&lake, &["grant", "list"]);
-    let grant = grants
-        .lines()
-        .find(|l| l.split_whitespace().nth(1) == Some("obitos"))
-        .and_then(|l| l.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no grant on obitos: {grants}"))
-        .to_owned();
-    ok(
-        lagoa_env(
-            &lake,
-            &["grant", "revoke", &grant, "--reason", "fim"],
-            &[("LAGOA_TOKEN", &p.maria)],
-        ),
-        &["grant", "revoke"],
-    );
+    revoke_grant_on(&lake, &p.maria, "obitos");
     let out = count(Some(&then), "obitos", Some(PURPOSE));
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -192,23 +192,36 @@ fn the_object_store_failing_mid_run_is_retried_or_fails_cleanly_with_nothing_vis
     //    `storage`, nothing of it is visible, and the retry commits once
     //    the store is back.
     write_file(&folder, "obitos_02.csv", &delivery(5000, 500));
+    down_for_an_attempt(&proxy, (&lake, &env), "obitos_s3", ("storage", "2500"));
+}
+
+/// Runs `source` with `proxy` down until one attempt has failed, checks
+/// that nothing of it is visible, brings the proxy back and checks that a
+/// retry committed: every failed attempt of class `class`, `count` rows in
+/// the end, no run left running.
+fn down_for_an_attempt(
+    proxy: &FaultProxy,
+    (lake, env): (&Path, &[(&str, &str)]),
+    source: &str,
+    (class, count_after): (&str, &str),
+) {
     proxy.set_down(true);
     let child = std::process::Command::new(lagoa_bin())
-        .args(["--lake", lake.to_str().unwrap(), "run", "obitos_s3"])
+        .args(["--lake", lake.to_str().unwrap(), "run", source])
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     wait_for("a failed attempt", Duration::from_secs(120), || {
-        source_runs(&lake, &env, "obitos_s3")
+        source_runs(lake, env, source)
             .iter()
             .any(|r| r["status"] == "failed")
     });
     // While it is down, nothing of the failed attempt is visible (the
-    // catalog still answers; the count needs the store, so check the
-    // snapshots instead).
-    let snapshots = lagoa_env(&lake, &["snapshots", "obitos_s3", "--format", "csv"], &env);
+    // catalog still answers; a count needs the service that is down, so
+    // check the snapshots instead).
+    let snapshots = lagoa_env(lake, &["snapshots", source, "--format", "csv"], env);
     let snapshots = csv_rows(&String::from_utf8_lossy(&snapshots.stdout));
     assert_eq!(
         snapshots.len(),
@@ -219,15 +232,15 @@ fn the_object_store_failing_mid_run_is_retried_or_fails_cleanly_with_nothing_vis
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "the retry commits once the store is back:\n{}",
+        "the retry commits once the service is back:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(count(&lake, &env, "obitos_s3").unwrap(), "2500");
-    let runs = source_runs(&lake, &env, "obitos_s3");
+    assert_eq!(count(lake, env, source).unwrap(), count_after);
+    let runs = source_runs(lake, env, source);
     let failed: Vec<_> = runs.iter().filter(|r| r["status"] == "failed").collect();
     assert!(!failed.is_empty(), "{runs:?}");
     assert!(
-        failed.iter().all(|r| r["error_class"] == "storage"),
+        failed.iter().all(|r| r["error_class"] == class),
         "{failed:?}"
     );
     let committed: Vec<_> = runs
@@ -371,49 +384,5 @@ fn a_kms_down_for_an_attempt_fails_it_as_keys_and_the_retry_commits() {
     assert_eq!(count(&lake, &env, "obitos_kms").unwrap(), "500");
 
     write_file(&folder, "obitos_02.csv", &delivery(5000, 300));
-    proxy.set_down(true);
-    let child = std::process::Command::new(lagoa_bin())
-        .args(["--lake", lake.to_str().unwrap(), "run", "obitos_kms"])
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for("a failed attempt", Duration::from_secs(120), || {
-        source_runs(&lake, &env, "obitos_kms")
-            .iter()
-            .any(|r| r["status"] == "failed")
-    });
-    let snapshots = lagoa_env(&lake, &["snapshots", "obitos_kms", "--format", "csv"], &env);
-    let snapshots = csv_rows(&String::from_utf8_lossy(&snapshots.stdout));
-    assert_eq!(
-        snapshots.len(),
-        1,
-        "only the first delivery's snapshot: {snapshots:?}"
-    );
-    proxy.set_down(false);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the retry commits once the KMS is back:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(count(&lake, &env, "obitos_kms").unwrap(), "800");
-    let runs = source_runs(&lake, &env, "obitos_kms");
-    let failed: Vec<_> = runs.iter().filter(|r| r["status"] == "failed").collect();
-    assert!(!failed.is_empty(), "{runs:?}");
-    assert!(
-        failed.iter().all(|r| r["error_class"] == "keys"),
-        "{failed:?}"
-    );
-    let committed: Vec<_> = runs
-        .iter()
-        .filter(|r| r["status"] == "committed")
-        .map(|r| r["attempts"].as_i64().unwrap())
-        .collect();
-    assert_eq!(committed.len(), 2, "{runs:?}");
-    assert!(
-        committed[1] >= 2,
-        "the second delivery committed on a retry: {runs:?}"
-    );
+    down_for_an_attempt(&proxy, (&lake, &env), "obitos_kms", ("keys", "800"));
 }

@@ -145,14 +145,7 @@ fn psql_reads_through_the_postgresql_port_under_the_same_policy() {
     }
 
     // An earlier state is a session setting: `lagoa.as_of`.
-    let then = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    let more = write_file(
-        dir.path(),
-        "populacao-2.csv",
-        "municipio,ano,habitantes\n260105,2024,3000\n",
-    );
-    ingest(&lake, &more, "populacao", &[]);
+    let then = populacao_grows(dir.path(), &lake);
     let set_then = format!("SET lagoa.as_of = '{then}'");
     let out = psql(
         port,

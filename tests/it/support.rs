@@ -597,6 +597,22 @@ pub fn ingest_populacao_amplo(dir: &Path, lake: &Path) {
     ingest(lake, &pop, "populacao", &["--level", "amplo"]);
 }
 
+/// A moment (RFC 3339), then a second delivery of `populacao` (one more
+/// municipality, three rows in all): reading as of that moment gives the
+/// first delivery's two rows.
+pub fn populacao_grows(dir: &Path, lake: &Path) -> String {
+    std::thread::sleep(Duration::from_millis(20));
+    let then = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    std::thread::sleep(Duration::from_millis(20));
+    let more = write_file(
+        dir,
+        "populacao-2.csv",
+        "municipio,ano,habitantes\n260105,2024,3000\n",
+    );
+    ingest(lake, &more, "populacao", &[]);
+    then
+}
+
 /// The provider's steward categorises `dataset` (provider `provider`),
 /// the analyst files a request for `purpose` (plus `request_args`, such as
 /// `--columns` or `--personal`), and the steward approves it.
