@@ -9,6 +9,7 @@ pub mod engine;
 pub mod guard;
 pub mod indicators;
 pub mod opendata;
+pub mod pg_functions;
 pub mod query;
 pub mod redact;
 pub mod report;

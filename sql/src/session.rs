@@ -148,6 +148,7 @@ impl GovernedSession {
         if reader.coordinator {
             register_audit(lake, &ctx)?;
         }
+        crate::pg_functions::register(&ctx, &reader.principal);
         Ok(GovernedSession {
             ctx,
             access,

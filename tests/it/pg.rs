@@ -396,3 +396,77 @@ with psycopg.connect(host="127.0.0.1", port=port, user="joao", password=token,
         "{entry}"
     );
 }
+
+/// What a client asks about the server and its session as it connects
+/// (psycopg here, on the extended protocol): a PostgreSQL version, who it
+/// is, its settings, harmless SETs reflected back, an unknown setting
+/// refused with PostgreSQL's code.
+#[test]
+fn clients_learn_the_server_and_their_session_as_from_postgresql() {
+    let Some(Psycopg {
+        python,
+        _dir,
+        lake: _,
+        s,
+        port,
+        _server,
+    }) = psycopg("clients_learn_the_server_and_their_session_as_from_postgresql")
+    else {
+        return;
+    };
+    let script = r#"
+import json, sys, psycopg
+port, token = sys.argv[1], sys.argv[2]
+out = {}
+with psycopg.connect(host="127.0.0.1", port=port, user="joao", password=token,
+                     dbname="lagoa", connect_timeout=10, autocommit=True) as conn:
+    out["version_number"] = conn.info.server_version
+    out["superuser"] = conn.info.parameter_status("is_superuser")
+    cur = conn.cursor()
+    cur.execute("SELECT version(), current_user, current_schema(), current_database()")
+    out["who"] = list(cur.fetchone())
+    for name in ["TimeZone", "search_path", "transaction_isolation", "standard_conforming_strings", "server_version"]:
+        cur.execute("SHOW " + name)
+        out[name] = cur.fetchone()[0]
+    cur.execute("SET TIME ZONE 'America/Sao_Paulo'")
+    cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    cur.execute("SHOW TimeZone")
+    out["TimeZone after"] = cur.fetchone()[0]
+    try:
+        cur.execute("SHOW no_such_setting")
+    except psycopg.Error as e:
+        out["unknown"] = e.sqlstate
+print(json.dumps(out), flush=True)
+"#;
+    let out = Command::new(python)
+        .args(["-c", script, &port.to_string(), &s.joao])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["version_number"], 160000, "{got}");
+    assert_eq!(got["superuser"], "off", "{got}");
+    let who = &got["who"];
+    assert!(
+        who[0]
+            .as_str()
+            .unwrap()
+            .starts_with("PostgreSQL 16.0 (Lagoa"),
+        "{got}"
+    );
+    assert_eq!(who[1], "joao");
+    assert_eq!((&who[2], &who[3]), (&"public".into(), &"lagoa".into()));
+    assert_eq!(got["search_path"], "public", "{got}");
+    assert_eq!(got["transaction_isolation"], "read committed", "{got}");
+    assert_eq!(got["standard_conforming_strings"], "on", "{got}");
+    assert!(
+        got["server_version"].as_str().unwrap().starts_with("16.0"),
+        "{got}"
+    );
+    assert_eq!(got["TimeZone after"], "America/Sao_Paulo", "{got}");
+    assert_eq!(got["unknown"], "42704", "{got}");
+}

@@ -83,6 +83,20 @@ impl Handlers {
         let mut parameters = DefaultServerParameterProvider::default();
         // Clients parse the leading version number.
         parameters.server_version = format!("16.0 (lagoa {})", env!("CARGO_PKG_VERSION"));
+        // Nobody is a superuser here: the port only reads, under the policy.
+        parameters.is_superuser = false;
+        let on_off = |b: bool| if b { "on" } else { "off" }.to_owned();
+        let settings = Arc::new(session::default_settings(&[
+            ("server_version", parameters.server_version.clone()),
+            ("server_encoding", parameters.server_encoding.clone()),
+            ("client_encoding", "UTF8".to_owned()),
+            ("integer_datetimes", on_off(parameters.integer_datetimes)),
+            ("search_path", parameters.search_path.clone()),
+            ("is_superuser", on_off(parameters.is_superuser)),
+            ("TimeZone", parameters.time_zone.clone()),
+            ("DateStyle", parameters.date_style.clone()),
+            ("IntervalStyle", parameters.interval_style.clone()),
+        ]));
         let lake = Arc::clone(queries.lake());
         let source = Arc::new(TokenSource { signins });
         let parser = Arc::new(Parser {
@@ -100,6 +114,7 @@ impl Handlers {
                 lake,
                 queries,
                 parser,
+                settings,
             }),
             cancel: Arc::new(DefaultCancelHandler::new(connections)),
         }
@@ -299,7 +314,11 @@ fn fatal(code: &str, message: String) -> PgWireError {
     )))
 }
 
-fn local_response(local: &Local, session: &Session) -> Response {
+fn local_response(
+    local: &Local,
+    session: &Session,
+    defaults: &std::collections::BTreeMap<String, String>,
+) -> Response {
     match local {
         Local::Begin => Response::TransactionStart(Tag::new("BEGIN")),
         Local::Commit => Response::TransactionEnd(Tag::new("COMMIT")),
@@ -319,10 +338,22 @@ fn local_response(local: &Local, session: &Session) -> Response {
             ))),
         },
         Local::ResetAll => {
-            session.set_purpose(None);
-            let _ = session.set_as_of(None);
+            session.reset_all();
             Response::Execution(Tag::new("RESET"))
         }
+        Local::Set(name, value) => {
+            let tag = if value.is_some() { "SET" } else { "RESET" };
+            session.set(name, value.clone());
+            Response::Execution(Tag::new(tag))
+        }
+        Local::Show(name) => match session.setting(name, defaults) {
+            Some(value) => encode::single_text(name, Some(value)),
+            None => Response::Error(Box::new(ErrorInfo::new(
+                "ERROR".into(),
+                "42704".into(),
+                format!("unrecognized configuration parameter \"{name}\""),
+            ))),
+        },
         Local::ShowAsOf => encode::single_text(session::AS_OF, session.as_of_text()),
     }
 }
@@ -331,6 +362,8 @@ struct Queries {
     lake: Arc<Lake>,
     queries: QueryService,
     parser: Arc<Parser>,
+    /// What `SHOW` answers for a setting no client changed.
+    settings: Arc<std::collections::BTreeMap<String, String>>,
 }
 
 impl Queries {
@@ -380,7 +413,7 @@ impl SimpleQueryHandler for Queries {
     {
         let (who, session) = principal(&self.lake, client).await?;
         if let Some(local) = local_command(query) {
-            return Ok(vec![local_response(&local, &session)]);
+            return Ok(vec![local_response(&local, &session, &self.settings)]);
         }
         Ok(vec![
             self.answer(&who, &session, (query, &[]), &Format::UnifiedText)
@@ -457,6 +490,7 @@ impl QueryParser for Parser {
         match statement {
             Statement::Local(Local::ShowPurpose) => Ok(encode::single_text_fields("lagoa.purpose")),
             Statement::Local(Local::ShowAsOf) => Ok(encode::single_text_fields(session::AS_OF)),
+            Statement::Local(Local::Show(name)) => Ok(encode::single_text_fields(name)),
             Statement::Local(_) => Ok(Vec::new()),
             Statement::Query { schema, .. } => {
                 fields(schema, format.unwrap_or(&Format::UnifiedText))
@@ -488,7 +522,7 @@ impl ExtendedQueryHandler for Queries {
     {
         let (who, session) = principal(&self.lake, client).await?;
         match &portal.statement.statement {
-            Statement::Local(local) => Ok(local_response(local, &session)),
+            Statement::Local(local) => Ok(local_response(local, &session, &self.settings)),
             Statement::Query {
                 sql,
                 params: described,

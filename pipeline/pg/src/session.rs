@@ -3,6 +3,7 @@
 //! answered without the query engine.
 
 use lagoa_lake::AsOf;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use zeroize::Zeroizing;
 
@@ -19,6 +20,33 @@ pub(crate) struct Session {
     purpose: Mutex<Option<String>>,
     /// `SET lagoa.as_of`: the text as set, and what it reads.
     as_of: Mutex<Option<(String, AsOf)>>,
+    /// Client settings (`SET TimeZone ...`), by lowercase name: accepted,
+    /// shown back by `SHOW`, with no effect on what is read.
+    settings: Mutex<BTreeMap<String, String>>,
+}
+
+/// The settings `SHOW` answers before a client sets them (the values the
+/// server announced at start-up, and PostgreSQL's defaults for the rest).
+pub(crate) fn default_settings(announced: &[(&str, String)]) -> BTreeMap<String, String> {
+    let mut settings: BTreeMap<String, String> = [
+        ("transaction_isolation", "read committed"),
+        ("default_transaction_isolation", "read committed"),
+        ("transaction_read_only", "on"),
+        ("standard_conforming_strings", "on"),
+        ("max_identifier_length", "63"),
+        ("lc_collate", "C.UTF-8"),
+        ("lc_ctype", "C.UTF-8"),
+        ("statement_timeout", "0"),
+        ("extra_float_digits", "1"),
+        ("application_name", ""),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    for (name, value) in announced {
+        settings.insert(name.to_ascii_lowercase(), value.clone());
+    }
+    settings
 }
 
 impl Session {
@@ -28,7 +56,41 @@ impl Session {
             token: login.token,
             purpose: Mutex::new(purpose),
             as_of: Mutex::new(None),
+            settings: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// A client setting as set, else its default; `None` for a name the
+    /// server does not know.
+    pub(crate) fn setting(
+        &self,
+        name: &str,
+        defaults: &BTreeMap<String, String>,
+    ) -> Option<String> {
+        let name = name.to_ascii_lowercase();
+        self.settings
+            .lock()
+            .expect("settings lock")
+            .get(&name)
+            .or_else(|| defaults.get(&name))
+            .cloned()
+    }
+
+    /// `SET name = value` (`None`: `RESET name`, back to the default).
+    pub(crate) fn set(&self, name: &str, value: Option<String>) {
+        let name = name.to_ascii_lowercase();
+        let mut settings = self.settings.lock().expect("settings lock");
+        match value {
+            Some(v) => settings.insert(name, v),
+            None => settings.remove(&name),
+        };
+    }
+
+    /// `RESET ALL`.
+    pub(crate) fn reset_all(&self) {
+        self.settings.lock().expect("settings lock").clear();
+        self.set_purpose(None);
+        *self.as_of.lock().expect("as_of lock") = None;
     }
 
     /// The state of the lake this session's queries read.
@@ -82,9 +144,14 @@ pub enum Local {
     SetAsOf(Option<String>),
     /// `RESET ALL`.
     ResetAll,
-    /// Other settings clients send (`SET extra_float_digits = 3`,
-    /// `DEALLOCATE ALL`...): accepted, with their tag.
+    /// Other statements clients send (`DEALLOCATE ALL`, `SET SESSION
+    /// CHARACTERISTICS ...`): accepted, with their tag.
     Accepted(String),
+    /// A client setting: `SET TimeZone = 'America/Sao_Paulo'`, `SET TIME
+    /// ZONE ...`; `None` from `RESET name`.
+    Set(String, Option<String>),
+    /// `SHOW name` of a setting.
+    Show(String),
     ShowPurpose,
     ShowAsOf,
 }
@@ -107,13 +174,22 @@ pub(crate) fn local_command(sql: &str) -> Option<Local> {
             let rest = strip_keyword(rest, "SESSION")
                 .or_else(|| strip_keyword(rest, "LOCAL"))
                 .unwrap_or(rest);
-            let (name, value) = split_assignment(rest)?;
+            if strip_keyword(rest, "CHARACTERISTICS").is_some() {
+                return Some(Local::Accepted("SET".into()));
+            }
+            let (name, value) = match strip_keyword(rest, "TIME").and_then(|r| {
+                let (word, value) = r.split_once(char::is_whitespace)?;
+                word.eq_ignore_ascii_case("ZONE").then_some(value)
+            }) {
+                Some(value) => ("timezone", value.trim()),
+                None => split_assignment(rest)?,
+            };
             if name.eq_ignore_ascii_case(PURPOSE) {
                 Some(Local::SetPurpose(Some(unquote(value))))
             } else if name.eq_ignore_ascii_case(AS_OF) {
                 Some(Local::SetAsOf(Some(unquote(value))))
             } else {
-                Some(Local::Accepted("SET".into()))
+                Some(Local::Set(name.to_owned(), Some(unquote(value))))
             }
         }
         "RESET" => {
@@ -124,13 +200,24 @@ pub(crate) fn local_command(sql: &str) -> Option<Local> {
                 Some(Local::SetAsOf(None))
             } else if name.eq_ignore_ascii_case("ALL") {
                 Some(Local::ResetAll)
+            } else if name.is_empty() {
+                None
             } else {
-                Some(Local::Accepted("RESET".into()))
+                Some(Local::Set(name.to_owned(), None))
             }
         }
         "SHOW" => match words.next() {
             Some(n) if n.eq_ignore_ascii_case(PURPOSE) => Some(Local::ShowPurpose),
             Some(n) if n.eq_ignore_ascii_case(AS_OF) => Some(Local::ShowAsOf),
+            // The engine's own: SHOW TABLES, SHOW COLUMNS ...
+            Some(n)
+                if ["TABLES", "COLUMNS", "FIELDS", "FULL", "ALL"]
+                    .iter()
+                    .any(|k| n.eq_ignore_ascii_case(k)) =>
+            {
+                None
+            }
+            Some(n) if words.next().is_none() => Some(Local::Show(n.to_owned())),
             _ => None,
         },
         _ => None,
@@ -224,7 +311,28 @@ mod tests {
         );
         assert_eq!(
             local_command("SET extra_float_digits = 3"),
+            Some(Local::Set("extra_float_digits".into(), Some("3".into())))
+        );
+        assert_eq!(
+            local_command("SET TIME ZONE 'America/Sao_Paulo'"),
+            Some(Local::Set(
+                "timezone".into(),
+                Some("America/Sao_Paulo".into())
+            ))
+        );
+        assert_eq!(
+            local_command(
+                "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED"
+            ),
             Some(Local::Accepted("SET".into()))
+        );
+        assert_eq!(
+            local_command("RESET TimeZone"),
+            Some(Local::Set("TimeZone".into(), None))
+        );
+        assert_eq!(
+            local_command("SHOW search_path"),
+            Some(Local::Show("search_path".into()))
         );
         assert_eq!(
             local_command("RESET lagoa.purpose"),
