@@ -436,6 +436,20 @@ with psycopg.connect(host="127.0.0.1", port=port, user="joao", password=token,
         cur.execute("SHOW no_such_setting")
     except psycopg.Error as e:
         out["unknown"] = e.sqlstate
+    # Binary results (pgJDBC switches to them after five executions): the
+    # same values as text, for every type the lake holds.
+    typed = ("SELECT DATE '2024-03-15' AS d, TIMESTAMP '2024-03-15 10:20:30.123456' AS ts, "
+             "CAST(-1234.50 AS DECIMAL(10,2)) AS n, CAST(0.05 AS DECIMAL(10,2)) AS small, true AS b, "
+             "CAST(1.5 AS DOUBLE) AS f, CAST(42 AS BIGINT) AS i, CAST(7 AS INT) AS i4, 'ação' AS t")
+    rows = {}
+    for binary in (False, True):
+        c = conn.cursor(binary=binary)
+        c.execute(typed)
+        rows[binary] = [repr(v) for v in c.fetchone()]
+    out["text_rows"], out["binary_rows"] = rows[False], rows[True]
+    c = conn.cursor(binary=True)
+    c.execute("SELECT municipio, habitantes FROM populacao ORDER BY municipio")
+    out["binary_populacao"] = [list(r) for r in c.fetchall()]
 print(json.dumps(out), flush=True)
 "#;
     let out = Command::new(python)
@@ -469,4 +483,23 @@ print(json.dumps(out), flush=True)
     );
     assert_eq!(got["TimeZone after"], "America/Sao_Paulo", "{got}");
     assert_eq!(got["unknown"], "42704", "{got}");
+    assert_eq!(got["binary_rows"], got["text_rows"], "{got}");
+    let text_rows = got["text_rows"].to_string();
+    for value in [
+        "datetime.date(2024, 3, 15)",
+        "datetime.datetime(2024, 3, 15, 10, 20, 30, 123456)",
+        "Decimal('-1234.50')",
+        "Decimal('0.05')",
+        "True",
+        "1.5",
+        "42",
+        "'ação'",
+    ] {
+        assert!(text_rows.contains(value), "{value} in {text_rows}");
+    }
+    assert_eq!(
+        got["binary_populacao"].as_array().unwrap().len(),
+        2,
+        "{got}"
+    );
 }

@@ -1,4 +1,5 @@
-//! Arrow results as PostgreSQL text rows, and query errors as SQLSTATEs.
+//! Arrow results as PostgreSQL rows (text, or binary for the columns a
+//! client asks so), and query errors as SQLSTATEs.
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Schema};
@@ -60,25 +61,25 @@ pub(crate) fn fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<Field
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            if format.is_binary(i) {
-                return Err(user_error(
-                    "0A000",
-                    "binary result columns are not supported; ask for text".into(),
-                ));
-            }
+            let wire = if format.is_binary(i) {
+                FieldFormat::Binary
+            } else {
+                FieldFormat::Text
+            };
             Ok(FieldInfo::new(
                 f.name().clone(),
                 None,
                 None,
                 pg_type(f.data_type()),
-                FieldFormat::Text,
+                wire,
             ))
         })
         .collect()
 }
 
 /// Every row of `batches` in PostgreSQL's text forms (`t`/`f`, timestamps
-/// with a space, bytea as `\x...`).
+/// with a space, bytea as `\x...`), or its binary forms for the columns
+/// whose field says binary.
 pub(crate) fn rows(
     fields: &Arc<Vec<FieldInfo>>,
     batches: &[RecordBatch],
@@ -99,6 +100,12 @@ pub(crate) fn rows(
             for (i, column) in batch.columns().iter().enumerate() {
                 if column.is_null(row) {
                     encoder.encode_field(&None::<&str>)?;
+                    continue;
+                }
+                if fields[i].format() == FieldFormat::Binary {
+                    // Bytes are written as they are: the binary form itself.
+                    let value = binary_value(column.as_ref(), row, &formatters[i].value(row));
+                    encoder.encode_field(&value)?;
                     continue;
                 }
                 match column.data_type() {
@@ -138,6 +145,181 @@ pub(crate) fn single_text(name: &str, value: Option<String>) -> Response {
         .encode_field(&value.as_deref())
         .map(|_| encoder.take_row());
     Response::Query(QueryResponse::new(fields, futures::stream::iter([row])))
+}
+
+/// A column's value in PostgreSQL's binary form for the type
+/// [`pg_type`] gives it (what pgJDBC asks for after five executions of a
+/// statement, and psycopg with `binary=True`).
+fn binary_value(column: &dyn Array, row: usize, text: &dyn std::fmt::Display) -> Vec<u8> {
+    use DataType::*;
+    use arrow::datatypes::{
+        Date32Type, Date64Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
+        Int64Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
+        Time64NanosecondType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+        TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type,
+    };
+    /// 2000-01-01, PostgreSQL's epoch, in Unix days and microseconds.
+    const PG_EPOCH_DAYS: i64 = 10_957;
+    const PG_EPOCH_MICROS: i64 = PG_EPOCH_DAYS * 86_400_000_000;
+    let micros = |value: i64, unit: &TimeUnit| match unit {
+        TimeUnit::Second => value.saturating_mul(1_000_000),
+        TimeUnit::Millisecond => value.saturating_mul(1_000),
+        TimeUnit::Microsecond => value,
+        TimeUnit::Nanosecond => value / 1_000,
+    };
+    match column.data_type() {
+        Boolean => vec![u8::from(column.as_boolean().value(row))],
+        Int8 => i16::from(column.as_primitive::<Int8Type>().value(row))
+            .to_be_bytes()
+            .to_vec(),
+        Int16 => column
+            .as_primitive::<Int16Type>()
+            .value(row)
+            .to_be_bytes()
+            .to_vec(),
+        UInt8 => i16::from(column.as_primitive::<UInt8Type>().value(row))
+            .to_be_bytes()
+            .to_vec(),
+        Int32 => column
+            .as_primitive::<Int32Type>()
+            .value(row)
+            .to_be_bytes()
+            .to_vec(),
+        UInt16 => i32::from(column.as_primitive::<UInt16Type>().value(row))
+            .to_be_bytes()
+            .to_vec(),
+        Int64 => column
+            .as_primitive::<Int64Type>()
+            .value(row)
+            .to_be_bytes()
+            .to_vec(),
+        UInt32 => i64::from(column.as_primitive::<UInt32Type>().value(row))
+            .to_be_bytes()
+            .to_vec(),
+        Float32 => column
+            .as_primitive::<Float32Type>()
+            .value(row)
+            .to_be_bytes()
+            .to_vec(),
+        Float64 => column
+            .as_primitive::<Float64Type>()
+            .value(row)
+            .to_be_bytes()
+            .to_vec(),
+        Float16 => f32::from(
+            column
+                .as_primitive::<arrow::datatypes::Float16Type>()
+                .value(row),
+        )
+        .to_be_bytes()
+        .to_vec(),
+        Date32 => {
+            let days = i64::from(column.as_primitive::<Date32Type>().value(row)) - PG_EPOCH_DAYS;
+            (days as i32).to_be_bytes().to_vec()
+        }
+        Date64 => {
+            let days = column
+                .as_primitive::<Date64Type>()
+                .value(row)
+                .div_euclid(86_400_000)
+                - PG_EPOCH_DAYS;
+            (days as i32).to_be_bytes().to_vec()
+        }
+        Timestamp(unit, _) => {
+            let value = match unit {
+                TimeUnit::Second => column.as_primitive::<TimestampSecondType>().value(row),
+                TimeUnit::Millisecond => {
+                    column.as_primitive::<TimestampMillisecondType>().value(row)
+                }
+                TimeUnit::Microsecond => {
+                    column.as_primitive::<TimestampMicrosecondType>().value(row)
+                }
+                TimeUnit::Nanosecond => column.as_primitive::<TimestampNanosecondType>().value(row),
+            };
+            (micros(value, unit) - PG_EPOCH_MICROS)
+                .to_be_bytes()
+                .to_vec()
+        }
+        Time32(unit) => {
+            let value = match unit {
+                TimeUnit::Second => i64::from(column.as_primitive::<Time32SecondType>().value(row)),
+                _ => i64::from(column.as_primitive::<Time32MillisecondType>().value(row)),
+            };
+            micros(value, unit).to_be_bytes().to_vec()
+        }
+        Time64(unit) => {
+            let value = match unit {
+                TimeUnit::Nanosecond => column.as_primitive::<Time64NanosecondType>().value(row),
+                _ => column.as_primitive::<Time64MicrosecondType>().value(row),
+            };
+            micros(value, unit).to_be_bytes().to_vec()
+        }
+        Binary => column.as_binary::<i32>().value(row).to_vec(),
+        LargeBinary => column.as_binary::<i64>().value(row).to_vec(),
+        BinaryView => column.as_binary_view().value(row).to_vec(),
+        FixedSizeBinary(_) => column.as_fixed_size_binary().value(row).to_vec(),
+        UInt64 | Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..) => {
+            numeric_binary(&text.to_string())
+        }
+        _ => text.to_string().into_bytes(),
+    }
+}
+
+/// A decimal's text (`-123.4500`) as PostgreSQL's binary NUMERIC: digit
+/// count, weight, sign, display scale, then base-10000 digits.
+fn numeric_binary(text: &str) -> Vec<u8> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (integer, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let integer = integer.trim_start_matches('0');
+    let scale = fraction.len();
+    // Group the integer part in fours from the right, the fraction from the left.
+    let pad_left = (4 - integer.len() % 4) % 4;
+    let integer = format!("{}{integer}", "0".repeat(pad_left));
+    let pad_right = (4 - fraction.len() % 4) % 4;
+    let fraction = format!("{fraction}{}", "0".repeat(pad_right));
+    let groups = |s: &str| -> Vec<i16> {
+        s.as_bytes()
+            .chunks(4)
+            .map(|c| {
+                std::str::from_utf8(c)
+                    .unwrap_or("0")
+                    .parse::<i16>()
+                    .unwrap_or(0)
+            })
+            .collect()
+    };
+    let int_groups = groups(&integer);
+    let mut digits: Vec<i16> = int_groups.clone();
+    digits.extend(groups(&fraction));
+    let mut weight = int_groups.len() as i16 - 1;
+    // No leading zero groups (a value below 1 has a negative weight).
+    while digits.first() == Some(&0) {
+        digits.remove(0);
+        weight -= 1;
+    }
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    if digits.is_empty() {
+        weight = 0;
+    }
+    let mut out = Vec::with_capacity(8 + 2 * digits.len());
+    out.extend_from_slice(&(digits.len() as i16).to_be_bytes());
+    out.extend_from_slice(&weight.to_be_bytes());
+    let sign: u16 = if negative && !digits.is_empty() {
+        0x4000
+    } else {
+        0
+    };
+    out.extend_from_slice(&sign.to_be_bytes());
+    out.extend_from_slice(&(scale as i16).to_be_bytes());
+    for d in digits {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+    out
 }
 
 /// A parameter sent in binary, as the text the query engine reads it
@@ -242,6 +424,21 @@ mod tests {
 
     fn numeric_bytes(words: &[u16]) -> Vec<u8> {
         words.iter().flat_map(|w| w.to_be_bytes()).collect()
+    }
+
+    #[test]
+    fn numeric_results_in_binary_read_back_as_written() {
+        for text in [
+            "123.4500",
+            "-0.0012",
+            "0",
+            "10000",
+            "1.5",
+            "-987654321.12",
+            "0.00",
+        ] {
+            assert_eq!(numeric(&numeric_binary(text)).unwrap(), text, "{text}");
+        }
     }
 
     #[test]

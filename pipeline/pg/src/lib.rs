@@ -9,7 +9,7 @@
 //! The purpose of queries on `especial` data is a session parameter:
 //! `SET lagoa.purpose = '...'`, or `options='-c lagoa.purpose=...'` when
 //! connecting. Transactions are accepted and mean nothing (the service only
-//! reads). Results are text; binary result columns are refused.
+//! reads). Results are text, or binary for the columns a client asks so.
 
 mod encode;
 mod session;
