@@ -577,6 +577,47 @@ fn tables_scanned(plan: &LogicalPlan) -> BTreeSet<String> {
 }
 
 /// Binds text parameters to the places of a planned statement.
+/// The type each placeholder is directly cast to in `plan`, subqueries
+/// included (`CAST($1 AS DATE)` gives `$1` the type DATE).
+fn placeholder_casts(
+    plan: &LogicalPlan,
+) -> std::collections::HashMap<String, datafusion::arrow::datatypes::DataType> {
+    use datafusion::common::tree_node::TreeNode;
+    use datafusion::logical_expr::{Cast, Expr, TryCast};
+    let mut found = std::collections::HashMap::new();
+    let _ = plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                let (inner, to) = match e {
+                    Expr::Cast(Cast { expr, field }) => (expr, field.data_type()),
+                    Expr::TryCast(TryCast { expr, field }) => (expr, field.data_type()),
+                    _ => return Ok(TreeNodeRecursion::Continue),
+                };
+                if let Expr::Placeholder(p) = inner.as_ref() {
+                    found.entry(p.id.clone()).or_insert_with(|| to.clone());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    });
+    found
+}
+
+/// A parameter's text as the engine parses it for `data_type`: a date may
+/// come with a time zone, as pgJDBC sends `java.sql.Date` (`2024-01-02
+/// +00`), which PostgreSQL's date input ignores.
+fn as_typed_text(text: &str, data_type: &datafusion::arrow::datatypes::DataType) -> String {
+    use datafusion::arrow::datatypes::DataType;
+    if matches!(data_type, DataType::Date32 | DataType::Date64)
+        && let Some((date, zone)) = text.trim().split_once(' ')
+        && zone.starts_with(['+', '-'])
+        && zone[1..].chars().all(|c| c.is_ascii_digit() || c == ':')
+    {
+        return date.to_owned();
+    }
+    text.to_owned()
+}
+
 fn bind(df: DataFrame, params: &[Option<String>]) -> Result<DataFrame, QueryError> {
     use datafusion::arrow::datatypes::DataType;
     use datafusion::scalar::ScalarValue;
@@ -587,19 +628,24 @@ fn bind(df: DataFrame, params: &[Option<String>]) -> Result<DataFrame, QueryErro
         .logical_plan()
         .get_parameter_types()
         .map_err(QueryError::failed)?;
+    let cast_to = placeholder_casts(df.logical_plan());
     let values = params
         .iter()
         .enumerate()
         .map(|(i, text)| {
             let place = format!("${}", i + 1);
+            // The type the query gives the place; for a place the planner
+            // leaves open, the type it is cast to (`CAST($1 AS DATE)`), as
+            // PostgreSQL resolves an untyped parameter from its context.
             let data_type = types
                 .get(&place)
                 .cloned()
                 .flatten()
+                .or_else(|| cast_to.get(&place).cloned())
                 .unwrap_or(DataType::Utf8);
             match text {
                 None => ScalarValue::try_from(&data_type),
-                Some(t) => ScalarValue::try_from_string(t.clone(), &data_type),
+                Some(t) => ScalarValue::try_from_string(as_typed_text(t, &data_type), &data_type),
             }
             .map_err(|e| QueryError::failed(format!("parameter {place}: {e}")))
         })
@@ -686,5 +732,50 @@ impl std::fmt::Debug for Answer {
             .field("columns", &self.columns)
             .field("grants", &self.grants)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::DataType;
+
+    #[test]
+    fn a_date_parameter_may_carry_a_time_zone_as_pgjdbc_sends_it() {
+        assert_eq!(
+            as_typed_text("2024-01-02 +00", &DataType::Date32),
+            "2024-01-02"
+        );
+        assert_eq!(
+            as_typed_text("2024-01-02 -03:00", &DataType::Date32),
+            "2024-01-02"
+        );
+        assert_eq!(as_typed_text("2024-01-02", &DataType::Date32), "2024-01-02");
+        // Only dates: a text parameter is left as it is.
+        assert_eq!(
+            as_typed_text("2024-01-02 +00", &DataType::Utf8),
+            "2024-01-02 +00"
+        );
+        assert_eq!(
+            as_typed_text("2024-01-02 ab", &DataType::Date32),
+            "2024-01-02 ab"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_placeholder_left_open_takes_the_type_it_is_cast_to() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        let df = ctx
+            .sql("SELECT CAST($1 AS DATE) AS d, $2 + 1 AS n")
+            .await
+            .unwrap();
+        let casts = placeholder_casts(df.logical_plan());
+        assert_eq!(casts.get("$1"), Some(&DataType::Date32));
+        let bound = bind(df, &[Some("2024-01-02 +00".into()), Some("41".into())]).unwrap();
+        let batches = bound.collect().await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        assert!(text.contains("2024-01-02") && text.contains("42"), "{text}");
     }
 }

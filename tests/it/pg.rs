@@ -503,3 +503,62 @@ print(json.dumps(out), flush=True)
         "{got}"
     );
 }
+
+/// The real pgJDBC driver (Debian's `libpostgresql-jdbc-java`, what DBeaver
+/// and most Java BI tools embed): prepared statements executed twenty
+/// times (binary results from the sixth), integer, numeric and date
+/// parameters, and a syntax error answered as one.
+#[test]
+fn pgjdbc_runs_prepared_statements_past_its_binary_switch() {
+    let test = "pgjdbc_runs_prepared_statements_past_its_binary_switch";
+    let driver = Path::new("/usr/share/java/postgresql.jar");
+    if !driver.exists() || Command::new("javac").arg("-version").output().is_err() {
+        skip(
+            test,
+            "no pgJDBC or JDK: run scripts/bootstrap (libpostgresql-jdbc-java, default-jdk-headless)",
+        );
+        return;
+    }
+    let (dir, lake) = new_lake();
+    let s = setup(dir.path(), &lake);
+    let port = free_port();
+    let (_server, _base) = serve(&lake, Some(port));
+    let classes = dir.path().join("classes");
+    let javac = Command::new("javac")
+        .arg("-cp")
+        .arg(driver)
+        .arg("-d")
+        .arg(&classes)
+        .arg(repo_root().join("tests/java/JdbcClient.java"))
+        .output()
+        .unwrap();
+    assert!(
+        javac.status.success(),
+        "{}",
+        String::from_utf8_lossy(&javac.stderr)
+    );
+    let out = Command::new("java")
+        .arg("-cp")
+        .arg(format!("{}:{}", driver.display(), classes.display()))
+        .args(["JdbcClient", &port.to_string(), "joao", &s.joao])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("server 16.0"), "{stdout}");
+    assert!(
+        stdout.contains("numeric and int parameters, 20 runs: 1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "date parameter and typed results, 20 runs: 2024-01-02 2024-03-15 1500.50 1234.50 true 1.5"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("syntax error: 42601"), "{stdout}");
+}

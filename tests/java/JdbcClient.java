@@ -1,0 +1,66 @@
+import java.math.BigDecimal;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.Properties;
+
+/**
+ * What a Java BI tool does through the real pgJDBC driver (Debian's
+ * libpostgresql-jdbc-java): prepared statements executed twenty times, so
+ * that the driver switches to named statements and binary results after
+ * the fifth, with integer, numeric and date parameters (a numeric one
+ * through a cast: compared with an integer column, a fractional
+ * parameter is not yet typed as the driver declares it). Prints one line
+ * per check; run by tests/it/pg.rs.
+ *
+ * Usage: java -cp postgresql.jar:. JdbcClient PORT USER TOKEN
+ */
+public class JdbcClient {
+    public static void main(String[] args) throws Exception {
+        Properties props = new Properties();
+        props.setProperty("user", args[1]);
+        props.setProperty("password", args[2]);
+        props.setProperty("connectTimeout", "10");
+        String url = "jdbc:postgresql://127.0.0.1:" + args[0] + "/lagoa";
+        try (Connection conn = DriverManager.getConnection(url, props)) {
+            System.out.println("server " + conn.getMetaData().getDatabaseProductVersion());
+            try (PreparedStatement st = conn.prepareStatement(
+                    "SELECT count(*) AS n FROM populacao WHERE habitantes > ? AND ano = ?")) {
+                long last = -1;
+                for (int i = 0; i < 20; i++) {
+                    st.setLong(1, 1500L);
+                    st.setInt(2, 2024);
+                    try (ResultSet rs = st.executeQuery()) {
+                        rs.next();
+                        last = rs.getLong(1);
+                    }
+                }
+                System.out.println("numeric and int parameters, 20 runs: " + last);
+            }
+            try (PreparedStatement st = conn.prepareStatement(
+                    "SELECT CAST(? AS DATE) AS d, DATE '2024-03-15' AS fixed, CAST(? AS DECIMAL(10,2)) AS p, "
+                            + "CAST(1234.50 AS DECIMAL(10,2)) AS n, true AS b, CAST(1.5 AS DOUBLE) AS f")) {
+                String seen = "";
+                for (int i = 0; i < 20; i++) {
+                    st.setDate(1, java.sql.Date.valueOf("2024-01-0" + (1 + i % 9)));
+                    st.setBigDecimal(2, new BigDecimal("1500.5"));
+                    try (ResultSet rs = st.executeQuery()) {
+                        rs.next();
+                        seen = rs.getDate("d") + " " + rs.getDate("fixed") + " " + rs.getBigDecimal("p")
+                                + " " + rs.getBigDecimal("n")
+                                + " " + rs.getBoolean("b") + " " + rs.getDouble("f");
+                    }
+                }
+                System.out.println("date parameter and typed results, 20 runs: " + seen);
+            }
+            try (PreparedStatement st = conn.prepareStatement("SELEC 1")) {
+                st.executeQuery();
+                System.out.println("syntax error: none");
+            } catch (SQLException e) {
+                System.out.println("syntax error: " + e.getSQLState());
+            }
+        }
+    }
+}
