@@ -5,9 +5,11 @@
 //! `VALUES` and set operations), `EXPLAIN` of such a query, `SHOW TABLES`,
 //! `SHOW COLUMNS` and `DESCRIBE`. Refused, with the reason: DDL, DML,
 //! `COPY`, `SET`, transactions, `CREATE`/`ATTACH` anything; table
-//! functions and anything that names a file or URL; the catalog schemas
-//! (`information_schema`, `pg_catalog`, `system`) unless the caller may
-//! read them; statements longer than the limit. The planner then runs the
+//! functions and anything that names a file or URL; the `system` schema
+//! unless the caller may read it (coordinators and admins); statements
+//! longer than the limit. `information_schema` and `pg_catalog` are open to
+//! everyone: they are built from the caller's own session, so they list
+//! only the tables and columns the caller may read. The planner then runs the
 //! statement with DDL, DML and statements disabled as a second fence.
 //!
 //! The statement's shape is bounded here too, before anything plans it:
@@ -34,8 +36,7 @@ use std::ops::ControlFlow;
 pub struct GuardLimits {
     /// Longest statement accepted, in bytes.
     pub max_sql_bytes: usize,
-    /// May read `information_schema`, `pg_catalog` and `system`
-    /// (coordinators and admins).
+    /// May read the `system` schema (coordinators and admins).
     pub catalog_schemas: bool,
     /// Deepest nesting of expressions, subqueries and set operations.
     pub max_depth: usize,
@@ -109,7 +110,9 @@ pub enum Denial {
     TooManyRelations { max: u64 },
 }
 
-const CATALOG_SCHEMAS: [&str; 3] = ["information_schema", "pg_catalog", "system"];
+/// Schemas only coordinators and admins read (the lake's runs, files and
+/// audit trail), whatever their grants.
+const RESTRICTED_SCHEMAS: [&str; 1] = ["system"];
 
 /// Checks one analyst statement.
 pub fn check(sql: &str, limits: &GuardLimits) -> Result<CheckedSql, Denial> {
@@ -420,7 +423,7 @@ impl Walk<'_> {
         let lower = joined.to_lowercase();
         if parts.len() > 1 {
             let schema = parts[parts.len() - 2].to_lowercase();
-            if CATALOG_SCHEMAS.contains(&schema.as_str()) && !self.limits.catalog_schemas {
+            if RESTRICTED_SCHEMAS.contains(&schema.as_str()) && !self.limits.catalog_schemas {
                 return self.deny(Denial::CatalogSchema(schema));
             }
         }
@@ -528,10 +531,6 @@ mod tests {
                 "reading files",
             ),
             ("SELECT * FROM \"s3://bucket/x.parquet\"", "reading files"),
-            (
-                "SELECT * FROM information_schema.columns",
-                "information_schema schema",
-            ),
             ("SELECT * FROM system.audit", "system schema"),
             ("SELECT * INTO copia FROM obitos", "SELECT INTO"),
             ("EXPLAIN DELETE FROM obitos", "DELETE"),
@@ -548,6 +547,10 @@ mod tests {
             ..Default::default()
         };
         assert!(check("SELECT * FROM system.audit", &coordinator).is_ok());
+        // The session's own catalog is everyone's.
+        let analyst = GuardLimits::default();
+        assert!(check("SELECT * FROM information_schema.columns", &analyst).is_ok());
+        assert!(check("SELECT relname FROM pg_catalog.pg_class", &analyst).is_ok());
     }
 
     /// Runs `f` on a thread with a large stack, as the query engine does:

@@ -348,7 +348,7 @@ impl QueryService {
             &reader,
             &grants,
             self.limits.max_value_bytes,
-            request.as_of,
+            (request.as_of, asks_pg_catalog(request.sql)),
         )
         .await?;
         if request.as_of != AsOf::Latest {
@@ -577,6 +577,16 @@ fn tables_scanned(plan: &LogicalPlan) -> BTreeSet<String> {
 }
 
 /// Binds text parameters to the places of a planned statement.
+/// Whether a statement uses PostgreSQL's catalog (its tables or the
+/// functions clients call with them): only then is it set up, as it costs
+/// a few milliseconds a session.
+fn asks_pg_catalog(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    ["pg_", "_privilege", "format_type", "quote_ident"]
+        .iter()
+        .any(|word| lower.contains(word))
+}
+
 /// The type each placeholder is directly cast to in `plan`, subqueries
 /// included (`CAST($1 AS DATE)` gives `$1` the type DATE).
 fn placeholder_casts(

@@ -48,7 +48,7 @@ impl GovernedSession {
         reader: &Reader,
         grants: &[Grant],
         max_value_bytes: usize,
-        as_of: AsOf,
+        (as_of, pg_catalog): (AsOf, bool),
     ) -> Result<Self, LakeError> {
         let now = lake.catalog.resolve(&AsOf::Latest).await?;
         let snapshot = match as_of {
@@ -147,6 +147,16 @@ impl GovernedSession {
         }
         if reader.coordinator {
             register_audit(lake, &ctx)?;
+        }
+        if pg_catalog {
+            // PostgreSQL's catalog, built from this session's own tables:
+            // what BI tools browse, listing only what the reader may read.
+            datafusion_pg_catalog::setup_pg_catalog(
+                &ctx,
+                "datafusion",
+                datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider,
+            )
+            .map_err(|e| LakeError::Invalid(format!("the PostgreSQL catalog: {e}")))?;
         }
         crate::pg_functions::register(&ctx, &reader.principal);
         Ok(GovernedSession {

@@ -141,8 +141,8 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
         (
             &p.ana,
             None,
-            "SELECT * FROM information_schema.columns",
-            Err("information_schema schema"),
+            "SELECT table_name, column_name FROM information_schema.columns",
+            Ok("table_name,column_name"),
         ),
         (
             &p.ana,
@@ -738,4 +738,74 @@ async fn an_analyst_reads_an_earlier_state_under_the_policy_in_force_now() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("read only through a grant"), "{stderr}");
+}
+
+/// The catalogs a BI tool browses (`information_schema`, PostgreSQL's
+/// `pg_catalog`) are built from the reader's own session: a dataset without
+/// a grant is not there, not even its name, and of a granted dataset only
+/// the columns the grant gives; statistics reveal nothing of the lake.
+#[test]
+fn the_catalogs_list_only_what_the_reader_may_read() {
+    let (dir, lake) = new_lake();
+    let p = setup(dir.path(), &lake);
+    let names = |token: &str, purpose: Option<&str>, sql: &str| -> Vec<String> {
+        let out = query_as(&lake, token, purpose, sql);
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        csv_rows(&String::from_utf8_lossy(&out.stdout))
+            .into_iter()
+            .map(|r| r.join("."))
+            .collect()
+    };
+    let tables = "SELECT table_name FROM information_schema.tables \
+                  WHERE table_schema = 'public' ORDER BY table_name";
+    let pg_tables = "SELECT c.relname FROM pg_catalog.pg_class c \
+                     JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid \
+                     WHERE n.nspname = 'public' ORDER BY c.relname";
+    let columns = |dataset: &str| {
+        format!(
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_name = '{dataset}' ORDER BY column_name"
+        )
+    };
+    let attributes = |dataset: &str| {
+        format!(
+            "SELECT a.attname FROM pg_catalog.pg_attribute a \
+             JOIN pg_catalog.pg_class c ON a.attrelid = c.oid \
+             WHERE c.relname = '{dataset}' AND a.attnum > 0 ORDER BY a.attname"
+        )
+    };
+    // ana holds no grant on obitos: it is nowhere in her catalogs.
+    for sql in [tables, pg_tables] {
+        let seen = names(&p.ana, None, sql);
+        assert!(seen.contains(&"populacao".to_owned()), "{sql}: {seen:?}");
+        assert!(
+            !seen.iter().any(|t| t == "obitos" || t == "nascidos"),
+            "{sql}: {seen:?}"
+        );
+    }
+    assert!(names(&p.ana, None, &columns("obitos")).is_empty());
+    assert!(names(&p.ana, None, &attributes("obitos")).is_empty());
+    // joao's grant gives ano, municipio and cpf (under its purpose): those,
+    // and not nome or idade.
+    let granted = vec!["ano".to_owned(), "cpf".into(), "municipio".into()];
+    assert_eq!(names(&p.joao, Some(PURPOSE), &columns("obitos")), granted);
+    assert_eq!(
+        names(&p.joao, Some(PURPOSE), &attributes("obitos")),
+        granted
+    );
+    // Statistics: nothing of the lake's tables (the rows there are
+    // PostgreSQL's own system catalogs', below the first user OID).
+    let stats = names(
+        &p.joao,
+        Some(PURPOSE),
+        "SELECT count(*) FROM pg_catalog.pg_statistic WHERE starelid >= 16384",
+    );
+    assert_eq!(stats, vec!["0".to_owned()], "{stats:?}");
+    // Browsing the catalog is on the record as a query, not a denial.
+    let entry = last_audit(&lake);
+    assert_eq!(entry["outcome"], "ok", "{entry}");
 }
