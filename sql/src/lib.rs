@@ -14,6 +14,8 @@ pub mod query;
 pub mod redact;
 pub mod report;
 pub mod session;
+#[cfg(test)]
+mod test_support;
 
 pub use engine::{EngineLimits, QueryEngine};
 pub use guard::{CheckedSql, Denial, GuardLimits, StatementKind, check};

@@ -79,16 +79,12 @@ mod tests {
     async fn clients_get_a_postgresql_version_and_who_they_are() {
         let ctx = SessionContext::new();
         register(&ctx, "joao");
-        let batches = ctx
-            .sql("SELECT version() AS v, current_user AS u, current_schema() AS s, current_database() AS d")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string();
+        let text = crate::test_support::answer_text(
+            ctx.sql("SELECT version() AS v, current_user AS u, current_schema() AS s, current_database() AS d")
+                .await
+                .unwrap(),
+        )
+        .await;
         assert!(text.contains("PostgreSQL 16.0 (Lagoa"), "{text}");
         assert!(text.contains("joao"), "{text}");
         assert!(text.contains("public") && text.contains("lagoa"), "{text}");

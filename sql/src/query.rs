@@ -782,10 +782,7 @@ mod tests {
         let casts = placeholder_casts(df.logical_plan());
         assert_eq!(casts.get("$1"), Some(&DataType::Date32));
         let bound = bind(df, &[Some("2024-01-02 +00".into()), Some("41".into())]).unwrap();
-        let batches = bound.collect().await.unwrap();
-        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string();
+        let text = crate::test_support::answer_text(bound).await;
         assert!(text.contains("2024-01-02") && text.contains("42"), "{text}");
     }
 }

@@ -679,16 +679,12 @@ mod tests {
         let e = run(&ctx, sql).await.unwrap_err().to_string();
         assert!(e.contains("concat would produce more"), "{e}");
         // The operator keeps its meaning and its name.
-        let batches = ctx
-            .sql("SELECT 'a' || NULL AS n, 'a' || 'b' || 1 AS s")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string();
+        let text = crate::test_support::answer_text(
+            ctx.sql("SELECT 'a' || NULL AS n, 'a' || 'b' || 1 AS s")
+                .await
+                .unwrap(),
+        )
+        .await;
         assert!(
             text.contains("| n | s   |") && text.contains("|   | ab1 |"),
             "{text}"
