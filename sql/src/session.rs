@@ -159,6 +159,9 @@ impl GovernedSession {
             .map_err(|e| LakeError::Invalid(format!("the PostgreSQL catalog: {e}")))?;
         }
         crate::pg_functions::register(&ctx, &reader.principal);
+        if pg_catalog {
+            crate::pg_functions::qualify(&ctx);
+        }
         Ok(GovernedSession {
             ctx,
             access,

@@ -425,6 +425,9 @@ with psycopg.connect(host="127.0.0.1", port=port, user="joao", password=token,
     cur = conn.cursor()
     cur.execute("SELECT version(), current_user, current_schema(), current_database()")
     out["who"] = list(cur.fetchone())
+    # As SQLAlchemy and psql call them: qualified, and the catalog's own.
+    cur.execute("SELECT pg_catalog.version(), pg_catalog.format_type(23, NULL)")
+    out["qualified"] = list(cur.fetchone())
     for name in ["TimeZone", "search_path", "transaction_isolation", "standard_conforming_strings", "server_version"]:
         cur.execute("SHOW " + name)
         out[name] = cur.fetchone()[0]
@@ -474,6 +477,8 @@ print(json.dumps(out), flush=True)
     );
     assert_eq!(who[1], "joao");
     assert_eq!((&who[2], &who[3]), (&"public".into(), &"lagoa".into()));
+    assert_eq!(got["qualified"][0], who[0], "{got}");
+    assert_eq!(got["qualified"][1], "integer", "{got}");
     assert_eq!(got["search_path"], "public", "{got}");
     assert_eq!(got["transaction_isolation"], "read committed", "{got}");
     assert_eq!(got["standard_conforming_strings"], "on", "{got}");
