@@ -435,6 +435,19 @@ with psycopg.connect(host="127.0.0.1", port=port, user="joao", password=token,
     cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED")
     cur.execute("SHOW TimeZone")
     out["TimeZone after"] = cur.fetchone()[0]
+    cur.execute("SHOW TRANSACTION ISOLATION LEVEL")
+    out["isolation"] = cur.fetchone()[0]
+    # psycopg's nested transactions are savepoints; one rolled back too.
+    with conn.transaction():
+        with conn.transaction():
+            cur.execute("SELECT 1")
+            out["nested"] = cur.fetchone()[0]
+        try:
+            with conn.transaction():
+                cur.execute("SELECT 2")
+                raise RuntimeError("undo")
+        except RuntimeError:
+            out["rolled_back_to_savepoint"] = True
     try:
         cur.execute("SHOW no_such_setting")
     except psycopg.Error as e:
@@ -488,6 +501,9 @@ print(json.dumps(out), flush=True)
     );
     assert_eq!(got["TimeZone after"], "America/Sao_Paulo", "{got}");
     assert_eq!(got["unknown"], "42704", "{got}");
+    assert_eq!(got["isolation"], "read committed", "{got}");
+    assert_eq!(got["nested"], 1, "{got}");
+    assert_eq!(got["rolled_back_to_savepoint"], true, "{got}");
     assert_eq!(got["binary_rows"], got["text_rows"], "{got}");
     let text_rows = got["text_rows"].to_string();
     for value in [

@@ -167,7 +167,13 @@ pub(crate) fn local_command(sql: &str) -> Option<Local> {
     match first.as_str() {
         "BEGIN" | "START" => Some(Local::Begin),
         "COMMIT" | "END" => Some(Local::Commit),
+        // Savepoints (psycopg's nested transactions) mean nothing either;
+        // rolling back to one leaves the transaction open.
+        "ROLLBACK" if words.next().is_some_and(|w| w.eq_ignore_ascii_case("TO")) => {
+            Some(Local::Accepted("ROLLBACK".into()))
+        }
         "ROLLBACK" | "ABORT" => Some(Local::Rollback),
+        "SAVEPOINT" | "RELEASE" => Some(Local::Accepted(first)),
         "DEALLOCATE" | "DISCARD" => Some(Local::Accepted(first)),
         "SET" => {
             let rest = sql[3..].trim_start();
@@ -205,6 +211,23 @@ pub(crate) fn local_command(sql: &str) -> Option<Local> {
             } else {
                 Some(Local::Set(name.to_owned(), None))
             }
+        }
+        // The SQL standard's spellings of two settings.
+        "SHOW"
+            if sql[4..]
+                .split_whitespace()
+                .map(str::to_ascii_uppercase)
+                .eq(["TRANSACTION", "ISOLATION", "LEVEL"]) =>
+        {
+            Some(Local::Show("transaction_isolation".into()))
+        }
+        "SHOW"
+            if sql[4..]
+                .split_whitespace()
+                .map(str::to_ascii_uppercase)
+                .eq(["TIME", "ZONE"]) =>
+        {
+            Some(Local::Show("TimeZone".into()))
         }
         "SHOW" => match words.next() {
             Some(n) if n.eq_ignore_ascii_case(PURPOSE) => Some(Local::ShowPurpose),
@@ -333,6 +356,23 @@ mod tests {
         assert_eq!(
             local_command("SHOW search_path"),
             Some(Local::Show("search_path".into()))
+        );
+        assert_eq!(
+            local_command("show transaction isolation level"),
+            Some(Local::Show("transaction_isolation".into()))
+        );
+        assert_eq!(
+            local_command("SAVEPOINT _pg3_1"),
+            Some(Local::Accepted("SAVEPOINT".into()))
+        );
+        assert_eq!(
+            local_command("ROLLBACK TO SAVEPOINT _pg3_1"),
+            Some(Local::Accepted("ROLLBACK".into()))
+        );
+        assert_eq!(local_command("ROLLBACK"), Some(Local::Rollback));
+        assert_eq!(
+            local_command("SHOW TIME ZONE"),
+            Some(Local::Show("TimeZone".into()))
         );
         assert_eq!(
             local_command("RESET lagoa.purpose"),
