@@ -55,8 +55,146 @@ fn interned(name: String) -> &'static str {
     leaked
 }
 
+/// PostgreSQL's OIDs of the types a lake's columns and clients' probes
+/// name (`pg_type` holds the same); `to_regtype` of any other name is NULL,
+/// as on a server without that type (psycopg asks for `hstore`).
+const TYPE_OIDS: &[(&str, i32)] = &[
+    ("bool", 16),
+    ("boolean", 16),
+    ("bytea", 17),
+    ("int8", 20),
+    ("bigint", 20),
+    ("int2", 21),
+    ("smallint", 21),
+    ("int4", 23),
+    ("integer", 23),
+    ("text", 25),
+    ("oid", 26),
+    ("json", 114),
+    ("float4", 700),
+    ("real", 700),
+    ("float8", 701),
+    ("double precision", 701),
+    ("varchar", 1043),
+    ("character varying", 1043),
+    ("date", 1082),
+    ("time", 1083),
+    ("timestamp", 1114),
+    ("timestamp without time zone", 1114),
+    ("timestamptz", 1184),
+    ("timestamp with time zone", 1184),
+    ("interval", 1186),
+    ("numeric", 1700),
+    ("uuid", 2950),
+    ("jsonb", 3802),
+];
+
+/// `to_regtype(name)`: the type's OID, or NULL when there is no such type.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ToRegtype {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ToRegtype {
+    fn name(&self) -> &str {
+        "to_regtype"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int32)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::array::{Array, Int32Array, StringArray};
+        let lookup = |name: Option<&str>| {
+            name.and_then(|n| {
+                let n = n
+                    .trim()
+                    .trim_start_matches("pg_catalog.")
+                    .to_ascii_lowercase();
+                TYPE_OIDS.iter().find(|(t, _)| *t == n).map(|(_, oid)| *oid)
+            })
+        };
+        match &args.args[0] {
+            ColumnarValue::Scalar(value) => {
+                let name = match value {
+                    ScalarValue::Utf8(s) | ScalarValue::LargeUtf8(s) | ScalarValue::Utf8View(s) => {
+                        s.as_deref()
+                    }
+                    _ => None,
+                };
+                Ok(ColumnarValue::Scalar(ScalarValue::Int32(lookup(name))))
+            }
+            ColumnarValue::Array(array) => {
+                let text = datafusion::arrow::compute::cast(array, &DataType::Utf8)?;
+                let text = text
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("cast to Utf8");
+                let oids: Int32Array = (0..text.len())
+                    .map(|i| lookup((!text.is_null(i)).then(|| text.value(i))))
+                    .collect();
+                Ok(ColumnarValue::Array(std::sync::Arc::new(oids)))
+            }
+        }
+    }
+}
+
+/// `pg_type_is_visible(oid)` and its kin: everything a session holds is on
+/// its search path (it holds only what the reader may read).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Visible {
+    name: &'static str,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Visible {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        Ok(match &args.args[0] {
+            ColumnarValue::Scalar(v) => {
+                ColumnarValue::Scalar(ScalarValue::Boolean((!v.is_null()).then_some(true)))
+            }
+            ColumnarValue::Array(a) => {
+                let visible: datafusion::arrow::array::BooleanArray = (0..a.len())
+                    .map(|i| (!a.is_null(i)).then_some(true))
+                    .collect();
+                ColumnarValue::Array(std::sync::Arc::new(visible))
+            }
+        })
+    }
+}
+
 /// Registers the functions in `ctx`, answering for `user`.
 pub fn register(ctx: &SessionContext, user: &str) {
+    for name in [
+        "pg_type_is_visible",
+        "pg_function_is_visible",
+        "pg_collation_is_visible",
+    ] {
+        ctx.register_udf(ScalarUDF::new_from_impl(Visible {
+            name,
+            signature: Signature::any(1, Volatility::Stable),
+        }));
+    }
+    ctx.register_udf(ScalarUDF::new_from_impl(ToRegtype {
+        signature: Signature::string(1, Volatility::Stable),
+    }));
     for (name, value) in [
         ("version", version_text()),
         ("current_database", "lagoa".to_owned()),
@@ -125,5 +263,12 @@ mod tests {
         assert!(text.contains("joao"), "{text}");
         assert!(text.contains("public") && text.contains("lagoa"), "{text}");
         assert!(text.contains("| a "), "{text}");
+        let types = crate::test_support::answer_text(
+            ctx.sql("SELECT to_regtype('int4') AS i, to_regtype('hstore') AS h")
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert!(types.contains("| 23 |"), "{types}");
     }
 }

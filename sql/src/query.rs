@@ -295,10 +295,9 @@ impl QueryService {
             .run(&request.principal.name, cancel, |threads| async move {
                 let opened = self.open(&threads, request, recording).await?;
                 let entry = recording.shared();
-                let sql = request.sql.to_owned();
                 threads
                     .run(async move {
-                        let (df, _) = opened.plan(&sql, &entry).await?;
+                        let (df, _) = opened.plan(&entry).await?;
                         let types = df
                             .logical_plan()
                             .get_parameter_types()
@@ -330,9 +329,10 @@ impl QueryService {
         let principal = request.principal;
         let reader = reader(lake, principal, request.purpose).await?;
         let guard_limits = self.limits.guard(reader.coordinator);
-        let sql = request.sql.to_owned();
+        let sql = postgres_compatible(request.sql);
+        let checked_sql = sql.clone();
         let checked = threads
-            .run(async move { guard::check(&sql, &guard_limits).map_err(QueryError::from) })
+            .run(async move { guard::check(&checked_sql, &guard_limits).map_err(QueryError::from) })
             .await?;
         let named: BTreeSet<String> = checked
             .tables
@@ -359,7 +359,11 @@ impl QueryService {
                 return Err(QueryError::Denied(reason.clone()));
             }
         }
-        Ok(Opened { session, named })
+        Ok(Opened {
+            session,
+            named,
+            sql,
+        })
     }
 
     async fn answer(
@@ -370,7 +374,6 @@ impl QueryService {
     ) -> Result<Answer, QueryError> {
         let opened = self.open(&threads, request, record).await?;
         let entry = record.shared();
-        let sql = request.sql.to_owned();
         let params = request.params.to_vec();
         let max_rows = self.limits.max_rows;
         let memory_limit = self.lake.config.query.memory_limit.clone();
@@ -378,7 +381,7 @@ impl QueryService {
         // threads: each visit is a wake-up of another thread.
         threads
             .run(async move {
-                let (df, tables) = opened.plan(&sql, &entry).await?;
+                let (df, tables) = opened.plan(&entry).await?;
                 let df = bind(df, &params)?;
                 let plan = df
                     .clone()
@@ -425,6 +428,9 @@ struct Opened {
     session: GovernedSession,
     /// The datasets its text names.
     named: BTreeSet<String>,
+    /// The statement as checked and planned (PostgreSQL's catalog idioms
+    /// rewritten, see `postgres_compatible`).
+    sql: String,
 }
 
 impl Opened {
@@ -432,9 +438,9 @@ impl Opened {
     /// reads; on the query's threads.
     async fn plan(
         &self,
-        sql: &str,
         entry: &Mutex<AuditEntry>,
     ) -> Result<(DataFrame, BTreeSet<String>), QueryError> {
+        let sql = self.sql.as_str();
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -577,6 +583,41 @@ fn tables_scanned(plan: &LogicalPlan) -> BTreeSet<String> {
 }
 
 /// Binds text parameters to the places of a planned statement.
+/// A statement that uses PostgreSQL's catalog, with PostgreSQL's idioms
+/// BI tools send (`'t'::regclass`, `OPERATOR(pg_catalog.~)`, psql's and
+/// DBeaver's catalog queries) rewritten by `datafusion-pg-catalog` into
+/// what the engine plans, and its unqualified `pg_…` tables read from
+/// `pg_catalog`, which PostgreSQL searches first; any other statement as
+/// it came. The guard checks the rewritten text, so it decides on what
+/// runs.
+fn postgres_compatible(sql: &str) -> String {
+    use datafusion::sql::sqlparser::ast::{Ident, ObjectNamePart, visit_relations_mut};
+    static PARSER: std::sync::OnceLock<datafusion_pg_catalog::sql::PostgresCompatibilityParser> =
+        std::sync::OnceLock::new();
+    if !asks_pg_catalog(sql) && !sql.contains("::reg") {
+        return sql.to_owned();
+    }
+    let parser = PARSER.get_or_init(datafusion_pg_catalog::sql::PostgresCompatibilityParser::new);
+    match parser.parse(sql) {
+        Ok(mut statements) if statements.len() == 1 => {
+            let _ = visit_relations_mut(&mut statements[0], |name| {
+                let unqualified_pg = name.0.len() == 1
+                    && name.0[0]
+                        .as_ident()
+                        .is_some_and(|i| i.value.to_ascii_lowercase().starts_with("pg_"));
+                if unqualified_pg {
+                    name.0
+                        .insert(0, ObjectNamePart::Identifier(Ident::new("pg_catalog")));
+                }
+                std::ops::ControlFlow::<()>::Continue(())
+            });
+            statements[0].to_string()
+        }
+        // Several statements or none: the guard says so on the original.
+        _ => sql.to_owned(),
+    }
+}
+
 /// Whether a statement uses PostgreSQL's catalog (its tables or the
 /// functions clients call with them): only then is it set up, as it costs
 /// a few milliseconds a session.

@@ -143,7 +143,7 @@ impl GovernedSession {
             let plan = LogicalPlanBuilder::scan(name, provider_as_source(Arc::new(table)), None)?
                 .project(columns)?
                 .build()?;
-            ctx.register_table(name, Arc::new(ViewTable::new(plan, None)))?;
+            ctx.register_table(name, Arc::new(DatasetTable(ViewTable::new(plan, None))))?;
         }
         if reader.coordinator {
             register_audit(lake, &ctx)?;
@@ -167,6 +167,47 @@ impl GovernedSession {
             access,
             snapshot,
         })
+    }
+}
+
+/// A dataset as a reader's session serves it: the view of the columns the
+/// reader may see, presented as the table it is to the reader (catalogs
+/// list it among the tables, where BI tools look), planned as the view.
+#[derive(Debug)]
+struct DatasetTable(ViewTable);
+
+#[async_trait::async_trait]
+impl datafusion::catalog::TableProvider for DatasetTable {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        self.0.schema()
+    }
+
+    fn table_type(&self) -> datafusion::logical_expr::TableType {
+        datafusion::logical_expr::TableType::Base
+    }
+
+    fn get_logical_plan(
+        &self,
+    ) -> Option<std::borrow::Cow<'_, datafusion::logical_expr::LogicalPlan>> {
+        self.0.get_logical_plan()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::common::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        self.0.scan(state, projection, filters, limit).await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::common::Result<Vec<datafusion::logical_expr::TableProviderFilterPushDown>>
+    {
+        self.0.supports_filters_pushdown(filters)
     }
 }
 

@@ -583,3 +583,53 @@ fn pgjdbc_runs_prepared_statements_past_its_binary_switch() {
     );
     assert!(stdout.contains("syntax error: 42601"), "{stdout}");
 }
+
+/// SQLAlchemy 2 (what pandas, Jupyter's SQL magics and Superset connect
+/// through): its connection start-up (version, settings, psycopg's type
+/// lookups), a query, then the inspector listing the analyst's tables, no
+/// more. (Its column inspection asks for domains through functions not
+/// answered yet.)
+#[test]
+fn sqlalchemy_connects_and_lists_only_what_the_analyst_may_read() {
+    let Some(Psycopg {
+        python,
+        _dir,
+        lake: _,
+        s,
+        port,
+        _server,
+    }) = psycopg("sqlalchemy_connects_and_lists_only_what_the_analyst_may_read")
+    else {
+        return;
+    };
+    let script = r#"
+import json, sys
+from urllib.parse import quote
+import sqlalchemy as sa
+port, token = sys.argv[1], sys.argv[2]
+engine = sa.create_engine(f"postgresql+psycopg://joao:{quote(token, safe='')}@127.0.0.1:{port}/lagoa")
+out = {}
+with engine.connect() as conn:
+    out["one"] = conn.execute(sa.text("SELECT 1 AS one")).scalar()
+inspector = sa.inspect(engine)
+out["tables"] = sorted(inspector.get_table_names())
+print(json.dumps(out), flush=True)
+"#;
+    let out = Command::new(python)
+        .args(["-c", script, &port.to_string(), &s.joao])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["one"], 1, "{got}");
+    let tables = got["tables"].as_array().unwrap();
+    assert!(tables.contains(&"populacao".into()), "{got}");
+    assert!(
+        !tables.contains(&"obitos".into()),
+        "no purpose declared: {got}"
+    );
+}
