@@ -230,6 +230,30 @@ fn psycopg(test: &str) -> Option<Psycopg> {
     })
 }
 
+/// Runs `script` (Python, the project's virtualenv) as joao against a
+/// served lake with `setup`'s datasets and grants: it gets the port and
+/// joao's token as arguments and prints one JSON object, returned here.
+fn joao_runs(test: &str, script: &str) -> Option<serde_json::Value> {
+    let Psycopg {
+        python,
+        _dir,
+        lake: _,
+        s,
+        port,
+        _server,
+    } = psycopg(test)?;
+    let out = Command::new(python)
+        .args(["-c", script, &port.to_string(), &s.joao])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
 #[test]
 fn psycopg_binds_parameters_and_a_revocation_stops_an_open_connection() {
     // Bound by name (not `..`), so the lake and the server live to the end.
@@ -403,17 +427,6 @@ with psycopg.connect(host="127.0.0.1", port=port, user="joao", password=token,
 /// refused with PostgreSQL's code.
 #[test]
 fn clients_learn_the_server_and_their_session_as_from_postgresql() {
-    let Some(Psycopg {
-        python,
-        _dir,
-        lake: _,
-        s,
-        port,
-        _server,
-    }) = psycopg("clients_learn_the_server_and_their_session_as_from_postgresql")
-    else {
-        return;
-    };
     let script = r#"
 import json, sys, psycopg
 port, token = sys.argv[1], sys.argv[2]
@@ -468,16 +481,12 @@ with psycopg.connect(host="127.0.0.1", port=port, user="joao", password=token,
     out["binary_populacao"] = [list(r) for r in c.fetchall()]
 print(json.dumps(out), flush=True)
 "#;
-    let out = Command::new(python)
-        .args(["-c", script, &port.to_string(), &s.joao])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let Some(got) = joao_runs(
+        "clients_learn_the_server_and_their_session_as_from_postgresql",
+        script,
+    ) else {
+        return;
+    };
     assert_eq!(got["version_number"], 160000, "{got}");
     assert_eq!(got["superuser"], "off", "{got}");
     let who = &got["who"];
@@ -591,17 +600,6 @@ fn pgjdbc_runs_prepared_statements_past_its_binary_switch() {
 /// answered yet.)
 #[test]
 fn sqlalchemy_connects_and_lists_only_what_the_analyst_may_read() {
-    let Some(Psycopg {
-        python,
-        _dir,
-        lake: _,
-        s,
-        port,
-        _server,
-    }) = psycopg("sqlalchemy_connects_and_lists_only_what_the_analyst_may_read")
-    else {
-        return;
-    };
     let script = r#"
 import json, sys
 from urllib.parse import quote
@@ -615,16 +613,12 @@ inspector = sa.inspect(engine)
 out["tables"] = sorted(inspector.get_table_names())
 print(json.dumps(out), flush=True)
 "#;
-    let out = Command::new(python)
-        .args(["-c", script, &port.to_string(), &s.joao])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let Some(got) = joao_runs(
+        "sqlalchemy_connects_and_lists_only_what_the_analyst_may_read",
+        script,
+    ) else {
+        return;
+    };
     assert_eq!(got["one"], 1, "{got}");
     let tables = got["tables"].as_array().unwrap();
     assert!(tables.contains(&"populacao".into()), "{got}");
