@@ -24,6 +24,104 @@ pub fn version_text() -> String {
     )
 }
 
+/// PostgreSQL's catalog in `ctx`, built from the session's own tables: what
+/// BI tools browse, listing only what the reader may read.
+///
+/// OIDs must be the same from one statement to the next (psql's `\d t`
+/// finds the table's OID, then asks for the columns of that OID in another
+/// statement, which is another session here). The crate numbers objects in
+/// the order it first meets them, so the session's catalog is listed in
+/// sorted order and `pg_class` is built first: the same tables get the same
+/// OIDs in every session that holds them.
+pub async fn setup_catalog(ctx: &SessionContext) -> Result<(), lagoa_lake::LakeError> {
+    use datafusion_pg_catalog::pg_catalog::PgCatalogSchemaProvider;
+    use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+    let fail = |e: &dyn std::fmt::Display| {
+        lagoa_lake::LakeError::Invalid(format!("the PostgreSQL catalog: {e}"))
+    };
+    datafusion_pg_catalog::setup_pg_catalog(ctx, "datafusion", EmptyContextProvider)
+        .map_err(|e| fail(&e))?;
+    let sorted = SortedCatalog(ctx.state().catalog_list().clone());
+    let provider = PgCatalogSchemaProvider::try_new(sorted, static_tables()?, EmptyContextProvider)
+        .map_err(|e| fail(&e))?;
+    ctx.catalog("datafusion")
+        .ok_or_else(|| fail(&"no datafusion catalog"))?
+        .register_schema("pg_catalog", std::sync::Arc::new(provider))
+        .map_err(|e| fail(&e))?;
+    ctx.sql("SELECT count(*) FROM pg_catalog.pg_class")
+        .await
+        .map_err(|e| fail(&e))?
+        .collect()
+        .await
+        .map_err(|e| fail(&e))?;
+    Ok(())
+}
+
+/// PostgreSQL's own catalog rows, decoded once per process.
+fn static_tables() -> Result<
+    std::sync::Arc<datafusion_pg_catalog::pg_catalog::PgCatalogStaticTables>,
+    lagoa_lake::LakeError,
+> {
+    static TABLES: std::sync::OnceLock<
+        std::sync::Arc<datafusion_pg_catalog::pg_catalog::PgCatalogStaticTables>,
+    > = std::sync::OnceLock::new();
+    if let Some(t) = TABLES.get() {
+        return Ok(std::sync::Arc::clone(t));
+    }
+    let built = datafusion_pg_catalog::pg_catalog::PgCatalogStaticTables::try_new()
+        .map_err(|e| lagoa_lake::LakeError::Invalid(format!("the PostgreSQL catalog: {e}")))?;
+    Ok(std::sync::Arc::clone(
+        TABLES.get_or_init(|| std::sync::Arc::new(built)),
+    ))
+}
+
+/// A session's catalogs, schemas and tables listed in sorted order.
+#[derive(Clone, Debug)]
+struct SortedCatalog(std::sync::Arc<dyn datafusion::catalog::CatalogProviderList>);
+
+#[async_trait::async_trait]
+impl datafusion_pg_catalog::pg_catalog::catalog_info::CatalogInfo for SortedCatalog {
+    async fn catalog_names(&self) -> Result<Vec<String>> {
+        let mut names = self.0.catalog_names().await?;
+        names.sort();
+        Ok(names)
+    }
+
+    async fn schema_names(&self, catalog: &str) -> Result<Option<Vec<String>>> {
+        let mut names = self.0.schema_names(catalog).await?;
+        if let Some(n) = names.as_mut() {
+            n.sort();
+        }
+        Ok(names)
+    }
+
+    async fn table_names(&self, catalog: &str, schema: &str) -> Result<Option<Vec<String>>> {
+        let mut names = self.0.table_names(catalog, schema).await?;
+        if let Some(n) = names.as_mut() {
+            n.sort();
+        }
+        Ok(names)
+    }
+
+    async fn table_schema(
+        &self,
+        catalog: &str,
+        schema: &str,
+        table: &str,
+    ) -> Result<Option<datafusion::arrow::datatypes::SchemaRef>> {
+        self.0.table_schema(catalog, schema, table).await
+    }
+
+    async fn table_type(
+        &self,
+        catalog: &str,
+        schema: &str,
+        table: &str,
+    ) -> Result<Option<datafusion::logical_expr::TableType>> {
+        self.0.table_type(catalog, schema, table).await
+    }
+}
+
 /// Makes every scalar function of `ctx` answer to `pg_catalog.<name>` as
 /// well, as PostgreSQL's built-in functions do.
 pub fn qualify(ctx: &SessionContext) {

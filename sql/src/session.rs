@@ -149,14 +149,7 @@ impl GovernedSession {
             register_audit(lake, &ctx)?;
         }
         if pg_catalog {
-            // PostgreSQL's catalog, built from this session's own tables:
-            // what BI tools browse, listing only what the reader may read.
-            datafusion_pg_catalog::setup_pg_catalog(
-                &ctx,
-                "datafusion",
-                datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider,
-            )
-            .map_err(|e| LakeError::Invalid(format!("the PostgreSQL catalog: {e}")))?;
+            crate::pg_functions::setup_catalog(&ctx).await?;
         }
         crate::pg_functions::register(&ctx, &reader.principal);
         if pg_catalog {

@@ -180,6 +180,39 @@ fn psql_reads_through_the_postgresql_port_under_the_same_policy() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("22023"), "{err}");
 
+    // psql's catalog commands show the analyst's lake: the tables the
+    // purpose opens, and of obitos only the granted columns.
+    let listed = |cmd: &str| {
+        let out = psql(port, "joao", &s.joao, &[&set, cmd]);
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let tables = listed("\\dt");
+    assert!(
+        tables.contains("|obitos|table|") && tables.contains("|populacao|table|"),
+        "{tables}"
+    );
+    let columns = |cmd: &str| -> Vec<String> {
+        listed(cmd)
+            .lines()
+            .filter_map(|l| l.split('|').next())
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(columns("\\d populacao"), ["municipio", "ano", "habitantes"]);
+    let mut obitos = columns("\\d obitos");
+    obitos.sort();
+    assert_eq!(
+        obitos,
+        ["ano", "causa_cid", "cpf", "municipio"],
+        "the grant's columns"
+    );
+
     // Wrong passwords: another user's token, a forged one.
     for (user, password) in [("joao", s.maria.as_str()), ("joao", &forged(&s.joao))] {
         let out = psql(port, user, password, &["SELECT 1"]);
