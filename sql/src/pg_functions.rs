@@ -41,6 +41,19 @@ pub async fn setup_catalog(ctx: &SessionContext) -> Result<(), lagoa_lake::LakeE
     };
     datafusion_pg_catalog::setup_pg_catalog(ctx, "datafusion", EmptyContextProvider)
         .map_err(|e| fail(&e))?;
+    for name in [
+        "pg_type_is_visible",
+        "pg_function_is_visible",
+        "pg_collation_is_visible",
+    ] {
+        ctx.register_udf(ScalarUDF::new_from_impl(Visible {
+            name,
+            signature: Signature::any(1, Volatility::Stable),
+        }));
+    }
+    ctx.register_udf(ScalarUDF::new_from_impl(ToRegtype {
+        signature: Signature::string(1, Volatility::Stable),
+    }));
     let sorted = SortedCatalog(ctx.state().catalog_list().clone());
     let provider = PgCatalogSchemaProvider::try_new(sorted, static_tables()?, EmptyContextProvider)
         .map_err(|e| fail(&e))?;
@@ -207,7 +220,7 @@ impl ScalarUDFImpl for ToRegtype {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        use datafusion::arrow::array::{Array, Int32Array, StringArray};
+        use datafusion::arrow::array::{Array, Int32Array};
         let lookup = |name: Option<&str>| {
             name.and_then(|n| {
                 let n = n
@@ -229,10 +242,7 @@ impl ScalarUDFImpl for ToRegtype {
             }
             ColumnarValue::Array(array) => {
                 let text = datafusion::arrow::compute::cast(array, &DataType::Utf8)?;
-                let text = text
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .expect("cast to Utf8");
+                let text = datafusion::common::cast::as_string_array(&text)?;
                 let oids: Int32Array = (0..text.len())
                     .map(|i| lookup((!text.is_null(i)).then(|| text.value(i))))
                     .collect();
@@ -280,19 +290,6 @@ impl ScalarUDFImpl for Visible {
 
 /// Registers the functions in `ctx`, answering for `user`.
 pub fn register(ctx: &SessionContext, user: &str) {
-    for name in [
-        "pg_type_is_visible",
-        "pg_function_is_visible",
-        "pg_collation_is_visible",
-    ] {
-        ctx.register_udf(ScalarUDF::new_from_impl(Visible {
-            name,
-            signature: Signature::any(1, Volatility::Stable),
-        }));
-    }
-    ctx.register_udf(ScalarUDF::new_from_impl(ToRegtype {
-        signature: Signature::string(1, Volatility::Stable),
-    }));
     for (name, value) in [
         ("version", version_text()),
         ("current_database", "lagoa".to_owned()),
@@ -349,6 +346,7 @@ mod tests {
     #[tokio::test]
     async fn clients_get_a_postgresql_version_and_who_they_are() {
         let ctx = SessionContext::new();
+        setup_catalog(&ctx).await.unwrap();
         register(&ctx, "joao");
         qualify(&ctx);
         let text = crate::test_support::answer_text(

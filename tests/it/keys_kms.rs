@@ -425,17 +425,7 @@ async fn governed_queries_on_a_server_ask_the_kms_once_per_key_not_once_per_quer
         "--level",
         "amplo",
     ]);
-    kms.ok(&["institution", "add", "seplag", "--role", "coordinator"]);
-    kms.ok(&[
-        "user",
-        "add",
-        "root",
-        "--institution",
-        "seplag",
-        "--role",
-        "admin",
-    ]);
-    let token = kms.ok(&["token", "create", "root"]).trim().to_owned();
+    let token = admin_token(&kms.lake, &s3_env());
     let mut env = s3_env();
     env.push(("LAGOA_LOG", "lagoa_keys=debug,info"));
     let (_server, base, log) = serve_logged(&kms.lake, None, &env);

@@ -445,27 +445,14 @@ async fn a_key_destroyed_under_a_running_server_is_refused_as_missing() {
         );
     };
     ingest("a.csv", 2023);
-    token.ok(
-        &lake,
-        &["institution", "add", "seplag", "--role", "coordinator"],
-    );
-    token.ok(
+    let conf = token.conf();
+    let bearer = admin_token(
         &lake,
         &[
-            "user",
-            "add",
-            "root",
-            "--institution",
-            "seplag",
-            "--role",
-            "admin",
+            ("SOFTHSM2_CONF", conf.to_str().unwrap()),
+            ("LAGOA_PKCS11_PIN", PIN),
         ],
     );
-    let bearer = token
-        .ok(&lake, &["token", "create", "root"])
-        .trim()
-        .to_owned();
-    let conf = token.conf();
     let (_server, base) = serve_with(
         &lake,
         None,

@@ -700,3 +700,24 @@ pub fn last_audit(lake: &Path) -> serde_json::Value {
     serde_json::from_str::<serde_json::Value>(line.trim()).expect("one audit entry")["entry"]
         .clone()
 }
+
+/// An admin (`root` of the coordinating `seplag`) made in `lake` with
+/// `env` (a key provider's settings), and its API token.
+pub fn admin_token(lake: &Path, env: &[(&str, &str)]) -> String {
+    for args in [
+        &["institution", "add", "seplag", "--role", "coordinator"][..],
+        &[
+            "user",
+            "add",
+            "root",
+            "--institution",
+            "seplag",
+            "--role",
+            "admin",
+        ],
+    ] {
+        ok(lagoa_env(lake, args, env), args);
+    }
+    let args = ["token", "create", "root"];
+    ok(lagoa_env(lake, &args, env), &args).trim().to_owned()
+}

@@ -108,7 +108,7 @@ impl LocalKeyStore {
             seal: Some(seal),
             rng: SystemRandom::new(),
         };
-        store.persist(&store.state.read().expect("key store lock"))?;
+        store.persist(&crate::read(&store.state))?;
         Ok(store)
     }
 
@@ -195,7 +195,7 @@ impl LocalKeyStore {
         }
         let out = change(&mut fresh, &self.rng)?;
         self.persist(&fresh)?;
-        *self.state.write().expect("key store lock") = fresh;
+        *crate::write(&self.state) = fresh;
         drop(lock);
         Ok(out)
     }
@@ -255,13 +255,13 @@ impl LocalKeyStore {
                     ))
                 })
         };
-        if let Some(k) = lookup(&self.state.read().expect("key store lock"))? {
+        if let Some(k) = lookup(&crate::read(&self.state))? {
             return Ok(Some(k));
         }
         // Another process may have created or shredded it since we loaded.
         let fresh = read_file(&self.path)?;
         let found = lookup(&fresh)?;
-        *self.state.write().expect("key store lock") = fresh;
+        *crate::write(&self.state) = fresh;
         Ok(found)
     }
 
@@ -288,12 +288,7 @@ impl LocalKeyStore {
 
     fn missing_key_error(&self, master_key_id: &str) -> KeyError {
         if let Some((dataset, _, _)) = parse_master_key_id(master_key_id)
-            && let Some(at) = self
-                .state
-                .read()
-                .expect("key store lock")
-                .shredded
-                .get(dataset)
+            && let Some(at) = crate::read(&self.state).shredded.get(dataset)
         {
             return KeyError::Shredded {
                 dataset: dataset.to_owned(),
@@ -472,7 +467,7 @@ impl KeyProvider for LocalKeyStore {
             refuse_shredded(state, name)?;
             Ok(current_version(state, name).map(|v| DatasetKeyIds::of(name, v)))
         };
-        if let Some(ids) = existing(&self.state.read().expect("key store lock"))? {
+        if let Some(ids) = existing(&crate::read(&self.state))? {
             return Ok(ids);
         }
         self.modify(|state, rng| match existing(state)? {
@@ -526,13 +521,7 @@ impl KeyProvider for LocalKeyStore {
     }
 
     fn shredded_at(&self, dataset: &DatasetName) -> Option<String> {
-        if let Some(at) = self
-            .state
-            .read()
-            .expect("key store lock")
-            .shredded
-            .get(dataset.as_str())
-        {
+        if let Some(at) = crate::read(&self.state).shredded.get(dataset.as_str()) {
             return Some(at.clone());
         }
         read_file(&self.path)

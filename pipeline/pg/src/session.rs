@@ -7,6 +7,14 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use zeroize::Zeroizing;
 
+/// A connection's setting: a panic elsewhere leaves it a value all the
+/// same, so poisoning is ignored.
+fn held<T>(setting: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    setting
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Who signed in: the user and the token it presented (kept to check it
 /// again on every statement; never logged).
 pub(crate) struct Login {
@@ -68,9 +76,7 @@ impl Session {
         defaults: &BTreeMap<String, String>,
     ) -> Option<String> {
         let name = name.to_ascii_lowercase();
-        self.settings
-            .lock()
-            .expect("settings lock")
+        held(&self.settings)
             .get(&name)
             .or_else(|| defaults.get(&name))
             .cloned()
@@ -79,7 +85,7 @@ impl Session {
     /// `SET name = value` (`None`: `RESET name`, back to the default).
     pub(crate) fn set(&self, name: &str, value: Option<String>) {
         let name = name.to_ascii_lowercase();
-        let mut settings = self.settings.lock().expect("settings lock");
+        let mut settings = held(&self.settings);
         match value {
             Some(v) => settings.insert(name, v),
             None => settings.remove(&name),
@@ -88,27 +94,19 @@ impl Session {
 
     /// `RESET ALL`.
     pub(crate) fn reset_all(&self) {
-        self.settings.lock().expect("settings lock").clear();
+        held(&self.settings).clear();
         self.set_purpose(None);
-        *self.as_of.lock().expect("as_of lock") = None;
+        *held(&self.as_of) = None;
     }
 
     /// The state of the lake this session's queries read.
     pub(crate) fn as_of(&self) -> AsOf {
-        self.as_of
-            .lock()
-            .expect("as_of lock")
-            .as_ref()
-            .map_or(AsOf::Latest, |(_, a)| *a)
+        held(&self.as_of).as_ref().map_or(AsOf::Latest, |(_, a)| *a)
     }
 
     /// `lagoa.as_of` as set (`SHOW`), if it is.
     pub(crate) fn as_of_text(&self) -> Option<String> {
-        self.as_of
-            .lock()
-            .expect("as_of lock")
-            .as_ref()
-            .map(|(t, _)| t.clone())
+        held(&self.as_of).as_ref().map(|(t, _)| t.clone())
     }
 
     /// Sets (or, `None`, resets) `lagoa.as_of`; a value that is neither a
@@ -118,16 +116,16 @@ impl Session {
             Some(t) => Some((t.clone(), AsOf::parse(&t)?)),
             None => None,
         };
-        *self.as_of.lock().expect("as_of lock") = parsed;
+        *held(&self.as_of) = parsed;
         Ok(())
     }
 
     pub(crate) fn purpose(&self) -> Option<String> {
-        self.purpose.lock().expect("purpose lock").clone()
+        held(&self.purpose).clone()
     }
 
     pub(crate) fn set_purpose(&self, purpose: Option<String>) {
-        *self.purpose.lock().expect("purpose lock") = purpose;
+        *held(&self.purpose) = purpose;
     }
 }
 
