@@ -46,10 +46,16 @@ pub async fn setup_catalog(ctx: &SessionContext) -> Result<(), lagoa_lake::LakeE
         "pg_function_is_visible",
         "pg_collation_is_visible",
     ] {
-        ctx.register_udf(ScalarUDF::new_from_impl(Visible {
-            name,
-            signature: Signature::any(1, Volatility::Stable),
-        }));
+        ctx.register_udf(AboutObject::udf(name, Says::Visible));
+    }
+    // psql's \df describes the functions outside pg_catalog: Lagoa has
+    // none of its users', so nothing is listed and these describe nothing.
+    for name in [
+        "pg_get_function_result",
+        "pg_get_function_arguments",
+        "pg_get_function_identity_arguments",
+    ] {
+        ctx.register_udf(AboutObject::udf(name, Says::Nothing));
     }
     ctx.register_udf(ScalarUDF::new_from_impl(ToRegtype {
         signature: Signature::string(1, Volatility::Stable),
@@ -95,13 +101,25 @@ struct SortedCatalog(std::sync::Arc<dyn datafusion::catalog::CatalogProviderList
 #[async_trait::async_trait]
 impl datafusion_pg_catalog::pg_catalog::catalog_info::CatalogInfo for SortedCatalog {
     async fn catalog_names(&self) -> Result<Vec<String>> {
-        let mut names = self.0.catalog_names().await?;
+        let mut names: Vec<String> = self
+            .0
+            .catalog_names()
+            .await?
+            .into_iter()
+            .map(|n| {
+                if n == ENGINE_CATALOG {
+                    DATABASE.to_owned()
+                } else {
+                    n
+                }
+            })
+            .collect();
         names.sort();
         Ok(names)
     }
 
     async fn schema_names(&self, catalog: &str) -> Result<Option<Vec<String>>> {
-        let mut names = self.0.schema_names(catalog).await?;
+        let mut names = self.0.schema_names(engine_name(catalog)).await?;
         if let Some(n) = names.as_mut() {
             n.sort();
         }
@@ -109,7 +127,7 @@ impl datafusion_pg_catalog::pg_catalog::catalog_info::CatalogInfo for SortedCata
     }
 
     async fn table_names(&self, catalog: &str, schema: &str) -> Result<Option<Vec<String>>> {
-        let mut names = self.0.table_names(catalog, schema).await?;
+        let mut names = self.0.table_names(engine_name(catalog), schema).await?;
         if let Some(n) = names.as_mut() {
             n.sort();
         }
@@ -122,7 +140,9 @@ impl datafusion_pg_catalog::pg_catalog::catalog_info::CatalogInfo for SortedCata
         schema: &str,
         table: &str,
     ) -> Result<Option<datafusion::arrow::datatypes::SchemaRef>> {
-        self.0.table_schema(catalog, schema, table).await
+        self.0
+            .table_schema(engine_name(catalog), schema, table)
+            .await
     }
 
     async fn table_type(
@@ -131,7 +151,20 @@ impl datafusion_pg_catalog::pg_catalog::catalog_info::CatalogInfo for SortedCata
         schema: &str,
         table: &str,
     ) -> Result<Option<datafusion::logical_expr::TableType>> {
-        self.0.table_type(catalog, schema, table).await
+        self.0.table_type(engine_name(catalog), schema, table).await
+    }
+}
+
+/// The database clients connect to (`current_database()`, psql's `\l`),
+/// which the engine calls by its own name.
+const DATABASE: &str = "lagoa";
+const ENGINE_CATALOG: &str = "datafusion";
+
+fn engine_name(catalog: &str) -> &str {
+    if catalog == DATABASE {
+        ENGINE_CATALOG
+    } else {
+        catalog
     }
 }
 
@@ -252,15 +285,36 @@ impl ScalarUDFImpl for ToRegtype {
     }
 }
 
-/// `pg_type_is_visible(oid)` and its kin: everything a session holds is on
-/// its search path (it holds only what the reader may read).
+/// A function about a catalog object, answered without looking it up.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct Visible {
+struct AboutObject {
     name: &'static str,
     signature: Signature,
+    says: Says,
 }
 
-impl ScalarUDFImpl for Visible {
+#[derive(Debug, PartialEq, Eq, Hash, Clone, Copy)]
+enum Says {
+    /// `pg_type_is_visible(oid)` and its kin: true for any object, since
+    /// everything a session holds is on its search path (it holds only
+    /// what the reader may read).
+    Visible,
+    /// `pg_get_function_result(oid)` and its kin, describing what Lagoa
+    /// does not define: NULL.
+    Nothing,
+}
+
+impl AboutObject {
+    fn udf(name: &'static str, says: Says) -> ScalarUDF {
+        ScalarUDF::new_from_impl(AboutObject {
+            name,
+            signature: Signature::any(1, Volatility::Stable),
+            says,
+        })
+    }
+}
+
+impl ScalarUDFImpl for AboutObject {
     fn name(&self) -> &str {
         self.name
     }
@@ -270,10 +324,18 @@ impl ScalarUDFImpl for Visible {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Boolean)
+        Ok(match self.says {
+            Says::Visible => DataType::Boolean,
+            Says::Nothing => DataType::Utf8,
+        })
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if self.says == Says::Nothing {
+            return Ok(ColumnarValue::Array(
+                ScalarValue::Utf8(None).to_array_of_size(args.number_rows)?,
+            ));
+        }
         Ok(match &args.args[0] {
             ColumnarValue::Scalar(v) => {
                 ColumnarValue::Scalar(ScalarValue::Boolean((!v.is_null()).then_some(true)))
@@ -292,7 +354,7 @@ impl ScalarUDFImpl for Visible {
 pub fn register(ctx: &SessionContext, user: &str) {
     for (name, value) in [
         ("version", version_text()),
-        ("current_database", "lagoa".to_owned()),
+        ("current_database", DATABASE.to_owned()),
         ("current_schema", "public".to_owned()),
         ("current_user", user.to_owned()),
         ("session_user", user.to_owned()),

@@ -9,8 +9,9 @@
 //! deadline); the catalog reads and the audit write on the caller's
 //! runtime, which owns the catalog's connections.
 
-use crate::engine::{CANCELLED_BY_CLIENT, EngineLimits, QueryEngine, QueryThreads};
+use crate::engine::{EngineLimits, QueryEngine, QueryThreads};
 use crate::guard::{self, GuardLimits};
+use crate::record::Record;
 use crate::redact::redact;
 use crate::session::GovernedSession;
 use datafusion::arrow::array::RecordBatch;
@@ -25,7 +26,7 @@ use lagoa_lake::{AsOf, Lake, LakeError};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Limits of governed queries, from `[query]` in `lagoa.toml`.
 #[derive(Clone, Debug)]
@@ -190,9 +191,16 @@ pub struct QueryRequest<'a> {
     /// `$1, $2...` as text (as the PostgreSQL protocol sends them; `None`
     /// is NULL), each read as the type the query gives its place.
     pub params: &'a [Option<String>],
+    /// The types the client declared for `$1, $2...` (the PostgreSQL
+    /// protocol's Parse), for the places the query leaves open
+    /// (`pg_get_constraintdef(oid, $2)`); the query's own types come first.
+    pub param_types: &'a [Option<datafusion::arrow::datatypes::DataType>],
     /// Which state of the lake to read: the data as it was then, under the
     /// policy in force now (see `GovernedSession::open`).
     pub as_of: AsOf,
+    /// The rows leave as an export (the PostgreSQL port's `COPY ... TO
+    /// STDOUT`, in the format named here): the audit entry says so.
+    pub export: Option<&'a str>,
 }
 
 impl<'a> QueryRequest<'a> {
@@ -202,7 +210,9 @@ impl<'a> QueryRequest<'a> {
             purpose,
             sql,
             params: &[],
+            param_types: &[],
             as_of: AsOf::Latest,
+            export: None,
         }
     }
 
@@ -351,8 +361,15 @@ impl QueryService {
             (request.as_of, asks_pg_catalog(request.sql)),
         )
         .await?;
+        let mut subject = Vec::new();
+        if let Some(format) = request.export {
+            subject.push(format!("exported: COPY TO STDOUT ({format})"));
+        }
         if request.as_of != AsOf::Latest {
-            record.update(|e| e.subject = Some(format!("as of snapshot {}", session.snapshot)));
+            subject.push(format!("as of snapshot {}", session.snapshot));
+        }
+        if !subject.is_empty() {
+            record.update(|e| e.subject = Some(subject.join("; ")));
         }
         for table in &named {
             if let Some(Err(reason)) = session.access.get(table) {
@@ -375,6 +392,7 @@ impl QueryService {
         let opened = self.open(&threads, request, record).await?;
         let entry = record.shared();
         let params = request.params.to_vec();
+        let declared = request.param_types.to_vec();
         let max_rows = self.limits.max_rows;
         let memory_limit = self.lake.config.query.memory_limit.clone();
         // Planning, optimizing and running in one visit to the query's
@@ -382,7 +400,7 @@ impl QueryService {
         threads
             .run(async move {
                 let (df, tables) = opened.plan(&entry).await?;
-                let df = bind(df, &params)?;
+                let df = bind(df, &params, &declared)?;
                 let plan = df
                     .clone()
                     .into_optimized_plan()
@@ -465,99 +483,6 @@ impl Opened {
             .into_iter()
             .collect();
         Ok((df, tables))
-    }
-}
-
-/// The audit entry of one statement as it goes. Written when the statement
-/// ends; if the caller's future is dropped first (an HTTP client went
-/// away), written as `cancelled` from a task of its own.
-struct Record {
-    lake: Arc<Lake>,
-    entry: Arc<Mutex<AuditEntry>>,
-    started: Instant,
-    /// Also record a statement that succeeded (a run, not a describe).
-    success_too: bool,
-    written: std::sync::atomic::AtomicBool,
-}
-
-impl Record {
-    fn new(lake: &Arc<Lake>, request: &QueryRequest<'_>, success_too: bool) -> Self {
-        Record {
-            lake: Arc::clone(lake),
-            entry: Arc::new(Mutex::new(AuditEntry {
-                principal: request.principal.name.clone(),
-                institution: request.principal.institution.clone(),
-                purpose: request.purpose.map(str::to_owned),
-                action: "query".into(),
-                ..Default::default()
-            })),
-            started: Instant::now(),
-            success_too,
-            written: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-
-    fn update(&self, change: impl FnOnce(&mut AuditEntry)) {
-        change(&mut self.entry.lock().expect("audit entry"));
-    }
-
-    fn entry(&self) -> AuditEntry {
-        self.entry.lock().expect("audit entry").clone()
-    }
-
-    /// The entry, for the query's threads to fill in as they plan.
-    fn shared(&self) -> Arc<Mutex<AuditEntry>> {
-        Arc::clone(&self.entry)
-    }
-
-    /// Writes the entry for `result`; `size` gives an answer's rows and bytes.
-    async fn finish<T: Sync>(
-        &self,
-        result: &Result<T, QueryError>,
-        size: impl Fn(&T) -> (usize, usize) + Send,
-    ) -> Result<(), LakeError> {
-        self.written
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        let mut entry = self.entry();
-        entry.duration_ms = self.started.elapsed().as_millis() as i64;
-        match result {
-            Ok(answer) => {
-                if !self.success_too {
-                    return Ok(());
-                }
-                let (rows, bytes) = size(answer);
-                entry.outcome = "ok".into();
-                entry.rows = rows as i64;
-                entry.bytes = bytes as i64;
-            }
-            Err(e) => {
-                entry.outcome = e.outcome().into();
-                entry.reason = Some(e.to_string());
-            }
-        }
-        self.lake.audit(&entry).await.map(|_| ())
-    }
-}
-
-impl Drop for Record {
-    fn drop(&mut self) {
-        if self.written.load(std::sync::atomic::Ordering::SeqCst) {
-            return;
-        }
-        let mut entry = self.entry();
-        entry.duration_ms = self.started.elapsed().as_millis() as i64;
-        entry.outcome = "cancelled".into();
-        entry.reason = Some(format!(
-            "the query was stopped: {CANCELLED_BY_CLIENT} (a cancel request, or the connection closed)"
-        ));
-        let lake = Arc::clone(&self.lake);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(e) = lake.audit(&entry).await {
-                    tracing::error!(error = %e, "a cancelled query could not be audited");
-                }
-            });
-        }
     }
 }
 
@@ -669,7 +594,11 @@ fn as_typed_text(text: &str, data_type: &datafusion::arrow::datatypes::DataType)
     text.to_owned()
 }
 
-fn bind(df: DataFrame, params: &[Option<String>]) -> Result<DataFrame, QueryError> {
+fn bind(
+    df: DataFrame,
+    params: &[Option<String>],
+    declared: &[Option<datafusion::arrow::datatypes::DataType>],
+) -> Result<DataFrame, QueryError> {
     use datafusion::arrow::datatypes::DataType;
     use datafusion::scalar::ScalarValue;
     if params.is_empty() {
@@ -687,12 +616,14 @@ fn bind(df: DataFrame, params: &[Option<String>]) -> Result<DataFrame, QueryErro
             let place = format!("${}", i + 1);
             // The type the query gives the place; for a place the planner
             // leaves open, the type it is cast to (`CAST($1 AS DATE)`), as
-            // PostgreSQL resolves an untyped parameter from its context.
+            // PostgreSQL resolves an untyped parameter from its context;
+            // then the type the client declared; text when nobody says.
             let data_type = types
                 .get(&place)
                 .cloned()
                 .flatten()
                 .or_else(|| cast_to.get(&place).cloned())
+                .or_else(|| declared.get(i).cloned().flatten())
                 .unwrap_or(DataType::Utf8);
             match text {
                 None => ScalarValue::try_from(&data_type),
@@ -822,7 +753,7 @@ mod tests {
             .unwrap();
         let casts = placeholder_casts(df.logical_plan());
         assert_eq!(casts.get("$1"), Some(&DataType::Date32));
-        let bound = bind(df, &[Some("2024-01-02 +00".into()), Some("41".into())]).unwrap();
+        let bound = bind(df, &[Some("2024-01-02 +00".into()), Some("41".into())], &[]).unwrap();
         let text = crate::test_support::answer_text(bound).await;
         assert!(text.contains("2024-01-02") && text.contains("42"), "{text}");
     }

@@ -62,19 +62,39 @@ fn psql(port: u16, user: &str, password: &str, commands: &[&str]) -> std::proces
         .expect("psql runs (scripts/bootstrap installs postgresql-client)")
 }
 
+/// What psql prints on stderr for `commands` as joao, which must fail
+/// (verbosely: the SQLSTATE is in it).
+fn psql_error(port: u16, token: &str, commands: &[&str]) -> String {
+    let mut all = vec!["\\set VERBOSITY verbose"];
+    all.extend_from_slice(commands);
+    let out = psql(port, "joao", token, &all);
+    assert!(!out.status.success(), "{commands:?} passed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// What psql prints on stdout for `commands` as joao, which must succeed.
+fn psql_output(port: u16, token: &str, commands: &[&str]) -> String {
+    let out = psql(port, "joao", token, commands);
+    assert!(
+        out.status.success(),
+        "{commands:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn psql_reads_through_the_postgresql_port_under_the_same_policy() {
-    if Command::new("psql").arg("--version").output().is_err() {
-        skip(
-            "psql_reads_through_the_postgresql_port_under_the_same_policy",
-            "no psql: run scripts/bootstrap (postgresql-client)",
-        );
+    let Some(Served {
+        dir,
+        lake,
+        s,
+        port,
+        _server,
+    }) = served_for_psql("psql_reads_through_the_postgresql_port_under_the_same_policy")
+    else {
         return;
-    }
-    let (dir, lake) = new_lake();
-    let s = setup(dir.path(), &lake);
-    let port = free_port();
-    let (_server, _base) = serve(&lake, Some(port));
+    };
 
     let out = psql(port, "joao", &s.joao, &["SELECT count(*) FROM populacao"]);
     assert!(
@@ -233,6 +253,40 @@ fn psql_reads_through_the_postgresql_port_under_the_same_policy() {
     assert!(!trail.contains(&s.joao) && !trail.contains(&s.maria));
 }
 
+/// A lake with [`setup`]'s datasets and grants, served (its PostgreSQL
+/// port included). Bound by name (not `..`) in tests, so the lake and the
+/// server live to the end.
+struct Served {
+    dir: tempfile::TempDir,
+    lake: std::path::PathBuf,
+    s: Setup,
+    port: u16,
+    _server: Killed,
+}
+
+fn served() -> Served {
+    let (dir, lake) = new_lake();
+    let s = setup(dir.path(), &lake);
+    let port = free_port();
+    let (server, _base) = serve(&lake, Some(port));
+    Served {
+        dir,
+        lake,
+        s,
+        port,
+        _server: server,
+    }
+}
+
+/// [`served`], for a test that drives `psql`; `None` (said why) without it.
+fn served_for_psql(test: &str) -> Option<Served> {
+    if Command::new("psql").arg("--version").output().is_err() {
+        skip(test, "no psql: run scripts/bootstrap (postgresql-client)");
+        return None;
+    }
+    Some(served())
+}
+
 /// A served lake with the agreement of [`setup`], and the project's Python
 /// (for psycopg); `None` (said why) when Python is not there.
 struct Psycopg {
@@ -249,17 +303,20 @@ fn psycopg(test: &str) -> Option<Psycopg> {
         skip(test, "no .venv/bin/python: run scripts/bootstrap");
         return None;
     };
-    let (dir, lake) = new_lake();
-    let s = setup(dir.path(), &lake);
-    let port = free_port();
-    let (server, _base) = serve(&lake, Some(port));
+    let Served {
+        dir,
+        lake,
+        s,
+        port,
+        _server,
+    } = served();
     Some(Psycopg {
         python,
         _dir: dir,
         lake,
         s,
         port,
-        _server: server,
+        _server,
     })
 }
 
@@ -582,10 +639,13 @@ fn pgjdbc_runs_prepared_statements_past_its_binary_switch() {
         );
         return;
     }
-    let (dir, lake) = new_lake();
-    let s = setup(dir.path(), &lake);
-    let port = free_port();
-    let (_server, _base) = serve(&lake, Some(port));
+    let Served {
+        dir,
+        lake: _,
+        s,
+        port,
+        _server,
+    } = served();
     let classes = dir.path().join("classes");
     let javac = Command::new("javac")
         .arg("-cp")
@@ -624,13 +684,22 @@ fn pgjdbc_runs_prepared_statements_past_its_binary_switch() {
         "{stdout}"
     );
     assert!(stdout.contains("syntax error: 42601"), "{stdout}");
+    // What DBeaver's browser sees: the analyst's tables only (obitos needs
+    // a purpose this connection did not declare), with PostgreSQL types.
+    assert!(stdout.contains("schemas: pg_catalog,public\n"), "{stdout}");
+    assert!(stdout.contains("tables: populacao\n"), "{stdout}");
+    assert!(
+        stdout.contains("columns of populacao: municipio,ano,habitantes typed int8,int8,int8\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("columns of obitos: \n"), "{stdout}");
+    assert!(stdout.contains("catalogs: lagoa\n"), "{stdout}");
 }
 
 /// SQLAlchemy 2 (what pandas, Jupyter's SQL magics and Superset connect
 /// through): its connection start-up (version, settings, psycopg's type
-/// lookups), a query, then the inspector listing the analyst's tables, no
-/// more. (Its column inspection asks for domains through functions not
-/// answered yet.)
+/// lookups), a query, then the inspector listing the analyst's tables and
+/// their columns, no more.
 #[test]
 fn sqlalchemy_connects_and_lists_only_what_the_analyst_may_read() {
     let script = r#"
@@ -644,6 +713,8 @@ with engine.connect() as conn:
     out["one"] = conn.execute(sa.text("SELECT 1 AS one")).scalar()
 inspector = sa.inspect(engine)
 out["tables"] = sorted(inspector.get_table_names())
+out["columns"] = [[c["name"], str(c["type"])] for c in inspector.get_columns("populacao")]
+out["has_obitos"] = inspector.has_table("obitos")
 print(json.dumps(out), flush=True)
 "#;
     let Some(got) = joao_runs(
@@ -659,4 +730,311 @@ print(json.dumps(out), flush=True)
         !tables.contains(&"obitos".into()),
         "no purpose declared: {got}"
     );
+    assert_eq!(
+        got["columns"],
+        serde_json::json!([
+            ["municipio", "BIGINT"],
+            ["ano", "BIGINT"],
+            ["habitantes", "BIGINT"]
+        ]),
+        "{got}"
+    );
+    assert_eq!(got["has_obitos"], false, "{got}");
+}
+
+/// psql pages through a cursor in the simple protocol and exports with
+/// `\copy`: the rows of the governed query, the export on the record, and
+/// the port refusing to take data in or to write files.
+#[test]
+fn psql_pages_through_a_cursor_and_exports_with_copy() {
+    let Some(Served {
+        dir: _dir,
+        lake,
+        s,
+        port,
+        _server,
+    }) = served_for_psql("psql_pages_through_a_cursor_and_exports_with_copy")
+    else {
+        return;
+    };
+    let set = format!("SET lagoa.purpose = '{PURPOSE}'");
+
+    let out = psql_output(
+        port,
+        &s.joao,
+        &[
+            "BEGIN",
+            &set,
+            "DECLARE pagina CURSOR FOR SELECT municipio, ano FROM obitos ORDER BY municipio, ano",
+            "FETCH 2 FROM pagina",
+            "MOVE 1 IN pagina",
+            "FETCH ALL FROM pagina",
+            "FETCH NEXT FROM pagina",
+            "CLOSE pagina",
+            "COMMIT",
+        ],
+    );
+    let fetched: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        fetched.len(),
+        2 * PEOPLE.len() - 1,
+        "every row but the one moved over: {fetched:?}"
+    );
+    let mut sorted = fetched.clone();
+    sorted.sort();
+    assert_eq!(fetched, sorted, "in the query's order");
+
+    for (commands, code) in [
+        // A cursor outlives nothing: gone after its transaction.
+        (
+            &[
+                "BEGIN",
+                "DECLARE c CURSOR FOR SELECT municipio FROM populacao",
+                "COMMIT",
+                "FETCH 1 FROM c",
+            ][..],
+            "34000",
+        ),
+        // Backwards and scrolling are not available (not a syntax error).
+        (&["DECLARE c SCROLL CURSOR FOR SELECT 1"], "0A000"),
+        // A cursor's query is governed like any other: no purpose, no obitos.
+        (
+            &["DECLARE c CURSOR FOR SELECT cpf FROM obitos"],
+            "declare the purpose",
+        ),
+        // The port only reads, and writes only to its client.
+        (&["COPY populacao FROM STDIN"], "42501"),
+        (&["COPY populacao TO '/tmp/lagoa-copy-escape'"], "42501"),
+        (&["COPY (SELECT cpf FROM obitos) TO STDOUT"], "42501"),
+        (&["COPY (SELECT 1) TO STDOUT (FORMAT binary)"], "0A000"),
+    ] {
+        let err = psql_error(port, &s.joao, commands);
+        assert!(err.contains(code), "{commands:?}: {err}");
+    }
+
+    let out = psql_output(
+        port,
+        &s.joao,
+        &[
+            "\\copy (SELECT municipio, habitantes FROM populacao ORDER BY municipio) TO STDOUT WITH CSV HEADER",
+        ],
+    );
+    assert_eq!(out, "municipio,habitantes\n260005,1000\n260055,2000\n");
+    let export = last_audit(&lake);
+    assert_eq!(export["outcome"], "ok", "{export}");
+    assert_eq!(export["rows"], 2, "{export}");
+    assert!(
+        export["subject"]
+            .as_str()
+            .is_some_and(|s| s.contains("COPY TO STDOUT (csv)")),
+        "the export is on the record: {export}"
+    );
+    let out = psql_output(port, &s.joao, &["COPY populacao TO STDOUT"]);
+    assert_eq!(out, "260005\t2024\t1000\n260055\t2024\t2000\n");
+    assert!(!Path::new("/tmp/lagoa-copy-escape").exists());
+}
+
+/// What notebooks do with a large answer: psycopg 3's named (server-side)
+/// cursors, text and binary, psycopg2's, `pandas.read_sql` with
+/// `chunksize` over SQLAlchemy streaming results, and psycopg's `copy()`;
+/// columns named as PostgreSQL names them.
+#[test]
+fn notebooks_page_through_server_side_cursors_and_copy_out() {
+    let script = r#"
+import json, sys
+from urllib.parse import quote
+import pandas as pd
+import psycopg, psycopg2
+import sqlalchemy as sa
+port, token = sys.argv[1], sys.argv[2]
+values = ",".join(f"({i})" for i in range(1, 501))
+query = ("SELECT p.municipio, v.n FROM populacao p CROSS JOIN (VALUES " + values
+         + ") AS v(n) ORDER BY p.municipio, v.n")
+out = {}
+with psycopg.connect(host="127.0.0.1", port=port, user="joao", password=token,
+                     dbname="lagoa", connect_timeout=10) as conn:
+    with conn.cursor(name="paginas") as cur:
+        cur.execute(query)
+        out["cursor_columns"] = [d.name for d in cur.description]
+        first = cur.fetchmany(7)
+        rest = cur.fetchall()
+        out["psycopg"] = [len(first), len(rest), list(first[0]), list(rest[-1])]
+    with conn.cursor(name="binario", binary=True) as cur:
+        cur.execute("SELECT municipio, habitantes FROM populacao WHERE habitantes > %s", (1500,))
+        out["binary"] = [list(r) for r in cur.fetchall()]
+    conn.commit()
+    cur = conn.cursor()
+    cur.execute("SELECT 1, count(*), max(habitantes), habitantes::bigint FROM populacao GROUP BY habitantes ORDER BY 3")
+    out["names"] = [d.name for d in cur.description]
+    with cur.copy("COPY (SELECT municipio, habitantes FROM populacao ORDER BY municipio) "
+                  "TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
+        out["copy"] = b"".join(bytes(block) for block in copy).decode()
+    try:
+        with cur.copy("COPY populacao FROM STDIN") as copy:
+            copy.write("1\t2\t3\n")
+    except psycopg.Error as e:
+        out["copy_in"] = e.sqlstate
+        conn.rollback()
+
+with psycopg2.connect(host="127.0.0.1", port=port, user="joao", password=token,
+                      dbname="lagoa", connect_timeout=10) as conn:
+    with conn.cursor(name="psycopg2_cursor") as cur:
+        cur.itersize = 64
+        cur.execute(query)
+        out["psycopg2"] = sum(1 for _ in cur)
+
+engine = sa.create_engine(f"postgresql+psycopg2://joao:{quote(token, safe='')}@127.0.0.1:{port}/lagoa")
+with engine.connect().execution_options(stream_results=True) as conn:
+    chunks = list(pd.read_sql(sa.text(query), conn, chunksize=300))
+out["pandas"] = [len(c) for c in chunks]
+out["pandas_columns"] = list(chunks[0].columns)
+out["pandas_sum"] = int(sum(c["n"].sum() for c in chunks))
+print(json.dumps(out), flush=True)
+"#;
+    let Some(got) = joao_runs(
+        "notebooks_page_through_server_side_cursors_and_copy_out",
+        script,
+    ) else {
+        return;
+    };
+    assert_eq!(got["cursor_columns"], serde_json::json!(["municipio", "n"]));
+    assert_eq!(
+        got["psycopg"],
+        serde_json::json!([7, 993, [260005, 1], [260055, 500]]),
+        "{got}"
+    );
+    assert_eq!(got["binary"], serde_json::json!([[260055, 2000]]), "{got}");
+    assert_eq!(
+        got["names"],
+        serde_json::json!(["?column?", "count", "max", "habitantes"]),
+        "{got}"
+    );
+    assert_eq!(
+        got["copy"], "municipio,habitantes\n260005,1000\n260055,2000\n",
+        "{got}"
+    );
+    assert_eq!(got["copy_in"], "42501", "{got}");
+    assert_eq!(got["psycopg2"], 1000, "{got}");
+    assert_eq!(
+        got["pandas"],
+        serde_json::json!([300, 300, 300, 100]),
+        "{got}"
+    );
+    assert_eq!(got["pandas_columns"], serde_json::json!(["municipio", "n"]));
+    assert_eq!(got["pandas_sum"], 2 * (500 * 501 / 2), "{got}");
+}
+
+/// The bypass suite on the catalog: a dataset the analyst may not read
+/// (no purpose declared) has no columns in `pg_attribute` or
+/// `information_schema.columns`; a column outside the grant is in neither
+/// once it is readable; the statistics tables hold nothing of the lake.
+/// psql's listing commands answer.
+#[test]
+fn the_catalog_shows_only_what_the_policy_gives() {
+    let Some(Served {
+        dir: _dir,
+        lake,
+        s,
+        port,
+        _server,
+    }) = served_for_psql("the_catalog_shows_only_what_the_policy_gives")
+    else {
+        return;
+    };
+    let set = format!("SET lagoa.purpose = '{PURPOSE}'");
+    let answer = |purpose: bool, sql: &str| -> String {
+        let commands = if purpose {
+            vec![set.as_str(), sql]
+        } else {
+            vec![sql]
+        };
+        psql_output(port, &s.joao, &commands).trim().to_owned()
+    };
+    let attributes = "SELECT a.attname FROM pg_catalog.pg_attribute a \
+         JOIN pg_catalog.pg_class c ON a.attrelid = c.oid \
+         WHERE c.relname = 'obitos' AND a.attnum > 0 ORDER BY a.attname";
+    let columns = "SELECT column_name FROM information_schema.columns \
+         WHERE table_name = 'obitos' ORDER BY column_name";
+    for sql in [attributes, columns] {
+        assert_eq!(answer(false, sql), "", "{sql}: obitos is not readable");
+        assert_eq!(
+            answer(true, sql).lines().collect::<Vec<_>>(),
+            ["ano", "causa_cid", "cpf", "municipio"],
+            "{sql}: only the grant's columns"
+        );
+    }
+    let trail = last_audit(&lake);
+    assert_eq!(
+        trail["outcome"], "ok",
+        "reading the catalog is no denial: {trail}"
+    );
+
+    // Statistics: whatever the catalog keeps, none of it is the lake's.
+    let statistics = answer(true, "SELECT * FROM pg_catalog.pg_statistic");
+    let of_the_lake = answer(
+        true,
+        "SELECT count(*) FROM pg_catalog.pg_statistic s JOIN pg_catalog.pg_class c \
+         ON s.starelid = c.oid WHERE c.relname IN ('obitos', 'populacao')",
+    );
+    assert_eq!(of_the_lake, "0");
+    for (cpf, nome) in PEOPLE {
+        assert!(!statistics.contains(cpf) && !statistics.contains(nome));
+    }
+
+    // psql's listings: the database, the schema, no user functions.
+    assert!(answer(false, "\\l").contains("lagoa"));
+    assert!(answer(false, "\\dn").starts_with("public|"));
+    assert_eq!(answer(false, "\\df"), "");
+    assert!(answer(false, "\\dt").contains("|populacao|table|"));
+    assert!(!answer(false, "\\dt").contains("obitos"));
+}
+
+/// Node's `pg` package (from npm, installed by scripts/bootstrap):
+/// parameterised queries with typed rows and a refusal's SQLSTATE.
+#[test]
+fn node_pg_runs_parameterised_queries() {
+    let test = "node_pg_runs_parameterised_queries";
+    let client = repo_root().join("tests/node/client.js");
+    if !repo_root().join("tests/node/node_modules/pg").exists()
+        || Command::new("node").arg("--version").output().is_err()
+    {
+        skip(
+            test,
+            "no node or tests/node/node_modules: run scripts/bootstrap",
+        );
+        return;
+    }
+    let Served {
+        dir: _dir,
+        lake: _,
+        s,
+        port,
+        _server,
+    } = served();
+    let out = Command::new("node")
+        .arg(&client)
+        .args([&port.to_string(), "joao", &s.joao])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        got["rows"],
+        serde_json::json!([{"municipio": "260055", "habitantes": "2000"}]),
+        "{got}"
+    );
+    assert_eq!(
+        got["fields"],
+        serde_json::json!(["municipio", "habitantes"])
+    );
+    assert_eq!(
+        got["dated"],
+        serde_json::json!(["2024-03-15", "2"]),
+        "{got}"
+    );
+    assert_eq!(got["refused"], "42501", "{got}");
 }

@@ -1,5 +1,6 @@
 import java.math.BigDecimal;
 import java.sql.Connection;
+import java.sql.DatabaseMetaData;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -12,8 +13,10 @@ import java.util.Properties;
  * that the driver switches to named statements and binary results after
  * the fifth, with integer, numeric and date parameters (a numeric one
  * through a cast: compared with an integer column, a fractional
- * parameter is not yet typed as the driver declares it). Prints one line
- * per check; run by tests/it/pg.rs.
+ * parameter is not yet typed as the driver declares it), and the
+ * DatabaseMetaData calls DBeaver's schema browser makes (schemas, tables,
+ * columns with their types). Prints one line per check; run by
+ * tests/it/pg.rs.
  *
  * Usage: java -cp postgresql.jar:. JdbcClient PORT USER TOKEN
  */
@@ -55,6 +58,13 @@ public class JdbcClient {
                 }
                 System.out.println("date parameter and typed results, 20 runs: " + seen);
             }
+            DatabaseMetaData md = conn.getMetaData();
+            System.out.println("schemas: " + column(md.getSchemas(), 1));
+            System.out.println("tables: " + column(md.getTables(null, "public", "%", new String[] {"TABLE"}), 3));
+            System.out.println("columns of populacao: " + column(md.getColumns(null, "public", "populacao", "%"), 4)
+                    + " typed " + column(md.getColumns(null, "public", "populacao", "%"), 6));
+            System.out.println("columns of obitos: " + column(md.getColumns(null, "public", "obitos", "%"), 4));
+            System.out.println("catalogs: " + column(md.getCatalogs(), 1));
             try (PreparedStatement st = conn.prepareStatement("SELEC 1")) {
                 st.executeQuery();
                 System.out.println("syntax error: none");
@@ -62,5 +72,19 @@ public class JdbcClient {
                 System.out.println("syntax error: " + e.getSQLState());
             }
         }
+    }
+
+    /** One column of a metadata result, comma-separated. */
+    private static String column(ResultSet rs, int index) throws SQLException {
+        StringBuilder out = new StringBuilder();
+        try (rs) {
+            while (rs.next()) {
+                if (out.length() > 0) {
+                    out.append(",");
+                }
+                out.append(rs.getString(index));
+            }
+        }
+        return out.toString();
     }
 }

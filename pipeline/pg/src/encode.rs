@@ -55,6 +55,25 @@ pub(crate) fn pg_type(t: &DataType) -> Type {
     }
 }
 
+/// The Arrow type of a parameter type a client declares; `None` for one
+/// the query must say (or text).
+pub(crate) fn arrow_type(t: &Type) -> Option<DataType> {
+    use arrow::datatypes::TimeUnit::Microsecond;
+    Some(match *t {
+        Type::BOOL => DataType::Boolean,
+        Type::INT2 => DataType::Int16,
+        Type::INT4 => DataType::Int32,
+        Type::INT8 => DataType::Int64,
+        Type::FLOAT4 => DataType::Float32,
+        Type::FLOAT8 => DataType::Float64,
+        Type::DATE => DataType::Date32,
+        Type::TIMESTAMP => DataType::Timestamp(Microsecond, None),
+        Type::TIMESTAMPTZ => DataType::Timestamp(Microsecond, Some("+00:00".into())),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DataType::Utf8,
+        _ => return None,
+    })
+}
+
 pub(crate) fn fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
     schema
         .fields()
@@ -77,48 +96,72 @@ pub(crate) fn fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<Field
         .collect()
 }
 
-/// Every row of `batches` in PostgreSQL's text forms (`t`/`f`, timestamps
-/// with a space, bytea as `\x...`), or its binary forms for the columns
-/// whose field says binary.
+/// How values are written as text: timestamps with a space, as PostgreSQL.
+pub(crate) fn text_options() -> FormatOptions<'static> {
+    FormatOptions::new()
+        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
+        .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.f%:z"))
+}
+
+/// One formatter per column of `batch`.
+pub(crate) fn formatters<'a>(
+    batch: &'a RecordBatch,
+    options: &'a FormatOptions<'a>,
+) -> PgWireResult<Vec<ArrayFormatter<'a>>> {
+    batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), options))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| user_error("XX000", e.to_string()))
+}
+
+/// A value in PostgreSQL's text form (`t`/`f`, bytea as `\x...`); `None`
+/// for NULL.
+pub(crate) fn text_value(
+    column: &dyn Array,
+    row: usize,
+    formatter: &ArrayFormatter<'_>,
+) -> Option<String> {
+    if column.is_null(row) {
+        return None;
+    }
+    Some(match column.data_type() {
+        DataType::Boolean => if column.as_boolean().value(row) {
+            "t"
+        } else {
+            "f"
+        }
+        .to_owned(),
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => {
+            format!("\\x{}", formatter.value(row))
+        }
+        _ => formatter.value(row).to_string(),
+    })
+}
+
+/// Every row of `batches` in PostgreSQL's text forms (see [`text_value`]),
+/// or its binary forms for the columns whose field says binary.
 pub(crate) fn rows(
     fields: &Arc<Vec<FieldInfo>>,
     batches: &[RecordBatch],
 ) -> PgWireResult<Vec<DataRow>> {
-    let options = FormatOptions::new()
-        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
-        .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.f%:z"));
+    let options = text_options();
     let mut encoder = DataRowEncoder::new(Arc::clone(fields));
     let mut out = Vec::new();
     for batch in batches {
-        let formatters = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| user_error("XX000", e.to_string()))?;
+        let formatters = formatters(batch, &options)?;
         for row in 0..batch.num_rows() {
             for (i, column) in batch.columns().iter().enumerate() {
-                if column.is_null(row) {
-                    encoder.encode_field(&None::<&str>)?;
-                    continue;
-                }
-                if fields[i].format() == FieldFormat::Binary {
+                if fields[i].format() == FieldFormat::Binary && !column.is_null(row) {
                     // Bytes are written as they are: the binary form itself.
                     let value = binary_value(column.as_ref(), row, &formatters[i].value(row));
                     encoder.encode_field(&value)?;
-                    continue;
-                }
-                match column.data_type() {
-                    DataType::Boolean => {
-                        encoder.encode_field(&column.as_boolean().value(row))?;
-                    }
-                    DataType::Binary
-                    | DataType::LargeBinary
-                    | DataType::BinaryView
-                    | DataType::FixedSizeBinary(_) => {
-                        encoder.encode_field(&format!("\\x{}", formatters[i].value(row)))?;
-                    }
-                    _ => encoder.encode_field(&formatters[i].value(row).to_string())?,
+                } else {
+                    encoder.encode_field(&text_value(column.as_ref(), row, &formatters[i]))?;
                 }
             }
             out.push(encoder.take_row());

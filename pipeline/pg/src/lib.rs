@@ -9,38 +9,42 @@
 //! The purpose of queries on `especial` data is a session parameter:
 //! `SET lagoa.purpose = '...'`, or `options='-c lagoa.purpose=...'` when
 //! connecting. Transactions are accepted and mean nothing (the service only
-//! reads). Results are text, or binary for the columns a client asks so.
+//! reads), but for closing the cursors declared in them. Results are text,
+//! or binary for the columns a client asks so; `DECLARE ... CURSOR` pages
+//! through an answer (`cursor`), `COPY ... TO STDOUT` exports one (`copy`).
 
+mod copy;
+mod cursor;
 mod encode;
 mod session;
+mod signin;
 
+use copy::Copy;
+use cursor::{Command, Count, Cursor, Declare, Fetch};
 use encode::{error_info, fields, pg_type, rows};
 use lagoa_governance::Principal;
-use session::{Local, Login, Session, local_command};
+use session::{Local, Session, local_command};
+use signin::{Startup, TokenSource, principal};
 
+use arrow::array::RecordBatch;
 use async_trait::async_trait;
 use futures::Sink;
-use lagoa_governance::{Door, SignInError, SignIns};
+use lagoa_governance::SignIns;
 use lagoa_lake::Lake;
-use lagoa_lake::catalog::{AuditEntry, now_micros};
-use lagoa_sql::{QueryError, QueryRequest, QueryService};
+use lagoa_sql::{Answer, QueryError, QueryRequest, QueryService};
 use pgwire::api::auth::cleartext::CleartextPasswordAuth;
-use pgwire::api::auth::mechanism::AuthMechanismFactory;
-use pgwire::api::auth::{
-    AuthDriver, AuthOutcome, AuthSource, DefaultServerParameterProvider, LoginInfo, Password,
-    StartupHandler,
-};
+use pgwire::api::auth::{AuthDriver, DefaultServerParameterProvider, StartupHandler};
 use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::CopyResponse;
 use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::messages::PgWireBackendMessage;
 use std::fmt::Debug;
-use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -139,181 +143,6 @@ impl PgWireServerHandlers for Handlers {
     }
 }
 
-/// Checks the password as an API token of the user it names.
-struct TokenSource {
-    signins: Arc<SignIns>,
-}
-
-impl Debug for TokenSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenSource")
-    }
-}
-
-#[async_trait]
-impl AuthSource<Login> for TokenSource {
-    async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
-        // Tokens are kept only as hashes: there is no password to give.
-        Err(PgWireError::InvalidPassword(
-            login.user().unwrap_or_default().to_owned(),
-        ))
-    }
-
-    async fn verify_password(
-        &self,
-        login: &LoginInfo,
-        presented: &[u8],
-    ) -> PgWireResult<Option<Login>> {
-        let user = login.user().ok_or(PgWireError::UserNameRequired)?;
-        let from: IpAddr = login
-            .host()
-            .parse()
-            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-        let token = std::str::from_utf8(presented).ok();
-        let refused = match self.signins.authenticate(Door::Postgres, from, token).await {
-            Ok(p) if p.name == user => {
-                return Ok(Some(Login {
-                    user: user.to_owned(),
-                    token: zeroize::Zeroizing::new(token.unwrap_or_default().to_owned()),
-                }));
-            }
-            Ok(p) => self
-                .signins
-                .refuse::<()>(
-                    Door::Postgres,
-                    from,
-                    SignInError::NotYours {
-                        owner: p.name,
-                        claimed: user.to_owned(),
-                    },
-                )
-                .await
-                .err(),
-            Err(e) => Some(e),
-        };
-        match refused {
-            Some(SignInError::Throttled { retry_after }) => Err(fatal(
-                "53300",
-                SignInError::Throttled { retry_after }.to_string(),
-            )),
-            Some(SignInError::Unavailable(m)) => {
-                tracing::error!(error = %m, "cannot check a PostgreSQL sign-in");
-                Err(fatal(
-                    "08006",
-                    "the catalog did not answer; try again".into(),
-                ))
-            }
-            _ => Err(PgWireError::InvalidPassword(user.to_owned())),
-        }
-    }
-}
-
-struct Startup {
-    driver: AuthDriver<DefaultServerParameterProvider, Login>,
-    factory: CleartextPasswordAuth<TokenSource>,
-}
-
-impl Startup {
-    async fn finish<C>(&self, client: &mut C, outcome: AuthOutcome<Login>) -> PgWireResult<()>
-    where
-        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
-        C::Error: Debug,
-        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-    {
-        match outcome {
-            AuthOutcome::InProgress => Ok(()),
-            AuthOutcome::Authenticated {
-                identity,
-                final_message,
-            } => {
-                let login = identity.ok_or(PgWireError::UserNameRequired)?;
-                let purpose = client
-                    .metadata()
-                    .get("options")
-                    .and_then(|o| session::purpose_from_options(o));
-                client
-                    .session_extensions()
-                    .insert(Session::new(login, purpose));
-                self.driver
-                    .complete_authentication(client, final_message)
-                    .await
-            }
-        }
-    }
-}
-
-#[async_trait]
-impl StartupHandler for Startup {
-    async fn on_startup<C>(
-        &self,
-        client: &mut C,
-        message: PgWireFrontendMessage,
-    ) -> PgWireResult<()>
-    where
-        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
-        C::Error: Debug,
-        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-    {
-        match message {
-            PgWireFrontendMessage::Startup(ref startup) => {
-                pgwire::api::auth::protocol_negotiation(client, startup).await?;
-                pgwire::api::auth::save_startup_parameters_to_metadata(client, startup);
-                let mechanism = self.factory.create();
-                let outcome = self.driver.begin_authentication(client, mechanism).await?;
-                self.finish(client, outcome).await
-            }
-            PgWireFrontendMessage::PasswordMessageFamily(message) => {
-                let outcome = self.driver.advance_authentication(client, message).await?;
-                self.finish(client, outcome).await
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-/// The connection's principal, authenticated again now.
-async fn principal<C: ClientInfo + Sync + ?Sized>(
-    lake: &Lake,
-    client: &C,
-) -> PgWireResult<(Principal, Arc<Session>)> {
-    let session = client
-        .session_extensions()
-        .get::<Session>()
-        .ok_or_else(|| fatal("28000", "not signed in".into()))?;
-    let reason = match lagoa_governance::GovernanceStore::of(&lake.catalog)
-        .authenticate(&session.token, now_micros())
-        .await
-    {
-        Ok(p) if p.name == session.user => return Ok((p, session)),
-        Ok(_) => "the token no longer names this user".to_owned(),
-        Err(e) => format!("the token was refused: {e}"),
-    };
-    // A statement on a connection whose token was revoked, or whose user
-    // was disabled, since it signed in: refused, and on the record.
-    let entry = AuditEntry {
-        principal: session.user.clone(),
-        institution: "-".into(),
-        purpose: session.purpose(),
-        action: "query".into(),
-        subject: Some("PostgreSQL connection".into()),
-        outcome: "denied".into(),
-        reason: Some(reason.clone()),
-        ..Default::default()
-    };
-    if let Err(e) = lake.audit(&entry).await {
-        tracing::error!(error = %e, "a refused PostgreSQL statement could not be audited");
-    }
-    Err(fatal("28000", reason))
-}
-
-fn fatal(code: &str, message: String) -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new(
-        "FATAL".into(),
-        code.into(),
-        message,
-    )))
-}
-
 fn local_response(
     local: &Local,
     session: &Session,
@@ -321,8 +150,14 @@ fn local_response(
 ) -> Response {
     match local {
         Local::Begin => Response::TransactionStart(Tag::new("BEGIN")),
-        Local::Commit => Response::TransactionEnd(Tag::new("COMMIT")),
-        Local::Rollback => Response::TransactionEnd(Tag::new("ROLLBACK")),
+        Local::Commit => {
+            session.cursors().end_transaction();
+            Response::TransactionEnd(Tag::new("COMMIT"))
+        }
+        Local::Rollback => {
+            session.cursors().end_transaction();
+            Response::TransactionEnd(Tag::new("ROLLBACK"))
+        }
         Local::SetPurpose(purpose) => {
             session.set_purpose(purpose.clone());
             Response::Execution(Tag::new("SET"))
@@ -367,39 +202,162 @@ struct Queries {
 }
 
 impl Queries {
-    async fn answer(
+    /// Runs one statement through the governed path (a CancelRequest makes
+    /// pgwire drop this future, and with it the query).
+    async fn run(
         &self,
         who: &Principal,
         session: &Session,
-        request: (&str, &[Option<String>]),
-        format: &Format,
-    ) -> PgWireResult<Response> {
+        request: (&str, &Params),
+        export: Option<&str>,
+    ) -> Result<Answer, QueryError> {
         let purpose = session.purpose();
         let (sql, params) = request;
         let request = QueryRequest {
             principal: who,
             purpose: purpose.as_deref(),
             sql,
-            params,
+            params: &params.values,
+            param_types: &params.declared,
             as_of: session.as_of(),
+            export,
         };
-        // A CancelRequest makes pgwire drop this future, and with it the query.
         let answer = self.queries.run(&request, std::future::pending()).await;
-        let answer = match answer {
+        if let Err(QueryError::Lake(e)) = &answer {
+            tracing::error!(error = %e, "a PostgreSQL query failed in the lake");
+        }
+        answer.map(|a| Answer {
+            schema: pg_named(sql, &a.schema),
+            ..a
+        })
+    }
+
+    async fn answer(
+        &self,
+        who: &Principal,
+        session: &Session,
+        request: (&str, &Params),
+        format: &Format,
+    ) -> PgWireResult<Response> {
+        match self.run(who, session, request, None).await {
+            Ok(answer) => rows_response(&answer.schema, &answer.batches, format, "SELECT"),
+            Err(e) => Ok(Response::Error(Box::new(error_info(&e)))),
+        }
+    }
+
+    /// `DECLARE`: the query runs now; its rows wait in the cursor.
+    async fn declare(
+        &self,
+        who: &Principal,
+        session: &Session,
+        declare: &Declare,
+        params: &Params,
+    ) -> PgWireResult<(Response, Option<arrow::datatypes::SchemaRef>)> {
+        let answer = match self.run(who, session, (&declare.query, params), None).await {
             Ok(a) => a,
-            Err(QueryError::Lake(e)) => {
-                tracing::error!(error = %e, "a PostgreSQL query failed in the lake");
-                return Ok(Response::Error(Box::new(error_info(&QueryError::Lake(e)))));
-            }
+            Err(e) => return Ok((Response::Error(Box::new(error_info(&e))), None)),
+        };
+        let schema = answer.schema.clone();
+        let cursor = Cursor::new(answer.schema, answer.batches, declare);
+        Ok(match session.cursors().open(&declare.name, cursor) {
+            Ok(()) => (
+                Response::Execution(Tag::new("DECLARE CURSOR")),
+                Some(schema),
+            ),
+            Err((code, message)) => (error_response(code, message), None),
+        })
+    }
+
+    /// `COPY ... TO STDOUT`: the query's rows as an export.
+    async fn copy(
+        &self,
+        who: &Principal,
+        session: &Session,
+        copy: &Copy,
+        params: &Params,
+    ) -> PgWireResult<Response> {
+        let format = copy.format.name();
+        let answer = match self
+            .run(who, session, (&copy.query, params), Some(format))
+            .await
+        {
+            Ok(a) => a,
             Err(e) => return Ok(Response::Error(Box::new(error_info(&e)))),
         };
-        let fields = Arc::new(fields(&answer.schema, format)?);
-        let rows = rows(&fields, &answer.batches)?;
-        Ok(Response::Query(QueryResponse::new(
-            fields,
-            futures::stream::iter(rows.into_iter().map(Ok)),
+        let names: Vec<String> = answer
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let lines = copy::lines(&copy.format, &names, &answer.batches)?;
+        let data = lines
+            .into_iter()
+            .map(|l| Ok(pgwire::messages::copy::CopyData::new(bytes::Bytes::from(l))));
+        Ok(Response::CopyOut(CopyResponse::new(
+            0,
+            names.len(),
+            futures::stream::iter(data),
         )))
     }
+}
+
+/// `FETCH` (rows in `format`, or binary from a `BINARY` cursor) or `MOVE`.
+fn fetch(session: &Session, fetch: &Fetch, format: &Format) -> PgWireResult<Response> {
+    let mut cursors = session.cursors();
+    let Some(cursor) = cursors.get_mut(&fetch.name) else {
+        return Ok(no_cursor(&fetch.name));
+    };
+    let batches = cursor.take(fetch.count);
+    if fetch.moving {
+        let moved = batches.iter().map(RecordBatch::num_rows).sum();
+        return Ok(Response::Execution(Tag::new("MOVE").with_rows(moved)));
+    }
+    let format = if cursor.binary {
+        &Format::UnifiedBinary
+    } else {
+        format
+    };
+    rows_response(&cursor.schema, &batches, format, "FETCH")
+}
+
+/// `CLOSE name` or `CLOSE ALL`.
+fn close(session: &Session, name: Option<&str>) -> Response {
+    if session.cursors().close(name) {
+        Response::Execution(Tag::new(if name.is_some() {
+            "CLOSE CURSOR"
+        } else {
+            "CLOSE CURSOR ALL"
+        }))
+    } else {
+        no_cursor(name.unwrap_or_default())
+    }
+}
+
+fn no_cursor(name: &str) -> Response {
+    error_response("34000", format!("cursor \"{name}\" does not exist"))
+}
+
+fn error_response(code: &str, message: String) -> Response {
+    Response::Error(Box::new(ErrorInfo::new(
+        "ERROR".into(),
+        code.into(),
+        message,
+    )))
+}
+
+/// Rows of an answer as a result set, its command tag `tag`.
+fn rows_response(
+    schema: &arrow::datatypes::Schema,
+    batches: &[RecordBatch],
+    format: &Format,
+    tag: &str,
+) -> PgWireResult<Response> {
+    let fields = Arc::new(fields(schema, format)?);
+    let rows = rows(&fields, batches)?;
+    let mut response = QueryResponse::new(fields, futures::stream::iter(rows.into_iter().map(Ok)));
+    response.set_command_tag(tag);
+    Ok(Response::Query(response))
 }
 
 #[async_trait]
@@ -415,9 +373,33 @@ impl SimpleQueryHandler for Queries {
         if let Some(local) = local_command(query) {
             return Ok(vec![local_response(&local, &session, &self.settings)]);
         }
+        if let Some(command) = cursor::command(query) {
+            let response = match command {
+                Err((code, message)) => error_response(code, message),
+                Ok(Command::Declare(declare)) => {
+                    self.declare(&who, &session, &declare, &Params::default())
+                        .await?
+                        .0
+                }
+                Ok(Command::Fetch(f)) => fetch(&session, &f, &Format::UnifiedText)?,
+                Ok(Command::Close(name)) => close(&session, name.as_deref()),
+            };
+            return Ok(vec![response]);
+        }
+        if let Some(copy) = copy::command(query) {
+            return Ok(vec![match copy {
+                Err((code, message)) => error_response(code, message),
+                Ok(copy) => self.copy(&who, &session, &copy, &Params::default()).await?,
+            }]);
+        }
         Ok(vec![
-            self.answer(&who, &session, (query, &[]), &Format::UnifiedText)
-                .await?,
+            self.answer(
+                &who,
+                &session,
+                (query, &Params::default()),
+                &Format::UnifiedText,
+            )
+            .await?,
         ])
     }
 }
@@ -431,6 +413,28 @@ pub enum Statement {
         sql: String,
         schema: arrow::datatypes::SchemaRef,
         params: Vec<Option<arrow::datatypes::DataType>>,
+    },
+    /// `DECLARE ... CURSOR FOR query` (its query described).
+    Declare {
+        declare: Declare,
+        params: Vec<Option<arrow::datatypes::DataType>>,
+    },
+    /// `FETCH`/`MOVE`, with the cursor's columns (and whether it is
+    /// binary) when it was open as the statement was parsed.
+    Fetch {
+        fetch: Fetch,
+        cursor: Option<(arrow::datatypes::SchemaRef, bool)>,
+    },
+    Close(Option<String>),
+    /// `COPY ... TO STDOUT` (its query described).
+    Copy {
+        copy: Copy,
+        params: Vec<Option<arrow::datatypes::DataType>>,
+    },
+    /// The portal a `DECLARE` opens under the cursor's name, which clients
+    /// describe (psycopg) before they fetch.
+    Cursor {
+        schema: arrow::datatypes::SchemaRef,
     },
 }
 
@@ -455,27 +459,52 @@ impl QueryParser for Parser {
         if let Some(local) = local_command(sql) {
             return Ok(Some(Statement::Local(local)));
         }
-        let (who, session) = principal(&self.lake, client).await?;
-        let purpose = session.purpose();
-        let request = QueryRequest::new(&who, purpose.as_deref(), sql).as_of(session.as_of());
-        match self
-            .queries
-            .describe(&request, std::future::pending())
-            .await
-        {
-            Ok(d) => Ok(Some(Statement::Query {
-                sql: sql.to_owned(),
-                schema: d.schema,
-                params: d.params,
-            })),
-            Err(e) => Err(PgWireError::UserError(Box::new(error_info(&e)))),
+        let refused = |(code, message): (&str, String)| encode::user_error(code, message);
+        if let Some(command) = cursor::command(sql) {
+            return Ok(Some(match command.map_err(refused)? {
+                Command::Declare(declare) => {
+                    let described = self.describe(client, &declare.query).await?;
+                    Statement::Declare {
+                        declare,
+                        params: described.params,
+                    }
+                }
+                Command::Fetch(fetch) => {
+                    let (_, session) = principal(&self.lake, client).await?;
+                    let cursor = session
+                        .cursors()
+                        .get_mut(&fetch.name)
+                        .map(|c| (c.schema.clone(), c.binary));
+                    Statement::Fetch { fetch, cursor }
+                }
+                Command::Close(name) => Statement::Close(name),
+            }));
         }
+        if let Some(copy) = copy::command(sql) {
+            let copy = copy.map_err(refused)?;
+            let described = self.describe(client, &copy.query).await?;
+            return Ok(Some(Statement::Copy {
+                copy,
+                params: described.params,
+            }));
+        }
+        let described = self.describe(client, sql).await?;
+        Ok(Some(Statement::Query {
+            sql: sql.to_owned(),
+            schema: described.schema,
+            params: described.params,
+        }))
     }
 
     fn get_parameter_types(&self, statement: &Statement) -> PgWireResult<Vec<Type>> {
         Ok(match statement {
-            Statement::Local(_) => Vec::new(),
-            Statement::Query { params, .. } => params
+            Statement::Local(_)
+            | Statement::Fetch { .. }
+            | Statement::Close(_)
+            | Statement::Cursor { .. } => Vec::new(),
+            Statement::Query { params, .. }
+            | Statement::Declare { params, .. }
+            | Statement::Copy { params, .. } => params
                 .iter()
                 .map(|t| t.as_ref().map_or(Type::UNKNOWN, pg_type))
                 .collect(),
@@ -491,8 +520,24 @@ impl QueryParser for Parser {
             Statement::Local(Local::ShowPurpose) => Ok(encode::single_text_fields("lagoa.purpose")),
             Statement::Local(Local::ShowAsOf) => Ok(encode::single_text_fields(session::AS_OF)),
             Statement::Local(Local::Show(name)) => Ok(encode::single_text_fields(name)),
-            Statement::Local(_) => Ok(Vec::new()),
-            Statement::Query { schema, .. } => {
+            Statement::Local(_)
+            | Statement::Declare { .. }
+            | Statement::Close(_)
+            | Statement::Copy { .. }
+            | Statement::Fetch { cursor: None, .. } => Ok(Vec::new()),
+            Statement::Fetch { fetch, .. } if fetch.moving => Ok(Vec::new()),
+            Statement::Fetch {
+                cursor: Some((schema, binary)),
+                ..
+            } => fields(
+                schema,
+                if *binary {
+                    &Format::UnifiedBinary
+                } else {
+                    format.unwrap_or(&Format::UnifiedText)
+                },
+            ),
+            Statement::Query { schema, .. } | Statement::Cursor { schema } => {
                 fields(schema, format.unwrap_or(&Format::UnifiedText))
             }
         }
@@ -521,37 +566,142 @@ impl ExtendedQueryHandler for Queries {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let (who, session) = principal(&self.lake, client).await?;
+        let params = || text_params(portal);
         match &portal.statement.statement {
             Statement::Local(local) => Ok(local_response(local, &session, &self.settings)),
-            Statement::Query {
-                sql,
-                params: described,
-                ..
-            } => {
-                let mut params = Vec::with_capacity(portal.parameters.len());
-                for (i, p) in portal.parameters.iter().enumerate() {
-                    let Some(bytes) = p else {
-                        params.push(None);
-                        continue;
-                    };
-                    if !portal.parameter_format.is_binary(i) {
-                        params.push(Some(String::from_utf8_lossy(bytes).into_owned()));
-                        continue;
-                    }
-                    // The type the client declared, else the one we described.
-                    let declared = portal.statement.parameter_types.get(i).cloned().flatten();
-                    let t = declared
-                        .filter(|t| *t != Type::UNKNOWN)
-                        .or_else(|| described.get(i).cloned().flatten().map(|d| pg_type(&d)))
-                        .unwrap_or(Type::UNKNOWN);
-                    let text = encode::binary_param(&t, bytes).map_err(|e| {
-                        encode::user_error("22P03", format!("parameter ${}: {e}", i + 1))
-                    })?;
-                    params.push(Some(text));
+            Statement::Query { sql, .. } => {
+                self.answer(
+                    &who,
+                    &session,
+                    (sql, &params()?),
+                    &portal.result_column_format,
+                )
+                .await
+            }
+            Statement::Declare { declare, .. } => {
+                let (response, schema) = self.declare(&who, &session, declare, &params()?).await?;
+                if let Some(schema) = schema {
+                    // Under the cursor's name, for clients that describe it.
+                    let statement = StoredStatement::new(
+                        declare.name.clone(),
+                        Statement::Cursor { schema },
+                        Vec::new(),
+                    );
+                    client
+                        .portal_store()
+                        .put_portal(Arc::new(Portal::new_cursor(
+                            declare.name.clone(),
+                            Arc::new(statement),
+                        )));
                 }
-                self.answer(&who, &session, (sql, &params), &portal.result_column_format)
-                    .await
+                Ok(response)
+            }
+            Statement::Fetch { fetch: f, .. } => fetch(&session, f, &portal.result_column_format),
+            Statement::Close(name) => {
+                match name {
+                    Some(n) => client.portal_store().rm_portal(n),
+                    None => {
+                        for n in session.cursors().names() {
+                            client.portal_store().rm_portal(&n);
+                        }
+                    }
+                }
+                Ok(close(&session, name.as_deref()))
+            }
+            Statement::Copy { copy, .. } => self.copy(&who, &session, copy, &params()?).await,
+            Statement::Cursor { .. } => {
+                let all = Fetch {
+                    name: portal.name.clone(),
+                    count: Count::All,
+                    moving: false,
+                };
+                fetch(&session, &all, &portal.result_column_format)
             }
         }
     }
+}
+
+impl Parser {
+    /// Describes (and authorises) the query a statement runs.
+    async fn describe<C: ClientInfo + Sync>(
+        &self,
+        client: &C,
+        sql: &str,
+    ) -> PgWireResult<lagoa_sql::Description> {
+        let (who, session) = principal(&self.lake, client).await?;
+        let purpose = session.purpose();
+        let request = QueryRequest::new(&who, purpose.as_deref(), sql).as_of(session.as_of());
+        let described = self
+            .queries
+            .describe(&request, std::future::pending())
+            .await
+            .map_err(|e| PgWireError::UserError(Box::new(error_info(&e))))?;
+        Ok(lagoa_sql::Description {
+            schema: pg_named(sql, &described.schema),
+            ..described
+        })
+    }
+}
+
+/// `schema` with the column names PostgreSQL would give `sql`'s result
+/// (`count`, `?column?`), which clients reading columns by name expect.
+fn pg_named(sql: &str, schema: &arrow::datatypes::SchemaRef) -> arrow::datatypes::SchemaRef {
+    let names = lagoa_sql::pg_names::column_names(sql, schema);
+    let fields: Vec<arrow::datatypes::Field> = schema
+        .fields()
+        .iter()
+        .zip(names)
+        .map(|(f, name)| f.as_ref().clone().with_name(name))
+        .collect();
+    Arc::new(arrow::datatypes::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ))
+}
+
+/// A statement's parameters: as text, with the types the client declared.
+#[derive(Debug, Default)]
+struct Params {
+    values: Vec<Option<String>>,
+    declared: Vec<Option<arrow::datatypes::DataType>>,
+}
+
+/// A portal's parameters as text: sent so, or decoded from the binary form
+/// of the type the client declared (else the one the query gives its place).
+fn text_params(portal: &Portal<Statement>) -> PgWireResult<Params> {
+    let described = match &portal.statement.statement {
+        Statement::Query { params, .. }
+        | Statement::Declare { params, .. }
+        | Statement::Copy { params, .. } => params.as_slice(),
+        _ => &[],
+    };
+    let mut params = Vec::with_capacity(portal.parameters.len());
+    for (i, p) in portal.parameters.iter().enumerate() {
+        let Some(bytes) = p else {
+            params.push(None);
+            continue;
+        };
+        if !portal.parameter_format.is_binary(i) {
+            params.push(Some(String::from_utf8_lossy(bytes).into_owned()));
+            continue;
+        }
+        let declared = portal.statement.parameter_types.get(i).cloned().flatten();
+        let t = declared
+            .filter(|t| *t != Type::UNKNOWN)
+            .or_else(|| described.get(i).cloned().flatten().map(|d| pg_type(&d)))
+            .unwrap_or(Type::UNKNOWN);
+        let text = encode::binary_param(&t, bytes)
+            .map_err(|e| encode::user_error("22P03", format!("parameter ${}: {e}", i + 1)))?;
+        params.push(Some(text));
+    }
+    let declared = portal
+        .statement
+        .parameter_types
+        .iter()
+        .map(|t| t.as_ref().and_then(encode::arrow_type))
+        .collect();
+    Ok(Params {
+        values: params,
+        declared,
+    })
 }

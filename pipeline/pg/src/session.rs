@@ -2,6 +2,7 @@
 //! declared, the state of the lake it reads) and the session commands
 //! answered without the query engine.
 
+use crate::cursor::Cursors;
 use lagoa_lake::AsOf;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -31,6 +32,8 @@ pub(crate) struct Session {
     /// Client settings (`SET TimeZone ...`), by lowercase name: accepted,
     /// shown back by `SHOW`, with no effect on what is read.
     settings: Mutex<BTreeMap<String, String>>,
+    /// `DECLARE`d cursors, until `CLOSE` or their transaction's end.
+    cursors: Mutex<Cursors>,
 }
 
 /// The settings `SHOW` answers before a client sets them (the values the
@@ -65,6 +68,7 @@ impl Session {
             purpose: Mutex::new(purpose),
             as_of: Mutex::new(None),
             settings: Mutex::new(BTreeMap::new()),
+            cursors: Mutex::new(Cursors::default()),
         }
     }
 
@@ -118,6 +122,11 @@ impl Session {
         };
         *held(&self.as_of) = parsed;
         Ok(())
+    }
+
+    /// The connection's open cursors.
+    pub(crate) fn cursors(&self) -> std::sync::MutexGuard<'_, Cursors> {
+        held(&self.cursors)
     }
 
     pub(crate) fn purpose(&self) -> Option<String> {

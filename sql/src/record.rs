@@ -1,0 +1,103 @@
+//! The audit entry of one governed statement, filled in as it is checked,
+//! planned and run, and written once when it ends (or, if the caller
+//! drops it, as cancelled).
+
+use crate::engine::CANCELLED_BY_CLIENT;
+use crate::query::{QueryError, QueryRequest};
+use lagoa_lake::catalog::AuditEntry;
+use lagoa_lake::{Lake, LakeError};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The audit entry of one statement as it goes. Written when the statement
+/// ends; if the caller's future is dropped first (an HTTP client went
+/// away), written as `cancelled` from a task of its own.
+pub(crate) struct Record {
+    lake: Arc<Lake>,
+    entry: Arc<Mutex<AuditEntry>>,
+    started: Instant,
+    /// Also record a statement that succeeded (a run, not a describe).
+    success_too: bool,
+    written: std::sync::atomic::AtomicBool,
+}
+
+impl Record {
+    pub(crate) fn new(lake: &Arc<Lake>, request: &QueryRequest<'_>, success_too: bool) -> Self {
+        Record {
+            lake: Arc::clone(lake),
+            entry: Arc::new(Mutex::new(AuditEntry {
+                principal: request.principal.name.clone(),
+                institution: request.principal.institution.clone(),
+                purpose: request.purpose.map(str::to_owned),
+                action: "query".into(),
+                ..Default::default()
+            })),
+            started: Instant::now(),
+            success_too,
+            written: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn update(&self, change: impl FnOnce(&mut AuditEntry)) {
+        change(&mut self.entry.lock().expect("audit entry"));
+    }
+
+    pub(crate) fn entry(&self) -> AuditEntry {
+        self.entry.lock().expect("audit entry").clone()
+    }
+
+    /// The entry, for the query's threads to fill in as they plan.
+    pub(crate) fn shared(&self) -> Arc<Mutex<AuditEntry>> {
+        Arc::clone(&self.entry)
+    }
+
+    /// Writes the entry for `result`; `size` gives an answer's rows and bytes.
+    pub(crate) async fn finish<T: Sync>(
+        &self,
+        result: &Result<T, QueryError>,
+        size: impl Fn(&T) -> (usize, usize) + Send,
+    ) -> Result<(), LakeError> {
+        self.written
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut entry = self.entry();
+        entry.duration_ms = self.started.elapsed().as_millis() as i64;
+        match result {
+            Ok(answer) => {
+                if !self.success_too {
+                    return Ok(());
+                }
+                let (rows, bytes) = size(answer);
+                entry.outcome = "ok".into();
+                entry.rows = rows as i64;
+                entry.bytes = bytes as i64;
+            }
+            Err(e) => {
+                entry.outcome = e.outcome().into();
+                entry.reason = Some(e.to_string());
+            }
+        }
+        self.lake.audit(&entry).await.map(|_| ())
+    }
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        if self.written.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let mut entry = self.entry();
+        entry.duration_ms = self.started.elapsed().as_millis() as i64;
+        entry.outcome = "cancelled".into();
+        entry.reason = Some(format!(
+            "the query was stopped: {CANCELLED_BY_CLIENT} (a cancel request, or the connection closed)"
+        ));
+        let lake = Arc::clone(&self.lake);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = lake.audit(&entry).await {
+                    tracing::error!(error = %e, "a cancelled query could not be audited");
+                }
+            });
+        }
+    }
+}
