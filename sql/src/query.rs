@@ -11,7 +11,7 @@
 
 use crate::engine::{EngineLimits, QueryEngine, QueryThreads};
 use crate::guard::{self, GuardLimits};
-use crate::record::Record;
+use crate::record::{Record, entry_of};
 use crate::redact::redact;
 use crate::session::GovernedSession;
 use datafusion::arrow::array::RecordBatch;
@@ -406,7 +406,7 @@ impl QueryService {
                     .into_optimized_plan()
                     .map_err(QueryError::failed)?;
                 let columns = columns_read(&plan);
-                entry.lock().expect("audit entry").columns = columns.clone();
+                entry_of(&entry).columns = columns.clone();
                 let schema = df.schema().inner().clone();
                 let mut stream = df
                     .execute_stream()
@@ -421,7 +421,7 @@ impl QueryService {
                     }
                     batches.push(batch);
                 }
-                let grants = entry.lock().expect("audit entry").grants.clone();
+                let grants = entry_of(&entry).grants.clone();
                 // Only the lake's datasets (not `system.audit`).
                 let datasets: Vec<String> = tables
                     .iter()
@@ -473,7 +473,7 @@ impl Opened {
         // statement's text: a CTE that shadows a table's name, a qualified
         // name or a subquery cannot hide a read from the provider's report.
         let tables = tables_scanned(df.logical_plan());
-        let mut e = entry.lock().expect("audit entry");
+        let mut e = entry_of(entry);
         e.datasets = tables.iter().cloned().collect();
         e.grants = tables
             .iter()

@@ -6,7 +6,7 @@ use crate::engine::CANCELLED_BY_CLIENT;
 use crate::query::{QueryError, QueryRequest};
 use lagoa_lake::catalog::AuditEntry;
 use lagoa_lake::{Lake, LakeError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 /// The audit entry of one statement as it goes. Written when the statement
@@ -39,11 +39,11 @@ impl Record {
     }
 
     pub(crate) fn update(&self, change: impl FnOnce(&mut AuditEntry)) {
-        change(&mut self.entry.lock().expect("audit entry"));
+        change(&mut entry_of(&self.entry));
     }
 
     pub(crate) fn entry(&self) -> AuditEntry {
-        self.entry.lock().expect("audit entry").clone()
+        entry_of(&self.entry).clone()
     }
 
     /// The entry, for the query's threads to fill in as they plan.
@@ -100,4 +100,10 @@ impl Drop for Record {
             });
         }
     }
+}
+
+/// The entry as filled in so far: plain data, usable even after a panic
+/// elsewhere in the query (which the entry then records).
+pub(crate) fn entry_of(entry: &Mutex<AuditEntry>) -> MutexGuard<'_, AuditEntry> {
+    entry.lock().unwrap_or_else(PoisonError::into_inner)
 }

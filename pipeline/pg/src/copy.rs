@@ -422,21 +422,36 @@ fn words(text: &str) -> Vec<&str> {
     out
 }
 
+/// A quoted option value (`';'`, `E'\\t'` with its escapes), or a bare word.
 fn unquote(value: &str) -> String {
     let v = value.trim();
-    let v = v
-        .strip_prefix(['E', 'e'])
-        .filter(|r| r.starts_with('\''))
-        .unwrap_or(v);
-    if v.len() >= 2 && v.starts_with('\'') && v.ends_with('\'') {
-        let inner = v[1..v.len() - 1].replace("''", "'");
-        if value.trim().starts_with(['E', 'e']) {
-            return inner.replace("\\t", "\t").replace("\\n", "\n");
-        }
-        inner
-    } else {
-        v.to_owned()
+    let (escaped, v) = match v.strip_prefix(['E', 'e']) {
+        Some(rest) if rest.starts_with('\'') => (true, rest),
+        _ => (false, v),
+    };
+    let Some(inner) = v.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) else {
+        return v.to_owned();
+    };
+    let inner = inner.replace("''", "'");
+    if !escaped {
+        return inner;
     }
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -514,6 +529,16 @@ mod tests {
         assert_eq!(
             refused("COPY (SELECT 1) TO STDOUT (COMPRESSION gzip)"),
             Some("42601")
+        );
+        assert_eq!(
+            command(r"COPY t TO STDOUT (DELIMITER E'\t', NULL E'\\N')"),
+            Some(Ok(Copy {
+                query: "SELECT * FROM t".into(),
+                format: CopyFormat::Text {
+                    delimiter: '\t',
+                    null: "\\N".into(),
+                },
+            }))
         );
         assert_eq!(command("SELECT 1"), None);
         assert_eq!(command("COPYRIGHT"), None);

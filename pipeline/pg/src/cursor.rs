@@ -315,6 +315,11 @@ impl Cursors {
         self.0.get_mut(name)
     }
 
+    /// An open cursor's columns and whether it is binary.
+    pub(crate) fn shape(&self, name: &str) -> Option<(SchemaRef, bool)> {
+        self.0.get(name).map(|c| (c.schema.clone(), c.binary))
+    }
+
     pub(crate) fn names(&self) -> Vec<String> {
         self.0.keys().cloned().collect()
     }

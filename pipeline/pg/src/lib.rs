@@ -471,10 +471,7 @@ impl QueryParser for Parser {
                 }
                 Command::Fetch(fetch) => {
                     let (_, session) = principal(&self.lake, client).await?;
-                    let cursor = session
-                        .cursors()
-                        .get_mut(&fetch.name)
-                        .map(|c| (c.schema.clone(), c.binary));
+                    let cursor = session.cursors().shape(&fetch.name);
                     Statement::Fetch { fetch, cursor }
                 }
                 Command::Close(name) => Statement::Close(name),
