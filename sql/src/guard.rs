@@ -150,6 +150,7 @@ pub fn check(sql: &str, limits: &GuardLimits) -> Result<CheckedSql, Denial> {
     let mut walk = Walk {
         tables: BTreeSet::new(),
         ctes: BTreeSet::new(),
+        generators: BTreeSet::new(),
         denial: None,
         limits,
     };
@@ -160,7 +161,7 @@ pub fn check(sql: &str, limits: &GuardLimits) -> Result<CheckedSql, Denial> {
     let tables = walk
         .tables
         .into_iter()
-        .filter(|t| !walk.ctes.contains(t))
+        .filter(|t| !walk.ctes.contains(t) && !walk.generators.contains(t))
         .collect();
     Ok(CheckedSql { kind, tables })
 }
@@ -397,6 +398,8 @@ impl Visitor for Shape<'_> {
 struct Walk<'a> {
     tables: BTreeSet<String>,
     ctes: BTreeSet<String>,
+    /// Generators called in `FROM` ([`GENERATORS`]): not tables.
+    generators: BTreeSet<String>,
     denial: Option<Denial>,
     limits: &'a GuardLimits,
 }
@@ -432,6 +435,20 @@ impl Walk<'_> {
     }
 }
 
+/// The table functions a statement may call in `FROM`: they compute rows
+/// from their arguments and read nothing (BI tools call them while
+/// browsing: DBeaver's `generate_series` over the search path,
+/// `pg_get_keywords()`). What they make is bounded like any other rows,
+/// by the query's memory limit, timeout and row limit. Every other table
+/// function (a file reader above all) is refused.
+const GENERATORS: [&str; 3] = ["generate_series", "range", "pg_get_keywords"];
+
+fn generator(name: &ObjectName) -> Option<String> {
+    let lower = name.to_string().to_lowercase();
+    let bare = lower.strip_prefix("pg_catalog.").unwrap_or(&lower);
+    GENERATORS.contains(&bare).then_some(lower)
+}
+
 fn looks_like_file(part: &str) -> bool {
     let lower = part.to_lowercase();
     [
@@ -463,7 +480,13 @@ impl Visitor for Walk<'_> {
                 name,
                 args: Some(_),
                 ..
-            } => self.deny(Denial::TableFunction(name.to_string())),
+            } => match generator(name) {
+                Some(lower) => {
+                    self.generators.insert(lower);
+                    ControlFlow::Continue(())
+                }
+                None => self.deny(Denial::TableFunction(name.to_string())),
+            },
             TableFactor::TableFunction { expr, .. } => {
                 self.deny(Denial::TableFunction(expr.to_string()))
             }
@@ -505,6 +528,14 @@ mod tests {
         assert_eq!(ok("DESCRIBE obitos").kind, StatementKind::Describe);
         ok("SELECT * FROM (SELECT 1 AS x) s UNION ALL SELECT 2");
         ok("SELECT 1; ");
+        // Generators are not tables: nothing to grant, nothing named.
+        let c = ok("SELECT s FROM generate_series(1, 3) AS s(r), obitos");
+        assert_eq!(c.tables.into_iter().collect::<Vec<_>>(), ["obitos"]);
+        assert!(
+            ok("SELECT word FROM pg_catalog.pg_get_keywords()")
+                .tables
+                .is_empty()
+        );
     }
 
     #[test]
@@ -526,6 +557,7 @@ mod tests {
                 "SELECT * FROM read_parquet('/etc/passwd')",
                 "table functions",
             ),
+            ("SELECT * FROM public.range(1, 3)", "table functions"),
             (
                 "SELECT * FROM '/lake/store/obitos/x.parquet'",
                 "reading files",

@@ -18,8 +18,8 @@ use datafusion::prelude::SessionContext;
 /// The version string clients parse: PostgreSQL's major.minor first.
 pub fn version_text() -> String {
     format!(
-        "PostgreSQL 16.0 (Lagoa {}) on {}-linux, a governed data lake",
-        env!("CARGO_PKG_VERSION"),
+        "PostgreSQL {} on {}-linux, a governed data lake",
+        crate::pg_settings::server_version().replace("lagoa", "Lagoa"),
         std::env::consts::ARCH
     )
 }
@@ -33,7 +33,10 @@ pub fn version_text() -> String {
 /// the order it first meets them, so the session's catalog is listed in
 /// sorted order and `pg_class` is built first: the same tables get the same
 /// OIDs in every session that holds them.
-pub async fn setup_catalog(ctx: &SessionContext) -> Result<(), lagoa_lake::LakeError> {
+pub async fn setup_catalog(
+    ctx: &SessionContext,
+    settings: std::sync::Arc<crate::pg_settings::Settings>,
+) -> Result<(), lagoa_lake::LakeError> {
     use datafusion_pg_catalog::pg_catalog::PgCatalogSchemaProvider;
     use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
     let fail = |e: &dyn std::fmt::Display| {
@@ -54,18 +57,32 @@ pub async fn setup_catalog(ctx: &SessionContext) -> Result<(), lagoa_lake::LakeE
         "pg_get_function_result",
         "pg_get_function_arguments",
         "pg_get_function_identity_arguments",
+        // pgJDBC's getIndexInfo asks for the definition of each index of a
+        // table; a lake's tables have none.
+        "pg_get_indexdef",
     ] {
         ctx.register_udf(AboutObject::udf(name, Says::Nothing));
     }
     ctx.register_udf(ScalarUDF::new_from_impl(ToRegtype {
         signature: Signature::string(1, Volatility::Stable),
     }));
+    ctx.register_udf(crate::pg_arrays::ExpandArray::udf());
+    ctx.register_udf(crate::pg_arrays::Subscripts::udf());
+    ctx.register_udf(crate::pg_settings::current_setting(std::sync::Arc::clone(
+        &settings,
+    )));
     let sorted = SortedCatalog(ctx.state().catalog_list().clone());
     let provider = PgCatalogSchemaProvider::try_new(sorted, static_tables()?, EmptyContextProvider)
         .map_err(|e| fail(&e))?;
     ctx.catalog("datafusion")
         .ok_or_else(|| fail(&"no datafusion catalog"))?
-        .register_schema("pg_catalog", std::sync::Arc::new(provider))
+        .register_schema(
+            "pg_catalog",
+            std::sync::Arc::new(crate::pg_tables::CatalogTables::new(
+                std::sync::Arc::new(provider),
+                settings,
+            )),
+        )
         .map_err(|e| fail(&e))?;
     ctx.sql("SELECT count(*) FROM pg_catalog.pg_class")
         .await
@@ -169,7 +186,8 @@ fn engine_name(catalog: &str) -> &str {
 }
 
 /// Makes every scalar function of `ctx` answer to `pg_catalog.<name>` as
-/// well, as PostgreSQL's built-in functions do.
+/// well, as PostgreSQL's built-in functions do (table functions: see
+/// `pg_rewrite`).
 pub fn qualify(ctx: &SessionContext) {
     let functions: Vec<_> = ctx.state().scalar_functions().values().cloned().collect();
     for udf in functions {
@@ -308,7 +326,7 @@ impl AboutObject {
     fn udf(name: &'static str, says: Says) -> ScalarUDF {
         ScalarUDF::new_from_impl(AboutObject {
             name,
-            signature: Signature::any(1, Volatility::Stable),
+            signature: Signature::variadic_any(Volatility::Stable),
             says,
         })
     }
@@ -336,7 +354,10 @@ impl ScalarUDFImpl for AboutObject {
                 ScalarValue::Utf8(None).to_array_of_size(args.number_rows)?,
             ));
         }
-        Ok(match &args.args[0] {
+        let Some(object) = args.args.first() else {
+            return Ok(ColumnarValue::Scalar(ScalarValue::Boolean(None)));
+        };
+        Ok(match object {
             ColumnarValue::Scalar(v) => {
                 ColumnarValue::Scalar(ScalarValue::Boolean((!v.is_null()).then_some(true)))
             }
@@ -408,7 +429,9 @@ mod tests {
     #[tokio::test]
     async fn clients_get_a_postgresql_version_and_who_they_are() {
         let ctx = SessionContext::new();
-        setup_catalog(&ctx).await.unwrap();
+        setup_catalog(&ctx, std::sync::Arc::new(crate::pg_settings::defaults()))
+            .await
+            .unwrap();
         register(&ctx, "joao");
         qualify(&ctx);
         let text = crate::test_support::answer_text(

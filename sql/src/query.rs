@@ -201,6 +201,10 @@ pub struct QueryRequest<'a> {
     /// The rows leave as an export (the PostgreSQL port's `COPY ... TO
     /// STDOUT`, in the format named here): the audit entry says so.
     pub export: Option<&'a str>,
+    /// The client's session settings (the PostgreSQL port's, `SET` by the
+    /// client), for `current_setting` and `pg_settings`; `None`: the
+    /// defaults (`pg_settings::defaults`).
+    pub settings: Option<&'a crate::pg_settings::Settings>,
 }
 
 impl<'a> QueryRequest<'a> {
@@ -213,6 +217,7 @@ impl<'a> QueryRequest<'a> {
             param_types: &[],
             as_of: AsOf::Latest,
             export: None,
+            settings: None,
         }
     }
 
@@ -358,7 +363,17 @@ impl QueryService {
             &reader,
             &grants,
             self.limits.max_value_bytes,
-            (request.as_of, asks_pg_catalog(request.sql)),
+            (
+                request.as_of,
+                asks_pg_catalog(request.sql).then(|| {
+                    Arc::new(
+                        request
+                            .settings
+                            .cloned()
+                            .unwrap_or_else(crate::pg_settings::defaults),
+                    )
+                }),
+            ),
         )
         .await?;
         let mut subject = Vec::new();
@@ -507,7 +522,6 @@ fn tables_scanned(plan: &LogicalPlan) -> BTreeSet<String> {
     out
 }
 
-/// Binds text parameters to the places of a planned statement.
 /// A statement that uses PostgreSQL's catalog, with PostgreSQL's idioms
 /// BI tools send (`'t'::regclass`, `OPERATOR(pg_catalog.~)`, psql's and
 /// DBeaver's catalog queries) rewritten by `datafusion-pg-catalog` into
@@ -523,6 +537,8 @@ fn postgres_compatible(sql: &str) -> String {
         return sql.to_owned();
     }
     let parser = PARSER.get_or_init(datafusion_pg_catalog::sql::PostgresCompatibilityParser::new);
+    let by_name = crate::pg_rewrite::procedure_names(sql);
+    let sql = by_name.as_deref().unwrap_or(sql);
     match parser.parse(sql) {
         Ok(mut statements) if statements.len() == 1 => {
             let _ = visit_relations_mut(&mut statements[0], |name| {
@@ -536,6 +552,7 @@ fn postgres_compatible(sql: &str) -> String {
                 }
                 std::ops::ControlFlow::<()>::Continue(())
             });
+            crate::pg_rewrite::rewrite(&mut statements[0]);
             statements[0].to_string()
         }
         // Several statements or none: the guard says so on the original.
@@ -548,9 +565,20 @@ fn postgres_compatible(sql: &str) -> String {
 /// a few milliseconds a session.
 fn asks_pg_catalog(sql: &str) -> bool {
     let lower = sql.to_ascii_lowercase();
-    ["pg_", "_privilege", "format_type", "quote_ident"]
-        .iter()
-        .any(|word| lower.contains(word))
+    [
+        "pg_",
+        "_privilege",
+        "format_type",
+        "quote_ident",
+        "parse_ident",
+        "current_schemas",
+        "array_upper",
+        "array_lower",
+        "current_setting",
+        "generate_subscripts",
+    ]
+    .iter()
+    .any(|word| lower.contains(word))
 }
 
 /// The type each placeholder is directly cast to in `plan`, subqueries

@@ -48,7 +48,7 @@ impl GovernedSession {
         reader: &Reader,
         grants: &[Grant],
         max_value_bytes: usize,
-        (as_of, pg_catalog): (AsOf, bool),
+        (as_of, pg_catalog): (AsOf, Option<Arc<crate::pg_settings::Settings>>),
     ) -> Result<Self, LakeError> {
         let now = lake.catalog.resolve(&AsOf::Latest).await?;
         let snapshot = match as_of {
@@ -143,16 +143,17 @@ impl GovernedSession {
             let plan = LogicalPlanBuilder::scan(name, provider_as_source(Arc::new(table)), None)?
                 .project(columns)?
                 .build()?;
-            ctx.register_table(name, Arc::new(DatasetTable(ViewTable::new(plan, None))))?;
+            ctx.register_table(name, Arc::new(ViewAsTable(ViewTable::new(plan, None))))?;
         }
         if reader.coordinator {
             register_audit(lake, &ctx)?;
         }
-        if pg_catalog {
-            crate::pg_functions::setup_catalog(&ctx).await?;
+        let catalog = pg_catalog.is_some();
+        if let Some(settings) = pg_catalog {
+            crate::pg_functions::setup_catalog(&ctx, settings).await?;
         }
         crate::pg_functions::register(&ctx, &reader.principal);
-        if pg_catalog {
+        if catalog {
             crate::pg_functions::qualify(&ctx);
         }
         Ok(GovernedSession {
@@ -163,14 +164,15 @@ impl GovernedSession {
     }
 }
 
-/// A dataset as a reader's session serves it: the view of the columns the
-/// reader may see, presented as the table it is to the reader (catalogs
-/// list it among the tables, where BI tools look), planned as the view.
+/// A view presented as the table it stands for, planned as the view: a
+/// dataset as a reader's session serves it (the columns the reader may
+/// see; catalogs list it among the tables, where BI tools look), or a
+/// catalog table with its columns retyped (`pg_arrays`).
 #[derive(Debug)]
-struct DatasetTable(ViewTable);
+pub(crate) struct ViewAsTable(pub(crate) ViewTable);
 
 #[async_trait::async_trait]
-impl datafusion::catalog::TableProvider for DatasetTable {
+impl datafusion::catalog::TableProvider for ViewAsTable {
     fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
         self.0.schema()
     }

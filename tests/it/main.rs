@@ -29,6 +29,7 @@ mod opendata;
 mod pg;
 mod pseudonyms;
 mod remote;
+mod replays;
 mod security;
 mod storage;
 mod support;

@@ -8,11 +8,11 @@ use crate::support::*;
 use std::path::Path;
 use std::process::Command;
 
-const PURPOSE: &str = "investigação de óbito infantil";
+pub const PURPOSE: &str = "investigação de óbito infantil";
 
-struct Setup {
-    joao: String,
-    maria: String,
+pub struct Setup {
+    pub joao: String,
+    pub maria: String,
 }
 
 fn setup(dir: &Path, lake: &Path) -> Setup {
@@ -73,7 +73,7 @@ fn psql_error(port: u16, token: &str, commands: &[&str]) -> String {
 }
 
 /// What psql prints on stdout for `commands` as joao, which must succeed.
-fn psql_output(port: u16, token: &str, commands: &[&str]) -> String {
+pub fn psql_output(port: u16, token: &str, commands: &[&str]) -> String {
     let out = psql(port, "joao", token, commands);
     assert!(
         out.status.success(),
@@ -256,15 +256,15 @@ fn psql_reads_through_the_postgresql_port_under_the_same_policy() {
 /// A lake with [`setup`]'s datasets and grants, served (its PostgreSQL
 /// port included). Bound by name (not `..`) in tests, so the lake and the
 /// server live to the end.
-struct Served {
-    dir: tempfile::TempDir,
-    lake: std::path::PathBuf,
-    s: Setup,
-    port: u16,
-    _server: Killed,
+pub struct Served {
+    pub dir: tempfile::TempDir,
+    pub lake: std::path::PathBuf,
+    pub s: Setup,
+    pub port: u16,
+    pub _server: Killed,
 }
 
-fn served() -> Served {
+pub fn served() -> Served {
     let (dir, lake) = new_lake();
     let s = setup(dir.path(), &lake);
     let port = free_port();
@@ -279,7 +279,7 @@ fn served() -> Served {
 }
 
 /// [`served`], for a test that drives `psql`; `None` (said why) without it.
-fn served_for_psql(test: &str) -> Option<Served> {
+pub fn served_for_psql(test: &str) -> Option<Served> {
     if Command::new("psql").arg("--version").output().is_err() {
         skip(test, "no psql: run scripts/bootstrap (postgresql-client)");
         return None;
@@ -646,20 +646,7 @@ fn pgjdbc_runs_prepared_statements_past_its_binary_switch() {
         port,
         _server,
     } = served();
-    let classes = dir.path().join("classes");
-    let javac = Command::new("javac")
-        .arg("-cp")
-        .arg(driver)
-        .arg("-d")
-        .arg(&classes)
-        .arg(repo_root().join("tests/java/JdbcClient.java"))
-        .output()
-        .unwrap();
-    assert!(
-        javac.status.success(),
-        "{}",
-        String::from_utf8_lossy(&javac.stderr)
-    );
+    let classes = javac(dir.path(), "JdbcClient.java");
     let out = Command::new("java")
         .arg("-cp")
         .arg(format!("{}:{}", driver.display(), classes.display()))
@@ -694,6 +681,39 @@ fn pgjdbc_runs_prepared_statements_past_its_binary_switch() {
     );
     assert!(stdout.contains("columns of obitos: \n"), "{stdout}");
     assert!(stdout.contains("catalogs: lagoa\n"), "{stdout}");
+    // A lake's tables declare no keys or indexes; the server's types are
+    // PostgreSQL's.
+    for none in ["primary keys", "indexes", "imported keys", "exported keys"] {
+        assert!(
+            stdout.contains(&format!("{none} of populacao: \n")),
+            "{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("type info: bool,int8,int4,numeric,float8,text,varchar,date,timestamp\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("table types: true\n"), "{stdout}");
+}
+
+/// Compiles `tests/java/<source>` against pgJDBC into `<dir>/classes`,
+/// which it returns.
+pub fn javac(dir: &Path, source: &str) -> std::path::PathBuf {
+    let classes = dir.join("classes");
+    let javac = Command::new("javac")
+        .arg("-cp")
+        .arg("/usr/share/java/postgresql.jar")
+        .arg("-d")
+        .arg(&classes)
+        .arg(repo_root().join("tests/java").join(source))
+        .output()
+        .unwrap();
+    assert!(
+        javac.status.success(),
+        "{}",
+        String::from_utf8_lossy(&javac.stderr)
+    );
+    classes
 }
 
 /// SQLAlchemy 2 (what pandas, Jupyter's SQL magics and Superset connect

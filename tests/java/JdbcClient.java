@@ -15,7 +15,8 @@ import java.util.Properties;
  * through a cast: compared with an integer column, a fractional
  * parameter is not yet typed as the driver declares it), and the
  * DatabaseMetaData calls DBeaver's schema browser makes (schemas, tables,
- * columns with their types). Prints one line per check; run by
+ * columns with their types, primary keys, indexes, foreign keys, the
+ * server's types). Prints one line per check; run by
  * tests/it/pg.rs.
  *
  * Usage: java -cp postgresql.jar:. JdbcClient PORT USER TOKEN
@@ -65,6 +66,15 @@ public class JdbcClient {
                     + " typed " + column(md.getColumns(null, "public", "populacao", "%"), 6));
             System.out.println("columns of obitos: " + column(md.getColumns(null, "public", "obitos", "%"), 4));
             System.out.println("catalogs: " + column(md.getCatalogs(), 1));
+            System.out.println("primary keys of populacao: " + column(md.getPrimaryKeys(null, "public", "populacao"), 4));
+            System.out.println("indexes of populacao: " + column(md.getIndexInfo(null, "public", "populacao", false, true), 6));
+            System.out.println("imported keys of populacao: " + column(md.getImportedKeys(null, "public", "populacao"), 4));
+            System.out.println("exported keys of populacao: " + column(md.getExportedKeys(null, "public", "populacao"), 4));
+            String types = "," + column(md.getTypeInfo(), 1) + ",";
+            System.out.println("type info: " + String.join(",", java.util.Arrays.stream(
+                    new String[] {"bool", "int8", "int4", "numeric", "float8", "text", "varchar", "date", "timestamp"})
+                    .filter(t -> types.contains("," + t + ",")).toArray(String[]::new)));
+            System.out.println("table types: " + column(md.getTableTypes(), 1).contains("TABLE"));
             try (PreparedStatement st = conn.prepareStatement("SELEC 1")) {
                 st.executeQuery();
                 System.out.println("syntax error: none");

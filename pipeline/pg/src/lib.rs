@@ -86,7 +86,7 @@ impl Handlers {
     fn new(queries: QueryService, signins: Arc<SignIns>) -> Self {
         let mut parameters = DefaultServerParameterProvider::default();
         // Clients parse the leading version number.
-        parameters.server_version = format!("16.0 (lagoa {})", env!("CARGO_PKG_VERSION"));
+        parameters.server_version = lagoa_sql::pg_settings::server_version();
         // Nobody is a superuser here: the port only reads, under the policy.
         parameters.is_superuser = false;
         let on_off = |b: bool| if b { "on" } else { "off" }.to_owned();
@@ -190,6 +190,22 @@ fn local_response(
             ))),
         },
         Local::ShowAsOf => encode::single_text(session::AS_OF, session.as_of_text()),
+        Local::SetConfig {
+            name,
+            value: session::Given::Text(value),
+            column,
+        } => match local_response(&session::assignment(name, value.clone()), session, defaults) {
+            Response::Error(e) => Response::Error(e),
+            _ => encode::single_text(column, value.clone()),
+        },
+        // Bound before they get here (`session::bind`).
+        Local::SetParam(name, n) => {
+            error_response("42P02", format!("SET {name}: there is no parameter ${n}"))
+        }
+        Local::SetConfig { name, .. } => error_response(
+            "42P02",
+            format!("set_config('{name}'): a parameter is missing"),
+        ),
     }
 }
 
@@ -212,6 +228,7 @@ impl Queries {
         export: Option<&str>,
     ) -> Result<Answer, QueryError> {
         let purpose = session.purpose();
+        let settings = session.settings(&self.settings);
         let (sql, params) = request;
         let request = QueryRequest {
             principal: who,
@@ -221,6 +238,7 @@ impl Queries {
             param_types: &params.declared,
             as_of: session.as_of(),
             export,
+            settings: Some(&settings),
         };
         let answer = self.queries.run(&request, std::future::pending()).await;
         if let Err(QueryError::Lake(e)) = &answer {
@@ -380,7 +398,10 @@ impl SimpleQueryHandler for Queries {
     {
         let (who, session) = principal(&self.lake, client).await?;
         if let Some(local) = local_command(query) {
-            return Ok(vec![local_response(&local, &session, &self.settings)]);
+            return Ok(vec![match session::bind(&local, &[]) {
+                Ok(local) => local_response(&local, &session, &self.settings),
+                Err((code, message)) => error_response(code, message),
+            }]);
         }
         if let Some(command) = cursor::command(query) {
             let response = match command {
@@ -504,10 +525,8 @@ impl QueryParser for Parser {
 
     fn get_parameter_types(&self, statement: &Statement) -> PgWireResult<Vec<Type>> {
         Ok(match statement {
-            Statement::Local(_)
-            | Statement::Fetch { .. }
-            | Statement::Close(_)
-            | Statement::Cursor { .. } => Vec::new(),
+            Statement::Local(local) => vec![Type::TEXT; session::param_count(local)],
+            Statement::Fetch { .. } | Statement::Close(_) | Statement::Cursor { .. } => Vec::new(),
             Statement::Query { params, .. }
             | Statement::Declare { params, .. }
             | Statement::Copy { params, .. } => params
@@ -526,6 +545,9 @@ impl QueryParser for Parser {
             Statement::Local(Local::ShowPurpose) => Ok(encode::single_text_fields("lagoa.purpose")),
             Statement::Local(Local::ShowAsOf) => Ok(encode::single_text_fields(session::AS_OF)),
             Statement::Local(Local::Show(name)) => Ok(encode::single_text_fields(name)),
+            Statement::Local(Local::SetConfig { column, .. }) => {
+                Ok(encode::single_text_fields(column))
+            }
             Statement::Local(_)
             | Statement::Declare { .. }
             | Statement::Close(_)
@@ -574,7 +596,10 @@ impl ExtendedQueryHandler for Queries {
         let (who, session) = principal(&self.lake, client).await?;
         let params = || text_params(portal);
         match &portal.statement.statement {
-            Statement::Local(local) => Ok(local_response(local, &session, &self.settings)),
+            Statement::Local(local) => Ok(match session::bind(local, &params()?.values) {
+                Ok(local) => local_response(&local, &session, &self.settings),
+                Err((code, message)) => error_response(code, message),
+            }),
             Statement::Query { sql, .. } => {
                 self.answer(
                     &who,

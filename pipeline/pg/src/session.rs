@@ -36,24 +36,11 @@ pub(crate) struct Session {
     cursors: Mutex<Cursors>,
 }
 
-/// The settings `SHOW` answers before a client sets them (the values the
-/// server announced at start-up, and PostgreSQL's defaults for the rest).
+/// The settings `SHOW` answers before a client sets them: the query
+/// service's defaults (`lagoa_sql::pg_settings`) and the values the server
+/// announced at start-up.
 pub(crate) fn default_settings(announced: &[(&str, String)]) -> BTreeMap<String, String> {
-    let mut settings: BTreeMap<String, String> = [
-        ("transaction_isolation", "read committed"),
-        ("default_transaction_isolation", "read committed"),
-        ("transaction_read_only", "on"),
-        ("standard_conforming_strings", "on"),
-        ("max_identifier_length", "63"),
-        ("lc_collate", "C.UTF-8"),
-        ("lc_ctype", "C.UTF-8"),
-        ("statement_timeout", "0"),
-        ("extra_float_digits", "1"),
-        ("application_name", ""),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let mut settings = lagoa_sql::pg_settings::defaults();
     for (name, value) in announced {
         settings.insert(name.to_ascii_lowercase(), value.clone());
     }
@@ -84,6 +71,25 @@ impl Session {
             .get(&name)
             .or_else(|| defaults.get(&name))
             .cloned()
+    }
+
+    /// Every setting as the session has it: `defaults` with the client's
+    /// `SET`s over them, and Lagoa's own (`lagoa.purpose`, `lagoa.as_of`)
+    /// when set. What `current_setting` and `pg_settings` read.
+    pub(crate) fn settings(&self, defaults: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut all = defaults.clone();
+        all.extend(
+            held(&self.settings)
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        if let Some(purpose) = self.purpose() {
+            all.insert(PURPOSE.to_owned(), purpose);
+        }
+        if let Some(as_of) = self.as_of_text() {
+            all.insert(AS_OF.to_owned(), as_of);
+        }
+        all
     }
 
     /// `SET name = value` (`None`: `RESET name`, back to the default).
@@ -161,6 +167,146 @@ pub enum Local {
     Show(String),
     ShowPurpose,
     ShowAsOf,
+    /// `SET name = $n` (the extended protocol): the setting [`bind`] makes
+    /// of the portal's parameter.
+    SetParam(String, usize),
+    /// `SELECT set_config('name', value, is_local)`: sets it (for the
+    /// session, whether or not `is_local`: transactions hold nothing here)
+    /// and answers the value, in a column named `column`.
+    SetConfig {
+        name: String,
+        value: Given,
+        column: String,
+    },
+}
+
+/// A value given in a session command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Given {
+    /// A literal (`None`: NULL).
+    Text(Option<String>),
+    /// The `$n` parameter, from 1.
+    Param(usize),
+}
+
+/// The command `name = value` sets (`None`: reset).
+pub(crate) fn assignment(name: &str, value: Option<String>) -> Local {
+    if name.eq_ignore_ascii_case(PURPOSE) {
+        Local::SetPurpose(value)
+    } else if name.eq_ignore_ascii_case(AS_OF) {
+        Local::SetAsOf(value)
+    } else {
+        Local::Set(name.to_owned(), value)
+    }
+}
+
+/// `local` with its `$n` replaced by the portal's `params`; an error
+/// (SQLSTATE, message) when one is missing.
+pub(crate) fn bind(
+    local: &Local,
+    params: &[Option<String>],
+) -> Result<Local, (&'static str, String)> {
+    let param = |n: usize| {
+        params
+            .get(n.wrapping_sub(1))
+            .cloned()
+            .ok_or(("42P02", format!("there is no parameter ${n}")))
+    };
+    Ok(match local {
+        Local::SetParam(name, n) => match param(*n)? {
+            Some(value) => assignment(name, Some(value)),
+            None => return Err(("22023", format!("SET {name} needs a value, not NULL"))),
+        },
+        Local::SetConfig {
+            name,
+            value: Given::Param(n),
+            column,
+        } => Local::SetConfig {
+            name: name.clone(),
+            value: Given::Text(param(*n)?),
+            column: column.clone(),
+        },
+        other => other.clone(),
+    })
+}
+
+/// How many parameters `local` takes.
+pub(crate) fn param_count(local: &Local) -> usize {
+    match local {
+        Local::SetParam(_, n)
+        | Local::SetConfig {
+            value: Given::Param(n),
+            ..
+        } => *n,
+        _ => 0,
+    }
+}
+
+/// `SELECT [pg_catalog.]set_config('name', value, is_local) [AS column]`.
+fn set_config(sql: &str) -> Option<Local> {
+    use datafusion::sql::sqlparser::ast::{
+        Expr, FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem, SetExpr, Statement,
+        Value,
+    };
+    if !sql.to_ascii_lowercase().contains("set_config") {
+        return None;
+    }
+    let dialect = datafusion::sql::sqlparser::dialect::PostgreSqlDialect {};
+    let statements = datafusion::sql::sqlparser::parser::Parser::parse_sql(&dialect, sql).ok()?;
+    let [Statement::Query(query)] = statements.as_slice() else {
+        return None;
+    };
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    if !select.from.is_empty() || select.projection.len() != 1 || select.selection.is_some() {
+        return None;
+    }
+    let (expr, alias) = match &select.projection[0] {
+        SelectItem::UnnamedExpr(e) => (e, None),
+        SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.value.clone())),
+        _ => return None,
+    };
+    let Expr::Function(f) = expr else {
+        return None;
+    };
+    let name = f.name.to_string().to_ascii_lowercase();
+    if name != "set_config" && name != "pg_catalog.set_config" {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    let args: Vec<&Expr> = list
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+            _ => None,
+        })
+        .collect();
+    let [setting, value, _is_local] = args.as_slice() else {
+        return None;
+    };
+    let text = |e: &Expr| match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => {
+                Some(Given::Text(Some(s.clone())))
+            }
+            Value::Null => Some(Given::Text(None)),
+            Value::Placeholder(p) => p.strip_prefix('$')?.parse().ok().map(Given::Param),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(Given::Text(Some(setting))) = text(setting) else {
+        return None;
+    };
+    Some(Local::SetConfig {
+        name: setting,
+        value: text(value)?,
+        column: alias.unwrap_or_else(|| "set_config".to_owned()),
+    })
 }
 
 const PURPOSE: &str = "lagoa.purpose";
@@ -197,26 +343,19 @@ pub(crate) fn local_command(sql: &str) -> Option<Local> {
                 Some(value) => ("timezone", value.trim()),
                 None => split_assignment(rest)?,
             };
-            if name.eq_ignore_ascii_case(PURPOSE) {
-                Some(Local::SetPurpose(Some(unquote(value))))
-            } else if name.eq_ignore_ascii_case(AS_OF) {
-                Some(Local::SetAsOf(Some(unquote(value))))
-            } else {
-                Some(Local::Set(name.to_owned(), Some(unquote(value))))
+            if let Some(n) = value.strip_prefix('$').and_then(|n| n.parse().ok()) {
+                return Some(Local::SetParam(name.to_owned(), n));
             }
+            Some(assignment(name, Some(unquote(value))))
         }
         "RESET" => {
             let name = words.next().unwrap_or_default();
-            if name.eq_ignore_ascii_case(PURPOSE) {
-                Some(Local::SetPurpose(None))
-            } else if name.eq_ignore_ascii_case(AS_OF) {
-                Some(Local::SetAsOf(None))
-            } else if name.eq_ignore_ascii_case("ALL") {
+            if name.eq_ignore_ascii_case("ALL") {
                 Some(Local::ResetAll)
             } else if name.is_empty() {
                 None
             } else {
-                Some(Local::Set(name.to_owned(), None))
+                Some(assignment(name, None))
             }
         }
         // The SQL standard's spellings of two settings.
@@ -250,6 +389,7 @@ pub(crate) fn local_command(sql: &str) -> Option<Local> {
             Some(n) if words.next().is_none() => Some(Local::Show(n.to_owned())),
             _ => None,
         },
+        "SELECT" => set_config(sql),
         _ => None,
     }
 }
