@@ -150,7 +150,7 @@ pub fn check(sql: &str, limits: &GuardLimits) -> Result<CheckedSql, Denial> {
     let mut walk = Walk {
         tables: BTreeSet::new(),
         ctes: BTreeSet::new(),
-        generators: BTreeSet::new(),
+        generator_call: false,
         denial: None,
         limits,
     };
@@ -161,7 +161,7 @@ pub fn check(sql: &str, limits: &GuardLimits) -> Result<CheckedSql, Denial> {
     let tables = walk
         .tables
         .into_iter()
-        .filter(|t| !walk.ctes.contains(t) && !walk.generators.contains(t))
+        .filter(|t| !walk.ctes.contains(t))
         .collect();
     Ok(CheckedSql { kind, tables })
 }
@@ -398,8 +398,9 @@ impl Visitor for Shape<'_> {
 struct Walk<'a> {
     tables: BTreeSet<String>,
     ctes: BTreeSet<String>,
-    /// Generators called in `FROM` ([`GENERATORS`]): not tables.
-    generators: BTreeSet<String>,
+    /// The table factor being walked calls a generator ([`GENERATORS`]):
+    /// its name, visited next, is no table.
+    generator_call: bool,
     denial: Option<Denial>,
     limits: &'a GuardLimits,
 }
@@ -443,10 +444,10 @@ impl Walk<'_> {
 /// function (a file reader above all) is refused.
 const GENERATORS: [&str; 3] = ["generate_series", "range", "pg_get_keywords"];
 
-fn generator(name: &ObjectName) -> Option<String> {
+fn is_generator(name: &ObjectName) -> bool {
     let lower = name.to_string().to_lowercase();
     let bare = lower.strip_prefix("pg_catalog.").unwrap_or(&lower);
-    GENERATORS.contains(&bare).then_some(lower)
+    GENERATORS.contains(&bare)
 }
 
 fn looks_like_file(part: &str) -> bool {
@@ -471,6 +472,9 @@ impl Visitor for Walk<'_> {
     }
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+        if std::mem::take(&mut self.generator_call) {
+            return ControlFlow::Continue(());
+        }
         self.relation(relation)
     }
 
@@ -480,13 +484,14 @@ impl Visitor for Walk<'_> {
                 name,
                 args: Some(_),
                 ..
-            } => match generator(name) {
-                Some(lower) => {
-                    self.generators.insert(lower);
+            } => {
+                if is_generator(name) {
+                    self.generator_call = true;
                     ControlFlow::Continue(())
+                } else {
+                    self.deny(Denial::TableFunction(name.to_string()))
                 }
-                None => self.deny(Denial::TableFunction(name.to_string())),
-            },
+            }
             TableFactor::TableFunction { expr, .. } => {
                 self.deny(Denial::TableFunction(expr.to_string()))
             }
@@ -531,6 +536,9 @@ mod tests {
         // Generators are not tables: nothing to grant, nothing named.
         let c = ok("SELECT s FROM generate_series(1, 3) AS s(r), obitos");
         assert_eq!(c.tables.into_iter().collect::<Vec<_>>(), ["obitos"]);
+        // A dataset named like a generator is still a table.
+        let c = ok("SELECT * FROM range(1, 2) g, range");
+        assert_eq!(c.tables.into_iter().collect::<Vec<_>>(), ["range"]);
         assert!(
             ok("SELECT word FROM pg_catalog.pg_get_keywords()")
                 .tables

@@ -157,12 +157,14 @@ fn field_access(expr: &Expr) -> Option<Expr> {
         let AccessExpr::Dot(Expr::Identifier(field)) = access else {
             return None;
         };
+        // An unquoted name folds to lower case, as PostgreSQL's does.
+        let name = match field.quote_style {
+            Some(_) => field.value.clone(),
+            None => field.value.to_lowercase(),
+        };
         out = call(
             "get_field",
-            vec![
-                out,
-                Expr::Value(Value::SingleQuotedString(field.value.to_lowercase()).into()),
-            ],
+            vec![out, Expr::Value(Value::SingleQuotedString(name).into())],
         );
     }
     Some(out)
@@ -223,9 +225,10 @@ fn catalog_lookup(expr: &Expr) -> Option<Expr> {
         SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias)),
         _ => return None,
     };
-    if matches!(value, Expr::Function(_)) {
-        // Most likely an aggregate already; a plain function of a looked-up
-        // row is rare in client catalog queries and is left as written.
+    if calls_a_function(value) {
+        // Maybe an aggregate already, at any depth (`count(*) > 0`); a
+        // function of a looked-up row is rare in client catalog queries
+        // and is left as written.
         return None;
     }
     let mut query = query.clone();
@@ -240,6 +243,19 @@ fn catalog_lookup(expr: &Expr) -> Option<Expr> {
         };
     }
     Some(Expr::Subquery(query))
+}
+
+/// Whether `expr` calls any function, however deep.
+fn calls_a_function(expr: &Expr) -> bool {
+    let mut found = false;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions(expr, |e| {
+        if matches!(e, Expr::Function(_)) {
+            found = true;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    });
+    found
 }
 
 /// Whether every table `query` reads is one of the catalog's.
@@ -300,6 +316,10 @@ mod tests {
             "SELECT get_field(r.keys, 'x') FROM t r"
         );
         assert_eq!(
+            rewritten("SELECT (r.keys).\"Nome\" FROM t r"),
+            "SELECT get_field(r.keys, 'Nome') FROM t r"
+        );
+        assert_eq!(
             rewritten(
                 "SELECT (information_schema._pg_expandarray(i.indkey)).n FROM pg_catalog.pg_index i"
             ),
@@ -346,5 +366,8 @@ mod tests {
         let mixed =
             "SELECT (SELECT o.b FROM obitos o, pg_catalog.pg_class c WHERE o.a = c.oid) AS v";
         assert_eq!(rewritten(mixed), mixed);
+        // Already aggregated, however deep: left as written.
+        let counted = "SELECT (SELECT CAST(count(*) AS INT) FROM pg_catalog.pg_class) AS n";
+        assert_eq!(rewritten(counted), counted);
     }
 }

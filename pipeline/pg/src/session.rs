@@ -242,13 +242,25 @@ pub(crate) fn param_count(local: &Local) -> usize {
     }
 }
 
-/// `SELECT [pg_catalog.]set_config('name', value, is_local) [AS column]`.
+/// The protocol's parameters are numbered 1 to 65535 (the count is an
+/// `Int16`); any other `$n` is no parameter.
+fn param_number(text: &str) -> Option<usize> {
+    text.parse::<u16>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .map(usize::from)
+}
+
+/// `SELECT [pg_catalog.]set_config('name', value, is_local) [AS column]`,
+/// nothing more (no `FROM`, `WHERE`, `WITH`, `LIMIT`, ...).
 fn set_config(sql: &str) -> Option<Local> {
     use datafusion::sql::sqlparser::ast::{
         Expr, FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem, SetExpr, Statement,
         Value,
     };
-    if !sql.to_ascii_lowercase().contains("set_config") {
+    // A set_config statement is short; a long text is left to the guard,
+    // which bounds what it parses.
+    if sql.len() > 4096 || !sql.to_ascii_lowercase().contains("set_config") {
         return None;
     }
     let dialect = datafusion::sql::sqlparser::dialect::PostgreSqlDialect {};
@@ -259,7 +271,17 @@ fn set_config(sql: &str) -> Option<Local> {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return None;
     };
-    if !select.from.is_empty() || select.projection.len() != 1 || select.selection.is_some() {
+    let bare_query = query.with.is_none()
+        && query.order_by.is_none()
+        && query.limit_clause.is_none()
+        && query.fetch.is_none();
+    let bare_select = select.from.is_empty()
+        && select.projection.len() == 1
+        && select.selection.is_none()
+        && select.having.is_none()
+        && select.distinct.is_none()
+        && matches!(&select.group_by, datafusion::sql::sqlparser::ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+    if !bare_query || !bare_select {
         return None;
     }
     let (expr, alias) = match &select.projection[0] {
@@ -294,7 +316,7 @@ fn set_config(sql: &str) -> Option<Local> {
                 Some(Given::Text(Some(s.clone())))
             }
             Value::Null => Some(Given::Text(None)),
-            Value::Placeholder(p) => p.strip_prefix('$')?.parse().ok().map(Given::Param),
+            Value::Placeholder(p) => p.strip_prefix('$').and_then(param_number).map(Given::Param),
             _ => None,
         },
         _ => None,
@@ -343,7 +365,7 @@ pub(crate) fn local_command(sql: &str) -> Option<Local> {
                 Some(value) => ("timezone", value.trim()),
                 None => split_assignment(rest)?,
             };
-            if let Some(n) = value.strip_prefix('$').and_then(|n| n.parse().ok()) {
+            if let Some(n) = value.strip_prefix('$').and_then(param_number) {
                 return Some(Local::SetParam(name.to_owned(), n));
             }
             Some(assignment(name, Some(unquote(value))))
@@ -466,6 +488,47 @@ pub(crate) fn purpose_from_options(options: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_of_session_commands_are_bound_and_bounded() {
+        assert_eq!(
+            local_command("SET lagoa.purpose = $1"),
+            Some(Local::SetParam("lagoa.purpose".into(), 1))
+        );
+        let bound = bind(
+            &local_command("SET lagoa.purpose = $1").unwrap(),
+            &[Some("x".into())],
+        );
+        assert_eq!(bound, Ok(Local::SetPurpose(Some("x".into()))));
+        assert_eq!(
+            bind(&Local::SetParam("x".into(), 2), &[None]).map_err(|e| e.0),
+            Err("42P02")
+        );
+        // Past the protocol's 65535 parameters, `$n` is no parameter.
+        let huge = local_command("SET application_name = $1000000000000").unwrap();
+        assert_eq!(param_count(&huge), 0);
+        assert_eq!(
+            local_command("SELECT set_config('x', $99999999999, false)"),
+            None
+        );
+        assert_eq!(
+            local_command("SELECT set_config('lagoa.purpose', $1, false) AS p"),
+            Some(Local::SetConfig {
+                name: "lagoa.purpose".into(),
+                value: Given::Param(1),
+                column: "p".into(),
+            })
+        );
+        // Anything more than the call is a query, for the guard.
+        assert_eq!(
+            local_command("SELECT set_config('lagoa.purpose', 'p', false) LIMIT 0"),
+            None
+        );
+        assert_eq!(
+            local_command("SELECT set_config('lagoa.purpose', 'p', false) FROM obitos"),
+            None
+        );
+    }
 
     #[test]
     fn session_commands_are_recognised() {
