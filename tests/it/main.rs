@@ -27,6 +27,7 @@ mod keys_local;
 mod keys_pkcs11;
 mod opendata;
 mod pg;
+mod pg_tls;
 mod pseudonyms;
 mod remote;
 mod replays;

@@ -15,7 +15,7 @@ pub struct Setup {
     pub maria: String,
 }
 
-fn setup(dir: &Path, lake: &Path) -> Setup {
+pub fn setup(dir: &Path, lake: &Path) -> Setup {
     ingest_obitos_especial(dir, lake);
     ingest_populacao_amplo(dir, lake);
     let mut tokens = agreement(
@@ -39,7 +39,7 @@ fn setup(dir: &Path, lake: &Path) -> Setup {
     Setup { joao, maria }
 }
 
-fn psql(port: u16, user: &str, password: &str, commands: &[&str]) -> std::process::Output {
+pub fn psql(port: u16, user: &str, password: &str, commands: &[&str]) -> std::process::Output {
     let mut cmd = Command::new("psql");
     cmd.args([
         "-h",

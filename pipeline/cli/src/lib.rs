@@ -4,6 +4,7 @@
 
 mod commands;
 mod output;
+mod tls;
 
 use clap::Parser;
 use commands::Cli;

@@ -49,22 +49,45 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// What answers a client's SSLRequest (tokio-rustls's acceptor).
+pub use pgwire::tokio::TlsAcceptor;
+
+/// TLS on the port: the acceptor that answers a client's SSLRequest
+/// (`None`: the port has no certificate), and whether clients on other
+/// hosts may connect without TLS (`tls.allow_plaintext`).
+#[derive(Clone, Default)]
+pub struct PortTls {
+    pub acceptor: Option<pgwire::tokio::TlsAcceptor>,
+    pub plaintext_from_others: bool,
+}
+
+impl Debug for PortTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortTls")
+            .field("tls", &self.acceptor.is_some())
+            .field("plaintext_from_others", &self.plaintext_from_others)
+            .finish()
+    }
+}
+
 /// Accepts connections until `shutdown`; each connection runs on its own task.
 pub async fn serve(
     listener: TcpListener,
     queries: QueryService,
     signins: Arc<SignIns>,
     shutdown: CancellationToken,
+    tls: PortTls,
 ) {
-    let handlers = Arc::new(Handlers::new(queries, signins));
+    let handlers = Arc::new(Handlers::new(queries, signins, tls.plaintext_from_others));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
                     let handlers = Arc::clone(&handlers);
+                    let acceptor = tls.acceptor.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                        if let Err(e) = pgwire::tokio::process_socket(socket, acceptor, handlers).await {
                             tracing::debug!(%peer, error = %e, "a PostgreSQL connection ended with an error");
                         }
                     });
@@ -83,7 +106,7 @@ struct Handlers {
 }
 
 impl Handlers {
-    fn new(queries: QueryService, signins: Arc<SignIns>) -> Self {
+    fn new(queries: QueryService, signins: Arc<SignIns>, plaintext_from_others: bool) -> Self {
         let mut parameters = DefaultServerParameterProvider::default();
         // Clients parse the leading version number.
         parameters.server_version = lagoa_sql::pg_settings::server_version();
@@ -113,6 +136,7 @@ impl Handlers {
                 driver: AuthDriver::new(parameters)
                     .with_connection_manager(Arc::clone(&connections)),
                 factory: CleartextPasswordAuth::new(source),
+                plaintext_from_others,
             }),
             queries: Arc::new(Queries {
                 lake,

@@ -94,6 +94,8 @@ impl AuthSource<Login> for TokenSource {
 pub(crate) struct Startup {
     pub(crate) driver: AuthDriver<DefaultServerParameterProvider, Login>,
     pub(crate) factory: CleartextPasswordAuth<TokenSource>,
+    /// Clients on other hosts may connect without TLS (`tls.allow_plaintext`).
+    pub(crate) plaintext_from_others: bool,
 }
 
 impl Startup {
@@ -139,6 +141,16 @@ impl StartupHandler for Startup {
     {
         match message {
             PgWireFrontendMessage::Startup(ref startup) => {
+                // Before the password is asked for: it must not cross the
+                // network in clear.
+                let peer = client.socket_addr();
+                if !client.is_secure() && !peer.ip().is_loopback() && !self.plaintext_from_others {
+                    tracing::info!(%peer, "a PostgreSQL connection without TLS was refused");
+                    return Err(fatal(
+                        "28000",
+                        "this server takes connections from other hosts over TLS only: connect with sslmode=verify-full (or require)".into(),
+                    ));
+                }
                 pgwire::api::auth::protocol_negotiation(client, startup).await?;
                 pgwire::api::auth::save_startup_parameters_to_metadata(client, startup);
                 let mechanism = self.factory.create();

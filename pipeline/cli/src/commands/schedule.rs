@@ -163,6 +163,10 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
         config.console.timezone.clone(),
     );
     let stop_pg = tokio_util::sync::CancellationToken::new();
+    let certificate = crate::tls::Certificate::from_config(&config.tls)?;
+    if let Some(certificate) = &certificate {
+        crate::tls::reload_on_hangup(Arc::clone(certificate));
+    }
     let pg_listen = config.query.pg_listen.trim();
     let pg = if pg_listen.is_empty() {
         None
@@ -171,13 +175,24 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
             .await
             .map_err(|e| anyhow!("cannot listen on {pg_listen} (query.pg_listen): {e}"))?;
         let address = listener.local_addr()?;
-        tracing::info!(%address, "serving the PostgreSQL protocol");
-        eprintln!("PostgreSQL: {address} (user: your principal, password: your API token)");
+        crate::tls::check_plaintext("query.pg_listen", address, &config.tls)?;
+        let tls = lagoa_pg::PortTls {
+            acceptor: certificate
+                .as_ref()
+                .map(|c| pgwire_acceptor(c.server_config())),
+            plaintext_from_others: config.tls.allow_plaintext,
+        };
+        tracing::info!(%address, tls = tls.acceptor.is_some(), "serving the PostgreSQL protocol");
+        eprintln!(
+            "PostgreSQL: {address}{} (user: your principal, password: your API token)",
+            if tls.acceptor.is_some() { ", TLS" } else { "" }
+        );
         Some(tokio::spawn(lagoa_pg::serve(
             listener,
             queries.clone(),
             Arc::clone(&signins),
             stop_pg.clone(),
+            tls,
         )))
     };
     let console =
@@ -227,6 +242,11 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
     }
     console.shutdown(grace).await;
     Ok(())
+}
+
+/// The PostgreSQL port's TLS acceptor for `config`.
+fn pgwire_acceptor(config: Arc<rustls::ServerConfig>) -> lagoa_pg::TlsAcceptor {
+    lagoa_pg::TlsAcceptor::from(config)
 }
 
 async fn wait_for_signal() {

@@ -247,6 +247,16 @@ timezone = {console_tz:?}
 # Set to true when the console is served behind HTTPS.
 secure_cookie = {secure_cookie}
 
+[tls]
+# The PostgreSQL port's certificate chain and key (PEM files); "" for none.
+# `kill -HUP` the server to read them again (a renewed certificate): open
+# connections keep theirs. Without a certificate, a door on an address other
+# than loopback is refused at start.
+cert_file = {tls_cert:?}
+key_file = {tls_key:?}
+# Accept plaintext beyond loopback anyway (passwords and rows in clear).
+allow_plaintext = {tls_plain}
+
 [indicators]
 # Indicator definitions: *.sql files with a header (relative to this
 # directory); `lagoa indicator init` copies Lagoa's reference set here.
@@ -270,6 +280,9 @@ min_pseudonym_distinct = {min_distinct}
         console_listen = config.console.listen,
         console_tz = config.console.timezone,
         secure_cookie = config.console.secure_cookie,
+        tls_cert = config.tls.cert_file,
+        tls_key = config.tls.key_file,
+        tls_plain = config.tls.allow_plaintext,
         indicators_dir = config.indicators.dir,
         indicators_check = config.indicators.check_seconds,
         anchor_interval = config.audit.anchor_interval_seconds,

@@ -24,6 +24,7 @@ pub struct LakeConfig {
     pub query: QueryConfig,
     pub daemon: DaemonConfig,
     pub console: ConsoleConfig,
+    pub tls: TlsConfig,
     pub indicators: IndicatorsConfig,
     pub audit: AuditConfig,
     pub governance: GovernanceConfig,
@@ -183,6 +184,27 @@ impl Default for IndicatorsConfig {
             dir: "indicators".into(),
             check_seconds: 60,
         }
+    }
+}
+
+/// TLS for the doors `lagoa serve` opens (today the PostgreSQL port).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// The server's certificate chain (PEM, leaf first); "" for no TLS.
+    pub cert_file: String,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_file: String,
+    /// Serve without TLS beyond loopback: a door on a non-loopback address
+    /// without a certificate, and plaintext connections from other hosts
+    /// when there is one, are refused unless this is true.
+    pub allow_plaintext: bool,
+}
+
+impl TlsConfig {
+    /// Whether a certificate is configured.
+    pub fn enabled(&self) -> bool {
+        !self.cert_file.trim().is_empty()
     }
 }
 
