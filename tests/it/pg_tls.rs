@@ -223,19 +223,18 @@ with psycopg.connect(conninfo, password=token, autocommit=True) as conn:
     });
     std::fs::copy(&b.cert, &cert).unwrap();
     std::fs::copy(&b.key, &key).unwrap();
+    // SIGHUP, then the log's word that it was taken.
     let pid = server.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let reloaded = (0..50).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        log.lock().unwrap().contains("certificate was read again")
-    });
-    assert!(reloaded, "{}", log.lock().unwrap());
+    let hang_up_until = |said: &str| {
+        let sent = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+        assert!(sent.success());
+        let seen = (0..50).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            log.lock().unwrap().contains(said)
+        });
+        assert!(seen, "{said}: {}", log.lock().unwrap());
+    };
+    hang_up_until("certificate was read again");
     let (ok, out) = psql_conn(
         &conn("localhost", "verify-full", &b.ca),
         &s.joao,
@@ -261,18 +260,7 @@ with psycopg.connect(conninfo, password=token, autocommit=True) as conn:
     // A key that is not the certificate's: the reload fails, the
     // certificate in use stays.
     std::fs::copy(&a.key, &key).unwrap();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let refused = (0..50).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        log.lock().unwrap().contains("could not be read again")
-    });
-    assert!(refused, "{}", log.lock().unwrap());
+    hang_up_until("could not be read again");
     let (ok, out) = psql_conn(
         &conn("localhost", "verify-full", &b.ca),
         &s.joao,
