@@ -27,11 +27,12 @@ mod keys_local;
 mod keys_pkcs11;
 mod opendata;
 mod pg;
-mod pg_tls;
+
 mod pseudonyms;
 mod remote;
 mod replays;
 mod security;
 mod storage;
 mod support;
+mod tls;
 mod upsert;

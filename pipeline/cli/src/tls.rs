@@ -1,7 +1,8 @@
 //! TLS for the doors `lagoa serve` opens: the certificate and key of the
 //! `[tls]` section, read again on SIGHUP (a renewed certificate takes
-//! effect for new connections; open ones keep theirs), and the rule that
-//! plaintext stays on loopback unless `tls.allow_plaintext` says otherwise.
+//! effect for new connections; open ones keep theirs), the rule that
+//! plaintext stays on loopback unless `tls.allow_plaintext` says otherwise,
+//! and [`TlsListener`], HTTPS for the console and the API.
 
 use anyhow::{Context, Result, anyhow, bail};
 use lagoa_lake::config::TlsConfig;
@@ -55,12 +56,13 @@ impl Certificate {
     }
 
     /// A server configuration that presents this certificate (as it is at
-    /// each handshake).
-    pub(crate) fn server_config(self: &Arc<Self>) -> Arc<rustls::ServerConfig> {
+    /// each handshake), offering the application protocols `alpn`.
+    pub(crate) fn server_config(self: &Arc<Self>, alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let config = rustls::ServerConfig::builder()
+        let mut config = rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_cert_resolver(Arc::clone(self) as Arc<dyn ResolvesServerCert>);
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Arc::new(config)
     }
 }
@@ -151,4 +153,108 @@ pub(crate) fn reload_on_hangup(certificate: Arc<Certificate>) {
             }
         }
     });
+}
+
+/// How long a client may take over its TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A client's address on a TLS connection (the console and the API read
+/// it as `ConnectInfo<SocketAddr>`, see [`peer_address`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Peer(std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        *stream.remote_addr()
+    }
+}
+
+/// Puts a TLS connection's [`Peer`] where handlers look for a client's
+/// address.
+pub(crate) async fn peer_address(mut request: axum::extract::Request) -> axum::extract::Request {
+    use axum::extract::ConnectInfo;
+    if let Some(ConnectInfo(Peer(address))) =
+        request.extensions().get::<ConnectInfo<Peer>>().copied()
+    {
+        request.extensions_mut().insert(ConnectInfo(address));
+    }
+    request
+}
+
+/// `Strict-Transport-Security` on every answer served over TLS: browsers
+/// come back over HTTPS only, for a year.
+pub(crate) async fn strict_transport(
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    response.headers_mut().insert(
+        axum::http::header::STRICT_TRANSPORT_SECURITY,
+        axum::http::HeaderValue::from_static("max-age=31536000"),
+    );
+    response
+}
+
+/// TLS connections of a TCP listener, for `axum::serve`: each handshake
+/// runs on its own task (bounded by [`HANDSHAKE_TIMEOUT`]), so a client
+/// that never finishes one holds no other.
+#[derive(Debug)]
+pub(crate) struct TlsListener {
+    accepted:
+        tokio::sync::mpsc::Receiver<(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, Peer)>,
+    local: std::net::SocketAddr,
+}
+
+impl TlsListener {
+    pub(crate) fn new(
+        listener: tokio::net::TcpListener,
+        config: Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<Self> {
+        let local = listener.local_addr()?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let (sender, accepted) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let (socket, address) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accepting an HTTPS connection failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let (handshake, ready) = (acceptor.clone(), sender.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake.accept(socket)).await {
+                        Ok(Ok(stream)) => {
+                            let _ = ready.send((stream, Peer(address))).await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(peer = %address, error = %e, "a TLS handshake failed")
+                        }
+                        Err(_) => tracing::debug!(peer = %address, "a TLS handshake took too long"),
+                    }
+                });
+                if sender.is_closed() {
+                    break;
+                }
+            }
+        });
+        Ok(Self { accepted, local })
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = Peer;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.accepted.recv().await {
+            Some(accepted) => accepted,
+            // The accepting task only ends once this listener is gone.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(Peer(self.local))
+    }
 }

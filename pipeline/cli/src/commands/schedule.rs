@@ -147,7 +147,8 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
         lease: Duration::from_secs(config.daemon.lease_seconds),
         late_grace: Duration::from_secs(config.daemon.late_grace_hours * 3600),
         timezone,
-        secure_cookie: config.console.secure_cookie,
+        // Over HTTPS the session cookie never travels in clear.
+        secure_cookie: config.console.secure_cookie || config.tls.enabled(),
     };
     let lake = Arc::new(lake);
     let queries = lagoa_sql::QueryService::new(Arc::clone(&lake));
@@ -179,7 +180,7 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
         let tls = lagoa_pg::PortTls {
             acceptor: certificate
                 .as_ref()
-                .map(|c| pgwire_acceptor(c.server_config())),
+                .map(|c| pgwire_acceptor(c.server_config(&[b"postgresql"]))),
             plaintext_from_others: config.tls.allow_plaintext,
         };
         tracing::info!(%address, tls = tls.acceptor.is_some(), "serving the PostgreSQL protocol");
@@ -201,9 +202,17 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
         .await
         .map_err(|e| anyhow!("cannot listen on {listen} (console.listen): {e}"))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, "serving the console and the API");
-    eprintln!("Console: http://{address}/");
-    eprintln!("API: http://{address}/api/v1 (OpenAPI: http://{address}/api/v1/openapi.json)");
+    crate::tls::check_plaintext("console.listen", address, &config.tls)?;
+    let scheme = if certificate.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(%address, tls = certificate.is_some(), "serving the console and the API");
+    eprintln!("Console: {scheme}://{address}/");
+    eprintln!(
+        "API: {scheme}://{address}/api/v1 (OpenAPI: {scheme}://{address}/api/v1/openapi.json)"
+    );
     let grace = Duration::from_secs(config.daemon.shutdown_grace_seconds);
     let stopping = tokio_util::sync::CancellationToken::new();
     let signalled = {
@@ -218,16 +227,12 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
             stopping.cancel();
         }
     };
-    let served = async {
-        // The peer's address rate-limits refused sign-ins.
-        let app = console.router().merge(api.router());
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(signalled)
-        .await
-    };
+    let served = serve_http(
+        listener,
+        console.router().merge(api.router()),
+        certificate.as_ref(),
+        signalled,
+    );
     // A client that keeps its connection open does not hold the server:
     // after the grace period it stops anyway.
     tokio::select! {
@@ -242,6 +247,40 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
     }
     console.shutdown(grace).await;
     Ok(())
+}
+
+/// Serves `app` on `listener` until `stop`: over HTTPS with `certificate`,
+/// else plain HTTP. Either way handlers get the client's address (refused
+/// sign-ins are rate-limited by it).
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    certificate: Option<&Arc<crate::tls::Certificate>>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    match certificate {
+        Some(certificate) => {
+            let tls =
+                crate::tls::TlsListener::new(listener, certificate.server_config(&[b"http/1.1"]))?;
+            let app = app
+                .layer(axum::middleware::map_request(crate::tls::peer_address))
+                .layer(axum::middleware::map_response(crate::tls::strict_transport));
+            axum::serve(
+                tls,
+                app.into_make_service_with_connect_info::<crate::tls::Peer>(),
+            )
+            .with_graceful_shutdown(stop)
+            .await
+        }
+        None => {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop)
+            .await
+        }
+    }
 }
 
 /// The PostgreSQL port's TLS acceptor for `config`.

@@ -244,11 +244,12 @@ fn serving_sections(config: &LakeConfig) -> String {
 listen = {console_listen:?}
 # Times on its pages are shown in this zone.
 timezone = {console_tz:?}
-# Set to true when the console is served behind HTTPS.
+# Set to true behind an HTTPS terminator (with [tls] the cookie is Secure anyway).
 secure_cookie = {secure_cookie}
 
 [tls]
-# The PostgreSQL port's certificate chain and key (PEM files); "" for none.
+# The certificate chain and key (PEM files) of `lagoa serve`'s doors: the
+# console and the API over HTTPS, the PostgreSQL port's TLS; "" for none.
 # `kill -HUP` the server to read them again (a renewed certificate): open
 # connections keep theirs. Without a certificate, a door on an address other
 # than loopback is refused at start.

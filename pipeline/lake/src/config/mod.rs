@@ -187,7 +187,8 @@ impl Default for IndicatorsConfig {
     }
 }
 
-/// TLS for the doors `lagoa serve` opens (today the PostgreSQL port).
+/// TLS for the doors `lagoa serve` opens: the console, the API and the
+/// PostgreSQL port.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
@@ -196,8 +197,8 @@ pub struct TlsConfig {
     /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
     pub key_file: String,
     /// Serve without TLS beyond loopback: a door on a non-loopback address
-    /// without a certificate, and plaintext connections from other hosts
-    /// when there is one, are refused unless this is true.
+    /// without a certificate, and plaintext PostgreSQL connections from
+    /// other hosts when there is one, are refused unless this is true.
     pub allow_plaintext: bool,
 }
 

@@ -1,8 +1,10 @@
-//! The PostgreSQL port over TLS, as analysts' tools on other hosts reach
-//! it: psql with `sslmode=verify-full` against a test CA, plaintext refused
-//! from another host (and a port beyond loopback without a certificate
-//! refused at start), and a certificate renewed on SIGHUP while a client
-//! stays connected. Certificates are made with the `openssl` command.
+//! The doors of `lagoa serve` over TLS, as tools on other hosts reach
+//! them. The PostgreSQL port: psql with `sslmode=verify-full` against a
+//! test CA, plaintext refused from another host (and a port beyond loopback
+//! without a certificate refused at start), a certificate renewed on SIGHUP
+//! while a client stays connected. The console and the API: HTTPS that
+//! curl verifies, HSTS, the session cookie `Secure`, the client's address
+//! still on the audit trail. Certificates are made with `openssl`.
 
 use crate::pg::setup;
 use crate::support::*;
@@ -274,24 +276,34 @@ with psycopg.connect(conninfo, password=token, autocommit=True) as conn:
     );
 }
 
-#[test]
-fn a_port_beyond_loopback_without_a_certificate_is_refused_at_start() {
-    let (_dir, lake) = new_lake();
-    let listen = format!("0.0.0.0:{}", free_port());
+/// `lagoa serve` with the console on `listen` and the PostgreSQL port on
+/// `pg_listen`, without a certificate: it must refuse to start, saying
+/// which door.
+fn refused_at_start(lake: &Path, listen: &str, pg_listen: &str, door: &str) {
     let out = Command::new(lagoa_bin())
         .arg("--lake")
-        .arg(&lake)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg(lake)
+        .args(["serve", "--listen", listen])
         .env_remove("LAGOA_LAKE")
-        .env("LAGOA__QUERY__PG_LISTEN", &listen)
+        .env("LAGOA__QUERY__PG_LISTEN", pg_listen)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("beyond loopback, without TLS") && stderr.contains("tls.cert_file"),
+        stderr.contains(door)
+            && stderr.contains("beyond loopback, without TLS")
+            && stderr.contains("tls.cert_file"),
         "{stderr}"
     );
+}
+
+#[test]
+fn doors_beyond_loopback_without_a_certificate_are_refused_at_start() {
+    let (_dir, lake) = new_lake();
+    let listen = format!("0.0.0.0:{}", free_port());
+    refused_at_start(&lake, "127.0.0.1:0", &listen, "query.pg_listen");
+    refused_at_start(&lake, "0.0.0.0:0", "", "console.listen");
     // Said so explicitly, it serves.
     let (_server, _url) = serve_with(
         &lake,
@@ -301,4 +313,80 @@ fn a_port_beyond_loopback_without_a_certificate_is_refused_at_start() {
             ("LAGOA__TLS__ALLOW_PLAINTEXT", "true"),
         ],
     );
+}
+
+#[test]
+fn the_console_and_the_api_are_served_over_https() {
+    let test = "the_console_and_the_api_are_served_over_https";
+    if Command::new("openssl").arg("version").output().is_err()
+        || Command::new("curl").arg("--version").output().is_err()
+    {
+        skip(test, "no openssl or curl: run scripts/bootstrap");
+        return;
+    }
+    let (dir, lake) = new_lake();
+    let s = setup(dir.path(), &lake);
+    let (a, b) = (issue(dir.path(), "a", None), issue(dir.path(), "b", None));
+    let (_server, url) = serve_with(
+        &lake,
+        None,
+        &[
+            ("LAGOA__TLS__CERT_FILE", a.cert.to_str().unwrap()),
+            ("LAGOA__TLS__KEY_FILE", a.key.to_str().unwrap()),
+        ],
+    );
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let url = format!("{}/", url.replace("127.0.0.1", "localhost"));
+    let curl = |ca: &Path, args: &[&str]| {
+        Command::new("curl")
+            .args(["-sS", "--max-time", "10", "-D", "-", "--cacert"])
+            .arg(ca)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let api = format!("{url}api/v1/datasets");
+    let bearer = format!("Authorization: Bearer {}", s.joao);
+    let out = curl(&a.ca, &["-H", &bearer, &api]);
+    let answer = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(answer.starts_with("http/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("strict-transport-security: max-age=31536000"),
+        "{answer}"
+    );
+    assert!(answer.contains("populacao"), "{answer}");
+    // Another CA's client does not trust it; plaintext gets no answer.
+    let out = curl(&b.ca, &[&api]);
+    assert!(!out.status.success(), "verified against the wrong CA");
+    let plain = api.replace("https://", "http://");
+    let out = curl(&a.ca, &[&plain]);
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("populacao"),
+        "plaintext answered"
+    );
+    // The console's session cookie is Secure over HTTPS.
+    let login = format!("{url}login");
+    let out = curl(
+        &a.ca,
+        &["--data-urlencode", &format!("token={}", s.maria), &login],
+    );
+    let answer = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    let cookie = answer
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no session cookie: {answer}"));
+    assert!(
+        cookie.contains("secure") && cookie.contains("httponly"),
+        "{cookie}"
+    );
+    // The client's address reaches the audit trail as over plain HTTP.
+    let out = curl(&a.ca, &["-H", "Authorization: Bearer lagoa_nobody_x", &api]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("HTTP/1.1 401"));
+    let trail = lagoa_ok(&lake, &["audit", "list", "--json", "--limit", "1"]);
+    assert!(trail.contains("api from 127.0.0.1"), "{trail}");
 }
