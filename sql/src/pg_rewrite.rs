@@ -9,6 +9,10 @@
 //!   `generate_subscripts(a, 1)` likewise, as `unnest(_pg_subscripts(a, 1))`.
 //! - `FROM pg_catalog.generate_series(...)`: the engine names a table
 //!   function by its first word, so the schema is dropped.
+//! - `ARRAY(SELECT x FROM <catalog> ...)` (psql's `\du`): the engine has
+//!   no array constructor over a subquery, so it is `(SELECT array_agg(x)
+//!   ...)`, an aggregated subquery the engine decorrelates (NULL where
+//!   PostgreSQL gives an empty array). Only over the catalog.
 //! - A scalar subquery over the catalog that looks one row up by key
 //!   without aggregating (`(SELECT c.relkind = 'c' FROM pg_class c WHERE
 //!   c.oid = t.typrelid)`, in getTypeInfo): the engine only decorrelates
@@ -33,6 +37,7 @@ pub(crate) fn rewrite(statement: &mut Statement) {
     let _ = statement.visit(&mut TableFunctions);
     let _ = visit_expressions_mut(statement, |expr| {
         if let Some(rewritten) = field_access(expr)
+            .or_else(|| array_of_subquery(expr))
             .or_else(|| expand_array(expr))
             .or_else(|| catalog_lookup(expr))
         {
@@ -200,6 +205,32 @@ fn expand_array(expr: &Expr) -> Option<Expr> {
     Some(call("unnest", vec![inner]))
 }
 
+/// `ARRAY(subquery)` over the catalog as `(SELECT array_agg(...) ...)`.
+fn array_of_subquery(expr: &Expr) -> Option<Expr> {
+    let Expr::Function(f) = expr else {
+        return None;
+    };
+    let FunctionArguments::Subquery(query) = &f.args else {
+        return None;
+    };
+    if !f.name.to_string().eq_ignore_ascii_case("array") || !reads_only_the_catalog(query) {
+        return None;
+    }
+    let mut query = query.clone();
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return None;
+    };
+    if select.projection.len() != 1 || query.order_by.is_some() || query.limit_clause.is_some() {
+        return None;
+    }
+    let value = match &select.projection[0] {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e.clone(),
+        _ => return None,
+    };
+    select.projection[0] = SelectItem::UnnamedExpr(call("array_agg", vec![value]));
+    Some(Expr::Subquery(query))
+}
+
 /// A non-aggregated scalar subquery over the catalog, its value taken with
 /// `max` (see the module's documentation).
 fn catalog_lookup(expr: &Expr) -> Option<Expr> {
@@ -325,6 +356,18 @@ mod tests {
             ),
             "SELECT get_field(unnest(_pg_expandarray(i.indkey)), 'n') FROM pg_catalog.pg_index i"
         );
+    }
+
+    #[test]
+    fn an_array_of_a_catalog_subquery_is_aggregated() {
+        assert_eq!(
+            rewritten(
+                "SELECT ARRAY(SELECT b.rolname FROM pg_catalog.pg_roles b WHERE b.oid = r.oid) AS memberof FROM pg_catalog.pg_roles r"
+            ),
+            "SELECT (SELECT array_agg(b.rolname) FROM pg_catalog.pg_roles b WHERE b.oid = r.oid) AS memberof FROM pg_catalog.pg_roles r"
+        );
+        let over_data = "SELECT ARRAY(SELECT o.cpf FROM obitos o) AS v";
+        assert_eq!(rewritten(over_data), over_data);
     }
 
     #[test]

@@ -17,6 +17,10 @@ use std::sync::Arc;
 /// Settings by lowercase name.
 pub type Settings = BTreeMap<String, String>;
 
+/// The setting that names the session's user (PostgreSQL's own name for
+/// it), set by the query service for every session.
+pub const SESSION_USER: &str = "session_authorization";
+
 /// The version clients parse from `server_version`: PostgreSQL's first.
 pub fn server_version() -> String {
     format!("16.0 (lagoa {})", env!("CARGO_PKG_VERSION"))

@@ -77,6 +77,11 @@ impl SchemaProvider for CatalogTables {
         let Some(table) = self.inner.table(name).await? else {
             return Ok(None);
         };
+        if name == "pg_roles"
+            && let Some(user) = self.settings.get(crate::pg_settings::SESSION_USER)
+        {
+            return Ok(Some(Arc::new(own_role(&table.schema(), user)?)));
+        }
         let schema = table.schema();
         let retyped: Vec<&(&str, &str, DataType)> = ARRAY_COLUMNS
             .iter()
@@ -119,4 +124,36 @@ impl SchemaProvider for CatalogTables {
     fn table_exist(&self, name: &str) -> bool {
         self.inner.table_exist(name)
     }
+}
+
+/// The OID of the session's role in `pg_roles` (PostgreSQL's first
+/// ordinary OID minus one: below the crate's, above PostgreSQL's own).
+const ROLE_OID: i32 = 16383;
+
+/// `pg_roles` with one row, the session's own role, in the crate's
+/// columns: it may sign in and inherit, and nothing more (no superuser,
+/// no role creation: the port only reads).
+fn own_role(
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+    user: &str,
+) -> Result<datafusion::datasource::MemTable> {
+    use datafusion::common::ScalarValue;
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let value = match (f.name().as_str(), f.data_type()) {
+                ("rolname", _) => ScalarValue::Utf8(Some(user.to_owned())),
+                ("rolcanlogin" | "rolinherit", _) => ScalarValue::Boolean(Some(true)),
+                (_, DataType::Boolean) => ScalarValue::Boolean(Some(false)),
+                ("rolconnlimit", _) => ScalarValue::Int32(Some(-1)),
+                ("rolpassword", _) => ScalarValue::Utf8(Some("********".to_owned())),
+                ("oid", DataType::Int32) => ScalarValue::Int32(Some(ROLE_OID)),
+                (_, other) => ScalarValue::try_from(other)?,
+            };
+            value.to_array_of_size(1)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let batch = datafusion::arrow::record_batch::RecordBatch::try_new(Arc::clone(schema), columns)?;
+    datafusion::datasource::MemTable::try_new(Arc::clone(schema), vec![vec![batch]])
 }

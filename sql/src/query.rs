@@ -372,12 +372,15 @@ impl QueryService {
             (
                 request.as_of,
                 asks_pg_catalog(request.sql).then(|| {
-                    Arc::new(
-                        request
-                            .settings
-                            .cloned()
-                            .unwrap_or_else(crate::pg_settings::defaults),
-                    )
+                    let mut settings = request
+                        .settings
+                        .cloned()
+                        .unwrap_or_else(crate::pg_settings::defaults);
+                    settings.insert(
+                        crate::pg_settings::SESSION_USER.to_owned(),
+                        principal.name.clone(),
+                    );
+                    Arc::new(settings)
                 }),
             ),
         )

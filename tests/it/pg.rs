@@ -1005,6 +1005,12 @@ fn the_catalog_shows_only_what_the_policy_gives() {
     assert!(answer(false, "\\l").contains("lagoa"));
     assert!(answer(false, "\\dn").starts_with("public|"));
     assert_eq!(answer(false, "\\df"), "");
+    // \du: the analyst's own role, no one else's name, no superuser.
+    assert_eq!(answer(false, "\\du").trim(), "joao||");
+    assert_eq!(
+        answer(false, "SELECT rolname, rolsuper FROM pg_catalog.pg_roles"),
+        "joao|f"
+    );
     assert!(answer(false, "\\dt").contains("|populacao|table|"));
     assert!(!answer(false, "\\dt").contains("obitos"));
 }
