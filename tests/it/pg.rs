@@ -631,12 +631,8 @@ print(json.dumps(out), flush=True)
 #[test]
 fn pgjdbc_runs_prepared_statements_past_its_binary_switch() {
     let test = "pgjdbc_runs_prepared_statements_past_its_binary_switch";
-    let driver = Path::new("/usr/share/java/postgresql.jar");
-    if !driver.exists() || Command::new("javac").arg("-version").output().is_err() {
-        skip(
-            test,
-            "no pgJDBC or JDK: run scripts/bootstrap (libpostgresql-jdbc-java, default-jdk-headless)",
-        );
+    let driver = Path::new(PGJDBC);
+    if !pgjdbc_here(test) {
         return;
     }
     let Served {
@@ -696,13 +692,27 @@ fn pgjdbc_runs_prepared_statements_past_its_binary_switch() {
     assert!(stdout.contains("table types: true\n"), "{stdout}");
 }
 
+/// Debian's pgJDBC driver, which Java BI tools embed.
+pub const PGJDBC: &str = "/usr/share/java/postgresql.jar";
+
+/// Whether pgJDBC and a JDK are here; if not, `test` is skipped (said why).
+pub fn pgjdbc_here(test: &str) -> bool {
+    if Path::new(PGJDBC).exists() && Command::new("javac").arg("-version").output().is_ok() {
+        return true;
+    }
+    skip(
+        test,
+        "no pgJDBC or JDK: run scripts/bootstrap (libpostgresql-jdbc-java, default-jdk-headless)",
+    )
+}
+
 /// Compiles `tests/java/<source>` against pgJDBC into `<dir>/classes`,
 /// which it returns.
 pub fn javac(dir: &Path, source: &str) -> std::path::PathBuf {
     let classes = dir.join("classes");
     let javac = Command::new("javac")
         .arg("-cp")
-        .arg("/usr/share/java/postgresql.jar")
+        .arg(PGJDBC)
         .arg("-d")
         .arg(&classes)
         .arg(repo_root().join("tests/java").join(source))

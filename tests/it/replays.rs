@@ -10,13 +10,11 @@
 //! not read may appear in any answer, and browsing is no denial on the
 //! audit trail.
 
-use crate::pg::{PURPOSE, Served, psql_output, served};
+use crate::pg::{PGJDBC, PURPOSE, Served, psql_output, served};
 use crate::support::*;
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::Command;
-
-const PGJDBC: &str = "/usr/share/java/postgresql.jar";
 
 /// One statement's answer: its cells as text, or the error.
 #[derive(Debug)]
@@ -147,11 +145,7 @@ fn bi_tools_start_and_browse_seeing_only_what_the_policy_gives() {
         skip(test, "no .venv/bin/python: run scripts/bootstrap");
         return;
     };
-    if !Path::new(PGJDBC).exists() || Command::new("javac").arg("-version").output().is_err() {
-        skip(
-            test,
-            "no pgJDBC or JDK: run scripts/bootstrap (libpostgresql-jdbc-java, default-jdk-headless)",
-        );
+    if !crate::pg::pgjdbc_here(test) {
         return;
     }
     let Served {
