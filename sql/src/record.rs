@@ -30,6 +30,7 @@ impl Record {
                 institution: request.principal.institution.clone(),
                 purpose: request.purpose.map(str::to_owned),
                 action: "query".into(),
+                signed_in: request.principal.signed_in.map(|s| s.as_str().to_owned()),
                 ..Default::default()
             })),
             started: Instant::now(),

@@ -17,7 +17,7 @@ use std::time::Duration;
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-fn chromedriver() -> Option<(Killed, String)> {
+pub fn chromedriver() -> Option<(Killed, String)> {
     if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
         skip(
             "console",
@@ -39,7 +39,7 @@ fn chromedriver() -> Option<(Killed, String)> {
     Some((child, format!("http://127.0.0.1:{port}")))
 }
 
-async fn browser(webdriver: &str) -> Client {
+pub async fn browser(webdriver: &str) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),

@@ -25,6 +25,7 @@ mod integrity;
 mod keys_kms;
 mod keys_local;
 mod keys_pkcs11;
+mod oidc;
 mod opendata;
 mod pg;
 

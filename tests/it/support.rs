@@ -503,13 +503,24 @@ pub fn serve_logged(
     pg_port: Option<u16>,
     env: &[(&str, &str)],
 ) -> (Killed, String, std::sync::Arc<std::sync::Mutex<String>>) {
+    serve_on(lake, "127.0.0.1:0", pg_port, env)
+}
+
+/// `lagoa serve` with its console on `listen` (a port known beforehand,
+/// as an identity provider's redirect URI needs); its log is also kept.
+pub fn serve_on(
+    lake: &Path,
+    listen: &str,
+    pg_port: Option<u16>,
+    env: &[(&str, &str)],
+) -> (Killed, String, std::sync::Arc<std::sync::Mutex<String>>) {
     let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let pg_listen = pg_port.map_or(String::new(), |p| format!("127.0.0.1:{p}"));
     let mut command = Command::new(lagoa_bin());
     command
         .arg("--lake")
         .arg(lake)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", listen])
         .env_remove("LAGOA_LAKE")
         .env("LAGOA__QUERY__PG_LISTEN", pg_listen);
     for (k, v) in env {

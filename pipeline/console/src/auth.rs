@@ -167,7 +167,7 @@ impl FromRequestParts<Console> for Viewer {
                 .and_then(|id| console.sessions().token(&id))
             {
                 Some(t) => t,
-                None => return Err(NotSignedIn::SignIn { next }),
+                None => return provider_session(console, &parts.headers, next).await,
             },
         };
         match console.authenticate(&token).await {
@@ -180,6 +180,47 @@ impl FromRequestParts<Console> for Viewer {
                 tracing::info!(reason = %refused, "console session refused");
                 Err(NotSignedIn::SignIn { next })
             }
+        }
+    }
+}
+
+/// The viewer of a session opened through the identity provider: the
+/// signed cookie, and the principal still enabled and linked.
+async fn provider_session(
+    console: &Console,
+    headers: &HeaderMap,
+    next: String,
+) -> Result<Viewer, NotSignedIn> {
+    let Some(session) = cookie(headers, crate::PROVIDER_COOKIE).and_then(|value| {
+        console
+            .provider_sessions()?
+            .check(&value, console.now().timestamp())
+    }) else {
+        return Err(NotSignedIn::SignIn { next });
+    };
+    let store = lagoa_governance::GovernanceStore::of(&console.lake().catalog);
+    let unavailable = |e: lagoa_lake::LakeError| {
+        tracing::error!(error = %e, "cannot check a console session");
+        NotSignedIn::Unavailable
+    };
+    let principal = store
+        .principal(&session.principal)
+        .await
+        .map_err(unavailable)?
+        .filter(|p| p.disabled_at.is_none());
+    let linked = store
+        .identities_of(&session.principal)
+        .await
+        .map_err(unavailable)?
+        > 0;
+    match principal {
+        Some(p) if linked => Ok(Viewer(Principal {
+            signed_in: Some(lagoa_governance::SignedIn::ProviderSession),
+            ..p
+        })),
+        _ => {
+            tracing::info!(principal = %session.principal, "a console session ended: the principal is disabled or unlinked");
+            Err(NotSignedIn::SignIn { next })
         }
     }
 }

@@ -19,11 +19,14 @@ mod chart;
 mod i18n;
 mod layout;
 mod pages;
+mod provider_sessions;
 
 pub use auth::SESSION_COOKIE;
 use auth::Sessions;
 pub use i18n::Lang;
 use lagoa_governance::{AuthError, Principal};
+pub use provider_sessions::PROVIDER_COOKIE;
+use provider_sessions::ProviderSessions;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -68,19 +71,35 @@ struct Inner {
     clock: Arc<dyn Clock>,
     options: ConsoleOptions,
     sessions: Sessions,
+    /// Sessions signed in through the identity provider, when the
+    /// console offers that (`oidc.redirect_uri`).
+    provider_sessions: Option<ProviderSessions>,
     /// Runs started from the console, through the daemon's trigger API.
     triggers: Triggers,
 }
 
 impl Console {
+    /// `session_secret` signs the sessions opened through the identity
+    /// provider (the lake's `console_session` secret).
     pub fn new(
         lake: Arc<Lake>,
         signins: Arc<lagoa_governance::SignIns>,
         sources: Vec<SourceFile>,
         clock: Arc<dyn Clock>,
         options: ConsoleOptions,
+        session_secret: &[u8],
     ) -> Self {
+        let provider_sessions = signins
+            .provider()
+            .filter(|p| p.config().console_enabled())
+            .map(|p| {
+                ProviderSessions::new(
+                    session_secret,
+                    Duration::from_secs(p.config().session_minutes * 60),
+                )
+            });
         Console(Arc::new(Inner {
+            provider_sessions,
             signins,
             sources: sources.into_iter().map(Arc::new).collect(),
             triggers: Triggers::new(Arc::clone(&lake), Arc::clone(&clock), options.lease),
@@ -109,6 +128,8 @@ impl Console {
                 get(pages::indicators::download),
             )
             .route("/login", get(pages::login::form).post(pages::login::submit))
+            .route("/login/oidc", get(pages::sso::start))
+            .route("/login/oidc/callback", get(pages::sso::callback))
             .route("/logout", post(pages::login::logout))
             .route("/lang/{code}", get(pages::login::language))
             .route("/static/console.css", get(layout::stylesheet))
@@ -150,6 +171,14 @@ impl Console {
 
     fn signins(&self) -> &lagoa_governance::SignIns {
         &self.0.signins
+    }
+
+    fn provider(&self) -> Option<&lagoa_governance::oidc::Provider> {
+        self.0.signins.provider().map(|p| p.as_ref())
+    }
+
+    fn provider_sessions(&self) -> Option<&ProviderSessions> {
+        self.0.provider_sessions.as_ref()
     }
 
     /// Records what a principal did in the audit trail; an error means it

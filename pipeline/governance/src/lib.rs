@@ -1,5 +1,8 @@
 //! Governance: who may see what, and who decided it.
 //!
+//! - [`oidc`]: the state's identity provider: its access tokens checked
+//!   against its published keys, people linked to principals, the
+//!   console's sign-in flow.
 //! - [`signin`]: one `authenticate` for every door (console, HTTP API,
 //!   PostgreSQL port), with refusals counted, audited once per window and
 //!   throttled.
@@ -18,6 +21,7 @@
 //! sign-in; the CLI and the API call stewardship.
 
 pub mod categorisation;
+pub mod oidc;
 pub mod policy;
 pub mod signin;
 pub mod stewardship;
@@ -26,8 +30,8 @@ pub mod treatments;
 
 pub use categorisation::DECISION_DAYS;
 pub use policy::{ColumnAccess, DatasetMeta, Reader, TableAccess, table_access};
-pub use signin::{Door, SignInError, SignInLimits, SignIns};
+pub use signin::{Door, SignInError, SignInLimits, SignIns, command_line_principal};
 pub use store::{
     AccessRequest, AuthError, Categorisation, GovernanceStore, Grant, Institution, IssuedToken,
-    NewCategorisation, NewRequest, Principal, TokenInfo, Treatments,
+    NewCategorisation, NewRequest, Principal, SignedIn, TokenInfo, Treatments,
 };

@@ -9,9 +9,18 @@
 //! others are only counted, in the process's metrics; past
 //! [`SignInLimits::max_failures`] in a window the address's bad tokens get
 //! "too many requests" with the time to wait (a good token still passes:
-//! people behind the same address are not locked out).
+//! people behind the same address are not locked out). A refusal of
+//! another kind than those already recorded in the window (an expired
+//! token after an unknown one, say) is recorded too: the kinds are few, so
+//! the trail stays bounded, and each kind of attack is on the record.
+//!
+//! A token is one of Lagoa's (`lagoa_…`) or, when `[oidc]` names a
+//! provider, an access token (JWT) of the state's identity provider
+//! ([`crate::oidc`]); both give the same principal, and the audit trail
+//! records which one signed in.
 
-use crate::store::{AuthError, Principal};
+use crate::oidc::{OidcError, Provider, looks_like_jwt};
+use crate::store::{AuthError, GovernanceStore, Principal, SignedIn};
 use lagoa_lake::Lake;
 use lagoa_lake::catalog::{AuditEntry, now_micros};
 use std::collections::HashMap;
@@ -61,6 +70,9 @@ pub enum SignInError {
     /// The token was refused; the reason is for the caller.
     #[error("the token was refused: {0}")]
     Refused(AuthError),
+    /// An access token of the identity provider was refused.
+    #[error("the identity provider's token was refused: {0}")]
+    Provider(OidcError),
     #[error("no token was sent")]
     Missing,
     /// A valid token of someone else than the user named (PostgreSQL).
@@ -76,9 +88,86 @@ pub enum SignInError {
     Unavailable(String),
 }
 
+impl SignInError {
+    /// The kind of refusal: one of a few, recorded once per window each.
+    fn kind(&self) -> &'static str {
+        match self {
+            SignInError::Refused(AuthError::Malformed) => "malformed",
+            SignInError::Refused(AuthError::Unknown) => "unknown",
+            SignInError::Refused(AuthError::Expired { .. }) => "expired",
+            SignInError::Refused(AuthError::Revoked { .. }) => "revoked",
+            SignInError::Refused(AuthError::Disabled { .. }) => "disabled",
+            SignInError::Refused(AuthError::Catalog(_)) => "catalog",
+            SignInError::Provider(e) => match e {
+                OidcError::Malformed(_) => "provider-malformed",
+                OidcError::Unsigned => "provider-unsigned",
+                OidcError::Algorithm(_) => "provider-algorithm",
+                OidcError::UnknownKey(_) => "provider-unknown-key",
+                OidcError::Signature => "provider-signature",
+                OidcError::Expired => "provider-expired",
+                OidcError::NotYet => "provider-not-yet",
+                OidcError::Issuer => "provider-issuer",
+                OidcError::Audience => "provider-audience",
+                OidcError::Nonce => "provider-nonce",
+                OidcError::NoPersonClaim(_) => "provider-no-person",
+                OidcError::UnknownPerson(_) => "provider-unknown-person",
+                OidcError::NotCreated(_) => "provider-not-created",
+                OidcError::Disabled(_) => "provider-disabled",
+                OidcError::Provider(_) | OidcError::Catalog(_) => "provider-unavailable",
+            },
+            SignInError::Missing => "missing",
+            SignInError::NotYours { .. } => "not-yours",
+            SignInError::Throttled { .. } => "throttled",
+            SignInError::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// How the refused caller tried to sign in at `door`.
+    fn signed_in(&self, door: Door) -> Option<SignedIn> {
+        match self {
+            SignInError::Provider(_) if door == Door::Console => Some(SignedIn::ProviderSession),
+            SignInError::Provider(_) => Some(SignedIn::ProviderToken),
+            SignInError::Refused(_) => Some(SignedIn::LagoaToken),
+            _ => None,
+        }
+    }
+}
+
+/// The principal of a token given on the command line (`--token`): one of
+/// Lagoa's, or an access token of the lake's identity provider. The
+/// command line is not a network door: nothing is throttled or recorded
+/// here; the reason of a refusal is for the person at the terminal.
+pub async fn command_line_principal(lake: &Lake, token: &str) -> Result<Principal, String> {
+    let token = token.trim();
+    if looks_like_jwt(token) {
+        let provider = Provider::of_lake(lake)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("this is not a Lagoa token, and no identity provider is configured ([oidc])")?;
+        let claims = provider
+            .check_access_token(token)
+            .await
+            .map_err(|e| format!("the identity provider's token was refused: {e}"))?;
+        return provider
+            .person(
+                GovernanceStore::of(&lake.catalog),
+                &claims,
+                SignedIn::ProviderToken,
+            )
+            .await
+            .map(|p| p.principal)
+            .map_err(|e| format!("the identity provider's token was refused: {e}"));
+    }
+    GovernanceStore::of(&lake.catalog)
+        .authenticate(token, now_micros())
+        .await
+        .map_err(|e| format!("the token was refused: {e}"))
+}
+
 /// The sign-ins of one process: windows per address, counters per door.
 pub struct SignIns {
     lake: Arc<Lake>,
+    provider: Option<Arc<Provider>>,
     limits: SignInLimits,
     windows: Mutex<HashMap<IpAddr, Window>>,
     refused: [AtomicU64; 3],
@@ -93,12 +182,14 @@ impl std::fmt::Debug for SignIns {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Window {
     started: Instant,
     failures: u32,
     /// Failures of the window before, not recorded one by one.
     previous: u32,
+    /// The kinds of refusal recorded in this window.
+    recorded: Vec<&'static str>,
 }
 
 /// What to do with one refusal.
@@ -117,11 +208,23 @@ impl SignIns {
     pub fn new(lake: Arc<Lake>, limits: SignInLimits) -> Self {
         SignIns {
             lake,
+            provider: None,
             limits,
             windows: Mutex::new(HashMap::new()),
             refused: Default::default(),
             throttled: Default::default(),
         }
+    }
+
+    /// Accepts the identity provider's access tokens too.
+    pub fn with_provider(mut self, provider: Arc<Provider>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// The identity provider, when `[oidc]` names one.
+    pub fn provider(&self) -> Option<&Arc<Provider>> {
+        self.provider.as_ref()
     }
 
     /// The principal of `token`, presented at `door` from `from`.
@@ -135,16 +238,100 @@ impl SignIns {
         // say) does not lock out the people behind it.
         let refused = match token {
             None => SignInError::Missing,
-            Some(token) => match crate::GovernanceStore::of(&self.lake.catalog)
-                .authenticate(token, now_micros())
-                .await
-            {
-                Ok(p) => return Ok(p),
-                Err(AuthError::Catalog(e)) => return Err(SignInError::Unavailable(e.to_string())),
-                Err(e) => SignInError::Refused(e),
+            Some(token) => match (&self.provider, looks_like_jwt(token)) {
+                (Some(provider), true) => match self.provider_token(provider, door, token).await {
+                    Ok(p) => return Ok(p),
+                    Err(e) if e.is_unavailable() => {
+                        return Err(SignInError::Unavailable(e.to_string()));
+                    }
+                    Err(e) => SignInError::Provider(e),
+                },
+                _ => match GovernanceStore::of(&self.lake.catalog)
+                    .authenticate(token, now_micros())
+                    .await
+                {
+                    Ok(p) => return Ok(p),
+                    Err(AuthError::Catalog(e)) => {
+                        return Err(SignInError::Unavailable(e.to_string()));
+                    }
+                    Err(e) => SignInError::Refused(e),
+                },
             },
         };
         self.refuse(door, from, refused).await
+    }
+
+    /// The principal of an access token of the provider; a person made a
+    /// principal by it is on the record.
+    async fn provider_token(
+        &self,
+        provider: &Provider,
+        door: Door,
+        token: &str,
+    ) -> Result<Principal, OidcError> {
+        let claims = provider.check_access_token(token).await?;
+        let store = GovernanceStore::of(&self.lake.catalog);
+        let person = provider
+            .person(store, &claims, SignedIn::ProviderToken)
+            .await?;
+        if person.created {
+            self.record_creation(&person.principal, door).await?;
+        }
+        Ok(person.principal)
+    }
+
+    /// Records that the provider's sign-in made `principal`.
+    pub async fn record_creation(
+        &self,
+        principal: &Principal,
+        door: Door,
+    ) -> Result<(), OidcError> {
+        let mut entry = principal.audit_entry("principal_added", &principal.name, "ok");
+        entry.reason = Some(format!(
+            "made on first sign-in through the identity provider ({}), role {}",
+            door.name(),
+            principal.role.as_str()
+        ));
+        self.lake
+            .audit(&entry)
+            .await
+            .map(|_| ())
+            .map_err(|e| OidcError::Catalog(e.to_string()))
+    }
+
+    /// The principal of a PostgreSQL connection, checked again before one
+    /// of its statements: a Lagoa token is checked in full (revoked or
+    /// expired, it stops); an access token of the provider was checked at
+    /// sign-in, so its principal must still be enabled and linked to the
+    /// provider (an access token's short life would otherwise end a
+    /// connection mid-session).
+    pub async fn recheck(&self, user: &str, token: &str) -> Result<Principal, String> {
+        let store = GovernanceStore::of(&self.lake.catalog);
+        if self.provider.is_some() && looks_like_jwt(token) {
+            let principal = match store.principal(user).await {
+                Ok(Some(p)) => p,
+                Ok(None) => return Err(format!("principal {user} no longer exists")),
+                Err(e) => return Err(format!("the catalog could not be asked: {e}")),
+            };
+            if principal.disabled_at.is_some() {
+                return Err(format!("principal {user} is disabled"));
+            }
+            return match store.identities_of(user).await {
+                Ok(n) if n > 0 => Ok(Principal {
+                    signed_in: Some(SignedIn::ProviderToken),
+                    ..principal
+                }),
+                Ok(_) => Err(format!(
+                    "principal {user} is no longer linked to the identity provider"
+                )),
+                Err(e) => Err(format!("the catalog could not be asked: {e}")),
+            };
+        }
+        match store.authenticate(token, now_micros()).await {
+            Ok(p) if p.name == user => Ok(p),
+            Ok(_) => Err("the token no longer names this user".to_owned()),
+            Err(e) => Err(format!("the token was refused: {e}")),
+        }
     }
 
     /// Counts (and, once a window, records) a refusal at `door` that the
@@ -156,7 +343,7 @@ impl SignIns {
         refused: SignInError,
     ) -> Result<T, SignInError> {
         self.refused[door as usize].fetch_add(1, Ordering::Relaxed);
-        match self.judge(from) {
+        match self.judge(from, refused.kind()) {
             Verdict::Throttle { retry_after } => {
                 self.throttled[door as usize].fetch_add(1, Ordering::Relaxed);
                 Err(SignInError::Throttled { retry_after })
@@ -176,6 +363,7 @@ impl SignIns {
                     subject: Some(format!("{} from {from}", door.name())),
                     outcome: "denied".into(),
                     reason: Some(reason),
+                    signed_in: refused.signed_in(door).map(|s| s.as_str().to_owned()),
                     ..Default::default()
                 };
                 if let Err(e) = self.lake.audit(&entry).await {
@@ -187,7 +375,7 @@ impl SignIns {
         }
     }
 
-    fn judge(&self, from: IpAddr) -> Verdict {
+    fn judge(&self, from: IpAddr, kind: &'static str) -> Verdict {
         let mut windows = self.windows.lock().expect("sign-in windows");
         let now = Instant::now();
         // Forget addresses quiet for a whole window.
@@ -199,18 +387,21 @@ impl SignIns {
             started: now,
             failures: 0,
             previous: 0,
+            recorded: Vec::new(),
         });
         if now.duration_since(w.started) >= self.limits.window {
-            w.previous = w.failures.saturating_sub(1);
+            w.previous = w.failures.saturating_sub(w.recorded.len() as u32);
             w.started = now;
             w.failures = 0;
+            w.recorded.clear();
         }
         w.failures += 1;
         if w.failures > self.limits.max_failures {
             Verdict::Throttle {
                 retry_after: self.limits.window - now.duration_since(w.started),
             }
-        } else if w.failures == 1 {
+        } else if !w.recorded.contains(&kind) {
+            w.recorded.push(kind);
             Verdict::Record {
                 earlier: std::mem::take(&mut w.previous),
             }

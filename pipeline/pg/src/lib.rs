@@ -125,9 +125,12 @@ impl Handlers {
             ("IntervalStyle", parameters.interval_style.clone()),
         ]));
         let lake = Arc::clone(queries.lake());
-        let source = Arc::new(TokenSource { signins });
+        let source = Arc::new(TokenSource {
+            signins: Arc::clone(&signins),
+        });
         let parser = Arc::new(Parser {
             lake: Arc::clone(&lake),
+            signins: Arc::clone(&signins),
             queries: queries.clone(),
         });
         let connections = Arc::new(ConnectionManager::new());
@@ -140,6 +143,7 @@ impl Handlers {
             }),
             queries: Arc::new(Queries {
                 lake,
+                signins,
                 queries,
                 parser,
                 settings,
@@ -235,6 +239,7 @@ fn local_response(
 
 struct Queries {
     lake: Arc<Lake>,
+    signins: Arc<SignIns>,
     queries: QueryService,
     parser: Arc<Parser>,
     /// What `SHOW` answers for a setting no client changed.
@@ -420,7 +425,7 @@ impl SimpleQueryHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let (who, session) = principal(&self.lake, client).await?;
+        let (who, session) = principal(&self.lake, &self.signins, client).await?;
         if let Some(local) = local_command(query) {
             return Ok(vec![match session::bind(&local, &[]) {
                 Ok(local) => local_response(&local, &session, &self.settings),
@@ -494,6 +499,7 @@ pub enum Statement {
 
 struct Parser {
     lake: Arc<Lake>,
+    signins: Arc<SignIns>,
     queries: QueryService,
 }
 
@@ -524,7 +530,7 @@ impl QueryParser for Parser {
                     }
                 }
                 Command::Fetch(fetch) => {
-                    let (_, session) = principal(&self.lake, client).await?;
+                    let (_, session) = principal(&self.lake, &self.signins, client).await?;
                     let cursor = session.cursors().shape(&fetch.name);
                     Statement::Fetch { fetch, cursor }
                 }
@@ -617,7 +623,7 @@ impl ExtendedQueryHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let (who, session) = principal(&self.lake, client).await?;
+        let (who, session) = principal(&self.lake, &self.signins, client).await?;
         let params = || text_params(portal);
         match &portal.statement.statement {
             Statement::Local(local) => Ok(match session::bind(local, &params()?.values) {
@@ -683,7 +689,7 @@ impl Parser {
         client: &C,
         sql: &str,
     ) -> PgWireResult<lagoa_sql::Description> {
-        let (who, session) = principal(&self.lake, client).await?;
+        let (who, session) = principal(&self.lake, &self.signins, client).await?;
         let purpose = session.purpose();
         let request = QueryRequest::new(&who, purpose.as_deref(), sql).as_of(session.as_of());
         let described = self

@@ -1,14 +1,16 @@
 //! Signing in on the PostgreSQL port: the password is an API token of the
-//! user it names (cleartext password authentication), checked by the same
-//! sign-in service as the other network doors; and checked again on every
-//! statement, so a revoked token or a disabled user stops at once.
+//! user it names, or an access token of the state's identity provider for
+//! that user (cleartext password authentication, over TLS beyond
+//! loopback), checked by the same sign-in service as the other network
+//! doors; and checked again on every statement, so a revoked token or a
+//! disabled or unlinked user stops at once.
 
 use crate::session::{Login, Session};
 use async_trait::async_trait;
 use futures::Sink;
 use lagoa_governance::{Door, Principal, SignInError, SignIns};
 use lagoa_lake::Lake;
-use lagoa_lake::catalog::{AuditEntry, now_micros};
+use lagoa_lake::catalog::AuditEntry;
 use pgwire::api::ClientInfo;
 use pgwire::api::auth::cleartext::CleartextPasswordAuth;
 use pgwire::api::auth::mechanism::AuthMechanismFactory;
@@ -169,19 +171,16 @@ impl StartupHandler for Startup {
 /// The connection's principal, authenticated again now.
 pub(crate) async fn principal<C: ClientInfo + Sync + ?Sized>(
     lake: &Lake,
+    signins: &SignIns,
     client: &C,
 ) -> PgWireResult<(Principal, Arc<Session>)> {
     let session = client
         .session_extensions()
         .get::<Session>()
         .ok_or_else(|| fatal("28000", "not signed in".into()))?;
-    let reason = match lagoa_governance::GovernanceStore::of(&lake.catalog)
-        .authenticate(&session.token, now_micros())
-        .await
-    {
-        Ok(p) if p.name == session.user => return Ok((p, session)),
-        Ok(_) => "the token no longer names this user".to_owned(),
-        Err(e) => format!("the token was refused: {e}"),
+    let reason = match signins.recheck(&session.user, &session.token).await {
+        Ok(p) => return Ok((p, session)),
+        Err(reason) => reason,
     };
     // A statement on a connection whose token was revoked, or whose user
     // was disabled, since it signed in: refused, and on the record.

@@ -39,6 +39,21 @@ pub(super) enum UserCommand {
     Disable {
         name: String,
     },
+    /// Link a person of the identity provider ([oidc]) to a principal:
+    /// their access tokens and console sign-ins then act as it.
+    Link {
+        name: String,
+        /// The person's value of `oidc.person_claim` (a subject, or a
+        /// CPF); `-` reads it from stdin (keeps a CPF out of the shell's
+        /// history). Only a keyed digest of it is stored.
+        #[arg(long)]
+        person: String,
+    },
+    /// Remove a principal's links to the identity provider: its sessions
+    /// and connections through the provider end at their next request.
+    Unlink {
+        name: String,
+    },
 }
 
 #[derive(clap::Subcommand)]
@@ -156,6 +171,47 @@ pub(super) async fn user(
             audit_admin(lake, &actor, "principal_disabled", &name).await?;
             println!("{name} disabled: its tokens no longer work");
         }
+        UserCommand::Link { name, person } => {
+            let Some(provider) = lagoa_governance::oidc::Provider::of_lake(lake).await? else {
+                bail!("no identity provider is configured ([oidc] issuer in lagoa.toml)");
+            };
+            let person = if person == "-" {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                line.trim().to_owned()
+            } else {
+                person
+            };
+            if person.is_empty() {
+                bail!("--person is empty");
+            }
+            let claim = &provider.config().person_claim;
+            let digest = provider.digest(claim, &person);
+            lagoa_governance::GovernanceStore::of(&lake.catalog)
+                .link_identity(&name, &digest, &actor.principal)
+                .await?;
+            audit_admin(
+                lake,
+                &actor,
+                "principal_linked",
+                &format!("{name} (identity {})", &digest[..12]),
+            )
+            .await?;
+            println!(
+                "{name} linked to the identity provider's person with that {claim} (identity {})",
+                &digest[..12]
+            );
+        }
+        UserCommand::Unlink { name } => {
+            let n = lagoa_governance::GovernanceStore::of(&lake.catalog)
+                .unlink_identities(&name)
+                .await?;
+            if n == 0 {
+                bail!("{name} is not linked to the identity provider");
+            }
+            audit_admin(lake, &actor, "principal_unlinked", &name).await?;
+            println!("{name} unlinked from the identity provider");
+        }
     }
     Ok(())
 }
@@ -260,10 +316,9 @@ pub(super) async fn admin_actor(lake: &Lake, token: Option<&str>) -> Result<Audi
     let Some(token) = token else {
         return Ok(cli_actor());
     };
-    let who = lagoa_governance::GovernanceStore::of(&lake.catalog)
-        .authenticate(token, lagoa_lake::catalog::now_micros())
+    let who = lagoa_governance::command_line_principal(lake, token)
         .await
-        .map_err(|e| anyhow::anyhow!("the token was refused: {e}"))?;
+        .map_err(|e| anyhow::anyhow!(e))?;
     if who.role != Role::Admin {
         bail!(
             "{} is {}, not an admin: administrative commands need an admin's token (or none, on the lake's machine)",

@@ -112,10 +112,9 @@ async fn actor(lake: &Lake, token: Option<&str>) -> Result<Principal> {
     let token = token.ok_or_else(|| {
         anyhow!("this is a decision made by a person: pass their token with --token or LAGOA_TOKEN (see `lagoa token create`)")
     })?;
-    lagoa_governance::GovernanceStore::of(&lake.catalog)
-        .authenticate(token, now_micros())
+    lagoa_governance::command_line_principal(lake, token)
         .await
-        .map_err(|e| anyhow!("the token was refused: {e}"))
+        .map_err(|e| anyhow!(e))
 }
 
 pub(super) async fn dataset(

@@ -118,6 +118,48 @@ pub(super) async fn daemon(lake: Lake, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The sign-ins of `lagoa serve`: Lagoa's tokens, and the state's identity
+/// provider when `[oidc]` names one (asked at once, so a wrong issuer shows
+/// at start; the server starts anyway, the provider may come up later);
+/// with the secret that signs the console's sessions through the provider.
+async fn sign_ins(
+    lake: Lake,
+) -> Result<(
+    Arc<Lake>,
+    Arc<lagoa_governance::SignIns>,
+    zeroize::Zeroizing<Vec<u8>>,
+)> {
+    let provider = lagoa_governance::oidc::Provider::of_lake(&lake).await?;
+    if let Some(p) = &provider {
+        match p.metadata().await {
+            Ok(_) => eprintln!("Identity provider: {}", p.config().issuer),
+            Err(e) => {
+                tracing::warn!(error = %e, "the identity provider did not answer at start");
+                eprintln!(
+                    "Identity provider: {} did not answer yet ({e})",
+                    p.config().issuer
+                );
+            }
+        }
+    }
+    // Sessions through the provider are signed with a secret of the lake,
+    // so they outlive a restart; without them nothing is signed.
+    let session_secret = if lake.config.oidc.console_enabled() {
+        lake.secret("console_session").await?
+    } else {
+        zeroize::Zeroizing::new(Vec::new())
+    };
+    let lake = Arc::new(lake);
+    let mut signins = lagoa_governance::SignIns::new(
+        Arc::clone(&lake),
+        lagoa_governance::SignInLimits::default(),
+    );
+    if let Some(p) = provider {
+        signins = signins.with_provider(Arc::new(p));
+    }
+    Ok((lake, Arc::new(signins), session_secret))
+}
+
 /// Serves the operators' console until SIGTERM/SIGINT; runs started from
 /// it get `daemon.shutdown_grace_seconds` to finish.
 pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Result<()> {
@@ -150,12 +192,8 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
         // Over HTTPS the session cookie never travels in clear.
         secure_cookie: config.console.secure_cookie || config.tls.enabled(),
     };
-    let lake = Arc::new(lake);
+    let (lake, signins, session_secret) = sign_ins(lake).await?;
     let queries = lagoa_sql::QueryService::new(Arc::clone(&lake));
-    let signins = Arc::new(lagoa_governance::SignIns::new(
-        Arc::clone(&lake),
-        lagoa_governance::SignInLimits::default(),
-    ));
     let api = lagoa_api::Api::new(
         queries.clone(),
         Arc::clone(&signins),
@@ -185,7 +223,7 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
         };
         tracing::info!(%address, tls = tls.acceptor.is_some(), "serving the PostgreSQL protocol");
         eprintln!(
-            "PostgreSQL: {address}{} (user: your principal, password: your API token)",
+            "PostgreSQL: {address}{} (user: your principal, password: your API token or the identity provider's access token)",
             if tls.acceptor.is_some() { ", TLS" } else { "" }
         );
         Some(tokio::spawn(lagoa_pg::serve(
@@ -196,8 +234,14 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
             tls,
         )))
     };
-    let console =
-        lagoa_console::Console::new(lake, signins, sources, Arc::new(SystemClock), options);
+    let console = lagoa_console::Console::new(
+        lake,
+        signins,
+        sources,
+        Arc::new(SystemClock),
+        options,
+        &session_secret,
+    );
     let listener = tokio::net::TcpListener::bind(listen.trim())
         .await
         .map_err(|e| anyhow!("cannot listen on {listen} (console.listen): {e}"))?;

@@ -3,11 +3,12 @@
 use crate::Console;
 use crate::auth::{SESSION_COOKIE, cookie, safe_next, same_origin, session_cookie};
 use crate::i18n::{LANG_COOKIE, Lang};
+use crate::provider_sessions::{PROVIDER_COOKIE, provider_cookie};
 use axum::Form;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use lagoa_governance::AuthError;
 use lagoa_governance::{Door, SignInError};
 
@@ -26,7 +27,7 @@ pub(crate) struct SignIn {
     next: Option<String>,
 }
 
-fn login_page(lang: Lang, next: &str, problem: Option<&str>) -> Markup {
+fn login_page(lang: Lang, next: &str, problem: Option<&str>, sso: bool) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -40,6 +41,12 @@ fn login_page(lang: Lang, next: &str, problem: Option<&str>) -> Markup {
                     h1 { "Lagoa" }
                     p.muted { (lang.t("Console de operação", "Operators' console")) }
                     @if let Some(p) = problem { p.error id="login-error" { (p) } }
+                    @if sso {
+                        p { a.action.primary id="sso" href={ "/login/oidc?next=" (crate::auth::encode_component(next)) } {
+                            (lang.t("Entrar pelo provedor de identidade", "Sign in with the identity provider"))
+                        } }
+                        p.muted { (lang.t("Contas de serviço e administradores:", "Service accounts and administrators:")) }
+                    }
                     form method="post" action="/login" {
                         label for="token" { (lang.t("Token de acesso", "Access token")) }
                         input id="token" type="password" name="token" autocomplete="off" required;
@@ -54,8 +61,22 @@ fn login_page(lang: Lang, next: &str, problem: Option<&str>) -> Markup {
     }
 }
 
-pub(crate) async fn form(lang: Lang, Query(q): Query<Next>) -> Markup {
-    login_page(lang, &safe_next(q.next.as_deref()), None)
+pub(crate) async fn form(
+    State(console): State<Console>,
+    lang: Lang,
+    Query(q): Query<Next>,
+) -> Markup {
+    login_page(
+        lang,
+        &safe_next(q.next.as_deref()),
+        None,
+        console.provider_sessions().is_some(),
+    )
+}
+
+/// The sign-in page with a problem on it.
+pub(crate) fn problem(lang: Lang, status: StatusCode, text: &str) -> Response {
+    (status, login_page(lang, "/", Some(text), true)).into_response()
 }
 
 pub(crate) async fn submit(
@@ -69,6 +90,24 @@ pub(crate) async fn submit(
         return (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
     }
     let next = safe_next(form.next.as_deref());
+    let sso = console.provider_sessions().is_some();
+    // The provider's access tokens are for programs; people sign in
+    // through the provider itself (the console keeps no such token).
+    if lagoa_governance::oidc::looks_like_jwt(form.token.trim()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            login_page(
+                lang,
+                &next,
+                Some(lang.t(
+                    "Este é um token do provedor de identidade: entre pelo botão do provedor.",
+                    "This is a token of the identity provider: sign in with the provider's button.",
+                )),
+                sso,
+            ),
+        )
+            .into_response();
+    }
     let from = connected.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.0.ip());
     let unavailable = || {
         (
@@ -80,6 +119,7 @@ pub(crate) async fn submit(
                     "O catálogo não respondeu; tente de novo.",
                     "The catalog did not answer; try again.",
                 )),
+                sso,
             ),
         )
             .into_response()
@@ -136,7 +176,7 @@ pub(crate) async fn submit(
                     lang.t("Token inválido.", "Invalid token."),
                 ),
             };
-            (status, login_page(lang, &next, Some(text))).into_response()
+            (status, login_page(lang, &next, Some(text), sso)).into_response()
         }
     }
 }
@@ -148,12 +188,37 @@ pub(crate) async fn logout(State(console): State<Console>, headers: HeaderMap) -
     if let Some(id) = cookie(&headers, SESSION_COOKIE) {
         console.sessions().close(&id);
     }
+    let secure = console.options().secure_cookie;
+    // Signed in through the provider: signed out there too, when it can.
+    let mut to = "/login".to_owned();
+    if let (Some(value), Some(sessions), Some(provider)) = (
+        cookie(&headers, PROVIDER_COOKIE),
+        console.provider_sessions(),
+        console.provider(),
+    ) && let Some(session) = sessions.check(&value, console.now().timestamp())
+    {
+        let hint = sessions.end(&session, console.now().timestamp());
+        let back = provider
+            .config()
+            .redirect_uri
+            .trim_end_matches("/oidc/callback")
+            .to_owned();
+        if let Some(url) = provider
+            .sign_out_url(hint.as_deref().map(|h| h.as_str()), &back)
+            .await
+        {
+            to = url;
+        }
+    }
     (
-        [(
-            SET_COOKIE,
-            session_cookie(None, console.options().secure_cookie),
-        )],
-        Redirect::to("/login"),
+        AppendHeaders([
+            (SET_COOKIE, session_cookie(None, secure)),
+            (
+                SET_COOKIE,
+                provider_cookie(None, Default::default(), secure),
+            ),
+        ]),
+        Redirect::to(&to),
     )
         .into_response()
 }

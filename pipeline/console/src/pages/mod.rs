@@ -6,6 +6,7 @@ pub(crate) mod login;
 pub(crate) mod overview;
 pub(crate) mod runs;
 pub(crate) mod sources;
+pub(crate) mod sso;
 
 use crate::Console;
 use crate::i18n::Lang;

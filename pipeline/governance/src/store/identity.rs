@@ -33,6 +33,31 @@ pub struct Principal {
     pub kind: String,
     pub created_at: i64,
     pub disabled_at: Option<i64>,
+    /// How this principal signed in, where it did (not stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_in: Option<SignedIn>,
+}
+
+/// How a principal signed in, recorded with what it does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignedIn {
+    /// One of Lagoa's own tokens (`lagoa token create`).
+    LagoaToken,
+    /// An access token of the identity provider.
+    ProviderToken,
+    /// The console's sign-in through the identity provider.
+    ProviderSession,
+}
+
+impl SignedIn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignedIn::LagoaToken => "lagoa_token",
+            SignedIn::ProviderToken => "provider_token",
+            SignedIn::ProviderSession => "provider_session",
+        }
+    }
 }
 
 impl Principal {
@@ -45,6 +70,7 @@ impl Principal {
             action: action.to_owned(),
             subject: Some(subject.to_owned()),
             outcome: outcome.to_owned(),
+            signed_in: self.signed_in.map(|s| s.as_str().to_owned()),
             ..Default::default()
         }
     }
@@ -199,6 +225,7 @@ impl GovernanceStore<'_> {
             kind: if service { "service" } else { "person" }.to_owned(),
             created_at: now_micros(),
             disabled_at: None,
+            signed_in: None,
         };
         sqlx::query(
             "INSERT INTO lagoa_principal (name, institution, role, kind, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -372,7 +399,78 @@ impl GovernanceStore<'_> {
                 .await
                 .map_err(LakeError::catalog("recording a token's use"))?;
         }
-        Ok(principal)
+        Ok(Principal {
+            signed_in: Some(SignedIn::LagoaToken),
+            ..principal
+        })
+    }
+
+    /// The principal a person of the identity provider is linked to, by
+    /// the keyed digest of their identifier there.
+    pub async fn linked_principal(&self, digest: &str) -> Result<Option<Principal>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PRINCIPAL_COLUMNS} FROM lagoa_principal WHERE name = (SELECT principal FROM lagoa_principal_identity WHERE digest = $1)"
+        ))
+        .bind(digest)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(LakeError::catalog("reading linked identities"))?;
+        row.as_ref().map(principal_from_row).transpose()
+    }
+
+    /// Links a person of the identity provider (the digest of their
+    /// identifier) to `principal`; `by` says who decided it. A person
+    /// linked to another principal stays so: unlink them first.
+    pub async fn link_identity(&self, principal: &str, digest: &str, by: &str) -> Result<()> {
+        if self.principal(principal).await?.is_none() {
+            return Err(LakeError::Invalid(format!(
+                "principal {principal} does not exist"
+            )));
+        }
+        if let Some(other) = self.linked_principal(digest).await? {
+            return if other.name == principal {
+                Ok(())
+            } else {
+                Err(LakeError::Invalid(format!(
+                    "this person is linked to {} already (unlink them first)",
+                    other.name
+                )))
+            };
+        }
+        sqlx::query(
+            "INSERT INTO lagoa_principal_identity (digest, principal, linked_at, linked_by) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(digest)
+        .bind(principal)
+        .bind(now_micros())
+        .bind(by)
+        .execute(self.pool())
+        .await
+        .map_err(LakeError::catalog("linking an identity"))?;
+        Ok(())
+    }
+
+    /// Removes every link of `principal` to the identity provider; how many.
+    pub async fn unlink_identities(&self, principal: &str) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM lagoa_principal_identity WHERE principal = $1")
+                .bind(principal)
+                .execute(self.pool())
+                .await
+                .map_err(LakeError::catalog("unlinking identities"))?
+                .rows_affected(),
+        )
+    }
+
+    /// How many people of the identity provider are linked to `principal`.
+    pub async fn identities_of(&self, principal: &str) -> Result<i64> {
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM lagoa_principal_identity WHERE principal = $1")
+                .bind(principal)
+                .fetch_one(self.pool())
+                .await
+                .map_err(LakeError::catalog("counting linked identities"))?;
+        get(&row, "n")
     }
 }
 
@@ -403,6 +501,7 @@ fn principal_from_row(r: &AnyRow) -> Result<Principal> {
         kind: get(r, "kind")?,
         created_at: get(r, "created_at")?,
         disabled_at: get(r, "disabled_at")?,
+        signed_in: None,
     })
 }
 

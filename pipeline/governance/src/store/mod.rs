@@ -7,7 +7,7 @@
 mod identity;
 mod sharing;
 
-pub use identity::{AuthError, Institution, IssuedToken, Principal, TokenInfo};
+pub use identity::{AuthError, Institution, IssuedToken, Principal, SignedIn, TokenInfo};
 pub use sharing::{
     AccessRequest, Categorisation, Grant, NewCategorisation, NewRequest, Treatments,
 };

@@ -42,6 +42,12 @@ pub struct AuditEntry {
     pub reason: Option<String>,
     /// What the action was about: a token id, a source, a principal.
     pub subject: Option<String>,
+    /// How the principal signed in: `lagoa_token`, `provider_token` (an
+    /// access token of the identity provider) or `provider_session` (the
+    /// console, through the provider). Left out of the MAC's text when
+    /// absent, so entries written before it existed still verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in: Option<String>,
 }
 
 /// An entry as stored, with its place in the chain.
@@ -90,7 +96,7 @@ pub struct AuditCheck {
 
 /// MAC of the entry before the first.
 const GENESIS: &str = "genesis";
-const COLUMNS: &str = "seq, at, principal, institution, purpose, action, datasets, columns_read, grants, rows_returned, bytes_returned, duration_ms, outcome, reason, subject, prev_mac, mac";
+const COLUMNS: &str = "seq, at, principal, institution, purpose, action, datasets, columns_read, grants, rows_returned, bytes_returned, duration_ms, outcome, reason, subject, prev_mac, mac, signed_in";
 
 impl Catalog {
     /// Appends an entry at `at` (microseconds); returns its sequence number.
@@ -127,7 +133,7 @@ impl Catalog {
         let mac = key.mac(seq, at, &prev, entry)?;
         let list = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
         sqlx::query(&format!(
-            "INSERT INTO lagoa_audit ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            "INSERT INTO lagoa_audit ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         ))
         .bind(seq)
         .bind(at)
@@ -146,6 +152,7 @@ impl Catalog {
         .bind(entry.subject.clone())
         .bind(&prev)
         .bind(&mac)
+        .bind(entry.signed_in.clone())
         .execute(&mut *tx)
         .await
         .map_err(LakeError::catalog(context))?;
@@ -319,6 +326,7 @@ fn record_from_row(r: &AnyRow) -> Result<AuditRecord> {
             outcome: get(r, "outcome")?,
             reason: get(r, "reason")?,
             subject: get(r, "subject")?,
+            signed_in: get(r, "signed_in")?,
         },
         prev_mac: get(r, "prev_mac")?,
         mac: get(r, "mac")?,

@@ -391,4 +391,20 @@ pub(super) const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             "ALTER TABLE lagoa_raw_delivery ADD COLUMN delete_column TEXT",
         ],
     ),
+    (
+        14,
+        "people of the state's identity provider linked to principals; how each audited principal signed in",
+        &[
+            // Only a keyed digest of the provider's identifier (a subject,
+            // or a CPF claim): the catalog never holds the value.
+            "CREATE TABLE lagoa_principal_identity (
+                digest TEXT PRIMARY KEY,
+                principal TEXT NOT NULL REFERENCES lagoa_principal (name),
+                linked_at BIGINT NOT NULL,
+                linked_by TEXT NOT NULL
+            )",
+            "CREATE INDEX lagoa_principal_identity_by_principal ON lagoa_principal_identity (principal)",
+            "ALTER TABLE lagoa_audit ADD COLUMN signed_in TEXT",
+        ],
+    ),
 ];

@@ -13,6 +13,7 @@ pub fn render_documented(config: &LakeConfig) -> String {
         query_section(config),
         daemon_section(config),
         serving_sections(config),
+        oidc_section(config),
     ]
     .join("\n")
 }
@@ -288,5 +289,82 @@ min_pseudonym_distinct = {min_distinct}
         indicators_check = config.indicators.check_seconds,
         anchor_interval = config.audit.anchor_interval_seconds,
         min_distinct = config.governance.min_pseudonym_distinct,
+    )
+}
+
+fn oidc_section(config: &LakeConfig) -> String {
+    let o = &config.oidc;
+    let list = |v: &[String]| format!("{v:?}");
+    let roles = if o.roles.is_empty() {
+        "# \"lagoa-analistas\" = \"analyst\"\n# \"lagoa-operadores\" = \"operator\"\n".to_owned()
+    } else {
+        o.roles
+            .iter()
+            .map(|(group, role)| format!("{group:?} = {role:?}\n"))
+            .collect()
+    };
+    format!(
+        r#"[oidc]
+# Sign-in through the state's identity provider (OpenID Connect: gov.br, a
+# Keycloak realm). "" turns it off: then only Lagoa's tokens sign in.
+# People then sign in to the console through the provider, and the API and
+# the PostgreSQL port (as the password) accept the provider's access tokens.
+issuer = {issuer:?}
+# The console's client at the provider; its secret is read from the
+# environment variable named here, never from this file.
+client_id = {client_id:?}
+client_secret_env = {secret_env:?}
+# The console's public address followed by /login/oidc/callback ("": the
+# console offers no sign-in through the provider, tokens still work).
+redirect_uri = {redirect:?}
+# Scopes asked for at sign-in, besides openid.
+scopes = {scopes}
+# The audience an access token must name ("" means client_id).
+audience = {audience:?}
+# Signature algorithms accepted (asymmetric ones only).
+algorithms = {algorithms}
+# The claim that names a person: sub, or one such as cpf (the catalog keeps
+# only a keyed digest of its value). `lagoa principal link` ties it to a
+# principal.
+person_claim = {person:?}
+# A person the lake does not know yet: "refuse", or "create" them on their
+# first sign-in (named by name_claim, in the institution institution_claim
+# names, with the highest role their groups map to in [oidc.roles]).
+unknown_people = {unknown:?}
+name_claim = {name_claim:?}
+roles_claim = {roles_claim:?}
+institution_claim = {institution_claim:?}
+# A console session through the provider lasts this long (minutes).
+session_minutes = {session}
+# Clock difference tolerated on tokens' times (seconds).
+leeway_seconds = {leeway}
+# The provider's signing keys are fetched again after this long (seconds);
+# a token signed by an unknown key fetches them at once, at most every 10 s.
+keys_max_age_seconds = {keys_age}
+# CA certificates (PEM) to trust for the provider besides the system's.
+ca_file = {ca:?}
+
+[oidc.roles]
+# A group of roles_claim = the Lagoa role it gives.
+{roles}"#,
+        issuer = o.issuer,
+        client_id = o.client_id,
+        secret_env = o.client_secret_env,
+        redirect = o.redirect_uri,
+        scopes = list(&o.scopes),
+        audience = o.audience,
+        algorithms = list(&o.algorithms),
+        person = o.person_claim,
+        unknown = match o.unknown_people {
+            crate::config::UnknownPeople::Refuse => "refuse",
+            crate::config::UnknownPeople::Create => "create",
+        },
+        name_claim = o.name_claim,
+        roles_claim = o.roles_claim,
+        institution_claim = o.institution_claim,
+        session = o.session_minutes,
+        leeway = o.leeway_seconds,
+        keys_age = o.keys_max_age_seconds,
+        ca = o.ca_file,
     )
 }

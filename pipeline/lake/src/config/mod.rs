@@ -7,8 +7,10 @@ use std::path::Path;
 use std::time::Duration;
 
 mod documented;
+mod oidc;
 pub use documented::render_documented;
 pub use lagoa_keys::KeysConfig;
+pub use oidc::{ASYMMETRIC_ALGORITHMS, OidcConfig, UnknownPeople};
 
 pub const CONFIG_FILE: &str = "lagoa.toml";
 
@@ -25,6 +27,7 @@ pub struct LakeConfig {
     pub daemon: DaemonConfig,
     pub console: ConsoleConfig,
     pub tls: TlsConfig,
+    pub oidc: OidcConfig,
     pub indicators: IndicatorsConfig,
     pub audit: AuditConfig,
     pub governance: GovernanceConfig,
@@ -424,6 +427,7 @@ impl LakeConfig {
             )),
         }
         problems.extend(self.keys.problems());
+        problems.extend(self.oidc.problems());
         for (name, value) in [
             ("retention.snapshots", &self.retention.snapshots),
             ("retention.orphan_min_age", &self.retention.orphan_min_age),
