@@ -98,6 +98,11 @@ fn oidc_token(args: &[&str]) -> String {
 
 /// An access token of `login`, through the provider's code flow.
 pub fn access_token(idp: &Idp, login: &str, resource: Option<&str>) -> String {
+    code_flow(idp, login, resource, "access")
+}
+
+/// The token (`access` or `id`) the code flow of `login` ends with.
+fn code_flow(idp: &Idp, login: &str, resource: Option<&str>, what: &str) -> String {
     let mut args = vec![
         "code-flow",
         "--issuer",
@@ -110,6 +115,8 @@ pub fn access_token(idp: &Idp, login: &str, resource: Option<&str>) -> String {
         &idp.redirect,
         "--login",
         login,
+        "--what",
+        what,
     ];
     if let Some(r) = resource {
         args.extend(["--resource", r]);
@@ -313,6 +320,7 @@ fn the_provider_s_access_tokens_sign_in_on_the_api_and_psql_and_forgeries_do_not
     let other_audience = access_token(&idp, "ana", Some("urn:other"));
     let short = access_token(&idp, "ana", Some("urn:lagoa:short"));
     let bruno = access_token(&idp, "bruno", None);
+    let id_token = code_flow(&idp, "ana", None, "id");
     std::thread::sleep(Duration::from_secs(3));
     let refusals = [
         (
@@ -332,6 +340,8 @@ fn the_provider_s_access_tokens_sign_in_on_the_api_and_psql_and_forgeries_do_not
         (other_audience, "another audience"),
         (short, "expired"),
         (bruno, "not linked"),
+        // Ana's own ID token, signed by the provider: not a credential.
+        (id_token, "not an access token"),
     ];
     for (token, reason) in &refusals {
         let (status, body) = api_get(&format!("{url}/api/v1/me"), token);
@@ -434,12 +444,8 @@ async fn the_console_signs_people_in_through_the_provider() {
         &[("lagoa-analistas", "analyst")],
     );
     lagoa_ok(&lake, &["user", "link", "ana", "--person", "ana-0001"]);
-    let (_server, url, _log) = serve_on(
-        &lake,
-        &format!("127.0.0.1:{console_port}"),
-        None,
-        &[SECRET_ENV],
-    );
+    let listen = format!("127.0.0.1:{console_port}");
+    let (server, url, _log) = serve_on(&lake, &listen, None, &[SECRET_ENV]);
     assert_eq!(url, console);
 
     // Signs `login` in from the console's sign-in page; the page it ends on.
@@ -451,33 +457,11 @@ async fn the_console_signs_people_in_through_the_provider() {
             .click()
             .await
             .unwrap();
-        b.wait()
-            .for_element(Locator::Css("input[name=login]"))
-            .await
-            .unwrap()
-            .send_keys(login)
-            .await
-            .unwrap();
-        b.find(Locator::Css("input[name=password]"))
-            .await
-            .unwrap()
-            .send_keys("qualquer")
-            .await
-            .unwrap();
-        b.find(Locator::Css("button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        type_into(b, Locator::Css("input[name=login]"), login).await;
+        type_into(b, Locator::Css("input[name=password]"), "qualquer").await;
+        click(b, Locator::Css("button[type=submit]")).await;
         // Consent for Lagoa's scopes.
-        b.wait()
-            .for_element(Locator::XPath("//button[text()='Continue']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(b, Locator::XPath("//button[text()='Continue']")).await;
         for _ in 0..100 {
             let at = b.current_url().await.unwrap().to_string();
             if at.starts_with(console) {
@@ -547,19 +531,8 @@ async fn the_console_signs_people_in_through_the_provider() {
         .unwrap()
         .value()
         .to_owned();
-    c.find(Locator::Css("form[action='/logout'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Css("button[name=logout][value=yes]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("form[action='/logout'] button")).await;
+    click(&c, Locator::Css("button[name=logout][value=yes]")).await;
     for _ in 0..100 {
         if c.current_url().await.unwrap().path() == "/login" {
             break;
@@ -572,8 +545,17 @@ async fn the_console_signs_people_in_through_the_provider() {
         "303 /login?next=/"
     );
 
-    // Ana's session ends by itself after its minute.
+    // A restart of the console keeps both: ana's session still opens,
+    // zeca's signed-out one still does not.
+    drop(server);
+    let (_server, _, _log) = serve_on(&lake, &listen, None, &[SECRET_ENV]);
     assert_eq!(console_with_cookie(&console, &ana_cookie), "200");
+    assert_eq!(
+        console_with_cookie(&console, &zeca_cookie),
+        "303 /login?next=/"
+    );
+
+    // Ana's session ends by itself after its minute.
     if let Some(left) = Duration::from_secs(62).checked_sub(signed_in_at.elapsed()) {
         tokio::time::sleep(left).await;
     }
@@ -586,6 +568,28 @@ async fn the_console_signs_people_in_through_the_provider() {
     for browser in [a, b, c] {
         browser.close().await.unwrap();
     }
+}
+
+/// Clicks an element once the page has it.
+async fn click(b: &fantoccini::Client, at: fantoccini::Locator<'_>) {
+    b.wait()
+        .for_element(at)
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Types into a field once the page has it.
+async fn type_into(b: &fantoccini::Client, at: fantoccini::Locator<'_>, text: &str) {
+    b.wait()
+        .for_element(at)
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
 }
 
 /// The overview fetched with a session cookie (curl): `200`, or the status

@@ -66,16 +66,19 @@ impl Sessions {
     }
 }
 
-/// A cookie's value from the request's `Cookie` headers.
+/// A cookie's value from the request's `Cookie` headers; none when the
+/// name comes twice (a cookie planted by a sibling site beside ours).
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
+    let mut found = headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned());
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
 }
 
 /// A `Set-Cookie` value for the session id (or, with `None`, one that
@@ -203,23 +206,27 @@ async fn provider_session(
         tracing::error!(error = %e, "cannot check a console session");
         NotSignedIn::Unavailable
     };
+    if store
+        .console_session_ended(&session.id)
+        .await
+        .map_err(unavailable)?
+    {
+        return Err(NotSignedIn::SignIn { next });
+    }
+    // Still this person's principal (not unlinked, nor linked to another
+    // since), and enabled.
     let principal = store
-        .principal(&session.principal)
+        .linked_principal(&session.digest)
         .await
         .map_err(unavailable)?
-        .filter(|p| p.disabled_at.is_none());
-    let linked = store
-        .identities_of(&session.principal)
-        .await
-        .map_err(unavailable)?
-        > 0;
+        .filter(|p| p.name == session.principal && p.disabled_at.is_none());
     match principal {
-        Some(p) if linked => Ok(Viewer(Principal {
+        Some(p) => Ok(Viewer(Principal {
             signed_in: Some(lagoa_governance::SignedIn::ProviderSession),
             ..p
         })),
-        _ => {
-            tracing::info!(principal = %session.principal, "a console session ended: the principal is disabled or unlinked");
+        None => {
+            tracing::info!(principal = %session.principal, "a console session ended: the principal is disabled or no longer linked to the person");
             Err(NotSignedIn::SignIn { next })
         }
     }
@@ -238,10 +245,19 @@ pub(crate) fn encode_component(text: &str) -> String {
     out
 }
 
-/// Where to go after signing in: a path of this console only.
+/// Where to go after signing in: a path of this console only, in
+/// printable ASCII (a browser drops tabs and newlines from a URL, so
+/// `/\t/evil.example` would be `//evil.example`), at most 2 KiB.
 pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.len() <= 2048
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -272,6 +288,13 @@ mod tests {
         );
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(3000)))), "/");
+        let mut twice = HeaderMap::new();
+        twice.insert(COOKIE, HeaderValue::from_static("lagoa_sso=a; lagoa_sso=b"));
+        assert_eq!(cookie(&twice, "lagoa_sso"), None);
         assert_eq!(encode_component("/runs?a=b c"), "/runs%3Fa%3Db%20c");
         let sessions = Sessions::default();
         let id = sessions.open("lagoa_x");

@@ -92,11 +92,15 @@ impl Console {
         let provider_sessions = signins
             .provider()
             .filter(|p| p.config().console_enabled())
-            .map(|p| {
-                ProviderSessions::new(
+            .and_then(|p| {
+                let sessions = ProviderSessions::new(
                     session_secret,
-                    Duration::from_secs(p.config().session_minutes * 60),
-                )
+                    Duration::from_secs(p.config().session_minutes.saturating_mul(60)),
+                );
+                if sessions.is_none() {
+                    tracing::error!("the console's session secret is too short: no sign-in through the identity provider");
+                }
+                sessions
             });
         Console(Arc::new(Inner {
             provider_sessions,

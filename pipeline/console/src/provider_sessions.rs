@@ -1,159 +1,181 @@
-//! Console sessions opened through the state's identity provider.
+//! Console sessions opened through the state's identity provider; nothing
+//! of them is kept in the console's memory.
 //!
 //! The session lives in the browser, in a signed, HttpOnly cookie
-//! (`lagoa_sso`): the principal's name, the session's end and a random id,
-//! with an HMAC-SHA256 under the lake's `console_session` secret, so it
-//! survives a restart of the console and cannot be forged or stretched.
-//! Every request checks the signature and the end, and the principal
-//! against the catalog again (disabled or unlinked, they are out at once).
-//! Signing out ends the id here, until the cookie would have ended anyway.
+//! (`lagoa_sso`): the principal's name, the digest that links the person
+//! to it, the session's end and a random id, with an HMAC-SHA256 under a
+//! key derived from the lake's `console_session` secret, so it survives a
+//! restart of the console and cannot be forged or stretched. Every request
+//! checks the signature and the end here, and the catalog again: the
+//! person still linked to that principal, the principal enabled, the
+//! session not signed out (`lagoa_console_signout`).
 //!
-//! While the browser is at the provider, the sign-in's PKCE verifier and
-//! nonce wait here under its `state`, which a short-lived cookie
+//! While the browser is at the provider, the sign-in's `state`, PKCE
+//! verifier, nonce and the page asked for travel in a second cookie
 //! (`lagoa_signin`, SameSite=Lax so it comes back with the provider's
-//! redirect) binds to the browser that started it.
+//! redirect), sealed with AES-256-GCM: a flood of started sign-ins costs
+//! the console nothing, and cannot push anyone's sign-in out.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lagoa_governance::oidc::Started;
 use rand::RngCore;
-use ring::hmac;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use ring::{aead, hmac};
+use std::time::Duration;
 use zeroize::Zeroizing;
 
 pub const PROVIDER_COOKIE: &str = "lagoa_sso";
 pub(crate) const SIGNIN_COOKIE: &str = "lagoa_signin";
 /// A sign-in must come back from the provider within this.
 pub(crate) const SIGNIN_TTL: Duration = Duration::from_secs(600);
-/// Sign-ins waiting at once, at most (each is a few hundred bytes).
-const MAX_PENDING: usize = 10_000;
+/// The least secret the cookies are keyed with.
+pub(crate) const MIN_SECRET: usize = 32;
 
-/// A sign-in waiting for the provider's answer.
+/// A sign-in back from the provider.
 pub(crate) struct Pending {
     pub(crate) nonce: String,
     pub(crate) verifier: Zeroizing<String>,
     pub(crate) next: String,
-    at: Instant,
 }
 
 /// A checked session cookie.
 #[derive(Debug)]
 pub(crate) struct Signed {
     pub(crate) principal: String,
+    pub(crate) digest: String,
     pub(crate) id: String,
     /// Unix seconds.
     pub(crate) until: i64,
 }
 
 pub(crate) struct ProviderSessions {
-    key: hmac::Key,
+    mac: hmac::Key,
+    seal: aead::LessSafeKey,
     ttl: Duration,
-    pending: Mutex<HashMap<String, Pending>>,
-    /// Sessions signed out before their end: id to end (Unix seconds).
-    ended: Mutex<HashMap<String, i64>>,
-    /// ID tokens of open sessions (the hint for signing out at the provider).
-    hints: Mutex<HashMap<String, Zeroizing<String>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// Exactly `N` newline-separated fields of a cookie's text.
+fn fields<const N: usize>(text: &str) -> Option<[&str; N]> {
+    text.split('\n').collect::<Vec<_>>().try_into().ok()
+}
+
+/// A key for one use, derived from the console's secret.
+fn derive(secret: &[u8], purpose: &str) -> [u8; 32] {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(hmac::sign(&key, purpose.as_bytes()).as_ref());
+    out
 }
 
 impl ProviderSessions {
-    pub(crate) fn new(secret: &[u8], ttl: Duration) -> Self {
-        Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
-            ttl,
-            pending: Mutex::new(HashMap::new()),
-            ended: Mutex::new(HashMap::new()),
-            hints: Mutex::new(HashMap::new()),
+    /// `None` for a secret too short to key the cookies with.
+    pub(crate) fn new(secret: &[u8], ttl: Duration) -> Option<Self> {
+        if secret.len() < MIN_SECRET {
+            return None;
         }
+        let seal = aead::UnboundKey::new(
+            &aead::AES_256_GCM,
+            &derive(secret, "lagoa console sign-in cookie"),
+        )
+        .ok()?;
+        Some(Self {
+            mac: hmac::Key::new(
+                hmac::HMAC_SHA256,
+                &derive(secret, "lagoa console session cookie"),
+            ),
+            seal: aead::LessSafeKey::new(seal),
+            ttl,
+        })
     }
 
     pub(crate) fn ttl(&self) -> Duration {
         self.ttl
     }
 
-    /// Keeps a sign-in sent to the provider. When too many wait, the
-    /// oldest is forgotten: a flood of started sign-ins cannot lock the
-    /// next person out, only slow the flood's own.
-    pub(crate) fn begin(&self, started: Started, next: String) {
-        let mut pending = lock(&self.pending);
-        pending.retain(|_, p| p.at.elapsed() < SIGNIN_TTL);
-        if pending.len() >= MAX_PENDING
-            && let Some(oldest) = pending
-                .iter()
-                .min_by_key(|(_, p)| p.at)
-                .map(|(state, _)| state.clone())
-        {
-            pending.remove(&oldest);
-        }
-        pending.insert(
+    /// The sealed cookie value of a sign-in sent to the provider at `now`
+    /// (Unix seconds).
+    pub(crate) fn seal_signin(&self, started: &Started, next: &str, now: i64) -> Option<String> {
+        let plain = Zeroizing::new(format!(
+            "{}\n{}\n{}\n{}\n{now}",
             started.state,
-            Pending {
-                nonce: started.nonce,
-                verifier: started.verifier,
-                next,
-                at: Instant::now(),
-            },
-        );
+            started.nonce,
+            started.verifier.as_str(),
+            next
+        ));
+        let mut nonce = [0u8; aead::NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let mut sealed = plain.as_bytes().to_vec();
+        self.seal
+            .seal_in_place_append_tag(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::empty(),
+                &mut sealed,
+            )
+            .ok()?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Some(URL_SAFE_NO_PAD.encode(out))
     }
 
-    /// The sign-in `state` names, once.
-    pub(crate) fn take(&self, state: &str) -> Option<Pending> {
-        lock(&self.pending)
-            .remove(state)
-            .filter(|p| p.at.elapsed() < SIGNIN_TTL)
+    /// The sign-in a sealed cookie holds, if it is this console's, not
+    /// older than [`SIGNIN_TTL`], and for `state`.
+    pub(crate) fn open_signin(&self, value: &str, state: &str, now: i64) -> Option<Pending> {
+        let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
+        if bytes.len() <= aead::NONCE_LEN {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(aead::NONCE_LEN);
+        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut sealed = Zeroizing::new(sealed.to_vec());
+        let plain = self
+            .seal
+            .open_in_place(nonce, aead::Aad::empty(), &mut sealed)
+            .ok()?;
+        let [s, n, v, next, at] = fields(std::str::from_utf8(plain).ok()?)?;
+        let at: i64 = at.parse().ok()?;
+        let fresh = now >= at && now - at < SIGNIN_TTL.as_secs() as i64;
+        if !fresh || s != state {
+            return None;
+        }
+        Some(Pending {
+            nonce: n.to_owned(),
+            verifier: Zeroizing::new(v.to_owned()),
+            next: next.to_owned(),
+        })
     }
 
-    /// A new session of `principal` from `now` (Unix seconds): the cookie's value.
-    pub(crate) fn open(&self, principal: &str, id_token: Zeroizing<String>, now: i64) -> String {
+    /// A new session of `principal` (linked by `digest`) from `now` (Unix
+    /// seconds): the cookie's value.
+    pub(crate) fn open(&self, principal: &str, digest: &str, now: i64) -> String {
         let mut id = [0u8; 16];
         rand::rng().fill_bytes(&mut id);
-        let id = hex::encode(id);
         let until = now + self.ttl.as_secs() as i64;
-        let payload = URL_SAFE_NO_PAD.encode(format!("{principal}\n{until}\n{id}"));
-        let tag = hmac::sign(&self.key, payload.as_bytes());
-        let mut hints = lock(&self.hints);
-        if hints.len() >= MAX_PENDING {
-            hints.clear();
-        }
-        hints.insert(id, id_token);
+        let payload = URL_SAFE_NO_PAD.encode(format!(
+            "{principal}\n{digest}\n{until}\n{}",
+            hex::encode(id)
+        ));
+        let tag = hmac::sign(&self.mac, payload.as_bytes());
         format!("{payload}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
     }
 
-    /// The session a cookie's value holds, if its signature holds, it has
-    /// not ended, and nobody signed it out.
+    /// The session a cookie's value holds, if its signature holds and it
+    /// has not ended (the catalog says whether it was signed out).
     pub(crate) fn check(&self, value: &str, now: i64) -> Option<Signed> {
         let (payload, tag) = value.split_once('.')?;
         let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-        hmac::verify(&self.key, payload.as_bytes(), &tag).ok()?;
+        hmac::verify(&self.mac, payload.as_bytes(), &tag).ok()?;
         let text = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-        let mut parts = text.split('\n');
-        let (Some(principal), Some(until), Some(id), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return None;
-        };
+        let [principal, digest, until, id] = fields(&text)?;
         let until: i64 = until.parse().ok()?;
-        if until <= now || lock(&self.ended).contains_key(id) {
+        if until <= now {
             return None;
         }
         Some(Signed {
             principal: principal.to_owned(),
+            digest: digest.to_owned(),
             id: id.to_owned(),
             until,
         })
-    }
-
-    /// Signs a session out; its ID token, if this process still has it.
-    pub(crate) fn end(&self, session: &Signed, now: i64) -> Option<Zeroizing<String>> {
-        let mut ended = lock(&self.ended);
-        ended.retain(|_, until| *until > now);
-        ended.insert(session.id.clone(), session.until);
-        lock(&self.hints).remove(&session.id)
     }
 }
 
@@ -165,14 +187,16 @@ pub(crate) fn provider_cookie(value: Option<&str>, ttl: Duration, secure: bool) 
             "{PROVIDER_COOKIE}={v}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
             ttl.as_secs()
         ),
-        None => format!("{PROVIDER_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+        None => {
+            format!("{PROVIDER_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
+        }
     }
 }
 
-/// `Set-Cookie` binding a sign-in's state to this browser (or clearing it).
-pub(crate) fn signin_cookie(state: Option<&str>, secure: bool) -> String {
+/// `Set-Cookie` carrying a sealed sign-in to the callback (or clearing it).
+pub(crate) fn signin_cookie(sealed: Option<&str>, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
-    match state {
+    match sealed {
         Some(s) => format!(
             "{SIGNIN_COOKIE}={s}; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
             SIGNIN_TTL.as_secs()
@@ -187,13 +211,15 @@ pub(crate) fn signin_cookie(state: Option<&str>, secure: bool) -> String {
 mod tests {
     use super::*;
 
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
     #[test]
-    fn a_session_cookie_cannot_be_forged_stretched_or_reused_after_sign_out() {
-        let sessions =
-            ProviderSessions::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(60));
-        let value = sessions.open("ana", Zeroizing::new("id-token".into()), 1000);
+    fn a_session_cookie_cannot_be_forged_or_stretched() {
+        let sessions = ProviderSessions::new(SECRET, Duration::from_secs(60)).unwrap();
+        let value = sessions.open("ana", "d1g3st", 1000);
         let s = sessions.check(&value, 1010).unwrap();
-        assert_eq!(s.principal, "ana");
+        assert_eq!((s.principal.as_str(), s.digest.as_str()), ("ana", "d1g3st"));
+        assert_eq!(s.until, 1060);
         assert!(sessions.check(&value, 1060).is_none(), "ended");
         // Another name, or a later end, under the same signature.
         let (payload, tag) = value.split_once('.').unwrap();
@@ -206,14 +232,34 @@ mod tests {
             assert!(sessions.check(&forged, 1010).is_none());
         }
         let other =
-            ProviderSessions::new(b"another secret of thirty-two by", Duration::from_secs(60));
+            ProviderSessions::new(b"another secret of thirty-two by!", Duration::from_secs(60))
+                .unwrap();
         assert!(other.check(&value, 1010).is_none(), "another lake's key");
         assert!(sessions.check("garbage", 1010).is_none());
         assert!(sessions.check("a.b.c", 1010).is_none());
-        assert_eq!(
-            sessions.end(&s, 1020).as_deref().map(|t| t.as_str()),
-            Some("id-token")
-        );
-        assert!(sessions.check(&value, 1020).is_none(), "signed out");
+        assert!(ProviderSessions::new(b"short", Duration::from_secs(60)).is_none());
+    }
+
+    #[test]
+    fn a_sealed_sign_in_opens_once_for_its_state_and_not_after_ten_minutes() {
+        let sessions = ProviderSessions::new(SECRET, Duration::from_secs(60)).unwrap();
+        let started = Started {
+            authorize_url: "https://sso.example/auth".into(),
+            state: "st4te".into(),
+            nonce: "n0nce".into(),
+            verifier: Zeroizing::new("v3rifier".into()),
+        };
+        let sealed = sessions.seal_signin(&started, "/runs", 1000).unwrap();
+        assert!(!sealed.contains("v3rifier"));
+        let p = sessions.open_signin(&sealed, "st4te", 1100).unwrap();
+        assert_eq!((p.nonce.as_str(), p.next.as_str()), ("n0nce", "/runs"));
+        assert_eq!(p.verifier.as_str(), "v3rifier");
+        assert!(sessions.open_signin(&sealed, "other", 1100).is_none());
+        assert!(sessions.open_signin(&sealed, "st4te", 1600).is_none());
+        let mut tampered = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        let tampered = URL_SAFE_NO_PAD.encode(tampered);
+        assert!(sessions.open_signin(&tampered, "st4te", 1100).is_none());
     }
 }

@@ -109,6 +109,8 @@ impl SignInError {
                 OidcError::Issuer => "provider-issuer",
                 OidcError::Audience => "provider-audience",
                 OidcError::Nonce => "provider-nonce",
+                OidcError::NotAccessToken => "provider-not-access-token",
+                OidcError::Party => "provider-party",
                 OidcError::NoPersonClaim(_) => "provider-no-person",
                 OidcError::UnknownPerson(_) => "provider-unknown-person",
                 OidcError::NotCreated(_) => "provider-not-created",
@@ -149,11 +151,7 @@ pub async fn command_line_principal(lake: &Lake, token: &str) -> Result<Principa
             .await
             .map_err(|e| format!("the identity provider's token was refused: {e}"))?;
         return provider
-            .person(
-                GovernanceStore::of(&lake.catalog),
-                &claims,
-                SignedIn::ProviderToken,
-            )
+            .person(lake, &claims, SignedIn::ProviderToken, false)
             .await
             .map(|p| p.principal)
             .map_err(|e| format!("the identity provider's token was refused: {e}"));
@@ -270,61 +268,38 @@ impl SignIns {
         token: &str,
     ) -> Result<Principal, OidcError> {
         let claims = provider.check_access_token(token).await?;
-        let store = GovernanceStore::of(&self.lake.catalog);
         let person = provider
-            .person(store, &claims, SignedIn::ProviderToken)
+            .person(&self.lake, &claims, SignedIn::ProviderToken, true)
             .await?;
         if person.created {
-            self.record_creation(&person.principal, door).await?;
+            tracing::info!(principal = %person.principal.name, door = door.name(), "a person was made a principal on first sign-in");
         }
         Ok(person.principal)
     }
 
-    /// Records that the provider's sign-in made `principal`.
-    pub async fn record_creation(
-        &self,
-        principal: &Principal,
-        door: Door,
-    ) -> Result<(), OidcError> {
-        let mut entry = principal.audit_entry("principal_added", &principal.name, "ok");
-        entry.reason = Some(format!(
-            "made on first sign-in through the identity provider ({}), role {}",
-            door.name(),
-            principal.role.as_str()
-        ));
-        self.lake
-            .audit(&entry)
-            .await
-            .map(|_| ())
-            .map_err(|e| OidcError::Catalog(e.to_string()))
-    }
-
     /// The principal of a PostgreSQL connection, checked again before one
     /// of its statements: a Lagoa token is checked in full (revoked or
-    /// expired, it stops); an access token of the provider was checked at
-    /// sign-in, so its principal must still be enabled and linked to the
-    /// provider (an access token's short life would otherwise end a
-    /// connection mid-session).
+    /// expired, it stops); an access token of the provider is checked in
+    /// full but for its expiry (its ten minutes would otherwise end a
+    /// connection mid-session; the port ends it after
+    /// `oidc.session_minutes`), and the person must still be linked to
+    /// this principal, and the principal enabled.
     pub async fn recheck(&self, user: &str, token: &str) -> Result<Principal, String> {
         let store = GovernanceStore::of(&self.lake.catalog);
-        if self.provider.is_some() && looks_like_jwt(token) {
-            let principal = match store.principal(user).await {
-                Ok(Some(p)) => p,
-                Ok(None) => return Err(format!("principal {user} no longer exists")),
-                Err(e) => return Err(format!("the catalog could not be asked: {e}")),
-            };
-            if principal.disabled_at.is_some() {
-                return Err(format!("principal {user} is disabled"));
-            }
-            return match store.identities_of(user).await {
-                Ok(n) if n > 0 => Ok(Principal {
-                    signed_in: Some(SignedIn::ProviderToken),
-                    ..principal
-                }),
-                Ok(_) => Err(format!(
-                    "principal {user} is no longer linked to the identity provider"
-                )),
-                Err(e) => Err(format!("the catalog could not be asked: {e}")),
+        if let Some(provider) = self.provider.as_ref().filter(|_| looks_like_jwt(token)) {
+            let refused = |e: OidcError| format!("the identity provider's token was refused: {e}");
+            let claims = provider
+                .recheck_access_token(token)
+                .await
+                .map_err(refused)?;
+            let person = provider
+                .person(&self.lake, &claims, SignedIn::ProviderToken, false)
+                .await
+                .map_err(refused)?;
+            return if person.principal.name == user {
+                Ok(person.principal)
+            } else {
+                Err(format!("the person is no longer linked to {user}"))
             };
         }
         match store.authenticate(token, now_micros()).await {

@@ -26,6 +26,8 @@ pub(crate) struct Login {
 pub(crate) struct Session {
     pub user: String,
     pub token: Zeroizing<String>,
+    /// When the connection signed in.
+    pub since: std::time::Instant,
     purpose: Mutex<Option<String>>,
     /// `SET lagoa.as_of`: the text as set, and what it reads.
     as_of: Mutex<Option<(String, AsOf)>>,
@@ -52,6 +54,7 @@ impl Session {
         Self {
             user: login.user,
             token: login.token,
+            since: std::time::Instant::now(),
             purpose: Mutex::new(purpose),
             as_of: Mutex::new(None),
             settings: Mutex::new(BTreeMap::new()),

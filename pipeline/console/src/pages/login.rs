@@ -197,16 +197,25 @@ pub(crate) async fn logout(State(console): State<Console>, headers: HeaderMap) -
         console.provider(),
     ) && let Some(session) = sessions.check(&value, console.now().timestamp())
     {
-        let hint = sessions.end(&session, console.now().timestamp());
+        // On the record in the catalog: the cookie opens nothing any more,
+        // in this process or another, after a restart too.
+        if let Err(e) = lagoa_governance::GovernanceStore::of(&console.lake().catalog)
+            .end_console_session(&session.id, session.until * 1_000_000)
+            .await
+        {
+            tracing::error!(error = %e, "cannot record a sign-out");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the catalog did not answer: you are not signed out yet; try again\n",
+            )
+                .into_response();
+        }
         let back = provider
             .config()
             .redirect_uri
             .trim_end_matches("/oidc/callback")
             .to_owned();
-        if let Some(url) = provider
-            .sign_out_url(hint.as_deref().map(|h| h.as_str()), &back)
-            .await
-        {
+        if let Some(url) = provider.sign_out_url(&back).await {
             to = url;
         }
     }

@@ -12,10 +12,18 @@ use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use lagoa_governance::oidc::{OidcError, SignInStart};
-use lagoa_governance::{Door, GovernanceStore, SignInError};
+use lagoa_governance::{Door, SignInError};
 use maud::{DOCTYPE, html};
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+fn not_configured() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "no identity provider is configured\n",
+    )
+        .into_response()
+}
 
 #[derive(Deserialize)]
 pub(crate) struct Start {
@@ -29,11 +37,7 @@ pub(crate) async fn start(
     Query(q): Query<Start>,
 ) -> Response {
     let (Some(provider), Some(sessions)) = (console.provider(), console.provider_sessions()) else {
-        return (
-            StatusCode::NOT_FOUND,
-            "no identity provider is configured\n",
-        )
-            .into_response();
+        return not_configured();
     };
     let started = match provider.start_sign_in().await {
         Ok(s) => s,
@@ -49,15 +53,16 @@ pub(crate) async fn start(
             );
         }
     };
-    let state = started.state.clone();
-    let to = started.authorize_url.clone();
-    sessions.begin(started, safe_next(q.next.as_deref()));
+    let next = safe_next(q.next.as_deref());
+    let Some(sealed) = sessions.seal_signin(&started, &next, console.now().timestamp()) else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "cannot seal a sign-in\n").into_response();
+    };
     let headers: [(HeaderName, String); 2] = [
         (
             SET_COOKIE,
-            signin_cookie(Some(&state), console.options().secure_cookie),
+            signin_cookie(Some(&sealed), console.options().secure_cookie),
         ),
-        (LOCATION, to),
+        (LOCATION, started.authorize_url.clone()),
     ];
     (StatusCode::SEE_OTHER, headers).into_response()
 }
@@ -78,11 +83,7 @@ pub(crate) async fn callback(
     Query(back): Query<Back>,
 ) -> Response {
     let (Some(provider), Some(sessions)) = (console.provider(), console.provider_sessions()) else {
-        return (
-            StatusCode::NOT_FOUND,
-            "no identity provider is configured\n",
-        )
-            .into_response();
+        return not_configured();
     };
     let from = connected.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.0.ip());
     let secure = console.options().secure_cookie;
@@ -90,10 +91,12 @@ pub(crate) async fn callback(
         "A entrada não foi concluída; comece de novo.",
         "The sign-in did not complete; start again.",
     );
-    // The state must be the one this browser was given, and still waiting.
-    let bound = cookie(&headers, SIGNIN_COOKIE);
-    let pending = match (&back.state, &bound) {
-        (Some(state), Some(bound)) if state == bound => sessions.take(state),
+    // The state must be the one sealed in this browser's sign-in cookie,
+    // not older than ten minutes.
+    let pending = match (&back.state, cookie(&headers, SIGNIN_COOKIE)) {
+        (Some(state), Some(sealed)) => {
+            sessions.open_signin(&sealed, state, console.now().timestamp())
+        }
         _ => None,
     };
     let Some(pending) = pending else {
@@ -106,10 +109,9 @@ pub(crate) async fn callback(
         tracing::info!(error = ?back.error.as_deref().map(|e| e.chars().take(40).collect::<String>()), "the identity provider sent no code");
         return super::login::problem(lang, StatusCode::UNAUTHORIZED, again);
     };
-    let store = GovernanceStore::of(&console.lake().catalog);
     let finished = provider
         .finish_sign_in(
-            store,
+            console.lake(),
             SignInStart {
                 code,
                 verifier: &pending.verifier,
@@ -117,7 +119,7 @@ pub(crate) async fn callback(
             },
         )
         .await;
-    let (person, id_token) = match finished {
+    let person = match finished {
         Ok(done) => done,
         Err(e) if e.is_unavailable() => {
             tracing::error!(error = %e, "a sign-in through the identity provider could not finish");
@@ -132,22 +134,13 @@ pub(crate) async fn callback(
         }
         Err(e) => return refused(&console, lang, from, e).await,
     };
-    if person.created
-        && let Err(e) = console
-            .signins()
-            .record_creation(&person.principal, Door::Console)
-            .await
-    {
-        tracing::error!(error = %e, "cannot record a principal made on first sign-in");
-        return super::login::problem(lang, StatusCode::SERVICE_UNAVAILABLE, again);
-    }
     let who = &person.principal;
     if let Err(e) = console.audit(who, "sign_in", "console", "ok").await {
         tracing::error!(error = %e, "cannot record a sign-in in the audit trail");
         return super::login::problem(lang, StatusCode::SERVICE_UNAVAILABLE, again);
     }
     tracing::info!(principal = %who.name, "signed in to the console through the identity provider");
-    let value = sessions.open(&who.name, id_token, console.now().timestamp());
+    let value = sessions.open(&who.name, &person.digest, console.now().timestamp());
     // Appended: two Set-Cookie headers, neither replacing the other.
     let cookies = AppendHeaders([
         (

@@ -5,9 +5,10 @@
 //! exchanges the code and checks the ID token.
 
 use super::{OidcError, Person, Provider};
-use crate::store::{GovernanceStore, SignedIn};
+use crate::store::SignedIn;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lagoa_lake::Lake;
 use rand::RngCore;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -92,13 +93,13 @@ impl Provider {
     }
 
     /// Exchanges the code the provider sent back, checks the ID token
-    /// (signature, issuer, audience, expiry, nonce) and finds the person.
-    /// Returns the person and the ID token (the hint for signing out).
+    /// (signature, issuer, audience, expiry, nonce) and finds the person
+    /// (made a principal when the configuration says so).
     pub async fn finish_sign_in(
         &self,
-        store: GovernanceStore<'_>,
+        lake: &Lake,
         start: SignInStart<'_>,
-    ) -> Result<(Person, Zeroizing<String>), OidcError> {
+    ) -> Result<Person, OidcError> {
         let metadata = self.metadata().await?;
         let secret = self.client_secret.as_ref().ok_or_else(|| {
             OidcError::Provider(format!(
@@ -138,7 +139,7 @@ impl Provider {
             .await
             .map_err(unreachable)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(unreachable)?;
+        let bytes = super::keys::bounded_body(response, "the token endpoint").await?;
         if !status.is_success() {
             // The provider's error code only (its description may echo input).
             let code = serde_json::from_slice::<serde_json::Value>(&bytes)
@@ -156,25 +157,20 @@ impl Provider {
                 OidcError::Provider("the token endpoint sent no ID token".into())
             })?);
         let claims = self.check_id_token(&id_token, start.nonce).await?;
-        let person = self
-            .person(store, &claims, SignedIn::ProviderSession)
-            .await?;
-        Ok((person, id_token))
+        self.person(lake, &claims, SignedIn::ProviderSession, true)
+            .await
     }
 
     /// Where to send the browser to sign out at the provider too, if it
-    /// publishes an end-session endpoint.
-    pub async fn sign_out_url(&self, id_token: Option<&str>, back_to: &str) -> Option<String> {
+    /// publishes an end-session endpoint. No `id_token_hint`: the ID token
+    /// would sit in the browser's history and the provider's logs; the
+    /// provider asks the person to confirm instead.
+    pub async fn sign_out_url(&self, back_to: &str) -> Option<String> {
         let metadata = self.metadata().await.ok()?;
         let mut url = url::Url::parse(metadata.end_session_endpoint.as_deref()?).ok()?;
-        {
-            let mut query = url.query_pairs_mut();
-            query.append_pair("client_id", &self.config.client_id);
-            query.append_pair("post_logout_redirect_uri", back_to);
-            if let Some(hint) = id_token {
-                query.append_pair("id_token_hint", hint);
-            }
-        }
+        url.query_pairs_mut()
+            .append_pair("client_id", &self.config.client_id)
+            .append_pair("post_logout_redirect_uri", back_to);
         Some(url.into())
     }
 }

@@ -16,7 +16,10 @@ use tokio::sync::Mutex;
 /// The least time between two fetches of the key set.
 pub(super) const MIN_REFETCH: Duration = Duration::from_secs(10);
 /// The most a provider's document may weigh.
-const MAX_DOCUMENT: usize = 1 << 20;
+pub(super) const MAX_DOCUMENT: usize = 1 << 20;
+/// Keys fetched longer ago than this are not used, even while the
+/// provider cannot be reached (a key it withdrew must stop some day).
+const MAX_STALE: Duration = Duration::from_secs(24 * 3600);
 
 /// What the provider publishes at `/.well-known/openid-configuration`.
 #[derive(Clone, Debug, Deserialize)]
@@ -54,6 +57,9 @@ pub(super) struct Published {
     http: reqwest::Client,
     max_age: Duration,
     cache: Mutex<Cache>,
+    /// Held while the key set is fetched: others wait for that fetch
+    /// rather than find the key missing.
+    fetching: Mutex<()>,
 }
 
 impl Published {
@@ -63,6 +69,7 @@ impl Published {
             http,
             max_age,
             cache: Mutex::new(Cache::default()),
+            fetching: Mutex::new(()),
         }
     }
 
@@ -110,6 +117,23 @@ impl Published {
                 metadata.issuer, self.issuer
             )));
         }
+        for (name, endpoint) in [
+            (
+                "authorization_endpoint",
+                Some(&metadata.authorization_endpoint),
+            ),
+            ("token_endpoint", Some(&metadata.token_endpoint)),
+            ("jwks_uri", Some(&metadata.jwks_uri)),
+            (
+                "end_session_endpoint",
+                metadata.end_session_endpoint.as_ref(),
+            ),
+        ] {
+            if let Some(endpoint) = endpoint {
+                lagoa_lake::config::check_provider_url(name, endpoint)
+                    .map_err(|e| OidcError::Provider(format!("{url}: {e}")))?;
+            }
+        }
         Ok(metadata)
     }
 
@@ -120,17 +144,19 @@ impl Published {
 
     /// The key `kid` names (or the only key, when the token names none).
     pub(super) async fn key(&self, kid: Option<&str>) -> Result<Arc<Key>, OidcError> {
+        if let Some(key) = self.fresh_key(kid).await {
+            return Ok(key);
+        }
+        let _fetching = self.fetching.lock().await;
         {
+            // Another caller may have fetched while this one waited.
             let mut cache = self.cache.lock().await;
             let fresh = cache.fetched.is_some_and(|at| at.elapsed() < self.max_age);
             if fresh && let Some(key) = find(&cache.keys, kid) {
                 return Ok(key);
             }
-            let may_fetch = cache.attempted.is_none_or(|at| at.elapsed() >= MIN_REFETCH);
-            if !may_fetch {
-                return find(&cache.keys, kid).ok_or_else(|| {
-                    OidcError::UnknownKey(kid.unwrap_or("").chars().take(64).collect())
-                });
+            if cache.attempted.is_some_and(|at| at.elapsed() < MIN_REFETCH) {
+                return find(&cache.keys, kid).ok_or_else(|| unknown(kid));
             }
             cache.attempted = Some(Instant::now());
         }
@@ -141,14 +167,22 @@ impl Published {
                 cache.keys = keys;
                 cache.fetched = Some(Instant::now());
             }
-            // Keys had before stay in use while the provider is unreachable.
-            Err(e) if cache.keys.is_empty() => return Err(e),
+            Err(e) if cache.fetched.is_none_or(|at| at.elapsed() >= MAX_STALE) => {
+                cache.keys.clear();
+                return Err(e);
+            }
+            // Keys had lately stay in use while the provider is unreachable.
             Err(e) => {
                 tracing::warn!(error = %e, "the identity provider's keys could not be fetched again")
             }
         }
-        find(&cache.keys, kid)
-            .ok_or_else(|| OidcError::UnknownKey(kid.unwrap_or("").chars().take(64).collect()))
+        find(&cache.keys, kid).ok_or_else(|| unknown(kid))
+    }
+
+    async fn fresh_key(&self, kid: Option<&str>) -> Option<Arc<Key>> {
+        let cache = self.cache.lock().await;
+        let fresh = cache.fetched.is_some_and(|at| at.elapsed() < self.max_age);
+        if fresh { find(&cache.keys, kid) } else { None }
     }
 
     async fn fetch_keys(&self) -> Result<HashMap<String, Arc<Key>>, OidcError> {
@@ -183,25 +217,42 @@ impl Published {
 
     /// A GET of one of the provider's documents, bounded in time and size.
     async fn get(&self, url: &str) -> Result<Vec<u8>, OidcError> {
-        let unreachable = |e: reqwest::Error| OidcError::Provider(format!("{url}: {e}"));
-        let mut response = self.http.get(url).send().await.map_err(unreachable)?;
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| OidcError::Provider(format!("{url}: {e}")))?;
         if !response.status().is_success() {
             return Err(OidcError::Provider(format!(
                 "{url} answered {}",
                 response.status()
             )));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
-            if body.len() + chunk.len() > MAX_DOCUMENT {
-                return Err(OidcError::Provider(format!(
-                    "{url} sent more than {MAX_DOCUMENT} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        bounded_body(response, url).await
     }
+}
+
+/// A response's body, at most [`MAX_DOCUMENT`] bytes.
+pub(super) async fn bounded_body(
+    mut response: reqwest::Response,
+    what: &str,
+) -> Result<Vec<u8>, OidcError> {
+    let unreachable = |e: reqwest::Error| OidcError::Provider(format!("{what}: {e}"));
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+        if body.len() + chunk.len() > MAX_DOCUMENT {
+            return Err(OidcError::Provider(format!(
+                "{what} sent more than {MAX_DOCUMENT} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn unknown(kid: Option<&str>) -> OidcError {
+    OidcError::UnknownKey(kid.unwrap_or("").chars().take(64).collect())
 }
 
 fn find(keys: &HashMap<String, Arc<Key>>, kid: Option<&str>) -> Option<Arc<Key>> {

@@ -49,6 +49,10 @@ pub enum OidcError {
     Audience,
     #[error("the ID token's nonce is not this sign-in's")]
     Nonce,
+    #[error("the token is not an access token (its typ, or an ID token)")]
+    NotAccessToken,
+    #[error("the token was issued to a client not in oidc.authorized_parties")]
+    Party,
     #[error("the token has no {0} claim to name the person")]
     NoPersonClaim(String),
     #[error(
@@ -161,14 +165,29 @@ impl Provider {
     /// The claims of an access token presented to the API or the
     /// PostgreSQL port.
     pub async fn check_access_token(&self, token: &str) -> Result<Claims, OidcError> {
+        self.access_token(token, false).await
+    }
+
+    /// The claims of an access token checked before, on a connection it
+    /// opened: all but its expiry checked again (a key the provider no
+    /// longer publishes ends the connection).
+    pub async fn recheck_access_token(&self, token: &str) -> Result<Claims, OidcError> {
+        self.access_token(token, true).await
+    }
+
+    async fn access_token(&self, token: &str, allow_expired: bool) -> Result<Claims, OidcError> {
         token::check(
             &self.published,
             token,
             &token::Expect {
-                audience: self.config.audience(),
+                audience: &self.config.audience,
                 algorithms: &self.config.algorithms,
                 leeway_seconds: self.config.leeway_seconds,
-                nonce: None,
+                kind: token::Kind::Access {
+                    types: &self.config.access_token_types,
+                    parties: &self.config.authorized_parties,
+                    allow_expired,
+                },
             },
         )
         .await
@@ -187,7 +206,7 @@ impl Provider {
                 audience: &self.config.client_id,
                 algorithms: &self.config.algorithms,
                 leeway_seconds: self.config.leeway_seconds,
-                nonce: Some(nonce),
+                kind: token::Kind::Id { nonce },
             },
         )
         .await

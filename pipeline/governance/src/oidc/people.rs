@@ -9,6 +9,7 @@
 use super::{Claims, OidcError, Provider};
 use crate::store::{GovernanceStore, Principal, SignedIn};
 use lagoa_core::Role;
+use lagoa_lake::Lake;
 use lagoa_lake::config::UnknownPeople;
 
 /// The person a token stands for.
@@ -17,27 +18,39 @@ pub struct Person {
     pub principal: Principal,
     /// Made a principal by this sign-in.
     pub created: bool,
+    /// The keyed digest that links the person to the principal.
+    pub digest: String,
 }
 
 impl Provider {
-    /// The principal `claims` stand for, signed in as `how`.
-    pub async fn person(
-        &self,
-        store: GovernanceStore<'_>,
-        claims: &Claims,
-        how: SignedIn,
-    ) -> Result<Person, OidcError> {
-        let catalog = |e: lagoa_lake::LakeError| OidcError::Catalog(e.to_string());
+    /// The digest of the person `claims` name (the person claim must be
+    /// a text: a number would lose a CPF's leading zero).
+    pub fn person_digest(&self, claims: &Claims) -> Result<String, OidcError> {
         let claim = &self.config.person_claim;
         let value = claims
-            .text(claim)
+            .string(claim)
             .ok_or_else(|| OidcError::NoPersonClaim(claim.clone()))?;
-        let digest = self.digest(claim, &value);
+        Ok(self.digest(claim, &value))
+    }
+
+    /// The principal `claims` stand for, signed in as `how`; a person
+    /// not known yet is made one when the configuration says so and
+    /// `may_create` (a sign-in at a network door, not a re-check).
+    pub async fn person(
+        &self,
+        lake: &Lake,
+        claims: &Claims,
+        how: SignedIn,
+        may_create: bool,
+    ) -> Result<Person, OidcError> {
+        let store = GovernanceStore::of(&lake.catalog);
+        let catalog = |e: lagoa_lake::LakeError| OidcError::Catalog(e.to_string());
+        let digest = self.person_digest(claims)?;
         let found = store.linked_principal(&digest).await.map_err(catalog)?;
         let (principal, created) = match found {
             Some(p) => (p, false),
-            None if self.config.unknown_people == UnknownPeople::Create => {
-                match self.create(store, claims, &digest).await {
+            None if may_create && self.config.unknown_people == UnknownPeople::Create => {
+                match self.create(lake, claims, &digest).await {
                     Ok(p) => (p, true),
                     // Two first sign-ins at once: the other one made it.
                     Err(e) => match store.linked_principal(&digest).await.map_err(catalog)? {
@@ -57,45 +70,82 @@ impl Provider {
                 ..principal
             },
             created,
+            digest,
         })
     }
 
+    /// Makes the person a principal: added, linked and on the record, or
+    /// none of it. The refusals' texts quote no claim's value (a name may
+    /// be an e-mail address or a CPF).
     async fn create(
         &self,
-        store: GovernanceStore<'_>,
+        lake: &Lake,
         claims: &Claims,
         digest: &str,
     ) -> Result<Principal, OidcError> {
-        let not = |why: String| OidcError::NotCreated(format!("not made a principal: {why}"));
+        let store = GovernanceStore::of(&lake.catalog);
+        let not = |why: &str| OidcError::NotCreated(format!("not made a principal: {why}"));
         let name = claims
-            .text(&self.config.name_claim)
-            .ok_or_else(|| not(format!("the token has no {} claim", self.config.name_claim)))?;
+            .string(&self.config.name_claim)
+            .ok_or_else(|| not("the token has no name claim"))?;
+        let person = claims.string(&self.config.person_claim).unwrap_or_default();
+        if name == person
+            || name
+                .chars()
+                .all(|c| c.is_ascii_digit() || ".-/".contains(c))
+        {
+            return Err(not("the name claim's value looks like a personal number"));
+        }
         let role = self
             .role_of(claims)
-            .ok_or_else(|| not("none of the person's groups gives a role in oidc.roles".into()))?;
-        let institution = claims.text(&self.config.institution_claim).ok_or_else(|| {
-            not(format!(
-                "the token has no {} claim",
-                self.config.institution_claim
-            ))
-        })?;
+            .ok_or_else(|| not("none of the person's groups gives a role in oidc.roles"))?;
+        let institution = claims
+            .string(&self.config.institution_claim)
+            .ok_or_else(|| not("the token has no institution claim"))?;
         let catalog = |e: lagoa_lake::LakeError| OidcError::Catalog(e.to_string());
         if store.principal(&name).await.map_err(catalog)?.is_some() {
-            return Err(not(format!(
-                "principal {name} exists already and is not linked to this person (an admin links them with `lagoa user link`)"
-            )));
+            return Err(not(
+                "the name claim's value is already a principal's, not linked to this person (an admin links them with `lagoa user link`)",
+            ));
+        }
+        if store
+            .institution(&institution)
+            .await
+            .map_err(catalog)?
+            .is_none()
+        {
+            return Err(not(
+                "the institution claim names no institution of the lake",
+            ));
         }
         let principal = store
             .add_principal(&name, &institution, role, false)
             .await
             .map_err(|e| match e {
-                lagoa_lake::LakeError::Invalid(why) => not(why),
+                lagoa_lake::LakeError::Invalid(_) => {
+                    not("the name claim's value is not a valid principal name")
+                }
                 other => catalog(other),
             })?;
-        store
+        let mut entry = principal.audit_entry("principal_added", &principal.name, "ok");
+        entry.reason = Some(format!(
+            "made on first sign-in through the identity provider, role {}",
+            role.as_str()
+        ));
+        let recorded = match store
             .link_identity(&principal.name, digest, "first sign-in")
             .await
-            .map_err(catalog)?;
+        {
+            Ok(()) => lake.audit(&entry).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = recorded {
+            // Not on the record: not made either.
+            if let Err(undo) = store.forget_new_principal(&principal.name).await {
+                tracing::error!(error = %undo, principal = %principal.name, "a principal made on first sign-in could not be undone");
+            }
+            return Err(catalog(e));
+        }
         Ok(principal)
     }
 

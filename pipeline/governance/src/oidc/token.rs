@@ -20,6 +20,14 @@ pub(super) const MAX_TOKEN: usize = 16 * 1024;
 pub struct Claims(pub(super) Map<String, Value>);
 
 impl Claims {
+    /// A claim that is a text, and only a text.
+    pub fn string(&self, name: &str) -> Option<String> {
+        match self.0.get(name)? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        }
+    }
+
     /// A claim as text (a number is written out; a list is not text).
     pub fn text(&self, name: &str) -> Option<String> {
         match self.0.get(name)? {
@@ -47,8 +55,22 @@ pub(super) struct Expect<'a> {
     pub(super) audience: &'a str,
     pub(super) algorithms: &'a [String],
     pub(super) leeway_seconds: u64,
-    /// For an ID token: the nonce the sign-in sent.
-    pub(super) nonce: Option<&'a str>,
+    pub(super) kind: Kind<'a>,
+}
+
+/// An access token or an ID token: each is refused where the other is
+/// expected (an ID token is not a credential for the API).
+pub(super) enum Kind<'a> {
+    Access {
+        /// Its `typ` header is one of these (RFC 9068: `at+jwt`).
+        types: &'a [String],
+        /// When not empty: its `azp` or `client_id` is one of these.
+        parties: &'a [String],
+        /// Checked again on an open connection: its expiry is past.
+        allow_expired: bool,
+    },
+    /// The ID token of a sign-in that sent this nonce.
+    Id { nonce: &'a str },
 }
 
 /// Checks `token` against the provider's keys and `expect`.
@@ -74,6 +96,14 @@ pub(super) async fn check(
     let algorithm: Algorithm = alg
         .parse()
         .map_err(|_| OidcError::Algorithm(alg.chars().take(16).collect()))?;
+    if let Kind::Access { types, .. } = &expect.kind {
+        let typ = header.get("typ").and_then(Value::as_str).unwrap_or("");
+        let an_id_token = payload.contains_key("nonce")
+            || payload.get("typ").and_then(Value::as_str) == Some("ID");
+        if an_id_token || !types.iter().any(|t| t.eq_ignore_ascii_case(typ)) {
+            return Err(OidcError::NotAccessToken);
+        }
+    }
     // Times must be numbers: a text `exp` or `nbf` is refused here rather
     // than trusted to the library (CVE-2026-25537 skipped such claims).
     for name in ["exp", "nbf", "iat"] {
@@ -97,13 +127,27 @@ pub(super) async fn check(
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.validate_nbf = true;
     validation.leeway = expect.leeway_seconds;
+    if let Kind::Access {
+        allow_expired: true,
+        ..
+    } = expect.kind
+    {
+        validation.validate_exp = false;
+    }
     let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
         .map_err(refusal)?;
     let claims = Claims(data.claims);
-    if let Some(nonce) = expect.nonce
-        && claims.text("nonce").as_deref() != Some(nonce)
-    {
-        return Err(OidcError::Nonce);
+    match expect.kind {
+        Kind::Id { nonce } if claims.text("nonce").as_deref() != Some(nonce) => {
+            return Err(OidcError::Nonce);
+        }
+        Kind::Access { parties, .. } if !parties.is_empty() => {
+            let party = claims.text("azp").or_else(|| claims.text("client_id"));
+            if !party.is_some_and(|p| parties.contains(&p)) {
+                return Err(OidcError::Party);
+            }
+        }
+        _ => {}
     }
     Ok(claims)
 }
@@ -144,7 +188,8 @@ fn refusal(e: jsonwebtoken::errors::Error) -> OidcError {
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
             OidcError::Algorithm("mismatched".into())
         }
-        other => OidcError::Malformed(format!("{other:?}")),
+        // Other errors may quote the token's own text: not for the trail.
+        _ => OidcError::Malformed("it could not be read".into()),
     }
 }
 

@@ -422,10 +422,18 @@ impl GovernanceStore<'_> {
     /// identifier) to `principal`; `by` says who decided it. A person
     /// linked to another principal stays so: unlink them first.
     pub async fn link_identity(&self, principal: &str, digest: &str, by: &str) -> Result<()> {
-        if self.principal(principal).await?.is_none() {
-            return Err(LakeError::Invalid(format!(
-                "principal {principal} does not exist"
-            )));
+        match self.principal(principal).await? {
+            None => {
+                return Err(LakeError::Invalid(format!(
+                    "principal {principal} does not exist"
+                )));
+            }
+            Some(p) if p.kind != "person" => {
+                return Err(LakeError::Invalid(format!(
+                    "{principal} is a service account: only people sign in through the identity provider"
+                )));
+            }
+            Some(_) => {}
         }
         if let Some(other) = self.linked_principal(digest).await? {
             return if other.name == principal {
@@ -447,6 +455,54 @@ impl GovernanceStore<'_> {
         .execute(self.pool())
         .await
         .map_err(LakeError::catalog("linking an identity"))?;
+        Ok(())
+    }
+
+    /// Records that the console session `session_id` was signed out; it
+    /// would have ended at `ends_at` (microseconds), when the record goes.
+    pub async fn end_console_session(&self, session_id: &str, ends_at: i64) -> Result<()> {
+        let context = "recording a sign-out";
+        sqlx::query("DELETE FROM lagoa_console_signout WHERE ends_at < $1")
+            .bind(now_micros())
+            .execute(self.pool())
+            .await
+            .map_err(LakeError::catalog(context))?;
+        sqlx::query(
+            "INSERT INTO lagoa_console_signout (session_id, ends_at) VALUES ($1, $2) ON CONFLICT (session_id) DO NOTHING",
+        )
+        .bind(session_id)
+        .bind(ends_at)
+        .execute(self.pool())
+        .await
+        .map_err(LakeError::catalog(context))?;
+        Ok(())
+    }
+
+    /// Whether the console session `session_id` was signed out.
+    pub async fn console_session_ended(&self, session_id: &str) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT 1 AS one FROM lagoa_console_signout WHERE session_id = $1")
+                .bind(session_id)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(LakeError::catalog("reading sign-outs"))?
+                .is_some(),
+        )
+    }
+
+    /// Removes a principal made a moment ago (its first sign-in could not
+    /// be recorded): its links and itself; it has no tokens or grants yet.
+    pub async fn forget_new_principal(&self, name: &str) -> Result<()> {
+        for sql in [
+            "DELETE FROM lagoa_principal_identity WHERE principal = $1",
+            "DELETE FROM lagoa_principal WHERE name = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(name)
+                .execute(self.pool())
+                .await
+                .map_err(LakeError::catalog("undoing a new principal"))?;
+        }
         Ok(())
     }
 

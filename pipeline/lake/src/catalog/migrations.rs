@@ -404,6 +404,12 @@ pub(super) const MIGRATIONS: &[(i64, &str, &[&str])] = &[
                 linked_by TEXT NOT NULL
             )",
             "CREATE INDEX lagoa_principal_identity_by_principal ON lagoa_principal_identity (principal)",
+            // Console sessions signed out before their end (their cookies
+            // are signed, not stored): refused until they would have ended.
+            "CREATE TABLE lagoa_console_signout (
+                session_id TEXT PRIMARY KEY,
+                ends_at BIGINT NOT NULL
+            )",
             "ALTER TABLE lagoa_audit ADD COLUMN signed_in TEXT",
         ],
     ),

@@ -319,13 +319,20 @@ client_secret_env = {secret_env:?}
 redirect_uri = {redirect:?}
 # Scopes asked for at sign-in, besides openid.
 scopes = {scopes}
-# The audience an access token must name ("" means client_id).
+# The audience an access token must name: the API's at the provider, not
+# client_id (the console's ID tokens carry that one).
 audience = {audience:?}
+# The typ header an access token must carry (RFC 9068; Keycloak: "JWT").
+access_token_types = {types}
+# When not empty: the clients (azp or client_id claim) whose access tokens
+# are accepted.
+authorized_parties = {parties}
 # Signature algorithms accepted (asymmetric ones only).
 algorithms = {algorithms}
 # The claim that names a person: sub, or one such as cpf (the catalog keeps
-# only a keyed digest of its value). `lagoa principal link` ties it to a
-# principal.
+# only a keyed digest of its value). `lagoa user link` ties it to a
+# principal. A claim other than sub must be one only the provider's admins
+# can change (a person able to set it could sign in as another).
 person_claim = {person:?}
 # A person the lake does not know yet: "refuse", or "create" them on their
 # first sign-in (named by name_claim, in the institution institution_claim
@@ -345,7 +352,8 @@ keys_max_age_seconds = {keys_age}
 ca_file = {ca:?}
 
 [oidc.roles]
-# A group of roles_claim = the Lagoa role it gives.
+# A group of roles_claim = the Lagoa role it gives (analyst, operator or
+# steward; admins are added with `lagoa user add`).
 {roles}"#,
         issuer = o.issuer,
         client_id = o.client_id,
@@ -353,6 +361,8 @@ ca_file = {ca:?}
         redirect = o.redirect_uri,
         scopes = list(&o.scopes),
         audience = o.audience,
+        types = list(&o.access_token_types),
+        parties = list(&o.authorized_parties),
         algorithms = list(&o.algorithms),
         person = o.person_claim,
         unknown = match o.unknown_people {

@@ -10,7 +10,7 @@ mod documented;
 mod oidc;
 pub use documented::render_documented;
 pub use lagoa_keys::KeysConfig;
-pub use oidc::{ASYMMETRIC_ALGORITHMS, OidcConfig, UnknownPeople};
+pub use oidc::{ASYMMETRIC_ALGORITHMS, OidcConfig, UnknownPeople, check_provider_url};
 
 pub const CONFIG_FILE: &str = "lagoa.toml";
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UnknownPeople {
-    /// Refused (an admin links them first with `lagoa principal link`).
+    /// Refused (an admin links them first with `lagoa user link`).
     #[default]
     Refuse,
     /// Created on their first sign-in, with the role their groups map to.
@@ -37,8 +37,16 @@ pub struct OidcConfig {
     /// Scopes asked for at sign-in, besides `openid`.
     pub scopes: Vec<String>,
     /// The audience an access token must name to be accepted on the API
-    /// and the PostgreSQL port ("" means the client id).
+    /// and the PostgreSQL port: the API's, never the console's client id
+    /// (the console's ID tokens name that one).
     pub audience: String,
+    /// The `typ` header an access token must carry: RFC 9068's `at+jwt`;
+    /// Keycloak writes `JWT` (then add it here).
+    pub access_token_types: Vec<String>,
+    /// When not empty: the clients (`azp` or `client_id` claim) whose
+    /// access tokens are accepted; a token another application obtained
+    /// for the same audience is refused.
+    pub authorized_parties: Vec<String>,
     /// Signature algorithms accepted (asymmetric only: RS256, RS384,
     /// RS512, PS256, PS384, PS512, ES256, ES384, EdDSA).
     pub algorithms: Vec<String>,
@@ -79,6 +87,8 @@ impl Default for OidcConfig {
             redirect_uri: String::new(),
             scopes: vec!["profile".into(), "email".into()],
             audience: String::new(),
+            access_token_types: vec!["at+jwt".into(), "application/at+jwt".into()],
+            authorized_parties: Vec::new(),
             algorithms: vec!["RS256".into(), "PS256".into(), "ES256".into()],
             person_claim: "sub".into(),
             unknown_people: UnknownPeople::Refuse,
@@ -105,15 +115,6 @@ impl OidcConfig {
         !self.issuer.trim().is_empty()
     }
 
-    /// The audience access tokens must carry.
-    pub fn audience(&self) -> &str {
-        if self.audience.is_empty() {
-            &self.client_id
-        } else {
-            &self.audience
-        }
-    }
-
     /// Whether the console offers sign-in through the provider.
     pub fn console_enabled(&self) -> bool {
         self.enabled() && !self.redirect_uri.is_empty()
@@ -130,6 +131,20 @@ impl OidcConfig {
         if self.client_id.is_empty() {
             problems
                 .push("oidc.client_id is empty: name the console's client at the provider".into());
+        }
+        if self.audience.is_empty() || self.audience == self.client_id {
+            problems.push(
+                "oidc.audience must name the API's audience at the provider, not the console's client id (its ID tokens carry that one)"
+                    .into(),
+            );
+        }
+        if self.access_token_types.is_empty() {
+            problems.push("oidc.access_token_types is empty (RFC 9068: \"at+jwt\")".into());
+        }
+        if !self.redirect_uri.is_empty()
+            && let Err(e) = check_provider_url("oidc.redirect_uri", &self.redirect_uri)
+        {
+            problems.push(e);
         }
         if !self.redirect_uri.is_empty() && !self.redirect_uri.ends_with("/login/oidc/callback") {
             problems.push(format!(
@@ -149,11 +164,21 @@ impl OidcConfig {
             }
         }
         for (group, role) in &self.roles {
-            if role.parse::<lagoa_core::Role>().is_err() {
-                problems.push(format!(
-                    "oidc.roles: group {group:?} maps to {role:?}, not a role (analyst, operator, steward, admin)"
-                ));
+            match role.parse::<lagoa_core::Role>() {
+                Ok(lagoa_core::Role::Admin) => problems.push(format!(
+                    "oidc.roles: group {group:?} maps to admin: whoever manages that group at the provider would make lake admins; add admins with `lagoa user add`"
+                )),
+                Ok(_) => {}
+                Err(_) => problems.push(format!(
+                    "oidc.roles: group {group:?} maps to {role:?}, not a role (analyst, operator, steward)"
+                )),
             }
+        }
+        if self.unknown_people == UnknownPeople::Create && self.name_claim == self.person_claim {
+            problems.push(format!(
+                "oidc.name_claim {:?} is the person claim: its value would become a principal's name in clear",
+                self.name_claim
+            ));
         }
         if self.unknown_people == UnknownPeople::Create && self.roles.is_empty() {
             problems.push(
@@ -164,21 +189,27 @@ impl OidcConfig {
         if self.person_claim.is_empty() {
             problems.push("oidc.person_claim is empty".into());
         }
-        if self.session_minutes == 0 {
-            problems.push("oidc.session_minutes must be at least 1".into());
+        if !(1..=7 * 24 * 60).contains(&self.session_minutes) {
+            problems.push("oidc.session_minutes must be from 1 to 10080 (a week)".into());
+        }
+        if self.leeway_seconds > 300 {
+            problems.push("oidc.leeway_seconds must be at most 300".into());
+        }
+        if !(60..=86_400).contains(&self.keys_max_age_seconds) {
+            problems.push("oidc.keys_max_age_seconds must be from 60 to 86400".into());
         }
         problems
     }
 }
 
 /// An `https://` URL, or `http://` to a loopback host.
-fn check_provider_url(name: &str, value: &str) -> Result<(), String> {
+pub fn check_provider_url(name: &str, value: &str) -> Result<(), String> {
     let url = url::Url::parse(value).map_err(|e| format!("{name} {value:?}: {e}"))?;
     match url.scheme() {
         "https" => Ok(()),
         "http" if matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")) => Ok(()),
         _ => Err(format!(
-            "{name} {value:?}: the provider must be reached over https:// (plain http only on loopback)"
+            "{name} {value:?}: must be https:// (plain http only on loopback)"
         )),
     }
 }
@@ -193,34 +224,49 @@ mod tests {
         assert!(off.problems().is_empty());
         let good = OidcConfig {
             issuer: "https://sso.example.gov.br/realms/dados".into(),
-            client_id: "lagoa".into(),
+            client_id: "lagoa-console".into(),
+            audience: "lagoa".into(),
             roles: [("analistas".to_string(), "analyst".to_string())].into(),
             unknown_people: UnknownPeople::Create,
             ..Default::default()
         };
         assert!(good.problems().is_empty(), "{:?}", good.problems());
-        assert_eq!(good.audience(), "lagoa");
         let bad = OidcConfig {
             issuer: "http://sso.example.gov.br".into(),
             algorithms: vec!["HS256".into(), "none".into()],
-            roles: [("x".to_string(), "king".to_string())].into(),
+            roles: [
+                ("x".to_string(), "king".to_string()),
+                ("y".to_string(), "admin".to_string()),
+            ]
+            .into(),
             redirect_uri: "https://lagoa.example/callback".into(),
+            leeway_seconds: 100_000,
+            session_minutes: 0,
+            unknown_people: UnknownPeople::Create,
+            name_claim: "cpf".into(),
+            person_claim: "cpf".into(),
             ..Default::default()
         };
         let problems = bad.problems().join("\n");
         for expected in [
-            "over https://",
+            "must be https://",
             "client_id is empty",
             "\"HS256\" is not accepted",
             "\"none\" is not accepted",
             "\"king\", not a role",
+            "maps to admin",
             "/login/oidc/callback",
+            "oidc.audience must name",
+            "leeway_seconds",
+            "session_minutes",
+            "would become a principal's name",
         ] {
             assert!(problems.contains(expected), "{expected} in {problems}");
         }
         let loopback = OidcConfig {
             issuer: "http://127.0.0.1:9000".into(),
-            client_id: "lagoa".into(),
+            client_id: "lagoa-console".into(),
+            audience: "lagoa".into(),
             ..Default::default()
         };
         assert!(loopback.problems().is_empty());
@@ -230,7 +276,8 @@ mod tests {
     fn the_documented_section_parses_back_with_its_roles() {
         let oidc = OidcConfig {
             issuer: "https://sso.example.gov.br/realms/dados".into(),
-            client_id: "lagoa".into(),
+            client_id: "lagoa-console".into(),
+            audience: "lagoa".into(),
             unknown_people: UnknownPeople::Create,
             roles: [
                 ("lagoa-analistas".to_string(), "analyst".to_string()),
