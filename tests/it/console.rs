@@ -40,14 +40,25 @@ pub fn chromedriver() -> Option<(Killed, String)> {
 }
 
 pub async fn browser(webdriver: &str) -> Client {
+    browser_with(webdriver, &[]).await
+}
+
+/// A Chromium session with `extra` command-line switches.
+pub async fn browser_with(webdriver: &str, extra: &[&str]) -> Client {
+    let mut args = vec![
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        "--lang=en-US",
+        "--force-device-scale-factor=1",
+    ];
+    args.extend_from_slice(extra);
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,1000", "--lang=en-US", "--force-device-scale-factor=1"]
-        }),
+        serde_json::json!({ "binary": CHROMIUM, "args": args }),
     );
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)

@@ -385,8 +385,26 @@ fn the_provider_s_access_tokens_sign_in_on_the_api_and_psql_and_forgeries_do_not
     assert_eq!(status, 401, "a token of the retired key");
 
     // Unlinked, ana's provider tokens stop at the next statement of an
-    // open connection, and at the API.
-    lagoa_ok(&lake, &["user", "unlink", "ana"]);
+    // open connection (psql unlinks her itself, between two statements of
+    // one connection), and at the API.
+    let unlink = format!(
+        "\\! {} --lake {} user unlink ana",
+        lagoa_bin().display(),
+        lake.display()
+    );
+    let open = psql(
+        pg_port,
+        "ana",
+        &rotated,
+        &["SELECT 41 + 1", &unlink, "SELECT 1"],
+    );
+    assert!(!open.status.success());
+    assert!(String::from_utf8_lossy(&open.stdout).contains("42"));
+    let stderr = String::from_utf8_lossy(&open.stderr);
+    assert!(
+        stderr.contains("no longer linked") || stderr.contains("not linked"),
+        "{stderr}"
+    );
     let (status, _) = api_get(&format!("{url}/api/v1/me"), &rotated);
     assert_eq!(status, 401);
     assert!(
@@ -568,6 +586,105 @@ async fn the_console_signs_people_in_through_the_provider() {
     for browser in [a, b, c] {
         browser.close().await.unwrap();
     }
+}
+
+/// The same sign-in over HTTPS (the console with a test CA's certificate):
+/// every cookie is a `__Host-` one, set and read back under one name, so
+/// the sign-in completes, the session opens pages, and sign-out clears it.
+#[tokio::test(flavor = "multi_thread")]
+async fn over_https_the_console_s_provider_sign_in_uses_host_cookies() {
+    use fantoccini::Locator;
+    let test = "over_https_the_console_s_provider_sign_in_uses_host_cookies";
+    if !idp_here(test) || Command::new("openssl").arg("version").output().is_err() {
+        skip(test, "no provider or no openssl: run scripts/bootstrap");
+        return;
+    }
+    let Some((_driver, webdriver)) = crate::console::chromedriver() else {
+        return;
+    };
+    let (dir, lake) = new_lake();
+    lagoa_ok(&lake, &["institution", "add", "sesa", "--role", "provider"]);
+    lagoa_ok(
+        &lake,
+        &[
+            "user",
+            "add",
+            "ana",
+            "--institution",
+            "sesa",
+            "--role",
+            "analyst",
+        ],
+    );
+    let port = free_port();
+    let console = format!("https://127.0.0.1:{port}");
+    let idp = start_idp(free_port(), &dir.path().join("idp-keys.json"), &console);
+    configure_oidc(&lake, &idp, &[], &[]);
+    lagoa_ok(&lake, &["user", "link", "ana", "--person", "ana-0001"]);
+    let tls = crate::tls::issue(dir.path(), "console", None);
+    let (_server, url, _log) = serve_on(
+        &lake,
+        &format!("127.0.0.1:{port}"),
+        None,
+        &[
+            SECRET_ENV,
+            ("LAGOA__TLS__CERT_FILE", tls.cert.to_str().unwrap()),
+            ("LAGOA__TLS__KEY_FILE", tls.key.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(url, console);
+    // The test CA is not the browser's: its errors are waved through.
+    let b = crate::console::browser_with(&webdriver, &["--ignore-certificate-errors"]).await;
+    b.goto(&format!("{console}/login")).await.unwrap();
+    click(&b, Locator::Id("sso")).await;
+    type_into(&b, Locator::Css("input[name=login]"), "ana").await;
+    type_into(&b, Locator::Css("input[name=password]"), "qualquer").await;
+    click(&b, Locator::Css("button[type=submit]")).await;
+    click(&b, Locator::XPath("//button[text()='Continue']")).await;
+    let mut page = String::new();
+    for _ in 0..100 {
+        let at = b.current_url().await.unwrap();
+        if at.as_str().starts_with(&console) && at.path() == "/" {
+            page = b.source().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(page.contains("ana · sesa · analyst"), "{page}");
+    let names: Vec<String> = b
+        .get_all_cookies()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    assert!(names.iter().any(|n| n == "__Host-lagoa_sso"), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n == "lagoa_sso" || n.ends_with("lagoa_signin")),
+        "{names:?}"
+    );
+    b.goto(&format!("{console}/runs")).await.unwrap();
+    assert_eq!(b.current_url().await.unwrap().path(), "/runs");
+    click(&b, Locator::Css("form[action='/logout'] button")).await;
+    click(&b, Locator::Css("button[name=logout][value=yes]")).await;
+    for _ in 0..100 {
+        if b.current_url().await.unwrap().path() == "/login" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(b.current_url().await.unwrap().path(), "/login");
+    let names: Vec<String> = b
+        .get_all_cookies()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("lagoa_sso")), "{names:?}");
+    b.close().await.unwrap();
 }
 
 /// Clicks an element once the page has it.

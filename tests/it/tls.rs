@@ -13,10 +13,10 @@ use std::process::Command;
 
 /// A CA and a server certificate it signed (for localhost, 127.0.0.1 and
 /// `ip`), made with openssl in `dir/<name>`.
-struct Issued {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
+pub struct Issued {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -32,7 +32,7 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-fn issue(dir: &Path, name: &str, ip: Option<&str>) -> Issued {
+pub fn issue(dir: &Path, name: &str, ip: Option<&str>) -> Issued {
     let d = dir.join(name);
     std::fs::create_dir_all(&d).unwrap();
     let ec = [
@@ -381,7 +381,9 @@ fn the_console_and_the_api_are_served_over_https() {
         .find(|l| l.starts_with("set-cookie:"))
         .unwrap_or_else(|| panic!("no session cookie: {answer}"));
     assert!(
-        cookie.contains("secure") && cookie.contains("httponly"),
+        cookie.contains("secure")
+            && cookie.contains("httponly")
+            && cookie.starts_with("set-cookie: __host-lagoa_session="),
         "{cookie}"
     );
     // The client's address reaches the audit trail as over plain HTTP.
@@ -389,4 +391,88 @@ fn the_console_and_the_api_are_served_over_https() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("HTTP/1.1 401"));
     let trail = lagoa_ok(&lake, &["audit", "list", "--json", "--limit", "1"]);
     assert!(trail.contains("api from 127.0.0.1"), "{trail}");
+}
+
+/// `lagoa daemon`'s `/metrics` door follows the same rule: HTTPS with the
+/// certificate of `[tls]`, and no plaintext beyond loopback.
+#[test]
+fn the_daemon_s_metrics_are_served_over_https_and_not_in_clear_beyond_loopback() {
+    let test = "the_daemon_s_metrics_are_served_over_https_and_not_in_clear_beyond_loopback";
+    if Command::new("openssl").arg("version").output().is_err()
+        || Command::new("curl").arg("--version").output().is_err()
+    {
+        skip(test, "no openssl or curl: run scripts/bootstrap");
+        return;
+    }
+    let (dir, lake) = new_lake();
+    // A scheduled source, so that the daemon has something to run.
+    let folder = dir.path().join("entregas");
+    std::fs::create_dir_all(&folder).unwrap();
+    drop_folder_source(
+        &lake,
+        "obitos_tls",
+        &folder,
+        "0 6 * * *",
+        "expected_frequency = \"daily\"",
+        "",
+    );
+    let daemon = |env: &[(&str, &str)]| {
+        let mut command = Command::new(lagoa_bin());
+        command
+            .arg("--lake")
+            .arg(&lake)
+            .arg("daemon")
+            .env_remove("LAGOA_LAKE")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command
+    };
+    let outside = format!("0.0.0.0:{}", free_port());
+    let out = daemon(&[("LAGOA__DAEMON__LISTEN", outside.as_str())])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("daemon.listen") && stderr.contains("beyond loopback, without TLS"),
+        "{stderr}"
+    );
+    let a = issue(dir.path(), "a", None);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let _daemon = Killed(
+        daemon(&[
+            ("LAGOA__DAEMON__LISTEN", listen.as_str()),
+            ("LAGOA__TLS__CERT_FILE", a.cert.to_str().unwrap()),
+            ("LAGOA__TLS__KEY_FILE", a.key.to_str().unwrap()),
+        ])
+        .spawn()
+        .unwrap(),
+    );
+    wait_for(
+        "the daemon to listen",
+        std::time::Duration::from_secs(30),
+        || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+    );
+    let healthz = |scheme: &str| {
+        Command::new("curl")
+            .args(["-s", "--max-time", "10", "--cacert"])
+            .arg(&a.ca)
+            .arg(format!("{scheme}://localhost:{port}/healthz"))
+            .output()
+            .unwrap()
+    };
+    let over_tls = healthz("https");
+    assert!(
+        over_tls.status.success() && String::from_utf8_lossy(&over_tls.stdout).contains("ok"),
+        "{over_tls:?}"
+    );
+    let plain = healthz("http");
+    assert!(
+        !String::from_utf8_lossy(&plain.stdout).contains("ok"),
+        "plaintext answered"
+    );
 }

@@ -81,16 +81,29 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     found.next().is_none().then_some(first)
 }
 
+/// A cookie's name as the console sets and reads it: over HTTPS with the
+/// `__Host-` prefix, so the browser takes it only from this very host,
+/// Secure and for the whole site (a sibling site under the same domain
+/// cannot plant one); over plain HTTP (loopback) as it is.
+pub(crate) fn cookie_name(base: &str, secure: bool) -> String {
+    if secure {
+        format!("__Host-{base}")
+    } else {
+        base.to_owned()
+    }
+}
+
 /// A `Set-Cookie` value for the session id (or, with `None`, one that
 /// clears it).
 pub(crate) fn session_cookie(id: Option<&str>, secure: bool) -> String {
+    let name = cookie_name(SESSION_COOKIE, secure);
     let secure = if secure { "; Secure" } else { "" };
     match id {
         Some(id) => format!(
-            "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+            "{name}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
             SESSION_TTL.as_secs()
         ),
-        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+        None => format!("{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     }
 }
 
@@ -166,7 +179,7 @@ impl FromRequestParts<Console> for Viewer {
             .map(|t| Zeroizing::new(t.trim().to_owned()));
         let token = match bearer {
             Some(t) => t,
-            None => match cookie(&parts.headers, SESSION_COOKIE)
+            None => match cookie(&parts.headers, &console.cookie_name(SESSION_COOKIE))
                 .and_then(|id| console.sessions().token(&id))
             {
                 Some(t) => t,
@@ -194,11 +207,13 @@ async fn provider_session(
     headers: &HeaderMap,
     next: String,
 ) -> Result<Viewer, NotSignedIn> {
-    let Some(session) = cookie(headers, crate::PROVIDER_COOKIE).and_then(|value| {
-        console
-            .provider_sessions()?
-            .check(&value, console.now().timestamp())
-    }) else {
+    let Some(session) =
+        cookie(headers, &console.cookie_name(crate::PROVIDER_COOKIE)).and_then(|value| {
+            console
+                .provider_sessions()?
+                .check(&value, console.now().timestamp())
+        })
+    else {
         return Err(NotSignedIn::SignIn { next });
     };
     let store = lagoa_governance::GovernanceStore::of(&console.lake().catalog);
@@ -214,12 +229,22 @@ async fn provider_session(
         return Err(NotSignedIn::SignIn { next });
     }
     // Still this person's principal (not unlinked, nor linked to another
-    // since), and enabled.
+    // since), enabled, and by a link older than the session (an unlink
+    // and a new link end the sessions opened before).
+    let linked_at = store
+        .linked_at(&session.digest)
+        .await
+        .map_err(unavailable)?;
+    let issued = session
+        .until
+        .saturating_sub(console.provider_session_seconds());
     let principal = store
         .linked_principal(&session.digest)
         .await
         .map_err(unavailable)?
-        .filter(|p| p.name == session.principal && p.disabled_at.is_none());
+        .filter(|p| p.name == session.principal && p.disabled_at.is_none())
+        // (the session's times are whole seconds: one of slack)
+        .filter(|_| linked_at.is_some_and(|at| at < (issued + 1).saturating_mul(1_000_000)));
     match principal {
         Some(p) => Ok(Viewer(Principal {
             signed_in: Some(lagoa_governance::SignedIn::ProviderSession),

@@ -169,6 +169,11 @@ impl Console {
         &self.0.options
     }
 
+    /// A cookie's name as this console sets it (`__Host-` over HTTPS).
+    fn cookie_name(&self, base: &str) -> String {
+        auth::cookie_name(base, self.0.options.secure_cookie)
+    }
+
     fn sessions(&self) -> &Sessions {
         &self.0.sessions
     }
@@ -179,6 +184,14 @@ impl Console {
 
     fn provider(&self) -> Option<&lagoa_governance::oidc::Provider> {
         self.0.signins.provider().map(|p| p.as_ref())
+    }
+
+    /// How long a session through the provider lasts, in seconds.
+    fn provider_session_seconds(&self) -> i64 {
+        self.0
+            .provider_sessions
+            .as_ref()
+            .map_or(0, |s| s.ttl().as_secs() as i64)
     }
 
     fn provider_sessions(&self) -> Option<&ProviderSessions> {

@@ -181,29 +181,32 @@ impl ProviderSessions {
 
 /// `Set-Cookie` for a provider session (or, with `None`, one that clears it).
 pub(crate) fn provider_cookie(value: Option<&str>, ttl: Duration, secure: bool) -> String {
+    let name = crate::auth::cookie_name(PROVIDER_COOKIE, secure);
     let secure = if secure { "; Secure" } else { "" };
     match value {
         Some(v) => format!(
-            "{PROVIDER_COOKIE}={v}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+            "{name}={v}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
             ttl.as_secs()
         ),
-        None => {
-            format!("{PROVIDER_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
-        }
+        None => format!("{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     }
 }
 
 /// `Set-Cookie` carrying a sealed sign-in to the callback (or clearing it).
+/// Over HTTPS its name has the `__Host-` prefix, which needs `Path=/`.
 pub(crate) fn signin_cookie(sealed: Option<&str>, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
+    let name = crate::auth::cookie_name(SIGNIN_COOKIE, secure);
+    let (path, secure) = if secure {
+        ("/", "; Secure")
+    } else {
+        ("/login/oidc", "")
+    };
     match sealed {
         Some(s) => format!(
-            "{SIGNIN_COOKIE}={s}; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            "{name}={s}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
             SIGNIN_TTL.as_secs()
         ),
-        None => {
-            format!("{SIGNIN_COOKIE}=; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
-        }
+        None => format!("{name}=; Path={path}; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
     }
 }
 
@@ -238,6 +241,38 @@ mod tests {
         assert!(sessions.check("garbage", 1010).is_none());
         assert!(sessions.check("a.b.c", 1010).is_none());
         assert!(ProviderSessions::new(b"short", Duration::from_secs(60)).is_none());
+    }
+
+    #[test]
+    fn over_https_every_cookie_is_a_host_cookie_set_and_cleared_under_one_name() {
+        let ttl = Duration::from_secs(60);
+        let built = [
+            (PROVIDER_COOKIE, provider_cookie(Some("v"), ttl, true)),
+            (PROVIDER_COOKIE, provider_cookie(None, ttl, true)),
+            (SIGNIN_COOKIE, signin_cookie(Some("v"), true)),
+            (SIGNIN_COOKIE, signin_cookie(None, true)),
+            (
+                crate::SESSION_COOKIE,
+                crate::auth::session_cookie(Some("v"), true),
+            ),
+            (
+                crate::SESSION_COOKIE,
+                crate::auth::session_cookie(None, true),
+            ),
+        ];
+        for (base, cookie) in built {
+            let name = crate::auth::cookie_name(base, true);
+            assert!(cookie.starts_with(&format!("{name}=")), "{cookie}");
+            assert!(name.starts_with("__Host-"), "{name}");
+            assert!(
+                cookie.contains("; Path=/;") && cookie.contains("; Secure"),
+                "{cookie}"
+            );
+            assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+        }
+        // Over plain HTTP (loopback) the names are bare.
+        assert!(signin_cookie(Some("v"), false).starts_with("lagoa_signin=v; Path=/login/oidc;"));
+        assert!(provider_cookie(Some("v"), ttl, false).starts_with("lagoa_sso=v; Path=/;"));
     }
 
     #[test]

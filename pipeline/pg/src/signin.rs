@@ -182,7 +182,7 @@ pub(crate) async fn principal<C: ClientInfo + Sync + ?Sized>(
     // lasts as long as a console session would; then it signs in again.
     let provider_session_over = signins.provider().is_some_and(|p| {
         lagoa_governance::oidc::looks_like_jwt(&session.token)
-            && session.since.elapsed().as_secs() > p.config().session_minutes * 60
+            && session.since.elapsed().as_secs() > p.config().connection_minutes * 60
     });
     let reason = if provider_session_over {
         "the session signed in with the identity provider's token is over: connect again with a new token".to_owned()

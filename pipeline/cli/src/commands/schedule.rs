@@ -77,7 +77,14 @@ pub(super) async fn daemon(lake: Lake, dir: &Path) -> Result<()> {
             .await
             .map_err(|e| anyhow!("cannot listen on {listen} (daemon.listen): {e}"))?;
         let address = listener.local_addr()?;
-        tracing::info!(%address, "serving /metrics, /healthz and /readyz");
+        // The same rule as `lagoa serve`'s doors: HTTPS with the [tls]
+        // certificate, plaintext beyond loopback only when allowed.
+        crate::tls::check_plaintext("daemon.listen", address, &lake.config.tls)?;
+        let certificate = crate::tls::Certificate::from_config(&lake.config.tls)?;
+        if let Some(certificate) = &certificate {
+            crate::tls::reload_on_hangup(Arc::clone(certificate));
+        }
+        tracing::info!(%address, tls = certificate.is_some(), "serving /metrics, /healthz and /readyz");
         let router = lagoa_daemon::http::router(lagoa_daemon::http::HttpState {
             lake: Arc::clone(&lake),
             sources: Arc::new(daemon.sources().to_vec()),
@@ -85,10 +92,8 @@ pub(super) async fn daemon(lake: Lake, dir: &Path) -> Result<()> {
         });
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-            if let Err(e) = served {
+            let stop = async move { stop.cancelled().await };
+            if let Err(e) = serve_http(listener, router, certificate.as_ref(), stop).await {
                 tracing::error!(error = %e, "the metrics server stopped");
             }
         });

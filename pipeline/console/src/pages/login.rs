@@ -185,14 +185,14 @@ pub(crate) async fn logout(State(console): State<Console>, headers: HeaderMap) -
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
     }
-    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(id) = cookie(&headers, &console.cookie_name(SESSION_COOKIE)) {
         console.sessions().close(&id);
     }
     let secure = console.options().secure_cookie;
     // Signed in through the provider: signed out there too, when it can.
     let mut to = "/login".to_owned();
     if let (Some(value), Some(sessions), Some(provider)) = (
-        cookie(&headers, PROVIDER_COOKIE),
+        cookie(&headers, &console.cookie_name(PROVIDER_COOKIE)),
         console.provider_sessions(),
         console.provider(),
     ) && let Some(session) = sessions.check(&value, console.now().timestamp())
@@ -233,13 +233,22 @@ pub(crate) async fn logout(State(console): State<Console>, headers: HeaderMap) -
 }
 
 /// Sets the language cookie and goes back to the page.
-pub(crate) async fn language(Path(code): Path<String>, Query(q): Query<Next>) -> Response {
+pub(crate) async fn language(
+    State(console): State<Console>,
+    Path(code): Path<String>,
+    Query(q): Query<Next>,
+) -> Response {
     let lang = Lang::from_code(&code).unwrap_or_default();
     let cookie = format!(
-        "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+        "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000{}",
         match lang {
             Lang::Pt => "pt",
             Lang::En => "en",
+        },
+        if console.options().secure_cookie {
+            "; Secure"
+        } else {
+            ""
         }
     );
     (

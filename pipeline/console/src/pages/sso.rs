@@ -93,7 +93,10 @@ pub(crate) async fn callback(
     );
     // The state must be the one sealed in this browser's sign-in cookie,
     // not older than ten minutes.
-    let pending = match (&back.state, cookie(&headers, SIGNIN_COOKIE)) {
+    let pending = match (
+        &back.state,
+        cookie(&headers, &console.cookie_name(SIGNIN_COOKIE)),
+    ) {
         (Some(state), Some(sealed)) => {
             sessions.open_signin(&sealed, state, console.now().timestamp())
         }

@@ -144,10 +144,18 @@ impl Published {
 
     /// The key `kid` names (or the only key, when the token names none).
     pub(super) async fn key(&self, kid: Option<&str>) -> Result<Arc<Key>, OidcError> {
-        if let Some(key) = self.fresh_key(kid).await {
-            return Ok(key);
-        }
-        let _fetching = self.fetching.lock().await;
+        let (key, fresh) = self.cached_key(kid).await;
+        let _fetching = match (key, fresh) {
+            (Some(key), true) => return Ok(key),
+            // Known but old: one caller fetches the set again, the others
+            // go on with the key had (nobody waits for a slow provider).
+            (Some(key), false) => match self.fetching.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(key),
+            },
+            // Unknown: wait for a fetch under way, or make one.
+            (None, _) => self.fetching.lock().await,
+        };
         {
             // Another caller may have fetched while this one waited.
             let mut cache = self.cache.lock().await;
@@ -179,10 +187,15 @@ impl Published {
         find(&cache.keys, kid).ok_or_else(|| unknown(kid))
     }
 
-    async fn fresh_key(&self, kid: Option<&str>) -> Option<Arc<Key>> {
+    /// The key `kid` names, if the cache has it (and not older than
+    /// [`MAX_STALE`]), and whether it is younger than `max_age`.
+    async fn cached_key(&self, kid: Option<&str>) -> (Option<Arc<Key>>, bool) {
         let cache = self.cache.lock().await;
-        let fresh = cache.fetched.is_some_and(|at| at.elapsed() < self.max_age);
-        if fresh { find(&cache.keys, kid) } else { None }
+        let age = cache.fetched.map(|at| at.elapsed());
+        match age {
+            Some(age) if age < MAX_STALE => (find(&cache.keys, kid), age < self.max_age),
+            _ => (None, false),
+        }
     }
 
     async fn fetch_keys(&self) -> Result<HashMap<String, Arc<Key>>, OidcError> {

@@ -141,7 +141,10 @@ impl Provider {
         };
         if let Err(e) = recorded {
             // Not on the record: not made either.
-            if let Err(undo) = store.forget_new_principal(&principal.name).await {
+            if let Err(undo) = store
+                .forget_new_principal(&principal.name, principal.created_at)
+                .await
+            {
                 tracing::error!(error = %undo, principal = %principal.name, "a principal made on first sign-in could not be undone");
             }
             return Err(catalog(e));

@@ -98,7 +98,9 @@ pub(super) async fn check(
         .map_err(|_| OidcError::Algorithm(alg.chars().take(16).collect()))?;
     if let Kind::Access { types, .. } = &expect.kind {
         let typ = header.get("typ").and_then(Value::as_str).unwrap_or("");
-        let an_id_token = payload.contains_key("nonce")
+        let an_id_token = ["nonce", "at_hash", "c_hash"]
+            .iter()
+            .any(|c| payload.contains_key(*c))
             || payload.get("typ").and_then(Value::as_str) == Some("ID");
         if an_id_token || !types.iter().any(|t| t.eq_ignore_ascii_case(typ)) {
             return Err(OidcError::NotAccessToken);

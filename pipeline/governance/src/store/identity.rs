@@ -208,6 +208,12 @@ impl GovernanceStore<'_> {
         service: bool,
     ) -> Result<Principal> {
         check_name("principal", name)?;
+        // Names the audit trail uses for no one.
+        if name == "unknown" {
+            return Err(LakeError::Invalid(format!(
+                "principal name {name:?} is reserved"
+            )));
+        }
         if self.institution(institution).await?.is_none() {
             return Err(LakeError::Invalid(format!(
                 "institution {institution} does not exist (add it with `lagoa institution add`)"
@@ -418,6 +424,16 @@ impl GovernanceStore<'_> {
         row.as_ref().map(principal_from_row).transpose()
     }
 
+    /// When the link `digest` names was made (microseconds), if it exists.
+    pub async fn linked_at(&self, digest: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT linked_at FROM lagoa_principal_identity WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(LakeError::catalog("reading linked identities"))?;
+        row.as_ref().map(|r| get(r, "linked_at")).transpose()
+    }
+
     /// Links a person of the identity provider (the digest of their
     /// identifier) to `principal`; `by` says who decided it. A person
     /// linked to another principal stays so: unlink them first.
@@ -492,13 +508,16 @@ impl GovernanceStore<'_> {
 
     /// Removes a principal made a moment ago (its first sign-in could not
     /// be recorded): its links and itself; it has no tokens or grants yet.
-    pub async fn forget_new_principal(&self, name: &str) -> Result<()> {
+    /// Only the principal made at `created_at` goes (not one another
+    /// sign-in made meanwhile under the same name).
+    pub async fn forget_new_principal(&self, name: &str, created_at: i64) -> Result<()> {
         for sql in [
-            "DELETE FROM lagoa_principal_identity WHERE principal = $1",
-            "DELETE FROM lagoa_principal WHERE name = $1",
+            "DELETE FROM lagoa_principal_identity WHERE principal = $1 AND EXISTS (SELECT 1 FROM lagoa_principal WHERE name = $1 AND created_at = $2)",
+            "DELETE FROM lagoa_principal WHERE name = $1 AND created_at = $2",
         ] {
             sqlx::query(sql)
                 .bind(name)
+                .bind(created_at)
                 .execute(self.pool())
                 .await
                 .map_err(LakeError::catalog("undoing a new principal"))?;

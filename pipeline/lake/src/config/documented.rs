@@ -343,6 +343,9 @@ roles_claim = {roles_claim:?}
 institution_claim = {institution_claim:?}
 # A console session through the provider lasts this long (minutes).
 session_minutes = {session}
+# A PostgreSQL connection signed in with an access token lasts this long at
+# most (minutes; its statements re-check all but the token's expiry).
+connection_minutes = {connection}
 # Clock difference tolerated on tokens' times (seconds).
 leeway_seconds = {leeway}
 # The provider's signing keys are fetched again after this long (seconds);
@@ -373,6 +376,7 @@ ca_file = {ca:?}
         roles_claim = o.roles_claim,
         institution_claim = o.institution_claim,
         session = o.session_minutes,
+        connection = o.connection_minutes,
         leeway = o.leeway_seconds,
         keys_age = o.keys_max_age_seconds,
         ca = o.ca_file,

@@ -68,6 +68,9 @@ pub struct OidcConfig {
     pub institution_claim: String,
     /// A console session signed in through the provider lasts this long.
     pub session_minutes: u64,
+    /// A PostgreSQL connection signed in with an access token lasts this
+    /// long at most (its statements re-check all but the token's expiry).
+    pub connection_minutes: u64,
     /// Clock difference tolerated on a token's times (seconds).
     pub leeway_seconds: u64,
     /// The provider's signing keys are fetched again after this long (an
@@ -97,6 +100,7 @@ impl Default for OidcConfig {
             roles: BTreeMap::new(),
             institution_claim: "institution".into(),
             session_minutes: 480,
+            connection_minutes: 60,
             leeway_seconds: 30,
             keys_max_age_seconds: 3600,
             ca_file: String::new(),
@@ -191,6 +195,21 @@ impl OidcConfig {
         }
         if !(1..=7 * 24 * 60).contains(&self.session_minutes) {
             problems.push("oidc.session_minutes must be from 1 to 10080 (a week)".into());
+        }
+        if !(1..=24 * 60).contains(&self.connection_minutes) {
+            problems.push("oidc.connection_minutes must be from 1 to 1440 (a day)".into());
+        }
+        // A plain `JWT` typ is what ID tokens carry too: then only the
+        // issuing client tells an access token apart.
+        if self
+            .access_token_types
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("JWT"))
+            && self.authorized_parties.is_empty()
+        {
+            problems.push(
+                "oidc.access_token_types accepts \"JWT\" (as Keycloak writes it): name the clients whose access tokens are accepted in oidc.authorized_parties".into(),
+            );
         }
         if self.leeway_seconds > 300 {
             problems.push("oidc.leeway_seconds must be at most 300".into());
