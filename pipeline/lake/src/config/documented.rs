@@ -354,9 +354,13 @@ keys_max_age_seconds = {keys_age}
 # CA certificates (PEM) to trust for the provider besides the system's.
 ca_file = {ca:?}
 
+# Let [oidc.roles] give the steward role (whoever manages that group at the
+# provider would then decide who reads the institution's data).
+groups_make_stewards = {stewards}
+
 [oidc.roles]
-# A group of roles_claim = the Lagoa role it gives (analyst, operator or
-# steward; admins are added with `lagoa user add`).
+# A group of roles_claim = the Lagoa role it gives (analyst, operator, or
+# steward with groups_make_stewards; admins are added with `lagoa user add`).
 {roles}"#,
         issuer = o.issuer,
         client_id = o.client_id,
@@ -377,6 +381,7 @@ ca_file = {ca:?}
         institution_claim = o.institution_claim,
         session = o.session_minutes,
         connection = o.connection_minutes,
+        stewards = o.groups_make_stewards,
         leeway = o.leeway_seconds,
         keys_age = o.keys_max_age_seconds,
         ca = o.ca_file,

@@ -63,6 +63,10 @@ pub struct OidcConfig {
     /// `operator`, `steward`, `admin`); a person created on first sign-in
     /// gets the highest role their groups map to, and none is refused.
     pub roles: BTreeMap<String, String>,
+    /// Let `[oidc.roles]` map a group to `steward` (a steward decides who
+    /// reads the institution's data: whoever manages that group at the
+    /// provider would then decide it too).
+    pub groups_make_stewards: bool,
     /// The claim naming the person's institution (one the lake knows),
     /// for people created on first sign-in.
     pub institution_claim: String,
@@ -98,6 +102,7 @@ impl Default for OidcConfig {
             name_claim: "preferred_username".into(),
             roles_claim: "groups".into(),
             roles: BTreeMap::new(),
+            groups_make_stewards: false,
             institution_claim: "institution".into(),
             session_minutes: 480,
             connection_minutes: 60,
@@ -172,6 +177,11 @@ impl OidcConfig {
                 Ok(lagoa_core::Role::Admin) => problems.push(format!(
                     "oidc.roles: group {group:?} maps to admin: whoever manages that group at the provider would make lake admins; add admins with `lagoa user add`"
                 )),
+                Ok(lagoa_core::Role::Steward) if !self.groups_make_stewards => {
+                    problems.push(format!(
+                        "oidc.roles: group {group:?} maps to steward: set oidc.groups_make_stewards = true if the provider's group managers may make stewards"
+                    ))
+                }
                 Ok(_) => {}
                 Err(_) => problems.push(format!(
                     "oidc.roles: group {group:?} maps to {role:?}, not a role (analyst, operator, steward)"
@@ -256,6 +266,7 @@ mod tests {
             roles: [
                 ("x".to_string(), "king".to_string()),
                 ("y".to_string(), "admin".to_string()),
+                ("z".to_string(), "steward".to_string()),
             ]
             .into(),
             redirect_uri: "https://lagoa.example/callback".into(),
@@ -274,6 +285,7 @@ mod tests {
             "\"none\" is not accepted",
             "\"king\", not a role",
             "maps to admin",
+            "maps to steward: set oidc.groups_make_stewards",
             "/login/oidc/callback",
             "oidc.audience must name",
             "leeway_seconds",
