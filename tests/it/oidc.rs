@@ -426,7 +426,6 @@ fn the_provider_s_access_tokens_sign_in_on_the_api_and_psql_and_forgeries_do_not
 /// ends by itself.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_console_signs_people_in_through_the_provider() {
-    use fantoccini::Locator;
     let test = "the_console_signs_people_in_through_the_provider";
     if !idp_here(test) {
         return;
@@ -435,19 +434,7 @@ async fn the_console_signs_people_in_through_the_provider() {
         return;
     };
     let (dir, lake) = new_lake();
-    lagoa_ok(&lake, &["institution", "add", "sesa", "--role", "provider"]);
-    lagoa_ok(
-        &lake,
-        &[
-            "user",
-            "add",
-            "ana",
-            "--institution",
-            "sesa",
-            "--role",
-            "steward",
-        ],
-    );
+    sesa_with_ana(&lake, "steward");
     let console_port = free_port();
     let console = format!("http://127.0.0.1:{console_port}");
     let idp = start_idp(free_port(), &dir.path().join("idp-keys.json"), &console);
@@ -466,37 +453,9 @@ async fn the_console_signs_people_in_through_the_provider() {
     let (server, url, _log) = serve_on(&lake, &listen, None, &[SECRET_ENV]);
     assert_eq!(url, console);
 
-    // Signs `login` in from the console's sign-in page; the page it ends on.
-    async fn sign_in(b: &fantoccini::Client, console: &str, login: &str) -> String {
-        b.goto(&format!("{console}/login")).await.unwrap();
-        b.find(Locator::Id("sso"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        type_into(b, Locator::Css("input[name=login]"), login).await;
-        type_into(b, Locator::Css("input[name=password]"), "qualquer").await;
-        click(b, Locator::Css("button[type=submit]")).await;
-        // Consent for Lagoa's scopes.
-        click(b, Locator::XPath("//button[text()='Continue']")).await;
-        for _ in 0..100 {
-            let at = b.current_url().await.unwrap().to_string();
-            if at.starts_with(console) {
-                let page = b.source().await.unwrap();
-                // Signed in (moved on to the page asked for), or refused.
-                if !at.contains("/login/oidc") || page.contains("login-error") {
-                    return page;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("{login} never came back to the console");
-    }
-
     // Ana, linked: the overview as her, the audit saying how she came in.
     let a = crate::console::browser(&webdriver).await;
-    let page = sign_in(&a, &console, "ana").await;
+    let page = provider_sign_in(&a, &console, "ana").await;
     let signed_in_at = std::time::Instant::now();
     assert!(page.contains("ana · sesa · steward"), "{page}");
     assert_eq!(a.current_url().await.unwrap().path(), "/");
@@ -514,7 +473,7 @@ async fn the_console_signs_people_in_through_the_provider() {
 
     // Bruno: vouched for by the provider, but no group of his gives a role.
     let b = crate::console::browser(&webdriver).await;
-    let page = sign_in(&b, &console, "bruno").await;
+    let page = provider_sign_in(&b, &console, "bruno").await;
     assert!(page.contains("ainda não tem acesso"), "{page}");
     assert!(!lagoa_ok(&lake, &["user", "list"]).contains("bruno"));
     let refused = last_audit(&lake);
@@ -527,7 +486,7 @@ async fn the_console_signs_people_in_through_the_provider() {
 
     // Zeca: not known yet, made an analyst of sesa by his first sign-in.
     let c = crate::console::browser(&webdriver).await;
-    let page = sign_in(&c, &console, "zeca").await;
+    let page = provider_sign_in(&c, &console, "zeca").await;
     assert!(page.contains("zeca · sesa · analyst"), "{page}");
     let users = lagoa_ok(&lake, &["user", "list"]);
     assert!(
@@ -549,15 +508,7 @@ async fn the_console_signs_people_in_through_the_provider() {
         .unwrap()
         .value()
         .to_owned();
-    click(&c, Locator::Css("form[action='/logout'] button")).await;
-    click(&c, Locator::Css("button[name=logout][value=yes]")).await;
-    for _ in 0..100 {
-        if c.current_url().await.unwrap().path() == "/login" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(c.current_url().await.unwrap().path(), "/login");
+    provider_sign_out(&c).await;
     assert_eq!(
         console_with_cookie(&console, &zeca_cookie),
         "303 /login?next=/"
@@ -593,7 +544,6 @@ async fn the_console_signs_people_in_through_the_provider() {
 /// the sign-in completes, the session opens pages, and sign-out clears it.
 #[tokio::test(flavor = "multi_thread")]
 async fn over_https_the_console_s_provider_sign_in_uses_host_cookies() {
-    use fantoccini::Locator;
     let test = "over_https_the_console_s_provider_sign_in_uses_host_cookies";
     if !idp_here(test) || Command::new("openssl").arg("version").output().is_err() {
         skip(test, "no provider or no openssl: run scripts/bootstrap");
@@ -603,19 +553,7 @@ async fn over_https_the_console_s_provider_sign_in_uses_host_cookies() {
         return;
     };
     let (dir, lake) = new_lake();
-    lagoa_ok(&lake, &["institution", "add", "sesa", "--role", "provider"]);
-    lagoa_ok(
-        &lake,
-        &[
-            "user",
-            "add",
-            "ana",
-            "--institution",
-            "sesa",
-            "--role",
-            "analyst",
-        ],
-    );
+    sesa_with_ana(&lake, "analyst");
     let port = free_port();
     let console = format!("https://127.0.0.1:{port}");
     let idp = start_idp(free_port(), &dir.path().join("idp-keys.json"), &console);
@@ -635,21 +573,8 @@ async fn over_https_the_console_s_provider_sign_in_uses_host_cookies() {
     assert_eq!(url, console);
     // The test CA is not the browser's: its errors are waved through.
     let b = crate::console::browser_with(&webdriver, &["--ignore-certificate-errors"]).await;
-    b.goto(&format!("{console}/login")).await.unwrap();
-    click(&b, Locator::Id("sso")).await;
-    type_into(&b, Locator::Css("input[name=login]"), "ana").await;
-    type_into(&b, Locator::Css("input[name=password]"), "qualquer").await;
-    click(&b, Locator::Css("button[type=submit]")).await;
-    click(&b, Locator::XPath("//button[text()='Continue']")).await;
-    let mut page = String::new();
-    for _ in 0..100 {
-        let at = b.current_url().await.unwrap();
-        if at.as_str().starts_with(&console) && at.path() == "/" {
-            page = b.source().await.unwrap();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let page = provider_sign_in(&b, &console, "ana").await;
+    assert_eq!(b.current_url().await.unwrap().path(), "/");
     assert!(page.contains("ana · sesa · analyst"), "{page}");
     let names: Vec<String> = b
         .get_all_cookies()
@@ -667,15 +592,7 @@ async fn over_https_the_console_s_provider_sign_in_uses_host_cookies() {
     );
     b.goto(&format!("{console}/runs")).await.unwrap();
     assert_eq!(b.current_url().await.unwrap().path(), "/runs");
-    click(&b, Locator::Css("form[action='/logout'] button")).await;
-    click(&b, Locator::Css("button[name=logout][value=yes]")).await;
-    for _ in 0..100 {
-        if b.current_url().await.unwrap().path() == "/login" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(b.current_url().await.unwrap().path(), "/login");
+    provider_sign_out(&b).await;
     let names: Vec<String> = b
         .get_all_cookies()
         .await
@@ -685,6 +602,63 @@ async fn over_https_the_console_s_provider_sign_in_uses_host_cookies() {
         .collect();
     assert!(!names.iter().any(|n| n.contains("lagoa_sso")), "{names:?}");
     b.close().await.unwrap();
+}
+
+/// The institution `sesa` and its person `ana` with `role`.
+fn sesa_with_ana(lake: &Path, role: &str) {
+    lagoa_ok(lake, &["institution", "add", "sesa", "--role", "provider"]);
+    lagoa_ok(
+        lake,
+        &[
+            "user",
+            "add",
+            "ana",
+            "--institution",
+            "sesa",
+            "--role",
+            role,
+        ],
+    );
+}
+
+/// Signs `login` in from the console's sign-in page, through the
+/// provider's login and consent pages; the page it ends on.
+async fn provider_sign_in(b: &fantoccini::Client, console: &str, login: &str) -> String {
+    use fantoccini::Locator;
+    b.goto(&format!("{console}/login")).await.unwrap();
+    click(b, Locator::Id("sso")).await;
+    type_into(b, Locator::Css("input[name=login]"), login).await;
+    type_into(b, Locator::Css("input[name=password]"), "qualquer").await;
+    click(b, Locator::Css("button[type=submit]")).await;
+    // Consent for Lagoa's scopes.
+    click(b, Locator::XPath("//button[text()='Continue']")).await;
+    for _ in 0..100 {
+        let at = b.current_url().await.unwrap().to_string();
+        if at.starts_with(console) {
+            let page = b.source().await.unwrap();
+            // Signed in (moved on to the page asked for), or refused.
+            if !at.contains("/login/oidc") || page.contains("login-error") {
+                return page;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{login} never came back to the console");
+}
+
+/// Signs out from a console page, confirming at the provider; back at
+/// the console's sign-in page.
+async fn provider_sign_out(b: &fantoccini::Client) {
+    use fantoccini::Locator;
+    click(b, Locator::Css("form[action='/logout'] button")).await;
+    click(b, Locator::Css("button[name=logout][value=yes]")).await;
+    for _ in 0..100 {
+        if b.current_url().await.unwrap().path() == "/login" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(b.current_url().await.unwrap().path(), "/login");
 }
 
 /// Clicks an element once the page has it.
