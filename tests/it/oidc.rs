@@ -384,6 +384,28 @@ fn the_provider_s_access_tokens_sign_in_on_the_api_and_psql_and_forgeries_do_not
     let (status, _) = api_get(&format!("{url}/api/v1/me"), &ana);
     assert_eq!(status, 401, "a token of the retired key");
 
+    // Signed out everywhere, her open connection stops at its next
+    // statement; a new one signs in.
+    let signout = format!(
+        "\\! {} --lake {} user signout ana",
+        lagoa_bin().display(),
+        lake.display()
+    );
+    let open = psql(
+        pg_port,
+        "ana",
+        &rotated,
+        &["SELECT 1", &signout, "SELECT 2"],
+    );
+    assert!(!open.status.success());
+    let stderr = String::from_utf8_lossy(&open.stderr);
+    assert!(stderr.contains("signed out everywhere"), "{stderr}");
+    assert!(
+        psql(pg_port, "ana", &rotated, &["SELECT 1"])
+            .status
+            .success()
+    );
+
     // Unlinked, ana's provider tokens stop at the next statement of an
     // open connection (psql unlinks her itself, between two statements of
     // one connection), and at the API.
@@ -534,6 +556,21 @@ async fn the_console_signs_people_in_through_the_provider() {
     );
     a.goto(&format!("{console}/")).await.unwrap();
     assert_eq!(a.current_url().await.unwrap().path(), "/login");
+
+    // `lagoa user signout` ends a live session (a stolen cookie, say).
+    let d = crate::console::browser(&webdriver).await;
+    let page = provider_sign_in(&d, &console, "ana").await;
+    assert!(page.contains("ana · sesa · steward"), "{page}");
+    let live = d
+        .get_named_cookie("lagoa_sso")
+        .await
+        .unwrap()
+        .value()
+        .to_owned();
+    assert_eq!(console_with_cookie(&console, &live), "200");
+    lagoa_ok(&lake, &["user", "signout", "ana"]);
+    assert_eq!(console_with_cookie(&console, &live), "303 /login?next=/");
+    d.close().await.unwrap();
     for browser in [a, b, c] {
         browser.close().await.unwrap();
     }

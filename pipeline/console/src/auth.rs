@@ -238,6 +238,15 @@ async fn provider_session(
     let issued = session
         .until
         .saturating_sub(console.provider_session_seconds());
+    // `lagoa user signout` ends the sessions opened before it.
+    if store
+        .signed_out_after(&session.principal)
+        .await
+        .map_err(unavailable)?
+        .is_some_and(|after| after >= issued.saturating_mul(1_000_000))
+    {
+        return Err(NotSignedIn::SignIn { next });
+    }
     let principal = store
         .linked_principal(&session.digest)
         .await

@@ -284,9 +284,22 @@ impl SignIns {
     /// connection mid-session; the port ends it after
     /// `oidc.session_minutes`), and the person must still be linked to
     /// this principal, and the principal enabled.
-    pub async fn recheck(&self, user: &str, token: &str) -> Result<Principal, String> {
+    /// `signed_in_at` (microseconds): a `lagoa user signout` since ends it.
+    pub async fn recheck(
+        &self,
+        user: &str,
+        token: &str,
+        signed_in_at: i64,
+    ) -> Result<Principal, String> {
         let store = GovernanceStore::of(&self.lake.catalog);
         if let Some(provider) = self.provider.as_ref().filter(|_| looks_like_jwt(token)) {
+            match store.signed_out_after(user).await {
+                Ok(Some(after)) if after >= signed_in_at => {
+                    return Err(format!("{user} was signed out everywhere"));
+                }
+                Ok(_) => {}
+                Err(e) => return Err(format!("the catalog could not be asked: {e}")),
+            }
             let refused = |e: OidcError| format!("the identity provider's token was refused: {e}");
             let claims = provider
                 .recheck_access_token(token)

@@ -28,6 +28,8 @@ pub(crate) struct Session {
     pub token: Zeroizing<String>,
     /// When the connection signed in.
     pub since: std::time::Instant,
+    /// The same, in microseconds since the epoch.
+    pub since_micros: i64,
     purpose: Mutex<Option<String>>,
     /// `SET lagoa.as_of`: the text as set, and what it reads.
     as_of: Mutex<Option<(String, AsOf)>>,
@@ -55,6 +57,7 @@ impl Session {
             user: login.user,
             token: login.token,
             since: std::time::Instant::now(),
+            since_micros: lagoa_lake::catalog::now_micros(),
             purpose: Mutex::new(purpose),
             as_of: Mutex::new(None),
             settings: Mutex::new(BTreeMap::new()),

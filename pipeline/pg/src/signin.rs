@@ -187,7 +187,10 @@ pub(crate) async fn principal<C: ClientInfo + Sync + ?Sized>(
     let reason = if provider_session_over {
         "the session signed in with the identity provider's token is over: connect again with a new token".to_owned()
     } else {
-        match signins.recheck(&session.user, &session.token).await {
+        match signins
+            .recheck(&session.user, &session.token, session.since_micros)
+            .await
+        {
             Ok(p) => return Ok((p, session)),
             Err(reason) => reason,
         }

@@ -54,6 +54,12 @@ pub(super) enum UserCommand {
     Unlink {
         name: String,
     },
+    /// End every console session and PostgreSQL connection the principal
+    /// opened through the identity provider (a stolen cookie, a lost
+    /// laptop); they sign in again. Lagoa tokens: `lagoa token revoke`.
+    Signout {
+        name: String,
+    },
 }
 
 #[derive(clap::Subcommand)]
@@ -200,6 +206,19 @@ pub(super) async fn user(
             println!(
                 "{name} linked to the identity provider's person with that {claim} (identity {})",
                 &digest[..12]
+            );
+        }
+        UserCommand::Signout { name } => {
+            let store = lagoa_governance::GovernanceStore::of(&lake.catalog);
+            if store.principal(&name).await?.is_none() {
+                bail!("no principal named {name}");
+            }
+            store
+                .sign_out_everywhere(&name, lagoa_lake::catalog::now_micros())
+                .await?;
+            audit_admin(lake, &actor, "principal_signed_out", &name).await?;
+            println!(
+                "{name}'s sessions and connections through the identity provider end at their next request"
             );
         }
         UserCommand::Unlink { name } => {

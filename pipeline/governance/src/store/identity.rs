@@ -494,6 +494,34 @@ impl GovernanceStore<'_> {
         Ok(())
     }
 
+    /// Ends every session and connection `principal` opened through the
+    /// identity provider before `at` (microseconds).
+    pub async fn sign_out_everywhere(&self, principal: &str, at: i64) -> Result<()> {
+        let context = "signing a principal out everywhere";
+        sqlx::query("DELETE FROM lagoa_principal_signout WHERE principal = $1")
+            .bind(principal)
+            .execute(self.pool())
+            .await
+            .map_err(LakeError::catalog(context))?;
+        sqlx::query("INSERT INTO lagoa_principal_signout (principal, after) VALUES ($1, $2)")
+            .bind(principal)
+            .bind(at)
+            .execute(self.pool())
+            .await
+            .map_err(LakeError::catalog(context))?;
+        Ok(())
+    }
+
+    /// When `principal` was last signed out everywhere (microseconds).
+    pub async fn signed_out_after(&self, principal: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT after FROM lagoa_principal_signout WHERE principal = $1")
+            .bind(principal)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(LakeError::catalog("reading sign-outs"))?;
+        row.as_ref().map(|r| get(r, "after")).transpose()
+    }
+
     /// Whether the console session `session_id` was signed out.
     pub async fn console_session_ended(&self, session_id: &str) -> Result<bool> {
         Ok(

@@ -410,6 +410,12 @@ pub(super) const MIGRATIONS: &[(i64, &str, &[&str])] = &[
                 session_id TEXT PRIMARY KEY,
                 ends_at BIGINT NOT NULL
             )",
+            // `lagoa user signout`: sessions and connections through the
+            // provider opened before `after` end.
+            "CREATE TABLE lagoa_principal_signout (
+                principal TEXT PRIMARY KEY,
+                after BIGINT NOT NULL
+            )",
             "ALTER TABLE lagoa_audit ADD COLUMN signed_in TEXT",
         ],
     ),
