@@ -293,6 +293,13 @@ impl SignIns {
     ) -> Result<Principal, String> {
         let store = GovernanceStore::of(&self.lake.catalog);
         if let Some(provider) = self.provider.as_ref().filter(|_| looks_like_jwt(token)) {
+            let longest = provider
+                .config()
+                .connection_minutes
+                .saturating_mul(60_000_000) as i64;
+            if now_micros().saturating_sub(signed_in_at) > longest {
+                return Err("the connection signed in with the identity provider's token is over: connect again with a new token".into());
+            }
             match store.signed_out_after(user).await {
                 Ok(Some(after)) if after >= signed_in_at => {
                     return Err(format!("{user} was signed out everywhere"));

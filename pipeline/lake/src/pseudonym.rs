@@ -92,8 +92,10 @@ impl PseudonymKey {
 }
 
 /// The value as it is hashed: trimmed, and only its digits when it is a
-/// number written with separators. Borrowed when nothing changes.
-fn normalise<'a>(value: &'a str, scratch: &'a mut String) -> &'a str {
+/// number written with separators. Borrowed when nothing changes. The
+/// identity provider's person claims are linked under the same rule
+/// (`lagoa_governance::oidc`), so `529.982.247-25` is one person there too.
+pub fn normalise<'a>(value: &'a str, scratch: &'a mut String) -> &'a str {
     let value = value.trim();
     let only_digits_and_separators = value.bytes().any(|c| c.is_ascii_digit())
         && value

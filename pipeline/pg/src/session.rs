@@ -26,9 +26,7 @@ pub(crate) struct Login {
 pub(crate) struct Session {
     pub user: String,
     pub token: Zeroizing<String>,
-    /// When the connection signed in.
-    pub since: std::time::Instant,
-    /// The same, in microseconds since the epoch.
+    /// When the connection signed in (microseconds since the epoch).
     pub since_micros: i64,
     purpose: Mutex<Option<String>>,
     /// `SET lagoa.as_of`: the text as set, and what it reads.
@@ -56,7 +54,6 @@ impl Session {
         Self {
             user: login.user,
             token: login.token,
-            since: std::time::Instant::now(),
             since_micros: lagoa_lake::catalog::now_micros(),
             purpose: Mutex::new(purpose),
             as_of: Mutex::new(None),

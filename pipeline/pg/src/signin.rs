@@ -178,22 +178,12 @@ pub(crate) async fn principal<C: ClientInfo + Sync + ?Sized>(
         .session_extensions()
         .get::<Session>()
         .ok_or_else(|| fatal("28000", "not signed in".into()))?;
-    // A connection signed in with the identity provider's access token
-    // lasts as long as a console session would; then it signs in again.
-    let provider_session_over = signins.provider().is_some_and(|p| {
-        lagoa_governance::oidc::looks_like_jwt(&session.token)
-            && session.since.elapsed().as_secs() > p.config().connection_minutes * 60
-    });
-    let reason = if provider_session_over {
-        "the session signed in with the identity provider's token is over: connect again with a new token".to_owned()
-    } else {
-        match signins
-            .recheck(&session.user, &session.token, session.since_micros)
-            .await
-        {
-            Ok(p) => return Ok((p, session)),
-            Err(reason) => reason,
-        }
+    let reason = match signins
+        .recheck(&session.user, &session.token, session.since_micros)
+        .await
+    {
+        Ok(p) => return Ok((p, session)),
+        Err(reason) => reason,
     };
     // A statement on a connection whose token was revoked, or whose user
     // was disabled, since it signed in: refused, and on the record.

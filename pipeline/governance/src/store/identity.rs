@@ -564,17 +564,6 @@ impl GovernanceStore<'_> {
                 .rows_affected(),
         )
     }
-
-    /// How many people of the identity provider are linked to `principal`.
-    pub async fn identities_of(&self, principal: &str) -> Result<i64> {
-        let row =
-            sqlx::query("SELECT COUNT(*) AS n FROM lagoa_principal_identity WHERE principal = $1")
-                .bind(principal)
-                .fetch_one(self.pool())
-                .await
-                .map_err(LakeError::catalog("counting linked identities"))?;
-        get(&row, "n")
-    }
 }
 
 const PRINCIPAL_COLUMNS: &str = "name, institution, role, kind, created_at, disabled_at";
