@@ -7,6 +7,7 @@
 //! into the binary; `lagoa indicator init` copies them into a lake's
 //! indicators folder, where a data office edits them and adds its own.
 
+pub mod audit;
 mod compute;
 pub mod definition;
 pub mod published;
