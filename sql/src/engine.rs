@@ -118,6 +118,11 @@ impl QueryEngine {
         self.0.shutdown.cancel();
     }
 
+    /// Resolves when the engine shuts down.
+    pub async fn shutting_down(&self) {
+        self.0.shutdown.cancelled().await;
+    }
+
     /// Queries running and waiting now.
     pub fn load(&self) -> (usize, usize) {
         let state = self.0.admission.state.lock().expect("admission lock");
@@ -138,6 +143,22 @@ impl QueryEngine {
     pub async fn run<T, Fut>(
         &self,
         principal: &str,
+        cancel: impl Future<Output = ()>,
+        work: impl FnOnce(QueryThreads) -> Fut,
+    ) -> Result<T, QueryError>
+    where
+        Fut: Future<Output = Result<T, QueryError>>,
+    {
+        self.run_within(principal, self.0.limits.timeout, cancel, work)
+            .await
+    }
+
+    /// [`QueryEngine::run`] with a deadline of its own (a cursor's, which
+    /// lasts while the client fetches).
+    pub async fn run_within<T, Fut>(
+        &self,
+        principal: &str,
+        timeout: Duration,
         cancel: impl Future<Output = ()>,
         work: impl FnOnce(QueryThreads) -> Fut,
     ) -> Result<T, QueryError>
@@ -168,7 +189,7 @@ impl QueryEngine {
             biased;
             _ = shutdown.cancelled() => (Err(QueryError::Cancelled(CANCELLED_BY_SHUTDOWN.into())), false),
             _ = &mut cancel => (Err(QueryError::Cancelled(CANCELLED_BY_CLIENT.into())), false),
-            _ = tokio::time::sleep(limits.timeout) => (Err(QueryError::Timeout(limits.timeout)), false),
+            _ = tokio::time::sleep(timeout) => (Err(QueryError::Timeout(timeout)), false),
             answer = AssertUnwindSafe(work(threads.clone())).catch_unwind() => {
                 (answer.unwrap_or_else(|panic| Err(QueryError::internal(panic))), true)
             }

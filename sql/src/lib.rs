@@ -16,10 +16,12 @@ mod pg_rewrite;
 pub mod pg_settings;
 mod pg_tables;
 pub mod query;
+mod query_error;
 mod record;
 pub mod redact;
 pub mod report;
 pub mod session;
+pub mod streamed;
 #[cfg(test)]
 mod test_support;
 

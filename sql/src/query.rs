@@ -11,8 +11,8 @@
 
 use crate::engine::{EngineLimits, QueryEngine, QueryThreads};
 use crate::guard::{self, GuardLimits};
+pub use crate::query_error::QueryError;
 use crate::record::{Record, entry_of};
-use crate::redact::redact;
 use crate::session::GovernedSession;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -39,6 +39,8 @@ pub struct QueryLimits {
     /// Largest value or batch one function may produce.
     pub max_value_bytes: usize,
     pub engine: EngineLimits,
+    /// Server-side cursors' (see `streamed.rs`).
+    pub cursor: crate::streamed::CursorLimits,
 }
 
 impl QueryLimits {
@@ -59,6 +61,11 @@ impl QueryLimits {
                 queue_timeout: Duration::from_secs(config.queue_timeout_seconds),
                 background_after: Duration::from_millis(config.background_after_ms),
             },
+            cursor: crate::streamed::CursorLimits {
+                max_rows: config.cursor_max_rows,
+                timeout: Duration::from_secs(config.cursor_timeout_seconds),
+                idle: Duration::from_secs(config.cursor_idle_seconds),
+            },
         }
     }
 
@@ -77,89 +84,6 @@ impl QueryLimits {
 impl Default for QueryLimits {
     fn default() -> Self {
         Self::from_config(&lagoa_lake::config::QueryConfig::default())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum QueryError {
-    /// Refused by the guard or the policy; the reason is for the analyst.
-    #[error("denied: {0}")]
-    Denied(String),
-    /// Not a statement at all (it does not parse, or is empty): a mistake
-    /// to fix, not a refusal.
-    #[error("invalid: {0}")]
-    Invalid(String),
-    /// The engine refused or failed the statement; the message is
-    /// redacted (no value from a row or the statement is in it).
-    #[error("the query failed: {0}")]
-    Failed(String),
-    #[error("the query ran longer than {0:?} and was stopped")]
-    Timeout(Duration),
-    #[error("the query was stopped: {0}")]
-    Cancelled(String),
-    /// No place for the query now (`query.max_concurrent`, `max_per_principal`).
-    #[error("{0}")]
-    Busy(String),
-    #[error("the result has more than {0} rows; narrow the query or add LIMIT")]
-    TooManyRows(usize),
-    /// The query's memory pool (`query.memory_limit`) ran out, or one
-    /// value or batch would have been larger than its share.
-    #[error(
-        "the query needs more memory than query.memory_limit ({0}); narrow it or aggregate first"
-    )]
-    OutOfMemory(String),
-    /// A panic inside the query: it ends this query only.
-    #[error("an internal error stopped the query ({0}); it was recorded and the service goes on")]
-    Internal(String),
-    #[error(transparent)]
-    Lake(#[from] LakeError),
-}
-
-impl From<guard::Denial> for QueryError {
-    /// A statement that does not parse is a mistake (`Invalid`); anything
-    /// else the guard stops is a refusal (`Denied`).
-    fn from(denial: guard::Denial) -> Self {
-        match denial {
-            guard::Denial::Empty | guard::Denial::Parse(_) => {
-                QueryError::Invalid(denial.to_string())
-            }
-            other => QueryError::Denied(other.to_string()),
-        }
-    }
-}
-
-impl QueryError {
-    /// An engine error, with its literals taken out.
-    pub fn failed(e: impl std::fmt::Display) -> Self {
-        QueryError::Failed(redact(&e.to_string()))
-    }
-
-    /// A panic's payload, redacted, as this query's error.
-    pub fn internal(panic: Box<dyn std::any::Any + Send>) -> Self {
-        let message = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("a panic");
-        let message = redact(message);
-        tracing::error!(panic = %message, "a query panicked; it alone was stopped");
-        QueryError::Internal(message)
-    }
-
-    /// The audit trail's outcome for this error.
-    pub fn outcome(&self) -> &'static str {
-        match self {
-            QueryError::Denied(_) => "denied",
-            QueryError::Invalid(_) => "invalid",
-            QueryError::Timeout(_) => "timeout",
-            QueryError::Cancelled(_) => "cancelled",
-            QueryError::Busy(_) => "busy",
-            QueryError::Internal(_) => "internal",
-            QueryError::Failed(_)
-            | QueryError::TooManyRows(_)
-            | QueryError::OutOfMemory(_)
-            | QueryError::Lake(_) => "error",
-        }
     }
 }
 
@@ -334,7 +258,7 @@ impl QueryService {
 
     /// A statement checked (on the query's threads) and the reader's
     /// session opened (here, where the catalog's connections live).
-    async fn open(
+    pub(crate) async fn open(
         &self,
         threads: &QueryThreads,
         request: &QueryRequest<'_>,
@@ -404,6 +328,7 @@ impl QueryService {
             session,
             named,
             sql,
+            memory_limit: lake.config.query.memory_limit.clone(),
         })
     }
 
@@ -415,27 +340,20 @@ impl QueryService {
     ) -> Result<Answer, QueryError> {
         let opened = self.open(&threads, request, record).await?;
         let entry = record.shared();
-        let params = request.params.to_vec();
-        let declared = request.param_types.to_vec();
+        let params = (request.params.to_vec(), request.param_types.to_vec());
         let max_rows = self.limits.max_rows;
         let memory_limit = self.lake.config.query.memory_limit.clone();
         // Planning, optimizing and running in one visit to the query's
         // threads: each visit is a wake-up of another thread.
         threads
             .run(async move {
-                let (df, tables) = opened.plan(&entry).await?;
-                let df = bind(df, &params, &declared)?;
-                let plan = df
-                    .clone()
-                    .into_optimized_plan()
-                    .map_err(QueryError::failed)?;
-                let columns = columns_read(&plan);
-                entry_of(&entry).columns = columns.clone();
-                let schema = df.schema().inner().clone();
-                let mut stream = df
-                    .execute_stream()
-                    .await
-                    .map_err(|e| execution_error(e, &memory_limit))?;
+                let started = opened.start(&entry, &params).await?;
+                let Started {
+                    schema,
+                    mut stream,
+                    datasets,
+                    columns,
+                } = started;
                 let (mut batches, mut rows) = (Vec::new(), 0usize);
                 while let Some(batch) = stream.next().await {
                     let batch = batch.map_err(|e| execution_error(e, &memory_limit))?;
@@ -446,12 +364,6 @@ impl QueryService {
                     batches.push(batch);
                 }
                 let grants = entry_of(&entry).grants.clone();
-                // Only the lake's datasets (not `system.audit`).
-                let datasets: Vec<String> = tables
-                    .iter()
-                    .filter(|t| opened.session.access.contains_key(*t))
-                    .cloned()
-                    .collect();
                 Ok(Answer {
                     schema,
                     batches,
@@ -465,17 +377,64 @@ impl QueryService {
     }
 }
 
+/// A statement planned and started: its rows to be read from `stream`.
+pub(crate) struct Started {
+    pub schema: datafusion::arrow::datatypes::SchemaRef,
+    pub stream: datafusion::physical_plan::SendableRecordBatchStream,
+    /// The lake's datasets it reads (not `system.audit`).
+    pub datasets: Vec<String>,
+    pub columns: Vec<String>,
+}
+
 /// A statement that passed the guard, and the session it runs in.
-struct Opened {
+pub(crate) struct Opened {
     session: GovernedSession,
     /// The datasets its text names.
     named: BTreeSet<String>,
     /// The statement as checked and planned (PostgreSQL's catalog idioms
     /// rewritten, see `postgres_compatible`).
     sql: String,
+    /// `query.memory_limit`, for the error that says it ran out.
+    memory_limit: String,
 }
 
 impl Opened {
+    /// Plans the statement with its parameters bound, records what it
+    /// reads, and starts it; on the query's threads.
+    pub(crate) async fn start(
+        &self,
+        entry: &Mutex<AuditEntry>,
+        (params, declared): &(
+            Vec<Option<String>>,
+            Vec<Option<datafusion::arrow::datatypes::DataType>>,
+        ),
+    ) -> Result<Started, QueryError> {
+        let memory_limit = &self.memory_limit;
+        let (df, tables) = self.plan(entry).await?;
+        let df = bind(df, params, declared)?;
+        let plan = df
+            .clone()
+            .into_optimized_plan()
+            .map_err(QueryError::failed)?;
+        let columns = columns_read(&plan);
+        entry_of(entry).columns = columns.clone();
+        let schema = df.schema().inner().clone();
+        let stream = df
+            .execute_stream()
+            .await
+            .map_err(|e| execution_error(e, memory_limit))?;
+        let datasets = tables
+            .into_iter()
+            .filter(|t| self.session.access.contains_key(t))
+            .collect();
+        Ok(Started {
+            schema,
+            stream,
+            datasets,
+            columns,
+        })
+    }
+
     /// Plans the statement (read-only) and records, from the plan, what it
     /// reads; on the query's threads.
     async fn plan(
@@ -719,7 +678,10 @@ fn explain_planning_error(
 
 /// A failure while the query runs; running out of the memory pool, or a
 /// value over its bound, says so.
-fn execution_error(e: datafusion::error::DataFusionError, memory_limit: &str) -> QueryError {
+pub(crate) fn execution_error(
+    e: datafusion::error::DataFusionError,
+    memory_limit: &str,
+) -> QueryError {
     let message = e.to_string();
     if message.contains("Resources exhausted") {
         QueryError::OutOfMemory(memory_limit.to_owned())

@@ -52,6 +52,19 @@ impl Record {
         Arc::clone(&self.entry)
     }
 
+    /// Writes an entry now, the statement still going (a cursor's
+    /// opening), with `change` applied; the entry written when it ends
+    /// goes on from what it was.
+    pub(crate) async fn write_now(
+        &self,
+        change: impl FnOnce(&mut AuditEntry),
+    ) -> Result<(), LakeError> {
+        let mut entry = self.entry();
+        entry.duration_ms = self.started.elapsed().as_millis() as i64;
+        change(&mut entry);
+        self.lake.audit(&entry).await.map(|_| ())
+    }
+
     /// Writes the entry for `result`; `size` gives an answer's rows and bytes.
     pub(crate) async fn finish<T: Sync>(
         &self,

@@ -28,6 +28,7 @@ mod keys_pkcs11;
 mod oidc;
 mod opendata;
 mod pg;
+mod pg_cursors;
 
 mod pseudonyms;
 mod remote;

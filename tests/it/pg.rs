@@ -332,16 +332,12 @@ fn joao_runs(test: &str, script: &str) -> Option<serde_json::Value> {
         port,
         _server,
     } = psycopg(test)?;
-    let out = Command::new(python)
-        .args(["-c", script, &port.to_string(), &s.joao])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(serde_json::from_slice(&out.stdout).unwrap())
+    Some(json_printed_by(Command::new(python).args([
+        "-c",
+        script,
+        &port.to_string(),
+        &s.joao,
+    ])))
 }
 
 #[test]
@@ -1047,17 +1043,11 @@ fn node_pg_runs_parameterised_queries() {
         port,
         _server,
     } = served();
-    let out = Command::new("node")
-        .arg(&client)
-        .args([&port.to_string(), "joao", &s.joao])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got = json_printed_by(Command::new("node").arg(&client).args([
+        &port.to_string(),
+        "joao",
+        &s.joao,
+    ]));
     assert_eq!(
         got["rows"],
         serde_json::json!([{"municipio": "260055", "habitantes": "2000"}]),

@@ -65,6 +65,18 @@ pub fn lagoa(lake: &Path, args: &[&str]) -> Output {
     lagoa_env(lake, args, &[])
 }
 
+/// Runs a client program that prints one JSON object: it must succeed
+/// (its stderr shown if not); the object is returned.
+pub fn json_printed_by(command: &mut Command) -> serde_json::Value {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Runs lagoa and returns stdout, failing the test with stderr otherwise.
 pub fn lagoa_ok(lake: &Path, args: &[&str]) -> String {
     ok(lagoa(lake, args), args)

@@ -2,20 +2,28 @@
 //! `CLOSE`), as psycopg's named cursors, `pandas.read_sql(chunksize=)`
 //! and JDBC tools page through a large answer.
 //!
-//! A cursor's query runs once, when it is declared: through the governed
-//! path, under the same guard, policy, limits (`query.max_rows`) and with
-//! one audit entry, like any other statement. `FETCH` then hands its rows
-//! out page by page, in the format the fetching statement asks for (text,
-//! or binary for a `BINARY` cursor or a client that binds binary results).
-//! Cursors only move forward; one without `WITH HOLD` closes when its
-//! transaction ends, as in PostgreSQL.
+//! A cursor's query starts when it is declared, through the governed path
+//! under the same guard and policy as any other statement, and then runs
+//! as the client fetches (`lagoa_sql::streamed`: `query.cursor_*` limits,
+//! an audit entry when it opens and one when it closes). `FETCH` hands its
+//! rows out page by page, in the format the fetching statement asks for
+//! (text, or binary for a `BINARY` cursor or a client that binds binary
+//! results), each batch encoded as the client reads. Cursors only move
+//! forward; one without `WITH HOLD` closes when its transaction ends, as
+//! in PostgreSQL.
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use futures::Stream;
+use lagoa_sql::QueryError;
+use lagoa_sql::streamed::Streamed;
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Weak};
+use tokio::sync::Mutex;
 
-/// Most cursors one connection may hold open at once: each keeps its
-/// answer in memory until it is fetched or closed.
+/// Most cursors one connection may hold open at once: each holds a place
+/// among the server's running queries until it is closed.
 pub(crate) const MAX_OPEN: usize = 8;
 
 /// `DECLARE name [BINARY] [NO SCROLL] CURSOR [WITH[OUT] HOLD] FOR query`.
@@ -240,62 +248,196 @@ fn identifier(text: &str) -> Result<(String, &str), String> {
     Ok((text[..end].to_lowercase(), &text[end..]))
 }
 
-/// An open cursor: its query's answer, handed out from the front.
-#[derive(Debug)]
+/// An open cursor: its query's rows, handed out from the front as they
+/// come (`lagoa_sql::streamed`).
 pub(crate) struct Cursor {
-    pub schema: SchemaRef,
-    pub binary: bool,
-    pub hold: bool,
-    batches: VecDeque<RecordBatch>,
+    rows: Streamed,
+    /// Rows taken out of `rows` and not handed out yet: the rest of a
+    /// batch a `FETCH` took part of.
+    pending: VecDeque<RecordBatch>,
+    /// Its query ended with an error, which a `FETCH` already said.
+    pub failed: bool,
 }
 
 impl Cursor {
-    pub(crate) fn new(schema: SchemaRef, batches: Vec<RecordBatch>, declared: &Declare) -> Self {
-        Cursor {
-            schema,
-            binary: declared.binary,
-            hold: declared.hold,
-            batches: batches.into_iter().filter(|b| b.num_rows() > 0).collect(),
+    /// The next batch of at most `wanted` rows; `None` after the last.
+    pub(crate) async fn next_page(
+        &mut self,
+        wanted: usize,
+    ) -> Option<Result<RecordBatch, QueryError>> {
+        if let Some(e) = self.rows.fetching() {
+            self.failed = true;
+            return Some(Err(e));
         }
+        let batch = match self.pending.pop_front() {
+            Some(batch) => batch,
+            None => match self.rows.next().await? {
+                Ok(batch) => batch,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            },
+        };
+        if batch.num_rows() <= wanted {
+            return Some(Ok(batch));
+        }
+        self.pending
+            .push_front(batch.slice(wanted, batch.num_rows() - wanted));
+        Some(Ok(batch.slice(0, wanted)))
     }
 
-    /// The next `count` rows (fewer at the end), taken out of the cursor.
-    pub(crate) fn take(&mut self, count: Count) -> Vec<RecordBatch> {
-        let mut wanted = match count {
-            Count::All => usize::MAX,
-            Count::Rows(n) => n,
-        };
-        let mut taken = Vec::new();
-        while wanted > 0 {
-            let Some(batch) = self.batches.pop_front() else {
-                break;
-            };
-            if batch.num_rows() <= wanted {
-                wanted -= batch.num_rows();
-                taken.push(batch);
-            } else {
-                taken.push(batch.slice(0, wanted));
-                self.batches
-                    .push_front(batch.slice(wanted, batch.num_rows() - wanted));
-                wanted = 0;
+    /// Rows ready to hand out, reading ahead until there are at least
+    /// `at_least` or the query has no more (kept, in order, for the next
+    /// fetch).
+    async fn available(&mut self, at_least: usize) -> Result<usize, QueryError> {
+        let mut ready: usize = self.pending.iter().map(RecordBatch::num_rows).sum();
+        while ready < at_least {
+            if let Some(e) = self.rows.fetching() {
+                self.failed = true;
+                return Err(e);
+            }
+            match self.rows.next().await {
+                Some(Ok(batch)) => {
+                    ready += batch.num_rows();
+                    self.pending.push_back(batch);
+                }
+                Some(Err(e)) => {
+                    self.failed = true;
+                    return Err(e);
+                }
+                None => break,
             }
         }
-        taken
+        Ok(ready)
+    }
+
+    /// Skips up to `count` rows (`MOVE`); how many it skipped.
+    pub(crate) async fn skip(&mut self, count: Count) -> Result<usize, QueryError> {
+        let mut left = wanted(count);
+        let mut moved = 0;
+        while left > 0 {
+            let Some(page) = self.next_page(left).await else {
+                break;
+            };
+            let n = page?.num_rows();
+            (moved, left) = (moved + n, left - n);
+        }
+        Ok(moved)
     }
 }
 
+/// Rows a `FETCH` or `MOVE` asks for.
+fn wanted(count: Count) -> usize {
+    match count {
+        Count::All => usize::MAX,
+        Count::Rows(n) => n,
+    }
+}
+
+/// The next `count` rows of `cursor`, page by page as the client reads
+/// them (the cursor locked for one page at a time: a response a client
+/// leaves half-read holds nothing). One `FETCH` hands out at most `limit`
+/// rows: clients that page (`FETCH n`, psycopg's `itersize`, pandas'
+/// `chunksize`) never meet it; a `FETCH` asking for more is answered only
+/// when no more than `limit` are left (read ahead to know), else refused
+/// with nothing taken, since the PostgreSQL protocol's extended form
+/// gathers a statement's rows before it sends them. A cursor closed
+/// meanwhile ends the pages.
+pub(crate) fn pages(
+    cursor: Weak<Mutex<Cursor>>,
+    count: Count,
+    limit: usize,
+) -> impl Stream<Item = PgWireResult<RecordBatch>> + Send {
+    futures::stream::unfold(
+        (cursor, wanted(count).min(limit.saturating_add(1)), true),
+        move |(cursor, left, first)| async move {
+            if left == 0 {
+                return None;
+            }
+            let shared = cursor.upgrade()?;
+            let mut open = shared.lock().await;
+            if first && left > limit {
+                match open.available(left).await {
+                    Ok(ready) if ready > limit => {
+                        return Some((Err(too_many(limit)), (cursor, 0, false)));
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Some((Err(user_error(&e)), (cursor, 0, false))),
+                }
+            }
+            match open.next_page(left.min(limit)).await? {
+                Ok(batch) => {
+                    let n = batch.num_rows();
+                    open.rows.handed_out(n);
+                    Some((Ok(batch), (cursor, left - n, false)))
+                }
+                Err(e) => Some((Err(user_error(&e)), (cursor, 0, false))),
+            }
+        },
+    )
+}
+
+fn user_error(e: &QueryError) -> PgWireError {
+    PgWireError::UserError(Box::new(crate::encode::error_info(e)))
+}
+
+fn too_many(limit: usize) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "ERROR".into(),
+        "54000".into(),
+        format!(
+            "one FETCH hands out at most {limit} rows (query.max_rows) and more are left: \
+             fetch in pages (FETCH {limit} FROM ...); nothing was taken from the cursor"
+        ),
+    )))
+}
+
+/// An open cursor and what a `FETCH` needs to know before it locks it.
+#[derive(Clone)]
+pub(crate) struct Open {
+    pub schema: SchemaRef,
+    pub binary: bool,
+    pub hold: bool,
+    pub cursor: Arc<Mutex<Cursor>>,
+}
+
 /// A connection's open cursors, by name.
-#[derive(Debug, Default)]
-pub(crate) struct Cursors(BTreeMap<String, Cursor>);
+#[derive(Default)]
+pub(crate) struct Cursors(BTreeMap<String, Open>);
 
 impl Cursors {
-    /// Opens `cursor` as `name`; refused when the name is taken or too
-    /// many are open.
+    /// Opens a cursor on `rows` (its columns named `schema`) as the
+    /// declaration says; refused when the name is taken or too many are
+    /// open (its query is then stopped).
     pub(crate) fn open(
         &mut self,
-        name: &str,
-        cursor: Cursor,
+        declared: &Declare,
+        schema: SchemaRef,
+        rows: Streamed,
     ) -> Result<(), (&'static str, String)> {
+        let name = &declared.name;
+        self.admits(name)?;
+        let cursor = Cursor {
+            rows,
+            pending: VecDeque::new(),
+            failed: false,
+        };
+        self.0.insert(
+            name.clone(),
+            Open {
+                schema,
+                binary: declared.binary,
+                hold: declared.hold,
+                cursor: Arc::new(Mutex::new(cursor)),
+            },
+        );
+        Ok(())
+    }
+
+    /// Whether a cursor named `name` may open (checked before its query
+    /// starts, and again when it opens).
+    pub(crate) fn admits(&self, name: &str) -> Result<(), (&'static str, String)> {
         if self.0.contains_key(name) {
             return Err(("42P03", format!("cursor \"{name}\" already exists")));
         }
@@ -307,12 +449,11 @@ impl Cursors {
                 ),
             ));
         }
-        self.0.insert(name.to_owned(), cursor);
         Ok(())
     }
 
-    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Cursor> {
-        self.0.get_mut(name)
+    pub(crate) fn get(&self, name: &str) -> Option<Open> {
+        self.0.get(name).cloned()
     }
 
     /// An open cursor's columns and whether it is binary.
@@ -338,6 +479,12 @@ impl Cursors {
     /// The transaction ended: cursors declared without `WITH HOLD` close.
     pub(crate) fn end_transaction(&mut self) {
         self.0.retain(|_, c| c.hold);
+    }
+}
+
+impl std::fmt::Debug for Cursors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
     }
 }
 
@@ -418,8 +565,9 @@ mod tests {
         assert_eq!(command("SELECT 1"), None);
     }
 
-    #[test]
-    fn a_cursor_hands_out_its_rows_in_order_across_batches() {
+    #[tokio::test]
+    async fn a_cursor_hands_out_its_rows_in_order_across_batches() {
+        use futures::StreamExt;
         let schema = Arc::new(arrow::datatypes::Schema::new(vec![
             arrow::datatypes::Field::new("n", arrow::datatypes::DataType::Int64, false),
         ]));
@@ -436,51 +584,85 @@ mod tests {
             hold: false,
             query: String::new(),
         };
-        let mut cursor = Cursor::new(schema.clone(), vec![batch(0, 5), batch(5, 12)], &declared);
-        let values = |batches: Vec<RecordBatch>| -> Vec<i64> {
-            batches
-                .iter()
-                .flat_map(|b| {
-                    b.column(0)
+        let rows = |batches| Streamed::of_batches(schema.clone(), batches);
+        let mut open = Cursors::default();
+        open.open(
+            &declared,
+            schema.clone(),
+            rows(vec![batch(0, 5), batch(5, 12), batch(12, 20)]),
+        )
+        .unwrap();
+        let cursor = open.get("c").unwrap().cursor;
+        async fn values(pages: impl futures::Stream<Item = PgWireResult<RecordBatch>>) -> Vec<i64> {
+            pages
+                .map(|b| {
+                    b.unwrap()
+                        .column(0)
                         .as_any()
                         .downcast_ref::<Int64Array>()
                         .unwrap()
                         .values()
                         .to_vec()
                 })
-                .collect()
-        };
-        assert_eq!(values(cursor.take(Count::Rows(3))), vec![0, 1, 2]);
-        assert_eq!(values(cursor.take(Count::Rows(4))), vec![3, 4, 5, 6]);
-        assert_eq!(values(cursor.take(Count::All)), vec![7, 8, 9, 10, 11]);
-        assert!(cursor.take(Count::Rows(1)).is_empty());
-
-        let mut open = Cursors::default();
-        open.open("c", Cursor::new(schema.clone(), vec![], &declared))
-            .unwrap();
+                .concat()
+                .await
+        }
+        let weak = Arc::downgrade(&cursor);
+        let fetch = |count| pages(weak.clone(), count, 100);
+        assert_eq!(values(fetch(Count::Rows(3))).await, [0, 1, 2]);
+        assert_eq!(values(fetch(Count::Rows(4))).await, [3, 4, 5, 6]);
+        assert_eq!(cursor.lock().await.skip(Count::Rows(2)).await.unwrap(), 2);
+        // One FETCH gives at most its limit; the rows beyond stay for the next.
+        let limited: Vec<_> = pages(weak.clone(), Count::All, 4).collect().await;
+        match &limited[..] {
+            [Err(PgWireError::UserError(e))] => assert_eq!(e.code, "54000"),
+            other => panic!("refused with nothing taken: {other:?}"),
+        }
         assert_eq!(
-            open.open("c", Cursor::new(schema.clone(), vec![], &declared))
+            values(pages(weak.clone(), Count::Rows(3), 4)).await,
+            [9, 10, 11]
+        );
+        // Eight left: within a limit of 8, FETCH ALL answers.
+        assert_eq!(
+            values(pages(weak.clone(), Count::All, 8)).await,
+            (12..20).collect::<Vec<_>>()
+        );
+        assert!(values(fetch(Count::Rows(1))).await.is_empty());
+        assert_eq!(cursor.lock().await.skip(Count::All).await.unwrap(), 0);
+        // Closed: a response still holding the cursor ends.
+        drop(cursor);
+        assert!(open.close(Some("c")));
+        assert!(values(fetch(Count::All)).await.is_empty());
+        open.open(&declared, schema.clone(), rows(vec![batch(0, 1)]))
+            .unwrap();
+
+        assert_eq!(
+            open.open(&declared, schema.clone(), rows(vec![]))
                 .unwrap_err()
                 .0,
             "42P03"
         );
         let held = Declare {
+            name: "h".into(),
             hold: true,
             ..declared.clone()
         };
-        open.open("h", Cursor::new(schema.clone(), vec![], &held))
-            .unwrap();
+        open.open(&held, schema.clone(), rows(vec![])).unwrap();
         open.end_transaction();
         assert_eq!(open.names(), ["h"]);
         for i in 0..MAX_OPEN - 1 {
-            open.open(
-                &format!("x{i}"),
-                Cursor::new(schema.clone(), vec![], &declared),
-            )
-            .unwrap();
+            let other = Declare {
+                name: format!("x{i}"),
+                ..declared.clone()
+            };
+            open.open(&other, schema.clone(), rows(vec![])).unwrap();
         }
+        let one_more = Declare {
+            name: "y".into(),
+            ..declared
+        };
         assert_eq!(
-            open.open("y", Cursor::new(schema, vec![], &declared))
+            open.open(&one_more, schema.clone(), rows(vec![]))
                 .unwrap_err()
                 .0,
             "53400"

@@ -16,19 +16,20 @@
 mod copy;
 mod cursor;
 mod encode;
+mod responses;
 mod session;
 mod signin;
 
 use copy::Copy;
-use cursor::{Command, Count, Cursor, Declare, Fetch};
-use encode::{error_info, fields, pg_type, rows};
+use cursor::{Command, Count, Declare, Fetch};
+use encode::{error_info, fields, pg_type};
 use lagoa_governance::Principal;
+use responses::{close, error_response, fetch, rows_response};
 use session::{Local, Session, local_command};
 use signin::{Startup, TokenSource, principal};
 
-use arrow::array::RecordBatch;
 use async_trait::async_trait;
-use futures::{Sink, StreamExt};
+use futures::Sink;
 use lagoa_governance::SignIns;
 use lagoa_lake::Lake;
 use lagoa_sql::{Answer, QueryError, QueryRequest, QueryService};
@@ -38,7 +39,7 @@ use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::CopyResponse;
-use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::results::{FieldInfo, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers, Type};
@@ -253,21 +254,13 @@ impl Queries {
         &self,
         who: &Principal,
         session: &Session,
-        request: (&str, &Params),
+        (sql, params): (&str, &Params),
         export: Option<&str>,
     ) -> Result<Answer, QueryError> {
-        let purpose = session.purpose();
-        let settings = session.settings(&self.settings);
-        let (sql, params) = request;
+        let (purpose, settings) = (session.purpose(), session.settings(&self.settings));
         let request = QueryRequest {
-            principal: who,
-            purpose: purpose.as_deref(),
-            sql,
-            params: &params.values,
-            param_types: &params.declared,
-            as_of: session.as_of(),
             export,
-            settings: Some(&settings),
+            ..governed(who, session, (&purpose, &settings), (sql, params))
         };
         let answer = self.queries.run(&request, std::future::pending()).await;
         if let Err(QueryError::Lake(e)) = &answer {
@@ -287,12 +280,22 @@ impl Queries {
         format: &Format,
     ) -> PgWireResult<Response> {
         match self.run(who, session, request, None).await {
-            Ok(answer) => rows_response(&answer.schema, answer.batches, format, "SELECT"),
+            Ok(answer) => rows_response(
+                &answer.schema,
+                futures::stream::iter(answer.batches.into_iter().map(Ok)),
+                format,
+                "SELECT",
+            ),
             Err(e) => Ok(Response::Error(Box::new(error_info(&e)))),
         }
     }
 
-    /// `DECLARE`: the query runs now; its rows wait in the cursor.
+    /// Most rows one `FETCH` hands out: as many as one answer may have.
+    fn fetch_limit(&self) -> usize {
+        self.queries.limits().max_rows
+    }
+
+    /// `DECLARE`: the query starts now; its rows come as they are fetched.
     async fn declare(
         &self,
         who: &Principal,
@@ -300,19 +303,26 @@ impl Queries {
         declare: &Declare,
         params: &Params,
     ) -> PgWireResult<(Response, Option<arrow::datatypes::SchemaRef>)> {
-        let answer = match self.run(who, session, (&declare.query, params), None).await {
-            Ok(a) => a,
+        if let Err((code, message)) = session.cursors().admits(&declare.name) {
+            return Ok((error_response(code, message), None));
+        }
+        let sql = declare.query.as_str();
+        let (purpose, settings) = (session.purpose(), session.settings(&self.settings));
+        let request = governed(who, session, (&purpose, &settings), (sql, params));
+        let rows = match self.queries.stream(&request).await {
+            Ok(rows) => rows,
             Err(e) => return Ok((Response::Error(Box::new(error_info(&e))), None)),
         };
-        let schema = answer.schema.clone();
-        let cursor = Cursor::new(answer.schema, answer.batches, declare);
-        Ok(match session.cursors().open(&declare.name, cursor) {
-            Ok(()) => (
-                Response::Execution(Tag::new("DECLARE CURSOR")),
-                Some(schema),
-            ),
-            Err((code, message)) => (error_response(code, message), None),
-        })
+        let schema = pg_named(sql, &rows.schema);
+        Ok(
+            match session.cursors().open(declare, schema.clone(), rows) {
+                Ok(()) => (
+                    Response::Execution(Tag::new("DECLARE CURSOR")),
+                    Some(schema),
+                ),
+                Err((code, message)) => (error_response(code, message), None),
+            },
+        )
     }
 
     /// `COPY ... TO STDOUT`: the query's rows as an export.
@@ -349,71 +359,23 @@ impl Queries {
     }
 }
 
-/// `FETCH` (rows in `format`, or binary from a `BINARY` cursor) or `MOVE`.
-fn fetch(session: &Session, fetch: &Fetch, format: &Format) -> PgWireResult<Response> {
-    let mut cursors = session.cursors();
-    let Some(cursor) = cursors.get_mut(&fetch.name) else {
-        return Ok(no_cursor(&fetch.name));
-    };
-    let batches = cursor.take(fetch.count);
-    if fetch.moving {
-        let moved = batches.iter().map(RecordBatch::num_rows).sum();
-        return Ok(Response::Execution(Tag::new("MOVE").with_rows(moved)));
+/// The request of a statement `who` sends in `session`.
+fn governed<'a>(
+    who: &'a Principal,
+    session: &Session,
+    (purpose, settings): (&'a Option<String>, &'a lagoa_sql::pg_settings::Settings),
+    (sql, params): (&'a str, &'a Params),
+) -> QueryRequest<'a> {
+    QueryRequest {
+        principal: who,
+        purpose: purpose.as_deref(),
+        sql,
+        params: &params.values,
+        param_types: &params.declared,
+        as_of: session.as_of(),
+        export: None,
+        settings: Some(settings),
     }
-    let format = if cursor.binary {
-        &Format::UnifiedBinary
-    } else {
-        format
-    };
-    rows_response(&cursor.schema, batches, format, "FETCH")
-}
-
-/// `CLOSE name` or `CLOSE ALL`.
-fn close(session: &Session, name: Option<&str>) -> Response {
-    if session.cursors().close(name) {
-        Response::Execution(Tag::new(if name.is_some() {
-            "CLOSE CURSOR"
-        } else {
-            "CLOSE CURSOR ALL"
-        }))
-    } else {
-        no_cursor(name.unwrap_or_default())
-    }
-}
-
-fn no_cursor(name: &str) -> Response {
-    error_response("34000", format!("cursor \"{name}\" does not exist"))
-}
-
-fn error_response(code: &str, message: String) -> Response {
-    Response::Error(Box::new(ErrorInfo::new(
-        "ERROR".into(),
-        code.into(),
-        message,
-    )))
-}
-
-/// Rows of an answer as a result set, its command tag `tag`. Each batch is
-/// encoded as the connection sends, so the client reads the first rows
-/// while the last are encoded (measured: benches/pg_fetch.py).
-fn rows_response(
-    schema: &arrow::datatypes::Schema,
-    batches: Vec<RecordBatch>,
-    format: &Format,
-    tag: &str,
-) -> PgWireResult<Response> {
-    let fields = Arc::new(fields(schema, format)?);
-    let encoding = Arc::clone(&fields);
-    let rows = futures::stream::iter(batches).flat_map(move |batch| {
-        let encoded: Vec<PgWireResult<_>> = match rows(&encoding, std::slice::from_ref(&batch)) {
-            Ok(rows) => rows.into_iter().map(Ok).collect(),
-            Err(e) => vec![Err(e)],
-        };
-        futures::stream::iter(encoded)
-    });
-    let mut response = QueryResponse::new(fields, rows);
-    response.set_command_tag(tag);
-    Ok(Response::Query(response))
 }
 
 #[async_trait]
@@ -440,7 +402,9 @@ impl SimpleQueryHandler for Queries {
                         .await?
                         .0
                 }
-                Ok(Command::Fetch(f)) => fetch(&session, &f, &Format::UnifiedText)?,
+                Ok(Command::Fetch(f)) => {
+                    fetch(&session, &f, &Format::UnifiedText, self.fetch_limit()).await?
+                }
                 Ok(Command::Close(name)) => close(&session, name.as_deref()),
             };
             return Ok(vec![response]);
@@ -657,7 +621,15 @@ impl ExtendedQueryHandler for Queries {
                 }
                 Ok(response)
             }
-            Statement::Fetch { fetch: f, .. } => fetch(&session, f, &portal.result_column_format),
+            Statement::Fetch { fetch: f, .. } => {
+                fetch(
+                    &session,
+                    f,
+                    &portal.result_column_format,
+                    self.fetch_limit(),
+                )
+                .await
+            }
             Statement::Close(name) => {
                 match name {
                     Some(n) => client.portal_store().rm_portal(n),
@@ -676,7 +648,13 @@ impl ExtendedQueryHandler for Queries {
                     count: Count::All,
                     moving: false,
                 };
-                fetch(&session, &all, &portal.result_column_format)
+                fetch(
+                    &session,
+                    &all,
+                    &portal.result_column_format,
+                    self.fetch_limit(),
+                )
+                .await
             }
         }
     }

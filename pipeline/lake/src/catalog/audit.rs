@@ -26,7 +26,7 @@ pub struct AuditEntry {
     pub institution: String,
     /// The purpose the principal declared, if any.
     pub purpose: Option<String>,
-    /// `query`, `export`, `sign_in`, `token_issued`, `token_revoked`,
+    /// `query`, `cursor_closed` (a server-side cursor's rows handed out), `export`, `sign_in`, `token_issued`, `token_revoked`,
     /// `principal_added`, `principal_disabled`, `institution_added`,
     /// `source_triggered`, `source_paused`, `source_resumed`, ...
     pub action: String,

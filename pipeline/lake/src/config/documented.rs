@@ -166,6 +166,13 @@ max_sql_bytes = {max_sql}
 max_depth = {max_depth}
 max_expression_nodes = {max_nodes}
 max_relations = {max_relations}
+# Server-side cursors (PostgreSQL port, DECLARE ... CURSOR) stream their rows
+# as the client fetches them (max_rows rows at most per FETCH), under these
+# instead of max_rows and timeout_seconds for the whole cursor; a cursor not
+# fetched for cursor_idle_seconds is stopped.
+cursor_max_rows = {cursor_max_rows}
+cursor_timeout_seconds = {cursor_timeout}
+cursor_idle_seconds = {cursor_idle}
 # Admission: queries running at once, in all and per principal; others wait
 # in a queue of max_queued for up to queue_timeout_seconds, then are refused.
 max_concurrent = {max_concurrent}
@@ -186,6 +193,9 @@ pg_listen = {pg_listen:?}
         max_depth = config.query.max_depth,
         max_nodes = config.query.max_expression_nodes,
         max_relations = config.query.max_relations,
+        cursor_max_rows = config.query.cursor_max_rows,
+        cursor_timeout = config.query.cursor_timeout_seconds,
+        cursor_idle = config.query.cursor_idle_seconds,
         max_concurrent = config.query.max_concurrent,
         max_per_principal = config.query.max_per_principal,
         max_queued = config.query.max_queued,

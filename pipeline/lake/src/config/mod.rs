@@ -306,10 +306,20 @@ pub struct QueryConfig {
     /// and pages are pruned by the predicate either way.
     pub filter_pushdown: bool,
     /// Governed queries (CLI with a token, HTTP, PostgreSQL port): most
-    /// rows one query may return.
+    /// rows one query may return, and one `FETCH` of a cursor.
     pub max_rows: usize,
     /// ... longest a query may run.
     pub timeout_seconds: u64,
+    /// Server-side cursors (the PostgreSQL port's `DECLARE ... CURSOR`)
+    /// stream their rows as the client fetches them: most rows one cursor
+    /// may hand out in all (`max_rows` holds for each `FETCH`).
+    pub cursor_max_rows: u64,
+    /// ... longest a cursor stays open, from `DECLARE` to its last row
+    /// (instead of `timeout_seconds`).
+    pub cursor_timeout_seconds: u64,
+    /// ... longest a cursor waits for the next `FETCH`; then its query is
+    /// stopped and its place freed.
+    pub cursor_idle_seconds: u64,
     /// ... longest SQL text accepted.
     pub max_sql_bytes: usize,
     /// ... deepest nesting of expressions, subqueries or set operations.
@@ -340,6 +350,9 @@ impl Default for QueryConfig {
             filter_pushdown: false,
             max_rows: 100_000,
             timeout_seconds: 300,
+            cursor_max_rows: 10_000_000,
+            cursor_timeout_seconds: 3_600,
+            cursor_idle_seconds: 300,
             max_sql_bytes: 64 * 1024,
             max_depth: 128,
             max_expression_nodes: 20_000,
@@ -448,6 +461,15 @@ impl LakeConfig {
             ("query.max_concurrent", self.query.max_concurrent),
             ("query.max_per_principal", self.query.max_per_principal),
             ("query.timeout_seconds", self.query.timeout_seconds as usize),
+            ("query.cursor_max_rows", self.query.cursor_max_rows as usize),
+            (
+                "query.cursor_timeout_seconds",
+                self.query.cursor_timeout_seconds as usize,
+            ),
+            (
+                "query.cursor_idle_seconds",
+                self.query.cursor_idle_seconds as usize,
+            ),
         ] {
             if value == 0 {
                 problems.push(format!("{name} must be at least 1"));
