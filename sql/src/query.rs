@@ -65,6 +65,7 @@ impl QueryLimits {
                 max_rows: config.cursor_max_rows,
                 timeout: Duration::from_secs(config.cursor_timeout_seconds),
                 idle: Duration::from_secs(config.cursor_idle_seconds),
+                max_per_principal: config.cursor_max_per_principal,
             },
         }
     }
@@ -158,6 +159,8 @@ pub struct QueryService {
     lake: Arc<Lake>,
     engine: QueryEngine,
     limits: QueryLimits,
+    /// Server-side cursors open now, per principal.
+    pub(crate) cursors: Arc<crate::streamed::OpenCursors>,
 }
 
 impl std::fmt::Debug for QueryService {
@@ -179,6 +182,7 @@ impl QueryService {
     pub fn with_limits(lake: Arc<Lake>, limits: QueryLimits) -> Self {
         QueryService {
             engine: QueryEngine::new(limits.engine.clone()),
+            cursors: Arc::default(),
             lake,
             limits,
         }

@@ -35,6 +35,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 use lagoa_governance::Principal;
 use lagoa_lake::AsOf;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -53,6 +54,48 @@ pub struct CursorLimits {
     pub timeout: Duration,
     /// Longest the query waits for the client to fetch.
     pub idle: Duration,
+    /// Most cursors one principal may hold open at once, on all its
+    /// connections: each holds a place among the running queries, and a
+    /// principal's last places stay for plain queries.
+    pub max_per_principal: usize,
+}
+
+/// Server-side cursors open now, per principal.
+#[derive(Debug, Default)]
+pub(crate) struct OpenCursors(Mutex<HashMap<String, usize>>);
+
+/// One open cursor's place among its principal's; given back when dropped.
+struct CursorPlace {
+    open: Arc<OpenCursors>,
+    principal: String,
+}
+
+impl OpenCursors {
+    /// A place for one more cursor of `principal`, if it has fewer than `max`.
+    fn take(self: &Arc<Self>, principal: &str, max: usize) -> Option<CursorPlace> {
+        let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(principal.to_owned()).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(CursorPlace {
+            open: Arc::clone(self),
+            principal: principal.to_owned(),
+        })
+    }
+}
+
+impl Drop for CursorPlace {
+    fn drop(&mut self) {
+        let mut open = self.open.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.principal) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.principal);
+            }
+        }
+    }
 }
 
 /// An open cursor's rows, as the client fetches them.
@@ -295,12 +338,23 @@ impl QueryService {
         // The cursor released (CLOSE, the connection closed): the query
         // stops, whatever it is doing.
         let closed = released.clone().cancelled_owned();
-        let result = self
-            .engine()
-            .run_within(&owned.principal.name, limits.timeout, closed, |threads| {
-                self.cursor_rows(threads, &request, &record, &ready, (rows, &handed_out))
-            })
-            .await;
+        let place = self
+            .cursors
+            .take(&owned.principal.name, limits.max_per_principal);
+        let result = match &place {
+            Some(_) => {
+                self.engine()
+                    .run_within(&owned.principal.name, limits.timeout, closed, |threads| {
+                        self.cursor_rows(threads, &request, &record, &ready, (rows, &handed_out))
+                    })
+                    .await
+            }
+            None => Err(QueryError::Busy(format!(
+                "at most {} cursors may be open at once for one principal \
+                 (query.cursor_max_per_principal): close one first",
+                limits.max_per_principal
+            ))),
+        };
         let not_opened = ready.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some(ready) = not_opened {
             let written = record.finish(&result, |_| (0, 0)).await;

@@ -51,6 +51,12 @@ with connect() as conn:
     conn.execute("BEGIN")
     conn.execute("DECLARE parado CURSOR FOR " + query)
     conn.execute("FETCH 5 FROM parado")
+    # One open cursor per principal here (cursor_max_per_principal = 1).
+    try:
+        conn.execute("DECLARE outro CURSOR FOR SELECT municipio FROM populacao")
+        out["second"] = "declared"
+    except psycopg.Error as e:
+        out["second"] = [e.sqlstate, str(e)]
     time.sleep(4)
     # Stopped, its place freed while it is still declared (max_per_principal is 1).
     out["after_idle"] = conn.execute("SELECT count(*) FROM populacao").fetchone()[0]
@@ -87,6 +93,7 @@ fn a_cursor_streams_past_max_rows_and_is_audited_when_it_opens_and_closes() {
             ("LAGOA__QUERY__CURSOR_IDLE_SECONDS", "2"),
             ("LAGOA__QUERY__MAX_PER_PRINCIPAL", "1"),
             ("LAGOA__QUERY__QUEUE_TIMEOUT_SECONDS", "3"),
+            ("LAGOA__QUERY__CURSOR_MAX_PER_PRINCIPAL", "1"),
         ],
     );
     let got = json_printed_by(Command::new(python).args([
@@ -110,6 +117,14 @@ fn a_cursor_streams_past_max_rows_and_is_audited_when_it_opens_and_closes() {
         "the closed cursor freed its place: {got}"
     );
     assert_eq!(got["fetch_all"], "54000", "{got}");
+    let second = &got["second"];
+    assert_eq!(second[0], "53000", "{got}");
+    assert!(
+        second[1]
+            .as_str()
+            .is_some_and(|m| m.contains("query.cursor_max_per_principal")),
+        "a second cursor of the principal is refused, and says why: {got}"
+    );
     let idle = &got["idle"];
     assert_eq!(idle[0], "57014", "{got}");
     assert!(

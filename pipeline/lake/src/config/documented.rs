@@ -173,6 +173,9 @@ max_relations = {max_relations}
 cursor_max_rows = {cursor_max_rows}
 cursor_timeout_seconds = {cursor_timeout}
 cursor_idle_seconds = {cursor_idle}
+# Cursors one principal may hold open at once (each holds one of its
+# max_per_principal places while open).
+cursor_max_per_principal = {cursor_per_principal}
 # Admission: queries running at once, in all and per principal; others wait
 # in a queue of max_queued for up to queue_timeout_seconds, then are refused.
 max_concurrent = {max_concurrent}
@@ -196,6 +199,7 @@ pg_listen = {pg_listen:?}
         cursor_max_rows = config.query.cursor_max_rows,
         cursor_timeout = config.query.cursor_timeout_seconds,
         cursor_idle = config.query.cursor_idle_seconds,
+        cursor_per_principal = config.query.cursor_max_per_principal,
         max_concurrent = config.query.max_concurrent,
         max_per_principal = config.query.max_per_principal,
         max_queued = config.query.max_queued,

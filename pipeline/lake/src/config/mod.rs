@@ -320,6 +320,9 @@ pub struct QueryConfig {
     /// ... longest a cursor waits for the next `FETCH`; then its query is
     /// stopped and its place freed.
     pub cursor_idle_seconds: u64,
+    /// ... most cursors one principal may hold open at once, on all its
+    /// connections (each holds one of its `max_per_principal` places).
+    pub cursor_max_per_principal: usize,
     /// ... longest SQL text accepted.
     pub max_sql_bytes: usize,
     /// ... deepest nesting of expressions, subqueries or set operations.
@@ -353,6 +356,7 @@ impl Default for QueryConfig {
             cursor_max_rows: 10_000_000,
             cursor_timeout_seconds: 3_600,
             cursor_idle_seconds: 300,
+            cursor_max_per_principal: 2,
             max_sql_bytes: 64 * 1024,
             max_depth: 128,
             max_expression_nodes: 20_000,
@@ -469,6 +473,10 @@ impl LakeConfig {
             (
                 "query.cursor_idle_seconds",
                 self.query.cursor_idle_seconds as usize,
+            ),
+            (
+                "query.cursor_max_per_principal",
+                self.query.cursor_max_per_principal,
             ),
         ] {
             if value == 0 {
