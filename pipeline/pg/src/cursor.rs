@@ -265,12 +265,16 @@ impl Cursor {
         &mut self,
         wanted: usize,
     ) -> Option<Result<RecordBatch, QueryError>> {
-        if let Some(e) = self.rows.fetching() {
-            self.failed = true;
-            return Some(Err(e));
-        }
         let batch = match self.pending.pop_front() {
-            Some(batch) => batch,
+            // Rows read ahead, unless the query has failed since.
+            Some(batch) => match self.rows.fetching() {
+                None => batch,
+                Some(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            },
+            // `next` says a failure itself.
             None => match self.rows.next().await? {
                 Ok(batch) => batch,
                 Err(e) => {
@@ -293,10 +297,6 @@ impl Cursor {
     async fn available(&mut self, at_least: usize) -> Result<usize, QueryError> {
         let mut ready: usize = self.pending.iter().map(RecordBatch::num_rows).sum();
         while ready < at_least {
-            if let Some(e) = self.rows.fetching() {
-                self.failed = true;
-                return Err(e);
-            }
             match self.rows.next().await {
                 Some(Ok(batch)) => {
                     ready += batch.num_rows();

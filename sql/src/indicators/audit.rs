@@ -73,14 +73,6 @@ impl Public {
         }
     }
 
-    pub fn counts(&self) -> usize {
-        self.truth.len()
-    }
-
-    pub fn truth(&self, count: usize) -> i64 {
-        self.truth[count]
-    }
-
     /// Publishes `Σ coefficient × count` (its value from the truth).
     pub fn publish(&mut self, terms: Vec<(usize, i64)>) {
         let value = terms.iter().map(|&(i, c)| c * self.truth[i]).sum();
@@ -123,8 +115,8 @@ impl Public {
         let mut out = BTreeMap::new();
         for group in self.groups(&exact) {
             let problem = Problem::of(self, &exact, &group);
-            for &count in &group {
-                out.insert(count, problem.interval(count));
+            for (v, &count) in group.iter().enumerate() {
+                out.insert(count, problem.interval(v));
             }
         }
         out
@@ -219,10 +211,10 @@ impl<'a> Problem<'a> {
         }
     }
 
-    /// `count`'s interval: each end the solver's, when its witness holds,
-    /// else the truth.
-    fn interval(&self, count: usize) -> Interval {
-        let truth = self.public.truth[count];
+    /// The interval of the group's variable `v`: each end the solver's,
+    /// when its witness holds, else the truth.
+    fn interval(&self, v: usize) -> Interval {
+        let truth = self.public.truth[self.counts[v]];
         if !self.reliable {
             return Interval {
                 low: truth,
@@ -230,41 +222,32 @@ impl<'a> Problem<'a> {
             };
         }
         let low = self
-            .extreme(count, microlp::OptimizationDirection::Minimize)
+            .extreme(v, microlp::OptimizationDirection::Minimize)
             .map_or(truth, |w| w.min(truth));
-        let high = if self.unbounded(count) {
+        let high = if self.unbounded(v) {
             None
         } else {
             Some(
-                self.extreme(count, microlp::OptimizationDirection::Maximize)
+                self.extreme(v, microlp::OptimizationDirection::Maximize)
                     .map_or(truth, |w| w.max(truth)),
             )
         };
         Interval { low, high }
     }
 
-    /// Whether nothing bounds `count` from above: no fact holds it, nor a
-    /// known bound (the solver's own answer is not trusted for this).
-    fn unbounded(&self, count: usize) -> bool {
-        let v = self.place(count);
-        self.public.known[count].1.is_none()
+    /// Whether nothing bounds variable `v` from above: no fact holds it,
+    /// nor a known bound (the solver's own answer is not trusted for this).
+    fn unbounded(&self, v: usize) -> bool {
+        self.public.known[self.counts[v]].1.is_none()
             && !self
                 .facts
                 .iter()
                 .any(|(terms, _)| terms.iter().any(|&(t, _)| t == v))
     }
 
-    fn place(&self, count: usize) -> usize {
-        self.counts
-            .iter()
-            .position(|&c| c == count)
-            .unwrap_or(usize::MAX)
-    }
-
-    /// The value the solver reaches for `count` in `direction`, if its
-    /// whole-number witness satisfies every fact and bound exactly.
-    fn extreme(&self, count: usize, direction: microlp::OptimizationDirection) -> Option<i64> {
-        let target = self.place(count);
+    /// The value the solver reaches for variable `target` in `direction`,
+    /// if its whole-number witness satisfies every fact and bound exactly.
+    fn extreme(&self, target: usize, direction: microlp::OptimizationDirection) -> Option<i64> {
         let solved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut problem = microlp::Problem::new(direction);
             let vars: Vec<microlp::Variable> = self
