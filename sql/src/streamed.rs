@@ -107,8 +107,15 @@ pub struct Streamed {
     handed_out: Arc<HandedOut>,
     /// Dropped when nothing more is handed out (the last row or an error
     /// went out, or the cursor was closed): the query stops if it still
-    /// runs, and its closing entry is written.
-    released: Option<DropGuard>,
+    /// runs, its closing entry is written, and its principal's place is
+    /// free at once for the next `DECLARE`.
+    released: Option<Released>,
+}
+
+/// What the client's handle lets go of when it hands out nothing more.
+struct Released {
+    _query: DropGuard,
+    _place: CursorPlace,
 }
 
 /// What a cursor handed out, for its closing audit entry, and when the
@@ -274,7 +281,7 @@ impl OwnedRequest {
 }
 
 /// Where the cursor's task says it is open (or why it is not).
-type Ready = Mutex<Option<oneshot::Sender<Result<SchemaRef, QueryError>>>>;
+type Ready = Mutex<Option<oneshot::Sender<Result<(SchemaRef, CursorPlace), QueryError>>>>;
 
 /// The cursor's task's ends of what it shares with the door's [`Streamed`].
 struct Ends {
@@ -308,12 +315,15 @@ impl QueryService {
         };
         tokio::spawn(async move { service.cursor(owned, ends).await });
         match ready_rx.await {
-            Ok(Ok(schema)) => Ok(Streamed {
+            Ok(Ok((schema, place))) => Ok(Streamed {
                 schema,
                 rows,
                 ended: Some(ended),
                 handed_out,
-                released: Some(guard),
+                released: Some(Released {
+                    _query: guard,
+                    _place: place,
+                }),
             }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(QueryError::Internal(
@@ -338,14 +348,17 @@ impl QueryService {
         // The cursor released (CLOSE, the connection closed): the query
         // stops, whatever it is doing.
         let closed = released.clone().cancelled_owned();
+        // The place goes to the client's handle once the cursor opens;
+        // a cursor that does not open gives it back here.
         let place = self
             .cursors
             .take(&owned.principal.name, limits.max_per_principal);
-        let result = match &place {
-            Some(_) => {
+        let result = match place {
+            Some(place) => {
                 self.engine()
                     .run_within(&owned.principal.name, limits.timeout, closed, |threads| {
-                        self.cursor_rows(threads, &request, &record, &ready, (rows, &handed_out))
+                        let sent = (rows, &handed_out);
+                        self.cursor_rows(threads, &request, &record, (&ready, place), sent)
                     })
                     .await
             }
@@ -415,7 +428,7 @@ impl QueryService {
         threads: QueryThreads,
         request: &QueryRequest<'_>,
         record: &Record,
-        ready: &Ready,
+        (ready, place): (&Ready, CursorPlace),
         (rows, handed_out): (mpsc::Sender<RecordBatch>, &Arc<HandedOut>),
     ) -> Result<(), QueryError> {
         let opened = self.open(&threads, request, record).await?;
@@ -439,7 +452,7 @@ impl QueryService {
         let Some(ready) = ready.lock().unwrap_or_else(PoisonError::into_inner).take() else {
             return Ok(());
         };
-        if ready.send(Ok(started.schema)).is_err() {
+        if ready.send(Ok((started.schema, place))).is_err() {
             // The DECLARE's client went away.
             return Ok(());
         }
