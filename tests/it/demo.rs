@@ -104,6 +104,11 @@ async fn the_demo_tells_the_whole_story_and_an_independent_recomputation_agrees(
     for name in INDICATORS {
         assert!(report.contains(name), "{name} was not checked: {report}");
     }
+    println!("{report}");
+    assert!(
+        report.contains("narrowest range an attacker reaches"),
+        "the attacker ran: {report}"
+    );
 
     // Running it again takes nothing twice and publishes nothing new.
     let again = lagoa_ok(&lake, &STATE);
@@ -161,6 +166,9 @@ async fn the_demo_tells_the_whole_story_and_an_independent_recomputation_agrees(
         "sim_obitos",
         "valores.csv",
         "Total do estado",
+        // What was withheld, and how narrow an attacker can get.
+        "id=\"protection\"",
+        "em complemento",
     ] {
         assert!(html.contains(part), "{part} not on the page");
     }
@@ -189,8 +197,8 @@ async fn the_demo_tells_the_whole_story_and_an_independent_recomputation_agrees(
     );
     if csv_rows(&suppressed)[0][0] != "0" {
         assert!(
-            html.contains("data-suppressed="),
-            "suppressed cells are marked"
+            html.contains("data-suppressed=\"suprimido\""),
+            "suppressed cells are marked, one label for every reason"
         );
     }
     let download = get("/indicators/homicidios/valores.json", "otavio")

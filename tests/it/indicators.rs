@@ -253,7 +253,7 @@ fn indicators_publish_what_the_golden_files_say_small_cells_withheld() {
         &lake,
         &[
             "query",
-            "SELECT indicator, status, output_level, suppressed_primary, suppressed_secondary, inputs, derivation \
+            "SELECT indicator, status, output_level, suppressed_primary, suppressed_secondary, protection, smallest_width, inputs, derivation \
              FROM system.indicator_runs WHERE indicator = 'mortalidade_infantil' ORDER BY started_at",
             "--format",
             "json",
@@ -273,6 +273,17 @@ fn indicators_publish_what_the_golden_files_say_small_cells_withheld() {
             runs[0]["suppressed_secondary"].as_i64()
         ),
         (Some(3), Some(2))
+    );
+    // 2024's numerators: a small one withheld with the 7 − it beside it,
+    // so an attacker knows each is one of 0 … 7 (the state total is 16,
+    // 9 published).
+    assert_eq!(
+        (
+            runs[0]["protection"].as_i64(),
+            runs[0]["smallest_width"].as_i64()
+        ),
+        (Some(5), Some(7)),
+        "{runs:?}"
     );
     let inputs = runs[0]["inputs"].as_str().unwrap();
     assert!(

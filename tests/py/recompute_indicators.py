@@ -7,9 +7,12 @@ Lagoa, and checks the indicator tables Lagoa published against them.
 --deliveries is the generator's output (`<dataset>/<file>`); --published holds
 `ind_<name>.csv` as `lagoa query ... --format csv` exports them. Every row a
 dataset contract would reject (bad CPF/CNS, pattern, values, ranges) is
-dropped here too, because Lagoa quarantines it. The small-cell suppression is
-re-derived from its rule in words (docs of sql/src/indicators/suppress.rs), so
-a published cell must carry exactly the expected label, NULLs and counts.
+dropped here too, because Lagoa quarantines it. Every published count must
+equal the recomputed one and no count below min_cell may be published; then
+an attacker (scipy's MILP solver, from the published rows only: the counts,
+the state totals, counts being whole and never negative) bounds every
+withheld count, and each small one must stay protected: its range reaches
+min_cell and is at least `protection` values wide.
 Prints one line per indicator and exits 1 when any indicator differs.
 """
 import argparse
@@ -22,8 +25,10 @@ import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 from dbfread import DBF
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -287,29 +292,43 @@ INDICATORS = {f.__name__: f for f in (abandono_escolar, cobertura_vacinal, disto
 
 # ------------------------------------------------------------ suppression
 
-def withheld(cells, k):
-    """{(mun, ano): (num mark, den mark)}, marks None, 'primaria' or 'complementar'."""
-    marks, years = {}, defaultdict(list)
-    for (m, y), (num, den) in cells.items():
-        years[y].append(m)
-        marks[(m, y)] = ["primaria" if 0 < num < k else None, "primaria" if 0 < den < k else None]
-    for y, munis in years.items():
-        for i in (0, 1):  # numerators, then denominators
-            # A lone withheld count of a year could be recovered from the state's
-            # total: the smallest other count above zero (zeros last) hides too.
-            if sum(marks[(m, y)][i] is not None for m in munis) == 1 and len(munis) > 1:
-                rest = [m for m in munis if marks[(m, y)][i] is None]
-                partner = min(rest, key=lambda m: (cells[(m, y)][i] == 0, cells[(m, y)][i], m))
-                marks[(partner, y)][i] = "complementar"
-    return marks
+def sensitive(count, k):
+    return 0 < count < k
 
-def label(marks):
-    return "primaria" if "primaria" in marks else "complementar" if any(marks) else ""
+def attack(known, total):
+    """The attacker: given a year's published counts of one kind (None where
+    withheld) and its published total (None if withheld), the range of whole
+    values each withheld count can take, by scipy's MILP solver (HiGHS).
+    {index: (low, high or None)}."""
+    hidden = [i for i, c in enumerate(known) if c is None]
+    if not hidden:
+        return {}
+    if total is None:  # nothing ties them: each is any whole number >= 0
+        return {i: (0, None) for i in hidden}
+    rest = total - sum(c for c in known if c is not None)
+    n = len(hidden)
+    tie = LinearConstraint(np.ones((1, n)), rest, rest)
+    out = {}
+    for j, i in enumerate(hidden):
+        ends = []
+        for sign in (1, -1):
+            c = np.zeros(n)
+            c[j] = sign
+            r = milp(c, constraints=[tie], integrality=np.ones(n), bounds=Bounds(0, np.inf))
+            if not r.success:
+                raise SystemExit(f"the attacker's problem has no solution: {r.message}")
+            ends.append(round(r.x[j]))
+        out[i] = (ends[0], ends[1])
+    return out
+
+def protected(interval, k, width):
+    low, high = interval
+    return high is None or (high >= k and high - low >= width)
 
 # ------------------------------------------------------------ comparison
 
 def header(sql_path):
-    """min_cell, per and the default params from a definition's `-- key: value` lines."""
+    """min_cell, protection, per and the default params from a definition's `-- key: value` lines."""
     meta, params = {}, {}
     for line in sql_path.read_text(encoding="utf-8").splitlines():
         m = re.match(r"--\s*(\w+):\s*(.*)", line)
@@ -318,7 +337,8 @@ def header(sql_path):
             params[name] = default
         elif m:
             meta[m[1]] = m[2].strip()
-    return int(meta["min_cell"]), float(meta["per"]), params
+    k = int(meta["min_cell"])
+    return k, int(meta.get("protection", k)), float(meta["per"]), params
 
 def published_rows(path):
     as_int = lambda s: None if s == "" else int(s)
@@ -327,25 +347,27 @@ def published_rows(path):
             yield (r["municipio"], int(r["ano"]), as_int(r["numerador"]), as_int(r["denominador"]),
                    None if r["valor"] == "" else float(r["valor"]), r["supressao"], r["total_estado"] == "true")
 
-def compare_cell(where, mine, marks, per, got):
-    """Differences between one published row and what it should be."""
+def compare_cell(where, mine, per, got, k):
+    """Differences between one published row and what it should be: counts as
+    recomputed or withheld (always when small), the label, the value."""
     num, den, valor, sup = got
     out = []
-    if sup != label(marks):
-        out.append(f"{where}: supressao {sup!r}, expected {label(marks)!r} (counts {mine[0]}/{mine[1]})")
-    for what, pub, exp, mark in (("numerador", num, mine[0], marks[0]), ("denominador", den, mine[1], marks[1])):
+    for what, pub, exp in (("numerador", num, mine[0]), ("denominador", den, mine[1])):
         if pub is not None and pub != exp:
             out.append(f"{where}: {what} {pub}, recomputed {exp}")
-        elif (pub is None) != (mark is not None):
-            out.append(f"{where}: {what} {'withheld' if pub is None else 'published'}, expected otherwise")
-    exp_v = mine[0] * per / mine[1] if not any(marks) and mine[1] != 0 else None
+        if pub is not None and sensitive(exp, k):
+            out.append(f"{where}: {what} {exp} published, below min_cell {k}")
+    withheld = num is None or den is None
+    if sup != ("suprimido" if withheld else ""):
+        out.append(f"{where}: supressao {sup!r} with {'a withheld' if withheld else 'no withheld'} count")
+    exp_v = mine[0] * per / mine[1] if not withheld and mine[1] != 0 else None
     if (valor is None) != (exp_v is None) or (exp_v is not None and abs(valor - exp_v) > 1e-9 * max(abs(exp_v), 1e-300)):
         out.append(f"{where}: valor {valor}, recomputed {exp_v}")
     return out
 
-def check(cells, rows, k, per):
-    problems, seen, totals = [], set(), defaultdict(list)
-    marks = withheld(cells, k)
+def check(cells, rows, k, width, per):
+    """(cells, withheld cells, of them complementary, narrowest width, problems)."""
+    problems, seen, totals, by_year = [], set(), defaultdict(list), defaultdict(list)
     for m, y, num, den, valor, sup, total in rows:
         if total:
             totals[y].append((m, num, den, valor, sup))
@@ -355,25 +377,39 @@ def check(cells, rows, k, per):
         seen.add((m, y))
         if (m, y) not in cells:
             problems.append(f"{m}/{y}: published, not recomputed")
-        else:
-            problems += compare_cell(f"{m}/{y}", cells[(m, y)], marks[(m, y)], per, (num, den, valor, sup))
+            continue
+        problems += compare_cell(f"{m}/{y}", cells[(m, y)], per, (num, den, valor, sup), k)
+        by_year[y].append((m, (num, den)))
     problems += [f"{m}/{y}: recomputed, not published" for m, y in sorted(set(cells) - seen)]
-    # The state's total per year: sums, withheld when small or when the year's
-    # single municipality is itself withheld.
+    withheld = complementary = 0
+    widths = []
     for y in sorted({y for _, y in cells} | set(totals)):
-        munis = [m for m, yy in cells if yy == y]
+        munis = sorted(m for m, yy in cells if yy == y)
         if len(totals[y]) != 1:
             problems.append(f"total/{y}: {len(totals[y])} total rows published")
             continue
-        m, num, den, valor, sup = totals[y][0]
+        m, tnum, tden, tvalor, tsup = totals[y][0]
         if munis and m != munis[0][:2]:
             problems.append(f"total/{y}: coded {m}, expected {munis[0][:2]}")
         sums = tuple(sum(cells[(mm, y)][i] for mm in munis) for i in (0, 1))
-        lone = len(munis) == 1 and any(marks[(munis[0], y)])
-        tmarks = ["primaria" if lone or 0 < s < k else None for s in sums]
-        problems += compare_cell(f"total/{y}", sums, tmarks, per, (num, den, valor, sup))
-    hidden = [label(v) for v in marks.values() if any(v)]
-    return len(cells), hidden, problems
+        problems += compare_cell(f"total/{y}", sums, per, (tnum, tden, tvalor, tsup), k)
+        pub = dict(by_year[y])
+        for i, tot in ((0, tnum), (1, tden)):
+            known = [pub.get(mm, (None, None))[i] for mm in munis]
+            for j, interval in attack(known, tot).items():
+                truth = cells[(munis[j], y)][i]
+                if sensitive(truth, k):
+                    widths.append(None if interval[1] is None else interval[1] - interval[0])
+                    if not protected(interval, k, width):
+                        problems.append(f"{munis[j]}/{y}: the attacker pins a small count to {interval[0]}..{interval[1]}")
+        for mm in munis:
+            num, den = pub.get(mm, (0, 0))
+            mine = cells[(mm, y)]
+            if num is None or den is None:
+                withheld += 1
+                complementary += not any(sensitive(c, k) for c in mine)
+    bounded = [w for w in widths if w is not None]
+    return len(cells), withheld, complementary, min(bounded) if bounded else None, problems
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -386,16 +422,16 @@ def main():
     tables = load(a.deliveries, a.contracts)
     failed = False
     for sql in sorted(a.definitions.glob("*.sql")):
-        name, (k, per, params) = sql.stem, header(sql)
+        name, (k, width, per, params) = sql.stem, header(sql)
         csv_path = a.published / f"ind_{name}.csv"
         if name not in INDICATORS or not csv_path.exists():
             print(f"{name}: FAILED, {'no recomputation for it' if name not in INDICATORS else f'{csv_path} missing'}")
             failed = True
             continue
         cells = INDICATORS[name](tables, params)
-        n, hidden, problems = check(cells, list(published_rows(csv_path)), k, per)
-        summary = (f"{name}: {n} cells checked (k={k}, {len(hidden)} suppressed, "
-                   f"{hidden.count('complementar')} complementary) + {len({y for _, y in cells})} state totals")
+        n, hidden, extra, narrowest, problems = check(cells, list(published_rows(csv_path)), k, width, per)
+        summary = (f"{name}: {n} cells checked (k={k}, {hidden} suppressed, {extra} complementary, "
+                   f"narrowest range an attacker reaches {narrowest}) + {len({y for _, y in cells})} state totals")
         if problems:
             failed = True
             print(f"{summary}: {len(problems)} differences")

@@ -367,6 +367,11 @@ pub fn indicator_runs(runs: &[crate::catalog::IndicatorRun]) -> Result<Arc<MemTa
             "suppressed_secondary",
             ints(runs.iter().map(|r| Some(r.suppressed_secondary))),
         ),
+        ("protection", ints(runs.iter().map(|r| Some(r.protection)))),
+        (
+            "smallest_width",
+            ints(runs.iter().map(|r| r.smallest_width)),
+        ),
         (
             "derivation",
             strings(runs.iter().map(|r| Some(r.derivation.as_str()))),

@@ -5,7 +5,7 @@
 //! and compares.
 
 use super::definition::{Indicator, results_dataset};
-use super::suppress::{Cell, Published, Summary, publish};
+use super::suppress::{Cell, Protection, Published, Summary, WITHHELD, publish};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
@@ -102,7 +102,7 @@ async fn inputs(
 }
 
 /// The level the results may be published at, and why, in words.
-fn derivation(inputs: &[IndicatorInput], min_cell: u64) -> (SharingLevel, String) {
+fn derivation(inputs: &[IndicatorInput], rule: &Protection) -> (SharingLevel, String) {
     let strictest = inputs
         .iter()
         .filter_map(|i| i.level.parse::<SharingLevel>().ok())
@@ -116,13 +116,15 @@ fn derivation(inputs: &[IndicatorInput], min_cell: u64) -> (SharingLevel, String
         .iter()
         .map(|i| format!("{} ({})", i.dataset, i.level))
         .collect();
-    if min_cell > 0 {
+    if rule.min_cell > 0 {
         (
             SharingLevel::Amplo,
             format!(
-                "amplo: aggregated by municipality and year from {}, with counts from 1 to {} suppressed (primary) and complementary suppression against the state totals",
+                "amplo: aggregated by municipality and year from {}, with counts from 1 to {} suppressed (primary) and further counts withheld until an attacker's audit of everything published leaves each of them at least {} values wide, reaching {}",
                 from.join(", "),
-                min_cell - 1
+                rule.min_cell - 1,
+                rule.width,
+                rule.min_cell
             ),
         )
     } else {
@@ -246,7 +248,7 @@ fn to_batch(published: &[Published], run_id: &str) -> Result<RecordBatch, LakeEr
         )),
         Arc::new(Float64Array::from_iter(published.iter().map(|p| p.valor))),
         Arc::new(StringArray::from_iter(
-            published.iter().map(|p| p.suppressed.map(|s| s.label())),
+            published.iter().map(|p| p.suppressed.then_some(WITHHELD)),
         )),
         Arc::new(BooleanArray::from_iter(
             published.iter().map(|p| Some(p.total)),
@@ -260,6 +262,14 @@ fn to_batch(published: &[Published], run_id: &str) -> Result<RecordBatch, LakeEr
 
 fn sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The protection `indicator` asks of its withheld small counts.
+fn protection(indicator: &Indicator) -> Protection {
+    Protection {
+        min_cell: indicator.min_cell,
+        width: indicator.protection,
+    }
 }
 
 /// Runs `indicator` now. A run whose SQL, parameters and inputs are those
@@ -284,6 +294,7 @@ pub async fn run(
         parameters: parameters.clone(),
         sql_sha256: sha256(&sql),
         min_cell: indicator.min_cell as i64,
+        protection: indicator.protection as i64,
         ..Default::default()
     };
     let result = run_recorded(lake, indicator, &sql, &mut record).await;
@@ -318,7 +329,7 @@ async fn run_recorded(
     record: &mut IndicatorRun,
 ) -> Result<(), IndicatorError> {
     record.inputs = inputs(lake, indicator, record.input_snapshot).await?;
-    let (level, derivation) = derivation(&record.inputs, indicator.min_cell);
+    let (level, derivation) = derivation(&record.inputs, &protection(indicator));
     record.derivation = derivation;
     lake.catalog.save_indicator_run(record).await?;
     let cells = compute(lake, indicator, sql, record.input_snapshot).await?;
@@ -330,15 +341,18 @@ async fn run_recorded(
     }
     let (published, summary) = publish(
         &cells,
-        indicator.min_cell,
+        &protection(indicator),
         indicator.per,
         &total_code(&cells),
     );
     record.cells = summary.cells as i64;
     record.suppressed_primary = summary.primary as i64;
     record.suppressed_secondary = summary.complementary as i64;
+    record.smallest_width = summary.smallest_width;
 
-    // The same SQL, parameters and inputs as what is published: nothing to write.
+    // The same SQL, parameters and inputs as what is published, audited
+    // for the same protection (runs from before the audit have 0):
+    // nothing to write.
     let previous = lake
         .catalog
         .indicator_runs(Some(&indicator.name), 50)
@@ -349,6 +363,7 @@ async fn run_recorded(
         && p.sql_sha256 == record.sql_sha256
         && p.parameters == record.parameters
         && p.inputs == record.inputs
+        && p.protection == record.protection
         && p.output_snapshot.is_some()
     {
         record.status = "unchanged".into();
@@ -524,7 +539,7 @@ pub async fn verify(
     let cells = compute(lake, indicator, &sql, run.input_snapshot).await?;
     let (again, _) = publish(
         &cells,
-        indicator.min_cell,
+        &protection(indicator),
         indicator.per,
         &total_code(&cells),
     );
@@ -540,11 +555,7 @@ pub async fn verify(
                     numerador: v.numerador,
                     denominador: v.denominador,
                     valor: v.valor,
-                    suppressed: match v.supressao.as_deref() {
-                        Some("primaria") => Some(super::suppress::Suppressed::Primary),
-                        Some(_) => Some(super::suppress::Suppressed::Complementary),
-                        None => None,
-                    },
+                    suppressed: v.supressao.is_some(),
                     total: v.total_estado,
                 };
                 ((v.municipio, v.ano), cell)
@@ -599,11 +610,17 @@ pub fn describe(run: &IndicatorRun) -> String {
             run.error.as_deref().unwrap_or("")
         ),
         status => format!(
-            "{}: {status}, {} cells ({} suppressed, {} of them complementary), {} in snapshot {}",
+            "{}: {status}, {} cells ({} suppressed, {} of them complementary; {}), {} in snapshot {}",
             run.indicator,
             run.cells,
             run.suppressed_primary + run.suppressed_secondary,
             run.suppressed_secondary,
+            match run.smallest_width {
+                Some(w) => format!("narrowest a withheld small count can be pinned: {w} values"),
+                None if run.suppressed_primary > 0 =>
+                    "no withheld count bounded by what is published".into(),
+                None => "nothing small withheld".into(),
+            },
             run.output_level.as_deref().unwrap_or("-"),
             run.output_snapshot.map_or("-".into(), |s| s.to_string()),
         ),
@@ -616,5 +633,6 @@ pub fn summary_of(run: &IndicatorRun) -> Summary {
         cells: run.cells as usize,
         primary: run.suppressed_primary as usize,
         complementary: run.suppressed_secondary as usize,
+        smallest_width: run.smallest_width,
     }
 }

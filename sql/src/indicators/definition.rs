@@ -10,6 +10,9 @@
 //! -- sources: sinasc_nascidos, ibge_populacao
 //! -- trigger: after-sources            (or: cron 0 7 * * *)
 //! -- min_cell: 5                       (0: no suppression)
+//! -- protection: 5                     (optional, min_cell by default: how
+//!                                       many values wide a withheld small
+//!                                       count must stay to an attacker)
 //! -- per: 100                          (valor = numerador ÷ denominador × per)
 //! -- param: denominador = todos (todos | informados): what it means
 //! SELECT municipio, ano, numerador, denominador FROM ...
@@ -67,6 +70,9 @@ pub struct Indicator {
     /// Counts below this (and above zero) are suppressed; 0 turns
     /// suppression off.
     pub min_cell: u64,
+    /// How many values wide the range an attacker can give a withheld
+    /// small count must stay (`min_cell` unless the header says).
+    pub protection: u64,
     pub per: f64,
     pub params: Vec<Param>,
     /// The whole file, header included.
@@ -144,9 +150,11 @@ impl Indicator {
         let trigger_text = take("trigger");
         let min_cell_text = take("min_cell");
         let per_text = take("per");
+        // Optional: min_cell unless given.
+        let protection_text = fields.remove("protection").unwrap_or_default();
         for unknown in fields.keys() {
             problems.push(format!(
-                "unknown header key {unknown:?} (name, title, description, unit, formula, sources, trigger, min_cell, per, param)"
+                "unknown header key {unknown:?} (name, title, description, unit, formula, sources, trigger, min_cell, protection, per, param)"
             ));
         }
         if !name.is_empty()
@@ -188,6 +196,16 @@ impl Indicator {
             }
             0
         });
+        let protection = if protection_text.is_empty() {
+            min_cell
+        } else {
+            protection_text.parse::<u64>().unwrap_or_else(|_| {
+                problems.push(format!(
+                    "protection {protection_text:?}: a whole number of values"
+                ));
+                min_cell
+            })
+        };
         let per = per_text.parse::<f64>().unwrap_or_else(|_| {
             if !per_text.is_empty() {
                 problems.push(format!("per {per_text:?}: a number (100 for a percentage)"));
@@ -217,6 +235,7 @@ impl Indicator {
             sources,
             trigger,
             min_cell,
+            protection,
             per,
             params,
             sql: text.to_owned(),
@@ -338,7 +357,9 @@ mod tests {
         let i = Indicator::parse("p.sql", GOOD).unwrap();
         assert_eq!(i.name, "prenatal");
         assert_eq!(i.sources, ["sinasc_nascidos", "ibge_populacao"]);
-        assert_eq!((i.min_cell, i.per), (5, 100.0));
+        assert_eq!((i.min_cell, i.protection, i.per), (5, 5, 100.0));
+        let wider = GOOD.replace("-- per:", "-- protection: 20\n-- per:");
+        assert_eq!(Indicator::parse("p.sql", &wider).unwrap().protection, 20);
         assert_eq!(i.trigger, Trigger::AfterSources);
         assert_eq!(i.params[0].choices, ["todos", "informados"]);
         assert_eq!(i.params[0].description, "which births");
@@ -365,7 +386,7 @@ mod tests {
 
     #[test]
     fn every_problem_of_a_header_is_named() {
-        let text = "-- name: Bad Name\n-- trigger: sometimes\n-- min_cell: few\n-- colour: blue\n-- param: x = 1\nSELECT 1";
+        let text = "-- name: Bad Name\n-- trigger: sometimes\n-- min_cell: few\n-- protection: wide\n-- colour: blue\n-- param: x = 1\nSELECT 1";
         let e = Indicator::parse("bad.sql", text).unwrap_err().to_string();
         for part in [
             "bad.sql",
@@ -373,6 +394,7 @@ mod tests {
             "no sources",
             "trigger \"sometimes\"",
             "min_cell \"few\"",
+            "protection \"wide\"",
             "unknown header key \"colour\"",
             "name \"Bad Name\"",
             "param x is never used",

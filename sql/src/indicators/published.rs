@@ -27,7 +27,8 @@ pub struct Value {
     pub numerador: Option<i64>,
     pub denominador: Option<i64>,
     pub valor: Option<f64>,
-    /// `primaria` or `complementar` when withheld.
+    /// `suprimido` when something of it is withheld (runs before the
+    /// attacker's audit said `primaria` or `complementar`).
     pub supressao: Option<String>,
     pub total_estado: bool,
 }

@@ -1,23 +1,35 @@
-//! Small-cell suppression: what an indicator may publish.
+//! Small-cell suppression, audited: what an indicator may publish.
 //!
 //! A cell is one municipality in one year, with two counts. With a minimum
-//! cell size `k`:
+//! cell size `k` and a protection width `w` (`-- protection:`, `k` unless
+//! the definition says otherwise):
 //!
-//! - **primary**: a count above zero and below `k` is withheld (the
-//!   numerator, the denominator or both), and so is the value;
-//! - **complementary**: each year also publishes the state's total, so a
-//!   single withheld count in a year could be recovered by subtraction.
-//!   When a year has exactly one withheld numerator (or denominator), the
-//!   smallest other count of that year above zero is withheld too, so
-//!   that every withheld count hides behind at least one other;
-//! - a value is published only when both of its counts are;
-//! - the state's total follows the same primary rule, and hides entirely
-//!   when the year has a single municipality.
+//! - **primary**: a count above zero and below `k` is sensitive and
+//!   withheld (the numerator, the denominator or both), and so is the
+//!   value;
+//! - **the state's total** of each year is published, unless it is itself
+//!   below `k` or the year has a single municipality and it is withheld;
+//! - **the audit**: every published number (each count, each total) is a
+//!   linear fact about the counts; the attacker's audit
+//!   ([`super::audit`], an integer program per group of withheld counts)
+//!   gives the values each withheld count can still take. A sensitive
+//!   count is protected when those values reach `k` (nobody can tell it
+//!   is small) and span at least `w`;
+//! - **complementary**: while a sensitive count is not protected, the
+//!   smallest published count above zero that shares a published total
+//!   with it is withheld too, and the audit runs again; when nothing is
+//!   left to withhold beside it, the total goes (never otherwise);
+//! - every withheld cell carries one label, `suprimido`: a label per rule
+//!   would tell anyone that a primary count is below `k`;
+//! - a value is published only when both of its counts are.
 //!
-//! Zero counts are published: a zero reveals no one. `k = 0` publishes
-//! everything.
+//! `k = 0` publishes everything.
 
-use std::collections::BTreeMap;
+use super::audit::{Interval, Public};
+use std::ops::Range;
+
+/// The label of every withheld cell.
+pub const WITHHELD: &str = "suprimido";
 
 /// One computed cell.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,22 +40,6 @@ pub struct Cell {
     pub denominador: i64,
 }
 
-/// Why a published cell lacks its counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Suppressed {
-    Primary,
-    Complementary,
-}
-
-impl Suppressed {
-    pub fn label(self) -> &'static str {
-        match self {
-            Suppressed::Primary => "primaria",
-            Suppressed::Complementary => "complementar",
-        }
-    }
-}
-
 /// A cell as published.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Published {
@@ -52,48 +48,124 @@ pub struct Published {
     pub numerador: Option<i64>,
     pub denominador: Option<i64>,
     pub valor: Option<f64>,
-    pub suppressed: Option<Suppressed>,
+    /// Something of it is withheld.
+    pub suppressed: bool,
     /// The state's total of the year.
     pub total: bool,
 }
 
+/// How much a run withheld, and how well it protects.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
     pub cells: usize,
+    /// Cells with a count below the minimum.
     pub primary: usize,
+    /// Cells withheld only to protect others.
     pub complementary: usize,
+    /// The narrowest range of values the audit leaves a sensitive count
+    /// (`None`: nothing sensitive, or nothing published bounds any).
+    pub smallest_width: Option<i64>,
 }
 
-#[derive(Clone, Copy, Default)]
-struct Marks {
-    num: Option<Suppressed>,
-    den: Option<Suppressed>,
+/// The protection asked of each sensitive count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Protection {
+    /// Counts from 1 to `min_cell - 1` are sensitive (0: none is).
+    pub min_cell: u64,
+    /// How many values wide a sensitive count's range must stay.
+    pub width: u64,
 }
 
-fn small(count: i64, k: i64) -> bool {
-    count > 0 && count < k
-}
-
-/// Withholds the next smallest count of the group when exactly one is withheld.
-fn complete(
-    group: &[&Cell],
-    marks: &mut [Marks],
-    count: fn(&Cell) -> i64,
-    mark: fn(&mut Marks) -> &mut Option<Suppressed>,
-) {
-    let withheld = (0..marks.len())
-        .filter(|&i| mark(&mut marks[i]).is_some())
-        .count();
-    if withheld != 1 || group.len() < 2 {
-        return;
+impl Protection {
+    fn k(&self) -> i64 {
+        i64::try_from(self.min_cell).unwrap_or(i64::MAX)
     }
-    let partner = (0..group.len())
-        .filter(|&i| mark(&mut marks[i]).is_none())
-        // The smallest count above zero: a withheld zero beside a lone
-        // small count would give the small count away.
-        .min_by_key(|&i| (count(group[i]) == 0, count(group[i]), &group[i].municipio));
-    if let Some(i) = partner {
-        *mark(&mut marks[i]) = Some(Suppressed::Complementary);
+
+    fn sensitive(&self, count: i64) -> bool {
+        count > 0 && count < self.k()
+    }
+
+    /// The attacker can neither tell the count is small nor narrow it
+    /// below the width.
+    fn holds(&self, interval: &Interval) -> bool {
+        let width = i64::try_from(self.width).unwrap_or(i64::MAX);
+        interval
+            .high
+            .is_none_or(|high| high >= self.k() && high - interval.low >= width)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rule {
+    Primary,
+    Complementary,
+}
+
+/// One year's numerators (or denominators) and their total: the counts a
+/// published total ties together.
+struct Group<'a> {
+    counts: Vec<i64>,
+    withheld: Vec<Option<Rule>>,
+    /// The total is published.
+    total: bool,
+    municipios: &'a [&'a Cell],
+}
+
+impl Group<'_> {
+    fn new<'a>(cells: &'a [&'a Cell], count: fn(&Cell) -> i64, rule: &Protection) -> Group<'a> {
+        let counts: Vec<i64> = cells.iter().map(|c| count(c)).collect();
+        let withheld: Vec<Option<Rule>> = counts
+            .iter()
+            .map(|&c| rule.sensitive(c).then_some(Rule::Primary))
+            .collect();
+        let lone = counts.len() == 1 && withheld[0].is_some();
+        let total = !(lone || rule.sensitive(counts.iter().sum::<i64>()));
+        Group {
+            counts,
+            withheld,
+            total,
+            municipios: cells,
+        }
+    }
+
+    /// What anyone can see of the group: its published counts and total.
+    fn public(&self) -> Public {
+        let mut public = Public::new(self.counts.clone());
+        for (i, w) in self.withheld.iter().enumerate() {
+            if w.is_none() {
+                public.publish_count(i);
+            }
+        }
+        if self.total {
+            public.publish((0..self.counts.len()).map(|i| (i, 1)).collect());
+        }
+        public
+    }
+
+    /// Withholds more until every sensitive count is protected; the
+    /// narrowest width left to one.
+    fn protect(&mut self, rule: &Protection) -> Option<i64> {
+        loop {
+            let intervals = self.public().intervals();
+            let sensitive = intervals
+                .iter()
+                .filter(|(i, _)| self.withheld[**i] == Some(Rule::Primary));
+            let unprotected = sensitive.clone().any(|(_, interval)| !rule.holds(interval));
+            if !unprotected {
+                return sensitive.filter_map(|(_, interval)| interval.width()).min();
+            }
+            // The smallest count above zero: a withheld zero would add no
+            // room for the others.
+            let partner = (0..self.counts.len())
+                .filter(|&i| self.withheld[i].is_none() && self.counts[i] > 0)
+                .min_by_key(|&i| (self.counts[i], &self.municipios[i].municipio));
+            match partner {
+                Some(i) => self.withheld[i] = Some(Rule::Complementary),
+                // Everything beside it is withheld and the total still
+                // pins it down (a protection wider than the total).
+                None => self.total = false,
+            }
+        }
     }
 }
 
@@ -101,78 +173,76 @@ fn complete(
 /// code order followed by its total (coded `total_code`).
 pub fn publish(
     cells: &[Cell],
-    min_cell: u64,
+    rule: &Protection,
     per: f64,
     total_code: &str,
 ) -> (Vec<Published>, Summary) {
-    let k = i64::try_from(min_cell).unwrap_or(i64::MAX);
-    let mut years: BTreeMap<i64, Vec<&Cell>> = BTreeMap::new();
-    for c in cells {
-        years.entry(c.ano).or_default().push(c);
-    }
+    let mut sorted: Vec<&Cell> = cells.iter().collect();
+    sorted.sort_by(|a, b| (a.ano, &a.municipio).cmp(&(b.ano, &b.municipio)));
     let value = |num: i64, den: i64| (den != 0).then(|| num as f64 * per / den as f64);
-    let mut out = Vec::with_capacity(cells.len() + years.len());
-    let mut summary = Summary::default();
-    for (ano, mut group) in years {
-        group.sort_by(|a, b| a.municipio.cmp(&b.municipio));
-        let mut marks = vec![Marks::default(); group.len()];
-        for (c, m) in group.iter().zip(marks.iter_mut()) {
-            if small(c.numerador, k) {
-                m.num = Some(Suppressed::Primary);
+    let mut out = Vec::with_capacity(cells.len() + 16);
+    let mut summary = Summary {
+        cells: cells.len(),
+        ..Summary::default()
+    };
+    for range in years(&sorted) {
+        let year = &sorted[range];
+        let mut num = Group::new(year, |c| c.numerador, rule);
+        let mut den = Group::new(year, |c| c.denominador, rule);
+        let widths = [num.protect(rule), den.protect(rule)];
+        summary.smallest_width = widths
+            .into_iter()
+            .chain([summary.smallest_width])
+            .flatten()
+            .min();
+        for (i, c) in year.iter().enumerate() {
+            let marks = [num.withheld[i], den.withheld[i]];
+            if marks.contains(&Some(Rule::Primary)) {
+                summary.primary += 1;
+            } else if marks.iter().any(Option::is_some) {
+                summary.complementary += 1;
             }
-            if small(c.denominador, k) {
-                m.den = Some(Suppressed::Primary);
-            }
-        }
-        complete(&group, &mut marks, |c| c.numerador, |m| &mut m.num);
-        complete(&group, &mut marks, |c| c.denominador, |m| &mut m.den);
-        for (c, m) in group.iter().zip(&marks) {
-            let suppressed = match (m.num, m.den) {
-                (Some(Suppressed::Primary), _) | (_, Some(Suppressed::Primary)) => {
-                    Some(Suppressed::Primary)
-                }
-                (None, None) => None,
-                _ => Some(Suppressed::Complementary),
-            };
-            match suppressed {
-                Some(Suppressed::Primary) => summary.primary += 1,
-                Some(Suppressed::Complementary) => summary.complementary += 1,
-                None => {}
-            }
-            summary.cells += 1;
+            let (n, d) = (
+                marks[0].is_none().then_some(c.numerador),
+                marks[1].is_none().then_some(c.denominador),
+            );
             out.push(Published {
                 municipio: c.municipio.clone(),
-                ano,
-                numerador: m.num.is_none().then_some(c.numerador),
-                denominador: m.den.is_none().then_some(c.denominador),
-                valor: if m.num.is_none() && m.den.is_none() {
-                    value(c.numerador, c.denominador)
-                } else {
-                    None
-                },
-                suppressed,
+                ano: c.ano,
+                numerador: n,
+                denominador: d,
+                valor: n.zip(d).and_then(|(n, d)| value(n, d)),
+                suppressed: n.is_none() || d.is_none(),
                 total: false,
             });
         }
-        let num: i64 = group.iter().map(|c| c.numerador).sum();
-        let den: i64 = group.iter().map(|c| c.denominador).sum();
-        let lone = group.len() == 1 && marks[0].num.or(marks[0].den).is_some();
-        let (num_out, den_out) = (!(lone || small(num, k)), !(lone || small(den, k)));
+        let (n, d) = (
+            num.total.then(|| num.counts.iter().sum()),
+            den.total.then(|| den.counts.iter().sum()),
+        );
         out.push(Published {
             municipio: total_code.to_owned(),
-            ano,
-            numerador: num_out.then_some(num),
-            denominador: den_out.then_some(den),
-            valor: if num_out && den_out {
-                value(num, den)
-            } else {
-                None
-            },
-            suppressed: (!num_out || !den_out).then_some(Suppressed::Primary),
+            ano: year[0].ano,
+            numerador: n,
+            denominador: d,
+            valor: n.zip(d).and_then(|(n, d)| value(n, d)),
+            suppressed: n.is_none() || d.is_none(),
             total: true,
         });
     }
     (out, summary)
+}
+
+/// The ranges of `sorted` (by year) that hold one year each.
+fn years(sorted: &[&Cell]) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for (i, c) in sorted.iter().enumerate() {
+        match out.last_mut() {
+            Some(last) if sorted[last.start].ano == c.ano => last.end = i + 1,
+            _ => out.push(i..i + 1),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -192,6 +262,19 @@ mod tests {
         p.iter().find(|c| c.municipio == m && c.ano == ano).unwrap()
     }
 
+    const K5: Protection = Protection {
+        min_cell: 5,
+        width: 5,
+    };
+
+    /// The numerators of `year` as published (`None`: withheld).
+    fn numerators(p: &[Published], year: i64) -> Vec<Option<i64>> {
+        p.iter()
+            .filter(|c| c.ano == year && !c.total)
+            .map(|c| c.numerador)
+            .collect()
+    }
+
     #[test]
     fn a_lone_small_count_takes_the_next_smallest_with_it() {
         let cells = [
@@ -200,38 +283,73 @@ mod tests {
             cell("2600203", 2024, 40, 5000),
             cell("2600302", 2024, 7, 800),
         ];
-        let (p, s) = publish(&cells, 5, 1000.0, "26");
+        let (p, s) = publish(&cells, &K5, 1000.0, "26");
         assert_eq!(
             s,
             Summary {
                 cells: 4,
                 primary: 1,
-                complementary: 1
+                complementary: 1,
+                smallest_width: Some(10),
             }
         );
         let a = find(&p, "2600054", 2024);
-        assert_eq!(
-            (a.numerador, a.valor, a.suppressed),
-            (None, None, Some(Suppressed::Primary))
-        );
+        assert_eq!((a.numerador, a.valor, a.suppressed), (None, None, true));
         assert_eq!(a.denominador, Some(400), "a large denominator stays");
-        let b = find(&p, "2600302", 2024);
-        assert_eq!(
-            (b.numerador, b.suppressed),
-            (None, Some(Suppressed::Complementary))
-        );
+        assert_eq!(numerators(&p, 2024), [None, Some(9), Some(40), None]);
         let c = find(&p, "2600104", 2024);
         assert_eq!((c.numerador, c.valor), (Some(9), Some(10.0)));
         let total = find(&p, "26", 2024);
-        assert!(total.total);
+        assert!(total.total && !total.suppressed);
         assert_eq!((total.numerador, total.denominador), (Some(59), Some(7100)));
-        // What the published counts leave: the two withheld cells' sum, not either.
-        let known: i64 = p
-            .iter()
-            .filter(|x| !x.total)
-            .filter_map(|x| x.numerador)
-            .sum();
-        assert_eq!(total.numerador.unwrap() - known, 3 + 7);
+    }
+
+    #[test]
+    fn small_counts_whose_sum_stays_small_take_a_larger_one_with_them() {
+        // Withholding 1 and 2 alone leaves their sum, 3: both known below 5.
+        let cells = [
+            cell("2600054", 2024, 1, 400),
+            cell("2600104", 2024, 2, 900),
+            cell("2600203", 2024, 30, 5000),
+            cell("2600302", 2024, 50, 800),
+        ];
+        let (p, s) = publish(&cells, &K5, 1000.0, "26");
+        assert_eq!(numerators(&p, 2024), [None, None, None, Some(50)]);
+        assert_eq!((s.primary, s.complementary), (2, 1));
+        assert_eq!(s.smallest_width, Some(33), "each is anything from 0 to 33");
+    }
+
+    #[test]
+    fn a_wider_protection_withholds_until_the_withheld_sum_reaches_it() {
+        let cells = [
+            cell("2600054", 2024, 3, 400),
+            cell("2600104", 2024, 40, 900),
+            cell("2600203", 2024, 60, 5000),
+            cell("2600302", 2024, 100, 800),
+        ];
+        let wide = Protection {
+            min_cell: 5,
+            width: 50,
+        };
+        let (p, s) = publish(&cells, &wide, 1000.0, "26");
+        assert_eq!(numerators(&p, 2024), [None, None, None, Some(100)]);
+        assert_eq!(s.smallest_width, Some(103));
+        assert_eq!(find(&p, "26", 2024).numerador, Some(203));
+    }
+
+    #[test]
+    fn the_total_goes_only_when_nothing_else_can_protect() {
+        let cells = [cell("2600054", 2024, 3, 400), cell("2600104", 2024, 6, 900)];
+        let wide = Protection {
+            min_cell: 5,
+            width: 20,
+        };
+        let (p, s) = publish(&cells, &wide, 1000.0, "26");
+        assert_eq!(numerators(&p, 2024), [None, None]);
+        let total = find(&p, "26", 2024);
+        assert_eq!((total.numerador, total.denominador), (None, Some(1300)));
+        assert!(total.suppressed);
+        assert_eq!(s.smallest_width, None, "nothing published bounds them");
     }
 
     #[test]
@@ -242,7 +360,7 @@ mod tests {
             cell("2600203", 2023, 12, 4),
             cell("2600302", 2023, 8, 700),
         ];
-        let (p, s) = publish(&cells, 5, 100.0, "26");
+        let (p, s) = publish(&cells, &K5, 100.0, "26");
         assert_eq!(find(&p, "2600054", 2023).valor, Some(0.0));
         let b = find(&p, "2600104", 2023);
         assert_eq!((b.numerador, b.denominador, b.valor), (Some(0), None, None));
@@ -251,24 +369,28 @@ mod tests {
         assert_eq!(s.primary, 2);
         assert_eq!(
             s.complementary, 0,
-            "two withheld denominators cover each other"
+            "two withheld denominators summing to 7 cover each other"
         );
+        assert_eq!(s.smallest_width, Some(7));
     }
 
     #[test]
     fn without_a_minimum_everything_is_published_and_a_lone_municipality_hides_its_total() {
         let cells = [cell("2600054", 2024, 1, 2), cell("2600054", 2023, 2, 1)];
-        let (p, s) = publish(&cells, 0, 100.0, "26");
+        let none = Protection {
+            min_cell: 0,
+            width: 0,
+        };
+        let (p, s) = publish(&cells, &none, 100.0, "26");
         assert_eq!(
             s,
             Summary {
                 cells: 2,
-                primary: 0,
-                complementary: 0
+                ..Summary::default()
             }
         );
         assert_eq!(find(&p, "26", 2024).valor, Some(50.0));
-        let (p, _) = publish(&cells[..1], 5, 100.0, "26");
+        let (p, _) = publish(&cells[..1], &K5, 100.0, "26");
         let total = find(&p, "26", 2024);
         assert_eq!((total.numerador, total.valor), (None, None));
     }

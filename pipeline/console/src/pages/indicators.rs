@@ -127,6 +127,24 @@ pub(crate) struct Selection {
     municipio: Option<String>,
 }
 
+/// The places of a time series, `(code, label)`: the state first, then
+/// municipalities in code order.
+fn places(values: &[Value], state: Option<&String>, lang: Lang) -> Vec<(String, String)> {
+    let mut places: Vec<(String, String)> = Vec::new();
+    for v in values {
+        if !places.iter().any(|(m, _)| m == &v.municipio) {
+            let label = if v.total_estado {
+                lang.t("Total do estado", "State total").to_owned()
+            } else {
+                v.nome.clone().unwrap_or_else(|| v.municipio.clone())
+            };
+            places.push((v.municipio.clone(), label));
+        }
+    }
+    places.sort_by_key(|(m, _)| (Some(m) != state, m.clone()));
+    places
+}
+
 pub(crate) async fn page(
     State(console): State<Console>,
     Viewer(viewer): Viewer,
@@ -155,18 +173,7 @@ pub(crate) async fn page(
         .find(|v| v.total_estado)
         .map(|v| v.municipio.clone());
     let chosen = selection.municipio.or(state.clone()).unwrap_or_default();
-    let mut places: Vec<(String, String)> = Vec::new();
-    for v in &values {
-        if !places.iter().any(|(m, _)| m == &v.municipio) {
-            let label = if v.total_estado {
-                lang.t("Total do estado", "State total").to_owned()
-            } else {
-                v.nome.clone().unwrap_or_else(|| v.municipio.clone())
-            };
-            places.push((v.municipio.clone(), label));
-        }
-    }
-    places.sort_by_key(|(m, _)| (Some(m) != state.as_ref(), m.clone()));
+    let places = places(&values, state.as_ref(), lang);
     let points: Vec<(i64, Option<f64>)> = values
         .iter()
         .filter(|v| v.municipio == chosen)
@@ -200,6 +207,16 @@ pub(crate) async fn page(
                 dd { @if let Some(r) = &run { (r.parameters.get(&p.name).cloned().unwrap_or_default()) } " — " (p.description) }
             }
             @if let Some(r) = &run {
+                dt { (lang.t("Células suprimidas", "Withheld cells")) }
+                dd id="protection" {
+                    (r.suppressed_primary) (lang.t(" abaixo da célula mínima, ", " below the minimum cell, "))
+                    (r.suppressed_secondary) (lang.t(" em complemento", " in complement"))
+                    @if let Some(w) = r.smallest_width {
+                        (lang.t("; a menor faixa que um atacante consegue dar a uma contagem suprimida: ",
+                                "; the narrowest range an attacker can give a withheld count: "))
+                        (w) (lang.t(" valores (mínimo ", " values (at least ")) (i.protection) ")"
+                    }
+                }
                 dt { (lang.t("Publicado como", "Published as")) } dd id="derivation" { (r.derivation) }
                 dt { (lang.t("Última execução", "Last run")) }
                 dd { (lang.micros(r.started_at, zone)) " · " (r.run_id) " · " (lang.t("snapshot de entrada ", "input snapshot ")) (r.input_snapshot) }
@@ -240,7 +257,8 @@ pub(crate) async fn page(
                         td.num { (count(lang, v.numerador)) }
                         td.num { (count(lang, v.denominador)) }
                         td { @if let Some(s) = &v.supressao {
-                            span class={ "badge " (s) } { (if s == "primaria" { lang.t("suprimido", "suppressed") } else { lang.t("suprimido (complementar)", "suppressed (complementary)") }) }
+                            // Older runs labelled why (`primaria`, `complementar`): one word for all.
+                            span class={ "badge " (s) } { (lang.t("suprimido", "suppressed")) }
                         } }
                     }
                 }

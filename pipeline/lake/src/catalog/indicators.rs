@@ -45,13 +45,19 @@ pub struct IndicatorRun {
     pub cells: i64,
     pub suppressed_primary: i64,
     pub suppressed_secondary: i64,
+    /// How many values wide a withheld small count had to stay.
+    pub protection: i64,
+    /// The narrowest range the attacker's audit left a withheld small
+    /// count (`None`: nothing withheld was small, or nothing published
+    /// bounds any).
+    pub smallest_width: Option<i64>,
     /// In words: from which levels to which, and through what.
     pub derivation: String,
     /// Never holds data values.
     pub error: Option<String>,
 }
 
-const COLUMNS: &str = "run_id, indicator, dataset, trigger_kind, status, started_at, ended_at, input_snapshot, inputs, parameters, sql_sha256, min_cell, output_snapshot, output_level, cells, suppressed_primary, suppressed_secondary, derivation, error";
+const COLUMNS: &str = "run_id, indicator, dataset, trigger_kind, status, started_at, ended_at, input_snapshot, inputs, parameters, sql_sha256, min_cell, output_snapshot, output_level, cells, suppressed_primary, suppressed_secondary, derivation, error, protection, smallest_width";
 
 impl Catalog {
     /// Records an indicator run (insert or update by id).
@@ -68,7 +74,7 @@ impl Catalog {
             .await
             .map_err(LakeError::catalog(context))?;
         sqlx::query(&format!(
-            "INSERT INTO lagoa_indicator_run ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+            "INSERT INTO lagoa_indicator_run ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
         ))
         .bind(&run.run_id)
         .bind(&run.indicator)
@@ -89,6 +95,8 @@ impl Catalog {
         .bind(run.suppressed_secondary)
         .bind(&run.derivation)
         .bind(run.error.as_deref())
+        .bind(run.protection)
+        .bind(run.smallest_width)
         .execute(&mut *tx)
         .await
         .map_err(LakeError::catalog(context))?;
@@ -148,5 +156,7 @@ fn run_from_row(r: &AnyRow) -> Result<IndicatorRun> {
         suppressed_secondary: get(r, "suppressed_secondary")?,
         derivation: get(r, "derivation")?,
         error: get(r, "error")?,
+        protection: get(r, "protection")?,
+        smallest_width: get(r, "smallest_width")?,
     })
 }

@@ -419,4 +419,13 @@ pub(super) const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             "ALTER TABLE lagoa_audit ADD COLUMN signed_in TEXT",
         ],
     ),
+    (
+        15,
+        "indicator runs: the protection asked of withheld small counts and the narrowest an attacker's audit left",
+        &[
+            // 0 on runs from before the audit: nothing was measured.
+            "ALTER TABLE lagoa_indicator_run ADD COLUMN protection BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE lagoa_indicator_run ADD COLUMN smallest_width BIGINT",
+        ],
+    ),
 ];
