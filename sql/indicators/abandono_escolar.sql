@@ -7,6 +7,8 @@
 -- trigger: after-sources
 -- min_cell: 5
 -- per: 100
+-- numerator: matriculas_abandono
+-- denominator: matriculas_${denominador}
 -- param: denominador = inep (inep | todas): inep = aprovados + reprovados + abandono; todas = todas as matrículas, transferidos e falecidos incluídos
 SELECT co_municipio AS municipio,
        nu_ano_censo AS ano,

@@ -7,6 +7,8 @@
 -- trigger: after-sources
 -- min_cell: 5
 -- per: 100
+-- numerator: doses_${vacina}_${dose}_menores_1_ano
+-- denominator: nascidos_vivos_todos
 -- param: vacina = PENTA (PENTA | VIP | BCG): a vacina (sigla do SI-PNI)
 -- param: dose = 3 (1 | 2 | 3): a dose que completa o esquema (3 para PENTA e VIP, 1 para BCG)
 WITH municipios AS (

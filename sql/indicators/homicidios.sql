@@ -7,6 +7,8 @@
 -- trigger: after-sources
 -- min_cell: 5
 -- per: 100000
+-- numerator: obitos_homicidio
+-- denominator: populacao_residente
 WITH populacao AS (
     SELECT CAST(cod_uf * 100000 + cod_munic AS VARCHAR) AS municipio, ano, populacao_estimada AS habitantes
     FROM ibge_populacao

@@ -7,6 +7,8 @@
 -- trigger: after-sources
 -- min_cell: 5
 -- per: 1000
+-- numerator: obitos_menores_1_ano
+-- denominator: nascidos_vivos_todos
 WITH municipios AS (
     SELECT DISTINCT CAST(cod_uf * 100000 + cod_munic AS VARCHAR) AS municipio
     FROM ibge_populacao

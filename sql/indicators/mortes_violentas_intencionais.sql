@@ -7,6 +7,8 @@
 -- trigger: after-sources
 -- min_cell: 0
 -- per: 100000
+-- numerator: vitimas_mvi
+-- denominator: populacao_residente
 WITH populacao AS (
     SELECT CAST(cod_uf * 100000 + cod_munic AS VARCHAR) AS municipio,
            ano,

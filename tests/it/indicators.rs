@@ -335,6 +335,76 @@ fn indicators_publish_what_the_golden_files_say_small_cells_withheld() {
 }
 
 #[test]
+fn a_new_indicator_over_the_same_births_does_not_give_away_what_another_withheld() {
+    let (dir, lake) = new_lake();
+    golden_state(dir.path(), &lake);
+    lagoa_ok(&lake, &["indicator", "init"]);
+    keep_golden_indicators(&lake);
+    let out = lagoa_ok(&lake, &["indicator", "run", "mortalidade_infantil"]);
+    assert!(out.contains("committed"), "{out}");
+    // Gama's 2023 births (1 to 4) and Beta's are withheld; Alfa's 1 000
+    // and the state's total are published.
+    let golden = published(&lake, "mortalidade_infantil");
+    assert!(
+        golden.contains("2600302,2023,0,,,suprimido,false"),
+        "{golden}"
+    );
+
+    // The same births under an indicator without a minimum: on its own it
+    // would publish every count, and Gama's births would be the state's
+    // total minus the others.
+    let prenatal = std::fs::read_to_string(lake.join("indicators/pre_natal_7_consultas.sql"))
+        .unwrap()
+        .replace(
+            "-- name: pre_natal_7_consultas",
+            "-- name: pre_natal_sem_minimo",
+        )
+        .replace("-- min_cell: 5", "-- min_cell: 0");
+    std::fs::write(lake.join("indicators/pre_natal_sem_minimo.sql"), prenatal).unwrap();
+    let out = lagoa_ok(&lake, &["indicator", "run", "pre_natal_sem_minimo"]);
+    assert!(out.contains("committed"), "{out}");
+    let rows = published(&lake, "pre_natal_sem_minimo");
+    let births_2023: Vec<&str> = rows
+        .lines()
+        .filter(|l| l.contains(",2023,") && l.ends_with(",false"))
+        .map(|l| l.split(',').nth(3).unwrap())
+        .collect();
+    assert_eq!(
+        births_2023,
+        ["1000", "", ""],
+        "Gama's births stay withheld, with Beta's beside them, not Alfa's (already public): {rows}"
+    );
+    assert!(
+        rows.contains("26,2023,954,1204,"),
+        "the total stays: {rows}"
+    );
+    // 2024's births were all published by mortalidade_infantil: nothing to hide.
+    assert!(
+        rows.contains("2600302,2024,") && !rows.contains(",2024,,"),
+        "{rows}"
+    );
+    let runs = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT run_id, numerator_count, denominator_count, suppressed_primary, smallest_width \
+             FROM system.indicator_runs WHERE indicator = 'pre_natal_sem_minimo'",
+            "--format",
+            "json",
+        ],
+    );
+    let run: serde_json::Value = serde_json::from_str(runs.lines().next().unwrap()).unwrap();
+    assert_eq!(run["denominator_count"], "nascidos_vivos_todos", "{run}");
+    assert_eq!(run["suppressed_primary"], 1, "{run}");
+    // Recomputed against what was public when it ran: the same cells.
+    let verified = lagoa_ok(
+        &lake,
+        &["indicator", "verify", run["run_id"].as_str().unwrap()],
+    );
+    assert!(verified.contains("cells identical"), "{verified}");
+}
+
+#[test]
 fn an_indicator_definition_that_is_wrong_says_what_and_where() {
     let (_dir, lake) = new_lake();
     let folder = lake.join("indicators");

@@ -9,10 +9,11 @@ Lagoa, and checks the indicator tables Lagoa published against them.
 dataset contract would reject (bad CPF/CNS, pattern, values, ranges) is
 dropped here too, because Lagoa quarantines it. Every published count must
 equal the recomputed one and no count below min_cell may be published; then
-an attacker (scipy's MILP solver, from the published rows only: the counts,
-the state totals, counts being whole and never negative) bounds every
-withheld count, and each small one must stay protected: its range reaches
-min_cell and is at least `protection` values wide.
+an attacker (scipy's MILP solver, from the published rows of every indicator
+at once: the counts, the state totals, counts being whole and never negative,
+counts declared under the same name the same unknowns) bounds every withheld
+count, and each small one must stay protected: its range reaches min_cell and
+is at least `protection` values wide.
 Prints one line per indicator and exits 1 when any indicator differs.
 """
 import argparse
@@ -290,31 +291,42 @@ def distorcao_idade_serie(t, p):
 INDICATORS = {f.__name__: f for f in (abandono_escolar, cobertura_vacinal, distorcao_idade_serie, homicidios,
                                       mortalidade_infantil, mortes_violentas_intencionais, pre_natal_7_consultas)}
 
-# ------------------------------------------------------------ suppression
+# ------------------------------------------------------------ the attacker
 
 def sensitive(count, k):
     return 0 < count < k
 
-def attack(known, total):
-    """The attacker: given a year's published counts of one kind (None where
-    withheld) and its published total (None if withheld), the range of whole
-    values each withheld count can take, by scipy's MILP solver (HiGHS).
-    {index: (low, high or None)}."""
-    hidden = [i for i, c in enumerate(known) if c is None]
-    if not hidden:
-        return {}
-    if total is None:  # nothing ties them: each is any whole number >= 0
-        return {i: (0, None) for i in hidden}
-    rest = total - sum(c for c in known if c is not None)
-    n = len(hidden)
-    tie = LinearConstraint(np.ones((1, n)), rest, rest)
+def attack(n, fixed, sums):
+    """The attacker: n whole unknowns >= 0, some published ({index: value}),
+    some sums published ([(indices, total)]). The range each unpublished one
+    can take, by scipy's MILP solver (HiGHS): {index: (low, high or None)}."""
+    free = [i for i in range(n) if i not in fixed]
+    pos = {i: j for j, i in enumerate(free)}
+    rows, rhs = [], []
+    for indices, total in sums:
+        row = np.zeros(len(free))
+        rest = total
+        for i in indices:
+            if i in fixed:
+                rest -= fixed[i]
+            else:
+                row[pos[i]] = 1
+        if row.any():
+            rows.append(row)
+            rhs.append(rest)
     out = {}
-    for j, i in enumerate(hidden):
+    tied = {j for row in rows for j in np.flatnonzero(row)}
+    for i in free:
+        j = pos[i]
+        if j not in tied:  # nothing published bounds it from above
+            out[i] = (0, None)
+            continue
         ends = []
         for sign in (1, -1):
-            c = np.zeros(n)
+            c = np.zeros(len(free))
             c[j] = sign
-            r = milp(c, constraints=[tie], integrality=np.ones(n), bounds=Bounds(0, np.inf))
+            r = milp(c, constraints=[LinearConstraint(np.array(rows), rhs, rhs)],
+                     integrality=np.ones(len(free)), bounds=Bounds(0, np.inf))
             if not r.success:
                 raise SystemExit(f"the attacker's problem has no solution: {r.message}")
             ends.append(round(r.x[j]))
@@ -325,10 +337,57 @@ def protected(interval, k, width):
     low, high = interval
     return high is None or (high >= k and high - low >= width)
 
+def audit(indicators):
+    """Everything published at once: counts of the same declared name (the
+    `-- numerator:` and `-- denominator:` headers) are the same unknowns in
+    every indicator. (small counts attacked, narrowest range, problems)."""
+    groups = defaultdict(lambda: {"truth": {}, "fixed": {}, "sums": [], "needs": {}})
+    problems = []
+    for ind in indicators:
+        pub = {(m, y): (num, den) for m, y, num, den, _, _, total in ind["rows"] if not total}
+        totals = {y: (num, den) for m, y, num, den, _, _, total in ind["rows"] if total}
+        years = defaultdict(set)
+        for m, y in ind["cells"]:
+            years[y].add(m)
+        for kind in (0, 1):
+            name = ind["counts"][kind] or f"{ind['name']}/{kind}"
+            for (m, y), counts in ind["cells"].items():
+                g = groups[(name, y)]
+                truth = counts[kind]
+                if g["truth"].setdefault(m, truth) != truth:
+                    problems.append(f"{name} {m}/{y}: declared the same count, computed {g['truth'][m]} and {truth}")
+                value = pub.get((m, y), (None, None))[kind]
+                if value is not None:
+                    g["fixed"][m] = value
+                elif sensitive(truth, ind["k"]):
+                    k, w = g["needs"].get(m, (0, 0))
+                    g["needs"][m] = (max(k, ind["k"]), max(w, ind["width"]))
+            for y, t in totals.items():
+                if t[kind] is not None:
+                    groups[(name, y)]["sums"].append((years[y], t[kind]))
+    attacked, widths = 0, []
+    for (name, y), g in sorted(groups.items()):
+        places = sorted(g["truth"])
+        index = {m: i for i, m in enumerate(places)}
+        fixed = {index[m]: v for m, v in g["fixed"].items()}
+        sums = [([index[m] for m in over], total) for over, total in g["sums"]]
+        ranges = attack(len(places), fixed, sums)
+        for m, (k, w) in sorted(g["needs"].items()):
+            if index[m] in fixed:
+                continue  # published by an indicator without a minimum
+            attacked += 1
+            low, high = ranges[index[m]]
+            if high is not None:
+                widths.append(high - low)
+            if not protected((low, high), k, w):
+                problems.append(f"{name} {m}/{y}: the attacker pins a small count to {low}..{high}")
+    return attacked, min(widths) if widths else None, problems
+
 # ------------------------------------------------------------ comparison
 
 def header(sql_path):
-    """min_cell, protection, per and the default params from a definition's `-- key: value` lines."""
+    """min_cell, protection, per, the default params and the declared count
+    names (numerator, denominator) from a definition's `-- key: value` lines."""
     meta, params = {}, {}
     for line in sql_path.read_text(encoding="utf-8").splitlines():
         m = re.match(r"--\s*(\w+):\s*(.*)", line)
@@ -337,8 +396,13 @@ def header(sql_path):
             params[name] = default
         elif m:
             meta[m[1]] = m[2].strip()
+    def named(key):
+        name = meta.get(key)
+        for p, v in params.items():
+            name = name and name.replace("${" + p + "}", v.lower().replace("-", "_").replace(".", "_"))
+        return name
     k = int(meta["min_cell"])
-    return k, int(meta.get("protection", k)), float(meta["per"]), params
+    return k, int(meta.get("protection", k)), float(meta["per"]), params, (named("numerator"), named("denominator"))
 
 def published_rows(path):
     as_int = lambda s: None if s == "" else int(s)
@@ -365,9 +429,9 @@ def compare_cell(where, mine, per, got, k):
         out.append(f"{where}: valor {valor}, recomputed {exp_v}")
     return out
 
-def check(cells, rows, k, width, per):
-    """(cells, withheld cells, of them complementary, narrowest width, problems)."""
-    problems, seen, totals, by_year = [], set(), defaultdict(list), defaultdict(list)
+def check(cells, rows, k, per):
+    """(withheld cells, of them complementary, problems) of one indicator."""
+    problems, seen, totals, pub = [], set(), defaultdict(list), {}
     for m, y, num, den, valor, sup, total in rows:
         if total:
             totals[y].append((m, num, den, valor, sup))
@@ -379,10 +443,8 @@ def check(cells, rows, k, width, per):
             problems.append(f"{m}/{y}: published, not recomputed")
             continue
         problems += compare_cell(f"{m}/{y}", cells[(m, y)], per, (num, den, valor, sup), k)
-        by_year[y].append((m, (num, den)))
+        pub[(m, y)] = (num, den)
     problems += [f"{m}/{y}: recomputed, not published" for m, y in sorted(set(cells) - seen)]
-    withheld = complementary = 0
-    widths = []
     for y in sorted({y for _, y in cells} | set(totals)):
         munis = sorted(m for m, yy in cells if yy == y)
         if len(totals[y]) != 1:
@@ -393,23 +455,15 @@ def check(cells, rows, k, width, per):
             problems.append(f"total/{y}: coded {m}, expected {munis[0][:2]}")
         sums = tuple(sum(cells[(mm, y)][i] for mm in munis) for i in (0, 1))
         problems += compare_cell(f"total/{y}", sums, per, (tnum, tden, tvalor, tsup), k)
-        pub = dict(by_year[y])
-        for i, tot in ((0, tnum), (1, tden)):
-            known = [pub.get(mm, (None, None))[i] for mm in munis]
-            for j, interval in attack(known, tot).items():
-                truth = cells[(munis[j], y)][i]
-                if sensitive(truth, k):
-                    widths.append(None if interval[1] is None else interval[1] - interval[0])
-                    if not protected(interval, k, width):
-                        problems.append(f"{munis[j]}/{y}: the attacker pins a small count to {interval[0]}..{interval[1]}")
-        for mm in munis:
-            num, den = pub.get(mm, (0, 0))
-            mine = cells[(mm, y)]
-            if num is None or den is None:
-                withheld += 1
-                complementary += not any(sensitive(c, k) for c in mine)
-    bounded = [w for w in widths if w is not None]
-    return len(cells), withheld, complementary, min(bounded) if bounded else None, problems
+    withheld = [c for c, p in pub.items() if None in p]
+    complementary = [c for c in withheld if not any(sensitive(x, k) for x in cells[c])]
+    return len(withheld), len(complementary), problems
+
+def report(name, line, problems):
+    print(f"{name}: {line}: {f'{len(problems)} differences' if problems else 'OK'}")
+    for p in problems[:10]:
+        print(f"    {p}")
+    return bool(problems)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -420,25 +474,23 @@ def main():
     a = ap.parse_args()
     print("contracts applied to the deliveries:")
     tables = load(a.deliveries, a.contracts)
-    failed = False
+    failed, indicators = False, []
     for sql in sorted(a.definitions.glob("*.sql")):
-        name, (k, width, per, params) = sql.stem, header(sql)
+        name, (k, width, per, params, counts) = sql.stem, header(sql)
         csv_path = a.published / f"ind_{name}.csv"
         if name not in INDICATORS or not csv_path.exists():
             print(f"{name}: FAILED, {'no recomputation for it' if name not in INDICATORS else f'{csv_path} missing'}")
             failed = True
             continue
         cells = INDICATORS[name](tables, params)
-        n, hidden, extra, narrowest, problems = check(cells, list(published_rows(csv_path)), k, width, per)
-        summary = (f"{name}: {n} cells checked (k={k}, {hidden} suppressed, {extra} complementary, "
-                   f"narrowest range an attacker reaches {narrowest}) + {len({y for _, y in cells})} state totals")
-        if problems:
-            failed = True
-            print(f"{summary}: {len(problems)} differences")
-            for p in problems[:10]:
-                print(f"    {p}")
-        else:
-            print(f"{summary}: OK")
+        rows = list(published_rows(csv_path))
+        hidden, extra, problems = check(cells, rows, k, per)
+        failed |= report(name, f"{len(cells)} cells checked (k={k}, {hidden} suppressed, {extra} complementary) "
+                               f"+ {len({y for _, y in cells})} state totals", problems)
+        indicators.append({"name": name, "k": k, "width": width, "counts": counts, "cells": cells, "rows": rows})
+    attacked, narrowest, problems = audit(indicators)
+    failed |= report("attacker", f"{attacked} withheld small counts bounded from everything published together, "
+                                 f"narrowest range an attacker reaches {narrowest}", problems)
     return 1 if failed else 0
 
 if __name__ == "__main__":

@@ -373,6 +373,14 @@ pub fn indicator_runs(runs: &[crate::catalog::IndicatorRun]) -> Result<Arc<MemTa
             ints(runs.iter().map(|r| r.smallest_width)),
         ),
         (
+            "numerator_count",
+            strings(runs.iter().map(|r| r.numerator_count.as_deref())),
+        ),
+        (
+            "denominator_count",
+            strings(runs.iter().map(|r| r.denominator_count.as_deref())),
+        ),
+        (
             "derivation",
             strings(runs.iter().map(|r| Some(r.derivation.as_str()))),
         ),

@@ -339,12 +339,27 @@ async fn run_recorded(
             "its SQL returned no row: are its sources empty?",
         ));
     }
+    let names = indicator.count_names(&record.parameters);
+    [record.numerator_count, record.denominator_count] = names.clone();
+    let known = super::elsewhere::known(lake, &names, &cells, record.input_snapshot).await?;
     let (published, summary) = publish(
         &cells,
         &protection(indicator),
+        &known,
         indicator.per,
         &total_code(&cells),
     );
+    if summary.disclosed_elsewhere > 0 {
+        tracing::warn!(
+            indicator = %indicator.name,
+            counts = summary.disclosed_elsewhere,
+            "small counts withheld here were already published by another indicator (one with a lower min_cell)"
+        );
+        record.derivation.push_str(&format!(
+            "; {} small count(s) withheld here were already published by another indicator with a lower min_cell",
+            summary.disclosed_elsewhere
+        ));
+    }
     record.cells = summary.cells as i64;
     record.suppressed_primary = summary.primary as i64;
     record.suppressed_secondary = summary.complementary as i64;
@@ -537,9 +552,13 @@ pub async fn verify(
         ));
     }
     let cells = compute(lake, indicator, &sql, run.input_snapshot).await?;
+    // What was public when it ran: publications up to its input snapshot.
+    let names = [run.numerator_count.clone(), run.denominator_count.clone()];
+    let known = super::elsewhere::known(lake, &names, &cells, run.input_snapshot).await?;
     let (again, _) = publish(
         &cells,
         &protection(indicator),
+        &known,
         indicator.per,
         &total_code(&cells),
     );
@@ -634,5 +653,7 @@ pub fn summary_of(run: &IndicatorRun) -> Summary {
         primary: run.suppressed_primary as usize,
         complementary: run.suppressed_secondary as usize,
         smallest_width: run.smallest_width,
+        // Said in the run's derivation, not counted on record.
+        disclosed_elsewhere: 0,
     }
 }

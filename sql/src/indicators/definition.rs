@@ -14,6 +14,10 @@
 //!                                       many values wide a withheld small
 //!                                       count must stay to an attacker)
 //! -- per: 100                          (valor = numerador ÷ denominador × per)
+//! -- numerator: nascidos_vivos_7_consultas   (optional: what the counts are,
+//! -- denominator: nascidos_vivos_${denominador}  named alike in every
+//!                                       indicator that publishes them, so the
+//!                                       attacker's audit links them)
 //! -- param: denominador = todos (todos | informados): what it means
 //! SELECT municipio, ano, numerador, denominador FROM ...
 //! ```
@@ -74,6 +78,11 @@ pub struct Indicator {
     /// small count must stay (`min_cell` unless the header says).
     pub protection: u64,
     pub per: f64,
+    /// The name of the count its numerator is, shared with every
+    /// indicator that publishes the same count (`${param}` allowed).
+    pub numerator_count: Option<String>,
+    /// The same for its denominator.
+    pub denominator_count: Option<String>,
     pub params: Vec<Param>,
     /// The whole file, header included.
     pub sql: String,
@@ -152,9 +161,21 @@ impl Indicator {
         let per_text = take("per");
         // Optional: min_cell unless given.
         let protection_text = fields.remove("protection").unwrap_or_default();
+        let numerator_count = fields.remove("numerator");
+        let denominator_count = fields.remove("denominator");
+        for (key, name) in [
+            ("numerator", &numerator_count),
+            ("denominator", &denominator_count),
+        ] {
+            if let Some(name) = name
+                && let Err(e) = count_template(name, &params)
+            {
+                problems.push(format!("{key} {name:?}: {e}"));
+            }
+        }
         for unknown in fields.keys() {
             problems.push(format!(
-                "unknown header key {unknown:?} (name, title, description, unit, formula, sources, trigger, min_cell, protection, per, param)"
+                "unknown header key {unknown:?} (name, title, description, unit, formula, sources, trigger, min_cell, protection, per, numerator, denominator, param)"
             ));
         }
         if !name.is_empty()
@@ -169,25 +190,7 @@ impl Indicator {
         if sources.is_empty() {
             problems.push("sources names no dataset".into());
         }
-        let trigger = match trigger_text.as_str() {
-            "after-sources" => Trigger::AfterSources,
-            "manual" => Trigger::Manual,
-            t if t.starts_with("cron ") => {
-                let expr = t["cron ".len()..].trim().to_owned();
-                if expr.split_whitespace().count() != 5 {
-                    problems.push(format!("trigger {t:?}: a cron expression has 5 fields"));
-                }
-                Trigger::Cron(expr)
-            }
-            other => {
-                if !other.is_empty() {
-                    problems.push(format!(
-                        "trigger {other:?}: after-sources, manual or cron <5 fields>"
-                    ));
-                }
-                Trigger::Manual
-            }
-        };
+        let trigger = trigger(&trigger_text, &mut problems);
         let min_cell = min_cell_text.parse::<u64>().unwrap_or_else(|_| {
             if !min_cell_text.is_empty() {
                 problems.push(format!(
@@ -212,14 +215,7 @@ impl Indicator {
             }
             1.0
         });
-        for p in &params {
-            if !text.contains(&format!("${{{}}}", p.name)) {
-                problems.push(format!(
-                    "param {} is never used as ${{{}}} in the SQL",
-                    p.name, p.name
-                ));
-            }
-        }
+        unused_params(text, &params, &mut problems);
         if !problems.is_empty() {
             return Err(DefinitionError::Invalid {
                 file: file.to_owned(),
@@ -237,6 +233,8 @@ impl Indicator {
             min_cell,
             protection,
             per,
+            numerator_count,
+            denominator_count,
             params,
             sql: text.to_owned(),
         })
@@ -294,6 +292,21 @@ impl Indicator {
     }
 
     /// The SQL with the parameters' values in place.
+    /// The names of the counts its numerator and denominator are, with
+    /// `parameters` in them (lowercase, `-` and `.` as `_`).
+    pub fn count_names(&self, parameters: &BTreeMap<String, String>) -> [Option<String>; 2] {
+        [&self.numerator_count, &self.denominator_count].map(|template| {
+            template.as_ref().map(|t| {
+                let mut name = t.clone();
+                for (param, value) in parameters {
+                    let value = value.to_lowercase().replace(['-', '.'], "_");
+                    name = name.replace(&format!("${{{param}}}"), &value);
+                }
+                name
+            })
+        })
+    }
+
     pub fn sql_with(&self, parameters: &BTreeMap<String, String>) -> String {
         let mut sql = self.sql.clone();
         for (name, value) in parameters {
@@ -301,6 +314,67 @@ impl Indicator {
         }
         sql
     }
+}
+
+/// `after-sources`, `manual` or `cron <5 fields>`.
+fn trigger(text: &str, problems: &mut Vec<String>) -> Trigger {
+    match text {
+        "after-sources" => Trigger::AfterSources,
+        "manual" => Trigger::Manual,
+        t if t.starts_with("cron ") => {
+            let expr = t["cron ".len()..].trim().to_owned();
+            if expr.split_whitespace().count() != 5 {
+                problems.push(format!("trigger {t:?}: a cron expression has 5 fields"));
+            }
+            Trigger::Cron(expr)
+        }
+        other => {
+            if !other.is_empty() {
+                problems.push(format!(
+                    "trigger {other:?}: after-sources, manual or cron <5 fields>"
+                ));
+            }
+            Trigger::Manual
+        }
+    }
+}
+
+/// Every parameter must be used in the query itself, not only in a
+/// header's count name.
+fn unused_params(text: &str, params: &[Param], problems: &mut Vec<String>) {
+    let body: Vec<&str> = text
+        .lines()
+        .skip_while(|l| l.trim().is_empty() || l.trim_start().starts_with("--"))
+        .collect();
+    let body = body.join("\n");
+    for p in params {
+        if !body.contains(&format!("${{{}}}", p.name)) {
+            problems.push(format!(
+                "param {} is never used as ${{{}}} in the SQL",
+                p.name, p.name
+            ));
+        }
+    }
+}
+
+/// A count's name: lowercase letters, digits and `_`, with `${param}` of
+/// the indicator's parameters.
+fn count_template(template: &str, params: &[Param]) -> Result<(), String> {
+    let mut rest = template.to_owned();
+    for p in params {
+        rest = rest.replace(&format!("${{{}}}", p.name), "");
+    }
+    if template.is_empty()
+        || !rest
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(
+            "a count's name: lowercase letters, digits and _, with ${param} of its parameters"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// `name = default (a | b | c): description`; choices and description optional.
@@ -360,6 +434,20 @@ mod tests {
         assert_eq!((i.min_cell, i.protection, i.per), (5, 5, 100.0));
         let wider = GOOD.replace("-- per:", "-- protection: 20\n-- per:");
         assert_eq!(Indicator::parse("p.sql", &wider).unwrap().protection, 20);
+        let named = GOOD.replace(
+            "-- per:",
+            "-- numerator: nascidos_7_consultas\n-- denominator: nascidos_${denominador}\n-- per:",
+        );
+        let named = Indicator::parse("p.sql", &named).unwrap();
+        let given = BTreeMap::from([("denominador".to_owned(), "informados".to_owned())]);
+        assert_eq!(
+            named.count_names(&named.parameters(&given).unwrap()),
+            [
+                Some("nascidos_7_consultas".to_owned()),
+                Some("nascidos_informados".to_owned())
+            ]
+        );
+        assert_eq!(i.count_names(&BTreeMap::new()), [None, None]);
         assert_eq!(i.trigger, Trigger::AfterSources);
         assert_eq!(i.params[0].choices, ["todos", "informados"]);
         assert_eq!(i.params[0].description, "which births");
@@ -386,7 +474,7 @@ mod tests {
 
     #[test]
     fn every_problem_of_a_header_is_named() {
-        let text = "-- name: Bad Name\n-- trigger: sometimes\n-- min_cell: few\n-- protection: wide\n-- colour: blue\n-- param: x = 1\nSELECT 1";
+        let text = "-- name: Bad Name\n-- trigger: sometimes\n-- min_cell: few\n-- protection: wide\n-- numerator: Óbitos ${x}\n-- denominator: nascidos_${y}\n-- colour: blue\n-- param: x = 1\nSELECT 1";
         let e = Indicator::parse("bad.sql", text).unwrap_err().to_string();
         for part in [
             "bad.sql",
@@ -395,6 +483,8 @@ mod tests {
             "trigger \"sometimes\"",
             "min_cell \"few\"",
             "protection \"wide\"",
+            "numerator \"Óbitos ${x}\": a count's name",
+            "denominator \"nascidos_${y}\": a count's name",
             "unknown header key \"colour\"",
             "name \"Bad Name\"",
             "param x is never used",

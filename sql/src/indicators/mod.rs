@@ -10,6 +10,7 @@
 pub mod audit;
 mod compute;
 pub mod definition;
+pub mod elsewhere;
 pub mod published;
 pub mod suppress;
 

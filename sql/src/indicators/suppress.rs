@@ -26,6 +26,7 @@
 //! `k = 0` publishes everything.
 
 use super::audit::{Interval, Public};
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 /// The label of every withheld cell.
@@ -65,6 +66,9 @@ pub struct Summary {
     /// The narrowest range of values the audit leaves a sensitive count
     /// (`None`: nothing sensitive, or nothing published bounds any).
     pub smallest_width: Option<i64>,
+    /// Small counts another publication had already published (one with
+    /// a lower minimum): withheld here, beyond any protection.
+    pub disclosed_elsewhere: usize,
 }
 
 /// The protection asked of each sensitive count.
@@ -87,6 +91,17 @@ impl Protection {
 
     /// The attacker can neither tell the count is small nor narrow it
     /// below the width.
+    /// The stricter of two asks, field by field.
+    pub(super) fn strictest(a: Option<Protection>, b: Option<Protection>) -> Option<Protection> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(Protection {
+                min_cell: a.min_cell.max(b.min_cell),
+                width: a.width.max(b.width),
+            }),
+            (a, b) => a.or(b),
+        }
+    }
+
     fn holds(&self, interval: &Interval) -> bool {
         let width = i64::try_from(self.width).unwrap_or(i64::MAX);
         interval
@@ -101,42 +116,102 @@ enum Rule {
     Complementary,
 }
 
+/// What other publications (other indicators publishing the same counts,
+/// and earlier runs of this one, all still public) already state about
+/// this run's counts. Kind 0 is the numerator, 1 the denominator.
+#[derive(Clone, Debug, Default)]
+pub struct Known {
+    /// Counts whose value, as this run computes it, is published
+    /// elsewhere: `(kind, municipio, ano)`.
+    pub counts: HashSet<(usize, String, i64)>,
+    /// Years whose total, over the same municipalities and as this run
+    /// computes it, is published elsewhere: `(kind, ano)`.
+    pub totals: HashSet<(usize, i64)>,
+    /// Counts another publication withholds, with the strictest
+    /// protection it asks: this run must not give them away.
+    pub withheld: HashMap<(usize, String, i64), Protection>,
+}
+
 /// One year's numerators (or denominators) and their total: the counts a
 /// published total ties together.
 struct Group<'a> {
     counts: Vec<i64>,
     withheld: Vec<Option<Rule>>,
-    /// The total is published.
+    /// Published elsewhere: known whatever this run does.
+    elsewhere: Vec<bool>,
+    /// The protection a sensitive count needs (`None`: not sensitive, or
+    /// already published elsewhere, where nothing here can protect it).
+    needs: Vec<Option<Protection>>,
+    /// The total is published by this run.
     total: bool,
+    total_elsewhere: bool,
+    /// Sensitive counts another publication already gave away.
+    disclosed: usize,
     municipios: &'a [&'a Cell],
 }
 
 impl Group<'_> {
-    fn new<'a>(cells: &'a [&'a Cell], count: fn(&Cell) -> i64, rule: &Protection) -> Group<'a> {
-        let counts: Vec<i64> = cells.iter().map(|c| count(c)).collect();
-        let withheld: Vec<Option<Rule>> = counts
+    fn new<'a>(cells: &'a [&'a Cell], kind: usize, rule: &Protection, known: &Known) -> Group<'a> {
+        let counts: Vec<i64> = cells
             .iter()
-            .map(|&c| rule.sensitive(c).then_some(Rule::Primary))
+            .map(|c| {
+                if kind == 0 {
+                    c.numerador
+                } else {
+                    c.denominador
+                }
+            })
             .collect();
+        let key = |i: usize| (kind, cells[i].municipio.clone(), cells[i].ano);
+        let elsewhere: Vec<bool> = (0..counts.len())
+            .map(|i| known.counts.contains(&key(i)))
+            .collect();
+        let mut needs: Vec<Option<Protection>> = (0..counts.len())
+            .map(|i| {
+                let own = rule.sensitive(counts[i]).then_some(*rule);
+                let theirs = known
+                    .withheld
+                    .get(&key(i))
+                    .filter(|p| p.sensitive(counts[i]))
+                    .copied();
+                Protection::strictest(own, theirs)
+            })
+            .collect();
+        // Never published here while small, even if given away elsewhere.
+        let withheld: Vec<Option<Rule>> = needs.iter().map(|n| n.map(|_| Rule::Primary)).collect();
+        let mut disclosed = 0;
+        for (need, &public) in needs.iter_mut().zip(&elsewhere) {
+            if public && need.take().is_some() {
+                disclosed += 1;
+            }
+        }
         let lone = counts.len() == 1 && withheld[0].is_some();
         let total = !(lone || rule.sensitive(counts.iter().sum::<i64>()));
+        let total_elsewhere = cells
+            .first()
+            .is_some_and(|c| known.totals.contains(&(kind, c.ano)));
         Group {
             counts,
             withheld,
+            elsewhere,
+            needs,
             total,
+            total_elsewhere,
+            disclosed,
             municipios: cells,
         }
     }
 
-    /// What anyone can see of the group: its published counts and total.
+    /// What anyone can see of the group: the counts and total published,
+    /// here or elsewhere.
     fn public(&self) -> Public {
         let mut public = Public::new(self.counts.clone());
-        for (i, w) in self.withheld.iter().enumerate() {
-            if w.is_none() {
+        for i in 0..self.counts.len() {
+            if self.withheld[i].is_none() || self.elsewhere[i] {
                 public.publish_count(i);
             }
         }
-        if self.total {
+        if self.total || self.total_elsewhere {
             public.publish((0..self.counts.len()).map(|i| (i, 1)).collect());
         }
         public
@@ -144,26 +219,32 @@ impl Group<'_> {
 
     /// Withholds more until every sensitive count is protected; the
     /// narrowest width left to one.
-    fn protect(&mut self, rule: &Protection) -> Option<i64> {
+    fn protect(&mut self) -> Option<i64> {
         loop {
             let intervals = self.public().intervals();
             let sensitive = intervals
                 .iter()
-                .filter(|(i, _)| self.withheld[**i] == Some(Rule::Primary));
-            let unprotected = sensitive.clone().any(|(_, interval)| !rule.holds(interval));
+                .filter_map(|(i, interval)| self.needs[*i].map(|need| (need, interval)));
+            let unprotected = sensitive
+                .clone()
+                .any(|(need, interval)| !need.holds(interval));
+            let narrowest = sensitive.filter_map(|(_, interval)| interval.width()).min();
             if !unprotected {
-                return sensitive.filter_map(|(_, interval)| interval.width()).min();
+                return narrowest;
             }
-            // The smallest count above zero: a withheld zero would add no
-            // room for the others.
+            // The smallest count above zero that only this run publishes:
+            // a withheld zero, or a count known elsewhere, adds no room.
             let partner = (0..self.counts.len())
-                .filter(|&i| self.withheld[i].is_none() && self.counts[i] > 0)
+                .filter(|&i| self.withheld[i].is_none() && !self.elsewhere[i] && self.counts[i] > 0)
                 .min_by_key(|&i| (self.counts[i], &self.municipios[i].municipio));
             match partner {
                 Some(i) => self.withheld[i] = Some(Rule::Complementary),
                 // Everything beside it is withheld and the total still
                 // pins it down (a protection wider than the total).
-                None => self.total = false,
+                None if self.total && !self.total_elsewhere => self.total = false,
+                // What others published pins it: nothing here can help
+                // (their audit answers for it).
+                None => return narrowest,
             }
         }
     }
@@ -174,6 +255,7 @@ impl Group<'_> {
 pub fn publish(
     cells: &[Cell],
     rule: &Protection,
+    known: &Known,
     per: f64,
     total_code: &str,
 ) -> (Vec<Published>, Summary) {
@@ -187,9 +269,10 @@ pub fn publish(
     };
     for range in years(&sorted) {
         let year = &sorted[range];
-        let mut num = Group::new(year, |c| c.numerador, rule);
-        let mut den = Group::new(year, |c| c.denominador, rule);
-        let widths = [num.protect(rule), den.protect(rule)];
+        let mut num = Group::new(year, 0, rule, known);
+        let mut den = Group::new(year, 1, rule, known);
+        let widths = [num.protect(), den.protect()];
+        summary.disclosed_elsewhere += num.disclosed + den.disclosed;
         summary.smallest_width = widths
             .into_iter()
             .chain([summary.smallest_width])
@@ -283,7 +366,7 @@ mod tests {
             cell("2600203", 2024, 40, 5000),
             cell("2600302", 2024, 7, 800),
         ];
-        let (p, s) = publish(&cells, &K5, 1000.0, "26");
+        let (p, s) = publish(&cells, &K5, &Known::default(), 1000.0, "26");
         assert_eq!(
             s,
             Summary {
@@ -291,6 +374,7 @@ mod tests {
                 primary: 1,
                 complementary: 1,
                 smallest_width: Some(10),
+                disclosed_elsewhere: 0,
             }
         );
         let a = find(&p, "2600054", 2024);
@@ -313,7 +397,7 @@ mod tests {
             cell("2600203", 2024, 30, 5000),
             cell("2600302", 2024, 50, 800),
         ];
-        let (p, s) = publish(&cells, &K5, 1000.0, "26");
+        let (p, s) = publish(&cells, &K5, &Known::default(), 1000.0, "26");
         assert_eq!(numerators(&p, 2024), [None, None, None, Some(50)]);
         assert_eq!((s.primary, s.complementary), (2, 1));
         assert_eq!(s.smallest_width, Some(33), "each is anything from 0 to 33");
@@ -331,7 +415,7 @@ mod tests {
             min_cell: 5,
             width: 50,
         };
-        let (p, s) = publish(&cells, &wide, 1000.0, "26");
+        let (p, s) = publish(&cells, &wide, &Known::default(), 1000.0, "26");
         assert_eq!(numerators(&p, 2024), [None, None, None, Some(100)]);
         assert_eq!(s.smallest_width, Some(103));
         assert_eq!(find(&p, "26", 2024).numerador, Some(203));
@@ -344,7 +428,7 @@ mod tests {
             min_cell: 5,
             width: 20,
         };
-        let (p, s) = publish(&cells, &wide, 1000.0, "26");
+        let (p, s) = publish(&cells, &wide, &Known::default(), 1000.0, "26");
         assert_eq!(numerators(&p, 2024), [None, None]);
         let total = find(&p, "26", 2024);
         assert_eq!((total.numerador, total.denominador), (None, Some(1300)));
@@ -360,7 +444,7 @@ mod tests {
             cell("2600203", 2023, 12, 4),
             cell("2600302", 2023, 8, 700),
         ];
-        let (p, s) = publish(&cells, &K5, 100.0, "26");
+        let (p, s) = publish(&cells, &K5, &Known::default(), 100.0, "26");
         assert_eq!(find(&p, "2600054", 2023).valor, Some(0.0));
         let b = find(&p, "2600104", 2023);
         assert_eq!((b.numerador, b.denominador, b.valor), (Some(0), None, None));
@@ -381,7 +465,7 @@ mod tests {
             min_cell: 0,
             width: 0,
         };
-        let (p, s) = publish(&cells, &none, 100.0, "26");
+        let (p, s) = publish(&cells, &none, &Known::default(), 100.0, "26");
         assert_eq!(
             s,
             Summary {
@@ -390,8 +474,70 @@ mod tests {
             }
         );
         assert_eq!(find(&p, "26", 2024).valor, Some(50.0));
-        let (p, _) = publish(&cells[..1], &K5, 100.0, "26");
+        let (p, _) = publish(&cells[..1], &K5, &Known::default(), 100.0, "26");
         let total = find(&p, "26", 2024);
         assert_eq!((total.numerador, total.valor), (None, None));
+    }
+
+    #[test]
+    fn a_count_published_elsewhere_is_no_partner() {
+        // Another indicator publishes 2600302's 7: withholding it here would
+        // hide nothing, so 9 goes with the 3.
+        let cells = [
+            cell("2600054", 2024, 3, 400),
+            cell("2600104", 2024, 9, 900),
+            cell("2600203", 2024, 40, 5000),
+            cell("2600302", 2024, 7, 800),
+        ];
+        let known = Known {
+            counts: HashSet::from([(0, "2600302".to_owned(), 2024)]),
+            ..Known::default()
+        };
+        let (p, s) = publish(&cells, &K5, &known, 1000.0, "26");
+        assert_eq!(numerators(&p, 2024), [None, None, Some(40), Some(7)]);
+        assert_eq!(s.smallest_width, Some(12));
+    }
+
+    #[test]
+    fn a_count_another_publication_withholds_stays_protected_here() {
+        // This indicator has no minimum, but another withheld 2600104's
+        // denominator of 3 with the next smallest: publishing either here
+        // would give it away.
+        let cells = [
+            cell("2600054", 2024, 10, 400),
+            cell("2600104", 2024, 2, 3),
+            cell("2600203", 2024, 40, 5000),
+        ];
+        let known = Known {
+            totals: HashSet::from([(1, 2024)]),
+            withheld: HashMap::from([((1, "2600104".to_owned(), 2024), K5)]),
+            ..Known::default()
+        };
+        let none = Protection {
+            min_cell: 0,
+            width: 0,
+        };
+        let (p, s) = publish(&cells, &none, &known, 100.0, "26");
+        let dens: Vec<Option<i64>> = p
+            .iter()
+            .filter(|c| !c.total)
+            .map(|c| c.denominador)
+            .collect();
+        assert_eq!(dens, [None, None, Some(5000)]);
+        assert_eq!(numerators(&p, 2024), [Some(10), Some(2), Some(40)]);
+        assert_eq!(s.smallest_width, Some(403));
+        assert_eq!(find(&p, "26", 2024).denominador, Some(5403));
+    }
+
+    #[test]
+    fn a_small_count_already_published_elsewhere_is_withheld_and_said() {
+        let cells = [cell("2600054", 2024, 3, 400), cell("2600104", 2024, 9, 900)];
+        let known = Known {
+            counts: HashSet::from([(0, "2600054".to_owned(), 2024)]),
+            ..Known::default()
+        };
+        let (p, s) = publish(&cells, &K5, &known, 1000.0, "26");
+        assert_eq!(numerators(&p, 2024), [None, Some(9)]);
+        assert_eq!((s.disclosed_elsewhere, s.complementary), (1, 0));
     }
 }

@@ -51,13 +51,17 @@ pub struct IndicatorRun {
     /// count (`None`: nothing withheld was small, or nothing published
     /// bounds any).
     pub smallest_width: Option<i64>,
+    /// The names of the counts its numerator and denominator are (shared
+    /// by every indicator publishing the same count), if declared.
+    pub numerator_count: Option<String>,
+    pub denominator_count: Option<String>,
     /// In words: from which levels to which, and through what.
     pub derivation: String,
     /// Never holds data values.
     pub error: Option<String>,
 }
 
-const COLUMNS: &str = "run_id, indicator, dataset, trigger_kind, status, started_at, ended_at, input_snapshot, inputs, parameters, sql_sha256, min_cell, output_snapshot, output_level, cells, suppressed_primary, suppressed_secondary, derivation, error, protection, smallest_width";
+const COLUMNS: &str = "run_id, indicator, dataset, trigger_kind, status, started_at, ended_at, input_snapshot, inputs, parameters, sql_sha256, min_cell, output_snapshot, output_level, cells, suppressed_primary, suppressed_secondary, derivation, error, protection, smallest_width, numerator_count, denominator_count";
 
 impl Catalog {
     /// Records an indicator run (insert or update by id).
@@ -74,7 +78,7 @@ impl Catalog {
             .await
             .map_err(LakeError::catalog(context))?;
         sqlx::query(&format!(
-            "INSERT INTO lagoa_indicator_run ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+            "INSERT INTO lagoa_indicator_run ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
         ))
         .bind(&run.run_id)
         .bind(&run.indicator)
@@ -97,6 +101,8 @@ impl Catalog {
         .bind(run.error.as_deref())
         .bind(run.protection)
         .bind(run.smallest_width)
+        .bind(run.numerator_count.as_deref())
+        .bind(run.denominator_count.as_deref())
         .execute(&mut *tx)
         .await
         .map_err(LakeError::catalog(context))?;
@@ -158,5 +164,7 @@ fn run_from_row(r: &AnyRow) -> Result<IndicatorRun> {
         error: get(r, "error")?,
         protection: get(r, "protection")?,
         smallest_width: get(r, "smallest_width")?,
+        numerator_count: get(r, "numerator_count")?,
+        denominator_count: get(r, "denominator_count")?,
     })
 }

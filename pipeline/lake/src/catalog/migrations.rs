@@ -421,11 +421,13 @@ pub(super) const MIGRATIONS: &[(i64, &str, &[&str])] = &[
     ),
     (
         15,
-        "indicator runs: the protection asked of withheld small counts and the narrowest an attacker's audit left",
+        "indicator runs: the protection asked of withheld small counts, the narrowest an attacker's audit left, the counts they publish",
         &[
             // 0 on runs from before the audit: nothing was measured.
             "ALTER TABLE lagoa_indicator_run ADD COLUMN protection BIGINT NOT NULL DEFAULT 0",
             "ALTER TABLE lagoa_indicator_run ADD COLUMN smallest_width BIGINT",
+            "ALTER TABLE lagoa_indicator_run ADD COLUMN numerator_count TEXT",
+            "ALTER TABLE lagoa_indicator_run ADD COLUMN denominator_count TEXT",
         ],
     ),
 ];
