@@ -42,8 +42,13 @@ fn tokens(lake: &Path) -> std::collections::HashMap<String, String> {
 }
 
 fn export(lake: &Path, out: &Path) {
+    export_all(lake, out, INDICATORS);
+}
+
+/// Each of `names`' published table as `ind_<name>.csv` in `out`.
+fn export_all(lake: &Path, out: &Path, names: &[&str]) {
     std::fs::create_dir_all(out).unwrap();
-    for name in INDICATORS {
+    for name in names {
         let file = out.join(format!("ind_{name}.csv"));
         lagoa_ok(
             lake,
@@ -315,4 +320,103 @@ async fn vaccination_from_an_esus_database_gives_the_same_coverage_as_the_files(
     lagoa_ok(&esus_lake, &["run", "esus_vacinacao"]);
     let runs = source_runs(&esus_lake, &[], "esus_vacinacao");
     assert_eq!(runs.last().unwrap()["status"], "empty", "{runs:?}");
+}
+
+/// Indicators linked to the reference set, added by the test: infant
+/// deaths again with a lower minimum (3: counts of 3 and 4 the reference
+/// withholds would be published on their own), and live births again
+/// without a minimum (every birth count would be).
+const LINKED: [(&str, &str, &str, &str); 2] = [
+    (
+        "obitos_infantis_minimo_3",
+        "mortalidade_infantil",
+        "-- min_cell: 5",
+        "-- min_cell: 3",
+    ),
+    (
+        "pre_natal_sem_minimo",
+        "pre_natal_7_consultas",
+        "-- min_cell: 5",
+        "-- min_cell: 0",
+    ),
+];
+
+/// An attacker with everything a state published at once (the reference
+/// indicators and two linked ones, counts of the same declared name being
+/// the same unknowns) pins no withheld small count, at two sizes of state.
+#[test]
+fn an_attacker_with_every_published_table_pins_no_small_count() {
+    let Some(python) = python() else {
+        skip(
+            "demo",
+            "the Python virtualenv is missing (scripts/bootstrap)",
+        );
+        return;
+    };
+    let mut attacked = 0;
+    for (municipalities, seed) in [("2", "5"), ("8", "3")] {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = dir.path().join("lake");
+        lagoa_ok(
+            &lake,
+            &[
+                "demo",
+                "run",
+                "--municipalities",
+                municipalities,
+                "--years",
+                "2022-2024",
+                "--seed",
+                seed,
+            ],
+        );
+        let mut names: Vec<&str> = INDICATORS.to_vec();
+        for (name, reference, from, to) in LINKED {
+            let text =
+                std::fs::read_to_string(lake.join(format!("indicators/{reference}.sql"))).unwrap();
+            assert!(text.contains(from), "{reference}: {text}");
+            let text = text
+                .replace(
+                    &format!("-- name: {reference}"),
+                    &format!("-- name: {name}"),
+                )
+                .replace(from, to);
+            std::fs::write(lake.join(format!("indicators/{name}.sql")), text).unwrap();
+            names.push(name);
+        }
+        let out = lagoa_ok(&lake, &["indicator", "run", LINKED[0].0, LINKED[1].0]);
+        assert_eq!(out.matches(": committed").count(), 2, "{out}");
+        let published = dir.path().join("published");
+        export_all(&lake, &published, &names);
+        let mut check = std::process::Command::new(&python);
+        check
+            .arg(repo_root().join("tests/py/recompute_indicators.py"))
+            .arg("--deliveries")
+            .arg(lake.join("entregas"))
+            .arg("--published")
+            .arg(&published)
+            .arg("--definitions")
+            .arg(lake.join("indicators"));
+        for (name, reference, _, _) in LINKED {
+            check.arg("--same-as").arg(format!("{name}={reference}"));
+        }
+        let check = check.output().unwrap();
+        let report = String::from_utf8_lossy(&check.stdout);
+        println!("{municipalities} municipalities:\n{report}");
+        assert!(
+            check.status.success(),
+            "{municipalities} municipalities: the attacker or the recomputation disagrees:\n{report}\n{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let line = report
+            .lines()
+            .find(|l| l.starts_with("attacker:"))
+            .unwrap_or_default();
+        attacked += line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+    }
+    assert!(attacked > 0, "the states had small counts to attack");
 }

@@ -341,7 +341,7 @@ def audit(indicators):
     """Everything published at once: counts of the same declared name (the
     `-- numerator:` and `-- denominator:` headers) are the same unknowns in
     every indicator. (small counts attacked, narrowest range, problems)."""
-    groups = defaultdict(lambda: {"truth": {}, "fixed": {}, "sums": [], "needs": {}})
+    groups = defaultdict(lambda: {"truth": {}, "fixed": {}, "sums": [], "needs": {}, "publishers": {}})
     problems = []
     for ind in indicators:
         pub = {(m, y): (num, den) for m, y, num, den, _, _, total in ind["rows"] if not total}
@@ -359,6 +359,7 @@ def audit(indicators):
                 value = pub.get((m, y), (None, None))[kind]
                 if value is not None:
                     g["fixed"][m] = value
+                    g["publishers"].setdefault(m, ind["name"])
                 elif sensitive(truth, ind["k"]):
                     k, w = g["needs"].get(m, (0, 0))
                     g["needs"][m] = (max(k, ind["k"]), max(w, ind["width"]))
@@ -374,7 +375,9 @@ def audit(indicators):
         ranges = attack(len(places), fixed, sums)
         for m, (k, w) in sorted(g["needs"].items()):
             if index[m] in fixed:
-                continue  # published by an indicator without a minimum
+                problems.append(f"{name} {m}/{y}: a small count one indicator withheld, "
+                                f"{g['publishers'][m]} published")
+                continue
             attacked += 1
             low, high = ranges[index[m]]
             if high is not None:
@@ -471,18 +474,22 @@ def main():
     ap.add_argument("--published", type=Path, required=True)
     ap.add_argument("--definitions", type=Path, required=True)
     ap.add_argument("--contracts", type=Path, default=REPO / "pipeline/demo/office/contratos")
+    ap.add_argument("--same-as", action="append", default=[], metavar="NAME=REFERENCE",
+                    help="a definition recomputed as a reference indicator is (a copy with another header)")
     a = ap.parse_args()
+    same_as = dict(pair.split("=", 1) for pair in a.same_as)
     print("contracts applied to the deliveries:")
     tables = load(a.deliveries, a.contracts)
     failed, indicators = False, []
     for sql in sorted(a.definitions.glob("*.sql")):
         name, (k, width, per, params, counts) = sql.stem, header(sql)
         csv_path = a.published / f"ind_{name}.csv"
-        if name not in INDICATORS or not csv_path.exists():
-            print(f"{name}: FAILED, {'no recomputation for it' if name not in INDICATORS else f'{csv_path} missing'}")
+        recompute = INDICATORS.get(same_as.get(name, name))
+        if recompute is None or not csv_path.exists():
+            print(f"{name}: FAILED, {'no recomputation for it' if recompute is None else f'{csv_path} missing'}")
             failed = True
             continue
-        cells = INDICATORS[name](tables, params)
+        cells = recompute(tables, params)
         rows = list(published_rows(csv_path))
         hidden, extra, problems = check(cells, rows, k, per)
         failed |= report(name, f"{len(cells)} cells checked (k={k}, {hidden} suppressed, {extra} complementary) "
