@@ -275,14 +275,14 @@ fn indicators_publish_what_the_golden_files_say_small_cells_withheld() {
         (Some(3), Some(2))
     );
     // 2024's numerators: a small one withheld with the 7 − it beside it,
-    // so an attacker knows each is one of 0 … 7 (the state total is 16,
-    // 9 published).
+    // so an attacker knows each is one of 1 … 6 (the state total is 16,
+    // 9 published; a withheld count is never 0).
     assert_eq!(
         (
             runs[0]["protection"].as_i64(),
             runs[0]["smallest_width"].as_i64()
         ),
-        (Some(5), Some(7)),
+        (Some(5), Some(5)),
         "{runs:?}"
     );
     let inputs = runs[0]["inputs"].as_str().unwrap();

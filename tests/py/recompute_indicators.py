@@ -296,10 +296,12 @@ INDICATORS = {f.__name__: f for f in (abandono_escolar, cobertura_vacinal, disto
 def sensitive(count, k):
     return 0 < count < k
 
-def attack(n, fixed, sums):
-    """The attacker: n whole unknowns >= 0, some published ({index: value}),
-    some sums published ([(indices, total)]). The range each unpublished one
-    can take, by scipy's MILP solver (HiGHS): {index: (low, high or None)}."""
+def attack(n, fixed, sums, lows=None):
+    """The attacker: n whole unknowns >= 0 (or >= lows[index]), some published
+    ({index: value}), some sums published ([(indices, total)]). The range each
+    unpublished one can take, by scipy's MILP solver (HiGHS):
+    {index: (low, high or None)}."""
+    lows = lows or {}
     free = [i for i in range(n) if i not in fixed]
     pos = {i: j for j, i in enumerate(free)}
     rows, rhs = [], []
@@ -319,14 +321,15 @@ def attack(n, fixed, sums):
     for i in free:
         j = pos[i]
         if j not in tied:  # nothing published bounds it from above
-            out[i] = (0, None)
+            out[i] = (lows.get(i, 0), None)
             continue
         ends = []
         for sign in (1, -1):
             c = np.zeros(len(free))
             c[j] = sign
+            lb = np.array([lows.get(f, 0) for f in free], dtype=float)
             r = milp(c, constraints=[LinearConstraint(np.array(rows), rhs, rhs)],
-                     integrality=np.ones(len(free)), bounds=Bounds(0, np.inf))
+                     integrality=np.ones(len(free)), bounds=Bounds(lb, np.inf))
             if not r.success:
                 raise SystemExit(f"the attacker's problem has no solution: {r.message}")
             ends.append(round(r.x[j]))
@@ -341,7 +344,7 @@ def audit(indicators):
     """Everything published at once: counts of the same declared name (the
     `-- numerator:` and `-- denominator:` headers) are the same unknowns in
     every indicator. (small counts attacked, narrowest range, problems)."""
-    groups = defaultdict(lambda: {"truth": {}, "fixed": {}, "sums": [], "needs": {}, "publishers": {}})
+    groups = defaultdict(lambda: {"truth": {}, "fixed": {}, "sums": [], "needs": {}, "publishers": {}, "lows": {}})
     problems = []
     for ind in indicators:
         pub = {(m, y): (num, den) for m, y, num, den, _, _, total in ind["rows"] if not total}
@@ -360,9 +363,13 @@ def audit(indicators):
                 if value is not None:
                     g["fixed"][m] = value
                     g["publishers"].setdefault(m, ind["name"])
-                elif sensitive(truth, ind["k"]):
-                    k, w = g["needs"].get(m, (0, 0))
-                    g["needs"][m] = (max(k, ind["k"]), max(w, ind["width"]))
+                else:
+                    # Lagoa never withholds a zero beside a published total.
+                    if totals.get(y, (None, None))[kind] is not None:
+                        g["lows"][m] = 1
+                    if sensitive(truth, ind["k"]):
+                        k, w = g["needs"].get(m, (0, 0))
+                        g["needs"][m] = (max(k, ind["k"]), max(w, ind["width"]))
             for y, t in totals.items():
                 if t[kind] is not None:
                     groups[(name, y)]["sums"].append((years[y], t[kind]))
@@ -372,7 +379,8 @@ def audit(indicators):
         index = {m: i for i, m in enumerate(places)}
         fixed = {index[m]: v for m, v in g["fixed"].items()}
         sums = [([index[m] for m in over], total) for over, total in g["sums"]]
-        ranges = attack(len(places), fixed, sums)
+        lows = {index[m]: low for m, low in g["lows"].items()}
+        ranges = attack(len(places), fixed, sums, lows)
         for m, (k, w) in sorted(g["needs"].items()):
             if index[m] in fixed:
                 problems.append(f"{name} {m}/{y}: a small count one indicator withheld, "

@@ -45,9 +45,23 @@ pub(crate) struct IndicatorView {
     per: f64,
     parameters: Vec<ParamView>,
     results_dataset: String,
-    last_run: Option<IndicatorRun>,
+    last_run: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    runs: Option<Vec<IndicatorRun>>,
+    runs: Option<Vec<serde_json::Value>>,
+}
+
+/// A run as anyone who may see the indicator sees it: how many cells were
+/// withheld, not how many of them were small (with the labels all alike,
+/// that split would tell which are below the minimum).
+fn public_run(run: IndicatorRun) -> serde_json::Value {
+    let withheld = run.suppressed_primary + run.suppressed_secondary;
+    let mut view = serde_json::to_value(run).unwrap_or_default();
+    if let Some(fields) = view.as_object_mut() {
+        fields.remove("suppressed_primary");
+        fields.remove("suppressed_secondary");
+        fields.insert("withheld".into(), withheld.into());
+    }
+    view
 }
 
 async fn view(api: &Api, i: &Indicator, with_runs: bool) -> Result<IndicatorView, ApiError> {
@@ -72,9 +86,12 @@ async fn view(api: &Api, i: &Indicator, with_runs: bool) -> Result<IndicatorView
             })
             .collect(),
         results_dataset: indicators::results_dataset(&i.name),
-        last_run: published::last_published(api.lake(), i).await?,
+        last_run: published::last_published(api.lake(), i)
+            .await?
+            .map(public_run),
         runs: if with_runs {
-            Some(api.lake().catalog.indicator_runs(Some(&i.name), 20).await?)
+            let runs = api.lake().catalog.indicator_runs(Some(&i.name), 20).await?;
+            Some(runs.into_iter().map(public_run).collect())
         } else {
             None
         },

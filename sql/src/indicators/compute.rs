@@ -360,6 +360,17 @@ async fn run_recorded(
             summary.disclosed_elsewhere
         ));
     }
+    if summary.unprotected > 0 {
+        tracing::warn!(
+            indicator = %indicator.name,
+            counts = summary.unprotected,
+            "small counts withheld here stay narrower than the protection, pinned by what other tables published"
+        );
+        record.derivation.push_str(&format!(
+            "; {} small count(s) withheld here stay narrower than the protection: other tables published what pins them",
+            summary.unprotected
+        ));
+    }
     record.cells = summary.cells as i64;
     record.suppressed_primary = summary.primary as i64;
     record.suppressed_secondary = summary.complementary as i64;
@@ -655,5 +666,6 @@ pub fn summary_of(run: &IndicatorRun) -> Summary {
         smallest_width: run.smallest_width,
         // Said in the run's derivation, not counted on record.
         disclosed_elsewhere: 0,
+        unprotected: 0,
     }
 }

@@ -5,7 +5,11 @@
 //!
 //! A published value counts only where it equals the value this run
 //! computes (a different value is another version of the data, and pins
-//! nothing of this one); a total counts only over the same municipalities.
+//! nothing of this one); a total counts as a sum over its municipalities
+//! where they are all among this run's and add up to it.
+//!
+//! A results table whose snapshot the lake no longer keeps (vacuumed past
+//! retention) cannot be read back: it is left out, with a warning.
 
 use super::compute::IndicatorError;
 use super::published::Value;
@@ -55,12 +59,26 @@ pub(super) async fn known(
         let Some(output) = run.output_snapshot.filter(|&s| s <= snapshot) else {
             continue;
         };
+        // Any run with an output snapshot committed its table, even one
+        // that failed after the commit.
         let theirs = [&run.numerator_count, &run.denominator_count];
         let shared = theirs.iter().any(|t| t.is_some() && names.contains(t));
-        if run.status != "committed" || !shared || !read.insert((run.dataset.clone(), output)) {
+        if !shared || !read.insert((run.dataset.clone(), output)) {
             continue;
         }
-        let session = LakeSession::open(lake, &AsOf::Snapshot(output)).await?;
+        let session = match LakeSession::open(lake, &AsOf::Snapshot(output)).await {
+            Ok(session) => session,
+            Err(e) => {
+                tracing::warn!(
+                    run = %run.run_id,
+                    dataset = %run.dataset,
+                    snapshot = output,
+                    error = %e,
+                    "an earlier publication cannot be read back: the audit leaves it out"
+                );
+                continue;
+            }
+        };
         let values = super::published::read(&session, &run.dataset).await?;
         let protection = Protection {
             min_cell: run.min_cell.max(0) as u64,
@@ -153,27 +171,33 @@ impl Statements {
             withheld: self.withheld,
             ..Known::default()
         };
-        let mut years: BTreeMap<i64, (BTreeSet<String>, [i64; 2])> = BTreeMap::new();
+        let mut years: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+        let mut values: HashMap<(usize, String, i64), i64> = HashMap::new();
         for c in cells {
             let counts = [c.numerador, c.denominador];
-            let year = years.entry(c.ano).or_default();
-            year.0.insert(c.municipio.clone());
+            years.entry(c.ano).or_default().insert(c.municipio.clone());
             for (kind, count) in counts.into_iter().enumerate() {
-                year.1[kind] += count;
+                values.insert((kind, c.municipio.clone(), c.ano), count);
                 let key = (kind, c.municipio.clone(), c.ano);
                 if self.counts.get(&key).is_some_and(|v| v.contains(&count)) {
                     known.counts.insert(key);
                 }
             }
         }
-        for (ano, (places, sums)) in years {
-            for (kind, sum) in sums.into_iter().enumerate() {
+        let value =
+            |kind: usize, m: &String, ano: i64| values.get(&(kind, m.clone(), ano)).copied();
+        for (ano, places) in years {
+            for kind in 0..2 {
                 let stated = self.totals.get(&(kind, ano)).into_iter().flatten();
-                if stated
-                    .clone()
-                    .any(|(over, total)| *over == places && *total == sum)
-                {
-                    known.totals.insert((kind, ano));
+                for (over, total) in stated {
+                    let ours: Option<i64> = over.iter().map(|m| value(kind, m, ano)).sum();
+                    if over.is_subset(&places) && ours == Some(*total) {
+                        known
+                            .sums
+                            .entry((kind, ano))
+                            .or_default()
+                            .push(over.clone());
+                    }
                 }
             }
         }

@@ -26,7 +26,7 @@
 //! `k = 0` publishes everything.
 
 use super::audit::{Interval, Public};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 
 /// The label of every withheld cell.
@@ -69,6 +69,10 @@ pub struct Summary {
     /// Small counts another publication had already published (one with
     /// a lower minimum): withheld here, beyond any protection.
     pub disclosed_elsewhere: usize,
+    /// Small counts withheld here that what other tables published still
+    /// pins narrower than the protection: nothing this run withholds can
+    /// help (said in the run's derivation).
+    pub unprotected: usize,
 }
 
 /// The protection asked of each sensitive count.
@@ -124,9 +128,10 @@ pub struct Known {
     /// Counts whose value, as this run computes it, is published
     /// elsewhere: `(kind, municipio, ano)`.
     pub counts: HashSet<(usize, String, i64)>,
-    /// Years whose total, over the same municipalities and as this run
-    /// computes it, is published elsewhere: `(kind, ano)`.
-    pub totals: HashSet<(usize, i64)>,
+    /// Sums published elsewhere (totals of other tables) over some of
+    /// this run's municipalities, with the value this run computes for
+    /// them: `(kind, ano)` → the municipalities of each.
+    pub sums: HashMap<(usize, i64), Vec<BTreeSet<String>>>,
     /// Counts another publication withholds, with the strictest
     /// protection it asks: this run must not give them away.
     pub withheld: HashMap<(usize, String, i64), Protection>,
@@ -144,9 +149,13 @@ struct Group<'a> {
     needs: Vec<Option<Protection>>,
     /// The total is published by this run.
     total: bool,
-    total_elsewhere: bool,
+    /// Sums of some of its counts published elsewhere (indices).
+    sums: Vec<Vec<usize>>,
     /// Sensitive counts another publication already gave away.
     disclosed: usize,
+    /// The largest minimum asked of any of its counts: a count withheld
+    /// as small is below it.
+    small_below: i64,
     municipios: &'a [&'a Cell],
 }
 
@@ -185,41 +194,91 @@ impl Group<'_> {
                 disclosed += 1;
             }
         }
+        let small_below = (0..counts.len())
+            .filter_map(|i| known.withheld.get(&key(i)).map(Protection::k))
+            .chain([rule.k()])
+            .max()
+            .unwrap_or(0);
         let lone = counts.len() == 1 && withheld[0].is_some();
         let total = !(lone || rule.sensitive(counts.iter().sum::<i64>()));
-        let total_elsewhere = cells
+        let stated = cells
             .first()
-            .is_some_and(|c| known.totals.contains(&(kind, c.ano)));
-        Group {
+            .and_then(|c| known.sums.get(&(kind, c.ano)))
+            .into_iter()
+            .flatten();
+        let sums = stated
+            .map(|over| {
+                (0..cells.len())
+                    .filter(|&i| over.contains(&cells[i].municipio))
+                    .collect()
+            })
+            .collect();
+        let mut group = Group {
             counts,
             withheld,
             elsewhere,
             needs,
-            total,
-            total_elsewhere,
+            total: true,
+            sums,
             disclosed,
+            small_below,
             municipios: cells,
+        };
+        if !total {
+            group.withhold_year();
+        }
+        group
+    }
+
+    /// Whether count `i` may still be withheld as a partner: one above
+    /// zero that only this run publishes (a withheld zero, or a count
+    /// known elsewhere, adds no room).
+    fn partner(&self, i: usize) -> bool {
+        self.withheld[i].is_none() && !self.elsewhere[i] && self.counts[i] > 0
+    }
+
+    /// The total goes, and every count with it, zeros included: then
+    /// nothing of this run ties them, and no withheld count can be told
+    /// from a zero.
+    fn withhold_year(&mut self) {
+        self.total = false;
+        for w in &mut self.withheld {
+            w.get_or_insert(Rule::Complementary);
         }
     }
 
-    /// What anyone can see of the group: the counts and total published,
-    /// here or elsewhere.
+    /// What anyone can see of the group: the counts and sums published,
+    /// here or elsewhere, and what the rule itself gives away while the
+    /// total is published: no zero is withheld, so a withheld count is at
+    /// least 1; and partners go smallest first, so a withheld count is
+    /// either small or at most the smallest count still published here.
     fn public(&self) -> Public {
         let mut public = Public::new(self.counts.clone());
+        let smallest_left = (0..self.counts.len())
+            .filter(|&i| self.partner(i))
+            .map(|i| self.counts[i])
+            .min();
+        let cap = smallest_left.map(|c| c.max(self.small_below - 1));
         for i in 0..self.counts.len() {
             if self.withheld[i].is_none() || self.elsewhere[i] {
                 public.publish_count(i);
+            } else if self.total {
+                public.know(i, 1, cap);
             }
         }
-        if self.total || self.total_elsewhere {
+        if self.total {
             public.publish((0..self.counts.len()).map(|i| (i, 1)).collect());
+        }
+        for over in &self.sums {
+            public.publish(over.iter().map(|&i| (i, 1)).collect());
         }
         public
     }
 
-    /// Withholds more until every sensitive count is protected; the
-    /// narrowest width left to one.
-    fn protect(&mut self) -> Option<i64> {
+    /// Withholds more until every sensitive count is protected: the
+    /// narrowest width left to one, and how many stay unprotected (pinned
+    /// by what other tables published, beyond this run's reach).
+    fn protect(&mut self) -> (Option<i64>, usize) {
         loop {
             let intervals = self.public().intervals();
             let sensitive = intervals
@@ -227,24 +286,22 @@ impl Group<'_> {
                 .filter_map(|(i, interval)| self.needs[*i].map(|need| (need, interval)));
             let unprotected = sensitive
                 .clone()
-                .any(|(need, interval)| !need.holds(interval));
+                .filter(|(need, interval)| !need.holds(interval))
+                .count();
             let narrowest = sensitive.filter_map(|(_, interval)| interval.width()).min();
-            if !unprotected {
-                return narrowest;
+            if unprotected == 0 {
+                return (narrowest, 0);
             }
-            // The smallest count above zero that only this run publishes:
-            // a withheld zero, or a count known elsewhere, adds no room.
             let partner = (0..self.counts.len())
-                .filter(|&i| self.withheld[i].is_none() && !self.elsewhere[i] && self.counts[i] > 0)
+                .filter(|&i| self.partner(i))
                 .min_by_key(|&i| (self.counts[i], &self.municipios[i].municipio));
             match partner {
                 Some(i) => self.withheld[i] = Some(Rule::Complementary),
                 // Everything beside it is withheld and the total still
                 // pins it down (a protection wider than the total).
-                None if self.total && !self.total_elsewhere => self.total = false,
-                // What others published pins it: nothing here can help
-                // (their audit answers for it).
-                None => return narrowest,
+                None if self.total => self.withhold_year(),
+                // What others published pins it: nothing here can help.
+                None => return (narrowest, unprotected),
             }
         }
     }
@@ -271,8 +328,11 @@ pub fn publish(
         let year = &sorted[range];
         let mut num = Group::new(year, 0, rule, known);
         let mut den = Group::new(year, 1, rule, known);
-        let widths = [num.protect(), den.protect()];
+        let (num_width, num_unprotected) = num.protect();
+        let (den_width, den_unprotected) = den.protect();
+        let widths = [num_width, den_width];
         summary.disclosed_elsewhere += num.disclosed + den.disclosed;
+        summary.unprotected += num_unprotected + den_unprotected;
         summary.smallest_width = widths
             .into_iter()
             .chain([summary.smallest_width])
@@ -373,8 +433,9 @@ mod tests {
                 cells: 4,
                 primary: 1,
                 complementary: 1,
-                smallest_width: Some(10),
+                smallest_width: Some(8),
                 disclosed_elsewhere: 0,
+                unprotected: 0,
             }
         );
         let a = find(&p, "2600054", 2024);
@@ -400,7 +461,11 @@ mod tests {
         let (p, s) = publish(&cells, &K5, &Known::default(), 1000.0, "26");
         assert_eq!(numerators(&p, 2024), [None, None, None, Some(50)]);
         assert_eq!((s.primary, s.complementary), (2, 1));
-        assert_eq!(s.smallest_width, Some(33), "each is anything from 0 to 33");
+        assert_eq!(
+            s.smallest_width,
+            Some(30),
+            "each is anything from 1 to 31: a withheld count is never 0"
+        );
     }
 
     #[test]
@@ -417,7 +482,8 @@ mod tests {
         };
         let (p, s) = publish(&cells, &wide, &Known::default(), 1000.0, "26");
         assert_eq!(numerators(&p, 2024), [None, None, None, Some(100)]);
-        assert_eq!(s.smallest_width, Some(103));
+        // 1 … 100: none withheld exceeds the 100 left published.
+        assert_eq!(s.smallest_width, Some(99));
         assert_eq!(find(&p, "26", 2024).numerador, Some(203));
     }
 
@@ -434,6 +500,16 @@ mod tests {
         assert_eq!((total.numerador, total.denominador), (None, Some(1300)));
         assert!(total.suppressed);
         assert_eq!(s.smallest_width, None, "nothing published bounds them");
+        // A year whose total is small goes whole, zeros too.
+        let cells = [
+            cell("2600054", 2024, 3, 400),
+            cell("2600104", 2024, 0, 900),
+            cell("2600203", 2024, 1, 900),
+        ];
+        let (p, s) = publish(&cells, &K5, &Known::default(), 1000.0, "26");
+        assert_eq!(numerators(&p, 2024), [None, None, None]);
+        assert_eq!(find(&p, "26", 2024).numerador, None);
+        assert_eq!((s.smallest_width, s.unprotected), (None, 0));
     }
 
     #[test]
@@ -455,7 +531,7 @@ mod tests {
             s.complementary, 0,
             "two withheld denominators summing to 7 cover each other"
         );
-        assert_eq!(s.smallest_width, Some(7));
+        assert_eq!(s.smallest_width, Some(5), "each is one of 1 … 6");
     }
 
     #[test]
@@ -495,7 +571,7 @@ mod tests {
         };
         let (p, s) = publish(&cells, &K5, &known, 1000.0, "26");
         assert_eq!(numerators(&p, 2024), [None, None, Some(40), Some(7)]);
-        assert_eq!(s.smallest_width, Some(12));
+        assert_eq!(s.smallest_width, Some(10));
     }
 
     #[test]
@@ -509,7 +585,12 @@ mod tests {
             cell("2600203", 2024, 40, 5000),
         ];
         let known = Known {
-            totals: HashSet::from([(1, 2024)]),
+            sums: HashMap::from([(
+                (1, 2024),
+                vec![BTreeSet::from(
+                    ["2600054", "2600104", "2600203"].map(String::from),
+                )],
+            )]),
             withheld: HashMap::from([((1, "2600104".to_owned(), 2024), K5)]),
             ..Known::default()
         };
@@ -525,7 +606,7 @@ mod tests {
             .collect();
         assert_eq!(dens, [None, None, Some(5000)]);
         assert_eq!(numerators(&p, 2024), [Some(10), Some(2), Some(40)]);
-        assert_eq!(s.smallest_width, Some(403));
+        assert_eq!(s.smallest_width, Some(401));
         assert_eq!(find(&p, "26", 2024).denominador, Some(5403));
     }
 
@@ -539,5 +620,55 @@ mod tests {
         let (p, s) = publish(&cells, &K5, &known, 1000.0, "26");
         assert_eq!(numerators(&p, 2024), [None, Some(9)]);
         assert_eq!((s.disclosed_elsewhere, s.complementary), (1, 0));
+    }
+
+    #[test]
+    fn an_earlier_total_over_fewer_municipalities_is_a_fact_too() {
+        // An earlier table covered 2600054 … 2600302 (total 79, its 3 and 6
+        // withheld); a fifth municipality arrived since. Publishing 6 now
+        // would give the 3 away: 79 − 20 − 50 − 6.
+        let cells = [
+            cell("2600054", 2024, 3, 400),
+            cell("2600104", 2024, 6, 900),
+            cell("2600203", 2024, 20, 5000),
+            cell("2600302", 2024, 50, 800),
+            cell("2600401", 2024, 5, 800),
+        ];
+        let earlier: BTreeSet<String> = ["2600054", "2600104", "2600203", "2600302"]
+            .map(String::from)
+            .into();
+        let known = Known {
+            counts: HashSet::from([
+                (0, "2600203".to_owned(), 2024),
+                (0, "2600302".to_owned(), 2024),
+            ]),
+            sums: HashMap::from([((0, 2024), vec![earlier])]),
+            ..Known::default()
+        };
+        let (p, s) = publish(&cells, &K5, &known, 1000.0, "26");
+        let nums = numerators(&p, 2024);
+        assert_eq!(nums[0], None);
+        assert_eq!(nums[1], None, "the 6 stays withheld: {nums:?}");
+        assert_eq!(s.unprotected, 0);
+    }
+
+    #[test]
+    fn partners_going_smallest_first_is_known_to_the_attacker() {
+        // 3 withheld with 5 beside a published 5: both withheld counts are
+        // at most 5 (the rule would have taken a smaller one), so the 3 is
+        // one of 3 … 5. Another partner goes.
+        let cells = [
+            cell("2600054", 2024, 3, 400),
+            cell("2600104", 2024, 5, 900),
+            cell("2600203", 2024, 5, 5000),
+            cell("2600302", 2024, 50, 800),
+        ];
+        let (p, s) = publish(&cells, &K5, &Known::default(), 1000.0, "26");
+        assert_eq!(numerators(&p, 2024), [None, None, None, Some(50)]);
+        assert_eq!(
+            s.smallest_width,
+            Some(10),
+            "each is one of 1 … 11, none above 50"
+        );
     }
 }

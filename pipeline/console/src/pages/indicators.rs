@@ -208,9 +208,11 @@ pub(crate) async fn page(
             }
             @if let Some(r) = &run {
                 dt { (lang.t("Células suprimidas", "Withheld cells")) }
+                // How many were small is not shown here: with the count of
+                // withheld cells it would tell which are below the minimum
+                // (operators see it in `lagoa indicator runs`).
                 dd id="protection" {
-                    (r.suppressed_primary) (lang.t(" abaixo da célula mínima, ", " below the minimum cell, "))
-                    (r.suppressed_secondary) (lang.t(" em complemento", " in complement"))
+                    (r.suppressed_primary + r.suppressed_secondary)
                     @if let Some(w) = r.smallest_width {
                         (lang.t("; a menor faixa que um atacante consegue dar a uma contagem suprimida: ",
                                 "; the narrowest range an attacker can give a withheld count: "))
