@@ -45,6 +45,26 @@ fn export(lake: &Path, out: &Path) {
     export_all(lake, out, INDICATORS);
 }
 
+/// The independent recomputation and attacker over the tables exported to
+/// `published` (DuckDB and scipy, not Lagoa's code).
+fn recompute(
+    python: &Path,
+    lake: &Path,
+    published: &Path,
+    definitions: &Path,
+) -> std::process::Command {
+    let mut check = std::process::Command::new(python);
+    check
+        .arg(repo_root().join("tests/py/recompute_indicators.py"))
+        .arg("--deliveries")
+        .arg(lake.join("entregas"))
+        .arg("--published")
+        .arg(published)
+        .arg("--definitions")
+        .arg(definitions);
+    check
+}
+
 /// Each of `names`' published table as `ind_<name>.csv` in `out`.
 fn export_all(lake: &Path, out: &Path, names: &[&str]) {
     std::fs::create_dir_all(out).unwrap();
@@ -90,16 +110,14 @@ async fn the_demo_tells_the_whole_story_and_an_independent_recomputation_agrees(
     // Independent recomputation from the raw files (DuckDB, not Lagoa's SQL).
     let published = dir.path().join("published");
     export(&lake, &published);
-    let check = std::process::Command::new(python)
-        .arg(repo_root().join("tests/py/recompute_indicators.py"))
-        .arg("--deliveries")
-        .arg(lake.join("entregas"))
-        .arg("--published")
-        .arg(&published)
-        .arg("--definitions")
-        .arg(repo_root().join("sql/indicators"))
-        .output()
-        .unwrap();
+    let check = recompute(
+        &python,
+        &lake,
+        &published,
+        &repo_root().join("sql/indicators"),
+    )
+    .output()
+    .unwrap();
     let report = String::from_utf8_lossy(&check.stdout);
     assert!(
         check.status.success(),
@@ -397,15 +415,7 @@ fn an_attacker_with_every_published_table_pins_no_small_count() {
         assert_eq!(out.matches(": committed").count(), 2, "{out}");
         let published = dir.path().join("published");
         export_all(&lake, &published, &names);
-        let mut check = std::process::Command::new(&python);
-        check
-            .arg(repo_root().join("tests/py/recompute_indicators.py"))
-            .arg("--deliveries")
-            .arg(lake.join("entregas"))
-            .arg("--published")
-            .arg(&published)
-            .arg("--definitions")
-            .arg(lake.join("indicators"));
+        let mut check = recompute(&python, &lake, &published, &lake.join("indicators"));
         for (name, reference, _, _) in LINKED {
             check.arg("--same-as").arg(format!("{name}={reference}"));
         }

@@ -349,27 +349,19 @@ async fn run_recorded(
         indicator.per,
         &total_code(&cells),
     );
-    if summary.disclosed_elsewhere > 0 {
-        tracing::warn!(
-            indicator = %indicator.name,
-            counts = summary.disclosed_elsewhere,
-            "small counts withheld here were already published by another indicator (one with a lower min_cell)"
-        );
-        record.derivation.push_str(&format!(
-            "; {} small count(s) withheld here were already published by another indicator with a lower min_cell",
-            summary.disclosed_elsewhere
-        ));
-    }
-    if summary.unprotected > 0 {
-        tracing::warn!(
-            indicator = %indicator.name,
-            counts = summary.unprotected,
-            "small counts withheld here stay narrower than the protection, pinned by what other tables published"
-        );
-        record.derivation.push_str(&format!(
-            "; {} small count(s) withheld here stay narrower than the protection: other tables published what pins them",
-            summary.unprotected
-        ));
+    let caveats = [
+        (
+            summary.disclosed_elsewhere,
+            "small count(s) withheld here were already published by another indicator with a lower min_cell",
+        ),
+        (
+            summary.unprotected,
+            "small count(s) withheld here stay narrower than the protection: other tables published what pins them",
+        ),
+    ];
+    for (counts, caveat) in caveats.into_iter().filter(|(n, _)| *n > 0) {
+        tracing::warn!(indicator = %indicator.name, counts, "{caveat}");
+        record.derivation.push_str(&format!("; {counts} {caveat}"));
     }
     record.cells = summary.cells as i64;
     record.suppressed_primary = summary.primary as i64;
