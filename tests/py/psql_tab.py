@@ -18,10 +18,11 @@ import sys
 import time
 
 
-def read_for(fd, seconds):
+def read_for(fd, seconds, done=lambda text: False):
+    """What psql writes for `seconds`, or until `done(text so far)`."""
     out = b""
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    while time.monotonic() < end and not done(out.decode("utf-8", "replace")):
         ready, _, _ = select.select([fd], [], [], 0.05)
         if ready:
             try:
@@ -43,13 +44,19 @@ def main():
         env.pop("PGOPTIONS", None)
         os.execvpe("psql", ["psql", "-X", "-h", "127.0.0.1", "-p", port, "-U", user, "-d", "lagoa"], env)
     answers = []
-    read_for(fd, 3)  # the banner and the prompt
+    # The banner and the prompt (slow on a loaded machine: wait for it).
+    read_for(fd, 20, lambda text: "=>" in text or "=#" in text)
     for text in inputs:
         for part in text.split("\t")[:-1]:
             os.write(fd, part.encode() + b"\t\t")
             time.sleep(0.3)
         os.write(fd, text.split("\t")[-1].encode())
-        answers.append(read_for(fd, 2))
+        typed = text.replace("\t", "")
+        # Completed: psql wrote back more than the echo of what was typed
+        # (a completion comes from a catalog query, slow under load); an
+        # input with nothing to complete waits the whole time.
+        completed = lambda out: typed in out and any(c.isalnum() for c in out.split(typed, 1)[1])
+        answers.append(read_for(fd, 10, completed) + read_for(fd, 0.3))
         os.write(fd, b"\x03")  # Ctrl-C: drop the line
         read_for(fd, 0.5)
     os.write(fd, b"\\q\n")
