@@ -332,6 +332,34 @@ async fn run_recorded(
     let (level, derivation) = derivation(&record.inputs, &protection(indicator));
     record.derivation = derivation;
     lake.catalog.save_indicator_run(record).await?;
+    // The same SQL, parameters and inputs as what is published, audited
+    // for the same protection (runs from before the audit have 0):
+    // nothing to compute, audit or write; the run says what was published.
+    let names = indicator.count_names(&record.parameters);
+    [record.numerator_count, record.denominator_count] = names.clone();
+    let previous = lake
+        .catalog
+        .indicator_runs(Some(&indicator.name), 50)
+        .await?
+        .into_iter()
+        .find(|r| r.status == "committed" || r.status == "unchanged");
+    if let Some(p) = previous
+        && p.sql_sha256 == record.sql_sha256
+        && p.parameters == record.parameters
+        && p.inputs == record.inputs
+        && p.protection == record.protection
+        && p.output_snapshot.is_some()
+    {
+        record.status = "unchanged".into();
+        record.output_snapshot = p.output_snapshot;
+        record.output_level = p.output_level;
+        record.cells = p.cells;
+        record.suppressed_primary = p.suppressed_primary;
+        record.suppressed_secondary = p.suppressed_secondary;
+        record.smallest_width = p.smallest_width;
+        record.derivation = p.derivation;
+        return Ok(());
+    }
     let cells = compute(lake, indicator, sql, record.input_snapshot).await?;
     if cells.is_empty() {
         return Err(failed(
@@ -339,8 +367,6 @@ async fn run_recorded(
             "its SQL returned no row: are its sources empty?",
         ));
     }
-    let names = indicator.count_names(&record.parameters);
-    [record.numerator_count, record.denominator_count] = names.clone();
     let known = super::elsewhere::known(lake, &names, &cells, record.input_snapshot).await?;
     let (published, summary) = publish(
         &cells,
@@ -367,28 +393,6 @@ async fn run_recorded(
     record.suppressed_primary = summary.primary as i64;
     record.suppressed_secondary = summary.complementary as i64;
     record.smallest_width = summary.smallest_width;
-
-    // The same SQL, parameters and inputs as what is published, audited
-    // for the same protection (runs from before the audit have 0):
-    // nothing to write.
-    let previous = lake
-        .catalog
-        .indicator_runs(Some(&indicator.name), 50)
-        .await?
-        .into_iter()
-        .find(|r| r.status == "committed" || r.status == "unchanged");
-    if let Some(p) = previous
-        && p.sql_sha256 == record.sql_sha256
-        && p.parameters == record.parameters
-        && p.inputs == record.inputs
-        && p.protection == record.protection
-        && p.output_snapshot.is_some()
-    {
-        record.status = "unchanged".into();
-        record.output_snapshot = p.output_snapshot;
-        record.output_level = p.output_level;
-        return Ok(());
-    }
 
     let name = DatasetName::new(record.dataset.clone())
         .map_err(|e| failed(indicator, format!("results dataset: {e}")))?;
