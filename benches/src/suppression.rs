@@ -1,5 +1,6 @@
 //! Disclosure control at a state's scale (issue 21's benchmark): the seven
-//! reference indicators for `--municipalities` × `--years` of synthetic
+//! reference indicators and perinatal mortality (whose counts are sums of
+//! named counts, one of them live births again) for `--municipalities` × `--years` of synthetic
 //! counts (sizes spread like a Brazilian state's, small towns many),
 //! published one after the other as `lagoa indicator run` does: each
 //! audited with everything the ones before it published
@@ -14,6 +15,7 @@
 //! `lagoa-bench-suppression --municipalities 185 --years 10`
 
 use clap::Parser;
+use lagoa_sql::indicators::counts::Shape;
 use lagoa_sql::indicators::elsewhere::{Publication, known_from};
 use lagoa_sql::indicators::published::Value;
 use lagoa_sql::indicators::suppress::{Cell, Protection, Published, publish};
@@ -37,7 +39,7 @@ struct Args {
 
 /// `(name, numerator count, denominator count, min_cell)`; the counts
 /// are named as the reference definitions name them.
-const INDICATORS: [(&str, &str, &str, u64); 7] = [
+const INDICATORS: [(&str, &str, &str, u64); 8] = [
     (
         "mortalidade_infantil",
         "obitos_menores_1_ano",
@@ -75,10 +77,16 @@ const INDICATORS: [(&str, &str, &str, u64); 7] = [
         "matriculas_ensino_fundamental",
         5,
     ),
+    (
+        "mortalidade_perinatal",
+        "obitos_fetais + obitos_neonatais_precoces",
+        "nascidos_vivos_todos + obitos_fetais",
+        5,
+    ),
 ];
 
 /// Each count's expected value from the population, per inhabitant.
-const RATES: [(&str, f64); 10] = [
+const RATES: [(&str, f64); 12] = [
     ("populacao_residente", 1.0),
     ("nascidos_vivos_todos", 0.014),
     ("obitos_menores_1_ano", 0.014 * 0.012),
@@ -89,6 +97,8 @@ const RATES: [(&str, f64); 10] = [
     ("matriculas_inep", 0.14),
     ("matriculas_abandono", 0.14 * 0.02),
     ("matriculas_ensino_fundamental", 0.12),
+    ("obitos_fetais", 0.014 * 0.010),
+    ("obitos_neonatais_precoces", 0.014 * 0.006),
 ];
 
 /// A standard normal draw (Box–Muller).
@@ -103,7 +113,7 @@ fn draw(rng: &mut StdRng, mean: f64) -> i64 {
 }
 
 /// Every named count, by (name, municipality, year).
-fn counts(args: &Args) -> BTreeMap<(&'static str, usize, i64), i64> {
+fn counts(args: &Args) -> BTreeMap<(String, usize, i64), i64> {
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut out = BTreeMap::new();
     for m in 0..args.municipalities {
@@ -113,11 +123,18 @@ fn counts(args: &Args) -> BTreeMap<(&'static str, usize, i64), i64> {
             .clamp(1_500.0, 1_600_000.0);
         for year in 0..args.years {
             for (name, rate) in RATES {
-                out.insert((name, m, 2015 + year), draw(&mut rng, size * rate));
+                out.insert(
+                    (name.to_owned(), m, 2015 + year),
+                    draw(&mut rng, size * rate),
+                );
             }
             let distorted = draw(&mut rng, size * 0.12 * 0.15);
             out.insert(
-                ("matriculas_distorcao_idade_serie", m, 2015 + year),
+                (
+                    "matriculas_distorcao_idade_serie".to_owned(),
+                    m,
+                    2015 + year,
+                ),
                 distorted,
             );
         }
@@ -125,16 +142,23 @@ fn counts(args: &Args) -> BTreeMap<(&'static str, usize, i64), i64> {
     out
 }
 
-fn cells(args: &Args, all: &BTreeMap<(&str, usize, i64), i64>, num: &str, den: &str) -> Vec<Cell> {
+fn cells(args: &Args, all: &BTreeMap<(String, usize, i64), i64>, shape: &Shape) -> Vec<Cell> {
     let mut out = Vec::new();
     for m in 0..args.municipalities {
         for year in 0..args.years {
             let ano = 2015 + year;
+            let parts: Vec<i64> = shape
+                .atoms
+                .iter()
+                .map(|a| all.get(&(a.clone(), m, ano)).copied().unwrap_or(0))
+                .collect();
+            let count = |kind: usize| shape.kinds[kind].iter().map(|&a| parts[a]).sum();
             out.push(Cell {
                 municipio: format!("26{:05}", m),
                 ano,
-                numerador: all[&(num, m, ano)],
-                denominador: all[&(den, m, ano)],
+                numerador: count(0),
+                denominador: count(1),
+                parts,
             });
         }
     }
@@ -213,7 +237,9 @@ fn main() {
         rows.clear();
         let start = Instant::now();
         for (name, num, den, k) in INDICATORS {
-            let cells = cells(&args, &all, num, den);
+            let names = [Some(num.to_owned()), Some(den.to_owned())];
+            let shape = Shape::of(&names);
+            let cells = cells(&args, &all, &shape);
             let began = Instant::now();
             let publications: Vec<Publication> = published
                 .iter()
@@ -225,13 +251,12 @@ fn main() {
                     },
                 )
                 .collect();
-            let names = [Some(num.to_owned()), Some(den.to_owned())];
-            let known = known_from(&publications, &names, &cells);
+            let known = known_from(&publications, &names);
             let rule = Protection {
                 min_cell: k,
                 width: k,
             };
-            let (out, summary) = publish(&cells, &rule, &known, 100.0, "26");
+            let (out, summary) = publish(&cells, &shape, &rule, &known, 100.0, "26");
             times.push(began.elapsed());
             let (old, pinned) = before_the_audit(&cells, k as i64);
             rows.push((name, summary, old, pinned));
@@ -246,8 +271,11 @@ fn main() {
         return;
     };
     println!(
-        "## Disclosure control: {} municipalities × {} years, 7 indicators (best of {})\n",
-        args.municipalities, args.years, args.repeat
+        "## Disclosure control: {} municipalities × {} years, {} indicators (best of {})\n",
+        args.municipalities,
+        args.years,
+        INDICATORS.len(),
+        args.repeat
     );
     println!(
         "| indicator | time | withheld (audited) | of them complementary | narrowest range | withheld before the audit | small counts that rule left pinned |"

@@ -368,9 +368,14 @@ const LINKED: [(&str, &str, &str, &str); 2] = [
     ),
 ];
 
+/// A test indicator whose counts are sums of named counts, one of them
+/// published by other indicators (`tests/indicators/`).
+const PERINATAL: &str = "mortalidade_perinatal";
+
 /// An attacker with everything a state published at once (the reference
-/// indicators and two linked ones, counts of the same declared name being
-/// the same unknowns) pins no withheld small count, at two sizes of state.
+/// indicators, two linked ones and one whose denominator adds a count
+/// others publish, counts of the same declared name being the same
+/// unknowns) pins no withheld small count, at two sizes of state.
 #[test]
 fn an_attacker_with_every_published_table_pins_no_small_count() {
     let Some(python) = python() else {
@@ -411,8 +416,19 @@ fn an_attacker_with_every_published_table_pins_no_small_count() {
             std::fs::write(lake.join(format!("indicators/{name}.sql")), text).unwrap();
             names.push(name);
         }
-        let out = lagoa_ok(&lake, &["indicator", "run", LINKED[0].0, LINKED[1].0]);
-        assert_eq!(out.matches(": committed").count(), 2, "{out}");
+        // Perinatal mortality adds live births (published by three
+        // indicators already) and fetal deaths in its denominator.
+        std::fs::copy(
+            repo_root().join(format!("tests/indicators/{PERINATAL}.sql")),
+            lake.join(format!("indicators/{PERINATAL}.sql")),
+        )
+        .unwrap();
+        names.push(PERINATAL);
+        let out = lagoa_ok(
+            &lake,
+            &["indicator", "run", LINKED[0].0, LINKED[1].0, PERINATAL],
+        );
+        assert_eq!(out.matches(": committed").count(), 3, "{out}");
         let published = dir.path().join("published");
         export_all(&lake, &published, &names);
         let mut check = recompute(&python, &lake, &published, &lake.join("indicators"));

@@ -405,6 +405,60 @@ fn a_new_indicator_over_the_same_births_does_not_give_away_what_another_withheld
 }
 
 #[test]
+fn a_count_declared_as_a_sum_must_add_up_row_by_row() {
+    let (dir, lake) = new_lake();
+    golden_state(dir.path(), &lake);
+    let folder = lake.join("indicators");
+    std::fs::create_dir_all(&folder).unwrap();
+    let definition = |columns: &str| {
+        format!(
+            "-- name: soma\n-- title: S\n-- description: d\n-- unit: u\n-- formula: f\n-- sources: ibge_populacao\n-- trigger: manual\n-- min_cell: 5\n-- per: 100\n-- numerator: obitos_fetais\n-- denominator: nascidos_vivos_todos + obitos_fetais\n\
+             SELECT CAST(cod_uf * 100000 + cod_munic AS VARCHAR) AS municipio, ano, 1 AS numerador, {columns} FROM ibge_populacao"
+        )
+    };
+    std::fs::write(
+        folder.join("soma.sql"),
+        definition("10 AS denominador, 4 AS nascidos_vivos_todos, 5 AS obitos_fetais"),
+    )
+    .unwrap();
+    let e = lagoa_err(&lake, &["indicator", "run", "soma"]);
+    assert!(
+        e.contains(
+            "denominador is 10, but its names add up to 9 (nascidos_vivos_todos + obitos_fetais)"
+        ) && e.contains("municipio 26"),
+        "{e}"
+    );
+    std::fs::write(
+        folder.join("soma.sql"),
+        definition("10 AS denominador, 9 AS nascidos_vivos_todos"),
+    )
+    .unwrap();
+    let e = lagoa_err(&lake, &["indicator", "run", "soma"]);
+    assert!(e.contains("its SQL returns no column obitos_fetais"), "{e}");
+    // Adding up, it publishes; the numerator (one name) needs no column.
+    std::fs::write(
+        folder.join("soma.sql"),
+        definition("10 AS denominador, 9 AS nascidos_vivos_todos, 1 AS obitos_fetais"),
+    )
+    .unwrap();
+    let out = lagoa_ok(&lake, &["indicator", "run", "soma"]);
+    assert!(out.contains("committed"), "{out}");
+    let runs = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT denominator_count FROM system.indicator_runs WHERE indicator = 'soma' AND status = 'committed'",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(
+        runs.contains("nascidos_vivos_todos + obitos_fetais"),
+        "{runs}"
+    );
+}
+
+#[test]
 fn an_indicator_definition_that_is_wrong_says_what_and_where() {
     let (_dir, lake) = new_lake();
     let folder = lake.join("indicators");

@@ -11,9 +11,10 @@ dropped here too, because Lagoa quarantines it. Every published count must
 equal the recomputed one and no count below min_cell may be published; then
 an attacker (scipy's MILP solver, from the published rows of every indicator
 at once: the counts, the state totals, counts being whole and never negative,
-counts declared under the same name the same unknowns) bounds every withheld
-count, and each small one must stay protected: its range reaches min_cell and
-is at least `protection` values wide.
+counts declared under the same name the same unknowns, a count declared as a
+sum `a + b` the sum of its names' unknowns) bounds every withheld
+count and every small name a sum adds up, and each must stay protected: its
+range reaches min_cell and is at least `protection` values wide.
 Prints one line per indicator and exits 1 when any indicator differs.
 """
 import argparse
@@ -247,6 +248,23 @@ def mortalidade_infantil(t, p):
                       and r["idade"] not in ("000", "999"))
     return per_birth(t, infants)
 
+def mortalidade_perinatal(t, p):
+    """(fetal deaths + deaths in the first week) over (live births + fetal
+    deaths), with each named count of a cell beside its two counts."""
+    fetal = Counter((r["codmunres"], r["dtobito"].year) for r in t["sim_obitos"] if r["tipobito"] == "1")
+    week = Counter((r["codmunres"], r["dtobito"].year) for r in t["sim_obitos"]
+                   if r["tipobito"] == "2" and r["idade"] and r["idade"] not in ("000", "999")
+                   and (r["idade"][0] in "01" or (r["idade"][0] == "2" and r["idade"] <= "206")))
+    births = Counter((r["codmunres"], r["dtnasc"].year) for r in t["sinasc_nascidos"])
+    codes = code7(t)
+    out = {}
+    for (c6, y), n in births.items():
+        if c6 in codes:
+            f, w = fetal[(c6, y)], week[(c6, y)]
+            out[(codes[c6], y)] = (f + w, n + f, {"obitos_fetais": f, "obitos_neonatais_precoces": w,
+                                                   "nascidos_vivos_todos": n})
+    return out
+
 def homicidios(t, p):
     deaths = Counter((r["codmunres"], r["dtobito"].year) for r in t["sim_obitos"]
                      if r["tipobito"] == "2" and ("X85" <= r["causabas"][:3] <= "Y09" or r["causabas"][:3] == "Y35"))
@@ -289,109 +307,105 @@ def distorcao_idade_serie(t, p):
                  lambda r: r["tp_etapa_ensino"] in age and r["nu_idade_referencia"] >= age[r["tp_etapa_ensino"]] + 2)
 
 INDICATORS = {f.__name__: f for f in (abandono_escolar, cobertura_vacinal, distorcao_idade_serie, homicidios,
-                                      mortalidade_infantil, mortes_violentas_intencionais, pre_natal_7_consultas)}
+                                      mortalidade_infantil, mortalidade_perinatal, mortes_violentas_intencionais,
+                                      pre_natal_7_consultas)}
 
 # ------------------------------------------------------------ the attacker
 
 def sensitive(count, k):
     return 0 < count < k
 
-def attack(n, fixed, sums, lows=None):
-    """The attacker: n whole unknowns >= 0 (or >= lows[index]), some published
-    ({index: value}), some sums published ([(indices, total)]). The range each
-    unpublished one can take, by scipy's MILP solver (HiGHS):
-    {index: (low, high or None)}."""
-    lows = lows or {}
-    free = [i for i in range(n) if i not in fixed]
-    pos = {i: j for j, i in enumerate(free)}
-    rows, rhs = [], []
-    for indices, total in sums:
-        row = np.zeros(len(free))
-        rest = total
-        for i in indices:
-            if i in fixed:
-                rest -= fixed[i]
-            else:
-                row[pos[i]] = 1
-        if row.any():
-            rows.append(row)
-            rhs.append(rest)
-    out = {}
-    tied = {j for row in rows for j in np.flatnonzero(row)}
-    for i in free:
-        j = pos[i]
-        if j not in tied:  # nothing published bounds it from above
-            out[i] = (lows.get(i, 0), None)
+def atoms(declared, ind, kind):
+    """The names a declared count adds up (`a + b`); an undeclared count is
+    a name of its own indicator alone."""
+    return [a.strip() for a in declared.split("+")] if declared else [f"{ind}/{kind}"]
+
+def parts(cell, names, kind):
+    """{name: value} of one kind of a recomputed cell: its named counts when
+    the recomputation gives them, else the count itself (one name)."""
+    if len(cell) > 2:
+        return {a: cell[2][a] for a in names}
+    assert len(names) == 1, f"a sum {names} needs its named counts recomputed"
+    return {names[0]: cell[kind]}
+
+def extremes(n, rows, objective):
+    """(min, max or None when unbounded) of `objective` @ x over whole x >= 0
+    with every (coefficients, low, high) of `rows`, by scipy's MILP (HiGHS)."""
+    a = np.array([r[0] for r in rows]) if rows else np.zeros((0, n))
+    cons = [LinearConstraint(a, [r[1] for r in rows], [r[2] for r in rows])] if rows else []
+    ends = []
+    for sign in (1, -1):
+        r = milp(sign * objective, constraints=cons, integrality=np.ones(n), bounds=Bounds(0, np.inf))
+        # HiGHS says "infeasible or unbounded"; the minimum was feasible.
+        if r.status == 3 or (r.status == 4 and sign == -1):
+            ends.append(None)
             continue
-        ends = []
-        for sign in (1, -1):
-            c = np.zeros(len(free))
-            c[j] = sign
-            lb = np.array([lows.get(f, 0) for f in free], dtype=float)
-            r = milp(c, constraints=[LinearConstraint(np.array(rows), rhs, rhs)],
-                     integrality=np.ones(len(free)), bounds=Bounds(lb, np.inf))
-            if not r.success:
-                raise SystemExit(f"the attacker's problem has no solution: {r.message}")
-            ends.append(round(r.x[j]))
-        out[i] = (ends[0], ends[1])
-    return out
+        if not r.success:
+            raise SystemExit(f"the attacker's problem has no solution: {r.message}")
+        ends.append(round(objective @ r.x))
+    return ends[0], ends[1]
 
 def protected(interval, k, width):
     low, high = interval
     return high is None or (high >= k and high - low >= width)
 
 def audit(indicators):
-    """Everything published at once: counts of the same declared name (the
-    `-- numerator:` and `-- denominator:` headers) are the same unknowns in
-    every indicator. (small counts attacked, narrowest range, problems)."""
-    groups = defaultdict(lambda: {"truth": {}, "fixed": {}, "sums": [], "needs": {}, "publishers": {}, "lows": {}})
+    """Everything published at once: a declared name (the `-- numerator:`
+    and `-- denominator:` headers, sums `a + b` included) is the same
+    unknown of a municipality and year in every indicator; each published
+    count, total and sum is an equation over them. Bounds every withheld
+    small count and every small name a declared sum adds up.
+    (small counts attacked, narrowest range, problems)."""
+    years = defaultdict(lambda: {"truth": {}, "rows": [], "needs": {}, "published": {}})
     problems = []
     for ind in indicators:
         pub = {(m, y): (num, den) for m, y, num, den, _, _, total in ind["rows"] if not total}
         totals = {y: (num, den) for m, y, num, den, _, _, total in ind["rows"] if total}
-        years = defaultdict(set)
-        for m, y in ind["cells"]:
-            years[y].add(m)
+        need = (ind["k"], ind["width"])
         for kind in (0, 1):
-            name = ind["counts"][kind] or f"{ind['name']}/{kind}"
-            for (m, y), counts in ind["cells"].items():
-                g = groups[(name, y)]
-                truth = counts[kind]
-                if g["truth"].setdefault(m, truth) != truth:
-                    problems.append(f"{name} {m}/{y}: declared the same count, computed {g['truth'][m]} and {truth}")
+            names = atoms(ind["counts"][kind], ind["name"], kind)
+            for (m, y), cell in ind["cells"].items():
+                g = years[y]
+                for a, truth in parts(cell, names, kind).items():
+                    if g["truth"].setdefault((a, m), truth) != truth:
+                        problems.append(f"{a} {m}/{y}: declared the same count, computed {g['truth'][(a, m)]} and {truth}")
+                    if len(names) > 1 and sensitive(truth, ind["k"]):
+                        g["needs"][((a,), m)] = tuple(map(max, g["needs"].get(((a,), m), need), need))
+                key = (tuple(sorted(names)), m)
                 value = pub.get((m, y), (None, None))[kind]
                 if value is not None:
-                    g["fixed"][m] = value
-                    g["publishers"].setdefault(m, ind["name"])
+                    g["rows"].append(([(a, m) for a in names], value, value))
+                    g["published"].setdefault(key, ind["name"])
                 else:
                     # Lagoa never withholds a zero beside a published total.
                     if totals.get(y, (None, None))[kind] is not None:
-                        g["lows"][m] = 1
-                    if sensitive(truth, ind["k"]):
-                        k, w = g["needs"].get(m, (0, 0))
-                        g["needs"][m] = (max(k, ind["k"]), max(w, ind["width"]))
+                        g["rows"].append(([(a, m) for a in names], 1, np.inf))
+                    if sensitive(cell[kind], ind["k"]):
+                        g["needs"][key] = tuple(map(max, g["needs"].get(key, need), need))
             for y, t in totals.items():
                 if t[kind] is not None:
-                    groups[(name, y)]["sums"].append((years[y], t[kind]))
+                    over = [(a, m) for m, yy in ind["cells"] if yy == y for a in names]
+                    years[y]["rows"].append((over, t[kind], t[kind]))
     attacked, widths = 0, []
-    for (name, y), g in sorted(groups.items()):
-        places = sorted(g["truth"])
-        index = {m: i for i, m in enumerate(places)}
-        fixed = {index[m]: v for m, v in g["fixed"].items()}
-        sums = [([index[m] for m in over], total) for over, total in g["sums"]]
-        lows = {index[m]: low for m, low in g["lows"].items()}
-        ranges = attack(len(places), fixed, sums, lows)
-        for m, (k, w) in sorted(g["needs"].items()):
-            if index[m] in fixed:
-                problems.append(f"{name} {m}/{y}: a small count one indicator withheld, "
-                                f"{g['publishers'][m]} published")
+    for y, g in sorted(years.items()):
+        unknowns = {u: i for i, u in enumerate(sorted(g["truth"]))}
+        def vector(terms):
+            v = np.zeros(len(unknowns))
+            for u in terms:
+                v[unknowns[u]] += 1
+            return v
+        rows = [(vector(terms), low, high) for terms, low, high in g["rows"]]
+        for (names, m), (k, w) in sorted(g["needs"].items()):
+            what = " + ".join(names)
+            if (names, m) in g["published"]:
+                problems.append(f"{what} {m}/{y}: a small count withheld, {g['published'][(names, m)]} published")
                 continue
             attacked += 1
-            low, high = ranges[index[m]]
+            low, high = extremes(len(unknowns), rows, vector([(a, m) for a in names]))
             if high is not None:
                 widths.append(high - low)
             if not protected((low, high), k, w):
-                problems.append(f"{name} {m}/{y}: the attacker pins a small count to {low}..{high}")
+                problems.append(f"{what} {m}/{y}: the attacker pins a small count to {low}..{high}")
     return attacked, min(widths) if widths else None, problems
 
 # ------------------------------------------------------------ comparison
@@ -467,7 +481,7 @@ def check(cells, rows, k, per):
         sums = tuple(sum(cells[(mm, y)][i] for mm in munis) for i in (0, 1))
         problems += compare_cell(f"total/{y}", sums, per, (tnum, tden, tvalor, tsup), k)
     withheld = [c for c, p in pub.items() if None in p]
-    complementary = [c for c in withheld if not any(sensitive(x, k) for x in cells[c])]
+    complementary = [c for c in withheld if not any(sensitive(x, k) for x in cells[c][:2])]
     return len(withheld), len(complementary), problems
 
 def report(name, line, problems):

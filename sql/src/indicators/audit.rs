@@ -23,7 +23,7 @@
 //! what is left splits into groups of withheld counts tied by a fact, and
 //! each group is solved on its own (one year of one indicator, usually).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// Branch-and-bound nodes one bound may take: a deterministic budget, so
@@ -45,7 +45,9 @@ pub struct Fact {
 /// audit needs to judge protection (never published itself).
 #[derive(Clone, Debug)]
 pub struct Public {
-    truth: Vec<i64>,
+    /// `None`: a count only other publications add in, whose value this
+    /// run does not compute (never audited itself).
+    truth: Vec<Option<i64>>,
     /// What anyone knows of each count: at least, at most (`None`: no bound).
     known: Vec<(i64, Option<i64>)>,
     facts: Vec<Fact>,
@@ -70,6 +72,11 @@ impl Public {
     /// Counts with these true values, nothing published yet, each known
     /// only to be a whole number of at least zero.
     pub fn new(truth: Vec<i64>) -> Self {
+        Self::with(truth.into_iter().map(Some).collect())
+    }
+
+    /// Counts with these values, `None` where this run does not know it.
+    pub fn with(truth: Vec<Option<i64>>) -> Self {
         let known = vec![(0, None); truth.len()];
         Public {
             truth,
@@ -78,9 +85,22 @@ impl Public {
         }
     }
 
-    /// Publishes `Σ coefficient × count` (its value from the truth).
+    /// Publishes `Σ coefficient × count`, its value from the truth (a
+    /// sum over a count of unknown value must come with its value, by
+    /// [`Public::state`]: it is left out).
     pub fn publish(&mut self, terms: Vec<(usize, i64)>) {
-        let value = terms.iter().map(|&(i, c)| c * self.truth[i]).sum();
+        let value: Option<i64> = terms
+            .iter()
+            .map(|&(i, c)| self.truth[i].map(|t| c * t))
+            .sum();
+        if let Some(value) = value {
+            self.facts.push(Fact { terms, value });
+        }
+    }
+
+    /// `Σ coefficient × count = value` is public (stated by another
+    /// publication).
+    pub fn state(&mut self, terms: Vec<(usize, i64)>, value: i64) {
         self.facts.push(Fact { terms, value });
     }
 
@@ -114,14 +134,29 @@ impl Public {
         exact
     }
 
-    /// The interval of every count not published exactly.
+    /// The interval of every count of known value not published exactly.
     pub fn intervals(&self) -> BTreeMap<usize, Interval> {
+        let all: BTreeSet<usize> = (0..self.truth.len()).collect();
+        self.intervals_of(&all)
+    }
+
+    /// The interval of each of `wanted` (counts of known value) not
+    /// published exactly; groups holding none of them are not solved.
+    pub fn intervals_of(&self, wanted: &BTreeSet<usize>) -> BTreeMap<usize, Interval> {
         let exact = self.exact();
         let mut out = BTreeMap::new();
         for group in self.groups(&exact) {
+            if !group.iter().any(|c| wanted.contains(c)) {
+                continue;
+            }
             let problem = Problem::of(self, &exact, &group);
             for (v, &count) in group.iter().enumerate() {
-                out.insert(count, problem.interval(v));
+                if !wanted.contains(&count) {
+                    continue;
+                }
+                if let Some(interval) = problem.interval(v) {
+                    out.insert(count, interval);
+                }
             }
         }
         out
@@ -217,14 +252,14 @@ impl<'a> Problem<'a> {
     }
 
     /// The interval of the group's variable `v`: each end the solver's,
-    /// when its witness holds, else the truth.
-    fn interval(&self, v: usize) -> Interval {
-        let truth = self.public.truth[self.counts[v]];
+    /// when its witness holds, else the truth (`None`: no truth to judge).
+    fn interval(&self, v: usize) -> Option<Interval> {
+        let truth = self.public.truth[self.counts[v]]?;
         if !self.reliable {
-            return Interval {
+            return Some(Interval {
                 low: truth,
                 high: Some(truth),
-            };
+            });
         }
         let low = self
             .extreme(v, microlp::OptimizationDirection::Minimize)
@@ -237,7 +272,7 @@ impl<'a> Problem<'a> {
                     .map_or(truth, |w| w.max(truth)),
             )
         };
-        Interval { low, high }
+        Some(Interval { low, high })
     }
 
     /// Whether nothing bounds variable `v` from above: no fact holds it,

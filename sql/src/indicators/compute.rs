@@ -4,6 +4,7 @@
 //! inputs and derivation. `verify` recomputes a past run from its inputs
 //! and compares.
 
+use super::counts::Shape;
 use super::definition::{Indicator, results_dataset};
 use super::suppress::{Cell, Protection, Published, Summary, WITHHELD, publish};
 use datafusion::arrow::array::{
@@ -149,12 +150,14 @@ pub(super) fn column(
     cast(array, as_type).map_err(|e| format!("column {name}: {e}"))
 }
 
-/// Runs the indicator's SQL at `snapshot` and reads its cells.
+/// Runs the indicator's SQL at `snapshot` and reads its cells, with the
+/// named counts of `shape`.
 async fn compute(
     lake: &Lake,
     indicator: &Indicator,
     sql: &str,
     snapshot: i64,
+    shape: &Shape,
 ) -> Result<Vec<Cell>, IndicatorError> {
     let session = lagoa_lake::session::LakeSession::open(lake, &AsOf::Snapshot(snapshot)).await?;
     let df = session
@@ -168,60 +171,92 @@ async fn compute(
     let mut cells = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for batch in &batches {
-        let read = || -> Result<_, String> {
-            Ok((
-                column(batch, "municipio", &DataType::Utf8)?,
-                column(batch, "ano", &DataType::Int64)?,
-                column(batch, "numerador", &DataType::Int64)?,
-                column(batch, "denominador", &DataType::Int64)?,
-            ))
-        };
-        let (m, a, n, d) = read().map_err(|e| {
-            failed(
-                indicator,
-                format!("{e}; it must return municipio, ano, numerador and denominador"),
-            )
-        })?;
-        // Cast above to exactly these types.
-        let m = m.as_string::<i32>();
-        let (a, n, d) = (
-            a.as_primitive::<Int64Type>(),
-            n.as_primitive::<Int64Type>(),
-            d.as_primitive::<Int64Type>(),
-        );
-        for i in 0..batch.num_rows() {
-            if m.is_null(i) || a.is_null(i) {
-                return Err(failed(indicator, "a row has no municipio or ano"));
-            }
-            let (num, den) = (
-                if n.is_null(i) { 0 } else { n.value(i) },
-                if d.is_null(i) { 0 } else { d.value(i) },
-            );
-            if num < 0 || den < 0 {
-                return Err(failed(
-                    indicator,
-                    "numerador and denominador are counts: never negative",
-                ));
-            }
-            let key = (m.value(i).to_owned(), a.value(i));
-            if !seen.insert(key.clone()) {
-                return Err(failed(
-                    indicator,
-                    format!(
-                        "its SQL returns municipio {} and ano {} twice",
-                        key.0, key.1
-                    ),
-                ));
-            }
-            cells.push(Cell {
-                municipio: key.0,
-                ano: key.1,
-                numerador: num,
-                denominador: den,
-            });
-        }
+        read_cells(batch, shape, &mut seen, &mut cells).map_err(|e| failed(indicator, e))?;
     }
     Ok(cells)
+}
+
+/// A column of the result the indicator needs, cast to `as_type`.
+fn needed(batch: &RecordBatch, name: &str, as_type: &DataType) -> Result<ArrayRef, String> {
+    column(batch, name, as_type).map_err(|e| {
+        format!("{e}; it must return municipio, ano, numerador and denominador, and a column for each name a count adds up")
+    })
+}
+
+/// The cells of one batch of the indicator's result: every row's counts
+/// never negative, each declared sum adding up.
+fn read_cells(
+    batch: &RecordBatch,
+    shape: &Shape,
+    seen: &mut std::collections::HashSet<(String, i64)>,
+    cells: &mut Vec<Cell>,
+) -> Result<(), String> {
+    let int = |name: &str| needed(batch, name, &DataType::Int64);
+    let m = needed(batch, "municipio", &DataType::Utf8)?;
+    let (a, n, d) = (int("ano")?, int("numerador")?, int("denominador")?);
+    let columns = shape.columns();
+    let named: Vec<ArrayRef> = columns
+        .iter()
+        .map(|name| int(name))
+        .collect::<Result<_, _>>()?;
+    // Cast above to exactly these types.
+    let m = m.as_string::<i32>();
+    let ints: Vec<&datafusion::arrow::array::Int64Array> = [&a, &n, &d]
+        .into_iter()
+        .chain(&named)
+        .map(|c| c.as_primitive::<Int64Type>())
+        .collect();
+    let value = |col: usize, i: usize| {
+        let c = ints[col];
+        if c.is_null(i) { 0 } else { c.value(i) }
+    };
+    for i in 0..batch.num_rows() {
+        if m.is_null(i) || ints[0].is_null(i) {
+            return Err("a row has no municipio or ano".into());
+        }
+        let key = (m.value(i).to_owned(), ints[0].value(i));
+        let at = format!("municipio {} ano {}", key.0, key.1);
+        let counts = [value(1, i), value(2, i)];
+        let parts: Vec<i64> = (0..shape.atoms.len())
+            .map(
+                |atom| match columns.iter().position(|c| *c == shape.atoms[atom]) {
+                    Some(c) => value(3 + c, i),
+                    // A count of one name is that count.
+                    None => (0..2)
+                        .find(|&k| shape.kinds[k] == [atom])
+                        .map_or(0, |k| counts[k]),
+                },
+            )
+            .collect();
+        if counts.iter().chain(&parts).any(|&c| c < 0) {
+            return Err(format!("{at}: counts are never negative"));
+        }
+        for (kind, what) in ["numerador", "denominador"].into_iter().enumerate() {
+            let sum: i64 = shape.kinds[kind].iter().map(|&a| parts[a]).sum();
+            if shape.is_sum(kind) && sum != counts[kind] {
+                let names: Vec<&str> = shape.kinds[kind]
+                    .iter()
+                    .map(|&a| shape.atoms[a].as_str())
+                    .collect();
+                return Err(format!(
+                    "{at}: {what} is {}, but its names add up to {sum} ({})",
+                    counts[kind],
+                    names.join(" + ")
+                ));
+            }
+        }
+        if !seen.insert(key.clone()) {
+            return Err(format!("its SQL returns {at} twice"));
+        }
+        cells.push(Cell {
+            municipio: key.0,
+            ano: key.1,
+            numerador: counts[0],
+            denominador: counts[1],
+            parts,
+        });
+    }
+    Ok(())
 }
 
 /// The code of the state's total: the UF part (2 digits) of IBGE codes.
@@ -360,16 +395,18 @@ async fn run_recorded(
         record.derivation = p.derivation;
         return Ok(());
     }
-    let cells = compute(lake, indicator, sql, record.input_snapshot).await?;
+    let shape = Shape::of(&names);
+    let cells = compute(lake, indicator, sql, record.input_snapshot, &shape).await?;
     if cells.is_empty() {
         return Err(failed(
             indicator,
             "its SQL returned no row: are its sources empty?",
         ));
     }
-    let known = super::elsewhere::known(lake, &names, &cells, record.input_snapshot).await?;
+    let known = super::elsewhere::known(lake, &names, record.input_snapshot).await?;
     let (published, summary) = publish(
         &cells,
+        &shape,
         &protection(indicator),
         &known,
         indicator.per,
@@ -558,12 +595,14 @@ pub async fn verify(
             ),
         ));
     }
-    let cells = compute(lake, indicator, &sql, run.input_snapshot).await?;
-    // What was public when it ran: publications up to its input snapshot.
     let names = [run.numerator_count.clone(), run.denominator_count.clone()];
-    let known = super::elsewhere::known(lake, &names, &cells, run.input_snapshot).await?;
+    let shape = Shape::of(&names);
+    let cells = compute(lake, indicator, &sql, run.input_snapshot, &shape).await?;
+    // What was public when it ran: publications up to its input snapshot.
+    let known = super::elsewhere::known(lake, &names, run.input_snapshot).await?;
     let (again, _) = publish(
         &cells,
+        &shape,
         &protection(indicator),
         &known,
         indicator.per,

@@ -17,7 +17,9 @@
 //! -- numerator: nascidos_vivos_7_consultas   (optional: what the counts are,
 //! -- denominator: nascidos_vivos_${denominador}  named alike in every
 //!                                       indicator that publishes them, so the
-//!                                       attacker's audit links them)
+//!                                       attacker's audit links them; a sum
+//!                                       `a + b` of names needs a column per
+//!                                       name in the result, see `counts`)
 //! -- param: denominador = todos (todos | informados): what it means
 //! SELECT municipio, ano, numerador, denominador FROM ...
 //! ```
@@ -302,7 +304,7 @@ impl Indicator {
                     let value = value.to_lowercase().replace(['-', '.'], "_");
                     name = name.replace(&format!("${{{param}}}"), &value);
                 }
-                name
+                super::counts::atoms_of(&name).join(" + ")
             })
         })
     }
@@ -357,22 +359,25 @@ fn unused_params(text: &str, params: &[Param], problems: &mut Vec<String>) {
     }
 }
 
-/// A count's name: lowercase letters, digits and `_`, with `${param}` of
-/// the indicator's parameters.
+/// A count's name (lowercase letters, digits and `_`, with `${param}` of
+/// the indicator's parameters), or a sum of different ones (`a + b`).
 fn count_template(template: &str, params: &[Param]) -> Result<(), String> {
-    let mut rest = template.to_owned();
-    for p in params {
-        rest = rest.replace(&format!("${{{}}}", p.name), "");
-    }
-    if template.is_empty()
-        || !rest
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        return Err(
-            "a count's name: lowercase letters, digits and _, with ${param} of its parameters"
-                .into(),
-        );
+    let parts: Vec<&str> = template.split('+').map(str::trim).collect();
+    for (i, part) in parts.iter().enumerate() {
+        let mut rest = (*part).to_owned();
+        for p in params {
+            rest = rest.replace(&format!("${{{}}}", p.name), "");
+        }
+        if part.is_empty()
+            || !rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err("a count's name (lowercase letters, digits and _, with ${param} of its parameters) or a sum of names (a + b)".into());
+        }
+        if parts[..i].contains(part) {
+            return Err(format!("{part} is added twice"));
+        }
     }
     Ok(())
 }
@@ -470,6 +475,27 @@ mod tests {
                 .to_string()
                 .contains("not a parameter")
         );
+    }
+
+    #[test]
+    fn a_count_may_be_a_sum_of_different_names() {
+        let header = "-- name: p\n-- title: t\n-- description: d\n-- unit: u\n-- formula: f\n-- sources: s\n-- trigger: manual\n-- min_cell: 5\n-- per: 1000\n";
+        let text = format!(
+            "{header}-- numerator: obitos_fetais+obitos_neonatais_precoces\n-- denominator: nascidos_vivos_todos + obitos_fetais\nSELECT 1"
+        );
+        let i = Indicator::parse("p.sql", &text).unwrap();
+        assert_eq!(
+            i.count_names(&BTreeMap::new()),
+            [
+                Some("obitos_fetais + obitos_neonatais_precoces".to_owned()),
+                Some("nascidos_vivos_todos + obitos_fetais".to_owned())
+            ]
+        );
+        for bad in ["a + a", "a +", "a + B"] {
+            let text = format!("{header}-- numerator: {bad}\nSELECT 1");
+            let e = Indicator::parse("p.sql", &text).unwrap_err().to_string();
+            assert!(e.contains(&format!("numerator {bad:?}")), "{bad}: {e}");
+        }
     }
 
     #[test]

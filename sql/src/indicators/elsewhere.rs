@@ -1,22 +1,23 @@
 //! What other publications already state about a run's counts: every
 //! committed run of any indicator (this one's earlier runs included: time
-//! travel keeps them public) whose numerator or denominator is a count of
-//! the same name, read back from its results table as it was published.
+//! travel keeps them public) that publishes a named count this run adds up,
+//! or one such a publication adds up with it (`a + b` beside `b` gives `a`
+//! away), read back from its results table as it was published.
 //!
-//! A published value counts only where it equals the value this run
-//! computes (a different value is another version of the data, and pins
-//! nothing of this one); a total counts as a sum over its municipalities
-//! where they are all among this run's and add up to it.
+//! Everything read is stated as it was published; the audit keeps what
+//! holds of this run's values ([`super::year`]): a different value is
+//! another version of the data, and pins nothing of this one.
 //!
 //! A results table whose snapshot the lake no longer keeps (vacuumed past
 //! retention) cannot be read back: it is left out, with a warning.
 
 use super::compute::IndicatorError;
+use super::counts::atoms_of;
 use super::published::Value;
-use super::suppress::{Cell, Known, Protection};
+use super::suppress::{Known, Protection};
 use lagoa_lake::session::LakeSession;
 use lagoa_lake::{AsOf, Lake};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Most runs looked at (the catalog's newest first).
 const RUNS_READ: i64 = 100_000;
@@ -30,39 +31,59 @@ pub struct Publication<'a> {
     pub values: &'a [Value],
 }
 
-/// A published total: over which municipalities, and its value.
-type StatedTotal = (BTreeSet<String>, i64);
-
-/// What the publications state, by this run's kind (0 numerator, 1
-/// denominator), municipality and year.
-#[derive(Default)]
-struct Statements {
-    counts: HashMap<(usize, String, i64), BTreeSet<i64>>,
-    totals: HashMap<(usize, i64), Vec<StatedTotal>>,
-    withheld: HashMap<(usize, String, i64), Protection>,
+/// The names linked to `names`: theirs, and every name a publication
+/// adds up with a linked one, until none is added.
+fn linked(names: &[Option<String>; 2], declared: &[[Option<&str>; 2]]) -> BTreeSet<String> {
+    let mut linked: BTreeSet<String> = names.iter().flatten().flat_map(|n| atoms_of(n)).collect();
+    loop {
+        let before = linked.len();
+        for name in declared.iter().flatten().flatten() {
+            let atoms = atoms_of(name);
+            if atoms.iter().any(|a| linked.contains(a)) {
+                linked.extend(atoms);
+            }
+        }
+        if linked.len() == before {
+            return linked;
+        }
+    }
 }
 
 /// What publications committed at or before `snapshot` state about the
-/// counts named `names` (numerator, denominator) whose values are `cells`.
+/// counts named `names` (numerator, denominator), and what they withhold.
 pub(super) async fn known(
     lake: &Lake,
     names: &[Option<String>; 2],
-    cells: &[Cell],
     snapshot: i64,
 ) -> Result<Known, IndicatorError> {
     if names.iter().all(Option::is_none) {
         return Ok(Known::default());
     }
+    let runs: Vec<_> = lake
+        .catalog
+        .indicator_runs(None, RUNS_READ)
+        .await?
+        .into_iter()
+        .filter(|r| r.output_snapshot.is_some_and(|s| s <= snapshot))
+        .collect();
+    let declared: Vec<[Option<&str>; 2]> = runs
+        .iter()
+        .map(|r| [r.numerator_count.as_deref(), r.denominator_count.as_deref()])
+        .collect();
+    let linked = linked(names, &declared);
     let mut read = HashSet::new();
     let mut tables = Vec::new();
-    for run in lake.catalog.indicator_runs(None, RUNS_READ).await? {
-        let Some(output) = run.output_snapshot.filter(|&s| s <= snapshot) else {
-            continue;
-        };
+    for run in runs {
         // Any run with an output snapshot committed its table, even one
         // that failed after the commit.
+        let Some(output) = run.output_snapshot else {
+            continue;
+        };
         let theirs = [&run.numerator_count, &run.denominator_count];
-        let shared = theirs.iter().any(|t| t.is_some() && names.contains(t));
+        let shared = theirs
+            .iter()
+            .filter_map(|t| t.as_deref())
+            .any(|t| atoms_of(t).iter().any(|a| linked.contains(a)));
         if !shared || !read.insert((run.dataset.clone(), output)) {
             continue;
         }
@@ -100,107 +121,52 @@ pub(super) async fn known(
             values,
         })
         .collect();
-    Ok(known_from(&publications, names, cells))
+    Ok(known_from(&publications, names))
 }
 
-/// What `publications` state about the counts named `names` whose values
-/// are `cells`.
-pub fn known_from(
-    publications: &[Publication],
-    names: &[Option<String>; 2],
-    cells: &[Cell],
-) -> Known {
-    let mut statements = Statements::default();
+/// What `publications` state and withhold of the counts named `names`
+/// and of every count linked to them.
+pub fn known_from(publications: &[Publication], names: &[Option<String>; 2]) -> Known {
+    let declared: Vec<[Option<&str>; 2]> = publications.iter().map(|p| p.counts).collect();
+    let linked = linked(names, &declared);
+    let mut known = Known::default();
     for publication in publications {
-        statements.add(publication, names);
+        add(&mut known, publication, &linked);
     }
-    statements.against(cells)
+    known
 }
 
-impl Statements {
-    /// What one publication states.
-    fn add(&mut self, publication: &Publication, names: &[Option<String>; 2]) {
-        let (asks, values) = (publication.protection, publication.values);
-        let mut places: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
-        for v in values.iter().filter(|v| !v.total_estado) {
-            places.entry(v.ano).or_default().insert(v.municipio.clone());
-        }
-        for (their_kind, their_name) in publication.counts.iter().enumerate() {
-            let Some(their_name) = their_name else {
-                continue;
-            };
-            for kind in (0..2).filter(|&k| names[k].as_deref() == Some(*their_name)) {
-                for v in values {
-                    let value = if their_kind == 0 {
-                        v.numerador
-                    } else {
-                        v.denominador
-                    };
-                    match (v.total_estado, value) {
-                        (true, Some(total)) => {
-                            let over = places.get(&v.ano).cloned().unwrap_or_default();
-                            self.totals
-                                .entry((kind, v.ano))
-                                .or_default()
-                                .push((over, total));
-                        }
-                        (true, None) => {}
-                        (false, Some(count)) => {
-                            self.counts
-                                .entry((kind, v.municipio.clone(), v.ano))
-                                .or_default()
-                                .insert(count);
-                        }
-                        (false, None) => {
-                            let key = (kind, v.municipio.clone(), v.ano);
-                            let strictest =
-                                Protection::strictest(self.withheld.get(&key).copied(), Some(asks));
-                            if let Some(p) = strictest {
-                                self.withheld.insert(key, p);
-                            }
-                        }
-                    }
-                }
-            }
-        }
+/// What one publication states and withholds of the linked counts.
+fn add(known: &mut Known, publication: &Publication, linked: &BTreeSet<String>) {
+    let mut places: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+    for v in publication.values.iter().filter(|v| !v.total_estado) {
+        places.entry(v.ano).or_default().push(v.municipio.as_str());
     }
-
-    /// The statements that hold of `cells` as this run computes them.
-    fn against(self, cells: &[Cell]) -> Known {
-        let mut known = Known {
-            withheld: self.withheld,
-            ..Known::default()
+    for (kind, name) in publication.counts.iter().enumerate() {
+        let Some(name) = name else {
+            continue;
         };
-        let mut years: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
-        let mut values: HashMap<(usize, String, i64), i64> = HashMap::new();
-        for c in cells {
-            let counts = [c.numerador, c.denominador];
-            years.entry(c.ano).or_default().insert(c.municipio.clone());
-            for (kind, count) in counts.into_iter().enumerate() {
-                values.insert((kind, c.municipio.clone(), c.ano), count);
-                let key = (kind, c.municipio.clone(), c.ano);
-                if self.counts.get(&key).is_some_and(|v| v.contains(&count)) {
-                    known.counts.insert(key);
+        let atoms = atoms_of(name);
+        if !atoms.iter().any(|a| linked.contains(a)) {
+            continue;
+        }
+        for v in publication.values {
+            let value = if kind == 0 {
+                v.numerador
+            } else {
+                v.denominador
+            };
+            match (v.total_estado, value) {
+                (true, Some(total)) => {
+                    let over = places.get(&v.ano).map_or(&[][..], Vec::as_slice);
+                    known.state(v.ano, over.iter().copied(), &atoms, total);
+                }
+                (true, None) => {}
+                (false, Some(count)) => known.state(v.ano, [v.municipio.as_str()], &atoms, count),
+                (false, None) => {
+                    known.withhold(v.ano, &v.municipio, &atoms, publication.protection)
                 }
             }
         }
-        let value =
-            |kind: usize, m: &String, ano: i64| values.get(&(kind, m.clone(), ano)).copied();
-        for (ano, places) in years {
-            for kind in 0..2 {
-                let stated = self.totals.get(&(kind, ano)).into_iter().flatten();
-                for (over, total) in stated {
-                    let ours: Option<i64> = over.iter().map(|m| value(kind, m, ano)).sum();
-                    if over.is_subset(&places) && ours == Some(*total) {
-                        known
-                            .sums
-                            .entry((kind, ano))
-                            .or_default()
-                            .push(over.clone());
-                    }
-                }
-            }
-        }
-        known
     }
 }

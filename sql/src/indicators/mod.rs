@@ -9,10 +9,12 @@
 
 pub mod audit;
 mod compute;
+pub mod counts;
 pub mod definition;
 pub mod elsewhere;
 pub mod published;
 pub mod suppress;
+mod year;
 
 pub use compute::{
     IndicatorError, RunOptions, Verification, describe, results_schema, run, stale, summary_of,

@@ -6,7 +6,9 @@
 //!
 //! - **primary**: a count above zero and below `k` is sensitive and
 //!   withheld (the numerator, the denominator or both), and so is the
-//!   value;
+//!   value; so is, where a count is declared a sum of named counts
+//!   ([`super::counts`]), each of its names below `k`: it must not be
+//!   told by differencing published sums;
 //! - **the state's total** of each year is published, unless it is itself
 //!   below `k` or the year has a single municipality and it is withheld;
 //! - **the audit**: every published number (each count, each total) is a
@@ -15,18 +17,22 @@
 //!   gives the values each withheld count can still take. A sensitive
 //!   count is protected when those values reach `k` (nobody can tell it
 //!   is small) and span at least `w`;
-//! - **complementary**: while a sensitive count is not protected, the
-//!   smallest published count above zero that shares a published total
-//!   with it is withheld too, and the audit runs again; when nothing is
-//!   left to withhold beside it, the total goes (never otherwise);
+//! - **complementary**: while a sensitive count is not protected, a count
+//!   of its municipality adding up the same names is withheld (the one
+//!   that leaves it the widest range), else the smallest published count
+//!   above zero that shares a published total with it, and the audit runs
+//!   again ([`super::year`]); when nothing is left to withhold beside it,
+//!   the total goes (never otherwise);
 //! - every withheld cell carries one label, `suprimido`: a label per rule
 //!   would tell anyone that a primary count is below `k`;
 //! - a value is published only when both of its counts are.
 //!
 //! `k = 0` publishes everything.
 
-use super::audit::{Interval, Public};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use super::audit::Interval;
+use super::counts::Shape;
+use super::year::{Rule, Year};
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
 /// The label of every withheld cell.
@@ -39,6 +45,30 @@ pub struct Cell {
     pub ano: i64,
     pub numerador: i64,
     pub denominador: i64,
+    /// The value of each named count of the run's [`Shape`], in its order.
+    pub parts: Vec<i64>,
+}
+
+impl Cell {
+    /// A cell of [`Shape::plain`] (or any shape of one name per count).
+    pub fn plain(municipio: &str, ano: i64, numerador: i64, denominador: i64) -> Cell {
+        Cell {
+            municipio: municipio.to_owned(),
+            ano,
+            numerador,
+            denominador,
+            parts: vec![numerador, denominador],
+        }
+    }
+
+    /// Its numerator (kind 0) or denominator (kind 1).
+    pub fn count(&self, kind: usize) -> i64 {
+        if kind == 0 {
+            self.numerador
+        } else {
+            self.denominador
+        }
+    }
 }
 
 /// A cell as published.
@@ -85,16 +115,14 @@ pub struct Protection {
 }
 
 impl Protection {
-    fn k(&self) -> i64 {
+    pub(super) fn k(&self) -> i64 {
         i64::try_from(self.min_cell).unwrap_or(i64::MAX)
     }
 
-    fn sensitive(&self, count: i64) -> bool {
+    pub(super) fn sensitive(&self, count: i64) -> bool {
         count > 0 && count < self.k()
     }
 
-    /// The attacker can neither tell the count is small nor narrow it
-    /// below the width.
     /// The stricter of two asks, field by field.
     pub(super) fn strictest(a: Option<Protection>, b: Option<Protection>) -> Option<Protection> {
         match (a, b) {
@@ -106,7 +134,9 @@ impl Protection {
         }
     }
 
-    fn holds(&self, interval: &Interval) -> bool {
+    /// The attacker can neither tell the count is small nor narrow it
+    /// below the width.
+    pub(super) fn holds(&self, interval: &Interval) -> bool {
         let width = i64::try_from(self.width).unwrap_or(i64::MAX);
         interval
             .high
@@ -114,196 +144,54 @@ impl Protection {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Rule {
-    Primary,
-    Complementary,
+/// A number another publication states: the sum of named counts of
+/// municipalities in one year (a count: one municipality; a total: all of
+/// its municipalities; a sum declared `a + b`: both names).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stated {
+    pub ano: i64,
+    /// `(municipio, count name)`, sorted.
+    pub terms: Vec<(String, String)>,
+    pub value: i64,
 }
 
-/// What other publications (other indicators publishing the same counts,
-/// and earlier runs of this one, all still public) already state about
-/// this run's counts. Kind 0 is the numerator, 1 the denominator.
+/// What other publications (other indicators publishing the same named
+/// counts, and earlier runs of this one, all still public) state and
+/// withhold. The audit keeps what holds of this run's counts.
 #[derive(Clone, Debug, Default)]
 pub struct Known {
-    /// Counts whose value, as this run computes it, is published
-    /// elsewhere: `(kind, municipio, ano)`.
-    pub counts: HashSet<(usize, String, i64)>,
-    /// Sums published elsewhere (totals of other tables) over some of
-    /// this run's municipalities, with the value this run computes for
-    /// them: `(kind, ano)` → the municipalities of each.
-    pub sums: HashMap<(usize, i64), Vec<BTreeSet<String>>>,
-    /// Counts another publication withholds, with the strictest
-    /// protection it asks: this run must not give them away.
-    pub withheld: HashMap<(usize, String, i64), Protection>,
+    pub stated: BTreeSet<Stated>,
+    /// Counts another publication withholds, `(ano, municipio, names
+    /// sorted)`, with the strictest protection asked: this run must not
+    /// give them away.
+    pub withheld: HashMap<(i64, String, Vec<String>), Protection>,
 }
 
-/// One year's numerators (or denominators) and their total: the counts a
-/// published total ties together.
-struct Group<'a> {
-    counts: Vec<i64>,
-    withheld: Vec<Option<Rule>>,
-    /// Published elsewhere: known whatever this run does.
-    elsewhere: Vec<bool>,
-    /// The protection a sensitive count needs (`None`: not sensitive, or
-    /// already published elsewhere, where nothing here can protect it).
-    needs: Vec<Option<Protection>>,
-    /// The total is published by this run.
-    total: bool,
-    /// Sums of some of its counts published elsewhere (indices).
-    sums: Vec<Vec<usize>>,
-    /// Sensitive counts another publication already gave away.
-    disclosed: usize,
-    /// The largest minimum asked of any of its counts: a count withheld
-    /// as small is below it.
-    small_below: i64,
-    municipios: &'a [&'a Cell],
-}
-
-impl Group<'_> {
-    fn new<'a>(cells: &'a [&'a Cell], kind: usize, rule: &Protection, known: &Known) -> Group<'a> {
-        let counts: Vec<i64> = cells
-            .iter()
-            .map(|c| {
-                if kind == 0 {
-                    c.numerador
-                } else {
-                    c.denominador
-                }
-            })
-            .collect();
-        let key = |i: usize| (kind, cells[i].municipio.clone(), cells[i].ano);
-        let elsewhere: Vec<bool> = (0..counts.len())
-            .map(|i| known.counts.contains(&key(i)))
-            .collect();
-        let mut needs: Vec<Option<Protection>> = (0..counts.len())
-            .map(|i| {
-                let own = rule.sensitive(counts[i]).then_some(*rule);
-                let theirs = known
-                    .withheld
-                    .get(&key(i))
-                    .filter(|p| p.sensitive(counts[i]))
-                    .copied();
-                Protection::strictest(own, theirs)
-            })
-            .collect();
-        // Never published here while small, even if given away elsewhere.
-        let withheld: Vec<Option<Rule>> = needs.iter().map(|n| n.map(|_| Rule::Primary)).collect();
-        let mut disclosed = 0;
-        for (need, &public) in needs.iter_mut().zip(&elsewhere) {
-            if public && need.take().is_some() {
-                disclosed += 1;
-            }
-        }
-        let small_below = (0..counts.len())
-            .filter_map(|i| known.withheld.get(&key(i)).map(Protection::k))
-            .chain([rule.k()])
-            .max()
-            .unwrap_or(0);
-        let lone = counts.len() == 1 && withheld[0].is_some();
-        let total = !(lone || rule.sensitive(counts.iter().sum::<i64>()));
-        let stated = cells
-            .first()
-            .and_then(|c| known.sums.get(&(kind, c.ano)))
+impl Known {
+    /// Another publication states that `names` of `municipios` in `ano`
+    /// add up to `value`.
+    pub fn state<'m>(
+        &mut self,
+        ano: i64,
+        municipios: impl IntoIterator<Item = &'m str>,
+        names: &[String],
+        value: i64,
+    ) {
+        let mut terms: Vec<(String, String)> = municipios
             .into_iter()
-            .flatten();
-        let sums = stated
-            .map(|over| {
-                (0..cells.len())
-                    .filter(|&i| over.contains(&cells[i].municipio))
-                    .collect()
-            })
+            .flat_map(|m| names.iter().map(move |n| (m.to_owned(), n.clone())))
             .collect();
-        let mut group = Group {
-            counts,
-            withheld,
-            elsewhere,
-            needs,
-            total: true,
-            sums,
-            disclosed,
-            small_below,
-            municipios: cells,
-        };
-        if !total {
-            group.withhold_year();
-        }
-        group
+        terms.sort();
+        self.stated.insert(Stated { ano, terms, value });
     }
 
-    /// Whether count `i` may still be withheld as a partner: one above
-    /// zero that only this run publishes (a withheld zero, or a count
-    /// known elsewhere, adds no room).
-    fn partner(&self, i: usize) -> bool {
-        self.withheld[i].is_none() && !self.elsewhere[i] && self.counts[i] > 0
-    }
-
-    /// The total goes, and every count with it, zeros included: then
-    /// nothing of this run ties them, and no withheld count can be told
-    /// from a zero.
-    fn withhold_year(&mut self) {
-        self.total = false;
-        for w in &mut self.withheld {
-            w.get_or_insert(Rule::Complementary);
-        }
-    }
-
-    /// What anyone can see of the group: the counts and sums published,
-    /// here or elsewhere, and what the rule itself gives away while the
-    /// total is published: no zero is withheld, so a withheld count is at
-    /// least 1; and partners go smallest first, so a withheld count is
-    /// either small or at most the smallest count still published here.
-    fn public(&self) -> Public {
-        let mut public = Public::new(self.counts.clone());
-        let smallest_left = (0..self.counts.len())
-            .filter(|&i| self.partner(i))
-            .map(|i| self.counts[i])
-            .min();
-        let cap = smallest_left.map(|c| c.max(self.small_below - 1));
-        for i in 0..self.counts.len() {
-            if self.withheld[i].is_none() || self.elsewhere[i] {
-                public.publish_count(i);
-            } else if self.total {
-                public.know(i, 1, cap);
-            }
-        }
-        if self.total {
-            public.publish((0..self.counts.len()).map(|i| (i, 1)).collect());
-        }
-        for over in &self.sums {
-            public.publish(over.iter().map(|&i| (i, 1)).collect());
-        }
-        public
-    }
-
-    /// Withholds more until every sensitive count is protected: the
-    /// narrowest width left to one, and how many stay unprotected (pinned
-    /// by what other tables published, beyond this run's reach).
-    fn protect(&mut self) -> (Option<i64>, usize) {
-        loop {
-            let intervals = self.public().intervals();
-            let sensitive = intervals
-                .iter()
-                .filter_map(|(i, interval)| self.needs[*i].map(|need| (need, interval)));
-            let unprotected = sensitive
-                .clone()
-                .filter(|(need, interval)| !need.holds(interval))
-                .count();
-            let narrowest = sensitive.filter_map(|(_, interval)| interval.width()).min();
-            if unprotected == 0 {
-                return (narrowest, 0);
-            }
-            let partner = (0..self.counts.len())
-                .filter(|&i| self.partner(i))
-                .min_by_key(|&i| (self.counts[i], &self.municipios[i].municipio));
-            match partner {
-                Some(i) => self.withheld[i] = Some(Rule::Complementary),
-                // Everything beside it is withheld and the total still
-                // pins it down (a protection wider than the total).
-                None if self.total => self.withhold_year(),
-                // What others published pins it: nothing here can help.
-                None => return (narrowest, unprotected),
-            }
-        }
+    /// Another publication withholds the sum of `names` of `municipio`.
+    pub fn withhold(&mut self, ano: i64, municipio: &str, names: &[String], asks: Protection) {
+        let mut names = names.to_vec();
+        names.sort();
+        let key = (ano, municipio.to_owned(), names);
+        let strictest = Protection::strictest(self.withheld.get(&key).copied(), Some(asks));
+        self.withheld.insert(key, strictest.unwrap_or(asks));
     }
 }
 
@@ -311,6 +199,7 @@ impl Group<'_> {
 /// code order followed by its total (coded `total_code`).
 pub fn publish(
     cells: &[Cell],
+    shape: &Shape,
     rule: &Protection,
     known: &Known,
     per: f64,
@@ -326,18 +215,12 @@ pub fn publish(
     };
     for range in years(&sorted) {
         let year = &sorted[range];
-        let mut num = Group::new(year, 0, rule, known);
-        let mut den = Group::new(year, 1, rule, known);
-        let (num_width, num_unprotected) = num.protect();
-        let (den_width, den_unprotected) = den.protect();
-        let widths = [num_width, den_width];
-        summary.disclosed_elsewhere += num.disclosed + den.disclosed;
-        summary.unprotected += num_unprotected + den_unprotected;
-        summary.smallest_width = widths
-            .into_iter()
-            .chain([summary.smallest_width])
-            .flatten()
-            .min();
+        let mut audited = Year::new(year, shape, rule, known);
+        let (width, unprotected) = audited.protect();
+        summary.disclosed_elsewhere += audited.disclosed;
+        summary.unprotected += unprotected;
+        summary.smallest_width = [width, summary.smallest_width].into_iter().flatten().min();
+        let [num, den] = &audited.kinds;
         for (i, c) in year.iter().enumerate() {
             let marks = [num.withheld[i], den.withheld[i]];
             if marks.contains(&Some(Rule::Primary)) {
@@ -393,12 +276,16 @@ mod tests {
     use super::*;
 
     fn cell(m: &str, ano: i64, num: i64, den: i64) -> Cell {
-        Cell {
-            municipio: m.into(),
-            ano,
-            numerador: num,
-            denominador: den,
-        }
+        Cell::plain(m, ano, num, den)
+    }
+
+    /// Counts named as other indicators publish them.
+    fn named() -> Shape {
+        Shape::of(&[Some("obitos".into()), Some("nascidos".into())])
+    }
+
+    fn names(kind: usize) -> Vec<String> {
+        vec![["obitos", "nascidos"][kind].to_owned()]
     }
 
     fn find<'a>(p: &'a [Published], m: &str, ano: i64) -> &'a Published {
@@ -418,6 +305,14 @@ mod tests {
             .collect()
     }
 
+    /// The denominators of `year` as published (`None`: withheld).
+    fn denominators(p: &[Published], year: i64) -> Vec<Option<i64>> {
+        p.iter()
+            .filter(|c| c.ano == year && !c.total)
+            .map(|c| c.denominador)
+            .collect()
+    }
+
     #[test]
     fn a_lone_small_count_takes_the_next_smallest_with_it() {
         let cells = [
@@ -426,7 +321,14 @@ mod tests {
             cell("2600203", 2024, 40, 5000),
             cell("2600302", 2024, 7, 800),
         ];
-        let (p, s) = publish(&cells, &K5, &Known::default(), 1000.0, "26");
+        let (p, s) = publish(
+            &cells,
+            &Shape::plain(),
+            &K5,
+            &Known::default(),
+            1000.0,
+            "26",
+        );
         assert_eq!(
             s,
             Summary {
@@ -458,7 +360,14 @@ mod tests {
             cell("2600203", 2024, 30, 5000),
             cell("2600302", 2024, 50, 800),
         ];
-        let (p, s) = publish(&cells, &K5, &Known::default(), 1000.0, "26");
+        let (p, s) = publish(
+            &cells,
+            &Shape::plain(),
+            &K5,
+            &Known::default(),
+            1000.0,
+            "26",
+        );
         assert_eq!(numerators(&p, 2024), [None, None, None, Some(50)]);
         assert_eq!((s.primary, s.complementary), (2, 1));
         assert_eq!(
@@ -480,7 +389,14 @@ mod tests {
             min_cell: 5,
             width: 50,
         };
-        let (p, s) = publish(&cells, &wide, &Known::default(), 1000.0, "26");
+        let (p, s) = publish(
+            &cells,
+            &Shape::plain(),
+            &wide,
+            &Known::default(),
+            1000.0,
+            "26",
+        );
         assert_eq!(numerators(&p, 2024), [None, None, None, Some(100)]);
         // 1 … 100: none withheld exceeds the 100 left published.
         assert_eq!(s.smallest_width, Some(99));
@@ -494,7 +410,14 @@ mod tests {
             min_cell: 5,
             width: 20,
         };
-        let (p, s) = publish(&cells, &wide, &Known::default(), 1000.0, "26");
+        let (p, s) = publish(
+            &cells,
+            &Shape::plain(),
+            &wide,
+            &Known::default(),
+            1000.0,
+            "26",
+        );
         assert_eq!(numerators(&p, 2024), [None, None]);
         let total = find(&p, "26", 2024);
         assert_eq!((total.numerador, total.denominador), (None, Some(1300)));
@@ -506,7 +429,14 @@ mod tests {
             cell("2600104", 2024, 0, 900),
             cell("2600203", 2024, 1, 900),
         ];
-        let (p, s) = publish(&cells, &K5, &Known::default(), 1000.0, "26");
+        let (p, s) = publish(
+            &cells,
+            &Shape::plain(),
+            &K5,
+            &Known::default(),
+            1000.0,
+            "26",
+        );
         assert_eq!(numerators(&p, 2024), [None, None, None]);
         assert_eq!(find(&p, "26", 2024).numerador, None);
         assert_eq!((s.smallest_width, s.unprotected), (None, 0));
@@ -520,7 +450,7 @@ mod tests {
             cell("2600203", 2023, 12, 4),
             cell("2600302", 2023, 8, 700),
         ];
-        let (p, s) = publish(&cells, &K5, &Known::default(), 100.0, "26");
+        let (p, s) = publish(&cells, &Shape::plain(), &K5, &Known::default(), 100.0, "26");
         assert_eq!(find(&p, "2600054", 2023).valor, Some(0.0));
         let b = find(&p, "2600104", 2023);
         assert_eq!((b.numerador, b.denominador, b.valor), (Some(0), None, None));
@@ -541,7 +471,14 @@ mod tests {
             min_cell: 0,
             width: 0,
         };
-        let (p, s) = publish(&cells, &none, &Known::default(), 100.0, "26");
+        let (p, s) = publish(
+            &cells,
+            &Shape::plain(),
+            &none,
+            &Known::default(),
+            100.0,
+            "26",
+        );
         assert_eq!(
             s,
             Summary {
@@ -550,7 +487,14 @@ mod tests {
             }
         );
         assert_eq!(find(&p, "26", 2024).valor, Some(50.0));
-        let (p, _) = publish(&cells[..1], &K5, &Known::default(), 100.0, "26");
+        let (p, _) = publish(
+            &cells[..1],
+            &Shape::plain(),
+            &K5,
+            &Known::default(),
+            100.0,
+            "26",
+        );
         let total = find(&p, "26", 2024);
         assert_eq!((total.numerador, total.valor), (None, None));
     }
@@ -565,11 +509,9 @@ mod tests {
             cell("2600203", 2024, 40, 5000),
             cell("2600302", 2024, 7, 800),
         ];
-        let known = Known {
-            counts: HashSet::from([(0, "2600302".to_owned(), 2024)]),
-            ..Known::default()
-        };
-        let (p, s) = publish(&cells, &K5, &known, 1000.0, "26");
+        let mut known = Known::default();
+        known.state(2024, ["2600302"], &names(0), 7);
+        let (p, s) = publish(&cells, &named(), &K5, &known, 1000.0, "26");
         assert_eq!(numerators(&p, 2024), [None, None, Some(40), Some(7)]);
         assert_eq!(s.smallest_width, Some(10));
     }
@@ -584,26 +526,15 @@ mod tests {
             cell("2600104", 2024, 2, 3),
             cell("2600203", 2024, 40, 5000),
         ];
-        let known = Known {
-            sums: HashMap::from([(
-                (1, 2024),
-                vec![BTreeSet::from(
-                    ["2600054", "2600104", "2600203"].map(String::from),
-                )],
-            )]),
-            withheld: HashMap::from([((1, "2600104".to_owned(), 2024), K5)]),
-            ..Known::default()
-        };
+        let mut known = Known::default();
+        known.state(2024, ["2600054", "2600104", "2600203"], &names(1), 5403);
+        known.withhold(2024, "2600104", &names(1), K5);
         let none = Protection {
             min_cell: 0,
             width: 0,
         };
-        let (p, s) = publish(&cells, &none, &known, 100.0, "26");
-        let dens: Vec<Option<i64>> = p
-            .iter()
-            .filter(|c| !c.total)
-            .map(|c| c.denominador)
-            .collect();
+        let (p, s) = publish(&cells, &named(), &none, &known, 100.0, "26");
+        let dens = denominators(&p, 2024);
         assert_eq!(dens, [None, None, Some(5000)]);
         assert_eq!(numerators(&p, 2024), [Some(10), Some(2), Some(40)]);
         assert_eq!(s.smallest_width, Some(401));
@@ -613,11 +544,9 @@ mod tests {
     #[test]
     fn a_small_count_already_published_elsewhere_is_withheld_and_said() {
         let cells = [cell("2600054", 2024, 3, 400), cell("2600104", 2024, 9, 900)];
-        let known = Known {
-            counts: HashSet::from([(0, "2600054".to_owned(), 2024)]),
-            ..Known::default()
-        };
-        let (p, s) = publish(&cells, &K5, &known, 1000.0, "26");
+        let mut known = Known::default();
+        known.state(2024, ["2600054"], &names(0), 3);
+        let (p, s) = publish(&cells, &named(), &K5, &known, 1000.0, "26");
         assert_eq!(numerators(&p, 2024), [None, Some(9)]);
         assert_eq!((s.disclosed_elsewhere, s.complementary), (1, 0));
     }
@@ -634,18 +563,16 @@ mod tests {
             cell("2600302", 2024, 50, 800),
             cell("2600401", 2024, 5, 800),
         ];
-        let earlier: BTreeSet<String> = ["2600054", "2600104", "2600203", "2600302"]
-            .map(String::from)
-            .into();
-        let known = Known {
-            counts: HashSet::from([
-                (0, "2600203".to_owned(), 2024),
-                (0, "2600302".to_owned(), 2024),
-            ]),
-            sums: HashMap::from([((0, 2024), vec![earlier])]),
-            ..Known::default()
-        };
-        let (p, s) = publish(&cells, &K5, &known, 1000.0, "26");
+        let mut known = Known::default();
+        known.state(
+            2024,
+            ["2600054", "2600104", "2600203", "2600302"],
+            &names(0),
+            79,
+        );
+        known.state(2024, ["2600203"], &names(0), 20);
+        known.state(2024, ["2600302"], &names(0), 50);
+        let (p, s) = publish(&cells, &named(), &K5, &known, 1000.0, "26");
         let nums = numerators(&p, 2024);
         assert_eq!(nums[0], None);
         assert_eq!(nums[1], None, "the 6 stays withheld: {nums:?}");
@@ -663,12 +590,112 @@ mod tests {
             cell("2600203", 2024, 5, 5000),
             cell("2600302", 2024, 50, 800),
         ];
-        let (p, s) = publish(&cells, &K5, &Known::default(), 1000.0, "26");
+        let (p, s) = publish(
+            &cells,
+            &Shape::plain(),
+            &K5,
+            &Known::default(),
+            1000.0,
+            "26",
+        );
         assert_eq!(numerators(&p, 2024), [None, None, None, Some(50)]);
         assert_eq!(
             s.smallest_width,
             Some(10),
             "each is one of 1 … 11, none above 50"
         );
+    }
+
+    /// Perinatal mortality's counts: (deaths before birth + in the first
+    /// week) over (live births + deaths before birth).
+    fn perinatal() -> Shape {
+        Shape::of(&[
+            Some("fetais + precoces".into()),
+            Some("nascidos + fetais".into()),
+        ])
+    }
+
+    /// A perinatal cell from its named counts.
+    fn sum_cell(m: &str, fetais: i64, precoces: i64, nascidos: i64) -> Cell {
+        Cell {
+            municipio: m.into(),
+            ano: 2024,
+            numerador: fetais + precoces,
+            denominador: nascidos + fetais,
+            parts: vec![fetais, precoces, nascidos],
+        }
+    }
+
+    #[test]
+    fn a_sum_beside_a_count_published_elsewhere_does_not_give_its_other_name_away() {
+        // Live births are published by another indicator, each and in all.
+        // 2600054's 302 = 300 births + 2 deaths before birth: published, the
+        // subtraction gives the 2 away; so does the year's total once the
+        // others are published. Its denominator goes with the smallest of
+        // the others (the numerator would leave the 2 pinned).
+        let cells = [
+            sum_cell("2600054", 2, 1, 300),
+            sum_cell("2600104", 6, 7, 900),
+            sum_cell("2600203", 8, 9, 1200),
+        ];
+        let births = vec!["nascidos".to_owned()];
+        let mut known = Known::default();
+        for c in &cells {
+            known.state(2024, [c.municipio.as_str()], &births, c.parts[2]);
+        }
+        known.state(
+            2024,
+            cells.iter().map(|c| c.municipio.as_str()),
+            &births,
+            2400,
+        );
+        let (p, s) = publish(&cells, &perinatal(), &K5, &known, 1000.0, "26");
+        assert_eq!(numerators(&p, 2024), [None, None, Some(17)]);
+        let dens = denominators(&p, 2024);
+        assert_eq!(dens, [None, None, Some(1208)]);
+        let total = find(&p, "26", 2024);
+        assert_eq!((total.numerador, total.denominador), (Some(33), Some(2416)));
+        assert_eq!((s.primary, s.complementary, s.unprotected), (1, 1, 0));
+        assert_eq!(s.smallest_width, Some(8), "2 and 1 are each one of 0 … 8");
+    }
+
+    #[test]
+    fn a_sum_with_a_name_this_run_lacks_still_counts() {
+        // Another table published births + deaths before birth (7) and a
+        // third the deaths before birth (3) of 2600104: its 4 births are
+        // public whatever this run withholds; said, not hidden.
+        let cells = [
+            cell("2600054", 2024, 10, 400),
+            cell("2600104", 2024, 2, 4),
+            cell("2600203", 2024, 40, 5000),
+        ];
+        let mut known = Known::default();
+        let sum = ["nascidos".to_owned(), "fetais".to_owned()];
+        known.state(2024, ["2600104"], &sum, 7);
+        known.state(2024, ["2600104"], &["fetais".to_owned()], 3);
+        let (p, s) = publish(&cells, &named(), &K5, &known, 1000.0, "26");
+        assert_eq!(find(&p, "2600104", 2024).denominador, None);
+        assert_eq!(s.unprotected, 1, "{s:?}");
+        // Another version of the data (a sum below this run's births)
+        // pins nothing.
+        let mut other = Known::default();
+        other.state(2024, ["2600104"], &sum, 3);
+        other.state(2024, ["2600104"], &["fetais".to_owned()], 0);
+        let (_, s) = publish(&cells, &named(), &K5, &other, 1000.0, "26");
+        assert_eq!(s.unprotected, 0, "{s:?}");
+    }
+
+    #[test]
+    fn a_value_stated_by_another_version_of_the_data_is_no_fact() {
+        // 999 is not this run's 9: the 9 still partners the 3.
+        let cells = [
+            cell("2600054", 2024, 3, 400),
+            cell("2600104", 2024, 9, 900),
+            cell("2600203", 2024, 40, 5000),
+        ];
+        let mut known = Known::default();
+        known.state(2024, ["2600104"], &names(0), 999);
+        let (p, _) = publish(&cells, &named(), &K5, &known, 1000.0, "26");
+        assert_eq!(numerators(&p, 2024), [None, None, Some(40)]);
     }
 }
