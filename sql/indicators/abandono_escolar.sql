@@ -9,6 +9,7 @@
 -- per: 100
 -- numerator: matriculas_abandono
 -- denominator: matriculas_${denominador}
+-- proportion: yes
 -- param: denominador = inep (inep | todas): inep = aprovados + reprovados + abandono; todas = todas as matrículas, transferidos e falecidos incluídos
 SELECT co_municipio AS municipio,
        nu_ano_censo AS ano,

@@ -9,6 +9,7 @@
 -- per: 100
 -- numerator: matriculas_distorcao_idade_serie
 -- denominator: matriculas_ensino_fundamental
+-- proportion: yes
 SELECT co_municipio AS municipio,
        nu_ano_censo AS ano,
        sum(CASE WHEN nu_idade_referencia >= 2 + CASE tp_etapa_ensino

@@ -9,6 +9,7 @@
 -- per: 100
 -- numerator: nascidos_vivos_7_consultas
 -- denominator: nascidos_vivos_${denominador}
+-- proportion: yes
 -- param: denominador = todos (todos | informados): todos = todos os nascidos vivos (IDSUS); informados = só os com número de consultas conhecido (PROADESS)
 WITH municipios AS (
     SELECT DISTINCT CAST(cod_uf * 100000 + cod_munic AS VARCHAR) AS municipio

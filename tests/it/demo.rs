@@ -372,6 +372,76 @@ const LINKED: [(&str, &str, &str, &str); 2] = [
 /// published by other indicators (`tests/indicators/`).
 const PERINATAL: &str = "mortalidade_perinatal";
 
+/// Publishes the reference indicators, the linked ones and perinatal
+/// mortality for a generated state, and runs the independent attacker on
+/// everything published: the withheld small counts it bounded.
+fn attack_a_state(python: &Path, municipalities: &str, seed: &str) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    lagoa_ok(
+        &lake,
+        &[
+            "demo",
+            "run",
+            "--municipalities",
+            municipalities,
+            "--years",
+            "2022-2024",
+            "--seed",
+            seed,
+        ],
+    );
+    let mut names: Vec<&str> = INDICATORS.to_vec();
+    for (name, reference, from, to) in LINKED {
+        let text =
+            std::fs::read_to_string(lake.join(format!("indicators/{reference}.sql"))).unwrap();
+        assert!(text.contains(from), "{reference}: {text}");
+        let text = text
+            .replace(
+                &format!("-- name: {reference}"),
+                &format!("-- name: {name}"),
+            )
+            .replace(from, to);
+        std::fs::write(lake.join(format!("indicators/{name}.sql")), text).unwrap();
+        names.push(name);
+    }
+    // Perinatal mortality adds live births (published by three
+    // indicators already) and fetal deaths in its denominator.
+    std::fs::copy(
+        repo_root().join(format!("tests/indicators/{PERINATAL}.sql")),
+        lake.join(format!("indicators/{PERINATAL}.sql")),
+    )
+    .unwrap();
+    names.push(PERINATAL);
+    let out = lagoa_ok(
+        &lake,
+        &["indicator", "run", LINKED[0].0, LINKED[1].0, PERINATAL],
+    );
+    assert_eq!(out.matches(": committed").count(), 3, "{out}");
+    let published = dir.path().join("published");
+    export_all(&lake, &published, &names);
+    let mut check = recompute(python, &lake, &published, &lake.join("indicators"));
+    for (name, reference, _, _) in LINKED {
+        check.arg("--same-as").arg(format!("{name}={reference}"));
+    }
+    let check = check.output().unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    println!("{municipalities} municipalities:\n{report}");
+    assert!(
+        check.status.success(),
+        "{municipalities} municipalities: the attacker or the recomputation disagrees:\n{report}\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("attacker:"))
+        .unwrap_or_default();
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0)
+}
+
 /// An attacker with everything a state published at once (the reference
 /// indicators, two linked ones and one whose denominator adds a count
 /// others publish, counts of the same declared name being the same
@@ -385,73 +455,25 @@ fn an_attacker_with_every_published_table_pins_no_small_count() {
         );
         return;
     };
-    let mut attacked = 0;
-    for (municipalities, seed) in [("2", "5"), ("8", "3")] {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = dir.path().join("lake");
-        lagoa_ok(
-            &lake,
-            &[
-                "demo",
-                "run",
-                "--municipalities",
-                municipalities,
-                "--years",
-                "2022-2024",
-                "--seed",
-                seed,
-            ],
-        );
-        let mut names: Vec<&str> = INDICATORS.to_vec();
-        for (name, reference, from, to) in LINKED {
-            let text =
-                std::fs::read_to_string(lake.join(format!("indicators/{reference}.sql"))).unwrap();
-            assert!(text.contains(from), "{reference}: {text}");
-            let text = text
-                .replace(
-                    &format!("-- name: {reference}"),
-                    &format!("-- name: {name}"),
-                )
-                .replace(from, to);
-            std::fs::write(lake.join(format!("indicators/{name}.sql")), text).unwrap();
-            names.push(name);
-        }
-        // Perinatal mortality adds live births (published by three
-        // indicators already) and fetal deaths in its denominator.
-        std::fs::copy(
-            repo_root().join(format!("tests/indicators/{PERINATAL}.sql")),
-            lake.join(format!("indicators/{PERINATAL}.sql")),
-        )
-        .unwrap();
-        names.push(PERINATAL);
-        let out = lagoa_ok(
-            &lake,
-            &["indicator", "run", LINKED[0].0, LINKED[1].0, PERINATAL],
-        );
-        assert_eq!(out.matches(": committed").count(), 3, "{out}");
-        let published = dir.path().join("published");
-        export_all(&lake, &published, &names);
-        let mut check = recompute(&python, &lake, &published, &lake.join("indicators"));
-        for (name, reference, _, _) in LINKED {
-            check.arg("--same-as").arg(format!("{name}={reference}"));
-        }
-        let check = check.output().unwrap();
-        let report = String::from_utf8_lossy(&check.stdout);
-        println!("{municipalities} municipalities:\n{report}");
-        assert!(
-            check.status.success(),
-            "{municipalities} municipalities: the attacker or the recomputation disagrees:\n{report}\n{}",
-            String::from_utf8_lossy(&check.stderr)
-        );
-        let line = report
-            .lines()
-            .find(|l| l.starts_with("attacker:"))
-            .unwrap_or_default();
-        attacked += line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(0);
-    }
+    let attacked: usize = [("2", "5"), ("8", "3")]
+        .into_iter()
+        .map(|(municipalities, seed)| attack_a_state(&python, municipalities, seed))
+        .sum();
     assert!(attacked > 0, "the states had small counts to attack");
+}
+
+/// The same at the size of a large region: 80 municipalities.
+#[test]
+fn an_attacker_with_every_table_of_80_municipalities_pins_no_small_count() {
+    let Some(python) = python() else {
+        skip(
+            "demo",
+            "the Python virtualenv is missing (scripts/bootstrap)",
+        );
+        return;
+    };
+    assert!(
+        attack_a_state(&python, "80", "7") > 100,
+        "a large state has many small counts"
+    );
 }

@@ -12,7 +12,8 @@ equal the recomputed one and no count below min_cell may be published; then
 an attacker (scipy's MILP solver, from the published rows of every indicator
 at once: the counts, the state totals, counts being whole and never negative,
 counts declared under the same name the same unknowns, a count declared as a
-sum `a + b` the sum of its names' unknowns) bounds every withheld
+sum `a + b` the sum of its names' unknowns, a proportion's numerator never
+above its denominator) bounds every withheld
 count and every small name a sum adds up, and each must stay protected: its
 range reaches min_cell and is at least `protection` values wide.
 Prints one line per indicator and exits 1 when any indicator differs.
@@ -374,25 +375,31 @@ def audit(indicators):
                 key = (tuple(sorted(names)), m)
                 value = pub.get((m, y), (None, None))[kind]
                 if value is not None:
-                    g["rows"].append(([(a, m) for a in names], value, value))
+                    g["rows"].append(([((a, m), 1) for a in names], value, value))
                     g["published"].setdefault(key, ind["name"])
                 else:
                     # Lagoa never withholds a zero beside a published total.
                     if totals.get(y, (None, None))[kind] is not None:
-                        g["rows"].append(([(a, m) for a in names], 1, np.inf))
+                        g["rows"].append(([((a, m), 1) for a in names], 1, np.inf))
                     if sensitive(cell[kind], ind["k"]):
                         g["needs"][key] = tuple(map(max, g["needs"].get(key, need), need))
+            if ind["proportion"] and kind == 1:
+                # The numerator counts a part of the denominator.
+                num = atoms(ind["counts"][0], ind["name"], 0)
+                for m, y in ind["cells"]:
+                    terms = [((a, m), 1) for a in num] + [((a, m), -1) for a in names]
+                    years[y]["rows"].append((terms, -np.inf, 0))
             for y, t in totals.items():
                 if t[kind] is not None:
-                    over = [(a, m) for m, yy in ind["cells"] if yy == y for a in names]
+                    over = [((a, m), 1) for m, yy in ind["cells"] if yy == y for a in names]
                     years[y]["rows"].append((over, t[kind], t[kind]))
     attacked, widths = 0, []
     for y, g in sorted(years.items()):
         unknowns = {u: i for i, u in enumerate(sorted(g["truth"]))}
         def vector(terms):
             v = np.zeros(len(unknowns))
-            for u in terms:
-                v[unknowns[u]] += 1
+            for u, c in terms:
+                v[unknowns[u]] += c
             return v
         rows = [(vector(terms), low, high) for terms, low, high in g["rows"]]
         for (names, m), (k, w) in sorted(g["needs"].items()):
@@ -401,7 +408,7 @@ def audit(indicators):
                 problems.append(f"{what} {m}/{y}: a small count withheld, {g['published'][(names, m)]} published")
                 continue
             attacked += 1
-            low, high = extremes(len(unknowns), rows, vector([(a, m) for a in names]))
+            low, high = extremes(len(unknowns), rows, vector([((a, m), 1) for a in names]))
             if high is not None:
                 widths.append(high - low)
             if not protected((low, high), k, w):
@@ -411,8 +418,9 @@ def audit(indicators):
 # ------------------------------------------------------------ comparison
 
 def header(sql_path):
-    """min_cell, protection, per, the default params and the declared count
-    names (numerator, denominator) from a definition's `-- key: value` lines."""
+    """min_cell, protection, per, the default params, the declared count
+    names (numerator, denominator) and whether it is a proportion, from a
+    definition's `-- key: value` lines."""
     meta, params = {}, {}
     for line in sql_path.read_text(encoding="utf-8").splitlines():
         m = re.match(r"--\s*(\w+):\s*(.*)", line)
@@ -427,7 +435,8 @@ def header(sql_path):
             name = name and name.replace("${" + p + "}", v.lower().replace("-", "_").replace(".", "_"))
         return name
     k = int(meta["min_cell"])
-    return k, int(meta.get("protection", k)), float(meta["per"]), params, (named("numerator"), named("denominator"))
+    return (k, int(meta.get("protection", k)), float(meta["per"]), params,
+            (named("numerator"), named("denominator")), meta.get("proportion") == "yes")
 
 def published_rows(path):
     as_int = lambda s: None if s == "" else int(s)
@@ -504,7 +513,7 @@ def main():
     tables = load(a.deliveries, a.contracts)
     failed, indicators = False, []
     for sql in sorted(a.definitions.glob("*.sql")):
-        name, (k, width, per, params, counts) = sql.stem, header(sql)
+        name, (k, width, per, params, counts, proportion) = sql.stem, header(sql)
         csv_path = a.published / f"ind_{name}.csv"
         recompute = INDICATORS.get(same_as.get(name, name))
         if recompute is None or not csv_path.exists():
@@ -516,7 +525,8 @@ def main():
         hidden, extra, problems = check(cells, rows, k, per)
         failed |= report(name, f"{len(cells)} cells checked (k={k}, {hidden} suppressed, {extra} complementary) "
                                f"+ {len({y for _, y in cells})} state totals", problems)
-        indicators.append({"name": name, "k": k, "width": width, "counts": counts, "cells": cells, "rows": rows})
+        indicators.append({"name": name, "k": k, "width": width, "counts": counts, "proportion": proportion,
+                           "cells": cells, "rows": rows})
     attacked, narrowest, problems = audit(indicators)
     failed |= report("attacker", f"{attacked} withheld small counts bounded from everything published together, "
                                  f"narrowest range an attacker reaches {narrowest}", problems)

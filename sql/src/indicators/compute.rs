@@ -245,6 +245,12 @@ fn read_cells(
                 ));
             }
         }
+        if shape.proportion && counts[0] > counts[1] {
+            return Err(format!(
+                "{at}: numerador {} is above denominador {}, but the definition says it is a proportion",
+                counts[0], counts[1]
+            ));
+        }
         if !seen.insert(key.clone()) {
             return Err(format!("its SQL returns {at} twice"));
         }
@@ -395,7 +401,7 @@ async fn run_recorded(
         record.derivation = p.derivation;
         return Ok(());
     }
-    let shape = Shape::of(&names);
+    let shape = Shape::of(&names).proportion(indicator.proportion);
     let cells = compute(lake, indicator, sql, record.input_snapshot, &shape).await?;
     if cells.is_empty() {
         return Err(failed(
@@ -596,7 +602,7 @@ pub async fn verify(
         ));
     }
     let names = [run.numerator_count.clone(), run.denominator_count.clone()];
-    let shape = Shape::of(&names);
+    let shape = Shape::of(&names).proportion(indicator.proportion);
     let cells = compute(lake, indicator, &sql, run.input_snapshot, &shape).await?;
     // What was public when it ran: publications up to its input snapshot.
     let known = super::elsewhere::known(lake, &names, run.input_snapshot).await?;

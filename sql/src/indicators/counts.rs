@@ -17,6 +17,10 @@ pub struct Shape {
     pub atoms: Vec<String>,
     /// The places in `atoms` each kind adds up.
     pub kinds: [Vec<usize>; 2],
+    /// The numerator counts a part of what the denominator counts (`--
+    /// proportion: yes`): never above it, as anyone reading the formula
+    /// knows.
+    pub proportion: bool,
 }
 
 /// The names a declaration adds up, in its order (`a + b` → `a`, `b`).
@@ -56,7 +60,16 @@ impl Shape {
                 kinds[kind].push(place);
             }
         }
-        Shape { atoms, kinds }
+        Shape {
+            atoms,
+            kinds,
+            proportion: false,
+        }
+    }
+
+    /// The same, its numerator a part of its denominator.
+    pub fn proportion(self, proportion: bool) -> Shape {
+        Shape { proportion, ..self }
     }
 
     /// Neither count named: one atom each (tests and benchmarks).

@@ -20,6 +20,9 @@
 //!                                       attacker's audit links them; a sum
 //!                                       `a + b` of names needs a column per
 //!                                       name in the result, see `counts`)
+//! -- proportion: yes                   (optional: the numerator counts a part
+//!                                       of the denominator, never more; the
+//!                                       audit knows it, as an attacker does)
 //! -- param: denominador = todos (todos | informados): what it means
 //! SELECT municipio, ano, numerador, denominador FROM ...
 //! ```
@@ -85,6 +88,8 @@ pub struct Indicator {
     pub numerator_count: Option<String>,
     /// The same for its denominator.
     pub denominator_count: Option<String>,
+    /// Its numerator counts a part of what its denominator counts.
+    pub proportion: bool,
     pub params: Vec<Param>,
     /// The whole file, header included.
     pub sql: String,
@@ -163,6 +168,16 @@ impl Indicator {
         let per_text = take("per");
         // Optional: min_cell unless given.
         let protection_text = fields.remove("protection").unwrap_or_default();
+        let proportion = match fields.remove("proportion").as_deref() {
+            None | Some("no") => false,
+            Some("yes") => true,
+            Some(other) => {
+                problems.push(format!(
+                    "proportion {other:?}: yes (the numerator counts a part of the denominator) or no"
+                ));
+                false
+            }
+        };
         let numerator_count = fields.remove("numerator");
         let denominator_count = fields.remove("denominator");
         for (key, name) in [
@@ -177,7 +192,7 @@ impl Indicator {
         }
         for unknown in fields.keys() {
             problems.push(format!(
-                "unknown header key {unknown:?} (name, title, description, unit, formula, sources, trigger, min_cell, protection, per, numerator, denominator, param)"
+                "unknown header key {unknown:?} (name, title, description, unit, formula, sources, trigger, min_cell, protection, per, numerator, denominator, proportion, param)"
             ));
         }
         if !name.is_empty()
@@ -237,6 +252,7 @@ impl Indicator {
             per,
             numerator_count,
             denominator_count,
+            proportion,
             params,
             sql: text.to_owned(),
         })

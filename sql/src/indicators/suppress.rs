@@ -698,4 +698,29 @@ mod tests {
         let (p, _) = publish(&cells, &named(), &K5, &known, 1000.0, "26");
         assert_eq!(numerators(&p, 2024), [None, None, Some(40)]);
     }
+
+    #[test]
+    fn a_proportion_bounds_its_numerator_by_its_denominator() {
+        // 3 of 5 (the 5 published): anyone knows the 3 is at most 5, so
+        // beside a partner of 9 it is one of 1 … 5, narrower than 5 values.
+        // The denominator goes too, with a partner of its own.
+        let cells = [
+            cell("2600054", 2024, 3, 5),
+            cell("2600104", 2024, 9, 12),
+            cell("2600203", 2024, 40, 500),
+            cell("2600302", 2024, 60, 700),
+        ];
+        let shape = Shape::plain().proportion(true);
+        let (p, s) = publish(&cells, &shape, &K5, &Known::default(), 100.0, "26");
+        assert_eq!(numerators(&p, 2024), [None, None, Some(40), Some(60)]);
+        assert_eq!(denominators(&p, 2024), [None, None, Some(500), Some(700)]);
+        assert_eq!((s.primary, s.complementary), (1, 1));
+        assert_eq!(s.smallest_width, Some(10), "the 3 is one of 1 … 11");
+        // Not declared a proportion, the audit would leave the 5 out.
+        let (p, _) = publish(&cells, &Shape::plain(), &K5, &Known::default(), 100.0, "26");
+        assert_eq!(
+            denominators(&p, 2024),
+            [Some(5), Some(12), Some(500), Some(700)]
+        );
+    }
 }

@@ -8,6 +8,7 @@
 //!  unknowns   obitos_fetais@2600054, nascidos_vivos_todos@2600054, …   (this run computes them)
 //!             counts other publications add in, which this run does not  (value unknown here)
 //!  sums       numerator@m = Σ its names@m      (one more unknown, tied by a fact of value 0)
+//!  proportion numerator@m + slack@m = denominator@m, slack@m ≥ 0
 //!  published  a count@m, a year's total Σ_m count@m, what others stated
 //! ```
 //!
@@ -60,8 +61,10 @@ pub(super) struct Year<'a> {
     cells: &'a [&'a Cell],
     shape: &'a Shape,
     truth: Vec<Option<i64>>,
-    /// `var − Σ parts = 0` of every sum.
-    sums: Vec<Vec<(usize, i64)>>,
+    /// What the definition tells anyone, as facts of value 0: `var − Σ
+    /// parts` of every sum, `numerator − denominator + slack` of a
+    /// proportion.
+    ties: Vec<Vec<(usize, i64)>>,
     /// What other publications state, over unknowns.
     stated: Vec<(Vec<(usize, i64)>, i64)>,
     pub(super) kinds: [Kind; 2],
@@ -94,7 +97,7 @@ impl<'a> Year<'a> {
             cells,
             shape,
             truth,
-            sums: Vec::new(),
+            ties: Vec::new(),
             stated: Vec::new(),
             kinds: [empty(cells.len()), empty(cells.len())],
             needs: Vec::new(),
@@ -107,6 +110,14 @@ impl<'a> Year<'a> {
                 let var = year.expression(&mut expressions, i, &parts);
                 year.kinds[kind].vars.push(var);
                 year.kinds[kind].counts.push(cell.count(kind));
+            }
+        }
+        if shape.proportion {
+            for (i, cell) in cells.iter().enumerate() {
+                let slack = year.truth.len();
+                let [num, den] = [&year.kinds[0], &year.kinds[1]].map(|k| k.vars[i]);
+                year.truth.push(Some(cell.denominador - cell.numerador));
+                year.ties.push(vec![(num, 1), (den, -1), (slack, 1)]);
             }
         }
         year.read_known(known, rule, &mut expressions);
@@ -141,7 +152,7 @@ impl<'a> Year<'a> {
         self.truth.push(value);
         let mut terms = vec![(var, 1)];
         terms.extend(parts.iter().map(|&p| (p, -1)));
-        self.sums.push(terms);
+        self.ties.push(terms);
         made.insert((i, key), var);
         var
     }
@@ -306,8 +317,8 @@ impl<'a> Year<'a> {
     /// published here.
     fn public(&self) -> Public {
         let mut public = Public::with(self.truth.clone());
-        for sum in &self.sums {
-            public.state(sum.clone(), 0);
+        for tie in &self.ties {
+            public.state(tie.clone(), 0);
         }
         for (kind, k) in self.kinds.iter().enumerate() {
             let smallest_left = (0..k.counts.len())
@@ -334,15 +345,17 @@ impl<'a> Year<'a> {
         public
     }
 
-    /// The interval of every need (a count published exactly: its truth).
-    fn intervals(&self) -> Vec<Interval> {
-        let wanted: BTreeSet<usize> = self.needs.iter().map(|n| n.var).collect();
+    /// The interval of each of needs `which` (a count published exactly:
+    /// its truth).
+    fn intervals(&self, which: &[usize]) -> Vec<Interval> {
+        let wanted: BTreeSet<usize> = which.iter().map(|&n| self.needs[n].var).collect();
         let found = self.public().intervals_of(&wanted);
-        self.needs
+        which
             .iter()
-            .map(|n| {
-                found.get(&n.var).copied().unwrap_or_else(|| {
-                    let t = self.truth[n.var].unwrap_or(0);
+            .map(|&n| {
+                let var = self.needs[n].var;
+                found.get(&var).copied().unwrap_or_else(|| {
+                    let t = self.truth[var].unwrap_or(0);
                     Interval {
                         low: t,
                         high: Some(t),
@@ -355,24 +368,48 @@ impl<'a> Year<'a> {
     /// Withholds more until every count that needs it is protected: the
     /// narrowest width left to one, and how many stay unprotected (pinned
     /// by what other tables published, beyond this run's reach).
+    ///
+    /// Withholding more only widens every range (facts go, the rule's
+    /// bounds loosen), so a need once protected stays protected and only
+    /// the open ones are solved again. Counts of their own municipality
+    /// are withheld for several open needs at once (one per
+    /// municipality); any other step is followed by a new audit.
     pub(super) fn protect(&mut self) -> (Option<i64>, usize) {
+        let mut open: Vec<usize> = (0..self.needs.len()).collect();
         let mut beyond: BTreeSet<usize> = BTreeSet::new();
         loop {
-            let intervals = self.intervals();
-            let open: Vec<usize> = (0..self.needs.len())
-                .filter(|&n| !self.needs[n].protection.holds(&intervals[n]))
+            let intervals = self.intervals(&open);
+            open = open
+                .into_iter()
+                .zip(intervals)
+                .filter(|(n, interval)| !self.needs[*n].protection.holds(interval))
+                .map(|(n, _)| n)
                 .collect();
-            let next = open.iter().find(|n| !beyond.contains(n));
-            match next {
-                Some(&n) => {
-                    if !self.withhold_for(n) {
+            let mut places = BTreeSet::new();
+            let mut acted = false;
+            for &n in &open {
+                if beyond.contains(&n) || !places.insert(self.needs[n].municipality) {
+                    continue;
+                }
+                match self.withhold_for(n) {
+                    Some(Rule::Linked) => acted = true,
+                    Some(_) => {
+                        acted = true;
+                        break;
+                    }
+                    None => {
                         beyond.insert(n);
                     }
                 }
-                None => {
-                    let narrowest = intervals.iter().filter_map(Interval::width).min();
-                    return (narrowest, open.len());
-                }
+            }
+            if !acted {
+                let all: Vec<usize> = (0..self.needs.len()).collect();
+                let narrowest = self
+                    .intervals(&all)
+                    .iter()
+                    .filter_map(Interval::width)
+                    .min();
+                return (narrowest, open.len());
             }
         }
     }
@@ -380,12 +417,14 @@ impl<'a> Year<'a> {
     /// Withholds one more count for need `n`: one of the same
     /// municipality adding up the same names, else the smallest count of
     /// a kind it shares names with, else that kind's total; of two
-    /// candidates, the one leaving the need the widest range. Nothing left
-    /// to withhold: `false`.
-    fn withhold_for(&mut self, n: usize) -> bool {
+    /// candidates, the one leaving the need the widest range. What was
+    /// done (`None`: nothing left to withhold).
+    fn withhold_for(&mut self, n: usize) -> Option<Rule> {
         let (i, atoms) = (self.needs[n].municipality, self.needs[n].atoms.clone());
         let shares = |kind: usize| self.shape.kinds[kind].iter().any(|a| atoms.contains(a));
-        let kinds: Vec<usize> = (0..2).filter(|&k| shares(k)).collect();
+        // A proportion ties its numerator to its denominator.
+        let tied = self.shape.proportion && (0..2).any(shares);
+        let kinds: Vec<usize> = (0..2).filter(|&k| tied || shares(k)).collect();
         let linked: Vec<(usize, usize)> = kinds
             .iter()
             .filter(|&&k| self.partner(k, i))
@@ -393,7 +432,7 @@ impl<'a> Year<'a> {
             .collect();
         if let Some((k, j)) = self.widest(n, &linked, Rule::Linked) {
             self.kinds[k].withheld[j] = Some(Rule::Linked);
-            return true;
+            return Some(Rule::Linked);
         }
         // Each kind's smallest: what the attacker knows of the rule (a
         // partner is at most any count of its kind still published) holds.
@@ -408,14 +447,14 @@ impl<'a> Year<'a> {
             .collect();
         if let Some((k, j)) = self.widest(n, &smallest, Rule::Complementary) {
             self.kinds[k].withheld[j] = Some(Rule::Complementary);
-            return true;
+            return Some(Rule::Complementary);
         }
         match kinds.into_iter().find(|&k| self.kinds[k].total) {
             Some(k) => {
                 self.withhold_year(k);
-                true
+                Some(Rule::Complementary)
             }
-            None => false,
+            None => None,
         }
     }
 
@@ -434,7 +473,7 @@ impl<'a> Year<'a> {
         let mut best: Option<((usize, usize), Option<i64>)> = None;
         for &(k, j) in candidates {
             self.kinds[k].withheld[j] = Some(rule);
-            let width = self.intervals()[n].width();
+            let width = self.intervals(&[n])[0].width();
             self.kinds[k].withheld[j] = None;
             let wider = match best {
                 None => true,
