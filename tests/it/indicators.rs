@@ -418,7 +418,7 @@ fn a_count_declared_as_a_sum_must_add_up_row_by_row() {
     };
     std::fs::write(
         folder.join("soma.sql"),
-        definition("10 AS denominador, 4 AS nascidos_vivos_todos, 5 AS obitos_fetais"),
+        definition("10 AS denominador, 8 AS nascidos_vivos_todos, 1 AS obitos_fetais"),
     )
     .unwrap();
     let e = lagoa_err(&lake, &["indicator", "run", "soma"]);
@@ -426,6 +426,17 @@ fn a_count_declared_as_a_sum_must_add_up_row_by_row() {
         e.contains(
             "denominador is 10, but its names add up to 9 (nascidos_vivos_todos + obitos_fetais)"
         ) && e.contains("municipio 26"),
+        "{e}"
+    );
+    // A count of one name with a column of its own must agree with it.
+    std::fs::write(
+        folder.join("soma.sql"),
+        definition("10 AS denominador, 5 AS nascidos_vivos_todos, 5 AS obitos_fetais"),
+    )
+    .unwrap();
+    let e = lagoa_err(&lake, &["indicator", "run", "soma"]);
+    assert!(
+        e.contains("numerador is 1, but its names add up to 5 (obitos_fetais)"),
         "{e}"
     );
     std::fs::write(

@@ -120,15 +120,24 @@ impl Public {
         };
     }
 
-    /// The counts published exactly, by a fact of one count alone.
+    /// The counts published exactly, by a fact of one count alone. Two
+    /// facts that disagree make neither exact: both go to the solver, which
+    /// finds no solution, and the truth stands in (more suppression).
     fn exact(&self) -> Vec<Option<i64>> {
         let mut exact = vec![None; self.truth.len()];
+        let mut torn = vec![false; self.truth.len()];
         for fact in &self.facts {
             if let [(i, c)] = fact.terms[..]
                 && fact.value.checked_rem(c) == Some(0)
                 && let Some(x) = fact.value.checked_div(c)
             {
+                torn[i] |= exact[i].is_some_and(|e| e != x);
                 exact[i] = Some(x);
+            }
+        }
+        for (e, torn) in exact.iter_mut().zip(torn) {
+            if torn {
+                *e = None;
             }
         }
         exact

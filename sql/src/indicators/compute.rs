@@ -233,7 +233,7 @@ fn read_cells(
         }
         for (kind, what) in ["numerador", "denominador"].into_iter().enumerate() {
             let sum: i64 = shape.kinds[kind].iter().map(|&a| parts[a]).sum();
-            if shape.is_sum(kind) && sum != counts[kind] {
+            if sum != counts[kind] {
                 let names: Vec<&str> = shape.kinds[kind]
                     .iter()
                     .map(|&a| shape.atoms[a].as_str())

@@ -226,6 +226,13 @@ impl Indicator {
                 min_cell
             })
         };
+        // Narrower, a withheld year's counts (0 … min_cell − 1 once the
+        // total goes) would still be told small.
+        if protection < min_cell {
+            problems.push(format!(
+                "protection {protection}: at least min_cell ({min_cell})"
+            ));
+        }
         let per = per_text.parse::<f64>().unwrap_or_else(|_| {
             if !per_text.is_empty() {
                 problems.push(format!("per {per_text:?}: a number (100 for a percentage)"));

@@ -159,10 +159,14 @@ fn add(known: &mut Known, publication: &Publication, linked: &BTreeSet<String>) 
             match (v.total_estado, value) {
                 (true, Some(total)) => {
                     let over = places.get(&v.ano).map_or(&[][..], Vec::as_slice);
-                    known.state(v.ano, over.iter().copied(), &atoms, total);
+                    let asks = publication.protection;
+                    known.state_asking(v.ano, over.iter().copied(), &atoms, total, asks);
                 }
                 (true, None) => {}
-                (false, Some(count)) => known.state(v.ano, [v.municipio.as_str()], &atoms, count),
+                (false, Some(count)) => {
+                    let asks = publication.protection;
+                    known.state_asking(v.ano, [v.municipio.as_str()], &atoms, count, asks);
+                }
                 (false, None) => {
                     known.withhold(v.ano, &v.municipio, &atoms, publication.protection)
                 }

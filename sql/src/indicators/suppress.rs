@@ -32,7 +32,7 @@
 use super::audit::Interval;
 use super::counts::Shape;
 use super::year::{Rule, Year};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 /// The label of every withheld cell.
@@ -115,6 +115,12 @@ pub struct Protection {
 }
 
 impl Protection {
+    /// Nothing asked.
+    pub const NONE: Protection = Protection {
+        min_cell: 0,
+        width: 0,
+    };
+
     pub(super) fn k(&self) -> i64 {
         i64::try_from(self.min_cell).unwrap_or(i64::MAX)
     }
@@ -160,7 +166,10 @@ pub struct Stated {
 /// withhold. The audit keeps what holds of this run's counts.
 #[derive(Clone, Debug, Default)]
 pub struct Known {
-    pub stated: BTreeSet<Stated>,
+    /// With the strictest protection a publication stating it asked: a
+    /// small name the sum gives away with this run's counts is protected
+    /// as its publication would.
+    pub stated: BTreeMap<Stated, Protection>,
     /// Counts another publication withholds, `(ano, municipio, names
     /// sorted)`, with the strictest protection asked: this run must not
     /// give them away.
@@ -177,12 +186,26 @@ impl Known {
         names: &[String],
         value: i64,
     ) {
+        self.state_asking(ano, municipios, names, value, Protection::NONE);
+    }
+
+    /// The same, by a publication asking `asks` of its counts.
+    pub fn state_asking<'m>(
+        &mut self,
+        ano: i64,
+        municipios: impl IntoIterator<Item = &'m str>,
+        names: &[String],
+        value: i64,
+        asks: Protection,
+    ) {
         let mut terms: Vec<(String, String)> = municipios
             .into_iter()
             .flat_map(|m| names.iter().map(move |n| (m.to_owned(), n.clone())))
             .collect();
         terms.sort();
-        self.stated.insert(Stated { ano, terms, value });
+        let stated = Stated { ano, terms, value };
+        let asks = Protection::strictest(self.stated.get(&stated).copied(), Some(asks));
+        self.stated.insert(stated, asks.unwrap_or(Protection::NONE));
     }
 
     /// Another publication withholds the sum of `names` of `municipio`.
@@ -722,5 +745,45 @@ mod tests {
             denominators(&p, 2024),
             [Some(5), Some(12), Some(500), Some(700)]
         );
+    }
+
+    #[test]
+    fn a_count_does_not_give_away_a_small_name_of_a_sum_published_before() {
+        // Perinatal mortality published births + fetal deaths (302, 906,
+        // 1208 and 2416 in all) protecting 2600054's 2 fetal deaths: its
+        // births were unknown. Publishing the births now, 302 − 300 would
+        // give the 2 away: the births go, with a partner.
+        let cells = [
+            cell("2600054", 2024, 10, 300),
+            cell("2600104", 2024, 20, 900),
+            cell("2600203", 2024, 30, 1200),
+        ];
+        let sum = ["nascidos".to_owned(), "fetais".to_owned()];
+        let mut known = Known::default();
+        for (m, value) in [("2600054", 302), ("2600104", 906), ("2600203", 1208)] {
+            known.state_asking(2024, [m], &sum, value, K5);
+        }
+        let all = ["2600054", "2600104", "2600203"];
+        known.state_asking(2024, all, &sum, 2416, K5);
+        let (p, s) = publish(&cells, &named(), &K5, &known, 1000.0, "26");
+        assert_eq!(denominators(&p, 2024), [None, None, Some(1200)]);
+        assert_eq!(find(&p, "26", 2024).denominador, Some(2400));
+        assert_eq!(numerators(&p, 2024), [Some(10), Some(20), Some(30)]);
+        assert_eq!((s.unprotected, s.smallest_width), (0, Some(8)), "{s:?}");
+    }
+
+    #[test]
+    fn a_lone_municipality_withheld_is_known_small_and_said() {
+        let cells = [cell("5300108", 2024, 3, 400)];
+        let (p, s) = publish(
+            &cells,
+            &Shape::plain(),
+            &K5,
+            &Known::default(),
+            1000.0,
+            "53",
+        );
+        assert_eq!(numerators(&p, 2024), [None]);
+        assert_eq!(s.unprotected, 1, "withheld alone, it can only be 1 … 4");
     }
 }

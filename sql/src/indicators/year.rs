@@ -179,7 +179,10 @@ impl<'a> Year<'a> {
         // Sums stated for one municipality over this run's names only:
         // (municipality, names) → value.
         let mut exact: HashMap<(usize, BTreeSet<usize>), i64> = HashMap::new();
-        for stated in known.stated.iter().filter(|s| s.ano == ano) {
+        // Names of others this run's values give away: (unknown,
+        // municipality, this run's names beside it, protection asked).
+        let mut derived: Vec<(usize, usize, BTreeSet<usize>, Protection)> = Vec::new();
+        for (stated, asks) in known.stated.iter().filter(|(s, _)| s.ano == ano) {
             let mut terms = Vec::with_capacity(stated.terms.len());
             let (mut ours, mut theirs) = (0i64, false);
             for (m, name) in &stated.terms {
@@ -206,13 +209,50 @@ impl<'a> Year<'a> {
             if !holds {
                 continue;
             }
-            if !theirs && let Some(i) = single_municipality(stated, &place) {
+            let single = single_municipality(stated, &place);
+            if !theirs && let Some(i) = single {
                 let names: BTreeSet<usize> = terms.iter().map(|&(v, _)| v - i * atoms).collect();
                 exact.insert((i, names), stated.value);
+            }
+            // A sum of one municipality with one name this run lacks:
+            // this run's names beside it give that one away.
+            let unknown: Vec<usize> = terms
+                .iter()
+                .map(|&(v, _)| v)
+                .filter(|&v| self.truth[v].is_none())
+                .collect();
+            if let (Some(i), [name], true) = (single, &unknown[..], terms.len() > 1) {
+                self.truth[*name] = Some(stated.value - ours);
+                let beside = terms
+                    .iter()
+                    .filter(|&&(v, _)| v != *name)
+                    .map(|&(v, _)| v - i * atoms)
+                    .collect();
+                derived.push((*name, i, beside, *asks));
             }
             self.stated.push((terms, stated.value));
         }
         self.add_needs(known, rule, &place, &exact, made);
+        // A name published by itself somewhere is public already.
+        let alone: BTreeSet<usize> = self
+            .stated
+            .iter()
+            .filter_map(|(terms, _)| match terms[..] {
+                [(v, _)] => Some(v),
+                _ => None,
+            })
+            .collect();
+        for (var, i, beside, asks) in derived {
+            let ask = Protection::strictest(Some(*rule), Some(asks)).unwrap_or(*rule);
+            if !alone.contains(&var) && self.truth[var].is_some_and(|t| ask.sensitive(t)) {
+                self.needs.push(Need {
+                    var,
+                    municipality: i,
+                    atoms: beside,
+                    protection: ask,
+                });
+            }
+        }
     }
 
     /// Every count that must stay protected.
@@ -330,6 +370,10 @@ impl<'a> Year<'a> {
                 match k.withheld[i] {
                     _ if k.elsewhere[i] => public.publish_count(var),
                     None => public.publish_count(var),
+                    // Alone in its year, a count is withheld only when small.
+                    Some(Rule::Primary) if k.counts.len() == 1 => {
+                        public.know(var, 1, Some(k.small_below - 1))
+                    }
                     Some(_) if !k.total => {}
                     Some(Rule::Linked) => public.know(var, 1, None),
                     Some(_) => public.know(var, 1, cap),
@@ -388,11 +432,15 @@ impl<'a> Year<'a> {
             let mut places = BTreeSet::new();
             let mut acted = false;
             for &n in &open {
-                if beyond.contains(&n) || !places.insert(self.needs[n].municipality) {
+                let place = self.needs[n].municipality;
+                if beyond.contains(&n) || places.contains(&place) {
                     continue;
                 }
                 match self.withhold_for(n) {
-                    Some(Rule::Linked) => acted = true,
+                    Some(Rule::Linked) => {
+                        acted = true;
+                        places.insert(place);
+                    }
                     Some(_) => {
                         acted = true;
                         break;
