@@ -6,7 +6,7 @@
 
 use super::counts::Shape;
 use super::definition::{Indicator, results_dataset};
-use super::suppress::{Cell, Protection, Published, Summary, WITHHELD, publish};
+use super::suppress::{Cell, Known, Protection, Published, Summary, WITHHELD, publish};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
@@ -265,6 +265,23 @@ fn read_cells(
     Ok(())
 }
 
+/// The cells as published, suppressed until the audit is satisfied: an
+/// integer program per year, minutes for a large state, so off the
+/// runtime that serves requests.
+async fn audited(
+    indicator: &Indicator,
+    cells: Vec<Cell>,
+    shape: Shape,
+    known: Known,
+) -> Result<(Vec<Published>, Summary), IndicatorError> {
+    let (rule, per) = (protection(indicator), indicator.per);
+    tokio::task::spawn_blocking(move || {
+        publish(&cells, &shape, &rule, &known, per, &total_code(&cells))
+    })
+    .await
+    .map_err(|e| failed(indicator, format!("the audit stopped: {e}")))
+}
+
 /// The code of the state's total: the UF part (2 digits) of IBGE codes.
 fn total_code(cells: &[Cell]) -> String {
     cells
@@ -410,14 +427,7 @@ async fn run_recorded(
         ));
     }
     let known = super::elsewhere::known(lake, &names, record.input_snapshot).await?;
-    let (published, summary) = publish(
-        &cells,
-        &shape,
-        &protection(indicator),
-        &known,
-        indicator.per,
-        &total_code(&cells),
-    );
+    let (published, summary) = audited(indicator, cells, shape, known).await?;
     let caveats = [
         (
             summary.disclosed_elsewhere,
@@ -606,14 +616,7 @@ pub async fn verify(
     let cells = compute(lake, indicator, &sql, run.input_snapshot, &shape).await?;
     // What was public when it ran: publications up to its input snapshot.
     let known = super::elsewhere::known(lake, &names, run.input_snapshot).await?;
-    let (again, _) = publish(
-        &cells,
-        &shape,
-        &protection(indicator),
-        &known,
-        indicator.per,
-        &total_code(&cells),
-    );
+    let (again, _) = audited(indicator, cells, shape, known).await?;
     let session = lagoa_lake::session::LakeSession::open(lake, &AsOf::Snapshot(output)).await?;
     let mut published: BTreeMap<(String, i64), Published> =
         super::published::read(&session, &run.dataset)

@@ -236,10 +236,7 @@ pub fn publish(
         cells: cells.len(),
         ..Summary::default()
     };
-    for range in years(&sorted) {
-        let year = &sorted[range];
-        let mut audited = Year::new(year, shape, rule, known);
-        let (width, unprotected) = audited.protect();
+    for (year, audited, (width, unprotected)) in audit_years(&sorted, shape, rule, known) {
         summary.disclosed_elsewhere += audited.disclosed;
         summary.unprotected += unprotected;
         summary.smallest_width = [width, summary.smallest_width].into_iter().flatten().min();
@@ -280,6 +277,47 @@ pub fn publish(
         });
     }
     (out, summary)
+}
+
+/// One year's cells, as audited, with the narrowest width and how many
+/// stay unprotected.
+type AuditedYear<'a> = (&'a [&'a Cell], Year<'a>, (Option<i64>, usize));
+
+/// Each year of `sorted` (by year) audited and protected, in order. Years
+/// share no count, so they are solved on every core at once.
+fn audit_years<'a>(
+    sorted: &'a [&'a Cell],
+    shape: &'a Shape,
+    rule: &Protection,
+    known: &Known,
+) -> Vec<AuditedYear<'a>> {
+    let ranges = years(sorted);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = ranges.len().div_ceil(cores.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = ranges
+            .chunks(chunk)
+            .map(|some| {
+                scope.spawn(move || {
+                    some.iter()
+                        .map(|range| {
+                            let year = &sorted[range.clone()];
+                            let mut audited = Year::new(year, shape, rule, known);
+                            let outcome = audited.protect();
+                            (year, audited, outcome)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// The ranges of `sorted` (by year) that hold one year each.
