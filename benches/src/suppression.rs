@@ -194,13 +194,7 @@ fn before_the_audit(cells: &[Cell], k: i64) -> (usize, usize) {
     for group in years.values() {
         let mut marks = vec![[false; 2]; group.len()];
         for kind in 0..2 {
-            let count = |c: &Cell| {
-                if kind == 0 {
-                    c.numerador
-                } else {
-                    c.denominador
-                }
-            };
+            let count = |c: &Cell| c.count(kind);
             for (i, c) in group.iter().enumerate() {
                 marks[i][kind] = small(count(c));
             }
