@@ -1,6 +1,7 @@
 //! Disclosure control at a state's scale (issue 21's benchmark): the seven
-//! reference indicators and perinatal mortality (whose counts are sums of
-//! named counts, one of them live births again) for `--municipalities` × `--years` of synthetic
+//! reference indicators, perinatal mortality (whose counts are sums of
+//! named counts, one of them live births again) and infant mortality again
+//! over overlapping three-year windows for `--municipalities` × `--years` of synthetic
 //! counts (sizes spread like a Brazilian state's, small towns many),
 //! published one after the other as `lagoa indicator run` does: each
 //! audited with everything the ones before it published
@@ -37,51 +38,71 @@ struct Args {
     repeat: usize,
 }
 
-/// `(name, numerator count, denominator count, min_cell)`; the counts
-/// are named as the reference definitions name them.
-const INDICATORS: [(&str, &str, &str, u64); 8] = [
+/// `(name, numerator count, denominator count, min_cell, period in
+/// years)`; the counts are named as the reference definitions name them.
+const INDICATORS: [(&str, &str, &str, u64, i64); 9] = [
     (
         "mortalidade_infantil",
         "obitos_menores_1_ano",
         "nascidos_vivos_todos",
         5,
+        1,
     ),
     (
         "pre_natal_7_consultas",
         "nascidos_vivos_7_consultas",
         "nascidos_vivos_todos",
         5,
+        1,
     ),
     (
         "cobertura_vacinal",
         "doses_penta_3_menores_1_ano",
         "nascidos_vivos_todos",
         5,
+        1,
     ),
-    ("homicidios", "obitos_homicidio", "populacao_residente", 5),
+    (
+        "homicidios",
+        "obitos_homicidio",
+        "populacao_residente",
+        5,
+        1,
+    ),
     (
         "mortes_violentas_intencionais",
         "vitimas_mvi",
         "populacao_residente",
         0,
+        1,
     ),
     (
         "abandono_escolar",
         "matriculas_abandono",
         "matriculas_inep",
         5,
+        1,
     ),
     (
         "distorcao_idade_serie",
         "matriculas_distorcao_idade_serie",
         "matriculas_ensino_fundamental",
         5,
+        1,
     ),
     (
         "mortalidade_perinatal",
         "obitos_fetais + obitos_neonatais_precoces",
         "nascidos_vivos_todos + obitos_fetais",
         5,
+        1,
+    ),
+    (
+        "mortalidade_infantil_trienal",
+        "obitos_menores_1_ano",
+        "nascidos_vivos_todos",
+        5,
+        3,
     ),
 ];
 
@@ -181,6 +202,28 @@ fn values(published: &[Published]) -> Vec<Value> {
         .collect()
 }
 
+/// The cells a period of `years` publishes: each municipality's counts
+/// of a year and the `years − 1` before, from the first full window on.
+fn windows(cells: &[Cell], years: i64) -> Vec<Cell> {
+    let first = cells.iter().map(|c| c.ano).min().unwrap_or(0);
+    let mut out: BTreeMap<(i64, &str), Cell> = BTreeMap::new();
+    for c in cells {
+        for ano in (c.ano..c.ano + years).filter(|&a| a >= first + years - 1) {
+            let w = out.entry((ano, &c.municipio)).or_insert_with(|| Cell {
+                ano,
+                numerador: 0,
+                denominador: 0,
+                parts: vec![0; c.parts.len()],
+                ..c.clone()
+            });
+            w.numerador += c.numerador;
+            w.denominador += c.denominador;
+        }
+    }
+    let last = cells.iter().map(|c| c.ano).max().unwrap_or(0);
+    out.into_values().filter(|c| c.ano <= last).collect()
+}
+
 /// Under the rule before the audit: (cells withheld, small counts it left
 /// pinned below `k` within its own table, i.e. withheld alone or with
 /// others summing below `k`).
@@ -230,16 +273,17 @@ fn main() {
         let (mut times, mut published) = (Vec::new(), Vec::new());
         rows.clear();
         let start = Instant::now();
-        for (name, num, den, k) in INDICATORS {
+        for (name, num, den, k, period) in INDICATORS {
             let names = [Some(num.to_owned()), Some(den.to_owned())];
-            let shape = Shape::of(&names);
+            let shape = Shape::of(&names).period(period);
             let cells = cells(&args, &all, &shape);
             let began = Instant::now();
             let publications: Vec<Publication> = published
                 .iter()
                 .map(
-                    |(n, d, p, v): &(&str, &str, Protection, Vec<Value>)| Publication {
+                    |(n, d, years, p, v): &(&str, &str, i64, Protection, Vec<Value>)| Publication {
                         counts: [Some(*n), Some(*d)],
+                        period: *years,
                         protection: *p,
                         values: v,
                     },
@@ -252,9 +296,10 @@ fn main() {
             };
             let (out, summary) = publish(&cells, &shape, &rule, &known, 100.0, "26");
             times.push(began.elapsed());
-            let (old, pinned) = before_the_audit(&cells, k as i64);
+            eprintln!("{name}: {:.1} s", began.elapsed().as_secs_f64());
+            let (old, pinned) = before_the_audit(&windows(&cells, period), k as i64);
             rows.push((name, summary, old, pinned));
-            published.push((num, den, rule, values(&out)));
+            published.push((num, den, period, rule, values(&out)));
         }
         let total = start.elapsed();
         if best.as_ref().is_none_or(|(t, _)| total < *t) {

@@ -351,9 +351,11 @@ async fn vaccination_from_an_esus_database_gives_the_same_coverage_as_the_files(
 
 /// Indicators linked to the reference set, added by the test: infant
 /// deaths again with a lower minimum (3: counts of 3 and 4 the reference
-/// withholds would be published on their own), and live births again
-/// without a minimum (every birth count would be).
-const LINKED: [(&str, &str, &str, &str); 2] = [
+/// withholds would be published on their own), live births again without
+/// a minimum (every birth count would be), and infant mortality again
+/// over two-year periods (2022–2023 and 2023–2024 overlap each other and
+/// every year the reference publishes).
+const LINKED: [(&str, &str, &str, &str); 3] = [
     (
         "obitos_infantis_minimo_3",
         "mortalidade_infantil",
@@ -365,6 +367,12 @@ const LINKED: [(&str, &str, &str, &str); 2] = [
         "pre_natal_7_consultas",
         "-- min_cell: 5",
         "-- min_cell: 0",
+    ),
+    (
+        "mortalidade_infantil_bienal",
+        "mortalidade_infantil",
+        "-- min_cell: 5",
+        "-- min_cell: 5\n-- period: 2",
     ),
 ];
 
@@ -413,11 +421,15 @@ fn attack_a_state(python: &Path, municipalities: &str, seed: &str) -> usize {
     )
     .unwrap();
     names.push(PERINATAL);
-    let out = lagoa_ok(
-        &lake,
-        &["indicator", "run", LINKED[0].0, LINKED[1].0, PERINATAL],
+    let mut run = vec!["indicator", "run"];
+    run.extend(LINKED.iter().map(|l| l.0));
+    run.push(PERINATAL);
+    let out = lagoa_ok(&lake, &run);
+    assert_eq!(
+        out.matches(": committed").count(),
+        LINKED.len() + 1,
+        "{out}"
     );
-    assert_eq!(out.matches(": committed").count(), 3, "{out}");
     let published = dir.path().join("published");
     export_all(&lake, &published, &names);
     let mut check = recompute(python, &lake, &published, &lake.join("indicators"));

@@ -13,7 +13,8 @@ an attacker (scipy's MILP solver, from the published rows of every indicator
 at once: the counts, the state totals, counts being whole and never negative,
 counts declared under the same name the same unknowns, a count declared as a
 sum `a + b` the sum of its names' unknowns, a proportion's numerator never
-above its denominator) bounds every withheld
+above its denominator, a row of a `-- period: N` definition the sum over its
+N years) bounds every withheld
 count and every small name a sum adds up, and each must stay protected: its
 range reaches min_cell and is at least `protection` values wide.
 Prints one line per indicator and exits 1 when any indicator differs.
@@ -321,11 +322,15 @@ def atoms(declared, ind, kind):
     a name of its own indicator alone."""
     return [a.strip() for a in declared.split("+")] if declared else [f"{ind}/{kind}"]
 
+def named_counts(cell):
+    """The named counts a recomputed cell gives beside its two counts, if any."""
+    return cell[2] if len(cell) > 2 and isinstance(cell[2], dict) else None
+
 def parts(cell, names, kind):
     """{name: value} of one kind of a recomputed cell: its named counts when
     the recomputation gives them, else the count itself (one name)."""
-    if len(cell) > 2:
-        return {a: cell[2][a] for a in names}
+    if named_counts(cell) is not None:
+        return {a: cell[2].get(a, 0) for a in names}
     assert len(names) == 1, f"a sum {names} needs its named counts recomputed"
     return {names[0]: cell[kind]}
 
@@ -350,14 +355,40 @@ def protected(interval, k, width):
     low, high = interval
     return high is None or (high >= k and high - low >= width)
 
+def windows(annual, period):
+    """The cells a definition with `-- period: N` publishes: for each year Y
+    from the first of the results + N - 1 to the last, each municipality's
+    counts of Y - N + 1 .. Y added up (a year it has no row for counts zero).
+    Each cell also says which years it adds up."""
+    if period == 1:
+        return {key: cell + ((key[1], key[1]),) for key, cell in annual.items()}
+    years = [y for _, y in annual]
+    places = sorted({m for m, _ in annual})
+    out = {}
+    for y in range(min(years) + period - 1, max(years) + 1):
+        for m in places:
+            rows = [annual[(m, yy)] for yy in range(y - period + 1, y + 1) if (m, yy) in annual]
+            num, den = sum(r[0] for r in rows), sum(r[1] for r in rows)
+            named = Counter()
+            for r in rows:
+                named.update(named_counts(r) or {})
+            has_names = any(named_counts(r) is not None for r in annual.values())
+            out[(m, y)] = (num, den) + ((dict(named),) if has_names else ()) + ((y - period + 1, y),)
+    return out
+
+def years_of(cell):
+    first, last = cell[-1]
+    return range(first, last + 1)
+
 def audit(indicators):
     """Everything published at once: a declared name (the `-- numerator:`
     and `-- denominator:` headers, sums `a + b` included) is the same
     unknown of a municipality and year in every indicator; each published
-    count, total and sum is an equation over them. Bounds every withheld
-    small count and every small name a declared sum adds up.
+    count, total and sum (over every year of its period) is an equation
+    over them. Bounds every withheld small count and every small name a
+    declared sum adds up, each problem cut to the equations that reach it.
     (small counts attacked, narrowest range, problems)."""
-    years = defaultdict(lambda: {"truth": {}, "rows": [], "needs": {}, "published": {}})
+    truth, rows, needs, published = {}, [], {}, {}
     problems = []
     for ind in indicators:
         pub = {(m, y): (num, den) for m, y, num, den, _, _, total in ind["rows"] if not total}
@@ -365,61 +396,85 @@ def audit(indicators):
         need = (ind["k"], ind["width"])
         for kind in (0, 1):
             names = atoms(ind["counts"][kind], ind["name"], kind)
+            terms_of = {}
             for (m, y), cell in ind["cells"].items():
-                g = years[y]
-                for a, truth in parts(cell, names, kind).items():
-                    if g["truth"].setdefault((a, m), truth) != truth:
-                        problems.append(f"{a} {m}/{y}: declared the same count, computed {g['truth'][(a, m)]} and {truth}")
-                    if len(names) > 1 and sensitive(truth, ind["k"]):
-                        g["needs"][((a,), m)] = tuple(map(max, g["needs"].get(((a,), m), need), need))
-                key = (tuple(sorted(names)), m)
+                span = years_of(cell)
+                for yy in span:
+                    row = ind["annual"].get((m, yy))
+                    for a, value in (parts(row, names, kind) if row else {a: 0 for a in names}).items():
+                        if truth.setdefault((a, m, yy), value) != value:
+                            problems.append(f"{a} {m}/{yy}: declared the same count, computed {truth[(a, m, yy)]} and {value}")
+                terms = [((a, m, yy), 1) for yy in span for a in names]
+                terms_of[(m, y)] = terms
+                if len(names) > 1:
+                    for a, value in parts(cell, names, kind).items():
+                        if sensitive(value, ind["k"]):
+                            key = ((a,), m, (span[0], span[-1]))
+                            needs[key] = tuple(map(max, needs.get(key, need), need))
+                key = (tuple(sorted(names)), m, (span[0], span[-1]))
                 value = pub.get((m, y), (None, None))[kind]
                 if value is not None:
-                    g["rows"].append(([((a, m), 1) for a in names], value, value))
-                    g["published"].setdefault(key, ind["name"])
+                    rows.append((terms, value, value))
+                    published.setdefault(key, ind["name"])
                 else:
                     # Lagoa never withholds a zero beside a published total.
                     if totals.get(y, (None, None))[kind] is not None:
-                        g["rows"].append(([((a, m), 1) for a in names], 1, np.inf))
+                        rows.append((terms, 1, np.inf))
                     if sensitive(cell[kind], ind["k"]):
-                        g["needs"][key] = tuple(map(max, g["needs"].get(key, need), need))
+                        needs[key] = tuple(map(max, needs.get(key, need), need))
             if ind["proportion"] and kind == 1:
                 # The numerator counts a part of the denominator.
                 num = atoms(ind["counts"][0], ind["name"], 0)
-                for m, y in ind["cells"]:
-                    terms = [((a, m), 1) for a in num] + [((a, m), -1) for a in names]
-                    years[y]["rows"].append((terms, -np.inf, 0))
+                for (m, y), cell in ind["cells"].items():
+                    terms = [((a, m, yy), 1) for yy in years_of(cell) for a in num] + \
+                            [(u, -c) for u, c in terms_of[(m, y)]]
+                    rows.append((terms, -np.inf, 0))
             for y, t in totals.items():
                 if t[kind] is not None:
-                    over = [((a, m), 1) for m, yy in ind["cells"] if yy == y for a in names]
-                    years[y]["rows"].append((over, t[kind], t[kind]))
+                    over = [term for (m, yy), terms in terms_of.items() if yy == y for term in terms]
+                    rows.append((over, t[kind], t[kind]))
+    # Unknowns no equation ties together are separate problems.
+    parent = {u: u for u in truth}
+    def root(u):
+        while parent[u] != u:
+            parent[u] = parent[parent[u]]
+            u = parent[u]
+        return u
+    for terms, _, _ in rows:
+        for (u, _), (v, _) in zip(terms, terms[1:]):
+            parent[root(u)] = root(v)
+    component = defaultdict(list)
+    for i, (terms, _, _) in enumerate(rows):
+        if terms:
+            component[root(terms[0][0])].append(i)
     attacked, widths = 0, []
-    for y, g in sorted(years.items()):
-        unknowns = {u: i for i, u in enumerate(sorted(g["truth"]))}
+    for (names, m, (first, last)), (k, w) in sorted(needs.items()):
+        what = f"{' + '.join(names)} {m}/{first}" + (f"-{last}" if last != first else "")
+        if (names, m, (first, last)) in published:
+            problems.append(f"{what}: a small count withheld, {published[(names, m, (first, last))]} published")
+            continue
+        attacked += 1
+        target = [((a, m, y), 1) for y in range(first, last + 1) for a in names]
+        mine = component[root(target[0][0])]
+        unknowns = {u: i for i, u in enumerate(sorted({u for r in mine for u, _ in rows[r][0]} | {u for u, _ in target}))}
         def vector(terms):
             v = np.zeros(len(unknowns))
             for u, c in terms:
                 v[unknowns[u]] += c
             return v
-        rows = [(vector(terms), low, high) for terms, low, high in g["rows"]]
-        for (names, m), (k, w) in sorted(g["needs"].items()):
-            what = " + ".join(names)
-            if (names, m) in g["published"]:
-                problems.append(f"{what} {m}/{y}: a small count withheld, {g['published'][(names, m)]} published")
-                continue
-            attacked += 1
-            low, high = extremes(len(unknowns), rows, vector([((a, m), 1) for a in names]))
-            if high is not None:
-                widths.append(high - low)
-            if not protected((low, high), k, w):
-                problems.append(f"{what} {m}/{y}: the attacker pins a small count to {low}..{high}")
+        low, high = extremes(len(unknowns), [(vector(rows[r][0]), rows[r][1], rows[r][2]) for r in mine], vector(target))
+        if high is not None:
+            widths.append(high - low)
+        if not protected((low, high), k, w):
+            problems.append(f"{what}: the attacker pins a small count to {low}..{high}")
     return attacked, min(widths) if widths else None, problems
 
 # ------------------------------------------------------------ comparison
 
 def header(sql_path):
     """min_cell, protection, per, the default params, the declared count
-    names (numerator, denominator) and whether it is a proportion, from a
+    names (numerator, denominator), whether it is a proportion and how many
+    years a row adds up, from a
     definition's `-- key: value` lines."""
     meta, params = {}, {}
     for line in sql_path.read_text(encoding="utf-8").splitlines():
@@ -436,7 +491,8 @@ def header(sql_path):
         return name
     k = int(meta["min_cell"])
     return (k, int(meta.get("protection", k)), float(meta["per"]), params,
-            (named("numerator"), named("denominator")), meta.get("proportion") == "yes")
+            (named("numerator"), named("denominator")), meta.get("proportion") == "yes",
+            int(meta.get("period", 1)))
 
 def published_rows(path):
     as_int = lambda s: None if s == "" else int(s)
@@ -513,20 +569,21 @@ def main():
     tables = load(a.deliveries, a.contracts)
     failed, indicators = False, []
     for sql in sorted(a.definitions.glob("*.sql")):
-        name, (k, width, per, params, counts, proportion) = sql.stem, header(sql)
+        name, (k, width, per, params, counts, proportion, period) = sql.stem, header(sql)
         csv_path = a.published / f"ind_{name}.csv"
         recompute = INDICATORS.get(same_as.get(name, name))
         if recompute is None or not csv_path.exists():
             print(f"{name}: FAILED, {'no recomputation for it' if recompute is None else f'{csv_path} missing'}")
             failed = True
             continue
-        cells = recompute(tables, params)
+        annual = recompute(tables, params)
+        cells = windows(annual, period)
         rows = list(published_rows(csv_path))
         hidden, extra, problems = check(cells, rows, k, per)
         failed |= report(name, f"{len(cells)} cells checked (k={k}, {hidden} suppressed, {extra} complementary) "
                                f"+ {len({y for _, y in cells})} state totals", problems)
         indicators.append({"name": name, "k": k, "width": width, "counts": counts, "proportion": proportion,
-                           "cells": cells, "rows": rows})
+                           "cells": cells, "annual": annual, "rows": rows})
     attacked, narrowest, problems = audit(indicators)
     failed |= report("attacker", f"{attacked} withheld small counts bounded from everything published together, "
                                  f"narrowest range an attacker reaches {narrowest}", problems)

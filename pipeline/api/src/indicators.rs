@@ -43,6 +43,9 @@ pub(crate) struct IndicatorView {
     trigger: String,
     min_cell: u64,
     per: f64,
+    /// How many years each published row adds up: the year it names and
+    /// those before (1: one year).
+    period_years: i64,
     parameters: Vec<ParamView>,
     results_dataset: String,
     last_run: Option<serde_json::Value>,
@@ -75,6 +78,7 @@ async fn view(api: &Api, i: &Indicator, with_runs: bool) -> Result<IndicatorView
         trigger: i.trigger.to_string(),
         min_cell: i.min_cell,
         per: i.per,
+        period_years: i.period,
         parameters: i
             .params
             .iter()

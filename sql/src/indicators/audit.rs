@@ -152,6 +152,35 @@ impl Public {
     /// The interval of each of `wanted` (counts of known value) not
     /// published exactly; groups holding none of them are not solved.
     pub fn intervals_of(&self, wanted: &BTreeSet<usize>) -> BTreeMap<usize, Interval> {
+        let mut seen = self.truth_seen();
+        self.intervals_until(wanted, &|_, _| false, &mut seen)
+    }
+
+    /// Each count's truth as the only point seen so far (see
+    /// [`Public::intervals_until`]).
+    pub fn truth_seen(&self) -> Vec<Option<(i64, i64)>> {
+        self.truth.iter().map(|t| t.map(|t| (t, t))).collect()
+    }
+
+    /// The same, solving a count only until whole-number points already
+    /// found show a range `enough` for it: its interval is then those
+    /// points' range, inside its real one. Since each point satisfies
+    /// everything public, a range they show is one the attacker cannot
+    /// narrow, and a judgement that only asks a range to be wide enough
+    /// stays sound.
+    ///
+    /// `seen` holds each count's lowest and highest value in the points
+    /// found so far (at least the truth, [`Public::truth_seen`]); every
+    /// witness the solver gives widens it. Points of a problem stay
+    /// points of any problem with fewer facts and looser bounds, so a
+    /// caller that only ever publishes less may keep `seen` from one
+    /// audit to the next.
+    pub fn intervals_until(
+        &self,
+        wanted: &BTreeSet<usize>,
+        enough: &dyn Fn(usize, &Interval) -> bool,
+        seen: &mut [Option<(i64, i64)>],
+    ) -> BTreeMap<usize, Interval> {
         let exact = self.exact();
         let mut out = BTreeMap::new();
         for group in self.groups(&exact) {
@@ -159,13 +188,18 @@ impl Public {
                 continue;
             }
             let problem = Problem::of(self, &exact, &group);
+            let mut local: Vec<Option<(i64, i64)>> = group.iter().map(|&c| seen[c]).collect();
             for (v, &count) in group.iter().enumerate() {
                 if !wanted.contains(&count) {
                     continue;
                 }
-                if let Some(interval) = problem.interval(v) {
+                let enough = |interval: &Interval| enough(count, interval);
+                if let Some(interval) = problem.interval(v, &mut local, &enough) {
                     out.insert(count, interval);
                 }
+            }
+            for (&c, range) in group.iter().zip(local) {
+                seen[c] = range;
             }
         }
         out
@@ -261,8 +295,16 @@ impl<'a> Problem<'a> {
     }
 
     /// The interval of the group's variable `v`: each end the solver's,
-    /// when its witness holds, else the truth (`None`: no truth to judge).
-    fn interval(&self, v: usize) -> Option<Interval> {
+    /// when its witness holds, else the truth (`None`: no truth to judge);
+    /// or, once the points `seen` so far (each variable's lowest and
+    /// highest value in them) show a range `enough`, that range. Every
+    /// witness found widens `seen` for every variable.
+    fn interval(
+        &self,
+        v: usize,
+        seen: &mut [Option<(i64, i64)>],
+        enough: &dyn Fn(&Interval) -> bool,
+    ) -> Option<Interval> {
         let truth = self.public.truth[self.counts[v]]?;
         if !self.reliable {
             return Some(Interval {
@@ -270,18 +312,35 @@ impl<'a> Problem<'a> {
                 high: Some(truth),
             });
         }
-        let low = self
-            .extreme(v, microlp::OptimizationDirection::Minimize)
-            .map_or(truth, |w| w.min(truth));
-        let high = if self.unbounded(v) {
-            None
-        } else {
-            Some(
-                self.extreme(v, microlp::OptimizationDirection::Maximize)
-                    .map_or(truth, |w| w.max(truth)),
-            )
+        let unbounded = self.unbounded(v);
+        let shown = |seen: &[Option<(i64, i64)>]| {
+            let (low, high) = seen[v].unwrap_or((truth, truth));
+            Interval {
+                low,
+                high: (!unbounded).then_some(high),
+            }
         };
-        Some(Interval { low, high })
+        if enough(&shown(seen)) {
+            return Some(shown(seen));
+        }
+        let directions = [
+            microlp::OptimizationDirection::Maximize,
+            microlp::OptimizationDirection::Minimize,
+        ];
+        for direction in directions {
+            if unbounded && direction == microlp::OptimizationDirection::Maximize {
+                continue;
+            }
+            if let Some(point) = self.witness(v, direction) {
+                for (range, x) in seen.iter_mut().zip(point) {
+                    *range = Some(range.map_or((x, x), |(l, h)| (l.min(x), h.max(x))));
+                }
+            }
+            if enough(&shown(seen)) {
+                break;
+            }
+        }
+        Some(shown(seen))
     }
 
     /// Whether nothing bounds variable `v` from above: no fact holds it,
@@ -294,9 +353,13 @@ impl<'a> Problem<'a> {
                 .any(|(terms, _)| terms.iter().any(|&(t, _)| t == v))
     }
 
-    /// The value the solver reaches for variable `target` in `direction`,
-    /// if its whole-number witness satisfies every fact and bound exactly.
-    fn extreme(&self, target: usize, direction: microlp::OptimizationDirection) -> Option<i64> {
+    /// The whole-number point the solver reaches for variable `target` in
+    /// `direction`, if it satisfies every fact and bound exactly.
+    fn witness(
+        &self,
+        target: usize,
+        direction: microlp::OptimizationDirection,
+    ) -> Option<Vec<i64>> {
         let solved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut problem = microlp::Problem::new(direction);
             let vars: Vec<microlp::Variable> = self
@@ -330,7 +393,7 @@ impl<'a> Problem<'a> {
             Some(witness)
         }));
         let witness = solved.ok().flatten()?;
-        self.holds(&witness).then(|| witness[target])
+        self.holds(&witness).then_some(witness)
     }
 
     /// Whether `point` (one value per variable) satisfies every fact and

@@ -353,6 +353,7 @@ pub async fn run(
         sql_sha256: sha256(&sql),
         min_cell: indicator.min_cell as i64,
         protection: indicator.protection as i64,
+        period_years: indicator.period,
         ..Default::default()
     };
     let result = run_recorded(lake, indicator, &sql, &mut record).await;
@@ -418,7 +419,9 @@ async fn run_recorded(
         record.derivation = p.derivation;
         return Ok(());
     }
-    let shape = Shape::of(&names).proportion(indicator.proportion);
+    let shape = Shape::of(&names)
+        .proportion(indicator.proportion)
+        .period(indicator.period);
     let cells = compute(lake, indicator, sql, record.input_snapshot, &shape).await?;
     if cells.is_empty() {
         return Err(failed(
@@ -477,8 +480,10 @@ async fn run_recorded(
             name,
             level,
             description: format!(
-                "{} ({}), indicador publicado por município e ano",
-                indicator.title, indicator.unit
+                "{} ({}), indicador publicado por município e {}",
+                indicator.title,
+                indicator.unit,
+                published_per(indicator.period)
             ),
             partition_column: None,
             columns: schema
@@ -518,6 +523,18 @@ async fn run_recorded(
     record.output_level = Some(info.map_or(level, |d| d.level).as_str().to_owned());
     categorise_published(lake, indicator, &commit.spec.name, level, record).await?;
     Ok(())
+}
+
+/// What a row of the results adds up, in words.
+fn published_per(period: i64) -> String {
+    if period > 1 {
+        format!(
+            "período de {period} anos (o ano da linha e os {} anteriores)",
+            period - 1
+        )
+    } else {
+        "ano".into()
+    }
 }
 
 /// A published table has a categorisation of its own: the coordinating
@@ -612,7 +629,9 @@ pub async fn verify(
         ));
     }
     let names = [run.numerator_count.clone(), run.denominator_count.clone()];
-    let shape = Shape::of(&names).proportion(indicator.proportion);
+    let shape = Shape::of(&names)
+        .proportion(indicator.proportion)
+        .period(indicator.period);
     let cells = compute(lake, indicator, &sql, run.input_snapshot, &shape).await?;
     // What was public when it ran: publications up to its input snapshot.
     let known = super::elsewhere::known(lake, &names, run.input_snapshot).await?;

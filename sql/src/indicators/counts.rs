@@ -21,6 +21,9 @@ pub struct Shape {
     /// proportion: yes`): never above it, as anyone reading the formula
     /// knows.
     pub proportion: bool,
+    /// How many years each published count adds up (`-- period:`), the
+    /// year it names and those before.
+    pub period: i64,
 }
 
 /// The names a declaration adds up, in its order (`a + b` → `a`, `b`).
@@ -64,12 +67,26 @@ impl Shape {
             atoms,
             kinds,
             proportion: false,
+            period: 1,
         }
     }
 
     /// The same, its numerator a part of its denominator.
     pub fn proportion(self, proportion: bool) -> Shape {
         Shape { proportion, ..self }
+    }
+
+    /// The same, each published count adding up `years` years.
+    pub fn period(self, years: i64) -> Shape {
+        Shape {
+            period: years.max(1),
+            ..self
+        }
+    }
+
+    /// The years a count published for `ano` adds up.
+    pub fn years_of(&self, ano: i64) -> std::ops::RangeInclusive<i64> {
+        ano - self.period + 1..=ano
     }
 
     /// Neither count named: one atom each (tests and benchmarks).

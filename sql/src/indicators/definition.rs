@@ -23,6 +23,11 @@
 //! -- proportion: yes                   (optional: the numerator counts a part
 //!                                       of the denominator, never more; the
 //!                                       audit knows it, as an attacker does)
+//! -- period: 3                        (optional, 1 by default: each row
+//!                                       published adds up this many years,
+//!                                       the year it names and those before,
+//!                                       as RIPSA's triennial rates of small
+//!                                       municipalities do; see below)
 //! -- param: denominador = todos (todos | informados): what it means
 //! SELECT municipio, ano, numerador, denominador FROM ...
 //! ```
@@ -33,6 +38,12 @@
 //! indicator is published the same way. `${name}` in the SQL is replaced by
 //! a parameter's value, which may hold only letters, digits, `_`, `-` and
 //! `.` (and, when the header lists choices, must be one of them).
+//!
+//! With `-- period: N` the SQL still returns one row per municipality and
+//! year; Lagoa publishes, for each year from the first the results hold
+//! plus N − 1 to the last, each municipality's counts added up over that
+//! year and the N − 1 before (years it has no row for count zero). The
+//! windows of consecutive years overlap, and the attacker's audit knows it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -90,6 +101,8 @@ pub struct Indicator {
     pub denominator_count: Option<String>,
     /// Its numerator counts a part of what its denominator counts.
     pub proportion: bool,
+    /// How many years each published row adds up (1: one year).
+    pub period: i64,
     pub params: Vec<Param>,
     /// The whole file, header included.
     pub sql: String,
@@ -110,6 +123,26 @@ pub enum DefinitionError {
 /// The lake dataset an indicator's results go to.
 pub fn results_dataset(indicator: &str) -> String {
     format!("ind_{indicator}")
+}
+
+/// Longest period a row may add up: a decade, as far back as deliveries
+/// usually go.
+pub const LONGEST_PERIOD: i64 = 10;
+
+/// The `period` header: how many years each row adds up (1 when absent).
+fn period(text: Option<String>, problems: &mut Vec<String>) -> i64 {
+    let Some(text) = text else {
+        return 1;
+    };
+    match text.parse::<i64>() {
+        Ok(years) if (1..=LONGEST_PERIOD).contains(&years) => years,
+        _ => {
+            problems.push(format!(
+                "period {text:?}: a whole number of years, 1 to {LONGEST_PERIOD}"
+            ));
+            1
+        }
+    }
 }
 
 fn safe_value(v: &str) -> bool {
@@ -178,6 +211,7 @@ impl Indicator {
                 false
             }
         };
+        let period = period(fields.remove("period"), &mut problems);
         let numerator_count = fields.remove("numerator");
         let denominator_count = fields.remove("denominator");
         for (key, name) in [
@@ -192,7 +226,7 @@ impl Indicator {
         }
         for unknown in fields.keys() {
             problems.push(format!(
-                "unknown header key {unknown:?} (name, title, description, unit, formula, sources, trigger, min_cell, protection, per, numerator, denominator, proportion, param)"
+                "unknown header key {unknown:?} (name, title, description, unit, formula, sources, trigger, min_cell, protection, per, numerator, denominator, proportion, period, param)"
             ));
         }
         if !name.is_empty()
@@ -260,6 +294,7 @@ impl Indicator {
             numerator_count,
             denominator_count,
             proportion,
+            period,
             params,
             sql: text.to_owned(),
         })
@@ -462,6 +497,9 @@ mod tests {
         assert_eq!((i.min_cell, i.protection, i.per), (5, 5, 100.0));
         let wider = GOOD.replace("-- per:", "-- protection: 20\n-- per:");
         assert_eq!(Indicator::parse("p.sql", &wider).unwrap().protection, 20);
+        assert_eq!(i.period, 1);
+        let triennial = GOOD.replace("-- per:", "-- period: 3\n-- per:");
+        assert_eq!(Indicator::parse("p.sql", &triennial).unwrap().period, 3);
         let named = GOOD.replace(
             "-- per:",
             "-- numerator: nascidos_7_consultas\n-- denominator: nascidos_${denominador}\n-- per:",
@@ -523,7 +561,7 @@ mod tests {
 
     #[test]
     fn every_problem_of_a_header_is_named() {
-        let text = "-- name: Bad Name\n-- trigger: sometimes\n-- min_cell: few\n-- protection: wide\n-- numerator: Óbitos ${x}\n-- denominator: nascidos_${y}\n-- colour: blue\n-- param: x = 1\nSELECT 1";
+        let text = "-- name: Bad Name\n-- trigger: sometimes\n-- min_cell: few\n-- protection: wide\n-- numerator: Óbitos ${x}\n-- denominator: nascidos_${y}\n-- colour: blue\n-- period: 0\n-- param: x = 1\nSELECT 1";
         let e = Indicator::parse("bad.sql", text).unwrap_err().to_string();
         for part in [
             "bad.sql",
@@ -535,6 +573,7 @@ mod tests {
             "numerator \"Óbitos ${x}\": a count's name",
             "denominator \"nascidos_${y}\": a count's name",
             "unknown header key \"colour\"",
+            "period \"0\": a whole number of years, 1 to 10",
             "name \"Bad Name\"",
             "param x is never used",
         ] {

@@ -13,6 +13,7 @@
 
 use super::compute::IndicatorError;
 use super::counts::atoms_of;
+use super::period::Span;
 use super::published::Value;
 use super::suppress::{Known, Protection};
 use lagoa_lake::session::LakeSession;
@@ -27,6 +28,8 @@ const RUNS_READ: i64 = 100_000;
 #[derive(Debug)]
 pub struct Publication<'a> {
     pub counts: [Option<&'a str>; 2],
+    /// How many years each of its rows adds up (`-- period:`).
+    pub period: i64,
     pub protection: Protection,
     pub values: &'a [Value],
 }
@@ -109,14 +112,16 @@ pub(super) async fn known(
         tables.push((
             run.numerator_count,
             run.denominator_count,
+            run.period_years,
             protection,
             values,
         ));
     }
     let publications: Vec<Publication> = tables
         .iter()
-        .map(|(n, d, protection, values)| Publication {
+        .map(|(n, d, period, protection, values)| Publication {
             counts: [n.as_deref(), d.as_deref()],
+            period: *period,
             protection: *protection,
             values,
         })
@@ -150,7 +155,21 @@ fn add(known: &mut Known, publication: &Publication, linked: &BTreeSet<String>) 
         if !atoms.iter().any(|a| linked.contains(a)) {
             continue;
         }
+        let count_of = |v: &Value| {
+            if kind == 0 {
+                v.numerador
+            } else {
+                v.denominador
+            }
+        };
+        let totals: BTreeSet<i64> = publication
+            .values
+            .iter()
+            .filter(|v| v.total_estado && count_of(v).is_some())
+            .map(|v| v.ano)
+            .collect();
         for v in publication.values {
+            let span = Span::ending(v.ano, publication.period);
             let value = if kind == 0 {
                 v.numerador
             } else {
@@ -160,16 +179,17 @@ fn add(known: &mut Known, publication: &Publication, linked: &BTreeSet<String>) 
                 (true, Some(total)) => {
                     let over = places.get(&v.ano).map_or(&[][..], Vec::as_slice);
                     let asks = publication.protection;
-                    known.state_asking(v.ano, over.iter().copied(), &atoms, total, asks);
+                    known.state_asking(span, over.iter().copied(), &atoms, total, asks);
                 }
                 (true, None) => {}
                 (false, Some(count)) => {
                     let asks = publication.protection;
-                    known.state_asking(v.ano, [v.municipio.as_str()], &atoms, count, asks);
+                    known.state_asking(span, [v.municipio.as_str()], &atoms, count, asks);
                 }
-                (false, None) => {
-                    known.withhold(v.ano, &v.municipio, &atoms, publication.protection)
+                (false, None) if totals.contains(&v.ano) => {
+                    known.withhold_nonzero(span, &v.municipio, &atoms, publication.protection)
                 }
+                (false, None) => known.withhold(span, &v.municipio, &atoms, publication.protection),
             }
         }
     }

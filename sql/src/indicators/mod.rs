@@ -12,9 +12,10 @@ mod compute;
 pub mod counts;
 pub mod definition;
 pub mod elsewhere;
+pub mod period;
 pub mod published;
 pub mod suppress;
-mod year;
+mod years;
 
 pub use compute::{
     IndicatorError, RunOptions, Verification, describe, results_schema, run, stale, summary_of,

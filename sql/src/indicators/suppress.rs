@@ -31,9 +31,9 @@
 
 use super::audit::Interval;
 use super::counts::Shape;
-use super::year::{Rule, Year};
-use std::collections::{BTreeMap, HashMap};
-use std::ops::Range;
+use super::period::{Group, Span};
+use super::years::{Rule, Years};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The label of every withheld cell.
 pub const WITHHELD: &str = "suprimido";
@@ -151,11 +151,12 @@ impl Protection {
 }
 
 /// A number another publication states: the sum of named counts of
-/// municipalities in one year (a count: one municipality; a total: all of
-/// its municipalities; a sum declared `a + b`: both names).
+/// municipalities over its years (a count: one municipality; a total: all
+/// of its municipalities; a sum declared `a + b`: both names; a period:
+/// each of its years).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Stated {
-    pub ano: i64,
+    pub span: Span,
     /// `(municipio, count name)`, sorted.
     pub terms: Vec<(String, String)>,
     pub value: i64,
@@ -170,10 +171,14 @@ pub struct Known {
     /// small name the sum gives away with this run's counts is protected
     /// as its publication would.
     pub stated: BTreeMap<Stated, Protection>,
-    /// Counts another publication withholds, `(ano, municipio, names
+    /// Counts another publication withholds, `(years, municipio, names
     /// sorted)`, with the strictest protection asked: this run must not
     /// give them away.
-    pub withheld: HashMap<(i64, String, Vec<String>), Protection>,
+    pub withheld: HashMap<(Span, String, Vec<String>), Protection>,
+    /// Of those, the ones withheld beside a published total of their
+    /// year: Lagoa never withholds a zero then, so anyone knows they are
+    /// at least 1.
+    pub nonzero: HashSet<(Span, String, Vec<String>)>,
 }
 
 impl Known {
@@ -186,13 +191,14 @@ impl Known {
         names: &[String],
         value: i64,
     ) {
-        self.state_asking(ano, municipios, names, value, Protection::NONE);
+        self.state_asking(Span::year(ano), municipios, names, value, Protection::NONE);
     }
 
-    /// The same, by a publication asking `asks` of its counts.
+    /// The same over the years of `span`, by a publication asking `asks`
+    /// of its counts.
     pub fn state_asking<'m>(
         &mut self,
-        ano: i64,
+        span: Span,
         municipios: impl IntoIterator<Item = &'m str>,
         names: &[String],
         value: i64,
@@ -203,23 +209,40 @@ impl Known {
             .flat_map(|m| names.iter().map(move |n| (m.to_owned(), n.clone())))
             .collect();
         terms.sort();
-        let stated = Stated { ano, terms, value };
+        let stated = Stated { span, terms, value };
         let asks = Protection::strictest(self.stated.get(&stated).copied(), Some(asks));
         self.stated.insert(stated, asks.unwrap_or(Protection::NONE));
     }
 
-    /// Another publication withholds the sum of `names` of `municipio`.
-    pub fn withhold(&mut self, ano: i64, municipio: &str, names: &[String], asks: Protection) {
+    /// Another publication withholds the sum of `names` of `municipio`
+    /// over the years of `span`.
+    pub fn withhold(&mut self, span: Span, municipio: &str, names: &[String], asks: Protection) {
         let mut names = names.to_vec();
         names.sort();
-        let key = (ano, municipio.to_owned(), names);
+        let key = (span, municipio.to_owned(), names);
         let strictest = Protection::strictest(self.withheld.get(&key).copied(), Some(asks));
         self.withheld.insert(key, strictest.unwrap_or(asks));
+    }
+
+    /// The same, beside a published total of its year: it is not zero.
+    pub fn withhold_nonzero(
+        &mut self,
+        span: Span,
+        municipio: &str,
+        names: &[String],
+        asks: Protection,
+    ) {
+        self.withhold(span, municipio, names, asks);
+        let mut names = names.to_vec();
+        names.sort();
+        self.nonzero.insert((span, municipio.to_owned(), names));
     }
 }
 
 /// The cells as published, years in order, each year's municipalities in
-/// code order followed by its total (coded `total_code`).
+/// code order followed by its total (coded `total_code`). With a period
+/// of more than a year ([`Shape::period`]), a cell adds up the years of
+/// its window ([`super::period`]).
 pub fn publish(
     cells: &[Cell],
     shape: &Shape,
@@ -228,83 +251,89 @@ pub fn publish(
     per: f64,
     total_code: &str,
 ) -> (Vec<Published>, Summary) {
-    let mut sorted: Vec<&Cell> = cells.iter().collect();
-    sorted.sort_by(|a, b| (a.ano, &a.municipio).cmp(&(b.ano, &b.municipio)));
+    let rows = super::period::rows(cells, shape.period);
+    let groups = super::period::groups(&rows, shape.period, known);
     let value = |num: i64, den: i64| (den != 0).then(|| num as f64 * per / den as f64);
     let mut out = Vec::with_capacity(cells.len() + 16);
-    let mut summary = Summary {
-        cells: cells.len(),
-        ..Summary::default()
-    };
-    for (year, audited, (width, unprotected)) in audit_years(&sorted, shape, rule, known) {
+    let mut summary = Summary::default();
+    for (audited, (width, unprotected)) in audit_groups(&rows, &groups, shape, rule, known) {
+        summary.cells += audited.cells.len();
         summary.disclosed_elsewhere += audited.disclosed;
         summary.unprotected += unprotected;
         summary.smallest_width = [width, summary.smallest_width].into_iter().flatten().min();
         let [num, den] = &audited.kinds;
-        for (i, c) in year.iter().enumerate() {
-            let marks = [num.withheld[i], den.withheld[i]];
-            if marks.contains(&Some(Rule::Primary)) {
-                summary.primary += 1;
-            } else if marks.iter().any(Option::is_some) {
-                summary.complementary += 1;
+        for (slot, &ano) in audited.years.iter().enumerate() {
+            let mut sums = [0i64; 2];
+            for (i, c) in audited.cells.iter().enumerate() {
+                if audited.slot[i] != slot {
+                    continue;
+                }
+                sums[0] += c.numerador;
+                sums[1] += c.denominador;
+                let marks = [num.withheld[i], den.withheld[i]];
+                if marks.contains(&Some(Rule::Primary)) {
+                    summary.primary += 1;
+                } else if marks.iter().any(Option::is_some) {
+                    summary.complementary += 1;
+                }
+                let (n, d) = (
+                    marks[0].is_none().then_some(c.numerador),
+                    marks[1].is_none().then_some(c.denominador),
+                );
+                out.push(Published {
+                    municipio: c.municipio.clone(),
+                    ano: c.ano,
+                    numerador: n,
+                    denominador: d,
+                    valor: n.zip(d).and_then(|(n, d)| value(n, d)),
+                    suppressed: n.is_none() || d.is_none(),
+                    total: false,
+                });
             }
             let (n, d) = (
-                marks[0].is_none().then_some(c.numerador),
-                marks[1].is_none().then_some(c.denominador),
+                num.total[slot].then_some(sums[0]),
+                den.total[slot].then_some(sums[1]),
             );
             out.push(Published {
-                municipio: c.municipio.clone(),
-                ano: c.ano,
+                municipio: total_code.to_owned(),
+                ano,
                 numerador: n,
                 denominador: d,
                 valor: n.zip(d).and_then(|(n, d)| value(n, d)),
                 suppressed: n.is_none() || d.is_none(),
-                total: false,
+                total: true,
             });
         }
-        let (n, d) = (
-            num.total.then(|| num.counts.iter().sum()),
-            den.total.then(|| den.counts.iter().sum()),
-        );
-        out.push(Published {
-            municipio: total_code.to_owned(),
-            ano: year[0].ano,
-            numerador: n,
-            denominador: d,
-            valor: n.zip(d).and_then(|(n, d)| value(n, d)),
-            suppressed: n.is_none() || d.is_none(),
-            total: true,
-        });
     }
+    // Groups hold whole years; a stable sort keeps each year's order.
+    out.sort_by_key(|p| p.ano);
     (out, summary)
 }
 
-/// One year's cells, as audited, with the narrowest width and how many
-/// stay unprotected.
-type AuditedYear<'a> = (&'a [&'a Cell], Year<'a>, (Option<i64>, usize));
-
-/// Each year of `sorted` (by year) audited and protected, in order. Years
-/// share no count, so they are solved on every core at once.
-fn audit_years<'a>(
-    sorted: &'a [&'a Cell],
+/// Each group of years audited and protected, with the narrowest width
+/// and how many stay unprotected. Groups share no count, so they are
+/// solved on every core at once.
+fn audit_groups<'a>(
+    rows: &'a [Cell],
+    groups: &[Group],
     shape: &'a Shape,
     rule: &Protection,
     known: &Known,
-) -> Vec<AuditedYear<'a>> {
-    let ranges = years(sorted);
+) -> Vec<(Years<'a>, (Option<i64>, usize))> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = ranges.len().div_ceil(cores.max(1)).max(1);
+    let chunk = groups.len().div_ceil(cores.max(1)).max(1);
     std::thread::scope(|scope| {
-        let workers: Vec<_> = ranges
+        let workers: Vec<_> = groups
             .chunks(chunk)
             .map(|some| {
                 scope.spawn(move || {
                     some.iter()
-                        .map(|range| {
-                            let year = &sorted[range.clone()];
-                            let mut audited = Year::new(year, shape, rule, known);
+                        .map(|group| {
+                            let own: Vec<&Cell> = group.rows.iter().map(|&r| &rows[r]).collect();
+                            let mut audited =
+                                Years::new(own, group.windows.clone(), shape, rule, known);
                             let outcome = audited.protect();
-                            (year, audited, outcome)
+                            (audited, outcome)
                         })
                         .collect::<Vec<_>>()
                 })
@@ -318,18 +347,6 @@ fn audit_years<'a>(
             })
             .collect()
     })
-}
-
-/// The ranges of `sorted` (by year) that hold one year each.
-fn years(sorted: &[&Cell]) -> Vec<Range<usize>> {
-    let mut out: Vec<Range<usize>> = Vec::new();
-    for (i, c) in sorted.iter().enumerate() {
-        match out.last_mut() {
-            Some(last) if sorted[last.start].ano == c.ano => last.end = i + 1,
-            _ => out.push(i..i + 1),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -589,7 +606,7 @@ mod tests {
         ];
         let mut known = Known::default();
         known.state(2024, ["2600054", "2600104", "2600203"], &names(1), 5403);
-        known.withhold(2024, "2600104", &names(1), K5);
+        known.withhold(Span::year(2024), "2600104", &names(1), K5);
         let none = Protection {
             min_cell: 0,
             width: 0,
@@ -799,10 +816,10 @@ mod tests {
         let sum = ["nascidos".to_owned(), "fetais".to_owned()];
         let mut known = Known::default();
         for (m, value) in [("2600054", 302), ("2600104", 906), ("2600203", 1208)] {
-            known.state_asking(2024, [m], &sum, value, K5);
+            known.state_asking(Span::year(2024), [m], &sum, value, K5);
         }
         let all = ["2600054", "2600104", "2600203"];
-        known.state_asking(2024, all, &sum, 2416, K5);
+        known.state_asking(Span::year(2024), all, &sum, 2416, K5);
         let (p, s) = publish(&cells, &named(), &K5, &known, 1000.0, "26");
         assert_eq!(denominators(&p, 2024), [None, None, Some(1200)]);
         assert_eq!(find(&p, "26", 2024).denominador, Some(2400));

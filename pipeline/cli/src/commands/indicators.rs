@@ -177,6 +177,13 @@ async fn show(lake: &Lake, name: &str) -> Result<()> {
     println!("  formula:  {}", i.formula);
     println!("  sources:  {}", i.sources.join(", "));
     println!("  trigger:  {}", i.trigger);
+    if i.period > 1 {
+        println!(
+            "  period:   {} years (each row adds up its year and the {} before)",
+            i.period,
+            i.period - 1
+        );
+    }
     println!(
         "  min_cell: {} ({})",
         i.min_cell,

@@ -189,6 +189,7 @@ pub(crate) async fn page(
         dl.facts {
             dt { (lang.t("Unidade", "Unit")) } dd { (i.unit) }
             dt { (lang.t("Fórmula", "Formula")) } dd id="formula" { (i.formula) }
+            (period(lang, i.period))
             dt { (lang.t("Fontes", "Sources")) }
             dd id="sources" {
                 @match &run {
@@ -313,5 +314,18 @@ pub(crate) async fn download(
             .into_response()),
         "valores.json" => Ok(axum::Json(values).into_response()),
         _ => Err(PageError::not_found(format!("no file {file}"))),
+    }
+}
+
+/// How many years a row adds up, when more than one.
+fn period(lang: Lang, years: i64) -> maud::Markup {
+    html! {
+        @if years > 1 {
+            dt { (lang.t("Período", "Period")) }
+            dd id="period" {
+                (years) " " (lang.t("anos: cada ano soma o próprio e os", "years: each year adds up its own and the"))
+                " " (years - 1) " " (lang.t("anteriores", "before"))
+            }
+        }
     }
 }

@@ -55,13 +55,16 @@ pub struct IndicatorRun {
     /// by every indicator publishing the same count), if declared.
     pub numerator_count: Option<String>,
     pub denominator_count: Option<String>,
+    /// How many years each published row adds up (`-- period:`; 1 for
+    /// runs from before periods).
+    pub period_years: i64,
     /// In words: from which levels to which, and through what.
     pub derivation: String,
     /// Never holds data values.
     pub error: Option<String>,
 }
 
-const COLUMNS: &str = "run_id, indicator, dataset, trigger_kind, status, started_at, ended_at, input_snapshot, inputs, parameters, sql_sha256, min_cell, output_snapshot, output_level, cells, suppressed_primary, suppressed_secondary, derivation, error, protection, smallest_width, numerator_count, denominator_count";
+const COLUMNS: &str = "run_id, indicator, dataset, trigger_kind, status, started_at, ended_at, input_snapshot, inputs, parameters, sql_sha256, min_cell, output_snapshot, output_level, cells, suppressed_primary, suppressed_secondary, derivation, error, protection, smallest_width, numerator_count, denominator_count, period_years";
 
 impl Catalog {
     /// Records an indicator run (insert or update by id).
@@ -78,7 +81,7 @@ impl Catalog {
             .await
             .map_err(LakeError::catalog(context))?;
         sqlx::query(&format!(
-            "INSERT INTO lagoa_indicator_run ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+            "INSERT INTO lagoa_indicator_run ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
         ))
         .bind(&run.run_id)
         .bind(&run.indicator)
@@ -103,6 +106,7 @@ impl Catalog {
         .bind(run.smallest_width)
         .bind(run.numerator_count.as_deref())
         .bind(run.denominator_count.as_deref())
+        .bind(run.period_years)
         .execute(&mut *tx)
         .await
         .map_err(LakeError::catalog(context))?;
@@ -166,5 +170,6 @@ fn run_from_row(r: &AnyRow) -> Result<IndicatorRun> {
         smallest_width: get(r, "smallest_width")?,
         numerator_count: get(r, "numerator_count")?,
         denominator_count: get(r, "denominator_count")?,
+        period_years: get(r, "period_years")?,
     })
 }

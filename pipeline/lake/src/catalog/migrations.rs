@@ -430,4 +430,9 @@ pub(super) const MIGRATIONS: &[(i64, &str, &[&str])] = &[
             "ALTER TABLE lagoa_indicator_run ADD COLUMN denominator_count TEXT",
         ],
     ),
+    (
+        16,
+        "indicator runs: how many years each published row adds up",
+        &["ALTER TABLE lagoa_indicator_run ADD COLUMN period_years BIGINT NOT NULL DEFAULT 1"],
+    ),
 ];
