@@ -404,6 +404,76 @@ fn a_new_indicator_over_the_same_births_does_not_give_away_what_another_withheld
     assert!(verified.contains("cells identical"), "{verified}");
 }
 
+/// Homicides over two-year periods beside the yearly table: each row adds
+/// up its year and the one before, and neither table gives away what the
+/// other withheld (the yearly one withheld 2600104's 30 of 2023 as the
+/// partner of 2600203's 2; the two-year 56 would tell the 30 with the
+/// yearly 26 of 2024, then the 2 by the yearly total).
+#[test]
+fn an_indicator_over_two_year_periods_adds_up_its_years_and_keeps_the_yearly_secrets() {
+    let (dir, lake) = new_lake();
+    golden_state(dir.path(), &lake);
+    lagoa_ok(&lake, &["indicator", "init"]);
+    keep_golden_indicators(&lake);
+    lagoa_ok(&lake, &["indicator", "run", "homicidios"]);
+    let yearly = std::fs::read_to_string(lake.join("indicators/homicidios.sql")).unwrap();
+    let two_years = yearly
+        .replace("-- name: homicidios", "-- name: homicidios_bienal")
+        .replace("-- min_cell: 5", "-- min_cell: 5\n-- period: 2");
+    std::fs::write(lake.join("indicators/homicidios_bienal.sql"), &two_years).unwrap();
+    let out = lagoa_ok(&lake, &["indicator", "run", "homicidios_bienal"]);
+    assert!(
+        out.contains("homicidios_bienal: committed, 3 cells"),
+        "{out}"
+    );
+    let rows = published(&lake, "homicidios_bienal");
+    let lines: Vec<&str> = rows.lines().skip(1).collect();
+    assert_eq!(
+        lines.len(),
+        4,
+        "one period (2023–2024) and its total:\n{rows}"
+    );
+    assert!(
+        lines.iter().all(|l| l.split(',').nth(1) == Some("2024")),
+        "{rows}"
+    );
+    // Populations add up over the two years.
+    assert!(
+        rows.contains("2600104,2024,,201000,,suprimido,false"),
+        "{rows}"
+    );
+    assert!(
+        rows.contains("2600302,2024,,6000,,suprimido,false"),
+        "{rows}"
+    );
+    assert!(
+        lines[3].starts_with("26,2024,") && lines[3].contains(",247100,"),
+        "{rows}"
+    );
+    let show = lagoa_ok(&lake, &["indicator", "show", "homicidios_bienal"]);
+    assert!(show.contains("period:   2 years"), "{show}");
+    let runs = lagoa_ok(
+        &lake,
+        &[
+            "query",
+            "SELECT period_years FROM system.indicator_runs WHERE indicator = 'homicidios_bienal'",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(runs.trim(), "period_years\n2", "{runs}");
+    // Longer than the years the lake holds: no period is whole.
+    let longer = two_years
+        .replace("homicidios_bienal", "homicidios_decenal")
+        .replace("-- period: 2", "-- period: 10");
+    std::fs::write(lake.join("indicators/homicidios_decenal.sql"), longer).unwrap();
+    let e = lagoa_err(&lake, &["indicator", "run", "homicidios_decenal"]);
+    assert!(
+        e.contains("its period is 10 years, but its SQL returned 2023 to 2024 only"),
+        "{e}"
+    );
+}
+
 #[test]
 fn a_count_declared_as_a_sum_must_add_up_row_by_row() {
     let (dir, lake) = new_lake();

@@ -381,6 +381,10 @@ pub fn indicator_runs(runs: &[crate::catalog::IndicatorRun]) -> Result<Arc<MemTa
             strings(runs.iter().map(|r| r.denominator_count.as_deref())),
         ),
         (
+            "period_years",
+            ints(runs.iter().map(|r| Some(r.period_years))),
+        ),
+        (
             "derivation",
             strings(runs.iter().map(|r| Some(r.derivation.as_str()))),
         ),

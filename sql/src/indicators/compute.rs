@@ -429,6 +429,17 @@ async fn run_recorded(
             "its SQL returned no row: are its sources empty?",
         ));
     }
+    let first = cells.iter().map(|c| c.ano).min().unwrap_or(0);
+    let last = cells.iter().map(|c| c.ano).max().unwrap_or(0);
+    if last - first + 1 < indicator.period {
+        return Err(failed(
+            indicator,
+            format!(
+                "its period is {} years, but its SQL returned {first} to {last} only: no period is whole",
+                indicator.period
+            ),
+        ));
+    }
     let known = super::elsewhere::known(lake, &names, record.input_snapshot).await?;
     let (published, summary) = audited(indicator, cells, shape, known).await?;
     let caveats = [
