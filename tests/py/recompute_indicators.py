@@ -422,12 +422,22 @@ def audit(indicators):
                         rows.append((terms, 1, np.inf))
                     if sensitive(cell[kind], ind["k"]):
                         needs[key] = tuple(map(max, needs.get(key, need), need))
+            if ind["period"] > 1:
+                # Each year's own small counts must not be told by
+                # differencing overlapping periods either.
+                for (m, yy), row in ind["annual"].items():
+                    named = parts(row, names, kind)
+                    small = [tuple(sorted(names))] if sensitive(sum(named.values()), ind["k"]) else []
+                    if len(names) > 1:
+                        small += [(a,) for a, v in named.items() if sensitive(v, ind["k"])]
+                    for key in ((n, m, (yy, yy)) for n in small):
+                        needs[key] = tuple(map(max, needs.get(key, need), need))
             if ind["proportion"] and kind == 1:
-                # The numerator counts a part of the denominator.
+                # The numerator counts a part of the denominator, every
+                # year (a period adds up yearly rows that each are one).
                 num = atoms(ind["counts"][0], ind["name"], 0)
-                for (m, y), cell in ind["cells"].items():
-                    terms = [((a, m, yy), 1) for yy in years_of(cell) for a in num] + \
-                            [(u, -c) for u, c in terms_of[(m, y)]]
+                for m, yy in {(m, yy) for (m, y), cell in ind["cells"].items() for yy in years_of(cell)}:
+                    terms = [((a, m, yy), 1) for a in num] + [((a, m, yy), -1) for a in names]
                     rows.append((terms, -np.inf, 0))
             for y, t in totals.items():
                 if t[kind] is not None:
@@ -583,7 +593,7 @@ def main():
         failed |= report(name, f"{len(cells)} cells checked (k={k}, {hidden} suppressed, {extra} complementary) "
                                f"+ {len({y for _, y in cells})} state totals", problems)
         indicators.append({"name": name, "k": k, "width": width, "counts": counts, "proportion": proportion,
-                           "cells": cells, "annual": annual, "rows": rows})
+                           "period": period, "cells": cells, "annual": annual, "rows": rows})
     attacked, narrowest, problems = audit(indicators)
     failed |= report("attacker", f"{attacked} withheld small counts bounded from everything published together, "
                                  f"narrowest range an attacker reaches {narrowest}", problems)

@@ -185,14 +185,17 @@ pub(super) fn groups(rows: &[Cell], period: i64, known: &Known) -> Vec<Group> {
             join(Span::ending(y, period));
         }
     }
-    for span in known
+    // A number another publication states over several years may tie
+    // this run's years through years it lacks too: then every year is
+    // solved together.
+    let several = known
         .stated
         .keys()
         .map(|s| s.span)
         .chain(known.withheld.keys().map(|(span, _, _)| *span))
-        .filter(|s| s.years > 1)
-    {
-        join(span);
+        .any(|s| s.years > 1);
+    if several && let (Some(&first), Some(&last)) = (years.first(), years.last()) {
+        join(Span::ending(last, last - first + 1));
     }
     let mut groups: BTreeMap<usize, Group> = BTreeMap::new();
     let mut local: Vec<usize> = vec![0; rows.len()];
@@ -255,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn single_years_stay_apart_unless_a_number_spans_them() {
+    fn single_years_stay_apart_unless_a_number_spans_several() {
         let cells: Vec<Cell> = (2020..2024)
             .map(|y| Cell::plain("2600054", y, 1, 10))
             .collect();
@@ -270,8 +273,8 @@ mod tests {
             super::super::suppress::Protection::NONE,
         );
         let tied = groups(&rows, 1, &known);
-        assert_eq!(tied.len(), 3, "2021 and 2022 together, 2020 and 2023 apart");
-        assert_eq!(tied[1].rows, [1, 2]);
+        assert_eq!(tied.len(), 1, "a number over two years ties every year");
+        assert_eq!(tied[0].rows, [0, 1, 2, 3]);
     }
 
     use super::super::audit::{Interval, Public};
@@ -347,16 +350,17 @@ mod tests {
     ) -> Interval {
         let var = |m: &str, y: i64| {
             let i = PLACES.iter().position(|p| *p == m).unwrap_or(0);
-            i * 4 + (y - 2020) as usize
+            i * 6 + (y - 2020) as usize
         };
-        let mut truth = vec![0; 13];
+        let asked_var = PLACES.len() * 6;
+        let mut truth = vec![0; asked_var + 1];
         for c in cells {
             truth[var(&c.municipio, c.ano)] = c.numerador;
         }
         let asked: Vec<(usize, i64)> = span.range().map(|y| (var(place, y), -1)).collect();
-        truth[12] = asked.iter().map(|&(v, _)| truth[v]).sum::<i64>();
+        truth[asked_var] = asked.iter().map(|&(v, _)| truth[v]).sum::<i64>();
         let mut public = Public::new(truth);
-        public.state([vec![(12, 1)], asked].concat(), 0);
+        public.state([vec![(asked_var, 1)], asked].concat(), 0);
         let over = |m: &str, span: Span| -> Vec<(usize, i64)> {
             span.range().map(|y| (var(m, y), 1)).collect()
         };
@@ -364,7 +368,7 @@ mod tests {
             let terms = stated.terms.iter().flat_map(|(m, _)| over(m, stated.span));
             public.state(terms.collect(), stated.value);
         }
-        for p in published.iter().filter(|p| (2020..=2023).contains(&p.ano)) {
+        for p in published.iter().filter(|p| (2020..=2025).contains(&p.ano)) {
             let Some(value) = p.numerador else { continue };
             let places = if p.total {
                 PLACES.to_vec()
@@ -374,7 +378,7 @@ mod tests {
             let span = Span::ending(p.ano, period);
             public.state(places.iter().flat_map(|m| over(m, span)).collect(), value);
         }
-        public.intervals()[&12]
+        public.intervals()[&asked_var]
     }
 
     #[test]
@@ -495,6 +499,127 @@ mod tests {
             Interval {
                 low: 8,
                 high: Some(8)
+            }
+        );
+    }
+
+    #[test]
+    fn a_year_is_not_told_by_differencing_windows() {
+        // 2600054's deaths: 0, 0, 0, 6, 0, 1. Its windows 0, 6, 6 and 7
+        // are none small, yet the 0 says 2020–2022 are 0, then 2023 is 6,
+        // 2024 is 0 and 2025 is 1.
+        let cells = annual([
+            &[0, 0, 0, 6, 0, 1],
+            &[20, 25, 30, 35, 40, 45],
+            &[40, 45, 50, 55, 60, 65],
+        ]);
+        let known = Known::default();
+        let (out, summary) = publish(&cells, &triennial(), &K5, &known, 1000.0, "26");
+        assert_eq!(summary.unprotected, 0, "{out:?}");
+        let range = attacked(&cells, &known, (&out, 3), "2600054", Span::year(2025));
+        assert!(K5.holds(&range), "{range:?}: {out:?}");
+        let mut open = out.clone();
+        for p in &mut open {
+            let span = Span::ending(p.ano, 3);
+            let inside = cells.iter().filter(|c| span.range().contains(&c.ano));
+            let mine = |c: &&Cell| p.total || c.municipio == p.municipio;
+            p.numerador = Some(inside.filter(mine).map(|c| c.numerador).sum());
+        }
+        let told = attacked(&cells, &known, (&open, 3), "2600054", Span::year(2025));
+        assert_eq!(
+            told,
+            Interval {
+                low: 1,
+                high: Some(1)
+            }
+        );
+    }
+
+    #[test]
+    fn a_number_over_years_the_run_lacks_still_counts() {
+        // This run has 2022 only: 2600054's 2 is withheld with a partner.
+        // Elsewhere, 2600104's 2020–2022 is 50 and its 2020 and 2021 are 5
+        // each: its 2022 is 40, and with the total so is the 2.
+        let cells = vec![
+            Cell::plain("2600054", 2022, 2, 300),
+            Cell::plain("2600104", 2022, 40, 4100),
+            Cell::plain("2600203", 2022, 100, 10100),
+        ];
+        let mut known = Known::default();
+        known.state_asking(Span::ending(2022, 3), ["2600104"], &deaths(), 50, K5);
+        for y in [2020, 2021] {
+            known.state_asking(Span::year(y), ["2600104"], &deaths(), 5, K5);
+        }
+        let by_year = Shape::of(&[Some("obitos".into()), Some("nascidos".into())]);
+        let (out, summary) = publish(&cells, &by_year, &K5, &known, 1000.0, "26");
+        assert_eq!(summary.unprotected, 0, "{out:?}");
+        let mut truth = cells.clone();
+        truth.extend([2020, 2021].map(|y| Cell::plain("2600104", y, 5, 500)));
+        let range = attacked(&truth, &known, (&out, 1), "2600054", Span::year(2022));
+        assert!(K5.holds(&range), "{range:?}: {out:?}");
+        // Withholding only the 2 and its smallest partner would not do.
+        let mut two = out.clone();
+        for p in &mut two {
+            let value = cells
+                .iter()
+                .find(|c| c.municipio == p.municipio)
+                .map(|c| c.numerador);
+            p.numerador = match p.municipio.as_str() {
+                "2600054" | "2600104" => None,
+                "26" => Some(142),
+                _ => value,
+            };
+        }
+        let told = attacked(&truth, &known, (&two, 1), "2600054", Span::year(2022));
+        assert_eq!(
+            told,
+            Interval {
+                low: 2,
+                high: Some(2)
+            }
+        );
+    }
+
+    #[test]
+    fn a_period_withheld_elsewhere_over_a_year_the_run_lacks_stays_protected() {
+        // A triennial table (min_cell 10) withheld 2600054's 2020–2022
+        // count of 9; a yearly one states its 2020 is 1. This run has 2021
+        // and 2022 only: its 0 and 8 would tell the 9.
+        let k10 = Protection {
+            min_cell: 10,
+            width: 10,
+        };
+        let cells = vec![
+            Cell::plain("2600054", 2021, 0, 300),
+            Cell::plain("2600104", 2021, 40, 4100),
+            Cell::plain("2600203", 2021, 100, 10100),
+            Cell::plain("2600054", 2022, 8, 300),
+            Cell::plain("2600104", 2022, 45, 4100),
+            Cell::plain("2600203", 2022, 90, 10100),
+        ];
+        let mut known = Known::default();
+        known.withhold(Span::ending(2022, 3), "2600054", &deaths(), k10);
+        known.state_asking(Span::year(2020), ["2600054"], &deaths(), 1, K5);
+        let by_year = Shape::of(&[Some("obitos".into()), Some("nascidos".into())]);
+        let (out, summary) = publish(&cells, &by_year, &K5, &known, 1000.0, "26");
+        assert_eq!(summary.unprotected, 0, "{out:?}");
+        let mut truth = cells.clone();
+        truth.push(Cell::plain("2600054", 2020, 1, 300));
+        let window = Span::ending(2022, 3);
+        let range = attacked(&truth, &known, (&out, 1), "2600054", window);
+        assert!(k10.holds(&range), "{range:?}: {out:?}");
+        let mut open = out.clone();
+        for p in &mut open {
+            let year = cells.iter().filter(|c| c.ano == p.ano);
+            let mine = |c: &&Cell| p.total || c.municipio == p.municipio;
+            p.numerador = Some(year.filter(mine).map(|c| c.numerador).sum());
+        }
+        let told = attacked(&truth, &known, (&open, 1), "2600054", window);
+        assert_eq!(
+            told,
+            Interval {
+                low: 9,
+                high: Some(9)
             }
         );
     }

@@ -146,12 +146,20 @@ impl<'a> Years<'a> {
                 this.kinds[kind].counts.push(count);
             }
         }
+        // Every row of a proportion is one (Lagoa refuses any other), so
+        // each year's, not only each window's, numerator is at most its
+        // denominator.
         if shape.proportion {
-            for i in 0..this.cells.len() {
+            let names = shape.atoms.len();
+            for r in 0..this.rows.len() {
+                let [num, den] = [0, 1].map(|kind| {
+                    let parts: Vec<usize> =
+                        shape.kinds[kind].iter().map(|a| r * names + a).collect();
+                    this.expression(&mut expressions, &parts)
+                });
                 let slack = this.truth.len();
-                let [num, den] = [&this.kinds[0], &this.kinds[1]].map(|k| k.vars[i]);
-                let cell = &this.cells[i];
-                this.truth.push(Some(cell.denominador - cell.numerador));
+                let row = this.rows[r];
+                this.truth.push(Some(row.denominador - row.numerador));
                 this.ties.push(vec![(num, 1), (den, -1), (slack, 1)]);
             }
         }
@@ -272,9 +280,17 @@ impl<'a> Years<'a> {
         // Names of others this run's values give away: (unknown,
         // municipality, years, this run's names beside it, protection).
         let mut derived: Vec<(usize, String, Span, BTreeSet<usize>, Protection)> = Vec::new();
-        let touches = |s: &Stated| s.span.range().any(|y| held.contains(&y));
-        for (stated, asks) in known.stated.iter().filter(|(s, _)| touches(s)) {
+        let own = |m: &str, name: &str, y: i64| {
+            place.contains_key(&(m, y)) && self.shape.place(name).is_some()
+        };
+        for (stated, asks) in reached(known, &held, &own) {
             let terms = self.terms_of(stated, &place, &mut foreign);
+            // A count this run lacks, stated by itself: its value is known.
+            if let [(var, _)] = terms[..]
+                && self.truth[var].is_none()
+            {
+                self.truth[var] = Some(stated.value);
+            }
             let (mut ours, mut theirs) = (0i64, false);
             for &(var, _) in &terms {
                 match self.truth[var] {
@@ -314,7 +330,11 @@ impl<'a> Years<'a> {
             }
             self.stated.push((terms, stated.value));
         }
-        self.add_needs(known, rule, &place, &exact, made);
+        let counts = Counts {
+            place: &place,
+            foreign: &foreign,
+        };
+        self.add_needs(known, rule, &counts, &exact, made);
         // A count published by itself somewhere is public already.
         let alone: BTreeSet<usize> = self
             .stated
@@ -339,16 +359,43 @@ impl<'a> Years<'a> {
         }
     }
 
+    /// The unknowns of names `atoms` of `municipio` over `span`, each
+    /// year's a row of this run or, for a year it lacks, a count others
+    /// state; with their sum, if every one's value is known.
+    fn unknowns_of(
+        &self,
+        counts: &Counts,
+        municipio: &str,
+        span: &Span,
+        atoms: &[usize],
+    ) -> Option<(Vec<usize>, i64)> {
+        let names = self.shape.atoms.len();
+        let mut parts = Vec::with_capacity(atoms.len() * span.years as usize);
+        for y in span.range() {
+            for &a in atoms {
+                let var = match counts.place.get(&(municipio, y)) {
+                    Some(&r) => r * names + a,
+                    None => {
+                        let key = (municipio.to_owned(), self.shape.atoms[a].clone(), y);
+                        *counts.foreign.get(&key)?
+                    }
+                };
+                parts.push(var);
+            }
+        }
+        let value = parts.iter().map(|&p| self.truth[p]).sum::<Option<i64>>()?;
+        Some((parts, value))
+    }
+
     /// Every count that must stay protected.
     fn add_needs(
         &mut self,
         known: &Known,
         rule: &Protection,
-        place: &HashMap<(&str, i64), usize>,
+        counts: &Counts,
         exact: &HashMap<Vec<usize>, i64>,
         made: &mut HashMap<Vec<usize>, usize>,
     ) {
-        let names = self.shape.atoms.len();
         let mut nonzero: Vec<Vec<usize>> = Vec::new();
         // (municipality, years, names) → protection.
         let mut needs: BTreeMap<(String, Span, Vec<usize>), Protection> = BTreeMap::new();
@@ -376,30 +423,39 @@ impl<'a> Years<'a> {
                 }
             }
         }
+        // Over several years, each year's own counts are counts of people
+        // too: differencing overlapping windows must not tell a small one.
+        if self.shape.period > 1 {
+            for row in &self.rows {
+                for kind in 0..2 {
+                    let atoms = &self.shape.kinds[kind];
+                    if rule.sensitive(row.count(kind)) {
+                        ask(&row.municipio, Span::year(row.ano), sorted(atoms), *rule);
+                    }
+                    for &a in atoms.iter().filter(|_| self.shape.is_sum(kind)) {
+                        if rule.sensitive(row.parts[a]) {
+                            ask(&row.municipio, Span::year(row.ano), vec![a], *rule);
+                        }
+                    }
+                }
+            }
+        }
         for ((span, m, their_names), p) in &known.withheld {
             let own: Option<Vec<usize>> = their_names.iter().map(|n| self.shape.place(n)).collect();
-            let rows: Option<Vec<usize>> = span
-                .range()
-                .map(|y| place.get(&(m.as_str(), y)).copied())
-                .collect();
-            if let (Some(own), Some(rows)) = (own, rows) {
-                let value: i64 = rows
-                    .iter()
-                    .map(|&r| own.iter().map(|&a| self.rows[r].parts[a]).sum::<i64>())
-                    .sum();
-                if p.sensitive(value) {
-                    ask(m, *span, sorted(&own), *p);
-                }
-                if known
-                    .nonzero
-                    .contains(&(*span, m.clone(), their_names.clone()))
-                {
-                    let parts: Vec<usize> = rows
-                        .iter()
-                        .flat_map(|&r| own.iter().map(move |&a| r * names + a))
-                        .collect();
-                    nonzero.push(parts);
-                }
+            let Some(own) = own else {
+                continue;
+            };
+            let Some((parts, value)) = self.unknowns_of(counts, m, span, &own) else {
+                continue;
+            };
+            if p.sensitive(value) {
+                ask(m, *span, sorted(&own), *p);
+            }
+            // Another version of the data, where this one has 0, pins
+            // nothing of this one.
+            let key = (*span, m.clone(), their_names.clone());
+            if value > 0 && known.nonzero.contains(&key) {
+                nonzero.push(parts);
             }
         }
         for parts in nonzero {
@@ -407,12 +463,9 @@ impl<'a> Years<'a> {
             self.nonzero.push(var);
         }
         for ((municipio, span, atoms), protection) in needs {
-            let parts: Vec<usize> = span
-                .range()
-                .filter_map(|y| place.get(&(municipio.as_str(), y)))
-                .flat_map(|&r| atoms.iter().map(move |&a| r * names + a))
-                .collect();
-            let value: i64 = parts.iter().filter_map(|&p| self.truth[p]).sum();
+            let Some((parts, value)) = self.unknowns_of(counts, &municipio, &span, &atoms) else {
+                continue;
+            };
             let var = self.expression(made, &parts);
             let (cells, slots) = self.around(&municipio, &span);
             for kind in 0..2 {
@@ -704,6 +757,88 @@ impl<'a> Years<'a> {
         }
         best.map(|(c, _)| c)
     }
+}
+
+/// What other publications state that bears on years `held`: every number
+/// over one of them, every number about a count this run does not compute
+/// (not `own`: another year, name or municipality) that a count withheld
+/// over one of them adds up, and every number sharing such a count with
+/// one already reached, until none is added. A year this run lacks is pinned
+/// by what is stated about it, and that reaches this run's years through
+/// numbers over both.
+fn reached<'k>(
+    known: &'k Known,
+    held: &BTreeSet<i64>,
+    own: &dyn Fn(&str, &str, i64) -> bool,
+) -> Vec<(&'k Stated, &'k Protection)> {
+    let all: Vec<(&Stated, &Protection)> = known.stated.iter().collect();
+    let keys = |s: &'k Stated| {
+        s.span.range().flat_map(move |y| {
+            s.terms
+                .iter()
+                .map(move |(m, n)| (m.as_str(), n.as_str(), y))
+        })
+    };
+    let mut by_key: HashMap<(&str, &str, i64), Vec<usize>> = HashMap::new();
+    for (f, (stated, _)) in all.iter().enumerate() {
+        for key in keys(stated).filter(|&(m, n, y)| !own(m, n, y)) {
+            by_key.entry(key).or_default().push(f);
+        }
+    }
+    let mut taken = vec![false; all.len()];
+    let mut queue: Vec<usize> = (0..all.len())
+        .filter(|&f| all[f].0.span.range().any(|y| held.contains(&y)))
+        .collect();
+    for &f in &queue {
+        taken[f] = true;
+    }
+    let mut seen_keys = std::collections::HashSet::new();
+    // A count withheld elsewhere over one of these years and one this run
+    // lacks reaches what is stated of that one.
+    let withheld = known
+        .withheld
+        .keys()
+        .filter(|(span, _, _)| span.range().any(|y| held.contains(&y)));
+    for (span, m, names) in withheld {
+        for y in span.range() {
+            for n in names.iter().filter(|n| !own(m, n, y)) {
+                for &g in by_key
+                    .get(&(m.as_str(), n.as_str(), y))
+                    .map_or(&[][..], Vec::as_slice)
+                {
+                    if !taken[g] {
+                        taken[g] = true;
+                        queue.push(g);
+                    }
+                }
+            }
+        }
+    }
+    while let Some(f) = queue.pop() {
+        for key in keys(all[f].0).filter(|&(m, n, y)| !own(m, n, y)) {
+            if !seen_keys.insert(key) {
+                continue;
+            }
+            for &g in by_key.get(&key).map_or(&[][..], Vec::as_slice) {
+                if !taken[g] {
+                    taken[g] = true;
+                    queue.push(g);
+                }
+            }
+        }
+    }
+    (0..all.len())
+        .filter(|&f| taken[f])
+        .map(|f| all[f])
+        .collect()
+}
+
+/// Where a run's counts are: its rows by municipality and year, and the
+/// unknowns of counts others state that it lacks, by municipality, name
+/// and year.
+struct Counts<'p> {
+    place: &'p HashMap<(&'p str, i64), usize>,
+    foreign: &'p HashMap<(String, String, i64), usize>,
 }
 
 fn sorted(names: &[usize]) -> Vec<usize> {
