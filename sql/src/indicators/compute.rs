@@ -423,23 +423,7 @@ async fn run_recorded(
         .proportion(indicator.proportion)
         .period(indicator.period);
     let cells = compute(lake, indicator, sql, record.input_snapshot, &shape).await?;
-    if cells.is_empty() {
-        return Err(failed(
-            indicator,
-            "its SQL returned no row: are its sources empty?",
-        ));
-    }
-    let first = cells.iter().map(|c| c.ano).min().unwrap_or(0);
-    let last = cells.iter().map(|c| c.ano).max().unwrap_or(0);
-    if last - first + 1 < indicator.period {
-        return Err(failed(
-            indicator,
-            format!(
-                "its period is {} years, but its SQL returned {first} to {last} only: no period is whole",
-                indicator.period
-            ),
-        ));
-    }
+    enough_years(indicator, &cells)?;
     let known = super::elsewhere::known(lake, &names, record.input_snapshot).await?;
     let (published, summary) = audited(indicator, cells, shape, known).await?;
     let caveats = [
@@ -533,6 +517,28 @@ async fn run_recorded(
         .await?;
     record.output_level = Some(info.map_or(level, |d| d.level).as_str().to_owned());
     categorise_published(lake, indicator, &commit.spec.name, level, record).await?;
+    Ok(())
+}
+
+/// Rows, and at least one whole period of them.
+fn enough_years(indicator: &Indicator, cells: &[Cell]) -> Result<(), IndicatorError> {
+    if cells.is_empty() {
+        return Err(failed(
+            indicator,
+            "its SQL returned no row: are its sources empty?",
+        ));
+    }
+    let first = cells.iter().map(|c| c.ano).min().unwrap_or(0);
+    let last = cells.iter().map(|c| c.ano).max().unwrap_or(0);
+    if last - first + 1 < indicator.period {
+        return Err(failed(
+            indicator,
+            format!(
+                "its period is {} years, but its SQL returned {first} to {last} only: no period is whole",
+                indicator.period
+            ),
+        ));
+    }
     Ok(())
 }
 

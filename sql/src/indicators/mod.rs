@@ -14,6 +14,7 @@ pub mod definition;
 pub mod elsewhere;
 pub mod period;
 pub mod published;
+mod stated;
 pub mod suppress;
 mod years;
 
