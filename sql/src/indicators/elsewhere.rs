@@ -15,7 +15,7 @@ use super::compute::IndicatorError;
 use super::counts::atoms_of;
 use super::period::Span;
 use super::published::Value;
-use super::suppress::{Known, Protection};
+use super::suppress::{Known, Protection, Withheld};
 use lagoa_lake::session::LakeSession;
 use lagoa_lake::{AsOf, Lake};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -186,10 +186,13 @@ fn add(known: &mut Known, publication: &Publication, linked: &BTreeSet<String>) 
                     let asks = publication.protection;
                     known.state_asking(span, [v.municipio.as_str()], &atoms, count, asks);
                 }
-                (false, None) if totals.contains(&v.ano) => {
-                    known.withhold_nonzero(span, &v.municipio, &atoms, publication.protection)
+                (false, None) => {
+                    let given = Withheld {
+                        asks: publication.protection,
+                        nonzero: totals.contains(&v.ano),
+                    };
+                    known.withhold(span, &v.municipio, &atoms, given);
                 }
-                (false, None) => known.withhold(span, &v.municipio, &atoms, publication.protection),
             }
         }
     }

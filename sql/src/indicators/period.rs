@@ -279,13 +279,17 @@ mod tests {
 
     use super::super::audit::{Interval, Public};
     use super::super::counts::Shape;
-    use super::super::suppress::{Protection, Published, publish};
+    use super::super::suppress::{Protection, Published, Withheld, publish};
 
     const K5: Protection = Protection {
         min_cell: 5,
         width: 5,
     };
     const PLACES: [&str; 3] = ["2600054", "2600104", "2600203"];
+
+    fn given(asks: Protection, nonzero: bool) -> Withheld {
+        Withheld { asks, nonzero }
+    }
 
     fn deaths() -> Vec<String> {
         vec!["obitos".to_owned()]
@@ -313,7 +317,7 @@ mod tests {
         let mut known = Known::default();
         for c in cells {
             if withheld.contains(&(c.municipio.as_str(), c.ano)) {
-                known.withhold_nonzero(Span::year(c.ano), &c.municipio, &deaths(), K5);
+                known.withhold(Span::year(c.ano), &c.municipio, &deaths(), given(K5, true));
             } else {
                 known.state_asking(
                     Span::year(c.ano),
@@ -467,8 +471,8 @@ mod tests {
         let cells = annual([&[2, 2, 4], &[20, 25, 30], &[40, 45, 50]]);
         let mut known = Known::default();
         let window = Span::ending(2022, 3);
-        known.withhold(window, "2600054", &deaths(), K5);
-        known.withhold(window, "2600104", &deaths(), K5);
+        known.withhold(window, "2600054", &deaths(), given(K5, true));
+        known.withhold(window, "2600104", &deaths(), given(K5, true));
         known.state_asking(window, ["2600203"], &deaths(), 135, K5);
         known.state_asking(window, PLACES, &deaths(), 218, K5);
         let by_year = Shape::of(&[Some("obitos".into()), Some("nascidos".into())]);
@@ -598,7 +602,12 @@ mod tests {
             Cell::plain("2600203", 2022, 90, 10100),
         ];
         let mut known = Known::default();
-        known.withhold(Span::ending(2022, 3), "2600054", &deaths(), k10);
+        known.withhold(
+            Span::ending(2022, 3),
+            "2600054",
+            &deaths(),
+            given(k10, false),
+        );
         known.state_asking(Span::year(2020), ["2600054"], &deaths(), 1, K5);
         let by_year = Shape::of(&[Some("obitos".into()), Some("nascidos".into())]);
         let (out, summary) = publish(&cells, &by_year, &K5, &known, 1000.0, "26");

@@ -33,7 +33,7 @@ use super::audit::Interval;
 use super::counts::Shape;
 use super::period::{Group, Span};
 use super::years::{Rule, Years};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// The label of every withheld cell.
 pub const WITHHELD: &str = "suprimido";
@@ -172,13 +172,18 @@ pub struct Known {
     /// as its publication would.
     pub stated: BTreeMap<Stated, Protection>,
     /// Counts another publication withholds, `(years, municipio, names
-    /// sorted)`, with the strictest protection asked: this run must not
-    /// give them away.
-    pub withheld: HashMap<(Span, String, Vec<String>), Protection>,
-    /// Of those, the ones withheld beside a published total of their
-    /// year: Lagoa never withholds a zero then, so anyone knows they are
-    /// at least 1.
-    pub nonzero: HashSet<(Span, String, Vec<String>)>,
+    /// sorted)`: this run must not give them away.
+    pub withheld: HashMap<(Span, String, Vec<String>), Withheld>,
+}
+
+/// What is known of a count other publications withhold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Withheld {
+    /// The strictest protection they asked.
+    pub asks: Protection,
+    /// One withheld it beside a published total of its year: Lagoa never
+    /// withholds a zero then, so anyone knows it is at least 1.
+    pub nonzero: bool,
 }
 
 impl Known {
@@ -215,27 +220,17 @@ impl Known {
     }
 
     /// Another publication withholds the sum of `names` of `municipio`
-    /// over the years of `span`.
-    pub fn withhold(&mut self, span: Span, municipio: &str, names: &[String], asks: Protection) {
+    /// over the years of `span` (`nonzero`: beside a published total).
+    pub fn withhold(&mut self, span: Span, municipio: &str, names: &[String], given: Withheld) {
         let mut names = names.to_vec();
         names.sort();
-        let key = (span, municipio.to_owned(), names);
-        let strictest = Protection::strictest(self.withheld.get(&key).copied(), Some(asks));
-        self.withheld.insert(key, strictest.unwrap_or(asks));
-    }
-
-    /// The same, beside a published total of its year: it is not zero.
-    pub fn withhold_nonzero(
-        &mut self,
-        span: Span,
-        municipio: &str,
-        names: &[String],
-        asks: Protection,
-    ) {
-        self.withhold(span, municipio, names, asks);
-        let mut names = names.to_vec();
-        names.sort();
-        self.nonzero.insert((span, municipio.to_owned(), names));
+        let entry = self
+            .withheld
+            .entry((span, municipio.to_owned(), names))
+            .or_insert(given);
+        entry.asks =
+            Protection::strictest(Some(entry.asks), Some(given.asks)).unwrap_or(given.asks);
+        entry.nonzero |= given.nonzero;
     }
 }
 
@@ -256,7 +251,7 @@ pub fn publish(
     let value = |num: i64, den: i64| (den != 0).then(|| num as f64 * per / den as f64);
     let mut out = Vec::with_capacity(cells.len() + 16);
     let mut summary = Summary::default();
-    for (audited, (width, unprotected)) in audit_groups(&rows, &groups, shape, rule, known) {
+    for (audited, (width, unprotected)) in audit_groups(&rows, groups, shape, rule, known) {
         summary.cells += audited.cells.len();
         summary.disclosed_elsewhere += audited.disclosed;
         summary.unprotected += unprotected;
@@ -315,23 +310,29 @@ pub fn publish(
 /// solved on every core at once.
 fn audit_groups<'a>(
     rows: &'a [Cell],
-    groups: &[Group],
+    groups: Vec<Group>,
     shape: &'a Shape,
     rule: &Protection,
     known: &Known,
 ) -> Vec<(Years<'a>, (Option<i64>, usize))> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = groups.len().div_ceil(cores.max(1)).max(1);
+    let mut chunks: Vec<Vec<Group>> = Vec::new();
+    for group in groups {
+        match chunks.last_mut() {
+            Some(last) if last.len() < chunk => last.push(group),
+            _ => chunks.push(vec![group]),
+        }
+    }
     std::thread::scope(|scope| {
-        let workers: Vec<_> = groups
-            .chunks(chunk)
+        let workers: Vec<_> = chunks
+            .into_iter()
             .map(|some| {
                 scope.spawn(move || {
-                    some.iter()
+                    some.into_iter()
                         .map(|group| {
                             let own: Vec<&Cell> = group.rows.iter().map(|&r| &rows[r]).collect();
-                            let mut audited =
-                                Years::new(own, group.windows.clone(), shape, rule, known);
+                            let mut audited = Years::new(own, group.windows, shape, rule, known);
                             let outcome = audited.protect();
                             (audited, outcome)
                         })
@@ -606,7 +607,11 @@ mod tests {
         ];
         let mut known = Known::default();
         known.state(2024, ["2600054", "2600104", "2600203"], &names(1), 5403);
-        known.withhold(Span::year(2024), "2600104", &names(1), K5);
+        let given = Withheld {
+            asks: K5,
+            nonzero: false,
+        };
+        known.withhold(Span::year(2024), "2600104", &names(1), given);
         let none = Protection {
             min_cell: 0,
             width: 0,

@@ -441,7 +441,8 @@ impl<'a> Years<'a> {
                 }
             }
         }
-        for ((span, m, their_names), p) in &known.withheld {
+        for ((span, m, their_names), withheld) in &known.withheld {
+            let p = &withheld.asks;
             let own: Option<Vec<usize>> = their_names.iter().map(|n| self.shape.place(n)).collect();
             let Some(own) = own else {
                 continue;
@@ -454,8 +455,7 @@ impl<'a> Years<'a> {
             }
             // Another version of the data, where this one has 0, pins
             // nothing of this one.
-            let key = (*span, m.clone(), their_names.clone());
-            if value > 0 && known.nonzero.contains(&key) {
+            if value > 0 && withheld.nonzero {
                 nonzero.push(parts);
             }
         }
