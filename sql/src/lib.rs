@@ -12,6 +12,7 @@ pub mod opendata;
 mod pg_arrays;
 pub mod pg_functions;
 pub mod pg_names;
+mod pg_oids;
 mod pg_rewrite;
 pub mod pg_settings;
 mod pg_tables;

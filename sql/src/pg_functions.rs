@@ -29,10 +29,11 @@ pub fn version_text() -> String {
 ///
 /// OIDs must be the same from one statement to the next (psql's `\d t`
 /// finds the table's OID, then asks for the columns of that OID in another
-/// statement, which is another session here). The crate numbers objects in
-/// the order it first meets them, so the session's catalog is listed in
-/// sorted order and `pg_class` is built first: the same tables get the same
-/// OIDs in every session that holds them.
+/// statement, which is another session here), and from one reader to the
+/// next. The crate numbers objects in the order it first meets them: the
+/// session's catalog is listed in sorted order and `pg_class` read first,
+/// so its numbers agree within the session, and `pg_oids` replaces them by
+/// OIDs that depend on the objects' names alone.
 pub async fn setup_catalog(
     ctx: &SessionContext,
     settings: std::sync::Arc<crate::pg_settings::Settings>,
@@ -71,6 +72,7 @@ pub async fn setup_catalog(
     ctx.register_udf(crate::pg_settings::current_setting(std::sync::Arc::clone(
         &settings,
     )));
+    let oids = std::sync::Arc::new(crate::pg_oids::StableOids::default());
     let sorted = SortedCatalog(ctx.state().catalog_list().clone());
     let provider = PgCatalogSchemaProvider::try_new(sorted, static_tables()?, EmptyContextProvider)
         .map_err(|e| fail(&e))?;
@@ -81,15 +83,11 @@ pub async fn setup_catalog(
             std::sync::Arc::new(crate::pg_tables::CatalogTables::new(
                 std::sync::Arc::new(provider),
                 settings,
+                std::sync::Arc::clone(&oids),
             )),
         )
         .map_err(|e| fail(&e))?;
-    ctx.sql("SELECT count(*) FROM pg_catalog.pg_class")
-        .await
-        .map_err(|e| fail(&e))?
-        .collect()
-        .await
-        .map_err(|e| fail(&e))?;
+    oids.learn(ctx).await.map_err(|e| fail(&e))?;
     Ok(())
 }
 
@@ -451,5 +449,58 @@ mod tests {
         )
         .await;
         assert!(types.contains("| 23 |"), "{types}");
+    }
+
+    /// A session over an empty table of each name, with PostgreSQL's catalog.
+    async fn catalog_of(tables: &[&str]) -> SessionContext {
+        use datafusion::arrow::datatypes::{Field, Schema};
+        let ctx = SessionContext::new();
+        for table in tables {
+            let schema = std::sync::Arc::new(Schema::new(vec![
+                Field::new("municipio", DataType::Utf8, true),
+                Field::new("n", DataType::Int64, true),
+            ]));
+            let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]]).unwrap();
+            ctx.register_table(*table, std::sync::Arc::new(empty))
+                .unwrap();
+        }
+        setup_catalog(&ctx, std::sync::Arc::new(crate::pg_settings::defaults()))
+            .await
+            .unwrap();
+        ctx
+    }
+
+    async fn one_number(ctx: &SessionContext, sql: &str) -> String {
+        let text = crate::test_support::answer_text(ctx.sql(sql).await.unwrap()).await;
+        let line = text.lines().nth(3).unwrap_or_default();
+        line.trim_matches(|c: char| c == '|' || c.is_whitespace())
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_table_keeps_its_oid_whatever_else_the_reader_may_read() {
+        let few = catalog_of(&["obitos"]).await;
+        let many = catalog_of(&["alunos", "nascimentos", "obitos"]).await;
+        let oid_of = "SELECT c.oid FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relname = 'obitos' AND n.nspname = 'public'";
+        let oid = one_number(&few, oid_of).await;
+        assert!(oid.parse::<i64>().is_ok_and(|o| o >= 16384), "{oid}");
+        assert_eq!(oid, one_number(&many, oid_of).await);
+        let columns_of = format!(
+            "SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = {oid} AND attnum > 0"
+        );
+        assert_eq!(one_number(&many, &columns_of).await, "2");
+        let schema_of = "SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'public'";
+        assert_eq!(
+            one_number(&few, schema_of).await,
+            one_number(&many, schema_of).await
+        );
+        let other = one_number(
+            &many,
+            "SELECT oid FROM pg_catalog.pg_class WHERE relname = 'alunos'",
+        )
+        .await;
+        assert_ne!(other, oid);
     }
 }

@@ -7,6 +7,7 @@
 //! one row.
 
 use crate::pg_arrays::as_array;
+use crate::pg_oids::{StableOids, oid_columns};
 use crate::pg_settings::Settings;
 use crate::session::ViewAsTable;
 use datafusion::arrow::datatypes::DataType;
@@ -56,11 +57,20 @@ fn missing_columns() -> [(&'static str, &'static str, DataType); 1] {
 pub(crate) struct CatalogTables {
     inner: Arc<dyn SchemaProvider>,
     settings: Arc<Settings>,
+    oids: Arc<StableOids>,
 }
 
 impl CatalogTables {
-    pub(crate) fn new(inner: Arc<dyn SchemaProvider>, settings: Arc<Settings>) -> Self {
-        Self { inner, settings }
+    pub(crate) fn new(
+        inner: Arc<dyn SchemaProvider>,
+        settings: Arc<Settings>,
+        oids: Arc<StableOids>,
+    ) -> Self {
+        Self {
+            inner,
+            settings,
+            oids,
+        }
     }
 }
 
@@ -97,14 +107,27 @@ impl SchemaProvider for CatalogTables {
             .filter(|(t, c, _)| *t == name && schema.field_with_name(c).is_err())
             .map(|(_, c, data_type)| (c, data_type))
             .collect();
-        if retyped.is_empty() && missing.is_empty() {
+        let oid_columns: Vec<&str> = oid_columns(name)
+            .iter()
+            .copied()
+            .filter(|c| {
+                schema
+                    .field_with_name(c)
+                    .is_ok_and(|f| f.data_type() == &DataType::Int32)
+            })
+            .collect();
+        if retyped.is_empty() && missing.is_empty() && oid_columns.is_empty() {
             return Ok(Some(table));
         }
+        let stable_oid = self.oids.udf();
         let mut columns: Vec<Expr> = schema
             .fields()
             .iter()
             .map(|f| {
                 let column = Expr::Column(Column::new_unqualified(f.name()));
+                if oid_columns.contains(&f.name().as_str()) {
+                    return stable_oid.call(vec![column]).alias(f.name());
+                }
                 match retyped.iter().find(|(_, c, _)| c == f.name()) {
                     Some((_, c, element)) => as_array(column, element.clone()).alias(*c),
                     None => column,

@@ -1019,6 +1019,34 @@ fn the_catalog_shows_only_what_the_policy_gives() {
     );
     assert!(answer(false, "\\dt").contains("|populacao|table|"));
     assert!(!answer(false, "\\dt").contains("obitos"));
+
+    // OIDs: populacao keeps its own whether obitos (listed before it) is
+    // readable or not, and a regclass cast finds it.
+    let oid_of = "SELECT oid FROM pg_catalog.pg_class WHERE relname = 'populacao'";
+    let without_obitos = answer(false, oid_of);
+    assert!(
+        without_obitos.parse::<i64>().is_ok_and(|o| o >= 16384),
+        "{without_obitos}"
+    );
+    assert_eq!(answer(true, oid_of), without_obitos);
+    assert_eq!(
+        answer(
+            true,
+            &format!("SELECT relname FROM pg_catalog.pg_class WHERE oid = {without_obitos}")
+        ),
+        "populacao"
+    );
+    assert_eq!(
+        answer(
+            true,
+            "SELECT count(*) FROM pg_catalog.pg_attribute \
+             WHERE attrelid = 'populacao'::regclass AND attnum > 0"
+        ),
+        answer(
+            true,
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'populacao'"
+        )
+    );
 }
 
 /// Node's `pg` package (from npm, installed by scripts/bootstrap):
