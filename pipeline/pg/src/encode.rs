@@ -4,6 +4,7 @@
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Schema};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
+use bytes::BytesMut;
 use lagoa_sql::QueryError;
 use pgwire::api::Type;
 use pgwire::api::portal::Format;
@@ -144,31 +145,64 @@ pub(crate) fn text_value(
 }
 
 /// Every row of `batches` in PostgreSQL's text forms (see [`text_value`]),
-/// or its binary forms for the columns whose field says binary.
+/// or its binary forms for the columns whose field says binary. Values are
+/// written straight into one buffer, each row a slice of it: no allocation
+/// per value.
 pub(crate) fn rows(
     fields: &Arc<Vec<FieldInfo>>,
     batches: &[RecordBatch],
 ) -> PgWireResult<Vec<DataRow>> {
+    use bytes::BufMut;
+    use std::fmt::Write;
     let options = text_options();
-    let mut encoder = DataRowEncoder::new(Arc::clone(fields));
-    let mut out = Vec::new();
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let mut out = Vec::with_capacity(rows);
+    let mut buf = BytesMut::new();
+    let written = |e: std::fmt::Error| user_error("XX000", format!("encoding a value: {e}"));
     for batch in batches {
         let formatters = formatters(batch, &options)?;
+        let columns = batch.columns();
+        buf.reserve(ROW_GUESS * columns.len() * batch.num_rows().min(ROWS_PER_BUFFER));
         for row in 0..batch.num_rows() {
-            for (i, column) in batch.columns().iter().enumerate() {
-                if fields[i].format() == FieldFormat::Binary && !column.is_null(row) {
-                    // Bytes are written as they are: the binary form itself.
-                    let value = binary_value(column.as_ref(), row, &formatters[i].value(row));
-                    encoder.encode_field(&value)?;
-                } else {
-                    encoder.encode_field(&text_value(column.as_ref(), row, &formatters[i]))?;
+            for (i, column) in columns.iter().enumerate() {
+                if column.is_null(row) {
+                    buf.put_i32(-1);
+                    continue;
                 }
+                let start = buf.len();
+                buf.put_i32(0);
+                let value = formatters[i].value(row);
+                if fields[i].format() == FieldFormat::Binary {
+                    // Bytes are written as they are: the binary form itself.
+                    binary_value(column.as_ref(), row, &value, &mut buf);
+                } else {
+                    match column.data_type() {
+                        DataType::Boolean => buf.put_u8(if column.as_boolean().value(row) {
+                            b't'
+                        } else {
+                            b'f'
+                        }),
+                        DataType::Binary
+                        | DataType::LargeBinary
+                        | DataType::BinaryView
+                        | DataType::FixedSizeBinary(_) => {
+                            write!(buf, "\\x{value}").map_err(written)?
+                        }
+                        _ => write!(buf, "{value}").map_err(written)?,
+                    }
+                }
+                let length = (buf.len() - start - 4) as i32;
+                buf[start..start + 4].copy_from_slice(&length.to_be_bytes());
             }
-            out.push(encoder.take_row());
+            out.push(DataRow::new(buf.split(), columns.len() as i16));
         }
     }
     Ok(out)
 }
+
+/// Bytes reserved per value, and rows per reservation, when encoding.
+const ROW_GUESS: usize = 16;
+const ROWS_PER_BUFFER: usize = 4096;
 
 pub(crate) fn single_text_fields(name: &str) -> Vec<FieldInfo> {
     vec![FieldInfo::new(
@@ -193,14 +227,15 @@ pub(crate) fn single_text(name: &str, value: Option<String>) -> Response {
 /// A column's value in PostgreSQL's binary form for the type
 /// [`pg_type`] gives it (what pgJDBC asks for after five executions of a
 /// statement, and psycopg with `binary=True`).
-fn binary_value(column: &dyn Array, row: usize, text: &dyn std::fmt::Display) -> Vec<u8> {
+fn binary_value(column: &dyn Array, row: usize, text: &dyn std::fmt::Display, out: &mut BytesMut) {
     use DataType::*;
     use arrow::datatypes::{
-        Date32Type, Date64Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
-        Int64Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
+        Date32Type, Date64Type, Float16Type, Float32Type, Float64Type, Int8Type, Int16Type,
+        Int32Type, Int64Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
         Time64NanosecondType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
         TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type,
     };
+    use bytes::BufMut;
     /// 2000-01-01, PostgreSQL's epoch, in Unix days and microseconds.
     const PG_EPOCH_DAYS: i64 = 10_957;
     const PG_EPOCH_MICROS: i64 = PG_EPOCH_DAYS * 86_400_000_000;
@@ -211,54 +246,20 @@ fn binary_value(column: &dyn Array, row: usize, text: &dyn std::fmt::Display) ->
         TimeUnit::Nanosecond => value / 1_000,
     };
     match column.data_type() {
-        Boolean => vec![u8::from(column.as_boolean().value(row))],
-        Int8 => i16::from(column.as_primitive::<Int8Type>().value(row))
-            .to_be_bytes()
-            .to_vec(),
-        Int16 => column
-            .as_primitive::<Int16Type>()
-            .value(row)
-            .to_be_bytes()
-            .to_vec(),
-        UInt8 => i16::from(column.as_primitive::<UInt8Type>().value(row))
-            .to_be_bytes()
-            .to_vec(),
-        Int32 => column
-            .as_primitive::<Int32Type>()
-            .value(row)
-            .to_be_bytes()
-            .to_vec(),
-        UInt16 => i32::from(column.as_primitive::<UInt16Type>().value(row))
-            .to_be_bytes()
-            .to_vec(),
-        Int64 => column
-            .as_primitive::<Int64Type>()
-            .value(row)
-            .to_be_bytes()
-            .to_vec(),
-        UInt32 => i64::from(column.as_primitive::<UInt32Type>().value(row))
-            .to_be_bytes()
-            .to_vec(),
-        Float32 => column
-            .as_primitive::<Float32Type>()
-            .value(row)
-            .to_be_bytes()
-            .to_vec(),
-        Float64 => column
-            .as_primitive::<Float64Type>()
-            .value(row)
-            .to_be_bytes()
-            .to_vec(),
-        Float16 => f32::from(
-            column
-                .as_primitive::<arrow::datatypes::Float16Type>()
-                .value(row),
-        )
-        .to_be_bytes()
-        .to_vec(),
+        Boolean => out.put_u8(u8::from(column.as_boolean().value(row))),
+        Int8 => out.put_i16(i16::from(column.as_primitive::<Int8Type>().value(row))),
+        Int16 => out.put_i16(column.as_primitive::<Int16Type>().value(row)),
+        UInt8 => out.put_i16(i16::from(column.as_primitive::<UInt8Type>().value(row))),
+        Int32 => out.put_i32(column.as_primitive::<Int32Type>().value(row)),
+        UInt16 => out.put_i32(i32::from(column.as_primitive::<UInt16Type>().value(row))),
+        Int64 => out.put_i64(column.as_primitive::<Int64Type>().value(row)),
+        UInt32 => out.put_i64(i64::from(column.as_primitive::<UInt32Type>().value(row))),
+        Float32 => out.put_f32(column.as_primitive::<Float32Type>().value(row)),
+        Float64 => out.put_f64(column.as_primitive::<Float64Type>().value(row)),
+        Float16 => out.put_f32(f32::from(column.as_primitive::<Float16Type>().value(row))),
         Date32 => {
             let days = i64::from(column.as_primitive::<Date32Type>().value(row)) - PG_EPOCH_DAYS;
-            (days as i32).to_be_bytes().to_vec()
+            out.put_i32(days as i32);
         }
         Date64 => {
             let days = column
@@ -266,7 +267,7 @@ fn binary_value(column: &dyn Array, row: usize, text: &dyn std::fmt::Display) ->
                 .value(row)
                 .div_euclid(86_400_000)
                 - PG_EPOCH_DAYS;
-            (days as i32).to_be_bytes().to_vec()
+            out.put_i32(days as i32);
         }
         Timestamp(unit, _) => {
             let value = match unit {
@@ -279,32 +280,34 @@ fn binary_value(column: &dyn Array, row: usize, text: &dyn std::fmt::Display) ->
                 }
                 TimeUnit::Nanosecond => column.as_primitive::<TimestampNanosecondType>().value(row),
             };
-            (micros(value, unit) - PG_EPOCH_MICROS)
-                .to_be_bytes()
-                .to_vec()
+            out.put_i64(micros(value, unit) - PG_EPOCH_MICROS);
         }
         Time32(unit) => {
             let value = match unit {
                 TimeUnit::Second => i64::from(column.as_primitive::<Time32SecondType>().value(row)),
                 _ => i64::from(column.as_primitive::<Time32MillisecondType>().value(row)),
             };
-            micros(value, unit).to_be_bytes().to_vec()
+            out.put_i64(micros(value, unit));
         }
         Time64(unit) => {
             let value = match unit {
                 TimeUnit::Nanosecond => column.as_primitive::<Time64NanosecondType>().value(row),
                 _ => column.as_primitive::<Time64MicrosecondType>().value(row),
             };
-            micros(value, unit).to_be_bytes().to_vec()
+            out.put_i64(micros(value, unit));
         }
-        Binary => column.as_binary::<i32>().value(row).to_vec(),
-        LargeBinary => column.as_binary::<i64>().value(row).to_vec(),
-        BinaryView => column.as_binary_view().value(row).to_vec(),
-        FixedSizeBinary(_) => column.as_fixed_size_binary().value(row).to_vec(),
+        Binary => out.put_slice(column.as_binary::<i32>().value(row)),
+        LargeBinary => out.put_slice(column.as_binary::<i64>().value(row)),
+        BinaryView => out.put_slice(column.as_binary_view().value(row)),
+        FixedSizeBinary(_) => out.put_slice(column.as_fixed_size_binary().value(row)),
         UInt64 | Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..) => {
-            numeric_binary(&text.to_string())
+            out.put_slice(&numeric_binary(&text.to_string()))
         }
-        _ => text.to_string().into_bytes(),
+        _ => {
+            use std::fmt::Write;
+            // Writing into memory cannot fail.
+            let _ = write!(out, "{text}");
+        }
     }
 }
 
@@ -482,6 +485,106 @@ mod tests {
         ] {
             assert_eq!(numeric(&numeric_binary(text)).unwrap(), text, "{text}");
         }
+    }
+
+    /// Rows as pgwire's own encoder writes them, from the text forms.
+    fn encoded_by_pgwire(fields: &Arc<Vec<FieldInfo>>, batch: &RecordBatch) -> Vec<Vec<u8>> {
+        let options = text_options();
+        let formatters = formatters(batch, &options).unwrap();
+        let mut encoder = DataRowEncoder::new(Arc::clone(fields));
+        (0..batch.num_rows())
+            .map(|row| {
+                for (i, column) in batch.columns().iter().enumerate() {
+                    encoder
+                        .encode_field(&text_value(column.as_ref(), row, &formatters[i]))
+                        .unwrap();
+                }
+                encoder.take_row().data.to_vec()
+            })
+            .collect()
+    }
+
+    fn sample() -> RecordBatch {
+        use arrow::array::{BinaryArray, BooleanArray, Date32Array, Int64Array, StringViewArray};
+        RecordBatch::try_from_iter(vec![
+            (
+                "n",
+                Arc::new(Int64Array::from(vec![Some(42), None, Some(-7)])) as _,
+            ),
+            (
+                "municipio",
+                Arc::new(StringViewArray::from(vec![
+                    Some("São José do Rio Preto, a name longer than twelve bytes"),
+                    Some(""),
+                    None,
+                ])) as _,
+            ),
+            (
+                "vivo",
+                Arc::new(BooleanArray::from(vec![Some(true), Some(false), None])) as _,
+            ),
+            (
+                "dia",
+                Arc::new(Date32Array::from(vec![Some(10_957), Some(0), None])) as _,
+            ),
+            (
+                "bytes",
+                Arc::new(BinaryArray::from(vec![
+                    Some(&[0xde, 0xad][..]),
+                    None,
+                    Some(&[][..]),
+                ])) as _,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn text_rows_are_written_as_pgwire_writes_them() {
+        let batch = sample();
+        let fields = Arc::new(fields(&batch.schema(), &Format::UnifiedText).unwrap());
+        let ours: Vec<Vec<u8>> = rows(&fields, &[batch.clone(), batch.slice(1, 2)])
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                assert_eq!(r.field_count, 5);
+                r.data.to_vec()
+            })
+            .collect();
+        let mut expected = encoded_by_pgwire(&fields, &batch);
+        expected.extend(encoded_by_pgwire(&fields, &batch.slice(1, 2)));
+        assert_eq!(ours, expected);
+        // The date and the bytes as PostgreSQL writes them.
+        let first = String::from_utf8_lossy(&ours[0]).into_owned();
+        assert!(
+            first.contains("2000-01-01") && first.contains("\\xdead"),
+            "{first}"
+        );
+    }
+
+    #[test]
+    fn binary_rows_hold_each_value_in_its_binary_form() {
+        let batch = sample();
+        let fields = Arc::new(fields(&batch.schema(), &Format::UnifiedBinary).unwrap());
+        let ours = rows(&fields, &[batch]).unwrap();
+        let mut first = Vec::new();
+        first.extend_from_slice(&8i32.to_be_bytes());
+        first.extend_from_slice(&42i64.to_be_bytes());
+        let name = "São José do Rio Preto, a name longer than twelve bytes".as_bytes();
+        first.extend_from_slice(&(name.len() as i32).to_be_bytes());
+        first.extend_from_slice(name);
+        first.extend_from_slice(&[0, 0, 0, 1, 1]);
+        first.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0]);
+        first.extend_from_slice(&[0, 0, 0, 2, 0xde, 0xad]);
+        assert_eq!(ours[0].data.to_vec(), first);
+        let mut last = Vec::new();
+        last.extend_from_slice(&8i32.to_be_bytes());
+        last.extend_from_slice(&(-7i64).to_be_bytes());
+        for _ in 0..3 {
+            last.extend_from_slice(&(-1i32).to_be_bytes());
+        }
+        last.extend_from_slice(&0i32.to_be_bytes());
+        assert_eq!(ours[2].data.to_vec(), last);
     }
 
     #[test]
