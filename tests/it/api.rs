@@ -353,81 +353,127 @@ async fn every_error_is_json_and_a_syntax_error_is_a_bad_request() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let url = |path: &str| format!("{base}{path}");
-    let cases: Vec<(&str, reqwest::RequestBuilder, StatusCode, &str)> = vec![
+    // Each refusal, and its message's start in English and in Portuguese.
+    let cases: Vec<(&str, reqwest::RequestBuilder, StatusCode, &str, &str)> = vec![
         (
             "a body that is not JSON",
             http.post(url("/api/v1/query"))
                 .header("content-type", "application/json")
                 .body("{\"sql\": \"SELECT 52998224725"),
             StatusCode::BAD_REQUEST,
-            "JSON",
+            "Failed to parse the request body as JSON",
+            "o corpo da requisição não é JSON válido",
         ),
         (
             "a missing field",
             http.post(url("/api/v1/query"))
                 .json(&json!({ "query": "SELECT 1" })),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "sql",
+            "Failed to deserialize the JSON body into the target type: missing field `sql`",
+            "o corpo JSON não tem a forma esperada",
         ),
         (
             "a field of the wrong type",
             http.post(url("/api/v1/query"))
                 .json(&json!({ "sql": 52998224725u64 })),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "",
+            "Failed to deserialize",
+            "o corpo JSON não tem a forma esperada",
         ),
         (
             "a body that is not declared JSON",
             http.post(url("/api/v1/query")).body("SELECT 1"),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "application/json",
+            "Expected request with `Content-Type: application/json`",
+            "envie a requisição com `Content-Type: application/json`",
         ),
         (
             "an unknown route",
             http.get(url("/api/v1/nothing-here")),
             StatusCode::NOT_FOUND,
-            "no such route",
+            "no such route /api/v1/nothing-here",
+            "não há a rota /api/v1/nothing-here",
         ),
         (
             "a wrong method",
             http.delete(url("/api/v1/query")),
             StatusCode::METHOD_NOT_ALLOWED,
-            "DELETE is not allowed",
+            "DELETE is not allowed on /api/v1/query",
+            "DELETE não é permitido em /api/v1/query",
         ),
         (
             "a level that is not one",
             http.get(url("/api/v1/datasets?level=secreto")),
             StatusCode::BAD_REQUEST,
-            "amplo, corporativo or especial",
+            "the level parameter is not a sharing level: amplo, corporativo or especial",
+            "o parâmetro level não é um nível de compartilhamento: amplo, corporativo ou especial",
         ),
         (
             "SQL that does not parse",
             http.post(url("/api/v1/query"))
                 .json(&json!({ "sql": "SELEC cpf FROM obitos WHERE cpf = '52998224725'" })),
             StatusCode::BAD_REQUEST,
-            "does not parse",
+            "invalid: the statement does not parse: ",
+            "inválido: o comando não é SQL válido: ",
+        ),
+        (
+            "a statement that writes",
+            http.post(url("/api/v1/query"))
+                .json(&json!({ "sql": "DROP TABLE obitos" })),
+            StatusCode::FORBIDDEN,
+            "denied: ",
+            "negado: comandos ",
+        ),
+        (
+            "a dataset that does not exist",
+            http.get(url("/api/v1/datasets/nenhum")),
+            StatusCode::NOT_FOUND,
+            "no dataset nenhum",
+            "não há o conjunto de dados nenhum",
         ),
     ];
-    for (what, request, status, needle) in cases {
-        let answer = request.bearer_auth(&root_token).send().await.unwrap();
-        assert_eq!(answer.status(), status, "{what}");
-        let kind = answer
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        assert!(kind.starts_with("application/json"), "{what}: {kind}");
-        let body: Value = answer.json().await.unwrap();
-        let message = body["error"].as_str().unwrap_or_default();
-        assert!(!message.is_empty(), "{what}: {body}");
-        assert!(message.contains(needle), "{what}: {message}");
-        assert!(
-            !message.contains("52998224725"),
-            "{what}: the request's values are not echoed: {message}"
-        );
+    for (what, request, status, english, portuguese) in cases {
+        let in_portuguese = request
+            .try_clone()
+            .unwrap()
+            .header("accept-language", "pt-BR,pt;q=0.9,en;q=0.5");
+        for (request, language, needle) in [
+            (request, "en", english),
+            (in_portuguese, "pt-BR", portuguese),
+        ] {
+            let answer = request.bearer_auth(&root_token).send().await.unwrap();
+            assert_eq!(answer.status(), status, "{what}");
+            let header = |name: &str| {
+                answer
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            assert!(
+                header("content-type").starts_with("application/json"),
+                "{what}"
+            );
+            assert_eq!(header("content-language"), language, "{what}");
+            let body: Value = answer.json().await.unwrap();
+            let message = body["error"].as_str().unwrap_or_default();
+            assert!(
+                message.starts_with(needle),
+                "{what} ({language}): {message}"
+            );
+            assert!(
+                !message.contains("52998224725"),
+                "{what}: the request's values are not echoed: {message}"
+            );
+        }
     }
     let entry = last_audit(&lake);
     assert_eq!(entry["action"], "query", "{entry}");
-    assert_eq!(entry["outcome"], "invalid", "{entry}");
+    assert_eq!(entry["outcome"], "denied", "{entry}");
+    let invalid = audit_entries(&lake, 50)
+        .into_iter()
+        .filter(|e| e["action"] == "query" && e["outcome"] == "invalid")
+        .count();
+    assert_eq!(invalid, 2, "the statement that does not parse, asked twice");
 }

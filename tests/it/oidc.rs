@@ -191,17 +191,6 @@ fn api_get(url: &str, token: &str) -> (u16, serde_json::Value) {
     )
 }
 
-/// Audit entries (newest first), as `lagoa audit list --json` gives them.
-pub fn audit_entries(lake: &Path, limit: usize) -> Vec<serde_json::Value> {
-    lagoa_ok(
-        lake,
-        &["audit", "list", "--json", "--limit", &limit.to_string()],
-    )
-    .lines()
-    .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["entry"].clone())
-    .collect()
-}
-
 #[test]
 fn the_provider_s_access_tokens_sign_in_on_the_api_and_psql_and_forgeries_do_not() {
     let test = "the_provider_s_access_tokens_sign_in_on_the_api_and_psql_and_forgeries_do_not";

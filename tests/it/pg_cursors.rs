@@ -139,7 +139,7 @@ fn a_cursor_streams_past_max_rows_and_is_audited_when_it_opens_and_closes() {
     );
     assert_eq!(got["cpf"], "42501", "{got}");
 
-    let entries = crate::oidc::audit_entries(&lake, 40);
+    let entries = crate::support::audit_entries(&lake, 40);
     let closed: Vec<&serde_json::Value> = entries
         .iter()
         .filter(|e| e["action"] == "cursor_closed" && e["principal"] == "joao")

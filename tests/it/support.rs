@@ -724,6 +724,17 @@ pub fn last_audit(lake: &Path) -> serde_json::Value {
         .clone()
 }
 
+/// Audit entries (newest first), as `lagoa audit list --json` gives them.
+pub fn audit_entries(lake: &Path, limit: usize) -> Vec<serde_json::Value> {
+    lagoa_ok(
+        lake,
+        &["audit", "list", "--json", "--limit", &limit.to_string()],
+    )
+    .lines()
+    .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["entry"].clone())
+    .collect()
+}
+
 /// An admin (`root` of the coordinating `seplag`) made in `lake` with
 /// `env` (a key provider's settings), and its API token.
 pub fn admin_token(lake: &Path, env: &[(&str, &str)]) -> String {

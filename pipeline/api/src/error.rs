@@ -1,14 +1,18 @@
 //! Errors as HTTP answers: a status and `{"error": "..."}`. Messages name
 //! what was refused and why, never a token or a data value.
 //!
-//! Every error leaves as JSON, including those the framework answers
-//! before a handler runs (a body that is not JSON, a missing field, a wrong
-//! content type, an unknown route, a wrong method): [`as_json`] rewrites
-//! them, their text redacted of anything quoted from the request.
+//! Every error leaves as JSON in the caller's language, including those
+//! the framework answers before a handler runs (a body that is not JSON, a
+//! missing field, a wrong content type, an unknown route, a wrong method):
+//! [`localised`] rewrites them, their text redacted of anything quoted from
+//! the request, and translates every error's text.
 
 use axum::Json;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use lagoa_core::messages::{Lang, in_language};
 use lagoa_governance::stewardship::StewardshipError;
 use lagoa_lake::LakeError;
 use lagoa_sql::QueryError;
@@ -89,42 +93,87 @@ pub(crate) async fn wrong_method(method: axum::http::Method, uri: axum::http::Ur
     )
 }
 
-/// The longest framework error text kept (they are a line or two).
-const MAX_FRAMEWORK_ERROR: usize = 4096;
+/// The longest error body read back (they are a line or two).
+const MAX_ERROR_BODY: usize = 64 * 1024;
 
-/// Rewrites an error answer that is not JSON (the framework's own, for a
-/// request its extractors refused) as `{"error": ...}`, keeping its status
-/// and headers; literals the request carried are redacted out of the text.
-pub(crate) async fn as_json(response: Response) -> Response {
+/// Every answer passes here: an error leaves as `{"error": ...}` in the
+/// caller's language (`Accept-Language`: Portuguese or English, English
+/// by default), with `Content-Language` saying which. The framework's own
+/// refusals (a request its extractors refused) are rewritten as JSON, their
+/// status and headers kept and literals the request carried redacted out.
+pub(crate) async fn localised(request: Request, next: Next) -> Response {
+    let lang = request
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(Lang::from_accept_language)
+        .unwrap_or_default();
+    let response = next.run(request).await;
     let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
-        return response;
-    }
     let (mut parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, MAX_FRAMEWORK_ERROR)
+    let bytes = axum::body::to_bytes(body, MAX_ERROR_BODY)
         .await
-        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
         .unwrap_or_default();
+    let text = if is_json {
+        serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+            .unwrap_or_default()
+    } else {
+        lagoa_sql::redact::redact(String::from_utf8_lossy(&bytes).trim())
+    };
     let message = if text.is_empty() {
         status
             .canonical_reason()
             .unwrap_or("the request was refused")
             .to_owned()
     } else {
-        lagoa_sql::redact::redact(&text)
+        text
     };
-    let json = serde_json::json!({ "error": message }).to_string();
+    let json = serde_json::json!({ "error": in_callers_language(lang, status, &message) });
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    parts.headers.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.tag()),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, axum::body::Body::from(json))
+    Response::from_parts(parts, axum::body::Body::from(json.to_string()))
+}
+
+/// An error's text in `lang`. One the catalog does not hold (an engine's
+/// or the framework's own words) keeps its English after a headline in
+/// the caller's language, so the caller still reads what went wrong.
+fn in_callers_language(lang: Lang, status: StatusCode, message: &str) -> String {
+    let (text, translated) = in_language(lang, message);
+    if translated {
+        return text;
+    }
+    let headline = match status {
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "pedido inválido",
+        StatusCode::UNAUTHORIZED => "não autenticado",
+        StatusCode::FORBIDDEN => "negado",
+        StatusCode::NOT_FOUND => "não encontrado",
+        StatusCode::METHOD_NOT_ALLOWED => "método não permitido",
+        StatusCode::PAYLOAD_TOO_LARGE => "resultado grande demais",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "tipo de conteúdo não aceito",
+        StatusCode::TOO_MANY_REQUESTS => "tentativas demais",
+        StatusCode::SERVICE_UNAVAILABLE => "serviço indisponível",
+        StatusCode::GATEWAY_TIMEOUT => "tempo esgotado",
+        s if s.is_server_error() => "erro interno",
+        _ => "pedido recusado",
+    };
+    format!("{headline}: {text}")
 }
 
 impl From<LakeError> for ApiError {

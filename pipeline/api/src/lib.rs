@@ -154,7 +154,7 @@ impl Api {
             .route("/api/v1/indicators/{name}/values", get(indicators::values))
             .fallback(error::unknown_route)
             .method_not_allowed_fallback(error::wrong_method)
-            .layer(axum::middleware::map_response(error::as_json))
+            .layer(axum::middleware::from_fn(error::localised))
             .with_state(self.clone())
     }
 }

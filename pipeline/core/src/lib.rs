@@ -1,6 +1,7 @@
 //! Domain types shared by every Lagoa crate: dataset names, sharing levels,
-//! personal-data tags, snapshot ids and the error class that separates
-//! transient failures (retry) from permanent ones (fix the input).
+//! personal-data tags, snapshot ids, the error class that separates
+//! transient failures (retry) from permanent ones (fix the input), and the
+//! catalog of messages in the languages people read them in.
 //!
 //! This crate has no I/O. Anything that talks to storage, a database or the
 //! network lives above it (`lagoa-lake`, `lagoa-ingest`, ...).
@@ -10,6 +11,7 @@ mod error_class;
 mod generalisation;
 mod identity;
 mod level;
+pub mod messages;
 pub mod quality;
 mod run;
 
