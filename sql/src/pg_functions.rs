@@ -31,9 +31,10 @@ pub fn version_text() -> String {
 /// finds the table's OID, then asks for the columns of that OID in another
 /// statement, which is another session here), and from one reader to the
 /// next. The crate numbers objects in the order it first meets them: the
-/// session's catalog is listed in sorted order and `pg_class` read first,
-/// so its numbers agree within the session, and `pg_oids` replaces them by
-/// OIDs that depend on the objects' names alone.
+/// session's catalog is listed in sorted order and `pg_class` read first
+/// (when a statement first reads a table holding OIDs), so its numbers
+/// agree within the session, and `pg_oids` replaces them by OIDs that
+/// depend on the objects' names alone.
 pub async fn setup_catalog(
     ctx: &SessionContext,
     settings: std::sync::Arc<crate::pg_settings::Settings>,
@@ -87,7 +88,6 @@ pub async fn setup_catalog(
             )),
         )
         .map_err(|e| fail(&e))?;
-    oids.learn(ctx).await.map_err(|e| fail(&e))?;
     Ok(())
 }
 

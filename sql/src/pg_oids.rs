@@ -8,7 +8,8 @@
 //! BI tool's statements moves the OIDs it cached. Here each crate-assigned
 //! OID is replaced, in the columns that hold one, by an OID derived from
 //! the object's names (SHA-256 of its kind and names, into PostgreSQL's
-//! range of ordinary OIDs, 16384 to 2³¹ − 1). Two visible objects whose
+//! range of ordinary OIDs, 16384 to 2³¹ − 1), learnt when a statement first
+//! reads one of those columns. Two visible objects whose
 //! names land on the same OID are told apart by probing upward in the
 //! order of their names; with hundreds of tables in a 2³¹ range that is
 //! about one catalog in ten thousand, and only those two objects' OIDs then
@@ -17,13 +18,16 @@
 //! Fixed OIDs below 16384 (PostgreSQL's own, `pg_catalog`'s 11) are kept.
 
 use datafusion::arrow::array::{Array, Int32Array};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::catalog::{SchemaProvider, Session, TableProvider};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
 };
-use datafusion::prelude::SessionContext;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
@@ -59,13 +63,29 @@ pub(crate) struct StableOids {
 type Named = (&'static str, Vec<String>);
 
 impl StableOids {
-    /// Reads the crate's `pg_database`, `pg_namespace` and `pg_class` in
-    /// `ctx` (whose `pg_catalog` this value serves) and fixes the stable
-    /// OID of each object they list.
-    pub(crate) async fn learn(&self, ctx: &SessionContext) -> Result<()> {
+    /// Reads the crate's `pg_class`, `pg_namespace` and `pg_database` from
+    /// `catalog` (the crate's own schema, not the wrapped one) and fixes
+    /// the stable OID of each object they list; once per session, when a
+    /// statement first reads a column holding an OID. `pg_class` is read
+    /// first, so the crate numbers tables before anything else asks.
+    pub(crate) async fn learn(
+        &self,
+        catalog: &dyn SchemaProvider,
+        state: &dyn Session,
+    ) -> Result<()> {
+        if self.map.get().is_some() {
+            return Ok(());
+        }
         let mut objects: BTreeMap<Named, i32> = BTreeMap::new();
-        let classes = rows(ctx, "pg_class", &["oid", "relnamespace"], "relname").await?;
-        let namespaces = rows(ctx, "pg_namespace", &["oid"], "nspname").await?;
+        let classes = rows(
+            catalog,
+            state,
+            "pg_class",
+            &["oid", "relnamespace"],
+            "relname",
+        )
+        .await?;
+        let namespaces = rows(catalog, state, "pg_namespace", &["oid"], "nspname").await?;
         let namespace_names: HashMap<i32, &str> = namespaces
             .iter()
             .map(|(oids, name)| (oids[0], name.as_str()))
@@ -77,7 +97,7 @@ impl StableOids {
             let schema = namespace_names.get(&oids[1]).copied().unwrap_or_default();
             objects.insert(("relation", vec![schema.to_owned(), name.clone()]), oids[0]);
         }
-        for (oids, name) in rows(ctx, "pg_database", &["oid"], "datname").await? {
+        for (oids, name) in rows(catalog, state, "pg_database", &["oid"], "datname").await? {
             objects.insert(("database", vec![name]), oids[0]);
         }
         let _ = self.map.set(assign(objects));
@@ -140,21 +160,26 @@ fn assign_by(objects: BTreeMap<Named, i32>, hash: impl Fn(&Named) -> u64) -> Has
     map
 }
 
-/// Each row's OID columns and its name column.
+/// Each row's OID columns and its name column, read from the crate's
+/// table.
 async fn rows(
-    ctx: &SessionContext,
+    catalog: &dyn SchemaProvider,
+    state: &dyn Session,
     table: &str,
     oid_columns: &[&str],
     name_column: &str,
 ) -> Result<Vec<(Vec<i32>, String)>> {
-    let mut columns: Vec<&str> = oid_columns.to_vec();
-    columns.push(name_column);
-    let batches = ctx
-        .table(format!("pg_catalog.{table}"))
-        .await?
-        .select_columns(&columns)?
-        .collect()
-        .await?;
+    let Some(provider) = catalog.table(table).await? else {
+        return Ok(Vec::new());
+    };
+    let schema = provider.schema();
+    let projection = oid_columns
+        .iter()
+        .chain([&name_column])
+        .map(|c| schema.index_of(c))
+        .collect::<std::result::Result<Vec<usize>, _>>()?;
+    let plan = provider.scan(state, Some(&projection), &[], None).await?;
+    let batches = datafusion::physical_plan::collect(plan, state.task_ctx()).await?;
     let mut out = Vec::new();
     for batch in batches {
         let oids: Vec<Vec<i32>> = (0..oid_columns.len())
@@ -189,6 +214,45 @@ async fn rows(
         }
     }
     Ok(out)
+}
+
+/// A catalog table holding OIDs: its first scan in a session has the
+/// session's stable OIDs learnt, so statements that read none of these
+/// tables (a `SELECT version()`, a `SHOW`) pay nothing for them.
+#[derive(Debug)]
+pub(crate) struct LearnsOids {
+    pub(crate) table: Arc<dyn TableProvider>,
+    pub(crate) catalog: Arc<dyn SchemaProvider>,
+    pub(crate) oids: Arc<StableOids>,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for LearnsOids {
+    fn schema(&self) -> SchemaRef {
+        self.table.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.oids.learn(self.catalog.as_ref(), state).await?;
+        self.table.scan(state, projection, filters, limit).await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        self.table.supports_filters_pushdown(filters)
+    }
 }
 
 #[derive(Debug)]

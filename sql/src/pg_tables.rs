@@ -7,7 +7,7 @@
 //! one row.
 
 use crate::pg_arrays::as_array;
-use crate::pg_oids::{StableOids, oid_columns};
+use crate::pg_oids::{LearnsOids, StableOids, oid_columns};
 use crate::pg_settings::Settings;
 use crate::session::ViewAsTable;
 use datafusion::arrow::datatypes::DataType;
@@ -119,6 +119,7 @@ impl SchemaProvider for CatalogTables {
         if retyped.is_empty() && missing.is_empty() && oid_columns.is_empty() {
             return Ok(Some(table));
         }
+        let learns = !oid_columns.is_empty();
         let stable_oid = self.oids.udf();
         let mut columns: Vec<Expr> = schema
             .fields()
@@ -141,7 +142,15 @@ impl SchemaProvider for CatalogTables {
         let plan = LogicalPlanBuilder::scan(name, provider_as_source(table), None)?
             .project(columns)?
             .build()?;
-        Ok(Some(Arc::new(ViewAsTable(ViewTable::new(plan, None)))))
+        let view = Arc::new(ViewAsTable(ViewTable::new(plan, None)));
+        if !learns {
+            return Ok(Some(view));
+        }
+        Ok(Some(Arc::new(LearnsOids {
+            table: view,
+            catalog: Arc::clone(&self.inner),
+            oids: Arc::clone(&self.oids),
+        })))
     }
 
     fn table_exist(&self, name: &str) -> bool {

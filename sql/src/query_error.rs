@@ -104,3 +104,48 @@ impl QueryError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guard::Denial;
+    use lagoa_core::messages::{Lang, in_language};
+
+    /// Every refusal the guard and the query service give is in the
+    /// message catalog, so a Portuguese caller reads it in Portuguese: a
+    /// message changed here without its entry fails this test.
+    #[test]
+    fn every_refusal_of_a_query_reads_in_portuguese() {
+        let denials = [
+            Denial::Empty,
+            Denial::TooLong { len: 9, max: 8 },
+            Denial::Parse("sql parser error".into()),
+            Denial::Multiple(2),
+            Denial::NotRead("DROP TABLE".into()),
+            Denial::TableFunction("generate_series".into()),
+            Denial::Path("'/etc/passwd'".into()),
+            Denial::CatalogSchema("system".into()),
+            Denial::Construct("a prepared statement"),
+            Denial::TooDeep {
+                what: "subqueries",
+                max: 64,
+            },
+            Denial::TooManyNodes { max: 10_000 },
+            Denial::TooManyRelations { max: 64 },
+        ];
+        let mut errors: Vec<QueryError> = denials.into_iter().map(QueryError::from).collect();
+        errors.extend([
+            QueryError::Timeout(Duration::from_secs(30)),
+            QueryError::TooManyRows(1000),
+            QueryError::OutOfMemory("512MiB".into()),
+            QueryError::Internal("a panic".into()),
+            QueryError::failed("Schema error: No field named x"),
+        ]);
+        for error in errors {
+            let english = error.to_string();
+            let (portuguese, found) = in_language(Lang::Pt, &english);
+            assert!(found, "not in the catalog: {english}");
+            assert_ne!(portuguese, english);
+        }
+    }
+}
