@@ -127,21 +127,31 @@ pub(crate) fn text_value(
     if column.is_null(row) {
         return None;
     }
-    Some(match column.data_type() {
-        DataType::Boolean => if column.as_boolean().value(row) {
+    let mut text = String::new();
+    // Writing into a String cannot fail.
+    let _ = write_text(&mut text, column, row, formatter);
+    Some(text)
+}
+
+/// A non-null value's PostgreSQL text form, written into `out`.
+fn write_text(
+    out: &mut impl std::fmt::Write,
+    column: &dyn Array,
+    row: usize,
+    formatter: &ArrayFormatter<'_>,
+) -> std::fmt::Result {
+    match column.data_type() {
+        DataType::Boolean => out.write_str(if column.as_boolean().value(row) {
             "t"
         } else {
             "f"
-        }
-        .to_owned(),
+        }),
         DataType::Binary
         | DataType::LargeBinary
         | DataType::BinaryView
-        | DataType::FixedSizeBinary(_) => {
-            format!("\\x{}", formatter.value(row))
-        }
-        _ => formatter.value(row).to_string(),
-    })
+        | DataType::FixedSizeBinary(_) => write!(out, "\\x{}", formatter.value(row)),
+        _ => write!(out, "{}", formatter.value(row)),
+    }
 }
 
 /// Every row of `batches` in PostgreSQL's text forms (see [`text_value`]),
@@ -153,7 +163,6 @@ pub(crate) fn rows(
     batches: &[RecordBatch],
 ) -> PgWireResult<Vec<DataRow>> {
     use bytes::BufMut;
-    use std::fmt::Write;
     let options = text_options();
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let mut out = Vec::with_capacity(rows);
@@ -171,25 +180,12 @@ pub(crate) fn rows(
                 }
                 let start = buf.len();
                 buf.put_i32(0);
-                let value = formatters[i].value(row);
                 if fields[i].format() == FieldFormat::Binary {
                     // Bytes are written as they are: the binary form itself.
+                    let value = formatters[i].value(row);
                     binary_value(column.as_ref(), row, &value, &mut buf);
                 } else {
-                    match column.data_type() {
-                        DataType::Boolean => buf.put_u8(if column.as_boolean().value(row) {
-                            b't'
-                        } else {
-                            b'f'
-                        }),
-                        DataType::Binary
-                        | DataType::LargeBinary
-                        | DataType::BinaryView
-                        | DataType::FixedSizeBinary(_) => {
-                            write!(buf, "\\x{value}").map_err(written)?
-                        }
-                        _ => write!(buf, "{value}").map_err(written)?,
-                    }
+                    write_text(&mut buf, column.as_ref(), row, &formatters[i]).map_err(written)?;
                 }
                 let length = (buf.len() - start - 4) as i32;
                 buf[start..start + 4].copy_from_slice(&length.to_be_bytes());
