@@ -107,10 +107,10 @@ impl GovernedSession {
             if d.shredded_at.is_some() || shredded_now.contains(d.name.as_str()) {
                 continue;
             }
-            let files = lake.catalog.files(d, snapshot).await?;
-            let table = LakeTable::new(
+            // The files are read when a query first scans the table.
+            let table = LakeTable::at_snapshot(
                 d.clone(),
-                files,
+                (lake.catalog.clone(), snapshot),
                 Arc::clone(&crypto),
                 Arc::clone(&lake.store.store),
             )?;

@@ -34,6 +34,7 @@ mod pseudonyms;
 mod remote;
 mod replays;
 mod security;
+mod sessions;
 mod storage;
 mod support;
 mod tls;

@@ -701,11 +701,19 @@ pub async fn dataset_and_files(
     lagoa_lake::catalog::model::DatasetInfo,
     Vec<lagoa_lake::catalog::model::DataFileInfo>,
 ) {
-    let snapshot = lake
-        .catalog
-        .resolve(&lagoa_lake::AsOf::Latest)
-        .await
-        .unwrap();
+    dataset_and_files_at(lake, dataset, lagoa_lake::AsOf::Latest).await
+}
+
+/// A dataset as the catalog holds it at `as_of`, with its files.
+pub async fn dataset_and_files_at(
+    lake: &lagoa_lake::Lake,
+    dataset: &str,
+    as_of: lagoa_lake::AsOf,
+) -> (
+    lagoa_lake::catalog::model::DatasetInfo,
+    Vec<lagoa_lake::catalog::model::DataFileInfo>,
+) {
+    let snapshot = lake.catalog.resolve(&as_of).await.unwrap();
     let name = lagoa_core::DatasetName::new(dataset.to_owned()).unwrap();
     let info = lake
         .catalog

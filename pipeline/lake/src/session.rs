@@ -2,11 +2,11 @@
 //! at that snapshot as a table, and the `system` schema. Analyst SQL goes
 //! through [`LakeSession::sql`], which refuses DDL, DML and statements.
 
-use crate::catalog::format_micros;
-use crate::catalog::model::DataFileInfo;
+use crate::catalog::model::{DataFileInfo, DatasetInfo};
+use crate::catalog::{Catalog, format_micros};
 use crate::error::Result;
 use crate::store::LakeStore;
-use crate::table::{ShreddedTable, arrow_schema, scan_schema};
+use crate::table::{LakeTable, ShreddedTable, arrow_schema, scan_schema};
 use crate::{AsOf, Lake, system};
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use datafusion::dataframe::DataFrame;
@@ -49,10 +49,7 @@ impl LakeSession {
         let ctx = new_context(lake, true)?;
 
         let datasets = lake.catalog.datasets(snapshot).await?;
-        let mut all_files: Vec<DataFileInfo> = Vec::new();
         for dataset in &datasets {
-            let files = lake.catalog.files(dataset, snapshot).await?;
-            all_files.extend(files.iter().cloned());
             let name = dataset.name.as_str();
             match dataset.shredded_at {
                 Some(at) => {
@@ -64,20 +61,53 @@ impl LakeSession {
                     ctx.register_table(name, Arc::new(table))?;
                 }
                 None => {
-                    let table = lake.table(dataset, files)?;
+                    let table = LakeTable::at_snapshot(
+                        dataset.clone(),
+                        (lake.catalog.clone(), snapshot),
+                        Arc::clone(&lake.crypto),
+                        Arc::clone(&lake.store.store),
+                    )?;
                     ctx.register_table(name, Arc::new(table))?;
                 }
             }
         }
 
+        // The system tables are read when a query scans them: opening a
+        // session costs the same after ten years of deliveries as after one.
         let system_schema = Arc::new(MemorySchemaProvider::new());
-        system_schema
-            .register_table("datasets".into(), system::datasets(&datasets, &all_files)?)?;
+        let catalog = lake.catalog.clone();
+        system_schema.register_table(
+            "datasets".into(),
+            Arc::new(system::OnScan::new(
+                system::datasets(&[], &[])?,
+                move || {
+                    let catalog = catalog.clone();
+                    Box::pin(async move {
+                        let datasets = catalog.datasets(snapshot).await?;
+                        system::datasets(&datasets, &files_of(&catalog, &datasets, snapshot).await?)
+                    })
+                },
+            )),
+        )?;
+        let catalog = lake.catalog.clone();
         system_schema.register_table(
             "snapshots".into(),
-            system::snapshots(&lake.catalog.snapshots(None).await?)?,
+            Arc::new(system::OnScan::new(system::snapshots(&[])?, move || {
+                let catalog = catalog.clone();
+                Box::pin(async move { system::snapshots(&catalog.snapshots(None).await?) })
+            })),
         )?;
-        system_schema.register_table("files".into(), system::files(&all_files)?)?;
+        let catalog = lake.catalog.clone();
+        system_schema.register_table(
+            "files".into(),
+            Arc::new(system::OnScan::new(system::files(&[])?, move || {
+                let catalog = catalog.clone();
+                Box::pin(async move {
+                    let datasets = catalog.datasets(snapshot).await?;
+                    system::files(&files_of(&catalog, &datasets, snapshot).await?)
+                })
+            })),
+        )?;
         let catalog = lake.catalog.clone();
         system_schema.register_table(
             "runs".into(),
@@ -113,6 +143,19 @@ impl LakeSession {
             .with_allow_statements(false);
         Ok(self.ctx.sql_with_options(sql, options).await?)
     }
+}
+
+/// Every file of `datasets` live at `snapshot`.
+async fn files_of(
+    catalog: &Catalog,
+    datasets: &[DatasetInfo],
+    snapshot: i64,
+) -> Result<Vec<DataFileInfo>> {
+    let mut all = Vec::new();
+    for dataset in datasets {
+        all.extend(catalog.files(dataset, snapshot).await?);
+    }
+    Ok(all)
 }
 
 impl std::fmt::Debug for LakeSession {

@@ -70,17 +70,26 @@ impl TableProvider for OnScan {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let load = (self.load)();
-        let table = match &self.io {
-            Some(io) => io
-                .spawn(load)
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))?,
-            None => load.await,
-        }
-        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let table = on_catalog_runtime(self.io.as_ref(), (self.load)()).await?;
         table.scan(state, projection, filters, limit).await
     }
+}
+
+/// Runs a catalog read on `io`, the runtime that owns the catalog's
+/// connections, whichever runtime plans the query (a governed query plans
+/// on threads of its own, which end with it); here when there is none.
+pub(crate) async fn on_catalog_runtime<T: Send + 'static>(
+    io: Option<&tokio::runtime::Handle>,
+    read: impl Future<Output = Result<T>> + Send + 'static,
+) -> DfResult<T> {
+    match io {
+        Some(io) => io
+            .spawn(read)
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?,
+        None => read.await,
+    }
+    .map_err(|e| DataFusionError::External(Box::new(e)))
 }
 
 fn table(columns: Vec<(&str, ArrayRef)>) -> Result<Arc<MemTable>> {

@@ -1,5 +1,5 @@
-//! A dataset as DataFusion sees it: a [`TableProvider`] built from an
-//! in-memory snapshot of the catalog (planning is synchronous).
+//! A dataset as DataFusion sees it: a [`TableProvider`] over the files
+//! the catalog lists for one snapshot, read when a query first scans it.
 //!
 //! Before any file is opened, files are pruned with the catalog's per-file
 //! statistics and partition values; the remaining files are read by
@@ -8,6 +8,7 @@
 //! the catalog expects for its path. Rows a file's deletion vector names
 //! (replaced or deleted by later upserts) are skipped while decoding.
 
+use crate::catalog::Catalog;
 use crate::catalog::model::{DataFileInfo, DatasetInfo};
 use crate::crypto::{LakeCrypto, LakeEncryptionFactory};
 use crate::error::LakeError;
@@ -112,15 +113,63 @@ pub type Pruned = (Vec<DataFileInfo>, Option<Arc<dyn PhysicalExpr>>);
 pub struct LakeTable {
     dataset: DatasetInfo,
     schema: SchemaRef,
-    files: Arc<Vec<DataFileInfo>>,
+    files: FileList,
     crypto: Arc<LakeCrypto>,
     store: Arc<dyn ObjectStore>,
 }
 
+/// Where a table's files come from.
+#[derive(Debug)]
+enum FileList {
+    /// Given when the table is built (compaction, upserts, tests).
+    Given(Arc<Vec<DataFileInfo>>),
+    /// Read from the catalog the first time a query scans the table: a
+    /// session over a lake with years of deliveries holds the files of the
+    /// datasets its queries read, and nothing else.
+    AtSnapshot(Box<FilesAtSnapshot>),
+}
+
+#[derive(Debug)]
+struct FilesAtSnapshot {
+    catalog: Catalog,
+    snapshot: i64,
+    /// The runtime that owns the catalog's connections (see
+    /// [`crate::system::on_catalog_runtime`]).
+    io: Option<tokio::runtime::Handle>,
+    loaded: tokio::sync::OnceCell<Arc<Vec<DataFileInfo>>>,
+}
+
 impl LakeTable {
+    /// A table over the files given.
     pub fn new(
         dataset: DatasetInfo,
         files: Vec<DataFileInfo>,
+        crypto: Arc<LakeCrypto>,
+        store: Arc<dyn ObjectStore>,
+    ) -> Result<Self, LakeError> {
+        Self::over(dataset, FileList::Given(Arc::new(files)), crypto, store)
+    }
+
+    /// A table over the files `dataset` holds at `snapshot`, read from
+    /// `catalog` when a query first scans it (once per table).
+    pub fn at_snapshot(
+        dataset: DatasetInfo,
+        (catalog, snapshot): (Catalog, i64),
+        crypto: Arc<LakeCrypto>,
+        store: Arc<dyn ObjectStore>,
+    ) -> Result<Self, LakeError> {
+        let files = FileList::AtSnapshot(Box::new(FilesAtSnapshot {
+            catalog,
+            snapshot,
+            io: tokio::runtime::Handle::try_current().ok(),
+            loaded: tokio::sync::OnceCell::new(),
+        }));
+        Self::over(dataset, files, crypto, store)
+    }
+
+    fn over(
+        dataset: DatasetInfo,
+        files: FileList,
         crypto: Arc<LakeCrypto>,
         store: Arc<dyn ObjectStore>,
     ) -> Result<Self, LakeError> {
@@ -128,17 +177,47 @@ impl LakeTable {
         Ok(Self {
             dataset,
             schema,
-            files: Arc::new(files),
+            files,
             crypto,
             store,
         })
     }
 
+    /// The table's files, read from the catalog on first use.
+    pub async fn files(&self) -> DfResult<Arc<Vec<DataFileInfo>>> {
+        match &self.files {
+            FileList::Given(files) => Ok(Arc::clone(files)),
+            FileList::AtSnapshot(at) => at
+                .loaded
+                .get_or_try_init(|| async {
+                    let (catalog, dataset, snapshot) =
+                        (at.catalog.clone(), self.dataset.clone(), at.snapshot);
+                    let files = crate::system::on_catalog_runtime(at.io.as_ref(), async move {
+                        catalog.files(&dataset, snapshot).await
+                    })
+                    .await?;
+                    Ok(Arc::new(files))
+                })
+                .await
+                .map(Arc::clone),
+        }
+    }
+
     /// Files that may hold rows matching `filters`, judged only from the
     /// catalog's statistics.
-    pub fn prune(&self, state: &dyn Session, filters: &[Expr]) -> DfResult<Pruned> {
+    pub async fn prune(&self, state: &dyn Session, filters: &[Expr]) -> DfResult<Pruned> {
+        let files = self.files().await?;
+        self.prune_files(&files, state, filters)
+    }
+
+    fn prune_files(
+        &self,
+        files: &[DataFileInfo],
+        state: &dyn Session,
+        filters: &[Expr],
+    ) -> DfResult<Pruned> {
         let Some(predicate) = conjunction(filters.iter().cloned()) else {
-            return Ok((self.files.as_ref().clone(), None));
+            return Ok((files.to_vec(), None));
         };
         let df_schema = DFSchema::try_from(Arc::clone(&self.schema))?;
         let physical = state.create_physical_expr(predicate, &df_schema)?;
@@ -147,13 +226,12 @@ impl LakeTable {
             .build(Arc::clone(&physical));
         let keep = match pruning {
             Some(pruning) => pruning.prune(&CatalogStatistics {
-                files: &self.files,
+                files,
                 schema: &self.schema,
             })?,
-            None => vec![true; self.files.len()],
+            None => vec![true; files.len()],
         };
-        let files = self
-            .files
+        let files = files
             .iter()
             .zip(keep)
             .filter(|(_, k)| *k)
@@ -188,7 +266,7 @@ impl TableProvider for LakeTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let (files, predicate) = self.prune(state, filters)?;
+        let (files, predicate) = self.prune(state, filters).await?;
         let mut options = state.table_options().parquet.clone();
         options.global.pushdown_filters = state.config_options().execution.parquet.pushdown_filters;
         options.global.reorder_filters = true;

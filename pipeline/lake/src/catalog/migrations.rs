@@ -435,4 +435,11 @@ pub(super) const MIGRATIONS: &[(i64, &str, &[&str])] = &[
         "indicator runs: how many years each published row adds up",
         &["ALTER TABLE lagoa_indicator_run ADD COLUMN period_years BIGINT NOT NULL DEFAULT 1"],
     ),
+    (
+        17,
+        "snapshots found by time without reading the whole history",
+        // `AS OF TIMESTAMP` resolves to the last snapshot at or before a
+        // moment: after years of deliveries, an index range, not a scan.
+        &["CREATE INDEX lagoa_snapshot_created ON lagoa_snapshot (created_at)"],
+    ),
 ];

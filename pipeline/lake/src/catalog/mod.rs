@@ -39,6 +39,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,12 +49,27 @@ pub enum Backend {
     Postgres,
 }
 
+/// The files of dataset `$1` live at snapshot `$2`, as two range scans of
+/// the `lagoa_data_file_live` index: those still live, and those ended
+/// after `$2`. Written as one `OR`, SQLite reads every file the dataset
+/// ever had; this way the latest snapshot costs only its live files
+/// however long the history.
+const FILES_AT: &str = "SELECT file_id, dataset_id, path, partition_value, row_count, size_bytes, schema_version, master_key_id, begin_snapshot, end_snapshot
+       FROM lagoa_data_file WHERE dataset_id = $1 AND begin_snapshot <= $2 AND end_snapshot IS NULL
+     UNION ALL
+     SELECT file_id, dataset_id, path, partition_value, row_count, size_bytes, schema_version, master_key_id, begin_snapshot, end_snapshot
+       FROM lagoa_data_file WHERE dataset_id = $1 AND begin_snapshot <= $2 AND end_snapshot > $2";
+
 #[derive(Clone, Debug)]
 pub struct Catalog {
     pool: AnyPool,
     backend: Backend,
     /// The URL without credentials, for messages.
     location: String,
+    /// Data-file rows read by [`Catalog::files`] since connecting: what a
+    /// query session costs the catalog (a session touches only the files
+    /// of the datasets its queries scan).
+    file_rows_read: Arc<AtomicU64>,
 }
 
 /// Which state of the lake to read.
@@ -202,6 +219,7 @@ impl Catalog {
             pool,
             backend,
             location,
+            file_rows_read: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -413,33 +431,34 @@ impl Catalog {
 
     /// Files of a dataset valid at `snapshot`, with their statistics.
     pub async fn files(&self, dataset: &DatasetInfo, snapshot: i64) -> Result<Vec<DataFileInfo>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT f.file_id, f.path, f.partition_value, f.row_count, f.size_bytes, f.schema_version, f.master_key_id,
                     f.begin_snapshot, f.end_snapshot, d.begin_snapshot AS deletes_since, d.positions
-               FROM lagoa_data_file f
+               FROM ({FILES_AT}) f
                LEFT JOIN lagoa_file_deletes d ON d.file_id = f.file_id
                     AND d.begin_snapshot <= $2 AND (d.end_snapshot IS NULL OR d.end_snapshot > $2)
-              WHERE f.dataset_id = $1 AND f.begin_snapshot <= $2 AND (f.end_snapshot IS NULL OR f.end_snapshot > $2)
               ORDER BY f.begin_snapshot, f.path",
-        )
+        ))
         .bind(dataset.dataset_id)
         .bind(snapshot)
         .fetch_all(&self.pool)
         .await
         .map_err(LakeError::catalog(format!("reading files of {}", dataset.name)))?;
-        let stat_rows = sqlx::query(
+        let stat_rows = sqlx::query(&format!(
             "SELECT s.file_id, c.name, s.null_count, s.min_value, s.max_value
-               FROM lagoa_file_column_stats s
-               JOIN lagoa_data_file f ON f.file_id = s.file_id
+               FROM ({FILES_AT}) f
+               JOIN lagoa_file_column_stats s ON s.file_id = f.file_id
                JOIN lagoa_column c ON c.dataset_id = f.dataset_id AND c.column_id = s.column_id
-                    AND c.begin_snapshot <= $2 AND (c.end_snapshot IS NULL OR c.end_snapshot > $2)
-              WHERE f.dataset_id = $1 AND f.begin_snapshot <= $2 AND (f.end_snapshot IS NULL OR f.end_snapshot > $2)",
-        )
+                    AND c.begin_snapshot <= $2 AND (c.end_snapshot IS NULL OR c.end_snapshot > $2)",
+        ))
         .bind(dataset.dataset_id)
         .bind(snapshot)
         .fetch_all(&self.pool)
         .await
-        .map_err(LakeError::catalog(format!("reading statistics of {}", dataset.name)))?;
+        .map_err(LakeError::catalog(format!(
+            "reading statistics of {}",
+            dataset.name
+        )))?;
         let mut stats: HashMap<String, Vec<ColumnStats>> = HashMap::new();
         for row in stat_rows {
             stats
@@ -452,6 +471,8 @@ impl Catalog {
                     max: get(&row, "max_value")?,
                 });
         }
+        self.file_rows_read
+            .fetch_add(rows.len() as u64, Ordering::Relaxed);
         rows.into_iter()
             .map(|row| {
                 let file_id: String = get(&row, "file_id")?;
@@ -477,6 +498,12 @@ impl Catalog {
                 })
             })
             .collect()
+    }
+
+    /// Data-file rows [`Catalog::files`] has read since this catalog
+    /// connected (clones share the count).
+    pub fn file_rows_read(&self) -> u64 {
+        self.file_rows_read.load(Ordering::Relaxed)
     }
 
     /// Snapshots, newest first; only those touching `dataset` if given.
