@@ -9,6 +9,7 @@ mod access;
 mod api;
 mod bypass;
 mod catalog;
+mod cli;
 mod console;
 mod contracts;
 mod crashes;

@@ -11,13 +11,16 @@ use lagoa_lake::catalog::{AuditEntry, format_micros};
 pub(super) enum InstitutionCommand {
     /// Add an institution of the agreement.
     Add {
+        /// A short name (used by --institution and --provider).
         name: String,
         /// provider, consumer or coordinator.
         #[arg(long)]
         role: InstitutionRole,
+        /// What the institution is, in full.
         #[arg(long, default_value = "")]
         description: String,
     },
+    /// The institutions of the agreement, with their roles.
     List,
 }
 
@@ -25,23 +28,29 @@ pub(super) enum InstitutionCommand {
 pub(super) enum UserCommand {
     /// Add a person (or, with --service, a service account) to an institution.
     Add {
+        /// The principal's name (a login, or a service's name).
         name: String,
+        /// The institution the principal acts for.
         #[arg(long)]
         institution: String,
         /// admin, steward, operator or analyst.
         #[arg(long)]
         role: Role,
+        /// A service account (a program, not a person).
         #[arg(long)]
         service: bool,
     },
+    /// People and service accounts, with institution, role and state.
     List,
     /// Disable a principal: every token of it stops working at once.
     Disable {
+        /// The principal's name.
         name: String,
     },
     /// Link a person of the identity provider ([oidc]) to a principal:
     /// their access tokens and console sign-ins then act as it.
     Link {
+        /// The principal's name.
         name: String,
         /// The person's value of `oidc.person_claim` (a subject, or a
         /// CPF); `-` reads it from stdin (keeps a CPF out of the shell's
@@ -52,12 +61,14 @@ pub(super) enum UserCommand {
     /// Remove a principal's links to the identity provider: its sessions
     /// and connections through the provider end at their next request.
     Unlink {
+        /// The principal's name.
         name: String,
     },
     /// End every console session and PostgreSQL connection the principal
     /// opened through the identity provider (a stolen cookie, a lost
     /// laptop); they sign in again. Lagoa tokens: `lagoa token revoke`.
     Signout {
+        /// The principal's name.
         name: String,
     },
 }
@@ -66,6 +77,7 @@ pub(super) enum UserCommand {
 pub(super) enum TokenCommand {
     /// Issue a token for a principal; it is printed once, to stdout.
     Create {
+        /// The principal the token acts as.
         principal: String,
         /// Days until it expires (0: until revoked).
         #[arg(long, default_value_t = 90)]
@@ -76,11 +88,15 @@ pub(super) enum TokenCommand {
     },
     /// Tokens (ids, owners and dates, never the tokens themselves).
     List {
+        /// Only this principal's tokens.
         #[arg(long)]
         principal: Option<String>,
     },
     /// Revoke a token by its id: it stops working on the next request.
-    Revoke { token_id: String },
+    Revoke {
+        /// The token's id (from `lagoa token list`).
+        token_id: String,
+    },
 }
 
 pub(super) async fn institution(
@@ -320,6 +336,7 @@ pub(super) enum AuditCommand {
     },
     /// The newest entries.
     List {
+        /// At most this many entries, newest first.
         #[arg(long, default_value_t = 50)]
         limit: i64,
         /// One JSON object per line.

@@ -13,21 +13,33 @@ use std::path::{Path, PathBuf};
 #[derive(Subcommand)]
 pub(super) enum ContractCommand {
     /// Validate a contract file; every problem is named.
-    Check { file: PathBuf },
+    Check {
+        /// The contract file (TOML).
+        file: PathBuf,
+    },
     /// Draft a contract from a sample of a delivery (printed as TOML).
     Infer {
+        /// A delivered file to learn the columns and types from.
         file: PathBuf,
+        /// The dataset the contract is for.
         #[arg(long)]
         dataset: String,
+        /// The draft's sharing level: amplo, corporativo or especial.
         #[arg(long, default_value = "especial")]
         level: String,
         #[command(flatten)]
         read: ReadOptions,
     },
     /// Register a contract version in the catalog (announce it ahead of its effective date).
-    Register { file: PathBuf },
+    Register {
+        /// The contract file (TOML), with its version and effective date.
+        file: PathBuf,
+    },
     /// The registered versions of a dataset's contract, with their effective dates.
-    List { dataset: String },
+    List {
+        /// The dataset's name.
+        dataset: String,
+    },
     /// What changes: between two contract files, or between a dataset's
     /// version in force and the next registered one.
     Diff {

@@ -21,6 +21,7 @@ pub(super) struct StateArgs {
     /// Years delivered: FIRST-LAST.
     #[arg(long, default_value = "2020-2024")]
     pub years: String,
+    /// The random seed: the same seed gives the same deliveries.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// IBGE code of the state (26: Pernambuco).

@@ -14,12 +14,15 @@ use std::sync::Arc;
 pub(super) enum DatasetCommand {
     /// Set a dataset's categorisation (a new version): level, provider, justification...
     Categorise {
+        /// The dataset's name.
         dataset: String,
+        /// The sharing level: amplo, corporativo or especial.
         #[arg(long)]
         level: Option<SharingLevel>,
         /// The institution that delivers it (decides its requests).
         #[arg(long)]
         provider: Option<String>,
+        /// Why the dataset has this level (the legal basis, the data it holds).
         #[arg(long)]
         justification: Option<String>,
         /// Conditions of use.
@@ -44,13 +47,18 @@ pub(super) enum DatasetCommand {
         reason: String,
     },
     /// Every version of a dataset's categorisation: who, when, why.
-    History { dataset: String },
+    History {
+        /// The dataset's name.
+        dataset: String,
+    },
     /// Name the institution that delivers a dataset whose deliveries did not
     /// (ingested without --provider, a source or a contract naming one); its
     /// stewards then make the first categorisation. An admin's token, or
     /// none on the lake's machine.
     Provider {
+        /// The dataset's name.
         dataset: String,
+        /// The provider institution (see `lagoa institution list`).
         institution: String,
     },
 }
@@ -59,7 +67,9 @@ pub(super) enum DatasetCommand {
 pub(super) enum RequestCommand {
     /// Ask for a dataset (or some of its columns, or its personal columns).
     File {
+        /// The dataset asked for.
         dataset: String,
+        /// What the data is for: queries must declare it to use the grant.
         #[arg(long)]
         purpose: String,
         /// e.g. "LGPD art. 7, III" or "LGPD art. 11, II, b".
@@ -80,17 +90,23 @@ pub(super) enum RequestCommand {
     },
     /// Requests with their deadlines; --overdue: pending past the deadline.
     List {
+        /// Only pending requests past their deadline.
         #[arg(long)]
         overdue: bool,
     },
     /// Approve a request: its grant takes effect at once.
     Approve {
+        /// The request's id (from `lagoa request list`).
         request_id: String,
+        /// Why it is approved (kept with the decision, shown to the requester).
         #[arg(long)]
         reason: String,
     },
+    /// Deny a request, with the reason the requester reads.
     Deny {
+        /// The request's id (from `lagoa request list`).
         request_id: String,
+        /// Why it is denied (kept with the decision, shown to the requester).
         #[arg(long)]
         reason: String,
     },
@@ -98,10 +114,13 @@ pub(super) enum RequestCommand {
 
 #[derive(clap::Subcommand)]
 pub(super) enum GrantCommand {
+    /// Grants: who may read what, for which purpose, until when.
     List,
     /// Revoke a grant: it stops working on the next query.
     Revoke {
+        /// The grant's id (from `lagoa grant list`).
         grant_id: String,
+        /// Why it is revoked (kept with the decision).
         #[arg(long)]
         reason: String,
     },
@@ -465,6 +484,7 @@ pub(super) async fn consumption(
 /// provider or an admin.
 #[derive(clap::Args)]
 pub(super) struct PublishArgs {
+    /// The amplo dataset to publish.
     dataset: String,
     /// The folder the files go to (served as --base-url).
     #[arg(long)]

@@ -16,10 +16,15 @@ pub(super) enum IndicatorCommand {
     /// and whether its sources changed since its last run.
     List,
     /// One indicator: its header, parameters and latest runs.
-    Show { name: String },
+    Show {
+        /// The indicator's name (from `lagoa indicator list`).
+        name: String,
+    },
     /// Run indicators now: the named ones, or all of them.
     Run {
+        /// The indicators to run, by name.
         names: Vec<String>,
+        /// Every indicator of the lake's indicators folder.
         #[arg(long)]
         all: bool,
         /// Only those whose sources changed since their last run.
@@ -31,7 +36,9 @@ pub(super) enum IndicatorCommand {
     },
     /// Runs: when, what was read, what was suppressed and published.
     Runs {
+        /// Only this indicator's runs.
         name: Option<String>,
+        /// At most this many runs, newest first.
         #[arg(long, default_value_t = 20)]
         limit: i64,
         /// One JSON object per line.
@@ -39,7 +46,10 @@ pub(super) enum IndicatorCommand {
         json: bool,
     },
     /// Recompute a run from the inputs it recorded and compare with what it published.
-    Verify { run_id: String },
+    Verify {
+        /// The run's id (from `lagoa indicator runs`).
+        run_id: String,
+    },
 }
 
 fn load(lake: &Lake) -> Result<Vec<Indicator>> {

@@ -75,7 +75,9 @@ impl ReadOptions {
 /// What goes into a dataset and how, for a file on the command line.
 #[derive(Args, Clone, Debug)]
 pub(super) struct IngestArgs {
+    /// The delivered file (compressed or not; the format from its name).
     pub file: PathBuf,
+    /// The dataset it goes into (created by its first delivery).
     #[arg(long)]
     pub dataset: String,
     /// Contract file (else the registered contract in force, else the
@@ -94,6 +96,7 @@ pub(super) struct IngestArgs {
     /// Without a contract: partition column.
     #[arg(long)]
     pub partition: Option<String>,
+    /// Without a contract: what a new dataset holds, in a sentence.
     #[arg(long)]
     pub description: Option<String>,
     /// The institution delivering the file: the dataset's provider, whose
@@ -119,9 +122,15 @@ pub(super) struct IngestArgs {
 #[derive(Subcommand)]
 pub(super) enum SourceCommand {
     /// Validate a source file (every problem at once) and do a real healthcheck.
-    Check { file: PathBuf },
+    Check {
+        /// The source's *.source.toml file.
+        file: PathBuf,
+    },
     /// Take every waiting delivery of a source into the lake now.
-    Run { file: PathBuf },
+    Run {
+        /// The source's *.source.toml file.
+        file: PathBuf,
+    },
 }
 
 impl SourceCommand {

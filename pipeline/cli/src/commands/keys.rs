@@ -21,6 +21,7 @@ pub(super) enum KeysCommand {
     },
     /// Destroy a dataset's master keys: none of its files can be decrypted again.
     Shred {
+        /// The dataset whose keys to destroy (its data becomes unreadable).
         dataset: String,
         /// Confirm: this cannot be undone.
         #[arg(long)]

@@ -91,23 +91,34 @@ enum Command {
     Query(query::QueryArgs),
     /// List datasets.
     Datasets {
+        /// How to print: a table for people, or JSON lines for scripts.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
     /// List the snapshots of a dataset.
     Snapshots {
+        /// The dataset's name.
         dataset: String,
+        /// How to print: a table for people, or JSON lines for scripts.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
     /// List the data files of a dataset.
     Files {
+        /// The dataset's name.
         dataset: String,
+        /// How to print: a table for people, or JSON lines for scripts.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
     /// Set tags on a dataset (KEY=VALUE ...), or list them when none are given.
-    Tag { dataset: String, tags: Vec<String> },
+    Tag {
+        /// The dataset's name.
+        dataset: String,
+        /// Tags to set, as KEY=VALUE (each a new snapshot); none lists the
+        /// dataset's tags.
+        tags: Vec<String>,
+    },
     /// Remove files no snapshot needs: expired snapshots' files and orphans.
     Vacuum(lake::VacuumArgs),
     /// Rewrite small files and files with deleted rows (upserts) into
@@ -207,6 +218,12 @@ enum Command {
         #[command(subcommand)]
         command: demo::DemoCommand,
     },
+    /// Print the shell completion script of `lagoa`, e.g.
+    /// `lagoa completions bash > /etc/bash_completion.d/lagoa`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Runs the command: opens the lake where it needs one, and hands over.
@@ -215,6 +232,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
     let token = cli.token.as_deref();
     match cli.command {
         Command::Init(args) => lake::init(dir, args).await,
+        Command::Completions { shell } => completions(shell),
         Command::Demo { command } => demo::command(&dir, command).await,
         Command::Source { command } => {
             let lake = match command.needs_lake() {
@@ -293,10 +311,55 @@ async fn with_lake(lake: &Lake, token: Option<&str>, command: Command) -> Result
         | Command::Run { .. }
         | Command::Sources { .. }
         | Command::Serve { .. }
-        | Command::Query(_) => unreachable!("served by run()"),
+        | Command::Query(_)
+        | Command::Completions { .. } => unreachable!("served by run()"),
+    }
+}
+
+/// Writes the completion script to stdout. Built in memory first: the
+/// generator panics on a write error, and a closed pipe (`| head`) is an
+/// ordinary end, not a crash.
+fn completions(shell: clap_complete::Shell) -> Result<()> {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "lagoa", &mut script);
+    match std::io::stdout().lock().write_all(&script) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => Ok(written?),
     }
 }
 
 async fn open(dir: &Path) -> Result<Lake> {
     Ok(Lake::open(dir).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// `lagoa <path> --help` for every command, and each argument there
+    /// without a help line.
+    fn arguments_without_help(command: &clap::Command, path: &str, found: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && !arg.is_hide_set() && arg.get_help().is_none() {
+                found.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            if sub.get_about().is_none() && sub.get_name() != "help" {
+                found.push(format!("{path} {} (the command)", sub.get_name()));
+            }
+            arguments_without_help(sub, &format!("{path} {}", sub.get_name()), found);
+        }
+    }
+
+    #[test]
+    fn every_command_and_argument_has_a_help_line() {
+        let mut found = Vec::new();
+        arguments_without_help(&Cli::command(), "lagoa", &mut found);
+        assert!(found.is_empty(), "without help: {found:#?}");
+    }
 }

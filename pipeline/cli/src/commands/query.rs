@@ -14,6 +14,7 @@ use std::path::PathBuf;
 pub(super) struct QueryArgs {
     /// The statement: read-only SQL.
     sql: String,
+    /// How to print the rows: table, csv, json (lines) or parquet (with --output).
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     /// Write the result to a file instead of stdout.

@@ -22,6 +22,7 @@ pub(super) enum RawCommand {
     },
     /// Write the original bytes of a delivery to a file.
     Get {
+        /// The delivery's id (from `lagoa raw list`).
         raw_id: String,
         /// The file to write (a device such as /dev/stdout is written directly).
         #[arg(long)]

@@ -29,6 +29,7 @@ pub(super) struct RunsArgs {
 pub(super) struct ReportArgs {
     /// A run id, or `consumption`.
     pub run: String,
+    /// text for the terminal, json for scripts, html to send the provider.
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
     /// Write the report to this file instead of stdout.
@@ -57,12 +58,15 @@ pub(super) struct ReplayArgs {
 pub(super) enum QuarantineCommand {
     /// Runs with rejected rows in quarantine.
     List {
+        /// Only the runs of this dataset.
         #[arg(long)]
         dataset: Option<String>,
     },
     /// The rejected rows of a run, with location and reason (decrypted; personal data).
     Show {
+        /// The run's id (from `lagoa quarantine list`).
         run: String,
+        /// At most this many rows.
         #[arg(long, default_value_t = 50)]
         limit: usize,
         /// One JSON object per line.
@@ -71,6 +75,7 @@ pub(super) enum QuarantineCommand {
     },
     /// Check a run's quarantined rows again (after a contract fix) and admit those that pass.
     Release {
+        /// The run whose quarantined rows to check again.
         run: String,
         /// Check against this contract instead of the registered one.
         #[arg(long)]

@@ -23,9 +23,15 @@ pub(super) enum SourcesCommand {
         json: bool,
     },
     /// Stop scheduled runs of a source (a run by hand still works).
-    Pause { name: String },
+    Pause {
+        /// The source's name.
+        name: String,
+    },
     /// Resume scheduled runs of a source.
-    Resume { name: String },
+    Resume {
+        /// The source's name.
+        name: String,
+    },
 }
 
 /// The sources folder: `--sources`, else `daemon.sources` of lagoa.toml
