@@ -23,6 +23,7 @@ pub mod redact;
 pub mod report;
 pub mod session;
 pub mod streamed;
+pub mod suggest;
 #[cfg(test)]
 mod test_support;
 

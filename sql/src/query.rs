@@ -677,6 +677,20 @@ fn explain_planning_error(
             }
         }
     }
+    // A misspelt dataset: the nearest of those the reader may read.
+    let readable = session
+        .access
+        .iter()
+        .filter(|(_, access)| access.is_ok())
+        .map(|(name, _)| name.as_str());
+    if let Some(name) = crate::suggest::missing_table(message)
+        .and_then(|missing| crate::suggest::nearest(missing, readable))
+    {
+        return QueryError::Failed(format!(
+            "{}; did you mean {name}?",
+            crate::redact::redact(message)
+        ));
+    }
     QueryError::failed(message)
 }
 

@@ -87,3 +87,37 @@ fn an_unknown_shell_is_refused_and_a_closed_pipe_is_no_crash() {
     assert!(out.status.success(), "{:?} {err}", out.status);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn errors_are_said_once_and_a_misspelt_dataset_finds_its_name() {
+    let (dir, lake) = crate::support::new_lake();
+    crate::support::ingest_populacao_amplo(dir.path(), &lake);
+    crate::support::ingest_obitos_especial(dir.path(), &lake);
+
+    let err = crate::support::lagoa_err(&lake, &["query", "SELECT habitante FROM populacao"]);
+    assert_eq!(err.matches("No field named habitante").count(), 1, "{err}");
+    assert!(err.contains("Did you mean 'populacao.habitantes'"), "{err}");
+    let err = crate::support::lagoa_err(&lake, &["query", "SELECT * FROM populaca"]);
+    assert_eq!(err.matches("not found").count(), 1, "{err}");
+    assert!(err.contains("did you mean populacao?"), "{err}");
+    let err = crate::support::lagoa_err(&lake, &["query", "SELECT * FROM escolas"]);
+    assert!(!err.contains("did you mean"), "nothing near: {err}");
+
+    // An analyst is offered only the datasets they may read.
+    let token = crate::support::agreement(
+        &lake,
+        &[("educ", "consumer")],
+        &[("ana", "educ", "analyst")],
+    )
+    .remove("ana")
+    .unwrap();
+    let as_ana =
+        |sql: &str| crate::support::lagoa_err(&lake, &["--token", token.as_str(), "query", sql]);
+    let err = as_ana("SELECT * FROM populaca");
+    assert!(err.contains("did you mean populacao?"), "{err}");
+    let err = as_ana("SELECT * FROM obito");
+    assert!(
+        !err.contains("obitos"),
+        "an unreadable dataset is not named: {err}"
+    );
+}

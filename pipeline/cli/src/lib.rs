@@ -42,7 +42,7 @@ pub fn main() -> ExitCode {
     match main.map(|t| t.join()) {
         Ok(Ok(Ok(()))) => ExitCode::SUCCESS,
         Ok(Ok(Err(e))) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", said_once(&e));
             ExitCode::FAILURE
         }
         Ok(Err(_)) => ExitCode::FAILURE,
@@ -51,6 +51,24 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, each said once: the libraries' errors often
+/// carry their cause's text in their own (`Schema error: X: X`), and the
+/// chain would print it again for every layer.
+fn said_once(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let message = cause.to_string();
+        if text.contains(message.trim()) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
 }
 
 /// Panics are logged without their values: the message goes through the

@@ -7,7 +7,7 @@ use crate::output::{self, Format};
 use anyhow::{Result, anyhow, bail};
 use clap::Args;
 use lagoa_core::DatasetName;
-use lagoa_lake::{AsOf, Lake};
+use lagoa_lake::{AsOf, Lake, LakeError};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -53,7 +53,10 @@ pub(super) async fn query(lake: Lake, token: Option<&str>, args: QueryArgs) -> R
     let limits = lagoa_sql::QueryLimits::from_config(&lake.config.query);
     lagoa_sql::guard::check_shape(&args.sql, &limits.guard(true)).map_err(|d| anyhow!("{d}"))?;
     let session = lake.session(&as_of).await?;
-    let df = session.sql(&args.sql).await?;
+    let df = session
+        .sql(&args.sql)
+        .await
+        .map_err(|e| with_suggestion(&session, e))?;
     output::write(df, args.format, args.output.as_deref())
         .await
         .map_err(|e| {
@@ -67,6 +70,24 @@ pub(super) async fn query(lake: Lake, token: Option<&str>, args: QueryArgs) -> R
             }
         })?;
     Ok(())
+}
+
+/// A statement naming a dataset the lake lacks: the error, and the
+/// nearest dataset's name when it looks like a slip.
+fn with_suggestion(session: &lagoa_lake::session::LakeSession, e: LakeError) -> anyhow::Error {
+    let message = e.to_string();
+    let tables = session
+        .ctx
+        .catalog("datafusion")
+        .and_then(|c| c.schema("public"))
+        .map(|s| s.table_names())
+        .unwrap_or_default();
+    match lagoa_sql::suggest::missing_table(&message)
+        .and_then(|missing| lagoa_sql::suggest::nearest(missing, tables.iter().map(String::as_str)))
+    {
+        Some(name) => anyhow!("{message}; did you mean {name}?"),
+        None => e.into(),
+    }
 }
 
 pub(super) async fn datasets(lake: &Lake, format: Format) -> Result<()> {
