@@ -20,12 +20,7 @@ fn bash_completes(words: &[&str]) -> String {
         .arg(&script)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    crate::support::ok(out, &["completions", "bash"])
 }
 
 #[test]
