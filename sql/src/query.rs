@@ -683,9 +683,7 @@ fn explain_planning_error(
         .iter()
         .filter(|(_, access)| access.is_ok())
         .map(|(name, _)| name.as_str());
-    if let Some(name) = crate::suggest::missing_table(message)
-        .and_then(|missing| crate::suggest::nearest(missing, readable))
-    {
+    if let Some(name) = crate::suggest::for_missing_table(message, readable) {
         return QueryError::Failed(format!(
             "{}; did you mean {name}?",
             crate::redact::redact(message)

@@ -239,10 +239,9 @@ fn generalised(value: Expr, rule: Generalisation, data_type: &str) -> Expr {
 /// `system.audit` for coordinators: the whole trail, read when scanned.
 fn register_audit(lake: &Lake, ctx: &SessionContext) -> Result<(), LakeError> {
     let schema = Arc::new(datafusion::catalog::MemorySchemaProvider::new());
-    let catalog = lake.catalog.clone();
-    let table = lagoa_lake::system::OnScan::new(lagoa_lake::system::audit(&[])?, move || {
-        let catalog = catalog.clone();
-        Box::pin(async move {
+    let empty = lagoa_lake::system::audit(&[])?;
+    let table =
+        lagoa_lake::system::OnScan::from_catalog(empty, &lake.catalog, |catalog| async move {
             let mut all = Vec::new();
             loop {
                 let after = all
@@ -255,8 +254,7 @@ fn register_audit(lake: &Lake, ctx: &SessionContext) -> Result<(), LakeError> {
                 all.extend(page);
             }
             lagoa_lake::system::audit(&all)
-        })
-    });
+        });
     datafusion::catalog::SchemaProvider::register_table(
         schema.as_ref(),
         "audit".into(),

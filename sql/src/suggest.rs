@@ -17,9 +17,19 @@ pub fn nearest<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> Op
         .map(|(_, name)| name)
 }
 
-/// The table a planning error says it cannot find (`table
-/// 'datafusion.public.obitoss' not found`), without catalog and schema.
-pub fn missing_table(message: &str) -> Option<&str> {
+/// For a planning error that cannot find a table (`table
+/// 'datafusion.public.obitoss' not found`): the name of `names` the reader
+/// probably meant.
+pub fn for_missing_table<'a>(
+    message: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    nearest(missing_table(message)?, names)
+}
+
+/// The table a planning error says it cannot find, without catalog and
+/// schema.
+fn missing_table(message: &str) -> Option<&str> {
     let (_, rest) = message.split_once("table '")?;
     let (qualified, _) = rest.split_once("' not found")?;
     qualified.rsplit('.').next()
@@ -50,5 +60,10 @@ mod tests {
         assert_eq!(missing_table(message), Some("populaca"));
         assert_eq!(missing_table("table 'x' not found"), Some("x"));
         assert_eq!(missing_table("No field named habitante"), None);
+        assert_eq!(
+            for_missing_table(message, ["obitos", "populacao"]),
+            Some("populacao")
+        );
+        assert_eq!(for_missing_table("No field named obito", ["obitos"]), None);
     }
 }

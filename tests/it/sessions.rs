@@ -80,16 +80,14 @@ async fn a_session_reads_only_the_files_of_the_datasets_its_queries_scan() {
     let then = lagoa_lake::session::LakeSession::open(&lake, &AsOf::Snapshot(first_populacao))
         .await
         .unwrap();
+    let files_then = live_files(&reference, "populacao", AsOf::Snapshot(first_populacao)).await;
+    assert_eq!(files_then, 1, "one delivery then");
     let before = read();
     then.sql(sum).await.unwrap().collect().await.unwrap();
     assert_eq!(
         read() - before,
-        live_files(&reference, "populacao", AsOf::Snapshot(first_populacao)).await,
+        files_then,
         "the files of the snapshot read"
-    );
-    assert_eq!(
-        live_files(&reference, "populacao", AsOf::Snapshot(first_populacao)).await,
-        1
     );
 
     // The governed path: the analyst's query reads populacao's files only,

@@ -6,6 +6,7 @@ use crate::catalog::model::{DataFileInfo, DatasetInfo};
 use crate::catalog::{Catalog, format_micros};
 use crate::error::Result;
 use crate::store::LakeStore;
+use crate::system::OnScan;
 use crate::table::{LakeTable, ShreddedTable, arrow_schema, scan_schema};
 use crate::{AsOf, Lake, system};
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
@@ -75,59 +76,40 @@ impl LakeSession {
         // The system tables are read when a query scans them: opening a
         // session costs the same after ten years of deliveries as after one.
         let system_schema = Arc::new(MemorySchemaProvider::new());
-        let catalog = lake.catalog.clone();
-        system_schema.register_table(
-            "datasets".into(),
-            Arc::new(system::OnScan::new(
-                system::datasets(&[], &[])?,
-                move || {
-                    let catalog = catalog.clone();
-                    Box::pin(async move {
-                        let datasets = catalog.datasets(snapshot).await?;
-                        system::datasets(&datasets, &files_of(&catalog, &datasets, snapshot).await?)
-                    })
-                },
-            )),
+        let register =
+            |name: &str, table: OnScan| system_schema.register_table(name.into(), Arc::new(table));
+        let catalog = &lake.catalog;
+        register(
+            "datasets",
+            OnScan::from_catalog(system::datasets(&[], &[])?, catalog, move |c| async move {
+                let datasets = c.datasets(snapshot).await?;
+                system::datasets(&datasets, &files_of(&c, &datasets, snapshot).await?)
+            }),
         )?;
-        let catalog = lake.catalog.clone();
-        system_schema.register_table(
-            "snapshots".into(),
-            Arc::new(system::OnScan::new(system::snapshots(&[])?, move || {
-                let catalog = catalog.clone();
-                Box::pin(async move { system::snapshots(&catalog.snapshots(None).await?) })
-            })),
+        register(
+            "snapshots",
+            OnScan::from_catalog(system::snapshots(&[])?, catalog, |c| async move {
+                system::snapshots(&c.snapshots(None).await?)
+            }),
         )?;
-        let catalog = lake.catalog.clone();
-        system_schema.register_table(
-            "files".into(),
-            Arc::new(system::OnScan::new(system::files(&[])?, move || {
-                let catalog = catalog.clone();
-                Box::pin(async move {
-                    let datasets = catalog.datasets(snapshot).await?;
-                    system::files(&files_of(&catalog, &datasets, snapshot).await?)
-                })
-            })),
+        register(
+            "files",
+            OnScan::from_catalog(system::files(&[])?, catalog, move |c| async move {
+                let datasets = c.datasets(snapshot).await?;
+                system::files(&files_of(&c, &datasets, snapshot).await?)
+            }),
         )?;
-        let catalog = lake.catalog.clone();
-        system_schema.register_table(
-            "runs".into(),
-            Arc::new(system::OnScan::new(system::runs(&[])?, move || {
-                let catalog = catalog.clone();
-                Box::pin(async move { system::runs(&catalog.runs(None, i64::MAX).await?) })
-            })),
+        register(
+            "runs",
+            OnScan::from_catalog(system::runs(&[])?, catalog, |c| async move {
+                system::runs(&c.runs(None, i64::MAX).await?)
+            }),
         )?;
-        let catalog = lake.catalog.clone();
-        system_schema.register_table(
-            "indicator_runs".into(),
-            Arc::new(system::OnScan::new(
-                system::indicator_runs(&[])?,
-                move || {
-                    let catalog = catalog.clone();
-                    Box::pin(async move {
-                        system::indicator_runs(&catalog.indicator_runs(None, i64::MAX).await?)
-                    })
-                },
-            )),
+        register(
+            "indicator_runs",
+            OnScan::from_catalog(system::indicator_runs(&[])?, catalog, |c| async move {
+                system::indicator_runs(&c.indicator_runs(None, i64::MAX).await?)
+            }),
         )?;
         if let Some(catalog) = ctx.catalog("datafusion") {
             catalog.register_schema("system", system_schema)?;

@@ -2,7 +2,7 @@
 //! what the catalog holds, queryable in SQL like any table.
 
 use crate::catalog::model::{DataFileInfo, DatasetInfo, SnapshotInfo};
-use crate::catalog::{AuditRecord, RunRecord};
+use crate::catalog::{AuditRecord, Catalog, RunRecord};
 use crate::error::Result;
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::SchemaRef;
@@ -33,7 +33,7 @@ pub struct OnScan {
 impl OnScan {
     /// `empty` gives the schema; `load` the rows, at scan time, on the
     /// runtime this is made on.
-    pub fn new(
+    fn new(
         empty: Arc<MemTable>,
         load: impl Fn() -> BoxFuture<'static, Result<Arc<MemTable>>> + Send + Sync + 'static,
     ) -> Self {
@@ -42,6 +42,19 @@ impl OnScan {
             load: Box::new(load),
             io: tokio::runtime::Handle::try_current().ok(),
         }
+    }
+}
+
+impl OnScan {
+    /// A system table whose rows `read` gets from `catalog` when a query
+    /// scans it.
+    pub fn from_catalog<F, Fut>(empty: Arc<MemTable>, catalog: &Catalog, read: F) -> Self
+    where
+        F: Fn(Catalog) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Arc<MemTable>>> + Send + 'static,
+    {
+        let catalog = catalog.clone();
+        Self::new(empty, move || Box::pin(read(catalog.clone())))
     }
 }
 

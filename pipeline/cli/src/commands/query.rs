@@ -82,9 +82,7 @@ fn with_suggestion(session: &lagoa_lake::session::LakeSession, e: LakeError) -> 
         .and_then(|c| c.schema("public"))
         .map(|s| s.table_names())
         .unwrap_or_default();
-    match lagoa_sql::suggest::missing_table(&message)
-        .and_then(|missing| lagoa_sql::suggest::nearest(missing, tables.iter().map(String::as_str)))
-    {
+    match lagoa_sql::suggest::for_missing_table(&message, tables.iter().map(String::as_str)) {
         Some(name) => anyhow!("{message}; did you mean {name}?"),
         None => e.into(),
     }
