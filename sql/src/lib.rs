@@ -20,6 +20,7 @@ pub mod query;
 mod query_error;
 mod record;
 pub mod redact;
+pub mod remote;
 pub mod report;
 pub mod session;
 pub mod streamed;

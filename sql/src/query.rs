@@ -161,6 +161,8 @@ pub struct QueryService {
     limits: QueryLimits,
     /// Server-side cursors open now, per principal.
     pub(crate) cursors: Arc<crate::streamed::OpenCursors>,
+    /// Where planned statements run when not here (`[query] engine`).
+    remote: Option<Arc<dyn crate::remote::RemoteEngine>>,
 }
 
 impl std::fmt::Debug for QueryService {
@@ -183,9 +185,16 @@ impl QueryService {
         QueryService {
             engine: QueryEngine::new(limits.engine.clone()),
             cursors: Arc::default(),
+            remote: None,
             lake,
             limits,
         }
+    }
+
+    /// The service running its planned statements on `remote`.
+    pub fn with_remote(mut self, remote: Arc<dyn crate::remote::RemoteEngine>) -> Self {
+        self.remote = Some(remote);
+        self
     }
 
     pub fn lake(&self) -> &Arc<Lake> {
@@ -333,6 +342,7 @@ impl QueryService {
             named,
             sql,
             memory_limit: lake.config.query.memory_limit.clone(),
+            remote: self.remote.clone(),
         })
     }
 
@@ -400,6 +410,7 @@ pub(crate) struct Opened {
     sql: String,
     /// `query.memory_limit`, for the error that says it ran out.
     memory_limit: String,
+    remote: Option<Arc<dyn crate::remote::RemoteEngine>>,
 }
 
 impl Opened {
@@ -423,10 +434,11 @@ impl Opened {
         let columns = columns_read(&plan);
         entry_of(entry).columns = columns.clone();
         let schema = df.schema().inner().clone();
-        let stream = df
-            .execute_stream()
-            .await
-            .map_err(|e| execution_error(e, memory_limit))?;
+        let stream = match &self.remote {
+            Some(remote) => remote.execute(df, &self.session.allowed).await,
+            None => df.execute_stream().await,
+        }
+        .map_err(|e| execution_error(e, memory_limit))?;
         let datasets = tables
             .into_iter()
             .filter(|t| self.session.access.contains_key(t))

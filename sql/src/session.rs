@@ -32,6 +32,8 @@ pub struct GovernedSession {
     /// Every dataset of the lake: what the reader sees of it, or why not.
     pub access: BTreeMap<String, Result<TableAccess, String>>,
     pub snapshot: i64,
+    /// What its queries may read, for an engine that runs them elsewhere.
+    pub allowed: crate::remote::Allowed,
 }
 
 impl GovernedSession {
@@ -87,6 +89,11 @@ impl GovernedSession {
             Some(pseudonym_udf(lake.pseudonym_key().await?))
         } else {
             None
+        };
+        let mut allowed = crate::remote::Allowed {
+            released: released.iter().cloned().collect(),
+            pseudonyms: pseudonymise.is_some(),
+            ..Default::default()
         };
         let gate = PersonalKeyGate::new(Arc::clone(lake.crypto.keys()), released);
         let crypto = Arc::new(LakeCrypto::new(Arc::new(gate), lake.crypto.enabled()));
@@ -144,6 +151,7 @@ impl GovernedSession {
                 .project(columns)?
                 .build()?;
             ctx.register_table(name, Arc::new(ViewAsTable(ViewTable::new(plan, None))))?;
+            allowed.datasets.insert(name.to_owned());
         }
         if reader.coordinator {
             register_audit(lake, &ctx)?;
@@ -160,6 +168,7 @@ impl GovernedSession {
             ctx,
             access,
             snapshot,
+            allowed,
         })
     }
 }

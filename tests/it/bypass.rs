@@ -8,28 +8,24 @@ use crate::support::*;
 use std::path::Path;
 
 fn query_as(lake: &Path, token: &str, purpose: Option<&str>, sql: &str) -> std::process::Output {
-    let mut args = vec!["query", sql, "--format", "csv"];
-    if let Some(p) = purpose {
-        args.extend(["--purpose", p]);
-    }
-    lagoa_env(lake, &args, &[("LAGOA_TOKEN", token)])
+    query_in(lake, &[], (token, purpose, sql))
 }
 
-struct People {
-    carla: String,
-    maria: String,
-    joao: String,
-    ana: String,
-    op: String,
+pub struct People {
+    pub carla: String,
+    pub maria: String,
+    pub joao: String,
+    pub ana: String,
+    pub op: String,
 }
 
-const PURPOSE: &str = "investigação de óbito infantil";
+pub const PURPOSE: &str = "investigação de óbito infantil";
 
 /// Who asks, with which purpose, what SQL, and the CSV header expected or
 /// part of the refusal.
-type Case<'a> = (&'a str, Option<&'a str>, &'a str, Result<&'a str, &'a str>);
+pub type Case<'a> = (&'a str, Option<&'a str>, &'a str, Result<&'a str, &'a str>);
 
-fn setup(dir: &Path, lake: &Path) -> People {
+pub fn setup(dir: &Path, lake: &Path) -> People {
     ingest_obitos_especial(dir, lake);
     ingest_populacao_amplo(dir, lake);
     let escolas = write_file(dir, "escolas.csv", "municipio,escolas\n260005,12\n");
@@ -106,14 +102,14 @@ fn revoke_grant_on(lake: &Path, token: &str, dataset: &str) {
     );
 }
 
-/// The newest entry of the audit trail.
-#[test]
-fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
-    let (dir, lake) = new_lake();
-    let p = setup(dir.path(), &lake);
-    let long = format!("SELECT 1 {}", " ".repeat(70 * 1024));
-    // (who, purpose, sql, Ok(first line of the CSV) or Err(part of the reason))
-    let cases: Vec<Case> = vec![
+/// A statement over the guard's length limit.
+pub fn long_statement() -> String {
+    format!("SELECT 1 {}", " ".repeat(70 * 1024))
+}
+
+/// The attempts and the allowed reads, with what each must give.
+pub fn cases<'a>(p: &'a People, long: &'a str) -> Vec<Case<'a>> {
+    vec![
         (
             &p.ana,
             None,
@@ -174,7 +170,7 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
             "SELECT 1; SELECT 2",
             Err("one statement at a time"),
         ),
-        (&p.ana, None, &long, Err("the limit is 65536")),
+        (&p.ana, None, long, Err("the limit is 65536")),
         (
             &p.ana,
             None,
@@ -279,10 +275,29 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
             "SELECT * FROM nascidos ORDER BY municipio",
             Ok("municipio,ano,consultas"),
         ),
-    ];
+    ]
+}
+
+pub fn query_in(
+    lake: &Path,
+    env: &[(&str, &str)],
+    (token, purpose, sql): (&str, Option<&str>, &str),
+) -> std::process::Output {
+    let mut args = vec!["query", sql, "--format", "csv"];
+    if let Some(p) = purpose {
+        args.extend(["--purpose", p]);
+    }
+    let mut env = env.to_vec();
+    env.push(("LAGOA_TOKEN", token));
+    lagoa_env(lake, &args, &env)
+}
+
+/// Runs `cases` through `lagoa query` with `env`, checking each answer or
+/// refusal and its audit entry; returns how many were refused.
+pub fn run_cases(lake: &Path, cases: &[Case], env: &[(&str, &str)]) -> usize {
     let mut denied = 0;
     for (i, (who, purpose, sql, expected)) in cases.iter().enumerate() {
-        let out = query_as(&lake, who, *purpose, sql);
+        let out = query_in(lake, env, (who, *purpose, sql));
         let (stdout, stderr) = (
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
@@ -306,7 +321,7 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
             }
         }
         // Each attempt is on record, with its outcome and, if refused, why.
-        let entry = last_audit(&lake);
+        let entry = last_audit(lake);
         assert_eq!(entry["action"], "query", "case {i}: {entry}");
         match expected {
             Ok(_) => assert_eq!(entry["outcome"], "ok", "case {i}: {entry}"),
@@ -320,6 +335,16 @@ fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
         }
     }
 
+    denied
+}
+
+/// The newest entry of the audit trail.
+#[test]
+fn attempts_to_read_what_the_sharing_model_withholds_are_denied_and_audited() {
+    let (dir, lake) = new_lake();
+    let p = setup(dir.path(), &lake);
+    let long = long_statement();
+    let denied = run_cases(&lake, &cases(&p, &long), &[]);
     // What was read is recorded from the plan, however the statement names it.
     for sql in [
         "SELECT count(*) FROM public.obitos",

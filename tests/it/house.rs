@@ -60,6 +60,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["lagoa-core", "lagoa-lake", "lagoa-governance", "lagoa-sql"],
     ),
     (
+        "pipeline/cluster",
+        &["lagoa-core", "lagoa-lake", "lagoa-sql"],
+    ),
+    (
         "pipeline/demo",
         &[
             "lagoa-schemas",

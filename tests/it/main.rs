@@ -10,6 +10,7 @@ mod api;
 mod bypass;
 mod catalog;
 mod cli;
+mod cluster;
 mod console;
 mod contracts;
 mod crashes;

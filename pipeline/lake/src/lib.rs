@@ -33,6 +33,7 @@ pub mod keys;
 mod lake;
 pub mod pseudonym;
 pub mod raw;
+pub mod remote;
 pub mod run_holder;
 pub mod session;
 pub mod sorting;

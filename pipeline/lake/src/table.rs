@@ -116,6 +116,9 @@ pub struct LakeTable {
     files: FileList,
     crypto: Arc<LakeCrypto>,
     store: Arc<dyn ObjectStore>,
+    /// What a cluster's executors check before releasing a personal key
+    /// for this table's scans (see [`crate::remote`]); opaque here.
+    release: Option<Arc<str>>,
 }
 
 /// Where a table's files come from.
@@ -180,6 +183,7 @@ impl LakeTable {
             files,
             crypto,
             store,
+            release: None,
         })
     }
 
@@ -201,6 +205,28 @@ impl LakeTable {
                 .await
                 .map(Arc::clone),
         }
+    }
+
+    /// The table's files if they were read already, without waiting.
+    pub fn loaded_files(&self) -> Option<Arc<Vec<DataFileInfo>>> {
+        match &self.files {
+            FileList::Given(files) => Some(Arc::clone(files)),
+            FileList::AtSnapshot(at) => at.loaded.get().map(Arc::clone),
+        }
+    }
+
+    pub fn dataset(&self) -> &DatasetInfo {
+        &self.dataset
+    }
+
+    pub fn crypto(&self) -> &Arc<LakeCrypto> {
+        &self.crypto
+    }
+
+    /// The table with `release` carried by every scan it plans.
+    pub fn with_release(mut self, release: Option<Arc<str>>) -> Self {
+        self.release = release;
+        self
     }
 
     /// Files that may hold rows matching `filters`, judged only from the
@@ -315,6 +341,7 @@ impl TableProvider for LakeTable {
             group_paths: Arc::new(group_paths.into_iter().filter(|g| !g.is_empty()).collect()),
             crypto: Arc::clone(&self.crypto),
             store: Arc::clone(&self.store),
+            release: self.release.clone(),
             inner,
         }))
     }
@@ -412,6 +439,7 @@ pub struct LakeScanExec {
     group_paths: Arc<Vec<Vec<String>>>,
     crypto: Arc<LakeCrypto>,
     store: Arc<dyn ObjectStore>,
+    release: Option<Arc<str>>,
     inner: Arc<dyn ExecutionPlan>,
 }
 
@@ -422,18 +450,55 @@ impl DisplayAs for LakeScanExec {
     }
 }
 
+/// The file scan configuration inside a `DataSourceExec`.
+pub(crate) fn scan_config(plan: &Arc<dyn ExecutionPlan>) -> Option<&FileScanConfig> {
+    let any: &dyn std::any::Any = plan.as_ref();
+    let exec = any.downcast_ref::<DataSourceExec>()?;
+    let source: &dyn std::any::Any = exec.data_source().as_ref();
+    source.downcast_ref::<FileScanConfig>()
+}
+
 impl LakeScanExec {
+    /// A scan of `dataset` over `inner`, reading through `crypto` and
+    /// `store` (see [`crate::remote::ScanOnWire`]).
+    pub(crate) fn over(
+        dataset: String,
+        group_paths: Vec<Vec<String>>,
+        (crypto, store): (Arc<LakeCrypto>, Arc<dyn ObjectStore>),
+        inner: Arc<dyn ExecutionPlan>,
+    ) -> Self {
+        LakeScanExec {
+            dataset,
+            group_paths: Arc::new(group_paths),
+            crypto,
+            store,
+            release: None,
+            inner,
+        }
+    }
+
+    /// What the table this scan reads carried (see [`LakeTable::with_release`]).
+    pub fn release(&self) -> Option<&Arc<str>> {
+        self.release.as_ref()
+    }
+
+    pub fn dataset(&self) -> &str {
+        &self.dataset
+    }
+
+    pub fn group_paths(&self) -> &[Vec<String>] {
+        &self.group_paths
+    }
+
+    pub fn inner(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.inner
+    }
+
     /// The files partition `partition` reads. The optimizer may have
     /// regrouped or split the files since `scan`, so ask the scan itself;
     /// fall back to every file of the table.
     fn files_of_partition(&self, partition: usize) -> Vec<String> {
-        let inner: &dyn std::any::Any = self.inner.as_ref();
-        let source: Option<&dyn std::any::Any> =
-            inner.downcast_ref::<DataSourceExec>().map(|exec| {
-                let source: &dyn std::any::Any = exec.data_source().as_ref();
-                source
-            });
-        if let Some(config) = source.and_then(|s| s.downcast_ref::<FileScanConfig>())
+        if let Some(config) = scan_config(&self.inner)
             && let Some(group) = config.file_groups.get(partition)
         {
             let mut paths: Vec<String> = group
@@ -479,6 +544,7 @@ impl ExecutionPlan for LakeScanExec {
             group_paths: Arc::clone(&self.group_paths),
             crypto: Arc::clone(&self.crypto),
             store: Arc::clone(&self.store),
+            release: self.release.clone(),
             inner,
         }))
     }

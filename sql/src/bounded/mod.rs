@@ -56,6 +56,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 mod estimate;
+pub mod wire;
 
 use estimate::estimate_output;
 

@@ -3,6 +3,7 @@
 //! command.
 
 mod access;
+pub(crate) mod cluster;
 mod contract;
 mod demo;
 mod governance;
@@ -47,9 +48,13 @@ pub(crate) struct Cli {
 }
 
 impl Cli {
-    /// The daemon and the console log as services do (JSON lines, `info`).
+    /// The daemon, the console and the cluster's processes log as services
+    /// do (JSON lines, `info`).
     pub(crate) fn long_running(&self) -> bool {
-        matches!(self.command, Command::Daemon { .. } | Command::Serve { .. })
+        matches!(
+            self.command,
+            Command::Daemon { .. } | Command::Serve { .. } | Command::Cluster { .. }
+        )
     }
 }
 
@@ -218,6 +223,11 @@ enum Command {
         #[command(subcommand)]
         command: demo::DemoCommand,
     },
+    /// A Ballista cluster for governed queries: its scheduler and executors.
+    Cluster {
+        #[command(subcommand)]
+        command: cluster::ClusterCommand,
+    },
     /// Print the shell completion script of `lagoa`, e.g.
     /// `lagoa completions bash > /etc/bash_completion.d/lagoa`.
     Completions {
@@ -233,6 +243,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init(args) => lake::init(dir, args).await,
         Command::Completions { shell } => completions(shell),
+        Command::Cluster { command } => cluster::cluster(&dir, command).await,
         Command::Demo { command } => demo::command(&dir, command).await,
         Command::Source { command } => {
             let lake = match command.needs_lake() {
@@ -312,7 +323,8 @@ async fn with_lake(lake: &Lake, token: Option<&str>, command: Command) -> Result
         | Command::Sources { .. }
         | Command::Serve { .. }
         | Command::Query(_)
-        | Command::Completions { .. } => unreachable!("served by run()"),
+        | Command::Completions { .. }
+        | Command::Cluster { .. } => unreachable!("served by run()"),
     }
 }
 

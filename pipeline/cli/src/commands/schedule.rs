@@ -204,7 +204,7 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
         secure_cookie: config.console.secure_cookie || config.tls.enabled(),
     };
     let (lake, signins, session_secret) = sign_ins(lake).await?;
-    let queries = lagoa_sql::QueryService::new(Arc::clone(&lake));
+    let queries = super::cluster::query_service(&lake)?;
     let api = lagoa_api::Api::new(
         queries.clone(),
         Arc::clone(&signins),

@@ -1,9 +1,9 @@
 //! What the catalog records, as plain Rust values.
 
 use lagoa_core::{DatasetName, PersonalTag, SharingLevel, SnapshotId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnDef {
     pub name: String,
     /// Arrow data type in its `Display` form (`Int64`, `Utf8`, `Date32`, `Decimal128(12, 2)`).
@@ -25,7 +25,7 @@ impl ColumnDef {
 }
 
 /// A dataset as valid at some snapshot.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DatasetInfo {
     pub dataset_id: i64,
     pub name: DatasetName,
@@ -51,7 +51,7 @@ impl DatasetInfo {
 
 /// Per-column statistics of one file. `min`/`max` are absent for
 /// personal-data columns: nothing of their values is kept in clear.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ColumnStats {
     pub column: String,
     pub null_count: Option<i64>,
@@ -73,7 +73,7 @@ pub struct NewDataFile {
     pub stats: Vec<ColumnStats>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DataFileInfo {
     pub file_id: String,
     pub dataset: String,

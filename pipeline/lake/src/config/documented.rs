@@ -187,6 +187,12 @@ background_after_ms = {background_after}
 # `lagoa serve` speaks the PostgreSQL protocol here, for psql, DBeaver,
 # Metabase or Power BI (user: principal, password: API token); "" for none.
 pg_listen = {pg_listen:?}
+# Where governed queries run: "local", or "ballista" on the cluster whose
+# scheduler listens at `scheduler` (lagoa cluster scheduler / executor). With
+# scheduler_fallback = true a query runs locally while the scheduler is down.
+engine = {engine:?}
+scheduler = {scheduler:?}
+scheduler_fallback = {fallback}
 "#,
         memory = config.query.memory_limit,
         pushdown = config.query.filter_pushdown,
@@ -206,6 +212,9 @@ pg_listen = {pg_listen:?}
         queue_timeout = config.query.queue_timeout_seconds,
         background_after = config.query.background_after_ms,
         pg_listen = config.query.pg_listen,
+        engine = config.query.engine,
+        scheduler = config.query.scheduler,
+        fallback = config.query.scheduler_fallback,
     )
 }
 

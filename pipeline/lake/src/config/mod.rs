@@ -344,6 +344,17 @@ pub struct QueryConfig {
     /// The PostgreSQL wire protocol port `lagoa serve` opens for analysts'
     /// tools (psql, DBeaver, Metabase, Power BI); "" for none.
     pub pg_listen: String,
+    /// Where governed queries run: `local` (in the query service's
+    /// process) or `ballista` (on the cluster whose scheduler is
+    /// `scheduler`; see `lagoa cluster`).
+    pub engine: String,
+    /// The cluster's scheduler, `host:port` (`lagoa cluster scheduler
+    /// --bind`); with `engine = "ballista"`, and where `lagoa cluster
+    /// executor` registers.
+    pub scheduler: String,
+    /// With `engine = "ballista"`: when the scheduler cannot be reached,
+    /// run the query locally (true) instead of failing with a clear error.
+    pub scheduler_fallback: bool,
 }
 
 impl Default for QueryConfig {
@@ -367,6 +378,9 @@ impl Default for QueryConfig {
             queue_timeout_seconds: 30,
             background_after_ms: 1_000,
             pg_listen: "127.0.0.1:5433".into(),
+            engine: "local".into(),
+            scheduler: "127.0.0.1:50050".into(),
+            scheduler_fallback: false,
         }
     }
 }
@@ -489,6 +503,15 @@ impl LakeConfig {
                 self.query.max_depth
             ));
         }
+        if !["local", "ballista"].contains(&self.query.engine.as_str()) {
+            problems.push(format!(
+                "query.engine: {:?} is neither \"local\" nor \"ballista\"",
+                self.query.engine
+            ));
+        }
+        if let Err(e) = self.scheduler_address() {
+            problems.push(format!("query.scheduler: {e}"));
+        }
         if let Err(e) = parse_size(&self.query.memory_limit) {
             problems.push(format!("query.memory_limit: {e}"));
         }
@@ -532,6 +555,17 @@ impl LakeConfig {
 }
 
 impl LakeConfig {
+    /// The cluster's scheduler (`query.scheduler`), resolved.
+    pub fn scheduler_address(&self) -> std::result::Result<std::net::SocketAddr, String> {
+        use std::net::ToSocketAddrs;
+        self.query
+            .scheduler
+            .to_socket_addrs()
+            .map_err(|e| format!("{:?} is not a host:port ({e})", self.query.scheduler))?
+            .next()
+            .ok_or_else(|| format!("{:?} resolves to no address", self.query.scheduler))
+    }
+
     pub fn query_memory_limit(&self) -> usize {
         parse_size(&self.query.memory_limit).unwrap_or(4 << 30)
     }

@@ -1,0 +1,94 @@
+//! `lagoa cluster`: the scheduler and the executors of a Ballista cluster
+//! that runs governed queries (`[query] engine = "ballista"`), and the
+//! query service that submits to it.
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use lagoa_lake::Lake;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Subcommand)]
+pub(crate) enum ClusterCommand {
+    /// Run the cluster's scheduler: it plans the stages of governed queries
+    /// and hands their tasks to executors. It holds no key.
+    Scheduler {
+        /// Where it listens (host:port); default: query.scheduler.
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+    },
+    /// Run an executor: it reads and decrypts the files its tasks scan, only
+    /// as far as each query's release ticket allows.
+    Executor {
+        /// The scheduler (host:port); default: query.scheduler.
+        #[arg(long)]
+        scheduler: Option<SocketAddr>,
+        /// Its Arrow Flight address (host:port); its gRPC port is the next one.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        bind: SocketAddr,
+        /// Where shuffle files go: a directory on tmpfs (swap must be off).
+        #[arg(long, default_value = "/dev/shm/lagoa-executor")]
+        work_dir: PathBuf,
+        /// Tasks run at once (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        slots: usize,
+    },
+}
+
+pub(crate) async fn cluster(dir: &Path, command: ClusterCommand) -> Result<()> {
+    let config = lagoa_lake::config::LakeConfig::load(dir)?;
+    let default_scheduler = || {
+        config
+            .scheduler_address()
+            .map_err(anyhow::Error::msg)
+            .context("query.scheduler")
+    };
+    match command {
+        ClusterCommand::Scheduler { bind } => {
+            let bind = match bind {
+                Some(bind) => bind,
+                None => default_scheduler()?,
+            };
+            Ok(lagoa_cluster::scheduler::run(dir, bind).await?)
+        }
+        ClusterCommand::Executor {
+            scheduler,
+            bind,
+            work_dir,
+            slots,
+        } => {
+            let scheduler = match scheduler {
+                Some(scheduler) => scheduler,
+                None => default_scheduler()?,
+            };
+            let options = lagoa_cluster::executor::ExecutorOptions {
+                scheduler,
+                bind,
+                work_dir,
+                slots,
+            };
+            Ok(lagoa_cluster::executor::run(dir, options).await?)
+        }
+    }
+}
+
+/// The lake's governed query service, running its queries where
+/// `[query] engine` says.
+pub(crate) fn query_service(lake: &Arc<Lake>) -> Result<lagoa_sql::QueryService> {
+    let service = lagoa_sql::QueryService::new(Arc::clone(lake));
+    if lake.config.query.engine != "ballista" {
+        return Ok(service);
+    }
+    let scheduler = lake
+        .config
+        .scheduler_address()
+        .map_err(anyhow::Error::msg)
+        .context("query.scheduler")?;
+    let engine = lagoa_cluster::ClusterEngine::new(
+        Arc::clone(lake),
+        scheduler,
+        lake.config.query.scheduler_fallback,
+    );
+    Ok(service.with_remote(Arc::new(engine)))
+}

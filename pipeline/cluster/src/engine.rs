@@ -1,0 +1,155 @@
+//! The query service's side: a governed statement, planned in the reader's
+//! session, runs on the cluster with a release ticket for what that session
+//! allows (`[query] engine = "ballista"`).
+
+use crate::codec::{LakeLogicalCodec, Node};
+use crate::ticket::{ReleaseTicket, TicketKey, now_seconds};
+use ballista_core::extension::{SessionConfigExt, SessionStateExt};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::dataframe::DataFrame;
+use datafusion::datasource::source_as_provider;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SessionState;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::{SendableRecordBatchStream, execute_stream};
+use lagoa_lake::Lake;
+use lagoa_lake::table::LakeTable;
+use lagoa_sql::remote::{Allowed, RemoteEngine};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs governed statements on the cluster whose scheduler is `scheduler`.
+pub struct ClusterEngine {
+    lake: Arc<Lake>,
+    scheduler: SocketAddr,
+    /// Run here when the scheduler cannot be reached.
+    local_fallback: bool,
+    tickets: tokio::sync::OnceCell<TicketKey>,
+}
+
+impl std::fmt::Debug for ClusterEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterEngine")
+            .field("scheduler", &self.scheduler)
+            .field("local_fallback", &self.local_fallback)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterEngine {
+    pub fn new(lake: Arc<Lake>, scheduler: SocketAddr, local_fallback: bool) -> Self {
+        ClusterEngine {
+            lake,
+            scheduler,
+            local_fallback,
+            tickets: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn ticket_key(&self) -> Result<&TicketKey> {
+        self.tickets
+            .get_or_try_init(|| async {
+                let secret = self
+                    .lake
+                    .secret(crate::TICKET_SECRET)
+                    .await
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                Ok(TicketKey::new(&secret))
+            })
+            .await
+    }
+
+    /// Whether the scheduler answers a connection.
+    async fn scheduler_reachable(&self) -> bool {
+        tokio::time::timeout(
+            Duration::from_secs(3),
+            tokio::net::TcpStream::connect(self.scheduler),
+        )
+        .await
+        .is_ok_and(|c| c.is_ok())
+    }
+}
+
+#[async_trait::async_trait]
+impl RemoteEngine for ClusterEngine {
+    async fn execute(&self, df: DataFrame, allowed: &Allowed) -> Result<SendableRecordBatchStream> {
+        if !self.scheduler_reachable().await {
+            if self.local_fallback {
+                tracing::warn!(scheduler = %self.scheduler, "the cluster's scheduler cannot be reached; the query runs here");
+                return df.execute_stream().await;
+            }
+            return Err(DataFusionError::Execution(format!(
+                "the cluster's scheduler at {} cannot be reached; try again later, or set query.scheduler_fallback = true to run queries locally meanwhile",
+                self.scheduler
+            )));
+        }
+        // The reader's own tables (information_schema, system.audit) are
+        // the catalog's, not the lake's files: such a plan runs here.
+        if !reads_only_datasets(df.logical_plan()).await? {
+            return df.execute_stream().await;
+        }
+        let (state, plan) = df.into_parts();
+        let lifetime = self.lake.config.query.timeout_seconds.saturating_add(60);
+        let ticket = ReleaseTicket {
+            query: uuid::Uuid::new_v4().to_string(),
+            expires_at: now_seconds().saturating_add(lifetime as i64),
+            datasets: allowed.datasets.clone(),
+            released: allowed.released.clone(),
+            pseudonyms: allowed.pseudonyms,
+        };
+        let signed = self.ticket_key().await?.sign(&ticket);
+        submit(self.scheduler, (state, &plan), signed).await
+    }
+}
+
+/// Submits `plan`, planned in `state`, to the scheduler at `scheduler`
+/// with the release ticket `ticket` (as signed); its rows as they come.
+/// The lake's tables `plan` scans must have read their files already.
+pub async fn submit(
+    scheduler: SocketAddr,
+    (state, plan): (SessionState, &LogicalPlan),
+    ticket: String,
+) -> Result<SendableRecordBatchStream> {
+    let codec = Arc::new(LakeLogicalCodec::new(Node::Client { ticket }));
+    let config = state
+        .config()
+        .clone()
+        .with_ballista_logical_extension_codec(codec);
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_config(config)
+        .build()
+        .upgrade_for_ballista(format!("http://{scheduler}"))?;
+    let physical = state.create_physical_plan(plan).await?;
+    execute_stream(physical, state.task_ctx())
+}
+
+/// Whether `plan` scans datasets of the lake and nothing else; if so, reads
+/// their file lists: they travel in the plan, and encoding it cannot wait
+/// on the catalog.
+async fn reads_only_datasets(plan: &LogicalPlan) -> Result<bool> {
+    let mut tables = Vec::new();
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node
+            && let Ok(provider) = source_as_provider(&scan.source)
+        {
+            tables.push(provider);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    let lake_tables: Vec<&LakeTable> = tables
+        .iter()
+        .filter_map(|provider| {
+            let any: &dyn std::any::Any = provider.as_ref();
+            any.downcast_ref::<LakeTable>()
+        })
+        .collect();
+    if lake_tables.is_empty() || lake_tables.len() < tables.len() {
+        return Ok(false);
+    }
+    for table in lake_tables {
+        table.files().await?;
+    }
+    Ok(true)
+}

@@ -1,0 +1,514 @@
+//! Governed queries on a Ballista cluster started from the real binary: a
+//! scheduler and two executors on 127.0.0.1, the query service submitting
+//! to it (`[query] engine = "ballista"`). The answers are the local ones,
+//! refusals are refused and audited the same way, personal keys are
+//! released only through the query service's ticket, and no decrypted
+//! value is left in an executor's work directory.
+
+use crate::bypass;
+use crate::support::*;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+struct Cluster {
+    _scheduler: Killed,
+    executors: Vec<Killed>,
+    scheduler: String,
+    /// Each executor's Flight address.
+    binds: Vec<String>,
+    work_dir: tempfile::TempDir,
+}
+
+fn spawn(lake: &Path, name: &str, args: &[&str]) -> Killed {
+    let mut child = Command::new(lagoa_bin())
+        .arg("--lake")
+        .arg(lake)
+        .args(args)
+        .env_remove("LAGOA_LAKE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+    let stderr = child.stderr.take().unwrap();
+    let name = name.to_owned();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{name}: {line}");
+        }
+    });
+    Killed(child)
+}
+
+fn listening(address: &str) -> bool {
+    std::net::TcpStream::connect(address).is_ok()
+}
+
+/// Two free ports in a row: an executor's Flight port and its gRPC port.
+fn port_pair() -> u16 {
+    loop {
+        let port = free_port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn start_cluster(lake: &Path) -> Cluster {
+    let scheduler = format!("127.0.0.1:{}", free_port());
+    let scheduler_process = spawn(
+        lake,
+        "scheduler",
+        &["cluster", "scheduler", "--bind", &scheduler],
+    );
+    wait_for("the scheduler", Duration::from_secs(60), || {
+        listening(&scheduler)
+    });
+    let work_dir = tempfile::tempdir_in("/dev/shm").expect("a work directory in /dev/shm");
+    let binds: Vec<String> = (0..2)
+        .map(|_| format!("127.0.0.1:{}", port_pair()))
+        .collect();
+    let executors = binds
+        .iter()
+        .enumerate()
+        .map(|(i, bind)| {
+            let dir = work_dir.path().join(format!("executor-{i}"));
+            let process = spawn(
+                lake,
+                &format!("executor-{i}"),
+                &[
+                    "cluster",
+                    "executor",
+                    "--scheduler",
+                    &scheduler,
+                    "--bind",
+                    bind,
+                    "--work-dir",
+                    dir.to_str().unwrap(),
+                    "--slots",
+                    "2",
+                ],
+            );
+            wait_for("an executor", Duration::from_secs(60), || listening(bind));
+            process
+        })
+        .collect();
+    Cluster {
+        _scheduler: scheduler_process,
+        executors,
+        scheduler,
+        binds,
+        work_dir,
+    }
+}
+
+fn query(
+    lake: &Path,
+    env: &[(&str, &str)],
+    token: &str,
+    purpose: Option<&str>,
+    sql: &str,
+) -> std::process::Output {
+    bypass::query_in(lake, env, (token, purpose, sql))
+}
+
+/// Sorted lines: the cluster may return rows in another order where the
+/// statement does not fix one.
+fn sorted(out: &std::process::Output) -> Vec<String> {
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn governed_queries_run_on_a_two_executor_cluster_with_the_local_answers() {
+    if !Path::new("/dev/shm").exists() {
+        assert!(
+            !in_ci(),
+            "CI needs /dev/shm for the executors' work directories"
+        );
+        skip("cluster", "no /dev/shm on this machine");
+        return;
+    }
+    let (dir, lake) = new_lake();
+    let p = bypass::setup(dir.path(), &lake);
+    // More rows, over several files, so that stages shuffle.
+    for year in 2019..2023 {
+        let csv = write_file(
+            dir.path(),
+            &format!("obitos-{year}.csv"),
+            &obitos_csv(year, 3),
+        );
+        ingest(
+            &lake,
+            &csv,
+            "obitos",
+            &["--personal", "cpf,nome", "--level", "especial"],
+        );
+    }
+    let mut cluster = start_cluster(&lake);
+    let scheduler = cluster.scheduler.clone();
+    let env = [
+        ("LAGOA__QUERY__ENGINE", "ballista"),
+        ("LAGOA__QUERY__SCHEDULER", scheduler.as_str()),
+    ];
+
+    // What lands in the work directories while queries run (Ballista's
+    // shuffle and result files), so that "nothing left" below is not
+    // "nothing ever written".
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let (seen, watching) = (seen.clone(), watching.clone());
+        let root = cluster.work_dir.path().to_owned();
+        std::thread::spawn(move || {
+            let mut files = std::collections::BTreeSet::new();
+            while watching.load(std::sync::atomic::Ordering::Relaxed) {
+                files.extend(all_files(&root));
+                seen.store(files.len(), std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+
+    // The executors register with the scheduler shortly after they listen.
+    let warm = "SELECT count(*) AS n FROM populacao";
+    wait_for("the cluster to answer", Duration::from_secs(90), || {
+        query(&lake, &env, &p.ana, None, warm).status.success()
+    });
+
+    let queries: Vec<(&str, Option<&str>, &str)> = vec![
+        (&p.ana, None, "SELECT * FROM populacao ORDER BY municipio"),
+        (
+            &p.ana,
+            None,
+            "SELECT municipio, sum(habitantes) AS h FROM populacao GROUP BY municipio ORDER BY municipio",
+        ),
+        (
+            &p.joao,
+            Some(bypass::PURPOSE),
+            "SELECT ano, count(*) AS n, count(DISTINCT cpf) AS pessoas FROM obitos GROUP BY ano ORDER BY ano",
+        ),
+        (
+            &p.joao,
+            Some(bypass::PURPOSE),
+            "SELECT o.municipio, count(*) AS n FROM obitos o JOIN obitos p ON o.cpf = p.cpf GROUP BY o.municipio ORDER BY 1",
+        ),
+        (
+            &p.joao,
+            Some(bypass::PURPOSE),
+            "SELECT cpf FROM obitos WHERE ano = 2021 ORDER BY cpf",
+        ),
+        (
+            &p.joao,
+            Some(bypass::PURPOSE),
+            "SELECT municipio || '-' || ano AS k FROM obitos ORDER BY k LIMIT 5",
+        ),
+    ];
+    for (token, purpose, sql) in &queries {
+        let local = query(&lake, &[], token, *purpose, sql);
+        let remote = query(&lake, &env, token, *purpose, sql);
+        assert!(
+            local.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&local.stderr)
+        );
+        assert!(
+            remote.status.success(),
+            "{sql} on the cluster: {}",
+            String::from_utf8_lossy(&remote.stderr)
+        );
+        assert_eq!(sorted(&local), sorted(&remote), "{sql}");
+        assert!(sorted(&remote).len() > 1, "{sql}: no rows");
+    }
+
+    // The bypass suite's cases, refusals and hidden columns included, hold
+    // on the cluster, each on the audit trail.
+    let long = bypass::long_statement();
+    let denied = bypass::run_cases(&lake, &bypass::cases(&p, &long), &env);
+    assert!(denied > 10, "{denied} refusals");
+
+    watching.store(false, std::sync::atomic::Ordering::Relaxed);
+    watcher.join().expect("the watcher");
+    assert!(
+        seen.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "the queries ran on the executors: their work directories held files"
+    );
+
+    // An executor lost: its tasks go to the other, or the query fails
+    // with Ballista's error; never a wrong answer.
+    let lost = &mut cluster.executors[0].0;
+    lost.kill().expect("killing an executor");
+    lost.wait().expect("the executor ends");
+    let (token, purpose, sql) = &queries[2];
+    let local = sorted(&query(&lake, &[], token, *purpose, sql));
+    for attempt in 0..3 {
+        let remote = query(&lake, &env, token, *purpose, sql);
+        if remote.status.success() {
+            assert_eq!(
+                sorted(&remote),
+                local,
+                "attempt {attempt} after an executor was lost"
+            );
+        } else {
+            let stderr = String::from_utf8_lossy(&remote.stderr);
+            assert!(!stderr.trim().is_empty(), "a failure says why");
+            assert!(
+                remote.stdout.is_empty(),
+                "a failed query returns no rows: {stderr}"
+            );
+        }
+    }
+
+    // Restarted on its work directory, it drops what it left there and
+    // serves again.
+    let restarted = spawn(
+        &lake,
+        "executor-0 again",
+        &[
+            "cluster",
+            "executor",
+            "--scheduler",
+            &scheduler,
+            "--bind",
+            &cluster.binds[0],
+            "--work-dir",
+            cluster.work_dir.path().join("executor-0").to_str().unwrap(),
+            "--slots",
+            "2",
+        ],
+    );
+    cluster.executors[0] = restarted;
+    wait_for("the executor again", Duration::from_secs(60), || {
+        listening(&cluster.binds[0])
+    });
+
+    // No decrypted value is left in the executors' work directories.
+    let cpfs: Vec<String> = csv_rows(&obitos_csv(2021, 3))
+        .into_iter()
+        .skip(1)
+        .filter_map(|row| row.get(6).cloned())
+        .collect();
+    assert!(!cpfs.is_empty());
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !all_files(cluster.work_dir.path()).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "shuffle files left: {:?}",
+            all_files(cluster.work_dir.path())
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for file in all_files(cluster.work_dir.path()) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        for cpf in &cpfs {
+            assert!(
+                !bytes.windows(cpf.len()).any(|w| w == cpf.as_bytes()),
+                "{} holds a CPF in clear",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_scheduler_that_is_down_gives_a_clear_error_or_the_local_answer() {
+    let (dir, lake) = new_lake();
+    ingest_populacao_amplo(dir.path(), &lake);
+    let token = admin_token(&lake, &[]);
+    let down = format!("127.0.0.1:{}", free_port());
+    let sql = "SELECT count(*) AS n FROM populacao";
+    let env = [
+        ("LAGOA__QUERY__ENGINE", "ballista"),
+        ("LAGOA__QUERY__SCHEDULER", down.as_str()),
+    ];
+    let out = query(&lake, &env, &token, None, sql);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The address is the operator's to read in lagoa.toml: the query path
+    // says no value back to the reader.
+    assert!(
+        stderr.contains("the cluster's scheduler at") && stderr.contains("cannot be reached"),
+        "{stderr}"
+    );
+    let mut with_fallback = env.to_vec();
+    with_fallback.push(("LAGOA__QUERY__SCHEDULER_FALLBACK", "true"));
+    let out = query(&lake, &with_fallback, &token, None, sql);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().next(),
+        Some("n")
+    );
+}
+
+#[test]
+fn an_executor_refuses_a_work_directory_on_disk() {
+    let (_dir, lake) = new_lake();
+    let on_disk = lake.join("shuffle");
+    let out = lagoa(
+        &lake,
+        &[
+            "cluster",
+            "executor",
+            "--scheduler",
+            "127.0.0.1:9",
+            "--work-dir",
+            on_disk.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is on a disk filesystem"), "{stderr}");
+}
+
+/// Runs `df` on the cluster with `ticket`, as a hand-built plan submitted
+/// straight to the scheduler would: the rows, or the error's text.
+async fn straight_to_the_scheduler(
+    scheduler: &str,
+    df: datafusion::prelude::DataFrame,
+    ticket: String,
+) -> Result<usize, String> {
+    let (state, plan) = df.into_parts();
+    let address = scheduler.parse().expect("an address");
+    let stream = lagoa_cluster::engine::submit(address, (state, &plan), ticket)
+        .await
+        .map_err(|e| e.to_string())?;
+    let batches = datafusion::physical_plan::common::collect(stream)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(batches.iter().map(|b| b.num_rows()).sum())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_submitted_straight_to_the_scheduler_reads_only_what_a_ticket_allows() {
+    use lagoa_cluster::ticket::{ReleaseTicket, TicketKey, now_seconds};
+    if !Path::new("/dev/shm").exists() {
+        assert!(
+            !in_ci(),
+            "CI needs /dev/shm for the executors' work directories"
+        );
+        skip("cluster", "no /dev/shm on this machine");
+        return;
+    }
+    let (dir, lake_dir) = new_lake();
+    ingest_obitos_especial(dir.path(), &lake_dir);
+    ingest_populacao_amplo(dir.path(), &lake_dir);
+    let cluster = start_cluster(&lake_dir);
+    let lake = lagoa_lake::Lake::open(&lake_dir).await.expect("the lake");
+    let (dataset, files) = dataset_and_files(&lake, "obitos").await;
+    let rows: usize = files.iter().map(|f| f.row_count as usize).sum();
+    let table: std::sync::Arc<dyn datafusion::catalog::TableProvider> =
+        std::sync::Arc::new(lake.table(&dataset, files).expect("a table"));
+    // A session of its own for each plan: submitting takes it over.
+    let session = || {
+        let ctx = datafusion::prelude::SessionContext::new();
+        ctx.register_table("obitos", table.clone())
+            .expect("registered");
+        ctx
+    };
+    let key = TicketKey::new(
+        &lake
+            .secret(lagoa_cluster::TICKET_SECRET)
+            .await
+            .expect("secret"),
+    );
+    let ticket = |datasets: &[&str], released: &[&str], pseudonyms: bool| ReleaseTicket {
+        query: "hand-built".into(),
+        expires_at: now_seconds() + 600,
+        datasets: datasets.iter().map(|d| d.to_string()).collect(),
+        released: released
+            .iter()
+            .map(|c| ("obitos".to_owned(), c.to_string()))
+            .collect(),
+        pseudonyms,
+    };
+    let sql = |q: &'static str| {
+        let ctx = session();
+        async move { ctx.sql(q).await.expect("planned") }
+    };
+    let run = |df, ticket| straight_to_the_scheduler(&cluster.scheduler, df, ticket);
+
+    // The executors register shortly after they listen.
+    let valid = key.sign(&ticket(&["obitos"], &["cpf"], false));
+    let mut answered = Err(String::new());
+    for _ in 0..60 {
+        answered = run(sql("SELECT cpf FROM obitos").await, valid.clone()).await;
+        if answered.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(answered, Ok(rows), "a valid ticket releasing cpf reads it");
+
+    // No ticket, another lake's, or an altered one: nothing is read.
+    let other = TicketKey::new(&[9u8; 32]).sign(&ticket(&["obitos"], &["cpf", "nome"], true));
+    let widened = {
+        let (_, tag) = valid.split_once('.').expect("body.tag");
+        let (body, _) = other.split_once('.').expect("body.tag");
+        format!("{body}.{tag}")
+    };
+    for (forged, why) in [
+        (String::new(), "malformed"),
+        (other, "not issued by this lake's query service"),
+        (widened, "not issued by this lake's query service"),
+    ] {
+        for q in ["SELECT cpf FROM obitos", "SELECT municipio FROM obitos"] {
+            let err = run(sql(q).await, forged.clone()).await.expect_err(q);
+            assert!(err.contains(why), "{q} with a bad ticket: {err}");
+        }
+    }
+
+    // A valid ticket releases what it names and nothing more.
+    let no_personal = key.sign(&ticket(&["obitos"], &[], false));
+    assert_eq!(
+        run(
+            sql("SELECT municipio FROM obitos").await,
+            no_personal.clone()
+        )
+        .await,
+        Ok(rows)
+    );
+    let err = run(sql("SELECT nome FROM obitos").await, valid.clone())
+        .await
+        .expect_err("nome is not released");
+    assert!(err.contains("obitos.nome"), "{err}");
+    let err = run(sql("SELECT cpf FROM obitos").await, no_personal)
+        .await
+        .expect_err("cpf is not released");
+    assert!(err.contains("obitos.cpf"), "{err}");
+    let elsewhere = key.sign(&ticket(&["populacao"], &[], false));
+    let err = run(sql("SELECT municipio FROM obitos").await, elsewhere)
+        .await
+        .expect_err("a ticket for another dataset");
+    assert!(err.contains("does not name it"), "{err}");
+
+    // The pseudonym function is computed only for a ticket that allows it.
+    let pseudonym = lagoa_lake::pseudonym::pseudonym_udf(lake.pseudonym_key().await.expect("key"));
+    let pseudonymised = || async {
+        session()
+            .table("obitos")
+            .await
+            .expect("table")
+            .select(vec![
+                pseudonym
+                    .call(vec![datafusion::prelude::col("cpf")])
+                    .alias("p"),
+            ])
+            .expect("select")
+    };
+    let err = run(pseudonymised().await, valid)
+        .await
+        .expect_err("this ticket allows no pseudonym");
+    assert!(err.contains("allows no pseudonym"), "{err}");
+    let with_pseudonyms = key.sign(&ticket(&["obitos"], &["cpf"], true));
+    assert_eq!(run(pseudonymised().await, with_pseudonyms).await, Ok(rows));
+}
