@@ -2,9 +2,13 @@
 //! session, policy and audit; only the execution of the planned statement
 //! moves, with what the reader's session allows.
 
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::dataframe::DataFrame;
+use datafusion::datasource::source_as_provider;
 use datafusion::error::Result;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::SendableRecordBatchStream;
+use lagoa_lake::table::LakeTable;
 use std::collections::BTreeSet;
 
 /// What a reader's session allows its queries to read: the engine running
@@ -17,6 +21,30 @@ pub struct Allowed {
     pub released: BTreeSet<(String, String)>,
     /// Whether it serves a column pseudonymised.
     pub pseudonyms: bool,
+}
+
+impl Allowed {
+    /// Everything `plan` reads, its personal columns included: for the
+    /// lake's own computations (indicators), which read as the owner.
+    pub fn everything_read_by(plan: &LogicalPlan) -> Allowed {
+        let mut allowed = Allowed::default();
+        let _ = plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::TableScan(scan) = node
+                && let Ok(provider) = source_as_provider(&scan.source)
+            {
+                let any: &dyn std::any::Any = provider.as_ref();
+                if let Some(table) = any.downcast_ref::<LakeTable>() {
+                    let dataset = table.dataset();
+                    allowed.datasets.insert(dataset.name.to_string());
+                    for column in dataset.personal_columns() {
+                        allowed.released.insert((dataset.name.to_string(), column));
+                    }
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+        allowed
+    }
 }
 
 /// An engine that runs a planned governed statement somewhere else.

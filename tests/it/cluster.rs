@@ -42,6 +42,65 @@ fn spawn(lake: &Path, name: &str, args: &[&str]) -> Killed {
     Killed(child)
 }
 
+/// Counts the files that land in the executors' work directories
+/// (Ballista's shuffle and result files), so that "nothing left" is not
+/// "nothing ever written" and a query is known to have run there.
+struct Watcher {
+    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    watching: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watcher {
+    fn start(root: &Path) -> Watcher {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let seen = std::sync::Arc::new(AtomicUsize::new(0));
+        let watching = std::sync::Arc::new(AtomicBool::new(true));
+        let (counted, running, root) = (seen.clone(), watching.clone(), root.to_owned());
+        let thread = std::thread::spawn(move || {
+            let mut files = std::collections::BTreeSet::new();
+            while running.load(Ordering::Relaxed) {
+                files.extend(all_files(&root));
+                counted.store(files.len(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        Watcher {
+            seen,
+            watching,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops watching: how many distinct files were seen.
+    fn files_seen(mut self) -> usize {
+        use std::sync::atomic::Ordering;
+        self.watching.store(false, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("the watcher");
+        }
+        self.seen.load(Ordering::Relaxed)
+    }
+}
+
+/// Whether this machine lacks /dev/shm, where the executors' work
+/// directories go (a failure in CI, a skip elsewhere).
+fn no_memory_filesystem() -> bool {
+    if Path::new("/dev/shm").exists() {
+        return false;
+    }
+    skip("cluster", "no /dev/shm for the executors' work directories");
+    true
+}
+
+/// The environment that sends a process's queries to the cluster.
+fn on_cluster(scheduler: &str) -> [(&'static str, &str); 2] {
+    [
+        ("LAGOA__QUERY__ENGINE", "ballista"),
+        ("LAGOA__QUERY__SCHEDULER", scheduler),
+    ]
+}
+
 fn listening(address: &str) -> bool {
     std::net::TcpStream::connect(address).is_ok()
 }
@@ -127,23 +186,20 @@ fn sorted(out: &std::process::Output) -> Vec<String> {
 
 #[test]
 fn governed_queries_run_on_a_two_executor_cluster_with_the_local_answers() {
-    if !Path::new("/dev/shm").exists() {
-        assert!(
-            !in_ci(),
-            "CI needs /dev/shm for the executors' work directories"
-        );
-        skip("cluster", "no /dev/shm on this machine");
+    if no_memory_filesystem() {
         return;
     }
     let (dir, lake) = new_lake();
     let p = bypass::setup(dir.path(), &lake);
-    // More rows, over several files, so that stages shuffle.
+    // More rows, over several files, so that stages shuffle; and the same
+    // rows as an amplo dataset for the benchmark's query shapes.
     for year in 2019..2023 {
         let csv = write_file(
             dir.path(),
             &format!("obitos-{year}.csv"),
             &obitos_csv(year, 3),
         );
+        ingest(&lake, &csv, "mortes", &["--level", "amplo"]);
         ingest(
             &lake,
             &csv,
@@ -153,28 +209,9 @@ fn governed_queries_run_on_a_two_executor_cluster_with_the_local_answers() {
     }
     let mut cluster = start_cluster(&lake);
     let scheduler = cluster.scheduler.clone();
-    let env = [
-        ("LAGOA__QUERY__ENGINE", "ballista"),
-        ("LAGOA__QUERY__SCHEDULER", scheduler.as_str()),
-    ];
+    let env = on_cluster(scheduler.as_str());
 
-    // What lands in the work directories while queries run (Ballista's
-    // shuffle and result files), so that "nothing left" below is not
-    // "nothing ever written".
-    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let watcher = {
-        let (seen, watching) = (seen.clone(), watching.clone());
-        let root = cluster.work_dir.path().to_owned();
-        std::thread::spawn(move || {
-            let mut files = std::collections::BTreeSet::new();
-            while watching.load(std::sync::atomic::Ordering::Relaxed) {
-                files.extend(all_files(&root));
-                seen.store(files.len(), std::sync::atomic::Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        })
-    };
+    let watcher = Watcher::start(cluster.work_dir.path());
 
     // The executors register with the scheduler shortly after they listen.
     let warm = "SELECT count(*) AS n FROM populacao";
@@ -210,6 +247,19 @@ fn governed_queries_run_on_a_two_executor_cluster_with_the_local_answers() {
             "SELECT municipio || '-' || ano AS k FROM obitos ORDER BY k LIMIT 5",
         ),
     ];
+    // The benchmark's query shapes (benches/compare.py), on these columns.
+    let benchmark = [
+        "SELECT municipio, date_part('month', data_obito) AS mes, count(*) AS n, avg(idade) AS idade_media FROM mortes GROUP BY 1, 2 ORDER BY 1, 2",
+        "SELECT count(*) AS n, avg(idade) AS idade_media FROM mortes WHERE data_obito >= DATE '2021-01-01' AND data_obito <= DATE '2021-06-30'",
+        "SELECT causa_cid, count(*) AS n FROM mortes WHERE causa_cid LIKE 'A0%' GROUP BY causa_cid ORDER BY causa_cid",
+        "SELECT ano, count(DISTINCT municipio) AS municipios, count(*) AS n FROM mortes GROUP BY ano ORDER BY ano",
+        "SELECT municipio, sum(valor) AS total FROM mortes WHERE ano = 2021 GROUP BY municipio ORDER BY total DESC, municipio LIMIT 10",
+        "SELECT count(*) AS n, sum(valor) AS total FROM mortes",
+    ];
+    let queries: Vec<(&str, Option<&str>, &str)> = queries
+        .into_iter()
+        .chain(benchmark.iter().map(|sql| (p.ana.as_str(), None, *sql)))
+        .collect();
     for (token, purpose, sql) in &queries {
         let local = query(&lake, &[], token, *purpose, sql);
         let remote = query(&lake, &env, token, *purpose, sql);
@@ -233,10 +283,47 @@ fn governed_queries_run_on_a_two_executor_cluster_with_the_local_answers() {
     let denied = bypass::run_cases(&lake, &bypass::cases(&p, &long), &env);
     assert!(denied > 10, "{denied} refusals");
 
-    watching.store(false, std::sync::atomic::Ordering::Relaxed);
-    watcher.join().expect("the watcher");
+    // Through the HTTP API of `lagoa serve`: on the cluster as here.
+    let (_here, here) = serve(&lake, None);
+    let (_there, there) = serve_with(&lake, None, &env);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let http = reqwest::Client::new();
+    let answer = |base: &str, sql: &str| {
+        runtime.block_on(async {
+            let response = http
+                .post(format!("{base}/api/v1/query?format=csv"))
+                .bearer_auth(&p.ana)
+                .json(&serde_json::json!({ "sql": sql }))
+                .send()
+                .await
+                .expect("the API answers");
+            assert!(
+                response.status().is_success(),
+                "{sql}: {}",
+                response.status()
+            );
+            let mut lines: Vec<String> = response
+                .text()
+                .await
+                .expect("a body")
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            lines.sort();
+            lines
+        })
+    };
+    for sql in benchmark {
+        assert_eq!(
+            answer(&here, sql),
+            answer(&there, sql),
+            "{sql} through the API"
+        );
+    }
+
     assert!(
-        seen.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        watcher.files_seen() > 0,
         "the queries ran on the executors: their work directories held files"
     );
 
@@ -323,10 +410,7 @@ fn a_scheduler_that_is_down_gives_a_clear_error_or_the_local_answer() {
     let token = admin_token(&lake, &[]);
     let down = format!("127.0.0.1:{}", free_port());
     let sql = "SELECT count(*) AS n FROM populacao";
-    let env = [
-        ("LAGOA__QUERY__ENGINE", "ballista"),
-        ("LAGOA__QUERY__SCHEDULER", down.as_str()),
-    ];
+    let env = on_cluster(down.as_str());
     let out = query(&lake, &env, &token, None, sql);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -391,12 +475,7 @@ async fn straight_to_the_scheduler(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plan_submitted_straight_to_the_scheduler_reads_only_what_a_ticket_allows() {
     use lagoa_cluster::ticket::{ReleaseTicket, TicketKey, now_seconds};
-    if !Path::new("/dev/shm").exists() {
-        assert!(
-            !in_ci(),
-            "CI needs /dev/shm for the executors' work directories"
-        );
-        skip("cluster", "no /dev/shm on this machine");
+    if no_memory_filesystem() {
         return;
     }
     let (dir, lake_dir) = new_lake();
@@ -511,4 +590,55 @@ async fn a_plan_submitted_straight_to_the_scheduler_reads_only_what_a_ticket_all
     assert!(err.contains("allows no pseudonym"), "{err}");
     let with_pseudonyms = key.sign(&ticket(&["obitos"], &["cpf"], true));
     assert_eq!(run(pseudonymised().await, with_pseudonyms).await, Ok(rows));
+}
+
+#[test]
+fn the_reference_indicators_publish_the_golden_results_from_the_cluster() {
+    if no_memory_filesystem() {
+        return;
+    }
+    let (dir, lake) = new_lake();
+    crate::indicators::golden_state(dir.path(), &lake);
+    lagoa_ok(&lake, &["indicator", "init"]);
+    crate::indicators::keep_golden_indicators(&lake);
+    let cluster = start_cluster(&lake);
+    let env = on_cluster(cluster.scheduler.as_str());
+    let indicators = [
+        "mortalidade_infantil",
+        "pre_natal_7_consultas",
+        "homicidios",
+    ];
+    let watcher = Watcher::start(cluster.work_dir.path());
+    let mut args = vec!["indicator", "run"];
+    args.extend(indicators);
+    // The executors register shortly after they listen.
+    let mut out = lagoa_env(&lake, &args, &env);
+    for _ in 0..60 {
+        if out.status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        out = lagoa_env(&lake, &args, &env);
+    }
+    let printed = ok(out, &args);
+    assert_eq!(
+        printed.matches(": committed, 6 cells").count(),
+        3,
+        "{printed}"
+    );
+    assert!(
+        watcher.files_seen() > 0,
+        "the indicators ran on the executors"
+    );
+    for indicator in indicators {
+        let golden = std::fs::read_to_string(
+            repo_root().join(format!("sql/indicators/golden/{indicator}.csv")),
+        )
+        .unwrap();
+        assert_eq!(
+            crate::indicators::published(&lake, indicator),
+            golden,
+            "{indicator} from the cluster"
+        );
+    }
 }

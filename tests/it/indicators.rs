@@ -54,7 +54,7 @@ fn sinasc_row(n: usize, m: &str, year: i32, band: &str) -> String {
 }
 
 /// The golden state: counts chosen so that each kind of suppression happens.
-fn golden_state(dir: &Path, lake: &Path) {
+pub fn golden_state(dir: &Path, lake: &Path) {
     let mut sim = format!("{SIM_HEADER}\n");
     let mut n = 0;
     let mut add = |sim: &mut String,
@@ -158,7 +158,7 @@ fn deliver_a_death(dir: &Path, lake: &Path, n: usize, municipality: &str) {
 
 /// Keeps only the indicators of deaths, births and population (what the
 /// golden state delivers).
-fn keep_golden_indicators(lake: &Path) {
+pub fn keep_golden_indicators(lake: &Path) {
     for other in [
         "cobertura_vacinal",
         "abandono_escolar",
@@ -169,7 +169,7 @@ fn keep_golden_indicators(lake: &Path) {
     }
 }
 
-fn published(lake: &Path, indicator: &str) -> String {
+pub fn published(lake: &Path, indicator: &str) -> String {
     lagoa_ok(
         lake,
         &[
@@ -597,6 +597,7 @@ async fn the_daemon_runs_indicators_after_their_sources_change_and_on_cron_once_
         clock: clock.clone(),
         owner: owner.into(),
         lease: std::time::Duration::from_secs(120),
+        remote: None,
     };
     let (a, b) = (watcher("daemon-a"), watcher("daemon-b"));
     let names = |runs: &[lagoa_lake::catalog::IndicatorRun]| {

@@ -22,11 +22,12 @@ use std::time::Duration;
 
 /// Runs governed statements on the cluster whose scheduler is `scheduler`.
 pub struct ClusterEngine {
-    lake: Arc<Lake>,
     scheduler: SocketAddr,
     /// Run here when the scheduler cannot be reached.
     local_fallback: bool,
-    tickets: tokio::sync::OnceCell<TicketKey>,
+    tickets: TicketKey,
+    /// How long a ticket stays valid: the query timeout and a minute.
+    ticket_lifetime: i64,
 }
 
 impl std::fmt::Debug for ClusterEngine {
@@ -39,26 +40,19 @@ impl std::fmt::Debug for ClusterEngine {
 }
 
 impl ClusterEngine {
-    pub fn new(lake: Arc<Lake>, scheduler: SocketAddr, local_fallback: bool) -> Self {
-        ClusterEngine {
-            lake,
+    /// The engine of `lake`'s query service (`[query] scheduler`,
+    /// `scheduler_fallback`), with the lake's ticket key.
+    pub async fn of(lake: &Lake) -> Result<Self, crate::ClusterError> {
+        let scheduler = lake
+            .config
+            .scheduler_address()
+            .map_err(|e| crate::ClusterError::Ballista(format!("query.scheduler: {e}")))?;
+        Ok(ClusterEngine {
             scheduler,
-            local_fallback,
-            tickets: tokio::sync::OnceCell::new(),
-        }
-    }
-
-    async fn ticket_key(&self) -> Result<&TicketKey> {
-        self.tickets
-            .get_or_try_init(|| async {
-                let secret = self
-                    .lake
-                    .secret(crate::TICKET_SECRET)
-                    .await
-                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
-                Ok(TicketKey::new(&secret))
-            })
-            .await
+            local_fallback: lake.config.query.scheduler_fallback,
+            tickets: TicketKey::new(&lake.secret(crate::TICKET_SECRET).await?),
+            ticket_lifetime: lake.config.query.timeout_seconds.saturating_add(60) as i64,
+        })
     }
 
     /// Whether the scheduler answers a connection.
@@ -91,15 +85,14 @@ impl RemoteEngine for ClusterEngine {
             return df.execute_stream().await;
         }
         let (state, plan) = df.into_parts();
-        let lifetime = self.lake.config.query.timeout_seconds.saturating_add(60);
         let ticket = ReleaseTicket {
             query: uuid::Uuid::new_v4().to_string(),
-            expires_at: now_seconds().saturating_add(lifetime as i64),
+            expires_at: now_seconds().saturating_add(self.ticket_lifetime),
             datasets: allowed.datasets.clone(),
             released: allowed.released.clone(),
             pseudonyms: allowed.pseudonyms,
         };
-        let signed = self.ticket_key().await?.sign(&ticket);
+        let signed = self.tickets.sign(&ticket);
         submit(self.scheduler, (state, &plan), signed).await
     }
 }

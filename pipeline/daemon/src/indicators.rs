@@ -24,6 +24,8 @@ pub struct IndicatorWatcher {
     /// This daemon, in the leases.
     pub owner: String,
     pub lease: Duration,
+    /// Where indicators' SQL runs when not here (`[query] engine`).
+    pub remote: Option<Arc<dyn lagoa_sql::remote::RemoteEngine>>,
 }
 
 /// Why an indicator is due now, if it is: `(trigger, cron firing)`.
@@ -126,6 +128,7 @@ impl IndicatorWatcher {
                 parameters: Default::default(),
                 trigger: trigger.into(),
                 actor: format!("daemon:{}", self.owner),
+                remote: self.remote.clone(),
             };
             match indicators::run(&self.lake, indicator, &options).await {
                 Ok(run) => runs.push(run),

@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub trigger: String,
     /// Who asked (for the audit trail).
     pub actor: String,
+    /// Where its SQL runs when not here (`[query] engine`).
+    pub remote: Option<Arc<dyn crate::remote::RemoteEngine>>,
 }
 
 /// The columns every indicator table has.
@@ -150,24 +152,31 @@ pub(super) fn column(
     cast(array, as_type).map_err(|e| format!("column {name}: {e}"))
 }
 
-/// Runs the indicator's SQL at `snapshot` and reads its cells, with the
-/// named counts of `shape`.
+/// Runs the indicator's SQL at `snapshot` (here, or on `remote`) and reads
+/// its cells, with the named counts of `shape`.
 async fn compute(
     lake: &Lake,
-    indicator: &Indicator,
-    sql: &str,
+    (indicator, sql): (&Indicator, &str),
     snapshot: i64,
     shape: &Shape,
+    remote: Option<&Arc<dyn crate::remote::RemoteEngine>>,
 ) -> Result<Vec<Cell>, IndicatorError> {
     let session = lagoa_lake::session::LakeSession::open(lake, &AsOf::Snapshot(snapshot)).await?;
     let df = session
         .sql(sql)
         .await
         .map_err(|e| failed(indicator, format!("its SQL does not plan: {e}")))?;
-    let batches = df
-        .collect()
-        .await
-        .map_err(|e| failed(indicator, format!("its SQL failed: {e}")))?;
+    let batches = match remote {
+        Some(remote) => {
+            let allowed = crate::remote::Allowed::everything_read_by(df.logical_plan());
+            match remote.execute(df, &allowed).await {
+                Ok(stream) => datafusion::physical_plan::common::collect(stream).await,
+                Err(e) => Err(e),
+            }
+        }
+        None => df.collect().await,
+    }
+    .map_err(|e| failed(indicator, format!("its SQL failed: {e}")))?;
     let mut cells = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for batch in &batches {
@@ -356,7 +365,13 @@ pub async fn run(
         period_years: indicator.period,
         ..Default::default()
     };
-    let result = run_recorded(lake, indicator, &sql, &mut record).await;
+    let result = run_recorded(
+        lake,
+        (indicator, &sql),
+        &mut record,
+        options.remote.as_ref(),
+    )
+    .await;
     record.ended_at = Some(now_micros());
     if let Err(e) = &result {
         record.status = "failed".into();
@@ -383,9 +398,9 @@ pub async fn run(
 
 async fn run_recorded(
     lake: &Lake,
-    indicator: &Indicator,
-    sql: &str,
+    (indicator, sql): (&Indicator, &str),
     record: &mut IndicatorRun,
+    remote: Option<&Arc<dyn crate::remote::RemoteEngine>>,
 ) -> Result<(), IndicatorError> {
     record.inputs = inputs(lake, indicator, record.input_snapshot).await?;
     let (level, derivation) = derivation(&record.inputs, &protection(indicator));
@@ -422,7 +437,14 @@ async fn run_recorded(
     let shape = Shape::of(&names)
         .proportion(indicator.proportion)
         .period(indicator.period);
-    let cells = compute(lake, indicator, sql, record.input_snapshot, &shape).await?;
+    let cells = compute(
+        lake,
+        (indicator, sql),
+        record.input_snapshot,
+        &shape,
+        remote,
+    )
+    .await?;
     enough_years(indicator, &cells)?;
     let known = super::elsewhere::known(lake, &names, record.input_snapshot).await?;
     let (published, summary) = audited(indicator, cells, shape, known).await?;
@@ -649,7 +671,8 @@ pub async fn verify(
     let shape = Shape::of(&names)
         .proportion(indicator.proportion)
         .period(indicator.period);
-    let cells = compute(lake, indicator, &sql, run.input_snapshot, &shape).await?;
+    // Verified here, whatever the engine: the check does not depend on it.
+    let cells = compute(lake, (indicator, &sql), run.input_snapshot, &shape, None).await?;
     // What was public when it ran: publications up to its input snapshot.
     let known = super::elsewhere::known(lake, &names, run.input_snapshot).await?;
     let (again, _) = audited(indicator, cells, shape, known).await?;

@@ -75,20 +75,23 @@ pub(crate) async fn cluster(dir: &Path, command: ClusterCommand) -> Result<()> {
 
 /// The lake's governed query service, running its queries where
 /// `[query] engine` says.
-pub(crate) fn query_service(lake: &Arc<Lake>) -> Result<lagoa_sql::QueryService> {
+pub(crate) async fn query_service(lake: &Arc<Lake>) -> Result<lagoa_sql::QueryService> {
     let service = lagoa_sql::QueryService::new(Arc::clone(lake));
+    Ok(match remote_engine(lake).await? {
+        Some(remote) => service.with_remote(remote),
+        None => service,
+    })
+}
+
+/// The cluster queries run on, if `[query] engine = "ballista"`.
+pub(crate) async fn remote_engine(
+    lake: &Lake,
+) -> Result<Option<Arc<dyn lagoa_sql::remote::RemoteEngine>>> {
     if lake.config.query.engine != "ballista" {
-        return Ok(service);
+        return Ok(None);
     }
-    let scheduler = lake
-        .config
-        .scheduler_address()
-        .map_err(anyhow::Error::msg)
-        .context("query.scheduler")?;
-    let engine = lagoa_cluster::ClusterEngine::new(
-        Arc::clone(lake),
-        scheduler,
-        lake.config.query.scheduler_fallback,
-    );
-    Ok(service.with_remote(Arc::new(engine)))
+    let engine = lagoa_cluster::ClusterEngine::of(lake)
+        .await
+        .context("the cluster's query engine")?;
+    Ok(Some(Arc::new(engine)))
 }

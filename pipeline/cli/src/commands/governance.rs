@@ -419,7 +419,7 @@ pub(super) async fn query(
             return Err(e);
         }
     };
-    let queries = super::cluster::query_service(lake)?;
+    let queries = super::cluster::query_service(lake).await?;
     let request = lagoa_sql::QueryRequest::new(&who, purpose, sql).as_of(as_of);
     // Ctrl-C cancels the query (and the audit trail says so).
     let interrupted = async {

@@ -96,11 +96,13 @@ pub(super) async fn run_all(
 ) -> Result<Vec<lagoa_lake::catalog::IndicatorRun>> {
     let mut runs = Vec::new();
     let mut failures = Vec::new();
+    let remote = super::cluster::remote_engine(lake).await?;
     for indicator in selected {
         let options = RunOptions {
             parameters: parameters.clone(),
             trigger: trigger.into(),
             actor: actor(),
+            remote: remote.clone(),
         };
         match indicators::run(lake, indicator, &options).await {
             Ok(run) => {

@@ -111,6 +111,7 @@ pub(super) async fn daemon(lake: Lake, dir: &Path) -> Result<()> {
         signalled.cancel();
     });
     let check = lake.config.indicators.check_seconds;
+    let remote = super::cluster::remote_engine(&lake).await?;
     let indicators = (check > 0).then(|| {
         let watcher = lagoa_daemon::IndicatorWatcher {
             dir: lagoa_sql::indicators::dir_of(&lake),
@@ -119,6 +120,7 @@ pub(super) async fn daemon(lake: Lake, dir: &Path) -> Result<()> {
             clock: Arc::new(SystemClock),
             owner: format!("daemon:{}", std::process::id()),
             lease: options.lease,
+            remote: remote.clone(),
         };
         tokio::spawn(watcher.run(shutdown.clone()))
     });
@@ -204,7 +206,7 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
         secure_cookie: config.console.secure_cookie || config.tls.enabled(),
     };
     let (lake, signins, session_secret) = sign_ins(lake).await?;
-    let queries = super::cluster::query_service(&lake)?;
+    let queries = super::cluster::query_service(&lake).await?;
     let api = lagoa_api::Api::new(
         queries.clone(),
         Arc::clone(&signins),
