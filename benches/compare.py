@@ -674,13 +674,16 @@ class Bench:
         self.lagoa_out(lake, "request", "approve", request, "--reason", "benchmark", token=steward)
         return analyst
 
-    def served_queries(self, qs: list[dict], resdir: str, lake: str | None = None) -> dict:
+    def served_queries(self, qs: list[dict], resdir: str, lake: str | None = None, token: str | None = None,
+                       env_extra: dict | None = None) -> dict:
         """Every query through `lagoa serve` (HTTP API, governed), the server started once and warm;
-        on the encrypted lake of step a unless `lake` names another."""
+        on the encrypted lake of step a unless `lake` names another; `token` is the analyst's of an
+        earlier `govern` (else the lake is governed now); `env_extra` adds to the server's environment
+        (benches/cluster.py: the cluster it submits to)."""
         lake = lake or os.path.join(self.wd, "lake-enc")
-        token = self.govern(lake)
+        token = token or self.govern(lake)
         cmd = self.lagoa_cmd(lake, "serve", "--listen", "127.0.0.1:0")
-        env = dict(self.env)
+        env = dict(self.env) | (env_extra or {})
         env["RUST_LOG"] = "warn"
         env["LAGOA__QUERY__PG_LISTEN"] = "127.0.0.1:0"
         log(f"lagoa serve: {shlex.join(cmd)}")

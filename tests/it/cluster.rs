@@ -21,12 +21,21 @@ struct Cluster {
     work_dir: tempfile::TempDir,
 }
 
+/// Everything the cluster's processes logged, for the leak check.
+fn logs() -> &'static std::sync::Mutex<String> {
+    static LOGS: std::sync::OnceLock<std::sync::Mutex<String>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(Default::default)
+}
+
 fn spawn(lake: &Path, name: &str, args: &[&str]) -> Killed {
     let mut child = Command::new(lagoa_bin())
         .arg("--lake")
         .arg(lake)
         .args(args)
         .env_remove("LAGOA_LAKE")
+        // Verbose, so that the leak check below reads what an operator
+        // debugging the cluster would see.
+        .env("LAGOA_LOG", "debug")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -37,6 +46,10 @@ fn spawn(lake: &Path, name: &str, args: &[&str]) -> Killed {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             eprintln!("{name}: {line}");
+            if let Ok(mut all) = logs().lock() {
+                all.push_str(&line);
+                all.push('\n');
+            }
         }
     });
     Killed(child)
@@ -171,6 +184,15 @@ fn query(
     sql: &str,
 ) -> std::process::Output {
     bypass::query_in(lake, env, (token, purpose, sql))
+}
+
+/// The CPFs of the generated deaths.
+fn cpfs_of_2021() -> Vec<String> {
+    csv_rows(&obitos_csv(2021, 3))
+        .into_iter()
+        .skip(1)
+        .filter_map(|row| row.get(6).cloned())
+        .collect()
 }
 
 /// Sorted lines: the cluster may return rows in another order where the
@@ -375,12 +397,25 @@ fn governed_queries_run_on_a_two_executor_cluster_with_the_local_answers() {
         listening(&cluster.binds[0])
     });
 
+    // A personal value in a statement reaches no log of the cluster's
+    // processes, at `debug`.
+    let cpf_asked = &cpfs_of_2021()[0];
+    let by_value = format!("SELECT count(*) AS n FROM obitos WHERE cpf = '{cpf_asked}'");
+    let (token, purpose) = (&p.joao, Some(bypass::PURPOSE));
+    let counted = query(&lake, &env, token, purpose, &by_value);
+    assert_eq!(
+        sorted(&counted),
+        sorted(&query(&lake, &[], token, purpose, &by_value))
+    );
+    let logged = logs().lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(!logged.is_empty(), "the cluster's processes log");
+    assert!(
+        !logged.contains(cpf_asked.as_str()),
+        "a CPF in the cluster's logs"
+    );
+
     // No decrypted value is left in the executors' work directories.
-    let cpfs: Vec<String> = csv_rows(&obitos_csv(2021, 3))
-        .into_iter()
-        .skip(1)
-        .filter_map(|row| row.get(6).cloned())
-        .collect();
+    let cpfs = cpfs_of_2021();
     assert!(!cpfs.is_empty());
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     while !all_files(cluster.work_dir.path()).is_empty() {
@@ -629,6 +664,25 @@ fn the_reference_indicators_publish_the_golden_results_from_the_cluster() {
     assert!(
         watcher.files_seen() > 0,
         "the indicators ran on the executors"
+    );
+    // Recomputed on the cluster, each gives what it published.
+    let watcher = Watcher::start(cluster.work_dir.path());
+    let runs = lagoa_ok(&lake, &["indicator", "runs", "--json"]);
+    let committed: Vec<String> = runs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["status"] == "committed")
+        .filter_map(|r| r["run_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(committed.len(), 3, "{runs}");
+    for run in &committed {
+        let args = ["indicator", "verify", run.as_str()];
+        let printed = ok(lagoa_env(&lake, &args, &env), &args);
+        assert!(printed.contains("identical"), "{printed}");
+    }
+    assert!(
+        watcher.files_seen() > 0,
+        "verify recomputed on the executors"
     );
     for indicator in indicators {
         let golden = std::fs::read_to_string(

@@ -105,7 +105,8 @@ fn log_panic(info: &std::panic::PanicHookInfo<'_>, long_running: bool) {
 ///
 /// Whatever the filter, the query engine's own logs stop at `info`: at
 /// `debug` DataFusion and sqlparser print plans and statements with their
-/// literals, which may be personal values.
+/// literals, which may be personal values. Ballista's stop at `warn`: its
+/// scheduler prints every job's plan at `info`.
 fn init_logging(daemon: bool) {
     use tracing_subscriber::Layer;
     use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -120,7 +121,11 @@ fn init_logging(daemon: bool) {
         .with_target("sqlparser", LevelFilter::INFO)
         .with_target("arrow", LevelFilter::INFO)
         .with_target("parquet", LevelFilter::INFO)
-        .with_target("sqlx", LevelFilter::WARN);
+        .with_target("sqlx", LevelFilter::WARN)
+        .with_target("ballista_scheduler", LevelFilter::WARN)
+        .with_target("ballista_executor", LevelFilter::WARN)
+        .with_target("ballista_core", LevelFilter::WARN)
+        .with_target("ballista", LevelFilter::WARN);
     let format = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let format = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         format.boxed()

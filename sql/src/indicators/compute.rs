@@ -646,6 +646,7 @@ pub async fn verify(
     lake: &Lake,
     indicator: &Indicator,
     run_id: &str,
+    remote: Option<&Arc<dyn crate::remote::RemoteEngine>>,
 ) -> Result<Verification, IndicatorError> {
     let run = lake
         .catalog
@@ -671,8 +672,7 @@ pub async fn verify(
     let shape = Shape::of(&names)
         .proportion(indicator.proportion)
         .period(indicator.period);
-    // Verified here, whatever the engine: the check does not depend on it.
-    let cells = compute(lake, (indicator, &sql), run.input_snapshot, &shape, None).await?;
+    let cells = compute(lake, (indicator, &sql), run.input_snapshot, &shape, remote).await?;
     // What was public when it ran: publications up to its input snapshot.
     let known = super::elsewhere::known(lake, &names, run.input_snapshot).await?;
     let (again, _) = audited(indicator, cells, shape, known).await?;

@@ -294,7 +294,8 @@ async fn verify(lake: &Lake, run_id: &str) -> Result<()> {
         .ok_or_else(|| anyhow!("no indicator run {run_id}"))?;
     let all = load(lake)?;
     let i = find(&all, &run.indicator)?;
-    let v = indicators::verify(lake, i, run_id).await?;
+    let remote = super::cluster::remote_engine(lake).await?;
+    let v = indicators::verify(lake, i, run_id, remote.as_ref()).await?;
     if v.differences.is_empty() {
         println!(
             "run {run_id} of {}: recomputed from snapshot {} ({}), {} cells identical to what it published in snapshot {}",
