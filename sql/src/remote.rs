@@ -9,14 +9,15 @@ use datafusion::error::Result;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use lagoa_lake::table::LakeTable;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What a reader's session allows its queries to read: the engine running
 /// them elsewhere passes it on, authenticated, to where files are read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Allowed {
-    /// The datasets the session holds.
-    pub datasets: BTreeSet<String>,
+    /// The datasets the session holds, each with the columns its view
+    /// reads (hidden ones left out).
+    pub datasets: BTreeMap<String, BTreeSet<String>>,
     /// `(dataset, column)`: the personal columns it decrypts.
     pub released: BTreeSet<(String, String)>,
     /// Whether it serves a column pseudonymised.
@@ -35,7 +36,10 @@ impl Allowed {
                 let any: &dyn std::any::Any = provider.as_ref();
                 if let Some(table) = any.downcast_ref::<LakeTable>() {
                     let dataset = table.dataset();
-                    allowed.datasets.insert(dataset.name.to_string());
+                    allowed.datasets.insert(
+                        dataset.name.to_string(),
+                        dataset.columns.iter().map(|c| c.name.clone()).collect(),
+                    );
                     for column in dataset.personal_columns() {
                         allowed.released.insert((dataset.name.to_string(), column));
                     }

@@ -151,7 +151,15 @@ impl GovernedSession {
                 .project(columns)?
                 .build()?;
             ctx.register_table(name, Arc::new(ViewAsTable(ViewTable::new(plan, None))))?;
-            allowed.datasets.insert(name.to_owned());
+            let read: std::collections::BTreeSet<String> = a
+                .columns
+                .iter()
+                .filter(|(c, x)| {
+                    *x != ColumnAccess::Hidden && d.columns.iter().any(|def| &def.name == c)
+                })
+                .map(|(c, _)| c.clone())
+                .collect();
+            allowed.datasets.insert(name.to_owned(), read);
         }
         if reader.coordinator {
             register_audit(lake, &ctx)?;

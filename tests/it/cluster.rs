@@ -133,7 +133,15 @@ fn start_cluster(lake: &Path) -> Cluster {
     let scheduler_process = spawn(
         lake,
         "scheduler",
-        &["cluster", "scheduler", "--bind", &scheduler],
+        // Results go two seconds after a job: these clients fetch at once.
+        &[
+            "cluster",
+            "scheduler",
+            "--bind",
+            &scheduler,
+            "--results-kept-seconds",
+            "2",
+        ],
     );
     wait_for("the scheduler", Duration::from_secs(60), || {
         listening(&scheduler)
@@ -535,10 +543,22 @@ async fn a_plan_submitted_straight_to_the_scheduler_reads_only_what_a_ticket_all
             .await
             .expect("secret"),
     );
+    // Every column of the dataset, or all but those left out.
+    let columns: Vec<String> = dataset.columns.iter().map(|c| c.name.clone()).collect();
+    let all_but = |hidden: &[&str]| -> std::collections::BTreeSet<String> {
+        columns
+            .iter()
+            .filter(|c| !hidden.contains(&c.as_str()))
+            .cloned()
+            .collect()
+    };
     let ticket = |datasets: &[&str], released: &[&str], pseudonyms: bool| ReleaseTicket {
         query: "hand-built".into(),
         expires_at: now_seconds() + 600,
-        datasets: datasets.iter().map(|d| d.to_string()).collect(),
+        datasets: datasets
+            .iter()
+            .map(|d| (d.to_string(), all_but(&[])))
+            .collect(),
         released: released
             .iter()
             .map(|c| ("obitos".to_owned(), c.to_string()))
@@ -599,11 +619,68 @@ async fn a_plan_submitted_straight_to_the_scheduler_reads_only_what_a_ticket_all
         .await
         .expect_err("cpf is not released");
     assert!(err.contains("obitos.cpf"), "{err}");
+    // A column the reader's view hides is neither read nor filtered on.
+    let mut narrower = ticket(&["obitos"], &["cpf"], false);
+    narrower
+        .datasets
+        .insert("obitos".into(), all_but(&["causa_cid"]));
+    let narrower = key.sign(&narrower);
+    assert_eq!(
+        run(
+            sql("SELECT municipio, cpf FROM obitos").await,
+            narrower.clone()
+        )
+        .await,
+        Ok(rows)
+    );
+    for q in [
+        "SELECT causa_cid FROM obitos",
+        "SELECT count(*) FROM obitos WHERE causa_cid = 'A01'",
+    ] {
+        let err = run(sql(q).await, narrower.clone()).await.expect_err(q);
+        assert!(
+            err.contains("column obitos.causa_cid is not read on this cluster"),
+            "{q}: {err}"
+        );
+    }
     let elsewhere = key.sign(&ticket(&["populacao"], &[], false));
     let err = run(sql("SELECT municipio FROM obitos").await, elsewhere)
         .await
         .expect_err("a ticket for another dataset");
     assert!(err.contains("does not name it"), "{err}");
+
+    // A plan that reads files other than through a dataset's scan (here
+    // a file of the executor's own machine) reads nothing, ticket or not.
+    let local = write_file(
+        dir.path(),
+        "local-secret.csv",
+        "secret\nnot for the cluster\n",
+    );
+    let hostile = datafusion::prelude::SessionContext::new();
+    hostile
+        .register_csv(
+            "host",
+            local.to_str().expect("a UTF-8 path"),
+            datafusion::prelude::CsvReadOptions::new(),
+        )
+        .await
+        .expect("a CSV table");
+    let df = hostile.sql("SELECT * FROM host").await.expect("planned");
+    assert!(
+        run(df, valid.clone()).await.is_err(),
+        "a file read outside a dataset's scan"
+    );
+    // Ballista reports it only as a task rejected: the executor's log says why.
+    let refused = "a plan that reads files other than through a dataset's scan is refused";
+    let mut said = false;
+    for _ in 0..50 {
+        said = logs().lock().map(|l| l.contains(refused)).unwrap_or(false);
+        if said {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(said, "the executor refused the bare file scan");
 
     // The pseudonym function is computed only for a ticket that allows it.
     let pseudonym = lagoa_lake::pseudonym::pseudonym_udf(lake.pseudonym_key().await.expect("key"));

@@ -199,7 +199,12 @@ impl PhysicalExtensionCodec for LakePhysicalCodec {
             .split_first()
             .ok_or_else(|| plan_error("an empty plan node"))?;
         match *kind {
-            BALLISTA_NODE => self.ballista.try_decode(rest, inputs, ctx, proto_converter),
+            BALLISTA_NODE => {
+                if let Node::Executor(_) = &self.node {
+                    inputs.iter().try_for_each(no_bare_file_scan)?;
+                }
+                self.ballista.try_decode(rest, inputs, ctx, proto_converter)
+            }
             LAKE_SCAN => {
                 let inner = only_input(inputs)?;
                 let wire: ScanOnWire = serde_json::from_slice(rest)
@@ -209,7 +214,9 @@ impl PhysicalExtensionCodec for LakePhysicalCodec {
                 };
                 // A refusal decodes into a scan that fails with its reason:
                 // Ballista reports a task's execution error, not a decoding one.
-                match executor_crypto(keys, wire.dataset(), wire.release()) {
+                let read = ScanOnWire::columns_read(inner)
+                    .map(|columns| (columns, ScanOnWire::files_outside(inner, wire.dataset())));
+                match executor_crypto(keys, (wire.dataset(), read), wire.release()) {
                     Ok(crypto) => Ok(Arc::new(wire.into_exec(
                         inner,
                         crypto,
@@ -259,6 +266,28 @@ impl PhysicalExtensionCodec for LakePhysicalCodec {
     }
 }
 
+/// Refuses a plan that reads files other than through a dataset's scan (a
+/// hand-built Parquet or CSV scan of the lake's objects), or writes any:
+/// such a scan would go around the release ticket, such a sink would
+/// overwrite the lake's files. Every stage an executor runs hangs under
+/// one of Ballista's shuffle nodes, so their inputs are checked whole.
+fn no_bare_file_scan(plan: &Arc<dyn ExecutionPlan>) -> Result<()> {
+    let any: &dyn std::any::Any = plan.as_ref();
+    if any.is::<LakeScanExec>() || any.is::<crate::refused::RefusedScan>() {
+        return Ok(());
+    }
+    if ScanOnWire::columns_read(plan).is_some() {
+        return Err(plan_error(
+            "a plan that reads files other than through a dataset's scan is refused",
+        ));
+    }
+    // Nor does a stage write anywhere: a query's plan has no sink.
+    if plan.name() == "DataSinkExec" {
+        return Err(plan_error("a plan that writes files is refused"));
+    }
+    plan.children().into_iter().try_for_each(no_bare_file_scan)
+}
+
 fn only_input(inputs: &[Arc<dyn ExecutionPlan>]) -> Result<&Arc<dyn ExecutionPlan>> {
     match inputs {
         [one] => Ok(one),
@@ -269,22 +298,40 @@ fn only_input(inputs: &[Arc<dyn ExecutionPlan>]) -> Result<&Arc<dyn ExecutionPla
     }
 }
 
+/// What a decoded scan reads: the columns it reads or filters on, and the
+/// files it lists that are not its dataset's.
+type ScanReads = (std::collections::BTreeSet<String>, Vec<String>);
+
 /// What an executor decrypts a scan of `dataset` with: the personal
 /// columns a valid ticket names, and never another. Without a valid ticket
-/// for that dataset, nothing: a plan submitted straight to the scheduler
-/// reads no file.
+/// for that dataset, or for a column the scan reads or filters on (`read`),
+/// nothing: a plan submitted straight to the scheduler reads no file, and
+/// a ticket seen on the network opens no column its reader could not see.
 fn executor_crypto(
     keys: &ExecutorKeys,
-    dataset: &str,
+    (dataset, read): (&str, Option<ScanReads>),
     release: Option<&str>,
 ) -> std::result::Result<Arc<LakeCrypto>, String> {
     let ticket = keys
         .tickets
         .verify(release, now_seconds())
         .map_err(|e| format!("dataset {dataset} is not read on this cluster: {e}"))?;
-    if !ticket.datasets.contains(dataset) {
+    let Some(allowed) = ticket.datasets.get(dataset) else {
         return Err(format!(
             "dataset {dataset} is not read on this cluster: the release ticket of query {} does not name it",
+            ticket.query
+        ));
+    };
+    let (read, outside) =
+        read.ok_or_else(|| format!("the scan of dataset {dataset} arrived without its files"))?;
+    if let Some(path) = outside.first() {
+        return Err(format!(
+            "the scan of dataset {dataset} names {path}, a file of another dataset"
+        ));
+    }
+    if let Some(column) = read.iter().find(|c| !allowed.contains(*c)) {
+        return Err(format!(
+            "column {dataset}.{column} is not read on this cluster: the release ticket of query {} does not give it",
             ticket.query
         ));
     }

@@ -3,7 +3,8 @@
 //! It plans the stages of the plans the query service sends: a dataset's
 //! scan is planned from the files the plan carries, against the lake's
 //! object store, with the same bounds as a local governed session. It holds
-//! no key and never opens the catalog.
+//! no key and never opens the catalog. Ballista's REST API is not built
+//! in (the workspace takes `ballista-scheduler` without default features).
 
 use crate::ClusterError;
 use crate::codec::{LakeLogicalCodec, LakePhysicalCodec, Node};
@@ -20,8 +21,25 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Serves until the process ends.
-pub async fn run(lake_dir: &Path, bind: SocketAddr) -> Result<(), ClusterError> {
+/// How long a finished job's results stay on the executors: the client
+/// fetches them partition after partition, a cursor for as long as it may
+/// stay open.
+pub fn results_kept_seconds(config: &LakeConfig) -> u64 {
+    config
+        .query
+        .timeout_seconds
+        .max(config.query.cursor_timeout_seconds)
+        .saturating_add(60)
+}
+
+/// Serves until the process ends; a finished job's results are dropped
+/// `results_kept` seconds after it ends ([`results_kept_seconds`] unless
+/// given).
+pub async fn run(
+    lake_dir: &Path,
+    bind: SocketAddr,
+    results_kept: Option<u64>,
+) -> Result<(), ClusterError> {
     let lake_config = LakeConfig::load(lake_dir)?;
     let store = LakeStore::open(&lake_config.storage, lake_dir)?;
     let max_bytes = lagoa_sql::QueryLimits::from_config(&lake_config.query).max_value_bytes;
@@ -37,8 +55,10 @@ pub async fn run(lake_dir: &Path, bind: SocketAddr) -> Result<(), ClusterError> 
         override_session_builder: Some(Arc::new(move |config: SessionConfig| {
             Ok(bounded_session(config, max_bytes))
         })),
-        // The executors drop a finished job's shuffle files at once.
-        finished_job_data_clean_up_interval_seconds: 1,
+        // The executors drop a finished job's files once its client has
+        // had time to fetch them all.
+        finished_job_data_clean_up_interval_seconds: results_kept
+            .unwrap_or_else(|| results_kept_seconds(&lake_config)),
         ..SchedulerConfig::default()
     };
     let cluster = BallistaCluster::new_from_config(&config)

@@ -14,7 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use ring::hmac;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What one query may decrypt on the cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,9 +23,10 @@ pub struct ReleaseTicket {
     pub query: String,
     /// Seconds since the epoch after which it releases nothing.
     pub expires_at: i64,
-    /// The datasets the reader's session may read: a scan of any other
-    /// is refused.
-    pub datasets: BTreeSet<String>,
+    /// The datasets the reader's session may read, each with the columns
+    /// its view reads (hidden ones left out): a scan of another dataset,
+    /// or one that reads or filters on another column, is refused.
+    pub datasets: BTreeMap<String, BTreeSet<String>>,
     /// `(dataset, column)`: the personal columns it decrypts.
     pub released: BTreeSet<(String, String)>,
     /// Whether the query's session pseudonymises a column (the executors
@@ -100,7 +101,11 @@ mod tests {
         ReleaseTicket {
             query: "q1".into(),
             expires_at: 1_000,
-            datasets: ["obitos".to_owned()].into(),
+            datasets: [(
+                "obitos".to_owned(),
+                ["ano".to_owned(), "cpf".to_owned()].into(),
+            )]
+            .into(),
             released: [("obitos".to_owned(), "cpf".to_owned())].into(),
             pseudonyms: true,
         }

@@ -14,10 +14,13 @@ use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_plan::ExecutionPlan;
 use object_store::ObjectStore;
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// A [`LakeTable`] on the wire: the dataset and the files it reads.
@@ -163,6 +166,49 @@ impl ScanOnWire {
     /// before it chooses the keys to decrypt with.
     pub fn release(&self) -> Option<&str> {
         self.release.as_deref()
+    }
+
+    /// The columns of the dataset a decoded scan (`inner`) reads: those
+    /// its projection and its predicate name, every column without a
+    /// projection; `None` if `inner` is no file scan.
+    pub fn columns_read(inner: &Arc<dyn ExecutionPlan>) -> Option<BTreeSet<String>> {
+        let config = scan_config(inner)?;
+        let source = &config.file_source;
+        let mut exprs: Vec<Arc<dyn PhysicalExpr>> = Vec::new();
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        match source.projection() {
+            Some(projection) => exprs.extend(projection.iter().map(|p| Arc::clone(&p.expr))),
+            None => names.extend(
+                config
+                    .file_schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone()),
+            ),
+        }
+        exprs.extend(source.filter());
+        for expr in &exprs {
+            names.extend(collect_columns(expr).iter().map(|c| c.name().to_owned()));
+        }
+        Some(names)
+    }
+
+    /// The files a decoded scan (`inner`) reads that are not `dataset`'s:
+    /// the plan, not the catalog, lists them, and a file of another
+    /// dataset read under this one's name would escape its ticket.
+    pub fn files_outside(inner: &Arc<dyn ExecutionPlan>, dataset: &str) -> Vec<String> {
+        let prefix = crate::writer::dataset_prefix(dataset);
+        scan_config(inner)
+            .map(|config| {
+                config
+                    .file_groups
+                    .iter()
+                    .flat_map(|g| g.iter())
+                    .map(|f| f.object_meta.location.to_string())
+                    .filter(|path| !path.starts_with(&prefix))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The scan again over `inner` (DataFusion's decoding of the Parquet

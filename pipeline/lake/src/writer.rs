@@ -326,7 +326,7 @@ impl OpenFile {
         sort_index: Option<usize>,
     ) -> Result<Self> {
         let file_id = uuid::Uuid::now_v7().to_string();
-        let mut path = format!("tables/{}/", target.dataset);
+        let mut path = dataset_prefix(target.dataset.as_str());
         if let Some(column) = &target.partition_column {
             path.push_str(&partition_segment(column, &partition_value));
             path.push('/');
@@ -526,6 +526,12 @@ impl std::fmt::Debug for DatasetWriter {
             .field("done_files", &self.done.len())
             .finish_non_exhaustive()
     }
+}
+
+/// Where a dataset's data files live in the object store: every file of
+/// `dataset` has a path that starts with this.
+pub fn dataset_prefix(dataset: &str) -> String {
+    format!("tables/{dataset}/")
 }
 
 #[cfg(test)]

@@ -17,6 +17,11 @@ pub(crate) enum ClusterCommand {
         /// Where it listens (host:port); default: query.scheduler.
         #[arg(long)]
         bind: Option<SocketAddr>,
+        /// Seconds a finished job's results stay on the executors for its
+        /// client to fetch; default: the longest a query or cursor may run,
+        /// and a minute.
+        #[arg(long)]
+        results_kept_seconds: Option<u64>,
     },
     /// Run an executor: it reads and decrypts the files its tasks scan, only
     /// as far as each query's release ticket allows.
@@ -27,9 +32,10 @@ pub(crate) enum ClusterCommand {
         /// Its Arrow Flight address (host:port); its gRPC port is the next one.
         #[arg(long, default_value = "127.0.0.1:50051")]
         bind: SocketAddr,
-        /// Where shuffle files go: a directory on tmpfs (swap must be off).
-        #[arg(long, default_value = "/dev/shm/lagoa-executor")]
-        work_dir: PathBuf,
+        /// Where shuffle files go: a directory on tmpfs (swap must be off);
+        /// default: /dev/shm/lagoa-executor-<port>.
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
         /// Tasks run at once (0: one per core).
         #[arg(long, default_value_t = 0)]
         slots: usize,
@@ -45,12 +51,15 @@ pub(crate) async fn cluster(dir: &Path, command: ClusterCommand) -> Result<()> {
             .context("query.scheduler")
     };
     match command {
-        ClusterCommand::Scheduler { bind } => {
+        ClusterCommand::Scheduler {
+            bind,
+            results_kept_seconds,
+        } => {
             let bind = match bind {
                 Some(bind) => bind,
                 None => default_scheduler()?,
             };
-            Ok(lagoa_cluster::scheduler::run(dir, bind).await?)
+            Ok(lagoa_cluster::scheduler::run(dir, bind, results_kept_seconds).await?)
         }
         ClusterCommand::Executor {
             scheduler,
