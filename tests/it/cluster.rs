@@ -73,7 +73,7 @@ impl Watcher {
         let thread = std::thread::spawn(move || {
             let mut files = std::collections::BTreeSet::new();
             while running.load(Ordering::Relaxed) {
-                files.extend(all_files(&root));
+                files.extend(files_now(&root));
                 counted.store(files.len(), Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -112,6 +112,26 @@ fn on_cluster(scheduler: &str) -> [(&'static str, &str); 2] {
         ("LAGOA__QUERY__ENGINE", "ballista"),
         ("LAGOA__QUERY__SCHEDULER", scheduler),
     ]
+}
+
+/// The files under `dir` now. Ballista removes a job's directories while
+/// this walks, so one that vanishes is skipped, not an error.
+fn files_now(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
 }
 
 fn listening(address: &str) -> bool {
@@ -426,15 +446,15 @@ fn governed_queries_run_on_a_two_executor_cluster_with_the_local_answers() {
     let cpfs = cpfs_of_2021();
     assert!(!cpfs.is_empty());
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    while !all_files(cluster.work_dir.path()).is_empty() {
+    while !files_now(cluster.work_dir.path()).is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "shuffle files left: {:?}",
-            all_files(cluster.work_dir.path())
+            files_now(cluster.work_dir.path())
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    for file in all_files(cluster.work_dir.path()) {
+    for file in files_now(cluster.work_dir.path()) {
         let bytes = std::fs::read(&file).unwrap_or_default();
         for cpf in &cpfs {
             assert!(

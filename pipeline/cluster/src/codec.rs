@@ -15,16 +15,14 @@
 //!
 //! Everything else is Ballista's own, passed to its codecs.
 
+use crate::refused::KeylessPseudonym;
 use crate::ticket::{TicketKey, now_seconds};
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::common::{DataFusionError, Result, TableReference};
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{
-    ColumnarValue, Extension, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
-};
+use datafusion::logical_expr::{Extension, LogicalPlan, ScalarUDF};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
@@ -347,8 +345,8 @@ fn encode_udf(node: &Node, udf: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
         let ticket = match node {
             Node::Client { ticket } => ticket.as_str(),
             Node::Scheduler { .. } | Node::Executor(_) => {
-                let pending = udf.inner().downcast_ref::<PendingPseudonym>();
-                pending.map(|p| p.ticket.as_str()).ok_or_else(|| {
+                let keyless = udf.inner().downcast_ref::<KeylessPseudonym>();
+                keyless.map(|p| p.ticket.as_str()).ok_or_else(|| {
                     plan_error("a pseudonym function that did not come from the query service")
                 })?
             }
@@ -370,51 +368,24 @@ fn decode_udf(node: &Node, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
         return match node {
             Node::Executor(keys) => match keys.tickets.verify(Some(&ticket), now_seconds()) {
                 Ok(t) if t.pseudonyms => Ok(pseudonym_udf(Arc::clone(&keys.pseudonyms))),
-                Ok(_) => Ok(crate::refused::refused_pseudonym(
+                Ok(_) => Ok(KeylessPseudonym::udf(
+                    ticket,
                     "the release ticket of this query allows no pseudonym".into(),
                 )),
-                Err(e) => Ok(crate::refused::refused_pseudonym(format!(
-                    "no pseudonym is computed: {e}"
-                ))),
-            },
-            Node::Scheduler { .. } | Node::Client { .. } => {
-                Ok(Arc::new(ScalarUDF::new_from_impl(PendingPseudonym {
+                Err(e) => Ok(KeylessPseudonym::udf(
                     ticket,
-                    signature: Signature::any(1, Volatility::Immutable),
-                })))
-            }
+                    format!("no pseudonym is computed: {e}"),
+                )),
+            },
+            // Planned with the ticket, computed only where a ticket is checked.
+            Node::Scheduler { .. } | Node::Client { .. } => Ok(KeylessPseudonym::udf(
+                ticket,
+                "pseudonyms are computed on the executors only".into(),
+            )),
         };
     }
     bounded::decode_udf(name, buf)?
         .ok_or_else(|| plan_error(format!("function {name} is not available on the cluster")))
-}
-
-/// The pseudonym function as the scheduler plans it: no key, only the
-/// ticket the executors will check before computing it.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct PendingPseudonym {
-    ticket: String,
-    signature: Signature,
-}
-
-impl ScalarUDFImpl for PendingPseudonym {
-    fn name(&self) -> &str {
-        PSEUDONYM
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        Err(DataFusionError::Execution(
-            "pseudonyms are computed on the executors only".into(),
-        ))
-    }
 }
 
 /// The scheduler's key provider: it holds no key and gives none.

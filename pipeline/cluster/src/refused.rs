@@ -1,6 +1,5 @@
-//! What an executor runs in place of what a query's ticket does not allow:
-//! a scan, or the pseudonym function, that fails with the reason when it
-//! runs. Ballista reports a task's execution error to the client; an error
+//! What runs in place of what a query's ticket does not allow: a scan, or
+//! the pseudonym function, that fails with the reason when it runs. Ballista reports a task's execution error to the client; an error
 //! while decoding a task reaches it only as "rejected by executor".
 
 use datafusion::arrow::datatypes::DataType;
@@ -74,21 +73,27 @@ impl ExecutionPlan for RefusedScan {
     }
 }
 
-/// The pseudonym function where the ticket allows none.
-pub(crate) fn refused_pseudonym(reason: String) -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::new_from_impl(RefusedPseudonym {
-        reason,
-        signature: Signature::any(1, Volatility::Immutable),
-    }))
-}
-
+/// The pseudonym function without its key: as the scheduler plans it (it
+/// keeps the ticket, for the executors to check), and where an executor's
+/// ticket allows none. Running it fails with `reason`.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct RefusedPseudonym {
+pub(crate) struct KeylessPseudonym {
+    pub(crate) ticket: String,
     reason: String,
     signature: Signature,
 }
 
-impl ScalarUDFImpl for RefusedPseudonym {
+impl KeylessPseudonym {
+    pub(crate) fn udf(ticket: String, reason: String) -> Arc<ScalarUDF> {
+        Arc::new(ScalarUDF::new_from_impl(KeylessPseudonym {
+            ticket,
+            reason,
+            signature: Signature::any(1, Volatility::Immutable),
+        }))
+    }
+}
+
+impl ScalarUDFImpl for KeylessPseudonym {
     fn name(&self) -> &str {
         "lagoa_pseudonym"
     }
