@@ -29,7 +29,7 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use lagoa_lake::crypto::LakeCrypto;
 use lagoa_lake::keys::{KeyProvider, PersonalKeyGate};
 use lagoa_lake::pseudonym::{PseudonymKey, pseudonym_udf};
-use lagoa_lake::remote::{ScanOnWire, TableOnWire};
+use lagoa_lake::remote::{ScanOnWire, ScanReads, TableOnWire};
 use lagoa_lake::table::{LakeScanExec, LakeTable};
 use lagoa_sql::bounded::wire as bounded;
 use object_store::ObjectStore;
@@ -212,9 +212,8 @@ impl PhysicalExtensionCodec for LakePhysicalCodec {
                 };
                 // A refusal decodes into a scan that fails with its reason:
                 // Ballista reports a task's execution error, not a decoding one.
-                let read = ScanOnWire::columns_read(inner)
-                    .map(|columns| (columns, ScanOnWire::files_outside(inner, wire.dataset())));
-                match executor_crypto(keys, (wire.dataset(), read), wire.release()) {
+                let reads = ScanOnWire::reads(inner, wire.dataset());
+                match executor_crypto(keys, (wire.dataset(), reads), wire.release()) {
                     Ok(crypto) => Ok(Arc::new(wire.into_exec(
                         inner,
                         crypto,
@@ -274,7 +273,7 @@ fn no_bare_file_scan(plan: &Arc<dyn ExecutionPlan>) -> Result<()> {
     if any.is::<LakeScanExec>() || any.is::<crate::refused::RefusedScan>() {
         return Ok(());
     }
-    if ScanOnWire::columns_read(plan).is_some() {
+    if ScanOnWire::is_file_scan(plan) {
         return Err(plan_error(
             "a plan that reads files other than through a dataset's scan is refused",
         ));
@@ -296,10 +295,6 @@ fn only_input(inputs: &[Arc<dyn ExecutionPlan>]) -> Result<&Arc<dyn ExecutionPla
     }
 }
 
-/// What a decoded scan reads: the columns it reads or filters on, and the
-/// files it lists that are not its dataset's.
-type ScanReads = (std::collections::BTreeSet<String>, Vec<String>);
-
 /// What an executor decrypts a scan of `dataset` with: the personal
 /// columns a valid ticket names, and never another. Without a valid ticket
 /// for that dataset, or for a column the scan reads or filters on (`read`),
@@ -307,7 +302,7 @@ type ScanReads = (std::collections::BTreeSet<String>, Vec<String>);
 /// a ticket seen on the network opens no column its reader could not see.
 fn executor_crypto(
     keys: &ExecutorKeys,
-    (dataset, read): (&str, Option<ScanReads>),
+    (dataset, reads): (&str, Option<ScanReads>),
     release: Option<&str>,
 ) -> std::result::Result<Arc<LakeCrypto>, String> {
     let ticket = keys
@@ -320,14 +315,14 @@ fn executor_crypto(
             ticket.query
         ));
     };
-    let (read, outside) =
-        read.ok_or_else(|| format!("the scan of dataset {dataset} arrived without its files"))?;
-    if let Some(path) = outside.first() {
+    let reads =
+        reads.ok_or_else(|| format!("the scan of dataset {dataset} arrived without its files"))?;
+    if let Some(path) = reads.foreign_files.first() {
         return Err(format!(
             "the scan of dataset {dataset} names {path}, a file of another dataset"
         ));
     }
-    if let Some(column) = read.iter().find(|c| !allowed.contains(*c)) {
+    if let Some(column) = reads.columns.iter().find(|c| !allowed.contains(*c)) {
         return Err(format!(
             "column {dataset}.{column} is not read on this cluster: the release ticket of query {} does not give it",
             ticket.query

@@ -5,9 +5,7 @@
 use crate::codec::{LakeLogicalCodec, Node};
 use crate::ticket::{ReleaseTicket, TicketKey, now_seconds};
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::dataframe::DataFrame;
-use datafusion::datasource::source_as_provider;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
@@ -15,7 +13,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::{SendableRecordBatchStream, execute_stream};
 use lagoa_lake::Lake;
 use lagoa_lake::table::LakeTable;
-use lagoa_sql::remote::{Allowed, RemoteEngine};
+use lagoa_sql::remote::{Allowed, RemoteEngine, tables_scanned};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +67,12 @@ impl ClusterEngine {
 #[async_trait::async_trait]
 impl RemoteEngine for ClusterEngine {
     async fn execute(&self, df: DataFrame, allowed: &Allowed) -> Result<SendableRecordBatchStream> {
+        // The reader's own tables (information_schema, system.audit) are
+        // the catalog's, not the lake's files: such a plan runs here, with
+        // the scheduler up or down.
+        if !reads_only_datasets(df.logical_plan()).await? {
+            return df.execute_stream().await;
+        }
         if !self.scheduler_reachable().await {
             if self.local_fallback {
                 tracing::warn!(scheduler = %self.scheduler, "the cluster's scheduler cannot be reached; the query runs here");
@@ -78,11 +82,6 @@ impl RemoteEngine for ClusterEngine {
                 "the cluster's scheduler at {} cannot be reached; try again later, or set query.scheduler_fallback = true to run queries locally meanwhile",
                 self.scheduler
             )));
-        }
-        // The reader's own tables (information_schema, system.audit) are
-        // the catalog's, not the lake's files: such a plan runs here.
-        if !reads_only_datasets(df.logical_plan()).await? {
-            return df.execute_stream().await;
         }
         let (state, plan) = df.into_parts();
         let ticket = ReleaseTicket {
@@ -122,15 +121,7 @@ pub async fn submit(
 /// their file lists: they travel in the plan, and encoding it cannot wait
 /// on the catalog.
 async fn reads_only_datasets(plan: &LogicalPlan) -> Result<bool> {
-    let mut tables = Vec::new();
-    plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node
-            && let Ok(provider) = source_as_provider(&scan.source)
-        {
-            tables.push(provider);
-        }
-        Ok(TreeNodeRecursion::Continue)
-    })?;
+    let tables = tables_scanned(plan);
     let lake_tables: Vec<&LakeTable> = tables
         .iter()
         .filter_map(|provider| {

@@ -123,6 +123,16 @@ pub struct ScanOnWire {
     selections: Vec<FileSelection>,
 }
 
+/// What a decoded scan reads: the columns it reads or filters on (every
+/// column without a projection), and the files it lists that are not its
+/// dataset's (the plan, not the catalog, lists them: a file of another
+/// dataset read under this one's name would escape its ticket).
+#[derive(Debug)]
+pub struct ScanReads {
+    pub columns: BTreeSet<String>,
+    pub foreign_files: Vec<String>,
+}
+
 /// The rows of one file, or byte range of one, that a scan reads.
 #[derive(Debug, Serialize, Deserialize)]
 struct FileSelection {
@@ -168,17 +178,16 @@ impl ScanOnWire {
         self.release.as_deref()
     }
 
-    /// The columns of the dataset a decoded scan (`inner`) reads: those
-    /// its projection and its predicate name, every column without a
-    /// projection; `None` if `inner` is no file scan.
-    pub fn columns_read(inner: &Arc<dyn ExecutionPlan>) -> Option<BTreeSet<String>> {
+    /// What a decoded scan (`inner`) of `dataset` reads; `None` if `inner`
+    /// is no file scan.
+    pub fn reads(inner: &Arc<dyn ExecutionPlan>, dataset: &str) -> Option<ScanReads> {
         let config = scan_config(inner)?;
         let source = &config.file_source;
         let mut exprs: Vec<Arc<dyn PhysicalExpr>> = Vec::new();
-        let mut names: BTreeSet<String> = BTreeSet::new();
+        let mut columns: BTreeSet<String> = BTreeSet::new();
         match source.projection() {
             Some(projection) => exprs.extend(projection.iter().map(|p| Arc::clone(&p.expr))),
-            None => names.extend(
+            None => columns.extend(
                 config
                     .file_schema()
                     .fields()
@@ -188,27 +197,25 @@ impl ScanOnWire {
         }
         exprs.extend(source.filter());
         for expr in &exprs {
-            names.extend(collect_columns(expr).iter().map(|c| c.name().to_owned()));
+            columns.extend(collect_columns(expr).iter().map(|c| c.name().to_owned()));
         }
-        Some(names)
+        let prefix = crate::writer::dataset_prefix(dataset);
+        let foreign_files = config
+            .file_groups
+            .iter()
+            .flat_map(|g| g.iter())
+            .map(|f| f.object_meta.location.to_string())
+            .filter(|path| !path.starts_with(&prefix))
+            .collect();
+        Some(ScanReads {
+            columns,
+            foreign_files,
+        })
     }
 
-    /// The files a decoded scan (`inner`) reads that are not `dataset`'s:
-    /// the plan, not the catalog, lists them, and a file of another
-    /// dataset read under this one's name would escape its ticket.
-    pub fn files_outside(inner: &Arc<dyn ExecutionPlan>, dataset: &str) -> Vec<String> {
-        let prefix = crate::writer::dataset_prefix(dataset);
-        scan_config(inner)
-            .map(|config| {
-                config
-                    .file_groups
-                    .iter()
-                    .flat_map(|g| g.iter())
-                    .map(|f| f.object_meta.location.to_string())
-                    .filter(|path| !path.starts_with(&prefix))
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// Whether `plan` is a scan of files (of any format, any dataset).
+    pub fn is_file_scan(plan: &Arc<dyn ExecutionPlan>) -> bool {
+        scan_config(plan).is_some()
     }
 
     /// The scan again over `inner` (DataFusion's decoding of the Parquet
