@@ -45,20 +45,11 @@ def log(msg: str) -> None:
     print(f"cluster: {msg}", file=sys.stderr, flush=True)
 
 
-def free_port(pair: bool = False) -> int:
-    """A free port on 127.0.0.1 (and the next one too, for an executor's gRPC port)."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not pair:
-            return port
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-                return port
-            except OSError:
-                continue
+def free_port() -> int:
+    """A free port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_listening(port: int, what: str, seconds: float = 60) -> None:
@@ -82,7 +73,7 @@ class Cluster:
         self.start([lagoa, "--lake", lake, "cluster", "scheduler", "--bind", self.scheduler], env)
         wait_listening(port, "the scheduler")
         for i in range(executors):
-            flight = free_port(pair=True)
+            flight = free_port()
             self.start([lagoa, "--lake", lake, "cluster", "executor", "--scheduler", self.scheduler,
                         "--bind", f"127.0.0.1:{flight}", "--work-dir", os.path.join(self.shm, f"executor-{i}")], env)
             wait_listening(flight, f"executor {i}")

@@ -1,6 +1,7 @@
 //! Governed queries on a Ballista cluster started from the real binary: a
 //! scheduler and two executors on 127.0.0.1, the query service submitting
-//! to it (`[query] engine = "ballista"`). The answers are the local ones,
+//! to it (`[query] engine = "ballista"`), over mutual TLS in the main test
+//! (the network's own checks are in `cluster_tls.rs`). The answers are the local ones,
 //! refusals are refused and audited the same way, personal keys are
 //! released only through the query service's ticket, and no decrypted
 //! value is left in an executor's work directory.
@@ -12,12 +13,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-struct Cluster {
+pub(crate) struct Cluster {
     _scheduler: Killed,
     executors: Vec<Killed>,
-    scheduler: String,
+    pub(crate) scheduler: String,
     /// Each executor's Flight address.
-    binds: Vec<String>,
+    pub(crate) binds: Vec<String>,
     work_dir: tempfile::TempDir,
 }
 
@@ -27,11 +28,12 @@ fn logs() -> &'static std::sync::Mutex<String> {
     LOGS.get_or_init(Default::default)
 }
 
-fn spawn(lake: &Path, name: &str, args: &[&str]) -> Killed {
+fn spawn(lake: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Killed {
     let mut child = Command::new(lagoa_bin())
         .arg("--lake")
         .arg(lake)
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("LAGOA_LAKE")
         // Verbose, so that the leak check below reads what an operator
         // debugging the cluster would see.
@@ -98,7 +100,7 @@ impl Watcher {
 
 /// Whether this machine lacks /dev/shm, where the executors' work
 /// directories go (a failure in CI, a skip elsewhere).
-fn no_memory_filesystem() -> bool {
+pub(crate) fn no_memory_filesystem() -> bool {
     if Path::new("/dev/shm").exists() {
         return false;
     }
@@ -107,7 +109,7 @@ fn no_memory_filesystem() -> bool {
 }
 
 /// The environment that sends a process's queries to the cluster.
-fn on_cluster(scheduler: &str) -> [(&'static str, &str); 2] {
+pub(crate) fn on_cluster(scheduler: &str) -> [(&'static str, &str); 2] {
     [
         ("LAGOA__QUERY__ENGINE", "ballista"),
         ("LAGOA__QUERY__SCHEDULER", scheduler),
@@ -138,17 +140,9 @@ fn listening(address: &str) -> bool {
     std::net::TcpStream::connect(address).is_ok()
 }
 
-/// Two free ports in a row: an executor's Flight port and its gRPC port.
-fn port_pair() -> u16 {
-    loop {
-        let port = free_port();
-        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn start_cluster(lake: &Path) -> Cluster {
+/// A scheduler and two executors on 127.0.0.1, started with `env` (the
+/// cluster's certificates, its settings).
+pub(crate) fn start_cluster(lake: &Path, env: &[(&str, &str)]) -> Cluster {
     let scheduler = format!("127.0.0.1:{}", free_port());
     let scheduler_process = spawn(
         lake,
@@ -162,13 +156,14 @@ fn start_cluster(lake: &Path) -> Cluster {
             "--results-kept-seconds",
             "2",
         ],
+        env,
     );
     wait_for("the scheduler", Duration::from_secs(60), || {
         listening(&scheduler)
     });
     let work_dir = tempfile::tempdir_in("/dev/shm").expect("a work directory in /dev/shm");
     let binds: Vec<String> = (0..2)
-        .map(|_| format!("127.0.0.1:{}", port_pair()))
+        .map(|_| format!("127.0.0.1:{}", free_port()))
         .collect();
     let executors = binds
         .iter()
@@ -190,6 +185,7 @@ fn start_cluster(lake: &Path) -> Cluster {
                     "--slots",
                     "2",
                 ],
+                env,
             );
             wait_for("an executor", Duration::from_secs(60), || listening(bind));
             process
@@ -257,9 +253,15 @@ fn governed_queries_run_on_a_two_executor_cluster_with_the_local_answers() {
             &["--personal", "cpf,nome", "--level", "especial"],
         );
     }
-    let mut cluster = start_cluster(&lake);
+    // Over mutual TLS, as beyond one machine; a lost executor is missed
+    // after ten seconds.
+    let member = crate::cluster_tls::Member::issued(dir.path(), "cluster");
+    let mut cluster_env = member.env().to_vec();
+    cluster_env.push(("LAGOA__CLUSTER__EXECUTOR_TIMEOUT_SECONDS", "10"));
+    let mut cluster = start_cluster(&lake, &cluster_env);
     let scheduler = cluster.scheduler.clone();
-    let env = on_cluster(scheduler.as_str());
+    let mut env = on_cluster(scheduler.as_str()).to_vec();
+    env.extend(member.env());
 
     let watcher = Watcher::start(cluster.work_dir.path());
 
@@ -384,9 +386,9 @@ fn governed_queries_run_on_a_two_executor_cluster_with_the_local_answers() {
     lost.wait().expect("the executor ends");
     let (token, purpose, sql) = &queries[2];
     let local = sorted(&query(&lake, &[], token, *purpose, sql));
-    // Once: a task sent to the lost executor waits out Ballista's executor
-    // timeout before it is rescheduled, which can take minutes.
-    for attempt in 0..1 {
+    // Twice: a task sent to the lost executor waits out the executor
+    // timeout (ten seconds here) before it is rescheduled.
+    for attempt in 0..2 {
         let remote = query(&lake, &env, token, *purpose, sql);
         if remote.status.success() {
             assert_eq!(
@@ -421,6 +423,7 @@ fn governed_queries_run_on_a_two_executor_cluster_with_the_local_answers() {
             "--slots",
             "2",
         ],
+        &cluster_env,
     );
     cluster.executors[0] = restarted;
     wait_for("the executor again", Duration::from_secs(60), || {
@@ -536,8 +539,11 @@ async fn straight_to_the_scheduler(
     ticket: String,
 ) -> Result<usize, String> {
     let (state, plan) = df.into_parts();
-    let address = scheduler.parse().expect("an address");
-    let stream = lagoa_cluster::engine::submit(address, (state, &plan), ticket)
+    let scheduler = lagoa_cluster::engine::Scheduler {
+        address: scheduler.parse().expect("an address"),
+        tls: None,
+    };
+    let stream = lagoa_cluster::engine::submit(&scheduler, (state, &plan), ticket)
         .await
         .map_err(|e| e.to_string())?;
     let batches = datafusion::physical_plan::common::collect(stream)
@@ -555,7 +561,7 @@ async fn a_plan_submitted_straight_to_the_scheduler_reads_only_what_a_ticket_all
     let (dir, lake_dir) = new_lake();
     ingest_obitos_especial(dir.path(), &lake_dir);
     ingest_populacao_amplo(dir.path(), &lake_dir);
-    let cluster = start_cluster(&lake_dir);
+    let cluster = start_cluster(&lake_dir, &[]);
     let lake = lagoa_lake::Lake::open(&lake_dir).await.expect("the lake");
     let (dataset, files) = dataset_and_files(&lake, "obitos").await;
     let rows: usize = files.iter().map(|f| f.row_count as usize).sum();
@@ -744,7 +750,7 @@ fn the_reference_indicators_publish_the_golden_results_from_the_cluster() {
     crate::indicators::golden_state(dir.path(), &lake);
     lagoa_ok(&lake, &["indicator", "init"]);
     crate::indicators::keep_golden_indicators(&lake);
-    let cluster = start_cluster(&lake);
+    let cluster = start_cluster(&lake, &[]);
     let env = on_cluster(cluster.scheduler.as_str());
     let indicators = [
         "mortalidade_infantil",

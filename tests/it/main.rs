@@ -11,6 +11,7 @@ mod bypass;
 mod catalog;
 mod cli;
 mod cluster;
+mod cluster_tls;
 mod console;
 mod contracts;
 mod crashes;

@@ -4,6 +4,7 @@
 
 use crate::codec::{LakeLogicalCodec, Node};
 use crate::ticket::{ReleaseTicket, TicketKey, now_seconds};
+use crate::tls::ClusterTls;
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
 use datafusion::dataframe::DataFrame;
 use datafusion::error::{DataFusionError, Result};
@@ -12,15 +13,37 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::{SendableRecordBatchStream, execute_stream};
 use lagoa_lake::Lake;
+use lagoa_lake::config::LakeConfig;
 use lagoa_lake::table::LakeTable;
 use lagoa_sql::remote::{Allowed, RemoteEngine, tables_scanned};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The scheduler plans are submitted to, and how it is reached.
+#[derive(Clone, Debug)]
+pub struct Scheduler {
+    pub address: SocketAddr,
+    /// Mutual TLS, when the cluster has it.
+    pub tls: Option<Arc<ClusterTls>>,
+}
+
+impl Scheduler {
+    /// `query.scheduler`, reached as `[cluster]` says; refused in clear
+    /// beyond loopback unless `cluster.allow_plaintext`.
+    pub fn of(config: &LakeConfig) -> Result<Self, crate::ClusterError> {
+        let address = config
+            .scheduler_address()
+            .map_err(|e| crate::ClusterError::Ballista(format!("query.scheduler: {e}")))?;
+        let tls = ClusterTls::from_config(&config.cluster)?;
+        crate::tls::refuse_plaintext_beyond_loopback(tls.as_ref(), &config.cluster, &[address])?;
+        Ok(Scheduler { address, tls })
+    }
+}
+
 /// Runs governed statements on the cluster whose scheduler is `scheduler`.
 pub struct ClusterEngine {
-    scheduler: SocketAddr,
+    scheduler: Scheduler,
     /// Run here when the scheduler cannot be reached.
     local_fallback: bool,
     tickets: TicketKey,
@@ -31,7 +54,7 @@ pub struct ClusterEngine {
 impl std::fmt::Debug for ClusterEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClusterEngine")
-            .field("scheduler", &self.scheduler)
+            .field("scheduler", &self.scheduler.address)
             .field("local_fallback", &self.local_fallback)
             .finish_non_exhaustive()
     }
@@ -39,14 +62,10 @@ impl std::fmt::Debug for ClusterEngine {
 
 impl ClusterEngine {
     /// The engine of `lake`'s query service (`[query] scheduler`,
-    /// `scheduler_fallback`), with the lake's ticket key.
+    /// `scheduler_fallback`, `[cluster]`), with the lake's ticket key.
     pub async fn of(lake: &Lake) -> Result<Self, crate::ClusterError> {
-        let scheduler = lake
-            .config
-            .scheduler_address()
-            .map_err(|e| crate::ClusterError::Ballista(format!("query.scheduler: {e}")))?;
         Ok(ClusterEngine {
-            scheduler,
+            scheduler: Scheduler::of(&lake.config)?,
             local_fallback: lake.config.query.scheduler_fallback,
             tickets: TicketKey::new(&lake.secret(crate::TICKET_SECRET).await?),
             ticket_lifetime: lake.config.query.timeout_seconds.saturating_add(60) as i64,
@@ -57,7 +76,7 @@ impl ClusterEngine {
     async fn scheduler_reachable(&self) -> bool {
         tokio::time::timeout(
             Duration::from_secs(3),
-            tokio::net::TcpStream::connect(self.scheduler),
+            tokio::net::TcpStream::connect(self.scheduler.address),
         )
         .await
         .is_ok_and(|c| c.is_ok())
@@ -75,12 +94,12 @@ impl RemoteEngine for ClusterEngine {
         }
         if !self.scheduler_reachable().await {
             if self.local_fallback {
-                tracing::warn!(scheduler = %self.scheduler, "the cluster's scheduler cannot be reached; the query runs here");
+                tracing::warn!(scheduler = %self.scheduler.address, "the cluster's scheduler cannot be reached; the query runs here");
                 return df.execute_stream().await;
             }
             return Err(DataFusionError::Execution(format!(
                 "the cluster's scheduler at {} cannot be reached; try again later, or set query.scheduler_fallback = true to run queries locally meanwhile",
-                self.scheduler
+                self.scheduler.address
             )));
         }
         let (state, plan) = df.into_parts();
@@ -92,27 +111,38 @@ impl RemoteEngine for ClusterEngine {
             pseudonyms: allowed.pseudonyms,
         };
         let signed = self.tickets.sign(&ticket);
-        submit(self.scheduler, (state, &plan), signed).await
+        submit(&self.scheduler, (state, &plan), signed).await
     }
 }
 
-/// Submits `plan`, planned in `state`, to the scheduler at `scheduler`
-/// with the release ticket `ticket` (as signed); its rows as they come.
-/// The lake's tables `plan` scans must have read their files already.
+/// Submits `plan`, planned in `state`, to `scheduler` with the release
+/// ticket `ticket` (as signed); its rows as they come, fetched from the
+/// executors (over mutual TLS when the cluster has it). The lake's tables
+/// `plan` scans must have read their files already.
 pub async fn submit(
-    scheduler: SocketAddr,
+    scheduler: &Scheduler,
     (state, plan): (SessionState, &LogicalPlan),
     ticket: String,
 ) -> Result<SendableRecordBatchStream> {
     let codec = Arc::new(LakeLogicalCodec::new(Node::Client { ticket }));
-    let config = state
+    let mut config = state
         .config()
         .clone()
         .with_ballista_logical_extension_codec(codec);
+    if let Some(tls) = &scheduler.tls {
+        config = config
+            .with_ballista_use_tls(true)
+            .with_ballista_override_create_grpc_client_endpoint(tls.endpoint_override());
+    }
+    let url = format!(
+        "{}://{}",
+        crate::tls::scheme(scheduler.tls.as_ref()),
+        scheduler.address
+    );
     let state = SessionStateBuilder::new_from_existing(state)
         .with_config(config)
         .build()
-        .upgrade_for_ballista(format!("http://{scheduler}"))?;
+        .upgrade_for_ballista(url)?;
     let physical = state.create_physical_plan(plan).await?;
     execute_stream(physical, state.task_ctx())
 }

@@ -7,6 +7,7 @@
 //!   the policy and the audit stay in the query service, only the
 //!   execution of the planned statement moves;
 //! - [`ticket`]: what lets an executor release a personal column's key;
+//! - [`tls`]: mutual TLS among the cluster's members;
 //! - [`workdir`]: shuffle files never reach a disk.
 
 pub mod codec;
@@ -15,6 +16,7 @@ pub mod executor;
 mod refused;
 pub mod scheduler;
 pub mod ticket;
+pub mod tls;
 pub mod workdir;
 
 pub use engine::ClusterEngine;
@@ -30,4 +32,6 @@ pub enum ClusterError {
     WorkDir(#[from] crate::workdir::WorkDirError),
     #[error("the cluster: {0}")]
     Ballista(String),
+    #[error("the cluster's TLS: {0}")]
+    Tls(String),
 }

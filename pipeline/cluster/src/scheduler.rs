@@ -8,13 +8,18 @@
 
 use crate::ClusterError;
 use crate::codec::{LakeLogicalCodec, LakePhysicalCodec, Node};
+use crate::tls::ClusterTls;
+use ballista_core::config::TaskSchedulingPolicy;
 use ballista_core::extension::SessionConfigExt;
+use ballista_core::serde::protobuf::scheduler_grpc_server::SchedulerGrpcServer;
+use ballista_core::utils::{GrpcServerConfig, create_grpc_server};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
-use ballista_scheduler::scheduler_process::start_server;
+use ballista_scheduler::scheduler_process::create_scheduler;
 use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use lagoa_lake::config::LakeConfig;
 use lagoa_lake::store::LakeStore;
 use std::net::SocketAddr;
@@ -34,18 +39,22 @@ pub fn results_kept_seconds(config: &LakeConfig) -> u64 {
 
 /// Serves until the process ends; a finished job's results are dropped
 /// `results_kept` seconds after it ends ([`results_kept_seconds`] unless
-/// given).
+/// given). With `[cluster]`'s certificates it serves over mutual TLS and
+/// talks to executors the same way.
 pub async fn run(
     lake_dir: &Path,
     bind: SocketAddr,
     results_kept: Option<u64>,
 ) -> Result<(), ClusterError> {
     let lake_config = LakeConfig::load(lake_dir)?;
+    let tls = ClusterTls::from_config(&lake_config.cluster)?;
+    crate::tls::refuse_plaintext_beyond_loopback(tls.as_ref(), &lake_config.cluster, &[bind])?;
     let store = LakeStore::open(&lake_config.storage, lake_dir)?;
     let max_bytes = lagoa_sql::QueryLimits::from_config(&lake_config.query).max_value_bytes;
     let node = Node::Scheduler {
         store: Arc::clone(&store.store),
     };
+    let executor_timeout = lake_config.cluster.executor_timeout_seconds;
     let config = SchedulerConfig {
         bind_host: bind.ip().to_string(),
         external_host: bind.ip().to_string(),
@@ -59,15 +68,43 @@ pub async fn run(
         // had time to fetch them all.
         finished_job_data_clean_up_interval_seconds: results_kept
             .unwrap_or_else(|| results_kept_seconds(&lake_config)),
+        // A killed executor's tasks run elsewhere once it is missed.
+        executor_timeout_seconds: executor_timeout,
+        expire_dead_executor_interval_seconds: (executor_timeout / 4).clamp(1, 15),
+        override_create_grpc_client_endpoint: tls.as_ref().map(ClusterTls::endpoint_override),
+        use_tls: tls.is_some(),
+        // Executors ask for tasks: the scheduler never connects to them,
+        // and they open no port but their Flight service.
+        scheduling_policy: TaskSchedulingPolicy::PullStaged,
         ..SchedulerConfig::default()
     };
+    config
+        .validate()
+        .map_err(|e| ClusterError::Ballista(e.to_string()))?;
     let cluster = BallistaCluster::new_from_config(&config)
         .await
         .map_err(|e| ClusterError::Ballista(e.to_string()))?;
-    tracing::info!(%bind, "cluster scheduler listening");
-    start_server(cluster, bind, Arc::new(config))
+    let config = Arc::new(config);
+    let scheduler =
+        create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::clone(&config))
+            .await
+            .map_err(|e| ClusterError::Ballista(e.to_string()))?;
+    // Ballista's gRPC service alone: no REST API, no Flight proxy.
+    let service = SchedulerGrpcServer::new(scheduler)
+        .max_encoding_message_size(config.grpc_server_max_encoding_message_size as usize)
+        .max_decoding_message_size(config.grpc_server_max_decoding_message_size as usize);
+    let mut server = create_grpc_server(&GrpcServerConfig::default());
+    if let Some(tls) = &tls {
+        server = server
+            .tls_config(tls.server())
+            .map_err(|e| ClusterError::Tls(format!("the scheduler's certificate: {e}")))?;
+    }
+    tracing::info!(%bind, tls = tls.is_some(), "cluster scheduler listening");
+    server
+        .add_service(service)
+        .serve(bind)
         .await
-        .map_err(|e| ClusterError::Ballista(e.to_string()))
+        .map_err(|e| ClusterError::Ballista(format!("serving on {bind}: {e}")))
 }
 
 /// The session a plan is planned in: Ballista's, with every function and

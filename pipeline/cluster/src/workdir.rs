@@ -29,6 +29,11 @@ const RAMFS_MAGIC: i64 = 0x8584_58f6;
 /// leaves its shuffle files behind).
 pub fn prepare(dir: &Path) -> Result<(), WorkDirError> {
     check(dir)?;
+    wipe(dir)
+}
+
+/// Removes everything in `dir`.
+pub fn wipe(dir: &Path) -> Result<(), WorkDirError> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| WorkDirError::Unreadable(dir.display().to_string(), e.to_string()))?;
     for entry in entries.flatten() {
@@ -41,6 +46,21 @@ pub fn prepare(dir: &Path) -> Result<(), WorkDirError> {
         removed.map_err(|e| WorkDirError::Unreadable(path.display().to_string(), e.to_string()))?;
     }
     Ok(())
+}
+
+/// Checks `dir` again every `every`, for as long as the executor runs;
+/// returns the first reason it no longer holds shuffle files safely (swap
+/// turned on since the executor started, the directory moved to a disk).
+pub async fn watch(dir: &Path, every: std::time::Duration) -> WorkDirError {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(reason) = check(dir) {
+            tracing::error!(%reason, "the executor stops: its shuffle files could reach a disk");
+            return reason;
+        }
+    }
 }
 
 /// Creates `dir` if needed and checks that what lands in it stays in memory.
@@ -70,6 +90,18 @@ pub fn check(dir: &Path) -> Result<(), WorkDirError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_watch_stops_at_the_first_check_that_fails() {
+        let disk = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).expect("tempdir");
+        let stopped = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            watch(disk.path(), std::time::Duration::from_millis(10)),
+        )
+        .await
+        .expect("the watch returns a reason");
+        assert!(matches!(stopped, WorkDirError::OnDisk(_)), "{stopped}");
+    }
 
     #[test]
     fn a_disk_directory_is_refused_and_dev_shm_is_taken() {

@@ -29,7 +29,9 @@ pub(crate) enum ClusterCommand {
         /// The scheduler (host:port); default: query.scheduler.
         #[arg(long)]
         scheduler: Option<SocketAddr>,
-        /// Its Arrow Flight address (host:port); its gRPC port is the next one.
+        /// Its Arrow Flight address (host:port), where results and shuffle
+        /// files are fetched: the one port it opens (it asks the scheduler
+        /// for tasks).
         #[arg(long, default_value = "127.0.0.1:50051")]
         bind: SocketAddr,
         /// Where shuffle files go: a directory on tmpfs (swap must be off);

@@ -14,6 +14,7 @@ pub fn render_documented(config: &LakeConfig) -> String {
         daemon_section(config),
         serving_sections(config),
         oidc_section(config),
+        super::cluster::documented(config),
     ]
     .join("\n")
 }

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Duration;
 
+mod cluster;
 mod documented;
+pub use cluster::ClusterConfig;
 mod oidc;
 pub use documented::render_documented;
 pub use lagoa_keys::KeysConfig;
@@ -31,6 +33,7 @@ pub struct LakeConfig {
     pub indicators: IndicatorsConfig,
     pub audit: AuditConfig,
     pub governance: GovernanceConfig,
+    pub cluster: ClusterConfig,
 }
 
 /// The sharing model's checks.
@@ -512,6 +515,7 @@ impl LakeConfig {
         if let Err(e) = self.scheduler_address() {
             problems.push(format!("query.scheduler: {e}"));
         }
+        problems.extend(self.cluster.problems());
         if let Err(e) = parse_size(&self.query.memory_limit) {
             problems.push(format!("query.memory_limit: {e}"));
         }
