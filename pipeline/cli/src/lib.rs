@@ -3,6 +3,7 @@
 //! end-to-end tests run this binary itself.
 
 mod commands;
+mod log_bridge;
 mod output;
 mod tls;
 
@@ -106,12 +107,12 @@ fn log_panic(info: &std::panic::PanicHookInfo<'_>, long_running: bool) {
 /// Whatever the filter, the query engine's own logs stop at `info`: at
 /// `debug` DataFusion and sqlparser print plans and statements with their
 /// literals, which may be personal values. Ballista's stop at `warn`: its
-/// scheduler prints every job's plan at `info`.
+/// scheduler prints every job's plan at `info`; what it says at `warn` and
+/// `error` is redacted ([`log_bridge`]).
 fn init_logging(daemon: bool) {
     use tracing_subscriber::Layer;
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
     let default = if daemon { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("LAGOA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -136,7 +137,9 @@ fn init_logging(daemon: bool) {
             .with_current_span(true)
             .boxed()
     };
-    let _ = tracing_subscriber::registry()
-        .with(format.with_filter(filter).with_filter(engine))
-        .try_init();
+    let subscriber =
+        tracing_subscriber::registry().with(format.with_filter(filter).with_filter(engine));
+    if tracing::subscriber::set_global_default(subscriber).is_ok() {
+        log_bridge::install();
+    }
 }

@@ -199,7 +199,12 @@ impl PhysicalExtensionCodec for LakePhysicalCodec {
         match *kind {
             BALLISTA_NODE => {
                 if let Node::Executor(_) = &self.node {
-                    inputs.iter().try_for_each(no_bare_file_scan)?;
+                    // Ballista logs a task's failure with its reason
+                    // redacted whole: the reason is said here.
+                    inputs
+                        .iter()
+                        .try_for_each(no_bare_file_scan)
+                        .inspect_err(|reason| tracing::warn!(%reason, "a stage is refused"))?;
                 }
                 self.ballista.try_decode(rest, inputs, ctx, proto_converter)
             }
@@ -219,7 +224,10 @@ impl PhysicalExtensionCodec for LakePhysicalCodec {
                         crypto,
                         Arc::clone(&keys.store),
                     )?)),
-                    Err(reason) => Ok(Arc::new(crate::refused::RefusedScan::new(inner, reason))),
+                    Err(reason) => {
+                        tracing::warn!(dataset = wire.dataset(), %reason, "a scan is refused");
+                        Ok(Arc::new(crate::refused::RefusedScan::new(inner, reason)))
+                    }
                 }
             }
             BOUNDED_EXEC => {
