@@ -6,7 +6,9 @@ One run, the same encrypted lake, three modes:
 - `local`: the query service runs each statement in its own process (`[query] engine = "local"`);
 - `cluster-1`, `cluster-2`: a scheduler and one or two executors on this machine, started from the
   same binary (`lagoa cluster scheduler|executor`, work directories under /dev/shm), the query
-  service submitting to them (`engine = "ballista"`).
+  service submitting to them (`engine = "ballista"`);
+- `cluster-2-tls`: the same two executors with mutual TLS among every member (`[cluster]`
+  certificates made with openssl under the work directory), as a cluster beyond one machine runs.
 
 a. The query suite of benches/compare.py (q1..q5, full scan) through `lagoa serve`'s HTTP API as a
    governed analyst (guard, policy, audit), the server warm, best of --runs. Every answer is compared
@@ -38,7 +40,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402  (the query suite, the lake's setup and the measuring helpers)
 
-MODES = (("local", 0), ("cluster-1", 1), ("cluster-2", 2))
+MODES = (("local", 0, False), ("cluster-1", 1, False), ("cluster-2", 2, False), ("cluster-2-tls", 2, True))
 
 
 def log(msg: str) -> None:
@@ -62,10 +64,32 @@ def wait_listening(port: int, what: str, seconds: float = 60) -> None:
     raise SystemExit(f"cluster.py: {what} did not listen on {port} within {seconds:g} s")
 
 
-class Cluster:
-    """A scheduler and `executors` executors over `lake`, stopped on exit."""
+def cluster_certificates(workdir: str) -> dict:
+    """A certificate authority and a member certificate for 127.0.0.1 (openssl), as `[cluster]` env."""
+    d = os.path.join(workdir, "cluster-tls")
+    os.makedirs(d, exist_ok=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    steps = [
+        ["req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=bench CA"],
+        ["req", *ec, "-keyout", "member.key", "-out", "member.csr", "-subj", "/CN=member"],
+        ["x509", "-req", "-in", "member.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "member.pem", "-days", "2", "-extfile", "san.ext"],
+    ]
+    with open(os.path.join(d, "san.ext"), "w", encoding="utf-8") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for step in steps:
+        subprocess.run(["openssl", *step], cwd=d, check=True, capture_output=True)
+    return {"LAGOA__CLUSTER__CA_FILE": os.path.join(d, "ca.pem"),
+            "LAGOA__CLUSTER__CERT_FILE": os.path.join(d, "member.pem"),
+            "LAGOA__CLUSTER__KEY_FILE": os.path.join(d, "member.key")}
 
-    def __init__(self, lagoa: str, lake: str, executors: int, env: dict):
+
+class Cluster:
+    """A scheduler and `executors` executors over `lake`, stopped on exit; `tls`: the `[cluster]` env."""
+
+    def __init__(self, lagoa: str, lake: str, executors: int, env: dict, tls: dict):
+        self.tls = tls
+        env = dict(env) | tls
         self.processes: list[subprocess.Popen] = []
         self.shm = tempfile.mkdtemp(prefix="lagoa-bench-", dir="/dev/shm")
         port = free_port()
@@ -86,7 +110,7 @@ class Cluster:
                                                stderr=subprocess.DEVNULL, env=env))
 
     def env(self) -> dict:
-        return {"LAGOA__QUERY__ENGINE": "ballista", "LAGOA__QUERY__SCHEDULER": self.scheduler}
+        return {"LAGOA__QUERY__ENGINE": "ballista", "LAGOA__QUERY__SCHEDULER": self.scheduler} | self.tls
 
     def stop(self) -> None:
         for p in self.processes:
@@ -100,11 +124,12 @@ class Cluster:
         shutil.rmtree(self.shm, ignore_errors=True)
 
 
-def with_cluster(bench: compare.Bench, lake: str, executors: int, work):
-    """`work(env_extra)` locally (executors = 0) or on a cluster of `executors` over `lake`."""
+def with_cluster(bench: compare.Bench, lake: str, mode: tuple, work):
+    """`work(env_extra)` locally (no executor) or on a cluster of the mode's executors over `lake`."""
+    _, executors, tls = mode
     if executors == 0:
         return work({})
-    cluster = Cluster(bench.lagoa, lake, executors, bench.env)
+    cluster = Cluster(bench.lagoa, lake, executors, bench.env, cluster_certificates(bench.wd) if tls else {})
     try:
         return work(cluster.env())
     finally:
@@ -119,10 +144,11 @@ def queries_step(bench: compare.Bench, results: dict) -> list[str]:
     token = bench.govern(lake)
     problems: list[str] = []
     per_mode: dict = {}
-    for mode, executors in MODES:
+    for spec in MODES:
+        mode = spec[0]
         resdir = bench.fresh(f"results-{mode}")
         os.makedirs(resdir)
-        served = with_cluster(bench, lake, executors,
+        served = with_cluster(bench, lake, spec,
                               lambda extra: bench.served_queries(qs, resdir, lake=lake, token=token, env_extra=extra))
         per_mode[mode] = {q["id"]: min(served["times"][q["id"]]) for q in qs}
         if mode != "local":
@@ -132,7 +158,7 @@ def queries_step(bench: compare.Bench, results: dict) -> list[str]:
                 diff = compare.compare_results(ref, got)
                 if diff is not None:
                     problems.append(f"{q['id']} on {mode} differs from local: {diff}")
-    results["queries"] = {q["id"]: {"sql": q["sql"]} | {m: per_mode[m][q["id"]] for m, _ in MODES} for q in qs}
+    results["queries"] = {q["id"]: {"sql": q["sql"]} | {m[0]: per_mode[m[0]][q["id"]] for m in MODES} for q in qs}
     return problems
 
 
@@ -148,8 +174,10 @@ def indicators_step(bench: compare.Bench, args, results: dict) -> list[str]:
             committed.setdefault(r["indicator"], r["run_id"])
     problems: list[str] = []
     times: dict = {name: {} for name in committed}
-    for mode, executors in MODES:
-        def verify_all(extra: dict) -> None:
+    for spec in MODES:
+        mode = spec[0]
+
+        def verify_all(extra: dict, mode=mode) -> None:
             env = dict(bench.env) | extra
             for name, run_id in sorted(committed.items()):
                 cmd = bench.lagoa_cmd(lake, "indicator", "verify", run_id)
@@ -163,7 +191,7 @@ def indicators_step(bench: compare.Bench, args, results: dict) -> list[str]:
                     best = m.wall_s if best is None else min(best, m.wall_s)
                 times[name][mode] = best
 
-        with_cluster(bench, lake, executors, verify_all)
+        with_cluster(bench, lake, spec, verify_all)
     results["indicators"] = times
     return problems
 
@@ -171,17 +199,20 @@ def indicators_step(bench: compare.Bench, args, results: dict) -> list[str]:
 def report(results: dict) -> str:
     lines = ["# Governed queries and indicators: local and on a Ballista cluster", "",
              f"{results['meta']['csv_rows']:,} rows; best of {results['meta']['runs']} runs; seconds.", "",
-             "| query | local | 1 executor | 2 executors | 1 exec / local | 2 exec / local |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "| query | local | 1 executor | 2 executors | 2, mutual TLS | 1 exec / local | 2 exec / local | 2 TLS / local |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def row(name: str, e: dict) -> str:
+        return (f"| {name} | {e['local']:.3f} | {e['cluster-1']:.3f} | {e['cluster-2']:.3f} | {e['cluster-2-tls']:.3f} | "
+                f"{e['cluster-1'] / e['local']:.2f} | {e['cluster-2'] / e['local']:.2f} | {e['cluster-2-tls'] / e['local']:.2f} |")
+
     for qid, e in results["queries"].items():
-        lines.append(f"| {qid} | {e['local']:.3f} | {e['cluster-1']:.3f} | {e['cluster-2']:.3f} | "
-                     f"{e['cluster-1'] / e['local']:.2f} | {e['cluster-2'] / e['local']:.2f} |")
-    lines += ["", "| indicator (verify: recompute and compare) | local | 1 executor | 2 executors | 1 exec / local | 2 exec / local |",
-              "|---|---:|---:|---:|---:|---:|"]
+        lines.append(row(qid, e))
+    lines += ["", "| indicator (verify: recompute and compare) | local | 1 executor | 2 executors | 2, mutual TLS | 1 exec / local | 2 exec / local | 2 TLS / local |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, e in sorted(results.get("indicators", {}).items()):
-        if all(e.get(m) for m, _ in MODES):
-            lines.append(f"| {name} | {e['local']:.3f} | {e['cluster-1']:.3f} | {e['cluster-2']:.3f} | "
-                         f"{e['cluster-1'] / e['local']:.2f} | {e['cluster-2'] / e['local']:.2f} |")
+        if all(e.get(m[0]) for m in MODES):
+            lines.append(row(name, e))
     if results.get("problems"):
         lines += ["", "## Problems", ""] + [f"- {p}" for p in results["problems"]]
     return "\n".join(lines) + "\n"
