@@ -31,9 +31,21 @@ pub fn redact(message: &str) -> String {
             loop {
                 match chars.get(j) {
                     None => break,
+                    // An escaped character (`\"` in a value written with
+                    // `{:?}`, as Ballista logs errors) is inside it.
+                    Some('\\') => j += 2,
                     Some(q) if *q == c => {
                         if chars.get(j + 1) == Some(&c) {
                             j += 2;
+                            continue;
+                        }
+                        // An apostrophe between two letters is inside the
+                        // value (`d'Ávila`), not its end.
+                        let inside = c == '\''
+                            && chars[j - 1].is_alphabetic()
+                            && chars.get(j + 1).is_some_and(|n| n.is_alphabetic());
+                        if inside {
+                            j += 1;
                             continue;
                         }
                         break;
@@ -127,6 +139,15 @@ mod tests {
                 "No field named cpf2. Valid fields are obitos.ano, t_1.x",
             ),
             ("unterminated 'Maria", "unterminated '…"),
+            ("name 'Maria d'Ávila' here", "name '…' here"),
+            (
+                r#"error: DataFusionError(Plan("cannot cast \"Severina Quitéria\" to Int32"))"#,
+                r#"error: DataFusionError(Plan("…"))"#,
+            ),
+            (
+                r#"Stage 2 has failed 4 times, most recent failure reason: Some(FailedTask { error: "Cast error: Cannot cast string 'Maria d'Ávila' to value" })"#,
+                r#"Stage … has failed … times, most recent failure reason: Some(FailedTask { error: "…" })"#,
+            ),
         ];
         for (raw, expected) in cases {
             assert_eq!(redact(raw), expected, "{raw}");

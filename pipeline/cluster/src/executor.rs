@@ -189,9 +189,14 @@ fn flight_service(tls: Option<Arc<ClusterTls>>) -> Arc<ArrowFlightServerProvider
                 let flight = FlightServiceServer::new(BallistaFlightService::new(work_dir))
                     .max_decoding_message_size(MAX_MESSAGE)
                     .max_encoding_message_size(MAX_MESSAGE);
+                let listener = tokio::net::TcpListener::bind(address)
+                    .await
+                    .map_err(BallistaError::IoError)?;
+                let connections =
+                    crate::listen::incoming(listener, crate::listen::MAX_CONNECTIONS);
                 server
                     .add_service(flight)
-                    .serve_with_shutdown(address, shutdown.recv())
+                    .serve_with_incoming_shutdown(connections, shutdown.recv())
                     .await
                     .map_err(BallistaError::TonicError)
             })

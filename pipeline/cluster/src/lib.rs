@@ -13,6 +13,7 @@
 pub mod codec;
 pub mod engine;
 pub mod executor;
+pub mod listen;
 mod refused;
 pub mod scheduler;
 pub mod ticket;

@@ -99,10 +99,14 @@ pub async fn run(
             .tls_config(tls.server())
             .map_err(|e| ClusterError::Tls(format!("the scheduler's certificate: {e}")))?;
     }
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| ClusterError::Ballista(format!("cannot listen on {bind}: {e}")))?;
     tracing::info!(%bind, tls = tls.is_some(), "cluster scheduler listening");
+    let connections = crate::listen::incoming(listener, crate::listen::MAX_CONNECTIONS);
     server
         .add_service(service)
-        .serve(bind)
+        .serve_with_incoming(connections)
         .await
         .map_err(|e| ClusterError::Ballista(format!("serving on {bind}: {e}")))
 }
