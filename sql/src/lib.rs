@@ -8,6 +8,7 @@ pub mod bounded;
 pub mod engine;
 pub mod guard;
 pub mod indicators;
+pub mod metrics;
 pub mod opendata;
 mod pg_arrays;
 pub mod pg_functions;

@@ -163,6 +163,7 @@ pub struct QueryService {
     pub(crate) cursors: Arc<crate::streamed::OpenCursors>,
     /// Where planned statements run when not here (`[query] engine`).
     remote: Option<Arc<dyn crate::remote::RemoteEngine>>,
+    metrics: Arc<crate::metrics::QueryMetrics>,
 }
 
 impl std::fmt::Debug for QueryService {
@@ -186,9 +187,15 @@ impl QueryService {
             engine: QueryEngine::new(limits.engine.clone()),
             cursors: Arc::default(),
             remote: None,
+            metrics: Arc::default(),
             lake,
             limits,
         }
+    }
+
+    /// Its queries counted by outcome and latency (`/metrics`).
+    pub fn metrics(&self) -> &Arc<crate::metrics::QueryMetrics> {
+        &self.metrics
     }
 
     /// The service running its planned statements on `remote`.
@@ -215,7 +222,7 @@ impl QueryService {
         request: &QueryRequest<'_>,
         cancel: impl Future<Output = ()>,
     ) -> Result<Answer, QueryError> {
-        let record = Record::new(&self.lake, request, true);
+        let record = Record::new((&self.lake, &self.metrics), request, true);
         let result = self
             .engine
             .run(&request.principal.name, cancel, |threads| {
@@ -240,7 +247,7 @@ impl QueryService {
         request: &QueryRequest<'_>,
         cancel: impl Future<Output = ()>,
     ) -> Result<Description, QueryError> {
-        let record = Record::new(&self.lake, request, false);
+        let record = Record::new((&self.lake, &self.metrics), request, false);
         let recording = &record;
         let result = self
             .engine

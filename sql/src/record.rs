@@ -3,6 +3,7 @@
 //! drops it, as cancelled).
 
 use crate::engine::CANCELLED_BY_CLIENT;
+use crate::metrics::QueryMetrics;
 use crate::query::{QueryError, QueryRequest};
 use lagoa_lake::catalog::AuditEntry;
 use lagoa_lake::{Lake, LakeError};
@@ -14,6 +15,8 @@ use std::time::Instant;
 /// away), written as `cancelled` from a task of its own.
 pub(crate) struct Record {
     lake: Arc<Lake>,
+    /// Counts the statement when it ends (`/metrics`).
+    metrics: Arc<QueryMetrics>,
     entry: Arc<Mutex<AuditEntry>>,
     started: Instant,
     /// Also record a statement that succeeded (a run, not a describe).
@@ -22,9 +25,14 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    pub(crate) fn new(lake: &Arc<Lake>, request: &QueryRequest<'_>, success_too: bool) -> Self {
+    pub(crate) fn new(
+        (lake, metrics): (&Arc<Lake>, &Arc<QueryMetrics>),
+        request: &QueryRequest<'_>,
+        success_too: bool,
+    ) -> Self {
         Record {
             lake: Arc::clone(lake),
+            metrics: Arc::clone(metrics),
             entry: Arc::new(Mutex::new(AuditEntry {
                 principal: request.principal.name.clone(),
                 institution: request.principal.institution.clone(),
@@ -80,12 +88,14 @@ impl Record {
                 if !self.success_too {
                     return Ok(());
                 }
+                self.metrics.ended("ok", self.started.elapsed());
                 let (rows, bytes) = size(answer);
                 entry.outcome = "ok".into();
                 entry.rows = rows as i64;
                 entry.bytes = bytes as i64;
             }
             Err(e) => {
+                self.metrics.ended(e.outcome(), self.started.elapsed());
                 entry.outcome = e.outcome().into();
                 entry.reason = Some(e.to_string());
             }
@@ -102,6 +112,7 @@ impl Drop for Record {
         let mut entry = self.entry();
         entry.duration_ms = self.started.elapsed().as_millis() as i64;
         entry.outcome = "cancelled".into();
+        self.metrics.ended("cancelled", self.started.elapsed());
         entry.reason = Some(format!(
             "the query was stopped: {CANCELLED_BY_CLIENT} (a cancel request, or the connection closed)"
         ));

@@ -343,7 +343,7 @@ impl QueryService {
             released,
         } = ends;
         let request = owned.request();
-        let record = Record::new(self.lake(), &request, true);
+        let record = Record::new((self.lake(), self.metrics()), &request, true);
         let limits = self.limits().cursor.clone();
         // The cursor released (CLOSE, the connection closed): the query
         // stops, whatever it is doing.

@@ -595,6 +595,14 @@ settle_seconds = 0
         ) >= Some(1.0),
         "{page}"
     );
+    // The run the killed daemon left is failed with its class.
+    assert!(
+        value(
+            "lagoa_run_failures_total",
+            &[labels[0], labels[1], ("class", "abandoned")]
+        ) >= Some(1.0),
+        "{page}"
+    );
     assert_eq!(
         value("lagoa_rows_ingested_total", &[labels[1]]),
         Some(ROWS as f64),

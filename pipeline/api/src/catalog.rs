@@ -149,7 +149,7 @@ async fn view(
 async fn freshness(api: &Api) -> Result<BTreeMap<String, FreshnessView>, ApiError> {
     let all = lagoa_daemon::metrics::freshness(
         api.lake(),
-        &api.0.sources,
+        &api.0.sources.current(),
         chrono::Utc::now(),
         api.0.late_grace,
     )

@@ -16,12 +16,13 @@ mod error;
 mod governance;
 mod indicators;
 mod query;
+mod requests;
 
 pub use error::ApiError;
 
 use axum::Router;
 use axum::routing::{get, post};
-use lagoa_daemon::SourceFile;
+use lagoa_daemon::SourceDir;
 use lagoa_governance::SignIns;
 use lagoa_lake::Lake;
 use lagoa_sql::QueryService;
@@ -38,17 +39,19 @@ pub struct Api(Arc<Inner>);
 struct Inner {
     queries: QueryService,
     signins: Arc<SignIns>,
-    sources: Vec<Arc<SourceFile>>,
+    /// Read again when a source file appears, changes or disappears.
+    sources: Arc<SourceDir>,
     late_grace: Duration,
     /// Months of consumption reports are counted in this zone.
     timezone: String,
+    requests: requests::ApiRequests,
 }
 
 impl Api {
     pub fn new(
         queries: QueryService,
         signins: Arc<SignIns>,
-        sources: Vec<Arc<SourceFile>>,
+        sources: Arc<SourceDir>,
         late_grace: Duration,
         timezone: String,
     ) -> Self {
@@ -58,6 +61,7 @@ impl Api {
             sources,
             late_grace,
             timezone,
+            requests: requests::ApiRequests::default(),
         }))
     }
 
@@ -74,14 +78,19 @@ impl Api {
     }
 
     /// `GET /metrics`: the serving process's counters (Prometheus text):
-    /// sign-ins refused and throttled, queries running and waiting.
+    /// its version, sign-ins refused and throttled, queries running and
+    /// waiting, queries ended by outcome and their latency, the PostgreSQL
+    /// port's connections and the API's requests.
     async fn metrics(
         axum::extract::State(api): axum::extract::State<Api>,
     ) -> impl axum::response::IntoResponse {
         let (running, queued) = api.queries().engine().load();
         let text = format!(
-            "{}# HELP lagoa_queries_running Governed queries running now.\n# TYPE lagoa_queries_running gauge\nlagoa_queries_running {running}\n# HELP lagoa_queries_queued Governed queries waiting for a place.\n# TYPE lagoa_queries_queued gauge\nlagoa_queries_queued {queued}\n",
-            api.signins().metrics()
+            "# HELP lagoa_build_info The serving lagoa's version.\n# TYPE lagoa_build_info gauge\nlagoa_build_info{{version=\"{}\"}} 1\n{}# HELP lagoa_queries_running Governed queries running now.\n# TYPE lagoa_queries_running gauge\nlagoa_queries_running {running}\n# HELP lagoa_queries_queued Governed queries waiting for a place.\n# TYPE lagoa_queries_queued gauge\nlagoa_queries_queued {queued}\n{}{}",
+            env!("CARGO_PKG_VERSION"),
+            api.signins().metrics(),
+            api.queries().metrics().render(),
+            api.0.requests.render(),
         );
         ([("content-type", "text/plain; version=0.0.4")], text)
     }
@@ -155,6 +164,10 @@ impl Api {
             .fallback(error::unknown_route)
             .method_not_allowed_fallback(error::wrong_method)
             .layer(axum::middleware::from_fn(error::localised))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                requests::count,
+            ))
             .with_state(self.clone())
     }
 }

@@ -28,7 +28,7 @@ pub(crate) async fn trigger(
             .await;
         return back("forbidden", &name);
     }
-    let Some(source) = console.source(&name).cloned() else {
+    let Some(source) = console.source(&name) else {
         return back("unknown", &name);
     };
     if let Err(e) = console

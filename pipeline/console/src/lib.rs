@@ -67,7 +67,8 @@ pub struct Console(Arc<Inner>);
 struct Inner {
     lake: Arc<Lake>,
     signins: Arc<lagoa_governance::SignIns>,
-    sources: Vec<Arc<SourceFile>>,
+    /// Read again when a source file appears, changes or disappears.
+    sources: Arc<lagoa_daemon::SourceDir>,
     clock: Arc<dyn Clock>,
     options: ConsoleOptions,
     sessions: Sessions,
@@ -84,7 +85,7 @@ impl Console {
     pub fn new(
         lake: Arc<Lake>,
         signins: Arc<lagoa_governance::SignIns>,
-        sources: Vec<SourceFile>,
+        sources: Arc<lagoa_daemon::SourceDir>,
         clock: Arc<dyn Clock>,
         options: ConsoleOptions,
         session_secret: &[u8],
@@ -105,7 +106,7 @@ impl Console {
         Console(Arc::new(Inner {
             provider_sessions,
             signins,
-            sources: sources.into_iter().map(Arc::new).collect(),
+            sources,
             triggers: Triggers::new(Arc::clone(&lake), Arc::clone(&clock), options.lease),
             lake,
             clock,
@@ -153,12 +154,13 @@ impl Console {
         &self.0.lake
     }
 
-    fn sources(&self) -> &[Arc<SourceFile>] {
-        &self.0.sources
+    /// The configured sources as the folder holds them now.
+    fn sources(&self) -> Arc<Vec<Arc<SourceFile>>> {
+        self.0.sources.current()
     }
 
-    fn source(&self, name: &str) -> Option<&Arc<SourceFile>> {
-        self.0.sources.iter().find(|s| s.name == name)
+    fn source(&self, name: &str) -> Option<Arc<SourceFile>> {
+        self.0.sources.named(name)
     }
 
     fn now(&self) -> chrono::DateTime<chrono::Utc> {

@@ -11,6 +11,7 @@ pub mod indicators;
 pub mod metrics;
 pub mod run_source;
 pub mod schedule;
+pub mod source_dir;
 pub mod source_file;
 pub mod trigger;
 
@@ -20,6 +21,7 @@ pub use daemon::{Daemon, DaemonOptions, Firing, FiringResult};
 pub use indicators::IndicatorWatcher;
 pub use run_source::{Quiet, RunObserver, SourceRun, run_source};
 pub use schedule::Schedule;
+pub use source_dir::SourceDir;
 pub use source_file::SourceFile;
 pub use trigger::{Started, Triggers};
 

@@ -80,10 +80,25 @@ pub async fn render(
     grace: Duration,
 ) -> Result<String, DaemonError> {
     let stats = lake.catalog.run_stats().await?;
+    let failures = lake.catalog.failure_classes().await?;
     let fresh = freshness(lake, sources, now, grace).await?;
     let states = lake.catalog.source_states().await?;
     let mut out = String::new();
     render_runs(&mut out, &stats);
+    family(
+        &mut out,
+        "lagoa_run_failures_total",
+        "counter",
+        "Failed runs, by source, dataset and error class (source_unreachable, contract_violation, storage, keys, concurrent_change, abandoned, internal).",
+    );
+    for (source, dataset, class, runs) in &failures {
+        sample(
+            &mut out,
+            "lagoa_run_failures_total",
+            &[("source", source), ("dataset", dataset), ("class", class)],
+            *runs as f64,
+        );
+    }
     family(
         &mut out,
         "lagoa_dataset_last_commit_timestamp_seconds",

@@ -162,23 +162,7 @@ impl SourceFile {
     /// Every `*.source.toml` of a folder, sorted by name; names must be
     /// unique.
     pub fn load_dir(dir: &Path) -> Result<Vec<SourceFile>, DaemonError> {
-        let entries = std::fs::read_dir(dir).map_err(|e| {
-            DaemonError::Config(format!(
-                "cannot list the sources folder {}: {}",
-                dir.display(),
-                e.kind()
-            ))
-        })?;
-        let mut paths: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.ends_with(SOURCE_SUFFIX) && !n.starts_with('.'))
-            })
-            .collect();
-        paths.sort();
+        let paths = source_paths(dir)?;
         let mut sources = Vec::new();
         let mut problems = Vec::new();
         for path in paths {
@@ -287,6 +271,28 @@ impl SourceFile {
     pub fn incremental(&self) -> bool {
         !matches!(self.source, SourceConfig::File(_))
     }
+}
+
+/// The `*.source.toml` files of `dir` (hidden ones left out), sorted.
+pub(crate) fn source_paths(dir: &Path) -> Result<Vec<PathBuf>, DaemonError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        DaemonError::Config(format!(
+            "cannot list the sources folder {}: {}",
+            dir.display(),
+            e.kind()
+        ))
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(SOURCE_SUFFIX) && !n.starts_with('.'))
+        })
+        .collect();
+    paths.sort();
+    Ok(paths)
 }
 
 #[cfg(test)]

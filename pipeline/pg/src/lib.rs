@@ -79,6 +79,7 @@ pub async fn serve(
     shutdown: CancellationToken,
     tls: PortTls,
 ) {
+    let metrics = Arc::clone(queries.metrics());
     let handlers = Arc::new(Handlers::new(queries, signins, tls.plaintext_from_others));
     loop {
         tokio::select! {
@@ -87,7 +88,9 @@ pub async fn serve(
                 Ok((socket, peer)) => {
                     let handlers = Arc::clone(&handlers);
                     let acceptor = tls.acceptor.clone();
+                    let open = metrics.pg_connection();
                     tokio::spawn(async move {
+                        let _open = open;
                         if let Err(e) = pgwire::tokio::process_socket(socket, acceptor, handlers).await {
                             tracing::debug!(%peer, error = %e, "a PostgreSQL connection ended with an error");
                         }

@@ -176,11 +176,12 @@ async fn sign_ins(
 /// Serves the operators' console until SIGTERM/SIGINT; runs started from
 /// it get `daemon.shutdown_grace_seconds` to finish.
 pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Result<()> {
-    let sources = if dir.exists() {
-        SourceFile::load_dir(dir)?
-    } else {
-        Vec::new()
-    };
+    // A folder that does not load stops the start; later changes are
+    // read as they come (a file that then fails keeps the sources before).
+    if dir.exists() {
+        SourceFile::load_dir(dir)?;
+    }
+    let sources = Arc::new(lagoa_daemon::SourceDir::new(dir.to_path_buf()));
     let config = lake.config.clone();
     let listen = listen.unwrap_or_else(|| config.console.listen.clone());
     let timezone: chrono_tz::Tz = config.console.timezone.parse().map_err(|_| {
@@ -210,7 +211,7 @@ pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Res
     let api = lagoa_api::Api::new(
         queries.clone(),
         Arc::clone(&signins),
-        sources.iter().cloned().map(Arc::new).collect(),
+        Arc::clone(&sources),
         options.late_grace,
         config.console.timezone.clone(),
     );

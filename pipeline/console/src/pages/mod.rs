@@ -20,7 +20,7 @@ pub(crate) async fn freshness(
 ) -> Result<Vec<Freshness>, lagoa_daemon::DaemonError> {
     metrics::freshness(
         console.lake(),
-        console.sources(),
+        &console.sources(),
         console.now(),
         console.options().late_grace,
     )

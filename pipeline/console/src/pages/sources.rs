@@ -54,11 +54,12 @@ pub(crate) async fn page(
     let now = console.now();
     let zone = console.options().timezone;
     let operates = viewer.role.operates();
+    let sources = console.sources();
     let body = html! {
         @if let Some((text, bad)) = notice.notice.as_deref().and_then(|n| notice_text(lang, n)) {
             div.notice.bad[bad] role="status" { (text) " " strong { (notice.source.as_deref().unwrap_or("")) } }
         }
-        @if console.sources().is_empty() {
+        @if sources.is_empty() {
             p.muted { (lang.t("Nenhuma fonte configurada (arquivos *.source.toml na pasta de fontes do lago).", "No sources configured (*.source.toml files in the lake's sources folder).")) }
         } @else {
             table id="sources" {
@@ -70,7 +71,7 @@ pub(crate) async fn page(
                     th { (lang.t("Próxima execução", "Next run")) }
                     @if operates { th { (lang.t("Ações", "Actions")) } }
                 }
-                @for s in console.sources() {
+                @for s in sources.iter() {
                     @let state = states.iter().find(|x| x.source == s.name);
                     @let paused = state.is_some_and(|x| x.paused);
                     @let running = state.filter(|x| x.lease_until.is_some_and(|u| u > now.timestamp_micros())).and_then(|x| x.lease_owner.clone());

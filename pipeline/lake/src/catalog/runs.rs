@@ -251,6 +251,29 @@ impl Catalog {
             .collect()
     }
 
+    /// Failed runs by source, dataset and error class (`unclassified`
+    /// for runs recorded before classes were).
+    pub async fn failure_classes(&self) -> Result<Vec<(String, String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT source, dataset, COALESCE(error_class, 'unclassified') AS class, COUNT(*) AS runs \
+             FROM lagoa_run WHERE status = 'failed' \
+             GROUP BY source, dataset, COALESCE(error_class, 'unclassified') ORDER BY 1, 2, 3",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(LakeError::catalog("counting failed runs"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    get(r, "source")?,
+                    get(r, "dataset")?,
+                    get(r, "class")?,
+                    get(r, "runs")?,
+                ))
+            })
+            .collect()
+    }
+
     /// When each dataset last had a delivery committed (microseconds).
     pub async fn last_commits(&self) -> Result<Vec<(String, i64)>> {
         let rows = sqlx::query(
