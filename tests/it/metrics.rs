@@ -65,13 +65,20 @@ fn serve_counts_every_door_s_queries_by_outcome_and_latency() {
     };
     // psql has gone: its connection closes as the server notices.
     let mut text = scrape();
-    wait_for("the port's connection to close", std::time::Duration::from_secs(10), || {
-        text = scrape();
-        samples(&text).get("lagoa_pg_connections") == Some(&0.0)
-    });
+    wait_for(
+        "the port's connection to close",
+        std::time::Duration::from_secs(10),
+        || {
+            text = scrape();
+            samples(&text).get("lagoa_pg_connections") == Some(&0.0)
+        },
+    );
     let got = samples(&text);
     let value = |name: &str| got.get(name).copied().unwrap_or(0.0);
-    assert!(value("lagoa_queries_total{outcome=\"ok\"}") >= 2.0, "{text}");
+    assert!(
+        value("lagoa_queries_total{outcome=\"ok\"}") >= 2.0,
+        "{text}"
+    );
     let refused = value("lagoa_queries_total{outcome=\"denied\"}")
         + value("lagoa_queries_total{outcome=\"invalid\"}");
     assert!(refused >= 1.0, "the DROP refused: {text}");
@@ -83,11 +90,21 @@ fn serve_counts_every_door_s_queries_by_outcome_and_latency() {
         "{text}"
     );
     assert!(value("lagoa_query_duration_seconds_sum") > 0.0, "{text}");
-    assert!(value("lagoa_pg_connections_accepted_total") >= 1.0, "{text}");
-    assert!(value("lagoa_api_requests_total{class=\"2xx\"}") >= 1.0, "{text}");
-    assert!(value("lagoa_api_requests_total{class=\"4xx\"}") >= 1.0, "{text}");
     assert!(
-        got.keys().any(|k| k.starts_with("lagoa_build_info{version=")),
+        value("lagoa_pg_connections_accepted_total") >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value("lagoa_api_requests_total{class=\"2xx\"}") >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value("lagoa_api_requests_total{class=\"4xx\"}") >= 1.0,
+        "{text}"
+    );
+    assert!(
+        got.keys()
+            .any(|k| k.starts_with("lagoa_build_info{version=")),
         "{text}"
     );
     for secret in [s.joao.as_str(), "DROP", "populacao", "joao"] {

@@ -25,7 +25,11 @@ fn sources_added_and_removed_after_start_show_without_a_restart() {
                 .expect("JSON");
             view["freshness"]["sources"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default()
         })
     };

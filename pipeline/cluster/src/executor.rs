@@ -192,8 +192,7 @@ fn flight_service(tls: Option<Arc<ClusterTls>>) -> Arc<ArrowFlightServerProvider
                 let listener = tokio::net::TcpListener::bind(address)
                     .await
                     .map_err(BallistaError::IoError)?;
-                let connections =
-                    crate::listen::incoming(listener, crate::listen::MAX_CONNECTIONS);
+                let connections = crate::listen::incoming(listener, crate::listen::MAX_CONNECTIONS);
                 server
                     .add_service(flight)
                     .serve_with_incoming_shutdown(connections, shutdown.recv())

@@ -22,6 +22,7 @@ use tonic::transport::server::{Connected, TcpConnectInfo};
 pub const MAX_CONNECTIONS: usize = 512;
 
 /// An accepted connection, counted until it is dropped.
+#[derive(Debug)]
 pub struct Counted {
     stream: TcpStream,
     _permit: OwnedSemaphorePermit,
@@ -109,17 +110,19 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let mut accepted = Box::pin(incoming(listener, 2));
-        let _clients: Vec<TcpStream> = futures::future::join_all(
-            (0..3).map(|_| TcpStream::connect(address)),
-        )
-        .await
-        .into_iter()
-        .map(|c| c.expect("connected"))
-        .collect();
+        let _clients: Vec<TcpStream> =
+            futures::future::join_all((0..3).map(|_| TcpStream::connect(address)))
+                .await
+                .into_iter()
+                .map(|c| c.expect("connected"))
+                .collect();
         let first = accepted.next().await.expect("one").expect("accepted");
         let _second = accepted.next().await.expect("two").expect("accepted");
         let third = tokio::time::timeout(Duration::from_millis(300), accepted.next()).await;
-        assert!(third.is_err(), "a third connection was accepted past the limit");
+        assert!(
+            third.is_err(),
+            "a third connection was accepted past the limit"
+        );
         drop(first);
         let third = tokio::time::timeout(Duration::from_secs(5), accepted.next())
             .await

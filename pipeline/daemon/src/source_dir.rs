@@ -94,7 +94,10 @@ mod tests {
         let file = dir.path().join("sources/obitos.source.toml");
         std::fs::write(&file, source("obitos", "obitos")).expect("write");
         assert_eq!(sources.current().len(), 1);
-        assert_eq!(sources.named("obitos").map(|s| s.dataset.clone()), Some("obitos".into()));
+        assert_eq!(
+            sources.named("obitos").map(|s| s.dataset.clone()),
+            Some("obitos".into())
+        );
         // Changed (another size, so the stamp differs even within a second).
         std::fs::write(&file, source("obitos", "mortalidade_geral")).expect("write");
         assert_eq!(
