@@ -26,7 +26,6 @@ use datafusion::execution::object_store::{
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::SessionConfig;
 use lagoa_lake::Lake;
-use lagoa_lake::config::LakeConfig;
 use lagoa_lake::store::LakeStore;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -67,18 +66,17 @@ const WORK_DIR_CHECK: Duration = Duration::from_secs(30);
 /// files are removed and it stops with the reason.
 pub async fn run(lake_dir: &Path, options: ExecutorOptions) -> Result<(), ClusterError> {
     keep_memory_off_disk()?;
-    let config = LakeConfig::load(lake_dir)?;
-    let tls = ClusterTls::from_config(&config.cluster)?;
+    let lake = Lake::open(lake_dir).await?;
+    let tls = ClusterTls::from_config(&lake.config.cluster)?;
     crate::tls::refuse_plaintext_beyond_loopback(
         tls.as_ref(),
-        &config.cluster,
+        &lake.config.cluster,
         &[options.bind, options.scheduler],
     )?;
     let work_dir = options.work_dir.clone().unwrap_or_else(|| {
         PathBuf::from(format!("/dev/shm/lagoa-executor-{}", options.bind.port()))
     });
     crate::workdir::prepare(&work_dir)?;
-    let lake = Lake::open(lake_dir).await?;
     let results_kept = crate::scheduler::results_kept_seconds(&lake.config);
     let keys = Arc::new(ExecutorKeys {
         keys: Arc::clone(lake.crypto.keys()),
@@ -157,12 +155,13 @@ fn task_runtime(store: Arc<dyn object_store::ObjectStore>, memory_limit: usize) 
 /// Each task's session: Ballista's, and when the cluster has TLS, its
 /// shuffle reads from other executors over mutual TLS.
 fn task_config(tls: Option<Arc<ClusterTls>>) -> ConfigProducer {
+    let secured = tls.as_ref().map(ClusterTls::endpoint_override);
     Arc::new(move || {
         let config = SessionConfig::new_with_ballista();
-        match &tls {
-            Some(tls) => config
+        match &secured {
+            Some(secured) => config
                 .with_ballista_use_tls(true)
-                .with_ballista_override_create_grpc_client_endpoint(tls.endpoint_override()),
+                .with_ballista_override_create_grpc_client_endpoint(Arc::clone(secured)),
             None => config,
         }
     })

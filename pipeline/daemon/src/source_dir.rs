@@ -5,6 +5,7 @@
 //! two sources of one name) keeps the last set that did, and says why in
 //! the log once per change.
 
+use crate::DaemonError;
 use crate::source_file::{SourceFile, source_paths};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,21 +25,27 @@ pub struct SourceDir {
 }
 
 impl SourceDir {
-    /// The folder `dir` (which need not exist yet), read at once.
-    pub fn new(dir: PathBuf) -> Self {
-        let source_dir = SourceDir {
-            dir,
-            loaded: Mutex::new((Vec::new(), Arc::default())),
+    /// The folder `dir` (which need not exist yet), read at once: a
+    /// folder that does not load is refused here, with every problem.
+    pub fn open(dir: PathBuf) -> Result<Self, DaemonError> {
+        let stamp = stamp_of(&dir);
+        let sources = if stamp.is_empty() {
+            Vec::new()
+        } else {
+            SourceFile::load_dir(&dir)?
         };
-        source_dir.current();
-        source_dir
+        let sources = Arc::new(sources.into_iter().map(Arc::new).collect());
+        Ok(SourceDir {
+            dir,
+            loaded: Mutex::new((stamp, sources)),
+        })
     }
 
     /// The sources now.
     pub fn current(&self) -> Sources {
-        let stamp = self.stamp();
+        let stamp = stamp_of(&self.dir);
         let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
-        if loaded.0 != stamp || (stamp.is_empty() && !loaded.1.is_empty()) {
+        if loaded.0 != stamp {
             if stamp.is_empty() {
                 loaded.1 = Arc::default();
             } else {
@@ -60,19 +67,20 @@ impl SourceDir {
     pub fn named(&self, name: &str) -> Option<Arc<SourceFile>> {
         self.current().iter().find(|s| s.name == name).cloned()
     }
+}
 
-    fn stamp(&self) -> Stamp {
-        source_paths(&self.dir)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|path| {
-                let meta = std::fs::metadata(&path).ok();
-                let modified = meta.as_ref().and_then(|m| m.modified().ok());
-                let len = meta.map_or(0, |m| m.len());
-                (path, modified, len)
-            })
-            .collect()
-    }
+/// What tells that `dir`'s source files changed (none for no folder).
+fn stamp_of(dir: &std::path::Path) -> Stamp {
+    source_paths(dir)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|path| {
+            let meta = std::fs::metadata(&path).ok();
+            let modified = meta.as_ref().and_then(|m| m.modified().ok());
+            let len = meta.map_or(0, |m| m.len());
+            (path, modified, len)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -88,7 +96,7 @@ mod tests {
     #[test]
     fn sources_appear_change_and_disappear_without_a_restart() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let sources = SourceDir::new(dir.path().join("sources"));
+        let sources = SourceDir::open(dir.path().join("sources")).expect("no folder yet");
         assert!(sources.current().is_empty(), "no folder yet");
         std::fs::create_dir(dir.path().join("sources")).expect("mkdir");
         let file = dir.path().join("sources/obitos.source.toml");

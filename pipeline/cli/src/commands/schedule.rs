@@ -178,10 +178,7 @@ async fn sign_ins(
 pub(super) async fn serve(lake: Lake, dir: &Path, listen: Option<String>) -> Result<()> {
     // A folder that does not load stops the start; later changes are
     // read as they come (a file that then fails keeps the sources before).
-    if dir.exists() {
-        SourceFile::load_dir(dir)?;
-    }
-    let sources = Arc::new(lagoa_daemon::SourceDir::new(dir.to_path_buf()));
+    let sources = Arc::new(lagoa_daemon::SourceDir::open(dir.to_path_buf())?);
     let config = lake.config.clone();
     let listen = listen.unwrap_or_else(|| config.console.listen.clone());
     let timezone: chrono_tz::Tz = config.console.timezone.parse().map_err(|_| {
